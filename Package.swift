@@ -1,0 +1,56 @@
+// swift-tools-version: 6.0
+// SwiftDiffEq: differential-equation solvers as differentiable layers.
+import PackageDescription
+
+// Hot generic code must specialize across modules; the library targets mark their hot paths
+// @inlinable (see DESIGN.md). Cross-module optimization is left on SwiftPM's default.
+let package = Package(
+    name: "SwiftDiffEq",
+    products: [
+        .library(name: "DiffEq", targets: ["DiffEq"]),
+        .library(name: "DiffEqCore", targets: ["DiffEqCore"]),
+        .library(name: "ExplicitRK", targets: ["ExplicitRK"]),
+        .library(name: "SundialsBridge", targets: ["SundialsBridge"]),
+        .library(name: "DenseLinearAlgebra", targets: ["DenseLinearAlgebra"]),
+        .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
+        .executable(name: "rober", targets: ["rober"]),
+        .executable(name: "lorenz", targets: ["lorenz"]),
+        .executable(name: "solver-bench", targets: ["solver-bench"]),
+    ],
+    targets: [
+        // MARK: C boundary (Vendor-shims). Nothing else includes a C header.
+        .systemLibrary(
+            name: "CBLAS", path: "Vendor-shims/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        .systemLibrary(
+            name: "CLAPACKE", path: "Vendor-shims/CLAPACKE", pkgConfig: "lapacke",
+            providers: [.apt(["liblapacke-dev", "pkg-config"])]),
+        .systemLibrary(
+            name: "CSundials", path: "Vendor-shims/CSundials",
+            providers: [.apt(["libsundials-dev"])]),
+        .target(name: "CSundialsShim", dependencies: ["CSundials"], path: "Vendor-shims/CSundialsShim"),
+
+        // MARK: Library modules (arrows point downward only; see DESIGN.md).
+        .target(name: "DenseLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"]),
+        .target(name: "DiffEqCore"),
+        .target(name: "ExplicitRK", dependencies: ["DiffEqCore"]),
+        .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
+        .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
+        .target(
+            name: "DiffEq",
+            dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK", "SundialsBridge", "ProblemLibrary"]),
+
+        // MARK: Reproducibility scripts and benchmarks (public API only).
+        .executableTarget(name: "rober", dependencies: ["DiffEq"], path: "Notebooks-as-scripts/rober"),
+        .executableTarget(name: "lorenz", dependencies: ["DiffEq"], path: "Notebooks-as-scripts/lorenz"),
+        .executableTarget(name: "solver-bench", dependencies: ["DiffEq"], path: "Benchmarks/solver-bench"),
+
+        // MARK: Tests, one target per library module.
+        .testTarget(name: "DiffEqCoreTests", dependencies: ["DiffEqCore"]),
+        .testTarget(name: "DenseLinearAlgebraTests", dependencies: ["DenseLinearAlgebra"]),
+        .testTarget(name: "ExplicitRKTests", dependencies: ["ExplicitRK", "ProblemLibrary"]),
+        .testTarget(name: "SundialsBridgeTests", dependencies: ["SundialsBridge", "ProblemLibrary", "ExplicitRK"]),
+        .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),
+        .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),
+    ]
+)

@@ -1,0 +1,37 @@
+/// How to solve: every algorithm, native or external, sits behind this one protocol.
+public protocol ODEAlgorithm {
+    /// The name a DifferentialEquations.jl user recognises (`"Tsit5"`, `"CVODE_BDF"`).
+    var name: String { get }
+
+    /// Solves `problem`. Invalid input throws before any work; a failure during the solve is a
+    /// return code on the (partial) solution.
+    func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+        -> ODESolution<F.Scalar>
+}
+
+/// Solves `problem` with `algorithm` and the given options.
+@inlinable
+public func solve<F: ODEFunction, A: ODEAlgorithm>(
+    _ problem: ODEProblem<F>, _ algorithm: A, options: SolveOptions
+) throws(DiffEqError) -> ODESolution<F.Scalar> {
+    try algorithm.solve(problem, options: options)
+}
+
+/// Solves `problem` with `algorithm`; the options are named as in DifferentialEquations.jl.
+///
+/// ```swift
+/// let sol = try solve(prob, Tsit5(), reltol: 1e-8, abstol: 1e-10, saveat: .every(0.1))
+/// ```
+@inlinable
+public func solve<F: ODEFunction, A: ODEAlgorithm>(
+    _ problem: ODEProblem<F>, _ algorithm: A,
+    reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
+    saveEverystep: Bool? = nil, dense: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
+    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = []
+) throws(DiffEqError) -> ODESolution<F.Scalar> {
+    try algorithm.solve(
+        problem,
+        options: SolveOptions(
+            reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
+            dense: dense, dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops))
+}

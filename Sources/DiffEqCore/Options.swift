@@ -1,0 +1,73 @@
+/// Absolute tolerance: one value for every component, or one per component.
+public enum AbsoluteTolerance: Sendable, Equatable, ExpressibleByFloatLiteral,
+    ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral
+{
+    case scalar(Double)
+    case perComponent([Double])
+
+    public init(floatLiteral value: Double) { self = .scalar(value) }
+    public init(integerLiteral value: Int) { self = .scalar(Double(value)) }
+    public init(arrayLiteral elements: Double...) { self = .perComponent(elements) }
+
+    /// The tolerance of component `i`.
+    @inlinable public subscript(i: Int) -> Double {
+        switch self {
+        case .scalar(let a): return a
+        case .perComponent(let a): return a[i]
+        }
+    }
+}
+
+/// Where a solution is saved besides (or instead of) every step.
+public enum SaveAt: Sendable, Equatable {
+    /// `t0, t0 + Δ, t0 + 2Δ, ...` and the end of the span (Δ > 0, in the direction of
+    /// integration).
+    case every(Double)
+    /// Exactly these times (in any order; they are sorted in the direction of integration).
+    case times([Double])
+}
+
+/// Options shared by every algorithm, named as in DifferentialEquations.jl.
+public struct SolveOptions: Sendable {
+    /// Relative tolerance (> 0).
+    public var reltol: Double
+    /// Absolute tolerance, scalar or per component (each > 0).
+    public var abstol: AbsoluteTolerance
+    /// Save points; `nil` saves according to ``saveEverystep``.
+    public var saveat: SaveAt?
+    /// With no `saveat`: save every accepted step (`true`) or only the start and the end.
+    /// With `saveat`: also save every step (`false` by default then).
+    public var saveEverystep: Bool?
+    /// Keep what the method needs for `sol(t)` between saved points. Defaults to `true` when
+    /// every step is saved and no `saveat` is given.
+    public var dense: Bool?
+    /// Initial step size (magnitude); `nil` chooses it automatically (Hairer-Wanner).
+    public var dt: Double?
+    /// Smallest step magnitude before the solve stops with ``ReturnCode/dtLessThanMin``.
+    /// `nil` uses a bound from the floating-point resolution of `t`.
+    public var dtmin: Double?
+    /// Largest step magnitude; `nil` is the length of the span.
+    public var dtmax: Double?
+    /// Maximum number of steps (accepted and rejected) before ``ReturnCode/maxIters``.
+    public var maxiters: Int
+    /// Times the integrator must step onto exactly (discontinuities, events). Times outside
+    /// the span are ignored.
+    public var tstops: [Double]
+
+    public init(
+        reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
+        saveEverystep: Bool? = nil, dense: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
+        dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = []
+    ) {
+        self.reltol = reltol
+        self.abstol = abstol
+        self.saveat = saveat
+        self.saveEverystep = saveEverystep
+        self.dense = dense
+        self.dt = dt
+        self.dtmin = dtmin
+        self.dtmax = dtmax
+        self.maxiters = maxiters
+        self.tstops = tstops
+    }
+}

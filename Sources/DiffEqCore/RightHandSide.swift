@@ -1,0 +1,74 @@
+// Two ways to give a right-hand side, one protocol for the solvers.
+//
+// Swift closures cannot be generic, so a model that must run under several scalar types (Double
+// for a plain solve, a dual number for forward-mode sensitivities, a tape scalar for adjoints) is
+// a type with a generic method (`ODEModel`). A closure over `Double` is the quick form. Solvers
+// are generic over `ODEFunction`, so either form is specialised into the step loop.
+
+/// The right-hand side of `du/dt = f(u, p, t)` as the solvers see it, written in place.
+public protocol ODEFunction {
+    associatedtype Scalar: DiffEqScalar
+
+    /// Writes `f(u, p, t)` into `du` (which has the length of `u`).
+    func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar)
+
+    /// Whether ``jacobian(_:_:_:_:)`` is an analytic Jacobian.
+    var hasAnalyticJacobian: Bool { get }
+
+    /// Writes `df/du` into `J`, column-major (`J[i + j*n]` is `df_i/du_j`). Called only when
+    /// ``hasAnalyticJacobian`` is `true`.
+    func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar)
+}
+
+extension ODEFunction {
+    @inlinable public var hasAnalyticJacobian: Bool { false }
+    @inlinable public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {}
+}
+
+/// A model written once over the scalar protocol; it runs under every scalar type.
+public protocol ODEModel {
+    /// Writes `f(u, p, t)` into `du`.
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S)
+}
+
+/// The quick form: a closure over one concrete scalar type, with an optional analytic Jacobian.
+public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction {
+    public typealias Function = (inout [Scalar], [Scalar], [Scalar], Scalar) -> Void
+
+    @usableFromInline let f: Function
+    @usableFromInline let jac: Function?
+
+    public init(_ f: @escaping Function, jacobian: Function? = nil) {
+        self.f = f
+        self.jac = jacobian
+    }
+
+    @inlinable @inline(__always)
+    public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
+        f(&du, u, p, t)
+    }
+
+    @inlinable public var hasAnalyticJacobian: Bool { jac != nil }
+
+    @inlinable
+    public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
+        jac?(&J, u, p, t)
+    }
+}
+
+/// The generic form: an ``ODEModel`` evaluated at scalar type `Scalar`.
+///
+/// Because both the model and the scalar are type parameters, a solve is specialised for the
+/// concrete model; the AD layer builds `GenericRHS<M, Dual<...>>` from the same model.
+public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
+    public let model: Model
+
+    @inlinable public init(_ model: Model, as scalar: Scalar.Type = Scalar.self) {
+        self.model = model
+    }
+
+    @inlinable @inline(__always)
+    public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
+        model.rhs(&du, u, p, t)
+    }
+}

@@ -1,0 +1,102 @@
+/// A problem and its options checked and resolved once, before any work: what every
+/// integrator (native or CVODE) starts from.
+public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
+    public let u0: [Scalar]
+    public let t0: Double
+    public let t1: Double
+    /// +1 forward in time, -1 backward.
+    public let direction: Double
+    public let reltol: Double
+    /// Absolute tolerance expanded to one value per component.
+    public let abstol: [Double]
+    /// Times to save at (besides steps), in the direction of integration; empty when none.
+    public let saveTimes: [Double]
+    public let saveEverystep: Bool
+    public let dense: Bool
+    /// Stop times strictly inside the span, in the direction of integration.
+    public let tstops: [Double]
+    public let dt: Double?
+    public let dtmin: Double
+    public let dtmax: Double
+    public let maxiters: Int
+
+    public var count: Int { u0.count }
+
+    /// Validates `options` against `problem` and resolves `u0(p)` and `tspan(p)`.
+    public init<F: ODEFunction>(_ problem: ODEProblem<F>, _ options: SolveOptions) throws(DiffEqError)
+    where F.Scalar == Scalar {
+        let (t0, t1) = problem.resolvedTimeSpan()
+        guard t0.isFinite, t1.isFinite, t0 != t1 else { throw .invalidTimeSpan(t0: t0, t1: t1) }
+        let u0 = problem.resolvedInitialState()
+        guard !u0.isEmpty else { throw .emptyState }
+        if let bad = u0.firstIndex(where: { !$0.isFiniteScalar }) {
+            throw .nonFiniteInitialState(component: bad)
+        }
+        let n = u0.count
+        let r = options.reltol
+        guard r.isFinite, r > 0 else { throw .invalidRelativeTolerance(r) }
+        var abstol: [Double]
+        switch options.abstol {
+        case .scalar(let a): abstol = [Double](repeating: a, count: n)
+        case .perComponent(let a):
+            guard a.count == n else { throw .dimensionMismatch(what: "abstol", expected: n, got: a.count) }
+            abstol = a
+        }
+        for (i, a) in abstol.enumerated() where !(a.isFinite && a > 0) {
+            throw .invalidAbsoluteTolerance(component: i, value: a)
+        }
+        let dir: Double = t1 > t0 ? 1 : -1
+        let span = Swift.abs(t1 - t0)
+        func inside(_ s: Double) -> Bool { s.isFinite && dir * (s - t0) >= 0 && dir * (t1 - s) >= 0 }
+
+        var saveTimes: [Double] = []
+        switch options.saveat {
+        case .none: break
+        case .every(let step):
+            guard step.isFinite, step > 0 else { throw .invalidSaveAt("step \(step) must be positive and finite") }
+            let count = Int((span / step).rounded(.down))
+            guard count < 100_000_000 else { throw .invalidSaveAt("step \(step) gives too many points") }
+            saveTimes.reserveCapacity(count + 2)
+            for k in 0...count {
+                let s = t0 + dir * Double(k) * step
+                // Points within rounding of the end collapse onto it.
+                if dir * (t1 - s) > 1e-12 * Swift.max(1, span) { saveTimes.append(s) }
+            }
+            saveTimes.append(t1)
+        case .times(let times):
+            for s in times where !inside(s) {
+                throw .invalidSaveAt("time \(s) lies outside the span (\(t0), \(t1))")
+            }
+            saveTimes = times.sorted { dir * ($1 - $0) > 0 }
+        }
+        let hasSaveat = options.saveat != nil
+        let saveEverystep = options.saveEverystep ?? !hasSaveat
+        let dense = options.dense ?? (saveEverystep && !hasSaveat)
+
+        if let dt = options.dt, !(dt.isFinite && dt != 0) {
+            throw .invalidStepOption("dt must be finite and non-zero, got \(dt)")
+        }
+        let dtmin = options.dtmin ?? 0
+        guard dtmin.isFinite, dtmin >= 0 else { throw .invalidStepOption("dtmin must be >= 0, got \(dtmin)") }
+        let dtmax = options.dtmax ?? span
+        guard dtmax > 0, !dtmax.isNaN else { throw .invalidStepOption("dtmax must be > 0, got \(dtmax)") }
+        guard dtmax >= dtmin else { throw .invalidStepOption("dtmax (\(dtmax)) is below dtmin (\(dtmin))") }
+        guard options.maxiters > 0 else { throw .invalidStepOption("maxiters must be positive, got \(options.maxiters)") }
+
+        self.u0 = u0
+        self.t0 = t0
+        self.t1 = t1
+        self.direction = dir
+        self.reltol = r
+        self.abstol = abstol
+        self.saveTimes = saveTimes
+        self.saveEverystep = saveEverystep
+        self.dense = dense
+        self.tstops = options.tstops.filter { $0.isFinite && dir * ($0 - t0) > 0 && dir * (t1 - $0) > 0 }
+            .sorted { dir * ($1 - $0) > 0 }
+        self.dt = options.dt.map(Swift.abs)
+        self.dtmin = dtmin
+        self.dtmax = Swift.min(dtmax, span)
+        self.maxiters = options.maxiters
+    }
+}

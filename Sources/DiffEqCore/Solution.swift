@@ -1,0 +1,157 @@
+/// Work counters, the same for every algorithm so that cross-checks and benchmarks compare like
+/// with like (DESIGN.md §9).
+public struct SolverStats: Sendable, Equatable, CustomStringConvertible {
+    /// Right-hand-side evaluations (including those spent on difference-quotient Jacobians
+    /// and on the initial step size).
+    public var nf = 0
+    /// Jacobian evaluations (analytic, automatic or by differences).
+    public var njacs = 0
+    /// LU factorizations of an iteration matrix.
+    public var nluFactorizations = 0
+    /// Linear solves with a factored iteration matrix.
+    public var nlinsolves = 0
+    /// Accepted steps.
+    public var naccept = 0
+    /// Rejected steps (error test or convergence failures).
+    public var nreject = 0
+    /// Nonlinear (Newton) iterations.
+    public var nnonliniter = 0
+    /// Nonlinear convergence failures.
+    public var nnonlinconvfail = 0
+
+    public init() {}
+
+    public var description: String {
+        "nf=\(nf) njacs=\(njacs) nLU=\(nluFactorizations) nlinsolves=\(nlinsolves) "
+            + "naccept=\(naccept) nreject=\(nreject) nnonliniter=\(nnonliniter) "
+            + "nnonlinconvfail=\(nnonlinconvfail)"
+    }
+}
+
+/// A continuous representation of a solution between its first and last step.
+public protocol DenseOutput<Scalar> {
+    associatedtype Scalar: DiffEqScalar
+    /// The closed interval covered, as `(min, max)`.
+    var domain: (Double, Double) { get }
+    /// Writes the interpolated state at `t` (inside ``domain``) into `out`.
+    func evaluate(at t: Double, into out: inout [Scalar])
+}
+
+/// Errors from evaluating a solution between its saved points.
+public enum InterpolationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The solution was computed without dense output (`dense: false` or `saveat` given).
+    case noDenseOutput
+    /// The time lies outside what was computed.
+    case outOfDomain(t: Double, domain: ClosedRange<Double>)
+
+    public var description: String {
+        switch self {
+        case .noDenseOutput:
+            return "the solution has no dense output: solve with dense: true (and no saveat)"
+        case .outOfDomain(let t, let d):
+            return "t = \(t) is outside the computed interval \(d)"
+        }
+    }
+}
+
+/// The result of a solve: saved times and states, the interpolant, statistics and the return
+/// code. A failed solve keeps everything computed up to the failure.
+public struct ODESolution<Scalar: DiffEqScalar> {
+    /// Saved times, in the direction of integration.
+    public internal(set) var t: [Double]
+    /// Saved states, `u[i]` at `t[i]`.
+    public internal(set) var u: [[Scalar]]
+    /// Why the solve stopped.
+    public var retcode: ReturnCode
+    /// The integrator's own explanation when `retcode` is not a success (for CVODE, the text
+    /// SUNDIALS reported).
+    public var message: String?
+    /// Work counters.
+    public var stats: SolverStats
+    /// The algorithm that produced this solution.
+    public let algorithm: String
+    /// The continuous solution, when the algorithm and options provide one.
+    public let denseOutput: (any DenseOutput<Scalar>)?
+
+    public init(
+        t: [Double], u: [[Scalar]], retcode: ReturnCode, message: String? = nil,
+        stats: SolverStats, algorithm: String, denseOutput: (any DenseOutput<Scalar>)? = nil
+    ) {
+        self.t = t
+        self.u = u
+        self.retcode = retcode
+        self.message = message
+        self.stats = stats
+        self.algorithm = algorithm
+        self.denseOutput = denseOutput
+    }
+
+    /// The state at time `t`, from the dense output.
+    public func callAsFunction(_ time: Double) throws(InterpolationError) -> [Scalar] {
+        guard let dense = denseOutput else { throw .noDenseOutput }
+        let (lo, hi) = dense.domain
+        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
+        var out = [Scalar](repeating: .zero, count: u.first?.count ?? 0)
+        dense.evaluate(at: time, into: &out)
+        return out
+    }
+
+    /// Component `i` of the state at time `t`.
+    public func callAsFunction(_ time: Double, component i: Int) throws(InterpolationError) -> Scalar {
+        try self(time)[i]
+    }
+}
+
+/// Piecewise cubic Hermite interpolation through saved states and derivatives: the dense output
+/// of integrators that expose only `u` and `du/dt` at their steps (CVODE here).
+public struct HermiteDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
+    public let times: [Double]
+    public let states: [[Scalar]]
+    public let derivatives: [[Scalar]]
+
+    public init(times: [Double], states: [[Scalar]], derivatives: [[Scalar]]) {
+        precondition(times.count == states.count && times.count == derivatives.count)
+        self.times = times
+        self.states = states
+        self.derivatives = derivatives
+    }
+
+    public var domain: (Double, Double) {
+        guard let a = times.first, let b = times.last else { return (0, -1) }
+        return (Swift.min(a, b), Swift.max(a, b))
+    }
+
+    public func evaluate(at t: Double, into out: inout [Scalar]) {
+        let i = intervalIndex(times, t)
+        let h = times[i + 1] - times[i]
+        let s = (t - times[i]) / h
+        // Cubic Hermite basis on [0, 1].
+        let h00 = (1 + 2 * s) * (1 - s) * (1 - s)
+        let h10 = s * (1 - s) * (1 - s)
+        let h01 = s * s * (3 - 2 * s)
+        let h11 = s * s * (s - 1)
+        let (u0, u1, d0, d1) = (states[i], states[i + 1], derivatives[i], derivatives[i + 1])
+        for k in out.indices {
+            out[k] = u0[k].scaled(by: h00) + d0[k].scaled(by: h10 * h) + u1[k].scaled(by: h01)
+                + d1[k].scaled(by: h11 * h)
+        }
+    }
+}
+
+/// Index `i` with `t` in the interval between `times[i]` and `times[i+1]` (times monotone in
+/// either direction, at least two of them).
+@inlinable
+public func intervalIndex(_ times: [Double], _ t: Double) -> Int {
+    let n = times.count
+    if n < 2 { return 0 }
+    let forward = times[n - 1] >= times[0]
+    var lo = 0
+    var hi = n - 1
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2
+        if (times[mid] <= t) == forward { lo = mid } else { hi = mid }
+    }
+    // Skip zero-length intervals (a saved point repeated at a tstop or event).
+    while lo < n - 2 && times[lo + 1] == times[lo] { lo += 1 }
+    return Swift.min(lo, n - 2)
+}

@@ -1,0 +1,120 @@
+/// One method family's step, plugged into the shared ``ODEIntegrator`` loop.
+///
+/// The integrator owns time, the state, saving, step-size control and failure handling; a
+/// stepper owns its stage caches and knows how to take one step, estimate its error and
+/// interpolate inside it. Steppers allocate their caches in their initialiser; `attempt`,
+/// `accept` and `interpolate` must not allocate.
+public protocol ODEStepper {
+    associatedtype Function: ODEFunction
+    typealias Scalar = Function.Scalar
+
+    /// The algorithm name reported on the solution.
+    var name: String { get }
+    /// Whether `attempt` returns a meaningful error estimate (fixed-step methods return 0).
+    var isAdaptive: Bool { get }
+    /// Order of the propagated solution (used for the automatic initial step).
+    var order: Int { get }
+    /// The step-size controller tuned for this method.
+    var controller: PIController { get }
+
+    /// Called before the first step (and after the state is changed from outside) with
+    /// `f(t, u)` already evaluated, so FSAL methods can reuse it.
+    mutating func start(t: Double, u: [Scalar], du: [Scalar])
+
+    /// Attempts a step of signed size `dt` from `(t, u)`: writes the proposal into `uNew` and
+    /// returns the scaled RMS error norm (≤ 1 means acceptable; 0 for fixed-step methods;
+    /// NaN or infinity when `f` produced non-finite values).
+    mutating func attempt(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
+        tolerance: ErrorScale, stats: inout SolverStats) -> Double
+
+    /// The last attempted step was accepted.
+    mutating func accept()
+
+    /// Writes the method's dense output at `t + theta*dt` of the last accepted step (from `u`
+    /// at `t` to `uNew` at `t + dt`) into `out`.
+    mutating func interpolate(
+        _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
+        uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats)
+
+    /// What must be kept of the last accepted step for the solution's dense output.
+    mutating func denseStepData(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar],
+        stats: inout SolverStats) -> [Scalar]
+
+    /// Builds the solution's dense output from every accepted step: `times`/`states` hold the
+    /// step boundaries, `data[i]` what ``denseStepData`` returned for step `i`.
+    func makeDenseOutput(times: [Double], states: [[Scalar]], data: [[Scalar]]) -> any DenseOutput<Scalar>
+}
+
+/// Per-component error weights `1 / (abstol_i + reltol * max(|u_i|, |uNew_i|))`, and the RMS
+/// norm every native method uses (one place, as SciMLBase's `calculate_residuals`).
+public struct ErrorScale: Sendable {
+    public let reltol: Double
+    public let abstol: [Double]
+
+    @inlinable public init(reltol: Double, abstol: [Double]) {
+        self.reltol = reltol
+        self.abstol = abstol
+    }
+
+    /// The tolerance scale of component `i` given the states at both ends of the step.
+    @inlinable @inline(__always)
+    public func scale(_ i: Int, _ a: Double, _ b: Double) -> Double {
+        abstol[i] + reltol * Swift.max(Swift.abs(a), Swift.abs(b))
+    }
+
+    /// RMS norm over value and derivative components: `sqrt(sum(err²/sc²) / (n·m))`, with `m`
+    /// the number of components per scalar (DESIGN.md §4).
+    @inlinable @inline(__always)
+    public static func finish<S: DiffEqScalar>(_ sumSquares: Double, count n: Int, as: S.Type) -> Double {
+        (sumSquares / Double(n * S.componentCount)).squareRoot()
+    }
+}
+
+/// Gustafsson's PI step-size controller: `dt_new = dt · γ / (err^β1 / errPrev^β2)`, clamped to
+/// `[qmin, qmax]` times the old step. K. Gustafsson, "Control theoretic techniques for stepsize
+/// selection in explicit Runge-Kutta methods", ACM TOMS 17 (1991) 533-554; HNW II §IV.2.
+public struct PIController: Sendable {
+    public var beta1: Double
+    public var beta2: Double
+    /// Safety factor γ.
+    public var safety: Double
+    /// Smallest and largest factor by which one step may change the step size.
+    public var qmin: Double
+    public var qmax: Double
+
+    public init(beta1: Double, beta2: Double, safety: Double = 0.9, qmin: Double = 0.2, qmax: Double = 10) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.safety = safety
+        self.qmin = qmin
+        self.qmax = qmax
+    }
+
+    /// The gains `β1 = 0.7/k`, `β2 = 0.4/k` (integral gain 0.3/k plus proportional gain 0.4/k)
+    /// for a method whose step-control order is `k`.
+    public static func standard(order k: Int) -> PIController {
+        PIController(beta1: 0.7 / Double(k), beta2: 0.4 / Double(k))
+    }
+
+    /// A controller that never changes the step (fixed-step methods).
+    public static let fixed = PIController(beta1: 0, beta2: 0, safety: 1, qmin: 1, qmax: 1)
+
+    /// The factor to multiply `dt` by after an accepted step with error `err`, given the
+    /// previous accepted error.
+    @inlinable
+    public func acceptedFactor(err: Double, previous: Double) -> Double {
+        let e = Swift.max(err, 1e-10)
+        let q = _pow(e, beta1) / _pow(previous, beta2)
+        return Swift.min(qmax, Swift.max(qmin, safety / q))
+    }
+
+    /// The factor to shrink `dt` by after a rejected step with error `err` (> 1).
+    @inlinable
+    public func rejectedFactor(err: Double) -> Double {
+        Swift.max(qmin, safety / _pow(err, beta1))
+    }
+}
+
+@usableFromInline func _pow(_ x: Double, _ y: Double) -> Double { Double.pow(x, y) }

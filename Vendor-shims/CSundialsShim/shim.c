@@ -1,0 +1,1 @@
+int sdq_placeholder(void) { return 0; }
