@@ -41,9 +41,11 @@ let package = Package(
             dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK", "SundialsBridge", "ProblemLibrary"]),
 
         // MARK: Reproducibility scripts and benchmarks (public API only).
-        .executableTarget(name: "rober", dependencies: ["DiffEq"], path: "Notebooks-as-scripts/rober"),
-        .executableTarget(name: "lorenz", dependencies: ["DiffEq"], path: "Notebooks-as-scripts/lorenz"),
-        .executableTarget(name: "solver-bench", dependencies: ["DiffEq"], path: "Benchmarks/solver-bench"),
+        .target(name: "NotebookSupport", path: "Notebooks-as-scripts/Support"),
+        .executableTarget(name: "rober", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/rober"),
+        .executableTarget(name: "lorenz", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz"),
+        .executableTarget(
+            name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench"),
 
         // MARK: Tests, one target per library module.
         .testTarget(name: "DiffEqCoreTests", dependencies: ["DiffEqCore"]),

@@ -27,11 +27,12 @@ public func solve<F: ODEFunction, A: ODEAlgorithm>(
     _ problem: ODEProblem<F>, _ algorithm: A,
     reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
     saveEverystep: Bool? = nil, dense: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
-    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = []
+    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true
 ) throws(DiffEqError) -> ODESolution<F.Scalar> {
     try algorithm.solve(
         problem,
         options: SolveOptions(
             reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
-            dense: dense, dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops))
+            dense: dense, dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
+            adaptive: adaptive))
 }

@@ -59,6 +59,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var iterations = 0
     @usableFromInline var nextStop = 0
     @usableFromInline var nextSave = 0
+    /// Step-size control is on: the method estimates its error and the options allow it.
+    @usableFromInline let adaptive: Bool
 
     // What is saved.
     @usableFromInline var savedT: [Double] = []
@@ -76,6 +78,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self.problem = problem
         self.setup = setup
         self.stepper = stepper
+        self.adaptive = stepper.isAdaptive && setup.adaptive
         self.f = problem.f
         self.p = problem.p
         self.scale = ErrorScale(reltol: setup.reltol, abstol: setup.abstol)
@@ -194,13 +197,13 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 _stats.nreject += 1
                 lastWasRejected = true
                 _dt = h * 0.1
-                if !stepper.isAdaptive || Swift.abs(_dt) < dtFloor {
+                if !adaptive || Swift.abs(_dt) < dtFloor {
                     finish(.unstable, "f returned NaN or Inf near t = \(_t) and reducing dt did not avoid it")
                     return false
                 }
                 continue
             }
-            if err <= 1 {
+            if err <= 1 || !adaptive {
                 _stats.naccept += 1
                 tPrev = _t
                 _t = landing ? target : _t + h
@@ -208,7 +211,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 swap(&_u, &uNew)
                 stepper.accept()
                 if landing && nextStop < setup.tstops.count { nextStop += 1 }
-                if stepper.isAdaptive {
+                if adaptive {
                     var q = stepper.controller.acceptedFactor(err: err, previous: errPrev)
                     if lastWasRejected { q = Swift.min(q, 1) }
                     errPrev = Swift.max(err, 1e-4)

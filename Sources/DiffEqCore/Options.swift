@@ -53,11 +53,14 @@ public struct SolveOptions: Sendable {
     /// Times the integrator must step onto exactly (discontinuities, events). Times outside
     /// the span are ignored.
     public var tstops: [Double]
+    /// `false` takes fixed steps of size `dt` even with an adaptive method (as `adaptive = false`
+    /// in DifferentialEquations.jl; convergence studies use it).
+    public var adaptive: Bool
 
     public init(
         reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
         saveEverystep: Bool? = nil, dense: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
-        dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = []
+        dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true
     ) {
         self.reltol = reltol
         self.abstol = abstol
@@ -69,5 +72,6 @@ public struct SolveOptions: Sendable {
         self.dtmax = dtmax
         self.maxiters = maxiters
         self.tstops = tstops
+        self.adaptive = adaptive
     }
 }

@@ -29,6 +29,17 @@ extension ODEFunction {
 public protocol ODEModel {
     /// Writes `f(u, p, t)` into `du`.
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S)
+
+    /// Whether ``jacobian(_:_:_:_:)`` is implemented (default `false`).
+    var hasAnalyticJacobian: Bool { get }
+
+    /// Writes `df/du` into `J`, column-major (`J[i + j*n]` is `df_i/du_j`).
+    func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S)
+}
+
+extension ODEModel {
+    public var hasAnalyticJacobian: Bool { false }
+    public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {}
 }
 
 /// The quick form: a closure over one concrete scalar type, with an optional analytic Jacobian.
@@ -70,5 +81,12 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
     @inlinable @inline(__always)
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
         model.rhs(&du, u, p, t)
+    }
+
+    @inlinable public var hasAnalyticJacobian: Bool { model.hasAnalyticJacobian }
+
+    @inlinable
+    public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
+        model.jacobian(&J, u, p, t)
     }
 }

@@ -19,6 +19,8 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
     public let dtmin: Double
     public let dtmax: Double
     public let maxiters: Int
+    /// Whether step-size control is on (`false`: fixed steps of `dt`).
+    public let adaptive: Bool
 
     public var count: Int { u0.count }
 
@@ -98,5 +100,9 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         self.dtmin = dtmin
         self.dtmax = Swift.min(dtmax, span)
         self.maxiters = options.maxiters
+        self.adaptive = options.adaptive
+        if !options.adaptive && options.dt == nil {
+            throw .invalidStepOption("adaptive: false needs dt")
+        }
     }
 }

@@ -1,0 +1,131 @@
+import DiffEqCore
+
+/// Why a tableau was refused.
+public enum TableauError: Error, Equatable, CustomStringConvertible, Sendable {
+    case shape(String)
+    case rowSumNotC(row: Int, sum: Double, c: Double)
+    case weightsDoNotSumToOne(Double)
+    case errorWeightsDoNotSumToZero(Double)
+    case interpolantDoesNotMatchWeights(stage: Int, value: Double, b: Double)
+
+    public var description: String {
+        switch self {
+        case .shape(let s): return "tableau shape: \(s)"
+        case .rowSumNotC(let r, let s, let c): return "row \(r) of A sums to \(s), but c = \(c)"
+        case .weightsDoNotSumToOne(let s): return "weights b sum to \(s), not 1"
+        case .errorWeightsDoNotSumToZero(let s): return "error weights sum to \(s), not 0"
+        case .interpolantDoesNotMatchWeights(let i, let v, let b):
+            return "interpolant weight \(i) at theta = 1 is \(v), but b = \(b)"
+        }
+    }
+}
+
+/// A continuous extension `u(t + θh) = u + h Σ_i b_i(θ) k_i`, with `b_i(θ) = Σ_j B[i][j] θ^(j+1)`,
+/// over the step's stages followed by any extra stages the interpolant needs (computed lazily,
+/// only when the solution is evaluated inside the step).
+public struct ContinuousExtension: Sendable {
+    /// Order of the interpolant.
+    public let order: Int
+    /// Nodes of the extra stages.
+    public let extraC: [Double]
+    /// Coupling rows of the extra stages, each over all stages before it.
+    public let extraA: [[Double]]
+    /// Polynomial coefficients `B[i][j]` of `b_i(θ)` in powers `θ^1 ... θ^d`.
+    public let coefficients: [[Double]]
+
+    public init(order: Int, extraC: [Double] = [], extraA: [[Double]] = [], coefficients: [[Double]]) {
+        self.order = order
+        self.extraC = extraC
+        self.extraA = extraA
+        self.coefficients = coefficients
+    }
+}
+
+/// An explicit Runge-Kutta method as data (DESIGN.md §5): validated when built, run by the one
+/// generic ``ExplicitRKStepper``.
+public struct ButcherTableau: Sendable {
+    public let name: String
+    /// Order of the propagated solution.
+    public let order: Int
+    /// Order of the embedded solution used for the error estimate; `nil` for fixed-step methods.
+    public let embeddedOrder: Int?
+    /// Nodes `c_i` (with `c_1 = 0`).
+    public let c: [Double]
+    /// Strictly lower-triangular coupling: `a[i]` has `i` entries.
+    public let a: [[Double]]
+    /// Weights of the propagated solution.
+    public let b: [Double]
+    /// Error weights `b - b̂`: the local error estimate is `h Σ btilde_i k_i`.
+    public let btilde: [Double]?
+    /// First same as last: the last stage is `f(t + h, u_new)` and serves as the next step's
+    /// first stage.
+    public let isFSAL: Bool
+    /// The method's published dense output.
+    public let interpolant: ContinuousExtension?
+    /// The step-size controller tuned for this method.
+    public let controller: PIController
+
+    public var stages: Int { c.count }
+
+    /// Builds and checks a tableau: the row sums of `A` equal `c`, `b` sums to 1, the error
+    /// weights sum to 0 and the interpolant reproduces `b` at `θ = 1` (to `tolerance`).
+    public init(
+        name: String, order: Int, embeddedOrder: Int? = nil, c: [Double], a: [[Double]], b: [Double],
+        btilde: [Double]? = nil, isFSAL: Bool = false, interpolant: ContinuousExtension? = nil,
+        controller: PIController? = nil, tolerance: Double = 1e-12
+    ) throws(TableauError) {
+        let s = c.count
+        guard s > 0, a.count == s, b.count == s else {
+            throw .shape("c, A and b must all have one entry (row) per stage")
+        }
+        for (i, row) in a.enumerated() {
+            guard row.count == i else { throw .shape("row \(i) of A must have \(i) entries") }
+            let sum = row.reduce(0, +)
+            if Swift.abs(sum - c[i]) > tolerance * Swift.max(1, Swift.abs(c[i])) {
+                throw .rowSumNotC(row: i, sum: sum, c: c[i])
+            }
+        }
+        let bsum = b.reduce(0, +)
+        if Swift.abs(bsum - 1) > tolerance { throw .weightsDoNotSumToOne(bsum) }
+        if let e = btilde {
+            guard e.count == s else { throw .shape("btilde must have one entry per stage") }
+            let esum = e.reduce(0, +)
+            if Swift.abs(esum) > tolerance { throw .errorWeightsDoNotSumToZero(esum) }
+        }
+        if isFSAL {
+            guard c[s - 1] == 1, zip(a[s - 1], b).allSatisfy({ Swift.abs($0 - $1) <= tolerance }),
+                b[s - 1] == 0
+            else { throw .shape("an FSAL method's last row of A must equal b, with c = 1") }
+        }
+        if let ext = interpolant {
+            guard ext.extraC.count == ext.extraA.count else { throw .shape("extra stages: c and A differ") }
+            for (j, row) in ext.extraA.enumerated() {
+                guard row.count == s + j else { throw .shape("extra stage \(j) must couple to \(s + j) stages") }
+                let sum = row.reduce(0, +)
+                if Swift.abs(sum - ext.extraC[j]) > tolerance * Swift.max(1, Swift.abs(ext.extraC[j])) {
+                    throw .rowSumNotC(row: s + j, sum: sum, c: ext.extraC[j])
+                }
+            }
+            guard ext.coefficients.count == s + ext.extraC.count else {
+                throw .shape("interpolant needs one polynomial per stage (including extra stages)")
+            }
+            for (i, poly) in ext.coefficients.enumerated() {
+                let atOne = poly.reduce(0, +)
+                let target = i < s ? b[i] : 0
+                if Swift.abs(atOne - target) > 1e3 * tolerance {
+                    throw .interpolantDoesNotMatchWeights(stage: i, value: atOne, b: target)
+                }
+            }
+        }
+        self.name = name
+        self.order = order
+        self.embeddedOrder = embeddedOrder
+        self.c = c
+        self.a = a
+        self.b = b
+        self.btilde = btilde
+        self.isFSAL = isFSAL
+        self.interpolant = interpolant
+        self.controller = controller ?? (btilde == nil ? .fixed : .standard(order: order))
+    }
+}

@@ -1,0 +1,50 @@
+// The README's quick start, compiled and run as written (only `print` is captured so that the
+// test output stays quiet, and the results are checked).
+import Testing
+import DiffEq
+import Foundation
+
+private struct LotkaVolterraQS: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = p[0] * u[0] - p[1] * u[0] * u[1]
+        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1]
+    }
+}
+
+@Test func readmeQuickStartRuns() throws {
+    var printed: [String] = []
+    func print(_ items: Any...) { printed.append(items.map { "\($0)" }.joined(separator: " ")) }
+
+    // --- begin README quick start (main.swift) ---
+    let prob = ODEProblem(model: LotkaVolterraQS(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])
+    let sol = try solve(prob, Tsit5(), reltol: 1e-8, abstol: 1e-10)
+    print(sol.retcode, sol.t.count, sol.u.last!)
+    print(try sol(5.0))                                   // dense output
+
+    // The same problem with SUNDIALS CVODE as the reference integrator:
+    let ref = try solve(prob, CVODE_Adams(), reltol: 1e-8, abstol: 1e-10, saveat: .every(0.5))
+    print(ref.stats)
+
+    // The quick form: a closure over Double.
+    let decay = ODEProblem(f: { du, u, p, t in du[0] = -p[0] * u[0] }, u0: [1.0], tspan: (0, 1), p: [0.5])
+    print(try solve(decay, Tsit5()).u.last!)
+    // --- end README quick start ---
+
+    #expect(printed.count == 4)
+    #expect(sol.retcode == .success && ref.retcode == .success)
+    #expect(ref.t.count == 21)
+    for i in 0..<2 { #expect(abs(sol.u.last![i] - ref.u.last![i]) < 1e-5) }
+}
+
+@Test func readmeQuickStartMatchesTheReadme() throws {
+    // The README must show the same code as the test above.
+    let readme = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/DiffEqTests/QuickStartTests.swift", with: "README.md"), encoding: .utf8)
+    for line in [
+        "let prob = ODEProblem(model: LotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])",
+        "let sol = try solve(prob, Tsit5(), reltol: 1e-8, abstol: 1e-10)",
+        "let ref = try solve(prob, CVODE_Adams(), reltol: 1e-8, abstol: 1e-10, saveat: .every(0.5))",
+        "let decay = ODEProblem(f: { du, u, p, t in du[0] = -p[0] * u[0] }, u0: [1.0], tspan: (0, 1), p: [0.5])",
+    ] {
+        #expect(readme.contains(line), "README lost the quick-start line: \(line)")
+    }
+}
