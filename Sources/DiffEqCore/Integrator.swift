@@ -1,9 +1,10 @@
-/// The shared integrator loop of every native method: step-size control, stops, saving,
-/// failure handling. Create one with an algorithm's `init`, then `solve()` it or drive it with
-/// `step()`.
+/// The shared integrator loop of every native method: step-size control, stops, events, saving,
+/// failure handling. Create one with an algorithm's `makeIntegrator`, then `solve()` it or drive
+/// it with `step()` and `advance(to:)` (DifferentialEquations.jl's `init`/`step!`).
 ///
-/// The state `u`, time `t` and next step `dt` are readable; the loop allocates nothing per step
-/// (saving a step copies the state into the solution, which is the point of saving it).
+/// The state `u`, time `t`, next step `dt` and parameters `p` are readable and writable; the
+/// loop allocates nothing per step (saving a step copies the state into the solution, which is
+/// the point of saving it).
 public struct ODEIntegrator<Stepper: ODEStepper> {
     public typealias F = Stepper.Function
     public typealias Scalar = F.Scalar
@@ -12,8 +13,11 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public let setup: SolveSetup<Scalar>
     @usableFromInline var stepper: Stepper
     @usableFromInline let f: F
-    @usableFromInline let p: [Scalar]
+    @usableFromInline var _p: [Scalar]
     @usableFromInline let scale: ErrorScale
+    @usableFromInline let callbacks: CallbackSet<Scalar>
+    /// Step-size control is on: the method estimates its error and the options allow it.
+    @usableFromInline let adaptive: Bool
 
     @usableFromInline var _t: Double
     @usableFromInline var _u: [Scalar]
@@ -21,8 +25,34 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var _retcode: ReturnCode?
     @usableFromInline var _message: String?
     @usableFromInline var _stats = SolverStats()
-    /// Set when the state or time was changed from outside: the next step re-evaluates `f`.
+    /// Set when the state, time or parameters were changed from outside: the next step
+    /// re-evaluates `f` so that FSAL methods start from the new values.
     @usableFromInline var needsRestart = false
+
+    @usableFromInline var uNew: [Scalar]
+    @usableFromInline var work: [Scalar]
+    @usableFromInline var tPrev: Double
+    @usableFromInline var uPrev: [Scalar]
+    @usableFromInline var errPrev: Double = 1e-4
+    @usableFromInline var lastWasRejected = false
+    @usableFromInline var iterations = 0
+    /// Times to step onto exactly (the options' `tstops` plus `advance(to:)` targets), in the
+    /// direction of integration; `nextStop` is the first not yet reached.
+    @usableFromInline var stops: [Double]
+    @usableFromInline var nextStop = 0
+    @usableFromInline var nextSave = 0
+    /// The continuous callback that fired at `tPrev`, if any: its zero at the start of the next
+    /// step is the event just handled, not a new crossing.
+    @usableFromInline var lastEvent: Int?
+    @usableFromInline var conditionValues: [Double] = []
+
+    // What is saved.
+    @usableFromInline var savedT: [Double] = []
+    @usableFromInline var savedU: [[Scalar]] = []
+    @usableFromInline var denseT: [Double] = []
+    @usableFromInline var denseH: [Double] = []
+    @usableFromInline var denseU: [[Scalar]] = []
+    @usableFromInline var denseData: [[Scalar]] = []
 
     /// Current time. Setting it (as `set_t!` does) restarts the method at the new time.
     public var t: Double {
@@ -38,6 +68,11 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             needsRestart = true
         }
     }
+    /// Parameters used from the next step on.
+    public var p: [Scalar] {
+        get { _p }
+        set { _p = newValue; needsRestart = true }
+    }
     /// Signed size of the next step attempt; setting it overrides the controller once.
     public var dt: Double {
         get { _dt }
@@ -50,25 +85,6 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// Work counters so far.
     public var stats: SolverStats { _stats }
 
-    @usableFromInline var uNew: [Scalar]
-    @usableFromInline var work: [Scalar]
-    @usableFromInline var tPrev: Double
-    @usableFromInline var uPrev: [Scalar]
-    @usableFromInline var errPrev: Double = 1e-4
-    @usableFromInline var lastWasRejected = false
-    @usableFromInline var iterations = 0
-    @usableFromInline var nextStop = 0
-    @usableFromInline var nextSave = 0
-    /// Step-size control is on: the method estimates its error and the options allow it.
-    @usableFromInline let adaptive: Bool
-
-    // What is saved.
-    @usableFromInline var savedT: [Double] = []
-    @usableFromInline var savedU: [[Scalar]] = []
-    @usableFromInline var denseT: [Double] = []
-    @usableFromInline var denseU: [[Scalar]] = []
-    @usableFromInline var denseData: [[Scalar]] = []
-
     /// Validates the input, evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
         let setup = try SolveSetup(problem, options)
@@ -80,7 +96,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self.stepper = stepper
         self.adaptive = stepper.isAdaptive && setup.adaptive
         self.f = problem.f
-        self.p = problem.p
+        self._p = problem.p
+        self.callbacks = problem.callbacks
         self.scale = ErrorScale(reltol: setup.reltol, abstol: setup.abstol)
         self._t = setup.t0
         self._u = setup.u0
@@ -89,20 +106,28 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self.uNew = setup.u0
         self.work = setup.u0
         self._dt = 0
-        var du0 = setup.u0
-        f(&du0, _u, p, Scalar(_t))
+        self.stops = setup.tstops
+        self.conditionValues = [Double](repeating: 0, count: callbacks.continuous.count)
+        begin()
+    }
+
+    /// Evaluates `f` at the start, chooses the first step and saves the initial state.
+    @usableFromInline
+    mutating func begin() {
+        var du0 = _u
+        f(&du0, _u, _p, Scalar(_t))
         _stats.nf += 1
         if let h = setup.dt {
             _dt = setup.direction * Swift.min(h, setup.dtmax)
         } else {
             _dt = setup.direction * initialStepSize(du0: du0)
         }
-        self.stepper.start(t: _t, u: _u, du: du0)
+        stepper.start(t: _t, u: _u, du: du0)
         if setup.saveEverystep || setup.saveTimes.isEmpty {
             savedT.append(_t)
             savedU.append(_u)
         }
-        while nextSave < setup.saveTimes.count && setup.saveTimes[nextSave] == setup.t0 {
+        while nextSave < setup.saveTimes.count && setup.saveTimes[nextSave] == _t {
             savedT.append(_t)
             savedU.append(_u)
             nextSave += 1
@@ -111,6 +136,36 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             denseT.append(_t)
             denseU.append(_u)
         }
+    }
+
+    /// Starts again from `u0` at `t0` (default: the problem's), keeping every buffer's
+    /// capacity: `reinit!` in DifferentialEquations.jl.
+    public mutating func reinit(u0: [Scalar]? = nil, t0: Double? = nil) {
+        let start = u0 ?? setup.u0
+        precondition(start.count == _u.count, "the state must keep its length")
+        _u = start
+        _t = t0 ?? setup.t0
+        tPrev = _t
+        uPrev = _u
+        _p = problem.p
+        _retcode = nil
+        _message = nil
+        _stats = SolverStats()
+        needsRestart = false
+        errPrev = 1e-4
+        lastWasRejected = false
+        iterations = 0
+        stops = setup.tstops
+        nextStop = 0
+        nextSave = 0
+        lastEvent = nil
+        savedT.removeAll(keepingCapacity: true)
+        savedU.removeAll(keepingCapacity: true)
+        denseT.removeAll(keepingCapacity: true)
+        denseH.removeAll(keepingCapacity: true)
+        denseU.removeAll(keepingCapacity: true)
+        denseData.removeAll(keepingCapacity: true)
+        begin()
     }
 
     /// The automatic initial step of Hairer, Nørsett & Wanner, Solving ODEs I, §II.4
@@ -131,7 +186,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         h0 = Swift.min(h0, setup.dtmax)
         if !h0.isFinite { h0 = 1e-6 }
         for i in 0..<n { work[i] = _u[i] + du0[i].scaled(by: setup.direction * h0) }
-        f(&uNew, work, p, Scalar(_t + setup.direction * h0))
+        f(&uNew, work, _p, Scalar(_t + setup.direction * h0))
         _stats.nf += 1
         var d2 = 0.0
         for i in 0..<n {
@@ -160,8 +215,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         Swift.max(setup.dtmin, 4 * Swift.abs(_t).ulp, 4 * Double.leastNormalMagnitude)
     }
 
-    /// Takes one accepted step (with as many rejected attempts as needed). Returns `false` once
-    /// the integration is finished (`retcode` says why).
+    /// Takes one accepted step (with as many rejected attempts as needed) and handles the
+    /// events in it. Returns `false` once the integration is finished (`retcode` says why).
     @inlinable @discardableResult
     public mutating func step() -> Bool {
         guard _retcode == nil else { return false }
@@ -174,7 +229,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 return false
             }
             // Clip the step so that it lands exactly on the next stop or the end.
-            let target = nextStop < setup.tstops.count ? setup.tstops[nextStop] : setup.t1
+            let target = nextStop < stops.count ? stops[nextStop] : setup.t1
             var h = _dt
             var landing = false
             if dir * (_t + h - target) >= -1e-12 * Swift.abs(h) {
@@ -182,7 +237,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 landing = true
             }
             iterations += 1
-            let err = stepper.attempt(f, p, t: _t, dt: h, u: _u, uNew: &uNew, tolerance: scale, stats: &_stats)
+            let err = stepper.attempt(f, _p, t: _t, dt: h, u: _u, uNew: &uNew, tolerance: scale, stats: &_stats)
             var finite = err.isFinite
             if finite {
                 for i in uNew.indices where !uNew[i].isFiniteScalar {
@@ -210,7 +265,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 swap(&uPrev, &_u)
                 swap(&_u, &uNew)
                 stepper.accept()
-                if landing && nextStop < setup.tstops.count { nextStop += 1 }
+                if landing && nextStop < stops.count { nextStop += 1 }
                 if adaptive {
                     var q = stepper.controller.acceptedFactor(err: err, previous: errPrev)
                     if lastWasRejected { q = Swift.min(q, 1) }
@@ -220,7 +275,12 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                     _dt = dir * Swift.min(Swift.abs(base), setup.dtmax)
                 }
                 lastWasRejected = false
-                recordStep(h: h)
+                if callbacks.isEmpty {
+                    recordStep(h: h, end: _t)
+                } else {
+                    handleEvents(h: h)
+                    if _retcode != nil { return false }
+                }
                 if landing && _t == setup.t1 { finish(.success, nil) }
                 return _retcode == nil
             }
@@ -236,13 +296,26 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         }
     }
 
-    /// After `u` or `t` was changed from outside: re-evaluate `f` so that methods which reuse
-    /// the last stage (FSAL) start from the new state, and forget the controller's history.
+    /// Steps until `time` is reached exactly (it becomes a stop), or the integration ends.
+    /// `time` must lie ahead of `t` and inside the span.
+    public mutating func advance(to time: Double) {
+        let dir = setup.direction
+        guard dir * (time - _t) > 0, dir * (setup.t1 - time) >= 0 else { return }
+        if dir * (setup.t1 - time) > 0 && !stops[nextStop...].contains(time) {
+            let at = stops[nextStop...].firstIndex { dir * ($0 - time) > 0 } ?? stops.count
+            stops.insert(time, at: at)
+        }
+        while dir * (time - _t) > 0, step() {}
+    }
+
+    /// After `u`, `t` or `p` was changed from outside or by an event: re-evaluate `f` so that
+    /// methods which reuse the last stage (FSAL) start from the new state, and forget the
+    /// controller's history.
     @usableFromInline
     mutating func restart() {
         needsRestart = false
         var du = _u
-        f(&du, _u, p, Scalar(_t))
+        f(&du, _u, _p, Scalar(_t))
         _stats.nf += 1
         stepper.start(t: _t, u: _u, du: du)
         errPrev = 1e-4
@@ -250,19 +323,21 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         uPrev = _u
     }
 
-    /// Saves what the options ask for after the accepted step from `tPrev` to `t`.
+    /// Saves what the options ask for after the accepted step from `tPrev` (state `uPrev`), of
+    /// signed size `h`, up to `end` (the step's end, or an event inside it). The state at `end`
+    /// is `_u`; the state at the step's own end is `_u`, or `uNew` when an event cut the step.
     @inlinable
-    mutating func recordStep(h: Double) {
+    mutating func recordStep(h: Double, end: Double, cut: Bool = false) {
         let dir = setup.direction
         while nextSave < setup.saveTimes.count {
             let s = setup.saveTimes[nextSave]
-            guard dir * (_t - s) >= 0 else { break }
-            if s == _t {
+            guard dir * (end - s) >= 0 else { break }
+            if s == end {
                 savedU.append(_u)
             } else {
                 var out = _u
                 stepper.interpolate(
-                    f, p, theta: (s - tPrev) / h, t: tPrev, dt: h, u: uPrev, uNew: _u, into: &out,
+                    f, _p, theta: (s - tPrev) / h, t: tPrev, dt: h, u: uPrev, uNew: cut ? uNew : _u, into: &out,
                     stats: &_stats)
                 savedU.append(out)
             }
@@ -270,15 +345,140 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             nextSave += 1
         }
         if setup.saveEverystep {
-            savedT.append(_t)
+            savedT.append(end)
             savedU.append(_u)
         }
         if setup.dense {
             denseData.append(
-                stepper.denseStepData(f, p, t: tPrev, dt: h, u: uPrev, uNew: _u, stats: &_stats))
-            denseT.append(_t)
+                stepper.denseStepData(f, _p, t: tPrev, dt: h, u: uPrev, uNew: cut ? uNew : _u, stats: &_stats))
+            denseH.append(h)
+            denseT.append(end)
             denseU.append(_u)
         }
+    }
+
+    /// The method's interpolant inside the step just accepted (from `tPrev` with size `h`, ending
+    /// at `_t` with state `uNew`).
+    @inlinable
+    mutating func interpolateInStep(_ time: Double, h: Double, into out: inout [Scalar]) {
+        if time == _t {
+            for i in out.indices { out[i] = uNew[i] }
+            return
+        }
+        stepper.interpolate(
+            f, _p, theta: (time - tPrev) / h, t: tPrev, dt: h, u: uPrev, uNew: uNew, into: &out, stats: &_stats)
+    }
+
+    /// Finds the earliest continuous event in the step just accepted, cuts the step there,
+    /// applies the affect, then runs the discrete callbacks.
+    @usableFromInline
+    mutating func handleEvents(h: Double) {
+        // `uNew` holds the step's end state from here on (the swap put the old buffer there), so
+        // the interpolant keeps working while `_u` is moved to an event.
+        swap(&_u, &uNew)
+        let dir = setup.direction
+        // A buffer taken out of `self` (no allocation) so that interpolating into it does not
+        // overlap the access to `self`.
+        var probe: [Scalar] = []
+        swap(&probe, &work)
+        defer { swap(&probe, &work) }
+        var earliest: (index: Int, time: Double, up: Bool)?
+        for (ci, cb) in callbacks.continuous.enumerated() {
+            // Condition values at the step's start and end and at interior points; a crossing
+            // is a strict sign change between consecutive non-zero values. Right after this
+            // callback fired, its value at the start is the handled zero: skip it.
+            let points = cb.interpolationPoints + 1
+            var prevT = tPrev
+            var prevG = cb.condition(uPrev, tPrev, _p)
+            if lastEvent == ci { prevG = 0 }
+            for j in 1...points {
+                let tj = j == points ? _t : tPrev + h * Double(j) / Double(points)
+                if let e = earliest, dir * (tj - e.time) > 0 && j > 1 { break }
+                interpolateInStep(tj, h: h, into: &probe)
+                let gj = cb.condition(probe, tj, _p)
+                if prevG != 0 && gj != 0 && (prevG < 0) != (gj < 0) {
+                    let up = prevG < 0
+                    if (up ? cb.affect : cb.affectNeg) != nil {
+                        let root = findRoot(
+                            { s in
+                                self.interpolateInStep(s, h: h, into: &probe)
+                                return cb.condition(probe, s, self._p)
+                            }, a: prevT, b: tj, ga: prevG, gb: gj)
+                        if earliest == nil || dir * (root - earliest!.time) < 0 {
+                            earliest = (ci, root, up)
+                        }
+                    }
+                    break
+                }
+                if gj != 0 || prevG == 0 {
+                    prevG = gj
+                    prevT = tj
+                }
+            }
+        }
+        lastEvent = nil
+        guard let event = earliest else {
+            swap(&_u, &uNew)
+            recordStep(h: h, end: _t)
+            runDiscreteCallbacks()
+            return
+        }
+        // Cut the step at the event.
+        interpolateInStep(event.time, h: h, into: &probe)
+        _t = event.time
+        swap(&_u, &probe)
+        let cb = callbacks.continuous[event.index]
+        let savedBefore = savedT.count
+        recordStep(h: h, end: event.time, cut: true)
+        if cb.savePositions.before && !(savedT.count > savedBefore && savedT.last == event.time) {
+            savedT.append(event.time)
+            savedU.append(_u)
+        }
+        var context = EventContext(u: _u, p: _p, t: event.time)
+        (event.up ? cb.affect : cb.affectNeg)?(&context)
+        applyAffect(context, saveAfter: cb.savePositions.after)
+        lastEvent = event.index
+        // A stop that the cut step would have landed on is still ahead.
+        while nextStop > 0 && setup.direction * (stops[nextStop - 1] - _t) > 0 { nextStop -= 1 }
+        if _retcode == nil { runDiscreteCallbacks() }
+    }
+
+    @usableFromInline
+    mutating func runDiscreteCallbacks() {
+        for cb in callbacks.discrete where _retcode == nil {
+            guard cb.condition(_u, _t, _p) else { continue }
+            if cb.savePositions.before && savedT.last != _t {
+                savedT.append(_t)
+                savedU.append(_u)
+            }
+            var context = EventContext(u: _u, p: _p, t: _t)
+            cb.affect(&context)
+            applyAffect(context, saveAfter: cb.savePositions.after)
+        }
+    }
+
+    /// Takes over what an affect changed; a jump in the state is a zero-length interval of the
+    /// dense output, and the method restarts from the new values.
+    @usableFromInline
+    mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool) {
+        precondition(context.u.count == _u.count, "an event's affect must keep the state's length")
+        let changed = context.u != _u || context.p != _p
+        _u = context.u
+        _p = context.p
+        if saveAfter {
+            savedT.append(_t)
+            savedU.append(_u)
+        }
+        if changed {
+            if setup.dense {
+                denseData.append([])
+                denseH.append(0)
+                denseT.append(_t)
+                denseU.append(_u)
+            }
+            restart()
+        }
+        if context.isTerminated { finish(.terminated, nil) }
     }
 
     @inlinable
@@ -292,7 +492,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         }
     }
 
-    /// Steps until the end of the span or a failure.
+    /// Steps until the end of the span, a terminating event or a failure.
     @inlinable
     public mutating func solve() -> ODESolution<Scalar> {
         while step() {}
@@ -303,7 +503,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public var solution: ODESolution<Scalar> {
         let dense: (any DenseOutput<Scalar>)? =
             setup.dense && denseT.count >= 2
-            ? stepper.makeDenseOutput(times: denseT, states: denseU, data: denseData) : nil
+            ? stepper.makeDenseOutput(times: denseT, stepSizes: denseH, states: denseU, data: denseData) : nil
         return ODESolution(
             t: savedT, u: savedU, retcode: _retcode ?? .default, message: _message, stats: _stats,
             algorithm: stepper.name, denseOutput: dense)

@@ -17,6 +17,8 @@ public struct ODEProblem<F: ODEFunction> {
 
     public var f: F
     public var p: [Scalar]
+    /// Events handled by every native method (and CVODE's root-finding for continuous ones).
+    public var callbacks = CallbackSet<Scalar>()
     @usableFromInline var u0Spec: U0Spec
     @usableFromInline var tspanSpec: TspanSpec
 
@@ -74,9 +76,12 @@ public struct ODEProblem<F: ODEFunction> {
 
     /// A copy with any of `p`, `u0` and `tspan` replaced. A replaced `p` feeds any
     /// parameter-dependent `u0`/`tspan` that is kept.
-    public func remake(p: [Scalar]? = nil, u0: [Scalar]? = nil, tspan: TimeSpan? = nil) -> ODEProblem {
+    public func remake(
+        p: [Scalar]? = nil, u0: [Scalar]? = nil, tspan: TimeSpan? = nil, callbacks: CallbackSet<Scalar>? = nil
+    ) -> ODEProblem {
         var copy = self
         if let p { copy.p = p }
+        if let callbacks { copy.callbacks = callbacks }
         if let u0 { copy.u0Spec = .value(u0) }
         if let tspan { copy.tspanSpec = .value(tspan) }
         return copy

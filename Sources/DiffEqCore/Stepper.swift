@@ -42,9 +42,12 @@ public protocol ODEStepper {
         _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar],
         stats: inout SolverStats) -> [Scalar]
 
-    /// Builds the solution's dense output from every accepted step: `times`/`states` hold the
-    /// step boundaries, `data[i]` what ``denseStepData`` returned for step `i`.
-    func makeDenseOutput(times: [Double], states: [[Scalar]], data: [[Scalar]]) -> any DenseOutput<Scalar>
+    /// Builds the solution's dense output from every accepted step. Interval `i` runs from
+    /// `times[i]` (state `states[i]`) to `times[i+1]`; it was computed by a step of signed size
+    /// `stepSizes[i]` (longer than the interval when an event cut the step short; 0 for the
+    /// zero-length interval across an event's jump) whose data is `data[i]`.
+    func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
+        -> any DenseOutput<Scalar>
 }
 
 /// Per-component error weights `1 / (abstol_i + reltol * max(|u_i|, |uNew_i|))`, and the RMS

@@ -57,6 +57,10 @@ public struct ButcherTableau: Sendable {
     public let b: [Double]
     /// Error weights `b - b̂`: the local error estimate is `h Σ btilde_i k_i`.
     public let btilde: [Double]?
+    /// A second, lower-order error estimate `h Σ btilde3_i k_i`. When present the error norm is
+    /// DOP853's combination `E5 / sqrt(N (E5 + 0.01 E3))` of the squared scaled sums `E5` (from
+    /// `btilde`) and `E3` (from `btilde3`) (Hairer, Nørsett & Wanner I, §II.10).
+    public let btilde3: [Double]?
     /// First same as last: the last stage is `f(t + h, u_new)` and serves as the next step's
     /// first stage.
     public let isFSAL: Bool
@@ -71,7 +75,7 @@ public struct ButcherTableau: Sendable {
     /// weights sum to 0 and the interpolant reproduces `b` at `θ = 1` (to `tolerance`).
     public init(
         name: String, order: Int, embeddedOrder: Int? = nil, c: [Double], a: [[Double]], b: [Double],
-        btilde: [Double]? = nil, isFSAL: Bool = false, interpolant: ContinuousExtension? = nil,
+        btilde: [Double]? = nil, btilde3: [Double]? = nil, isFSAL: Bool = false, interpolant: ContinuousExtension? = nil,
         controller: PIController? = nil, tolerance: Double = 1e-12
     ) throws(TableauError) {
         let s = c.count
@@ -89,6 +93,11 @@ public struct ButcherTableau: Sendable {
         if Swift.abs(bsum - 1) > tolerance { throw .weightsDoNotSumToOne(bsum) }
         if let e = btilde {
             guard e.count == s else { throw .shape("btilde must have one entry per stage") }
+            let esum = e.reduce(0, +)
+            if Swift.abs(esum) > tolerance { throw .errorWeightsDoNotSumToZero(esum) }
+        }
+        if let e = btilde3 {
+            guard btilde != nil, e.count == s else { throw .shape("btilde3 needs btilde and one entry per stage") }
             let esum = e.reduce(0, +)
             if Swift.abs(esum) > tolerance { throw .errorWeightsDoNotSumToZero(esum) }
         }
@@ -124,6 +133,7 @@ public struct ButcherTableau: Sendable {
         self.a = a
         self.b = b
         self.btilde = btilde
+        self.btilde3 = btilde3
         self.isFSAL = isFSAL
         self.interpolant = interpolant
         self.controller = controller ?? (btilde == nil ? .fixed : .standard(order: order))

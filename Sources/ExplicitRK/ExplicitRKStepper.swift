@@ -1,53 +1,79 @@
 import DiffEqCore
 
+/// Stage vectors in one manually managed block, so that the stage sums of a step are plain
+/// pointer arithmetic (no bounds checks, uniqueness checks or reference counting per element).
+/// The stepper copies it before writing when it is shared, so steppers keep value semantics.
+@usableFromInline
+final class StageStorage<Scalar: DiffEqScalar> {
+    @usableFromInline let base: UnsafeMutablePointer<Scalar>
+    @usableFromInline let count: Int
+
+    @usableFromInline init(count: Int) {
+        self.count = count
+        base = .allocate(capacity: count)
+        base.initialize(repeating: .zero, count: count)
+    }
+
+    @usableFromInline func copy() -> StageStorage {
+        let c = StageStorage(count: count)
+        c.base.update(from: base, count: count)
+        return c
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+}
+
 /// The one stepper behind every explicit Runge-Kutta method: stages from the tableau, the
 /// embedded error estimate, FSAL reuse and the tableau's continuous extension (extra stages
 /// computed only when the solution is evaluated inside a step).
 ///
-/// Caches (stage vectors, the stage argument) are allocated in `init`; a step allocates nothing.
+/// Caches are allocated in `init`; a step allocates nothing.
 public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     public typealias Scalar = Function.Scalar
 
     public let tableau: ButcherTableau
     @usableFromInline let s: Int
+    @usableFromInline let n: Int
+    @usableFromInline let totalStages: Int
     @usableFromInline let c: [Double]
-    /// Row `i` of A starts at `i*(i-1)/2`; the extra interpolation stages follow the same rule.
+    /// Row `i` of A (method stages, then extra interpolation stages) starts at `i*(i-1)/2`.
     @usableFromInline let aFlat: [Double]
     @usableFromInline let b: [Double]
     @usableFromInline let btilde: [Double]
+    @usableFromInline let btilde3: [Double]
     @usableFromInline let adaptive: Bool
     @usableFromInline let fsal: Bool
-    /// Stage derivatives, stage `j` at `[j*n, (j+1)*n)`: the `s` method stages, then the
-    /// interpolant's extra stages. One flat array keeps the stage sums to one pointer each.
-    @usableFromInline var k: [Scalar]
-    /// `f` writes here; the result is copied into its stage slot (the right-hand side takes
-    /// Swift arrays, not pointers).
+    /// Stage `j` of the current step at `k.base + j*n`.
+    @usableFromInline var k: StageStorage<Scalar>
+    /// `f` writes here and the stage arguments are formed here: the right-hand side takes Swift
+    /// arrays.
     @usableFromInline var du: [Scalar]
     @usableFromInline var stageArg: [Scalar]
     @usableFromInline var thetaWeights: [Double]
-    @usableFromInline let n: Int
-    /// Where the first stage of the next step is: already in slot 0, in the last slot (FSAL),
-    /// or still to be evaluated.
     @usableFromInline var firstStage: FirstStage = .missing
-    /// Extra interpolation stages of the last accepted step are computed.
+    /// The extra interpolation stages of the last accepted step are computed.
     @usableFromInline var extrasReady = false
-    @usableFromInline let totalStages: Int
 
-    @usableFromInline enum FirstStage { case missing, inK0, inLast }
+    /// Where the first stage of the next step is: in slot 0, in the last slot (FSAL), or still
+    /// to be evaluated.
+    @usableFromInline enum FirstStage { case missing, inFirst, inLast }
 
     public init(tableau: ButcherTableau, count n: Int) {
         self.tableau = tableau
         s = tableau.stages
-        let extra = tableau.interpolant?.extraC.count ?? 0
-        totalStages = s + extra
+        self.n = n
+        totalStages = s + (tableau.interpolant?.extraC.count ?? 0)
         c = tableau.c + (tableau.interpolant?.extraC ?? [])
         aFlat = (tableau.a + (tableau.interpolant?.extraA ?? [])).flatMap { $0 }
         b = tableau.b
-        btilde = tableau.btilde ?? [Double](repeating: 0, count: tableau.stages)
+        btilde = tableau.btilde ?? [Double](repeating: 0, count: s)
+        btilde3 = tableau.btilde3 ?? []
         adaptive = tableau.btilde != nil
         fsal = tableau.isFSAL
-        self.n = n
-        k = [Scalar](repeating: .zero, count: totalStages * n)
+        k = StageStorage(count: totalStages * n)
         du = [Scalar](repeating: .zero, count: n)
         stageArg = [Scalar](repeating: .zero, count: n)
         thetaWeights = [Double](repeating: 0, count: totalStages)
@@ -58,45 +84,40 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     public var order: Int { tableau.order }
     public var controller: PIController { tableau.controller }
 
-    public mutating func start(t: Double, u: [Scalar], du: [Scalar]) {
-        k.replaceSubrange(0..<n, with: du)
-        firstStage = .inK0
+    /// Copies the stage block if another stepper value shares it (copy-on-write).
+    @inlinable @inline(__always)
+    mutating func uniqueStages() -> UnsafeMutablePointer<Scalar> {
+        if !isKnownUniquelyReferenced(&k) { k = k.copy() }
+        return k.base
+    }
+
+    public mutating func start(t: Double, u: [Scalar], du f0: [Scalar]) {
+        let kb = uniqueStages()
+        for m in 0..<n { kb[m] = f0[m] }
+        firstStage = .inFirst
         extrasReady = false
     }
 
-    /// `stageArg = u + dt Σ_{j<i} a_ij k_j`.
+    /// `stageArg = u + dt Σ_{j<i} a_ij k_j`, then `k_i = f(t + c_i dt, stageArg)`.
     @inlinable @inline(__always)
-    mutating func formStageArgument(_ i: Int, dt: Double, u: [Scalar]) {
-        let row = i * (i - 1) / 2
+    mutating func stage(_ i: Int, _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], kb: UnsafeMutablePointer<Scalar>) {
         let n = self.n
-        k.withUnsafeBufferPointer { kp in
-            aFlat.withUnsafeBufferPointer { a in
-                u.withUnsafeBufferPointer { up in
-                    stageArg.withUnsafeMutableBufferPointer { arg in
-                        for m in 0..<n { arg[m] = up[m] }
-                        for j in 0..<i {
-                            let w = dt * a[row + j]
-                            if w == 0 { continue }
-                            let kj = kp.baseAddress! + j * n
-                            for m in 0..<n { arg[m] += kj[m].scaled(by: w) }
-                        }
+        let row = i * (i - 1) / 2
+        aFlat.withUnsafeBufferPointer { a in
+            u.withUnsafeBufferPointer { up in
+                stageArg.withUnsafeMutableBufferPointer { arg in
+                    for m in 0..<n { arg[m] = up[m] }
+                    for j in 0..<i {
+                        let w = dt * a[row + j]
+                        if w == 0 { continue }
+                        let kj = kb + j * n
+                        for m in 0..<n { arg[m] += kj[m].scaled(by: w) }
                     }
                 }
             }
         }
-    }
-
-    /// Evaluates `f` at the stage argument into stage slot `i`.
-    @inlinable @inline(__always)
-    mutating func evaluateStage(_ i: Int, _ f: Function, _ p: [Scalar], _ t: Scalar) {
-        f(&du, stageArg, p, t)
-        let n = self.n
-        du.withUnsafeBufferPointer { d in
-            k.withUnsafeMutableBufferPointer { kp in
-                let slot = kp.baseAddress! + i * n
-                for m in 0..<n { slot[m] = d[m] }
-            }
-        }
+        f(&du, stageArg, p, Scalar(t + c[i] * dt))
+        du.withUnsafeBufferPointer { d in (kb + i * n).update(from: d.baseAddress!, count: n) }
     }
 
     @inlinable
@@ -104,65 +125,80 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
         tolerance: ErrorScale, stats: inout SolverStats
     ) -> Double {
+        let kb = uniqueStages()
+        let (n, s) = (self.n, self.s)
         switch firstStage {
-        case .inK0: break
-        case .inLast:
-            let (n, last) = (self.n, (s - 1) * self.n)
-            k.withUnsafeMutableBufferPointer { kp in
-                for m in 0..<n { kp[m] = kp[last + m] }
-            }
+        case .inFirst: break
+        case .inLast: kb.update(from: kb + (s - 1) * n, count: n)
         case .missing:
             f(&du, u, p, Scalar(t))
-            k.replaceSubrange(0..<n, with: du)
+            du.withUnsafeBufferPointer { d in kb.update(from: d.baseAddress!, count: n) }
             stats.nf += 1
         }
-        firstStage = .inK0
+        firstStage = .inFirst
         extrasReady = false
-        let n = self.n
-        for i in 1..<s {
-            formStageArgument(i, dt: dt, u: u)
-            evaluateStage(i, f, p, Scalar(t + c[i] * dt))
-            stats.nf += 1
+        for i in 1..<max(s, 1) {
+            stage(i, f, p, t: t, dt: dt, u: u, kb: kb)
         }
-        let s = self.s
-        k.withUnsafeBufferPointer { kp in
-            u.withUnsafeBufferPointer { up in
-                uNew.withUnsafeMutableBufferPointer { un in
-                    if fsal {
-                        // The last stage was evaluated at the new state itself.
-                        stageArg.withUnsafeBufferPointer { arg in
-                            for m in 0..<n { un[m] = arg[m] }
-                        }
-                    } else {
+        stats.nf += s - 1
+        if fsal {
+            // The last stage was evaluated at the new state itself.
+            for m in 0..<n { uNew[m] = stageArg[m] }
+        } else {
+            b.withUnsafeBufferPointer { b in
+                u.withUnsafeBufferPointer { up in
+                    uNew.withUnsafeMutableBufferPointer { un in
                         for m in 0..<n { un[m] = up[m] }
-                        b.withUnsafeBufferPointer { b in
-                            for j in 0..<s where b[j] != 0 {
-                                let w = dt * b[j]
-                                let kj = kp.baseAddress! + j * n
-                                for m in 0..<n { un[m] += kj[m].scaled(by: w) }
-                            }
+                        for j in 0..<s where b[j] != 0 {
+                            let w = dt * b[j]
+                            let kj = kb + j * n
+                            for m in 0..<n { un[m] += kj[m].scaled(by: w) }
                         }
                     }
                 }
             }
         }
         guard adaptive else { return 0 }
-        var sum = 0.0
-        k.withUnsafeBufferPointer { kp in
-            btilde.withUnsafeBufferPointer { e in
+        let (e5, e3) = errorSums(dt: dt, u: u, uNew: uNew, tolerance: tolerance, kb: kb)
+        if btilde3.isEmpty {
+            return ErrorScale.finish(e5, count: n, as: Scalar.self)
+        }
+        // DOP853's estimator (Hairer, Nørsett & Wanner I, §II.10; dop853.f): the fifth-order
+        // estimate corrected by the third-order one, err = E5 / sqrt(N (E5 + 0.01 E3)).
+        var deno = e5 + 0.01 * e3
+        if deno <= 0 { deno = 1 }
+        return e5 / (Double(n * Scalar.componentCount) * deno).squareRoot()
+    }
+
+    /// Sums of squared scaled errors of the embedded estimate(s).
+    @inlinable @inline(__always)
+    func errorSums(dt: Double, u: [Scalar], uNew: [Scalar], tolerance: ErrorScale, kb: UnsafeMutablePointer<Scalar>)
+        -> (Double, Double)
+    {
+        let (n, s) = (self.n, self.s)
+        let second = !btilde3.isEmpty
+        var sum = 0.0, sum3 = 0.0
+        btilde.withUnsafeBufferPointer { e in
+            btilde3.withUnsafeBufferPointer { e3 in
                 u.withUnsafeBufferPointer { up in
                     uNew.withUnsafeBufferPointer { un in
                         for m in 0..<n {
                             var err = Scalar.zero
-                            for j in 0..<s where e[j] != 0 { err += kp[j * n + m].scaled(by: dt * e[j]) }
+                            for j in 0..<s where e[j] != 0 { err += kb[j * n + m].scaled(by: dt * e[j]) }
                             let sc = tolerance.scale(m, up[m].primal, un[m].primal)
-                            sum += err.sumOfSquaredComponents / (sc * sc)
+                            let inv = 1 / (sc * sc)
+                            sum += err.sumOfSquaredComponents * inv
+                            if second {
+                                var err3 = Scalar.zero
+                                for j in 0..<s where e3[j] != 0 { err3 += kb[j * n + m].scaled(by: dt * e3[j]) }
+                                sum3 += err3.sumOfSquaredComponents * inv
+                            }
                         }
                     }
                 }
             }
         }
-        return ErrorScale.finish(sum, count: n, as: Scalar.self)
+        return (sum, sum3)
     }
 
     public mutating func accept() {
@@ -170,18 +206,16 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     }
 
     /// Computes the interpolant's extra stages for the accepted step from `(t, u)` with `dt`.
+    /// (After `accept()` an FSAL method's slot 0 still holds this step's first stage: it is
+    /// overwritten only when the next step starts.)
     @inlinable
     mutating func computeExtraStages(_ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], stats: inout SolverStats) {
         guard !extrasReady else { return }
         extrasReady = true
         guard totalStages > s else { return }
-        // After accept() an FSAL method's k[0] still holds this step's first stage: the swap
-        // happens only when the next step starts.
-        for i in s..<totalStages {
-            formStageArgument(i, dt: dt, u: u)
-            evaluateStage(i, f, p, Scalar(t + c[i] * dt))
-            stats.nf += 1
-        }
+        let kb = uniqueStages()
+        for i in s..<totalStages { stage(i, f, p, t: t, dt: dt, u: u, kb: kb) }
+        stats.nf += totalStages - s
     }
 
     @inlinable
@@ -191,15 +225,16 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     ) {
         guard let ext = tableau.interpolant else {
             // No published dense output (the fixed-step methods): linear between the ends.
-            for m in out.indices { out[m] = u[m].scaled(by: 1 - theta) + uNew[m].scaled(by: theta) }
+            for m in 0..<n { out[m] = u[m].scaled(by: 1 - theta) + uNew[m].scaled(by: theta) }
             return
         }
         computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
         evaluateWeights(ext.coefficients, theta: theta, into: &thetaWeights)
+        let kb = k.base
         for m in 0..<n { out[m] = u[m] }
         for j in 0..<totalStages where thetaWeights[j] != 0 {
             let w = dt * thetaWeights[j]
-            for m in 0..<n { out[m] += k[j * n + m].scaled(by: w) }
+            for m in 0..<n { out[m] += kb[j * n + m].scaled(by: w) }
         }
     }
 
@@ -209,11 +244,14 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     ) -> [Scalar] {
         guard tableau.interpolant != nil else { return [] }
         computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
-        return k
+        return Array(UnsafeBufferPointer(start: k.base, count: totalStages * n))
     }
 
-    public func makeDenseOutput(times: [Double], states: [[Scalar]], data: [[Scalar]]) -> any DenseOutput<Scalar> {
-        RKDenseOutput(times: times, states: states, stages: data, interpolant: tableau.interpolant)
+    public func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
+        -> any DenseOutput<Scalar>
+    {
+        RKDenseOutput(
+            times: times, stepSizes: stepSizes, states: states, stages: data, interpolant: tableau.interpolant)
     }
 }
 
@@ -232,6 +270,7 @@ func evaluateWeights(_ coefficients: [[Double]], theta: Double, into w: inout [D
 /// continuous extension (linear interpolation for methods that publish none).
 public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
     public let times: [Double]
+    public let stepSizes: [Double]
     public let states: [[Scalar]]
     public let stages: [[Scalar]]
     public let interpolant: ContinuousExtension?
@@ -242,11 +281,15 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
 
     public func evaluate(at t: Double, into out: inout [Scalar]) {
         let i = intervalIndex(times, t)
-        let h = times[i + 1] - times[i]
-        let theta = (t - times[i]) / h
+        let h = stepSizes[i]
+        let theta = h == 0 ? 0 : (t - times[i]) / h
         let u0 = states[i]
         guard let ext = interpolant, !stages[i].isEmpty else {
+            // Linear between the interval's ends (when the step was cut short by an event, its
+            // end state is the next boundary's).
             let u1 = states[i + 1]
+            let span = times[i + 1] - times[i]
+            let theta = span == 0 ? 0 : (t - times[i]) / span
             for m in out.indices { out[m] = u0[m].scaled(by: 1 - theta) + u1[m].scaled(by: theta) }
             return
         }
