@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "DiffEq", targets: ["DiffEq"]),
         .library(name: "DiffEqCore", targets: ["DiffEqCore"]),
         .library(name: "ExplicitRK", targets: ["ExplicitRK"]),
+        .library(name: "AutoDiff", targets: ["AutoDiff"]),
         .library(name: "SundialsBridge", targets: ["SundialsBridge"]),
         .library(name: "DenseLinearAlgebra", targets: ["DenseLinearAlgebra"]),
         .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
@@ -33,12 +34,15 @@ let package = Package(
         // MARK: Library modules (arrows point downward only; see DESIGN.md).
         .target(name: "DenseLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"]),
         .target(name: "DiffEqCore"),
+        .target(name: "AutoDiff", dependencies: ["DiffEqCore", "DenseLinearAlgebra"]),
         .target(name: "ExplicitRK", dependencies: ["DiffEqCore"]),
         .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
         .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
         .target(
             name: "DiffEq",
-            dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK", "SundialsBridge", "ProblemLibrary"]),
+            dependencies: [
+                "DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "SundialsBridge", "ProblemLibrary",
+            ]),
 
         // MARK: Reproducibility scripts and benchmarks (public API only).
         .target(name: "NotebookSupport", path: "Notebooks-as-scripts/Support"),
@@ -51,6 +55,7 @@ let package = Package(
         .testTarget(name: "DiffEqCoreTests", dependencies: ["DiffEqCore"]),
         .testTarget(name: "DenseLinearAlgebraTests", dependencies: ["DenseLinearAlgebra"]),
         .testTarget(name: "ExplicitRKTests", dependencies: ["ExplicitRK", "ProblemLibrary"]),
+        .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "ExplicitRK", "ProblemLibrary"]),
         .testTarget(name: "SundialsBridgeTests", dependencies: ["SundialsBridge", "ProblemLibrary", "ExplicitRK"]),
         .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),
         .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),

@@ -108,7 +108,6 @@ public enum ProblemLibrary {
     public static let roberReference = ReferenceSolution(
         t: 1e11,
         u: [0.2083340149701255e-07, 0.8333360770334713e-13, 0.9999999791665050],
-        source: "F. Mazzia, F. Iavernaro, C. Magherini, Test Set for IVP Solvers, release 2.4 "
-            + "(2008), problem ROBER, section 'Reference solution' (computed by the authors with "
-            + "RADAU5 at tight tolerances)")
+        source: "F. Mazzia and C. Magherini, Test Set for Initial Value Problem Solvers, release 2.4 "
+            + "(University of Bari, 2008), problem ROBER, reference solution at t = 1e11")
 }
