@@ -108,8 +108,9 @@ public struct PIController: Sendable {
     /// previous accepted error.
     @inlinable
     public func acceptedFactor(err: Double, previous: Double) -> Double {
+        // q = err^β1 / errPrev^β2, as one exp of logs (cheaper than two pow calls).
         let e = Swift.max(err, 1e-10)
-        let q = _pow(e, beta1) / _pow(previous, beta2)
+        let q = Double.exp(beta1 * Double.log(e) - beta2 * Double.log(previous))
         return Swift.min(qmax, Swift.max(qmin, safety / q))
     }
 
@@ -121,3 +122,4 @@ public struct PIController: Sendable {
 }
 
 @usableFromInline func _pow(_ x: Double, _ y: Double) -> Double { Double.pow(x, y) }
+

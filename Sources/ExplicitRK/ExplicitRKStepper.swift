@@ -53,6 +53,8 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline var du: [Scalar]
     @usableFromInline var stageArg: [Scalar]
     @usableFromInline var thetaWeights: [Double]
+    /// The step's coefficients times dt (see `scaleCoefficients`).
+    @usableFromInline var scaledCoefficients: StageStorage<Double>
     @usableFromInline var firstStage: FirstStage = .missing
     /// The extra interpolation stages of the last accepted step are computed.
     @usableFromInline var extrasReady = false
@@ -77,6 +79,7 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         du = [Scalar](repeating: .zero, count: n)
         stageArg = [Scalar](repeating: .zero, count: n)
         thetaWeights = [Double](repeating: 0, count: totalStages)
+        scaledCoefficients = StageStorage(count: aFlat.count + b.count + btilde.count + btilde3.count)
     }
 
     public var name: String { tableau.name }
@@ -98,26 +101,48 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         extrasReady = false
     }
 
-    /// `stageArg = u + dt Σ_{j<i} a_ij k_j`, then `k_i = f(t + c_i dt, stageArg)`.
+    /// `arg = u + Σ_{j<i} (dt a_ij) k_j`, then `k_i = f(t + c_i dt, arg)` (through `du`).
+    /// `w` holds the row of `dt·A` (scaled once per step); the sum runs component-outer so that
+    /// each component is accumulated in a register.
+    ///
+    /// `arg` and `du` are the stepper's buffers moved into locals by the caller: as locals they
+    /// are uniquely owned, so passing them to `f` needs no reference counting or copy checks.
     @inlinable @inline(__always)
-    mutating func stage(_ i: Int, _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], kb: UnsafeMutablePointer<Scalar>) {
+    func stage(
+        _ i: Int, _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], kb: UnsafeMutablePointer<Scalar>,
+        w: UnsafePointer<Double>, arg: inout [Scalar], du: inout [Scalar]
+    ) {
         let n = self.n
-        let row = i * (i - 1) / 2
-        aFlat.withUnsafeBufferPointer { a in
-            u.withUnsafeBufferPointer { up in
-                stageArg.withUnsafeMutableBufferPointer { arg in
-                    for m in 0..<n { arg[m] = up[m] }
+        let row = w + i &* (i &- 1) / 2
+        u.withUnsafeBufferPointer { up in
+            arg.withUnsafeMutableBufferPointer { arg in
+                for m in 0..<n {
+                    var acc = up[m]
+                    var kj = kb + m
                     for j in 0..<i {
-                        let w = dt * a[row + j]
-                        if w == 0 { continue }
-                        let kj = kb + j * n
-                        for m in 0..<n { arg[m] += kj[m].scaled(by: w) }
+                        acc += kj.pointee.scaled(by: row[j])
+                        kj += n
                     }
+                    arg[m] = acc
                 }
             }
         }
-        f(&du, stageArg, p, Scalar(t + c[i] * dt))
-        du.withUnsafeBufferPointer { d in (kb + i * n).update(from: d.baseAddress!, count: n) }
+        f(&du, arg, p, Scalar(t + c[i] * dt))
+        du.withUnsafeBufferPointer { d in
+            let slot = kb + i &* n
+            for m in 0..<n { slot[m] = d[m] }
+        }
+    }
+
+    /// Fills `w` with `dt·A` (all rows, extra stages included), then `dt·b` and `dt·btilde`
+    /// (and `dt·btilde3`) after it: the step's coefficients, scaled once.
+    @inlinable @inline(__always)
+    func scaleCoefficients(dt: Double, into w: UnsafeMutablePointer<Double>) {
+        var o = 0
+        for x in aFlat { w[o] = dt * x; o &+= 1 }
+        for x in b { w[o] = dt * x; o &+= 1 }
+        for x in btilde { w[o] = dt * x; o &+= 1 }
+        for x in btilde3 { w[o] = dt * x; o &+= 1 }
     }
 
     @inlinable
@@ -129,37 +154,54 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         let (n, s) = (self.n, self.s)
         switch firstStage {
         case .inFirst: break
-        case .inLast: kb.update(from: kb + (s - 1) * n, count: n)
+        case .inLast:
+            let last = kb + (s &- 1) &* n
+            for m in 0..<n { kb[m] = last[m] }
         case .missing:
+            var du: [Scalar] = []
+            swap(&du, &self.du)
             f(&du, u, p, Scalar(t))
             du.withUnsafeBufferPointer { d in kb.update(from: d.baseAddress!, count: n) }
+            swap(&du, &self.du)
             stats.nf += 1
         }
         firstStage = .inFirst
         extrasReady = false
+        if !isKnownUniquelyReferenced(&scaledCoefficients) { scaledCoefficients = scaledCoefficients.copy() }
+        let w = scaledCoefficients.base
+        scaleCoefficients(dt: dt, into: w)
+        var arg: [Scalar] = []
+        var du: [Scalar] = []
+        swap(&arg, &stageArg)
+        swap(&du, &self.du)
         for i in 1..<max(s, 1) {
-            stage(i, f, p, t: t, dt: dt, u: u, kb: kb)
+            stage(i, f, p, t: t, dt: dt, u: u, kb: kb, w: w, arg: &arg, du: &du)
         }
         stats.nf += s - 1
         if fsal {
             // The last stage was evaluated at the new state itself.
-            for m in 0..<n { uNew[m] = stageArg[m] }
-        } else {
-            b.withUnsafeBufferPointer { b in
-                u.withUnsafeBufferPointer { up in
-                    uNew.withUnsafeMutableBufferPointer { un in
-                        for m in 0..<n { un[m] = up[m] }
-                        for j in 0..<s where b[j] != 0 {
-                            let w = dt * b[j]
-                            let kj = kb + j * n
-                            for m in 0..<n { un[m] += kj[m].scaled(by: w) }
-                        }
+            arg.withUnsafeBufferPointer { a in
+                uNew.withUnsafeMutableBufferPointer { un in
+                    for m in 0..<n { un[m] = a[m] }
+                }
+            }
+        }
+        swap(&arg, &stageArg)
+        swap(&du, &self.du)
+        let wb = w + aFlat.count
+        if !fsal {
+            u.withUnsafeBufferPointer { up in
+                uNew.withUnsafeMutableBufferPointer { un in
+                    for m in 0..<n {
+                        var acc = up[m]
+                        for j in 0..<s { acc += kb[j &* n &+ m].scaled(by: wb[j]) }
+                        un[m] = acc
                     }
                 }
             }
         }
         guard adaptive else { return 0 }
-        let (e5, e3) = errorSums(dt: dt, u: u, uNew: uNew, tolerance: tolerance, kb: kb)
+        let (e5, e3) = errorSums(u: u, uNew: uNew, tolerance: tolerance, kb: kb, w: wb + s)
         if btilde3.isEmpty {
             return ErrorScale.finish(e5, count: n, as: Scalar.self)
         }
@@ -170,30 +212,28 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         return e5 / (Double(n * Scalar.componentCount) * deno).squareRoot()
     }
 
-    /// Sums of squared scaled errors of the embedded estimate(s).
+    /// Sums of squared scaled errors of the embedded estimate(s); `w` holds `dt·btilde` followed
+    /// by `dt·btilde3`.
     @inlinable @inline(__always)
-    func errorSums(dt: Double, u: [Scalar], uNew: [Scalar], tolerance: ErrorScale, kb: UnsafeMutablePointer<Scalar>)
+    func errorSums(u: [Scalar], uNew: [Scalar], tolerance: ErrorScale, kb: UnsafeMutablePointer<Scalar>, w: UnsafePointer<Double>)
         -> (Double, Double)
     {
         let (n, s) = (self.n, self.s)
         let second = !btilde3.isEmpty
+        let w3 = w + s
         var sum = 0.0, sum3 = 0.0
-        btilde.withUnsafeBufferPointer { e in
-            btilde3.withUnsafeBufferPointer { e3 in
-                u.withUnsafeBufferPointer { up in
-                    uNew.withUnsafeBufferPointer { un in
-                        for m in 0..<n {
-                            var err = Scalar.zero
-                            for j in 0..<s where e[j] != 0 { err += kb[j * n + m].scaled(by: dt * e[j]) }
-                            let sc = tolerance.scale(m, up[m].primal, un[m].primal)
-                            let inv = 1 / (sc * sc)
-                            sum += err.sumOfSquaredComponents * inv
-                            if second {
-                                var err3 = Scalar.zero
-                                for j in 0..<s where e3[j] != 0 { err3 += kb[j * n + m].scaled(by: dt * e3[j]) }
-                                sum3 += err3.sumOfSquaredComponents * inv
-                            }
-                        }
+        u.withUnsafeBufferPointer { up in
+            uNew.withUnsafeBufferPointer { un in
+                for m in 0..<n {
+                    var err = Scalar.zero
+                    for j in 0..<s { err += kb[j &* n &+ m].scaled(by: w[j]) }
+                    let sc = tolerance.scale(m, up[m].primal, un[m].primal)
+                    let inv = 1 / (sc * sc)
+                    sum += err.sumOfSquaredComponents * inv
+                    if second {
+                        var err3 = Scalar.zero
+                        for j in 0..<s { err3 += kb[j &* n &+ m].scaled(by: w3[j]) }
+                        sum3 += err3.sumOfSquaredComponents * inv
                     }
                 }
             }
@@ -214,7 +254,16 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         extrasReady = true
         guard totalStages > s else { return }
         let kb = uniqueStages()
-        for i in s..<totalStages { stage(i, f, p, t: t, dt: dt, u: u, kb: kb) }
+        if !isKnownUniquelyReferenced(&scaledCoefficients) { scaledCoefficients = scaledCoefficients.copy() }
+        let w = scaledCoefficients.base
+        scaleCoefficients(dt: dt, into: w)
+        var arg: [Scalar] = []
+        var du: [Scalar] = []
+        swap(&arg, &stageArg)
+        swap(&du, &self.du)
+        for i in s..<totalStages { stage(i, f, p, t: t, dt: dt, u: u, kb: kb, w: w, arg: &arg, du: &du) }
+        swap(&arg, &stageArg)
+        swap(&du, &self.du)
         stats.nf += totalStages - s
     }
 
