@@ -2,6 +2,10 @@
 // SwiftDiffEq: differential-equation solvers as differentiable layers.
 import PackageDescription
 
+// Scripts and benchmarks are top-level code run on one thread: Swift 5 language mode spares them
+// the data-race checks meant for library code (the libraries themselves use Swift 6 mode).
+let scriptSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
 // Hot generic code must specialize across modules; the library targets mark their hot paths
 // @inlinable (see DESIGN.md). Cross-module optimization is left on SwiftPM's default.
 let package = Package(
@@ -17,6 +21,7 @@ let package = Package(
         .executable(name: "rober", targets: ["rober"]),
         .executable(name: "lorenz", targets: ["lorenz"]),
         .executable(name: "solver-bench", targets: ["solver-bench"]),
+        .executable(name: "rk-bench", targets: ["rk-bench"]),
     ],
     targets: [
         // MARK: C boundary (Vendor-shims). Nothing else includes a C header.
@@ -46,10 +51,11 @@ let package = Package(
 
         // MARK: Reproducibility scripts and benchmarks (public API only).
         .target(name: "NotebookSupport", path: "Notebooks-as-scripts/Support"),
-        .executableTarget(name: "rober", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/rober"),
-        .executableTarget(name: "lorenz", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz"),
+        .executableTarget(name: "rober", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/rober", swiftSettings: scriptSettings),
+        .executableTarget(name: "lorenz", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz", swiftSettings: scriptSettings),
         .executableTarget(
-            name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench"),
+            name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench", swiftSettings: scriptSettings),
+        .executableTarget(name: "rk-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/rk-bench", swiftSettings: scriptSettings),
 
         // MARK: Tests, one target per library module.
         .testTarget(name: "DiffEqCoreTests", dependencies: ["DiffEqCore"]),

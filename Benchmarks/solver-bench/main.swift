@@ -10,22 +10,6 @@ import DiffEq
 import Foundation
 import NotebookSupport
 
-/// Median seconds per solve: each sample repeats the solve until it lasts at least 20 ms, so
-/// fast solves are not dominated by clock resolution.
-@MainActor func timeSolve(_ body: () throws -> Void) rethrows -> Double {
-    var reps = 1
-    while true {
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<reps { try body() }
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        if elapsed > 0.02 { break }
-        reps *= 2
-    }
-    let perSample = reps
-    let seconds = try medianTime(repeats: 7) { for _ in 0..<perSample { try body() } }
-    return seconds / Double(perSample)
-}
-
 struct Point: Encodable {
     let algorithm: String
     let reltol: Double
@@ -35,7 +19,7 @@ struct Point: Encodable {
     let seconds: Double
 }
 
-@MainActor func measure<F: ODEFunction, A: ODEAlgorithm>(_ prob: ODEProblem<F>, _ alg: A, reltol: Double, reference: [Double])
+func measure<F: ODEFunction, A: ODEAlgorithm>(_ prob: ODEProblem<F>, _ alg: A, reltol: Double, reference: [Double])
     throws -> Point where F.Scalar == Double
 {
     let abstol = reltol * 1e-2
@@ -43,21 +27,17 @@ struct Point: Encodable {
     precondition(sol.retcode == .success, "\(alg.name) failed: \(sol.retcode) \(sol.message ?? "")")
     let end = sol.u.last!
     let err = sqrt(zip(end, reference).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(end.count))
-    let seconds = try timeSolve {
+    let seconds = try timePerCall {
         _ = try solve(prob, alg, reltol: reltol, abstol: .scalar(abstol), saveEverystep: false)
     }
     return Point(
         algorithm: alg.name, reltol: reltol, error: err, nf: sol.stats.nf, steps: sol.stats.naccept, seconds: seconds)
 }
 
-/// Tsit5's time at error `e`, by linear interpolation of log time against log error.
-@MainActor func timeAtError(_ curve: [Point], _ e: Double) -> Double? {
-    let pts = curve.sorted { $0.error > $1.error }
-    for (a, b) in zip(pts, pts.dropFirst()) where a.error >= e && e >= b.error {
-        let s = (log(e) - log(a.error)) / (log(b.error) - log(a.error))
-        return exp(log(a.seconds) + s * (log(b.seconds) - log(a.seconds)))
-    }
-    return nil
+/// Tsit5's time at error `e`, by interpolating its work-precision curve (log time against log
+/// error).
+func timeAtError(_ curve: [Point], _ e: Double) -> Double? {
+    logLogInterpolate(curve.map { (x: $0.error, y: $0.seconds) }, at: e)
 }
 
 struct ProblemResult: Encodable {
@@ -69,7 +49,7 @@ struct ProblemResult: Encodable {
     let matchedErrorSpeedup: [Double?]
 }
 
-@MainActor func benchmark<F: ODEFunction>(_ name: String, _ prob: ODEProblem<F>) throws -> ProblemResult where F.Scalar == Double {
+func benchmark<F: ODEFunction>(_ name: String, _ prob: ODEProblem<F>) throws -> ProblemResult where F.Scalar == Double {
     // Reference: Tsit5 at 1e-14, checked against CVODE_Adams at 1e-13.
     let ref = try solve(prob, Tsit5(), reltol: 1e-14, abstol: 1e-16, saveEverystep: false).u.last!
     let check = try solve(prob, CVODE_Adams(), reltol: 1e-13, abstol: 1e-15, saveEverystep: false).u.last!

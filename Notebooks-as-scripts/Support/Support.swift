@@ -82,3 +82,39 @@ public func sig(_ x: Double, _ digits: Int = 4) -> String {
 public func pad(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
 }
+
+/// Median seconds per call of `body`: each sample repeats the call until it lasts at least
+/// `minimumSample` seconds (so fast calls are not dominated by clock resolution), after one
+/// warm-up sample.
+public func timePerCall(samples: Int = 5, minimumSample: Double = 0.02, _ body: () throws -> Void) rethrows -> Double {
+    var reps = 1
+    while true {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<reps { try body() }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        if elapsed > minimumSample { break }
+        reps *= 2
+    }
+    let perSample = reps
+    let seconds = try medianTime(repeats: samples) { for _ in 0..<perSample { try body() } }
+    return seconds / Double(perSample)
+}
+
+/// `y` at `x` on the piecewise-linear curve through `points` in log-log space (points sorted by
+/// `x` in either direction); `nil` outside the curve's range.
+public func logLogInterpolate(_ points: [(x: Double, y: Double)], at x: Double) -> Double? {
+    let pts = points.filter { $0.x > 0 && $0.y > 0 && $0.x.isFinite }.sorted { $0.x < $1.x }
+    guard let first = pts.first, let last = pts.last, x >= first.x, x <= last.x else { return nil }
+    for (a, b) in zip(pts, pts.dropFirst()) where a.x <= x && x <= b.x {
+        if a.x == b.x { return Swift.min(a.y, b.y) }
+        let s = (log(x) - log(a.x)) / (log(b.x) - log(a.x))
+        return exp(log(a.y) + s * (log(b.y) - log(a.y)))
+    }
+    return nil
+}
+
+/// Keeps a computed value alive so the optimizer cannot drop the work that produced it.
+@inline(never)
+public func blackHole<T>(_ value: T) {
+    withExtendedLifetime(value) {}
+}

@@ -19,7 +19,7 @@ let u0 = [1.0, 0, 0]
 let tol = 1e-12
 let published = [-17.5445, -14.7706, 39.7985]
 
-@MainActor func forwardBackward<A: ODEAlgorithm>(_ alg: A, T: Double, saveTrajectory: Bool = false) throws
+func forwardBackward<A: ODEAlgorithm>(_ alg: A, T: Double, saveTrajectory: Bool = false) throws
     -> (forward: ODESolution<Double>, backward: ODESolution<Double>)
 {
     let fwd = try solve(
@@ -31,8 +31,8 @@ let published = [-17.5445, -14.7706, 39.7985]
     return (fwd, back)
 }
 
-@MainActor func norm(_ v: [Double]) -> Double { sqrt(v.reduce(0) { $0 + $1 * $1 }) }
-@MainActor func sub(_ a: [Double], _ b: [Double]) -> [Double] { zip(a, b).map { $0 - $1 } }
+func norm(_ v: [Double]) -> Double { sqrt(v.reduce(0) { $0 + $1 * $1 }) }
+func sub(_ a: [Double], _ b: [Double]) -> [Double] { zip(a, b).map { $0 - $1 } }
 
 // MARK: 1. The published vector
 let adamsForward = try solve(ProblemLibrary.lorenz(tEnd: 100), CVODE_Adams(), reltol: tol, abstol: .scalar(tol))
@@ -61,7 +61,7 @@ struct RoundTrip: Encodable {
     let errorInU0: Double?
 }
 
-@MainActor func roundTrip<A: ODEAlgorithm>(_ alg: A) throws -> (RoundTrip, ODESolution<Double>, ODESolution<Double>) {
+func roundTrip<A: ODEAlgorithm>(_ alg: A) throws -> (RoundTrip, ODESolution<Double>, ODESolution<Double>) {
     let (f, b) = try forwardBackward(alg, T: 100, saveTrajectory: true)
     let end = b.u.last!
     let r = RoundTrip(
@@ -106,7 +106,7 @@ for T in horizons {
 }
 // Growth rate: least-squares slope of ln(error) against T, over round trips that succeeded with
 // an error above rounding and below the attractor's size.
-@MainActor func growthRate(_ pts: [(Double, Double)]) -> Double? {
+func growthRate(_ pts: [(Double, Double)]) -> Double? {
     let use = pts.filter { $0.1 > 1e-11 && $0.1 < 1e-2 }
     guard use.count >= 3 else { return nil }
     let xs = use.map(\.0), ys = use.map { log($0.1) }

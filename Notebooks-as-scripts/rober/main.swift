@@ -28,7 +28,7 @@ struct Report: Encodable {
     let methods: [MethodReport]
 }
 
-@MainActor func statsDictionary(_ s: SolverStats) -> [String: Int] {
+func statsDictionary(_ s: SolverStats) -> [String: Int] {
     ["nf": s.nf, "njacs": s.njacs, "nluFactorizations": s.nluFactorizations, "nlinsolves": s.nlinsolves,
      "naccept": s.naccept, "nreject": s.nreject, "nnonliniter": s.nnonliniter,
      "nnonlinconvfail": s.nnonlinconvfail]
@@ -39,7 +39,7 @@ let problem = ProblemLibrary.rober()
 let reference = ProblemLibrary.roberReference
 let reltol = 1e-8, abstol = 1e-10
 
-@MainActor func run<A: ODEAlgorithm>(_ algorithm: A, repeats: Int) throws -> (ODESolution<Double>, MethodReport) {
+func run<A: ODEAlgorithm>(_ algorithm: A, repeats: Int) throws -> (ODESolution<Double>, MethodReport) {
     var sol = try solve(problem, algorithm, reltol: reltol, abstol: .scalar(abstol), saveEverystep: false)
     let seconds = try medianTime(repeats: repeats) {
         sol = try solve(problem, algorithm, reltol: reltol, abstol: .scalar(abstol), saveEverystep: false)
