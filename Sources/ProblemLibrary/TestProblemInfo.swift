@@ -1,0 +1,63 @@
+import DiffEqCore
+
+/// How the IVP test set runs a problem: its tolerance sweep for the work-precision diagrams,
+/// the absolute tolerance it pairs with each relative tolerance, and which components its `scd`
+/// counts.
+///
+/// The test set never prescribes one tolerance; for every problem it sweeps
+/// `reltol = 10^-(reltolExponentOffset + m/4)`, `m = 0...reltolSteps`, and sets
+/// `abstol = abstolPerReltol · reltol` (and `h0 = initialStepPerReltol · reltol` for the solvers
+/// that take an initial step). Benchmarks that want to be comparable with the published
+/// diagrams use ``workPrecisionReltols`` and ``testSetAbstol(reltol:)``:
+///
+/// ```swift
+/// let info = ProblemLibrary.hiresInfo
+/// for rtol in info.workPrecisionReltols {
+///     let sol = try solve(ProblemLibrary.hires(), alg, reltol: rtol, abstol: .scalar(info.testSetAbstol(reltol: rtol)))
+///     let digits = ProblemLibrary.hiresReference.significantCorrectDigits(of: sol.u.last!, components: info.scdComponents)
+/// }
+/// ```
+///
+/// Reference: F. Mazzia and C. Magherini, Test Set for Initial Value Problem Solvers,
+/// release 2.4, Report 4/2008, University of Bari, §4 ("Numerical solution of the problem") of
+/// each problem description.
+public struct TestProblemInfo: Sendable {
+    /// The test set's name of the problem (`"HIRES"`, `"PLEI"`, ...).
+    public let name: String
+    /// Whether the test set classes the problem as stiff.
+    public let isStiff: Bool
+    /// `a` in `reltol = 10^-(a + m/4)`.
+    public let reltolExponentOffset: Double
+    /// The last `m` of the sweep (`m = 0...reltolSteps`).
+    public let reltolSteps: Int
+    /// `abstol = abstolPerReltol · reltol` in the test set's runs.
+    public let abstolPerReltol: Double
+    /// `h0 = initialStepPerReltol · reltol` for the test set's solvers that take an initial step.
+    public let initialStepPerReltol: Double
+    /// The components the test set's `scd` is computed over (`nil`: all of them).
+    public let scdComponents: Range<Int>?
+    /// Section of the test-set report these settings come from.
+    public let source: String
+
+    public init(
+        name: String, isStiff: Bool, reltolExponentOffset: Double, reltolSteps: Int, abstolPerReltol: Double,
+        initialStepPerReltol: Double, scdComponents: Range<Int>? = nil, source: String
+    ) {
+        self.name = name
+        self.isStiff = isStiff
+        self.reltolExponentOffset = reltolExponentOffset
+        self.reltolSteps = reltolSteps
+        self.abstolPerReltol = abstolPerReltol
+        self.initialStepPerReltol = initialStepPerReltol
+        self.scdComponents = scdComponents
+        self.source = source
+    }
+
+    /// The relative tolerances of the test set's work-precision diagrams, loosest first.
+    public var workPrecisionReltols: [Double] {
+        (0...reltolSteps).map { m in pow(10.0, -(reltolExponentOffset + Double(m) / 4)) }
+    }
+
+    /// The absolute tolerance the test set uses together with `reltol`.
+    public func testSetAbstol(reltol: Double) -> Double { abstolPerReltol * reltol }
+}
