@@ -1,0 +1,125 @@
+import DiffEqCore
+
+/// The nonlinear solver CVODE uses for the implicit corrector equation of each step.
+public enum CVODENonlinearSolver: Sendable, Equatable {
+    /// Newton iteration with a dense direct linear solver on `I - γJ`; `J` is the user's
+    /// analytic Jacobian when the problem has one (and the algorithm allows it), otherwise
+    /// CVODE's difference-quotient approximation. The right choice for stiff problems.
+    case newton
+    /// Fixed-point (functional) iteration, Anderson acceleration off: no Jacobian and no
+    /// linear algebra. Cheap per step, but it converges only when `h·‖J‖` is small, so it is
+    /// for non-stiff problems.
+    case fixedPoint
+}
+
+/// CVODE's variable-order, variable-step Adams-Moulton method (orders 1 to 12), for non-stiff
+/// problems, as `CVODE_Adams` in Sundials.jl.
+///
+/// As in Sundials.jl, the corrector is solved by fixed-point (functional) iteration unless you
+/// ask for ``CVODENonlinearSolver/newton``.
+///
+/// ```swift
+/// let sol = try solve(prob, CVODE_Adams(), reltol: 1e-8, abstol: 1e-10)
+/// ```
+///
+/// See ``CVODE_BDF`` for what both algorithms support (events, return codes, statistics).
+///
+/// References: A. C. Hindmarsh et al., "SUNDIALS: Suite of nonlinear and
+/// differential/algebraic equation solvers", ACM TOMS 31 (2005) 363-396; the CVODES User
+/// Guide (SUNDIALS 6.x), §2 "Mathematical considerations".
+public struct CVODE_Adams: ODEAlgorithm, Sendable {
+    /// Largest order CVODE may use, 1...12.
+    public var maxOrder: Int
+    /// Largest number of internal steps before the solve stops with
+    /// ``ReturnCode/maxIters``; `nil` uses `SolveOptions.maxiters`.
+    public var maxNumSteps: Int?
+    /// The corrector iteration (``CVODENonlinearSolver/fixedPoint`` by default).
+    public var nonlinearSolver: CVODENonlinearSolver
+    /// With ``CVODENonlinearSolver/newton``: use the problem's analytic Jacobian when it has
+    /// one (`true`), or always CVODE's difference quotients (`false`).
+    public var useAnalyticJacobian: Bool
+
+    public var name: String { "CVODE_Adams" }
+
+    public init(
+        maxOrder: Int = 12, maxNumSteps: Int? = nil,
+        nonlinearSolver: CVODENonlinearSolver = .fixedPoint, useAnalyticJacobian: Bool = true
+    ) {
+        self.maxOrder = maxOrder
+        self.maxNumSteps = maxNumSteps
+        self.nonlinearSolver = nonlinearSolver
+        self.useAnalyticJacobian = useAnalyticJacobian
+    }
+
+    @inlinable
+    public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+        -> ODESolution<F.Scalar>
+    {
+        try cvodeSolve(problem, options: options, configuration: configuration)
+    }
+
+    @usableFromInline var configuration: CVODEConfiguration {
+        CVODEConfiguration(
+            name: name, method: .adams, maxOrder: maxOrder, maxNumSteps: maxNumSteps,
+            nonlinearSolver: nonlinearSolver, useAnalyticJacobian: useAnalyticJacobian)
+    }
+}
+
+/// CVODE's variable-order, variable-step backward differentiation formulas (orders 1 to 5)
+/// with Newton iteration and a dense linear solver, for stiff problems, as `CVODE_BDF` in
+/// Sundials.jl.
+///
+/// ```swift
+/// let sol = try solve(rober, CVODE_BDF(), reltol: 1e-8, abstol: 1e-10)
+/// ```
+///
+/// Both CVODE algorithms take `Double` or `Float` states (other scalars throw
+/// `DiffEqError.unsupported`), scalar or per-component `abstol`, `saveat`, `dense` (a cubic
+/// Hermite interpolant through `u` and `du/dt` at every step), `tstops` (CVODE stop times),
+/// `dt`/`dtmin`/`dtmax`, and backward time spans; `adaptive: false` is unsupported. Continuous
+/// callbacks use CVODE's own root-finding (sign changes between step ends; `interpolationPoints`
+/// is not used, and simultaneous roots all fire, in order); discrete callbacks run after every
+/// step and event. A failed solve keeps what it computed; the return-code mapping is in the
+/// SundialsBridge documentation.
+///
+/// References: A. C. Hindmarsh et al., "SUNDIALS: Suite of nonlinear and
+/// differential/algebraic equation solvers", ACM TOMS 31 (2005) 363-396; G. D. Byrne and
+/// A. C. Hindmarsh, "A polyalgorithm for the numerical solution of ordinary differential
+/// equations", ACM TOMS 1 (1975) 71-96.
+public struct CVODE_BDF: ODEAlgorithm, Sendable {
+    /// Largest order CVODE may use, 1...5.
+    public var maxOrder: Int
+    /// Largest number of internal steps before the solve stops with
+    /// ``ReturnCode/maxIters``; `nil` uses `SolveOptions.maxiters`.
+    public var maxNumSteps: Int?
+    /// The corrector iteration (``CVODENonlinearSolver/newton`` by default).
+    public var nonlinearSolver: CVODENonlinearSolver
+    /// Use the problem's analytic Jacobian when it has one (`true`), or always CVODE's
+    /// difference quotients (`false`).
+    public var useAnalyticJacobian: Bool
+
+    public var name: String { "CVODE_BDF" }
+
+    public init(
+        maxOrder: Int = 5, maxNumSteps: Int? = nil,
+        nonlinearSolver: CVODENonlinearSolver = .newton, useAnalyticJacobian: Bool = true
+    ) {
+        self.maxOrder = maxOrder
+        self.maxNumSteps = maxNumSteps
+        self.nonlinearSolver = nonlinearSolver
+        self.useAnalyticJacobian = useAnalyticJacobian
+    }
+
+    @inlinable
+    public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+        -> ODESolution<F.Scalar>
+    {
+        try cvodeSolve(problem, options: options, configuration: configuration)
+    }
+
+    @usableFromInline var configuration: CVODEConfiguration {
+        CVODEConfiguration(
+            name: name, method: .bdf, maxOrder: maxOrder, maxNumSteps: maxNumSteps,
+            nonlinearSolver: nonlinearSolver, useAnalyticJacobian: useAnalyticJacobian)
+    }
+}

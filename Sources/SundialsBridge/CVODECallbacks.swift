@@ -1,0 +1,116 @@
+import CSundials
+import CSundialsShim
+
+/// The right-hand side and Jacobian of one solve, reached from CVODE's C callbacks through the
+/// `user_data` pointer (`Unmanaged.passUnretained`; the ``CVODESession`` keeps it alive).
+@usableFromInline
+final class CVODECallbacks {
+    /// Writes `f(t, y)` into `ydot` (both of the problem's length); returns `false` when a
+    /// component is NaN or infinite.
+    @usableFromInline typealias RHS = (Double, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Bool
+    /// Writes `df/dy` at `(t, y)` into the column-major `n×n` buffer; returns `false` when an
+    /// entry is NaN or infinite.
+    @usableFromInline typealias Jacobian = (Double, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Bool
+
+    let rhs: RHS
+    let jacobian: Jacobian?
+    let events: CVODEEventHooks?
+
+    /// How many evaluations of `f` or the Jacobian returned a non-finite value.
+    var nonFiniteEvaluations = 0
+    /// Time of the most recent one.
+    var nonFiniteTime = Double.nan
+
+    func recordNonFinite(at t: Double) {
+        nonFiniteEvaluations += 1
+        nonFiniteTime = t
+    }
+
+    @usableFromInline
+    init(rhs: @escaping RHS, jacobian: Jacobian?, events: CVODEEventHooks?) {
+        self.rhs = rhs
+        self.jacobian = jacobian
+        self.events = events
+    }
+}
+
+/// Which event an affect is run for.
+@usableFromInline
+enum CVODEEvent {
+    /// Continuous callback `index` at a zero crossing, upward (`up`) or downward in the
+    /// direction of integration.
+    case continuous(Int, up: Bool)
+    /// Discrete callback `index`.
+    case discrete(Int)
+}
+
+/// The problem's `CallbackSet` over `Double` states (built in the generic layer).
+@usableFromInline
+struct CVODEEventHooks {
+    /// Per continuous callback: whether it has an upcrossing and a downcrossing affect, and
+    /// where to save.
+    let continuous: [(up: Bool, down: Bool, save: (before: Bool, after: Bool))]
+    /// Per discrete callback: where to save.
+    let discrete: [(before: Bool, after: Bool)]
+    /// Writes every continuous condition at `(t, y)` into `g` (CVODE's root functions).
+    let conditions: (Double, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void
+    /// Whether discrete callback `i` fires at `(t, u)`.
+    let discreteCondition: (Int, Double, [Double]) -> Bool
+    /// Runs an affect at `t` on `u` (in place; it may also change the parameters). Returns
+    /// whether the state or the parameters changed and whether the affect terminated.
+    let affect: (CVODEEvent, Double, inout [Double]) -> (changed: Bool, terminated: Bool)
+
+    @usableFromInline
+    init(
+        continuous: [(up: Bool, down: Bool, save: (before: Bool, after: Bool))],
+        discrete: [(before: Bool, after: Bool)],
+        conditions: @escaping (Double, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void,
+        discreteCondition: @escaping (Int, Double, [Double]) -> Bool,
+        affect: @escaping (CVODEEvent, Double, inout [Double]) -> (changed: Bool, terminated: Bool)
+    ) {
+        self.continuous = continuous
+        self.discrete = discrete
+        self.conditions = conditions
+        self.discreteCondition = discreteCondition
+        self.affect = affect
+    }
+}
+
+// CVODE's C callbacks. A non-finite result is reported as a recoverable failure (return 1), so
+// that CVODE retries with a smaller step; CVODE gives up with an error flag if that keeps
+// happening, and the session maps it to `ReturnCode.unstable`.
+
+/// `CVRhsFn`.
+func cvodeRightHandSide(
+    _ t: sunrealtype, _ y: N_Vector?, _ ydot: N_Vector?, _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let userData, let yData = sdq_nvector_data(y), let dyData = sdq_nvector_data(ydot) else { return -1 }
+    let callbacks = Unmanaged<CVODECallbacks>.fromOpaque(userData).takeUnretainedValue()
+    if callbacks.rhs(t, UnsafePointer(yData), dyData) { return 0 }
+    callbacks.recordNonFinite(at: t)
+    return 1
+}
+
+/// `CVLsJacFn`: fills SUNDIALS' dense matrix from the user's column-major Jacobian.
+func cvodeJacobian(
+    _ t: sunrealtype, _ y: N_Vector?, _ fy: N_Vector?, _ jac: SUNMatrix?, _ userData: UnsafeMutableRawPointer?,
+    _ tmp1: N_Vector?, _ tmp2: N_Vector?, _ tmp3: N_Vector?
+) -> Int32 {
+    guard let userData, let yData = sdq_nvector_data(y), let jData = sdq_dense_data(jac) else { return -1 }
+    let callbacks = Unmanaged<CVODECallbacks>.fromOpaque(userData).takeUnretainedValue()
+    guard let evaluate = callbacks.jacobian else { return -1 }
+    if evaluate(t, UnsafePointer(yData), jData) { return 0 }
+    callbacks.recordNonFinite(at: t)
+    return 1
+}
+
+/// `CVRootFn`: the continuous callbacks' conditions.
+func cvodeRoots(
+    _ t: sunrealtype, _ y: N_Vector?, _ gout: UnsafeMutablePointer<sunrealtype>?, _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let userData, let yData = sdq_nvector_data(y), let gout else { return -1 }
+    let callbacks = Unmanaged<CVODECallbacks>.fromOpaque(userData).takeUnretainedValue()
+    guard let events = callbacks.events else { return -1 }
+    events.conditions(t, UnsafePointer(yData), gout)
+    return 0
+}

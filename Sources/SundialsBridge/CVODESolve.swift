@@ -1,0 +1,255 @@
+import DiffEqCore
+
+// The generic layer between `ODEAlgorithm.solve` and the session. It is small and
+// `@inlinable` so that the right-hand-side closures it builds are specialised for the caller's
+// `ODEFunction` (the callback is the one hot path of a CVODE solve); everything else works on
+// `Double` in the non-generic ``CVODESession``.
+
+/// Which CVODE linear multistep family.
+@usableFromInline
+enum CVODEMethod: Sendable {
+    case adams
+    case bdf
+
+    /// The largest order CVODE allows for the family.
+    var highestOrder: Int { self == .adams ? 12 : 5 }
+}
+
+/// An algorithm's own settings, shared by ``CVODE_Adams`` and ``CVODE_BDF``.
+@usableFromInline
+struct CVODEConfiguration: Sendable {
+    @usableFromInline let name: String
+    let method: CVODEMethod
+    let maxOrder: Int
+    let maxNumSteps: Int?
+    let nonlinearSolver: CVODENonlinearSolver
+    let useAnalyticJacobian: Bool
+
+    @usableFromInline
+    init(
+        name: String, method: CVODEMethod, maxOrder: Int, maxNumSteps: Int?,
+        nonlinearSolver: CVODENonlinearSolver, useAnalyticJacobian: Bool
+    ) {
+        self.name = name
+        self.method = method
+        self.maxOrder = maxOrder
+        self.maxNumSteps = maxNumSteps
+        self.nonlinearSolver = nonlinearSolver
+        self.useAnalyticJacobian = useAnalyticJacobian
+    }
+
+    /// Whether a solve calls the user's Jacobian: only Newton iteration uses one.
+    @usableFromInline
+    func usesAnalyticJacobian(problemHasOne: Bool) -> Bool {
+        nonlinearSolver == .newton && useAnalyticJacobian && problemHasOne
+    }
+
+    @usableFromInline
+    func validate() throws(DiffEqError) {
+        guard (1...method.highestOrder).contains(maxOrder) else {
+            throw .invalidStepOption("\(name): maxOrder must be in 1...\(method.highestOrder), got \(maxOrder)")
+        }
+        if let m = maxNumSteps, m <= 0 {
+            throw .invalidStepOption("\(name): maxNumSteps must be positive, got \(m)")
+        }
+    }
+}
+
+/// Validates, runs CVODE and converts the result to the problem's scalar type.
+@inlinable
+func cvodeSolve<F: ODEFunction>(
+    _ problem: ODEProblem<F>, options: SolveOptions, configuration: CVODEConfiguration
+) throws(DiffEqError) -> ODESolution<F.Scalar> {
+    typealias S = F.Scalar
+    guard S.self == Double.self || S.self == Float.self else {
+        throw .unsupported(
+            "CVODE works on Double or Float states; \(configuration.name) cannot solve a problem over \(S.self) "
+                + "(use a native solver for dual or tracked scalars)")
+    }
+    try configuration.validate()
+    guard options.adaptive else {
+        throw .unsupported("\(configuration.name) always adapts its step size: adaptive: false is not supported")
+    }
+    let setup = try SolveSetup(problem, options)
+    let input = CVODEInput(setup)
+    let callbacks = makeCVODECallbacks(
+        problem.f, p: problem.p, events: problem.callbacks, count: setup.count,
+        jacobian: configuration.usesAnalyticJacobian(problemHasOne: problem.f.hasAnalyticJacobian))
+    let raw = CVODESession.solve(input, callbacks: callbacks, configuration: configuration)
+    return raw.solution(as: S.self, algorithm: configuration.name)
+}
+
+/// Scratch arrays of the callbacks in the problem's scalar type, allocated once per solve, and
+/// the parameters (which an event's affect may change).
+@usableFromInline
+final class CVODEScratch<Scalar: DiffEqScalar> {
+    @usableFromInline var u: [Scalar]
+    @usableFromInline var du: [Scalar]
+    @usableFromInline var jac: [Scalar]
+    @usableFromInline var p: [Scalar]
+
+    @usableFromInline
+    init(count n: Int, jacobian: Bool, p: [Scalar]) {
+        u = [Scalar](repeating: .zero, count: n)
+        du = [Scalar](repeating: .zero, count: n)
+        jac = [Scalar](repeating: .zero, count: jacobian ? n * n : 0)
+        self.p = p
+    }
+
+    /// Loads a `Double` state into ``u``.
+    @inlinable
+    func load(_ y: UnsafePointer<Double>, count n: Int) {
+        u.withUnsafeMutableBufferPointer { u in
+            for i in 0..<n { u[i] = Scalar(y[i]) }
+        }
+    }
+}
+
+/// Builds the right-hand side (and, when wanted, the Jacobian and the event hooks) as closures
+/// over `Double` buffers. They convert at the boundary (`S(x)` in, `.primal` out: the identity
+/// for `Double`); the right-hand side and Jacobian allocate nothing.
+@inlinable
+func makeCVODECallbacks<F: ODEFunction>(
+    _ f: F, p: [F.Scalar], events: CallbackSet<F.Scalar>, count n: Int, jacobian: Bool
+) -> CVODECallbacks {
+    typealias S = F.Scalar
+    let scratch = CVODEScratch<S>(count: n, jacobian: jacobian, p: p)
+    let rhs: CVODECallbacks.RHS = { t, y, ydot in
+        scratch.load(y, count: n)
+        f(&scratch.du, scratch.u, scratch.p, S(t))
+        var finite = true
+        scratch.du.withUnsafeBufferPointer { du in
+            for i in 0..<n {
+                let v = du[i].primal
+                ydot[i] = v
+                if !v.isFinite { finite = false }
+            }
+        }
+        return finite
+    }
+    var jac: CVODECallbacks.Jacobian? = nil
+    if jacobian {
+        jac = { t, y, J in
+            scratch.load(y, count: n)
+            // The user may write only the non-zero entries.
+            scratch.jac.withUnsafeMutableBufferPointer { m in
+                for k in 0..<(n * n) { m[k] = .zero }
+            }
+            f.jacobian(&scratch.jac, scratch.u, scratch.p, S(t))
+            var finite = true
+            // Both are column-major with leading dimension n (SUNDIALS' dense matrix stores
+            // column j at data + j*rows).
+            scratch.jac.withUnsafeBufferPointer { m in
+                for k in 0..<(n * n) {
+                    let v = m[k].primal
+                    J[k] = v
+                    if !v.isFinite { finite = false }
+                }
+            }
+            return finite
+        }
+    }
+    return CVODECallbacks(rhs: rhs, jacobian: jac, events: makeCVODEEventHooks(events, scratch: scratch, count: n))
+}
+
+/// The problem's event callbacks seen from the session: conditions and affects over `Double`
+/// states, with the parameters kept in `scratch` (shared with the right-hand side).
+@usableFromInline
+func makeCVODEEventHooks<S: DiffEqScalar>(
+    _ events: CallbackSet<S>, scratch: CVODEScratch<S>, count n: Int
+) -> CVODEEventHooks? {
+    guard !events.isEmpty else { return nil }
+    let continuous = events.continuous
+    let discrete = events.discrete
+    return CVODEEventHooks(
+        continuous: continuous.map { (up: $0.affect != nil, down: $0.affectNeg != nil, save: $0.savePositions) },
+        discrete: discrete.map(\.savePositions),
+        conditions: { t, y, g in
+            scratch.load(y, count: n)
+            for (i, cb) in continuous.enumerated() { g[i] = cb.condition(scratch.u, t, scratch.p) }
+        },
+        discreteCondition: { i, t, u in
+            discrete[i].condition(u.map { S($0) }, t, scratch.p)
+        },
+        affect: { event, t, u in
+            let before = u.map { S($0) }
+            var context = EventContext(u: before, p: scratch.p, t: t)
+            switch event {
+            case .continuous(let i, let up): (up ? continuous[i].affect : continuous[i].affectNeg)?(&context)
+            case .discrete(let i): discrete[i].affect(&context)
+            }
+            precondition(context.u.count == n, "an event's affect must keep the state's length")
+            let changed = context.u != before || context.p != scratch.p
+            scratch.p = context.p
+            u = context.u.map(\.primal)
+            return (changed, context.isTerminated)
+        })
+}
+
+/// A solve's setup resolved to `Double` (what the session works on).
+@usableFromInline
+struct CVODEInput {
+    let u0: [Double]
+    let t0: Double
+    let t1: Double
+    let direction: Double
+    let reltol: Double
+    let abstol: [Double]
+    let saveTimes: [Double]
+    let saveEverystep: Bool
+    let dense: Bool
+    let tstops: [Double]
+    let dt: Double?
+    let dtmin: Double
+    let dtmax: Double
+    let maxiters: Int
+
+    @usableFromInline
+    init<S: DiffEqScalar>(_ setup: SolveSetup<S>) {
+        u0 = setup.u0.map(\.primal)
+        t0 = setup.t0
+        t1 = setup.t1
+        direction = setup.direction
+        reltol = setup.reltol
+        abstol = setup.abstol
+        saveTimes = setup.saveTimes
+        saveEverystep = setup.saveEverystep
+        dense = setup.dense
+        tstops = setup.tstops
+        dt = setup.dt
+        dtmin = setup.dtmin
+        dtmax = setup.dtmax
+        maxiters = setup.maxiters
+    }
+
+    var count: Int { u0.count }
+}
+
+/// What a session computed, in `Double`.
+@usableFromInline
+struct CVODERawResult {
+    var t: [Double] = []
+    var u: [[Double]] = []
+    var denseT: [Double] = []
+    var denseU: [[Double]] = []
+    var denseDU: [[Double]] = []
+    var dense = false
+    var retcode: ReturnCode = .default
+    var message: String?
+    var stats = SolverStats()
+
+    @usableFromInline
+    func solution<S: DiffEqScalar>(as _: S.Type, algorithm: String) -> ODESolution<S> {
+        func convert(_ x: [[Double]]) -> [[S]] {
+            if let same = x as? [[S]] { return same }
+            return x.map { row in row.map { S($0) } }
+        }
+        let interpolant: (any DenseOutput<S>)? =
+            dense && denseT.count >= 2
+            ? HermiteDenseOutput(times: denseT, states: convert(denseU), derivatives: convert(denseDU))
+            : nil
+        return ODESolution(
+            t: t, u: convert(u), retcode: retcode, message: message, stats: stats, algorithm: algorithm,
+            denseOutput: interpolant)
+    }
+}
