@@ -1,5 +1,3 @@
-import DiffEqCore
-
 /// A forward-mode dual number `value + Σ partials[i] ε_i` with `N` partials held inline (no heap
 /// allocation): the scalar that carries derivatives through the native solvers.
 ///

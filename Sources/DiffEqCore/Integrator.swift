@@ -88,6 +88,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// Validates the input, evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
         let setup = try SolveSetup(problem, options)
+        if setup.massMatrix != nil && !stepper.supportsMassMatrix {
+            throw .unsupported("\(stepper.name) does not support a mass matrix: use a Rosenbrock method (Rodas5P)")
+        }
         if !stepper.isAdaptive && setup.dt == nil {
             throw .invalidStepOption("\(stepper.name) is a fixed-step method: give dt")
         }

@@ -19,6 +19,11 @@ public struct ODEProblem<F: ODEFunction> {
     public var p: [Scalar]
     /// Events handled by every native method (and CVODE's root-finding for continuous ones).
     public var callbacks = CallbackSet<Scalar>()
+    /// A constant mass matrix `M` for `M du/dt = f(u, p, t)`, column-major `n x n`; `nil` is the
+    /// identity. A singular `M` makes the problem an index-1 DAE (rows of zeros are algebraic
+    /// equations). Only methods that document mass-matrix support accept one (the Rosenbrock
+    /// methods); the others throw ``DiffEqError/unsupported(_:)``.
+    public var massMatrix: [Double]?
     @usableFromInline var u0Spec: U0Spec
     @usableFromInline var tspanSpec: TspanSpec
 
@@ -77,9 +82,11 @@ public struct ODEProblem<F: ODEFunction> {
     /// A copy with any of `p`, `u0` and `tspan` replaced. A replaced `p` feeds any
     /// parameter-dependent `u0`/`tspan` that is kept.
     public func remake(
-        p: [Scalar]? = nil, u0: [Scalar]? = nil, tspan: TimeSpan? = nil, callbacks: CallbackSet<Scalar>? = nil
+        p: [Scalar]? = nil, u0: [Scalar]? = nil, tspan: TimeSpan? = nil, callbacks: CallbackSet<Scalar>? = nil,
+        massMatrix: [Double]? = nil
     ) -> ODEProblem {
         var copy = self
+        if let massMatrix { copy.massMatrix = massMatrix }
         if let p { copy.p = p }
         if let callbacks { copy.callbacks = callbacks }
         if let u0 { copy.u0Spec = .value(u0) }

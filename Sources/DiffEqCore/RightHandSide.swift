@@ -18,11 +18,21 @@ public protocol ODEFunction {
     /// Writes `df/du` into `J`, column-major (`J[i + j*n]` is `df_i/du_j`). Called only when
     /// ``hasAnalyticJacobian`` is `true`.
     func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar)
+
+    /// Whether ``forwardModeJacobian(_:_:_:_:)`` can differentiate this function exactly: `true`
+    /// for the generic form (``GenericRHS``), `false` for a closure over one scalar type.
+    var supportsForwardModeAD: Bool { get }
+
+    /// Writes `df/du` (column-major) computed by forward-mode automatic differentiation, in
+    /// chunks of 8 directions. Called only when ``supportsForwardModeAD`` is `true`.
+    func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar)
 }
 
 extension ODEFunction {
     @inlinable public var hasAnalyticJacobian: Bool { false }
     @inlinable public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {}
+    @inlinable public var supportsForwardModeAD: Bool { false }
+    @inlinable public func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {}
 }
 
 /// A model written once over the scalar protocol; it runs under every scalar type.
@@ -88,5 +98,31 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
     @inlinable
     public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
         model.jacobian(&J, u, p, t)
+    }
+
+    @inlinable public var supportsForwardModeAD: Bool { true }
+
+    /// The model evaluated with `Dual<8, Scalar>` states: `ceil(n/8)` evaluations, each seeding
+    /// eight columns (ForwardDiff.jl's chunk mode). Specialised with the model wherever the
+    /// solver is, so it costs about `(1 + 8)` plain evaluations per chunk.
+    @inlinable
+    public func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
+        typealias D = Dual<8, Scalar>
+        let n = u.count
+        var ud = u.map { D(constant: $0) }
+        let pd = p.map { D(constant: $0) }
+        var dud = [D](repeating: .zero, count: n)
+        let td = D(constant: t)
+        var offset = 0
+        while offset < n {
+            let width = Swift.min(8, n - offset)
+            for j in 0..<width { ud[offset + j].partials[j] = Scalar(1.0) }
+            model.rhs(&dud, ud, pd, td)
+            for j in 0..<width {
+                for i in 0..<n { J[i + (offset + j) * n] = dud[i].partials[j] }
+                ud[offset + j].partials[j] = .zero
+            }
+            offset += width
+        }
     }
 }

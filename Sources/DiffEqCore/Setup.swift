@@ -21,6 +21,8 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
     public let maxiters: Int
     /// Whether step-size control is on (`false`: fixed steps of `dt`).
     public let adaptive: Bool
+    /// The problem's mass matrix (column-major), `nil` for the identity.
+    public let massMatrix: [Double]?
 
     public var count: Int { u0.count }
 
@@ -71,6 +73,10 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
             }
             saveTimes = times.sorted { dir * ($1 - $0) > 0 }
         }
+        if let m = problem.massMatrix {
+            guard m.count == n * n else { throw .dimensionMismatch(what: "massMatrix", expected: n * n, got: m.count) }
+            guard m.allSatisfy(\.isFinite) else { throw .invalidStepOption("the mass matrix has a non-finite entry") }
+        }
         let hasSaveat = options.saveat != nil
         let saveEverystep = options.saveEverystep ?? !hasSaveat
         let dense = options.dense ?? (saveEverystep && !hasSaveat)
@@ -101,6 +107,10 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         self.dtmax = Swift.min(dtmax, span)
         self.maxiters = options.maxiters
         self.adaptive = options.adaptive
+        self.massMatrix = problem.massMatrix.flatMap { m in
+            // An identity matrix given explicitly is the same as none.
+            (0..<n).allSatisfy { i in (0..<n).allSatisfy { j in m[i + j * n] == (i == j ? 1 : 0) } } ? nil : m
+        }
         if !options.adaptive && options.dt == nil {
             throw .invalidStepOption("adaptive: false needs dt")
         }

@@ -4,8 +4,13 @@ public struct SolverStats: Sendable, Equatable, CustomStringConvertible {
     /// Right-hand-side evaluations (including those spent on difference-quotient Jacobians
     /// and on the initial step size).
     public var nf = 0
-    /// Jacobian evaluations (analytic, automatic or by differences).
+    /// Jacobian evaluations (analytic, automatic or by differences); the next two count the
+    /// kinds, the rest were analytic.
     public var njacs = 0
+    /// Jacobians computed by forward-mode automatic differentiation.
+    public var njacsAD = 0
+    /// Jacobians computed by finite differences (their f evaluations are in `nf`).
+    public var njacsFiniteDifference = 0
     /// LU factorizations of an iteration matrix.
     public var nluFactorizations = 0
     /// Linear solves with a factored iteration matrix.
@@ -22,7 +27,7 @@ public struct SolverStats: Sendable, Equatable, CustomStringConvertible {
     public init() {}
 
     public var description: String {
-        "nf=\(nf) njacs=\(njacs) nLU=\(nluFactorizations) nlinsolves=\(nlinsolves) "
+        "nf=\(nf) njacs=\(njacs) (AD \(njacsAD), FD \(njacsFiniteDifference)) nLU=\(nluFactorizations) nlinsolves=\(nlinsolves) "
             + "naccept=\(naccept) nreject=\(nreject) nnonliniter=\(nnonliniter) "
             + "nnonlinconvfail=\(nnonlinconvfail)"
     }

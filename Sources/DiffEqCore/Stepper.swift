@@ -16,6 +16,8 @@ public protocol ODEStepper {
     var order: Int { get }
     /// The step-size controller tuned for this method.
     var controller: PIController { get }
+    /// Whether the method solves `M du/dt = f` with a (possibly singular) mass matrix.
+    var supportsMassMatrix: Bool { get }
 
     /// Called before the first step (and after the state is changed from outside) with
     /// `f(t, u)` already evaluated, so FSAL methods can reuse it.
@@ -48,6 +50,10 @@ public protocol ODEStepper {
     /// zero-length interval across an event's jump) whose data is `data[i]`.
     func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
         -> any DenseOutput<Scalar>
+}
+
+extension ODEStepper {
+    public var supportsMassMatrix: Bool { false }
 }
 
 /// Per-component error weights `1 / (abstol_i + reltol * max(|u_i|, |uNew_i|))`, and the RMS

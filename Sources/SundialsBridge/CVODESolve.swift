@@ -71,6 +71,9 @@ func cvodeSolve<F: ODEFunction>(
         throw .unsupported("\(configuration.name) always adapts its step size: adaptive: false is not supported")
     }
     let setup = try SolveSetup(problem, options)
+    guard setup.massMatrix == nil else {
+        throw .unsupported("\(configuration.name) solves du/dt = f only: a mass matrix needs a Rosenbrock method (Rodas5P)")
+    }
     let input = CVODEInput(setup)
     let callbacks = makeCVODECallbacks(
         problem.f, p: problem.p, events: problem.callbacks, count: setup.count,
