@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DiffEqCore", targets: ["DiffEqCore"]),
         .library(name: "ExplicitRK", targets: ["ExplicitRK"]),
         .library(name: "AutoDiff", targets: ["AutoDiff"]),
+        .library(name: "StiffSolvers", targets: ["StiffSolvers"]),
         .library(name: "SundialsBridge", targets: ["SundialsBridge"]),
         .library(name: "DenseLinearAlgebra", targets: ["DenseLinearAlgebra"]),
         .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
@@ -22,6 +23,8 @@ let package = Package(
         .executable(name: "lorenz", targets: ["lorenz"]),
         .executable(name: "solver-bench", targets: ["solver-bench"]),
         .executable(name: "rk-bench", targets: ["rk-bench"]),
+        .executable(name: "stiff-bench", targets: ["stiff-bench"]),
+        .executable(name: "ad-bench", targets: ["ad-bench"]),
     ],
     targets: [
         // MARK: C boundary (Vendor-shims). Nothing else includes a C header.
@@ -41,26 +44,33 @@ let package = Package(
         .target(name: "DiffEqCore"),
         .target(name: "AutoDiff", dependencies: ["DiffEqCore", "DenseLinearAlgebra"]),
         .target(name: "ExplicitRK", dependencies: ["DiffEqCore"]),
+        .target(name: "StiffSolvers", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK"]),
         .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
         .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
         .target(
             name: "DiffEq",
             dependencies: [
-                "DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "SundialsBridge", "ProblemLibrary",
+                "DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "SundialsBridge",
+                "ProblemLibrary",
             ]),
 
         // MARK: Reproducibility scripts and benchmarks (public API only).
-        .target(name: "NotebookSupport", path: "Notebooks-as-scripts/Support"),
+        .target(name: "NotebookSupport", dependencies: ["DiffEq"], path: "Notebooks-as-scripts/Support"),
         .executableTarget(name: "rober", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/rober", swiftSettings: scriptSettings),
         .executableTarget(name: "lorenz", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz", swiftSettings: scriptSettings),
         .executableTarget(
             name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench", swiftSettings: scriptSettings),
         .executableTarget(name: "rk-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/rk-bench", swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/stiff-bench",
+            swiftSettings: scriptSettings),
+        .executableTarget(name: "ad-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/ad-bench", swiftSettings: scriptSettings),
 
         // MARK: Tests, one target per library module.
         .testTarget(name: "DiffEqCoreTests", dependencies: ["DiffEqCore"]),
         .testTarget(name: "DenseLinearAlgebraTests", dependencies: ["DenseLinearAlgebra"]),
         .testTarget(name: "ExplicitRKTests", dependencies: ["ExplicitRK", "ProblemLibrary"]),
+        .testTarget(name: "StiffSolversTests", dependencies: ["StiffSolvers", "ProblemLibrary", "SundialsBridge"]),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "ExplicitRK", "ProblemLibrary"]),
         .testTarget(name: "SundialsBridgeTests", dependencies: ["SundialsBridge", "ProblemLibrary", "ExplicitRK"]),
         .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),

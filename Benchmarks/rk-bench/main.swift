@@ -20,32 +20,11 @@ let quick = CommandLine.arguments.contains("--quick")
 let tolerances: [Double] = quick ? [1e-4, 1e-8, 1e-12] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12]
 let samples = quick ? 3 : 5
 
-struct Point: Encodable {
-    let method: String
-    let reltol: Double
-    let error: Double
-    let nf: Int
-    let steps: Int
-    let seconds: Double
-    let retcode: String
-}
-
-struct Method<F: ODEFunction> where F.Scalar == Double {
-    let name: String
-    let run: (ODEProblem<F>, SolveOptions) throws -> ODESolution<Double>
-}
-
-func suite<F: ODEFunction>(_: F.Type) -> [Method<F>] where F.Scalar == Double {
+func suite<F: ODEFunction>(_: F.Type) -> [BenchmarkMethod<F>] where F.Scalar == Double {
     [
-        Method(name: "BS3") { try BS3().solve($0, options: $1) },
-        Method(name: "DP5") { try DP5().solve($0, options: $1) },
-        Method(name: "Tsit5") { try Tsit5().solve($0, options: $1) },
-        Method(name: "Vern6") { try Vern6().solve($0, options: $1) },
-        Method(name: "Vern7") { try Vern7().solve($0, options: $1) },
-        Method(name: "Vern8") { try Vern8().solve($0, options: $1) },
-        Method(name: "Vern9") { try Vern9().solve($0, options: $1) },
-        Method(name: "DP8") { try DP8().solve($0, options: $1) },
-        Method(name: "CVODE_Adams") { try CVODE_Adams().solve($0, options: $1) },
+        BenchmarkMethod(BS3()), BenchmarkMethod(DP5()), BenchmarkMethod(Tsit5()), BenchmarkMethod(Vern6()),
+        BenchmarkMethod(Vern7()), BenchmarkMethod(Vern8()), BenchmarkMethod(Vern9()), BenchmarkMethod(DP8()),
+        BenchmarkMethod(CVODE_Adams()),
     ]
 }
 
@@ -56,7 +35,7 @@ func rms(_ a: [Double], _ b: [Double]) -> Double {
 struct ProblemResult: Encodable {
     let problem: String
     let referenceNote: String
-    let points: [Point]
+    let points: [WorkPrecisionPoint]
     let bestOverAdams: [Double?]
     let bestMethodAtAdamsPoints: [String?]
 }
@@ -65,19 +44,13 @@ struct ProblemResult: Encodable {
 func workPrecision<F: ODEFunction>(_ name: String, _ problem: ODEProblem<F>, reference: [Double], note: String) throws
     -> ProblemResult where F.Scalar == Double
 {
-    var points: [Point] = []
+    var points: [WorkPrecisionPoint] = []
     let methods = suite(F.self)
-    // Under --quick a few slow corners (BS3 at 1e-12) are skipped: they take seconds each.
     for m in methods {
-        for tol in tolerances {
-            if m.name == "BS3" && tol < 1e-10 { continue }
+        // BS3 below 1e-10 takes seconds per solve for nothing a user would want.
+        for tol in tolerances where !(m.name == "BS3" && tol < 1e-10) {
             let opts = SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false, maxiters: 1_000_000)
-            let sol = try m.run(problem, opts)
-            let err = sol.retcode.isSuccessful ? rms(sol.u.last!, reference) : .nan
-            let seconds = try timePerCall(samples: samples) { _ = try m.run(problem, opts) }
-            points.append(
-                Point(method: m.name, reltol: tol, error: err, nf: sol.stats.nf, steps: sol.stats.naccept, seconds: seconds,
-                      retcode: sol.retcode.description))
+            points.append(try m.measure(problem, options: opts, samples: samples) { rms($0.u.last!, reference) })
         }
     }
     print("\n\(name)  (\(note))")
@@ -99,13 +72,9 @@ func workPrecision<F: ODEFunction>(_ name: String, _ problem: ODEProblem<F>, ref
     var ratios: [Double?] = []
     var winners: [String?] = []
     for a in adams {
-        var best: (String, Double)?
-        for m in methods where m.name != "CVODE_Adams" {
-            let curve = points.filter { $0.method == m.name && $0.error.isFinite }.map { (x: $0.error, y: $0.seconds) }
-            if let t = logLogInterpolate(curve, at: a.error), best == nil || t < best!.1 { best = (m.name, t) }
-        }
-        ratios.append(best.map { a.seconds / $0.1 })
-        winners.append(best?.0)
+        let best = fastest(points, at: a.error, excluding: ["CVODE_Adams"])
+        ratios.append(best.map { a.seconds / $0.seconds })
+        winners.append(best?.method)
     }
     let described = zip(zip(adams, ratios), winners).map { pair, w in
         "\(sig(pair.0.error, 2)): \(pair.1.map { sig($0, 3) } ?? "n/a")x (\(w ?? "-"))"
@@ -183,23 +152,6 @@ try out.writeJSON(
 // Work-precision plot for each problem.
 for r in results {
     let file = r.problem.components(separatedBy: CharacterSet.alphanumerics.inverted).filter { !$0.isEmpty }.joined(separator: "_")
-    let names = Array(Set(r.points.map(\.method))).sorted()
-    for name in names {
-        let rows = r.points.filter { $0.method == name && $0.error.isFinite }.map { [$0.error, $0.seconds] }
-        try out.writeCSV("\(file)_\(name).csv", header: ["error", "seconds"], rows: rows)
-    }
-    let plots = names.map { "'\(file)_\($0).csv' every ::1 using 1:2 with linespoints lw 2 title '\($0.replacingOccurrences(of: "_", with: "\\\\_"))'" }
-    try out.gnuplot("""
-        set output '\(file).png'
-        set title 'Work-precision: \(r.problem)'
-        set logscale xy
-        set format x '10^{%L}'
-        set format y '10^{%L}'
-        set xlabel 'error at the end point (RMS)'
-        set ylabel 'seconds per solve'
-        set datafile separator ','
-        set key outside right
-        plot \(plots.joined(separator: ", \\\n     "))
-        """)
+    try plotWorkPrecision(out, file: file, title: r.problem, xlabel: "error at the end point (RMS)", points: r.points)
 }
 print("\nwrote \(out.folder.path)/rk-bench.json and work-precision PNGs")

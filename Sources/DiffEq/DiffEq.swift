@@ -3,4 +3,5 @@
 @_exported import DiffEqCore
 @_exported import ExplicitRK
 @_exported import ProblemLibrary
+@_exported import StiffSolvers
 @_exported import SundialsBridge

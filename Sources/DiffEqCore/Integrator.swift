@@ -84,6 +84,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public var message: String? { _message }
     /// Work counters so far.
     public var stats: SolverStats { _stats }
+    /// The method's stepper (read-only: its caches and any state it reports, e.g. switches).
+    public var method: Stepper { stepper }
 
     /// Validates the input, evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {

@@ -18,6 +18,13 @@ public protocol ODEStepper {
     var controller: PIController { get }
     /// Whether the method solves `M du/dt = f` with a (possibly singular) mass matrix.
     var supportsMassMatrix: Bool { get }
+    /// An estimate of the magnitude of the dominant eigenvalue of `∂f/∂u` from the last accepted
+    /// step (NaN when the method keeps none): what stiffness-switching algorithms compare with
+    /// the method's stability region.
+    var stiffnessEstimate: Double { get }
+    /// How far the method's stability region reaches along the negative real axis (`|z|` at its
+    /// boundary); infinity for A-stable methods.
+    var stabilityBoundary: Double { get }
 
     /// Called before the first step (and after the state is changed from outside) with
     /// `f(t, u)` already evaluated, so FSAL methods can reuse it.
@@ -54,6 +61,8 @@ public protocol ODEStepper {
 
 extension ODEStepper {
     public var supportsMassMatrix: Bool { false }
+    public var stiffnessEstimate: Double { .nan }
+    public var stabilityBoundary: Double { .infinity }
 }
 
 /// Per-component error weights `1 / (abstol_i + reltol * max(|u_i|, |uNew_i|))`, and the RMS

@@ -139,3 +139,35 @@ public struct ButcherTableau: Sendable {
         self.controller = controller ?? (btilde == nil ? .fixed : .standard(order: order))
     }
 }
+
+extension ButcherTableau {
+    /// Where the stability region `{z : |R(z)| ≤ 1}` of the method crosses the negative real
+    /// axis, as `|z|`: `R(z) = 1 + z bᵀ(I − zA)⁻¹𝟙` evaluated by the stage recursion of the test
+    /// equation `u' = λu`, scanned outward from 0 and refined by bisection.
+    public var realStabilityBoundary: Double {
+        func amplification(_ z: Double) -> Double {
+            var y = [Double](repeating: 0, count: stages)
+            for i in 0..<stages {
+                var sum = 0.0
+                for j in 0..<i { sum += a[i][j] * y[j] }
+                y[i] = 1 + z * sum
+            }
+            var r = 1.0
+            for i in 0..<stages { r += z * b[i] * y[i] }
+            return Swift.abs(r)
+        }
+        var inside = 0.0
+        var z = -0.01
+        while z > -50 && amplification(z) <= 1 {
+            inside = z
+            z -= 0.01
+        }
+        guard z > -50 else { return 50 }
+        var (lo, hi) = (z, inside)
+        for _ in 0..<60 {
+            let mid = 0.5 * (lo + hi)
+            if amplification(mid) <= 1 { hi = mid } else { lo = mid }
+        }
+        return -hi
+    }
+}

@@ -58,6 +58,11 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline var firstStage: FirstStage = .missing
     /// The extra interpolation stages of the last accepted step are computed.
     @usableFromInline var extrasReady = false
+    /// Keep an estimate of the dominant eigenvalue of ∂f/∂u (for stiffness switching).
+    public var tracksStiffness = false
+    @usableFromInline var previousArg: [Scalar]
+    @usableFromInline var _stiffnessEstimate = Double.nan
+    public let stabilityBoundary: Double
 
     /// Where the first stage of the next step is: in slot 0, in the last slot (FSAL), or still
     /// to be evaluated.
@@ -80,7 +85,14 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         stageArg = [Scalar](repeating: .zero, count: n)
         thetaWeights = [Double](repeating: 0, count: totalStages)
         scaledCoefficients = StageStorage(count: aFlat.count + b.count + btilde.count + btilde3.count)
+        previousArg = [Scalar](repeating: .zero, count: n)
+        stabilityBoundary = tableau.realStabilityBoundary
     }
+
+    /// `‖k_s − k_{s−1}‖ / ‖g_s − g_{s−1}‖` over the last two stages of the last attempted step
+    /// (`g` the stage arguments): a Lipschitz estimate of f near the solution, Hairer & Wanner's
+    /// stiffness detection (Solving ODEs II, §IV.2). NaN unless ``tracksStiffness``.
+    public var stiffnessEstimate: Double { _stiffnessEstimate }
 
     public var name: String { tableau.name }
     public var isAdaptive: Bool { adaptive }
@@ -176,6 +188,18 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         swap(&du, &self.du)
         for i in 1..<max(s, 1) {
             stage(i, f, p, t: t, dt: dt, u: u, kb: kb, w: w, arg: &arg, du: &du)
+            if tracksStiffness && i == s &- 2 { for m in 0..<n { previousArg[m] = arg[m] } }
+        }
+        if tracksStiffness && s >= 3 {
+            var num = 0.0, den = 0.0
+            let (a, b) = (kb + (s &- 1) &* n, kb + (s &- 2) &* n)
+            for m in 0..<n {
+                let dk = a[m].primal - b[m].primal
+                let dg = arg[m].primal - previousArg[m].primal
+                num += dk * dk
+                den += dg * dg
+            }
+            _stiffnessEstimate = den > 0 ? (num / den).squareRoot() : 0
         }
         stats.nf += s - 1
         if fsal {

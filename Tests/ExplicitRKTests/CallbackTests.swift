@@ -99,10 +99,3 @@ private func bounceTimes(h0: Double, g: Double, e: Double, until tEnd: Double) -
         #expect(steps > 0)
     }
 }
-
-@Test func defaultAlgorithmIsTsit5() throws {
-    let prob = ODEProblem(f: { du, u, p, t in du[0] = -u[0] }, u0: [1.0], tspan: (0, 1))
-    let sol = try solve(prob, reltol: 1e-8)
-    #expect(sol.algorithm == "Tsit5")
-    #expect(abs(sol.u.last![0] - exp(-1.0)) < 1e-7)
-}

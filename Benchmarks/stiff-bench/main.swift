@@ -1,0 +1,185 @@
+// Work-precision of the native stiff solvers against CVODE_BDF (and scipy, when present), side
+// by side in one run, on the classic stiff test set: ROBER, HIRES, POLLU, OREGO, VDPOL.
+//
+// For reltol 1e-4 ... 1e-10 (abstol as the IVP test set prescribes for each problem), every
+// method solves to the end point. Error: the test set's mixed error at the end point, the largest
+// |y_i - ref_i| / (atol/rtol + |ref_i|), against its published reference solution. Work: f and
+// Jacobian evaluations, LU factorizations, median wall time per solve. Summary per problem: the
+// time ratio CVODE_BDF / (our fastest method at the same error), read off the work-precision
+// curves at each of CVODE_BDF's errors; likewise against scipy's fastest (Radau, BDF, LSODA via
+// Benchmarks/peers/stiff_scipy.py, run by this benchmark when python3 with scipy is available).
+//
+// Run: swift run -c release stiff-bench [--quick] [--no-scipy] [--output DIR]
+import DiffEq
+import Foundation
+import NotebookSupport
+
+let quick = CommandLine.arguments.contains("--quick")
+let reltols: [Double] = quick ? [1e-4, 1e-7, 1e-10] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10]
+let samples = quick ? 3 : 5
+
+typealias Point = WorkPrecisionPoint
+
+func suite<F: ODEFunction>(_: F.Type) -> [BenchmarkMethod<F>] where F.Scalar == Double {
+    [
+        BenchmarkMethod(Rosenbrock23()), BenchmarkMethod(Rodas4()), BenchmarkMethod(Rodas5P()), BenchmarkMethod(TRBDF2()),
+        BenchmarkMethod(KenCarp4()), BenchmarkMethod(Kvaerno5()), BenchmarkMethod(CVODE_BDF()),
+    ]
+}
+
+/// The test set's mixed error: max_i |y_i - ref_i| / (atol/rtol + |ref_i|).
+func mixedError(_ y: [Double], _ ref: [Double], rtol: Double, atol: Double) -> Double {
+    let floor = atol / rtol
+    return zip(y, ref).map { abs($0 - $1) / (floor + abs($1)) }.max() ?? .nan
+}
+
+struct ProblemResult: Encodable {
+    let problem: String
+    let referenceSource: String
+    let points: [Point]
+    let scipy: [Point]
+    let speedupOverCVODE: [Double?]
+    let speedupOverScipy: [Double?]
+}
+
+func workPrecision<F: ODEFunction>(
+    _ name: String, _ problem: ODEProblem<F>, reference: ReferenceSolution, info: TestProblemInfo, scipy: [Point]
+) throws -> ProblemResult where F.Scalar == Double {
+    var points: [Point] = []
+    let methods = suite(F.self)
+    for m in methods {
+        for rtol in reltols {
+            let atol = info.testSetAbstol(reltol: rtol)
+            let opts = SolveOptions(reltol: rtol, abstol: .scalar(atol), saveEverystep: false, maxiters: 1_000_000)
+            points.append(try m.measure(problem, options: opts, samples: samples) {
+                mixedError($0.u.last!, reference.u, rtol: rtol, atol: atol)
+            })
+        }
+    }
+    print("\n\(name)  (reference: \(reference.source))")
+    print("  " + pad("method", 13) + pad("reltol", 8) + pad("error", 10) + pad("nf", 8) + pad("njac", 6) + pad("nLU", 7) + pad("µs", 11))
+    for p in points + scipy {
+        print("  " + pad(p.method, 13) + pad(sig(p.reltol, 1), 8) + pad(sig(p.error, 2), 10) + pad("\(p.nf)", 8)
+            + pad("\(p.njacs)", 6) + pad("\(p.nlu)", 7) + pad(sig(p.seconds * 1e6, 4), 11) + (p.retcode == "Success" ? "" : "  \(p.retcode)"))
+    }
+    let natives: Set<String> = ["CVODE_BDF"]
+    let cvode = points.filter { $0.method == "CVODE_BDF" && $0.error.isFinite }
+    var overCVODE: [Double?] = []
+    var described: [String] = []
+    for c in cvode {
+        let best = fastest(points, at: c.error, excluding: natives)
+        overCVODE.append(best.map { c.seconds / $0.seconds })
+        described.append("\(sig(c.error, 2)): \(best.map { sig(c.seconds / $0.seconds, 3) + "x (" + $0.method + ")" } ?? "n/a")")
+    }
+    print("  ours vs CVODE_BDF at matched error (CVODE error: speed-up, fastest native): " + described.joined(separator: ", "))
+    var overScipy: [Double?] = []
+    if !scipy.isEmpty {
+        var d: [String] = []
+        for s in scipy where s.error.isFinite {
+            let best = fastest(points, at: s.error, excluding: natives)
+            overScipy.append(best.map { s.seconds / $0.seconds })
+            d.append("\(s.method) \(sig(s.error, 2)): \(best.map { sig(s.seconds / $0.seconds, 3) + "x" } ?? "n/a")")
+        }
+        print("  ours vs scipy at matched error (scipy point: speed-up of our fastest): " + d.joined(separator: ", "))
+    }
+    return ProblemResult(problem: name, referenceSource: reference.source, points: points, scipy: scipy,
+                         speedupOverCVODE: overCVODE, speedupOverScipy: overScipy)
+}
+
+// MARK: scipy peers
+
+struct ScipyResult: Decodable {
+    struct Row: Decodable {
+        let problem: String
+        let method: String
+        let reltol: Double
+        let error: Double?
+        let seconds: Double
+        let nfev: Int
+        let njev: Int
+        let nlu: Int
+        let status: Int
+    }
+    let versions: [String: String]
+    let results: [Row]
+}
+
+let problems: [(String, ReferenceSolution, TestProblemInfo)] = [
+    ("ROBER", ProblemLibrary.roberReference, ProblemLibrary.roberInfo),
+    ("HIRES", ProblemLibrary.hiresReference, ProblemLibrary.hiresInfo),
+    ("POLLU", ProblemLibrary.pollutionReference, ProblemLibrary.pollutionInfo),
+    ("OREGO", ProblemLibrary.oregoReference, ProblemLibrary.oregoInfo),
+    ("VDPOL", ProblemLibrary.vanDerPolReference, ProblemLibrary.vanDerPolInfo),
+]
+
+func runScipy(folder: URL) -> (rows: [String: [Point]], note: String) {
+    if CommandLine.arguments.contains("--no-scipy") { return ([:], "scipy skipped (--no-scipy)") }
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("peers/stiff_scipy.py")
+    struct Request: Encodable {
+        struct P: Encodable {
+            let name: String
+            let reltols: [Double]
+            let abstol_per_reltol: Double
+            let reference: [Double]
+        }
+        let problems: [P]
+        let methods: [String]
+        let repeats: Int
+    }
+    let request = Request(
+        problems: problems.map { .init(name: $0.0, reltols: reltols, abstol_per_reltol: $0.2.abstolPerReltol, reference: $0.1.u) },
+        methods: ["Radau", "BDF", "LSODA"], repeats: quick ? 1 : 3)
+    let requestURL = folder.appendingPathComponent("scipy-request.json")
+    guard let data = try? JSONEncoder().encode(request), (try? data.write(to: requestURL)) != nil else {
+        return ([:], "scipy skipped: could not write the request")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script.path, requestURL.path]
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    do { try process.run() } catch { return ([:], "scipy skipped: python3 not found") }
+    let bytes = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let result = try? JSONDecoder().decode(ScipyResult.self, from: bytes) else {
+        let why = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return ([:], "scipy skipped: \(why.split(separator: "\n").last ?? "python3 with scipy is not available")")
+    }
+    var rows: [String: [Point]] = [:]
+    for r in result.results {
+        rows[r.problem, default: []].append(Point(
+            method: "scipy " + r.method, reltol: r.reltol, error: r.error ?? .nan, nf: r.nfev, njacs: r.njev, nlu: r.nlu,
+            steps: 0, seconds: r.seconds, retcode: r.status == 0 ? "Success" : "Failure(\(r.status))"))
+    }
+    let versions = result.versions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    return (rows, "scipy: \(versions)")
+}
+
+let out = try ScriptOutput(name: "stiff-bench")
+print("Native stiff solvers vs CVODE_BDF (and scipy); abstol per the IVP test set; error = mixed error at the end point; µs = median per solve")
+let (scipyRows, scipyNote) = runScipy(folder: out.folder)
+print(scipyNote)
+var results: [ProblemResult] = []
+results.append(try workPrecision("ROBER", ProblemLibrary.rober(), reference: problems[0].1, info: problems[0].2, scipy: scipyRows["ROBER"] ?? []))
+results.append(try workPrecision("HIRES", ProblemLibrary.hires(), reference: problems[1].1, info: problems[1].2, scipy: scipyRows["HIRES"] ?? []))
+results.append(try workPrecision("POLLU", ProblemLibrary.pollution(), reference: problems[2].1, info: problems[2].2, scipy: scipyRows["POLLU"] ?? []))
+results.append(try workPrecision("OREGO", ProblemLibrary.orego(), reference: problems[3].1, info: problems[3].2, scipy: scipyRows["OREGO"] ?? []))
+results.append(try workPrecision("VDPOL", ProblemLibrary.vanDerPol(), reference: problems[4].1, info: problems[4].2, scipy: scipyRows["VDPOL"] ?? []))
+
+print("\nSummary (geometric mean over CVODE_BDF's / scipy's points of the speed-up of our fastest method at matched error):")
+func geomean(_ xs: [Double?]) -> String {
+    let v = xs.compactMap { $0 }.filter { $0 > 0 }
+    guard !v.isEmpty else { return "n/a" }
+    return sig(exp(v.map(log).reduce(0, +) / Double(v.count)), 3) + "x (range " + sig(v.min()!, 3) + "-" + sig(v.max()!, 3) + ")"
+}
+for r in results {
+    print("  \(pad(r.problem, 6)): vs CVODE_BDF \(geomean(r.speedupOverCVODE)); vs scipy best \(r.scipy.isEmpty ? "n/a" : geomean(r.speedupOverScipy))")
+}
+try out.writeJSON(results, to: "stiff-bench.json")
+for r in results {
+    try plotWorkPrecision(out, file: r.problem, title: r.problem, xlabel: "mixed error at the end point", points: r.points + r.scipy)
+}
+print("\nwrote \(out.folder.path)/stiff-bench.json and work-precision PNGs")

@@ -1,0 +1,28 @@
+import DiffEqCore
+
+/// Heun's second-order method (the explicit trapezoidal rule): two stages, fixed steps only (give
+/// `dt`).
+///
+/// K. Heun, "Neue Methode zur approximativen Integration der Differentialgleichungen einer
+/// unabhängigen Veränderlichen", Zeitschrift für Mathematik und Physik 45 (1900) 23-38; Hairer,
+/// Nørsett & Wanner, Solving ODEs I (1993), §II.1. Dense output: linear interpolation between the
+/// step ends, already of the method's order 2.
+public struct Heun: ExplicitRKAlgorithm {
+    public init() {}
+    public var tableau: ButcherTableau { .heun }
+}
+
+extension ButcherTableau {
+    /// Heun (1900): `k_2 = f(t + h, u + h k_1)`, `u_{n+1} = u_n + (h/2)(k_1 + k_2)`.
+    public static let heun: ButcherTableau = {
+        let c: [Double] = [0, 1]
+        let a: [[Double]] = [
+            [],
+            [1],
+        ]
+        let b: [Double] = [0.5, 0.5]
+        // Validated on construction; a failure here is a typo in the coefficients above.
+        return try! ButcherTableau(
+            name: "Heun", order: 2, c: c, a: a, b: b)
+    }()
+}

@@ -1,0 +1,58 @@
+import DiffEqCore
+
+/// The algorithms of the Rosenbrock family: a ``RosenbrockTableau`` run by
+/// ``RosenbrockStepper``, with a choice of how the Jacobian is obtained.
+///
+/// Every method solves `M du/dt = f(u, p, t)` with a constant, possibly singular mass matrix
+/// (index-1 DAEs), over any scalar type (`Double`, `Float`, dual numbers).
+public protocol RosenbrockAlgorithm: ODEAlgorithm {
+    var tableau: RosenbrockTableau { get }
+    /// `.automatic`: the analytic Jacobian if the right-hand side has one, else forward-mode AD
+    /// for a generic model, else finite differences. `.finiteDifferences` forces differences.
+    /// (`∂f/∂t` is always a forward difference in `t`; see ``RosenbrockStepper``.)
+    var jacobian: JacobianSource { get }
+}
+
+extension RosenbrockAlgorithm {
+    public var name: String { tableau.name }
+
+    /// The stepper for `problem` (validates the options, which fixes the mass matrix).
+    @inlinable
+    public func makeStepper<F: ODEFunction>(
+        _ problem: ODEProblem<F>, options: SolveOptions, diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
+    ) throws(DiffEqError) -> RosenbrockStepper<F> {
+        let setup = try SolveSetup(problem, options)
+        return RosenbrockStepper(
+            tableau: tableau, function: problem.f, count: setup.count, massMatrix: setup.massMatrix,
+            jacobian: jacobian, diagnostics: diagnostics)
+    }
+
+    /// An integrator for step-by-step use (`step()`, `t`, `u`, `dt`), as `init` in
+    /// DifferentialEquations.jl. Keep `diagnostics` to learn why an integration that ended
+    /// with `.unstable` stopped (``RosenbrockDiagnostics/failureMessage(method:)`` is non-nil
+    /// when `W` stayed singular).
+    @inlinable
+    public func makeIntegrator<F: ODEFunction>(
+        _ problem: ODEProblem<F>, options: SolveOptions = .init(),
+        diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
+    ) throws(DiffEqError) -> ODEIntegrator<RosenbrockStepper<F>> {
+        try ODEIntegrator(
+            problem, stepper: makeStepper(problem, options: options, diagnostics: diagnostics), options: options)
+    }
+
+    /// Solves `problem`. A solve that ends because `W` stayed singular returns
+    /// ``ReturnCode/convergenceFailure`` with a message saying where.
+    @inlinable
+    public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+        -> ODESolution<F.Scalar>
+    {
+        let diagnostics = RosenbrockDiagnostics()
+        var integrator = try makeIntegrator(problem, options: options, diagnostics: diagnostics)
+        var solution = integrator.solve()
+        if !solution.retcode.isSuccessful, let why = diagnostics.failureMessage(method: name) {
+            solution.retcode = .convergenceFailure
+            solution.message = why
+        }
+        return solution
+    }
+}

@@ -1,0 +1,64 @@
+import DiffEqCore
+
+/// The algorithms of this family: a tableau run by ``SDIRKStepper``, with a choice of Jacobian
+/// and Newton settings.
+///
+/// ```swift
+/// let sol = try solve(ProblemLibrary.rober(), KenCarp4(), reltol: 1e-6, abstol: 1e-10)
+/// var integrator = try Kvaerno5().makeIntegrator(ProblemLibrary.hires(), options: SolveOptions(reltol: 1e-6))
+/// while integrator.step() {}
+/// ```
+public protocol SDIRKAlgorithm: ODEAlgorithm {
+    var tableau: SDIRKTableau { get }
+    /// How `J = ∂f/∂u` is obtained (``JacobianSource/automatic``: analytic, else forward-mode AD
+    /// for generic models, else finite differences).
+    var jacobian: JacobianSource { get }
+    /// The Newton iteration and reuse settings.
+    var newton: SDIRKNewtonOptions { get }
+}
+
+extension SDIRKAlgorithm {
+    public var name: String { tableau.name }
+
+    /// An integrator for step-by-step use (`step()`, `t`, `u`, `dt`), as `init` in
+    /// DifferentialEquations.jl. (Driven by hand, repeated stage-solve failures end with
+    /// ``ReturnCode/dtLessThanMin``; ``solve(_:options:)`` reports them as
+    /// ``ReturnCode/convergenceFailure``.)
+    @inlinable
+    public func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions = .init())
+        throws(DiffEqError) -> ODEIntegrator<SDIRKStepper<F>>
+    {
+        try makeIntegrator(problem, options: options, log: SDIRKFailureLog())
+    }
+
+    @inlinable
+    func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions, log: SDIRKFailureLog)
+        throws(DiffEqError) -> ODEIntegrator<SDIRKStepper<F>>
+    {
+        let n = problem.resolvedInitialState().count
+        let stepper = SDIRKStepper(
+            tableau: tableau, function: problem.f, count: n, jacobian: jacobian, newton: newton,
+            fixedStep: !options.adaptive, log: log)
+        return try ODEIntegrator(problem, stepper: stepper, options: options)
+    }
+
+    /// Solves `problem`. When the solve stops because the implicit stages could not be solved
+    /// (Newton divergence or a singular iteration matrix at every step size tried), the return
+    /// code is ``ReturnCode/convergenceFailure`` and the message says why, where, and how often.
+    @inlinable
+    public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+        -> ODESolution<F.Scalar>
+    {
+        let log = SDIRKFailureLog()
+        var integrator = try makeIntegrator(problem, options: options, log: log)
+        var sol = integrator.solve()
+        if let why = log.last, log.consecutive > 0, sol.retcode == .dtLessThanMin || sol.retcode == .unstable {
+            sol.retcode = .convergenceFailure
+            sol.message =
+                "\(name): \(why) in \(log.consecutive) consecutive attempts at t = \(log.time) "
+                + "(last step size tried \(Swift.abs(log.stepSize))); "
+                + (sol.message.map { "the integrator stopped: \($0)" } ?? "the integrator stopped")
+        }
+        return sol
+    }
+}

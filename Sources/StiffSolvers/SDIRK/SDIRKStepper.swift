@@ -1,0 +1,545 @@
+import DiffEqCore
+
+/// Settings of the simplified Newton iteration that solves each implicit stage, and of the reuse
+/// of the Jacobian and of the factored iteration matrix `W = I − γhJ` (Hairer & Wanner, Solving
+/// ODEs II, §IV.8).
+///
+/// Norms are the RMS norm of the solve's error weights (`abstol + reltol·|u|`), so a tolerance
+/// of 1 is the step's error tolerance.
+public struct SDIRKNewtonOptions: Sendable, Equatable {
+    /// κ in the stopping test `η_k ‖Δ_k‖ ≤ κ`, `η_k = θ_k / (1 − θ_k)`: the iteration error is
+    /// driven to κ times the local error tolerance (Hairer & Wanner recommend 0.01 ... 0.1).
+    public var kappa: Double
+    /// Iterations per stage before the stage counts as not converging.
+    public var maxIterations: Int
+    /// After an accepted step whose slowest contraction rate `θ` exceeded this, the Jacobian is
+    /// recomputed before the next step; below it the Jacobian is reused.
+    public var slowConvergenceRate: Double
+    /// `W` is refactored when `|γh / γh_W − 1|` exceeds this (`γh_W` the value it was factored
+    /// with), or whenever the Jacobian was recomputed; otherwise the old factors are reused.
+    public var refactorThreshold: Double
+
+    public init(kappa: Double = 0.03, maxIterations: Int = 7, slowConvergenceRate: Double = 0.3, refactorThreshold: Double = 0.2) {
+        self.kappa = kappa
+        self.maxIterations = maxIterations
+        self.slowConvergenceRate = slowConvergenceRate
+        self.refactorThreshold = refactorThreshold
+    }
+}
+
+/// Why an attempted step's implicit stages could not be solved.
+public enum SDIRKFailure: Sendable, Equatable, CustomStringConvertible {
+    /// `W = I − γhJ` could not be factored (singular or non-finite).
+    case singularIterationMatrix
+    /// The Newton corrections grew: contraction rate `θ ≥ 1`.
+    case newtonDiverged(rate: Double)
+    /// The observed rate predicts no convergence within the allowed iterations.
+    case newtonTooSlow(rate: Double)
+    /// The right-hand side produced NaN or infinity during the iteration.
+    case nonFiniteResidual
+
+    public var description: String {
+        switch self {
+        case .singularIterationMatrix: return "the iteration matrix W = I - γhJ was singular"
+        case .newtonDiverged(let r): return "the Newton iteration diverged (contraction rate \(r) >= 1)"
+        case .newtonTooSlow(let r): return "the Newton iteration converged too slowly (contraction rate \(r))"
+        case .nonFiniteResidual: return "f returned NaN or Inf during the Newton iteration"
+        }
+    }
+}
+
+/// The record of consecutive failed attempts, shared between a stepper and the `solve` that
+/// created it, so that a solve ended by repeated stage-solve failures reports
+/// ``ReturnCode/convergenceFailure`` (the integrator loop itself only sees rejected steps).
+@usableFromInline
+final class SDIRKFailureLog {
+    @usableFromInline var consecutive = 0
+    @usableFromInline var last: SDIRKFailure?
+    @usableFromInline var time = 0.0
+    @usableFromInline var stepSize = 0.0
+
+    @usableFromInline init() {}
+}
+
+/// The one stepper behind every (E)SDIRK method: explicit first stage (FSAL for stiffly accurate
+/// methods), implicit stages by simplified Newton on `W = I − γhJ`, the embedded error estimate
+/// filtered through `W⁻¹`, and the tableau's dense output.
+///
+/// **Stage equations.** Stage `i` solves `z = γh f(t + c_i h, ũ_i + z)` with
+/// `ũ_i = u + h Σ_{j<i} a_ij k_j` for `z = γh k_i` (the "z form" of Hairer & Wanner IV.8, which
+/// keeps `k_i = z/(γh)` free of cancellation and costs no extra evaluation of `f`). For a stiffly
+/// accurate method the last stage is the new state, and its derivative `k_s` (within the Newton
+/// tolerance of `f(t_{n+1}, u_{n+1})`) is the next step's explicit first stage (FSAL).
+///
+/// **Predictor.** The iteration starts from `k_i ≈ k_j`, the derivative of the earlier stage whose
+/// node `c_j` is nearest to `c_i` (a constant extrapolation; the first stage of a method without an
+/// explicit first stage starts from `z = 0`).
+///
+/// **Convergence** (Hairer & Wanner, Solving ODEs II, §IV.8, stopping criterion and
+/// divergence test of the simplified Newton iteration). After iteration `k ≥ 1`,
+/// `θ_k = ‖Δ_k‖/‖Δ_{k−1}‖`; the stage has converged when `η_k ‖Δ_k‖ ≤ κ` with
+/// `η_k = θ_k/(1 − θ_k)`. After the first iteration it has converged when `η₀‖Δ₀‖ ≤ κ` with
+/// `η₀ = max(η_old, uround)^0.8` from the previous stage and `‖Δ₀‖ ≤ κ` (so that a stale rate
+/// cannot accept a large first correction). It has failed when `θ_k ≥ 1`, when
+/// `θ_k^(kmax−k)/(1 − θ_k) ‖Δ_k‖ > κ` (no convergence predicted within `kmax` iterations), or
+/// when `f` becomes non-finite. Every iteration is counted in `nnonliniter`, every failed stage
+/// solve (and every singular `W`) in `nnonlinconvfail`.
+///
+/// **Reuse.** `J` is evaluated at the step's start `(t_n, u_n)` and kept across steps. It is
+/// recomputed (1) before the first step and after the state was changed from outside, (2) after
+/// an accepted step whose slowest rate `θ` exceeded ``SDIRKNewtonOptions/slowConvergenceRate``,
+/// and (3) when a stage solve fails (or `W` is singular) with a `J` from an earlier step: then the
+/// same step is retried at once with the fresh `J`. `W` is refactored only when `J` changed or
+/// `|γh/γh_W − 1| > ` ``SDIRKNewtonOptions/refactorThreshold``.
+///
+/// **Failure.** A failure with a current `J` rejects the step and asks the integrator for
+/// `h/2` (the first time) or `h/4` (consecutive failures); non-finite values take the
+/// integrator's own `h/10` path. In a fixed-step solve (`adaptive: false`) a failure stops the
+/// solve. `solve` reports repeated failures as ``ReturnCode/convergenceFailure``.
+///
+/// Caches are allocated in `init`; a step allocates nothing (except forward-mode AD Jacobians,
+/// which allocate their dual arrays once per evaluation).
+public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
+    public typealias Scalar = Function.Scalar
+
+    public let tableau: SDIRKTableau
+    @usableFromInline let s: Int
+    @usableFromInline let n: Int
+    @usableFromInline let c: [Double]
+    /// Row `i` of A (the diagonal included) starts at `i*(i+1)/2`.
+    @usableFromInline let aFlat: [Double]
+    @usableFromInline let b: [Double]
+    @usableFromInline let btilde: [Double]
+    @usableFromInline let gamma: Double
+    @usableFromInline let firstImplicit: Int
+    @usableFromInline let fsal: Bool
+    /// For each stage, the earlier stage whose derivative predicts it (-1: `z = 0`).
+    @usableFromInline let predictor: [Int]
+    /// The stages the dense output uses, and their polynomials `b_i(θ)`.
+    @usableFromInline let denseStages: [Int]
+    @usableFromInline let denseCoefficients: [[Double]]
+    @usableFromInline let newton: SDIRKNewtonOptions
+    @usableFromInline let fixedStep: Bool
+    @usableFromInline let log: SDIRKFailureLog
+
+    /// Stage derivative `k_j` at `j*n ..< (j+1)*n`.
+    @usableFromInline var k: [Scalar]
+    @usableFromInline var base: [Scalar]
+    @usableFromInline var z: [Scalar]
+    @usableFromInline var arg: [Scalar]
+    @usableFromInline var fvalue: [Scalar]
+    @usableFromInline var delta: [Scalar]
+    @usableFromInline var J: [Scalar]
+    @usableFromInline var W: IterationMatrix<Scalar>
+    @usableFromInline var jacobianEvaluator: JacobianEvaluator<Function>
+    @usableFromInline var thetaWeights: [Double]
+
+    @usableFromInline var firstStage: FirstStage = .missing
+    @usableFromInline var hasJacobian = false
+    /// `J` was evaluated at the current step's `(t, u)`.
+    @usableFromInline var jacobianIsCurrent = false
+    @usableFromInline var jacobianRequested = true
+    /// `W` holds the factors of `I − γh_W J` for the current `J`.
+    @usableFromInline var wIsCurrent = false
+    @usableFromInline var factoredGammaH = 0.0
+    @usableFromInline var etaOld = 1.0
+    @usableFromInline var stepMaxRate = 0.0
+    @usableFromInline var consecutiveFailures = 0
+
+    /// Where the explicit first stage `f(t_n, u_n)` of the next step is.
+    @usableFromInline enum FirstStage { case missing, current, inLast }
+
+    /// A stepper for `n` components. `fixedStep` is `true` for `adaptive: false` solves, where a
+    /// failed stage solve must stop the integration rather than ask for a smaller step.
+    public init(
+        tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource = .automatic,
+        newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false
+    ) {
+        self.init(tableau: tableau, function: f, count: n, jacobian: jacobian, newton: newton, fixedStep: fixedStep, log: SDIRKFailureLog())
+    }
+
+    @usableFromInline
+    init(
+        tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource,
+        newton: SDIRKNewtonOptions, fixedStep: Bool, log: SDIRKFailureLog
+    ) {
+        self.tableau = tableau
+        let s = tableau.stages
+        self.s = s
+        self.n = n
+        c = tableau.c
+        aFlat = tableau.a.flatMap { $0 }
+        b = tableau.b
+        btilde = tableau.btilde
+        gamma = tableau.gamma
+        firstImplicit = tableau.hasExplicitFirstStage ? 1 : 0
+        fsal = tableau.hasExplicitFirstStage && tableau.isStifflyAccurate
+        var predictor = [Int](repeating: -1, count: s)
+        for i in 1..<Swift.max(s, 1) {
+            var best = 0
+            for j in 0..<i where Swift.abs(tableau.c[i] - tableau.c[j]) <= Swift.abs(tableau.c[i] - tableau.c[best]) {
+                best = j
+            }
+            predictor[i] = best
+        }
+        self.predictor = predictor
+        let used = (0..<s).filter { i in tableau.interpolant.coefficients[i].contains { $0 != 0 } }
+        denseStages = used
+        denseCoefficients = used.map { tableau.interpolant.coefficients[$0] }
+        self.newton = newton
+        self.fixedStep = fixedStep
+        self.log = log
+        k = [Scalar](repeating: .zero, count: s * n)
+        base = [Scalar](repeating: .zero, count: n)
+        z = base
+        arg = base
+        fvalue = base
+        delta = base
+        J = [Scalar](repeating: .zero, count: n * n)
+        W = IterationMatrix(count: n)
+        jacobianEvaluator = JacobianEvaluator(f, count: n, source: jacobian)
+        thetaWeights = [Double](repeating: 0, count: used.count)
+    }
+
+    public var name: String { tableau.name }
+    public var isAdaptive: Bool { true }
+    public var order: Int { tableau.order }
+    public var controller: PIController { tableau.controller }
+
+    public mutating func start(t: Double, u: [Scalar], du: [Scalar]) {
+        if firstImplicit == 1 {
+            for m in 0..<n { k[m] = du[m] }
+            firstStage = .current
+        }
+        // A new state (the start, or a change from outside): evaluate J there.
+        jacobianIsCurrent = false
+        jacobianRequested = true
+        consecutiveFailures = 0
+    }
+
+    /// Puts `f(t_n, u_n)` into stage slot 0: the previous step's last stage derivative (FSAL), or
+    /// a fresh evaluation.
+    @inlinable
+    mutating func prepareFirstStage(_ f: Function, _ p: [Scalar], t: Double, u: [Scalar], stats: inout SolverStats) {
+        guard firstImplicit == 1 else { return }
+        switch firstStage {
+        case .current:
+            break
+        case .inLast:
+            let last = (s - 1) * n
+            for m in 0..<n { k[m] = k[last + m] }
+        case .missing:
+            var fu: [Scalar] = []
+            swap(&fu, &fvalue)
+            f(&fu, u, p, Scalar(t))
+            for m in 0..<n { k[m] = fu[m] }
+            swap(&fu, &fvalue)
+            stats.nf += 1
+        }
+        firstStage = .current
+    }
+
+    /// Evaluates `J` at `(t, u)`. Finite differences need `f(t, u)` itself (the FSAL slope is only
+    /// within the Newton tolerance of it, which a difference quotient would amplify), so it is
+    /// evaluated afresh and also becomes the exact first stage.
+    @inlinable
+    mutating func computeJacobian(_ f: Function, _ p: [Scalar], t: Double, u: [Scalar], stats: inout SolverStats) {
+        if jacobianEvaluator.kind == .finiteDifference {
+            f(&fvalue, u, p, Scalar(t))
+            stats.nf += 1
+            if firstImplicit == 1 {
+                for m in 0..<n { k[m] = fvalue[m] }
+                firstStage = .current
+            }
+        }
+        jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: fvalue, into: &J, stats: &stats)
+        hasJacobian = true
+        jacobianIsCurrent = true
+        jacobianRequested = false
+        wIsCurrent = false
+    }
+
+    /// Factors `W = I − γhJ` unless the current factors may be reused. Returns `false` when `W`
+    /// is singular.
+    @inlinable
+    mutating func prepareIterationMatrix(dt: Double, stats: inout SolverStats) -> Bool {
+        let gh = gamma * dt
+        if wIsCurrent && Swift.abs(gh / factoredGammaH - 1) <= newton.refactorThreshold { return true }
+        factoredGammaH = gh
+        wIsCurrent = W.factor(alpha: 1, beta: -gh, J: J, mass: nil, stats: &stats)
+        return wIsCurrent
+    }
+
+    @inlinable
+    public mutating func attempt(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
+        tolerance: ErrorScale, stats: inout SolverStats
+    ) -> Double {
+        prepareFirstStage(f, p, t: t, u: u, stats: &stats)
+        stepMaxRate = 0
+        var retried = false
+        while true {
+            if jacobianRequested || !hasJacobian { computeJacobian(f, p, t: t, u: u, stats: &stats) }
+            var failure: SDIRKFailure?
+            if prepareIterationMatrix(dt: dt, stats: &stats) {
+                failure = solveStages(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats)
+            } else {
+                failure = .singularIterationMatrix
+            }
+            guard let why = failure else { break }
+            stats.nnonlinconvfail += 1
+            // With a Jacobian from an earlier step, retry this step once with a fresh one.
+            if !jacobianIsCurrent && !retried && why != .nonFiniteResidual {
+                retried = true
+                jacobianRequested = true
+                continue
+            }
+            return reject(why, t: t, dt: dt)
+        }
+        consecutiveFailures = 0
+        log.consecutive = 0
+        return finishStep(dt: dt, u: u, uNew: &uNew, tolerance: tolerance, stats: &stats)
+    }
+
+    /// Solves the implicit stages in turn. Returns `nil` when every stage converged.
+    @inlinable
+    mutating func solveStages(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], tolerance: ErrorScale,
+        stats: inout SolverStats
+    ) -> SDIRKFailure? {
+        let n = self.n
+        let gh = gamma * dt
+        let invGH = 1 / gh
+        let kappa = newton.kappa
+        let kmax = newton.maxIterations
+        let uround = Double.ulpOfOne
+        var base: [Scalar] = []
+        var z: [Scalar] = []
+        var arg: [Scalar] = []
+        var fz: [Scalar] = []
+        var delta: [Scalar] = []
+        var k: [Scalar] = []
+        swap(&base, &self.base)
+        swap(&z, &self.z)
+        swap(&arg, &self.arg)
+        swap(&fz, &self.fvalue)
+        swap(&delta, &self.delta)
+        swap(&k, &self.k)
+        defer {
+            swap(&base, &self.base)
+            swap(&z, &self.z)
+            swap(&arg, &self.arg)
+            swap(&fz, &self.fvalue)
+            swap(&delta, &self.delta)
+            swap(&k, &self.k)
+        }
+        let norm = 1 / Double(n * Scalar.componentCount)
+        for i in firstImplicit..<s {
+            let row = i * (i + 1) / 2
+            let ti = Scalar(t + c[i] * dt)
+            // ũ_i = u + h Σ_{j<i} a_ij k_j, and the predictor z = γh k_src.
+            let src = predictor[i]
+            for m in 0..<n {
+                var acc = u[m]
+                for j in 0..<i { acc += k[j * n + m].scaled(by: dt * aFlat[row + j]) }
+                base[m] = acc
+                z[m] = src >= 0 ? k[src * n + m].scaled(by: gh) : .zero
+            }
+            var previous = 0.0
+            var eta = Double.pow(Swift.max(etaOld, uround), 0.8)
+            var converged = false
+            for iteration in 0..<kmax {
+                for m in 0..<n { arg[m] = base[m] + z[m] }
+                f(&fz, arg, p, ti)
+                stats.nf += 1
+                stats.nnonliniter += 1
+                for m in 0..<n { delta[m] = fz[m].scaled(by: gh) - z[m] }
+                W.solve(&delta, stats: &stats)
+                var sum = 0.0
+                for m in 0..<n {
+                    z[m] += delta[m]
+                    let sc = tolerance.scale(m, u[m].primal, (base[m] + z[m]).primal)
+                    sum += delta[m].sumOfSquaredComponents / (sc * sc)
+                }
+                let size = (sum * norm).squareRoot()
+                guard size.isFinite else { return .nonFiniteResidual }
+                if iteration == 0 {
+                    if eta * size <= kappa && size <= kappa {
+                        converged = true
+                        break
+                    }
+                } else {
+                    let rate = size / previous
+                    stepMaxRate = Swift.max(stepMaxRate, rate)
+                    if rate >= 1 { return .newtonDiverged(rate: rate) }
+                    eta = rate / (1 - rate)
+                    if eta * size <= kappa {
+                        converged = true
+                        break
+                    }
+                    let remaining = kmax - 1 - iteration
+                    if remaining == 0 || Double.pow(rate, Double(remaining)) / (1 - rate) * size > kappa {
+                        return .newtonTooSlow(rate: rate)
+                    }
+                }
+                previous = size
+            }
+            guard converged else { return .newtonTooSlow(rate: stepMaxRate) }
+            etaOld = eta
+            let slot = i * n
+            for m in 0..<n { k[slot + m] = z[m].scaled(by: invGH) }
+        }
+        return nil
+    }
+
+    /// Forms the new state and returns the scaled norm of the filtered error estimate
+    /// `W⁻¹ h Σ (b_i − b̂_i) k_i`: multiplying by `(I − γhJ)⁻¹` keeps the estimate bounded for
+    /// stiff components, where the raw difference overestimates the error (Hairer & Wanner II,
+    /// §IV.8, "error estimation"; the same filter Hosea & Shampine apply to TR-BDF2).
+    @inlinable
+    mutating func finishStep(
+        dt: Double, u: [Scalar], uNew: inout [Scalar], tolerance: ErrorScale, stats: inout SolverStats
+    ) -> Double {
+        let n = self.n
+        if fsal {
+            // Stiffly accurate: the result is the last stage itself.
+            for m in 0..<n { uNew[m] = base[m] + z[m] }
+        } else {
+            for m in 0..<n {
+                var acc = u[m]
+                for j in 0..<s where b[j] != 0 { acc += k[j * n + m].scaled(by: dt * b[j]) }
+                uNew[m] = acc
+            }
+        }
+        var e: [Scalar] = []
+        swap(&e, &delta)
+        for m in 0..<n {
+            var acc = Scalar.zero
+            for j in 0..<s where btilde[j] != 0 { acc += k[j * n + m].scaled(by: dt * btilde[j]) }
+            e[m] = acc
+        }
+        W.solve(&e, stats: &stats)
+        var sum = 0.0
+        for m in 0..<n {
+            let sc = tolerance.scale(m, u[m].primal, uNew[m].primal)
+            sum += e[m].sumOfSquaredComponents / (sc * sc)
+        }
+        swap(&e, &delta)
+        return ErrorScale.finish(sum, count: n, as: Scalar.self)
+    }
+
+    /// Records a failed attempt and returns the error norm that makes the integrator reject the
+    /// step and shrink it by 2 (first failure) or 4 (consecutive failures); NaN, which the
+    /// integrator treats as a non-finite step (shrink by 10, or stop in a fixed-step solve), for
+    /// non-finite values and for fixed-step solves.
+    @inlinable
+    mutating func reject(_ why: SDIRKFailure, t: Double, dt: Double) -> Double {
+        consecutiveFailures += 1
+        log.consecutive = consecutiveFailures
+        log.last = why
+        log.time = t
+        log.stepSize = dt
+        if fixedStep || why == .nonFiniteResidual { return .nan }
+        let shrink = consecutiveFailures == 1 ? 0.5 : 0.25
+        let ctrl = tableau.controller
+        guard ctrl.beta1 > 0 else { return 1e300 }
+        // rejectedFactor(err) = safety / err^β1 = shrink.
+        return Double.pow(ctrl.safety / shrink, 1 / ctrl.beta1)
+    }
+
+    public mutating func accept() {
+        // The stages stay in place for the dense output of this step; the FSAL copy into slot 0
+        // happens when the next step starts.
+        firstStage = fsal ? .inLast : .missing
+        jacobianIsCurrent = false
+        if stepMaxRate > newton.slowConvergenceRate { jacobianRequested = true }
+    }
+
+    @inlinable
+    public mutating func interpolate(
+        _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
+        uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats
+    ) {
+        evaluateSDIRKWeights(denseCoefficients, theta: theta, into: &thetaWeights)
+        for m in 0..<n {
+            var acc = u[m]
+            for (q, j) in denseStages.enumerated() where thetaWeights[q] != 0 {
+                acc += k[j * n + m].scaled(by: dt * thetaWeights[q])
+            }
+            out[m] = acc
+        }
+    }
+
+    public mutating func denseStepData(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar],
+        stats: inout SolverStats
+    ) -> [Scalar] {
+        var data: [Scalar] = []
+        data.reserveCapacity(denseStages.count * n)
+        for j in denseStages { data.append(contentsOf: k[(j * n)..<((j + 1) * n)]) }
+        return data
+    }
+
+    public func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
+        -> any DenseOutput<Scalar>
+    {
+        SDIRKDenseOutput(
+            times: times, stepSizes: stepSizes, states: states, stages: data, coefficients: denseCoefficients)
+    }
+}
+
+/// `w_i = Σ_j B[i][j] θ^(j+1)` by Horner's rule.
+@inlinable
+func evaluateSDIRKWeights(_ coefficients: [[Double]], theta: Double, into w: inout [Double]) {
+    for i in coefficients.indices {
+        let poly = coefficients[i]
+        var acc = 0.0
+        for j in poly.indices.reversed() { acc = acc * theta + poly[j] }
+        w[i] = acc * theta
+    }
+}
+
+/// The dense output of an (E)SDIRK solve: every step's stage derivatives (those the interpolant
+/// uses) and the tableau's polynomials `b_i(θ)`.
+public struct SDIRKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
+    public let times: [Double]
+    public let stepSizes: [Double]
+    public let states: [[Scalar]]
+    public let stages: [[Scalar]]
+    public let coefficients: [[Double]]
+
+    public init(times: [Double], stepSizes: [Double], states: [[Scalar]], stages: [[Scalar]], coefficients: [[Double]]) {
+        self.times = times
+        self.stepSizes = stepSizes
+        self.states = states
+        self.stages = stages
+        self.coefficients = coefficients
+    }
+
+    public var domain: (Double, Double) {
+        (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))
+    }
+
+    public func evaluate(at t: Double, into out: inout [Scalar]) {
+        let i = intervalIndex(times, t)
+        let h = stepSizes[i]
+        let u0 = states[i]
+        guard !stages[i].isEmpty, h != 0 else {
+            // The zero-length interval across an event's jump: linear between its ends.
+            let u1 = states[i + 1]
+            let span = times[i + 1] - times[i]
+            let theta = span == 0 ? 0 : (t - times[i]) / span
+            for m in out.indices { out[m] = u0[m].scaled(by: 1 - theta) + u1[m].scaled(by: theta) }
+            return
+        }
+        var w = [Double](repeating: 0, count: coefficients.count)
+        evaluateSDIRKWeights(coefficients, theta: (t - times[i]) / h, into: &w)
+        let n = u0.count
+        let k = stages[i]
+        for m in 0..<n {
+            var acc = u0[m]
+            for q in w.indices where w[q] != 0 { acc += k[q * n + m].scaled(by: h * w[q]) }
+            out[m] = acc
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import DiffEqCore
+import ProblemLibrary
+import StiffSolvers
+import Testing
+
+/// End-point accuracy on the stiff problems of the IVP test set against their published
+/// references, at `reltol` 1e-6 and 1e-8 with the test set's `abstol` for each problem
+/// (`abstol = reltol`, and `1e-4·reltol` for ROBER, `ProblemLibrary.roberInfo`).
+///
+/// Error: the test set's mixed error `max_i |u_i − ref_i| / (abstol/reltol + |ref_i|)` (its
+/// `mescd` is `-log10` of it): relative for components above `abstol/reltol`, absolute (in units of
+/// `abstol/reltol`) below, so that components that decay to `1e-17` (POLLU) or `1e-13` (ROBER) are
+/// judged at the accuracy the tolerances ask for. Requirement: error ≤ 10·reltol.
+///
+/// The requirement bounds a global error by ten times a local tolerance. Methods that control the
+/// error per step do not meet it on every problem. The failures below are measured facts, kept
+/// as known issues with the criterion unchanged, so a change that fixes one shows up as an
+/// unexpected pass. Measured error/reltol (filtered error estimate, κ = 0.03):
+///
+/// | method   | ROBER      | HIRES       | POLLU      | OREGO          | VDPOL       |
+/// |----------|------------|-------------|------------|----------------|-------------|
+/// | TRBDF2   | 1.03, 6.57 | 15.1, 53.0  | 2.04, 7.62 | 952, 4340      | 48.0, 210   |
+/// | KenCarp4 | 0.10, 0.11 | 0.70, 3.89  | 1.23, 1.91 | 38.4, 40.4     | 1.47, 4.83  |
+/// | Kvaerno5 | 0.05, 0.18 | 0.13, 0.66  | 0.30, 1.01 | 6.48, 15.0     | 1.51, 0.99  |
+///
+/// (first value reltol 1e-6, second 1e-8). For comparison CVODE_BDF: HIRES 6.2 / 43, VDPOL
+/// 18 / 33, OREGO fails at 1e-6 (DtLessThanMin at t ≈ 159) and 50 at 1e-8. TRBDF2 is second
+/// order: it takes 10³-10⁴ steps, and its global error grows with the step count.
+@Suite struct SDIRKAccuracyTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let method: SDIRKMethod
+        let problem: SDIRKProblem
+        let reltol: Double
+        var testDescription: String { "\(method) \(problem) reltol \(reltol)" }
+    }
+
+    static let cases: [Case] = SDIRKMethod.allCases.flatMap { m in
+        SDIRKProblem.allCases.flatMap { p in [1e-6, 1e-8].map { Case(method: m, problem: p, reltol: $0) } }
+    }
+
+    /// The cases measured above 10·reltol.
+    static func isKnownFailure(_ c: Case) -> Bool {
+        switch (c.method, c.problem) {
+        case (.trbdf2, .hires), (.trbdf2, .orego), (.trbdf2, .vdpol): return true
+        case (.kenCarp4, .orego): return true
+        case (.kvaerno5, .orego): return c.reltol == 1e-8
+        default: return false
+        }
+    }
+
+    @Test(arguments: cases)
+    func endPointMatchesTheReference(_ c: Case) throws {
+        let sol = try c.problem.solve(reltol: c.reltol, with: c.method)
+        #expect(sol.retcode == .success)
+        #expect(sol.t.last == c.problem.reference.t)
+        let error = c.problem.mixedError(try #require(sol.u.last), reltol: c.reltol)
+        if Self.isKnownFailure(c) {
+            withKnownIssue("global error above 10·reltol (see the table in the suite's comment)") {
+                #expect(error <= 10 * c.reltol, "error/reltol = \(error / c.reltol)")
+            }
+        } else {
+            #expect(error <= 10 * c.reltol, "error/reltol = \(error / c.reltol)")
+        }
+        // Tightening the tolerance 100x never makes the answer worse.
+        if c.reltol == 1e-8 {
+            let loose = try c.problem.solve(reltol: 1e-6, with: c.method)
+            #expect(error < c.problem.mixedError(try #require(loose.u.last), reltol: 1e-6))
+        }
+    }
+}
