@@ -1,0 +1,70 @@
+import Testing
+import DiffEqCore
+import ExplicitRK
+import ProblemLibrary
+
+/// A published reference problem: the solve, and its reference state at the end of the span.
+struct ReferenceCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let reference: [Double]
+    let solveWith: @Sendable (ButcherTableau, Double) throws -> [Double]
+    var testDescription: String { name }
+}
+
+private func endState<F: ODEFunction>(_ problem: ODEProblem<F>, _ tableau: ButcherTableau, _ tol: Double) throws -> [Double]
+where F.Scalar == Double {
+    let sol = try solve(problem, TableauAlgorithm(tableau: tableau), reltol: tol, abstol: .scalar(tol), saveEverystep: false, maxiters: 10_000_000)
+    #expect(sol.retcode == .success)
+    return sol.u.last!
+}
+
+let referenceCases: [ReferenceCase] = [
+    ReferenceCase(name: "Pleiades, t = 3", reference: ProblemLibrary.pleiadesReference.u) {
+        try endState(ProblemLibrary.pleiades(), $0, $1)
+    },
+    ReferenceCase(name: "Arenstorf, one period", reference: ProblemLibrary.arenstorfReference.u) {
+        try endState(ProblemLibrary.arenstorf(), $0, $1)
+    },
+    ReferenceCase(name: "DETEST A2, t = 20", reference: ProblemLibrary.detestA2Reference.u) {
+        try endState(ProblemLibrary.detestA2(), $0, $1)
+    },
+    ReferenceCase(name: "DETEST A4, t = 20", reference: ProblemLibrary.detestA4Reference.u) {
+        try endState(ProblemLibrary.detestA4(), $0, $1)
+    },
+]
+
+/// The end-point error of every adaptive method on the published reference problems, in the
+/// weights the tolerance is defined by (`|u_i - ref_i| / (abstol + reltol |ref_i|)`): at most 10
+/// means "within a factor of 10 of the requested tolerance".
+///
+/// The DETEST problems meet it for every method. Pleiades (close encounters of the bodies) and the
+/// Arenstorf orbit (a near-collision with the moon) amplify the per-step errors that the
+/// tolerance controls into global errors 10^2-10^4 times larger, for every method here and for
+/// CVODE_Adams alike (rk-bench measures CVODE_Adams at about 2.6e4 times its tolerance on
+/// Arenstorf); Hairer, Nørsett & Wanner I, §II.4 (Fig. 4.2) show the same for DOPRI5. On those two
+/// the factor-10 criterion is recorded as a known issue where it fails, and what must hold is
+/// tolerance proportionality: 1000 times tighter tolerance, at least 10 times smaller error.
+@Suite struct ReferenceProblemTests {
+    static func scaledError(_ m: MethodCase, _ problem: ReferenceCase, _ tol: Double) throws -> Double {
+        let u = try problem.solveWith(m.tableau, tol)
+        return zip(u, problem.reference).map { abs($0 - $1) / (tol + tol * abs($1)) }.max()!
+    }
+
+    @Test(arguments: explicitRKMethods.filter { $0.embeddedOrder != nil }, referenceCases.filter { $0.name.hasPrefix("DETEST") })
+    func reachesRequestedTolerance(_ m: MethodCase, _ problem: ReferenceCase) throws {
+        for tol in [1e-6, 1e-8] {
+            let scaled = try Self.scaledError(m, problem, tol)
+            #expect(scaled <= 10, "\(problem.name), reltol = abstol = \(tol): scaled error \(scaled)")
+        }
+    }
+
+    @Test(arguments: explicitRKMethods.filter { $0.embeddedOrder != nil }, referenceCases.filter { !$0.name.hasPrefix("DETEST") })
+    func sensitiveOrbitsAreToleranceProportional(_ m: MethodCase, _ problem: ReferenceCase) throws {
+        let loose = try Self.scaledError(m, problem, 1e-6) * 1e-6
+        let tight = try Self.scaledError(m, problem, 1e-9) * 1e-9
+        #expect(tight * 10 <= loose, "\(problem.name): error \(loose) at 1e-6, \(tight) at 1e-9")
+        withKnownIssue("global error amplification on \(problem.name) (see the suite's note)", isIntermittent: true) {
+            #expect(loose / 1e-6 <= 10 && tight / 1e-9 <= 10, "scaled errors \(loose / 1e-6), \(tight / 1e-9)")
+        }
+    }
+}
