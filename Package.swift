@@ -50,8 +50,7 @@ let package = Package(
         .target(
             name: "DiffEq",
             dependencies: [
-                "DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "SundialsBridge",
-                "ProblemLibrary",
+                "DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "SundialsBridge", "ProblemLibrary",
             ]),
 
         // MARK: Reproducibility scripts and benchmarks (public API only).

@@ -30,10 +30,16 @@ public struct WorkPrecisionPoint: Encodable {
 
 /// A named algorithm applied to problems of one right-hand-side type (heterogeneous algorithms
 /// in one list).
+///
+/// The initialiser is `@inlinable` on purpose: the closure it builds must be compiled in the
+/// benchmark's own module, where `A` and `F` are concrete, so that the solve it times is
+/// specialised. (Built here, generically, the solve would run through witness tables, ten times
+/// slower: exactly what DESIGN.md §2 warns about.)
 public struct BenchmarkMethod<F: ODEFunction> where F.Scalar == Double {
     public let name: String
     public let run: (ODEProblem<F>, SolveOptions) throws -> ODESolution<Double>
 
+    @inlinable
     public init<A: ODEAlgorithm>(_ algorithm: A) {
         name = algorithm.name
         run = { try algorithm.solve($0, options: $1) }

@@ -61,3 +61,37 @@ public struct TestProblemInfo: Sendable {
     /// The absolute tolerance the test set uses together with `reltol`.
     public func testSetAbstol(reltol: Double) -> Double { abstolPerReltol * reltol }
 }
+
+/// The stiff problems of the IVP test set in this library, each with its published reference and
+/// the test set's tolerance settings: what stiff-solver tests and benchmarks iterate over.
+public enum StiffTestSet: String, CaseIterable, Sendable, CustomStringConvertible {
+    case rober = "ROBER"
+    case hires = "HIRES"
+    case pollu = "POLLU"
+    case orego = "OREGO"
+    case vdpol = "VDPOL"
+
+    public var description: String { rawValue }
+
+    /// The published reference solution at the end of the span.
+    public var reference: ReferenceSolution {
+        switch self {
+        case .rober: return ProblemLibrary.roberReference
+        case .hires: return ProblemLibrary.hiresReference
+        case .pollu: return ProblemLibrary.pollutionReference
+        case .orego: return ProblemLibrary.oregoReference
+        case .vdpol: return ProblemLibrary.vanDerPolReference
+        }
+    }
+
+    /// The test set's tolerance settings.
+    public var info: TestProblemInfo {
+        switch self {
+        case .rober: return ProblemLibrary.roberInfo
+        case .hires: return ProblemLibrary.hiresInfo
+        case .pollu: return ProblemLibrary.pollutionInfo
+        case .orego: return ProblemLibrary.oregoInfo
+        case .vdpol: return ProblemLibrary.vanDerPolInfo
+        }
+    }
+}

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import DiffEqCore
 import AutoDiff
+import ProblemLibrary
 
 typealias D1 = Dual<1, Double>
 
@@ -126,4 +127,20 @@ let unaryCases: [UnaryCase] = [
         let (value, dir) = jvp(of: V(), at: [1.5, -2, 0.5], direction: [1, 0, 0])
         #expect(value[0] == -3 && dir == [-2, 1, 0])
     }
+}
+
+@Test func rhsJacobiansByForwardModeMatchTheAnalyticOnes() throws {
+    // Lorenz: ∂f/∂u is analytic in the model; ∂f/∂p = [[y - x, 0, 0], [0, x, 0], [0, 0, -z]].
+    let u = [1.5, -2.0, 20.0], p = [10.0, 28.0, 8.0 / 3.0]
+    let (ju, jp) = rhsJacobians(Lorenz(), u: u, p: p, t: 0)
+    var analytic = [Double](repeating: 0, count: 9)
+    Lorenz().jacobian(&analytic, u, p, 0)
+    for i in 0..<3 { for j in 0..<3 { #expect(ju[i, j] == analytic[i + 3 * j]) } }
+    let expected: [[Double]] = [[u[1] - u[0], 0, 0], [0, u[0], 0], [0, 0, -u[2]]]
+    for i in 0..<3 { for j in 0..<3 { #expect(jp[i, j] == expected[i][j]) } }
+    // The problem-level entry point accepts the generic form and refuses a closure with a
+    // message that says what to do.
+    _ = try rhsJacobians(ProblemLibrary.lorenz().f, u: u, p: p, t: 0)
+    let closure = ClosureRHS<Double> { du, u, p, t in du[0] = u[0] }
+    #expect(throws: ReverseModeError.self) { try rhsJacobians(closure, u: [1], p: [], t: 0) }
 }

@@ -39,25 +39,9 @@ enum RosProblem: String, CaseIterable, CustomStringConvertible, Sendable {
 
     var description: String { rawValue }
 
-    var reference: ReferenceSolution {
-        switch self {
-        case .rober: return ProblemLibrary.roberReference
-        case .hires: return ProblemLibrary.hiresReference
-        case .pollu: return ProblemLibrary.pollutionReference
-        case .orego: return ProblemLibrary.oregoReference
-        case .vdpol: return ProblemLibrary.vanDerPolReference
-        }
-    }
-
-    var info: TestProblemInfo {
-        switch self {
-        case .rober: return ProblemLibrary.roberInfo
-        case .hires: return ProblemLibrary.hiresInfo
-        case .pollu: return ProblemLibrary.pollutionInfo
-        case .orego: return ProblemLibrary.oregoInfo
-        case .vdpol: return ProblemLibrary.vanDerPolInfo
-        }
-    }
+    /// The published reference and settings (from ProblemLibrary's `StiffTestSet`).
+    var reference: ReferenceSolution { StiffTestSet(rawValue: rawValue)!.reference }
+    var info: TestProblemInfo { StiffTestSet(rawValue: rawValue)!.info }
 
     /// The test set's options at `reltol`: `abstol = abstolPerReltol · reltol`, end state only.
     func options(reltol: Double) -> SolveOptions {

@@ -40,25 +40,9 @@ enum SDIRKProblem: String, CaseIterable, CustomStringConvertible {
 
     var description: String { rawValue }
 
-    var reference: ReferenceSolution {
-        switch self {
-        case .rober: return ProblemLibrary.roberReference
-        case .hires: return ProblemLibrary.hiresReference
-        case .pollu: return ProblemLibrary.pollutionReference
-        case .orego: return ProblemLibrary.oregoReference
-        case .vdpol: return ProblemLibrary.vanDerPolReference
-        }
-    }
-
-    var info: TestProblemInfo {
-        switch self {
-        case .rober: return ProblemLibrary.roberInfo
-        case .hires: return ProblemLibrary.hiresInfo
-        case .pollu: return ProblemLibrary.pollutionInfo
-        case .orego: return ProblemLibrary.oregoInfo
-        case .vdpol: return ProblemLibrary.vanDerPolInfo
-        }
-    }
+    /// The published reference and settings (from ProblemLibrary's `StiffTestSet`).
+    var reference: ReferenceSolution { StiffTestSet(rawValue: rawValue)!.reference }
+    var info: TestProblemInfo { StiffTestSet(rawValue: rawValue)!.info }
 
     /// Solves the problem with `solver` (a method's or CVODE's solve) at the test set's abstol.
     func solve(reltol: Double, with solver: SDIRKMethod) throws -> ODESolution<Double> {
