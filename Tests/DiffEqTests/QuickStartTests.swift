@@ -28,9 +28,17 @@ private struct LotkaVolterraQS: ODEModel {
     // The quick form: a closure over Double.
     let decay = ODEProblem(f: { du, u, p, t in du[0] = -p[0] * u[0] }, u0: [1.0], tspan: (0, 1), p: [0.5])
     print(try solve(decay, Tsit5()).u.last!)
+
+    // Derivatives: the same model over dual numbers gives ∂u(10)/∂p for all four parameters in one solve.
+    let pd = (0..<4).map { Dual<4, Double>(prob.p[$0], seed: $0) }
+    let dprob = ODEProblem(model: LotkaVolterraQS(), u0: [Dual(1.0), Dual(1.0)], tspan: (0, 10), p: pd)
+    print(try solve(dprob, Tsit5(), reltol: 1e-8, abstol: 1e-10).u.last![0].partials)
+
+    // A stiff problem: a Rosenbrock method (or solve(prob) to let AutoTsit5(Rosenbrock23()) choose).
+    print(try solve(ProblemLibrary.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)
     // --- end README quick start ---
 
-    #expect(printed.count == 4)
+    #expect(printed.count == 6)
     #expect(sol.retcode == .success && ref.retcode == .success)
     #expect(ref.t.count == 21)
     for i in 0..<2 { #expect(abs(sol.u.last![i] - ref.u.last![i]) < 1e-5) }
@@ -44,6 +52,8 @@ private struct LotkaVolterraQS: ODEModel {
         "let sol = try solve(prob, Tsit5(), reltol: 1e-8, abstol: 1e-10)",
         "let ref = try solve(prob, CVODE_Adams(), reltol: 1e-8, abstol: 1e-10, saveat: .every(0.5))",
         "let decay = ODEProblem(f: { du, u, p, t in du[0] = -p[0] * u[0] }, u0: [1.0], tspan: (0, 1), p: [0.5])",
+        "let pd = (0..<4).map { Dual<4, Double>(prob.p[$0], seed: $0) }",
+        "print(try solve(ProblemLibrary.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)",
     ] {
         #expect(readme.contains(line), "README lost the quick-start line: \(line)")
     }
