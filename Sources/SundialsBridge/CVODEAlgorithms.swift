@@ -51,18 +51,6 @@ public struct CVODE_Adams: ODEAlgorithm, Sendable {
         self.useAnalyticJacobian = useAnalyticJacobian
     }
 
-    @inlinable
-    public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
-        -> ODESolution<F.Scalar>
-    {
-        try cvodeSolve(problem, options: options, configuration: configuration)
-    }
-
-    @usableFromInline var configuration: CVODEConfiguration {
-        CVODEConfiguration(
-            name: name, method: .adams, maxOrder: maxOrder, maxNumSteps: maxNumSteps,
-            nonlinearSolver: nonlinearSolver, useAnalyticJacobian: useAnalyticJacobian)
-    }
 }
 
 /// CVODE's variable-order, variable-step backward differentiation formulas (orders 1 to 5)
@@ -110,6 +98,20 @@ public struct CVODE_BDF: ODEAlgorithm, Sendable {
         self.useAnalyticJacobian = useAnalyticJacobian
     }
 
+}
+
+/// What ``CVODE_Adams`` and ``CVODE_BDF`` share: their settings and the one solve path.
+public protocol CVODEAlgorithm: ODEAlgorithm {
+    var maxOrder: Int { get }
+    var maxNumSteps: Int? { get }
+    var nonlinearSolver: CVODENonlinearSolver { get }
+    var useAnalyticJacobian: Bool { get }
+}
+
+extension CVODE_Adams: CVODEAlgorithm {}
+extension CVODE_BDF: CVODEAlgorithm {}
+
+extension CVODEAlgorithm {
     @inlinable
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
@@ -118,8 +120,10 @@ public struct CVODE_BDF: ODEAlgorithm, Sendable {
     }
 
     @usableFromInline var configuration: CVODEConfiguration {
-        CVODEConfiguration(
-            name: name, method: .bdf, maxOrder: maxOrder, maxNumSteps: maxNumSteps,
+        // The two conforming types are the two CVODE families.
+        let method: CVODEMethod = self is CVODE_Adams ? .adams : .bdf
+        return CVODEConfiguration(
+            name: name, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps,
             nonlinearSolver: nonlinearSolver, useAnalyticJacobian: useAnalyticJacobian)
     }
 }
