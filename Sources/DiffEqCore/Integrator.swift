@@ -490,6 +490,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     mutating func finish(_ code: ReturnCode, _ why: String?) {
         _retcode = code
         _message = why
+        if code == .dtLessThanMin || code == .unstable, let better = stepper.explainFailure(code) {
+            _retcode = better.code
+            _message = better.message + (why.map { " (the integrator stopped: \($0))" } ?? "")
+        }
         // Save the final state once when only the end is wanted.
         if !setup.saveEverystep && setup.saveTimes.isEmpty && savedT.last != _t {
             savedT.append(_t)

@@ -26,6 +26,13 @@ public protocol ODEStepper {
     /// boundary); infinity for A-stable methods.
     var stabilityBoundary: Double { get }
 
+    /// Called when the integration is about to stop because the step size collapsed
+    /// (``ReturnCode/dtLessThanMin`` or ``ReturnCode/unstable``): a method whose implicit stages
+    /// kept failing (Newton divergence, a singular iteration matrix) returns the more specific
+    /// code (``ReturnCode/convergenceFailure``) and a message saying why; `nil` keeps the
+    /// integrator's own.
+    func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)?
+
     /// Called before the first step (and after the state is changed from outside) with
     /// `f(t, u)` already evaluated, so FSAL methods can reuse it.
     mutating func start(t: Double, u: [Scalar], du: [Scalar])
@@ -63,6 +70,7 @@ extension ODEStepper {
     public var supportsMassMatrix: Bool { false }
     public var stiffnessEstimate: Double { .nan }
     public var stabilityBoundary: Double { .infinity }
+    public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? { nil }
 }
 
 /// Per-component error weights `1 / (abstol_i + reltol * max(|u_i|, |uNew_i|))`, and the RMS

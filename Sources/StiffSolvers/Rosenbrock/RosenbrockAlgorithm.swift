@@ -41,18 +41,13 @@ extension RosenbrockAlgorithm {
     }
 
     /// Solves `problem`. A solve that ends because `W` stayed singular returns
-    /// ``ReturnCode/convergenceFailure`` with a message saying where.
+    /// ``ReturnCode/convergenceFailure`` with a message saying where
+    /// (``RosenbrockStepper/explainFailure(_:)``).
     @inlinable
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
     {
-        let diagnostics = RosenbrockDiagnostics()
-        var integrator = try makeIntegrator(problem, options: options, diagnostics: diagnostics)
-        var solution = integrator.solve()
-        if !solution.retcode.isSuccessful, let why = diagnostics.failureMessage(method: name) {
-            solution.retcode = .convergenceFailure
-            solution.message = why
-        }
-        return solution
+        var integrator = try makeIntegrator(problem, options: options)
+        return integrator.solve()
     }
 }

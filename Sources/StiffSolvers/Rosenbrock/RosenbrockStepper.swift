@@ -58,8 +58,8 @@ enum MassStructure: Sendable {
 /// with a ten times smaller step; after five consecutive singular factorizations (rodas.f gives
 /// up after five as well) the stepper stops trying, the integration ends, and the algorithm's
 /// `solve` reports ``ReturnCode/convergenceFailure`` with the ``RosenbrockDiagnostics`` message.
-/// (Driving an integrator by hand the return code is `.unstable`; the diagnostics passed to
-/// `makeIntegrator` say why.)
+/// (The integrator asks ``explainFailure(_:)`` when it stops, so `solve` and an integrator driven
+/// by hand both end with ``ReturnCode/convergenceFailure`` and the diagnostics' message.)
 ///
 /// Caches are allocated in `init`; an attempt allocates nothing (the forward-mode Jacobian of
 /// JacobianEvaluator aside).
@@ -154,6 +154,11 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         massArg = zeros
         fLast = zeros
         self.diagnostics = diagnostics
+    }
+
+    /// A singular `W` at every step size tried as the reason the step size collapsed.
+    public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
+        diagnostics.failureMessage(method: name).map { (.convergenceFailure, $0) }
     }
 
     public var name: String { tableau.name }

@@ -21,9 +21,7 @@ extension SDIRKAlgorithm {
     public var name: String { tableau.name }
 
     /// An integrator for step-by-step use (`step()`, `t`, `u`, `dt`), as `init` in
-    /// DifferentialEquations.jl. (Driven by hand, repeated stage-solve failures end with
-    /// ``ReturnCode/dtLessThanMin``; ``solve(_:options:)`` reports them as
-    /// ``ReturnCode/convergenceFailure``.)
+    /// DifferentialEquations.jl.
     @inlinable
     public func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions = .init())
         throws(DiffEqError) -> ODEIntegrator<SDIRKStepper<F>>
@@ -44,21 +42,13 @@ extension SDIRKAlgorithm {
 
     /// Solves `problem`. When the solve stops because the implicit stages could not be solved
     /// (Newton divergence or a singular iteration matrix at every step size tried), the return
-    /// code is ``ReturnCode/convergenceFailure`` and the message says why, where, and how often.
+    /// code is ``ReturnCode/convergenceFailure`` and the message says why, where, and how often
+    /// (``SDIRKStepper/explainFailure(_:)``).
     @inlinable
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
     {
-        let log = SDIRKFailureLog()
-        var integrator = try makeIntegrator(problem, options: options, log: log)
-        var sol = integrator.solve()
-        if let why = log.last, log.consecutive > 0, sol.retcode == .dtLessThanMin || sol.retcode == .unstable {
-            sol.retcode = .convergenceFailure
-            sol.message =
-                "\(name): \(why) in \(log.consecutive) consecutive attempts at t = \(log.time) "
-                + "(last step size tried \(Swift.abs(log.stepSize))); "
-                + (sol.message.map { "the integrator stopped: \($0)" } ?? "the integrator stopped")
-        }
-        return sol
+        var integrator = try makeIntegrator(problem, options: options)
+        return integrator.solve()
     }
 }

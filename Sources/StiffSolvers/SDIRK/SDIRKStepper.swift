@@ -201,6 +201,16 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         thetaWeights = [Double](repeating: 0, count: used.count)
     }
 
+    /// Repeated stage-solve failures as the reason the step size collapsed.
+    public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
+        guard let why = log.last, log.consecutive > 0 else { return nil }
+        return (
+            .convergenceFailure,
+            "\(name): \(why) in \(log.consecutive) consecutive attempts at t = \(log.time) "
+                + "(last step size tried \(Swift.abs(log.stepSize)))"
+        )
+    }
+
     public var name: String { tableau.name }
     public var isAdaptive: Bool { true }
     public var order: Int { tableau.order }
