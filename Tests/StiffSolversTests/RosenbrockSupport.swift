@@ -29,47 +29,20 @@ enum RosMethod: String, CaseIterable, CustomStringConvertible, Sendable {
     }
 }
 
-/// The stiff problems of the IVP test set, each with its reference and test-set settings.
-enum RosProblem: String, CaseIterable, CustomStringConvertible, Sendable {
-    case rober = "ROBER"
-    case hires = "HIRES"
-    case pollu = "POLLU"
-    case orego = "OREGO"
-    case vdpol = "VDPOL"
+/// The stiff problems of the IVP test set (ProblemLibrary's list; shared support in
+/// StiffTestSupport.swift).
+typealias RosProblem = StiffTestSet
 
-    var description: String { rawValue }
-
-    /// The published reference and settings (from ProblemLibrary's `StiffTestSet`).
-    var reference: ReferenceSolution { StiffTestSet(rawValue: rawValue)!.reference }
-    var info: TestProblemInfo { StiffTestSet(rawValue: rawValue)!.info }
-
-    /// The test set's options at `reltol`: `abstol = abstolPerReltol · reltol`, end state only.
-    func options(reltol: Double) -> SolveOptions {
-        SolveOptions(reltol: reltol, abstol: .scalar(info.testSetAbstol(reltol: reltol)), saveEverystep: false)
+extension RosMethod: StiffProblemSolver {
+    func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws -> ODESolution<F.Scalar> {
+        try solve(problem, options: options, jacobian: .automatic)
     }
+}
 
-    /// Solves with a Rosenbrock method and returns the final state and the solution.
+extension StiffTestSet {
+    /// Solves with a Rosenbrock method at the test set's settings.
     func solve(_ method: RosMethod, reltol: Double) throws -> ODESolution<Double> {
-        let options = options(reltol: reltol)
-        switch self {
-        case .rober: return try method.solve(ProblemLibrary.rober(), options: options)
-        case .hires: return try method.solve(ProblemLibrary.hires(), options: options)
-        case .pollu: return try method.solve(ProblemLibrary.pollution(), options: options)
-        case .orego: return try method.solve(ProblemLibrary.orego(), options: options)
-        case .vdpol: return try method.solve(ProblemLibrary.vanDerPol(), options: options)
-        }
-    }
-
-    /// Solves with any algorithm (CVODE_BDF for the cross-check).
-    func solve<A: ODEAlgorithm>(with algorithm: A, reltol: Double) throws -> ODESolution<Double> {
-        let options = options(reltol: reltol)
-        switch self {
-        case .rober: return try algorithm.solve(ProblemLibrary.rober(), options: options)
-        case .hires: return try algorithm.solve(ProblemLibrary.hires(), options: options)
-        case .pollu: return try algorithm.solve(ProblemLibrary.pollution(), options: options)
-        case .orego: return try algorithm.solve(ProblemLibrary.orego(), options: options)
-        case .vdpol: return try algorithm.solve(ProblemLibrary.vanDerPol(), options: options)
-        }
+        try solve(method, options: options(reltol: reltol))
     }
 }
 

@@ -30,52 +30,24 @@ enum SDIRKMethod: String, CaseIterable, CustomStringConvertible {
     }
 }
 
-/// The stiff problems of the IVP test set with their references and tolerance settings.
-enum SDIRKProblem: String, CaseIterable, CustomStringConvertible {
-    case rober = "ROBER"
-    case hires = "HIRES"
-    case pollu = "POLLU"
-    case orego = "OREGO"
-    case vdpol = "VDPOL"
+/// The stiff problems of the IVP test set (ProblemLibrary's list; shared support in
+/// StiffTestSupport.swift).
+typealias SDIRKProblem = StiffTestSet
 
-    var description: String { rawValue }
+extension SDIRKMethod: StiffProblemSolver {
+    func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws -> ODESolution<F.Scalar> {
+        try solve(problem, options: options, jacobian: .automatic)
+    }
+}
 
-    /// The published reference and settings (from ProblemLibrary's `StiffTestSet`).
-    var reference: ReferenceSolution { StiffTestSet(rawValue: rawValue)!.reference }
-    var info: TestProblemInfo { StiffTestSet(rawValue: rawValue)!.info }
-
-    /// Solves the problem with `solver` (a method's or CVODE's solve) at the test set's abstol.
+extension StiffTestSet {
+    /// Solves the problem with an (E)SDIRK method at the test set's abstol.
     func solve(reltol: Double, with solver: SDIRKMethod) throws -> ODESolution<Double> {
-        let options = SolveOptions(reltol: reltol, abstol: .scalar(info.testSetAbstol(reltol: reltol)), saveEverystep: false)
-        switch self {
-        case .rober: return try solver.solve(ProblemLibrary.rober(), options: options)
-        case .hires: return try solver.solve(ProblemLibrary.hires(), options: options)
-        case .pollu: return try solver.solve(ProblemLibrary.pollution(), options: options)
-        case .orego: return try solver.solve(ProblemLibrary.orego(), options: options)
-        case .vdpol: return try solver.solve(ProblemLibrary.vanDerPol(), options: options)
-        }
+        try solve(solver, options: options(reltol: reltol))
     }
 
     func solve<A: ODEAlgorithm>(reltol: Double, abstol: Double? = nil, with algorithm: A) throws -> ODESolution<Double> {
-        let options = SolveOptions(
-            reltol: reltol, abstol: .scalar(abstol ?? info.testSetAbstol(reltol: reltol)), saveEverystep: false)
-        switch self {
-        case .rober: return try algorithm.solve(ProblemLibrary.rober(), options: options)
-        case .hires: return try algorithm.solve(ProblemLibrary.hires(), options: options)
-        case .pollu: return try algorithm.solve(ProblemLibrary.pollution(), options: options)
-        case .orego: return try algorithm.solve(ProblemLibrary.orego(), options: options)
-        case .vdpol: return try algorithm.solve(ProblemLibrary.vanDerPol(), options: options)
-        }
-    }
-
-    /// The test set's mixed error `max_i |u_i − ref_i| / (abstol/reltol + |ref_i|)` (its `mescd`
-    /// is `-log10` of this) at the test set's abstol for `reltol`: a relative error for components
-    /// above `abstol/reltol`, an absolute one (scaled by `reltol/abstol`) below.
-    func mixedError(_ u: [Double], reltol: Double) -> Double {
-        let ratio = info.abstolPerReltol
-        var worst = 0.0
-        for (x, r) in zip(u, reference.u) { worst = Swift.max(worst, Swift.abs(x - r) / (ratio + Swift.abs(r))) }
-        return worst
+        try solve(with: algorithm, reltol: reltol, abstol: abstol)
     }
 }
 
