@@ -68,6 +68,9 @@ public struct ButcherTableau: Sendable {
     public let interpolant: ContinuousExtension?
     /// The step-size controller tuned for this method.
     public let controller: PIController
+    /// Where the stability region crosses the negative real axis, as `|z|` (computed once, when
+    /// the tableau is built: stiffness switching compares `|h|ρ` with it after every step).
+    public let realStabilityBoundary: Double
 
     public var stages: Int { c.count }
 
@@ -137,6 +140,7 @@ public struct ButcherTableau: Sendable {
         self.isFSAL = isFSAL
         self.interpolant = interpolant
         self.controller = controller ?? (btilde == nil ? .fixed : .standard(order: order))
+        self.realStabilityBoundary = Self.stabilityBoundary(a: a, b: b)
     }
 }
 
@@ -144,7 +148,8 @@ extension ButcherTableau {
     /// Where the stability region `{z : |R(z)| ≤ 1}` of the method crosses the negative real
     /// axis, as `|z|`: `R(z) = 1 + z bᵀ(I − zA)⁻¹𝟙` evaluated by the stage recursion of the test
     /// equation `u' = λu`, scanned outward from 0 and refined by bisection.
-    public var realStabilityBoundary: Double {
+    static func stabilityBoundary(a: [[Double]], b: [Double]) -> Double {
+        let stages = b.count
         func amplification(_ z: Double) -> Double {
             var y = [Double](repeating: 0, count: stages)
             for i in 0..<stages {
