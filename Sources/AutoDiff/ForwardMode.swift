@@ -14,8 +14,10 @@ public protocol ScalarFunction {
 
 /// `f(x + ε v)`: the directional derivative of a vector function along `v` (one dual pass).
 @inlinable
-public func jvp<F: VectorFunction>(of f: F, at x: [Double], direction v: [Double]) -> (value: [Double], jvp: [Double]) {
-    precondition(x.count == v.count, "jvp: the direction must have the length of x")
+public func jvp<F: VectorFunction>(of f: F, at x: [Double], direction v: [Double]) throws(ReverseModeError)
+    -> (value: [Double], jvp: [Double])
+{
+    guard x.count == v.count else { throw .dimensionMismatch(what: "jvp direction", expected: x.count, got: v.count) }
     var xd = [Dual<1, Double>](repeating: .zero, count: x.count)
     for i in x.indices { xd[i] = Dual(value: x[i], partials: [v[i]]) }
     let y = f(xd)

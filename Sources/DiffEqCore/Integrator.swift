@@ -145,9 +145,13 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// Starts again from `u0` at `t0` (default: the problem's), keeping every buffer's
     /// capacity: `reinit!` in DifferentialEquations.jl.
-    public mutating func reinit(u0: [Scalar]? = nil, t0: Double? = nil) {
+    public mutating func reinit(u0: [Scalar]? = nil, t0: Double? = nil) throws(DiffEqError) {
         let start = u0 ?? setup.u0
-        precondition(start.count == _u.count, "the state must keep its length")
+        guard start.count == _u.count else {
+            throw .dimensionMismatch(what: "reinit u0", expected: _u.count, got: start.count)
+        }
+        if let bad = start.firstIndex(where: { !$0.isFiniteScalar }) { throw .nonFiniteInitialState(component: bad) }
+        if let t0, !t0.isFinite { throw .invalidTimeSpan(t0: t0, t1: setup.t1) }
         _u = start
         _t = t0 ?? setup.t0
         tPrev = _t
@@ -466,7 +470,11 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// dense output, and the method restarts from the new values.
     @usableFromInline
     mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool) {
-        precondition(context.u.count == _u.count, "an event's affect must keep the state's length")
+        guard context.u.count == _u.count, context.p.count == _p.count else {
+            finish(.failure, "an event's affect changed the length of u (\(_u.count) -> \(context.u.count)) "
+                + "or p (\(_p.count) -> \(context.p.count)) at t = \(_t); the state is kept as before the event")
+            return
+        }
         let changed = context.u != _u || context.p != _p
         _u = context.u
         _p = context.p

@@ -91,11 +91,21 @@ private func bounceTimes(h0: Double, g: Double, e: Double, until tEnd: Double) -
         integ.advance(to: 2)
         #expect(integ.t == 2)
         let steps = integ.stats.naccept
-        integ.reinit(u0: [2.0])
+        try integ.reinit(u0: [2.0])
+        #expect(throws: DiffEqError.dimensionMismatch(what: "reinit u0", expected: 1, got: 2)) { try integ.reinit(u0: [1, 2]) }
         #expect(integ.t == 0 && integ.u == [2.0] && integ.stats.naccept == 0)
         let sol = integ.solve()
         #expect(sol.retcode == .success)
         #expect(abs(sol.u.last![0] - 2 * exp(-3.0)) < 1e-9)
         #expect(steps > 0)
     }
+}
+
+@Test func anAffectThatChangesTheStateLengthEndsTheSolveCleanly() throws {
+    let prob = ODEProblem(f: { du, u, p, t in du[0] = 1 }, u0: [0.0], tspan: (0, 1))
+    let bad = ContinuousCallback<Double>(condition: { u, t, p in u[0] - 0.5 }, affect: { $0.u = [1, 2] })
+    let sol = try solve(prob, Tsit5(), callback: CallbackSet(bad))
+    #expect(sol.retcode == .failure)
+    #expect(sol.message?.contains("length") == true)
+    #expect(abs(sol.t.last! - 0.5) < 1e-12 && sol.u.last!.count == 1)
 }
