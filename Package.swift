@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "SundialsBridge", targets: ["SundialsBridge"]),
         .library(name: "DenseLinearAlgebra", targets: ["DenseLinearAlgebra"]),
         .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
+        .library(name: "Sensitivity", targets: ["Sensitivity"]),
         .executable(name: "rober", targets: ["rober"]),
         .executable(name: "lorenz", targets: ["lorenz"]),
         .executable(name: "solver-bench", targets: ["solver-bench"]),
@@ -47,10 +48,12 @@ let package = Package(
         .target(name: "StiffSolvers", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK"]),
         .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
         .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
+        .target(name: "Sensitivity", dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "DenseLinearAlgebra"]),
         .target(
             name: "DiffEq",
             dependencies: [
-                "DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "SundialsBridge", "ProblemLibrary",
+                "DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "SundialsBridge",
+                "ProblemLibrary", "Sensitivity",
             ]),
 
         // MARK: Reproducibility scripts and benchmarks (public API only).
@@ -74,5 +77,6 @@ let package = Package(
         .testTarget(name: "SundialsBridgeTests", dependencies: ["SundialsBridge", "ProblemLibrary", "ExplicitRK"]),
         .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),
         .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),
+        .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "ProblemLibrary", "SundialsBridge"]),
     ]
 )

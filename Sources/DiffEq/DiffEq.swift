@@ -4,5 +4,6 @@
 @_exported import DiffEqCore
 @_exported import ExplicitRK
 @_exported import ProblemLibrary
+@_exported import Sensitivity
 @_exported import StiffSolvers
 @_exported import SundialsBridge

@@ -1,0 +1,390 @@
+import AutoDiff
+import DenseLinearAlgebra
+import DiffEqCore
+
+// The continuous adjoint for a loss summed over observation times (Cao, Li, Petzold & Serban
+// 2003, §2; Ma et al., arXiv:1812.01892, §2.2):
+//
+//     λ' = -(∂f/∂u)ᵀ λ,   μ' = -(∂f/∂p)ᵀ λ,   integrated from the last observation back to t0,
+//     λ(t_k⁻) = λ(t_k⁺) + ∂g/∂u(u(t_k), t_k)   at each observation time (a jump),
+//     dL/du0 = λ(t0),   dL/dp = μ(t0) = ∫ λᵀ ∂f/∂p dt.
+//
+// The backward system is a closure over Double solved by the caller's algorithm (an explicit
+// method for non-stiff problems, a Rosenbrock or SDIRK method for stiff ones, which get the
+// exact Jacobian `-(∂f/∂u)ᵀ` by forward-mode AD) in one solve from the last observation to
+// t0, which steps onto every observation time (`tstops`) and applies the jump there with a
+// discrete callback. The products `λᵀ∂f/∂u` and `λᵀ∂f/∂p` come from one
+// replayed reverse-mode tape (``RHSTape``) per gradient.
+
+/// Buffers and counters shared by the backward right-hand sides (one per gradient; the
+/// closures of the backward problems capture it, so a step allocates nothing).
+@usableFromInline
+final class _AdjointWorkspace<Model: ODEModel> {
+    @usableFromInline let model: Model
+    @usableFromInline let tape: RHSTape
+    @usableFromInline let p: [Double]
+    @usableFromInline let n: Int
+    @usableFromInline let np: Int
+    /// The forward solution's dense output (interpolating and quadrature adjoints).
+    @usableFromInline var forward: (any DenseOutput<Double>)?
+    @usableFromInline var u: [Double]
+    @usableFromInline var lambda: [Double]
+    @usableFromInline var vjpU: [Double]
+    @usableFromInline var vjpP: [Double]
+    @usableFromInline var vjps = 0
+    @usableFromInline var jacobians = 0
+    @usableFromInline var error: ReverseModeError?
+
+    @inlinable
+    init(_ model: Model, p: [Double], n: Int) {
+        self.model = model
+        self.tape = RHSTape(model)
+        self.p = p
+        self.n = n
+        self.np = p.count
+        self.u = [Double](repeating: 0, count: n)
+        self.lambda = [Double](repeating: 0, count: n)
+        self.vjpU = [Double](repeating: 0, count: n)
+        self.vjpP = [Double](repeating: 0, count: p.count)
+    }
+
+    /// `λᵀ∂f/∂u` into `vjpU` and `λᵀ∂f/∂p` into `vjpP` at `(u, p, t)`.
+    @inlinable @inline(__always)
+    func vjp(t: Double) {
+        vjps += 1
+        do {
+            try tape.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
+        } catch {
+            if self.error == nil { self.error = error }
+            for i in 0..<n { vjpU[i] = .nan }
+            for k in 0..<np { vjpP[k] = .nan }
+        }
+    }
+
+    /// `u(t)` from the forward dense output into `u`.
+    @inlinable @inline(__always)
+    func interpolateForward(_ t: Double) {
+        forward!.evaluate(at: t, into: &u)
+    }
+
+    /// The Jacobian of `y = [λ; μ (first `muCount` of np)]`'s right-hand side with respect to
+    /// `y` (size `N = n + muCount`, column-major): `-(∂f/∂u)ᵀ` in the λ block and `-(∂f/∂p)ᵀ` in
+    /// the μ rows, at `u` (already set) and `t`.
+    @inlinable
+    func adjointJacobian(_ J: inout [Double], t: Double, includeMu: Bool) {
+        jacobians += 1
+        let (ju, jp) = rhsJacobians(model, u: u, p: p, t: t)
+        let size = includeMu ? n + np : n
+        for i in J.indices { J[i] = 0 }
+        for i in 0..<n { for j in 0..<n { J[i + j * size] = -ju[j, i] } }
+        if includeMu { for k in 0..<np { for j in 0..<n { J[(n + k) + j * size] = -jp[j, k] } } }
+    }
+}
+
+/// Integrates a backward system from the last observation time to `t0` in one solve: the
+/// interior observation times are `tstops` (the steps land on them exactly) and a discrete
+/// callback applies the jump `atObservation(k, &y)` there, so the step size carries over from
+/// one observation interval to the next. The jumps at the last observation time come before the
+/// solve and those at `t0` after it. Returns the backward solution (`nil` when every
+/// observation is at `t0` and there is nothing to integrate).
+@inlinable
+func _sweepBackward<A: ODEAlgorithm>(
+    plan: ObservationPlan, algorithm: A, rhs: ClosureRHS<Double>, y: inout [Double], options: SolveOptions,
+    stats: inout SensitivityStats, atObservation: @escaping (Int, inout [Double]) -> Void
+) throws(SensitivityError) -> ODESolution<Double>? {
+    let times = plan.times, t0 = plan.t0
+    var next = times.count - 1
+    let last = times[next]
+    while next >= 0 && times[next] == last {
+        atObservation(next, &y)
+        next -= 1
+    }
+    var solution: ODESolution<Double>?
+    if last > t0 {
+        var interior: [Double] = []
+        for t in times where t > t0 && t < last && interior.last != t { interior.append(t) }
+        let jumps = DiscreteCallback<Double>(
+            condition: { _, t, _ in next >= 0 && t != t0 && t == times[next] },
+            affect: { context in
+                let t = context.t
+                while next >= 0 && times[next] == t {
+                    atObservation(next, &context.u)
+                    next -= 1
+                }
+            },
+            savePositions: (false, false))
+        var opts = options
+        opts.tstops = interior
+        let problem = ODEProblem(rhs, u0: y, tspan: (last, t0), p: []).remake(callbacks: CallbackSet(jumps))
+        let sol = try _solve(problem, algorithm, opts, phase: "backward (adjoint)")
+        guard let end = sol.u.last, sol.t.last == t0 else {
+            throw .solveFailed(phase: "backward (adjoint)", retcode: sol.retcode, message: "the end state was not saved")
+        }
+        y = end
+        stats.backwardEvaluations += sol.stats.nf
+        stats.backwardSteps += sol.stats.naccept
+        solution = sol
+    }
+    // Observations at t0 (after the solve; the callback skips t0). Any other one left means the
+    // solve did not stop on it, and the jump would land in the wrong place.
+    guard next < 0 || times[next] == t0 else {
+        throw .solveFailed(
+            phase: "backward (adjoint)", retcode: solution?.retcode ?? .default,
+            message: "the backward solve did not stop at the observation time \(times[next])")
+    }
+    while next >= 0 {
+        atObservation(next, &y)
+        next -= 1
+    }
+    return solution
+}
+
+/// Options of a backward solve: the forward tolerances (a scalar `abstol`), the end state only.
+@inlinable
+func _backwardOptions(_ plan: ObservationPlan, dense: Bool) -> SolveOptions {
+    SolveOptions(
+        reltol: plan.options.reltol, abstol: .scalar(plan.scalarAbstol), saveEverystep: dense, dense: dense,
+        dtmax: plan.options.dtmax, maxiters: plan.options.maxiters)
+}
+
+/// The forward solve of the interpolating adjoints: dense output kept, every step saved (the
+/// steps are the quadrature's breakpoints), states at the observation times interpolated.
+@inlinable
+func _denseForward<M: ODEModel, A: ODEAlgorithm>(
+    _ model: M, _ algorithm: A, _ plan: ObservationPlan
+) throws(SensitivityError) -> (solution: ODESolution<Double>, observed: [[Double]]) {
+    var options = plan.options
+    options.dense = true
+    options.saveEverystep = true
+    let problem = ODEProblem(model: model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+    let sol = try _solve(problem, algorithm, options, phase: "forward")
+    guard sol.denseOutput != nil else {
+        throw .unsupported("\(algorithm.name) gave no dense output, which the interpolating adjoints need")
+    }
+    var observed: [[Double]] = []
+    observed.reserveCapacity(plan.times.count)
+    for t in plan.times {
+        do { observed.append(try sol(t)) } catch {
+            throw .unsupported("the forward dense output cannot be evaluated at t = \(t): \(error)")
+        }
+    }
+    return (sol, observed)
+}
+
+/// The interpolating adjoint (SciMLSensitivity.jl's `InterpolatingAdjoint`): one forward solve
+/// keeping the dense output; one backward solve of `[λ; μ]`, `u(t)` read from the forward
+/// interpolant, `μ' = -(∂f/∂p)ᵀλ` accumulated alongside `λ` under the same error control.
+///
+/// Cao, Li, Petzold & Serban (2003); Ma et al., arXiv:1812.01892 (where it is the robust
+/// adjoint: unlike ``BacksolveAdjoint`` it never integrates the state backward).
+public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
+    public init() {}
+    public var name: String { "InterpolatingAdjoint" }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        let model = problem.f.model
+        let n = plan.u0.count, np = plan.p.count
+        let (forward, observed) = try _denseForward(model, algorithm, plan)
+        let ws = _AdjointWorkspace(model, p: plan.p, n: n)
+        ws.forward = forward.denseOutput
+        let rhs = ClosureRHS<Double>(
+            { dy, y, _, t in
+                ws.interpolateForward(t)
+                for i in 0..<n { ws.lambda[i] = y[i] }
+                ws.vjp(t: t)
+                for i in 0..<n { dy[i] = -ws.vjpU[i] }
+                for k in 0..<np { dy[n + k] = -ws.vjpP[k] }
+            },
+            jacobian: { J, _, _, t in
+                ws.interpolateForward(t)
+                ws.adjointJacobian(&J, t: t, includeMu: true)
+            })
+        var stats = SensitivityStats()
+        stats.forwardEvaluations = forward.stats.nf
+        stats.forwardSteps = forward.stats.naccept
+        stats.peakStoredStates = forward.stats.naccept + 1
+        var y = [Double](repeating: 0, count: n + np)
+        var g = [Double](repeating: 0, count: n)
+        var value = 0.0
+        _ = try _sweepBackward(
+            plan: plan, algorithm: algorithm, rhs: rhs, y: &y, options: _backwardOptions(plan, dense: false),
+            stats: &stats,
+            atObservation: { k, y in
+                value += loss.valueAndGradient(at: observed[k], plan.times[k], into: &g)
+                for i in 0..<n { y[i] += g[i] }
+            })
+        if let e = ws.error { throw .reverseMode(e) }
+        stats.vjps = ws.vjps
+        stats.jacobians = ws.jacobians
+        return SensitivityResult(
+            loss: value, dp: Array(y[n..<(n + np)]), du0: Array(y[0..<n]), stats: stats, method: name)
+    }
+}
+
+/// The quadrature adjoint (SciMLSensitivity.jl's `QuadratureAdjoint`): `λ` alone is solved
+/// backward (a system of size `n`, not `n + np`), with `u(t)` from the forward interpolant, and
+/// `dL/dp = ∫ λ(t)ᵀ ∂f/∂p(u(t), p, t) dt` is computed afterwards as a quadrature over the
+/// stored forward and backward solutions: 5-point Gauss-Legendre on every piece between
+/// consecutive forward and backward step times, with `λ(t)` from the adjoint's dense output.
+///
+/// Cao, Li, Petzold & Serban (2003), §2 (the quadrature form of the parameter gradient);
+/// Ma et al., arXiv:1812.01892.
+public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
+    public init() {}
+    public var name: String { "QuadratureAdjoint" }
+
+    /// Gauss-Legendre nodes and weights on [-1, 1] (Abramowitz & Stegun, Table 25.4).
+    @usableFromInline static let nodes: [Double] = [
+        -0.906179845938663992797626878299, -0.538469310105683091036314420700, 0,
+        0.538469310105683091036314420700, 0.906179845938663992797626878299,
+    ]
+    @usableFromInline static let weights: [Double] = [
+        0.236926885056189087514264040720, 0.478628670499366468041291514836, 0.568888888888888888888888888889,
+        0.478628670499366468041291514836, 0.236926885056189087514264040720,
+    ]
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        let model = problem.f.model
+        let n = plan.u0.count, np = plan.p.count
+        let (forward, observed) = try _denseForward(model, algorithm, plan)
+        let forwardTimes = forward.t
+        let ws = _AdjointWorkspace(model, p: plan.p, n: n)
+        ws.forward = forward.denseOutput
+        let rhs = ClosureRHS<Double>(
+            { dy, y, _, t in
+                ws.interpolateForward(t)
+                for i in 0..<n { ws.lambda[i] = y[i] }
+                ws.vjp(t: t)
+                for i in 0..<n { dy[i] = -ws.vjpU[i] }
+            },
+            jacobian: { J, _, _, t in
+                ws.interpolateForward(t)
+                ws.adjointJacobian(&J, t: t, includeMu: false)
+            })
+        var stats = SensitivityStats()
+        stats.forwardEvaluations = forward.stats.nf
+        stats.forwardSteps = forward.stats.naccept
+        var peakBackward = 0
+        var y = [Double](repeating: 0, count: n)
+        var g = [Double](repeating: 0, count: n)
+        var mu = [Double](repeating: 0, count: np)
+        var value = 0.0
+        let backward = try _sweepBackward(
+            plan: plan, algorithm: algorithm, rhs: rhs, y: &y, options: _backwardOptions(plan, dense: true),
+            stats: &stats,
+            atObservation: { k, y in
+                value += loss.valueAndGradient(at: observed[k], plan.times[k], into: &g)
+                for i in 0..<n { y[i] += g[i] }
+            })
+        if let e = ws.error { throw .reverseMode(e) }
+        if let sol = backward {
+            guard let adjoint = sol.denseOutput else {
+                throw .unsupported("\(algorithm.name) gave no dense output for the adjoint")
+            }
+            peakBackward = sol.stats.naccept + 1
+            // Breakpoints: the backward steps (which land on every observation time, where λ
+            // jumps) and the forward steps, so that each piece is smooth.
+            let (lo, hi) = adjoint.domain
+            var breaks = sol.t
+            for s in forwardTimes where s > lo && s < hi { breaks.append(s) }
+            breaks.sort()
+            let nodes = QuadratureAdjoint.nodes, weights = QuadratureAdjoint.weights
+            for m in 1..<breaks.count {
+                let a = breaks[m - 1], b = breaks[m]
+                guard b > a else { continue }
+                let mid = 0.5 * (a + b), half = 0.5 * (b - a)
+                for q in 0..<nodes.count {
+                    let t = mid + half * nodes[q]
+                    ws.interpolateForward(t)
+                    adjoint.evaluate(at: t, into: &ws.lambda)
+                    ws.vjp(t: t)
+                    let w = half * weights[q]
+                    for k in 0..<np { mu[k] += w * ws.vjpP[k] }
+                }
+            }
+            if let e = ws.error { throw .reverseMode(e) }
+        }
+        stats.vjps = ws.vjps
+        stats.jacobians = ws.jacobians
+        stats.peakStoredStates = forward.stats.naccept + 1 + peakBackward
+        return SensitivityResult(loss: value, dp: mu, du0: y, stats: stats, method: name)
+    }
+}
+
+/// The backsolve adjoint (Chen, Rubanova, Bettencourt & Duvenaud, NeurIPS 2018; the adjoint of
+/// "Neural ordinary differential equations"): the state is not stored but re-solved backward
+/// from `u(T)` together with `λ` and `μ`, one system `[u; λ; μ]` of size `2n + np`. Memory is
+/// `O(1)` in the number of steps, but integrating `u` backward is unstable when the forward
+/// flow is dissipative or chaotic: the reconstructed `u(t)` then drifts away from the forward
+/// solution and so does the gradient (Ma et al., arXiv:1812.01892, §3; the result's
+/// ``SensitivityResult/reconstructedInitialState`` shows the drift).
+///
+/// With `checkpointing: true` the state is reset to the stored forward state at every
+/// observation time (SciMLSensitivity.jl's default), which bounds the drift to one interval.
+public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
+    public var checkpointing: Bool
+    public init(checkpointing: Bool = false) { self.checkpointing = checkpointing }
+    public var name: String { checkpointing ? "BacksolveAdjoint(checkpointing)" : "BacksolveAdjoint" }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        let model = problem.f.model
+        let n = plan.u0.count, np = plan.p.count
+        let forwardProblem = ODEProblem(model: model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+        let forward = try _solve(forwardProblem, algorithm, plan.options, phase: "forward")
+        guard forward.u.count == plan.times.count else {
+            throw .unsupported("the forward solve saved \(forward.u.count) states for \(plan.times.count) observations")
+        }
+        let observed = forward.u
+        let ws = _AdjointWorkspace(model, p: plan.p, n: n)
+        var f = [Double](repeating: 0, count: n)
+        let rhs = ClosureRHS<Double>({ dy, y, _, t in
+            for i in 0..<n {
+                ws.u[i] = y[i]
+                ws.lambda[i] = y[n + i]
+            }
+            model.rhs(&f, ws.u, ws.p, t)
+            ws.vjp(t: t)
+            for i in 0..<n {
+                dy[i] = f[i]
+                dy[n + i] = -ws.vjpU[i]
+            }
+            for k in 0..<np { dy[2 * n + k] = -ws.vjpP[k] }
+        })
+        var stats = SensitivityStats()
+        stats.forwardEvaluations = forward.stats.nf
+        stats.forwardSteps = forward.stats.naccept
+        stats.peakStoredStates = observed.count
+        var y = [Double](repeating: 0, count: 2 * n + np)
+        var g = [Double](repeating: 0, count: n)
+        var value = 0.0
+        let last = plan.times.count - 1
+        let reset = checkpointing
+        var checkpoints = 0
+        _ = try _sweepBackward(
+            plan: plan, algorithm: algorithm, rhs: rhs, y: &y, options: _backwardOptions(plan, dense: false),
+            stats: &stats,
+            atObservation: { k, y in
+                if k == last || reset {
+                    for i in 0..<n { y[i] = observed[k][i] }
+                    if k != last { checkpoints += 1 }
+                }
+                value += loss.valueAndGradient(at: observed[k], plan.times[k], into: &g)
+                for i in 0..<n { y[n + i] += g[i] }
+            })
+        if let e = ws.error { throw .reverseMode(e) }
+        stats.vjps = ws.vjps
+        stats.checkpoints = checkpoints
+        return SensitivityResult(
+            loss: value, dp: Array(y[(2 * n)..<(2 * n + np)]), du0: Array(y[n..<(2 * n)]), stats: stats,
+            method: name, reconstructedInitialState: Array(y[0..<n]))
+    }
+}

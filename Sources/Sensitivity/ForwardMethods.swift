@@ -1,0 +1,160 @@
+import AutoDiff
+import DiffEqCore
+
+/// Forward-mode AD through the solver (ForwardDiff.jl through OrdinaryDiffEq.jl): `p` and `u0`
+/// are seeded with dual partials, in chunks of up to 8 directions, and the native solver runs on
+/// dual numbers, its step control seeing the partials (DESIGN.md §4). The loss is evaluated on
+/// the dual observations, so its partials are the gradient.
+///
+/// Exact derivatives of the discretised solution (up to the step control's dependence on the
+/// partials), at `ceil((n + np) / chunk)` dual solves; the method of choice for small systems
+/// with few parameters (Ma et al., arXiv:1812.01892, §5).
+public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
+    public init() {}
+    public var name: String { "ForwardDiffSensitivity" }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        let total = plan.u0.count + plan.p.count
+        switch total {
+        case ...2: return try _run(Dual<2, Double>.self, loss, problem.f.model, algorithm, plan)
+        case ...4: return try _run(Dual<4, Double>.self, loss, problem.f.model, algorithm, plan)
+        default: return try _run(Dual<8, Double>.self, loss, problem.f.model, algorithm, plan)
+        }
+    }
+
+    @inlinable
+    func _run<let C: Int, M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        _: Dual<C, Double>.Type, _ loss: L, _ model: M, _ algorithm: A, _ plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        typealias D = Dual<C, Double>
+        let n = plan.u0.count, np = plan.p.count, total = n + np
+        var dp = [Double](repeating: 0, count: np)
+        var du0 = [Double](repeating: 0, count: n)
+        var stats = SensitivityStats()
+        var value = 0.0
+        var offset = 0
+        // Directions 0..<np are the parameters, np..<np+n the initial state.
+        repeat {
+            let width = Swift.min(C, total - offset)
+            var pd = plan.p.map { D(constant: $0) }
+            var ud = plan.u0.map { D(constant: $0) }
+            for j in 0..<width {
+                let direction = offset + j
+                if direction < np { pd[direction].partials[j] = 1 } else { ud[direction - np].partials[j] = 1 }
+            }
+            let prob = ODEProblem(model: model, u0: ud, tspan: (plan.t0, plan.t1), p: pd)
+            let sol = try _solve(prob, algorithm, plan.options, phase: "forward (dual)")
+            var l = D.zero
+            for (t, u) in zip(sol.t, sol.u) { l += loss(u, t) }
+            value = l.value
+            for j in 0..<width {
+                let direction = offset + j
+                if direction < np { dp[direction] = l.partials[j] } else { du0[direction - np] = l.partials[j] }
+            }
+            stats.forwardEvaluations += sol.stats.nf
+            stats.forwardSteps += sol.stats.naccept
+            stats.peakStoredStates = Swift.max(stats.peakStoredStates, sol.u.count)
+            offset += width
+        } while offset < total
+        return SensitivityResult(loss: value, dp: dp, du0: du0, stats: stats, method: name)
+    }
+}
+
+/// The continuous forward sensitivity equations (Cao, Li, Petzold & Serban 2003, eq. 2.2):
+/// `s_j' = (∂f/∂u) s_j + ∂f/∂p_j`, `s_j(t0) = 0` for each parameter and `s_i' = (∂f/∂u) s_i`,
+/// `s_i(t0) = e_i` for each initial value, solved alongside the state as one augmented system
+/// (``ForwardSensitivityModel``) whose error control covers the sensitivities. The products
+/// `(∂f/∂u) s + ∂f/∂p e_j` are directional derivatives, computed with dual numbers (8 directions
+/// per evaluation of `f`).
+///
+/// The gradient is `dL/dθ_j = Σ_k ∂g/∂u(u(t_k)) · s_j(t_k)`.
+public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
+    public init() {}
+    public var name: String { "ForwardSensitivity" }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        let n = plan.u0.count, np = plan.p.count, m = np + n
+        let augmented = ForwardSensitivityModel(problem.f.model, stateCount: n, parameterCount: np)
+        var y0 = [Double](repeating: 0, count: n * (1 + m))
+        for i in 0..<n {
+            y0[i] = plan.u0[i]
+            y0[n + (np + i) * n + i] = 1
+        }
+        var options = plan.options
+        if case .perComponent(let a) = options.abstol {
+            // The sensitivities of component i get the tolerance of component i.
+            options.abstol = .perComponent((0...m).flatMap { _ in a })
+        }
+        let prob = ODEProblem(model: augmented, u0: y0, tspan: (plan.t0, plan.t1), p: plan.p)
+        let sol = try _solve(prob, algorithm, options, phase: "forward (sensitivity equations)")
+        var dp = [Double](repeating: 0, count: np)
+        var du0 = [Double](repeating: 0, count: n)
+        var g = [Double](repeating: 0, count: n)
+        var value = 0.0
+        for (t, y) in zip(sol.t, sol.u) {
+            value += loss.valueAndGradient(at: Array(y[0..<n]), t, into: &g)
+            for j in 0..<m {
+                var s = 0.0
+                for i in 0..<n { s += g[i] * y[n + j * n + i] }
+                if j < np { dp[j] += s } else { du0[j - np] += s }
+            }
+        }
+        var stats = SensitivityStats()
+        stats.forwardEvaluations = sol.stats.nf
+        stats.forwardSteps = sol.stats.naccept
+        stats.peakStoredStates = sol.u.count
+        return SensitivityResult(loss: value, dp: dp, du0: du0, stats: stats, method: name)
+    }
+}
+
+/// The state and its forward sensitivities as one model: `y = [u; s_0; ...; s_{m-1}]` with
+/// `m = np + n` directions (the parameters, then the initial values), each `s_j` of length `n`.
+///
+/// `f` is evaluated on `Dual<8, S>` numbers whose partials are eight of the `s_j` (and the unit
+/// parameter seeds), so one evaluation gives `f(u)` and eight products `(∂f/∂u) s_j + ∂f/∂p_j`.
+public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
+    public let model: Model
+    public let stateCount: Int
+    public let parameterCount: Int
+
+    @inlinable
+    public init(_ model: Model, stateCount: Int, parameterCount: Int) {
+        self.model = model
+        self.stateCount = stateCount
+        self.parameterCount = parameterCount
+    }
+
+    @inlinable
+    public func rhs<S: DiffEqScalar>(_ du: inout [S], _ y: [S], _ p: [S], _ t: S) {
+        typealias D = Dual<8, S>
+        let n = stateCount, np = parameterCount, m = np + n
+        var ud = [D](repeating: .zero, count: n)
+        var pd = p.map { D(constant: $0) }
+        var out = [D](repeating: .zero, count: n)
+        let td = D(constant: t)
+        var offset = 0
+        repeat {
+            let width = Swift.min(8, m - offset)
+            for i in 0..<n {
+                var d = D(constant: y[i])
+                for j in 0..<width { d.partials[j] = y[n + (offset + j) * n + i] }
+                ud[i] = d
+            }
+            for k in 0..<np { pd[k] = D(constant: p[k]) }
+            for j in 0..<width where offset + j < np { pd[offset + j].partials[j] = S(1.0) }
+            model.rhs(&out, ud, pd, td)
+            if offset == 0 { for i in 0..<n { du[i] = out[i].value } }
+            for j in 0..<width {
+                let base = n + (offset + j) * n
+                for i in 0..<n { du[base + i] = out[i].partials[j] }
+            }
+            offset += width
+        } while offset < m
+    }
+}

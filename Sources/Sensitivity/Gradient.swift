@@ -1,0 +1,287 @@
+// The gradient of a loss of an ODE solution with respect to the parameters and the initial
+// state, by a method chosen with a `sensealg` value, as `Zygote.gradient` over `solve(...;
+// sensealg = ...)` in SciMLSensitivity.jl.
+//
+// References for the methods:
+// - Y. Cao, S. Li, L. Petzold, R. Serban, "Adjoint sensitivity analysis for differential-algebraic
+//   equations: the adjoint DAE system and its numerical solution", SIAM J. Sci. Comput. 24 (2003)
+//   1076-1089 (the continuous adjoint with jumps at observation times, and the forward
+//   sensitivity equations it is compared with).
+// - R. T. Q. Chen, Y. Rubanova, J. Bettencourt, D. Duvenaud, "Neural ordinary differential
+//   equations", NeurIPS 2018 (the adjoint that re-solves the state backward: BacksolveAdjoint).
+// - Y. Ma, V. Dixit, M. Innes, X. Guo, C. Rackauckas, "A comparison of automatic differentiation
+//   and continuous sensitivity analysis for derivatives of differential equation solutions",
+//   arXiv:1812.01892 (the interpolating and quadrature adjoints, and when each method wins).
+
+import AutoDiff
+import DiffEqCore
+
+/// A loss of the state at one observation time, written once over the scalar protocol so that it
+/// runs on dual numbers (forward-mode methods differentiate it together with the solve; the
+/// adjoint methods take its gradient `∂g/∂u` with dual numbers).
+///
+/// The loss of a solution is `L = Σ_k g(u(t_k), t_k)` over the observation times `t_k` (the
+/// `saveat` times of the options; the end of the span when there is no `saveat`).
+///
+/// ```swift
+/// struct SumOfSquares: PointLoss {
+///     func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S {
+///         var s = S.zero
+///         for x in u { s += x * x }
+///         return s
+///     }
+/// }
+/// ```
+public protocol PointLoss {
+    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S
+}
+
+extension PointLoss {
+    /// `g(u, t)` and `∂g/∂u` (written into `gradient`, length of `u`) by forward-mode AD in
+    /// chunks of 8 directions.
+    @inlinable
+    public func valueAndGradient(at u: [Double], _ t: Double, into gradient: inout [Double]) -> Double {
+        typealias D = Dual<8, Double>
+        let n = u.count
+        var ud = u.map { D(constant: $0) }
+        var value = 0.0
+        var offset = 0
+        repeat {
+            let width = Swift.min(8, n - offset)
+            for j in 0..<width { ud[offset + j].partials[j] = 1 }
+            let y: D = self(ud, t)
+            value = y.value
+            for j in 0..<width {
+                gradient[offset + j] = y.partials[j]
+                ud[offset + j].partials[j] = 0
+            }
+            offset += width
+        } while offset < n
+        return value
+    }
+}
+
+/// `g(u) = Σ u_i²`: the loss of the examples (and a sensible smoke test).
+public struct SumOfSquaresLoss: PointLoss, Sendable {
+    public init() {}
+    @inlinable
+    public func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S {
+        var s = S.zero
+        for x in u { s += x * x }
+        return s
+    }
+}
+
+/// Why a gradient could not be computed.
+public enum SensitivityError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The problem or options are invalid (checked before any work).
+    case invalidInput(DiffEqError)
+    /// The method cannot handle this problem (events, a mass matrix, backward time, ...).
+    case unsupported(String)
+    /// A solve (the forward pass or a backward pass) did not reach its end.
+    case solveFailed(phase: String, retcode: ReturnCode, message: String?)
+    /// Reverse-mode AD of the right-hand side failed.
+    case reverseMode(ReverseModeError)
+
+    public var description: String {
+        switch self {
+        case .invalidInput(let e): return "invalid input: \(e)"
+        case .unsupported(let why): return "unsupported: \(why)"
+        case .solveFailed(let phase, let code, let message):
+            return "the \(phase) solve stopped with \(code)" + (message.map { ": \($0)" } ?? "")
+        case .reverseMode(let e): return "reverse mode: \(e)"
+        }
+    }
+}
+
+/// The work a gradient took, the same counters for every method.
+public struct SensitivityStats: Sendable, Equatable, CustomStringConvertible {
+    /// Right-hand-side evaluations of the forward pass (of whatever scalar the method uses:
+    /// dual numbers for ``ForwardDiffSensitivity``, the augmented system for
+    /// ``ForwardSensitivity``).
+    public var forwardEvaluations = 0
+    /// Right-hand-side evaluations of the backward (adjoint) passes (each is one VJP for the
+    /// interpolating and quadrature adjoints, one VJP plus one `f` for the backsolve adjoint).
+    public var backwardEvaluations = 0
+    /// Vector-Jacobian products `λᵀ∂f/∂u`, `λᵀ∂f/∂p` (backward passes and quadrature nodes).
+    public var vjps = 0
+    /// Jacobians `∂f/∂u`, `∂f/∂p` formed for a stiff backward solve.
+    public var jacobians = 0
+    /// Accepted steps of the forward and backward passes.
+    public var forwardSteps = 0
+    public var backwardSteps = 0
+    /// Times the backward pass reset its state from a stored forward state (backsolve with
+    /// checkpointing).
+    public var checkpoints = 0
+    /// The largest number of states held at once (the forward dense output's stored steps for
+    /// the interpolating adjoints, the observation states for the others).
+    public var peakStoredStates = 0
+
+    public init() {}
+
+    public var description: String {
+        "forward nf=\(forwardEvaluations) (\(forwardSteps) steps), backward nf=\(backwardEvaluations) "
+            + "(\(backwardSteps) steps), vjps=\(vjps), jacobians=\(jacobians), checkpoints=\(checkpoints), "
+            + "peak stored states=\(peakStoredStates)"
+    }
+}
+
+/// The loss, its gradient with respect to `p` and `u0`, and the work it took.
+public struct SensitivityResult: Sendable {
+    /// `L = Σ_k g(u(t_k), t_k)` from the forward pass.
+    public var loss: Double
+    /// `dL/dp`.
+    public var dp: [Double]
+    /// `dL/du0`.
+    public var du0: [Double]
+    public var stats: SensitivityStats
+    /// The method that computed it.
+    public var method: String
+    /// ``BacksolveAdjoint`` only: the initial state as reconstructed by integrating the state
+    /// backward with the adjoint (compare with `u0` to see whether the backward re-solve can be
+    /// trusted: on chaotic or strongly dissipative problems it cannot).
+    public var reconstructedInitialState: [Double]?
+
+    public init(
+        loss: Double, dp: [Double], du0: [Double], stats: SensitivityStats, method: String,
+        reconstructedInitialState: [Double]? = nil
+    ) {
+        self.loss = loss
+        self.dp = dp
+        self.du0 = du0
+        self.stats = stats
+        self.method = method
+        self.reconstructedInitialState = reconstructedInitialState
+    }
+}
+
+/// How the gradient of a loss of a solution is computed (SciMLSensitivity.jl's `sensealg`).
+///
+/// Forward methods (``ForwardDiffSensitivity``, ``ForwardSensitivity``) cost about `n + np`
+/// solves' worth of work and need no storage beyond the observations; adjoint methods
+/// (``InterpolatingAdjoint``, ``QuadratureAdjoint``, ``BacksolveAdjoint``) cost one forward and
+/// one backward solve whatever the number of parameters (Ma et al., arXiv:1812.01892).
+public protocol SensitivityAlgorithm {
+    /// The name a SciMLSensitivity.jl user recognises.
+    var name: String { get }
+
+    /// Computes the gradient; called by ``gradient(of:_:algorithm:options:sensealg:)``, which has
+    /// checked the problem.
+    func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult
+}
+
+/// The resolved problem data every method starts from: the span, the initial state, the
+/// observation times (ascending) and the options of the forward solve.
+public struct ObservationPlan: Sendable {
+    public let t0: Double
+    public let t1: Double
+    public let u0: [Double]
+    public let p: [Double]
+    /// The observation times `t_k`, ascending (repeated times count twice in the loss).
+    public let times: [Double]
+    /// The user's options with `saveat` set to the observation times.
+    public let options: SolveOptions
+
+    /// Checks the problem and options; `saveat: nil` observes the end of the span only.
+    @inlinable
+    public init<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(SensitivityError)
+    where F.Scalar == Double {
+        var opts = options
+        let span = problem.resolvedTimeSpan()
+        if opts.saveat == nil { opts.saveat = .times([span.1]) }
+        let setup: SolveSetup<Double>
+        do { setup = try SolveSetup(problem, opts) } catch { throw .invalidInput(error) }
+        guard setup.t1 > setup.t0 else {
+            throw .unsupported("the time span must run forward (t0 < t1) for a sensitivity analysis")
+        }
+        guard problem.callbacks.isEmpty else {
+            throw .unsupported("gradients through events (callbacks) are not supported by the sensitivity methods")
+        }
+        guard setup.massMatrix == nil else {
+            throw .unsupported("a mass matrix (DAE) is not supported by the sensitivity methods")
+        }
+        t0 = setup.t0
+        t1 = setup.t1
+        u0 = setup.u0
+        p = problem.p
+        times = setup.saveTimes
+        opts.saveat = .times(setup.saveTimes)
+        opts.saveEverystep = false
+        opts.dense = false
+        self.options = opts
+    }
+
+    /// A scalar absolute tolerance for an augmented system (the smallest per-component one).
+    @inlinable
+    public var scalarAbstol: Double {
+        switch options.abstol {
+        case .scalar(let a): return a
+        case .perComponent(let a): return a.min() ?? 1e-6
+        }
+    }
+}
+
+/// The gradient of `L = Σ_k g(u(t_k), t_k)` (the observation times `t_k` are `options.saveat`,
+/// or the end of the span) with respect to the parameters and the initial state, for a problem
+/// in the generic model form, with the method `sensealg`:
+///
+/// ```swift
+/// let prob = ODEProblem(model: LotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])
+/// let r = try gradient(
+///     of: SumOfSquaresLoss(), prob, algorithm: Tsit5(),
+///     options: SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1)),
+///     sensealg: InterpolatingAdjoint())
+/// r.dp; r.du0; r.stats
+/// ```
+///
+/// The initial state and span are taken as resolved at the current parameters: derivatives
+/// through a parameter-dependent `u0(p)` or `tspan(p)` are not included (`du0` gives the chain
+/// rule's factor for `u0`).
+@inlinable
+public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityAlgorithm>(
+    of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, options: SolveOptions,
+    sensealg: S
+) throws(SensitivityError) -> SensitivityResult {
+    let plan = try ObservationPlan(problem, options: options)
+    return try sensealg.gradient(of: loss, problem, algorithm: algorithm, plan: plan)
+}
+
+/// The same for a problem whose right-hand side type is not known to be in the generic form
+/// (generic code over `ODEFunction`): a ``GenericRHS`` is found by a dynamic cast and
+/// differentiated as above; a closure over `Double` (``ClosureRHS``) cannot run on dual numbers
+/// or on the reverse-mode tape and throws
+/// ``SensitivityError/reverseMode(_:)`` with ``ReverseModeError/closureRightHandSide(type:)``,
+/// whose message says how to write the model.
+@inlinable
+public func gradient<F: ODEFunction, L: PointLoss, A: ODEAlgorithm, S: SensitivityAlgorithm>(
+    of loss: L, _ problem: ODEProblem<F>, algorithm: A, options: SolveOptions, sensealg: S
+) throws(SensitivityError) -> SensitivityResult where F.Scalar == Double {
+    guard let backed = problem.f as? any ModelBackedRHS else {
+        throw .reverseMode(.closureRightHandSide(type: String(describing: F.self)))
+    }
+    let plan = try ObservationPlan(problem, options: options)
+    return try _gradient(opening: backed, loss, plan, algorithm, sensealg)
+}
+
+@inlinable
+func _gradient<R: ModelBackedRHS, L: PointLoss, A: ODEAlgorithm, S: SensitivityAlgorithm>(
+    opening f: R, _ loss: L, _ plan: ObservationPlan, _ algorithm: A, _ sensealg: S
+) throws(SensitivityError) -> SensitivityResult {
+    let problem = ODEProblem(model: f.model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+    return try sensealg.gradient(of: loss, problem, algorithm: algorithm, plan: plan)
+}
+
+/// Runs a solve and converts its errors and failures.
+@inlinable
+func _solve<F: ODEFunction, A: ODEAlgorithm>(
+    _ problem: ODEProblem<F>, _ algorithm: A, _ options: SolveOptions, phase: String
+) throws(SensitivityError) -> ODESolution<F.Scalar> {
+    let sol: ODESolution<F.Scalar>
+    do { sol = try algorithm.solve(problem, options: options) } catch { throw .invalidInput(error) }
+    guard sol.retcode.isSuccessful else {
+        throw .solveFailed(phase: phase, retcode: sol.retcode, message: sol.message)
+    }
+    return sol
+}

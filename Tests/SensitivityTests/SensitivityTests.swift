@@ -1,0 +1,314 @@
+import Foundation
+import Testing
+import AutoDiff
+import DiffEqCore
+import ExplicitRK
+import ProblemLibrary
+import Sensitivity
+import StiffSolvers
+
+/// `L(θ)` by a tight plain solve, for central differences.
+private func lossBySolve<M: ODEModel, A: ODEAlgorithm>(
+    _ model: M, u0: [Double], p: [Double], tspan: (Double, Double), saveat: SaveAt, algorithm: A,
+    reltol: Double, abstol: Double
+) throws -> Double {
+    let prob = ODEProblem(model: model, u0: u0, tspan: tspan, p: p)
+    let sol = try solve(prob, algorithm, reltol: reltol, abstol: .scalar(abstol), saveat: saveat)
+    #expect(sol.retcode == .success)
+    let g = SumOfSquaresLoss()
+    return zip(sol.t, sol.u).reduce(0.0) { $0 + g($1.1, $1.0) }
+}
+
+/// Central differences of `L` with respect to `p` then `u0`, relative step `h`.
+private func centralDifferences<M: ODEModel, A: ODEAlgorithm>(
+    _ model: M, u0: [Double], p: [Double], tspan: (Double, Double), saveat: SaveAt, algorithm: A,
+    reltol: Double, abstol: Double, h: Double = 1e-4
+) throws -> (dp: [Double], du0: [Double]) {
+    let theta = p + u0
+    var grad = [Double](repeating: 0, count: theta.count)
+    for j in theta.indices {
+        let step = h * max(1, abs(theta[j]))
+        var plus = theta, minus = theta
+        plus[j] += step
+        minus[j] -= step
+        func L(_ x: [Double]) throws -> Double {
+            try lossBySolve(
+                model, u0: Array(x[p.count...]), p: Array(x[..<p.count]), tspan: tspan, saveat: saveat,
+                algorithm: algorithm, reltol: reltol, abstol: abstol)
+        }
+        grad[j] = (try L(plus) - L(minus)) / (2 * step)
+    }
+    return (Array(grad[..<p.count]), Array(grad[p.count...]))
+}
+
+/// Largest component-wise relative difference, each component measured against
+/// `max(|reference_i|, floor · max_j |reference_j|)` (so that a component that is nearly zero
+/// is compared on the scale of the gradient).
+private func relativeError(_ a: [Double], _ reference: [Double], floor: Double = 1e-3) -> Double {
+    let scale = reference.map(abs).max() ?? 0
+    var worst = 0.0
+    for (x, r) in zip(a, reference) {
+        worst = max(worst, abs(x - r) / max(abs(r), floor * scale, .leastNormalMagnitude))
+    }
+    return worst
+}
+
+/// `u' = A u` with `A` (row-major) as the parameters.
+private struct LinearModel: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        for i in 0..<3 { du[i] = p[3 * i] * u[0] + p[3 * i + 1] * u[1] + p[3 * i + 2] * u[2] }
+    }
+}
+
+/// `u' = a u`: `u(t) = u0 e^(a t)`, so every gradient is known in closed form.
+private struct Growth: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = p[0] * u[0] }
+}
+
+@Suite struct SensitivityTests {
+    static let lvP = [1.5, 1.0, 3.0, 1.0]
+    static let lvU0 = [1.0, 1.0]
+
+    private func lvResults(reltol: Double) throws -> [SensitivityResult] {
+        let prob = ODEProblem(model: LotkaVolterra(), u0: Self.lvU0, tspan: (0, 10), p: Self.lvP)
+        let options = SolveOptions(reltol: reltol, abstol: .scalar(reltol), saveat: .every(0.1))
+        let loss = SumOfSquaresLoss()
+        return [
+            try gradient(of: loss, prob, algorithm: Tsit5(), options: options, sensealg: ForwardDiffSensitivity()),
+            try gradient(of: loss, prob, algorithm: Tsit5(), options: options, sensealg: ForwardSensitivity()),
+            try gradient(of: loss, prob, algorithm: Tsit5(), options: options, sensealg: InterpolatingAdjoint()),
+            try gradient(of: loss, prob, algorithm: Tsit5(), options: options, sensealg: QuadratureAdjoint()),
+            try gradient(of: loss, prob, algorithm: Tsit5(), options: options, sensealg: BacksolveAdjoint()),
+            try gradient(
+                of: loss, prob, algorithm: Tsit5(), options: options,
+                sensealg: BacksolveAdjoint(checkpointing: true)),
+        ]
+    }
+
+    @Test func lotkaVolterraAllMethodsMatchCentralDifferences() throws {
+        let reference = try centralDifferences(
+            LotkaVolterra(), u0: Self.lvU0, p: Self.lvP, tspan: (0, 10), saveat: .every(0.1), algorithm: Tsit5(),
+            reltol: 1e-12, abstol: 1e-12)
+        let refLoss = try lossBySolve(
+            LotkaVolterra(), u0: Self.lvU0, p: Self.lvP, tspan: (0, 10), saveat: .every(0.1), algorithm: Tsit5(),
+            reltol: 1e-12, abstol: 1e-12)
+        let results = try lvResults(reltol: 1e-10)
+        print("LV central differences: dp = \(reference.dp), du0 = \(reference.du0)")
+        for r in results {
+            let ep = relativeError(r.dp, reference.dp), eu = relativeError(r.du0, reference.du0)
+            print("LV \(r.method): dp rel err \(ep), du0 rel err \(eu), loss err \(abs(r.loss - refLoss) / refLoss); \(r.stats)")
+            #expect(ep < 1e-6, "\(r.method) dp \(r.dp) vs \(reference.dp)")
+            #expect(eu < 1e-6, "\(r.method) du0 \(r.du0) vs \(reference.du0)")
+            #expect(abs(r.loss - refLoss) <= 1e-7 * refLoss)
+        }
+        // Every method against every other.
+        var worst = 0.0
+        for a in results {
+            for b in results {
+                worst = max(worst, relativeError(a.dp + a.du0, b.dp + b.du0))
+            }
+        }
+        print("LV worst pairwise relative difference at reltol 1e-10: \(worst)")
+        #expect(worst < 1e-6)
+    }
+
+    @Test func statisticsAreReported() throws {
+        let results = try lvResults(reltol: 1e-8)
+        for r in results {
+            #expect(r.stats.forwardEvaluations > 0)
+            #expect(r.stats.peakStoredStates >= 101)
+        }
+        let adjoints = results.filter { $0.method.contains("Adjoint") }
+        #expect(adjoints.count == 4)
+        for r in adjoints {
+            #expect(r.stats.vjps > 0)
+            #expect(r.stats.backwardEvaluations > 0)
+            #expect(r.stats.backwardSteps > 0)
+        }
+        #expect(results[5].stats.checkpoints == 100)
+        #expect(results[4].stats.checkpoints == 0)
+        // The backsolve adjoint reconstructs u0 well on this non-dissipative problem.
+        let u0 = results[4].reconstructedInitialState!
+        #expect(abs(u0[0] - 1) < 1e-5 && abs(u0[1] - 1) < 1e-5, "\(u0)")
+    }
+
+    @Test func endStateLossWithoutSaveat() throws {
+        // No saveat: L = g(u(T)). Compare forward mode with the interpolating adjoint.
+        let prob = ODEProblem(model: LotkaVolterra(), u0: Self.lvU0, tspan: (0, 5), p: Self.lvP)
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10)
+        let a = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: ForwardDiffSensitivity())
+        let b = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: InterpolatingAdjoint())
+        #expect(relativeError(b.dp + b.du0, a.dp + a.du0) < 1e-6)
+        #expect(a.stats.peakStoredStates == 1)
+    }
+
+    @Test func invalidInputThrows() {
+        let prob = ODEProblem(model: LotkaVolterra(), u0: Self.lvU0, tspan: (10, 0), p: Self.lvP)
+        #expect(throws: SensitivityError.self) {
+            _ = try gradient(
+                of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: SolveOptions(),
+                sensealg: InterpolatingAdjoint())
+        }
+        let bad = ODEProblem(model: LotkaVolterra(), u0: Self.lvU0, tspan: (0, 1), p: Self.lvP)
+        #expect(throws: SensitivityError.self) {
+            _ = try gradient(
+                of: SumOfSquaresLoss(), bad, algorithm: Tsit5(), options: SolveOptions(saveat: .times([2])),
+                sensealg: QuadratureAdjoint())
+        }
+    }
+
+    @Test func closureRightHandSideThrowsAndGenericCallersWork() throws {
+        let closure = ODEProblem(
+            f: { (du: inout [Double], u: [Double], p: [Double], _: Double) in du[0] = p[0] * u[0] }, u0: [1.0],
+            tspan: (0, 1), p: [0.5])
+        #expect(throws: SensitivityError.reverseMode(.closureRightHandSide(type: "ClosureRHS<Double>"))) {
+            _ = try gradient(
+                of: SumOfSquaresLoss(), closure, algorithm: Tsit5(), options: SolveOptions(),
+                sensealg: InterpolatingAdjoint())
+        }
+        // A caller generic over ODEFunction reaches the model form through the dynamic path.
+        func generic<F: ODEFunction>(_ problem: ODEProblem<F>) throws(SensitivityError) -> SensitivityResult
+        where F.Scalar == Double {
+            try gradient(
+                of: SumOfSquaresLoss(), problem, algorithm: Tsit5(),
+                options: SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .every(1)), sensealg: QuadratureAdjoint())
+        }
+        let prob = ODEProblem(model: LotkaVolterra(), u0: Self.lvU0, tspan: (0, 3), p: Self.lvP)
+        let viaGeneric = try generic(prob)
+        let direct = try gradient(
+            of: SumOfSquaresLoss(), prob, algorithm: Tsit5(),
+            options: SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .every(1)), sensealg: QuadratureAdjoint())
+        #expect(viaGeneric.dp == direct.dp && viaGeneric.du0 == direct.du0)
+    }
+
+    @Test func roberStiffForwardDiffAndAdjointMatchCentralDifferences() throws {
+        let p = [0.04, 3e7, 1e4], u0 = [1.0, 0.0, 0.0]
+        let prob = ODEProblem(model: Rober(), u0: u0, tspan: (0, 40), p: p)
+        let saveat = SaveAt.every(4)
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-14, saveat: saveat)
+        let loss = SumOfSquaresLoss()
+        let fd = try gradient(of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: ForwardDiffSensitivity())
+        let adj = try gradient(of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: InterpolatingAdjoint())
+        let others = [
+            try gradient(of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: ForwardSensitivity()),
+            try gradient(of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: QuadratureAdjoint()),
+            try gradient(of: loss, prob, algorithm: KenCarp4(), options: options, sensealg: InterpolatingAdjoint()),
+        ]
+        let reference = try centralDifferences(
+            Rober(), u0: u0, p: p, tspan: (0, 40), saveat: saveat, algorithm: Rodas5P(), reltol: 1e-12,
+            abstol: 1e-16, h: 1e-5)
+        // Compare dL/dlog k (the parameters span nine orders of magnitude).
+        func scaled(_ dp: [Double]) -> [Double] { zip(dp, p).map { $0 * $1 } }
+        print("ROBER central differences: p·dL/dp = \(scaled(reference.dp)), du0 = \(reference.du0)")
+        for r in [fd, adj] + others {
+            let ep = relativeError(scaled(r.dp), scaled(reference.dp))
+            let eu = relativeError(r.du0, reference.du0)
+            print("ROBER \(r.method): p·dp rel err \(ep), du0 rel err \(eu); \(r.stats)")
+            #expect(ep < 1e-5, "\(r.method) \(scaled(r.dp)) vs \(scaled(reference.dp))")
+            #expect(eu < 1e-5, "\(r.method) \(r.du0) vs \(reference.du0)")
+        }
+        let pair = relativeError(scaled(adj.dp) + adj.du0, scaled(fd.dp) + fd.du0)
+        print("ROBER ForwardDiff vs InterpolatingAdjoint: \(pair)")
+        #expect(pair < 1e-5)
+    }
+
+    @Test func lorenzBacksolveDriftsWhileInterpolatingAdjointHolds() throws {
+        let p = [10.0, 28.0, 8.0 / 3.0], u0 = [1.0, 0.0, 0.0]
+        // Short horizon: the interpolating adjoint matches forward mode.
+        let short = ODEProblem(model: Lorenz(), u0: u0, tspan: (0, 1), p: p)
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .every(0.1))
+        let fwd = try gradient(of: SumOfSquaresLoss(), short, algorithm: Tsit5(), options: options, sensealg: ForwardDiffSensitivity())
+        let adj = try gradient(of: SumOfSquaresLoss(), short, algorithm: Tsit5(), options: options, sensealg: InterpolatingAdjoint())
+        let e = relativeError(adj.dp + adj.du0, fwd.dp + fwd.du0)
+        print("Lorenz T=1: InterpolatingAdjoint vs ForwardDiff rel diff \(e)")
+        #expect(e < 1e-6)
+        // A longer horizon: integrating the state backward from u(T) does not return to u0 (the
+        // flow contracts volume at rate σ + 1 + β ≈ 13.7, so backward errors grow like e^(13.7 t)),
+        // and the backsolve gradient is wrong, while the interpolating adjoint and the
+        // checkpointed backsolve still match forward mode. (From T = 3 on the backward re-solve
+        // blows up and the gradient throws .solveFailed.)
+        let long = ODEProblem(model: Lorenz(), u0: u0, tspan: (0, 2), p: p)
+        let longOptions = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
+        let reference = try gradient(
+            of: SumOfSquaresLoss(), long, algorithm: Tsit5(), options: longOptions, sensealg: ForwardDiffSensitivity())
+        let back = try gradient(
+            of: SumOfSquaresLoss(), long, algorithm: Tsit5(), options: longOptions, sensealg: BacksolveAdjoint())
+        let interpolating = try gradient(
+            of: SumOfSquaresLoss(), long, algorithm: Tsit5(), options: longOptions, sensealg: InterpolatingAdjoint())
+        let checkpointed = try gradient(
+            of: SumOfSquaresLoss(), long, algorithm: Tsit5(), options: longOptions,
+            sensealg: BacksolveAdjoint(checkpointing: true))
+        let r = back.reconstructedInitialState!
+        let drift = zip(r, u0).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        let backError = relativeError(back.dp, reference.dp)
+        let interpolatingError = relativeError(interpolating.dp + interpolating.du0, reference.dp + reference.du0)
+        let checkpointedError = relativeError(checkpointed.dp + checkpointed.du0, reference.dp + reference.du0)
+        print(
+            "Lorenz T=2: backsolve reconstructed u(0) = \(r) (drift \(drift)), backsolve dp rel err \(backError); "
+                + "InterpolatingAdjoint rel err \(interpolatingError), checkpointed backsolve rel err \(checkpointedError)")
+        #expect(drift > 1)
+        #expect(backError > 0.1)
+        #expect(interpolatingError < 1e-6)
+        #expect(checkpointedError < 1e-6)
+    }
+
+    @Test func roberBacksolveIsUnstable() throws {
+        // Re-solving a stiff problem's state backward amplifies its fast decaying modes: the
+        // backward solve fails (Ma et al., arXiv:1812.01892, on why backsolve is unsafe for stiff
+        // problems); the interpolating adjoint of the same problem is tested above.
+        let prob = ODEProblem(model: Rober(), u0: [1.0, 0, 0], tspan: (0, 40), p: [0.04, 3e7, 1e4])
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-14, saveat: .every(4))
+        #expect(throws: SensitivityError.self) {
+            _ = try gradient(
+                of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: options, sensealg: BacksolveAdjoint())
+        }
+    }
+
+    @Test func manyParametersUseSeveralChunks() throws {
+        // u' = A u with the 3x3 matrix A as parameters: 9 + 3 = 12 directions, two dual chunks.
+        let p = [-0.5, 0.3, 0.1, -0.2, -0.4, 0.25, 0.05, -0.1, -0.3]
+        let prob = ODEProblem(model: LinearModel(), u0: [1.0, 0.5, -0.5], tspan: (0, 3), p: p)
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .every(0.25))
+        let loss = SumOfSquaresLoss()
+        let a = try gradient(of: loss, prob, algorithm: Vern7(), options: options, sensealg: ForwardDiffSensitivity())
+        let b = try gradient(of: loss, prob, algorithm: Vern7(), options: options, sensealg: ForwardSensitivity())
+        let c = try gradient(of: loss, prob, algorithm: Vern7(), options: options, sensealg: InterpolatingAdjoint())
+        let d = try gradient(of: loss, prob, algorithm: Vern7(), options: options, sensealg: QuadratureAdjoint())
+        let reference = try centralDifferences(
+            LinearModel(), u0: [1.0, 0.5, -0.5], p: p, tspan: (0, 3), saveat: .every(0.25), algorithm: Vern7(),
+            reltol: 1e-12, abstol: 1e-12)
+        for r in [a, b, c, d] {
+            let e = relativeError(r.dp + r.du0, reference.dp + reference.du0)
+            print("linear 3x3 \(r.method): rel err vs central differences \(e)")
+            #expect(e < 1e-6)
+        }
+    }
+
+    @Test func exponentialGrowthMatchesClosedForm() throws {
+        // L = Σ_k u(t_k)² = Σ_k u0² e^(2 a t_k): dL/da = Σ 2 t_k u(t_k)², dL/du0 = Σ 2 u(t_k)² / u0.
+        let a = -0.7, u0 = 1.3
+        let prob = ODEProblem(model: Growth(), u0: [u0], tspan: (0, 2), p: [a])
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-12, saveat: .times([0.5, 1, 1, 1.75, 2]))
+        var exactDa = 0.0, exactDu0 = 0.0, exactL = 0.0
+        for t in [0.5, 1, 1, 1.75, 2] {
+            let u2 = u0 * u0 * Foundation.exp(2 * a * t)
+            exactL += u2
+            exactDa += 2 * t * u2
+            exactDu0 += 2 * u2 / u0
+        }
+        let methods: [any SensitivityAlgorithm] = [
+            ForwardDiffSensitivity(), ForwardSensitivity(), InterpolatingAdjoint(), QuadratureAdjoint(),
+            BacksolveAdjoint(), BacksolveAdjoint(checkpointing: true),
+        ]
+        func run<S: SensitivityAlgorithm>(_ s: S) throws -> SensitivityResult {
+            try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: s)
+        }
+        for method in methods {
+            let r = try run(method)
+            let e = max(abs(r.dp[0] - exactDa) / abs(exactDa), abs(r.du0[0] - exactDu0) / exactDu0)
+            print("growth \(r.method): rel err vs closed form \(e)")
+            #expect(e < 1e-7, "\(r.method): \(r.dp) \(r.du0) vs \(exactDa) \(exactDu0)")
+            #expect(abs(r.loss - exactL) < 1e-8 * exactL)
+        }
+    }
+}
