@@ -366,14 +366,17 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
             for m in out.indices { out[m] = u0[m].scaled(by: 1 - theta) + u1[m].scaled(by: theta) }
             return
         }
-        var w = [Double](repeating: 0, count: ext.coefficients.count)
-        evaluateWeights(ext.coefficients, theta: theta, into: &w)
+        // Stage by stage, each weight b_j(θ) by Horner's rule: no scratch array, so evaluating
+        // the solution (as adjoint methods do at every backward stage) allocates nothing.
         let n = u0.count
         let k = stages[i]
-        for m in 0..<n {
-            var acc = u0[m]
-            for j in w.indices where w[j] != 0 { acc += k[j * n + m].scaled(by: h * w[j]) }
-            out[m] = acc
+        for m in 0..<n { out[m] = u0[m] }
+        for (j, poly) in ext.coefficients.enumerated() {
+            var weight = 0.0
+            for c in poly.reversed() { weight = weight * theta + c }
+            weight *= theta * h
+            if weight == 0 { continue }
+            for m in 0..<n { out[m] += k[j * n + m].scaled(by: weight) }
         }
     }
 }
