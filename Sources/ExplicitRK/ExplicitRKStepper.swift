@@ -328,9 +328,10 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     }
 }
 
-/// `w_i = Σ_j B[i][j] θ^(j+1)` by Horner's rule.
+/// `w_i = Σ_j B[i][j] θ^(j+1)` by Horner's rule: the weights of a continuous extension at `θ`
+/// (shared with the SDIRK family, whose interpolants have the same form).
 @inlinable
-func evaluateWeights(_ coefficients: [[Double]], theta: Double, into w: inout [Double]) {
+public func evaluateWeights(_ coefficients: [[Double]], theta: Double, into w: inout [Double]) {
     for i in coefficients.indices {
         let poly = coefficients[i]
         var acc = 0.0
@@ -347,6 +348,19 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
     public let states: [[Scalar]]
     public let stages: [[Scalar]]
     public let interpolant: ContinuousExtension?
+
+    /// Interval `i` runs from `times[i]` (state `states[i]`) to `times[i+1]`, computed by a step
+    /// of signed size `stepSizes[i]` whose stage derivatives are `stages[i]` (stage `j` at
+    /// `[j*n, (j+1)*n)`); empty stages mean linear interpolation on that interval.
+    public init(
+        times: [Double], stepSizes: [Double], states: [[Scalar]], stages: [[Scalar]], interpolant: ContinuousExtension?
+    ) {
+        self.times = times
+        self.stepSizes = stepSizes
+        self.states = states
+        self.stages = stages
+        self.interpolant = interpolant
+    }
 
     public var domain: (Double, Double) {
         (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))

@@ -1,4 +1,5 @@
 import DiffEqCore
+import ExplicitRK
 
 /// Settings of the simplified Newton iteration that solves each implicit stage, and of the reuse
 /// of the Jacobian and of the factored iteration matrix `W = I − γhJ` (Hairer & Wanner, Solving
@@ -470,7 +471,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
         uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats
     ) {
-        evaluateSDIRKWeights(denseCoefficients, theta: theta, into: &thetaWeights)
+        evaluateWeights(denseCoefficients, theta: theta, into: &thetaWeights)
         for m in 0..<n {
             var acc = u[m]
             for (q, j) in denseStages.enumerated() where thetaWeights[q] != 0 {
@@ -493,63 +494,10 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     public func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
         -> any DenseOutput<Scalar>
     {
-        SDIRKDenseOutput(
-            times: times, stepSizes: stepSizes, states: states, stages: data, coefficients: denseCoefficients)
+        // The same polynomial-weights-over-stages form as the explicit methods' dense output.
+        RKDenseOutput(
+            times: times, stepSizes: stepSizes, states: states, stages: data,
+            interpolant: ContinuousExtension(order: tableau.interpolant.order, coefficients: denseCoefficients))
     }
 }
 
-/// `w_i = Σ_j B[i][j] θ^(j+1)` by Horner's rule.
-@inlinable
-func evaluateSDIRKWeights(_ coefficients: [[Double]], theta: Double, into w: inout [Double]) {
-    for i in coefficients.indices {
-        let poly = coefficients[i]
-        var acc = 0.0
-        for j in poly.indices.reversed() { acc = acc * theta + poly[j] }
-        w[i] = acc * theta
-    }
-}
-
-/// The dense output of an (E)SDIRK solve: every step's stage derivatives (those the interpolant
-/// uses) and the tableau's polynomials `b_i(θ)`.
-public struct SDIRKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
-    public let times: [Double]
-    public let stepSizes: [Double]
-    public let states: [[Scalar]]
-    public let stages: [[Scalar]]
-    public let coefficients: [[Double]]
-
-    public init(times: [Double], stepSizes: [Double], states: [[Scalar]], stages: [[Scalar]], coefficients: [[Double]]) {
-        self.times = times
-        self.stepSizes = stepSizes
-        self.states = states
-        self.stages = stages
-        self.coefficients = coefficients
-    }
-
-    public var domain: (Double, Double) {
-        (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))
-    }
-
-    public func evaluate(at t: Double, into out: inout [Scalar]) {
-        let i = intervalIndex(times, t)
-        let h = stepSizes[i]
-        let u0 = states[i]
-        guard !stages[i].isEmpty, h != 0 else {
-            // The zero-length interval across an event's jump: linear between its ends.
-            let u1 = states[i + 1]
-            let span = times[i + 1] - times[i]
-            let theta = span == 0 ? 0 : (t - times[i]) / span
-            for m in out.indices { out[m] = u0[m].scaled(by: 1 - theta) + u1[m].scaled(by: theta) }
-            return
-        }
-        var w = [Double](repeating: 0, count: coefficients.count)
-        evaluateSDIRKWeights(coefficients, theta: (t - times[i]) / h, into: &w)
-        let n = u0.count
-        let k = stages[i]
-        for m in 0..<n {
-            var acc = u0[m]
-            for q in w.indices where w[q] != 0 { acc += k[q * n + m].scaled(by: h * w[q]) }
-            out[m] = acc
-        }
-    }
-}
