@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Sensitivity", targets: ["Sensitivity"]),
         .executable(name: "rober", targets: ["rober"]),
         .executable(name: "lorenz", targets: ["lorenz"]),
+        .executable(name: "lorenz-adjoint", targets: ["lorenz-adjoint"]),
         .executable(name: "solver-bench", targets: ["solver-bench"]),
         .executable(name: "rk-bench", targets: ["rk-bench"]),
         .executable(name: "stiff-bench", targets: ["stiff-bench"]),
@@ -60,6 +61,9 @@ let package = Package(
         .target(name: "NotebookSupport", dependencies: ["DiffEq"], path: "Notebooks-as-scripts/Support"),
         .executableTarget(name: "rober", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/rober", swiftSettings: scriptSettings),
         .executableTarget(name: "lorenz", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz", swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "lorenz-adjoint", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz-adjoint",
+            swiftSettings: scriptSettings),
         .executableTarget(
             name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench", swiftSettings: scriptSettings),
         .executableTarget(name: "rk-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/rk-bench", swiftSettings: scriptSettings),
