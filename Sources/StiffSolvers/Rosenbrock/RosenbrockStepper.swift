@@ -274,47 +274,27 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
                 f(&du, arg, p, Scalar(t + nodes[i] * h))
                 stats.nf += 1
             }
-            // rhs = f + h d_i ∂f/∂t + M Σ_j (C_ij/h) U_j
+            // rhs = f + h d_i ∂f/∂t + M x with x = Σ_j (C_ij/h) U_j (the mass matrix applied
+            // once, in the form it has: identity, diagonal or full).
             let hd = h * timeCoefficients[i]
             stages.withUnsafeBufferPointer { U in
-                switch mass {
-                case .identity:
+                massArg.withUnsafeMutableBufferPointer { x in
+                    for m in 0..<n { x[m] = .zero }
+                    for j in 0..<i {
+                        let w = cFlat[row + j] * invH
+                        if w == 0 { continue }
+                        let Uj = U.baseAddress! + j * n
+                        for m in 0..<n { x[m] += Uj[m].scaled(by: w) }
+                    }
                     rhs.withUnsafeMutableBufferPointer { r in
                         for m in 0..<n { r[m] = du[m] }
                         if hd != 0 { for m in 0..<n { r[m] += dT[m].scaled(by: hd) } }
-                        for j in 0..<i {
-                            let w = cFlat[row + j] * invH
-                            if w == 0 { continue }
-                            let Uj = U.baseAddress! + j * n
-                            for m in 0..<n { r[m] += Uj[m].scaled(by: w) }
-                        }
-                    }
-                case .diagonal(let diag):
-                    massArg.withUnsafeMutableBufferPointer { x in
-                        for m in 0..<n { x[m] = .zero }
-                        for j in 0..<i {
-                            let w = cFlat[row + j] * invH
-                            if w == 0 { continue }
-                            let Uj = U.baseAddress! + j * n
-                            for m in 0..<n { x[m] += Uj[m].scaled(by: w) }
-                        }
-                        rhs.withUnsafeMutableBufferPointer { r in
-                            for m in 0..<n { r[m] = du[m] + x[m].scaled(by: diag[m]) }
-                            if hd != 0 { for m in 0..<n { r[m] += dT[m].scaled(by: hd) } }
-                        }
-                    }
-                case .full(let M):
-                    massArg.withUnsafeMutableBufferPointer { x in
-                        for m in 0..<n { x[m] = .zero }
-                        for j in 0..<i {
-                            let w = cFlat[row + j] * invH
-                            if w == 0 { continue }
-                            let Uj = U.baseAddress! + j * n
-                            for m in 0..<n { x[m] += Uj[m].scaled(by: w) }
-                        }
-                        rhs.withUnsafeMutableBufferPointer { r in
-                            for m in 0..<n { r[m] = du[m] }
-                            if hd != 0 { for m in 0..<n { r[m] += dT[m].scaled(by: hd) } }
+                        switch mass {
+                        case .identity:
+                            for m in 0..<n { r[m] += x[m] }
+                        case .diagonal(let diag):
+                            for m in 0..<n { r[m] += x[m].scaled(by: diag[m]) }
+                        case .full(let M):
                             for k in 0..<n where x[k] != .zero {
                                 for m in 0..<n {
                                     let mk = M[m + k * n]
