@@ -48,6 +48,26 @@ final class _AdjointWorkspace<Model: ODEModel> {
         self.vjpP = [Double](repeating: 0, count: p.count)
     }
 
+    /// The backward adjoint system on the forward solution's dense output:
+    /// `λ' = −(∂f/∂u)ᵀλ` and, with `includeMu`, `μ' = −(∂f/∂p)ᵀλ` (state `[λ; μ]`), with its exact
+    /// Jacobian for stiff backward solves. Shared by the interpolating and quadrature adjoints.
+    @inlinable
+    func adjointRHS(includeMu: Bool) -> ClosureRHS<Double> {
+        let (n, np) = (self.n, self.np)
+        return ClosureRHS<Double>(
+            { dy, y, _, t in
+                self.interpolateForward(t)
+                for i in 0..<n { self.lambda[i] = y[i] }
+                self.vjp(t: t)
+                for i in 0..<n { dy[i] = -self.vjpU[i] }
+                if includeMu { for k in 0..<np { dy[n + k] = -self.vjpP[k] } }
+            },
+            jacobian: { J, _, _, t in
+                self.interpolateForward(t)
+                self.adjointJacobian(&J, t: t, includeMu: includeMu)
+            })
+    }
+
     /// `λᵀ∂f/∂u` into `vjpU` and `λᵀ∂f/∂p` into `vjpP` at `(u, p, t)`.
     @inlinable @inline(__always)
     func vjp(t: Double) {
@@ -190,21 +210,8 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
         let (forward, observed) = try _denseForward(model, algorithm, plan)
         let ws = _AdjointWorkspace(model, p: plan.p, n: n)
         ws.forward = forward.denseOutput
-        let rhs = ClosureRHS<Double>(
-            { dy, y, _, t in
-                ws.interpolateForward(t)
-                for i in 0..<n { ws.lambda[i] = y[i] }
-                ws.vjp(t: t)
-                for i in 0..<n { dy[i] = -ws.vjpU[i] }
-                for k in 0..<np { dy[n + k] = -ws.vjpP[k] }
-            },
-            jacobian: { J, _, _, t in
-                ws.interpolateForward(t)
-                ws.adjointJacobian(&J, t: t, includeMu: true)
-            })
-        var stats = SensitivityStats()
-        stats.forwardEvaluations = forward.stats.nf
-        stats.forwardSteps = forward.stats.naccept
+        let rhs = ws.adjointRHS(includeMu: true)
+        var stats = SensitivityStats(forward: forward.stats)
         stats.peakStoredStates = forward.stats.naccept + 1
         var y = [Double](repeating: 0, count: n + np)
         var g = [Double](repeating: 0, count: n)
@@ -256,20 +263,8 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
         let forwardTimes = forward.t
         let ws = _AdjointWorkspace(model, p: plan.p, n: n)
         ws.forward = forward.denseOutput
-        let rhs = ClosureRHS<Double>(
-            { dy, y, _, t in
-                ws.interpolateForward(t)
-                for i in 0..<n { ws.lambda[i] = y[i] }
-                ws.vjp(t: t)
-                for i in 0..<n { dy[i] = -ws.vjpU[i] }
-            },
-            jacobian: { J, _, _, t in
-                ws.interpolateForward(t)
-                ws.adjointJacobian(&J, t: t, includeMu: false)
-            })
-        var stats = SensitivityStats()
-        stats.forwardEvaluations = forward.stats.nf
-        stats.forwardSteps = forward.stats.naccept
+        let rhs = ws.adjointRHS(includeMu: false)
+        var stats = SensitivityStats(forward: forward.stats)
         var peakBackward = 0
         var y = [Double](repeating: 0, count: n)
         var g = [Double](repeating: 0, count: n)
@@ -359,9 +354,7 @@ public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
             }
             for k in 0..<np { dy[2 * n + k] = -ws.vjpP[k] }
         })
-        var stats = SensitivityStats()
-        stats.forwardEvaluations = forward.stats.nf
-        stats.forwardSteps = forward.stats.naccept
+        var stats = SensitivityStats(forward: forward.stats)
         stats.peakStoredStates = observed.count
         var y = [Double](repeating: 0, count: 2 * n + np)
         var g = [Double](repeating: 0, count: n)

@@ -105,9 +105,7 @@ public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
                 if j < np { dp[j] += s } else { du0[j - np] += s }
             }
         }
-        var stats = SensitivityStats()
-        stats.forwardEvaluations = sol.stats.nf
-        stats.forwardSteps = sol.stats.naccept
+        var stats = SensitivityStats(forward: sol.stats)
         stats.peakStoredStates = sol.u.count
         return SensitivityResult(loss: value, dp: dp, du0: du0, stats: stats, method: name)
     }

@@ -119,6 +119,13 @@ public struct SensitivityStats: Sendable, Equatable, CustomStringConvertible {
 
     public init() {}
 
+    /// Stats that start from a forward solve's work.
+    @inlinable
+    public init(forward: SolverStats) {
+        forwardEvaluations = forward.nf
+        forwardSteps = forward.naccept
+    }
+
     public var description: String {
         "forward nf=\(forwardEvaluations) (\(forwardSteps) steps), backward nf=\(backwardEvaluations) "
             + "(\(backwardSteps) steps), vjps=\(vjps), jacobians=\(jacobians), checkpoints=\(checkpoints), "
