@@ -146,6 +146,14 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         }
     }
 
+    /// The step's coefficients times `dt` in this stepper's own (copied if shared) buffer.
+    @inlinable @inline(__always)
+    mutating func coefficientsScaled(by dt: Double) -> UnsafeMutablePointer<Double> {
+        if !isKnownUniquelyReferenced(&scaledCoefficients) { scaledCoefficients = scaledCoefficients.copy() }
+        scaleCoefficients(dt: dt, into: scaledCoefficients.base)
+        return scaledCoefficients.base
+    }
+
     /// Fills `w` with `dt·A` (all rows, extra stages included), then `dt·b` and `dt·btilde`
     /// (and `dt·btilde3`) after it: the step's coefficients, scaled once.
     @inlinable @inline(__always)
@@ -179,9 +187,7 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         }
         firstStage = .inFirst
         extrasReady = false
-        if !isKnownUniquelyReferenced(&scaledCoefficients) { scaledCoefficients = scaledCoefficients.copy() }
-        let w = scaledCoefficients.base
-        scaleCoefficients(dt: dt, into: w)
+        let w = coefficientsScaled(by: dt)
         var arg: [Scalar] = []
         var du: [Scalar] = []
         swap(&arg, &stageArg)
@@ -278,9 +284,7 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         extrasReady = true
         guard totalStages > s else { return }
         let kb = uniqueStages()
-        if !isKnownUniquelyReferenced(&scaledCoefficients) { scaledCoefficients = scaledCoefficients.copy() }
-        let w = scaledCoefficients.base
-        scaleCoefficients(dt: dt, into: w)
+        let w = coefficientsScaled(by: dt)
         var arg: [Scalar] = []
         var du: [Scalar] = []
         swap(&arg, &stageArg)
