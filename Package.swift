@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "rk-bench", targets: ["rk-bench"]),
         .executable(name: "stiff-bench", targets: ["stiff-bench"]),
         .executable(name: "ad-bench", targets: ["ad-bench"]),
+        .executable(name: "sens-bench", targets: ["sens-bench"]),
     ],
     targets: [
         // MARK: C boundary (Vendor-shims). Nothing else includes a C header.
@@ -69,6 +70,9 @@ let package = Package(
         .executableTarget(name: "rk-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/rk-bench", swiftSettings: scriptSettings),
         .executableTarget(
             name: "stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/stiff-bench",
+            swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "sens-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/sens-bench",
             swiftSettings: scriptSettings),
         .executableTarget(name: "ad-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/ad-bench", swiftSettings: scriptSettings),
 

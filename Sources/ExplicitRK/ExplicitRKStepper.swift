@@ -352,6 +352,11 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
     public let states: [[Scalar]]
     public let stages: [[Scalar]]
     public let interpolant: ContinuousExtension?
+    /// The interpolant's coefficients flattened, `degree` per stage (stage `j`'s `θ^1...θ^d` at
+    /// `[j*degree, (j+1)*degree)`, zero-padded): evaluation walks one contiguous buffer instead
+    /// of an array of arrays.
+    @usableFromInline let flatCoefficients: [Double]
+    @usableFromInline let degree: Int
 
     /// Interval `i` runs from `times[i]` (state `states[i]`) to `times[i+1]`, computed by a step
     /// of signed size `stepSizes[i]` whose stage derivatives are `stages[i]` (stage `j` at
@@ -364,18 +369,29 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
         self.states = states
         self.stages = stages
         self.interpolant = interpolant
+        let polys = interpolant?.coefficients ?? []
+        let d = polys.map(\.count).max() ?? 0
+        var flat = [Double](repeating: 0, count: polys.count * d)
+        for (j, poly) in polys.enumerated() { for (m, c) in poly.enumerated() { flat[j * d + m] = c } }
+        self.flatCoefficients = flat
+        self.degree = d
     }
 
     public var domain: (Double, Double) {
         (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))
     }
 
+    // Called through `any DenseOutput` (adjoint methods evaluate the forward solution at every
+    // backward stage): the specialised entry points keep Double and Float arithmetic off the
+    // generic witness tables.
+    @_specialize(exported: true, where Scalar == Double)
+    @_specialize(exported: true, where Scalar == Float)
     public func evaluate(at t: Double, into out: inout [Scalar]) {
         let i = intervalIndex(times, t)
         let h = stepSizes[i]
-        let theta = h == 0 ? 0 : (t - times[i]) / h
         let u0 = states[i]
-        guard let ext = interpolant, !stages[i].isEmpty else {
+        let k = stages[i]
+        guard interpolant != nil, !k.isEmpty else {
             // Linear between the interval's ends (when the step was cut short by an event, its
             // end state is the next boundary's).
             let u1 = states[i + 1]
@@ -384,17 +400,28 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
             for m in out.indices { out[m] = u0[m].scaled(by: 1 - theta) + u1[m].scaled(by: theta) }
             return
         }
+        let theta = h == 0 ? 0 : (t - times[i]) / h
         // Stage by stage, each weight b_j(θ) by Horner's rule: no scratch array, so evaluating
         // the solution (as adjoint methods do at every backward stage) allocates nothing.
-        let n = u0.count
-        let k = stages[i]
-        for m in 0..<n { out[m] = u0[m] }
-        for (j, poly) in ext.coefficients.enumerated() {
-            var weight = 0.0
-            for c in poly.reversed() { weight = weight * theta + c }
-            weight *= theta * h
-            if weight == 0 { continue }
-            for m in 0..<n { out[m] += k[j * n + m].scaled(by: weight) }
+        let n = u0.count, d = degree, stageCount = flatCoefficients.count / Swift.max(d, 1)
+        out.withUnsafeMutableBufferPointer { o in
+            u0.withUnsafeBufferPointer { u in for m in 0..<n { o[m] = u[m] } }
+            k.withUnsafeBufferPointer { k in
+                flatCoefficients.withUnsafeBufferPointer { c in
+                    for j in 0..<stageCount {
+                        var weight = 0.0
+                        var q = d
+                        while q > 0 {
+                            q -= 1
+                            weight = weight * theta + c[j * d + q]
+                        }
+                        weight *= theta * h
+                        if weight == 0 { continue }
+                        let base = j * n
+                        for m in 0..<n { o[m] += k[base + m].scaled(by: weight) }
+                    }
+                }
+            }
         }
     }
 }

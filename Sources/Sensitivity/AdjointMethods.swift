@@ -34,6 +34,15 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline var vjps = 0
     @usableFromInline var jacobians = 0
     @usableFromInline var error: ReverseModeError?
+    /// Systems with `n + np ≤ 8` take their VJPs from one dual evaluation of `f` carrying all
+    /// `n + np` directions (the full Jacobians, then `λᵀJ`): for such small right-hand sides the
+    /// tape's per-operation bookkeeping costs more than eight-wide dual arithmetic.
+    @usableFromInline let smallSystem: Bool
+    @usableFromInline var dualU: [Dual<8, Double>] = []
+    @usableFromInline var dualP: [Dual<8, Double>] = []
+    @usableFromInline var dualOut: [Dual<8, Double>] = []
+    /// `∂f/∂u` (column-major) for the quadrature adjoint's stiff backward solves.
+    @usableFromInline var stateJacobian: [Double] = []
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int) {
@@ -46,21 +55,36 @@ final class _AdjointWorkspace<Model: ODEModel> {
         self.lambda = [Double](repeating: 0, count: n)
         self.vjpU = [Double](repeating: 0, count: n)
         self.vjpP = [Double](repeating: 0, count: p.count)
+        self.smallSystem = n + p.count <= 8
+        if smallSystem {
+            dualU = [Dual<8, Double>](repeating: .zero, count: n)
+            dualOut = dualU
+            dualP = p.enumerated().map { k, x in
+                var d = Dual<8, Double>(constant: x)
+                d.partials[n + k] = 1
+                return d
+            }
+        }
     }
 
     /// The backward adjoint system on the forward solution's dense output:
     /// `λ' = −(∂f/∂u)ᵀλ` and, with `includeMu`, `μ' = −(∂f/∂p)ᵀλ` (state `[λ; μ]`), with its exact
     /// Jacobian for stiff backward solves. Shared by the interpolating and quadrature adjoints.
+    ///
+    /// The buffers are class properties, and every access to one is a dynamic exclusivity
+    /// check: the loops below touch each buffer once through a pointer rather than per element.
     @inlinable
     func adjointRHS(includeMu: Bool) -> ClosureRHS<Double> {
         let (n, np) = (self.n, self.np)
         return ClosureRHS<Double>(
             { dy, y, _, t in
                 self.interpolateForward(t)
-                for i in 0..<n { self.lambda[i] = y[i] }
+                self.lambda.withUnsafeMutableBufferPointer { l in for i in 0..<n { l[i] = y[i] } }
                 self.vjp(t: t)
-                for i in 0..<n { dy[i] = -self.vjpU[i] }
-                if includeMu { for k in 0..<np { dy[n + k] = -self.vjpP[k] } }
+                dy.withUnsafeMutableBufferPointer { d in
+                    self.vjpU.withUnsafeBufferPointer { v in for i in 0..<n { d[i] = -v[i] } }
+                    if includeMu { self.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { d[n + k] = -v[k] } } }
+                }
             },
             jacobian: { J, _, _, t in
                 self.interpolateForward(t)
@@ -72,6 +96,33 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @inlinable @inline(__always)
     func vjp(t: Double) {
         vjps += 1
+        if smallSystem {
+            let (n, np) = (self.n, self.np)
+            u.withUnsafeBufferPointer { u in
+                dualU.withUnsafeMutableBufferPointer { d in
+                    for i in 0..<n {
+                        var x = Dual<8, Double>(constant: u[i])
+                        x.partials[i] = 1
+                        d[i] = x
+                    }
+                }
+            }
+            model.rhs(&dualOut, dualU, dualP, Dual<8, Double>(constant: t))
+            lambda.withUnsafeBufferPointer { l in
+                dualOut.withUnsafeBufferPointer { out in
+                    vjpU.withUnsafeMutableBufferPointer { vu in
+                        vjpP.withUnsafeMutableBufferPointer { vp in
+                            for j in 0..<(n + np) {
+                                var s = 0.0
+                                for i in 0..<n { s += l[i] * out[i].partials[j] }
+                                if j < n { vu[j] = s } else { vp[j - n] = s }
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         do {
             try tape.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
         } catch {
@@ -84,20 +135,37 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// `u(t)` from the forward dense output into `u`.
     @inlinable @inline(__always)
     func interpolateForward(_ t: Double) {
-        forward!.evaluate(at: t, into: &u)
+        guard let forward else {
+            // Only after a failed checkpoint re-solve, which the caller reports: NaN stops the
+            // backward solve at once.
+            for i in 0..<n { u[i] = .nan }
+            return
+        }
+        forward.evaluate(at: t, into: &u)
     }
 
-    /// The Jacobian of `y = [λ; μ (first `muCount` of np)]`'s right-hand side with respect to
-    /// `y` (size `N = n + muCount`, column-major): `-(∂f/∂u)ᵀ` in the λ block and `-(∂f/∂p)ᵀ` in
-    /// the μ rows, at `u` (already set) and `t`.
+    /// The Jacobian of `y = [λ; μ]`'s right-hand side with respect to `y` (column-major):
+    /// `-(∂f/∂u)ᵀ` in the λ block and, with `includeMu`, `-(∂f/∂p)ᵀ` in the μ rows, at `u`
+    /// (already set) and `t`. Without μ only `∂f/∂u` is formed (`n` dual directions, not `n + np`).
     @inlinable
     func adjointJacobian(_ J: inout [Double], t: Double, includeMu: Bool) {
         jacobians += 1
-        let (ju, jp) = rhsJacobians(model, u: u, p: p, t: t)
-        let size = includeMu ? n + np : n
         for i in J.indices { J[i] = 0 }
-        for i in 0..<n { for j in 0..<n { J[i + j * size] = -ju[j, i] } }
-        if includeMu { for k in 0..<np { for j in 0..<n { J[(n + k) + j * size] = -jp[j, k] } } }
+        if includeMu {
+            let (ju, jp) = rhsJacobians(model, u: u, p: p, t: t)
+            let size = n + np
+            for i in 0..<n { for j in 0..<n { J[i + j * size] = -ju[j, i] } }
+            for k in 0..<np { for j in 0..<n { J[(n + k) + j * size] = -jp[j, k] } }
+        } else {
+            // The model's own Jacobian when it has one, else forward-mode AD.
+            var ju: [Double] = []
+            swap(&ju, &stateJacobian)
+            if ju.count != n * n { ju = [Double](repeating: 0, count: n * n) }
+            let f = GenericRHS(model, as: Double.self)
+            if f.hasAnalyticJacobian { f.jacobian(&ju, u, p, t) } else { f.forwardModeJacobian(&ju, u, p, t) }
+            for i in 0..<n { for j in 0..<n { J[i + j * n] = -ju[j + i * n] } }
+            swap(&ju, &stateJacobian)
+        }
     }
 }
 
@@ -195,11 +263,20 @@ func _denseForward<M: ODEModel, A: ODEAlgorithm>(
 /// keeping the dense output; one backward solve of `[λ; μ]`, `u(t)` read from the forward
 /// interpolant, `μ' = -(∂f/∂p)ᵀλ` accumulated alongside `λ` under the same error control.
 ///
+/// With `checkpointing: true` the forward solve keeps only the states at the observation times
+/// (the checkpoints); the backward solve, on reaching each observation time `t_k`, re-solves
+/// the state forward from the checkpoint before it over `[t_{k-1}, t_k]` with dense output and
+/// reads `u(t)` from that piece. Memory falls from every forward step to the observations plus
+/// one interval's steps, for about one extra forward solve of work (`stats.checkpoints` counts
+/// the re-solves; their `f` evaluations are in `stats.forwardEvaluations`). The re-solved state
+/// differs from the first forward solve's by the solver's tolerance, so the gradient does too.
+///
 /// Cao, Li, Petzold & Serban (2003); Ma et al., arXiv:1812.01892 (where it is the robust
 /// adjoint: unlike ``BacksolveAdjoint`` it never integrates the state backward).
 public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
-    public init() {}
-    public var name: String { "InterpolatingAdjoint" }
+    public var checkpointing: Bool
+    public init(checkpointing: Bool = false) { self.checkpointing = checkpointing }
+    public var name: String { checkpointing ? "InterpolatingAdjoint(checkpointing)" : "InterpolatingAdjoint" }
 
     @inlinable
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
@@ -207,28 +284,83 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
     ) throws(SensitivityError) -> SensitivityResult {
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
-        let (forward, observed) = try _denseForward(model, algorithm, plan)
         let ws = _AdjointWorkspace(model, p: plan.p, n: n)
-        ws.forward = forward.denseOutput
+        let observed: [[Double]]
+        var stats: SensitivityStats
+        if checkpointing {
+            let forwardProblem = ODEProblem(model: model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+            let forward = try _solve(forwardProblem, algorithm, plan.options, phase: "forward")
+            guard forward.u.count == plan.times.count else {
+                throw .unsupported("the forward solve saved \(forward.u.count) states for \(plan.times.count) observations")
+            }
+            observed = forward.u
+            stats = SensitivityStats(forward: forward.stats)
+        } else {
+            let (forward, states) = try _denseForward(model, algorithm, plan)
+            ws.forward = forward.denseOutput
+            observed = states
+            stats = SensitivityStats(forward: forward.stats)
+            stats.peakStoredStates = forward.stats.naccept + 1
+        }
         let rhs = ws.adjointRHS(includeMu: true)
-        var stats = SensitivityStats(forward: forward.stats)
-        stats.peakStoredStates = forward.stats.naccept + 1
         var y = [Double](repeating: 0, count: n + np)
         var g = [Double](repeating: 0, count: n)
         var value = 0.0
+        let times = plan.times, t0 = plan.t0
+        let checkpointed = checkpointing
+        var resolveFailure: SensitivityError?
+        var storedByPiece = 0, resolveEvaluations = 0, resolves = 0
         _ = try _sweepBackward(
             plan: plan, algorithm: algorithm, rhs: rhs, y: &y, options: _backwardOptions(plan, dense: false),
             stats: &stats,
             atObservation: { k, y in
-                value += loss.valueAndGradient(at: observed[k], plan.times[k], into: &g)
+                value += loss.valueAndGradient(at: observed[k], times[k], into: &g)
                 for i in 0..<n { y[i] += g[i] }
+                // The last call at this time, which starts the piece below it: re-solve it.
+                guard checkpointed, times[k] > t0, k == 0 || times[k - 1] != times[k] else { return }
+                let start = k == 0 ? t0 : times[k - 1]
+                let from = k == 0 ? plan.u0 : observed[k - 1]
+                do throws(SensitivityError) {
+                    let piece = try _denseSolve(model, algorithm, plan, u0: from, span: (start, times[k]))
+                    ws.forward = piece.denseOutput
+                    resolveEvaluations += piece.stats.nf
+                    resolves += 1
+                    storedByPiece = Swift.max(storedByPiece, piece.stats.naccept + 1)
+                } catch {
+                    if resolveFailure == nil { resolveFailure = error }
+                    ws.forward = nil
+                }
             })
+        if let resolveFailure { throw resolveFailure }
         if let e = ws.error { throw .reverseMode(e) }
+        if checkpointed {
+            stats.peakStoredStates = observed.count + storedByPiece
+            stats.forwardEvaluations += resolveEvaluations
+            stats.checkpoints = resolves
+        }
         stats.vjps = ws.vjps
         stats.jacobians = ws.jacobians
         return SensitivityResult(
             loss: value, dp: Array(y[n..<(n + np)]), du0: Array(y[0..<n]), stats: stats, method: name)
     }
+}
+
+/// A forward solve of one checkpoint interval with dense output (the re-solves of the
+/// checkpointed interpolating adjoint).
+@inlinable
+func _denseSolve<M: ODEModel, A: ODEAlgorithm>(
+    _ model: M, _ algorithm: A, _ plan: ObservationPlan, u0: [Double], span: (Double, Double)
+) throws(SensitivityError) -> ODESolution<Double> {
+    var options = plan.options
+    options.saveat = nil
+    options.dense = true
+    options.saveEverystep = true
+    let problem = ODEProblem(model: model, u0: u0, tspan: span, p: plan.p)
+    let sol = try _solve(problem, algorithm, options, phase: "forward (checkpoint re-solve)")
+    guard sol.denseOutput != nil else {
+        throw .unsupported("\(algorithm.name) gave no dense output, which the interpolating adjoints need")
+    }
+    return sol
 }
 
 /// The quadrature adjoint (SciMLSensitivity.jl's `QuadratureAdjoint`): `λ` alone is solved

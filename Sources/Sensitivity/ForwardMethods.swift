@@ -9,6 +9,14 @@ import DiffEqCore
 /// Exact derivatives of the discretised solution (up to the step control's dependence on the
 /// partials), at `ceil((n + np) / chunk)` dual solves; the method of choice for small systems
 /// with few parameters (Ma et al., arXiv:1812.01892, §5).
+///
+/// The step control sees each direction scaled by the size of its input, `x_j ∂u/∂x_j` (the
+/// seed is `|x_j|`, or 1 where `x_j = 0`, and the partial is divided by it afterwards): the
+/// scaling CVODES applies to sensitivity tolerances through `pbar` (CVODES guide, §"Forward
+/// sensitivity analysis", error control with `CVodeSetSensParams`). `x_j ∂u/∂x_j` is what a
+/// relative change of `x_j` does to `u`, so it is measured in the state's own units and the
+/// state's tolerances fit it; unscaled, a parameter of size 1e-3 (a slow rate constant) has a
+/// sensitivity a thousand times larger than its effect and forces tiny steps for nothing.
 public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
     public init() {}
     public var name: String { "ForwardDiffSensitivity" }
@@ -43,7 +51,11 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
             var ud = plan.u0.map { D(constant: $0) }
             for j in 0..<width {
                 let direction = offset + j
-                if direction < np { pd[direction].partials[j] = 1 } else { ud[direction - np].partials[j] = 1 }
+                if direction < np {
+                    pd[direction].partials[j] = _seed(plan.p[direction])
+                } else {
+                    ud[direction - np].partials[j] = _seed(plan.u0[direction - np])
+                }
             }
             let prob = ODEProblem(model: model, u0: ud, tspan: (plan.t0, plan.t1), p: pd)
             let sol = try _solve(prob, algorithm, plan.options, phase: "forward (dual)")
@@ -52,7 +64,11 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
             value = l.value
             for j in 0..<width {
                 let direction = offset + j
-                if direction < np { dp[direction] = l.partials[j] } else { du0[direction - np] = l.partials[j] }
+                if direction < np {
+                    dp[direction] = l.partials[j] / _seed(plan.p[direction])
+                } else {
+                    du0[direction - np] = l.partials[j] / _seed(plan.u0[direction - np])
+                }
             }
             stats.forwardEvaluations += sol.stats.nf
             stats.forwardSteps += sol.stats.naccept
@@ -63,6 +79,14 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
     }
 }
 
+/// The scale of the forward-mode direction of an input `x`: `|x|`, or 1 for `x = 0` (see
+/// ``ForwardDiffSensitivity``).
+@inlinable
+func _seed(_ x: Double) -> Double {
+    let a = Swift.abs(x)
+    return a > 0 && a.isFinite ? a : 1
+}
+
 /// The continuous forward sensitivity equations (Cao, Li, Petzold & Serban 2003, eq. 2.2):
 /// `s_j' = (∂f/∂u) s_j + ∂f/∂p_j`, `s_j(t0) = 0` for each parameter and `s_i' = (∂f/∂u) s_i`,
 /// `s_i(t0) = e_i` for each initial value, solved alongside the state as one augmented system
@@ -70,7 +94,9 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
 /// `(∂f/∂u) s + ∂f/∂p e_j` are directional derivatives, computed with dual numbers (8 directions
 /// per evaluation of `f`).
 ///
-/// The gradient is `dL/dθ_j = Σ_k ∂g/∂u(u(t_k)) · s_j(t_k)`.
+/// The gradient is `dL/dθ_j = Σ_k ∂g/∂u(u(t_k)) · s_j(t_k)`. As in ``ForwardDiffSensitivity``,
+/// the system carries the scaled sensitivities `|θ_j| s_j` (CVODES's `pbar` scaling), so the
+/// state's tolerances fit them.
 public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
     public init() {}
     public var name: String { "ForwardSensitivity" }
@@ -80,11 +106,13 @@ public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
         let n = plan.u0.count, np = plan.p.count, m = np + n
-        let augmented = ForwardSensitivityModel(problem.f.model, stateCount: n, parameterCount: np)
+        let scales = plan.p.map(_seed) + plan.u0.map(_seed)
+        let augmented = ForwardSensitivityModel(
+            problem.f.model, stateCount: n, parameterCount: np, directionScales: scales)
         var y0 = [Double](repeating: 0, count: n * (1 + m))
         for i in 0..<n {
             y0[i] = plan.u0[i]
-            y0[n + (np + i) * n + i] = 1
+            y0[n + (np + i) * n + i] = scales[np + i]
         }
         var options = plan.options
         if case .perComponent(let a) = options.abstol {
@@ -102,6 +130,7 @@ public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
             for j in 0..<m {
                 var s = 0.0
                 for i in 0..<n { s += g[i] * y[n + j * n + i] }
+                s /= scales[j]
                 if j < np { dp[j] += s } else { du0[j - np] += s }
             }
         }
@@ -120,12 +149,18 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
     public let model: Model
     public let stateCount: Int
     public let parameterCount: Int
+    /// The scale `c_j` of direction `j`: the system carries `c_j s_j`, so parameter `j`'s
+    /// forcing term is `c_j ∂f/∂p_j` (all 1 unless given).
+    public let directionScales: [Double]
 
     @inlinable
-    public init(_ model: Model, stateCount: Int, parameterCount: Int) {
+    public init(_ model: Model, stateCount: Int, parameterCount: Int, directionScales: [Double]? = nil) {
+        precondition(directionScales.map { $0.count == stateCount + parameterCount } ?? true,
+            "ForwardSensitivityModel: one direction scale per parameter and state")
         self.model = model
         self.stateCount = stateCount
         self.parameterCount = parameterCount
+        self.directionScales = directionScales ?? [Double](repeating: 1, count: stateCount + parameterCount)
     }
 
     @inlinable
@@ -145,7 +180,7 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
                 ud[i] = d
             }
             for k in 0..<np { pd[k] = D(constant: p[k]) }
-            for j in 0..<width where offset + j < np { pd[offset + j].partials[j] = S(1.0) }
+            for j in 0..<width where offset + j < np { pd[offset + j].partials[j] = S(directionScales[offset + j]) }
             model.rhs(&out, ud, pd, td)
             if offset == 0 { for i in 0..<n { du[i] = out[i].value } }
             for j in 0..<width {

@@ -1,0 +1,206 @@
+// Gradient of a loss of an ODE solution, every sensitivity method side by side, for problems of
+// growing size: the comparison of Ma, Dixit, Innes, Guo & Rackauckas, "A comparison of automatic
+// differentiation and continuous sensitivity analysis for derivatives of differential equation
+// solutions", arXiv:1812.01892 (and its re-run in SciMLBenchmarks).
+//
+// Families (the loss is the sum of squares of the solution at the saveat times):
+// - Lotka-Volterra: 2 states, 4 parameters, Tsit5, saveat 0.1 on [0, 10].
+// - POLLU: 20 states, 25 rate constants, Rodas5P, saveat 6 on [0, 60].
+// - 2-D Brusselator on an N x N grid (ProblemLibrary.Brusselator2D): 2N² states, 4N² parameters,
+//   Rodas5P, saveat 0.1 on [0, 1].
+// - A neural ODE right-hand side du = W2 tanh(W1 u + b1) + b2 (2 states, hidden width h,
+//   5h + 2 weights: 52 to 5002), Tsit5, saveat 0.1 on [0, 1].
+//
+// Every method differentiates with respect to p and u0. Times are thread CPU time (time
+// descheduled by other processes is not counted): the median of up to 5 runs after one warm-up
+// run, fewer when one run is long. A method whose run at a smaller size of a family took longer
+// than the budget is skipped at the larger sizes (printed as "skipped"). Each row also shows
+// the gradient's relative difference to the reference method's (ForwardDiffSensitivity, or
+// the interpolating adjoint where forward mode was skipped), so that a fast wrong answer shows.
+//
+// Run: swift run -c release sens-bench [--quick] [--output DIR]
+import AutoDiff
+import DiffEq
+import Foundation
+import NotebookSupport
+
+setvbuf(stdout, nil, _IOLBF, 0)
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+/// `--only FAMILY` runs one family (its name's first word, lower case: lotka, pollu, brusselator, neural).
+let only: String? = arguments.firstIndex(of: "--only").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+/// `--profile METHOD` runs that method 2000 times on each case before timing (for `perf record`).
+let profiled: String? = arguments.firstIndex(of: "--profile").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+func wanted(_ family: String) -> Bool {
+    only.map { family.lowercased().hasPrefix($0.lowercased()) } ?? true
+}
+/// A method whose single run takes longer than this (seconds) is not run at larger sizes.
+let budget = quick ? 2.0 : 20.0
+
+// MARK: Models
+
+/// The neural ODE right-hand side: a 2-h-2 tanh perceptron, weights in `p`
+/// (W1 h x 2, b1, W2 2 x h, b2, the layout of AutoDiff's `denseLayer`).
+struct NeuralVectorField: ODEModel {
+    let hidden: Int
+    var parameterCount: Int { 5 * hidden + 2 }
+
+    @inlinable
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        let h = denseLayer(u, parameters: p, offset: 0, outputs: hidden, activation: .tanh)
+        denseLayer(h, parameters: p, offset: 3 * hidden, into: &du)
+    }
+
+    /// Weights uniform in ±1/√fan-in from a fixed linear congruential sequence (Knuth's MMIX
+    /// constants), so every run differentiates the same network.
+    var weights: [Double] {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func uniform() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 2 - 1
+        }
+        var p = [Double](repeating: 0, count: parameterCount)
+        for i in 0..<(3 * hidden) { p[i] = uniform() / 2.0.squareRoot() }
+        for i in (3 * hidden)..<(5 * hidden + 2) { p[i] = uniform() / Double(hidden).squareRoot() }
+        return p
+    }
+}
+
+// MARK: Methods
+
+struct Measurement: Encodable {
+    let family: String
+    let size: String
+    let states: Int
+    let parameters: Int
+    let method: String
+    let seconds: Double?
+    let relativeDifference: Double?
+    let stats: String
+    let note: String
+}
+
+/// One method on one problem: the call, specialised for the problem's model and solver.
+struct Variant {
+    let name: String
+    let isAdjoint: Bool
+    let run: () throws(SensitivityError) -> SensitivityResult
+}
+
+@inline(never)
+func variants<M: ODEModel, A: ODEAlgorithm>(
+    _ problem: ODEProblem<GenericRHS<M, Double>>, _ algorithm: A, _ options: SolveOptions
+) -> [Variant] {
+    let loss = SumOfSquaresLoss()
+    func make<S: SensitivityAlgorithm>(_ s: S, adjoint: Bool) -> Variant {
+        Variant(name: s.name, isAdjoint: adjoint) { () throws(SensitivityError) in
+            try gradient(of: loss, problem, algorithm: algorithm, options: options, sensealg: s)
+        }
+    }
+    return [
+        make(ForwardDiffSensitivity(), adjoint: false),
+        make(ForwardSensitivity(), adjoint: false),
+        make(InterpolatingAdjoint(), adjoint: true),
+        make(QuadratureAdjoint(), adjoint: true),
+        make(BacksolveAdjoint(checkpointing: true), adjoint: true),
+    ]
+}
+
+@inline(__always)
+func threadSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+func relativeDifference(_ a: SensitivityResult, _ b: SensitivityResult) -> Double {
+    let x = a.dp + a.du0, y = b.dp + b.du0
+    let scale = Swift.max(y.map(abs).max() ?? 0, 1e-300)
+    return zip(x, y).map { abs($0 - $1) }.max()! / scale
+}
+
+var measurements: [Measurement] = []
+/// Methods skipped for the rest of a family (their last run exceeded the budget).
+var tooSlow: [String: Set<String>] = [:]
+
+func runCase(family: String, size: String, states: Int, parameters: Int, _ list: [Variant]) {
+    print("\n\(family) \(size): \(states) states, \(parameters) parameters")
+    print("  \(pad("method", 34))  \(pad("time", 10))  \(pad("vs fastest", 10))  \(pad("rel. diff", 9))  stats")
+    var results: [(Variant, Double?, SensitivityResult?, String)] = []
+    for v in list where v.name == profiled {
+        for _ in 0..<2000 { blackHole(try? v.run()) }
+    }
+    for v in list {
+        if tooSlow[family, default: []].contains(v.name) {
+            results.append((v, nil, nil, "skipped: over the \(budget) s budget at a smaller size"))
+            continue
+        }
+        do {
+            let start = threadSeconds()
+            let first = try v.run()
+            let once = threadSeconds() - start
+            var samples: [Double] = [once]
+            if once < budget / 4 {
+                let repeats = once < 0.2 ? 5 : once < 1 ? 3 : 1
+                samples = []
+                for _ in 0..<repeats {
+                    let s = threadSeconds()
+                    blackHole(try v.run())
+                    samples.append(threadSeconds() - s)
+                }
+            }
+            samples.sort()
+            let median = samples[samples.count / 2]
+            if once > budget { tooSlow[family, default: []].insert(v.name) }
+            results.append((v, median, first, ""))
+        } catch {
+            results.append((v, nil, nil, "failed: \(error)"))
+        }
+    }
+    let reference = results.first { $0.0.name == "ForwardDiffSensitivity" && $0.2 != nil }?.2
+        ?? results.first { $0.0.name == "InterpolatingAdjoint" && $0.2 != nil }?.2
+    let fastest = results.compactMap { $0.1 }.min() ?? .nan
+    for (v, t, r, note) in results {
+        let diff = r.flatMap { r in reference.map { relativeDifference(r, $0) } }
+        let timeText = t.map { sig($0 * 1e3, 3) + " ms" } ?? "-"
+        let ratioText = t.map { $0 == fastest ? "= 1" : sig($0 / fastest, 3) } ?? "-"
+        print("  \(pad(v.name, 34))  \(pad(timeText, 10))  \(pad(ratioText, 10))  \(pad(diff.map { sig($0, 2) } ?? "-", 9))  \(r.map { "\($0.stats)" } ?? note)")
+        measurements.append(
+            Measurement(
+                family: family, size: size, states: states, parameters: parameters, method: v.name, seconds: t,
+                relativeDifference: diff, stats: r.map { "\($0.stats)" } ?? "", note: note))
+    }
+    let forward = results.filter { !$0.0.isAdjoint }.compactMap { $0.1 }.min()
+    let adjoint = results.filter { $0.0.isAdjoint }.compactMap { $0.1 }.min()
+    if let f = forward, let a = adjoint {
+        print("  best forward / best adjoint time: \(sig(f / a, 3)) (" + (f < a ? "forward mode \(sig(a / f, 3))x ahead)" : "adjoint \(sig(f / a, 3))x ahead)"))
+    }
+}
+
+// MARK: Cases
+
+let lv = ProblemLibrary.lotkaVolterra()
+if wanted("Lotka") { runCase(
+    family: "Lotka-Volterra", size: "", states: 2, parameters: 4,
+    variants(lv, Tsit5(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1)))) }
+
+let pollu = ProblemLibrary.pollution()
+if wanted("POLLU") { runCase(
+    family: "POLLU", size: "", states: 20, parameters: 25,
+    variants(pollu, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-8, saveat: .every(6)))) }
+
+for N in quick ? [2, 3, 5] : [2, 3, 4, 5, 6, 8] where wanted("Brusselator") {
+    let model = Brusselator2D(gridSize: N)
+    let problem = ODEProblem(model: model, u0: model.initialState, tspan: (0, 1), p: model.nominalParameters)
+    runCase(
+        family: "Brusselator", size: "N=\(N)", states: model.stateCount, parameters: model.parameterCount,
+        variants(problem, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1))))
+}
+
+for h in quick ? [10, 100, 1000] : [10, 50, 200, 500, 1000] where wanted("Neural") {
+    let model = NeuralVectorField(hidden: h)
+    let problem = ODEProblem(model: model, u0: [2, 0], tspan: (0, 1), p: model.weights)
+    runCase(
+        family: "Neural ODE", size: "h=\(h)", states: 2, parameters: model.parameterCount,
+        variants(problem, Tsit5(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1))))
+}
