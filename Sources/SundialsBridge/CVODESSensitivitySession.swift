@@ -37,6 +37,9 @@ package struct CVODESSettings: Sendable {
     @usableFromInline package var stepsBetweenCheckpoints: Int
     /// Adjoint: the quadrature takes part in the backward error test (CVodeSetQuadErrConB).
     @usableFromInline package var quadratureErrorControl: Bool
+    /// Adjoint: CVODES' variable-degree polynomial interpolation of the forward solution
+    /// (`CV_POLYNOMIAL`) instead of cubic Hermite (`CV_HERMITE`).
+    @usableFromInline package var polynomialInterpolation = false
 
     @usableFromInline
     package init(
@@ -92,8 +95,8 @@ package struct CVODESStatistics: Sendable {
     /// Checkpoints stored by `CVodeF` (the one at `t0` included).
     @usableFromInline package var checkpoints = 0
     /// State-sized vectors held at the peak of the backward pass: each checkpoint's Nordsieck
-    /// array (`q + 1` vectors, plus `zn[qmax]` when `q < qmax`) and the `2 (Nd + 1)` vectors
-    /// (`y`, `y'`) of the Hermite interpolation data of one checkpoint interval.
+    /// array (`q + 1` vectors, plus `zn[qmax]` when `q < qmax`) and the interpolation data of one
+    /// checkpoint interval: `Nd + 1` points of `y` and `y'` (Hermite) or of `y` (polynomial).
     @usableFromInline package var storedVectors = 0
 }
 
@@ -417,7 +420,9 @@ package final class CVODESSensitivitySession {
         let stride = settings.stepsBetweenCheckpoints
         // Cubic Hermite interpolation of the forward solution between the stored steps (CVODES
         // guide §2.7.3, "checkpointing scheme").
-        try check(CVodeAdjInit(memory, stride, CV_HERMITE), "CVodeAdjInit", phase: phase)
+        try check(
+            CVodeAdjInit(memory, stride, settings.polynomialInterpolation ? CV_POLYNOMIAL : CV_HERMITE), "CVodeAdjInit",
+            phase: phase)
         var tret = t0
         var ncheck: Int32 = 0
         while k < times.count {
@@ -452,7 +457,8 @@ package final class CVODESSensitivitySession {
         try check(CVodeGetAdjCheckPointsInfo(memory, &records), "CVodeGetAdjCheckPointsInfo", phase: phase)
         let qmax = settings.maxOrder ?? (settings.adams ? 12 : 5)
         stats.checkpoints = records.count
-        stats.storedVectors = records.reduce(0) { $0 + Int($1.order) + 1 + (Int($1.order) < qmax ? 1 : 0) } + 2 * (stride + 1)
+        stats.storedVectors = records.reduce(0) { $0 + Int($1.order) + 1 + (Int($1.order) < qmax ? 1 : 0) } 
+            + (settings.polynomialInterpolation ? 1 : 2) * (stride + 1)
 
         // The backward problem (CVODES guide §2.7): for L = Σ_k g(u(t_k)),
         //     λ' = −(∂f/∂u)ᵀ λ,  λ(t_k⁻) = λ(t_k⁺) + (∂g/∂u)ᵀ(u(t_k)),  λ(t_last⁺) = 0,
