@@ -129,6 +129,7 @@ package final class CVODESSensitivitySession {
     private var context: SUNContext?
     private var log: OpaquePointer?
     private var y: N_Vector?
+    private var work: N_Vector?
     private var abstolVector: N_Vector?
     private var yS: UnsafeMutablePointer<N_Vector?>?
     private var sensitivityCount: Int32 = 0
@@ -158,6 +159,7 @@ package final class CVODESSensitivitySession {
         if let matrix { SUNMatDestroy(matrix) }
         if let yS { N_VDestroyVectorArray(yS, sensitivityCount) }
         if let y { N_VDestroy(y) }
+        if let work { N_VDestroy(work) }
         if let abstolVector { N_VDestroy(abstolVector) }
         if let yB { N_VDestroy(yB) }
         if let qB { N_VDestroy(qB) }
@@ -423,24 +425,36 @@ package final class CVODESSensitivitySession {
         try check(
             CVodeAdjInit(memory, stride, settings.polynomialInterpolation ? CV_POLYNOMIAL : CV_HERMITE), "CVodeAdjInit",
             phase: phase)
+        // CVodeF one step at a time, the observations interpolated inside each step
+        // (CVodeGetDky). In CV_NORMAL mode a call after an interpolated return lets CVode's
+        // CV_ONE_STEP inside CVodeF return without a step, and CVodeF then stores a second,
+        // zero-length checkpoint whenever the step count is a multiple of Nd.
+        let work = try newVector(u0, phase: phase)
+        self.work = work
         var tret = t0
         var ncheck: Int32 = 0
         while k < times.count {
-            let t = times[k]
-            let flag = CVodeF(memory, t, y, &tret, CV_NORMAL, &ncheck)
-            if flag < 0 { throw integrationFailure(flag, "CVodeF", phase: phase, nonFiniteBefore: 0) }
-            if forwardSteps > settings.maxNumSteps {
+            if forwardSteps >= settings.maxNumSteps {
                 throw CVODESFailure(
                     phase: phase, retcode: .maxIters,
-                    message: "CVODES took more than maxiters = \(settings.maxNumSteps) steps before t = \(t)")
+                    message: "CVODES took maxiters = \(settings.maxNumSteps) steps before reaching t = \(last) (at t = \(tret))")
             }
-            let u = values(y, count: n)
-            guard u.allSatisfy(\.isFinite) else {
-                throw CVODESFailure(phase: phase, retcode: .unstable, message: "the state became NaN or Inf at t = \(t)")
-            }
-            while k < times.count && times[k] == t {
-                states.append(u)
-                k += 1
+            let flag = CVodeF(memory, last, y, &tret, CV_ONE_STEP, &ncheck)
+            if flag < 0 { throw integrationFailure(flag, "CVodeF", phase: phase, nonFiniteBefore: 0) }
+            while k < times.count && times[k] <= tret {
+                let t = times[k]
+                var u = values(y, count: n)
+                if t != tret {
+                    try check(CVodeGetDky(memory, t, 0, work), "CVodeGetDky", phase: phase)
+                    u = values(work, count: n)
+                }
+                guard u.allSatisfy(\.isFinite) else {
+                    throw CVODESFailure(phase: phase, retcode: .unstable, message: "the state became NaN or Inf at t = \(t)")
+                }
+                while k < times.count && times[k] == t {
+                    states.append(u)
+                    k += 1
+                }
             }
         }
         var nfe = 0, nje = 0
