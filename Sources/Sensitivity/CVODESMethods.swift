@@ -164,8 +164,11 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
 ///
 /// CVODES writes the recomputed steps of a checkpoint interval into an array of `Nd + 1` entries
 /// without a bounds check and crashes when a recomputation takes more steps than the forward
-/// pass did (SUNDIALS issues #31, #49). The forward right-hand side refuses to run such a step,
-/// and the gradient throws ``SensitivityError/solveFailed(phase:retcode:message:)`` instead.
+/// pass did (SUNDIALS issues #31, #49; a recomputation restarts the Newton iteration with a
+/// fresh Jacobian, so its steps match the forward pass's only to the corrector's tolerance). The
+/// forward right-hand side refuses to run such a step, and the gradient is computed again with
+/// one checkpoint interval holding every forward step (nothing recomputed; the statistics
+/// describe that run).
 public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
     public var method: CVODESMultistepMethod
     /// `Nd` of `CVodeAdjInit`: forward steps between checkpoints (memory against
@@ -180,6 +183,8 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
     public var maxOrder: Int?
     /// Steps allowed per pass; `nil` uses `SolveOptions.maxiters`.
     public var maxNumSteps: Int?
+    /// For tests: the replay guard fires after this many recomputed steps.
+    @usableFromInline package var _replayGuardStride: Int?
 
     public init(
         method: CVODESMultistepMethod = .bdf, stepsBetweenCheckpoints: Int = 100,
@@ -209,6 +214,7 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         settings.stepsBetweenCheckpoints = stepsBetweenCheckpoints
         settings.quadratureErrorControl = quadratureErrorControl
         settings.polynomialInterpolation = interpolation == .polynomial
+        settings.replayGuardStride = _replayGuardStride
         let ws = _CVODESWorkspace(problem.f.model, p: plan.p, n: n, adjoint: true)
         let functions = CVODESFunctions(
             count: n, sensitivityCount: 0, rhs: { t, y, dy in ws.rhs(t, y, dy) },
@@ -218,18 +224,33 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
             adjointQuadrature: { t, y, l, dq in ws.adjointQuadrature(t, y, l, dq) })
         var g = [Double](repeating: 0, count: n)
         var value = 0.0
-        let output: CVODESAdjointOutput
-        do {
-            output = try CVODESSensitivitySession.adjoint(
+        func run(_ settings: CVODESSettings) throws(CVODESFailure) -> CVODESAdjointOutput {
+            value = 0
+            ws.vjps = 0
+            return try CVODESSensitivitySession.adjoint(
                 u0: plan.u0, t0: plan.t0, times: plan.times, parameterCount: np, settings: settings,
                 functions: functions,
                 jump: { k, u, lambda in
                     value += loss.valueAndGradient(at: u, plan.times[k], into: &g)
                     for i in 0..<n { lambda[i] += g[i] }
                 })
+        }
+        var output: CVODESAdjointOutput
+        do {
+            output = try run(settings)
         } catch {
             if let e = ws.error { throw .reverseMode(e) }
-            throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+            guard error.replayOverrun else {
+                throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+            }
+            // A recomputation from a checkpoint outran the forward pass: run again with one
+            // checkpoint interval holding every forward step, which recomputes nothing.
+            settings.stepsBetweenCheckpoints = error.forwardSteps + 1
+            settings.replayGuardStride = nil
+            do { output = try run(settings) } catch {
+                if let e = ws.error { throw .reverseMode(e) }
+                throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+            }
         }
         if let e = ws.error { throw .reverseMode(e) }
         var stats = SensitivityStats()

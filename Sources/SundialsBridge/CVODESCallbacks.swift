@@ -83,6 +83,20 @@ package final class CVODESFunctions {
         sOut.deallocate()
     }
 
+    /// Forgets the counters and the guard's state (a new run with the same functions).
+    func reset() {
+        rhsCalls = 0
+        replayRHSCalls = 0
+        adjointRHSCalls = 0
+        quadratureCalls = 0
+        adjointJacobianCalls = 0
+        nonFiniteEvaluations = 0
+        nonFiniteTime = .nan
+        replayMemory = nil
+        replayBase = Int.max
+        replayOverrun = false
+    }
+
     func recordNonFinite(at t: Double) {
         nonFiniteEvaluations += 1
         nonFiniteTime = t

@@ -40,6 +40,9 @@ package struct CVODESSettings: Sendable {
     /// Adjoint: CVODES' variable-degree polynomial interpolation of the forward solution
     /// (`CV_POLYNOMIAL`) instead of cubic Hermite (`CV_HERMITE`).
     @usableFromInline package var polynomialInterpolation = false
+    /// Adjoint, for tests: the replay guard fires after this many recomputed steps instead of
+    /// `stepsBetweenCheckpoints` (so that its path can be exercised on purpose).
+    @usableFromInline package var replayGuardStride: Int?
 
     @usableFromInline
     package init(
@@ -71,6 +74,17 @@ package struct CVODESFailure: Error, Sendable {
     @usableFromInline package let phase: String
     @usableFromInline package let retcode: ReturnCode
     @usableFromInline package let message: String
+    /// The replay guard stopped a recomputation between checkpoints (the run can be repeated
+    /// with `stepsBetweenCheckpoints > forwardSteps`, which recomputes nothing).
+    @usableFromInline package var replayOverrun = false
+    /// Steps of the forward pass when the run failed.
+    @usableFromInline package var forwardSteps = 0
+
+    init(phase: String, retcode: ReturnCode, message: String) {
+        self.phase = phase
+        self.retcode = retcode
+        self.message = message
+    }
 }
 
 /// The work of a run, from CVODES' getters (banked across `CVodeReInitB`) and the callbacks'
@@ -140,6 +154,8 @@ package final class CVODESSensitivitySession {
     private var qB: N_Vector?
     private var matrixB: SUNMatrix?
     private var linearSolverB: SUNLinearSolver?
+    /// Steps of the forward pass, once it is over.
+    private var forwardPassSteps: Int?
     private let functions: CVODESFunctions
     private let settings: CVODESSettings
     private let n: Int
@@ -178,6 +194,7 @@ package final class CVODESSensitivitySession {
         u0: [Double], t0: Double, times: [Double], initialSensitivities: [Double], sensitivityCount ns: Int,
         settings: CVODESSettings, functions: CVODESFunctions
     ) throws(CVODESFailure) -> CVODESForwardOutput {
+        functions.reset()
         let session = CVODESSensitivitySession(count: u0.count, functions: functions, settings: settings)
         return try session.runForward(u0: u0, t0: t0, times: times, s0: initialSensitivities, ns: ns)
     }
@@ -191,6 +208,7 @@ package final class CVODESSensitivitySession {
         u0: [Double], t0: Double, times: [Double], parameterCount np: Int, settings: CVODESSettings,
         functions: CVODESFunctions, jump: (Int, [Double], inout [Double]) -> Void
     ) throws(CVODESFailure) -> CVODESAdjointOutput {
+        functions.reset()
         let session = CVODESSensitivitySession(count: u0.count, functions: functions, settings: settings)
         return try session.runAdjoint(u0: u0, t0: t0, times: times, np: np, jump: jump)
     }
@@ -230,13 +248,16 @@ package final class CVODESSensitivitySession {
             code = .failure
             text =
                 "the recomputation of the forward solution from a checkpoint took more steps than the forward "
-                + "pass, which would overrun CVODES' interpolation storage (stopped before it did); a different "
-                + "stepsBetweenCheckpoints avoids it; " + text
+                + "pass, which would overrun CVODES' interpolation storage (stopped before it did); " + text
         } else if functions.nonFiniteEvaluations > nonFiniteBefore {
             code = .unstable
             text = "a function returned NaN or Inf at t = \(functions.nonFiniteTime); " + text
         }
-        return CVODESFailure(phase: phase, retcode: code, message: text)
+        var failure = CVODESFailure(phase: phase, retcode: code, message: text)
+        failure.replayOverrun = functions.replayOverrun
+        // In the backward pass CVODES' step counter is that of the recomputation.
+        failure.forwardSteps = forwardPassSteps ?? forwardSteps
+        return failure
     }
 
     // MARK: Setup
@@ -463,6 +484,7 @@ package final class CVODESSensitivitySession {
         stats.forwardRHS = nfe
         stats.forwardJacobians = nje
         stats.forwardSteps = forwardSteps
+        forwardPassSteps = stats.forwardSteps
 
         // The checkpoints (the one at t0 and ncheck more) and what they hold.
         var records = [CVadjCheckPointRec](
@@ -524,7 +546,7 @@ package final class CVODESSensitivitySession {
 
         // From here on, forward f calls are recomputations between checkpoints: guard them.
         functions.replayMemory = memory
-        functions.replayStride = stride
+        functions.replayStride = settings.replayGuardStride ?? stride
         defer { functions.replayMemory = nil }
         let nonFiniteBefore = functions.nonFiniteEvaluations
 

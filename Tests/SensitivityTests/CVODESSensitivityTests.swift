@@ -232,6 +232,25 @@ private struct SquareRootLoss: PointLoss {
         #expect(errors.0 < 1e-4 && errors.1 < 1e-4)
     }
 
+    @Test func replayGuardStopsTheRecomputationAndTheGradientIsRecomputedWithoutCheckpoints() throws {
+        // The guard is made to fire after 10 recomputed steps of a 50-step checkpoint interval
+        // (in normal use it fires only when a recomputation needs more steps than the forward
+        // pass, where CVODES would write past its storage): the gradient is computed again with
+        // one checkpoint interval, and equals that of a run that never recomputes.
+        let prob = lvProblem()
+        let options = SolveOptions(reltol: 1e-8, abstol: .scalar(1e-8), saveat: .every(0.1))
+        var guarded = CVODESAdjoint(stepsBetweenCheckpoints: 50)
+        guarded._replayGuardStride = 10
+        let r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: guarded)
+        let whole = try gradient(
+            of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options,
+            sensealg: CVODESAdjoint(stepsBetweenCheckpoints: 100_000))
+        print("guarded: \(r.stats); one interval: \(whole.stats)")
+        #expect(r.stats.checkpoints == 1)
+        #expect(r.dp == whole.dp && r.du0 == whole.du0 && r.loss == whole.loss)
+        #expect(r.stats.vjps == r.stats.backwardEvaluations)
+    }
+
     @Test func failuresThrowWithTheSundialsMessage() throws {
         func message<S: SensitivityAlgorithm>(_ sensealg: S, _ problem: ODEProblem<GenericRHS<some ODEModel, Double>>,
             loss: some PointLoss = SumOfSquaresLoss(), options: SolveOptions) -> String? {
