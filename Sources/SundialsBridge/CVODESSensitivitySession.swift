@@ -493,7 +493,7 @@ package final class CVODESSensitivitySession {
         try check(CVodeGetAdjCheckPointsInfo(memory, &records), "CVodeGetAdjCheckPointsInfo", phase: phase)
         let qmax = settings.maxOrder ?? (settings.adams ? 12 : 5)
         stats.checkpoints = records.count
-        stats.storedVectors = records.reduce(0) { $0 + Int($1.order) + 1 + (Int($1.order) < qmax ? 1 : 0) } 
+        stats.storedVectors = records.reduce(0) { $0 + Int($1.order) + 1 + (Int($1.order) < qmax ? 1 : 0) }
             + (settings.polynomialInterpolation ? 1 : 2) * (stride + 1)
 
         // The backward problem (CVODES guide §2.7): for L = Σ_k g(u(t_k)),
