@@ -510,7 +510,8 @@ package final class CVODESSensitivitySession {
         }
         let yB = try newVector(lambda, phase: phase)
         self.yB = yB
-        let qB = try newVector([Double](repeating: 0, count: np), phase: phase)
+        // No parameters: no quadrature (and no zero-length vector).
+        let qB = np > 0 ? try newVector([Double](repeating: 0, count: np), phase: phase) : nil
         self.qB = qB
         var which: Int32 = -1
         try check(CVodeCreateB(memory, settings.adams ? CV_ADAMS : CV_BDF, &which), "CVodeCreateB", phase: phase)

@@ -57,6 +57,11 @@ private struct Growth: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = p[0] * u[0] }
 }
 
+/// `u' = -u` with no parameters.
+private struct UnitDecay: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = -u[0] }
+}
+
 /// `u' = -sqrt(p) u`: NaN from the first evaluation when `p < 0`.
 private struct SquareRootDecay: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = -S.sqrt(p[0]) * u[0] }
@@ -111,6 +116,17 @@ private struct SquareRootLoss: PointLoss {
             #expect(fp < 1e-6, "\(r.method) dp \(r.dp) vs \(fd.dp)")
             #expect(fu < 1e-6, "\(r.method) du0 \(r.du0) vs \(fd.du0)")
             #expect(abs(r.loss - fd.loss) <= 1e-7 * fd.loss)
+        }
+        // Per-component absolute tolerances (CVodeSVtolerances; the sensitivities' follow them).
+        let perComponent = SolveOptions(reltol: 1e-10, abstol: .perComponent([1e-10, 1e-12]), saveat: .every(0.1))
+        for sensealg in [CVODESForward(method: .adams), CVODESAdjoint(method: .adams, interpolation: .polynomial)] as [any SensitivityAlgorithm] {
+            func run<S: SensitivityAlgorithm>(_ s: S) throws -> SensitivityResult {
+                try gradient(of: loss, prob, algorithm: Tsit5(), options: perComponent, sensealg: s)
+            }
+            let r = try run(sensealg)
+            let ep = relativeError(r.dp, reference.dp), eu = relativeError(r.du0, reference.du0)
+            print("LV \(r.method), per-component abstol: vs central differences dp \(ep), du0 \(eu)")
+            #expect(ep < 1e-6 && eu < 1e-6)
         }
         // The default adjoint (BDF, Hermite) is limited here by BDF's global error in the forward
         // state at reltol 1e-10 (the loss is off by ~2e-8, the smallest gradient component by
@@ -188,6 +204,22 @@ private struct SquareRootLoss: PointLoss {
             let eEnd = max(abs(end.dp[0] - 4 * uT2) / (4 * uT2), abs(end.du0[0] - 2 * uT2 / u0) / (2 * uT2 / u0))
             print("growth, end state only, \(end.method): rel err \(eEnd)")
             #expect(eEnd < 1e-7)
+        }
+    }
+
+    @Test func problemWithoutParameters() throws {
+        // u' = -u, L = Σ_k u(t_k)², u(t) = u0 e^(-t): dL/du0 = Σ 2 u0 e^(-2 t_k).
+        let u0 = 0.8, times = [0.5, 1.0, 2.0]
+        let prob = ODEProblem(model: UnitDecay(), u0: [u0], tspan: (0, 2), p: [])
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-12, saveat: .times(times))
+        let exact = times.reduce(0.0) { $0 + 2 * u0 * Foundation.exp(-2 * $1) }
+        for r in [
+            try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: CVODESForward()),
+            try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: CVODESAdjoint()),
+        ] {
+            print("no parameters \(r.method): du0 rel err \(abs(r.du0[0] - exact) / exact)")
+            #expect(r.dp.isEmpty)
+            #expect(abs(r.du0[0] - exact) < 1e-7 * exact)
         }
     }
 
