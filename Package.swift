@@ -50,7 +50,9 @@ let package = Package(
         .target(name: "StiffSolvers", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK"]),
         .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
         .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
-        .target(name: "Sensitivity", dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "DenseLinearAlgebra"]),
+        .target(
+            name: "Sensitivity",
+            dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "DenseLinearAlgebra", "SundialsBridge"]),
         .target(
             name: "DiffEq",
             dependencies: [

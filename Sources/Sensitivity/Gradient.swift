@@ -98,23 +98,29 @@ public enum SensitivityError: Error, Equatable, CustomStringConvertible, Sendabl
 public struct SensitivityStats: Sendable, Equatable, CustomStringConvertible {
     /// Right-hand-side evaluations of the forward pass (of whatever scalar the method uses:
     /// dual numbers for ``ForwardDiffSensitivity``, the augmented system for
-    /// ``ForwardSensitivity``).
+    /// ``ForwardSensitivity``; `f` plus sensitivity right-hand-side calls for ``CVODESForward``;
+    /// `f` including the recomputations between checkpoints for ``CVODESAdjoint``).
     public var forwardEvaluations = 0
     /// Right-hand-side evaluations of the backward (adjoint) passes (each is one VJP for the
-    /// interpolating and quadrature adjoints, one VJP plus one `f` for the backsolve adjoint).
+    /// interpolating and quadrature adjoints and for ``CVODESAdjoint``'s right-hand side and
+    /// quadrature, one VJP plus one `f` for the backsolve adjoint).
     public var backwardEvaluations = 0
     /// Vector-Jacobian products `λᵀ∂f/∂u`, `λᵀ∂f/∂p` (backward passes and quadrature nodes).
     public var vjps = 0
-    /// Jacobians `∂f/∂u`, `∂f/∂p` formed for a stiff backward solve.
+    /// Jacobians `∂f/∂u`, `∂f/∂p` formed for a stiff backward solve (for the CVODES methods,
+    /// every Jacobian their Newton solvers asked for, forward and backward).
     public var jacobians = 0
     /// Accepted steps of the forward and backward passes.
     public var forwardSteps = 0
     public var backwardSteps = 0
     /// Times the backward pass reset its state from a stored forward state (backsolve with
-    /// checkpointing).
+    /// checkpointing); for ``CVODESAdjoint``, the checkpoints `CVodeF` stored (the one at `t0`
+    /// included).
     public var checkpoints = 0
     /// The largest number of states held at once (the forward dense output's stored steps for
-    /// the interpolating adjoints, the observation states for the others).
+    /// the interpolating adjoints, the observation states for the others; for ``CVODESAdjoint``
+    /// the state-sized vectors of its checkpoints and of one interval's interpolation data plus
+    /// the observation states, see its documentation).
     public var peakStoredStates = 0
 
     public init() {}

@@ -1,0 +1,452 @@
+import AutoDiff
+import DiffEqCore
+import SundialsBridge
+
+// CVODES' own sensitivity analysis (SUNDIALS' CVODES, as `CVODE_BDF` with `sensealg =
+// ForwardSensitivity()` / `InterpolatingAdjoint()` would be in Sundials.jl terms), behind the
+// same `SensitivityAlgorithm` protocol as the native methods. CVODES does its own integration:
+// the `algorithm` argument of `gradient(of:_:algorithm:options:sensealg:)` is not used (the
+// linear multistep family is the sensealg's `method`); the tolerances, `dt`, `dtmin`, `dtmax` and
+// `maxiters` of the options are.
+//
+// References: the CVODES User Guide (SUNDIALS 6.x), §2.6 "Forward sensitivity analysis" and
+// §2.7 "Adjoint sensitivity analysis"; R. Serban, A. C. Hindmarsh, "CVODES: the
+// sensitivity-enabled ODE solver in SUNDIALS", Proc. ASME IDETC/CIE 2005; Cao, Li, Petzold &
+// Serban (2003) for the adjoint with jumps at observation times.
+
+/// CVODES' linear multistep family for ``CVODESForward`` and ``CVODESAdjoint`` (both with
+/// Newton iteration and a dense direct linear solver, whose Jacobian is exact by forward-mode
+/// AD).
+public enum CVODESMultistepMethod: Sendable, Equatable {
+    /// Backward differentiation formulas, orders 1 to 5: stiff problems (the default).
+    case bdf
+    /// Adams-Moulton, orders 1 to 12: non-stiff problems.
+    case adams
+}
+
+/// How ``CVODESAdjoint`` interpolates the forward solution between the steps it stored (or
+/// recomputed from a checkpoint) while it integrates backward (CVODES guide §2.7.3).
+public enum CVODESInterpolation: Sendable, Equatable {
+    /// Cubic Hermite through `u` and `u'` at every step (`CV_HERMITE`): two vectors per step,
+    /// fourth-order accurate in the step size.
+    case hermite
+    /// CVODES' variable-degree polynomial through the last steps, of the forward method's
+    /// current order (`CV_POLYNOMIAL`): one vector per step; more accurate when the steps are
+    /// long, as with high-order Adams on a non-stiff problem.
+    case polynomial
+}
+
+/// How CVODES solves the corrector equations of the state and its forward sensitivities.
+public enum CVODESCorrector: Sendable, Equatable {
+    /// State and sensitivities in one nonlinear system per step (`CV_SIMULTANEOUS`).
+    case simultaneous
+    /// The state's corrector first, then all the sensitivities' (`CV_STAGGERED`).
+    case staggered
+}
+
+/// CVODES forward sensitivity analysis (CVODES guide §2.6): the state and the sensitivities
+/// `s_j = ∂u/∂θ_j` to every parameter and every initial value, `s_j' = (∂f/∂u) s_j + ∂f/∂θ_j`
+/// (`s_j(t0) = 0` for a parameter, `e_i` for `u0_i`), integrated by CVODES together with its
+/// error control covering the sensitivities (`CVodeSetSensErrCon`). The sensitivity
+/// tolerances are CVODES' estimated ones (`CVodeSensEEtolerances`: `reltol` and `abstol / |p_j|`
+/// for parameter `p_j`, `abstol` for initial values). The right-hand sides of all `np + n`
+/// sensitivities come from one call, by forward-mode AD (eight directions per dual evaluation
+/// of `f`); the Newton solver gets the exact `∂f/∂u`.
+///
+/// The gradient is `dL/dθ_j = Σ_k ∂g/∂u(u(t_k)) · s_j(t_k)`, with `u` and `S` from
+/// `CVodeGetSens` at every observation time.
+///
+/// ```swift
+/// let r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: CVODE_BDF(), options: options,
+///                      sensealg: CVODESForward())
+/// ```
+///
+/// The `algorithm` argument is not used (CVODES integrates; the family is ``method``).
+/// `SensitivityStats.forwardEvaluations` counts calls of `f` (`CVodeGetNumRhsEvals`) plus calls
+/// of the sensitivity right-hand side (`CVodeGetSensNumRhsEvals`; each computes all
+/// sensitivities), `jacobians` the Jacobians (`CVodeGetNumJacEvals`).
+public struct CVODESForward: SensitivityAlgorithm, Sendable {
+    public var method: CVODESMultistepMethod
+    public var corrector: CVODESCorrector
+    /// Whether the sensitivities take part in the local error test (`true`, CVODES' advice for
+    /// accurate sensitivities) or only the state does.
+    public var sensitivityErrorControl: Bool
+    /// The largest order (1...5 for BDF, 1...12 for Adams); `nil` for the family's largest.
+    public var maxOrder: Int?
+    /// Steps allowed; `nil` uses `SolveOptions.maxiters`.
+    public var maxNumSteps: Int?
+
+    public init(
+        method: CVODESMultistepMethod = .bdf, corrector: CVODESCorrector = .simultaneous,
+        sensitivityErrorControl: Bool = true, maxOrder: Int? = nil, maxNumSteps: Int? = nil
+    ) {
+        self.method = method
+        self.corrector = corrector
+        self.sensitivityErrorControl = sensitivityErrorControl
+        self.maxOrder = maxOrder
+        self.maxNumSteps = maxNumSteps
+    }
+
+    public var name: String { "CVODESForward(\(method == .bdf ? "BDF" : "Adams"))" }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        let n = plan.u0.count, np = plan.p.count, ns = np + n
+        var settings = try _cvodesSettings(plan, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
+        settings.staggered = corrector == .staggered
+        settings.sensitivityErrorControl = sensitivityErrorControl
+        // pbar: the parameters' magnitudes (1 for a zero parameter and for the initial values).
+        settings.sensitivityScales = plan.p.map { $0 == 0 ? 1 : Swift.abs($0) } + [Double](repeating: 1, count: n)
+        let ws = _CVODESWorkspace(problem.f.model, p: plan.p, n: n, adjoint: false)
+        let functions = CVODESFunctions(
+            count: n, sensitivityCount: ns, rhs: { t, y, dy in ws.rhs(t, y, dy) },
+            jacobian: { t, y, J in ws.jacobian(t, y, J, adjoint: false) },
+            sensitivityRHS: { t, y, s, ds in ws.sensitivityRHS(t, y, s, ds) })
+        var s0 = [Double](repeating: 0, count: n * ns)
+        for i in 0..<n { s0[(np + i) * n + i] = 1 }
+        let output: CVODESForwardOutput
+        do {
+            output = try CVODESSensitivitySession.forward(
+                u0: plan.u0, t0: plan.t0, times: plan.times, initialSensitivities: s0, sensitivityCount: ns,
+                settings: settings, functions: functions)
+        } catch {
+            throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+        }
+        var dp = [Double](repeating: 0, count: np)
+        var du0 = [Double](repeating: 0, count: n)
+        var g = [Double](repeating: 0, count: n)
+        var value = 0.0
+        for k in plan.times.indices {
+            value += loss.valueAndGradient(at: output.states[k], plan.times[k], into: &g)
+            let s = output.sensitivities[k]
+            for j in 0..<ns {
+                var d = 0.0
+                for i in 0..<n { d += g[i] * s[j * n + i] }
+                if j < np { dp[j] += d } else { du0[j - np] += d }
+            }
+        }
+        var stats = SensitivityStats()
+        stats.forwardEvaluations = output.stats.forwardRHS + output.stats.sensitivityRHS
+        stats.forwardSteps = output.stats.forwardSteps
+        stats.jacobians = output.stats.forwardJacobians
+        stats.peakStoredStates = output.states.count
+        return SensitivityResult(loss: value, dp: dp, du0: du0, stats: stats, method: name)
+    }
+}
+
+/// CVODES adjoint sensitivity analysis (CVODES guide §2.7): `CVodeF` integrates the state
+/// forward to the last observation time, storing a checkpoint every ``stepsBetweenCheckpoints``
+/// steps (`CVodeAdjInit`; cubic Hermite interpolation between the recomputed steps by default,
+/// see ``interpolation``); the
+/// backward problem `λ' = −(∂f/∂u)ᵀλ` (VJPs from a replayed reverse-mode tape, ``RHSTape``;
+/// the dense Newton solver gets the exact `−(∂f/∂u)ᵀ` by forward-mode AD) and its quadrature
+/// `q' = −(∂f/∂p)ᵀλ` (under error control, `CVodeSetQuadErrConB`) run from the last observation
+/// time to `t0`, one observation interval per `CVodeB` call: at each observation time `λ` jumps
+/// by `∂g/∂u(u(t_k))` and the backward problem restarts there (`CVodeReInitB`,
+/// `CVodeQuadReInitB`). Then `dL/du0 = λ(t0)` and `dL/dp = q(t0) = ∫ λᵀ ∂f/∂p dt`.
+///
+/// ```swift
+/// let r = try gradient(of: SumOfSquaresLoss(), rober, algorithm: CVODE_BDF(), options: options,
+///                      sensealg: CVODESAdjoint(stepsBetweenCheckpoints: 50))
+/// ```
+///
+/// The `algorithm` argument is not used (CVODES integrates both ways; the family is
+/// ``method``). The backward problem and its quadrature use `reltol` and the smallest `abstol`.
+/// `SensitivityStats`: `forwardEvaluations` counts `f` in `CVodeF` and in the recomputations
+/// between checkpoints, `backwardEvaluations` the backward right-hand side and quadrature
+/// calls (one VJP each), `checkpoints` the checkpoints stored (the one at `t0` included), and
+/// `peakStoredStates` the state-sized vectors held during the backward pass: each checkpoint's
+/// Nordsieck array (order + 1 vectors, one more below the largest order), the interpolation
+/// data of one checkpoint interval (`2 (Nd + 1)` vectors for Hermite, `Nd + 1` for the
+/// polynomial), and the observed states.
+///
+/// CVODES writes the recomputed steps of a checkpoint interval into an array of `Nd + 1` entries
+/// without a bounds check and crashes when a recomputation takes more steps than the forward
+/// pass did (SUNDIALS issues #31, #49; a recomputation restarts the Newton iteration with a
+/// fresh Jacobian, so its steps match the forward pass's only to the corrector's tolerance). The
+/// forward right-hand side refuses to run such a step, and the gradient is computed again with
+/// one checkpoint interval holding every forward step (nothing recomputed; the statistics
+/// describe that run).
+public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
+    public var method: CVODESMultistepMethod
+    /// `Nd` of `CVodeAdjInit`: forward steps between checkpoints (memory against
+    /// recomputation: `Nd ≥` the number of forward steps stores one checkpoint and recomputes
+    /// nothing).
+    public var stepsBetweenCheckpoints: Int
+    /// The interpolation of the forward solution (cubic Hermite by default).
+    public var interpolation: CVODESInterpolation
+    /// Whether the quadrature `q = dL/dp` takes part in the backward error test.
+    public var quadratureErrorControl: Bool
+    /// The largest order (1...5 for BDF, 1...12 for Adams); `nil` for the family's largest.
+    public var maxOrder: Int?
+    /// Steps allowed per pass; `nil` uses `SolveOptions.maxiters`.
+    public var maxNumSteps: Int?
+    /// For tests: the replay guard fires after this many recomputed steps.
+    @usableFromInline package var _replayGuardStride: Int?
+
+    public init(
+        method: CVODESMultistepMethod = .bdf, stepsBetweenCheckpoints: Int = 100,
+        interpolation: CVODESInterpolation = .hermite, quadratureErrorControl: Bool = true, maxOrder: Int? = nil,
+        maxNumSteps: Int? = nil
+    ) {
+        self.method = method
+        self.stepsBetweenCheckpoints = stepsBetweenCheckpoints
+        self.interpolation = interpolation
+        self.quadratureErrorControl = quadratureErrorControl
+        self.maxOrder = maxOrder
+        self.maxNumSteps = maxNumSteps
+    }
+
+    public var name: String { "CVODESAdjoint(\(method == .bdf ? "BDF" : "Adams"))" }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        let n = plan.u0.count, np = plan.p.count
+        guard stepsBetweenCheckpoints > 0 else {
+            throw .invalidInput(
+                .invalidStepOption("CVODESAdjoint: stepsBetweenCheckpoints must be positive, got \(stepsBetweenCheckpoints)"))
+        }
+        var settings = try _cvodesSettings(plan, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
+        settings.stepsBetweenCheckpoints = stepsBetweenCheckpoints
+        settings.quadratureErrorControl = quadratureErrorControl
+        settings.polynomialInterpolation = interpolation == .polynomial
+        settings.replayGuardStride = _replayGuardStride
+        let ws = _CVODESWorkspace(problem.f.model, p: plan.p, n: n, adjoint: true)
+        let functions = CVODESFunctions(
+            count: n, sensitivityCount: 0, rhs: { t, y, dy in ws.rhs(t, y, dy) },
+            jacobian: { t, y, J in ws.jacobian(t, y, J, adjoint: false) },
+            adjointRHS: { t, y, l, dl in ws.adjointRHS(t, y, l, dl) },
+            adjointJacobian: { t, y, J in ws.jacobian(t, y, J, adjoint: true) },
+            adjointQuadrature: { t, y, l, dq in ws.adjointQuadrature(t, y, l, dq) })
+        var g = [Double](repeating: 0, count: n)
+        var value = 0.0
+        func run(_ settings: CVODESSettings) throws(CVODESFailure) -> CVODESAdjointOutput {
+            value = 0
+            ws.vjps = 0
+            return try CVODESSensitivitySession.adjoint(
+                u0: plan.u0, t0: plan.t0, times: plan.times, parameterCount: np, settings: settings,
+                functions: functions,
+                jump: { k, u, lambda in
+                    value += loss.valueAndGradient(at: u, plan.times[k], into: &g)
+                    for i in 0..<n { lambda[i] += g[i] }
+                })
+        }
+        var output: CVODESAdjointOutput
+        do {
+            output = try run(settings)
+        } catch {
+            if let e = ws.error { throw .reverseMode(e) }
+            guard error.replayOverrun else {
+                throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+            }
+            // A recomputation from a checkpoint outran the forward pass: run again with one
+            // checkpoint interval holding every forward step, which recomputes nothing.
+            settings.stepsBetweenCheckpoints = error.forwardSteps + 1
+            settings.replayGuardStride = nil
+            do { output = try run(settings) } catch {
+                if let e = ws.error { throw .reverseMode(e) }
+                throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+            }
+        }
+        if let e = ws.error { throw .reverseMode(e) }
+        var stats = SensitivityStats()
+        stats.forwardEvaluations = output.stats.forwardRHS + output.stats.replayRHS
+        stats.forwardSteps = output.stats.forwardSteps
+        stats.backwardEvaluations = output.stats.backwardRHS + output.stats.quadratureRHS
+        stats.backwardSteps = output.stats.backwardSteps
+        stats.vjps = ws.vjps
+        stats.jacobians = output.stats.forwardJacobians + output.stats.backwardJacobians
+        stats.checkpoints = output.stats.checkpoints
+        stats.peakStoredStates = output.stats.storedVectors + output.states.count
+        return SensitivityResult(loss: value, dp: output.mu, du0: output.lambda, stats: stats, method: name)
+    }
+}
+
+/// The CVODES settings from the plan's options and a method's own.
+@inlinable
+func _cvodesSettings(
+    _ plan: ObservationPlan, method: CVODESMultistepMethod, maxOrder: Int?, maxNumSteps: Int?
+) throws(SensitivityError) -> CVODESSettings {
+    let highest = method == .bdf ? 5 : 12
+    if let q = maxOrder, !(1...highest).contains(q) {
+        throw .invalidInput(.invalidStepOption("CVODES: maxOrder must be in 1...\(highest), got \(q)"))
+    }
+    if let m = maxNumSteps, m <= 0 {
+        throw .invalidInput(.invalidStepOption("CVODES: maxNumSteps must be positive, got \(m)"))
+    }
+    let n = plan.u0.count
+    let abstol: [Double]
+    switch plan.options.abstol {
+    case .scalar(let a): abstol = [Double](repeating: a, count: n)
+    case .perComponent(let a): abstol = a
+    }
+    return CVODESSettings(
+        adams: method == .adams, maxOrder: maxOrder, reltol: plan.options.reltol, abstol: abstol,
+        backwardAbstol: plan.scalarAbstol, dtmax: plan.options.dtmax ?? .infinity, dtmin: plan.options.dtmin ?? 0,
+        initialStep: plan.options.dt, maxNumSteps: maxNumSteps ?? plan.options.maxiters)
+}
+
+/// The model's functions for the CVODES callbacks over `Double` buffers, with every scratch
+/// array allocated once: `f`, `∂f/∂u` (or `−(∂f/∂u)ᵀ`) and the sensitivity right-hand sides by
+/// forward-mode AD in chunks of eight directions, the adjoint products by a replayed
+/// reverse-mode tape.
+@usableFromInline
+final class _CVODESWorkspace<Model: ODEModel> {
+    @usableFromInline typealias D = Dual<8, Double>
+    @usableFromInline let model: Model
+    @usableFromInline let p: [Double]
+    @usableFromInline let n: Int
+    @usableFromInline let np: Int
+    @usableFromInline var u: [Double]
+    @usableFromInline var du: [Double]
+    @usableFromInline var ud: [D]
+    @usableFromInline var pd: [D]
+    @usableFromInline var out: [D]
+    @usableFromInline let tape: RHSTape?
+    @usableFromInline var lambda: [Double]
+    @usableFromInline var vjpU: [Double]
+    @usableFromInline var vjpP: [Double]
+    @usableFromInline var vjps = 0
+    @usableFromInline var error: ReverseModeError?
+
+    @inlinable
+    init(_ model: Model, p: [Double], n: Int, adjoint: Bool) {
+        self.model = model
+        self.p = p
+        self.n = n
+        self.np = p.count
+        u = [Double](repeating: 0, count: n)
+        du = [Double](repeating: 0, count: n)
+        ud = [D](repeating: .zero, count: n)
+        pd = p.map { D(constant: $0) }
+        out = [D](repeating: .zero, count: n)
+        tape = adjoint ? RHSTape(model) : nil
+        lambda = [Double](repeating: 0, count: n)
+        vjpU = [Double](repeating: 0, count: n)
+        vjpP = [Double](repeating: 0, count: p.count)
+    }
+
+    /// `f(u, t)`; `false` when a component is not finite.
+    @inlinable
+    func rhs(_ t: Double, _ y: UnsafePointer<Double>, _ dy: UnsafeMutablePointer<Double>) -> Bool {
+        for i in 0..<n { u[i] = y[i] }
+        model.rhs(&du, u, p, t)
+        var finite = true
+        for i in 0..<n {
+            dy[i] = du[i]
+            if !du[i].isFinite { finite = false }
+        }
+        return finite
+    }
+
+    /// `∂f/∂u` at `(u, t)` into the column-major `n × n` buffer `J`, or with `adjoint` its
+    /// negated transpose `−(∂f/∂u)ᵀ` (the Jacobian of the adjoint right-hand side).
+    @inlinable
+    func jacobian(_ t: Double, _ y: UnsafePointer<Double>, _ J: UnsafeMutablePointer<Double>, adjoint: Bool) -> Bool {
+        for k in 0..<np { pd[k] = D(constant: p[k]) }
+        let td = D(constant: t)
+        var finite = true
+        var offset = 0
+        while offset < n {
+            let width = Swift.min(8, n - offset)
+            for i in 0..<n { ud[i] = D(constant: y[i]) }
+            for j in 0..<width { ud[offset + j].partials[j] = 1 }
+            model.rhs(&out, ud, pd, td)
+            for j in 0..<width {
+                let column = offset + j
+                for i in 0..<n {
+                    // ∂f_i/∂u_column.
+                    let v = out[i].partials[j]
+                    if !v.isFinite { finite = false }
+                    if adjoint { J[column + i * n] = -v } else { J[i + column * n] = v }
+                }
+            }
+            offset += width
+        }
+        return finite
+    }
+
+    /// `Ṡ = (∂f/∂u) S + [∂f/∂p, 0]` for the `np + n` columns of `S` (the parameters, then the
+    /// initial values), column-major: eight columns per dual evaluation of `f`.
+    @inlinable
+    func sensitivityRHS(
+        _ t: Double, _ y: UnsafePointer<Double>, _ s: UnsafePointer<Double>, _ ds: UnsafeMutablePointer<Double>
+    ) -> Bool {
+        let m = np + n
+        let td = D(constant: t)
+        var finite = true
+        var offset = 0
+        while offset < m {
+            let width = Swift.min(8, m - offset)
+            for i in 0..<n {
+                var d = D(constant: y[i])
+                for j in 0..<width { d.partials[j] = s[(offset + j) * n + i] }
+                ud[i] = d
+            }
+            for k in 0..<np { pd[k] = D(constant: p[k]) }
+            for j in 0..<width where offset + j < np { pd[offset + j].partials[j] = 1 }
+            model.rhs(&out, ud, pd, td)
+            for j in 0..<width {
+                let base = (offset + j) * n
+                for i in 0..<n {
+                    let v = out[i].partials[j]
+                    if !v.isFinite { finite = false }
+                    ds[base + i] = v
+                }
+            }
+            offset += width
+        }
+        return finite
+    }
+
+    /// `λᵀ∂f/∂u` into `vjpU` and `λᵀ∂f/∂p` into `vjpP` at `(u, t)`; `false` when the tape
+    /// failed (the error is kept and thrown after the run) or a product is not finite.
+    @inlinable
+    func vjp(_ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>) -> Bool {
+        guard let tape else { return false }
+        vjps += 1
+        for i in 0..<n {
+            u[i] = y[i]
+            lambda[i] = l[i]
+        }
+        do {
+            try tape.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
+        } catch {
+            if self.error == nil { self.error = error }
+            return false
+        }
+        return true
+    }
+
+    /// The adjoint right-hand side `−(∂f/∂u)ᵀλ`.
+    @inlinable
+    func adjointRHS(
+        _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dl: UnsafeMutablePointer<Double>
+    ) -> Bool {
+        guard vjp(t, y, l) else { return false }
+        var finite = true
+        for i in 0..<n {
+            dl[i] = -vjpU[i]
+            if !vjpU[i].isFinite { finite = false }
+        }
+        return finite
+    }
+
+    /// The backward quadrature integrand `−(∂f/∂p)ᵀλ`.
+    @inlinable
+    func adjointQuadrature(
+        _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dq: UnsafeMutablePointer<Double>
+    ) -> Bool {
+        guard vjp(t, y, l) else { return false }
+        var finite = true
+        for k in 0..<np {
+            dq[k] = -vjpP[k]
+            if !vjpP[k].isFinite { finite = false }
+        }
+        return finite
+    }
+}
