@@ -89,7 +89,7 @@ struct Variant {
 
 @inline(never)
 func variants<M: ODEModel, A: ODEAlgorithm>(
-    _ problem: ODEProblem<GenericRHS<M, Double>>, _ algorithm: A, _ options: SolveOptions
+    _ problem: ODEProblem<GenericRHS<M, Double>>, _ algorithm: A, _ options: SolveOptions, stiff: Bool
 ) -> [Variant] {
     let loss = SumOfSquaresLoss()
     func make<S: SensitivityAlgorithm>(_ s: S, adjoint: Bool) -> Variant {
@@ -103,6 +103,11 @@ func variants<M: ODEModel, A: ODEAlgorithm>(
         make(InterpolatingAdjoint(), adjoint: true),
         make(QuadratureAdjoint(), adjoint: true),
         make(BacksolveAdjoint(checkpointing: true), adjoint: true),
+        make(InterpolatingAdjoint(checkpointing: true), adjoint: true),
+        // CVODES with the multistep family that suits the problem: BDF for the stiff ones,
+        // Adams otherwise (CVODES integrates; `algorithm` is not used).
+        make(CVODESForward(method: stiff ? .bdf : .adams), adjoint: false),
+        make(CVODESAdjoint(method: stiff ? .bdf : .adams), adjoint: true),
     ]
 }
 
@@ -182,19 +187,19 @@ func runCase(family: String, size: String, states: Int, parameters: Int, _ list:
 let lv = ProblemLibrary.lotkaVolterra()
 if wanted("Lotka") { runCase(
     family: "Lotka-Volterra", size: "", states: 2, parameters: 4,
-    variants(lv, Tsit5(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1)))) }
+    variants(lv, Tsit5(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1)), stiff: false)) }
 
 let pollu = ProblemLibrary.pollution()
 if wanted("POLLU") { runCase(
     family: "POLLU", size: "", states: 20, parameters: 25,
-    variants(pollu, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-8, saveat: .every(6)))) }
+    variants(pollu, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-8, saveat: .every(6)), stiff: true)) }
 
 for N in quick ? [2, 3, 5] : [2, 3, 4, 5, 6, 8] where wanted("Brusselator") {
     let model = Brusselator2D(gridSize: N)
     let problem = ODEProblem(model: model, u0: model.initialState, tspan: (0, 1), p: model.nominalParameters)
     runCase(
         family: "Brusselator", size: "N=\(N)", states: model.stateCount, parameters: model.parameterCount,
-        variants(problem, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1))))
+        variants(problem, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1)), stiff: true))
 }
 
 for h in quick ? [10, 100, 1000] : [10, 50, 200, 500, 1000] where wanted("Neural") {
@@ -202,5 +207,5 @@ for h in quick ? [10, 100, 1000] : [10, 50, 200, 500, 1000] where wanted("Neural
     let problem = ODEProblem(model: model, u0: [2, 0], tspan: (0, 1), p: model.weights)
     runCase(
         family: "Neural ODE", size: "h=\(h)", states: 2, parameters: model.parameterCount,
-        variants(problem, Tsit5(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1))))
+        variants(problem, Tsit5(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1)), stiff: false))
 }

@@ -82,6 +82,9 @@ private struct Growth: ODEModel {
             try gradient(
                 of: loss, prob, algorithm: Tsit5(), options: options,
                 sensealg: BacksolveAdjoint(checkpointing: true)),
+            try gradient(
+                of: loss, prob, algorithm: Tsit5(), options: options,
+                sensealg: InterpolatingAdjoint(checkpointing: true)),
         ]
     }
 
@@ -119,7 +122,7 @@ private struct Growth: ODEModel {
             #expect(r.stats.peakStoredStates >= 101)
         }
         let adjoints = results.filter { $0.method.contains("Adjoint") }
-        #expect(adjoints.count == 4)
+        #expect(adjoints.count == 5)
         for r in adjoints {
             #expect(r.stats.vjps > 0)
             #expect(r.stats.backwardEvaluations > 0)
@@ -127,6 +130,12 @@ private struct Growth: ODEModel {
         }
         #expect(results[5].stats.checkpoints == 100)
         #expect(results[4].stats.checkpoints == 0)
+        // The checkpointed interpolating adjoint re-solves each of the 100 observation intervals
+        // and holds the observations plus one interval's steps, far fewer than every step.
+        #expect(results[6].stats.checkpoints == 100)
+        #expect(results[6].stats.forwardEvaluations > results[2].stats.forwardEvaluations)
+        #expect(results[6].stats.peakStoredStates < results[2].stats.peakStoredStates + 101)
+        #expect(results[6].stats.peakStoredStates - 101 < results[2].stats.peakStoredStates / 10)
         // The backsolve adjoint reconstructs u0 well on this non-dissipative problem.
         let u0 = results[4].reconstructedInitialState!
         #expect(abs(u0[0] - 1) < 1e-5 && abs(u0[1] - 1) < 1e-5, "\(u0)")
@@ -298,7 +307,7 @@ private struct Growth: ODEModel {
         }
         let methods: [any SensitivityAlgorithm] = [
             ForwardDiffSensitivity(), ForwardSensitivity(), InterpolatingAdjoint(), QuadratureAdjoint(),
-            BacksolveAdjoint(), BacksolveAdjoint(checkpointing: true),
+            BacksolveAdjoint(), BacksolveAdjoint(checkpointing: true), InterpolatingAdjoint(checkpointing: true),
         ]
         func run<S: SensitivityAlgorithm>(_ s: S) throws -> SensitivityResult {
             try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: s)
