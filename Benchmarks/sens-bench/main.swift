@@ -202,10 +202,141 @@ for N in quick ? [2, 3, 5] : [2, 3, 4, 5, 6, 8] where wanted("Brusselator") {
         variants(problem, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1)), stiff: true))
 }
 
-for h in quick ? [10, 100, 1000] : [10, 50, 200, 500, 1000] where wanted("Neural") {
+for h in quick ? [1, 10, 100, 1000] : [1, 2, 4, 10, 50, 200, 500, 1000] where wanted("Neural") {
     let model = NeuralVectorField(hidden: h)
     let problem = ODEProblem(model: model, u0: [2, 0], tspan: (0, 1), p: model.weights)
     runCase(
         family: "Neural ODE", size: "h=\(h)", states: 2, parameters: model.parameterCount,
         variants(problem, Tsit5(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1)), stiff: false))
+}
+
+// MARK: Summary, crossover and plots
+
+struct Summary: Encodable {
+    let family: String
+    let size: String
+    let statesPlusParameters: Int
+    let bestForward: String
+    let bestForwardSeconds: Double
+    let bestAdjoint: String
+    let bestAdjointSeconds: Double
+    /// best forward time / best adjoint time (> 1: the adjoint wins).
+    let forwardOverAdjoint: Double
+    /// CVODESAdjoint time / our best native adjoint time.
+    let cvodesAdjointOverOurs: Double?
+}
+
+let forwardNames: Set<String> = ["ForwardDiffSensitivity", "ForwardSensitivity"]
+var summaries: [Summary] = []
+var seenCases: [(String, String)] = []
+for m in measurements where !seenCases.contains(where: { $0 == (m.family, m.size) }) { seenCases.append((m.family, m.size)) }
+for (family, size) in seenCases {
+    let rows = measurements.filter { $0.family == family && $0.size == size && $0.seconds != nil }
+    let native = rows.filter { !$0.method.hasPrefix("CVODES") }
+    guard let f = native.filter({ forwardNames.contains($0.method) }).min(by: { $0.seconds! < $1.seconds! }),
+        let a = native.filter({ !forwardNames.contains($0.method) }).min(by: { $0.seconds! < $1.seconds! })
+    else { continue }
+    let cvodes = rows.first { $0.method.hasPrefix("CVODESAdjoint") }?.seconds
+    summaries.append(
+        Summary(
+            family: family, size: size, statesPlusParameters: f.states + f.parameters, bestForward: f.method,
+            bestForwardSeconds: f.seconds!, bestAdjoint: a.method, bestAdjointSeconds: a.seconds!,
+            forwardOverAdjoint: f.seconds! / a.seconds!, cvodesAdjointOverOurs: cvodes.map { $0 / a.seconds! }))
+}
+
+print("\nSummary (native methods; ratio > 1: the adjoint is faster)")
+print("  \(pad("case", 24))  \(pad("n+np", 6))  \(pad("best forward", 24))  \(pad("best adjoint", 36))  \(pad("fwd/adj", 8))  \(pad("CVODESAdjoint/ours", 18))")
+for s in summaries {
+    print("  \(pad(s.family + " " + s.size, 24))  \(pad("\(s.statesPlusParameters)", 6))  \(pad(s.bestForward, 24))  \(pad(s.bestAdjoint, 36))  \(pad(sig(s.forwardOverAdjoint, 3), 8))  \(pad(s.cvodesAdjointOverOurs.map { sig($0, 3) } ?? "-", 18))")
+}
+
+/// The size n + np where the best adjoint overtakes forward mode in a family: the crossing of
+/// log(ratio) through 0 between consecutive sizes, interpolated linearly in log size.
+func crossover(_ family: String) -> Double? {
+    let pts = summaries.filter { $0.family == family }.sorted { $0.statesPlusParameters < $1.statesPlusParameters }
+    if let first = pts.first, first.forwardOverAdjoint > 1 { return nil }
+    for (a, b) in zip(pts, pts.dropFirst()) where a.forwardOverAdjoint <= 1 && b.forwardOverAdjoint > 1 {
+        let (x0, x1) = (log(Double(a.statesPlusParameters)), log(Double(b.statesPlusParameters)))
+        let (y0, y1) = (log(a.forwardOverAdjoint), log(b.forwardOverAdjoint))
+        return exp(x0 + (0 - y0) / (y1 - y0) * (x1 - x0))
+    }
+    return nil
+}
+for family in ["Lotka-Volterra", "POLLU", "Brusselator", "Neural ODE"] {
+    let pts = summaries.filter { $0.family == family }
+    guard !pts.isEmpty else { continue }
+    if let x = crossover(family) {
+        print("  \(family): the best adjoint overtakes forward mode at n + np ≈ \(sig(x, 3))")
+    } else if pts.allSatisfy({ $0.forwardOverAdjoint > 1 }) {
+        print("  \(family): the best adjoint is ahead at every size run (from n + np = \(pts.map(\.statesPlusParameters).min()!))")
+    } else if pts.allSatisfy({ $0.forwardOverAdjoint <= 1 }) {
+        print("  \(family): forward mode is ahead at every size run (up to n + np = \(pts.map(\.statesPlusParameters).max()!))")
+    }
+}
+
+do {
+    let out = try ScriptOutput(name: "sens-bench")
+    try out.writeJSON(measurements, to: "sens_bench.json")
+    try out.writeJSON(summaries, to: "sens_bench_summary.json")
+    // One CSV per family: n + np, then each method's seconds (nan when skipped or failed).
+    let methods = ["ForwardDiffSensitivity", "ForwardSensitivity", "InterpolatingAdjoint", "QuadratureAdjoint",
+        "BacksolveAdjoint(checkpointing)", "InterpolatingAdjoint(checkpointing)", "CVODESForward", "CVODESAdjoint"]
+    var plotted: [(file: String, title: String)] = []
+    for family in ["Brusselator", "Neural ODE"] {
+        let sizes = seenCases.filter { $0.0 == family }.map(\.1)
+        guard !sizes.isEmpty else { continue }
+        let rows: [[Double]] = sizes.map { size in
+            let ms = measurements.filter { $0.family == family && $0.size == size }
+            let x = Double(ms[0].states + ms[0].parameters)
+            return [x] + methods.map { name in
+                ms.first { $0.method == name || $0.method.hasPrefix(name + "(") && name.hasPrefix("CVODES") }?.seconds ?? .nan
+            }
+        }
+        let file = "sens_bench_" + family.lowercased().replacingOccurrences(of: " ", with: "_")
+        try out.writeCSV(file + ".csv", header: ["states_plus_parameters"] + methods, rows: rows)
+        plotted.append((file, family))
+    }
+    let ratioRows = summaries.map { [Double($0.statesPlusParameters), $0.forwardOverAdjoint] }
+    try out.writeCSV("sens_bench_crossover.csv", header: ["states_plus_parameters", "best_forward_over_best_adjoint"], rows: ratioRows)
+    for (file, title) in plotted {
+        var plot = "plot "
+        plot += methods.enumerated().map { i, name in
+            (i == 0 ? "'\(file).csv'" : "''") + " every ::1 using 1:\(i + 2) with linespoints lw 2 title '\(name)'"
+        }.joined(separator: ", \\\n     ")
+        try out.gnuplot("""
+            set output '\(file).png'
+            set title '\(title): gradient time against problem size (sens-bench)'
+            set logscale xy
+            set format y '10^{%L}'
+            set xlabel 'states + parameters'
+            set ylabel 'gradient time (s, thread CPU)'
+            set datafile separator ','
+            set datafile missing 'nan'
+            set key left top
+            \(plot)
+            """)
+    }
+    let familyPlots = ["Lotka-Volterra", "POLLU", "Brusselator", "Neural ODE"].enumerated().compactMap { i, family -> String? in
+        let pts = summaries.filter { $0.family == family }
+        guard !pts.isEmpty else { return nil }
+        let data = pts.map { "\($0.statesPlusParameters) \($0.forwardOverAdjoint)" }.joined(separator: "\n")
+        return "$d\(i) << EOD\n\(data)\nEOD\n"
+    }.joined()
+    let familyLines = ["Lotka-Volterra", "POLLU", "Brusselator", "Neural ODE"].enumerated().compactMap { i, family -> String? in
+        summaries.contains { $0.family == family } ? "$d\(i) using 1:2 with linespoints lw 2 pt \(5 + i) ps 1.5 title '\(family)'" : nil
+    }.joined(separator: ", ")
+    try out.gnuplot("""
+        \(familyPlots)
+        set output 'sens_bench_crossover.png'
+        set title 'Best forward-mode time / best adjoint time (> 1: the adjoint wins; Ma et al., arXiv:1812.01892)'
+        set logscale xy
+        set xlabel 'states + parameters'
+        set ylabel 'best forward / best adjoint'
+        set key left top
+        set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2
+        plot \(familyLines)
+        """)
+    print("\nWrote \(out.folder.path)/sens_bench*.{json,csv,png}")
+} catch {
+    print("could not write the output: \(error)")
 }

@@ -126,11 +126,10 @@ public struct HermiteDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
         return (Swift.min(a, b), Swift.max(a, b))
     }
 
-    // Called through `any DenseOutput` (adjoint methods evaluate the forward solution at every
-    // backward stage): the specialised entry points keep Double and Float arithmetic off the
-    // generic witness tables.
-    @_specialize(exported: true, where Scalar == Double)
-    @_specialize(exported: true, where Scalar == Float)
+    // Inlinable so that code which knows the concrete type (the adjoint methods, which evaluate
+    // the forward solution at every backward stage) gets it specialised; through
+    // `any DenseOutput` it runs generic.
+    @inlinable
     public func evaluate(at t: Double, into out: inout [Scalar]) {
         let i = intervalIndex(times, t)
         let h = times[i + 1] - times[i]

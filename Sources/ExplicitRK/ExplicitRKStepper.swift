@@ -381,11 +381,10 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
         (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))
     }
 
-    // Called through `any DenseOutput` (adjoint methods evaluate the forward solution at every
-    // backward stage): the specialised entry points keep Double and Float arithmetic off the
-    // generic witness tables.
-    @_specialize(exported: true, where Scalar == Double)
-    @_specialize(exported: true, where Scalar == Float)
+    // Inlinable so that code which knows the concrete type (the adjoint methods, which evaluate
+    // the forward solution at every backward stage) gets it specialised; through
+    // `any DenseOutput` it runs generic.
+    @inlinable
     public func evaluate(at t: Double, into out: inout [Scalar]) {
         let i = intervalIndex(times, t)
         let h = stepSizes[i]

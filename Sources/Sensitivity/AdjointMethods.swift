@@ -1,6 +1,8 @@
 import AutoDiff
 import DenseLinearAlgebra
 import DiffEqCore
+import ExplicitRK
+import StiffSolvers
 
 // The continuous adjoint for a loss summed over observation times (Cao, Li, Petzold & Serban
 // 2003, §2; Ma et al., arXiv:1812.01892, §2.2):
@@ -26,7 +28,10 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline let n: Int
     @usableFromInline let np: Int
     /// The forward solution's dense output (interpolating and quadrature adjoints).
-    @usableFromInline var forward: (any DenseOutput<Double>)?
+    @usableFromInline var forward: (any DenseOutput<Double>)? {
+        didSet { forwardEvaluator = forward.map(_evaluator) }
+    }
+    @usableFromInline var forwardEvaluator: ((Double, inout [Double]) -> Void)?
     @usableFromInline var u: [Double]
     @usableFromInline var lambda: [Double]
     @usableFromInline var vjpU: [Double]
@@ -135,13 +140,13 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// `u(t)` from the forward dense output into `u`.
     @inlinable @inline(__always)
     func interpolateForward(_ t: Double) {
-        guard let forward else {
+        guard let forwardEvaluator else {
             // Only after a failed checkpoint re-solve, which the caller reports: NaN stops the
             // backward solve at once.
             for i in 0..<n { u[i] = .nan }
             return
         }
-        forward.evaluate(at: t, into: &u)
+        forwardEvaluator(t, &u)
     }
 
     /// The Jacobian of `y = [λ; μ]`'s right-hand side with respect to `y` (column-major):
@@ -167,6 +172,18 @@ final class _AdjointWorkspace<Model: ODEModel> {
             swap(&ju, &stateJacobian)
         }
     }
+}
+
+/// `evaluate(at:into:)` of a dense output, specialised for Double when its type is one of the
+/// library's (found by a dynamic cast once per solve): through `any DenseOutput` the
+/// evaluation would run the generic code with the arithmetic behind witness tables, at every
+/// stage of the backward solve.
+@inlinable
+func _evaluator(_ dense: any DenseOutput<Double>) -> (Double, inout [Double]) -> Void {
+    if let d = dense as? RKDenseOutput<Double> { return { t, out in d.evaluate(at: t, into: &out) } }
+    if let d = dense as? RosenbrockDenseOutput<Double> { return { t, out in d.evaluate(at: t, into: &out) } }
+    if let d = dense as? HermiteDenseOutput<Double> { return { t, out in d.evaluate(at: t, into: &out) } }
+    return { t, out in dense.evaluate(at: t, into: &out) }
 }
 
 /// Integrates a backward system from the last observation time to `t0` in one solve: the
@@ -411,13 +428,14 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             })
         if let e = ws.error { throw .reverseMode(e) }
         if let sol = backward {
-            guard let adjoint = sol.denseOutput else {
+            guard let adjointDense = sol.denseOutput else {
                 throw .unsupported("\(algorithm.name) gave no dense output for the adjoint")
             }
+            let adjoint = _evaluator(adjointDense)
             peakBackward = sol.stats.naccept + 1
             // Breakpoints: the backward steps (which land on every observation time, where λ
             // jumps) and the forward steps, so that each piece is smooth.
-            let (lo, hi) = adjoint.domain
+            let (lo, hi) = adjointDense.domain
             var breaks = sol.t
             for s in forwardTimes where s > lo && s < hi { breaks.append(s) }
             breaks.sort()
@@ -429,10 +447,10 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
                 for q in 0..<nodes.count {
                     let t = mid + half * nodes[q]
                     ws.interpolateForward(t)
-                    adjoint.evaluate(at: t, into: &ws.lambda)
+                    adjoint(t, &ws.lambda)
                     ws.vjp(t: t)
                     let w = half * weights[q]
-                    for k in 0..<np { mu[k] += w * ws.vjpP[k] }
+                    ws.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { mu[k] += w * v[k] } }
                 }
             }
             if let e = ws.error { throw .reverseMode(e) }

@@ -298,3 +298,48 @@ func _solve<F: ODEFunction, A: ODEAlgorithm>(
     }
     return sol
 }
+
+/// The default `sensealg`: forward mode (``ForwardDiffSensitivity``) for small problems and the
+/// quadrature adjoint (``QuadratureAdjoint``) above a size threshold, the rule of
+/// SciMLSensitivity.jl's default with the threshold measured here.
+///
+/// `Benchmarks/sens-bench` times every method on problems of growing size (Ma et al.,
+/// arXiv:1812.01892): forward mode wins on Lotka-Volterra (`n + np = 6`, by about 9x) and the
+/// best adjoint from the 2x2 Brusselator (`n + np = 24`) and the smallest neural ODE (54) on,
+/// so the switch sits at `n + np = 16` (``forwardModeLimit``). Among the adjoints the quadrature
+/// form is the robust choice: it solves a backward system of size `n` rather than `n + np`,
+/// which matters most for stiff problems (the backward solve factors an `(n + np)`-sized matrix
+/// otherwise), and it never integrates the state backward (unlike ``BacksolveAdjoint``).
+public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
+    /// Problems with `n + np` up to this use forward mode.
+    public var forwardModeLimit: Int
+    public init(forwardModeLimit: Int = 16) { self.forwardModeLimit = forwardModeLimit }
+    public var name: String { "AutoSensitivity" }
+
+    /// The method chosen for `n` states and `np` parameters.
+    public func choice(states n: Int, parameters np: Int) -> any SensitivityAlgorithm {
+        n + np <= forwardModeLimit ? ForwardDiffSensitivity() : QuadratureAdjoint()
+    }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        var result: SensitivityResult
+        if plan.u0.count + plan.p.count <= forwardModeLimit {
+            result = try ForwardDiffSensitivity().gradient(of: loss, problem, algorithm: algorithm, plan: plan)
+        } else {
+            result = try QuadratureAdjoint().gradient(of: loss, problem, algorithm: algorithm, plan: plan)
+        }
+        result.method = "AutoSensitivity → " + result.method
+        return result
+    }
+}
+
+/// ``gradient(of:_:algorithm:options:sensealg:)`` with the default method, ``AutoSensitivity``.
+@inlinable
+public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+    of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, options: SolveOptions
+) throws(SensitivityError) -> SensitivityResult {
+    try gradient(of: loss, problem, algorithm: algorithm, options: options, sensealg: AutoSensitivity())
+}

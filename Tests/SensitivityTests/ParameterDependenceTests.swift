@@ -85,3 +85,29 @@ private struct TimeWeighted: PointLoss {
         }
     }
 }
+
+@Suite struct AutoSensitivityTests {
+    /// `u' = A u` with `A` (3x3, row-major) as the parameters: n + np = 12.
+    private struct Linear3: ODEModel {
+        func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+            for i in 0..<3 { du[i] = p[3 * i] * u[0] + p[3 * i + 1] * u[1] + p[3 * i + 2] * u[2] }
+        }
+    }
+
+    @Test func smallProblemsUseForwardModeAndLargeOnesTheQuadratureAdjoint() throws {
+        let A = [-0.5, 0.2, 0.0, 0.1, -0.3, 0.2, 0.0, 0.3, -0.4]
+        let prob = ODEProblem(model: Linear3(), u0: [1, 0.5, -0.2], tspan: (0, 2), p: A)
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-12, saveat: .every(0.5))
+        let small = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options)
+        #expect(small.method == "AutoSensitivity → ForwardDiffSensitivity")
+        let large = try gradient(
+            of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options,
+            sensealg: AutoSensitivity(forwardModeLimit: 8))
+        #expect(large.method == "AutoSensitivity → QuadratureAdjoint")
+        let scale = (small.dp + small.du0).map(abs).max()!
+        let diff = zip(small.dp + small.du0, large.dp + large.du0).map { abs($0 - $1) }.max()!
+        #expect(diff < 1e-7 * scale, "forward mode and the adjoint disagree by \(diff)")
+        #expect(AutoSensitivity().choice(states: 50, parameters: 100).name == "QuadratureAdjoint")
+        #expect(AutoSensitivity().choice(states: 2, parameters: 4).name == "ForwardDiffSensitivity")
+    }
+}

@@ -146,11 +146,6 @@ struct SwitchedDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
 
     var domain: (Double, Double) { nonStiff.domain }
 
-    // Called through `any DenseOutput` (adjoint methods evaluate the forward solution at every
-    // backward stage): the specialised entry points keep Double and Float arithmetic off the
-    // generic witness tables.
-    @_specialize(exported: true, where Scalar == Double)
-    @_specialize(exported: true, where Scalar == Float)
     func evaluate(at t: Double, into out: inout [Scalar]) {
         let i = intervalIndex(times, t)
         if i < byStiff.count && byStiff[i] { stiff.evaluate(at: t, into: &out) } else { nonStiff.evaluate(at: t, into: &out) }
