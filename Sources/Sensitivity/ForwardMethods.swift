@@ -140,6 +140,14 @@ public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
     }
 }
 
+/// Reusable dual buffers of ``ForwardSensitivityModel``.
+public final class _DualScratch {
+    @usableFromInline var u: [Dual<8, Double>] = []
+    @usableFromInline var p: [Dual<8, Double>] = []
+    @usableFromInline var out: [Dual<8, Double>] = []
+    @inlinable init() {}
+}
+
 /// The state and its forward sensitivities as one model: `y = [u; s_0; ...; s_{m-1}]` with
 /// `m = np + n` directions (the parameters, then the initial values), each `s_j` of length `n`.
 ///
@@ -152,6 +160,9 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
     /// The scale `c_j` of direction `j`: the system carries `c_j s_j`, so parameter `j`'s
     /// forcing term is `c_j ∂f/∂p_j` (all 1 unless given).
     public let directionScales: [Double]
+    /// Dual buffers reused across evaluations on Double (the solvers' case), so an evaluation
+    /// allocates nothing. A model value belongs to one solve at a time.
+    @usableFromInline let scratch = _DualScratch()
 
     @inlinable
     public init(_ model: Model, stateCount: Int, parameterCount: Int, directionScales: [Double]? = nil) {
@@ -165,11 +176,44 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
 
     @inlinable
     public func rhs<S: DiffEqScalar>(_ du: inout [S], _ y: [S], _ p: [S], _ t: S) {
+        let n = stateCount
+        if S.self == Double.self {
+            // Take the reusable buffers out of the scratch box for the evaluation (a swap, no
+            // allocation once they have the right size) and put them back afterwards. `S` is
+            // Double here, so `[Dual<8, S>]` and `[Dual<8, Double>]` are the same type.
+            var ud: [Dual<8, S>] = [], pd: [Dual<8, S>] = [], out: [Dual<8, S>] = []
+            func exchange() {
+                withUnsafeMutablePointer(to: &scratch.u) {
+                    $0.withMemoryRebound(to: [Dual<8, S>].self, capacity: 1) { swap(&ud, &$0.pointee) }
+                }
+                withUnsafeMutablePointer(to: &scratch.p) {
+                    $0.withMemoryRebound(to: [Dual<8, S>].self, capacity: 1) { swap(&pd, &$0.pointee) }
+                }
+                withUnsafeMutablePointer(to: &scratch.out) {
+                    $0.withMemoryRebound(to: [Dual<8, S>].self, capacity: 1) { swap(&out, &$0.pointee) }
+                }
+            }
+            exchange()
+            if ud.count != n { ud = [Dual<8, S>](repeating: .zero, count: n) }
+            if out.count != n { out = [Dual<8, S>](repeating: .zero, count: n) }
+            if pd.count != p.count { pd = [Dual<8, S>](repeating: .zero, count: p.count) }
+            _evaluate(&du, y, p, t, ud: &ud, pd: &pd, out: &out)
+            exchange()
+            return
+        }
+        var ud = [Dual<8, S>](repeating: .zero, count: n)
+        var pd = [Dual<8, S>](repeating: .zero, count: p.count)
+        var out = [Dual<8, S>](repeating: .zero, count: n)
+        _evaluate(&du, y, p, t, ud: &ud, pd: &pd, out: &out)
+    }
+
+    @inlinable
+    func _evaluate<S: DiffEqScalar>(
+        _ du: inout [S], _ y: [S], _ p: [S], _ t: S, ud: inout [Dual<8, S>], pd: inout [Dual<8, S>],
+        out: inout [Dual<8, S>]
+    ) {
         typealias D = Dual<8, S>
         let n = stateCount, np = parameterCount, m = np + n
-        var ud = [D](repeating: .zero, count: n)
-        var pd = p.map { D(constant: $0) }
-        var out = [D](repeating: .zero, count: n)
         let td = D(constant: t)
         var offset = 0
         repeat {
