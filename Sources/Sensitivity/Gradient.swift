@@ -250,8 +250,10 @@ public struct ObservationPlan: Sendable {
 /// ```
 ///
 /// The initial state and span are taken as resolved at the current parameters: derivatives
-/// through a parameter-dependent `u0(p)` or `tspan(p)` are not included (`du0` gives the chain
-/// rule's factor for `u0`).
+/// through a parameter-dependent `u0(p)` or `tspan(p)` given as `Double` closures are not
+/// included (`du0` gives the chain rule's factor for `u0`); write them as a
+/// ``ParameterDependence`` and use
+/// ``gradient(of:model:u0:tspan:p:dependence:algorithm:options:sensealg:)`` to include them.
 @inlinable
 public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityAlgorithm>(
     of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, options: SolveOptions,
