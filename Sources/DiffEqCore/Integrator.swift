@@ -33,7 +33,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var work: [Scalar]
     @usableFromInline var tPrev: Double
     @usableFromInline var uPrev: [Scalar]
-    @usableFromInline var errPrev: Double = 1e-4
+    /// `log` of the previous accepted step's error (floored at 1e-4), kept as a logarithm so
+    /// that the controller needs one `log` per step (see ``PIController``).
+    @usableFromInline var logErrPrev: Double = ODEIntegrator.logErrFloor
     @usableFromInline var lastWasRejected = false
     @usableFromInline var iterations = 0
     /// Times to step onto exactly (the options' `tstops` plus `advance(to:)` targets), in the
@@ -86,6 +88,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public var stats: SolverStats { _stats }
     /// The method's stepper (read-only: its caches and any state it reports, e.g. switches).
     public var method: Stepper { stepper }
+
+    /// `log(1e-4)`: the controller's floor for the previous error, and its value at a (re)start.
+    @usableFromInline static var logErrFloor: Double { Double.log(1e-4) }
 
     /// Validates the input, evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
@@ -161,7 +166,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _message = nil
         _stats = SolverStats()
         needsRestart = false
-        errPrev = 1e-4
+        logErrPrev = Self.logErrFloor
         lastWasRejected = false
         iterations = 0
         stops = setup.tstops
@@ -276,9 +281,11 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 stepper.accept()
                 if landing && nextStop < stops.count { nextStop += 1 }
                 if adaptive {
-                    var q = stepper.controller.acceptedFactor(err: err, previous: errPrev)
+                    let logErr = Double.log(Swift.max(err, 1e-10))
+                    var q = stepper.controller.acceptedFactor(logErr: logErr, logPrevious: logErrPrev)
                     if lastWasRejected { q = Swift.min(q, 1) }
-                    errPrev = Swift.max(err, 1e-4)
+                    // log(max(err, 1e-4)), from the log just taken.
+                    logErrPrev = err >= 1e-4 ? logErr : Self.logErrFloor
                     // A step clipped to land on a stop says nothing about the natural step.
                     let base = landing && Swift.abs(h) < Swift.abs(_dt) ? _dt : h * q
                     _dt = dir * Swift.min(Swift.abs(base), setup.dtmax)
@@ -327,7 +334,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         f(&du, _u, _p, Scalar(_t))
         _stats.nf += 1
         stepper.start(t: _t, u: _u, du: du)
-        errPrev = 1e-4
+        logErrPrev = Self.logErrFloor
         tPrev = _t
         uPrev = _u
     }
