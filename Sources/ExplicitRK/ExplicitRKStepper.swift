@@ -97,7 +97,7 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         let coefficients = aFlat + b + btilde + btilde3 + c
         table = StageStorage(count: coefficients.count)
         table.base.update(from: coefficients, count: coefficients.count)
-        kernel = Self.hasTsit5Coefficients(tableau) ? .tsit5 : .generic
+        kernel = tableau.hasTsit5Coefficients ? .tsit5 : .generic
         k = StageStorage(count: totalStages * n)
         du = [Scalar](repeating: .zero, count: n)
         stageArg = [Scalar](repeating: .zero, count: n)
@@ -105,13 +105,6 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         scaledCoefficients = StageStorage(count: aFlat.count + b.count + btilde.count + btilde3.count)
         previousArg = [Scalar](repeating: .zero, count: n)
         stabilityBoundary = tableau.realStabilityBoundary
-    }
-
-    /// Whether `tableau` is Tsit5's, coefficient for coefficient (whatever its name).
-    static func hasTsit5Coefficients(_ tableau: ButcherTableau) -> Bool {
-        let t5 = ButcherTableau.tsit5
-        return tableau.c == t5.c && tableau.a == t5.a && tableau.b == t5.b && tableau.btilde == t5.btilde
-            && tableau.btilde3 == nil && tableau.isFSAL && tableau.interpolant?.extraC.isEmpty ?? true
     }
 
     /// `‖k_s − k_{s−1}‖ / ‖g_s − g_{s−1}‖` over the last two stages of the last attempted step

@@ -54,6 +54,8 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
     @usableFromInline let offsetBtilde3: Int
     @usableFromInline let offsetC: Int
     @usableFromInline let hasBtilde3: Bool
+    /// Tsit5's tableau: the step runs the written-out stage sequence (``attemptTsit5(dt:)``).
+    @usableFromInline let isTsit5: Bool
     @usableFromInline let fsal: Bool
     @usableFromInline let adaptive: Bool
     @usableFromInline let controller: PIController
@@ -126,6 +128,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
         offsetBtilde3 = offsetBtilde + s
         offsetC = offsetBtilde3 + btilde3.count
         hasBtilde3 = !btilde3.isEmpty
+        isTsit5 = tableau.hasTsit5Coefficients
         fsal = tableau.isFSAL
         adaptive = tableau.btilde != nil && setup.adaptive
         controller = tableau.controller
@@ -225,6 +228,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
     /// error (0 for fixed-step methods).
     @inlinable
     mutating func attempt(dt: Double) -> Double {
+        if isTsit5 { return attemptTsit5(dt: dt) }
         let k = uniqueStages()
         let x = table.base
         if !firstStageReady {
@@ -267,6 +271,69 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
         var deno = e5 + 0.01 * e3
         if deno <= 0 { deno = 1 }
         return e5 / (Double(n) * deno).squareRoot()
+    }
+
+    /// ``attempt(dt:)`` for Tsit5 with the stages written out: the same operations in the same
+    /// order as the loop (so the same numbers), as straight-line code whose stage sums the
+    /// processor overlaps with the evaluations of `f`. Offsets into `table` as in
+    /// ``ExplicitRKStepper/attemptTsit5(_:_:t:dt:u:uNew:tolerance:stats:)``.
+    @inlinable @inline(__always)
+    mutating func attemptTsit5(dt: Double) -> Double {
+        let k = uniqueStages()
+        let x = table.base
+        if !firstStageReady {
+            k[0] = k[6]
+            firstStageReady = true
+        }
+        extrasReady = false
+        let (t, u) = (_t, _u)
+        let k1 = k[0]
+        var g = u + k1 * (dt * x[0])
+        let k2 = f(g, p, t + x[36] * dt)
+        g = u + k1 * (dt * x[1])
+        g = g + k2 * (dt * x[2])
+        let k3 = f(g, p, t + x[37] * dt)
+        g = u + k1 * (dt * x[3])
+        g = g + k2 * (dt * x[4])
+        g = g + k3 * (dt * x[5])
+        let k4 = f(g, p, t + x[38] * dt)
+        g = u + k1 * (dt * x[6])
+        g = g + k2 * (dt * x[7])
+        g = g + k3 * (dt * x[8])
+        g = g + k4 * (dt * x[9])
+        let k5 = f(g, p, t + x[39] * dt)
+        g = u + k1 * (dt * x[10])
+        g = g + k2 * (dt * x[11])
+        g = g + k3 * (dt * x[12])
+        g = g + k4 * (dt * x[13])
+        g = g + k5 * (dt * x[14])
+        let k6 = f(g, p, t + x[40] * dt)
+        g = u + k1 * (dt * x[15])
+        g = g + k2 * (dt * x[16])
+        g = g + k3 * (dt * x[17])
+        g = g + k4 * (dt * x[18])
+        g = g + k5 * (dt * x[19])
+        g = g + k6 * (dt * x[20])
+        let k7 = f(g, p, t + x[41] * dt)
+        uNew = g
+        (k[1], k[2], k[3], k[4], k[5], k[6]) = (k2, k3, k4, k5, k6, k7)
+        _stats.nf += 6
+        guard adaptive else { return 0 }
+        var err = State() + k1 * (dt * x[28])
+        err = err + k2 * (dt * x[29])
+        err = err + k3 * (dt * x[30])
+        err = err + k4 * (dt * x[31])
+        err = err + k5 * (dt * x[32])
+        err = err + k6 * (dt * x[33])
+        err = err + k7 * (dt * x[34])
+        var sum = 0.0
+        let n = setup.count
+        for m in 0..<n {
+            let sc = abstol[m] + reltol * Swift.max(Swift.abs(u[m]), Swift.abs(g[m]))
+            let inv = 1 / (sc * sc)
+            sum += (err[m] * err[m]) * inv
+        }
+        return (sum / Double(n)).squareRoot()
     }
 
     /// The smallest step magnitude allowed at the current time (as ``ODEIntegrator``).
