@@ -260,6 +260,19 @@ func overheadRow(_ path: String, perStep: (solve: Double, loop: Double, stats: S
 }
 
 // --profile-loop: only the generic path's integrator loop, for two seconds (for `perf record`).
+// --malloc-check TOL: one solve of each form at reltol = abstol = TOL, then exit. Run under an
+// LD_PRELOAD malloc counter at two tolerances: equal counts at different step counts mean the
+// step loop allocates nothing.
+if let i = CommandLine.arguments.firstIndex(of: "--malloc-check"), i + 1 < CommandLine.arguments.count,
+    let tol = Double(CommandLine.arguments[i + 1])
+{
+    let o = SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false)
+    let a = try solve(lorenz, Tsit5(), options: o)
+    let b = try solve(ProblemLibrary.staticLorenz(tEnd: 10), Tsit5(), options: o)
+    print("reltol \(tol): [Double] \(a.stats.naccept) steps, SIMD3 \(b.stats.naccept) steps")
+    exit(0)
+}
+
 // --profile-static: the same for the fixed-size form.
 if CommandLine.arguments.contains("--profile-loop") {
     var integrator = try Tsit5().makeIntegrator(lorenz, options: opts)

@@ -90,7 +90,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public var method: Stepper { stepper }
 
     /// `log(1e-4)`: the controller's floor for the previous error, and its value at a (re)start.
-    @usableFromInline static var logErrFloor: Double { Double.log(1e-4) }
+    @inlinable static var logErrFloor: Double { Double.log(1e-4) }
 
     /// Validates the input, evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
@@ -327,7 +327,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// After `u`, `t` or `p` was changed from outside or by an event: re-evaluate `f` so that
     /// methods which reuse the last stage (FSAL) start from the new state, and forget the
     /// controller's history.
-    @usableFromInline
+    @inlinable
     mutating func restart() {
         needsRestart = false
         var du = _u
@@ -387,7 +387,12 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// Finds the earliest continuous event in the step just accepted, cuts the step there,
     /// applies the affect, then runs the discrete callbacks.
-    @usableFromInline
+    ///
+    /// This and the other event and restart helpers are inlinable so that they specialize with
+    /// `step()` in the caller's module: as `@usableFromInline` only, a solve with callbacks ran
+    /// them unspecialized, interpolating and calling `f` through witness tables (seen as calls
+    /// to the unspecialized symbols in the release binary of rk-bench).
+    @inlinable
     mutating func handleEvents(h: Double) {
         // `uNew` holds the step's end state from here on (the swap put the old buffer there), so
         // the interpolant keeps working while `_u` is moved to an event.
@@ -459,7 +464,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         if _retcode == nil { runDiscreteCallbacks() }
     }
 
-    @usableFromInline
+    @inlinable
     mutating func runDiscreteCallbacks() {
         for cb in callbacks.discrete where _retcode == nil {
             guard cb.condition(_u, _t, _p) else { continue }
@@ -475,7 +480,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// Takes over what an affect changed; a jump in the state is a zero-length interval of the
     /// dense output, and the method restarts from the new values.
-    @usableFromInline
+    @inlinable
     mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool) {
         guard context.u.count == _u.count, context.p.count == _p.count else {
             finish(.failure, "an event's affect changed the length of u (\(_u.count) -> \(context.u.count)) "
