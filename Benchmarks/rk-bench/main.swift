@@ -9,10 +9,12 @@
 // at each of CVODE_Adams' errors.
 //
 // Then the solver's own overhead on Lorenz with Tsit5: time per step against the time of the
-// step's f evaluations.
+// step's f evaluations, for the array form (`ODEProblem`, `[Double]` state) and the fixed-size
+// form (`StaticODEProblem`, `SIMD3<Double>` state) side by side.
 //
 // Run: swift run -c release rk-bench [--quick] [--overhead] [--output DIR]
-// (--overhead: only the solver-overhead section, no work-precision suite and no JSON/plots).
+// --overhead: only the solver-overhead section (no work-precision suite, no JSON or plots);
+// --malloc-check TOL, --profile-loop, --profile-static: see the overhead section.
 import DiffEq
 import Foundation
 import NotebookSupport
@@ -259,7 +261,6 @@ func overheadRow(_ path: String, perStep: (solve: Double, loop: Double, stats: S
         overheadRatio: (perStep.solve - fStep) / fStep)
 }
 
-// --profile-loop: only the generic path's integrator loop, for two seconds (for `perf record`).
 // --malloc-check TOL: one solve of each form at reltol = abstol = TOL, then exit. Run under an
 // LD_PRELOAD malloc counter at two tolerances: equal counts at different step counts mean the
 // step loop allocates nothing.
@@ -273,23 +274,26 @@ if let i = CommandLine.arguments.firstIndex(of: "--malloc-check"), i + 1 < Comma
     exit(0)
 }
 
-// --profile-static: the same for the fixed-size form.
-if CommandLine.arguments.contains("--profile-loop") {
-    var integrator = try Tsit5().makeIntegrator(lorenz, options: opts)
+/// Runs the integrator loop on `problem` for two seconds (a target for `perf record`).
+func profileLoop<Integrator>(_ make: () throws -> Integrator, reinit: (inout Integrator) throws -> Void,
+    step: (inout Integrator) -> Bool) rethrows
+{
+    var integrator = try make()
     let start = Date()
     while Date().timeIntervalSince(start) < 2 {
-        try integrator.reinit()
-        while integrator.step() {}
+        try reinit(&integrator)
+        while step(&integrator) {}
     }
+}
+// --profile-loop / --profile-static: only the integrator loop of the array / fixed-size form.
+if CommandLine.arguments.contains("--profile-loop") {
+    try profileLoop({ try Tsit5().makeIntegrator(lorenz, options: opts) }, reinit: { try $0.reinit() }, step: { $0.step() })
     exit(0)
 }
 if CommandLine.arguments.contains("--profile-static") {
-    var integrator = try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(tEnd: 10), options: opts)
-    let start = Date()
-    while Date().timeIntervalSince(start) < 2 {
-        try integrator.reinit()
-        while integrator.step() {}
-    }
+    try profileLoop(
+        { try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(tEnd: 10), options: opts) }, reinit: { try $0.reinit() },
+        step: { $0.step() })
     exit(0)
 }
 
@@ -308,26 +312,25 @@ for r in overheadRows {
         + pad(sig(r.overheadRatio, 3), 10))
 }
 
+// The two forms run the same operations in the same order: their solutions must agree bit for
+// bit (the tests check this for every method; printed here so a figure never comes from a
+// fixed-size path that computes something else).
+let arrayEnd = try solve(lorenz, Tsit5(), options: opts).u.last!
+let staticEnd = try solve(staticLorenz, Tsit5(), options: opts).u.last!.array
+print("  end states of the two forms identical: \(arrayEnd == staticEnd)")
+
 struct Report: Encodable {
     let problems: [ProblemResult]
     let overhead: [OverheadRow]
 }
 if !overheadOnly {
-try out.writeJSON(Report(problems: results, overhead: overheadRows), to: "rk-bench.json")
+    try out.writeJSON(Report(problems: results, overhead: overheadRows), to: "rk-bench.json")
 
-// Work-precision plot for each problem.
-for r in results {
-    let file = r.problem.components(separatedBy: CharacterSet.alphanumerics.inverted).filter { !$0.isEmpty }.joined(separator: "_")
-    try plotWorkPrecision(out, file: file, title: r.problem, xlabel: "error at the end point (RMS)", points: r.points)
-}
-print("\nwrote \(out.folder.path)/rk-bench.json and work-precision PNGs")
-}
-for tol in [1e-3, 1e-5, 1e-8, 1e-11] {
-    let o = SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false)
-    let s1 = try solve(lorenz, Tsit5(), options: o)
-    let s2 = try solve(lorenz, AutoTsit5(Rosenbrock23()), options: o)
-    let s3 = try solve(lorenz, DP5(), options: o)
-    let s4 = try solve(staticLorenz, Tsit5(), options: o)
-    print("TMPSTATIC", tol, s4.u.last!.array.map { String(format: "%.17g", $0) }, s4.stats.nf, s4.stats.nreject, s4.u.last!.array == s1.u.last!)
-    print("TMPCHECK", tol, s1.u.last!.map { String(format: "%.17g", $0) }, s1.stats.nf, s1.stats.nreject, s2.u.last!.map { String(format: "%.17g", $0) }, s2.stats.nf, s3.u.last!.map { String(format: "%.17g", $0) }, s3.stats.nf)
+    // Work-precision plot for each problem.
+    for r in results {
+        let file = r.problem.components(separatedBy: CharacterSet.alphanumerics.inverted).filter { !$0.isEmpty }
+            .joined(separator: "_")
+        try plotWorkPrecision(out, file: file, title: r.problem, xlabel: "error at the end point (RMS)", points: r.points)
+    }
+    print("\nwrote \(out.folder.path)/rk-bench.json and work-precision PNGs")
 }
