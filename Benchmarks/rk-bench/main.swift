@@ -179,6 +179,14 @@ func fSeconds<F: ODEFunction>(_ problem: ODEProblem<F>) -> Double where F.Scalar
     return seconds / Double(4 * reps)
 }
 
+/// Lorenz on `StaticVector<3>` (an `InlineArray`), the formula of ``StaticLorenz``.
+struct InlineLorenz: StaticODEFunction {
+    func callAsFunction(_ u: StaticVector<3>, _ p: StaticVector<3>, _ t: Double) -> StaticVector<3> {
+        StaticVector([p[0] * (u[1] - u[0]), u[0] * (p[1] - u[2]) - u[1], u[0] * u[1] - p[2] * u[2]] as InlineArray)
+    }
+}
+let inlineLorenz = StaticODEProblem(InlineLorenz(), u0: [1, 0, 0], tspan: (0, 10), p: [10, 28, 8.0 / 3.0])
+
 /// Seconds per call of a fixed-size `f`, called as the static integrator calls it (by value,
 /// inlined when `f` is a type). The states are loaded from a run-time table in a run-time order,
 /// so the compiler can neither fold the calls to constants nor hoist them out of the loop; four
@@ -263,14 +271,18 @@ func overheadRow(_ path: String, perStep: (solve: Double, loop: Double, stats: S
 
 // --malloc-check TOL: one solve of each form at reltol = abstol = TOL, then exit. Run under an
 // LD_PRELOAD malloc counter at two tolerances: equal counts at different step counts mean the
-// step loop allocates nothing.
+// step loop allocates nothing. It prints nothing (formatting numbers of different lengths would
+// allocate differently) unless --show-steps is given.
 if let i = CommandLine.arguments.firstIndex(of: "--malloc-check"), i + 1 < CommandLine.arguments.count,
     let tol = Double(CommandLine.arguments[i + 1])
 {
     let o = SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false)
     let a = try solve(lorenz, Tsit5(), options: o)
     let b = try solve(ProblemLibrary.staticLorenz(tEnd: 10), Tsit5(), options: o)
-    print("reltol \(tol): [Double] \(a.stats.naccept) steps, SIMD3 \(b.stats.naccept) steps")
+    let c = try solve(inlineLorenz, Tsit5(), options: o)
+    if CommandLine.arguments.contains("--show-steps") {
+        print("reltol \(tol): [Double] \(a.stats.naccept), SIMD3 \(b.stats.naccept), StaticVector \(c.stats.naccept) steps")
+    }
     exit(0)
 }
 
@@ -303,6 +315,10 @@ let staticLorenz = ProblemLibrary.staticLorenz(tEnd: 10)
 let attractor: [SIMD3<Double>] = [SIMD3(1, 0, 0), SIMD3(-8.1, -9.3, 24.7), SIMD3(12.2, 15.5, 30.1), SIMD3(0.3, -1.2, 12.9)]
 overheadRows.append(
     overheadRow("SIMD3<Double>", perStep: try staticStepSeconds(staticLorenz), fCall: staticFSeconds(staticLorenz, states: attractor)))
+overheadRows.append(
+    overheadRow(
+        "StaticVector<3>", perStep: try staticStepSeconds(inlineLorenz),
+        fCall: staticFSeconds(inlineLorenz, states: attractor.map { StaticVector([$0.x, $0.y, $0.z] as InlineArray) })))
 print("\nSolver overhead, Lorenz [0, 10], Tsit5 at reltol = abstol = 1e-8; overhead = (step - f) / f from the solve path")
 print("  " + pad("state", 20) + pad("steps", 7) + pad("f/step", 8) + pad("ns/step solve", 15) + pad("ns/step loop", 14)
     + pad("f ns/call", 11) + pad("f ns/step", 11) + pad("overhead", 10))
@@ -317,7 +333,8 @@ for r in overheadRows {
 // fixed-size path that computes something else).
 let arrayEnd = try solve(lorenz, Tsit5(), options: opts).u.last!
 let staticEnd = try solve(staticLorenz, Tsit5(), options: opts).u.last!.array
-print("  end states of the two forms identical: \(arrayEnd == staticEnd)")
+let inlineEnd = try solve(inlineLorenz, Tsit5(), options: opts).u.last!.array
+print("  end states of the three identical: \(arrayEnd == staticEnd && arrayEnd == inlineEnd)")
 
 struct Report: Encodable {
     let problems: [ProblemResult]

@@ -93,7 +93,9 @@ public struct StaticVector<let N: Int>: StaticState, Sendable {
 }
 
 extension StaticVector: ExpressibleByArrayLiteral {
-    /// `[1, 0, 0]` as a `StaticVector<3>`; the literal must have exactly `N` elements.
+    /// `[1, 0, 0]` as a `StaticVector<3>`; the literal must have exactly `N` elements. (The
+    /// literal goes through a variadic array: in a right-hand side, build the result from an
+    /// `InlineArray` literal, `StaticVector([a, b, c] as InlineArray)`, which needs no heap.)
     @inlinable
     public init(arrayLiteral elements: Double...) {
         precondition(elements.count == N, "a StaticVector<\(N)> literal needs \(N) elements, got \(elements.count)")

@@ -425,8 +425,10 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
     }
 
     /// The method's continuous extension at `tPrev + theta*dt` inside the step just accepted
-    /// (linear for methods without one), computing its extra stages on first use.
-    @usableFromInline
+    /// (linear for methods without one), computing its extra stages on first use. Inlinable so
+    /// that `saveat` specializes with the step (as `@usableFromInline` it would evaluate `f`
+    /// through witness tables).
+    @inlinable
     mutating func interpolate(theta: Double, dt: Double) -> State {
         guard let ext = tableau.interpolant else {
             return uPrev * (1 - theta) + _u * theta
