@@ -327,7 +327,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// After `u`, `t` or `p` was changed from outside or by an event: re-evaluate `f` so that
     /// methods which reuse the last stage (FSAL) start from the new state, and forget the
     /// controller's history.
-    @inlinable
+    @inlinable @inline(never)
     mutating func restart() {
         needsRestart = false
         var du = _u
@@ -391,8 +391,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// This and the other event and restart helpers are inlinable so that they specialize with
     /// `step()` in the caller's module: as `@usableFromInline` only, a solve with callbacks ran
     /// them unspecialized, interpolating and calling `f` through witness tables (seen as calls
-    /// to the unspecialized symbols in the release binary of rk-bench).
-    @inlinable
+    /// to the unspecialized symbols in the release binary of rk-bench). `@inline(never)` keeps
+    /// them out of `step()`'s body: they are off the hot path of a solve without events.
+    @inlinable @inline(never)
     mutating func handleEvents(h: Double) {
         // `uNew` holds the step's end state from here on (the swap put the old buffer there), so
         // the interpolant keeps working while `_u` is moved to an event.
@@ -464,7 +465,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         if _retcode == nil { runDiscreteCallbacks() }
     }
 
-    @inlinable
+    @inlinable @inline(never)
     mutating func runDiscreteCallbacks() {
         for cb in callbacks.discrete where _retcode == nil {
             guard cb.condition(_u, _t, _p) else { continue }
@@ -480,7 +481,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// Takes over what an affect changed; a jump in the state is a zero-length interval of the
     /// dense output, and the method restarts from the new values.
-    @inlinable
+    @inlinable @inline(never)
     mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool) {
         guard context.u.count == _u.count, context.p.count == _p.count else {
             finish(.failure, "an event's affect changed the length of u (\(_u.count) -> \(context.u.count)) "
