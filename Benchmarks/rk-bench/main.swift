@@ -9,14 +9,18 @@
 // at each of CVODE_Adams' errors.
 //
 // Then the solver's own overhead on Lorenz with Tsit5: time per step against the time of the
-// step's f evaluations.
+// step's f evaluations, for the array form (`ODEProblem`, `[Double]` state) and the fixed-size
+// form (`StaticODEProblem`, `SIMD3<Double>` state) side by side.
 //
-// Run: swift run -c release rk-bench [--quick] [--output DIR]
+// Run: swift run -c release rk-bench [--quick] [--overhead] [--output DIR]
+// --overhead: only the solver-overhead section (no work-precision suite, no JSON or plots);
+// --malloc-check TOL, --profile-loop, --profile-static: see the overhead section.
 import DiffEq
 import Foundation
 import NotebookSupport
 
 let quick = CommandLine.arguments.contains("--quick")
+let overheadOnly = CommandLine.arguments.contains("--overhead")
 let tolerances: [Double] = quick ? [1e-4, 1e-8, 1e-12] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12]
 let samples = quick ? 3 : 5
 
@@ -84,74 +88,269 @@ func workPrecision<F: ODEFunction>(_ name: String, _ problem: ODEProblem<F>, ref
 }
 
 let out = try ScriptOutput(name: "rk-bench")
-print("Explicit RK suite vs CVODE_Adams, abstol = reltol; error = RMS error at the end point; µs = median per solve")
-
-// References.
-let lv = ProblemLibrary.lotkaVolterra()
-let lvRef = try solve(lv, Vern9(), reltol: 1e-14, abstol: 1e-14, saveEverystep: false).u.last!
-let lvCheck = try solve(lv, CVODE_Adams(), reltol: 1e-13, abstol: 1e-13, saveEverystep: false).u.last!
 let lorenz = ProblemLibrary.lorenz(tEnd: 10)
-let lorenzRef = try solve(lorenz, Vern9(), reltol: 1e-14, abstol: 1e-14, saveEverystep: false).u.last!
-let lorenzCheck = try solve(lorenz, CVODE_Adams(), reltol: 1e-13, abstol: 1e-13, saveEverystep: false).u.last!
-let pleiades = ProblemLibrary.pleiades()
-let arenstorf = ProblemLibrary.arenstorf()
-
 var results: [ProblemResult] = []
-results.append(try workPrecision("Lotka-Volterra [0, 10]", lv, reference: lvRef,
-    note: "reference Vern9 at 1e-14; RMS difference from CVODE_Adams at 1e-13: \(sig(rms(lvRef, lvCheck), 2))"))
-results.append(try workPrecision("Lorenz [0, 10]", lorenz, reference: lorenzRef,
-    note: "reference Vern9 at 1e-14; RMS difference from CVODE_Adams at 1e-13: \(sig(rms(lorenzRef, lorenzCheck), 2))"))
-results.append(try workPrecision("Pleiades [0, 3]", pleiades, reference: ProblemLibrary.pleiadesReference.u,
-    note: ProblemLibrary.pleiadesReference.source))
-results.append(try workPrecision("Arenstorf, one period", arenstorf, reference: ProblemLibrary.arenstorfReference.u,
-    note: ProblemLibrary.arenstorfReference.source))
+if !overheadOnly {
+    print("Explicit RK suite vs CVODE_Adams, abstol = reltol; error = RMS error at the end point; µs = median per solve")
+
+    // References.
+    let lv = ProblemLibrary.lotkaVolterra()
+    let lvRef = try solve(lv, Vern9(), reltol: 1e-14, abstol: 1e-14, saveEverystep: false).u.last!
+    let lvCheck = try solve(lv, CVODE_Adams(), reltol: 1e-13, abstol: 1e-13, saveEverystep: false).u.last!
+    let lorenzRef = try solve(lorenz, Vern9(), reltol: 1e-14, abstol: 1e-14, saveEverystep: false).u.last!
+    let lorenzCheck = try solve(lorenz, CVODE_Adams(), reltol: 1e-13, abstol: 1e-13, saveEverystep: false).u.last!
+    let pleiades = ProblemLibrary.pleiades()
+    let arenstorf = ProblemLibrary.arenstorf()
+
+    results.append(try workPrecision("Lotka-Volterra [0, 10]", lv, reference: lvRef,
+        note: "reference Vern9 at 1e-14; RMS difference from CVODE_Adams at 1e-13: \(sig(rms(lvRef, lvCheck), 2))"))
+    results.append(try workPrecision("Lorenz [0, 10]", lorenz, reference: lorenzRef,
+        note: "reference Vern9 at 1e-14; RMS difference from CVODE_Adams at 1e-13: \(sig(rms(lorenzRef, lorenzCheck), 2))"))
+    results.append(try workPrecision("Pleiades [0, 3]", pleiades, reference: ProblemLibrary.pleiadesReference.u,
+        note: ProblemLibrary.pleiadesReference.source))
+    results.append(try workPrecision("Arenstorf, one period", arenstorf, reference: ProblemLibrary.arenstorfReference.u,
+        note: ProblemLibrary.arenstorfReference.source))
+}
 
 // MARK: Solver overhead on Lorenz with Tsit5
+//
+// Time per accepted step on two user paths: `solve` (setup, stepping, building the solution) and
+// the integrator interface (`reinit()` then `step()` until done: the loop alone). The f cost per
+// step is (f evaluations per step) x (seconds per f call), with f called exactly as the stepper
+// calls it: through the problem's `ODEFunction` value, writing into a uniquely owned `[Double]`
+// and reading a `[Double]` state and the problem's own parameter array. The states cycle over
+// points on the attractor so that no call can be hoisted out of the loop; the loop sums every
+// component of every result (so no part of f can be dropped as unused) in a local (a captured
+// variable would add a heap load and store per call that the solver does not pay).
+//
+// Timing: thread CPU time (CLOCK_THREAD_CPUTIME_ID), the minimum over samples. The benchmark
+// machines are shared: wall time counts the periods this thread waits for a core, which on a
+// loaded two-core VM varied the figures by 2x from run to run; the CPU time of the thread and
+// the best sample do not count them.
 let opts = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: false)
-let lorenzSol = try solve(lorenz, Tsit5(), options: opts)
-let solveSeconds = try timePerCall(samples: 7) { _ = try solve(lorenz, Tsit5(), options: opts) }
-let perStep = solveSeconds / Double(lorenzSol.stats.naccept)
-// The same f evaluations, on states typical of the attractor, without the solver around them.
-let fPerStep = Double(lorenzSol.stats.nf) / Double(lorenzSol.stats.naccept)
-/// Seconds per Lorenz f evaluation, measured with locals only (no globals in the loop).
-func lorenzFSeconds(p: [Double]) -> Double {
-    let model = Lorenz()
-    var du = [0.0, 0, 0]
-    let cycle = [[1.0, 0, 0], [-8.1, -9.3, 24.7], [12.2, 15.5, 30.1], [0.3, -1.2, 12.9]]
+
+/// Thread CPU seconds now.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Minimum thread CPU seconds per call of `body` over `samples` samples, each repeating the
+/// call until it lasts at least 20 ms (after one warm-up sample).
+func cpuTimePerCall(samples: Int = 15, _ body: () throws -> Void) rethrows -> Double {
+    var reps = 1
+    while true {
+        let start = threadCPUSeconds()
+        for _ in 0..<reps { try body() }
+        if threadCPUSeconds() - start > 0.02 { break }
+        reps *= 2
+    }
+    var best = Double.infinity
+    for _ in 0..<samples {
+        let start = threadCPUSeconds()
+        for _ in 0..<reps { try body() }
+        best = Swift.min(best, (threadCPUSeconds() - start) / Double(reps))
+    }
+    return best
+}
+
+/// Seconds per call of `f`, called the way the stepper calls it.
+@inline(never)
+func fSeconds<F: ODEFunction>(_ problem: ODEProblem<F>) -> Double where F.Scalar == Double {
+    let f = problem.f
+    let p = problem.p
+    let s0: [Double] = [1, 0, 0], s1: [Double] = [-8.1, -9.3, 24.7]
+    let s2: [Double] = [12.2, 15.5, 30.1], s3: [Double] = [0.3, -1.2, 12.9]
+    let reps = 250
     var sink = 0.0
-    let seconds = timePerCall(samples: 7) {
-        for u in cycle {
-            model.rhs(&du, u, p, 0.0)
-            sink += du[0]
+    let seconds = cpuTimePerCall() {
+        var du: [Double] = [0, 0, 0]
+        var acc = 0.0
+        for _ in 0..<reps {
+            f(&du, s0, p, 0.0); acc += du[0] + du[1] + du[2]
+            f(&du, s1, p, 0.1); acc += du[0] + du[1] + du[2]
+            f(&du, s2, p, 0.2); acc += du[0] + du[1] + du[2]
+            f(&du, s3, p, 0.3); acc += du[0] + du[1] + du[2]
         }
+        sink += acc
     }
     blackHole(sink)
-    return seconds / Double(cycle.count)
+    return seconds / Double(4 * reps)
 }
-let fSeconds = lorenzFSeconds(p: lorenz.p)
-let fCostPerStep = fSeconds * fPerStep
-print("\nSolver overhead, Lorenz [0, 10], Tsit5 at reltol = abstol = 1e-8 (\(lorenzSol.stats.naccept) steps, \(sig(fPerStep, 3)) f evaluations per step)")
-print("  time per step: \(sig(perStep * 1e9, 4)) ns; f evaluations per step: \(sig(fCostPerStep * 1e9, 4)) ns;"
-    + " overhead (step - f) / f: \(sig((perStep - fCostPerStep) / fCostPerStep, 3))")
 
-struct Overhead: Encodable {
+/// Lorenz on `StaticVector<3>` (an `InlineArray`), the formula of ``StaticLorenz``.
+struct InlineLorenz: StaticODEFunction {
+    func callAsFunction(_ u: StaticVector<3>, _ p: StaticVector<3>, _ t: Double) -> StaticVector<3> {
+        StaticVector([p[0] * (u[1] - u[0]), u[0] * (p[1] - u[2]) - u[1], u[0] * u[1] - p[2] * u[2]] as InlineArray)
+    }
+}
+let inlineLorenz = StaticODEProblem(InlineLorenz(), u0: [1, 0, 0], tspan: (0, 10), p: [10, 28, 8.0 / 3.0])
+
+/// Seconds per call of a fixed-size `f`, called as the static integrator calls it (by value,
+/// inlined when `f` is a type). The states are loaded from a run-time table in a run-time order,
+/// so the compiler can neither fold the calls to constants nor hoist them out of the loop; four
+/// independent accumulators keep the loop from being bound by the latency of one sum. (This is
+/// the cheapest way to run `f`, so it gives the smallest f cost and the largest overhead ratio.)
+@inline(never)
+func staticFSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, states: [F.State]) -> Double {
+    let f = problem.f
+    let p = problem.p
+    let reps = 256
+    let order = (0..<reps).map { ($0 * 7 + $0 / 3) % states.count }
+    var sink = 0.0
+    let seconds = cpuTimePerCall() {
+        var (a0, a1, a2, a3) = (F.State(), F.State(), F.State(), F.State())
+        order.withUnsafeBufferPointer { idx in
+            states.withUnsafeBufferPointer { st in
+                var r = 0
+                while r < reps {
+                    a0 = a0 + f(st[idx[r]], p, 0.0)
+                    a1 = a1 + f(st[idx[r + 1]], p, 0.1)
+                    a2 = a2 + f(st[idx[r + 2]], p, 0.2)
+                    a3 = a3 + f(st[idx[r + 3]], p, 0.3)
+                    r += 4
+                }
+            }
+        }
+        // Every component is used: summing one would let the optimizer drop the others' work
+        // (it did for StaticVector, whose components it keeps in separate registers).
+        let a = a0 + a1 + a2 + a3
+        for i in 0..<a.scalarCount { sink += a[i] }
+    }
+    blackHole(sink)
+    return seconds / Double(reps)
+}
+
+/// `stepSeconds` for the fixed-size form.
+func staticStepSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>) throws
+    -> (solve: Double, loop: Double, stats: SolverStats)
+{
+    let sol = try solve(problem, Tsit5(), options: opts)
+    let steps = Double(sol.stats.naccept)
+    let solveSeconds = try cpuTimePerCall() { _ = try solve(problem, Tsit5(), options: opts) }
+    var integrator = try Tsit5().makeIntegrator(problem, options: opts)
+    let loopSeconds = try cpuTimePerCall() {
+        try integrator.reinit()
+        while integrator.step() {}
+    }
+    return (solveSeconds / steps, loopSeconds / steps, sol.stats)
+}
+
+/// Per accepted step: (solve seconds, integrator-loop seconds), and the solution's statistics.
+func stepSeconds<F: ODEFunction>(_ problem: ODEProblem<F>) throws -> (solve: Double, loop: Double, stats: SolverStats)
+where F.Scalar == Double {
+    let sol = try solve(problem, Tsit5(), options: opts)
+    let steps = Double(sol.stats.naccept)
+    let solveSeconds = try cpuTimePerCall() { _ = try solve(problem, Tsit5(), options: opts) }
+    var integrator = try Tsit5().makeIntegrator(problem, options: opts)
+    let loopSeconds = try cpuTimePerCall() {
+        try integrator.reinit()
+        while integrator.step() {}
+    }
+    return (solveSeconds / steps, loopSeconds / steps, sol.stats)
+}
+
+struct OverheadRow: Encodable {
+    let path: String
     let steps: Int
-    let nsPerStep: Double
+    let fPerStep: Double
+    let nsPerStepSolve: Double
+    let nsPerStepLoop: Double
+    let fNsPerCall: Double
     let fNsPerStep: Double
+    /// (step - f) / f, from the `solve` path's time per step.
     let overheadRatio: Double
 }
+
+func overheadRow(_ path: String, perStep: (solve: Double, loop: Double, stats: SolverStats), fCall: Double) -> OverheadRow {
+    let fPerStep = Double(perStep.stats.nf) / Double(perStep.stats.naccept)
+    let fStep = fCall * fPerStep
+    return OverheadRow(
+        path: path, steps: perStep.stats.naccept, fPerStep: fPerStep, nsPerStepSolve: perStep.solve * 1e9,
+        nsPerStepLoop: perStep.loop * 1e9, fNsPerCall: fCall * 1e9, fNsPerStep: fStep * 1e9,
+        overheadRatio: (perStep.solve - fStep) / fStep)
+}
+
+// --malloc-check TOL: one solve of each form at reltol = abstol = TOL, then exit. Run under an
+// LD_PRELOAD malloc counter at two tolerances: equal counts at different step counts mean the
+// step loop allocates nothing. It prints nothing (formatting numbers of different lengths would
+// allocate differently) unless --show-steps is given.
+if let i = CommandLine.arguments.firstIndex(of: "--malloc-check"), i + 1 < CommandLine.arguments.count,
+    let tol = Double(CommandLine.arguments[i + 1])
+{
+    let o = SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false)
+    let a = try solve(lorenz, Tsit5(), options: o)
+    let b = try solve(ProblemLibrary.staticLorenz(tEnd: 10), Tsit5(), options: o)
+    let c = try solve(inlineLorenz, Tsit5(), options: o)
+    if CommandLine.arguments.contains("--show-steps") {
+        print("reltol \(tol): [Double] \(a.stats.naccept), SIMD3 \(b.stats.naccept), StaticVector \(c.stats.naccept) steps")
+    }
+    exit(0)
+}
+
+/// Runs the integrator loop on `problem` for two seconds (a target for `perf record`).
+func profileLoop<Integrator>(_ make: () throws -> Integrator, reinit: (inout Integrator) throws -> Void,
+    step: (inout Integrator) -> Bool) rethrows
+{
+    var integrator = try make()
+    let start = Date()
+    while Date().timeIntervalSince(start) < 2 {
+        try reinit(&integrator)
+        while step(&integrator) {}
+    }
+}
+// --profile-loop / --profile-static: only the integrator loop of the array / fixed-size form.
+if CommandLine.arguments.contains("--profile-loop") {
+    try profileLoop({ try Tsit5().makeIntegrator(lorenz, options: opts) }, reinit: { try $0.reinit() }, step: { $0.step() })
+    exit(0)
+}
+if CommandLine.arguments.contains("--profile-static") {
+    try profileLoop(
+        { try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(tEnd: 10), options: opts) }, reinit: { try $0.reinit() },
+        step: { $0.step() })
+    exit(0)
+}
+
+var overheadRows: [OverheadRow] = []
+overheadRows.append(overheadRow("[Double] (generic)", perStep: try stepSeconds(lorenz), fCall: fSeconds(lorenz)))
+let staticLorenz = ProblemLibrary.staticLorenz(tEnd: 10)
+let attractor: [SIMD3<Double>] = [SIMD3(1, 0, 0), SIMD3(-8.1, -9.3, 24.7), SIMD3(12.2, 15.5, 30.1), SIMD3(0.3, -1.2, 12.9)]
+overheadRows.append(
+    overheadRow("SIMD3<Double>", perStep: try staticStepSeconds(staticLorenz), fCall: staticFSeconds(staticLorenz, states: attractor)))
+overheadRows.append(
+    overheadRow(
+        "StaticVector<3>", perStep: try staticStepSeconds(inlineLorenz),
+        fCall: staticFSeconds(inlineLorenz, states: attractor.map { StaticVector([$0.x, $0.y, $0.z] as InlineArray) })))
+print("\nSolver overhead, Lorenz [0, 10], Tsit5 at reltol = abstol = 1e-8; overhead = (step - f) / f from the solve path")
+print("  " + pad("state", 20) + pad("steps", 7) + pad("f/step", 8) + pad("ns/step solve", 15) + pad("ns/step loop", 14)
+    + pad("f ns/call", 11) + pad("f ns/step", 11) + pad("overhead", 10))
+for r in overheadRows {
+    print("  " + pad(r.path, 20) + pad("\(r.steps)", 7) + pad(sig(r.fPerStep, 3), 8) + pad(sig(r.nsPerStepSolve, 4), 15)
+        + pad(sig(r.nsPerStepLoop, 4), 14) + pad(sig(r.fNsPerCall, 3), 11) + pad(sig(r.fNsPerStep, 4), 11)
+        + pad(sig(r.overheadRatio, 3), 10))
+}
+
+// The two forms run the same operations in the same order: their solutions must agree bit for
+// bit (the tests check this for every method; printed here so a figure never comes from a
+// fixed-size path that computes something else).
+let arrayEnd = try solve(lorenz, Tsit5(), options: opts).u.last!
+let staticEnd = try solve(staticLorenz, Tsit5(), options: opts).u.last!.array
+let inlineEnd = try solve(inlineLorenz, Tsit5(), options: opts).u.last!.array
+print("  end states of the three identical: \(arrayEnd == staticEnd && arrayEnd == inlineEnd)")
+
 struct Report: Encodable {
     let problems: [ProblemResult]
-    let overhead: Overhead
+    let overhead: [OverheadRow]
 }
-try out.writeJSON(
-    Report(problems: results, overhead: Overhead(steps: lorenzSol.stats.naccept, nsPerStep: perStep * 1e9,
-        fNsPerStep: fCostPerStep * 1e9, overheadRatio: (perStep - fCostPerStep) / fCostPerStep)),
-    to: "rk-bench.json")
+if !overheadOnly {
+    try out.writeJSON(Report(problems: results, overhead: overheadRows), to: "rk-bench.json")
 
-// Work-precision plot for each problem.
-for r in results {
-    let file = r.problem.components(separatedBy: CharacterSet.alphanumerics.inverted).filter { !$0.isEmpty }.joined(separator: "_")
-    try plotWorkPrecision(out, file: file, title: r.problem, xlabel: "error at the end point (RMS)", points: r.points)
+    // Work-precision plot for each problem.
+    for r in results {
+        let file = r.problem.components(separatedBy: CharacterSet.alphanumerics.inverted).filter { !$0.isEmpty }
+            .joined(separator: "_")
+        try plotWorkPrecision(out, file: file, title: r.problem, xlabel: "error at the end point (RMS)", points: r.points)
+    }
+    print("\nwrote \(out.folder.path)/rk-bench.json and work-precision PNGs")
 }
-print("\nwrote \(out.folder.path)/rk-bench.json and work-precision PNGs")

@@ -33,7 +33,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var work: [Scalar]
     @usableFromInline var tPrev: Double
     @usableFromInline var uPrev: [Scalar]
-    @usableFromInline var errPrev: Double = 1e-4
+    /// `log` of the previous accepted step's error (floored at 1e-4), kept as a logarithm so
+    /// that the controller needs one `log` per step (see ``PIController``).
+    @usableFromInline var logErrPrev: Double = ODEIntegrator.logErrFloor
     @usableFromInline var lastWasRejected = false
     @usableFromInline var iterations = 0
     /// Times to step onto exactly (the options' `tstops` plus `advance(to:)` targets), in the
@@ -86,6 +88,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public var stats: SolverStats { _stats }
     /// The method's stepper (read-only: its caches and any state it reports, e.g. switches).
     public var method: Stepper { stepper }
+
+    /// `log(1e-4)`: the controller's floor for the previous error, and its value at a (re)start.
+    @inlinable static var logErrFloor: Double { Double.log(1e-4) }
 
     /// Validates the input, evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
@@ -161,7 +166,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _message = nil
         _stats = SolverStats()
         needsRestart = false
-        errPrev = 1e-4
+        logErrPrev = Self.logErrFloor
         lastWasRejected = false
         iterations = 0
         stops = setup.tstops
@@ -276,9 +281,11 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 stepper.accept()
                 if landing && nextStop < stops.count { nextStop += 1 }
                 if adaptive {
-                    var q = stepper.controller.acceptedFactor(err: err, previous: errPrev)
+                    let logErr = Double.log(Swift.max(err, 1e-10))
+                    var q = stepper.controller.acceptedFactor(logErr: logErr, logPrevious: logErrPrev)
                     if lastWasRejected { q = Swift.min(q, 1) }
-                    errPrev = Swift.max(err, 1e-4)
+                    // log(max(err, 1e-4)), from the log just taken.
+                    logErrPrev = err >= 1e-4 ? logErr : Self.logErrFloor
                     // A step clipped to land on a stop says nothing about the natural step.
                     let base = landing && Swift.abs(h) < Swift.abs(_dt) ? _dt : h * q
                     _dt = dir * Swift.min(Swift.abs(base), setup.dtmax)
@@ -320,14 +327,14 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// After `u`, `t` or `p` was changed from outside or by an event: re-evaluate `f` so that
     /// methods which reuse the last stage (FSAL) start from the new state, and forget the
     /// controller's history.
-    @usableFromInline
+    @inlinable @inline(never)
     mutating func restart() {
         needsRestart = false
         var du = _u
         f(&du, _u, _p, Scalar(_t))
         _stats.nf += 1
         stepper.start(t: _t, u: _u, du: du)
-        errPrev = 1e-4
+        logErrPrev = Self.logErrFloor
         tPrev = _t
         uPrev = _u
     }
@@ -380,7 +387,13 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// Finds the earliest continuous event in the step just accepted, cuts the step there,
     /// applies the affect, then runs the discrete callbacks.
-    @usableFromInline
+    ///
+    /// This and the other event and restart helpers are inlinable so that they specialize with
+    /// `step()` in the caller's module: as `@usableFromInline` only, a solve with callbacks ran
+    /// them unspecialized, interpolating and calling `f` through witness tables (seen as calls
+    /// to the unspecialized symbols in the release binary of rk-bench). `@inline(never)` keeps
+    /// them out of `step()`'s body: they are off the hot path of a solve without events.
+    @inlinable @inline(never)
     mutating func handleEvents(h: Double) {
         // `uNew` holds the step's end state from here on (the swap put the old buffer there), so
         // the interpolant keeps working while `_u` is moved to an event.
@@ -452,7 +465,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         if _retcode == nil { runDiscreteCallbacks() }
     }
 
-    @usableFromInline
+    @inlinable @inline(never)
     mutating func runDiscreteCallbacks() {
         for cb in callbacks.discrete where _retcode == nil {
             guard cb.condition(_u, _t, _p) else { continue }
@@ -468,7 +481,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// Takes over what an affect changed; a jump in the state is a zero-length interval of the
     /// dense output, and the method restarts from the new values.
-    @usableFromInline
+    @inlinable @inline(never)
     mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool) {
         guard context.u.count == _u.count, context.p.count == _p.count else {
             finish(.failure, "an event's affect changed the length of u (\(_u.count) -> \(context.u.count)) "

@@ -31,7 +31,16 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
     where F.Scalar == Scalar {
         let (t0, t1) = problem.resolvedTimeSpan()
         guard t0.isFinite, t1.isFinite, t0 != t1 else { throw .invalidTimeSpan(t0: t0, t1: t1) }
-        let u0 = problem.resolvedInitialState()
+        try self.init(u0: problem.resolvedInitialState(), tspan: (t0, t1), massMatrix: problem.massMatrix, options)
+    }
+
+    /// Validates `options` for an initial state `u0` on `tspan` (with an optional mass matrix):
+    /// the checks of every problem form, whatever holds its state.
+    public init(u0: [Scalar], tspan: (Double, Double), massMatrix: [Double]?, _ options: SolveOptions)
+        throws(DiffEqError)
+    {
+        let (t0, t1) = tspan
+        guard t0.isFinite, t1.isFinite, t0 != t1 else { throw .invalidTimeSpan(t0: t0, t1: t1) }
         guard !u0.isEmpty else { throw .emptyState }
         if let bad = u0.firstIndex(where: { !$0.isFiniteScalar }) {
             throw .nonFiniteInitialState(component: bad)
@@ -73,7 +82,7 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
             }
             saveTimes = times.sorted { dir * ($1 - $0) > 0 }
         }
-        if let m = problem.massMatrix {
+        if let m = massMatrix {
             guard m.count == n * n else { throw .dimensionMismatch(what: "massMatrix", expected: n * n, got: m.count) }
             guard m.allSatisfy(\.isFinite) else { throw .invalidStepOption("the mass matrix has a non-finite entry") }
         }
@@ -107,7 +116,7 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         self.dtmax = Swift.min(dtmax, span)
         self.maxiters = options.maxiters
         self.adaptive = options.adaptive
-        self.massMatrix = problem.massMatrix.flatMap { m in
+        self.massMatrix = massMatrix.flatMap { m in
             // An identity matrix given explicitly is the same as none.
             (0..<n).allSatisfy { i in (0..<n).allSatisfy { j in m[i + j * n] == (i == j ? 1 : 0) } } ? nil : m
         }

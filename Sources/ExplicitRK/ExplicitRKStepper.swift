@@ -46,6 +46,12 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let btilde3: [Double]
     @usableFromInline let adaptive: Bool
     @usableFromInline let fsal: Bool
+    /// The tableau's coefficients in one read-only block: `A` row by row (extra stages
+    /// included), `b`, `btilde`, `btilde3`, then `c`. Never written after `init`, so copies of
+    /// the stepper share it without a uniqueness check.
+    @usableFromInline let table: StageStorage<Double>
+    /// Which stage loop runs the step (see ``Kernel``).
+    @usableFromInline var kernel: Kernel
     /// Stage `j` of the current step at `k.base + j*n`.
     @usableFromInline var k: StageStorage<Scalar>
     /// `f` writes here and the stage arguments are formed here: the right-hand side takes Swift
@@ -68,6 +74,14 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     /// to be evaluated.
     @usableFromInline enum FirstStage { case missing, inFirst, inLast }
 
+    /// The stage loop of a step. `generic` runs any tableau with loops over stages whose trip
+    /// counts are only known at run time; for n = 3 (Lorenz) their set-up and the per-stage pass
+    /// over the coefficient buffer cost several times the right-hand side (rk-bench's overhead
+    /// section). `tsit5` is the same arithmetic written out stage by stage for Tsit5's tableau
+    /// (as OrdinaryDiffEq.jl's `perform_step!` does): same coefficients (read from `table`),
+    /// same products and same summation order, so its results are bitwise those of `generic`.
+    @usableFromInline enum Kernel { case generic, tsit5 }
+
     public init(tableau: ButcherTableau, count n: Int) {
         self.tableau = tableau
         s = tableau.stages
@@ -80,6 +94,10 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         btilde3 = tableau.btilde3 ?? []
         adaptive = tableau.btilde != nil
         fsal = tableau.isFSAL
+        let coefficients = aFlat + b + btilde + btilde3 + c
+        table = StageStorage(count: coefficients.count)
+        table.base.update(from: coefficients, count: coefficients.count)
+        kernel = tableau.hasTsit5Coefficients ? .tsit5 : .generic
         k = StageStorage(count: totalStages * n)
         du = [Scalar](repeating: .zero, count: n)
         stageArg = [Scalar](repeating: .zero, count: n)
@@ -158,19 +176,17 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     /// (and `dt·btilde3`) after it: the step's coefficients, scaled once.
     @inlinable @inline(__always)
     func scaleCoefficients(dt: Double, into w: UnsafeMutablePointer<Double>) {
-        var o = 0
-        for x in aFlat { w[o] = dt * x; o &+= 1 }
-        for x in b { w[o] = dt * x; o &+= 1 }
-        for x in btilde { w[o] = dt * x; o &+= 1 }
-        for x in btilde3 { w[o] = dt * x; o &+= 1 }
+        let count = aFlat.count &+ b.count &+ btilde.count &+ btilde3.count
+        let x = table.base
+        for o in 0..<count { w[o] = dt * x[o] }
     }
 
-    @inlinable
-    public mutating func attempt(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
-        tolerance: ErrorScale, stats: inout SolverStats
-    ) -> Double {
-        let kb = uniqueStages()
+    /// Puts the step's first stage `f(t, u)` in slot 0: copied from the last slot (FSAL) or
+    /// evaluated.
+    @inlinable @inline(__always)
+    mutating func loadFirstStage(
+        _ f: Function, _ p: [Scalar], t: Double, u: [Scalar], kb: UnsafeMutablePointer<Scalar>, stats: inout SolverStats
+    ) {
         let (n, s) = (self.n, self.s)
         switch firstStage {
         case .inFirst: break
@@ -187,6 +203,19 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         }
         firstStage = .inFirst
         extrasReady = false
+    }
+
+    @inlinable
+    public mutating func attempt(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
+        tolerance: ErrorScale, stats: inout SolverStats
+    ) -> Double {
+        if kernel == .tsit5 {
+            return attemptTsit5(f, p, t: t, dt: dt, u: u, uNew: &uNew, tolerance: tolerance, stats: &stats)
+        }
+        let kb = uniqueStages()
+        let (n, s) = (self.n, self.s)
+        loadFirstStage(f, p, t: t, u: u, kb: kb, stats: &stats)
         let w = coefficientsScaled(by: dt)
         var arg: [Scalar] = []
         var du: [Scalar] = []

@@ -50,6 +50,18 @@ public struct Lorenz: ODEModel {
     }
 }
 
+/// ``Lorenz`` in the fixed-size form (``StaticODEProblem``): state and parameters `SIMD3<Double>`
+/// (`p = (σ, ρ, β)`), the same formula in the same operation order, so both forms give the same
+/// numbers.
+public struct StaticLorenz: StaticODEFunction {
+    public init() {}
+
+    @inlinable
+    public func callAsFunction(_ u: SIMD3<Double>, _ p: SIMD3<Double>, _ t: Double) -> SIMD3<Double> {
+        SIMD3(p[0] * (u[1] - u[0]), u[0] * (p[1] - u[2]) - u[1], u[0] * u[1] - p[2] * u[2])
+    }
+}
+
 /// Robertson's stiff chemical kinetics (ROBER):
 /// `y1' = -k1 y1 + k3 y2 y3`, `y2' = k1 y1 - k2 y2² - k3 y2 y3`, `y3' = k2 y2²`, `p = [k1, k2, k3]`.
 ///
@@ -94,6 +106,11 @@ public enum ProblemLibrary {
         -> ODEProblem<GenericRHS<Lorenz, S>>
     {
         ODEProblem(model: Lorenz(), u0: [1, 0, 0], tspan: (0, tEnd), p: [10, 28, S(8.0 / 3.0)])
+    }
+
+    /// ``lorenz(_:tEnd:)`` in the fixed-size form: `SIMD3<Double>` state and parameters.
+    public static func staticLorenz(tEnd: Double = 10) -> StaticODEProblem<StaticLorenz> {
+        StaticODEProblem(StaticLorenz(), u0: SIMD3(1, 0, 0), tspan: (0, tEnd), p: SIMD3(10, 28, 8.0 / 3.0))
     }
 
     /// ROBER with `k = (0.04, 3e7, 1e4)`, `y0 = (1, 0, 0)` on `[0, tEnd]` (the test set uses

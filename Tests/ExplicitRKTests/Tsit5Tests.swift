@@ -1,7 +1,7 @@
 import Glibc
 import Testing
 import DiffEqCore
-import ExplicitRK
+@testable import ExplicitRK
 import ProblemLibrary
 
 /// u' = λu, u(0) = 1: u(t) = exp(λt).
@@ -131,5 +131,42 @@ func observedOrder(_ errors: [Double]) -> Double {
         while integ.step() {}
         #expect(integ.retcode == .success)
         #expect(abs(integ.u[0] - 2 * exp(-0.7 * (2 - t1))) < 1e-7)
+    }
+
+    /// The written-out Tsit5 stage loop (`Kernel.tsit5`) must give bit for bit what the generic
+    /// tableau loop gives: every step's time and state, the counters, the stiffness estimate
+    /// (AutoTsit5 reads it) and the dense output (built from the stages).
+    @Test(arguments: [1e-4, 1e-7, 1e-10])
+    func writtenOutKernelMatchesGenericLoopBitwise(tol: Double) throws {
+        let prob = ProblemLibrary.lorenz(tEnd: 5)
+        let options = SolveOptions(reltol: tol, abstol: .scalar(tol))
+        let n = 3
+        var fused = ExplicitRKStepper<GenericRHS<Lorenz, Double>>(tableau: .tsit5, count: n)
+        var generic = fused
+        generic.kernel = .generic
+        #expect(fused.kernel == .tsit5)
+        fused.tracksStiffness = true
+        generic.tracksStiffness = true
+        var a = try ODEIntegrator(prob, stepper: fused, options: options)
+        var b = try ODEIntegrator(prob, stepper: generic, options: options)
+        while true {
+            let (moreA, moreB) = (a.step(), b.step())
+            #expect(moreA == moreB)
+            #expect(a.t.bitPattern == b.t.bitPattern)
+            #expect(a.u.map(\.bitPattern) == b.u.map(\.bitPattern))
+            #expect(a.method.stiffnessEstimate.bitPattern == b.method.stiffnessEstimate.bitPattern)
+            if !moreA || !moreB || a.t != b.t { break }
+        }
+        #expect(a.stats == b.stats)
+        let (solA, solB) = (a.solution, b.solution)
+        for t in stride(from: 0.0, through: 5.0, by: 0.0373) {
+            #expect(try solA(t).map(\.bitPattern) == solB(t).map(\.bitPattern))
+        }
+    }
+
+    /// A tableau is run by the written-out loop exactly when its coefficients are Tsit5's.
+    @Test func writtenOutKernelIsChosenByCoefficients() throws {
+        #expect(ExplicitRKStepper<ClosureRHS<Double>>(tableau: .tsit5, count: 2).kernel == .tsit5)
+        #expect(ExplicitRKStepper<ClosureRHS<Double>>(tableau: DP5().tableau, count: 2).kernel == .generic)
     }
 }

@@ -1,0 +1,185 @@
+// The fixed-size state form: a problem whose state is a value of a fixed number of `Double`s
+// (`SIMD3<Double>`, `StaticVector<3>`, ...) and whose right-hand side returns the
+// derivative by value, as `ODEProblem(f, SA[...], tspan, p)` with static arrays in
+// DifferentialEquations.jl.
+//
+// Why a second form: with `[Double]` state every stage hands `f` heap arrays, so each call pays a
+// uniqueness check on the output array and bounds checks, and `f` cannot be inlined into the
+// stage loop (the stepper must keep value semantics if `f` keeps a reference to an argument).
+// For a small system those costs are several times the arithmetic of `f` itself (rk-bench,
+// "Solver overhead"). A fixed-size value lives in registers: no allocation, no reference
+// counting, no checks, and the whole step specializes into straight-line code.
+//
+// The form is for plain `Double` states solved by the explicit Runge-Kutta methods; models that
+// must run with dual numbers or tape scalars, callbacks, mass matrices and dense output stay
+// with the array form (``ODEProblem``).
+
+/// A state of a fixed number of `Double` components, held by value.
+///
+/// `SIMD2`...`SIMD64` of `Double` and ``StaticVector`` (any `N`, held in an `InlineArray`) conform. The arithmetic is
+/// component-wise; the solvers combine states only with `+`, `-` and scaling by a `Double`, in
+/// the same order as for array states, so both forms give the same numbers.
+public protocol StaticState: Sendable {
+    /// The state with every component zero.
+    init()
+    /// Number of components.
+    var scalarCount: Int { get }
+    subscript(index: Int) -> Double { get set }
+    static func + (lhs: Self, rhs: Self) -> Self
+    static func - (lhs: Self, rhs: Self) -> Self
+    /// Every component multiplied by `rhs`.
+    static func * (lhs: Self, rhs: Double) -> Self
+}
+
+extension StaticState {
+    /// `true` when every component is finite.
+    @inlinable
+    public var isFiniteState: Bool {
+        var finite = true
+        for i in 0..<scalarCount { finite = finite && self[i].isFinite }
+        return finite
+    }
+
+    /// The components as an array (for reports and comparisons with the array form).
+    @inlinable
+    public var array: [Double] { (0..<scalarCount).map { self[$0] } }
+}
+
+extension SIMD2: StaticState where Scalar == Double {}
+extension SIMD3: StaticState where Scalar == Double {}
+extension SIMD4: StaticState where Scalar == Double {}
+extension SIMD8: StaticState where Scalar == Double {}
+extension SIMD16: StaticState where Scalar == Double {}
+extension SIMD32: StaticState where Scalar == Double {}
+extension SIMD64: StaticState where Scalar == Double {}
+
+/// `N` doubles held inline (an `InlineArray`), for states of any fixed size: the component-wise
+/// arithmetic ``StaticState`` needs as loops of compile-time length, which the optimizer unrolls.
+/// (`InlineArray` itself cannot conform: the witness of its subscript does not compile in Swift
+/// 6.3, "'self.subscript' is borrowed and cannot be consumed".)
+public struct StaticVector<let N: Int>: StaticState, Sendable {
+    public var storage: InlineArray<N, Double>
+
+    @inlinable public init() { storage = InlineArray(repeating: 0) }
+    @inlinable public init(_ storage: InlineArray<N, Double>) { self.storage = storage }
+    @inlinable public var scalarCount: Int { N }
+
+    @inlinable
+    public subscript(index: Int) -> Double {
+        get { storage[index] }
+        set { storage[index] = newValue }
+    }
+
+    @inlinable
+    public static func + (lhs: Self, rhs: Self) -> Self {
+        var out = lhs
+        for i in 0..<N { out.storage[i] = lhs.storage[i] + rhs.storage[i] }
+        return out
+    }
+
+    @inlinable
+    public static func - (lhs: Self, rhs: Self) -> Self {
+        var out = lhs
+        for i in 0..<N { out.storage[i] = lhs.storage[i] - rhs.storage[i] }
+        return out
+    }
+
+    @inlinable
+    public static func * (lhs: Self, rhs: Double) -> Self {
+        var out = lhs
+        for i in 0..<N { out.storage[i] = lhs.storage[i] * rhs }
+        return out
+    }
+}
+
+extension StaticVector: ExpressibleByArrayLiteral {
+    /// `[1, 0, 0]` as a `StaticVector<3>`; the literal must have exactly `N` elements. (The
+    /// literal goes through a variadic array: in a right-hand side, build the result from an
+    /// `InlineArray` literal, `StaticVector([a, b, c] as InlineArray)`, which needs no heap.)
+    @inlinable
+    public init(arrayLiteral elements: Double...) {
+        precondition(elements.count == N, "a StaticVector<\(N)> literal needs \(N) elements, got \(elements.count)")
+        self.init()
+        for i in 0..<N { storage[i] = elements[i] }
+    }
+}
+
+/// The right-hand side of `du/dt = f(u, p, t)` over a fixed-size state, returning `du`.
+public protocol StaticODEFunction {
+    associatedtype State: StaticState
+    /// Whatever the model reads its parameters from (a SIMD vector, a struct, an array).
+    associatedtype Parameters
+
+    func callAsFunction(_ u: State, _ p: Parameters, _ t: Double) -> State
+}
+
+/// A closure as a fixed-size right-hand side (the quick form).
+///
+/// A closure is called through a pointer and is not inlined into the step; a type conforming to
+/// ``StaticODEFunction`` (a struct with the formula in `callAsFunction`) is, which is the fastest
+/// form for small systems.
+public struct StaticClosureRHS<State: StaticState, Parameters>: StaticODEFunction {
+    public typealias Function = (State, Parameters, Double) -> State
+
+    @usableFromInline let f: Function
+
+    public init(_ f: @escaping Function) { self.f = f }
+
+    @inlinable @inline(__always)
+    public func callAsFunction(_ u: State, _ p: Parameters, _ t: Double) -> State { f(u, p, t) }
+}
+
+/// An initial-value problem `du/dt = f(u, p, t)`, `u(t0) = u0`, with a fixed-size state.
+///
+/// ```swift
+/// let lorenz = StaticODEProblem(
+///     f: { u, p, t in
+///         SIMD3(p.x * (u.y - u.x), u.x * (p.y - u.z) - u.y, u.x * u.y - p.z * u.z)
+///     },
+///     u0: SIMD3<Double>(1, 0, 0), tspan: (0, 10), p: SIMD3<Double>(10, 28, 8.0 / 3))
+/// let sol = try solve(lorenz, Tsit5(), reltol: 1e-8, abstol: 1e-8)
+/// ```
+public struct StaticODEProblem<F: StaticODEFunction> {
+    public typealias State = F.State
+    public var f: F
+    public var u0: State
+    public var tspan: (Double, Double)
+    public var p: F.Parameters
+
+    public init(_ f: F, u0: State, tspan: (Double, Double), p: F.Parameters) {
+        self.f = f
+        self.u0 = u0
+        self.tspan = tspan
+        self.p = p
+    }
+}
+
+extension StaticODEProblem {
+    /// A problem from a closure right-hand side.
+    public init<S: StaticState, P>(
+        f: @escaping (S, P, Double) -> S, u0: S, tspan: (Double, Double), p: P
+    ) where F == StaticClosureRHS<S, P> {
+        self.init(StaticClosureRHS(f), u0: u0, tspan: tspan, p: p)
+    }
+}
+
+/// What a fixed-size solve computed: the saved times and states (as values), the return code
+/// and the work counters. (No dense output: ask for the times you need with `saveat`.)
+public struct StaticODESolution<State: StaticState> {
+    public let t: [Double]
+    public let u: [State]
+    public let retcode: ReturnCode
+    /// Why the solve stopped early, when it did.
+    public let message: String?
+    public let stats: SolverStats
+    public let algorithm: String
+
+    public init(t: [Double], u: [State], retcode: ReturnCode, message: String?, stats: SolverStats, algorithm: String) {
+        self.t = t
+        self.u = u
+        self.retcode = retcode
+        self.message = message
+        self.stats = stats
+        self.algorithm = algorithm
+    }
+}
