@@ -90,7 +90,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public var method: Stepper { stepper }
 
     /// `log(1e-4)`: the controller's floor for the previous error, and its value at a (re)start.
-    @inlinable static var logErrFloor: Double { Double.log(1e-4) }
+    @inlinable static var logErrFloor: Double { controllerLog(1e-4) }
 
     /// Validates the input, evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
@@ -281,7 +281,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 stepper.accept()
                 if landing && nextStop < stops.count { nextStop += 1 }
                 if adaptive {
-                    let logErr = Double.log(Swift.max(err, 1e-10))
+                    let logErr = controllerLog(Swift.max(err, 1e-10))
                     var q = stepper.controller.acceptedFactor(logErr: logErr, logPrevious: logErrPrev)
                     if lastWasRejected { q = Swift.min(q, 1) }
                     // log(max(err, 1e-4)), from the log just taken.

@@ -75,7 +75,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
     @usableFromInline var _message: String?
     @usableFromInline var _stats = SolverStats()
     /// `log` of the previous accepted error, floored at 1e-4 (as ``ODEIntegrator``).
-    @usableFromInline var logErrPrev = Double.log(1e-4)
+    @usableFromInline var logErrPrev = controllerLog(1e-4)
     @usableFromInline var lastWasRejected = false
     @usableFromInline var iterations = 0
     @usableFromInline var nextStop = 0
@@ -383,10 +383,10 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
                 firstStageReady = false
                 if landing && nextStop < setup.tstops.count { nextStop += 1 }
                 if adaptive {
-                    let logErr = Double.log(Swift.max(err, 1e-10))
+                    let logErr = controllerLog(Swift.max(err, 1e-10))
                     var q = controller.acceptedFactor(logErr: logErr, logPrevious: logErrPrev)
                     if lastWasRejected { q = Swift.min(q, 1) }
-                    logErrPrev = err >= 1e-4 ? logErr : Double.log(1e-4)
+                    logErrPrev = err >= 1e-4 ? logErr : controllerLog(1e-4)
                     let base = landing && Swift.abs(h) < Swift.abs(_dt) ? _dt : h * q
                     _dt = dir * Swift.min(Swift.abs(base), setup.dtmax)
                 }
@@ -478,7 +478,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
         _retcode = nil
         _message = nil
         _stats = SolverStats()
-        logErrPrev = Double.log(1e-4)
+        logErrPrev = controllerLog(1e-4)
         lastWasRejected = false
         iterations = 0
         nextStop = 0
