@@ -7,56 +7,6 @@ import Sensitivity
 import StiffSolvers
 import SundialsBridge
 
-/// `L(θ)` by a tight plain solve, for central differences.
-private func lossBySolve<M: ODEModel, A: ODEAlgorithm>(
-    _ model: M, u0: [Double], p: [Double], tspan: (Double, Double), saveat: SaveAt, algorithm: A,
-    reltol: Double, abstol: Double
-) throws -> Double {
-    let prob = ODEProblem(model: model, u0: u0, tspan: tspan, p: p)
-    let sol = try solve(prob, algorithm, reltol: reltol, abstol: .scalar(abstol), saveat: saveat)
-    #expect(sol.retcode == .success)
-    let g = SumOfSquaresLoss()
-    return zip(sol.t, sol.u).reduce(0.0) { $0 + g($1.1, $1.0) }
-}
-
-/// Central differences of `L` with respect to `p` then `u0`, relative step `h`.
-private func centralDifferences<M: ODEModel, A: ODEAlgorithm>(
-    _ model: M, u0: [Double], p: [Double], tspan: (Double, Double), saveat: SaveAt, algorithm: A,
-    reltol: Double, abstol: Double, h: Double = 1e-4
-) throws -> (dp: [Double], du0: [Double]) {
-    let theta = p + u0
-    var grad = [Double](repeating: 0, count: theta.count)
-    for j in theta.indices {
-        let step = h * max(1, abs(theta[j]))
-        var plus = theta, minus = theta
-        plus[j] += step
-        minus[j] -= step
-        func L(_ x: [Double]) throws -> Double {
-            try lossBySolve(
-                model, u0: Array(x[p.count...]), p: Array(x[..<p.count]), tspan: tspan, saveat: saveat,
-                algorithm: algorithm, reltol: reltol, abstol: abstol)
-        }
-        grad[j] = (try L(plus) - L(minus)) / (2 * step)
-    }
-    return (Array(grad[..<p.count]), Array(grad[p.count...]))
-}
-
-/// Largest component-wise relative difference, each component measured against
-/// `max(|reference_i|, floor · max_j |reference_j|)`.
-private func relativeError(_ a: [Double], _ reference: [Double], floor: Double = 1e-3) -> Double {
-    let scale = reference.map(abs).max() ?? 0
-    var worst = 0.0
-    for (x, r) in zip(a, reference) {
-        worst = max(worst, abs(x - r) / max(abs(r), floor * scale, .leastNormalMagnitude))
-    }
-    return worst
-}
-
-/// `u' = a u`: `u(t) = u0 e^(a t)`, so every gradient is known in closed form.
-private struct Growth: ODEModel {
-    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = p[0] * u[0] }
-}
-
 /// `u' = -u` with no parameters.
 private struct UnitDecay: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = -u[0] }

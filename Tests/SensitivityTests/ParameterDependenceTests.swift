@@ -4,10 +4,8 @@ import DiffEqCore
 import ExplicitRK
 import Sensitivity
 
-/// `u' = a u` with `p = [a, b, c]`: `u0 = b`, and the span ends at `T = c`.
-private struct Growth: ODEModel {
-    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = p[0] * u[0] }
-}
+// `Growth` (`u' = a u`, TestSupport.swift) with `p = [a, b, c]`: `u0 = b`, and the span ends at
+// `T = c`.
 
 private struct InitialValueAndHorizon: ParameterDependence {
     func initialState<S: DiffEqScalar>(_ p: [S]) -> [S]? { [p[1]] }
