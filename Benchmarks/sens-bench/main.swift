@@ -194,12 +194,20 @@ if wanted("POLLU") { runCase(
     family: "POLLU", size: "", states: 20, parameters: 25,
     variants(pollu, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-8, saveat: .every(6)), stiff: true)) }
 
+/// `--stiff-solver NAME` (Rodas5P, Rodas4, KenCarp4) for the Brusselator, to compare forward solvers.
+let stiffSolver = arguments.firstIndex(of: "--stiff-solver").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } ?? "Rodas5P"
 for N in quick ? [2, 3, 5] : [2, 3, 4, 5, 6, 8] where wanted("Brusselator") {
     let model = Brusselator2D(gridSize: N)
     let problem = ODEProblem(model: model, u0: model.initialState, tspan: (0, 1), p: model.nominalParameters)
+    let options = SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1))
+    let list: [Variant]
+    switch stiffSolver {
+    case "Rodas4": list = variants(problem, Rodas4(), options, stiff: true)
+    case "KenCarp4": list = variants(problem, KenCarp4(), options, stiff: true)
+    default: list = variants(problem, Rodas5P(), options, stiff: true)
+    }
     runCase(
-        family: "Brusselator", size: "N=\(N)", states: model.stateCount, parameters: model.parameterCount,
-        variants(problem, Rodas5P(), SolveOptions(reltol: 1e-6, abstol: 1e-6, saveat: .every(0.1)), stiff: true))
+        family: "Brusselator", size: "N=\(N)", states: model.stateCount, parameters: model.parameterCount, list)
 }
 
 for h in quick ? [1, 10, 100, 1000] : [1, 2, 4, 10, 50, 200, 500, 1000] where wanted("Neural") {
