@@ -23,7 +23,7 @@ import StiffSolvers
 @usableFromInline
 final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline let model: Model
-    @usableFromInline let tape: RHSTape
+    @usableFromInline let engine: _VJPEngine<Model>
     @usableFromInline let p: [Double]
     @usableFromInline let n: Int
     @usableFromInline let np: Int
@@ -39,20 +39,13 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline var vjps = 0
     @usableFromInline var jacobians = 0
     @usableFromInline var error: ReverseModeError?
-    /// Systems with `n + np ≤ 8` take their VJPs from one dual evaluation of `f` carrying all
-    /// `n + np` directions (the full Jacobians, then `λᵀJ`): for such small right-hand sides the
-    /// tape's per-operation bookkeeping costs more than eight-wide dual arithmetic.
-    @usableFromInline let smallSystem: Bool
-    @usableFromInline var dualU: [Dual<8, Double>] = []
-    @usableFromInline var dualP: [Dual<8, Double>] = []
-    @usableFromInline var dualOut: [Dual<8, Double>] = []
     /// `∂f/∂u` (column-major) for the quadrature adjoint's stiff backward solves.
     @usableFromInline var stateJacobian: [Double] = []
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int) {
         self.model = model
-        self.tape = RHSTape(model)
+        self.engine = _VJPEngine(model, p: p, n: n)
         self.p = p
         self.n = n
         self.np = p.count
@@ -60,16 +53,6 @@ final class _AdjointWorkspace<Model: ODEModel> {
         self.lambda = [Double](repeating: 0, count: n)
         self.vjpU = [Double](repeating: 0, count: n)
         self.vjpP = [Double](repeating: 0, count: p.count)
-        self.smallSystem = n + p.count <= 8
-        if smallSystem {
-            dualU = [Dual<8, Double>](repeating: .zero, count: n)
-            dualOut = dualU
-            dualP = p.enumerated().map { k, x in
-                var d = Dual<8, Double>(constant: x)
-                d.partials[n + k] = 1
-                return d
-            }
-        }
     }
 
     /// The backward adjoint system on the forward solution's dense output:
@@ -101,35 +84,8 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @inlinable @inline(__always)
     func vjp(t: Double) {
         vjps += 1
-        if smallSystem {
-            let (n, np) = (self.n, self.np)
-            u.withUnsafeBufferPointer { u in
-                dualU.withUnsafeMutableBufferPointer { d in
-                    for i in 0..<n {
-                        var x = Dual<8, Double>(constant: u[i])
-                        x.partials[i] = 1
-                        d[i] = x
-                    }
-                }
-            }
-            model.rhs(&dualOut, dualU, dualP, Dual<8, Double>(constant: t))
-            lambda.withUnsafeBufferPointer { l in
-                dualOut.withUnsafeBufferPointer { out in
-                    vjpU.withUnsafeMutableBufferPointer { vu in
-                        vjpP.withUnsafeMutableBufferPointer { vp in
-                            for j in 0..<(n + np) {
-                                var s = 0.0
-                                for i in 0..<n { s += l[i] * out[i].partials[j] }
-                                if j < n { vu[j] = s } else { vp[j - n] = s }
-                            }
-                        }
-                    }
-                }
-            }
-            return
-        }
         do {
-            try tape.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
+            try engine.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
         } catch {
             if self.error == nil { self.error = error }
             for i in 0..<n { vjpU[i] = .nan }

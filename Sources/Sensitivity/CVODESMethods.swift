@@ -306,7 +306,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline var ud: [D]
     @usableFromInline var pd: [D]
     @usableFromInline var out: [D]
-    @usableFromInline let tape: RHSTape?
+    @usableFromInline let engine: _VJPEngine<Model>?
     @usableFromInline var lambda: [Double]
     @usableFromInline var vjpU: [Double]
     @usableFromInline var vjpP: [Double]
@@ -324,7 +324,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
         ud = [D](repeating: .zero, count: n)
         pd = p.map { D(constant: $0) }
         out = [D](repeating: .zero, count: n)
-        tape = adjoint ? RHSTape(model) : nil
+        engine = adjoint ? _VJPEngine(model, p: p, n: n) : nil
         lambda = [Double](repeating: 0, count: n)
         vjpU = [Double](repeating: 0, count: n)
         vjpP = [Double](repeating: 0, count: p.count)
@@ -407,14 +407,14 @@ final class _CVODESWorkspace<Model: ODEModel> {
     /// failed (the error is kept and thrown after the run) or a product is not finite.
     @inlinable
     func vjp(_ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>) -> Bool {
-        guard let tape else { return false }
+        guard let engine else { return false }
         vjps += 1
         for i in 0..<n {
             u[i] = y[i]
             lambda[i] = l[i]
         }
         do {
-            try tape.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
+            try engine.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
         } catch {
             if self.error == nil { self.error = error }
             return false
