@@ -73,6 +73,7 @@ public struct Pollution: ODEModel, Sendable {
     }
 
     public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
 
     // ∂r_j/∂u_c for each reactant c is k_j times the other reactant (or k_j alone); it enters
     // column c with the reaction's stoichiometry.

@@ -44,7 +44,7 @@ enum MassStructure: Sendable {
 /// error estimate and the Rodas-form dense output.
 ///
 /// Per step attempt: `f(t, u)` (reused from the last stage of an FSAL method), `J` and `∂f/∂t`
-/// at `(t, u)`, one LU factorization of `W = M/(γh) − J`, then per stage one evaluation of `f`
+/// at `(t, u)` (`∂f/∂t` only when `f` is not declared ``ODEFunction/isAutonomous``), one LU factorization of `W = M/(γh) − J`, then per stage one evaluation of `f`
 /// and one solve with the factors.
 ///
 /// **Jacobian reuse rule.** A Rosenbrock method needs the exact `J` of the step's start for its
@@ -84,6 +84,8 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let mass: MassStructure
     @usableFromInline let massMatrix: [Double]?
     @usableFromInline let maxConsecutiveSingular = 5
+    /// `f.isAutonomous`: `∂f/∂t` is zero and never evaluated.
+    @usableFromInline let autonomous: Bool
     /// The unit roundoff of `Scalar`'s values (2^-52 for Double, 2^-23 for Float).
     @usableFromInline let unitRoundoff: Double
 
@@ -139,6 +141,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
             mass = .identity
         }
         jacobianEvaluator = JacobianEvaluator(f, count: n, source: source)
+        autonomous = f.isAutonomous
         var eps = 1.0
         while Scalar(1 + eps / 2).primal != 1 { eps /= 2 }
         unitRoundoff = eps
@@ -215,7 +218,9 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         }
         if !haveJacobian || jacobianTime != t {
             jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: f0, into: &J, stats: &stats)
-            evaluateTimeDerivative(f, p, t: t, u: u, stats: &stats)
+            // For an f declared autonomous, ∂f/∂t is zero: dT keeps the zeros it was created
+            // with (the difference quotient would compute exactly those, for one f evaluation).
+            if !autonomous { evaluateTimeDerivative(f, p, t: t, u: u, stats: &stats) }
             haveJacobian = true
             jacobianTime = t
             factoredStep = 0
@@ -288,7 +293,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
                     }
                     rhs.withUnsafeMutableBufferPointer { r in
                         for m in 0..<n { r[m] = du[m] }
-                        if hd != 0 { for m in 0..<n { r[m] += dT[m].scaled(by: hd) } }
+                        if hd != 0 && !autonomous { for m in 0..<n { r[m] += dT[m].scaled(by: hd) } }
                         switch mass {
                         case .identity:
                             for m in 0..<n { r[m] += x[m] }
