@@ -63,8 +63,11 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
 
     /// The largest dimension that ``LUKernel/automatic`` factors and solves with the Swift
     /// kernel. Measured with Benchmarks/lu-bench (one factorization plus eight solves, the work
-    /// of a Rodas5P step, on a 2-core x86-64 VM with OpenBLAS 0.3.21): the Swift kernel is
-    /// ahead by 5-10x at n <= 8, 2-3x at n = 20-32, and the two meet between n = 48 and 64.
+    /// of a Rodas5P step; best of 41 short batches on a shared 2-core x86-64 VM, OpenBLAS
+    /// 0.3.21, runs repeated): LAPACK takes 2-5x the Swift kernel's time at n <= 8, 1.1-2x at
+    /// n = 12-40, the two are within noise of each other at n = 48-64, and LAPACK's blocked
+    /// algorithm is ahead (0.45-0.65x) from n = 80 on. 40 is the largest size measured where
+    /// the Swift kernel won every run.
     public static var swiftKernelCrossover: Int { 40 }
 
     /// An empty workspace for `dimension x dimension` matrices, to be filled by ``factor(_:)``
@@ -233,12 +236,33 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
             throw .dimensionMismatch(what: "b.count", expected: n, got: b.count)
         }
         guard n > 0 else { return }
+        try b.withUnsafeMutableBufferPointer { x throws(LinearAlgebraError) in
+            try _solveChecked(x.baseAddress!, transposed: transposed)
+        }
+    }
+
+    /// ``solve(_:transposed:)`` on a buffer the caller owns (a stage vector inside a larger
+    /// array, a buffer of another element type rebound to `T`): no array uniqueness check, no
+    /// copy. Throws as the array form does.
+    @inlinable
+    public func solve(_ b: UnsafeMutableBufferPointer<T>, transposed: Bool = false) throws(LinearAlgebraError) {
+        try _checkFactored()
+        let n = factors.rows
+        guard b.count == n else {
+            throw .dimensionMismatch(what: "b.count", expected: n, got: b.count)
+        }
+        guard n > 0 else { return }
+        try _solveChecked(b.baseAddress!, transposed: transposed)
+    }
+
+    /// The solve itself, once the state and the size of the `n > 0` entries at `x` are checked.
+    @inlinable
+    internal func _solveChecked(_ x: UnsafeMutablePointer<T>, transposed: Bool) throws(LinearAlgebraError) {
+        let n = factors.rows
         if usesSwiftKernel {
             factors.storage.withUnsafeBufferPointer { a in
                 pivots.withUnsafeBufferPointer { p in
-                    b.withUnsafeMutableBufferPointer { x in
-                        _unblockedLUSolve(n, a.baseAddress!, p.baseAddress!, x.baseAddress!, transposed: transposed)
-                    }
+                    _unblockedLUSolve(n, a.baseAddress!, p.baseAddress!, x, transposed: transposed)
                 }
             }
             return
@@ -246,12 +270,10 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         let order = Int32(truncatingIfNeeded: n)
         let info = factors.storage.withUnsafeBufferPointer { a in
             pivots.withUnsafeBufferPointer { p in
-                b.withUnsafeMutableBufferPointer { x in
-                    T._getrs(
-                        transposed: transposed, order: order, rightHandSides: 1,
-                        a.baseAddress!, leadingDimensionA: order, pivots: p.baseAddress!,
-                        x.baseAddress!, leadingDimensionB: order)
-                }
+                T._getrs(
+                    transposed: transposed, order: order, rightHandSides: 1,
+                    a.baseAddress!, leadingDimensionA: order, pivots: p.baseAddress!,
+                    x, leadingDimensionB: order)
             }
         }
         guard info == 0 else {

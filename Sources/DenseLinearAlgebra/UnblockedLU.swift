@@ -14,7 +14,8 @@
 // rest of the module: the same packed storage of L and U, the same 1-based pivots, the same
 // pivot choice (the first entry of largest magnitude, as idamax), `info = k` for the first exactly
 // zero pivot `U[k-1, k-1]` with the factorization carried on to the end (as ?getf2), and zero
-// entries of the right-hand side skipped as the reference BLAS ?ger and ?trsv skip them.
+// entries of a pivot row skipped in the elimination as the reference BLAS ?ger skips them (the
+// structural zeros of sparse Jacobians such as POLLU's).
 // Multipliers are formed by division rather than LAPACK's multiplication by the reciprocal: one
 // rounding instead of two.
 //
@@ -103,30 +104,28 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
                 b[p] = t
             }
         }
-        // L y = b (unit lower triangle), column by column.
+        // L y = b (unit lower triangle), column by column. No test for zero entries of b: at
+        // the sizes this kernel serves, a data-dependent branch per column costs more (in
+        // mispredictions) than the few multiplications it would save.
         for j in 0..<n {
             let bj = b[j]
-            if bj != 0 {
-                let column = a + j &* n
-                var i = j &+ 1
-                while i < n {
-                    b[i] -= bj * column[i]
-                    i &+= 1
-                }
+            let column = a + j &* n
+            var i = j &+ 1
+            while i < n {
+                b[i] -= bj * column[i]
+                i &+= 1
             }
         }
         // U x = y, column by column from the last.
         var j = n &- 1
         while j >= 0 {
             let column = a + j &* n
-            if b[j] != 0 {
-                b[j] /= column[j]
-                let bj = b[j]
-                var i = 0
-                while i < j {
-                    b[i] -= bj * column[i]
-                    i &+= 1
-                }
+            let bj = b[j] / column[j]
+            b[j] = bj
+            var i = 0
+            while i < j {
+                b[i] -= bj * column[i]
+                i &+= 1
             }
             j &-= 1
         }
