@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "solver-bench", targets: ["solver-bench"]),
         .executable(name: "rk-bench", targets: ["rk-bench"]),
         .executable(name: "stiff-bench", targets: ["stiff-bench"]),
+        .executable(name: "lu-bench", targets: ["lu-bench"]),
         .executable(name: "ad-bench", targets: ["ad-bench"]),
         .executable(name: "sens-bench", targets: ["sens-bench"]),
     ],
@@ -73,6 +74,8 @@ let package = Package(
         .executableTarget(
             name: "stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/stiff-bench",
             swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "lu-bench", dependencies: ["DenseLinearAlgebra"], path: "Benchmarks/lu-bench", swiftSettings: scriptSettings),
         .executableTarget(
             name: "sens-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/sens-bench",
             swiftSettings: scriptSettings),

@@ -10,11 +10,21 @@
 // Benchmarks/peers/stiff_scipy.py, run by this benchmark when python3 with scipy is available).
 //
 // Run: swift run -c release stiff-bench [--quick] [--no-scipy] [--output DIR]
+//          [--problems ROBER,VDPOL,...] [--methods Rodas5P,CVODE_BDF,...]
+// (--problems and --methods restrict the run, for profiling one method on one problem; the
+// summary lines then compare only what ran.)
 import DiffEq
 import Foundation
 import NotebookSupport
 
 let quick = CommandLine.arguments.contains("--quick")
+/// The comma-separated values after `flag`, or nil when the flag is absent.
+func listArgument(_ flag: String) -> Set<String>? {
+    guard let i = CommandLine.arguments.firstIndex(of: flag), i + 1 < CommandLine.arguments.count else { return nil }
+    return Set(CommandLine.arguments[i + 1].split(separator: ",").map(String.init))
+}
+let onlyProblems = listArgument("--problems")
+let onlyMethods = listArgument("--methods")
 let reltols: [Double] = quick ? [1e-4, 1e-7, 1e-10] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10]
 let samples = quick ? 3 : 5
 
@@ -24,7 +34,7 @@ func suite<F: ODEFunction>(_: F.Type) -> [BenchmarkMethod<F>] where F.Scalar == 
     [
         BenchmarkMethod(Rosenbrock23()), BenchmarkMethod(Rodas4()), BenchmarkMethod(Rodas5P()), BenchmarkMethod(TRBDF2()),
         BenchmarkMethod(KenCarp4()), BenchmarkMethod(Kvaerno5()), BenchmarkMethod(CVODE_BDF()),
-    ]
+    ].filter { onlyMethods?.contains($0.name) ?? true }
 }
 
 /// The test set's mixed error: max_i |y_i - ref_i| / (atol/rtol + |ref_i|).
@@ -161,11 +171,16 @@ print("Native stiff solvers vs CVODE_BDF (and scipy); abstol per the IVP test se
 let (scipyRows, scipyNote) = runScipy(folder: out.folder)
 print(scipyNote)
 var results: [ProblemResult] = []
-results.append(try workPrecision("ROBER", ProblemLibrary.rober(), reference: problems[0].1, info: problems[0].2, scipy: scipyRows["ROBER"] ?? []))
-results.append(try workPrecision("HIRES", ProblemLibrary.hires(), reference: problems[1].1, info: problems[1].2, scipy: scipyRows["HIRES"] ?? []))
-results.append(try workPrecision("POLLU", ProblemLibrary.pollution(), reference: problems[2].1, info: problems[2].2, scipy: scipyRows["POLLU"] ?? []))
-results.append(try workPrecision("OREGO", ProblemLibrary.orego(), reference: problems[3].1, info: problems[3].2, scipy: scipyRows["OREGO"] ?? []))
-results.append(try workPrecision("VDPOL", ProblemLibrary.vanDerPol(), reference: problems[4].1, info: problems[4].2, scipy: scipyRows["VDPOL"] ?? []))
+func run<F: ODEFunction>(_ index: Int, _ problem: ODEProblem<F>) throws where F.Scalar == Double {
+    let (name, reference, info) = problems[index]
+    guard onlyProblems?.contains(name) ?? true else { return }
+    results.append(try workPrecision(name, problem, reference: reference, info: info, scipy: scipyRows[name] ?? []))
+}
+try run(0, ProblemLibrary.rober())
+try run(1, ProblemLibrary.hires())
+try run(2, ProblemLibrary.pollution())
+try run(3, ProblemLibrary.orego())
+try run(4, ProblemLibrary.vanDerPol())
 
 print("\nSummary (geometric mean over CVODE_BDF's / scipy's points of the speed-up of our fastest method at matched error):")
 func geomean(_ xs: [Double?]) -> String {

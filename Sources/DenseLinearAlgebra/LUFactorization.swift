@@ -1,4 +1,5 @@
-// LU factorization with partial pivoting, P A = L U, through LAPACK ?getrf / ?getrs.
+// LU factorization with partial pivoting, P A = L U, through LAPACK ?getrf / ?getrs, or for small
+// matrices through the Swift kernel of UnblockedLU.swift (see `LUKernel`).
 //
 // Implicit ODE methods solve with the same iteration matrix W = M/(gamma h) - J for every stage
 // and every Newton iteration, and refactor only when h or J changes. So the factors live in a value
@@ -7,6 +8,23 @@
 //
 // Reference: E. Anderson et al., LAPACK Users' Guide, 3rd ed., SIAM 1999, section 2.4.2
 // (xGETRF/xGETRS); G. H. Golub and C. F. Van Loan, Matrix Computations, 4th ed., section 3.4.
+
+/// Which code factors and solves in an ``LUFactorization``.
+///
+/// Both kernels compute the same factorization (partial pivoting, first pivot of largest
+/// magnitude, LAPACK's packed storage and 1-based interchanges); they differ in speed.
+/// For small matrices OpenBLAS's fixed cost per call (a buffer taken from its memory pool under a
+/// mutex on every ?getrs, the dispatch through its level-2 kernels) exceeds the arithmetic, and a
+/// plain loop in Swift, specialised and inlined into the caller, is several times faster; for
+/// large ones LAPACK's blocked, cache-aware algorithm wins.
+public enum LUKernel: Sendable, Equatable {
+    /// The Swift kernel for `dimension <=` ``LUFactorization/swiftKernelCrossover``, LAPACK above.
+    case automatic
+    /// LAPACK's ?getrf and ?getrs at every dimension.
+    case lapack
+    /// The Swift kernel (Golub & Van Loan, Algorithm 3.4.1) at every dimension.
+    case swift
+}
 
 /// Where a factorization stands: no factors yet, usable factors, or factors with a zero pivot.
 @usableFromInline
@@ -40,22 +58,34 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
     /// LAPACK's 1-based row interchanges: row `i` was swapped with row `pivots[i] - 1`.
     @usableFromInline internal var pivots: [Int32]
     @usableFromInline internal var state: _LUState
+    /// The kernel asked for; ``usesSwiftKernel`` says which one the current dimension gets.
+    public let kernel: LUKernel
+
+    /// The largest dimension that ``LUKernel/automatic`` factors and solves with the Swift
+    /// kernel. Measured with Benchmarks/lu-bench (one factorization plus eight solves, the work
+    /// of a Rodas5P step; best of 41 short batches on a shared 2-core x86-64 VM, OpenBLAS
+    /// 0.3.21, runs repeated): LAPACK takes 2-5x the Swift kernel's time at n <= 8, 1.1-2x at
+    /// n = 12-40, the two are within noise of each other at n = 48-64, and LAPACK's blocked
+    /// algorithm is ahead (0.45-0.65x) from n = 80 on. 40 is the largest size measured where
+    /// the Swift kernel won every run.
+    public static var swiftKernelCrossover: Int { 40 }
 
     /// An empty workspace for `dimension x dimension` matrices, to be filled by ``factor(_:)``
     /// or ``factor(exchanging:)``. Allocates the factor and pivot storage (n^2 + n entries).
     @inlinable
-    public init(dimension: Int) throws(LinearAlgebraError) {
+    public init(dimension: Int, kernel: LUKernel = .automatic) throws(LinearAlgebraError) {
         _ = try _lapackInt(dimension, "dimension")
         factors = try Matrix(rows: dimension, columns: dimension, repeating: 0)
         pivots = Array(repeating: 0, count: dimension)
         state = .empty
+        self.kernel = kernel
     }
 
     /// Factors `matrix`. Throws ``LinearAlgebraError/notSquare(rows:columns:)`` or
     /// ``LinearAlgebraError/singular(pivot:)``. Allocates the pivots, and copies the matrix
     /// unless its storage is uniquely referenced (pass `consume a` to avoid the copy).
     @inlinable
-    public init(_ matrix: Matrix<T>) throws(LinearAlgebraError) {
+    public init(_ matrix: Matrix<T>, kernel: LUKernel = .automatic) throws(LinearAlgebraError) {
         guard matrix.isSquare else {
             throw .notSquare(rows: matrix.rows, columns: matrix.columns)
         }
@@ -63,7 +93,19 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         factors = matrix
         pivots = Array(repeating: 0, count: matrix.rows)
         state = .empty
+        self.kernel = kernel
         try _factorStored()
+    }
+
+    /// Whether factoring and solving at the current ``dimension`` run the Swift kernel (else
+    /// LAPACK).
+    @inlinable
+    public var usesSwiftKernel: Bool {
+        switch kernel {
+        case .automatic: return factors.rows <= Self.swiftKernelCrossover
+        case .lapack: return false
+        case .swift: return true
+        }
     }
 
     /// The order `n` of the factored matrix.
@@ -136,7 +178,8 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         try _factorStored()
     }
 
-    /// Runs ?getrf on `factors` (already validated: square, 32-bit dimension).
+    /// Runs ?getrf (or the Swift kernel) on `factors` (already validated: square, 32-bit
+    /// dimension).
     @inlinable
     internal mutating func _factorStored() throws(LinearAlgebraError) {
         state = .empty
@@ -145,12 +188,15 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
             state = .factored
             return
         }
+        let swiftKernel = usesSwiftKernel
         let info = factors.storage.withUnsafeMutableBufferPointer { a in
             pivots.withUnsafeMutableBufferPointer { p in
                 // Both buffers hold n > 0 entries, so their base addresses exist.
-                T._getrf(
-                    rows: n, columns: n, a.baseAddress!, leadingDimension: n,
-                    pivots: p.baseAddress!)
+                swiftKernel
+                    ? _unblockedLUFactor(Int(n), a.baseAddress!, p.baseAddress!)
+                    : T._getrf(
+                        rows: n, columns: n, a.baseAddress!, leadingDimension: n,
+                        pivots: p.baseAddress!)
             }
         }
         if info > 0 {
@@ -190,15 +236,44 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
             throw .dimensionMismatch(what: "b.count", expected: n, got: b.count)
         }
         guard n > 0 else { return }
+        try b.withUnsafeMutableBufferPointer { x throws(LinearAlgebraError) in
+            try _solveChecked(x.baseAddress!, transposed: transposed)
+        }
+    }
+
+    /// ``solve(_:transposed:)`` on a buffer the caller owns (a stage vector inside a larger
+    /// array, a buffer of another element type rebound to `T`): no array uniqueness check, no
+    /// copy. Throws as the array form does.
+    @inlinable
+    public func solve(_ b: UnsafeMutableBufferPointer<T>, transposed: Bool = false) throws(LinearAlgebraError) {
+        try _checkFactored()
+        let n = factors.rows
+        guard b.count == n else {
+            throw .dimensionMismatch(what: "b.count", expected: n, got: b.count)
+        }
+        guard n > 0 else { return }
+        try _solveChecked(b.baseAddress!, transposed: transposed)
+    }
+
+    /// The solve itself, once the state and the size of the `n > 0` entries at `x` are checked.
+    @inlinable
+    internal func _solveChecked(_ x: UnsafeMutablePointer<T>, transposed: Bool) throws(LinearAlgebraError) {
+        let n = factors.rows
+        if usesSwiftKernel {
+            factors.storage.withUnsafeBufferPointer { a in
+                pivots.withUnsafeBufferPointer { p in
+                    _unblockedLUSolve(n, a.baseAddress!, p.baseAddress!, x, transposed: transposed)
+                }
+            }
+            return
+        }
         let order = Int32(truncatingIfNeeded: n)
         let info = factors.storage.withUnsafeBufferPointer { a in
             pivots.withUnsafeBufferPointer { p in
-                b.withUnsafeMutableBufferPointer { x in
-                    T._getrs(
-                        transposed: transposed, order: order, rightHandSides: 1,
-                        a.baseAddress!, leadingDimensionA: order, pivots: p.baseAddress!,
-                        x.baseAddress!, leadingDimensionB: order)
-                }
+                T._getrs(
+                    transposed: transposed, order: order, rightHandSides: 1,
+                    a.baseAddress!, leadingDimensionA: order, pivots: p.baseAddress!,
+                    x, leadingDimensionB: order)
             }
         }
         guard info == 0 else {
@@ -219,6 +294,19 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         }
         let rightHandSides = try _lapackInt(b.columns, "b.columns")
         guard n > 0, rightHandSides > 0 else { return }
+        if usesSwiftKernel {
+            factors.storage.withUnsafeBufferPointer { a in
+                pivots.withUnsafeBufferPointer { p in
+                    b.storage.withUnsafeMutableBufferPointer { x in
+                        for column in 0..<b.columns {
+                            _unblockedLUSolve(
+                                n, a.baseAddress!, p.baseAddress!, x.baseAddress! + column * n, transposed: transposed)
+                        }
+                    }
+                }
+            }
+            return
+        }
         let order = Int32(truncatingIfNeeded: n)
         let info = factors.storage.withUnsafeBufferPointer { a in
             pivots.withUnsafeBufferPointer { p in

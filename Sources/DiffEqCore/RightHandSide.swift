@@ -26,6 +26,11 @@ public protocol ODEFunction {
     /// Writes `df/du` (column-major) computed by forward-mode automatic differentiation, in
     /// chunks of 8 directions. Called only when ``supportsForwardModeAD`` is `true`.
     func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar)
+
+    /// Whether `f` is declared not to depend on `t` (default `false`). Methods that need
+    /// `∂f/∂t` (Rosenbrock) skip evaluating it, one evaluation of `f` per step, when `true`; a
+    /// wrong `true` for a time-dependent `f` costs those methods their order.
+    var isAutonomous: Bool { get }
 }
 
 extension ODEFunction {
@@ -33,6 +38,7 @@ extension ODEFunction {
     @inlinable public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {}
     @inlinable public var supportsForwardModeAD: Bool { false }
     @inlinable public func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {}
+    @inlinable public var isAutonomous: Bool { false }
 }
 
 /// A model written once over the scalar protocol; it runs under every scalar type.
@@ -45,11 +51,16 @@ public protocol ODEModel {
 
     /// Writes `df/du` into `J`, column-major (`J[i + j*n]` is `df_i/du_j`).
     func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S)
+
+    /// Whether ``rhs(_:_:_:_:)`` ignores `t` (default `false`); see
+    /// ``ODEFunction/isAutonomous``.
+    var isAutonomous: Bool { get }
 }
 
 extension ODEModel {
     public var hasAnalyticJacobian: Bool { false }
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {}
+    public var isAutonomous: Bool { false }
 }
 
 /// The quick form: a closure over one concrete scalar type, with an optional analytic Jacobian.
@@ -58,11 +69,16 @@ public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction {
 
     @usableFromInline let f: Function
     @usableFromInline let jac: Function?
+    @usableFromInline let autonomous: Bool
 
-    public init(_ f: @escaping Function, jacobian: Function? = nil) {
+    /// `autonomous: true` declares that `f` ignores `t` (see ``ODEFunction/isAutonomous``).
+    public init(_ f: @escaping Function, jacobian: Function? = nil, autonomous: Bool = false) {
         self.f = f
         self.jac = jacobian
+        self.autonomous = autonomous
     }
+
+    @inlinable public var isAutonomous: Bool { autonomous }
 
     @inlinable @inline(__always)
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
@@ -99,6 +115,8 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
     public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
         model.jacobian(&J, u, p, t)
     }
+
+    @inlinable public var isAutonomous: Bool { model.isAutonomous }
 
     @inlinable public var supportsForwardModeAD: Bool { true }
 

@@ -16,6 +16,7 @@ public struct LotkaVolterra: ODEModel {
     }
 
     public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
 
     @inlinable
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {
@@ -41,6 +42,7 @@ public struct Lorenz: ODEModel {
     }
 
     public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
 
     @inlinable
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {
@@ -82,6 +84,7 @@ public struct Rober: ODEModel {
     }
 
     public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
 
     @inlinable
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {

@@ -44,6 +44,7 @@ public struct Hires: ODEModel, Sendable {
     }
 
     public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
 
     @inlinable
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {
@@ -88,6 +89,7 @@ public struct Oregonator: ODEModel, Sendable {
     }
 
     public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
 
     @inlinable
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {
@@ -121,6 +123,7 @@ public struct VanDerPol: ODEModel, Sendable {
     }
 
     public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
 
     @inlinable
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {

@@ -174,6 +174,9 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
         self.directionScales = directionScales ?? [Double](repeating: 1, count: stateCount + parameterCount)
     }
 
+    /// The sensitivity equations of an autonomous model do not depend on `t` either.
+    public var isAutonomous: Bool { model.isAutonomous }
+
     @inlinable
     public func rhs<S: DiffEqScalar>(_ du: inout [S], _ y: [S], _ p: [S], _ t: S) {
         let n = stateCount

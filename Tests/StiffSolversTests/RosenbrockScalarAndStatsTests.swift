@@ -83,6 +83,33 @@ struct RosRoberNoJacobian: ODEModel {
     }
 }
 
+/// ROBER with the autonomy declaration withheld: the same equations, so the solve must be the
+/// same, with one more evaluation of `f` per Jacobian (the `∂f/∂t` difference quotient).
+struct RosRoberUndeclared: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { Rober().rhs(&du, u, p, t) }
+    var hasAnalyticJacobian: Bool { true }
+    func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) { Rober().jacobian(&J, u, p, t) }
+}
+
+@Suite struct RosenbrockAutonomyTests {
+    /// Declaring ROBER autonomous skips `∂f/∂t` (exactly zero for it) and changes nothing else:
+    /// bitwise the same solution and step sequence.
+    @Test(arguments: RosMethod.allCases)
+    func autonomousSkipsTimeDerivative(method: RosMethod) throws {
+        let options = SolveOptions(reltol: 1e-6, abstol: 1e-10, saveEverystep: false)
+        let declared = ProblemLibrary.rober(tEnd: 1e5)
+        let undeclared = ODEProblem(model: RosRoberUndeclared(), u0: [1.0, 0, 0], tspan: (0, 1e5), p: [0.04, 3e7, 1e4])
+        #expect(declared.f.isAutonomous && !undeclared.f.isAutonomous)
+        let a = try method.solve(declared, options: options)
+        let b = try method.solve(undeclared, options: options)
+        #expect(a.retcode == .success && b.retcode == .success)
+        #expect(a.u.last! == b.u.last!)
+        #expect(a.stats.naccept == b.stats.naccept && a.stats.nreject == b.stats.nreject)
+        #expect(a.stats.njacs == b.stats.njacs)
+        #expect(b.stats.nf - a.stats.nf == b.stats.njacs)
+    }
+}
+
 @Suite struct RosenbrockScalarTests {
     /// Forward-mode sensitivity through a Rodas5P solve: ROBER on [0, 40] with `k1` a
     /// `Dual<1, Double>` seeded in its partial. The partials of `u(40)` match central differences

@@ -5,14 +5,25 @@ import DiffEqCore
 /// once and solved against many times (every stage, every Newton iteration).
 ///
 /// Rosenbrock methods use `W = M/(γ h) − J` (α = 1/(γh), β = −1) and SDIRK Newton iterations
-/// `W = M − γ h J` (α = 1, β = −γh). For `Double` and `Float` the factorization is LAPACK's
-/// `?getrf` and the solves `?getrs` (through DenseLinearAlgebra); for other scalars (dual
+/// `W = M − γ h J` (α = 1, β = −γh). For `Double` and `Float` the factorization is
+/// DenseLinearAlgebra's ``LUFactorization`` (its Swift kernel for the small systems of most
+/// stiff problems, LAPACK's `?getrf`/`?getrs` above its crossover); for other scalars (dual
 /// numbers carrying sensitivities) a partial-pivoting LU in Swift with the same semantics.
-/// A zero pivot is reported as `false` from ``factor(alpha:beta:J:mass:)``: the caller rejects
-/// the step and retries with a smaller one, never crashes.
+/// A zero pivot is reported as `false` from ``factor(alpha:beta:J:mass:stats:)``: the caller
+/// rejects the step and retries with a smaller one, never crashes.
+///
+/// The storage is chosen by the scalar type, which is known when the solver is specialised: the
+/// `Scalar.self == Double.self` tests fold away, and factor and solve reach the factors in place
+/// (no copy of an enum payload, no retain of its buffers, on every call).
 public struct IterationMatrix<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
-    @usableFromInline var storage: Storage
+    /// `Double`: `W` is assembled here, then factored by exchanging buffers with `luDouble`.
+    @usableFromInline var assemblyDouble: Matrix<Double>?
+    @usableFromInline var luDouble: LUFactorization<Double>?
+    @usableFromInline var assemblyFloat: Matrix<Float>?
+    @usableFromInline var luFloat: LUFactorization<Float>?
+    /// Any other scalar type.
+    @usableFromInline var generic: GenericLU<Scalar>?
     /// The `(α, β)` of the current factorization, and whether it is valid.
     @usableFromInline var _alpha = 0.0
     @usableFromInline var _beta = 0.0
@@ -21,20 +32,16 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     public var beta: Double { _beta }
     public var isFactored: Bool { _isFactored }
 
-    @usableFromInline enum Storage {
-        case double(Matrix<Double>, LUFactorization<Double>)
-        case float(Matrix<Float>, LUFactorization<Float>)
-        case generic(GenericLU<Scalar>)
-    }
-
     public init(count n: Int) {
         self.n = n
         if Scalar.self == Double.self {
-            storage = .double(try! Matrix(rows: n, columns: n, repeating: 0), try! LUFactorization(dimension: n))
+            assemblyDouble = try! Matrix(rows: n, columns: n, repeating: 0)
+            luDouble = try! LUFactorization(dimension: n)
         } else if Scalar.self == Float.self {
-            storage = .float(try! Matrix(rows: n, columns: n, repeating: 0), try! LUFactorization(dimension: n))
+            assemblyFloat = try! Matrix(rows: n, columns: n, repeating: 0)
+            luFloat = try! LUFactorization(dimension: n)
         } else {
-            storage = .generic(GenericLU(count: n))
+            generic = GenericLU(count: n)
         }
     }
 
@@ -46,67 +53,83 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
         _beta = beta
         stats.nluFactorizations += 1
         let n = self.n
-        func entry(_ i: Int, _ j: Int) -> Scalar {
-            let k = i + j * n
-            let m = mass.map { $0[k] } ?? (i == j ? 1 : 0)
-            return J[k].scaled(by: beta) + Scalar(alpha * m)
-        }
         var ok = true
-        switch storage {
-        case .double(var W, var lu):
-            storage = .generic(GenericLU(count: 0))  // release the buffers so they stay unique
-            W.withUnsafeMutableBufferPointer { w in
-                J.withUnsafeBufferPointer { jb in
-                    jb.withMemoryRebound(to: Double.self) { jd in
-                        for k in 0..<(n * n) {
-                            let m = mass.map { $0[k] } ?? (k % (n + 1) == 0 ? 1 : 0)
-                            w[k] = beta * jd[k] + alpha * m
-                            if !w[k].isFinite { ok = false }
-                        }
+        if Scalar.self == Double.self {
+            // Scalar is Double here: view J as [Double].
+            J.withUnsafeBufferPointer { jb in
+                jb.withMemoryRebound(to: Double.self) { jd in
+                    assemblyDouble!.withUnsafeMutableBufferPointer { w in
+                        ok = Self.assemble(into: w, jd, alpha: alpha, beta: beta, mass: mass, n: n)
                     }
                 }
             }
             if ok {
-                do { try lu.factor(exchanging: &W) } catch { ok = false }
+                do { try luDouble!.factor(exchanging: &assemblyDouble!) } catch { ok = false }
             }
-            storage = .double(W, lu)
-        case .float(var W, var lu):
-            storage = .generic(GenericLU(count: 0))
+        } else if Scalar.self == Float.self {
             for j in 0..<n { for i in 0..<n {
-                let v = Float(entry(i, j).primal)
-                W[i, j] = v
+                let v = Float(entry(i, j, alpha: alpha, beta: beta, J: J, mass: mass).primal)
+                assemblyFloat![i, j] = v
                 if !v.isFinite { ok = false }
             } }
             if ok {
-                do { try lu.factor(exchanging: &W) } catch { ok = false }
+                do { try luFloat!.factor(exchanging: &assemblyFloat!) } catch { ok = false }
             }
-            storage = .float(W, lu)
-        case .generic(var g):
-            storage = .generic(GenericLU(count: 0))
-            for j in 0..<n { for i in 0..<n { g.a[i + j * n] = entry(i, j) } }
-            ok = g.factor()
-            storage = .generic(g)
+        } else {
+            for j in 0..<n { for i in 0..<n { generic!.a[i + j * n] = entry(i, j, alpha: alpha, beta: beta, J: J, mass: mass) } }
+            ok = generic!.factor()
         }
         _isFactored = ok
         return ok
+    }
+
+    /// Entry `(i, j)` of `α M + β J`.
+    @inlinable
+    func entry(_ i: Int, _ j: Int, alpha: Double, beta: Double, J: [Scalar], mass: [Double]?) -> Scalar {
+        let k = i + j * n
+        let m = mass.map { $0[k] } ?? (i == j ? 1 : 0)
+        return J[k].scaled(by: beta) + Scalar(alpha * m)
+    }
+
+    /// `w = α M + β J` column by column; `false` if an entry is not finite.
+    @inlinable
+    static func assemble(
+        into w: UnsafeMutableBufferPointer<Double>, _ J: UnsafeBufferPointer<Double>, alpha: Double, beta: Double,
+        mass: [Double]?, n: Int
+    ) -> Bool {
+        var finite = true
+        if let mass {
+            for k in 0..<(n * n) {
+                w[k] = beta * J[k] + alpha * mass[k]
+                if !w[k].isFinite { finite = false }
+            }
+        } else {
+            for j in 0..<n {
+                for i in 0..<n {
+                    let k = i + j * n
+                    w[k] = beta * J[k] + alpha * (i == j ? 1 : 0)
+                    if !w[k].isFinite { finite = false }
+                }
+            }
+        }
+        return finite
     }
 
     /// Solves `W x = b` in place. Requires a successful ``factor(alpha:beta:J:mass:stats:)``.
     @inlinable
     public func solve(_ b: inout [Scalar], stats: inout SolverStats) {
         stats.nlinsolves += 1
-        switch storage {
-        case .double(_, let lu):
-            // Scalar is Double here (the storage was chosen by type): view the array as [Double].
-            withUnsafeMutablePointer(to: &b) { pb in
-                pb.withMemoryRebound(to: [Double].self, capacity: 1) { try? lu.solve(&$0.pointee) }
+        if Scalar.self == Double.self {
+            // Scalar is Double here: view the entries as Double.
+            b.withUnsafeMutableBufferPointer { bp in
+                bp.withMemoryRebound(to: Double.self) { try? luDouble.unsafelyUnwrapped.solve($0) }
             }
-        case .float(_, let lu):
-            withUnsafeMutablePointer(to: &b) { pb in
-                pb.withMemoryRebound(to: [Float].self, capacity: 1) { try? lu.solve(&$0.pointee) }
+        } else if Scalar.self == Float.self {
+            b.withUnsafeMutableBufferPointer { bp in
+                bp.withMemoryRebound(to: Float.self) { try? luFloat.unsafelyUnwrapped.solve($0) }
             }
-        case .generic(let g):
-            g.solve(&b)
+        } else {
+            generic.unsafelyUnwrapped.solve(&b)
         }
     }
 }

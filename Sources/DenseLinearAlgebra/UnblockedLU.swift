@@ -1,0 +1,165 @@
+// LU factorization with partial pivoting and the triangular solves, in Swift, for small matrices.
+//
+// Why a second implementation next to LAPACK: the stiff integrators factor and solve with
+// iteration matrices of order 2 ... 20 (ROBER, VDPOL, OREGO, HIRES, POLLU) thousands of times per
+// solve. At that size the arithmetic is a few hundred flops and OpenBLAS's per-call overhead
+// dominates: every ?getrs call takes a buffer from OpenBLAS's memory pool under a mutex
+// (`blas_memory_alloc`) and dispatches through the level-2 kernels; a profile of stiff-bench put
+// over a third of the run in OpenBLAS and pthread_mutex_(un)lock. Below the measured crossover
+// (`LUFactorization.swiftKernelCrossover`, Benchmarks/lu-bench) these loops, specialised by the
+// compiler for Double and Float and inlined into the caller, are faster; above it LAPACK's blocked
+// algorithm wins and is used.
+//
+// The results follow LAPACK's conventions exactly, so the two kernels are interchangeable for the
+// rest of the module: the same packed storage of L and U, the same 1-based pivots, the same
+// pivot choice (the first entry of largest magnitude, as idamax), `info = k` for the first exactly
+// zero pivot `U[k-1, k-1]` with the factorization carried on to the end (as ?getf2), and zero
+// entries of a pivot row skipped in the elimination as the reference BLAS ?ger skips them (the
+// structural zeros of sparse Jacobians such as POLLU's).
+// Multipliers are formed by division rather than LAPACK's multiplication by the reciprocal: one
+// rounding instead of two.
+//
+// Reference: G. H. Golub and C. F. Van Loan, Matrix Computations, 4th ed., Johns Hopkins 2013,
+// Algorithm 3.4.1 (outer-product LU with partial pivoting) and §3.1 (column-oriented forward and
+// back substitution); LAPACK Users' Guide, 3rd ed., xGETF2/xGETRS.
+
+/// Factors the column-major `n x n` block at `a` (leading dimension `n`) in place as `P A = L U`,
+/// writing LAPACK's 1-based row interchanges into `pivots`. Returns LAPACK's `info`: 0, or `k > 0`
+/// when `U[k-1, k-1]` is exactly zero (the first such `k`).
+@inlinable
+internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
+    _ n: Int, _ a: UnsafeMutablePointer<T>, _ pivots: UnsafeMutablePointer<Int32>
+) -> Int32 {
+    var info: Int32 = 0
+    for k in 0..<n {
+        let columnK = a + k &* n
+        // Pivot: the first row of largest magnitude in column k at or below the diagonal.
+        var p = k
+        var largest = abs(columnK[k])
+        var i = k &+ 1
+        while i < n {
+            let v = abs(columnK[i])
+            if v > largest {
+                largest = v
+                p = i
+            }
+            i &+= 1
+        }
+        pivots[k] = Int32(truncatingIfNeeded: p &+ 1)
+        if largest == 0 {
+            // Nothing to eliminate in this column; record the first zero pivot and go on, as
+            // ?getf2 does (the determinant of the completed factorization is then zero).
+            if info == 0 { info = Int32(truncatingIfNeeded: k &+ 1) }
+            continue
+        }
+        if p != k {
+            var j = 0
+            while j < n {
+                let column = a + j &* n
+                let t = column[k]
+                column[k] = column[p]
+                column[p] = t
+                j &+= 1
+            }
+        }
+        let pivot = columnK[k]
+        i = k &+ 1
+        while i < n {
+            columnK[i] /= pivot
+            i &+= 1
+        }
+        // Rank-one update of the trailing block, one column at a time: the inner loop runs down
+        // contiguous memory and vectorizes.
+        var j = k &+ 1
+        while j < n {
+            let columnJ = a + j &* n
+            let ukj = columnJ[k]
+            if ukj != 0 {
+                i = k &+ 1
+                while i < n {
+                    columnJ[i] -= columnK[i] * ukj
+                    i &+= 1
+                }
+            }
+            j &+= 1
+        }
+    }
+    return info
+}
+
+/// Overwrites the `n`-vector at `b` with the solution of `A x = b` (or `Aᵀ x = b`), `A` given by
+/// the output of ``_unblockedLUFactor(_:_:_:)`` (or of ?getrf: the conventions are the same).
+@inlinable
+internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
+    _ n: Int, _ a: UnsafePointer<T>, _ pivots: UnsafePointer<Int32>, _ b: UnsafeMutablePointer<T>,
+    transposed: Bool
+) {
+    if !transposed {
+        // b := P b, the interchanges in the order they were made.
+        for k in 0..<n {
+            let p = Int(pivots[k]) &- 1
+            if p != k {
+                let t = b[k]
+                b[k] = b[p]
+                b[p] = t
+            }
+        }
+        // L y = b (unit lower triangle), column by column. No test for zero entries of b: at
+        // the sizes this kernel serves, a data-dependent branch per column costs more (in
+        // mispredictions) than the few multiplications it would save.
+        for j in 0..<n {
+            let bj = b[j]
+            let column = a + j &* n
+            var i = j &+ 1
+            while i < n {
+                b[i] -= bj * column[i]
+                i &+= 1
+            }
+        }
+        // U x = y, column by column from the last.
+        var j = n &- 1
+        while j >= 0 {
+            let column = a + j &* n
+            let bj = b[j] / column[j]
+            b[j] = bj
+            var i = 0
+            while i < j {
+                b[i] -= bj * column[i]
+                i &+= 1
+            }
+            j &-= 1
+        }
+    } else {
+        // Aᵀ = Uᵀ Lᵀ P: solve Uᵀ z = b (lower triangle), then Lᵀ w = z (unit upper), then
+        // x = Pᵀ w. Column j of U (or L) is row j of its transpose: contiguous dot products.
+        for j in 0..<n {
+            let column = a + j &* n
+            var s = b[j]
+            for i in 0..<j { s -= column[i] * b[i] }
+            b[j] = s / column[j]
+        }
+        var j = n &- 1
+        while j >= 0 {
+            let column = a + j &* n
+            var s = b[j]
+            var i = j &+ 1
+            while i < n {
+                s -= column[i] * b[i]
+                i &+= 1
+            }
+            b[j] = s
+            j &-= 1
+        }
+        // The interchanges undone in reverse order.
+        var k = n &- 1
+        while k >= 0 {
+            let p = Int(pivots[k]) &- 1
+            if p != k {
+                let t = b[k]
+                b[k] = b[p]
+                b[p] = t
+            }
+            k &-= 1
+        }
+    }
+}
