@@ -306,9 +306,10 @@ func _solve<F: ODEFunction, A: ODEAlgorithm>(
 /// SciMLSensitivity.jl's default with the threshold measured here.
 ///
 /// `Benchmarks/sens-bench` times every method on problems of growing size (Ma et al.,
-/// arXiv:1812.01892): forward mode wins on Lotka-Volterra (`n + np = 6`, by about 9x) and the
-/// best adjoint from the 2x2 Brusselator (`n + np = 24`) and the smallest neural ODE (54) on,
-/// so the switch sits at `n + np = 16` (``forwardModeLimit``). Among the adjoints the quadrature
+/// arXiv:1812.01892): forward mode wins on Lotka-Volterra (`n + np = 6`, by about 9x) and on
+/// the neural ODEs with 1 and 2 hidden units (`n + np = 9, 14`, by about 2x); the best adjoint
+/// wins from the 2x2 Brusselator (`n + np = 24`, by 2.6x) and from about 26 in the neural ODE
+/// family, so the switch sits at `n + np = 16` (``forwardModeLimit``). Among the adjoints the quadrature
 /// form is the robust choice: it solves a backward system of size `n` rather than `n + np`,
 /// which matters most for stiff problems (the backward solve factors an `(n + np)`-sized matrix
 /// otherwise), and it never integrates the state backward (unlike ``BacksolveAdjoint``).
