@@ -90,7 +90,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public var method: Stepper { stepper }
 
     /// `log(1e-4)`: the controller's floor for the previous error, and its value at a (re)start.
-    @inlinable static var logErrFloor: Double { controllerLog(1e-4) }
+    @inlinable static var logErrFloor: Double { PIController.logErrorFloor }
 
     /// Validates the input, evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
@@ -244,12 +244,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             }
             // Clip the step so that it lands exactly on the next stop or the end.
             let target = nextStop < stops.count ? stops[nextStop] : setup.t1
-            var h = _dt
-            var landing = false
-            if dir * (_t + h - target) >= -1e-12 * Swift.abs(h) {
-                h = target - _t
-                landing = true
-            }
+            let (h, landing) = clippedStep(from: _t, dt: _dt, toward: target, direction: dir)
             iterations += 1
             let err = stepper.attempt(f, _p, t: _t, dt: h, u: _u, uNew: &uNew, tolerance: scale, stats: &_stats)
             var finite = err.isFinite
@@ -281,14 +276,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 stepper.accept()
                 if landing && nextStop < stops.count { nextStop += 1 }
                 if adaptive {
-                    let logErr = controllerLog(Swift.max(err, 1e-10))
-                    var q = stepper.controller.acceptedFactor(logErr: logErr, logPrevious: logErrPrev)
-                    if lastWasRejected { q = Swift.min(q, 1) }
-                    // log(max(err, 1e-4)), from the log just taken.
-                    logErrPrev = err >= 1e-4 ? logErr : Self.logErrFloor
-                    // A step clipped to land on a stop says nothing about the natural step.
-                    let base = landing && Swift.abs(h) < Swift.abs(_dt) ? _dt : h * q
-                    _dt = dir * Swift.min(Swift.abs(base), setup.dtmax)
+                    stepper.controller.update(
+                        afterAccepting: err, step: h, landing: landing, afterRejection: lastWasRejected, dt: &_dt,
+                        logErrPrev: &logErrPrev, direction: dir, dtmax: setup.dtmax)
                 }
                 lastWasRejected = false
                 if callbacks.isEmpty {

@@ -144,6 +144,29 @@ public struct PIController: Sendable {
         return Swift.min(qmax, Swift.max(qmin, safety / q))
     }
 
+    /// `log(1e-4)`: the floor of the remembered error (a step with a tiny error says little
+    /// about the next one), and the history of a fresh start.
+    @inlinable public static var logErrorFloor: Double { controllerLog(1e-4) }
+
+    /// The step-size update after an accepted step of size `h` with error `err`, shared by the
+    /// adaptive loops (``ODEIntegrator`` and the fixed-size integrator): the PI factor (at most 1
+    /// right after a rejection), the error history `logErrPrev` moved on, and the next `dt`
+    /// (a step clipped to land on a stop says nothing about the natural step, so the previous
+    /// `dt` is kept then), capped at `dtmax`.
+    @inlinable @inline(__always)
+    public func update(
+        afterAccepting err: Double, step h: Double, landing: Bool, afterRejection: Bool, dt: inout Double,
+        logErrPrev: inout Double, direction: Double, dtmax: Double
+    ) {
+        let logErr = controllerLog(Swift.max(err, 1e-10))
+        var q = acceptedFactor(logErr: logErr, logPrevious: logErrPrev)
+        if afterRejection { q = Swift.min(q, 1) }
+        // log(max(err, 1e-4)), from the log just taken.
+        logErrPrev = err >= 1e-4 ? logErr : PIController.logErrorFloor
+        let base = landing && Swift.abs(h) < Swift.abs(dt) ? dt : h * q
+        dt = direction * Swift.min(Swift.abs(base), dtmax)
+    }
+
     /// The factor to shrink `dt` by after a rejected step with error `err` (> 1).
     @inlinable
     public func rejectedFactor(err: Double) -> Double {
@@ -152,6 +175,14 @@ public struct PIController: Sendable {
 }
 
 @usableFromInline func _pow(_ x: Double, _ y: Double) -> Double { Double.pow(x, y) }
+
+/// The step to attempt from `t` with the current `dt`: clipped to `target` (the next stop or the
+/// end of the span) when it would reach or pass it, so that steps land on stops exactly.
+@inlinable @inline(__always)
+public func clippedStep(from t: Double, dt: Double, toward target: Double, direction: Double) -> (h: Double, landing: Bool) {
+    if direction * (t + dt - target) >= -1e-12 * Swift.abs(dt) { return (target - t, true) }
+    return (dt, false)
+}
 
 // The step-size controller needs err^β only to a few digits (the factor is clamped and
 // multiplied by a safety factor of 0.9), yet a libm `log` and `exp` per step cost about as much

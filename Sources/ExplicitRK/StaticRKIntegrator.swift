@@ -75,7 +75,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
     @usableFromInline var _message: String?
     @usableFromInline var _stats = SolverStats()
     /// `log` of the previous accepted error, floored at 1e-4 (as ``ODEIntegrator``).
-    @usableFromInline var logErrPrev = controllerLog(1e-4)
+    @usableFromInline var logErrPrev = PIController.logErrorFloor
     @usableFromInline var lastWasRejected = false
     @usableFromInline var iterations = 0
     @usableFromInline var nextStop = 0
@@ -354,12 +354,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
                 return false
             }
             let target = nextStop < setup.tstops.count ? setup.tstops[nextStop] : setup.t1
-            var h = _dt
-            var landing = false
-            if dir * (_t + h - target) >= -1e-12 * Swift.abs(h) {
-                h = target - _t
-                landing = true
-            }
+            let (h, landing) = clippedStep(from: _t, dt: _dt, toward: target, direction: dir)
             iterations += 1
             let err = attempt(dt: h)
             if !(err.isFinite && uNew.isFiniteState) {
@@ -383,12 +378,9 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
                 firstStageReady = false
                 if landing && nextStop < setup.tstops.count { nextStop += 1 }
                 if adaptive {
-                    let logErr = controllerLog(Swift.max(err, 1e-10))
-                    var q = controller.acceptedFactor(logErr: logErr, logPrevious: logErrPrev)
-                    if lastWasRejected { q = Swift.min(q, 1) }
-                    logErrPrev = err >= 1e-4 ? logErr : controllerLog(1e-4)
-                    let base = landing && Swift.abs(h) < Swift.abs(_dt) ? _dt : h * q
-                    _dt = dir * Swift.min(Swift.abs(base), setup.dtmax)
+                    controller.update(
+                        afterAccepting: err, step: h, landing: landing, afterRejection: lastWasRejected, dt: &_dt,
+                        logErrPrev: &logErrPrev, direction: dir, dtmax: setup.dtmax)
                 }
                 lastWasRejected = false
                 recordStep(h: h)
@@ -478,7 +470,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
         _retcode = nil
         _message = nil
         _stats = SolverStats()
-        logErrPrev = controllerLog(1e-4)
+        logErrPrev = PIController.logErrorFloor
         lastWasRejected = false
         iterations = 0
         nextStop = 0
