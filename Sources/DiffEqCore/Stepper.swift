@@ -131,7 +131,7 @@ public struct PIController: Sendable {
     /// previous accepted error.
     @inlinable
     public func acceptedFactor(err: Double, previous: Double) -> Double {
-        acceptedFactor(logErr: controllerLog(Swift.max(err, 1e-10)), logPrevious: controllerLog(previous))
+        acceptedFactor(logErr: Double.log(Swift.max(err, 1e-10)), logPrevious: Double.log(previous))
     }
 
     /// ``acceptedFactor(err:previous:)`` from `log(max(err, 1e-10))` and `log(previous)`: an
@@ -140,13 +140,13 @@ public struct PIController: Sendable {
     @inlinable
     public func acceptedFactor(logErr: Double, logPrevious: Double) -> Double {
         // q = err^β1 / errPrev^β2, as one exp of logs (cheaper than two pow calls).
-        let q = controllerExp(beta1 * logErr - beta2 * logPrevious)
+        let q = Double.exp(beta1 * logErr - beta2 * logPrevious)
         return Swift.min(qmax, Swift.max(qmin, safety / q))
     }
 
     /// `log(1e-4)`: the floor of the remembered error (a step with a tiny error says little
     /// about the next one), and the history of a fresh start.
-    @inlinable public static var logErrorFloor: Double { controllerLog(1e-4) }
+    @inlinable public static var logErrorFloor: Double { Double.log(1e-4) }
 
     /// The step-size update after an accepted step of size `h` with error `err`, shared by the
     /// adaptive loops (``ODEIntegrator`` and the fixed-size integrator): the PI factor (at most 1
@@ -158,7 +158,7 @@ public struct PIController: Sendable {
         afterAccepting err: Double, step h: Double, landing: Bool, afterRejection: Bool, dt: inout Double,
         logErrPrev: inout Double, direction: Double, dtmax: Double
     ) {
-        let logErr = controllerLog(Swift.max(err, 1e-10))
+        let logErr = Double.log(Swift.max(err, 1e-10))
         var q = acceptedFactor(logErr: logErr, logPrevious: logErrPrev)
         if afterRejection { q = Swift.min(q, 1) }
         // log(max(err, 1e-4)), from the log just taken.
@@ -183,48 +183,3 @@ public func clippedStep(from t: Double, dt: Double, toward target: Double, direc
     if direction * (t + dt - target) >= -1e-12 * Swift.abs(dt) { return (target - t, true) }
     return (dt, false)
 }
-
-// The step-size controller needs err^β only to a few digits (the factor is clamped and
-// multiplied by a safety factor of 0.9), yet a libm `log` and `exp` per step cost about as much
-// as the whole Tsit5 step of a small problem. These two are accurate to about 1e-9 relative,
-// far below anything the controller can resolve, in a handful of multiplications; the same
-// role as DifferentialEquations.jl's `fastpow` in its controllers.
-
-/// `log(x)` for the controller: `x = 2^e · m` with `m ∈ [√½, √2)`, then
-/// `log m = 2 atanh(s)`, `s = (m − 1)/(m + 1)`, by its series to `s⁹` (`|s| ≤ 0.172`, truncation
-/// below 1e-9). Falls back to libm for non-positive or non-finite `x`.
-@inlinable @inline(__always)
-public func controllerLog(_ x: Double) -> Double {
-    guard x > 0, x.isFinite else { return Double.log(x) }
-    var e = x.exponent
-    var m = x.significand  // [1, 2)
-    if m > 1.4142135623730951 {
-        m *= 0.5
-        e += 1
-    }
-    let s = (m - 1) / (m + 1), s2 = s * s
-    let series = s * (2 + s2 * (2.0 / 3 + s2 * (2.0 / 5 + s2 * (2.0 / 7 + s2 * (2.0 / 9)))))
-    return Double(e) * 0.6931471805599453 + series
-}
-
-/// `exp(x)` for the controller: `x = k ln 2 + r`, `|r| ≤ ln 2 / 2`, `e^r` by its Taylor series to
-/// `r⁹` (truncation below 1e-10), scaled by `2^k`. Falls back to libm outside `|x| < 700` (and
-/// for NaN).
-@inlinable @inline(__always)
-public func controllerExp(_ x: Double) -> Double {
-    guard x > -700, x < 700 else { return Double.exp(x) }
-    let k = (x * 1.4426950408889634).rounded()
-    let r = x - k * 0.6931471805599453
-    var p = 1.0 / 362_880
-    p = p * r + 1.0 / 40_320
-    p = p * r + 1.0 / 5040
-    p = p * r + 1.0 / 720
-    p = p * r + 1.0 / 120
-    p = p * r + 1.0 / 24
-    p = p * r + 1.0 / 6
-    p = p * r + 0.5
-    p = p * r + 1
-    p = p * r + 1
-    return Double(sign: .plus, exponent: Int(k), significand: p)
-}
-
