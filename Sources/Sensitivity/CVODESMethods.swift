@@ -427,13 +427,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
     func adjointRHS(
         _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dl: UnsafeMutablePointer<Double>
     ) -> Bool {
-        guard vjp(t, y, l) else { return false }
-        var finite = true
-        for i in 0..<n {
-            dl[i] = -vjpU[i]
-            if !vjpU[i].isFinite { finite = false }
-        }
-        return finite
+        vjp(t, y, l) && _negate(vjpU, into: dl)
     }
 
     /// The backward quadrature integrand `−(∂f/∂p)ᵀλ`.
@@ -441,11 +435,16 @@ final class _CVODESWorkspace<Model: ODEModel> {
     func adjointQuadrature(
         _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dq: UnsafeMutablePointer<Double>
     ) -> Bool {
-        guard vjp(t, y, l) else { return false }
+        vjp(t, y, l) && _negate(vjpP, into: dq)
+    }
+
+    /// `out = −v`; `false` when a component is not finite (CVODES then retries with a smaller step).
+    @inlinable @inline(__always)
+    func _negate(_ v: [Double], into out: UnsafeMutablePointer<Double>) -> Bool {
         var finite = true
-        for k in 0..<np {
-            dq[k] = -vjpP[k]
-            if !vjpP[k].isFinite { finite = false }
+        for i in v.indices {
+            out[i] = -v[i]
+            if !v[i].isFinite { finite = false }
         }
         return finite
     }
