@@ -6,7 +6,12 @@
 // (abstol = reltol), each adaptive method and CVODE_Adams: error at the end point (RMS over the
 // components), f evaluations, median time per solve. The summary line per problem is the time
 // ratio CVODE_Adams / (our fastest method at the same error), read off the work-precision curves
-// at each of CVODE_Adams' errors.
+// at each of CVODE_Adams' errors. Each adaptive method runs in both of the library's forms: the
+// array form (`ODEProblem`) and, for the small systems, the fixed-size form (`StaticODEProblem`:
+// SIMD2/SIMD3/SIMD4 states, same steps and errors); the summary takes the fastest of either and
+// also prints the array form alone. (Pleiades, 28 components, has no fixed-size run: as a
+// `StaticVector<28>` it measured 1.5-4x slower than the array form, the 224-byte values being
+// copied through every stage.)
 //
 // Then the solver's own overhead on Lorenz with Tsit5: time per step against the time of the
 // step's f evaluations, for the array form (`ODEProblem`, `[Double]` state) and the fixed-size
@@ -42,12 +47,54 @@ struct ProblemResult: Encodable {
     let points: [WorkPrecisionPoint]
     let bestOverAdams: [Double?]
     let bestMethodAtAdamsPoints: [String?]
+    /// The ratio with our fastest array-form (`ODEProblem`) method only.
+    let arrayFormOverAdams: [Double?]
 }
 
 
-func workPrecision<F: ODEFunction>(_ name: String, _ problem: ODEProblem<F>, reference: [Double], note: String) throws
-    -> ProblemResult where F.Scalar == Double
-{
+/// A method on a fixed-size problem (``StaticODEProblem``), named "<method> (fixed-size)". Built
+/// in this module with concrete types, so the timed solve is specialised.
+struct FixedSizeMethod<F: StaticODEFunction> {
+    let name: String
+    let run: (StaticODEProblem<F>, SolveOptions) throws -> StaticODESolution<F.State>
+    init<A: ExplicitRKAlgorithm>(_ algorithm: A) {
+        name = algorithm.name + " (fixed-size)"
+        run = { try algorithm.solve($0, options: $1) }
+    }
+}
+
+/// The adaptive methods on the fixed-size form (the same steps and numbers as the array form,
+/// tested in StaticStateTests; the state lives in registers instead of heap arrays).
+func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeMethod<F>] {
+    [
+        FixedSizeMethod(BS3()), FixedSizeMethod(DP5()), FixedSizeMethod(Tsit5()), FixedSizeMethod(Vern6()),
+        FixedSizeMethod(Vern7()), FixedSizeMethod(Vern8()), FixedSizeMethod(Vern9()), FixedSizeMethod(DP8()),
+    ]
+}
+
+/// Work-precision points of the fixed-size suite, measured as the array-form ones.
+func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, reference: [Double]) throws -> [WorkPrecisionPoint] {
+    var points: [WorkPrecisionPoint] = []
+    for m in fixedSizeSuite(F.self) {
+        for tol in tolerances where !(m.name.hasPrefix("BS3") && tol < 1e-10) {
+            let opts = SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false, maxiters: 1_000_000)
+            let sol = try m.run(problem, opts)
+            let error = sol.retcode.isSuccessful ? rms(sol.u.last!.array, reference) : .nan
+            let seconds = try timePerCall(samples: samples) { _ = try m.run(problem, opts) }
+            points.append(WorkPrecisionPoint(
+                method: m.name, reltol: tol, error: error, nf: sol.stats.nf, steps: sol.stats.naccept, seconds: seconds,
+                retcode: sol.retcode.description))
+        }
+    }
+    return points
+}
+
+/// The array-form suite and CVODE_Adams on `problem`, plus the fixed-size points if given; the
+/// summary compares CVODE_Adams with our fastest method in either form, and with the fastest
+/// array-form method alone.
+func workPrecision<F: ODEFunction>(
+    _ name: String, _ problem: ODEProblem<F>, reference: [Double], fixedSize: [WorkPrecisionPoint] = [], note: String
+) throws -> ProblemResult where F.Scalar == Double {
     var points: [WorkPrecisionPoint] = []
     let methods = suite(F.self)
     for m in methods {
@@ -71,20 +118,41 @@ func workPrecision<F: ODEFunction>(_ name: String, _ problem: ODEProblem<F>, ref
         }
         print(line)
     }
-    // Our fastest method at each of CVODE_Adams' errors.
+    if !fixedSize.isEmpty {
+        let names = fixedSizeSuite(StaticLorenz.self).map(\.name)
+        print("  fixed-size form (StaticODEProblem): same steps and errors as the array form, µs per solve")
+        print("  " + pad("reltol", 7) + names.map { pad($0, 24) }.joined())
+        for tol in tolerances {
+            var line = "  " + pad(sig(tol, 1), 7)
+            for name in names {
+                let p = fixedSize.first(where: { $0.method == name && $0.reltol == tol })
+                line += pad(p.map { "\(sig($0.error, 2)) \($0.nf) \(sig($0.seconds * 1e6, 3))" } ?? "-", 24)
+            }
+            print(line)
+        }
+    }
+    // Our fastest method at each of CVODE_Adams' errors: in either form, and array form only.
     let adams = points.filter { $0.method == "CVODE_Adams" && $0.error.isFinite }
+    let all = points + fixedSize
     var ratios: [Double?] = []
     var winners: [String?] = []
+    var arrayRatios: [Double?] = []
     for a in adams {
-        let best = fastest(points, at: a.error, excluding: ["CVODE_Adams"])
+        let best = fastest(all, at: a.error, excluding: ["CVODE_Adams"])
         ratios.append(best.map { a.seconds / $0.seconds })
         winners.append(best?.method)
+        arrayRatios.append(fastest(points, at: a.error, excluding: ["CVODE_Adams"]).map { a.seconds / $0.seconds })
     }
     let described = zip(zip(adams, ratios), winners).map { pair, w in
         "\(sig(pair.0.error, 2)): \(pair.1.map { sig($0, 3) } ?? "n/a")x (\(w ?? "-"))"
     }
     print("  best native vs CVODE_Adams at matched error (Adams error: speed-up, method): " + described.joined(separator: ", "))
-    return ProblemResult(problem: name, referenceNote: note, points: points, bestOverAdams: ratios, bestMethodAtAdamsPoints: winners)
+    if !fixedSize.isEmpty {
+        print("  array form only: " + arrayRatios.map { $0.map { sig($0, 3) + "x" } ?? "n/a" }.joined(separator: ", "))
+    }
+    return ProblemResult(
+        problem: name, referenceNote: note, points: all, bestOverAdams: ratios, bestMethodAtAdamsPoints: winners,
+        arrayFormOverAdams: arrayRatios)
 }
 
 let out = try ScriptOutput(name: "rk-bench")
@@ -103,12 +171,15 @@ if !overheadOnly {
     let arenstorf = ProblemLibrary.arenstorf()
 
     results.append(try workPrecision("Lotka-Volterra [0, 10]", lv, reference: lvRef,
+        fixedSize: try fixedSizePoints(ProblemLibrary.staticLotkaVolterra(), reference: lvRef),
         note: "reference Vern9 at 1e-14; RMS difference from CVODE_Adams at 1e-13: \(sig(rms(lvRef, lvCheck), 2))"))
     results.append(try workPrecision("Lorenz [0, 10]", lorenz, reference: lorenzRef,
+        fixedSize: try fixedSizePoints(ProblemLibrary.staticLorenz(tEnd: 10), reference: lorenzRef),
         note: "reference Vern9 at 1e-14; RMS difference from CVODE_Adams at 1e-13: \(sig(rms(lorenzRef, lorenzCheck), 2))"))
     results.append(try workPrecision("Pleiades [0, 3]", pleiades, reference: ProblemLibrary.pleiadesReference.u,
         note: ProblemLibrary.pleiadesReference.source))
     results.append(try workPrecision("Arenstorf, one period", arenstorf, reference: ProblemLibrary.arenstorfReference.u,
+        fixedSize: try fixedSizePoints(ProblemLibrary.staticArenstorf(), reference: ProblemLibrary.arenstorfReference.u),
         note: ProblemLibrary.arenstorfReference.source))
 }
 

@@ -88,3 +88,25 @@ import ProblemLibrary
         #expect(capped.retcode == .maxIters)
     }
 }
+
+/// The fixed-size forms of the benchmark problems (ProblemLibrary/StaticProblems.swift) against
+/// their array forms: same steps, same numbers, bit for bit, for a method of each kind.
+@Suite struct StaticBenchmarkProblemTests {
+    static func expectSame<S: StaticState>(_ a: StaticODESolution<S>, _ b: ODESolution<Double>, _ what: String) {
+        #expect(a.retcode == .success && b.retcode == .success, "\(what)")
+        #expect(a.stats == b.stats, "\(what)")
+        #expect(a.t == b.t, "\(what)")
+        #expect(a.u.map(\.array) == b.u, "\(what)")
+    }
+
+    @Test func lotkaVolterraAndArenstorfMatchTheArrayForm() throws {
+        let options = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.5))
+        let methods: [(String, any ExplicitRKAlgorithm)] = [("Tsit5", Tsit5()), ("Vern7", Vern7()), ("DP8", DP8())]
+        for (name, m) in methods {
+            Self.expectSame(try m.solve(ProblemLibrary.staticLotkaVolterra(), options: options),
+                            try m.solve(ProblemLibrary.lotkaVolterra(), options: options), "LV \(name)")
+            Self.expectSame(try m.solve(ProblemLibrary.staticArenstorf(), options: options),
+                            try m.solve(ProblemLibrary.arenstorf(), options: options), "Arenstorf \(name)")
+        }
+    }
+}
