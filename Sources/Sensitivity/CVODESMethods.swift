@@ -93,19 +93,19 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
-        let n = plan.u0.count, np = plan.p.count, ns = np + n
+        let n = plan.u0.count, np = plan.p.count, ns = plan.directionCount
         var settings = try _cvodesSettings(plan, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
         settings.staggered = corrector == .staggered
         settings.sensitivityErrorControl = sensitivityErrorControl
         // pbar: the parameters' magnitudes (1 for a zero parameter and for the initial values).
-        settings.sensitivityScales = plan.p.map { $0 == 0 ? 1 : Swift.abs($0) } + [Double](repeating: 1, count: n)
-        let ws = _CVODESWorkspace(problem.f.model, p: plan.p, n: n, adjoint: false)
+        settings.sensitivityScales = plan.p.map { $0 == 0 ? 1 : Swift.abs($0) } + [Double](repeating: 1, count: ns - np)
+        let ws = _CVODESWorkspace(problem.f.model, p: plan.p, n: n, adjoint: false, directions: ns)
         let functions = CVODESFunctions(
             count: n, sensitivityCount: ns, rhs: { t, y, dy in ws.rhs(t, y, dy) },
             jacobian: { t, y, J in ws.jacobian(t, y, J, adjoint: false) },
             sensitivityRHS: { t, y, s, ds in ws.sensitivityRHS(t, y, s, ds) })
         var s0 = [Double](repeating: 0, count: n * ns)
-        for i in 0..<n { s0[(np + i) * n + i] = 1 }
+        if ns > np { for i in 0..<n { s0[(np + i) * n + i] = 1 } }
         let output: CVODESForwardOutput
         do {
             output = try CVODESSensitivitySession.forward(
@@ -301,6 +301,8 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline let p: [Double]
     @usableFromInline let n: Int
     @usableFromInline let np: Int
+    /// Forward sensitivity directions: the parameters, then the initial values if asked for.
+    @usableFromInline let directions: Int
     @usableFromInline var u: [Double]
     @usableFromInline var du: [Double]
     @usableFromInline var ud: [D]
@@ -314,11 +316,12 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline var error: ReverseModeError?
 
     @inlinable
-    init(_ model: Model, p: [Double], n: Int, adjoint: Bool) {
+    init(_ model: Model, p: [Double], n: Int, adjoint: Bool, directions: Int? = nil) {
         self.model = model
         self.p = p
         self.n = n
         self.np = p.count
+        self.directions = directions ?? (p.count + n)
         u = [Double](repeating: 0, count: n)
         du = [Double](repeating: 0, count: n)
         ud = [D](repeating: .zero, count: n)
@@ -376,7 +379,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
     func sensitivityRHS(
         _ t: Double, _ y: UnsafePointer<Double>, _ s: UnsafePointer<Double>, _ ds: UnsafeMutablePointer<Double>
     ) -> Bool {
-        let m = np + n
+        let m = directions
         let td = D(constant: t)
         var finite = true
         var offset = 0

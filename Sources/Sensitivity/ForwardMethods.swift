@@ -25,8 +25,7 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
-        let total = plan.u0.count + plan.p.count
-        switch total {
+        switch plan.directionCount {
         case ...2: return try _run(Dual<2, Double>.self, loss, problem.f.model, algorithm, plan)
         case ...4: return try _run(Dual<4, Double>.self, loss, problem.f.model, algorithm, plan)
         default: return try _run(Dual<8, Double>.self, loss, problem.f.model, algorithm, plan)
@@ -38,7 +37,7 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
         _: Dual<C, Double>.Type, _ loss: L, _ model: M, _ algorithm: A, _ plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
         typealias D = Dual<C, Double>
-        let n = plan.u0.count, np = plan.p.count, total = n + np
+        let n = plan.u0.count, np = plan.p.count, total = plan.directionCount
         var dp = [Double](repeating: 0, count: np)
         var du0 = [Double](repeating: 0, count: n)
         var stats = SensitivityStats()
@@ -105,14 +104,16 @@ public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
-        let n = plan.u0.count, np = plan.p.count, m = np + n
-        let scales = plan.p.map(_seed) + plan.u0.map(_seed)
+        let n = plan.u0.count, np = plan.p.count, m = plan.directionCount
+        let withU0 = m > np
+        let scales = plan.p.map(_seed) + (withU0 ? plan.u0.map(_seed) : [])
         let augmented = ForwardSensitivityModel(
-            problem.f.model, stateCount: n, parameterCount: np, directionScales: scales)
+            problem.f.model, stateCount: n, parameterCount: np, directionScales: scales,
+            includesInitialState: withU0)
         var y0 = [Double](repeating: 0, count: n * (1 + m))
         for i in 0..<n {
             y0[i] = plan.u0[i]
-            y0[n + (np + i) * n + i] = scales[np + i]
+            if withU0 { y0[n + (np + i) * n + i] = scales[np + i] }
         }
         var options = plan.options
         if case .perComponent(let a) = options.abstol {
@@ -149,7 +150,8 @@ public final class _DualScratch {
 }
 
 /// The state and its forward sensitivities as one model: `y = [u; s_0; ...; s_{m-1}]` with
-/// `m = np + n` directions (the parameters, then the initial values), each `s_j` of length `n`.
+/// `m = np + n` directions (the parameters, then the initial values; `m = np` without the
+/// initial values), each `s_j` of length `n`.
 ///
 /// `f` is evaluated on `Dual<8, S>` numbers whose partials are eight of the `s_j` (and the unit
 /// parameter seeds), so one evaluation gives `f(u)` and eight products `(∂f/∂u) s_j + ∂f/∂p_j`.
@@ -160,18 +162,25 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
     /// The scale `c_j` of direction `j`: the system carries `c_j s_j`, so parameter `j`'s
     /// forcing term is `c_j ∂f/∂p_j` (all 1 unless given).
     public let directionScales: [Double]
+    /// Whether the directions of the initial values follow those of the parameters.
+    public let includesInitialState: Bool
     /// Dual buffers reused across evaluations on Double (the solvers' case), so an evaluation
     /// allocates nothing. A model value belongs to one solve at a time.
     @usableFromInline let scratch = _DualScratch()
 
     @inlinable
-    public init(_ model: Model, stateCount: Int, parameterCount: Int, directionScales: [Double]? = nil) {
-        precondition(directionScales.map { $0.count == stateCount + parameterCount } ?? true,
-            "ForwardSensitivityModel: one direction scale per parameter and state")
+    public init(
+        _ model: Model, stateCount: Int, parameterCount: Int, directionScales: [Double]? = nil,
+        includesInitialState: Bool = true
+    ) {
+        let m = parameterCount + (includesInitialState ? stateCount : 0)
+        precondition(directionScales.map { $0.count == m } ?? true,
+            "ForwardSensitivityModel: one direction scale per direction")
         self.model = model
         self.stateCount = stateCount
         self.parameterCount = parameterCount
-        self.directionScales = directionScales ?? [Double](repeating: 1, count: stateCount + parameterCount)
+        self.includesInitialState = includesInitialState
+        self.directionScales = directionScales ?? [Double](repeating: 1, count: m)
     }
 
     /// The sensitivity equations of an autonomous model do not depend on `t` either.
@@ -216,7 +225,7 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
         out: inout [Dual<8, S>]
     ) {
         typealias D = Dual<8, S>
-        let n = stateCount, np = parameterCount, m = np + n
+        let n = stateCount, np = parameterCount, m = directionScales.count
         let td = D(constant: t)
         var offset = 0
         repeat {

@@ -185,6 +185,19 @@ public protocol SensitivityAlgorithm {
     ) throws(SensitivityError) -> SensitivityResult
 }
 
+/// What a gradient is taken with respect to.
+///
+/// Adjoint methods get `dL/du0` for free (it is the adjoint state at `t0`); forward methods pay
+/// one direction per input, so a gradient with respect to the parameters alone saves them the
+/// `n` initial-state directions. (A Julia user gets the same by differentiating only with
+/// respect to `p`.)
+public enum GradientInputs: Sendable, Equatable {
+    /// `dL/dp` and `dL/du0` (the default).
+    case parametersAndInitialState
+    /// `dL/dp` only; the result's `du0` is empty.
+    case parameters
+}
+
 /// The resolved problem data every method starts from: the span, the initial state, the
 /// observation times (ascending) and the options of the forward solve.
 public struct ObservationPlan: Sendable {
@@ -196,11 +209,19 @@ public struct ObservationPlan: Sendable {
     public let times: [Double]
     /// The user's options with `saveat` set to the observation times.
     public let options: SolveOptions
+    /// What the gradient is taken with respect to.
+    public let inputs: GradientInputs
+
+    /// The number of forward-mode directions: the parameters, then (unless only the parameters
+    /// are asked for) the initial values.
+    @inlinable
+    public var directionCount: Int { p.count + (inputs == .parameters ? 0 : u0.count) }
 
     /// Checks the problem and options; `saveat: nil` observes the end of the span only.
     @inlinable
-    public init<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(SensitivityError)
-    where F.Scalar == Double {
+    public init<F: ODEFunction>(
+        _ problem: ODEProblem<F>, options: SolveOptions, wrt inputs: GradientInputs = .parametersAndInitialState
+    ) throws(SensitivityError) where F.Scalar == Double {
         var opts = options
         let span = problem.resolvedTimeSpan()
         if opts.saveat == nil { opts.saveat = .times([span.1]) }
@@ -224,6 +245,7 @@ public struct ObservationPlan: Sendable {
         opts.saveEverystep = false
         opts.dense = false
         self.options = opts
+        self.inputs = inputs
     }
 
     /// A scalar absolute tolerance for an augmented system (the smallest per-component one).
@@ -237,7 +259,8 @@ public struct ObservationPlan: Sendable {
 }
 
 /// The gradient of `L = Σ_k g(u(t_k), t_k)` (the observation times `t_k` are `options.saveat`,
-/// or the end of the span) with respect to the parameters and the initial state, for a problem
+/// or the end of the span) with respect to the parameters and the initial state (or, with
+/// `wrt: .parameters`, the parameters only: cheaper for the forward methods), for a problem
 /// in the generic model form, with the method `sensealg`:
 ///
 /// ```swift
@@ -257,10 +280,20 @@ public struct ObservationPlan: Sendable {
 @inlinable
 public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityAlgorithm>(
     of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, options: SolveOptions,
-    sensealg: S
+    sensealg: S, wrt inputs: GradientInputs = .parametersAndInitialState
 ) throws(SensitivityError) -> SensitivityResult {
-    let plan = try ObservationPlan(problem, options: options)
-    return try sensealg.gradient(of: loss, problem, algorithm: algorithm, plan: plan)
+    let plan = try ObservationPlan(problem, options: options, wrt: inputs)
+    return _restricted(try sensealg.gradient(of: loss, problem, algorithm: algorithm, plan: plan), to: plan)
+}
+
+/// The result with `du0` emptied when only the parameters were asked for (an adjoint computes
+/// it anyway; the answer has one shape whatever the method).
+@inlinable
+func _restricted(_ result: SensitivityResult, to plan: ObservationPlan) -> SensitivityResult {
+    guard plan.inputs == .parameters else { return result }
+    var r = result
+    r.du0 = []
+    return r
 }
 
 /// The same for a problem whose right-hand side type is not known to be in the generic form
@@ -271,13 +304,14 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityA
 /// whose message says how to write the model.
 @inlinable
 public func gradient<F: ODEFunction, L: PointLoss, A: ODEAlgorithm, S: SensitivityAlgorithm>(
-    of loss: L, _ problem: ODEProblem<F>, algorithm: A, options: SolveOptions, sensealg: S
+    of loss: L, _ problem: ODEProblem<F>, algorithm: A, options: SolveOptions, sensealg: S,
+    wrt inputs: GradientInputs = .parametersAndInitialState
 ) throws(SensitivityError) -> SensitivityResult where F.Scalar == Double {
     guard let backed = problem.f as? any ModelBackedRHS else {
         throw .reverseMode(.closureRightHandSide(type: String(describing: F.self)))
     }
-    let plan = try ObservationPlan(problem, options: options)
-    return try _gradient(opening: backed, loss, plan, algorithm, sensealg)
+    let plan = try ObservationPlan(problem, options: options, wrt: inputs)
+    return _restricted(try _gradient(opening: backed, loss, plan, algorithm, sensealg), to: plan)
 }
 
 @inlinable
@@ -314,7 +348,8 @@ func _solve<F: ODEFunction, A: ODEAlgorithm>(
 /// which matters most for stiff problems (the backward solve factors an `(n + np)`-sized matrix
 /// otherwise), and it never integrates the state backward (unlike ``BacksolveAdjoint``).
 public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
-    /// Problems with `n + np` up to this use forward mode.
+    /// Problems with up to this many forward-mode directions (`np + n`, or `np` for a gradient
+    /// with respect to the parameters only) use forward mode.
     public var forwardModeLimit: Int
     public init(forwardModeLimit: Int = 16) { self.forwardModeLimit = forwardModeLimit }
     public var name: String { "AutoSensitivity" }
@@ -329,7 +364,7 @@ public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
         var result: SensitivityResult
-        if plan.u0.count + plan.p.count <= forwardModeLimit {
+        if plan.directionCount <= forwardModeLimit {
             result = try ForwardDiffSensitivity().gradient(of: loss, problem, algorithm: algorithm, plan: plan)
         } else {
             result = try QuadratureAdjoint().gradient(of: loss, problem, algorithm: algorithm, plan: plan)
@@ -342,7 +377,8 @@ public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
 /// ``gradient(of:_:algorithm:options:sensealg:)`` with the default method, ``AutoSensitivity``.
 @inlinable
 public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
-    of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, options: SolveOptions
+    of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, options: SolveOptions,
+    wrt inputs: GradientInputs = .parametersAndInitialState
 ) throws(SensitivityError) -> SensitivityResult {
-    try gradient(of: loss, problem, algorithm: algorithm, options: options, sensealg: AutoSensitivity())
+    try gradient(of: loss, problem, algorithm: algorithm, options: options, sensealg: AutoSensitivity(), wrt: inputs)
 }

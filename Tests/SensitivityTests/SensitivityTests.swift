@@ -270,3 +270,71 @@ private struct LinearModel: ODEModel {
         }
     }
 }
+
+/// `wrt: .parameters`: the forward methods drop the initial-state directions (less work, the
+/// same `dL/dp` within the solves' accuracy), every method returns an empty `du0`, and the
+/// automatic choice counts only the directions forward mode would pay for.
+@Suite struct ParametersOnlyGradientTests {
+    @Test func forwardMethodsSkipTheInitialStateDirections() throws {
+        let prob = ODEProblem(model: LotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1.0, 3.0, 1.0])
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .every(0.1))
+        let reference = try centralDifferences(
+            LotkaVolterra(), u0: [1.0, 1.0], p: [1.5, 1.0, 3.0, 1.0], tspan: (0, 10), saveat: .every(0.1),
+            algorithm: Tsit5(), reltol: 1e-12, abstol: 1e-12)
+        let methods: [any SensitivityAlgorithm] = [
+            ForwardDiffSensitivity(), ForwardSensitivity(), CVODESForward(method: .adams), QuadratureAdjoint(),
+        ]
+        for m in methods {
+            let both = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: m)
+            let ponly = try gradient(
+                of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: m, wrt: .parameters)
+            #expect(ponly.du0.isEmpty && both.du0.count == 2, "\(m.name)")
+            #expect(ponly.loss == both.loss || abs(ponly.loss - both.loss) <= 1e-9 * both.loss, "\(m.name)")
+            #expect(relativeError(ponly.dp, reference.dp) < 1e-6, "\(m.name): \(ponly.dp) vs \(reference.dp)")
+            if m is QuadratureAdjoint {
+                // The adjoint's work does not depend on what is asked: same solves, same numbers.
+                #expect(ponly.dp == both.dp && ponly.stats == both.stats)
+            }
+        }
+    }
+
+    @Test func forwardDiffNeedsFewerChunksWithoutTheInitialState() throws {
+        // 14 parameters and 4 states: 18 directions are three dual solves (8 + 8 + 2), the 14
+        // parameters alone two.
+        let p = (0..<14).map { 0.05 + 0.01 * Double($0) }
+        let prob = ODEProblem(model: WideModel(), u0: [1.0, 0.5, 0.2, 0.1], tspan: (0, 1), p: p)
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .every(0.25))
+        let both = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options,
+                                sensealg: ForwardDiffSensitivity())
+        let ponly = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options,
+                                 sensealg: ForwardDiffSensitivity(), wrt: .parameters)
+        let adjoint = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options,
+                                   sensealg: InterpolatingAdjoint())
+        #expect(relativeError(ponly.dp, adjoint.dp) < 1e-7)
+        #expect(relativeError(both.dp, adjoint.dp) < 1e-7)
+        #expect(ponly.du0.isEmpty)
+        #expect(ponly.stats.forwardSteps * 3 < both.stats.forwardSteps * 2 + both.stats.forwardSteps / 3,
+                "two dual solves instead of three: \(ponly.stats) vs \(both.stats)")
+    }
+
+    @Test func automaticChoiceCountsForwardDirections() throws {
+        // 20 parameters, 2 states: over the forward-mode limit of 16 either way; 14 parameters
+        // and 4 states: 18 directions with the initial state (adjoint), 14 without (forward).
+        let p = [Double](repeating: 0.1, count: 14)
+        let prob = ODEProblem(model: WideModel(), u0: [1.0, 0.5, 0.2, 0.1], tspan: (0, 1), p: p)
+        let options = SolveOptions(reltol: 1e-8, abstol: 1e-8)
+        let both = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options)
+        let ponly = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, wrt: .parameters)
+        #expect(both.method == "AutoSensitivity → QuadratureAdjoint")
+        #expect(ponly.method == "AutoSensitivity → ForwardDiffSensitivity")
+        #expect(relativeError(ponly.dp, both.dp) < 1e-6)
+    }
+}
+
+/// `u_i' = -p_{i} u_i + Σ_k p_{4+k} (k-th coupling)`: 4 states, 14 parameters, each used.
+private struct WideModel: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        for i in 0..<4 { du[i] = -p[i] * u[i] }
+        for k in 0..<10 { du[k % 4] += p[4 + k] * u[(k + 1) % 4] * S(0.1) }
+    }
+}
