@@ -339,11 +339,12 @@ func _solve<F: ODEFunction, A: ODEAlgorithm>(
 /// quadrature adjoint (``QuadratureAdjoint``) above a size threshold, the rule of
 /// SciMLSensitivity.jl's default with the threshold measured here.
 ///
-/// `Benchmarks/sens-bench` times every method on problems of growing size (Ma et al.,
-/// arXiv:1812.01892): forward mode wins on Lotka-Volterra (`n + np = 6`, by about 9x) and on
-/// the neural ODEs with 1 and 2 hidden units (`n + np = 9, 14`, by about 2x); the best adjoint
-/// wins from the 2x2 Brusselator (`n + np = 24`, by 2.6x) and from about 26 in the neural ODE
-/// family, so the switch sits at `n + np = 16` (``forwardModeLimit``). Among the adjoints the quadrature
+/// `Benchmarks/sens-bench --with-u0` times every method on problems of growing size (Ma et al.,
+/// arXiv:1812.01892) with gradients with respect to `p` and `u0`, i.e. `n + np` forward
+/// directions: forward mode wins on Lotka-Volterra (6 directions, by about 9x) and on the neural
+/// ODEs with 1 and 2 hidden units (9 and 14, by about 2x); the best adjoint wins from the 2x2
+/// Brusselator (24, by 2.6x) and from about 26 in the neural ODE family, so the switch sits at
+/// 16 forward directions (``forwardModeLimit``). Among the adjoints the quadrature
 /// form is the robust choice: it solves a backward system of size `n` rather than `n + np`,
 /// which matters most for stiff problems (the backward solve factors an `(n + np)`-sized matrix
 /// otherwise), and it never integrates the state backward (unlike ``BacksolveAdjoint``).
