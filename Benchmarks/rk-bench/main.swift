@@ -250,6 +250,30 @@ func fSeconds<F: ODEFunction>(_ problem: ODEProblem<F>) -> Double where F.Scalar
     return seconds / Double(4 * reps)
 }
 
+/// Seconds per call of `f` on states of any size, cycled over `states` (points of a solution),
+/// called the way the stepper calls it. Every component of every result is summed, as in
+/// `fSeconds` (for Pleiades the sum costs a few percent of the call).
+@inline(never)
+func fSeconds<F: ODEFunction>(_ problem: ODEProblem<F>, states: [[Double]]) -> Double where F.Scalar == Double {
+    let f = problem.f
+    let p = problem.p
+    let reps = 64
+    var sink = 0.0
+    let seconds = cpuTimePerCall() {
+        var du = [Double](repeating: 0, count: states[0].count)
+        var acc = 0.0
+        for _ in 0..<reps {
+            for (k, u) in states.enumerated() {
+                f(&du, u, p, Double(k))
+                for v in du { acc += v }
+            }
+        }
+        sink += acc
+    }
+    blackHole(sink)
+    return seconds / Double(reps * states.count)
+}
+
 /// Lorenz on `StaticVector<3>` (an `InlineArray`), the formula of ``StaticLorenz``.
 struct InlineLorenz: StaticODEFunction {
     func callAsFunction(_ u: StaticVector<3>, _ p: StaticVector<3>, _ t: Double) -> StaticVector<3> {
@@ -393,11 +417,19 @@ overheadRows.append(
     overheadRow(
         "StaticVector<3>", perStep: try staticStepSeconds(inlineLorenz),
         fCall: staticFSeconds(inlineLorenz, states: attractor.map { StaticVector([$0.x, $0.y, $0.z] as InlineArray) })))
-print("\nSolver overhead, Lorenz [0, 10], Tsit5 at reltol = abstol = 1e-8; overhead = (step - f) / f from the solve path")
-print("  " + pad("state", 20) + pad("steps", 7) + pad("f/step", 8) + pad("ns/step solve", 15) + pad("ns/step loop", 14)
+// The same measurement where f costs what a real model's does: Pleiades (28 states, 21 pairs
+// of bodies with a square root and a division each), states from its own solution.
+let pleiadesProblem = ProblemLibrary.pleiades()
+let pleiadesStates = try solve(pleiadesProblem, Tsit5(), reltol: 1e-8, abstol: 1e-8, saveat: .every(0.25)).u
+overheadRows.append(overheadRow(
+    "Pleiades [Double] (generic)", perStep: try stepSeconds(pleiadesProblem),
+    fCall: fSeconds(pleiadesProblem, states: pleiadesStates)))
+print("\nSolver overhead, Tsit5 at reltol = abstol = 1e-8 on Lorenz [0, 10] (three state forms) and Pleiades [0, 3];"
+    + " overhead = (step - f) / f from the solve path")
+print("  " + pad("state", 29) + pad("steps", 7) + pad("f/step", 8) + pad("ns/step solve", 15) + pad("ns/step loop", 14)
     + pad("f ns/call", 11) + pad("f ns/step", 11) + pad("overhead", 10))
 for r in overheadRows {
-    print("  " + pad(r.path, 20) + pad("\(r.steps)", 7) + pad(sig(r.fPerStep, 3), 8) + pad(sig(r.nsPerStepSolve, 4), 15)
+    print("  " + pad(r.path, 29) + pad("\(r.steps)", 7) + pad(sig(r.fPerStep, 3), 8) + pad(sig(r.nsPerStepSolve, 4), 15)
         + pad(sig(r.nsPerStepLoop, 4), 14) + pad(sig(r.fNsPerCall, 3), 11) + pad(sig(r.fNsPerStep, 4), 11)
         + pad(sig(r.overheadRatio, 3), 10))
 }
