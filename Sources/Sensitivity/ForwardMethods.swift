@@ -25,56 +25,62 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
-        switch plan.directionCount {
-        case ...2: return try _run(Dual<2, Double>.self, loss, problem.f.model, algorithm, plan)
-        case ...4: return try _run(Dual<4, Double>.self, loss, problem.f.model, algorithm, plan)
-        default: return try _run(Dual<8, Double>.self, loss, problem.f.model, algorithm, plan)
-        }
-    }
-
-    @inlinable
-    func _run<let C: Int, M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
-        _: Dual<C, Double>.Type, _ loss: L, _ model: M, _ algorithm: A, _ plan: ObservationPlan
-    ) throws(SensitivityError) -> SensitivityResult {
-        typealias D = Dual<C, Double>
         let n = plan.u0.count, np = plan.p.count, total = plan.directionCount
-        var dp = [Double](repeating: 0, count: np)
-        var du0 = [Double](repeating: 0, count: n)
-        var stats = SensitivityStats()
-        var value = 0.0
+        var result = SensitivityResult(
+            loss: 0, dp: [Double](repeating: 0, count: np),
+            du0: [Double](repeating: 0, count: plan.inputs == .parameters ? 0 : n), stats: SensitivityStats(),
+            method: name)
+        // Chunks of 8 directions, the last one in the narrowest dual type that holds it: a dual
+        // solve costs about (1 + width) plain ones, so a remainder of 1 or 2 directions carried
+        // in `Dual<8>` would cost as much as a full chunk.
         var offset = 0
-        // Directions 0..<np are the parameters, np..<np+n the initial state.
         repeat {
-            let width = Swift.min(C, total - offset)
-            var pd = plan.p.map { D(constant: $0) }
-            var ud = plan.u0.map { D(constant: $0) }
-            for j in 0..<width {
-                let direction = offset + j
-                if direction < np {
-                    pd[direction].partials[j] = _seed(plan.p[direction])
-                } else {
-                    ud[direction - np].partials[j] = _seed(plan.u0[direction - np])
-                }
+            let width = Swift.min(8, total - offset)
+            switch width {
+            case ...2: try _chunk(Dual<2, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+            case ...4: try _chunk(Dual<4, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+            default: try _chunk(Dual<8, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
             }
-            let prob = ODEProblem(model: model, u0: ud, tspan: (plan.t0, plan.t1), p: pd)
-            let sol = try _solve(prob, algorithm, plan.options, phase: "forward (dual)")
-            var l = D.zero
-            for (t, u) in zip(sol.t, sol.u) { l += loss(u, t) }
-            value = l.value
-            for j in 0..<width {
-                let direction = offset + j
-                if direction < np {
-                    dp[direction] = l.partials[j] / _seed(plan.p[direction])
-                } else {
-                    du0[direction - np] = l.partials[j] / _seed(plan.u0[direction - np])
-                }
-            }
-            stats.forwardEvaluations += sol.stats.nf
-            stats.forwardSteps += sol.stats.naccept
-            stats.peakStoredStates = Swift.max(stats.peakStoredStates, sol.u.count)
             offset += width
         } while offset < total
-        return SensitivityResult(loss: value, dp: dp, du0: du0, stats: stats, method: name)
+        return result
+    }
+
+    /// One dual solve carrying directions `offset..<offset + width` (the parameters are
+    /// directions `0..<np`, the initial values `np..<np + n`); adds its partials to `result`.
+    @inlinable
+    func _chunk<let C: Int, M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        _: Dual<C, Double>.Type, _ offset: Int, _ width: Int, _ loss: L, _ model: M, _ algorithm: A,
+        _ plan: ObservationPlan, _ result: inout SensitivityResult
+    ) throws(SensitivityError) {
+        typealias D = Dual<C, Double>
+        let np = plan.p.count
+        var pd = plan.p.map { D(constant: $0) }
+        var ud = plan.u0.map { D(constant: $0) }
+        for j in 0..<width {
+            let direction = offset + j
+            if direction < np {
+                pd[direction].partials[j] = _seed(plan.p[direction])
+            } else {
+                ud[direction - np].partials[j] = _seed(plan.u0[direction - np])
+            }
+        }
+        let prob = ODEProblem(model: model, u0: ud, tspan: (plan.t0, plan.t1), p: pd)
+        let sol = try _solve(prob, algorithm, plan.options, phase: "forward (dual)")
+        var l = D.zero
+        for (t, u) in zip(sol.t, sol.u) { l += loss(u, t) }
+        result.loss = l.value
+        for j in 0..<width {
+            let direction = offset + j
+            if direction < np {
+                result.dp[direction] = l.partials[j] / _seed(plan.p[direction])
+            } else {
+                result.du0[direction - np] = l.partials[j] / _seed(plan.u0[direction - np])
+            }
+        }
+        result.stats.forwardEvaluations += sol.stats.nf
+        result.stats.forwardSteps += sol.stats.naccept
+        result.stats.peakStoredStates = Swift.max(result.stats.peakStoredStates, sol.u.count)
     }
 }
 
