@@ -336,28 +336,48 @@ func _solve<F: ODEFunction, A: ODEAlgorithm>(
 }
 
 /// The default `sensealg`: forward mode (``ForwardDiffSensitivity``) for small problems and the
-/// quadrature adjoint (``QuadratureAdjoint``) above a size threshold, the rule of
-/// SciMLSensitivity.jl's default with the threshold measured here.
+/// quadrature adjoint (``QuadratureAdjoint``) above a size threshold that grows with the number
+/// of observation times, the rule of SciMLSensitivity.jl's default with thresholds measured here.
 ///
 /// `Benchmarks/sens-bench --with-u0` times every method on problems of growing size (Ma et al.,
 /// arXiv:1812.01892) with gradients with respect to `p` and `u0`, i.e. `n + np` forward
 /// directions: forward mode wins on Lotka-Volterra (6 directions, by about 9x) and on the neural
 /// ODEs with 1 and 2 hidden units (9 and 14, by about 2x); the best adjoint wins from the 2x2
-/// Brusselator (24, by 2.6x) and from about 26 in the neural ODE family, so the switch sits at
-/// 16 forward directions (``forwardModeLimit``). Among the adjoints the quadrature
-/// form is the robust choice: it solves a backward system of size `n` rather than `n + np`,
-/// which matters most for stiff problems (the backward solve factors an `(n + np)`-sized matrix
-/// otherwise), and it never integrates the state backward (unlike ``BacksolveAdjoint``).
+/// Brusselator (24, by 2.6x) and from about 26 in the neural ODE family, all with 11-21
+/// observations. So forward mode is chosen up to 16 directions (``forwardModeLimit``).
+///
+/// An adjoint's cost also grows with the number of observation times, forward mode's does not:
+/// each observation is a jump in the adjoint state, and the backward solve resolves the
+/// transient that follows every one. In the published POLLU setup (121 observations, 25
+/// parameters) forward mode is 45x ahead of the best adjoint (sens-bench; SciMLBenchmarks
+/// reports 43x). Forward mode is therefore also chosen when there are at least as many
+/// observations as directions, up to SciMLSensitivity.jl's own size bound, `n + np ≤ 100`
+/// (`automatic_sensealg_choice` in its `concrete_solve.jl`).
+///
+/// Among the adjoints the quadrature form is the robust choice: it solves a backward system of
+/// size `n` rather than `n + np`, which matters most for stiff problems (the backward solve
+/// factors an `(n + np)`-sized matrix otherwise), and it never integrates the state backward
+/// (unlike ``BacksolveAdjoint``).
 public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
-    /// Problems with up to this many forward-mode directions (`np + n`, or `np` for a gradient
-    /// with respect to the parameters only) use forward mode.
+    /// Forward mode at most up to this many forward-mode directions (`np + n`, or `np` for a
+    /// gradient with respect to the parameters only) whatever the number of observations.
     public var forwardModeLimit: Int
+    /// The largest number of directions forward mode is chosen for when there are many
+    /// observations (SciMLSensitivity.jl's bound).
+    public static let manyObservationsLimit = 100
     public init(forwardModeLimit: Int = 16) { self.forwardModeLimit = forwardModeLimit }
     public var name: String { "AutoSensitivity" }
 
-    /// The method chosen for `n` states and `np` parameters.
-    public func choice(states n: Int, parameters np: Int) -> any SensitivityAlgorithm {
-        n + np <= forwardModeLimit ? ForwardDiffSensitivity() : QuadratureAdjoint()
+    /// Whether forward mode is chosen for `directions` forward-mode directions and
+    /// `observations` observation times.
+    public func usesForwardMode(directions: Int, observations: Int) -> Bool {
+        directions <= Swift.max(forwardModeLimit, Swift.min(Self.manyObservationsLimit, observations))
+    }
+
+    /// The method chosen for `n` states and `np` parameters (gradient with respect to both),
+    /// observed at `observations` times.
+    public func choice(states n: Int, parameters np: Int, observations: Int = 1) -> any SensitivityAlgorithm {
+        usesForwardMode(directions: n + np, observations: observations) ? ForwardDiffSensitivity() : QuadratureAdjoint()
     }
 
     @inlinable
@@ -365,7 +385,7 @@ public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
         var result: SensitivityResult
-        if plan.directionCount <= forwardModeLimit {
+        if usesForwardMode(directions: plan.directionCount, observations: plan.times.count) {
             result = try ForwardDiffSensitivity().gradient(of: loss, problem, algorithm: algorithm, plan: plan)
         } else {
             result = try QuadratureAdjoint().gradient(of: loss, problem, algorithm: algorithm, plan: plan)

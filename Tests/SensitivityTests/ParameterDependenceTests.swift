@@ -107,5 +107,10 @@ private struct TimeWeighted: PointLoss {
         #expect(diff < 1e-7 * scale, "forward mode and the adjoint disagree by \(diff)")
         #expect(AutoSensitivity().choice(states: 50, parameters: 100).name == "QuadratureAdjoint")
         #expect(AutoSensitivity().choice(states: 2, parameters: 4).name == "ForwardDiffSensitivity")
+        // Many observations favour forward mode (the published POLLU setup: 20 states, 25
+        // parameters, 121 observations), up to n + np = 100.
+        #expect(AutoSensitivity().choice(states: 20, parameters: 25, observations: 121).name == "ForwardDiffSensitivity")
+        #expect(AutoSensitivity().choice(states: 20, parameters: 25, observations: 11).name == "QuadratureAdjoint")
+        #expect(AutoSensitivity().choice(states: 50, parameters: 100, observations: 1000).name == "QuadratureAdjoint")
     }
 }
