@@ -63,10 +63,19 @@ public struct BenchmarkMethod<F: ODEFunction> where F.Scalar == Double {
 /// curve does not reach that error because even its loosest run is more accurate, its fastest run
 /// at least that accurate stands in (a conservative comparison: as accurate or better, in that
 /// time). `nil` if no method qualifies.
+///
+/// The curve is the method's Pareto front: a run that another run of the same method beats on
+/// both error and time is left out. End-point errors are not monotone in the tolerance (a loose
+/// run can land closer to the reference than a tighter one, or a run can diverge at a loose
+/// tolerance), and interpolating through such a dominated run would invent a time at errors no
+/// run achieved.
 public func fastest(_ points: [WorkPrecisionPoint], at error: Double, excluding: Set<String>) -> (method: String, seconds: Double)? {
     var best: (String, Double)?
     for name in Set(points.map(\.method)).subtracting(excluding).sorted() {
-        let runs = points.filter { $0.method == name && $0.error.isFinite && $0.error > 0 }
+        let all = points.filter { $0.method == name && $0.error.isFinite && $0.error > 0 }
+        let runs = all.filter { r in
+            !all.contains { $0.error <= r.error && $0.seconds <= r.seconds && ($0.error < r.error || $0.seconds < r.seconds) }
+        }
         var t = logLogInterpolate(runs.map { (x: $0.error, y: $0.seconds) }, at: error)
         if t == nil, let loosest = runs.map(\.error).max(), loosest < error {
             t = runs.filter { $0.error <= error }.map(\.seconds).min()
