@@ -91,5 +91,7 @@ let package = Package(
         .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),
         .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),
         .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "ProblemLibrary", "SundialsBridge"]),
+        // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
+        .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
     ]
 )
