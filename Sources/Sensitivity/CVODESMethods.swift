@@ -93,7 +93,10 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
-        let n = plan.u0.count, np = plan.p.count, ns = plan.directionCount
+        // CVODES needs at least one sensitivity; with no parameters and `wrt: .parameters` a
+        // zero direction (s = 0, no forcing) stands in and contributes nothing.
+        let n = plan.u0.count, np = plan.p.count, ns = Swift.max(plan.directionCount, 1)
+        let withU0 = plan.inputs != .parameters
         var settings = try _cvodesSettings(plan, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
         settings.staggered = corrector == .staggered
         settings.sensitivityErrorControl = sensitivityErrorControl
@@ -105,7 +108,7 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
             jacobian: { t, y, J in ws.jacobian(t, y, J, adjoint: false) },
             sensitivityRHS: { t, y, s, ds in ws.sensitivityRHS(t, y, s, ds) })
         var s0 = [Double](repeating: 0, count: n * ns)
-        if ns > np { for i in 0..<n { s0[(np + i) * n + i] = 1 } }
+        if withU0 { for i in 0..<n { s0[(np + i) * n + i] = 1 } }
         let output: CVODESForwardOutput
         do {
             output = try CVODESSensitivitySession.forward(
@@ -124,7 +127,7 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
             for j in 0..<ns {
                 var d = 0.0
                 for i in 0..<n { d += g[i] * s[j * n + i] }
-                if j < np { dp[j] += d } else { du0[j - np] += d }
+                if j < np { dp[j] += d } else if withU0 { du0[j - np] += d }
             }
         }
         var stats = SensitivityStats()

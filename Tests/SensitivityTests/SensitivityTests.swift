@@ -338,3 +338,31 @@ private struct WideModel: ODEModel {
         for k in 0..<10 { du[k % 4] += p[4 + k] * u[(k + 1) % 4] * S(0.1) }
     }
 }
+
+/// `u' = -u` has no parameters: every method returns an empty `dp` (and with `wrt: .parameters`
+/// an empty `du0`; CVODES, which needs at least one sensitivity, gets a zero one), and
+/// `dL/du0 = 2 u0 Σ_k e^{-2 t_k}` for `L = Σ_k u(t_k)²` otherwise.
+@Suite struct NoParametersTests {
+    private struct Decay: ODEModel {
+        func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = -u[0] }
+    }
+
+    @Test func everyMethodHandlesAnEmptyParameterVector() throws {
+        let prob = ODEProblem(model: Decay(), u0: [1.0], tspan: (0, 1), p: [])
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .every(0.5))
+        let exact = 2 * (1 + exp(-1.0) + exp(-2.0))
+        let methods: [any SensitivityAlgorithm] = [
+            ForwardDiffSensitivity(), ForwardSensitivity(), InterpolatingAdjoint(), QuadratureAdjoint(),
+            CVODESForward(method: .adams), CVODESAdjoint(method: .adams), AutoSensitivity(),
+        ]
+        for m in methods {
+            let both = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: m)
+            #expect(both.dp.isEmpty && both.du0.count == 1, "\(m.name)")
+            #expect(abs(both.du0[0] - exact) < 1e-6 * exact, "\(m.name): \(both.du0[0]) vs \(exact)")
+            let ponly = try gradient(
+                of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: m, wrt: .parameters)
+            #expect(ponly.dp.isEmpty && ponly.du0.isEmpty, "\(m.name)")
+            #expect(abs(ponly.loss - (1 + exp(-1.0) + exp(-2.0))) < 1e-7, "\(m.name): loss \(ponly.loss)")
+        }
+    }
+}
