@@ -118,18 +118,28 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     /// Solves `W x = b` in place. Requires a successful ``factor(alpha:beta:J:mass:stats:)``.
     @inlinable
     public func solve(_ b: inout [Scalar], stats: inout SolverStats) {
+        b.withUnsafeMutableBufferPointer { x in
+            // An empty system (n = 0) has no base address and nothing to solve.
+            if let base = x.baseAddress { solve(base, stats: &stats) } else { stats.nlinsolves += 1 }
+        }
+    }
+
+    /// Solves `W x = b` in place for the `n` entries at `b` (a stage inside a larger buffer):
+    /// no array, so no uniqueness check or copy. Requires a successful
+    /// ``factor(alpha:beta:J:mass:stats:)``.
+    @inlinable
+    public func solve(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
         stats.nlinsolves += 1
+        let n = self.n
         if Scalar.self == Double.self {
-            // Scalar is Double here: view the entries as Double.
-            b.withUnsafeMutableBufferPointer { bp in
-                bp.withMemoryRebound(to: Double.self) { try? luDouble.unsafelyUnwrapped.solve($0) }
-            }
+            // Scalar is Double here: the memory is bound to Double.
+            let x = UnsafeMutableRawPointer(b).assumingMemoryBound(to: Double.self)
+            try? luDouble.unsafelyUnwrapped.solve(UnsafeMutableBufferPointer(start: x, count: n))
         } else if Scalar.self == Float.self {
-            b.withUnsafeMutableBufferPointer { bp in
-                bp.withMemoryRebound(to: Float.self) { try? luFloat.unsafelyUnwrapped.solve($0) }
-            }
+            let x = UnsafeMutableRawPointer(b).assumingMemoryBound(to: Float.self)
+            try? luFloat.unsafelyUnwrapped.solve(UnsafeMutableBufferPointer(start: x, count: n))
         } else {
-            generic.unsafelyUnwrapped.solve(&b)
+            generic.unsafelyUnwrapped.solve(b)
         }
     }
 }
@@ -171,8 +181,12 @@ public struct GenericLU<Scalar: DiffEqScalar> {
     }
 
     @inlinable
-    func solve(_ b: inout [Scalar]) {
-        for k in 0..<n where pivots[k] != k { b.swapAt(k, pivots[k]) }
+    func solve(_ b: UnsafeMutablePointer<Scalar>) {
+        for k in 0..<n where pivots[k] != k {
+            let t = b[k]
+            b[k] = b[pivots[k]]
+            b[pivots[k]] = t
+        }
         for i in 0..<n { for j in 0..<i { b[i] = b[i] - a[i + j * n] * b[j] } }
         for i in stride(from: n - 1, through: 0, by: -1) {
             for j in (i + 1)..<n { b[i] = b[i] - a[i + j * n] * b[j] }
