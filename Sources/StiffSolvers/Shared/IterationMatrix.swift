@@ -91,28 +91,35 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
         return J[k].scaled(by: beta) + Scalar(alpha * m)
     }
 
-    /// `w = α M + β J` column by column; `false` if an entry is not finite.
+    /// `w = α M + β J`; `false` if an entry is not finite.
+    ///
+    /// Branch-free and in unit stride (the identity's diagonal set in a second pass, the
+    /// finiteness test folded into one flag), so that it vectorizes: written entry by entry with
+    /// a test and a branch on each, this assembly took a tenth of a Rodas5P step on HIRES
+    /// (n = 8). The entries are the same to the bit: `α·0` off the diagonal (its sign follows
+    /// `α`'s) and `α·1 = α` on it, added to `β J` as before.
     @inlinable
     static func assemble(
         into w: UnsafeMutableBufferPointer<Double>, _ J: UnsafeBufferPointer<Double>, alpha: Double, beta: Double,
         mass: [Double]?, n: Int
     ) -> Bool {
-        var finite = true
+        let count = n &* n
         if let mass {
-            for k in 0..<(n * n) {
-                w[k] = beta * J[k] + alpha * mass[k]
-                if !w[k].isFinite { finite = false }
+            mass.withUnsafeBufferPointer { m in
+                for k in 0..<count { w[k] = beta * J[k] + alpha * m[k] }
             }
         } else {
-            for j in 0..<n {
-                for i in 0..<n {
-                    let k = i + j * n
-                    w[k] = beta * J[k] + alpha * (i == j ? 1 : 0)
-                    if !w[k].isFinite { finite = false }
-                }
+            let offDiagonal = alpha * 0
+            for k in 0..<count { w[k] = beta * J[k] + offDiagonal }
+            var k = 0
+            while k < count {
+                w[k] = beta * J[k] + alpha
+                k &+= n &+ 1
             }
         }
-        return finite
+        var nonFinite = 0
+        for k in 0..<count { nonFinite |= w[k].isFinite ? 0 : 1 }
+        return nonFinite == 0
     }
 
     /// Solves `W x = b` in place. Requires a successful ``factor(alpha:beta:J:mass:stats:)``.
