@@ -39,37 +39,20 @@ enum MassStructure: Sendable {
     case full([Double])
 }
 
-/// The stage sums of a Rosenbrock tableau, `Σ_j w_j U_j` for each row of `a` and of `C`, for the
-/// error weights and for the solution weights, with the zero coefficients left out and the rest
-/// flattened for the stage loops: those loops then neither branch on nor multiply by zeros
-/// (Rodas5P's error estimate is one nonzero weight out of eight), and they add the remaining
-/// terms in the order of `j` as a dense loop skipping zeros would, so the sums round the same.
-///
-/// `terms` holds the bounds first: sum `r` is terms `terms[r] ..< terms[r + 1]` (rows `a`:
-/// r = 0 ..< s, `C`: s ..< 2s, error weights: 2s, solution weights: 2s + 1); then, at
-/// `termOffset + k`, where term `k`'s stage starts in the stage block (`j * n`). `weights[k]` is
-/// its coefficient.
+/// A tableau's ``RosenbrockStageSums`` laid out for the stage loops of a system of `n`
+/// components: `terms` holds the bounds (sum `r` is terms `terms[r] ..< terms[r + 1]`), then, at
+/// `termOffset + k`, where term `k`'s stage starts in the stage block (`j * n`); `weights[k]` is
+/// its coefficient. Never written after `init`: copies of a stepper share it.
 @usableFromInline
-struct RosenbrockStageSums {
+struct RosenbrockStageSumTable {
     @usableFromInline let terms: StageStorage<Int>
     @usableFromInline let weights: StageStorage<Double>
     @usableFromInline let termOffset: Int
 
-    init(_ tableau: RosenbrockTableau, count n: Int) {
-        let rows = tableau.a + tableau.C + [tableau.errorWeights, tableau.m]
-        var bounds = [0]
-        var offsets: [Int] = []
-        var weights: [Double] = []
-        for row in rows {
-            for (j, w) in row.enumerated() where w != 0 {
-                offsets.append(j * n)
-                weights.append(w)
-            }
-            bounds.append(offsets.count)
-        }
-        terms = StageStorage(bounds + offsets)
-        self.weights = StageStorage(weights)
-        termOffset = bounds.count
+    init(_ sums: RosenbrockStageSums, count n: Int) {
+        terms = StageStorage(sums.bounds + sums.stages.map { $0 * n })
+        weights = StageStorage(sums.weights)
+        termOffset = sums.bounds.count
     }
 }
 
@@ -104,7 +87,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let n: Int
     @usableFromInline let s: Int
     @usableFromInline let gamma: Double
-    @usableFromInline let sums: RosenbrockStageSums
+    @usableFromInline let sums: RosenbrockStageSumTable
     @usableFromInline let nodes: [Double]
     @usableFromInline let timeCoefficients: [Double]
     /// Dense row `k` at `k*s`.
@@ -157,7 +140,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         self.n = n
         s = tableau.stages
         gamma = tableau.gamma
-        sums = RosenbrockStageSums(tableau, count: n)
+        sums = RosenbrockStageSumTable(tableau.stageSums, count: n)
         nodes = tableau.c
         timeCoefficients = tableau.d
         denseFlat = tableau.dense.flatMap { $0 }
@@ -437,7 +420,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     /// The scaled RMS norm of `Σ e_j U_j`. (Static, for the reason given at ``applyMass``.)
     @inlinable
     static func errorNorm(
-        _ U: UnsafePointer<Scalar>, _ sums: RosenbrockStageSums, stages s: Int, count n: Int, u: [Scalar],
+        _ U: UnsafePointer<Scalar>, _ sums: RosenbrockStageSumTable, stages s: Int, count n: Int, u: [Scalar],
         uNew: [Scalar], tolerance: ErrorScale
     ) -> Double {
         let terms = sums.terms.base
