@@ -94,6 +94,12 @@ internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
     return info
 }
 
+/// The largest order solved in row (dot-product) form; above it, column (saxpy) form. Measured
+/// with Benchmarks/lu-bench, one solve, the two forms otherwise identical: the row form was
+/// ahead by 10-30 % from n = 6 to 32, level below, and behind from n = 40 on (3x at n = 128).
+@inlinable
+internal var _rowSolveLimit: Int { 32 }
+
 /// Overwrites the `n`-vector at `b` with the solution of `A x = b` (or `Aᵀ x = b`), `A` given by
 /// the output of ``_unblockedLUFactor(_:_:_:_:)`` (`reciprocals[k] = 1 / U[k, k]`).
 @inlinable
@@ -111,35 +117,61 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
                 b[p] = t
             }
         }
-        // L y = b (unit lower triangle) and U x = y, row by row: each component is accumulated
-        // in a register and stored once. The subtractions run in the order of the column-oriented
-        // (saxpy) form, j = 0, 1, ... for L and j = n-1, n-2, ... for U, so the sums round as
-        // they did there; what changes is the critical path. These solves are latency-bound
-        // chains (x_i needs x_{i+1}), and the column form put a store and a reload of b on that
-        // chain at every level, plus vector reloads of entries just written as scalars, which
-        // defeat store-to-load forwarding (a profile of a Rodas5P solve of HIRES, n = 8, had
-        // those stalls next to the divisions as the hottest instructions).
-        var i = 1
-        while i < n {
-            var s = b[i]
-            var j = 0
-            while j < i {
-                s -= b[j] * a[i &+ j &* n]
-                j &+= 1
+        if n <= _rowSolveLimit {
+            // L y = b (unit lower triangle) and U x = y row by row: each component accumulated
+            // in a register and stored once. At these sizes the solve is a latency-bound chain
+            // (x_i needs x_{i+1}), and the column form below put a store and a reload of b on
+            // that chain at every level, plus vector reloads of entries just written as
+            // scalars, which defeat store-to-load forwarding (a profile of a Rodas5P solve of
+            // HIRES, n = 8, had those stalls next to the divisions as the hottest instructions).
+            var i = 1
+            while i < n {
+                var s = b[i]
+                var j = 0
+                while j < i {
+                    s -= b[j] * a[i &+ j &* n]
+                    j &+= 1
+                }
+                b[i] = s
+                i &+= 1
             }
-            b[i] = s
-            i &+= 1
-        }
-        i = n &- 1
-        while i >= 0 {
-            var s = b[i]
+            i = n &- 1
+            while i >= 0 {
+                var s = b[i]
+                var j = n &- 1
+                while j > i {
+                    s -= b[j] * a[i &+ j &* n]
+                    j &-= 1
+                }
+                b[i] = s * reciprocals[i]
+                i &-= 1
+            }
+        } else {
+            // Column by column (saxpy over contiguous columns, which vectorizes): for larger n
+            // the row form's strided reads of the column-major factors cost more than it saves.
+            // Each b_i receives the same subtractions in the same order as in the row form
+            // (j = 0, 1, ... for L; j = n-1, n-2, ... for U), so both forms give the same bits.
+            for j in 0..<n {
+                let bj = b[j]
+                let column = a + j &* n
+                var i = j &+ 1
+                while i < n {
+                    b[i] -= bj * column[i]
+                    i &+= 1
+                }
+            }
             var j = n &- 1
-            while j > i {
-                s -= b[j] * a[i &+ j &* n]
+            while j >= 0 {
+                let column = a + j &* n
+                let bj = b[j] * reciprocals[j]
+                b[j] = bj
+                var i = 0
+                while i < j {
+                    b[i] -= bj * column[i]
+                    i &+= 1
+                }
                 j &-= 1
             }
-            b[i] = s * reciprocals[i]
-            i &-= 1
         }
     } else {
         // Aᵀ = Uᵀ Lᵀ P: solve Uᵀ z = b (lower triangle), then Lᵀ w = z (unit upper), then
