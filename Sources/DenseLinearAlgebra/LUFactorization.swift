@@ -74,7 +74,7 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
     public static var swiftKernelCrossover: Int { 40 }
 
     /// An empty workspace for `dimension x dimension` matrices, to be filled by ``factor(_:)``
-    /// or ``factor(exchanging:)``. Allocates the factor and pivot storage (n^2 + n entries).
+    /// or ``factor(exchanging:)``. Allocates the factor, pivot and reciprocal storage (n^2 + 2n entries).
     @inlinable
     public init(dimension: Int, kernel: LUKernel = .automatic) throws(LinearAlgebraError) {
         _ = try _lapackInt(dimension, "dimension")
