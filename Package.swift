@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "lu-bench", targets: ["lu-bench"]),
         .executable(name: "ad-bench", targets: ["ad-bench"]),
         .executable(name: "sens-bench", targets: ["sens-bench"]),
+        .executable(name: "rosen-step-bench", targets: ["rosen-step-bench"]),
     ],
     targets: [
         // MARK: C boundary (Vendor-shims). Nothing else includes a C header.
@@ -76,6 +77,8 @@ let package = Package(
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "lu-bench", dependencies: ["DenseLinearAlgebra"], path: "Benchmarks/lu-bench", swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "rosen-step-bench", dependencies: ["DiffEq"], path: "Benchmarks/rosen-step-bench", swiftSettings: scriptSettings),
         .executableTarget(
             name: "sens-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/sens-bench",
             swiftSettings: scriptSettings),

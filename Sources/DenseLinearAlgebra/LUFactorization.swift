@@ -57,6 +57,9 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
     @usableFromInline internal var factors: Matrix<T>
     /// LAPACK's 1-based row interchanges: row `i` was swapped with row `pivots[i] - 1`.
     @usableFromInline internal var pivots: [Int32]
+    /// `1 / U[k, k]`, written by the Swift kernel's factorization for its solves (unused by
+    /// LAPACK's).
+    @usableFromInline internal var reciprocals: [T]
     @usableFromInline internal var state: _LUState
     /// The kernel asked for; ``usesSwiftKernel`` says which one the current dimension gets.
     public let kernel: LUKernel
@@ -71,12 +74,13 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
     public static var swiftKernelCrossover: Int { 40 }
 
     /// An empty workspace for `dimension x dimension` matrices, to be filled by ``factor(_:)``
-    /// or ``factor(exchanging:)``. Allocates the factor and pivot storage (n^2 + n entries).
+    /// or ``factor(exchanging:)``. Allocates the factor, pivot and reciprocal storage (n^2 + 2n entries).
     @inlinable
     public init(dimension: Int, kernel: LUKernel = .automatic) throws(LinearAlgebraError) {
         _ = try _lapackInt(dimension, "dimension")
         factors = try Matrix(rows: dimension, columns: dimension, repeating: 0)
         pivots = Array(repeating: 0, count: dimension)
+        reciprocals = Array(repeating: 0, count: dimension)
         state = .empty
         self.kernel = kernel
     }
@@ -92,6 +96,7 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         _ = try _lapackInt(matrix.rows, "rows")
         factors = matrix
         pivots = Array(repeating: 0, count: matrix.rows)
+        reciprocals = Array(repeating: 0, count: matrix.rows)
         state = .empty
         self.kernel = kernel
         try _factorStored()
@@ -150,6 +155,7 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         } else {
             factors = matrix
             pivots = Array(repeating: 0, count: matrix.rows)
+            reciprocals = Array(repeating: 0, count: matrix.rows)
         }
         try _factorStored()
     }
@@ -173,6 +179,7 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         _ = try _lapackInt(matrix.rows, "rows")
         if matrix.rows != factors.rows {
             pivots = Array(repeating: 0, count: matrix.rows)
+            reciprocals = Array(repeating: 0, count: matrix.rows)
         }
         swap(&factors, &matrix)
         try _factorStored()
@@ -191,12 +198,14 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         let swiftKernel = usesSwiftKernel
         let info = factors.storage.withUnsafeMutableBufferPointer { a in
             pivots.withUnsafeMutableBufferPointer { p in
-                // Both buffers hold n > 0 entries, so their base addresses exist.
-                swiftKernel
-                    ? _unblockedLUFactor(Int(n), a.baseAddress!, p.baseAddress!)
-                    : T._getrf(
-                        rows: n, columns: n, a.baseAddress!, leadingDimension: n,
-                        pivots: p.baseAddress!)
+                reciprocals.withUnsafeMutableBufferPointer { r in
+                    // The buffers hold n > 0 entries, so their base addresses exist.
+                    swiftKernel
+                        ? _unblockedLUFactor(Int(n), a.baseAddress!, p.baseAddress!, r.baseAddress!)
+                        : T._getrf(
+                            rows: n, columns: n, a.baseAddress!, leadingDimension: n,
+                            pivots: p.baseAddress!)
+                }
             }
         }
         if info > 0 {
@@ -262,7 +271,9 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         if usesSwiftKernel {
             factors.storage.withUnsafeBufferPointer { a in
                 pivots.withUnsafeBufferPointer { p in
-                    _unblockedLUSolve(n, a.baseAddress!, p.baseAddress!, x, transposed: transposed)
+                    reciprocals.withUnsafeBufferPointer { r in
+                        _unblockedLUSolve(n, a.baseAddress!, p.baseAddress!, r.baseAddress!, x, transposed: transposed)
+                    }
                 }
             }
             return
@@ -297,10 +308,13 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
         if usesSwiftKernel {
             factors.storage.withUnsafeBufferPointer { a in
                 pivots.withUnsafeBufferPointer { p in
-                    b.storage.withUnsafeMutableBufferPointer { x in
-                        for column in 0..<b.columns {
-                            _unblockedLUSolve(
-                                n, a.baseAddress!, p.baseAddress!, x.baseAddress! + column * n, transposed: transposed)
+                    reciprocals.withUnsafeBufferPointer { r in
+                        b.storage.withUnsafeMutableBufferPointer { x in
+                            for column in 0..<b.columns {
+                                _unblockedLUSolve(
+                                    n, a.baseAddress!, p.baseAddress!, r.baseAddress!, x.baseAddress! + column * n,
+                                    transposed: transposed)
+                            }
                         }
                     }
                 }

@@ -17,18 +17,24 @@
 // entries of a pivot row skipped in the elimination as the reference BLAS ?ger skips them (the
 // structural zeros of sparse Jacobians such as POLLU's).
 // Multipliers are formed by division rather than LAPACK's multiplication by the reciprocal: one
-// rounding instead of two.
+// rounding instead of two. The solves go the other way and multiply by reciprocals of U's
+// diagonal, computed once per factorization: there the divisions sat on the solve's critical
+// path (x_i needs x_{i+1}), one division latency (13-14 cycles on current x86-64, against 4 for
+// a multiplication) per component of every solve, and a stiff integrator solves several times
+// per factorization (eight per Rodas5P step). The price is one extra rounding per component.
 //
 // Reference: G. H. Golub and C. F. Van Loan, Matrix Computations, 4th ed., Johns Hopkins 2013,
-// Algorithm 3.4.1 (outer-product LU with partial pivoting) and §3.1 (column-oriented forward and
-// back substitution); LAPACK Users' Guide, 3rd ed., xGETF2/xGETRS.
+// Algorithm 3.4.1 (outer-product LU with partial pivoting) and §3.1 (row- and column-oriented
+// forward and back substitution); LAPACK Users' Guide, 3rd ed., xGETF2/xGETRS.
 
 /// Factors the column-major `n x n` block at `a` (leading dimension `n`) in place as `P A = L U`,
-/// writing LAPACK's 1-based row interchanges into `pivots`. Returns LAPACK's `info`: 0, or `k > 0`
-/// when `U[k-1, k-1]` is exactly zero (the first such `k`).
+/// writing LAPACK's 1-based row interchanges into `pivots` and `1 / U[k, k]` into
+/// `reciprocals[k]` (for the solves; not written for a zero pivot). Returns LAPACK's `info`: 0,
+/// or `k > 0` when `U[k-1, k-1]` is exactly zero (the first such `k`).
 @inlinable
 internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
-    _ n: Int, _ a: UnsafeMutablePointer<T>, _ pivots: UnsafeMutablePointer<Int32>
+    _ n: Int, _ a: UnsafeMutablePointer<T>, _ pivots: UnsafeMutablePointer<Int32>,
+    _ reciprocals: UnsafeMutablePointer<T>
 ) -> Int32 {
     var info: Int32 = 0
     for k in 0..<n {
@@ -63,6 +69,7 @@ internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
             }
         }
         let pivot = columnK[k]
+        reciprocals[k] = 1 / pivot
         i = k &+ 1
         while i < n {
             columnK[i] /= pivot
@@ -87,12 +94,18 @@ internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
     return info
 }
 
+/// The largest order solved in row (dot-product) form; above it, column (saxpy) form. Measured
+/// with Benchmarks/lu-bench, one solve, the two forms otherwise identical: the row form was
+/// ahead by 10-30 % from n = 6 to 32, level below, and behind from n = 40 on (3x at n = 128).
+@inlinable
+internal var _rowSolveLimit: Int { 32 }
+
 /// Overwrites the `n`-vector at `b` with the solution of `A x = b` (or `Aᵀ x = b`), `A` given by
-/// the output of ``_unblockedLUFactor(_:_:_:)`` (or of ?getrf: the conventions are the same).
+/// the output of ``_unblockedLUFactor(_:_:_:_:)`` (`reciprocals[k] = 1 / U[k, k]`).
 @inlinable
 internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
-    _ n: Int, _ a: UnsafePointer<T>, _ pivots: UnsafePointer<Int32>, _ b: UnsafeMutablePointer<T>,
-    transposed: Bool
+    _ n: Int, _ a: UnsafePointer<T>, _ pivots: UnsafePointer<Int32>, _ reciprocals: UnsafePointer<T>,
+    _ b: UnsafeMutablePointer<T>, transposed: Bool
 ) {
     if !transposed {
         // b := P b, the interchanges in the order they were made.
@@ -104,30 +117,61 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
                 b[p] = t
             }
         }
-        // L y = b (unit lower triangle), column by column. No test for zero entries of b: at
-        // the sizes this kernel serves, a data-dependent branch per column costs more (in
-        // mispredictions) than the few multiplications it would save.
-        for j in 0..<n {
-            let bj = b[j]
-            let column = a + j &* n
-            var i = j &+ 1
+        if n <= _rowSolveLimit {
+            // L y = b (unit lower triangle) and U x = y row by row: each component accumulated
+            // in a register and stored once. At these sizes the solve is a latency-bound chain
+            // (x_i needs x_{i+1}), and the column form below put a store and a reload of b on
+            // that chain at every level, plus vector reloads of entries just written as
+            // scalars, which defeat store-to-load forwarding (a profile of a Rodas5P solve of
+            // HIRES, n = 8, had those stalls next to the divisions as the hottest instructions).
+            var i = 1
             while i < n {
-                b[i] -= bj * column[i]
+                var s = b[i]
+                var j = 0
+                while j < i {
+                    s -= b[j] * a[i &+ j &* n]
+                    j &+= 1
+                }
+                b[i] = s
                 i &+= 1
             }
-        }
-        // U x = y, column by column from the last.
-        var j = n &- 1
-        while j >= 0 {
-            let column = a + j &* n
-            let bj = b[j] / column[j]
-            b[j] = bj
-            var i = 0
-            while i < j {
-                b[i] -= bj * column[i]
-                i &+= 1
+            i = n &- 1
+            while i >= 0 {
+                var s = b[i]
+                var j = n &- 1
+                while j > i {
+                    s -= b[j] * a[i &+ j &* n]
+                    j &-= 1
+                }
+                b[i] = s * reciprocals[i]
+                i &-= 1
             }
-            j &-= 1
+        } else {
+            // Column by column (saxpy over contiguous columns, which vectorizes): for larger n
+            // the row form's strided reads of the column-major factors cost more than it saves.
+            // Each b_i receives the same subtractions in the same order as in the row form
+            // (j = 0, 1, ... for L; j = n-1, n-2, ... for U), so both forms give the same bits.
+            for j in 0..<n {
+                let bj = b[j]
+                let column = a + j &* n
+                var i = j &+ 1
+                while i < n {
+                    b[i] -= bj * column[i]
+                    i &+= 1
+                }
+            }
+            var j = n &- 1
+            while j >= 0 {
+                let column = a + j &* n
+                let bj = b[j] * reciprocals[j]
+                b[j] = bj
+                var i = 0
+                while i < j {
+                    b[i] -= bj * column[i]
+                    i &+= 1
+                }
+                j &-= 1
+            }
         }
     } else {
         // Aᵀ = Uᵀ Lᵀ P: solve Uᵀ z = b (lower triangle), then Lᵀ w = z (unit upper), then
@@ -136,7 +180,7 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
             let column = a + j &* n
             var s = b[j]
             for i in 0..<j { s -= column[i] * b[i] }
-            b[j] = s / column[j]
+            b[j] = s * reciprocals[j]
         }
         var j = n &- 1
         while j >= 0 {

@@ -1,31 +1,5 @@
 import DiffEqCore
 
-/// Stage vectors in one manually managed block, so that the stage sums of a step are plain
-/// pointer arithmetic (no bounds checks, uniqueness checks or reference counting per element).
-/// The stepper copies it before writing when it is shared, so steppers keep value semantics.
-@usableFromInline
-final class StageStorage<Scalar: DiffEqScalar> {
-    @usableFromInline let base: UnsafeMutablePointer<Scalar>
-    @usableFromInline let count: Int
-
-    @usableFromInline init(count: Int) {
-        self.count = count
-        base = .allocate(capacity: count)
-        base.initialize(repeating: .zero, count: count)
-    }
-
-    @usableFromInline func copy() -> StageStorage {
-        let c = StageStorage(count: count)
-        c.base.update(from: base, count: count)
-        return c
-    }
-
-    deinit {
-        base.deinitialize(count: count)
-        base.deallocate()
-    }
-}
-
 /// The one stepper behind every explicit Runge-Kutta method: stages from the tableau, the
 /// embedded error estimate, FSAL reuse and the tableau's continuous extension (extra stages
 /// computed only when the solution is evaluated inside a step).

@@ -39,6 +39,23 @@ enum MassStructure: Sendable {
     case full([Double])
 }
 
+/// A tableau's ``RosenbrockStageSums`` laid out for the stage loops of a system of `n`
+/// components: `terms` holds the bounds (sum `r` is terms `terms[r] ..< terms[r + 1]`), then, at
+/// `termOffset + k`, where term `k`'s stage starts in the stage block (`j * n`); `weights[k]` is
+/// its coefficient. Never written after `init`: copies of a stepper share it.
+@usableFromInline
+struct RosenbrockStageSumTable {
+    @usableFromInline let terms: StageStorage<Int>
+    @usableFromInline let weights: StageStorage<Double>
+    @usableFromInline let termOffset: Int
+
+    init(_ sums: RosenbrockStageSums, count n: Int) {
+        terms = StageStorage(sums.bounds + sums.stages.map { $0 * n })
+        weights = StageStorage(sums.weights)
+        termOffset = sums.bounds.count
+    }
+}
+
 /// The one stepper behind every Rosenbrock method: the stages of ``RosenbrockTableau`` in the
 /// W-transformed form of Hairer & Wanner II (7.25)-(7.27), `M u' = f` as in §VI.4, the embedded
 /// error estimate and the Rodas-form dense output.
@@ -70,18 +87,15 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let n: Int
     @usableFromInline let s: Int
     @usableFromInline let gamma: Double
-    /// Row `i` of `a` (and of `C`) starts at `i*(i-1)/2`.
-    @usableFromInline let aFlat: [Double]
-    @usableFromInline let cFlat: [Double]
+    @usableFromInline let sums: RosenbrockStageSumTable
     @usableFromInline let nodes: [Double]
     @usableFromInline let timeCoefficients: [Double]
-    @usableFromInline let weights: [Double]
-    @usableFromInline let errorWeights: [Double]
     /// Dense row `k` at `k*s`.
     @usableFromInline let denseFlat: [Double]
     @usableFromInline let denseRows: Int
     @usableFromInline let fsal: Bool
     @usableFromInline let mass: MassStructure
+    @usableFromInline let massIsIdentity: Bool
     @usableFromInline let massMatrix: [Double]?
     @usableFromInline let maxConsecutiveSingular = 5
     /// `f.isAutonomous`: `∂f/∂t` is zero and never evaluated.
@@ -95,13 +109,16 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     /// `f(t, u)` at the current starting point.
     @usableFromInline var f0: [Scalar]
     @usableFromInline var dT: [Scalar]
-    /// Stage `U_j` at `stages[j*n ..< (j+1)*n]`; after an accepted step, those of that step
-    /// (the dense output reads them).
-    @usableFromInline var stages: [Scalar]
+    /// Stage `U_j` at `stages.base + j*n`; after an accepted step, those of that step (the
+    /// dense output reads them). Then `n` entries of scratch for `Σ_j (C_ij/h) U_j` before a
+    /// non-identity mass matrix is applied.
+    @usableFromInline var stages: StageStorage<Scalar>
+    /// The `C` weights of ``sums`` divided by the step's `h`.
+    @usableFromInline var scaledC: StageStorage<Double>
+    /// `f` takes and writes Swift arrays: the stage arguments are formed in `arg`, `f` writes
+    /// `du`.
     @usableFromInline var arg: [Scalar]
     @usableFromInline var du: [Scalar]
-    @usableFromInline var rhs: [Scalar]
-    @usableFromInline var massArg: [Scalar]
     /// The last stage's `f(t + h, u_new)` of an FSAL method.
     @usableFromInline var fLast: [Scalar]
     @usableFromInline var haveF0 = false
@@ -123,12 +140,9 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         self.n = n
         s = tableau.stages
         gamma = tableau.gamma
-        aFlat = tableau.a.flatMap { $0 }
-        cFlat = tableau.C.flatMap { $0 }
+        sums = RosenbrockStageSumTable(tableau.stageSums, count: n)
         nodes = tableau.c
         timeCoefficients = tableau.d
-        weights = tableau.m
-        errorWeights = tableau.errorWeights
         denseFlat = tableau.dense.flatMap { $0 }
         denseRows = tableau.dense.count
         fsal = tableau.isFSAL
@@ -140,6 +154,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
             self.massMatrix = nil
             mass = .identity
         }
+        if case .identity = mass { massIsIdentity = true } else { massIsIdentity = false }
         jacobianEvaluator = JacobianEvaluator(f, count: n, source: source)
         autonomous = f.isAutonomous
         var eps = 1.0
@@ -150,11 +165,10 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         J = [Scalar](repeating: .zero, count: n * n)
         f0 = zeros
         dT = zeros
-        stages = [Scalar](repeating: .zero, count: s * n)
+        stages = StageStorage(count: s * n + n)
+        scaledC = StageStorage(count: sums.terms.base[2 * s] - sums.terms.base[s])
         arg = zeros
         du = zeros
-        rhs = zeros
-        massArg = zeros
         fLast = zeros
         self.diagnostics = diagnostics
     }
@@ -237,95 +251,39 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         }
         diagnostics.consecutiveSingular = 0
         computeStages(f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
-        return errorNorm(u: u, uNew: uNew, tolerance: tolerance)
+        return Self.errorNorm(stages.base, sums, stages: s, count: n, u: u, uNew: uNew, tolerance: tolerance)
     }
 
     /// The stages, then `u_new = u + Σ m_j U_j` (or the last stage's argument for FSAL).
+    ///
+    /// The stage vectors, coefficients and scratch are reached through pointers taken once per
+    /// step (``StageStorage``): reaching Swift arrays through `self` or through closures inside
+    /// the stage loop cost uniqueness checks and retains per stage, which at n = 2 ... 8 weighed
+    /// as much as the arithmetic. Each stage's right-hand side is formed in its slot of
+    /// `stages` and solved there in place.
     @inlinable
     mutating func computeStages(
         _ f: Function, _ p: [Scalar], t: Double, h: Double, u: [Scalar], uNew: inout [Scalar],
         stats: inout SolverStats
     ) {
-        let n = self.n
+        if !isKnownUniquelyReferenced(&stages) { stages = stages.copy() }
+        if !isKnownUniquelyReferenced(&scaledC) { scaledC = scaledC.copy() }
+        let (n, s) = (self.n, self.s)
+        let U = stages.base
+        let terms = sums.terms.base
+        let w = sums.weights.base
+        // C_ij/h, once per step rather than once per component.
         let invH = 1 / h
-        // The buffers move into locals for the stage loop: uniquely owned, no exclusivity
-        // checks against `self` when passed to `f` and to the linear solve.
+        let c0 = terms[s]
+        for k in 0..<scaledC.count { scaledC.base[k] = w[c0 &+ k] * invH }
+        // The argument and output buffers of `f` move into locals for the stage loop: uniquely
+        // owned, no exclusivity checks against `self` when passed to `f`.
         var arg: [Scalar] = []
         var du: [Scalar] = []
-        var rhs: [Scalar] = []
-        var stages: [Scalar] = []
-        var massArg: [Scalar] = []
         swap(&arg, &self.arg)
         swap(&du, &self.du)
-        swap(&rhs, &self.rhs)
-        swap(&stages, &self.stages)
-        swap(&massArg, &self.massArg)
         for i in 0..<s {
-            let row = i * (i - 1) / 2
-            if i == 0 {
-                for m in 0..<n { du[m] = f0[m] }
-            } else {
-                // x_m = u_m + Σ_j a_ij U_j,m, summed in a register per component (the same order
-                // of additions as stage by stage, so the same rounding; for the n = 2 ... 20 of
-                // the test problems this avoids a load-add-store round trip through x per term).
-                stages.withUnsafeBufferPointer { U in
-                    arg.withUnsafeMutableBufferPointer { x in
-                        u.withUnsafeBufferPointer { u in
-                            aFlat.withUnsafeBufferPointer { a in
-                                for m in 0..<n {
-                                    var acc = u[m]
-                                    for j in 0..<i {
-                                        let w = a[row &+ j]
-                                        if w != 0 { acc += U[j &* n &+ m].scaled(by: w) }
-                                    }
-                                    x[m] = acc
-                                }
-                            }
-                        }
-                    }
-                }
-                f(&du, arg, p, Scalar(t + nodes[i] * h))
-                stats.nf += 1
-            }
-            // rhs = f + h d_i ∂f/∂t + M x with x = Σ_j (C_ij/h) U_j (the mass matrix applied
-            // once, in the form it has: identity, diagonal or full).
-            let hd = h * timeCoefficients[i]
-            stages.withUnsafeBufferPointer { U in
-                massArg.withUnsafeMutableBufferPointer { x in
-                    cFlat.withUnsafeBufferPointer { c in
-                        for m in 0..<n {
-                            var acc = Scalar.zero
-                            for j in 0..<i {
-                                let w = c[row &+ j] * invH
-                                if w != 0 { acc += U[j &* n &+ m].scaled(by: w) }
-                            }
-                            x[m] = acc
-                        }
-                    }
-                    rhs.withUnsafeMutableBufferPointer { r in
-                        for m in 0..<n { r[m] = du[m] }
-                        if hd != 0 && !autonomous { for m in 0..<n { r[m] += dT[m].scaled(by: hd) } }
-                        switch mass {
-                        case .identity:
-                            for m in 0..<n { r[m] += x[m] }
-                        case .diagonal(let diag):
-                            for m in 0..<n { r[m] += x[m].scaled(by: diag[m]) }
-                        case .full(let M):
-                            for k in 0..<n where x[k] != .zero {
-                                for m in 0..<n {
-                                    let mk = M[m + k * n]
-                                    if mk != 0 { r[m] += x[k].scaled(by: mk) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            W.solve(&rhs, stats: &stats)
-            stages.withUnsafeMutableBufferPointer { U in
-                let Ui = U.baseAddress! + i * n
-                for m in 0..<n { Ui[m] = rhs[m] }
-            }
+            stage(i, f, p, t: t, h: h, u: u, arg: &arg, du: &du, stats: &stats)
         }
         if fsal {
             // The last stage was evaluated at the new solution itself.
@@ -334,13 +292,16 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
                 fLast[m] = du[m]
             }
         } else {
-            stages.withUnsafeBufferPointer { U in
-                weights.withUnsafeBufferPointer { b in
+            let offsets = terms + sums.termOffset
+            let first = terms[2 &* s &+ 1], last = terms[2 &* s &+ 2]
+            u.withUnsafeBufferPointer { u in
+                uNew.withUnsafeMutableBufferPointer { uNew in
                     for m in 0..<n {
                         var acc = u[m]
-                        for j in 0..<s {
-                            let w = b[j]
-                            if w != 0 { acc += U[j &* n &+ m].scaled(by: w) }
+                        var k = first
+                        while k < last {
+                            acc += U[offsets[k] &+ m].scaled(by: w[k])
+                            k &+= 1
                         }
                         uNew[m] = acc
                     }
@@ -349,26 +310,133 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         }
         swap(&arg, &self.arg)
         swap(&du, &self.du)
-        swap(&rhs, &self.rhs)
-        swap(&stages, &self.stages)
-        swap(&massArg, &self.massArg)
     }
 
-    /// The scaled RMS norm of `Σ e_j U_j`.
-    @inlinable
-    func errorNorm(u: [Scalar], uNew: [Scalar], tolerance: ErrorScale) -> Double {
+    /// Stage `i`: `f` at `u + Σ_j a_ij U_j` (or `f0` for the first stage), then `U_i` from
+    /// `W U_i = f + h d_i ∂f/∂t + M Σ_j (C_ij/h) U_j`. (`mutating` although it writes only
+    /// through pointers: a non-mutating method had the optimizer copy the whole stepper, some
+    /// 600 bytes, at every step.)
+    @inlinable @inline(__always)
+    mutating func stage(
+        _ i: Int, _ f: Function, _ p: [Scalar], t: Double, h: Double, u: [Scalar], arg: inout [Scalar],
+        du: inout [Scalar], stats: inout SolverStats
+    ) {
         let n = self.n
-        var sum = 0.0
-        stages.withUnsafeBufferPointer { U in
-            for m in 0..<n {
-                var e = Scalar.zero
-                for j in 0..<s {
-                    let w = errorWeights[j]
-                    if w != 0 { e += U[j * n + m].scaled(by: w) }
+        let U = stages.base
+        let terms = sums.terms.base
+        let offsets = terms + sums.termOffset
+        let w = sums.weights.base
+        if i == 0 {
+            f0.withUnsafeBufferPointer { f0 in
+                du.withUnsafeMutableBufferPointer { d in
+                    for m in 0..<n { d[m] = f0[m] }
                 }
-                let sc = tolerance.scale(m, u[m].primal, uNew[m].primal)
-                sum += e.sumOfSquaredComponents / (sc * sc)
             }
+        } else {
+            // x_m = u_m + Σ_j a_ij U_j,m, summed in a register per component (the same order
+            // of additions as stage by stage, so the same rounding; for the n = 2 ... 20 of
+            // the test problems this avoids a load-add-store round trip through x per term).
+            let first = terms[i], last = terms[i &+ 1]
+            u.withUnsafeBufferPointer { u in
+                arg.withUnsafeMutableBufferPointer { x in
+                    for m in 0..<n {
+                        var acc = u[m]
+                        var k = first
+                        while k < last {
+                            acc += U[offsets[k] &+ m].scaled(by: w[k])
+                            k &+= 1
+                        }
+                        x[m] = acc
+                    }
+                }
+            }
+            f(&du, arg, p, Scalar(t + nodes[i] * h))
+            stats.nf += 1
+        }
+        // The right-hand side, written into U_i's slot: f + h d_i ∂f/∂t + M x with
+        // x = Σ_j (C_ij/h) U_j (the mass matrix applied once, in the form it has).
+        let Ui = U + i &* n
+        let hd = h * timeCoefficients[i]
+        let withTime = hd != 0 && !autonomous
+        let first = terms[s &+ i], last = terms[s &+ i &+ 1]
+        let cOverH = scaledC.base - terms[s]
+        du.withUnsafeBufferPointer { fi in
+            if massIsIdentity {
+                for m in 0..<n {
+                    var x = Scalar.zero
+                    var k = first
+                    while k < last {
+                        x += U[offsets[k] &+ m].scaled(by: cOverH[k])
+                        k &+= 1
+                    }
+                    var r = fi[m]
+                    if withTime { r += dT[m].scaled(by: hd) }
+                    Ui[m] = r + x
+                }
+            } else {
+                let x = U + s &* n
+                for m in 0..<n {
+                    var acc = Scalar.zero
+                    var k = first
+                    while k < last {
+                        acc += U[offsets[k] &+ m].scaled(by: cOverH[k])
+                        k &+= 1
+                    }
+                    x[m] = acc
+                }
+                for m in 0..<n {
+                    var r = fi[m]
+                    if withTime { r += dT[m].scaled(by: hd) }
+                    Ui[m] = r
+                }
+                Self.applyMass(mass, x, into: Ui, count: n)
+            }
+        }
+        W.solve(Ui, stats: &stats)
+    }
+
+    /// `r += M x` for a diagonal or full mass matrix, skipping zero entries of `x` and `M`.
+    /// (Static: as a method it had the optimizer copy the whole stepper, some 600 bytes, for a
+    /// call that identity-mass problems never make.)
+    @inlinable
+    static func applyMass(
+        _ mass: MassStructure, _ x: UnsafeMutablePointer<Scalar>, into r: UnsafeMutablePointer<Scalar>, count n: Int
+    ) {
+        switch mass {
+        case .identity:
+            for m in 0..<n { r[m] += x[m] }
+        case .diagonal(let diag):
+            for m in 0..<n { r[m] += x[m].scaled(by: diag[m]) }
+        case .full(let M):
+            for k in 0..<n where x[k] != .zero {
+                for m in 0..<n {
+                    let mk = M[m + k * n]
+                    if mk != 0 { r[m] += x[k].scaled(by: mk) }
+                }
+            }
+        }
+    }
+
+    /// The scaled RMS norm of `Σ e_j U_j`. (Static, for the reason given at ``applyMass``.)
+    @inlinable
+    static func errorNorm(
+        _ U: UnsafePointer<Scalar>, _ sums: RosenbrockStageSumTable, stages s: Int, count n: Int, u: [Scalar],
+        uNew: [Scalar], tolerance: ErrorScale
+    ) -> Double {
+        let terms = sums.terms.base
+        let offsets = terms + sums.termOffset
+        let w = sums.weights.base
+        let first = terms[2 &* s], last = terms[2 &* s &+ 1]
+        var sum = 0.0
+        for m in 0..<n {
+            var e = Scalar.zero
+            var k = first
+            while k < last {
+                e += U[offsets[k] &+ m].scaled(by: w[k])
+                k &+= 1
+            }
+            let sc = tolerance.scale(m, u[m].primal, uNew[m].primal)
+            sum += e.sumOfSquaredComponents / (sc * sc)
         }
         return ErrorScale.finish(sum, count: n, as: Scalar.self)
     }
@@ -391,7 +459,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         var acc = Scalar.zero
         for j in 0..<s {
             let w = denseFlat[k * s + j]
-            if w != 0 { acc += stages[j * n + m].scaled(by: w) }
+            if w != 0 { acc += stages.base[j * n + m].scaled(by: w) }
         }
         return acc
     }

@@ -30,6 +30,38 @@ public enum RosenbrockTableauError: Error, Equatable, CustomStringConvertible, S
     }
 }
 
+/// The stage sums of a Rosenbrock tableau, `Σ_j w_j U_j` for each row of `a` and of `C`, for the
+/// error weights and for the solution weights, with the zero coefficients left out and the rest
+/// flattened for the stepper's stage loops: those loops then neither branch on nor multiply by
+/// zeros (Rodas5P's error estimate is one nonzero weight out of eight), and they add the
+/// remaining terms in the order of `j` as a dense loop skipping zeros would, so the sums round
+/// the same.
+@usableFromInline
+struct RosenbrockStageSums: Sendable {
+    /// Sum `r` is terms `bounds[r] ..< bounds[r + 1]`. Rows: `a` (0 ..< s), `C` (s ..< 2s), error
+    /// weights (2s), solution weights (2s + 1).
+    @usableFromInline let bounds: [Int]
+    /// The stage `j` of each term.
+    @usableFromInline let stages: [Int]
+    @usableFromInline let weights: [Double]
+
+    init(rows: [[Double]]) {
+        var bounds = [0]
+        var stages: [Int] = []
+        var weights: [Double] = []
+        for row in rows {
+            for (j, w) in row.enumerated() where w != 0 {
+                stages.append(j)
+                weights.append(w)
+            }
+            bounds.append(stages.count)
+        }
+        self.bounds = bounds
+        self.stages = stages
+        self.weights = weights
+    }
+}
+
 /// A Rosenbrock (ROW) method as data (DESIGN.md §5), in the transformed form of Hairer &
 /// Wanner II, §IV.7, eqs. (7.25)-(7.27), with a mass matrix as in §VI.4:
 ///
@@ -78,6 +110,8 @@ public struct RosenbrockTableau: Sendable {
     public let isLStable: Bool
     /// The step-size controller tuned for this method.
     public let controller: PIController
+    /// The stage sums' nonzero terms, flattened once here rather than in every solve.
+    @usableFromInline let stageSums: RosenbrockStageSums
 
     public var stages: Int { c.count }
 
@@ -151,6 +185,7 @@ public struct RosenbrockTableau: Sendable {
         self.isFSAL = isFSAL
         self.isLStable = isLStable
         self.controller = controller
+        stageSums = RosenbrockStageSums(rows: a + C + [errorWeights, m])
     }
 
     /// Builds a tableau from the standard form of HW II (7.4),
