@@ -216,6 +216,10 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         settings.polynomialInterpolation = interpolation == .polynomial
         settings.replayGuardStride = _replayGuardStride
         let ws = _CVODESWorkspace(problem.f.model, p: plan.p, n: n, adjoint: true)
+        if let engine = ws.engine {
+            ws.compressed = _CompressedJacobian.make(
+                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, includeParameters: false)
+        }
         let functions = CVODESFunctions(
             count: n, sensitivityCount: 0, rhs: { t, y, dy in ws.rhs(t, y, dy) },
             jacobian: { t, y, J in ws.jacobian(t, y, J, adjoint: false) },
@@ -312,6 +316,9 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline var vjpP: [Double]
     @usableFromInline var vjps = 0
     @usableFromInline var error: ReverseModeError?
+    /// `∂f/∂u` by compressed forward mode when that is cheaper (the adjoint's, set up like the
+    /// native adjoints' so that the two compare integrators, not Jacobian codes).
+    @usableFromInline var compressed: _CompressedJacobian<Model>?
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int, adjoint: Bool) {
@@ -347,6 +354,12 @@ final class _CVODESWorkspace<Model: ODEModel> {
     /// negated transpose `−(∂f/∂u)ᵀ` (the Jacobian of the adjoint right-hand side).
     @inlinable
     func jacobian(_ t: Double, _ y: UnsafePointer<Double>, _ J: UnsafeMutablePointer<Double>, adjoint: Bool) -> Bool {
+        if let compressed {
+            compressed.evaluate(into: J, count: n * n, u: y, p: p, t: t, negatedTranspose: adjoint, leading: n)
+            var finite = true
+            for k in 0..<(n * n) where !J[k].isFinite { finite = false }
+            return finite
+        }
         for k in 0..<np { pd[k] = D(constant: p[k]) }
         let td = D(constant: t)
         var finite = true
