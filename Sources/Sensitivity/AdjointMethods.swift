@@ -373,6 +373,8 @@ func _denseSolve<M: ODEModel, A: ODEAlgorithm>(
 /// `dL/dp = ∫ λ(t)ᵀ ∂f/∂p(u(t), p, t) dt` is computed afterwards as a quadrature over the
 /// stored forward and backward solutions: 5-point Gauss-Legendre on every piece between
 /// consecutive forward and backward step times, with `λ(t)` from the adjoint's dense output.
+/// The integrand `λᵀ∂f/∂p` comes from one dual evaluation of `f` when the parameters' columns
+/// of `∂f/∂p` take at most eight colors (see ``_CompressedJacobian``), else from the tape.
 ///
 /// Cao, Li, Petzold & Serban (2003), §2 (the quadrature form of the parameter gradient);
 /// Ma et al., arXiv:1812.01892.
@@ -429,6 +431,8 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             for s in forwardTimes where s > lo && s < hi { breaks.append(s) }
             breaks.sort()
             let nodes = QuadratureAdjoint.nodes, weights = QuadratureAdjoint.weights
+            let products = _CompressedJacobian.makeParameterProduct(
+                model, tape: ws.engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
             for m in 1..<breaks.count {
                 let a = breaks[m - 1], b = breaks[m]
                 guard b > a else { continue }
@@ -437,7 +441,12 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
                     let t = mid + half * nodes[q]
                     ws.interpolateForward(t)
                     adjoint(t, &ws.lambda)
-                    ws.vjp(t: t)
+                    if let products {
+                        ws.vjps += 1
+                        products.parameterProduct(ws.lambda, u: ws.u, p: plan.p, t: t, into: &ws.vjpP)
+                    } else {
+                        ws.vjp(t: t)
+                    }
                     let w = half * weights[q]
                     ws.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { mu[k] += w * v[k] } }
                 }

@@ -219,6 +219,8 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         if let engine = ws.engine {
             ws.compressed = _CompressedJacobian.make(
                 problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, includeParameters: false)
+            ws.parameterProducts = _CompressedJacobian.makeParameterProduct(
+                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
         }
         let functions = CVODESFunctions(
             count: n, sensitivityCount: 0, rhs: { t, y, dy in ws.rhs(t, y, dy) },
@@ -319,6 +321,8 @@ final class _CVODESWorkspace<Model: ODEModel> {
     /// `∂f/∂u` by compressed forward mode when that is cheaper (the adjoint's, set up like the
     /// native adjoints' so that the two compare integrators, not Jacobian codes).
     @usableFromInline var compressed: _CompressedJacobian<Model>?
+    /// `λᵀ∂f/∂p` by one dual evaluation when that is cheaper, as for ``QuadratureAdjoint``.
+    @usableFromInline var parameterProducts: _CompressedJacobian<Model>?
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int, adjoint: Bool) {
@@ -448,7 +452,14 @@ final class _CVODESWorkspace<Model: ODEModel> {
     func adjointQuadrature(
         _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dq: UnsafeMutablePointer<Double>
     ) -> Bool {
-        vjp(t, y, l) && _negate(vjpP, into: dq)
+        guard let parameterProducts else { return vjp(t, y, l) && _negate(vjpP, into: dq) }
+        vjps += 1
+        for i in 0..<n {
+            u[i] = y[i]
+            lambda[i] = l[i]
+        }
+        parameterProducts.parameterProduct(lambda, u: u, p: p, t: t, into: &vjpP)
+        return _negate(vjpP, into: dq)
     }
 
     /// `out = −v`; `false` when a component is not finite (CVODES then retries with a smaller step).

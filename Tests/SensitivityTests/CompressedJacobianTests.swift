@@ -50,6 +50,14 @@ private struct Branching: ODEModel {
         for i in 0..<n { for j in 0..<n { expected[i + j * size] = -ju[j, i] } }
         for k in 0..<np { for j in 0..<n { expected[(n + k) + j * size] = -jp[j, k] } }
         #expect(K == expected)
+        // λᵀ ∂f/∂p against the tape's reverse sweep.
+        let products = try #require(_CompressedJacobian.makeParameterProduct(model, tape: tape, u: u, p: p, t: t))
+        #expect(products.evaluationsPerJacobian == 1)
+        let lambda = (0..<n).map { Double($0 % 5) - 1.5 }
+        var dp = [Double](repeating: .nan, count: np)
+        products.parameterProduct(lambda, u: v, p: p, t: t, into: &dp)
+        let (_, reference) = try tape.vjp(u: v, p: p, t: t, v: lambda)
+        #expect(relativeError(dp, reference) < 1e-13)
         return state.evaluationsPerJacobian
     }
 
