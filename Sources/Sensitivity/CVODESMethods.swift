@@ -219,8 +219,10 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         if let engine = ws.engine {
             ws.compressed = _CompressedJacobian.make(
                 problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, includeParameters: false)
-            ws.parameterProducts = _CompressedJacobian.makeParameterProduct(
-                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
+            ws.parameterProducts = _CompressedJacobian.makeProduct(
+                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, parameters: true)
+            ws.stateProducts = _CompressedJacobian.makeProduct(
+                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, parameters: false)
         }
         let functions = CVODESFunctions(
             count: n, sensitivityCount: 0, rhs: { t, y, dy in ws.rhs(t, y, dy) },
@@ -323,6 +325,8 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline var compressed: _CompressedJacobian<Model>?
     /// `λᵀ∂f/∂p` by one dual evaluation when that is cheaper, as for ``QuadratureAdjoint``.
     @usableFromInline var parameterProducts: _CompressedJacobian<Model>?
+    /// `λᵀ∂f/∂u` likewise, for the adjoint right-hand side.
+    @usableFromInline var stateProducts: _CompressedJacobian<Model>?
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int, adjoint: Bool) {
@@ -444,7 +448,14 @@ final class _CVODESWorkspace<Model: ODEModel> {
     func adjointRHS(
         _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dl: UnsafeMutablePointer<Double>
     ) -> Bool {
-        vjp(t, y, l) && _negate(vjpU, into: dl)
+        guard let stateProducts else { return vjp(t, y, l) && _negate(vjpU, into: dl) }
+        vjps += 1
+        for i in 0..<n {
+            u[i] = y[i]
+            lambda[i] = l[i]
+        }
+        stateProducts.product(lambda, u: u, p: p, t: t, into: &vjpU)
+        return _negate(vjpU, into: dl)
     }
 
     /// The backward quadrature integrand `−(∂f/∂p)ᵀλ`.
@@ -458,7 +469,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
             u[i] = y[i]
             lambda[i] = l[i]
         }
-        parameterProducts.parameterProduct(lambda, u: u, p: p, t: t, into: &vjpP)
+        parameterProducts.product(lambda, u: u, p: p, t: t, into: &vjpP)
         return _negate(vjpP, into: dq)
     }
 
