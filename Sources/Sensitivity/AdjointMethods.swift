@@ -18,8 +18,8 @@ import StiffSolvers
 // discrete callback. The products `λᵀ∂f/∂u` and `λᵀ∂f/∂p` come from one
 // replayed reverse-mode tape (``RHSTape``) per gradient. The tape's dependency pattern also
 // colors the Jacobians' columns (``_CompressedJacobian``): the stiff solves' Jacobians, forward
-// and backward, take one dual evaluation per eight colors rather than per eight columns, and a
-// product whose columns take at most eight colors is one dual evaluation instead of a replay.
+// and backward, take one dual evaluation per eight colors rather than per eight columns, and
+// the quadrature's `λᵀ∂f/∂p` is one dual evaluation when the parameters take at most eight.
 
 /// Buffers and counters shared by the backward right-hand sides (one per gradient; the
 /// closures of the backward problems capture it, so a step allocates nothing).
@@ -47,9 +47,6 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// The Jacobian of the backward system by compressed forward mode, when cheaper (see
     /// ``prepareCompressedJacobian(u0:t0:includeMu:)``).
     @usableFromInline var compressed: _CompressedJacobian<Model>?
-    /// `λᵀ∂f/∂u` alone by one dual evaluation, for the backward system without `μ`, when cheaper
-    /// (``_CompressedJacobian/makeProduct(_:tape:u:p:t:parameters:)``).
-    @usableFromInline var stateProducts: _CompressedJacobian<Model>?
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int) {
@@ -77,12 +74,7 @@ final class _AdjointWorkspace<Model: ODEModel> {
             { dy, y, _, t in
                 self.interpolateForward(t)
                 self.lambda.withUnsafeMutableBufferPointer { l in for i in 0..<n { l[i] = y[i] } }
-                if !includeMu, let products = self.stateProducts {
-                    self.vjps += 1
-                    products.product(self.lambda, u: self.u, p: self.p, t: t, into: &self.vjpU)
-                } else {
-                    self.vjp(t: t)
-                }
+                self.vjp(t: t)
                 dy.withUnsafeMutableBufferPointer { d in
                     self.vjpU.withUnsafeBufferPointer { v in for i in 0..<n { d[i] = -v[i] } }
                     if includeMu { self.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { d[n + k] = -v[k] } } }
@@ -104,9 +96,6 @@ final class _AdjointWorkspace<Model: ODEModel> {
             includeMu
             ? _CompressedJacobian.make(model, tape: engine.tape, u: u0, p: p, t: t0, includeParameters: true)
             : stateOnly
-        if !includeMu {
-            stateProducts = _CompressedJacobian.makeProduct(model, tape: engine.tape, u: u0, p: p, t: t0, parameters: false)
-        }
         return stateOnly
     }
 
@@ -445,8 +434,8 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             for s in forwardTimes where s > lo && s < hi { breaks.append(s) }
             breaks.sort()
             let nodes = QuadratureAdjoint.nodes, weights = QuadratureAdjoint.weights
-            let products = _CompressedJacobian.makeProduct(
-                model, tape: ws.engine.tape, u: plan.u0, p: plan.p, t: plan.t0, parameters: true)
+            let products = _CompressedJacobian.makeParameterProduct(
+                model, tape: ws.engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
             for m in 1..<breaks.count {
                 let a = breaks[m - 1], b = breaks[m]
                 guard b > a else { continue }
@@ -457,7 +446,7 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
                     adjoint(t, &ws.lambda)
                     if let products {
                         ws.vjps += 1
-                        products.product(ws.lambda, u: ws.u, p: plan.p, t: t, into: &ws.vjpP)
+                        products.parameterProduct(ws.lambda, u: ws.u, p: plan.p, t: t, into: &ws.vjpP)
                     } else {
                         ws.vjp(t: t)
                     }

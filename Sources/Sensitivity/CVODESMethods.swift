@@ -219,10 +219,8 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         if let engine = ws.engine {
             ws.compressed = _CompressedJacobian.make(
                 problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, includeParameters: false)
-            ws.parameterProducts = _CompressedJacobian.makeProduct(
-                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, parameters: true)
-            ws.stateProducts = _CompressedJacobian.makeProduct(
-                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, parameters: false)
+            ws.parameterProducts = _CompressedJacobian.makeParameterProduct(
+                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
         }
         let functions = CVODESFunctions(
             count: n, sensitivityCount: 0, rhs: { t, y, dy in ws.rhs(t, y, dy) },
@@ -325,8 +323,6 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline var compressed: _CompressedJacobian<Model>?
     /// `λᵀ∂f/∂p` by one dual evaluation when that is cheaper, as for ``QuadratureAdjoint``.
     @usableFromInline var parameterProducts: _CompressedJacobian<Model>?
-    /// `λᵀ∂f/∂u` likewise, for the adjoint right-hand side.
-    @usableFromInline var stateProducts: _CompressedJacobian<Model>?
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int, adjoint: Bool) {
@@ -448,14 +444,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
     func adjointRHS(
         _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dl: UnsafeMutablePointer<Double>
     ) -> Bool {
-        guard let stateProducts else { return vjp(t, y, l) && _negate(vjpU, into: dl) }
-        vjps += 1
-        for i in 0..<n {
-            u[i] = y[i]
-            lambda[i] = l[i]
-        }
-        stateProducts.product(lambda, u: u, p: p, t: t, into: &vjpU)
-        return _negate(vjpU, into: dl)
+        vjp(t, y, l) && _negate(vjpU, into: dl)
     }
 
     /// The backward quadrature integrand `−(∂f/∂p)ᵀλ`.
@@ -469,7 +458,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
             u[i] = y[i]
             lambda[i] = l[i]
         }
-        parameterProducts.product(lambda, u: u, p: p, t: t, into: &vjpP)
+        parameterProducts.parameterProduct(lambda, u: u, p: p, t: t, into: &vjpP)
         return _negate(vjpP, into: dq)
     }
 

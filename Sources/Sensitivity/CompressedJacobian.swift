@@ -21,7 +21,7 @@ final class _CompressedJacobian<Model: ODEModel> {
     @usableFromInline let n: Int
     @usableFromInline let np: Int
     /// The columns, as indices into `x = [u; p]`: `0..<n` (∂f/∂u), `0..<n+np` (∂f/∂u and ∂f/∂p)
-    /// or `n..<n+np` (∂f/∂p); the products ``product(_:u:p:t:into:)`` cover the columns given.
+    /// or `n..<n+np` (∂f/∂p, for ``parameterProduct(_:u:p:t:into:)``).
     @usableFromInline let columns: Range<Int>
     @usableFromInline let colors: Int
     /// Per chunk `k` of eight colors: the columns to seed at `seedColumn[seedStart[k] ..<
@@ -125,10 +125,10 @@ final class _CompressedJacobian<Model: ODEModel> {
         _run(into: J, count: count, u: u, p: p, t: t, lambda: nil, negatedTranspose: negatedTranspose, leading: leading)
     }
 
-    /// `λᵀ ∂f/∂x` over the columns (`λᵀ∂f/∂u` or `λᵀ∂f/∂p`) into `dp`: one dual evaluation per
-    /// chunk of eight colors, against a reverse sweep's replay of the whole tape.
+    /// `λᵀ ∂f/∂p` into `dp` (built with the columns `n..<n+np`): one dual evaluation per chunk of
+    /// eight colors, against a reverse sweep's replay of the whole tape.
     @inlinable
-    func product(_ lambda: [Double], u: [Double], p: [Double], t: Double, into dp: inout [Double]) {
+    func parameterProduct(_ lambda: [Double], u: [Double], p: [Double], t: Double, into dp: inout [Double]) {
         let count = dp.count
         lambda.withUnsafeBufferPointer { l in
             u.withUnsafeBufferPointer { u in
@@ -142,7 +142,7 @@ final class _CompressedJacobian<Model: ODEModel> {
     }
 
     /// The Jacobian entries into `J` (its layout as in ``evaluate(into:count:u:p:t:negatedTranspose:leading:)``),
-    /// or with `lambda` the products `Σ_i λ_i ∂f_i/∂x_j` into `J[j − columns.lowerBound]`.
+    /// or with `lambda` the products `Σ_i λ_i ∂f_i/∂p_k` into `J[k]`.
     @inlinable
     func _run(
         into J: UnsafeMutablePointer<Double>, count: Int, u: UnsafePointer<Double>, p: [Double], t: Double,
@@ -174,10 +174,9 @@ final class _CompressedJacobian<Model: ODEModel> {
                         entrySlot.withUnsafeBufferPointer { slot in
                             let entries = entryStart[chunk]..<entryStart[chunk + 1]
                             if let lambda {
-                                // λᵀ ∂f/∂x: the products accumulate per column.
-                                let first = columns.lowerBound
+                                // λᵀ ∂f/∂p: the products accumulate per parameter.
                                 for e in entries {
-                                    let k = column[e] &- first
+                                    let k = column[e] &- n
                                     J[k] += lambda[row[e]] * out[row[e]].partials[slot[e]]
                                 }
                             } else {
@@ -217,22 +216,20 @@ extension _CompressedJacobian {
         return _CompressedJacobian(model, pattern: pattern, n: u.count, p: p, columns: 0..<columns)
     }
 
-    /// The evaluator of `λᵀ ∂f/∂p` (`parameters`) or `λᵀ ∂f/∂u` when those columns take eight
-    /// colors or fewer: one dual evaluation of `f` per product. (On the Brusselator, whose
-    /// parameters each enter one cell, the parameters take four colors at every grid size, and
-    /// the dual evaluation measured about half the time of the tape's replay and sweep; its
-    /// states take eight colors on the 2x2 grid only.) `nil` otherwise, for systems with
-    /// `n + np ≤ 8` (``_VJPEngine`` evaluates both products with one dual evaluation), or when
-    /// the tape cannot give the structure.
+    /// The evaluator of `λᵀ ∂f/∂p` when the parameter columns take eight colors or fewer: one
+    /// dual evaluation of `f` per product. (On the Brusselator, whose parameters each enter one
+    /// cell, that is four colors at every grid size, and the dual evaluation measured about half
+    /// the time of the tape's replay and sweep.) `nil` otherwise, or when the tape cannot give
+    /// the structure.
     @inlinable
-    static func makeProduct(
-        _ model: Model, tape: RHSTape, u: [Double], p: [Double], t: Double, parameters: Bool
+    static func makeParameterProduct(
+        _ model: Model, tape: RHSTape, u: [Double], p: [Double], t: Double
     ) -> _CompressedJacobian? {
-        let n = u.count, np = p.count
-        guard (parameters ? np : n) > 0, n + np > 8, let pattern = try? tape.dependencyPattern(u: u, p: p, t: t)
-        else { return nil }
-        return _CompressedJacobian(
-            model, pattern: pattern, n: n, p: p, columns: parameters ? n..<(n + np) : 0..<n, maxEvaluations: 1)
+        let n = u.count
+        guard p.count > 0, n + p.count > 8, let pattern = try? tape.dependencyPattern(u: u, p: p, t: t) else {
+            return nil
+        }
+        return _CompressedJacobian(model, pattern: pattern, n: n, p: p, columns: n..<(n + p.count), maxEvaluations: 1)
     }
 }
 

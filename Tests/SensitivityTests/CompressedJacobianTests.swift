@@ -51,15 +51,13 @@ private struct Branching: ODEModel {
         for k in 0..<np { for j in 0..<n { expected[(n + k) + j * size] = -jp[j, k] } }
         #expect(K == expected)
         // λᵀ ∂f/∂p against the tape's reverse sweep.
-        let products = try #require(_CompressedJacobian.makeProduct(model, tape: tape, u: u, p: p, t: t, parameters: true))
+        let products = try #require(_CompressedJacobian.makeParameterProduct(model, tape: tape, u: u, p: p, t: t))
         #expect(products.evaluationsPerJacobian == 1)
         let lambda = (0..<n).map { Double($0 % 5) - 1.5 }
         var dp = [Double](repeating: .nan, count: np)
-        products.product(lambda, u: v, p: p, t: t, into: &dp)
-        let (duReference, dpReference) = try tape.vjp(u: v, p: p, t: t, v: lambda)
-        #expect(relativeError(dp, dpReference) < 1e-13)
-        #expect(_CompressedJacobian.makeProduct(model, tape: tape, u: u, p: p, t: t, parameters: false) == nil)
-        _ = duReference
+        products.parameterProduct(lambda, u: v, p: p, t: t, into: &dp)
+        let (_, reference) = try tape.vjp(u: v, p: p, t: t, v: lambda)
+        #expect(relativeError(dp, reference) < 1e-13)
         return state.evaluationsPerJacobian
     }
 
@@ -70,19 +68,6 @@ private struct Branching: ODEModel {
             // The five-point stencil on a torus: a bounded number of colors at every grid size.
             #expect(evaluations <= 2, "N = \(N): \(evaluations) dual evaluations")
         }
-    }
-
-    /// On the 2x2 grid the eight states take eight colors: `λᵀ∂f/∂u` by one dual evaluation.
-    @Test func smallBrusselatorStateProducts() throws {
-        let model = Brusselator2D(gridSize: 2)
-        let u = model.initialState.map { $0 + 0.1 }, p = model.nominalParameters
-        let tape = RHSTape(model)
-        let products = try #require(_CompressedJacobian.makeProduct(model, tape: tape, u: u, p: p, t: 0.2, parameters: false))
-        let lambda = [0.5, -1, 2, 0.25, -0.75, 1.5, 3, -2]
-        var du = [Double](repeating: .nan, count: 8)
-        products.product(lambda, u: u, p: p, t: 0.2, into: &du)
-        let (reference, _) = try tape.vjp(u: u, p: p, t: 0.2, v: lambda)
-        #expect(relativeError(du, reference) < 1e-13)
     }
 
     @Test func dependencyPatternOfTheBrusselator() throws {
