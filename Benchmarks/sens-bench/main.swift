@@ -25,7 +25,8 @@
 // the gradient's relative difference to the reference method's (ForwardDiffSensitivity, or
 // the interpolating adjoint where forward mode was skipped), so that a fast wrong answer shows.
 //
-// Run: swift run -c release sens-bench [--quick] [--with-u0] [--only FAMILY] [--profile METHOD] [--output DIR]
+// Run: swift run -c release sens-bench [--quick] [--with-u0] [--only FAMILY] [--sizes N,...] [--methods A,B,...]
+//      [--profile METHOD] [--stiff-solver NAME] [--output DIR]
 import AutoDiff
 import DiffEq
 import Foundation
@@ -36,6 +37,11 @@ let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
 /// `--only FAMILY` runs one family (its name's first word, lower case: lotka, pollu, brusselator, neural).
 let only: String? = arguments.firstIndex(of: "--only").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+/// `--methods A,B` runs only the methods so named (e.g. `QuadratureAdjoint,CVODESAdjoint(BDF)` for
+/// quick A/B runs; the summary table needs a forward method, the per-case ratio line does not).
+let methodFilter: Set<String>? = arguments.firstIndex(of: "--methods").flatMap { i in
+    i + 1 < arguments.count ? Set(arguments[i + 1].split(separator: ",").map(String.init)) : nil
+}
 /// `--profile METHOD` runs that method 2000 times on each case before timing (for `perf record`).
 let profiled: String? = arguments.firstIndex(of: "--profile").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
 func wanted(_ family: String) -> Bool {
@@ -159,6 +165,7 @@ func runCase(family: String, size: String, states: Int, parameters: Int, _ list:
     print("\n\(family) \(size): \(states) states, \(parameters) parameters")
     print("  \(pad("method", 34))  \(pad("time", 10))  \(pad("vs fastest", 10))  \(pad("rel. diff", 9))  stats")
     var results: [(Variant, Double?, SensitivityResult?, String)] = []
+    let list = list.filter { methodFilter?.contains($0.name) ?? true }
     for v in list where v.name == profiled {
         for _ in 0..<2000 { blackHole(try? v.run()) }
     }
@@ -208,6 +215,10 @@ func runCase(family: String, size: String, states: Int, parameters: Int, _ list:
     if let f = forward, let a = adjoint {
         print("  best forward / best adjoint time: \(sig(f / a, 3)) (" + (f < a ? "forward mode \(sig(a / f, 3))x ahead)" : "adjoint \(sig(f / a, 3))x ahead)"))
     }
+    let native = results.filter { $0.0.isAdjoint && !$0.0.name.hasPrefix("CVODES") }.compactMap { $0.1 }.min()
+    if let c = results.first(where: { $0.0.name.hasPrefix("CVODESAdjoint") })?.1, let a = native {
+        print("  CVODESAdjoint / our best adjoint time: \(sig(c / a, 3))")
+    }
 }
 
 // MARK: Cases
@@ -224,7 +235,11 @@ if wanted("POLLU") { runCase(
 
 /// `--stiff-solver NAME` (Rodas5P, Rodas4, KenCarp4) for the Brusselator, to compare forward solvers.
 let stiffSolver = arguments.firstIndex(of: "--stiff-solver").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } ?? "Rodas5P"
-for N in quick ? [2, 3, 5] : [2, 3, 4, 5, 6, 8] where wanted("Brusselator") {
+/// `--sizes 5,8` runs those Brusselator grid sizes only (for profiling one size).
+let brusselatorSizes: [Int] = arguments.firstIndex(of: "--sizes").flatMap { i in
+    i + 1 < arguments.count ? arguments[i + 1].split(separator: ",").compactMap { Int($0) } : nil
+} ?? (quick ? [2, 3, 5] : [2, 3, 4, 5, 6, 8])
+for N in brusselatorSizes where wanted("Brusselator") {
     let model = Brusselator2D(gridSize: N)
     let problem = ODEProblem(model: model, u0: model.initialState, tspan: (0, 1), p: model.nominalParameters)
     let options = publishedOptions(every: 0.1)

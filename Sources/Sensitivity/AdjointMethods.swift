@@ -16,7 +16,10 @@ import StiffSolvers
 // exact Jacobian `-(∂f/∂u)ᵀ` by forward-mode AD) in one solve from the last observation to
 // t0, which steps onto every observation time (`tstops`) and applies the jump there with a
 // discrete callback. The products `λᵀ∂f/∂u` and `λᵀ∂f/∂p` come from one
-// replayed reverse-mode tape (``RHSTape``) per gradient.
+// replayed reverse-mode tape (``RHSTape``) per gradient. The tape's dependency pattern also
+// colors the Jacobians' columns (``_CompressedJacobian``): the stiff solves' Jacobians, forward
+// and backward, take one dual evaluation per eight colors rather than per eight columns, and
+// the quadrature's `λᵀ∂f/∂p` is one dual evaluation when the parameters take at most eight.
 
 /// Buffers and counters shared by the backward right-hand sides (one per gradient; the
 /// closures of the backward problems capture it, so a step allocates nothing).
@@ -41,6 +44,9 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline var error: ReverseModeError?
     /// `∂f/∂u` (column-major) for the quadrature adjoint's stiff backward solves.
     @usableFromInline var stateJacobian: [Double] = []
+    /// The Jacobian of the backward system by compressed forward mode, when cheaper (see
+    /// ``prepareCompressedJacobian(u0:t0:includeMu:)``).
+    @usableFromInline var compressed: _CompressedJacobian<Model>?
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int) {
@@ -80,6 +86,19 @@ final class _AdjointWorkspace<Model: ODEModel> {
             })
     }
 
+    /// Sets up the compressed evaluation of the backward system's Jacobian (`∂f/∂u`, with
+    /// `includeMu` also `∂f/∂p`) from the structure the VJP tape records at `(u0, p, t0)`, and
+    /// returns the one of `∂f/∂u` alone for the forward solve.
+    @inlinable
+    func prepareCompressedJacobian(u0: [Double], t0: Double, includeMu: Bool) -> _CompressedJacobian<Model>? {
+        let stateOnly = _CompressedJacobian.make(model, tape: engine.tape, u: u0, p: p, t: t0, includeParameters: false)
+        compressed =
+            includeMu
+            ? _CompressedJacobian.make(model, tape: engine.tape, u: u0, p: p, t: t0, includeParameters: true)
+            : stateOnly
+        return stateOnly
+    }
+
     /// `λᵀ∂f/∂u` into `vjpU` and `λᵀ∂f/∂p` into `vjpP` at `(u, p, t)`.
     @inlinable @inline(__always)
     func vjp(t: Double) {
@@ -111,6 +130,17 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @inlinable
     func adjointJacobian(_ J: inout [Double], t: Double, includeMu: Bool) {
         jacobians += 1
+        if let compressed {
+            let size = includeMu ? n + np : n, count = J.count
+            J.withUnsafeMutableBufferPointer { j in
+                u.withUnsafeBufferPointer { u in
+                    compressed.evaluate(
+                        into: j.baseAddress!, count: count, u: u.baseAddress!, p: p, t: t, negatedTranspose: true,
+                        leading: size)
+                }
+            }
+            return
+        }
         for i in J.indices { J[i] = 0 }
         if includeMu {
             let (ju, jp) = rhsJacobians(model, u: u, p: p, t: t)
@@ -212,12 +242,13 @@ func _backwardOptions(_ plan: ObservationPlan, dense: Bool) -> SolveOptions {
 /// steps are the quadrature's breakpoints), states at the observation times interpolated.
 @inlinable
 func _denseForward<M: ODEModel, A: ODEAlgorithm>(
-    _ model: M, _ algorithm: A, _ plan: ObservationPlan
+    _ model: M, _ algorithm: A, _ plan: ObservationPlan, jacobian: _CompressedJacobian<M>?
 ) throws(SensitivityError) -> (solution: ODESolution<Double>, observed: [[Double]]) {
     var options = plan.options
     options.dense = true
     options.saveEverystep = true
-    let problem = ODEProblem(model: model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+    let problem = ODEProblem(
+        _AdjointForwardRHS(model, compressed: jacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
     let sol = try _solve(problem, algorithm, options, phase: "forward")
     guard sol.denseOutput != nil else {
         throw .unsupported("\(algorithm.name) gave no dense output, which the interpolating adjoints need")
@@ -258,10 +289,12 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
         let ws = _AdjointWorkspace(model, p: plan.p, n: n)
+        let forwardJacobian = ws.prepareCompressedJacobian(u0: plan.u0, t0: plan.t0, includeMu: true)
         let observed: [[Double]]
         var stats: SensitivityStats
         if checkpointing {
-            let forwardProblem = ODEProblem(model: model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+            let forwardProblem = ODEProblem(
+                _AdjointForwardRHS(model, compressed: forwardJacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
             let forward = try _solve(forwardProblem, algorithm, plan.options, phase: "forward")
             guard forward.u.count == plan.times.count else {
                 throw .unsupported("the forward solve saved \(forward.u.count) states for \(plan.times.count) observations")
@@ -269,7 +302,7 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
             observed = forward.u
             stats = SensitivityStats(forward: forward.stats)
         } else {
-            let (forward, states) = try _denseForward(model, algorithm, plan)
+            let (forward, states) = try _denseForward(model, algorithm, plan, jacobian: forwardJacobian)
             ws.forward = forward.denseOutput
             observed = states
             stats = SensitivityStats(forward: forward.stats)
@@ -294,7 +327,8 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
                 let start = k == 0 ? t0 : times[k - 1]
                 let from = k == 0 ? plan.u0 : observed[k - 1]
                 do throws(SensitivityError) {
-                    let piece = try _denseSolve(model, algorithm, plan, u0: from, span: (start, times[k]))
+                    let piece = try _denseSolve(
+                        model, algorithm, plan, u0: from, span: (start, times[k]), jacobian: forwardJacobian)
                     ws.forward = piece.denseOutput
                     resolveEvaluations += piece.stats.nf
                     resolves += 1
@@ -322,13 +356,14 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
 /// checkpointed interpolating adjoint).
 @inlinable
 func _denseSolve<M: ODEModel, A: ODEAlgorithm>(
-    _ model: M, _ algorithm: A, _ plan: ObservationPlan, u0: [Double], span: (Double, Double)
+    _ model: M, _ algorithm: A, _ plan: ObservationPlan, u0: [Double], span: (Double, Double),
+    jacobian: _CompressedJacobian<M>?
 ) throws(SensitivityError) -> ODESolution<Double> {
     var options = plan.options
     options.saveat = nil
     options.dense = true
     options.saveEverystep = true
-    let problem = ODEProblem(model: model, u0: u0, tspan: span, p: plan.p)
+    let problem = ODEProblem(_AdjointForwardRHS(model, compressed: jacobian), u0: u0, tspan: span, p: plan.p)
     let sol = try _solve(problem, algorithm, options, phase: "forward (checkpoint re-solve)")
     guard sol.denseOutput != nil else {
         throw .unsupported("\(algorithm.name) gave no dense output, which the interpolating adjoints need")
@@ -341,6 +376,8 @@ func _denseSolve<M: ODEModel, A: ODEAlgorithm>(
 /// `dL/dp = ∫ λ(t)ᵀ ∂f/∂p(u(t), p, t) dt` is computed afterwards as a quadrature over the
 /// stored forward and backward solutions: 5-point Gauss-Legendre on every piece between
 /// consecutive forward and backward step times, with `λ(t)` from the adjoint's dense output.
+/// The integrand `λᵀ∂f/∂p` comes from one dual evaluation of `f` when the parameters' columns
+/// of `∂f/∂p` take at most eight colors (see ``_CompressedJacobian``), else from the tape.
 ///
 /// Cao, Li, Petzold & Serban (2003), §2 (the quadrature form of the parameter gradient);
 /// Ma et al., arXiv:1812.01892.
@@ -364,9 +401,10 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
     ) throws(SensitivityError) -> SensitivityResult {
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
-        let (forward, observed) = try _denseForward(model, algorithm, plan)
-        let forwardTimes = forward.t
         let ws = _AdjointWorkspace(model, p: plan.p, n: n)
+        let forwardJacobian = ws.prepareCompressedJacobian(u0: plan.u0, t0: plan.t0, includeMu: false)
+        let (forward, observed) = try _denseForward(model, algorithm, plan, jacobian: forwardJacobian)
+        let forwardTimes = forward.t
         ws.forward = forward.denseOutput
         let rhs = ws.adjointRHS(includeMu: false)
         var stats = SensitivityStats(forward: forward.stats)
@@ -396,6 +434,8 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             for s in forwardTimes where s > lo && s < hi { breaks.append(s) }
             breaks.sort()
             let nodes = QuadratureAdjoint.nodes, weights = QuadratureAdjoint.weights
+            let products = _CompressedJacobian.makeParameterProduct(
+                model, tape: ws.engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
             for m in 1..<breaks.count {
                 let a = breaks[m - 1], b = breaks[m]
                 guard b > a else { continue }
@@ -404,7 +444,12 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
                     let t = mid + half * nodes[q]
                     ws.interpolateForward(t)
                     adjoint(t, &ws.lambda)
-                    ws.vjp(t: t)
+                    if let products {
+                        ws.vjps += 1
+                        products.parameterProduct(ws.lambda, u: ws.u, p: plan.p, t: t, into: &ws.vjpP)
+                    } else {
+                        ws.vjp(t: t)
+                    }
                     let w = half * weights[q]
                     ws.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { mu[k] += w * v[k] } }
                 }

@@ -219,6 +219,12 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         settings.polynomialInterpolation = interpolation == .polynomial
         settings.replayGuardStride = _replayGuardStride
         let ws = _CVODESWorkspace(problem.f.model, p: plan.p, n: n, adjoint: true)
+        if let engine = ws.engine {
+            ws.compressed = _CompressedJacobian.make(
+                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, includeParameters: false)
+            ws.parameterProducts = _CompressedJacobian.makeParameterProduct(
+                problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
+        }
         let functions = CVODESFunctions(
             count: n, sensitivityCount: 0, rhs: { t, y, dy in ws.rhs(t, y, dy) },
             jacobian: { t, y, J in ws.jacobian(t, y, J, adjoint: false) },
@@ -317,6 +323,11 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline var vjpP: [Double]
     @usableFromInline var vjps = 0
     @usableFromInline var error: ReverseModeError?
+    /// `∂f/∂u` by compressed forward mode when that is cheaper (the adjoint's, set up like the
+    /// native adjoints' so that the two compare integrators, not Jacobian codes).
+    @usableFromInline var compressed: _CompressedJacobian<Model>?
+    /// `λᵀ∂f/∂p` by one dual evaluation when that is cheaper, as for ``QuadratureAdjoint``.
+    @usableFromInline var parameterProducts: _CompressedJacobian<Model>?
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int, adjoint: Bool, directions: Int? = nil) {
@@ -353,6 +364,12 @@ final class _CVODESWorkspace<Model: ODEModel> {
     /// negated transpose `−(∂f/∂u)ᵀ` (the Jacobian of the adjoint right-hand side).
     @inlinable
     func jacobian(_ t: Double, _ y: UnsafePointer<Double>, _ J: UnsafeMutablePointer<Double>, adjoint: Bool) -> Bool {
+        if let compressed {
+            compressed.evaluate(into: J, count: n * n, u: y, p: p, t: t, negatedTranspose: adjoint, leading: n)
+            var finite = true
+            for k in 0..<(n * n) where !J[k].isFinite { finite = false }
+            return finite
+        }
         for k in 0..<np { pd[k] = D(constant: p[k]) }
         let td = D(constant: t)
         var finite = true
@@ -441,7 +458,14 @@ final class _CVODESWorkspace<Model: ODEModel> {
     func adjointQuadrature(
         _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dq: UnsafeMutablePointer<Double>
     ) -> Bool {
-        vjp(t, y, l) && _negate(vjpP, into: dq)
+        guard let parameterProducts else { return vjp(t, y, l) && _negate(vjpP, into: dq) }
+        vjps += 1
+        for i in 0..<n {
+            u[i] = y[i]
+            lambda[i] = l[i]
+        }
+        parameterProducts.parameterProduct(lambda, u: u, p: p, t: t, into: &vjpP)
+        return _negate(vjpP, into: dq)
     }
 
     /// `out = −v`; `false` when a component is not finite (CVODES then retries with a smaller step).

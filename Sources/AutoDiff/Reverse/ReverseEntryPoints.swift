@@ -276,6 +276,55 @@ public final class RHSTape {
         }
     }
 
+    /// Which inputs each output of `f` depends on through the recorded operations: entry `i`
+    /// lists, in increasing order, the `j` with `∂f_i/∂x_j` possibly nonzero, where `x = [u; p]`
+    /// (`j < u.count` a state, above it a parameter). The structural sparsity of the Jacobians,
+    /// for compressed (colored) forward-mode evaluation (Curtis, Powell & Reid, "On the estimation
+    /// of sparse Jacobian matrices", J. Inst. Math. Appl. 13, 1974).
+    ///
+    /// Records at `(u, p, t)` unless a recording of these sizes exists. `nil` when the recording
+    /// cannot vouch for the pattern at other points: the model compared tracked values (another
+    /// branch may read other inputs), read one as a `Double`, or used vector operations.
+    @inlinable
+    public func dependencyPattern(u: [Double], p: [Double], t: Double) throws(ReverseModeError) -> [[Int]]? {
+        let n = u.count, np = p.count
+        let s = state, ts = tape.storage
+        if !(s.pointee.recorded && s.pointee.u.count == n && s.pointee.p.count == np) { try _record(u, p, t) }
+        guard ts.pointee.vectorOps.isEmpty, ts.pointee.comparisons.isEmpty, !ts.pointee.valueEscaped else { return nil }
+        let inputs = n + np, words = (inputs + 63) / 64, count = ts.pointee.count
+        // One bit set per slot: the inputs it depends on. Parents precede their children, and
+        // the second parent of a one-operand operation is the sink (slot 0, no bits).
+        var bits = [UInt64](repeating: 0, count: count * words)
+        let nodes = ts.pointee.nodes, kinds = ts.pointee.kinds
+        bits.withUnsafeMutableBufferPointer { b in
+            for j in 0..<inputs { b[(1 + j) * words + j / 64] |= 1 << UInt64(j % 64) }
+            var i = inputs + 2
+            while i < count {
+                switch kinds[i] {
+                case .sink, .input, .constant, .vectorOutput: break
+                default:
+                    let a = Int(nodes[i].a) * words, c = Int(nodes[i].b) * words
+                    for w in 0..<words { b[i * words + w] = b[a + w] | b[c + w] }
+                }
+                i += 1
+            }
+        }
+        let outputs = s.pointee.outputs
+        return (0..<n).map { i in
+            let o = Int(outputs[i])
+            guard o >= 0 else { return [] }
+            var row: [Int] = []
+            for w in 0..<words {
+                var x = bits[o * words + w]
+                while x != 0 {
+                    row.append(w * 64 + x.trailingZeroBitCount)
+                    x &= x - 1
+                }
+            }
+            return row
+        }
+    }
+
     /// Writes the new inputs into the variable slots; `false` when they equal the current ones.
     @inlinable @inline(__always)
     func _setInputs(_ u: [Double], _ p: [Double], _ t: Double) -> Bool {

@@ -1,0 +1,281 @@
+import AutoDiff
+import DiffEqCore
+
+// Jacobians of the right-hand side by compressed forward mode (Curtis, Powell & Reid, J. Inst.
+// Math. Appl. 13, 1974; Gebremedhin, Manne & Pothen, "What color is your Jacobian?", SIAM Rev.
+// 47, 2005): columns that share no row get one color and one dual direction, so a Jacobian
+// costs ceil(colors / 8) dual evaluations of `f` instead of ceil(columns / 8). The structure
+// comes from the reverse-mode tape the adjoint records anyway (``RHSTape/dependencyPattern``).
+//
+// Each entry equals the dense evaluation's bitwise: dual arithmetic treats its directions
+// independently, and every intermediate value feeding output `i` depends only on inputs that
+// reach `i`, so in the direction of a color the one column of that color reaching `i` is the
+// only one that contributes (the others contribute exact zeros).
+
+/// `∂f/∂u` (and optionally `∂f/∂p`) of a model by compressed forward mode, with buffers
+/// allocated once. Built only when it takes fewer dual evaluations than the dense chunks.
+@usableFromInline
+final class _CompressedJacobian<Model: ODEModel> {
+    @usableFromInline typealias D = Dual<8, Double>
+    @usableFromInline let model: Model
+    @usableFromInline let n: Int
+    @usableFromInline let np: Int
+    /// The columns, as indices into `x = [u; p]`: `0..<n` (∂f/∂u), `0..<n+np` (∂f/∂u and ∂f/∂p)
+    /// or `n..<n+np` (∂f/∂p, for ``parameterProduct(_:u:p:t:into:)``).
+    @usableFromInline let columns: Range<Int>
+    @usableFromInline let colors: Int
+    /// Per chunk `k` of eight colors: the columns to seed at `seedColumn[seedStart[k] ..<
+    /// seedStart[k + 1]]` (direction `seedSlot`), and the Jacobian entries it yields at
+    /// `entryRow`/`entryColumn`/`entrySlot[entryStart[k] ..< entryStart[k + 1]]`.
+    @usableFromInline let seedStart: [Int]
+    @usableFromInline let seedColumn: [Int]
+    @usableFromInline let seedSlot: [Int]
+    @usableFromInline let entryStart: [Int]
+    @usableFromInline let entryRow: [Int]
+    @usableFromInline let entryColumn: [Int]
+    @usableFromInline let entrySlot: [Int]
+    @usableFromInline var ud: [D]
+    @usableFromInline var pd: [D]
+    @usableFromInline var out: [D]
+
+    /// `nil` when coloring saves no dual evaluation over dense chunks of eight columns, or
+    /// (`maxEvaluations`) when it needs more dual evaluations than that.
+    @inlinable
+    init?(_ model: Model, pattern: [[Int]], n: Int, p: [Double], columns: Range<Int>, maxEvaluations: Int? = nil) {
+        let np = p.count
+        guard pattern.count == n, columns.lowerBound >= 0, columns.upperBound <= n + np, !columns.isEmpty else {
+            return nil
+        }
+        let lo = columns.lowerBound
+        let rows = pattern.map { $0.filter { columns.contains($0) } }
+        var rowsOfColumn = [[Int]](repeating: [], count: columns.count)
+        for (i, row) in rows.enumerated() { for j in row { rowsOfColumn[j - lo].append(i) } }
+        // Greedy coloring in column order: a column takes the smallest color not used by a
+        // column sharing a row with it.
+        var color = [Int](repeating: -1, count: columns.count)
+        var forbiddenBy = [Int](repeating: -1, count: columns.count)
+        var colors = 0
+        for j in 0..<columns.count {
+            for i in rowsOfColumn[j] {
+                for k in rows[i] where color[k - lo] >= 0 { forbiddenBy[color[k - lo]] = j }
+            }
+            var c = 0
+            while forbiddenBy[c] == j { c += 1 }
+            color[j] = c
+            colors = Swift.max(colors, c + 1)
+        }
+        let chunks = (colors + 7) / 8
+        if let maxEvaluations {
+            guard chunks <= maxEvaluations else { return nil }
+        } else {
+            guard chunks < (columns.count + 7) / 8 else { return nil }
+        }
+        var seedStart = [0], seedColumn: [Int] = [], seedSlot: [Int] = []
+        var entryStart = [0], entryRow: [Int] = [], entryColumn: [Int] = [], entrySlot: [Int] = []
+        for k in 0..<chunks {
+            for j in columns where color[j - lo] / 8 == k {
+                seedColumn.append(j)
+                seedSlot.append(color[j - lo] % 8)
+            }
+            seedStart.append(seedColumn.count)
+            for (i, row) in rows.enumerated() {
+                for j in row where color[j - lo] / 8 == k {
+                    entryRow.append(i)
+                    entryColumn.append(j)
+                    entrySlot.append(color[j - lo] % 8)
+                }
+            }
+            entryStart.append(entryRow.count)
+        }
+        self.model = model
+        self.n = n
+        self.np = np
+        self.columns = columns
+        self.colors = colors
+        self.seedStart = seedStart
+        self.seedColumn = seedColumn
+        self.seedSlot = seedSlot
+        self.entryStart = entryStart
+        self.entryRow = entryRow
+        self.entryColumn = entryColumn
+        self.entrySlot = entrySlot
+        ud = [D](repeating: .zero, count: n)
+        pd = p.map { D(constant: $0) }
+        out = [D](repeating: .zero, count: n)
+        // With one chunk the seeds never change: set them once.
+        if chunks == 1 {
+            for e in seedColumn.indices {
+                let j = seedColumn[e]
+                if j < n { ud[j].partials[seedSlot[e]] = 1 } else { pd[j - n].partials[seedSlot[e]] = 1 }
+            }
+        }
+    }
+
+    /// Dual evaluations per Jacobian.
+    @inlinable var evaluationsPerJacobian: Int { (colors + 7) / 8 }
+
+    /// Writes the Jacobian into the `count` entries at `J`: `∂f_i/∂x_j` at `J[i + j * n]`, or with
+    /// `negatedTranspose` its negation at `J[j + i * leading]` (the adjoint systems' layouts:
+    /// `−(∂f/∂u)ᵀ`, and with the parameter columns the `[λ; μ]` system's Jacobian).
+    @inlinable
+    func evaluate(
+        into J: UnsafeMutablePointer<Double>, count: Int, u: UnsafePointer<Double>, p: [Double], t: Double,
+        negatedTranspose: Bool, leading: Int
+    ) {
+        _run(into: J, count: count, u: u, p: p, t: t, lambda: nil, negatedTranspose: negatedTranspose, leading: leading)
+    }
+
+    /// `λᵀ ∂f/∂p` into `dp` (built with the columns `n..<n+np`): one dual evaluation per chunk of
+    /// eight colors, against a reverse sweep's replay of the whole tape.
+    @inlinable
+    func parameterProduct(_ lambda: [Double], u: [Double], p: [Double], t: Double, into dp: inout [Double]) {
+        let count = dp.count
+        lambda.withUnsafeBufferPointer { l in
+            u.withUnsafeBufferPointer { u in
+                dp.withUnsafeMutableBufferPointer { d in
+                    _run(
+                        into: d.baseAddress!, count: count, u: u.baseAddress!, p: p, t: t, lambda: l.baseAddress!,
+                        negatedTranspose: false, leading: 0)
+                }
+            }
+        }
+    }
+
+    /// The Jacobian entries into `J` (its layout as in ``evaluate(into:count:u:p:t:negatedTranspose:leading:)``),
+    /// or with `lambda` the products `Σ_i λ_i ∂f_i/∂p_k` into `J[k]`.
+    @inlinable
+    func _run(
+        into J: UnsafeMutablePointer<Double>, count: Int, u: UnsafePointer<Double>, p: [Double], t: Double,
+        lambda: UnsafePointer<Double>?, negatedTranspose: Bool, leading: Int
+    ) {
+        let n = self.n, np = self.np
+        J.update(repeating: 0, count: count)
+        // The buffers move into locals: uniquely owned, no exclusivity checks on `self`.
+        var ud: [D] = [], pd: [D] = [], out: [D] = []
+        swap(&ud, &self.ud)
+        swap(&pd, &self.pd)
+        swap(&out, &self.out)
+        // Between calls every partial is zero (the seeds are cleared after each chunk) or, with
+        // one chunk, holds its seed: only the values change.
+        ud.withUnsafeMutableBufferPointer { ud in for i in 0..<n { ud[i].value = u[i] } }
+        p.withUnsafeBufferPointer { p in pd.withUnsafeMutableBufferPointer { pd in for k in 0..<np { pd[k].value = p[k] } } }
+        let td = D(constant: t)
+        let chunks = seedStart.count - 1
+        for chunk in 0..<chunks {
+            let seeds = chunks == 1 ? 0..<0 : seedStart[chunk]..<seedStart[chunk + 1]
+            for e in seeds {
+                let j = seedColumn[e]
+                if j < n { ud[j].partials[seedSlot[e]] = 1 } else { pd[j - n].partials[seedSlot[e]] = 1 }
+            }
+            model.rhs(&out, ud, pd, td)
+            out.withUnsafeBufferPointer { out in
+                entryRow.withUnsafeBufferPointer { row in
+                    entryColumn.withUnsafeBufferPointer { column in
+                        entrySlot.withUnsafeBufferPointer { slot in
+                            let entries = entryStart[chunk]..<entryStart[chunk + 1]
+                            if let lambda {
+                                // λᵀ ∂f/∂p: the products accumulate per parameter.
+                                for e in entries {
+                                    let k = column[e] &- n
+                                    J[k] += lambda[row[e]] * out[row[e]].partials[slot[e]]
+                                }
+                            } else {
+                                for e in entries {
+                                    let i = row[e], j = column[e]
+                                    let d = out[i].partials[slot[e]]
+                                    if negatedTranspose { J[j &+ i &* leading] = -d } else { J[i &+ j &* n] = d }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for e in seeds {
+                let j = seedColumn[e]
+                if j < n { ud[j].partials[seedSlot[e]] = 0 } else { pd[j - n].partials[seedSlot[e]] = 0 }
+            }
+        }
+        swap(&ud, &self.ud)
+        swap(&pd, &self.pd)
+        swap(&out, &self.out)
+    }
+}
+
+extension _CompressedJacobian {
+    /// The compressed evaluator of `model`'s `∂f/∂u` (with `includeParameters`, of `[∂f/∂u, ∂f/∂p]`),
+    /// its structure from `tape` at `(u, p, t)`; `nil` when the model has its own Jacobian, when
+    /// the tape cannot give the structure, or when coloring saves nothing.
+    @inlinable
+    static func make(
+        _ model: Model, tape: RHSTape, u: [Double], p: [Double], t: Double, includeParameters: Bool
+    ) -> _CompressedJacobian? {
+        let columns = includeParameters ? u.count + p.count : u.count
+        guard !model.hasAnalyticJacobian, columns > 8,
+            let pattern = try? tape.dependencyPattern(u: u, p: p, t: t)
+        else { return nil }
+        return _CompressedJacobian(model, pattern: pattern, n: u.count, p: p, columns: 0..<columns)
+    }
+
+    /// The evaluator of `λᵀ ∂f/∂p` when the parameter columns take eight colors or fewer: one
+    /// dual evaluation of `f` per product. (On the Brusselator, whose parameters each enter one
+    /// cell, that is four colors at every grid size; on the 5x5 grid its dual evaluation profiled
+    /// at about half a replay and sweep of the tape, and the products with their bookkeeping at
+    /// about two thirds.) `nil` otherwise, or when the tape cannot give the structure.
+    @inlinable
+    static func makeParameterProduct(
+        _ model: Model, tape: RHSTape, u: [Double], p: [Double], t: Double
+    ) -> _CompressedJacobian? {
+        let n = u.count
+        guard p.count > 0, n + p.count > 8, let pattern = try? tape.dependencyPattern(u: u, p: p, t: t) else {
+            return nil
+        }
+        return _CompressedJacobian(model, pattern: pattern, n: n, p: p, columns: n..<(n + p.count), maxEvaluations: 1)
+    }
+}
+
+/// The right-hand side of the adjoint methods' forward solves: the model, with `∂f/∂u` by
+/// compressed forward mode when that is cheaper (the same values as the dense evaluation, so
+/// the same forward solution as solving the model's own problem).
+@usableFromInline
+struct _AdjointForwardRHS<Model: ODEModel>: ODEFunction {
+    @usableFromInline typealias Scalar = Double
+    @usableFromInline let model: Model
+    @usableFromInline let compressed: _CompressedJacobian<Model>?
+
+    @inlinable
+    init(_ model: Model, compressed: _CompressedJacobian<Model>?) {
+        self.model = model
+        self.compressed = compressed
+    }
+
+    @inlinable @inline(__always)
+    func callAsFunction(_ du: inout [Double], _ u: [Double], _ p: [Double], _ t: Double) {
+        model.rhs(&du, u, p, t)
+    }
+
+    @inlinable var hasAnalyticJacobian: Bool { model.hasAnalyticJacobian || compressed != nil }
+
+    @inlinable
+    func jacobian(_ J: inout [Double], _ u: [Double], _ p: [Double], _ t: Double) {
+        guard let compressed, !model.hasAnalyticJacobian else {
+            model.jacobian(&J, u, p, t)
+            return
+        }
+        let count = J.count
+        J.withUnsafeMutableBufferPointer { j in
+            u.withUnsafeBufferPointer { u in
+                compressed.evaluate(
+                    into: j.baseAddress!, count: count, u: u.baseAddress!, p: p, t: t, negatedTranspose: false, leading: 0)
+            }
+        }
+    }
+
+    @inlinable var supportsForwardModeAD: Bool { true }
+
+    @inlinable
+    func forwardModeJacobian(_ J: inout [Double], _ u: [Double], _ p: [Double], _ t: Double) {
+        GenericRHS(model, as: Double.self).forwardModeJacobian(&J, u, p, t)
+    }
+
+    @inlinable var isAutonomous: Bool { model.isAutonomous }
+}
