@@ -292,24 +292,38 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
                 fLast[m] = du[m]
             }
         } else {
-            let offsets = terms + sums.termOffset
-            let first = terms[2 &* s &+ 1], last = terms[2 &* s &+ 2]
-            u.withUnsafeBufferPointer { u in
-                uNew.withUnsafeMutableBufferPointer { uNew in
-                    for m in 0..<n {
-                        var acc = u[m]
-                        var k = first
-                        while k < last {
-                            acc += U[offsets[k] &+ m].scaled(by: w[k])
-                            k &+= 1
-                        }
-                        uNew[m] = acc
-                    }
-                }
-            }
+            Self.combine(u, into: &uNew, terms: 2 &* s &+ 1, n: n, stages: U, sums: sums)
         }
         swap(&arg, &self.arg)
         swap(&du, &self.du)
+    }
+
+    /// `out_m = u_m + Σ_k w_k U_{j_k, m}` over the nonzero terms of sum number `row` of the
+    /// flattened tableau (a stage argument, or the new solution), summed in a register per
+    /// component in the tableau's order (the same rounding as stage by stage; for the n = 2 ... 20
+    /// of the test problems this avoids a load-add-store round trip through `out` per term).
+    @inlinable @inline(__always)
+    static func combine(
+        _ u: [Scalar], into out: inout [Scalar], terms row: Int, n: Int, stages U: UnsafeMutablePointer<Scalar>,
+        sums: RosenbrockStageSumTable
+    ) {
+        let terms = sums.terms.base
+        let offsets = terms + sums.termOffset
+        let w = sums.weights.base
+        let first = terms[row], last = terms[row &+ 1]
+        u.withUnsafeBufferPointer { u in
+            out.withUnsafeMutableBufferPointer { x in
+                for m in 0..<n {
+                    var acc = u[m]
+                    var k = first
+                    while k < last {
+                        acc += U[offsets[k] &+ m].scaled(by: w[k])
+                        k &+= 1
+                    }
+                    x[m] = acc
+                }
+            }
+        }
     }
 
     /// Stage `i`: `f` at `u + Σ_j a_ij U_j` (or `f0` for the first stage), then `U_i` from
@@ -325,7 +339,6 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         let U = stages.base
         let terms = sums.terms.base
         let offsets = terms + sums.termOffset
-        let w = sums.weights.base
         if i == 0 {
             f0.withUnsafeBufferPointer { f0 in
                 du.withUnsafeMutableBufferPointer { d in
@@ -333,23 +346,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
                 }
             }
         } else {
-            // x_m = u_m + Σ_j a_ij U_j,m, summed in a register per component (the same order
-            // of additions as stage by stage, so the same rounding; for the n = 2 ... 20 of
-            // the test problems this avoids a load-add-store round trip through x per term).
-            let first = terms[i], last = terms[i &+ 1]
-            u.withUnsafeBufferPointer { u in
-                arg.withUnsafeMutableBufferPointer { x in
-                    for m in 0..<n {
-                        var acc = u[m]
-                        var k = first
-                        while k < last {
-                            acc += U[offsets[k] &+ m].scaled(by: w[k])
-                            k &+= 1
-                        }
-                        x[m] = acc
-                    }
-                }
-            }
+            Self.combine(u, into: &arg, terms: i, n: n, stages: U, sums: sums)
             f(&du, arg, p, Scalar(t + nodes[i] * h))
             stats.nf += 1
         }
