@@ -314,16 +314,25 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         u.withUnsafeBufferPointer { u in
             out.withUnsafeMutableBufferPointer { x in
                 for m in 0..<n {
-                    var acc = u[m]
-                    var k = first
-                    while k < last {
-                        acc += U[offsets[k] &+ m].scaled(by: w[k])
-                        k &+= 1
-                    }
-                    x[m] = acc
+                    x[m] = termSum(u[m], component: m, first, last, offsets: offsets, stages: U, weights: w)
                 }
             }
         }
+    }
+
+    /// `start + Σ_k weights[k] U_{j_k, m}` for the terms `first ..< last` (added in order).
+    @inlinable @inline(__always)
+    static func termSum(
+        _ start: Scalar, component m: Int, _ first: Int, _ last: Int, offsets: UnsafeMutablePointer<Int>,
+        stages U: UnsafeMutablePointer<Scalar>, weights: UnsafeMutablePointer<Double>
+    ) -> Scalar {
+        var acc = start
+        var k = first
+        while k < last {
+            acc += U[offsets[k] &+ m].scaled(by: weights[k])
+            k &+= 1
+        }
+        return acc
     }
 
     /// Stage `i`: `f` at `u + Σ_j a_ij U_j` (or `f0` for the first stage), then `U_i` from
@@ -360,12 +369,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         du.withUnsafeBufferPointer { fi in
             if massIsIdentity {
                 for m in 0..<n {
-                    var x = Scalar.zero
-                    var k = first
-                    while k < last {
-                        x += U[offsets[k] &+ m].scaled(by: cOverH[k])
-                        k &+= 1
-                    }
+                    let x = Self.termSum(.zero, component: m, first, last, offsets: offsets, stages: U, weights: cOverH)
                     var r = fi[m]
                     if withTime { r += dT[m].scaled(by: hd) }
                     Ui[m] = r + x
@@ -373,13 +377,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
             } else {
                 let x = U + s &* n
                 for m in 0..<n {
-                    var acc = Scalar.zero
-                    var k = first
-                    while k < last {
-                        acc += U[offsets[k] &+ m].scaled(by: cOverH[k])
-                        k &+= 1
-                    }
-                    x[m] = acc
+                    x[m] = Self.termSum(.zero, component: m, first, last, offsets: offsets, stages: U, weights: cOverH)
                 }
                 for m in 0..<n {
                     var r = fi[m]
