@@ -317,33 +317,32 @@ func staticFSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, states
     return seconds / Double(reps)
 }
 
+/// Per accepted step of a solve with `stats`: the time of `solve` (setup, stepping, building the
+/// solution) and of `loop` (the integrator's `reinit()` and steps alone).
+func perStep(_ stats: SolverStats, solve: () throws -> Void, loop: () throws -> Void) rethrows
+    -> (solve: Double, loop: Double, stats: SolverStats)
+{
+    let steps = Double(stats.naccept)
+    return (try cpuTimePerCall(solve) / steps, try cpuTimePerCall(loop) / steps, stats)
+}
+
 /// `stepSeconds` for the fixed-size form.
 func staticStepSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>) throws
     -> (solve: Double, loop: Double, stats: SolverStats)
 {
-    let sol = try solve(problem, Tsit5(), options: opts)
-    let steps = Double(sol.stats.naccept)
-    let solveSeconds = try cpuTimePerCall() { _ = try solve(problem, Tsit5(), options: opts) }
     var integrator = try Tsit5().makeIntegrator(problem, options: opts)
-    let loopSeconds = try cpuTimePerCall() {
-        try integrator.reinit()
-        while integrator.step() {}
-    }
-    return (solveSeconds / steps, loopSeconds / steps, sol.stats)
+    return try perStep(
+        try solve(problem, Tsit5(), options: opts).stats, solve: { _ = try solve(problem, Tsit5(), options: opts) },
+        loop: { try integrator.reinit(); while integrator.step() {} })
 }
 
 /// Per accepted step: (solve seconds, integrator-loop seconds), and the solution's statistics.
 func stepSeconds<F: ODEFunction>(_ problem: ODEProblem<F>) throws -> (solve: Double, loop: Double, stats: SolverStats)
 where F.Scalar == Double {
-    let sol = try solve(problem, Tsit5(), options: opts)
-    let steps = Double(sol.stats.naccept)
-    let solveSeconds = try cpuTimePerCall() { _ = try solve(problem, Tsit5(), options: opts) }
     var integrator = try Tsit5().makeIntegrator(problem, options: opts)
-    let loopSeconds = try cpuTimePerCall() {
-        try integrator.reinit()
-        while integrator.step() {}
-    }
-    return (solveSeconds / steps, loopSeconds / steps, sol.stats)
+    return try perStep(
+        try solve(problem, Tsit5(), options: opts).stats, solve: { _ = try solve(problem, Tsit5(), options: opts) },
+        loop: { try integrator.reinit(); while integrator.step() {} })
 }
 
 struct OverheadRow: Encodable {

@@ -196,9 +196,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         let m = Double(n * Scalar.componentCount)
         d0 = (d0 / m).squareRoot()
         d1 = (d1 / m).squareRoot()
-        var h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1
-        h0 = Swift.min(h0, setup.dtmax)
-        if !h0.isFinite { h0 = 1e-6 }
+        let h0 = initialTrialStep(d0: d0, d1: d1, dtmax: setup.dtmax)
         for i in 0..<n { work[i] = _u[i] + du0[i].scaled(by: setup.direction * h0) }
         f(&uNew, work, _p, Scalar(_t + setup.direction * h0))
         _stats.nf += 1
@@ -208,16 +206,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             d2 += (uNew[i] - du0[i]).sumOfSquaredComponents / (sc * sc)
         }
         d2 = (d2 / m).squareRoot() / h0
-        let dmax = Swift.max(d1, d2)
-        var h1: Double
-        if !dmax.isFinite {
-            h1 = h0 * 1e-3
-        } else if dmax <= 1e-15 {
-            h1 = Swift.max(1e-6, h0 * 1e-3)
-        } else {
-            h1 = Double.pow(0.01 / dmax, 1.0 / Double(stepper.order + 1))
-        }
-        return Swift.min(100 * h0, h1, setup.dtmax)
+        return initialStep(h0: h0, d1: d1, d2: d2, order: stepper.order, dtmax: setup.dtmax)
     }
 
     /// Whether the integration has reached the end or stopped.
@@ -226,7 +215,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// The smallest step magnitude allowed at the current time: the user's `dtmin`, and never
     /// below what the floating-point resolution of `t` can represent.
     @inlinable var dtFloor: Double {
-        Swift.max(setup.dtmin, 4 * Swift.abs(_t).ulp, 4 * Double.leastNormalMagnitude)
+        stepFloor(at: _t, dtmin: setup.dtmin)
     }
 
     /// Takes one accepted step (with as many rejected attempts as needed) and handles the
@@ -254,20 +243,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                     break
                 }
             }
-            if !finite {
-                // A non-finite value is a rejected step with a much smaller step size: it may
-                // be a blow-up the method stepped over, or a genuine singularity.
-                sawNonFinite = true
-                _stats.nreject += 1
-                lastWasRejected = true
-                _dt = h * 0.1
-                if !adaptive || Swift.abs(_dt) < dtFloor {
-                    finish(.unstable, "f returned NaN or Inf near t = \(_t) and reducing dt did not avoid it")
-                    return false
-                }
-                continue
-            }
-            if err <= 1 || !adaptive {
+            if finite && (err <= 1 || !adaptive) {
                 _stats.naccept += 1
                 tPrev = _t
                 _t = landing ? target : _t + h
@@ -290,13 +266,14 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 if landing && _t == setup.t1 { finish(.success, nil) }
                 return _retcode == nil
             }
-            _stats.nreject += 1
+            if !finite { sawNonFinite = true }
             lastWasRejected = true
-            _dt = h * stepper.controller.rejectedFactor(err: err)
-            if Swift.abs(_dt) < dtFloor {
-                finish(
-                    sawNonFinite ? .unstable : .dtLessThanMin,
-                    "step size \(Swift.abs(_dt)) fell below dtmin \(dtFloor) at t = \(_t)")
+            let (dt, failure) = rejectAttempt(
+                h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive,
+                controller: stepper.controller, t: _t, dtFloor: dtFloor, stats: &_stats)
+            _dt = dt
+            if let (code, message) = failure {
+                finish(code, message)
                 return false
             }
         }

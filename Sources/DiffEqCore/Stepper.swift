@@ -183,3 +183,69 @@ public func clippedStep(from t: Double, dt: Double, toward target: Double, direc
     if direction * (t + dt - target) >= -1e-12 * Swift.abs(dt) { return (target - t, true) }
     return (dt, false)
 }
+
+/// The rejection rule shared by ``ODEIntegrator`` and the fixed-size integrator, after an
+/// attempt of size `h` from `t` that was not accepted (`nonFinite`: it produced NaN or Inf).
+/// Returns the next step size and, when the integration must end instead, why.
+///
+/// A non-finite attempt is retried with a tenth of the step: it may be a blow-up the method
+/// stepped over, or a genuine singularity; a fixed-step method cannot shrink its step, so it
+/// ends as ``ReturnCode/unstable``. An attempt over the tolerance is retried with the
+/// controller's factor. Either way a step below `dtFloor` ends the integration, as unstable
+/// when a non-finite value was seen in this step's attempts (`sawNonFinite`), else as
+/// ``ReturnCode/dtLessThanMin``. Counts the rejection in `stats`.
+@inlinable
+public func rejectAttempt(
+    h: Double, err: Double, nonFinite: Bool, sawNonFinite: Bool, adaptive: Bool, controller: PIController,
+    t: Double, dtFloor: Double, stats: inout SolverStats
+) -> (dt: Double, failure: (ReturnCode, String)?) {
+    stats.nreject += 1
+    if nonFinite {
+        let dt = h * 0.1
+        if !adaptive || Swift.abs(dt) < dtFloor {
+            return (dt, (.unstable, "f returned NaN or Inf near t = \(t) and reducing dt did not avoid it"))
+        }
+        return (dt, nil)
+    }
+    let dt = h * controller.rejectedFactor(err: err)
+    if Swift.abs(dt) < dtFloor {
+        return (dt, (sawNonFinite ? .unstable : .dtLessThanMin, "step size \(Swift.abs(dt)) fell below dtmin \(dtFloor) at t = \(t)"))
+    }
+    return (dt, nil)
+}
+
+/// The trial step of the automatic initial step (Hairer, Nørsett & Wanner, Solving ODEs I,
+/// §II.4, "Starting step size", steps a-b): `0.01 d0/d1` from the scaled norms `d0` of `u0`
+/// and `d1` of `f(t0, u0)`, `1e-6` when either is tiny (or the quotient is not finite), at most
+/// `dtmax`.
+@inlinable
+public func initialTrialStep(d0: Double, d1: Double, dtmax: Double) -> Double {
+    var h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1
+    h0 = Swift.min(h0, dtmax)
+    return h0.isFinite ? h0 : 1e-6
+}
+
+/// The starting step from the trial step `h0` (the same reference, steps d-f): `d2` is the
+/// scaled norm of the difference quotient `(f(t0 + h0, u0 + h0 f0) − f0)/h0`, and the step
+/// makes `max(d1, d2) h^(p+1) = 0.01` for a method of order `order`; at most `100 h0` and
+/// `dtmax`.
+@inlinable
+public func initialStep(h0: Double, d1: Double, d2: Double, order: Int, dtmax: Double) -> Double {
+    let dmax = Swift.max(d1, d2)
+    var h1: Double
+    if !dmax.isFinite {
+        h1 = h0 * 1e-3
+    } else if dmax <= 1e-15 {
+        h1 = Swift.max(1e-6, h0 * 1e-3)
+    } else {
+        h1 = Double.pow(0.01 / dmax, 1.0 / Double(order + 1))
+    }
+    return Swift.min(100 * h0, h1, dtmax)
+}
+
+/// The smallest step magnitude allowed at time `t`: the user's `dtmin`, and never below what
+/// the floating-point resolution of `t` can represent.
+@inlinable @inline(__always)
+public func stepFloor(at t: Double, dtmin: Double) -> Double {
+    Swift.max(dtmin, 4 * Swift.abs(t).ulp, 4 * Double.leastNormalMagnitude)
+}

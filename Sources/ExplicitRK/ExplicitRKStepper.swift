@@ -200,15 +200,9 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
             if tracksStiffness && i == s &- 2 { for m in 0..<n { previousArg[m] = arg[m] } }
         }
         if tracksStiffness && s >= 3 {
-            var num = 0.0, den = 0.0
             let (a, b) = (kb + (s &- 1) &* n, kb + (s &- 2) &* n)
-            for m in 0..<n {
-                let dk = a[m].primal - b[m].primal
-                let dg = arg[m].primal - previousArg[m].primal
-                num += dk * dk
-                den += dg * dg
-            }
-            _stiffnessEstimate = den > 0 ? (num / den).squareRoot() : 0
+            _stiffnessEstimate = stiffnessRatio(
+                count: n, dk: { a[$0].primal - b[$0].primal }, dg: { arg[$0].primal - previousArg[$0].primal })
         }
         stats.nf += s - 1
         if fsal {
@@ -453,4 +447,18 @@ extension ExplicitRKAlgorithm {
         var integrator = try makeIntegrator(problem, options: options)
         return integrator.solve()
     }
+}
+
+/// Shampine's estimate of the dominant eigenvalue of ∂f/∂u from the last two stages of a step
+/// (Hairer & Wanner II, §IV.2): `‖k_s − k_{s−1}‖ / ‖g_s − g_{s−1}‖`, the stages' derivatives
+/// `dk(m)` and arguments `dg(m)` differenced per component; 0 when the arguments coincide.
+@inlinable @inline(__always)
+func stiffnessRatio(count n: Int, dk: (Int) -> Double, dg: (Int) -> Double) -> Double {
+    var num = 0.0, den = 0.0
+    for m in 0..<n {
+        let k = dk(m), g = dg(m)
+        num += k * k
+        den += g * g
+    }
+    return den > 0 ? (num / den).squareRoot() : 0
 }

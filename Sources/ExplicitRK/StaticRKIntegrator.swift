@@ -182,9 +182,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
         let m = Double(n)
         d0 = (d0 / m).squareRoot()
         d1 = (d1 / m).squareRoot()
-        var h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1
-        h0 = Swift.min(h0, setup.dtmax)
-        if !h0.isFinite { h0 = 1e-6 }
+        let h0 = initialTrialStep(d0: d0, d1: d1, dtmax: setup.dtmax)
         let u1 = _u + du0 * (setup.direction * h0)
         let du1 = f(u1, p, _t + setup.direction * h0)
         _stats.nf += 1
@@ -195,16 +193,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
             d2 += (d * d) / (sc * sc)
         }
         d2 = (d2 / m).squareRoot() / h0
-        let dmax = Swift.max(d1, d2)
-        var h1: Double
-        if !dmax.isFinite {
-            h1 = h0 * 1e-3
-        } else if dmax <= 1e-15 {
-            h1 = Swift.max(1e-6, h0 * 1e-3)
-        } else {
-            h1 = Double.pow(0.01 / dmax, 1.0 / Double(tableau.order + 1))
-        }
-        return Swift.min(100 * h0, h1, setup.dtmax)
+        return initialStep(h0: h0, d1: d1, d2: d2, order: tableau.order, dtmax: setup.dtmax)
     }
 
     /// The stage block, copied first if another integrator value shares it.
@@ -338,7 +327,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
 
     /// The smallest step magnitude allowed at the current time (as ``ODEIntegrator``).
     @inlinable var dtFloor: Double {
-        Swift.max(setup.dtmin, 4 * Swift.abs(_t).ulp, 4 * Double.leastNormalMagnitude)
+        stepFloor(at: _t, dtmin: setup.dtmin)
     }
 
     /// Takes one accepted step (with as many rejected attempts as needed). Returns `false` once
@@ -357,18 +346,8 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
             let (h, landing) = clippedStep(from: _t, dt: _dt, toward: target, direction: dir)
             iterations += 1
             let err = attempt(dt: h)
-            if !(err.isFinite && uNew.isFiniteState) {
-                sawNonFinite = true
-                _stats.nreject += 1
-                lastWasRejected = true
-                _dt = h * 0.1
-                if !adaptive || Swift.abs(_dt) < dtFloor {
-                    finish(.unstable, "f returned NaN or Inf near t = \(_t) and reducing dt did not avoid it")
-                    return false
-                }
-                continue
-            }
-            if err <= 1 || !adaptive {
+            let finite = err.isFinite && uNew.isFiniteState
+            if finite && (err <= 1 || !adaptive) {
                 _stats.naccept += 1
                 tPrev = _t
                 _t = landing ? target : _t + h
@@ -387,13 +366,14 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
                 if landing && _t == setup.t1 { finish(.success, nil) }
                 return _retcode == nil
             }
-            _stats.nreject += 1
+            if !finite { sawNonFinite = true }
             lastWasRejected = true
-            _dt = h * controller.rejectedFactor(err: err)
-            if Swift.abs(_dt) < dtFloor {
-                finish(
-                    sawNonFinite ? .unstable : .dtLessThanMin,
-                    "step size \(Swift.abs(_dt)) fell below dtmin \(dtFloor) at t = \(_t)")
+            let (dt, failure) = rejectAttempt(
+                h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive, controller: controller,
+                t: _t, dtFloor: dtFloor, stats: &_stats)
+            _dt = dt
+            if let (code, message) = failure {
+                finish(code, message)
                 return false
             }
         }

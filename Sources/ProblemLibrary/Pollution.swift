@@ -82,6 +82,23 @@ public struct Pollution: ODEModel, Sendable {
             productStart = start
             products = reactions.flatMap(\.products)
         }
+
+        /// The four arrays as buffers, for the evaluation loops.
+        @inlinable @inline(__always)
+        func withBuffers<R>(
+            _ body: (
+                _ reactant1: UnsafeBufferPointer<Int>, _ reactant2: UnsafeBufferPointer<Int>,
+                _ productStart: UnsafeBufferPointer<Int>, _ products: UnsafeBufferPointer<Int>
+            ) -> R
+        ) -> R {
+            reactant1.withUnsafeBufferPointer { r1 in
+                reactant2.withUnsafeBufferPointer { r2 in
+                    productStart.withUnsafeBufferPointer { start in
+                        products.withUnsafeBufferPointer { products in body(r1, r2, start, products) }
+                    }
+                }
+            }
+        }
     }
 
     @usableFromInline static let table = Table(reactions)
@@ -91,21 +108,14 @@ public struct Pollution: ODEModel, Sendable {
     @inlinable
     public func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
         for i in du.indices { du[i] = 0 }
-        let table = Self.table
-        table.reactant1.withUnsafeBufferPointer { r1 in
-            table.reactant2.withUnsafeBufferPointer { r2 in
-                table.productStart.withUnsafeBufferPointer { start in
-                    table.products.withUnsafeBufferPointer { products in
-                        for j in 0..<r1.count {
-                            let a = r1[j], b = r2[j]
-                            var rate = p[j] * u[a]
-                            if b >= 0 { rate *= u[b] }
-                            du[a] -= rate
-                            if b >= 0 { du[b] -= rate }
-                            for k in start[j]..<start[j + 1] { du[products[k]] += rate }
-                        }
-                    }
-                }
+        Self.table.withBuffers { r1, r2, start, products in
+            for j in 0..<r1.count {
+                let a = r1[j], b = r2[j]
+                var rate = p[j] * u[a]
+                if b >= 0 { rate *= u[b] }
+                du[a] -= rate
+                if b >= 0 { du[b] -= rate }
+                for k in start[j]..<start[j + 1] { du[products[k]] += rate }
             }
         }
     }
@@ -119,24 +129,17 @@ public struct Pollution: ODEModel, Sendable {
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {
         let n = u.count
         for k in 0..<(n * n) { J[k] = 0 }
-        let table = Self.table
-        table.reactant1.withUnsafeBufferPointer { r1 in
-            table.reactant2.withUnsafeBufferPointer { r2 in
-                table.productStart.withUnsafeBufferPointer { start in
-                    table.products.withUnsafeBufferPointer { products in
-                        for j in 0..<r1.count {
-                            let a = r1[j], b = r2[j]
-                            // Column c = a (derivative k_j [B], or k_j), then c = b (k_j [A]).
-                            for index in 0..<(b >= 0 ? 2 : 1) {
-                                let c = index == 0 ? a : b
-                                var dRate = p[j]
-                                if b >= 0 { dRate *= u[index == 0 ? b : a] }
-                                J[a + c * n] -= dRate
-                                if b >= 0 { J[b + c * n] -= dRate }
-                                for k in start[j]..<start[j + 1] { J[products[k] + c * n] += dRate }
-                            }
-                        }
-                    }
+        Self.table.withBuffers { r1, r2, start, products in
+            for j in 0..<r1.count {
+                let a = r1[j], b = r2[j]
+                // Column c = a (derivative k_j [B], or k_j), then c = b (k_j [A]).
+                for index in 0..<(b >= 0 ? 2 : 1) {
+                    let c = index == 0 ? a : b
+                    var dRate = p[j]
+                    if b >= 0 { dRate *= u[index == 0 ? b : a] }
+                    J[a + c * n] -= dRate
+                    if b >= 0 { J[b + c * n] -= dRate }
+                    for k in start[j]..<start[j + 1] { J[products[k] + c * n] += dRate }
                 }
             }
         }

@@ -256,7 +256,7 @@ final class CVODESession {
             // integrator does at its step-size floor.
             var hLast = 0.0
             CVodeGetLastStep(memory, &hLast)
-            if flag == CV_SUCCESS && abs(hLast) <= max(4 * abs(t).ulp, 4 * Double.leastNormalMagnitude) {
+            if flag == CV_SUCCESS && abs(hLast) <= stepFloor(at: t, dtmin: 0) {
                 let warning = lastWarning
                 let why = warning.isEmpty ? "" : " (CVODE warned: \(warning))"
                 if recentNonFinite {

@@ -156,14 +156,8 @@ extension ExplicitRKStepper {
         swap(&du, &self.du)
         stats.nf += 6
         if tracksStiffness {
-            var num = 0.0, den = 0.0
-            for m in 0..<n {
-                let dk = k7[m].primal - k6[m].primal
-                let dg = uNew[m].primal - previousArg[m].primal
-                num += dk * dk
-                den += dg * dg
-            }
-            _stiffnessEstimate = den > 0 ? (num / den).squareRoot() : 0
+            _stiffnessEstimate = stiffnessRatio(
+                count: n, dk: { k7[$0].primal - k6[$0].primal }, dg: { uNew[$0].primal - previousArg[$0].primal })
         }
 
         // The embedded error estimate dt Σ btilde_j k_j and its scaled sum of squares, in the
