@@ -6,6 +6,9 @@
 // Thread CPU time rather than wall time: on a shared machine, time slices lost to other
 // processes then do not count (cache interference still does; the minimum filters most of it).
 //
+// VDPOL and HIRES also run on the fixed-size form (`StaticODEProblem`, lines marked "fixed"): the
+// same steps, so the same hash when the two forms agree bit for bit.
+//
 // Run: swift run -c release rosen-step-bench [V|O|H|all]
 // Environment: BATCHES (default 40); ONLY=<label prefix> to run one line; SOLVES=k to solve k
 // times without timing (for counting instructions or allocations per solve from outside).
@@ -48,12 +51,43 @@ func bench<F: ODEFunction, A: ODEAlgorithm>(_ label: String, _ problem: ODEProbl
     print(label.padding(toLength: 28, withPad: " ", startingAt: 0), String(format: "%6d steps  %8.1f ns/step  %9.1f us/solve  %016llx", steps, best / Double(steps), best / 1000, h))
 }
 
+/// `bench` for the fixed-size form (same timing, same hash of the final state).
+func benchStatic<F: StaticODEFunction, A: RosenbrockAlgorithm>(_ label: String, _ problem: StaticODEProblem<F>, _ alg: A, rtol: Double) {
+    if let only = ProcessInfo.processInfo.environment["ONLY"], !label.hasPrefix(only) { return }
+    let opts = SolveOptions(reltol: rtol, abstol: .scalar(rtol), saveEverystep: false, maxiters: 1_000_000)
+    let sol = try! alg.solve(problem, options: opts)
+    if let k = ProcessInfo.processInfo.environment["SOLVES"].flatMap(Int.init) {
+        for _ in 0..<k { _ = try! alg.solve(problem, options: opts) }
+        return
+    }
+    let steps = sol.stats.naccept + sol.stats.nreject
+    var reps = 1
+    while true {
+        let t0 = cpuNanoseconds()
+        for _ in 0..<reps { _ = try! alg.solve(problem, options: opts) }
+        if Double(cpuNanoseconds() - t0) > 4e6 { break }
+        reps *= 2
+    }
+    var best = Double.infinity
+    for _ in 0..<batches {
+        let t0 = cpuNanoseconds()
+        for _ in 0..<reps { _ = try! alg.solve(problem, options: opts) }
+        best = min(best, Double(cpuNanoseconds() - t0) / Double(reps))
+    }
+    var h: UInt64 = 1469598103934665603
+    for x in sol.u.last!.array { h = (h ^ x.bitPattern) &* 1099511628211 }
+    print(label.padding(toLength: 28, withPad: " ", startingAt: 0), String(format: "%6d steps  %8.1f ns/step  %9.1f us/solve  %016llx", steps, best / Double(steps), best / 1000, h))
+}
+
 let which = CommandLine.arguments.dropFirst().first ?? "all"
 for rtol in [1e-6, 1e-9] {
     if which == "all" || which.contains("V") {
         bench("VDPOL Rodas5P \(rtol)", ProblemLibrary.vanDerPol(), Rodas5P(), rtol: rtol)
         bench("VDPOL Rodas4 \(rtol)", ProblemLibrary.vanDerPol(), Rodas4(), rtol: rtol)
         bench("VDPOL Rosenbrock23 \(rtol)", ProblemLibrary.vanDerPol(), Rosenbrock23(), rtol: rtol)
+        benchStatic("VDPOL Rodas5P fixed \(rtol)", ProblemLibrary.staticVanDerPol(), Rodas5P(), rtol: rtol)
+        benchStatic("VDPOL Rodas4 fixed \(rtol)", ProblemLibrary.staticVanDerPol(), Rodas4(), rtol: rtol)
+        benchStatic("VDPOL Rosenbrock23 fixed \(rtol)", ProblemLibrary.staticVanDerPol(), Rosenbrock23(), rtol: rtol)
     }
     if which == "all" || which.contains("O") {
         bench("OREGO Rodas5P \(rtol)", ProblemLibrary.orego(), Rodas5P(), rtol: rtol)
@@ -63,5 +97,8 @@ for rtol in [1e-6, 1e-9] {
         bench("HIRES Rodas5P \(rtol)", ProblemLibrary.hires(), Rodas5P(), rtol: rtol)
         bench("HIRES Rodas4 \(rtol)", ProblemLibrary.hires(), Rodas4(), rtol: rtol)
         bench("HIRES Rosenbrock23 \(rtol)", ProblemLibrary.hires(), Rosenbrock23(), rtol: rtol)
+        benchStatic("HIRES Rodas5P fixed \(rtol)", ProblemLibrary.staticHires(), Rodas5P(), rtol: rtol)
+        benchStatic("HIRES Rodas4 fixed \(rtol)", ProblemLibrary.staticHires(), Rodas4(), rtol: rtol)
+        benchStatic("HIRES Rosenbrock23 fixed \(rtol)", ProblemLibrary.staticHires(), Rosenbrock23(), rtol: rtol)
     }
 }

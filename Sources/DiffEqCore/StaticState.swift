@@ -10,9 +10,9 @@
 // "Solver overhead"). A fixed-size value lives in registers: no allocation, no reference
 // counting, no checks, and the whole step specializes into straight-line code.
 //
-// The form is for plain `Double` states solved by the explicit Runge-Kutta methods; models that
-// must run with dual numbers or tape scalars, callbacks, mass matrices and dense output stay
-// with the array form (``ODEProblem``).
+// The form is for plain `Double` states solved by the explicit Runge-Kutta and the Rosenbrock
+// methods; models that must run with dual numbers or tape scalars, callbacks, mass matrices and
+// dense output stay with the array form (``ODEProblem``).
 
 /// A state of a fixed number of `Double` components, held by value.
 ///
@@ -20,6 +20,9 @@
 /// component-wise; the solvers combine states only with `+`, `-` and scaling by a `Double`, in
 /// the same order as for array states, so both forms give the same numbers.
 public protocol StaticState: Sendable {
+    /// A square matrix with one column of this type per component (a Jacobian, an iteration
+    /// matrix), held by value like the state.
+    associatedtype SquareMatrix: StaticSquareMatrix where SquareMatrix.Column == Self
     /// The state with every component zero.
     init()
     /// Number of components.
@@ -45,19 +48,34 @@ extension StaticState {
     public var array: [Double] { (0..<scalarCount).map { self[$0] } }
 }
 
-extension SIMD2: StaticState where Scalar == Double {}
-extension SIMD3: StaticState where Scalar == Double {}
-extension SIMD4: StaticState where Scalar == Double {}
-extension SIMD8: StaticState where Scalar == Double {}
-extension SIMD16: StaticState where Scalar == Double {}
-extension SIMD32: StaticState where Scalar == Double {}
-extension SIMD64: StaticState where Scalar == Double {}
+extension SIMD2: StaticState where Scalar == Double {
+    public typealias SquareMatrix = StaticMatrix<2, Self>
+}
+extension SIMD3: StaticState where Scalar == Double {
+    public typealias SquareMatrix = StaticMatrix<3, Self>
+}
+extension SIMD4: StaticState where Scalar == Double {
+    public typealias SquareMatrix = StaticMatrix<4, Self>
+}
+extension SIMD8: StaticState where Scalar == Double {
+    public typealias SquareMatrix = StaticMatrix<8, Self>
+}
+extension SIMD16: StaticState where Scalar == Double {
+    public typealias SquareMatrix = StaticMatrix<16, Self>
+}
+extension SIMD32: StaticState where Scalar == Double {
+    public typealias SquareMatrix = StaticMatrix<32, Self>
+}
+extension SIMD64: StaticState where Scalar == Double {
+    public typealias SquareMatrix = StaticMatrix<64, Self>
+}
 
 /// `N` doubles held inline (an `InlineArray`), for states of any fixed size: the component-wise
 /// arithmetic ``StaticState`` needs as loops of compile-time length, which the optimizer unrolls.
 /// (`InlineArray` itself cannot conform: the witness of its subscript does not compile in Swift
 /// 6.3, "'self.subscript' is borrowed and cannot be consumed".)
 public struct StaticVector<let N: Int>: StaticState, Sendable {
+    public typealias SquareMatrix = StaticMatrix<N, Self>
     public var storage: InlineArray<N, Double>
 
     @inlinable public init() { storage = InlineArray(repeating: 0) }
@@ -104,6 +122,39 @@ extension StaticVector: ExpressibleByArrayLiteral {
     }
 }
 
+/// A square matrix over a fixed-size state, column by column (the column-major layout of the
+/// array form's Jacobians: entry `(i, j)` is `self[column: j][i]`).
+public protocol StaticSquareMatrix: Sendable {
+    associatedtype Column: StaticState
+    /// The zero matrix.
+    init()
+    subscript(column j: Int) -> Column { get set }
+}
+
+extension StaticSquareMatrix {
+    /// Entry `(i, j)`: row `i` of column `j`.
+    @inlinable
+    public subscript(i: Int, j: Int) -> Double {
+        get { self[column: j][i] }
+        set { self[column: j][i] = newValue }
+    }
+}
+
+/// `N` columns of type `Column` held inline: the ``StaticState/SquareMatrix`` of every state
+/// type here. For a small state the whole matrix lives in registers, and loops over its columns
+/// have compile-time length.
+public struct StaticMatrix<let N: Int, Column: StaticState>: StaticSquareMatrix {
+    public var columns: InlineArray<N, Column>
+
+    @inlinable public init() { columns = InlineArray(repeating: Column()) }
+
+    @inlinable
+    public subscript(column j: Int) -> Column {
+        get { columns[j] }
+        set { columns[j] = newValue }
+    }
+}
+
 /// The right-hand side of `du/dt = f(u, p, t)` over a fixed-size state, returning `du`.
 public protocol StaticODEFunction {
     associatedtype State: StaticState
@@ -111,6 +162,24 @@ public protocol StaticODEFunction {
     associatedtype Parameters
 
     func callAsFunction(_ u: State, _ p: Parameters, _ t: Double) -> State
+
+    /// Whether ``jacobian(_:_:_:)`` is an analytic Jacobian (default `false`: the stiff methods
+    /// then take forward differences, as for a closure in the array form).
+    var hasAnalyticJacobian: Bool { get }
+
+    /// `∂f/∂u` at `(u, p, t)`: column `j` is `∂f/∂u_j`. Called only when
+    /// ``hasAnalyticJacobian`` is `true`.
+    func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix
+
+    /// Whether `f` is declared not to depend on `t` (default `false`); see
+    /// ``ODEFunction/isAutonomous``.
+    var isAutonomous: Bool { get }
+}
+
+extension StaticODEFunction {
+    @inlinable public var hasAnalyticJacobian: Bool { false }
+    @inlinable public func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix { .init() }
+    @inlinable public var isAutonomous: Bool { false }
 }
 
 /// A closure as a fixed-size right-hand side (the quick form).
@@ -120,13 +189,29 @@ public protocol StaticODEFunction {
 /// form for small systems.
 public struct StaticClosureRHS<State: StaticState, Parameters>: StaticODEFunction {
     public typealias Function = (State, Parameters, Double) -> State
+    public typealias JacobianFunction = (State, Parameters, Double) -> State.SquareMatrix
 
     @usableFromInline let f: Function
+    @usableFromInline let jac: JacobianFunction?
+    @usableFromInline let autonomous: Bool
 
-    public init(_ f: @escaping Function) { self.f = f }
+    /// `jacobian` is `∂f/∂u` (column `j` is `∂f/∂u_j`); `autonomous: true` declares that `f`
+    /// ignores `t` (see ``ODEFunction/isAutonomous``).
+    public init(_ f: @escaping Function, jacobian: JacobianFunction? = nil, autonomous: Bool = false) {
+        self.f = f
+        self.jac = jacobian
+        self.autonomous = autonomous
+    }
 
     @inlinable @inline(__always)
     public func callAsFunction(_ u: State, _ p: Parameters, _ t: Double) -> State { f(u, p, t) }
+
+    @inlinable public var hasAnalyticJacobian: Bool { jac != nil }
+
+    @inlinable
+    public func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix { jac?(u, p, t) ?? .init() }
+
+    @inlinable public var isAutonomous: Bool { autonomous }
 }
 
 /// An initial-value problem `du/dt = f(u, p, t)`, `u(t0) = u0`, with a fixed-size state.

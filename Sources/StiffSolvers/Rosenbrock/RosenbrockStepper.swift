@@ -17,8 +17,15 @@ public final class RosenbrockDiagnostics: @unchecked Sendable {
     /// Why the solve failed, when it ended while `W` was singular.
     public func failureMessage(method: String) -> String? {
         guard consecutiveSingular > 0 else { return nil }
-        return "\(method): the iteration matrix W = M/(γh) − J was singular at t = \(lastSingularTime) in "
-            + "\(consecutiveSingular) consecutive attempt(s), the last with h = \(lastSingularStep); for a DAE, "
+        return Self.message(method: method, consecutive: consecutiveSingular, t: lastSingularTime, h: lastSingularStep)
+    }
+
+    /// The failure message, shared with the fixed-size integrator (which keeps these counters
+    /// in its own value).
+    @usableFromInline
+    static func message(method: String, consecutive: Int, t: Double, h: Double) -> String {
+        "\(method): the iteration matrix W = M/(γh) − J was singular at t = \(t) in "
+            + "\(consecutive) consecutive attempt(s), the last with h = \(h); for a DAE, "
             + "check that the algebraic equations determine the algebraic variables (index 1) and that u0 is consistent"
     }
 
