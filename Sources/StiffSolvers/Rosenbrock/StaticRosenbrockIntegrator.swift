@@ -15,36 +15,195 @@ import DiffEqCore
 // or forward differences in both) the accepted steps and end states are bit-identical
 // (StaticRosenbrockTests).
 
-/// The stage values `U_j` of a fixed-size Rosenbrock solve in one manually managed block,
-/// copied before writing when shared so that integrators keep value semantics.
+/// The stage values `U_j` of a fixed-size Rosenbrock solve and the LU factors of `W`, in one
+/// manually managed block, copied before writing when shared so that integrators keep value
+/// semantics.
+///
+/// The factors live here, in memory, rather than in a local value: the factorization and the
+/// solves index entries by loop counters, and on a local value of a SIMD state the optimizer
+/// turned each such access into a spill of the whole column to the stack and a reload (a HIRES
+/// step, n = 8, took 16 % longer than the array form's). The stages are solved in place in their
+/// slots for the same reason.
 @usableFromInline
 final class StaticRosenbrockStages<State: StaticState> {
     @usableFromInline let U: UnsafeMutablePointer<State>
     @usableFromInline let count: Int
+    /// `W`, then its LU factors, column `j` at `j * ld` (``StaticLUKernel/leadingDimension(_:)``).
+    @usableFromInline let factors: UnsafeMutablePointer<Double>
+    @usableFromInline let reciprocals: UnsafeMutablePointer<Double>
+    @usableFromInline let pivots: UnsafeMutablePointer<Int>
+    @usableFromInline let n: Int
+    @usableFromInline let ld: Int
 
     @usableFromInline init(count: Int) {
         self.count = count
         U = .allocate(capacity: count)
         U.initialize(repeating: State(), count: count)
+        n = State().scalarCount
+        ld = StaticLUKernel.leadingDimension(State.self)
+        factors = .allocate(capacity: n * ld)
+        factors.initialize(repeating: 0, count: n * ld)
+        reciprocals = .allocate(capacity: n)
+        reciprocals.initialize(repeating: 0, count: n)
+        pivots = .allocate(capacity: n)
+        pivots.initialize(repeating: 0, count: n)
     }
 
     @usableFromInline func copy() -> StaticRosenbrockStages {
         let c = StaticRosenbrockStages(count: count)
         c.U.update(from: U, count: count)
+        c.factors.update(from: factors, count: n * ld)
+        c.reciprocals.update(from: reciprocals, count: n)
+        c.pivots.update(from: pivots, count: n)
         return c
     }
 
     deinit {
         U.deinitialize(count: count)
         U.deallocate()
+        factors.deallocate()
+        reciprocals.deallocate()
+        pivots.deallocate()
     }
 }
 
-/// LU factors of a fixed-size matrix with partial pivoting, by value: Golub & Van Loan, Matrix
-/// Computations (4th ed.), Algorithm 3.4.1 and §3.1, with the operations (and so the roundings)
-/// of DenseLinearAlgebra's unblocked kernel: the first row of largest magnitude as pivot,
-/// multipliers by division, zero entries of a pivot row skipped, reciprocals of `U`'s diagonal
-/// for the back substitution, row-form triangular solves.
+/// LU factorization with partial pivoting of a small matrix in memory and the solves with it:
+/// Golub & Van Loan, Matrix Computations (4th ed.), Algorithm 3.4.1 and §3.1, with the operations
+/// (and so the roundings) of DenseLinearAlgebra's unblocked kernel, which the array form uses at
+/// these sizes: the first row of largest magnitude as pivot, multipliers by division, zero
+/// entries of a pivot row skipped, reciprocals of `U`'s diagonal for the back substitution,
+/// row-form triangular solves. `n` and `ld` are compile-time constants where the fixed-size
+/// integrator calls these, so the loops have known trip counts.
+@usableFromInline
+enum StaticLUKernel {
+    /// Entries of a column in memory: the state's stride in `Double`s (4 for `SIMD3`, whose
+    /// values are padded to 32 bytes).
+    @inlinable @inline(__always)
+    static func leadingDimension<State: StaticState>(_: State.Type) -> Int {
+        MemoryLayout<State>.stride / MemoryLayout<Double>.stride
+    }
+
+    /// Writes `W = α I + β J` over `J` in place (column `j` at `j*ld`) as ``IterationMatrix``
+    /// assembles it (`α·0` added off the diagonal, so the signs of zeros match); `false` when
+    /// an entry is not finite.
+    @inlinable @inline(__always)
+    static func assemble(_ n: Int, _ ld: Int, _ w: UnsafeMutablePointer<Double>, alpha: Double, beta: Double) -> Bool {
+        let offDiagonal = alpha * 0
+        var nonFinite = 0
+        for j in 0..<n {
+            let column = w + j &* ld
+            for i in 0..<n {
+                let x = beta * column[i] + (i == j ? alpha : offDiagonal)
+                column[i] = x
+                nonFinite |= x.isFinite ? 0 : 1
+            }
+        }
+        return nonFinite == 0
+    }
+
+    /// Factors the matrix at `a` in place; `false` at the first exactly zero pivot.
+    @inlinable @inline(__always)
+    static func factor(
+        _ n: Int, _ ld: Int, _ a: UnsafeMutablePointer<Double>, _ pivots: UnsafeMutablePointer<Int>,
+        _ reciprocals: UnsafeMutablePointer<Double>
+    ) -> Bool {
+        var k = 0
+        while k < n {
+            let columnK = a + k &* ld
+            var p = k
+            var largest = Swift.abs(columnK[k])
+            var i = k &+ 1
+            while i < n {
+                let v = Swift.abs(columnK[i])
+                if v > largest {
+                    largest = v
+                    p = i
+                }
+                i &+= 1
+            }
+            pivots[k] = p
+            if largest == 0 { return false }
+            if p != k {
+                var j = 0
+                while j < n {
+                    let column = a + j &* ld
+                    let t = column[k]
+                    column[k] = column[p]
+                    column[p] = t
+                    j &+= 1
+                }
+            }
+            let pivot = columnK[k]
+            reciprocals[k] = 1 / pivot
+            i = k &+ 1
+            while i < n {
+                columnK[i] /= pivot
+                i &+= 1
+            }
+            var j = k &+ 1
+            while j < n {
+                let column = a + j &* ld
+                let ukj = column[k]
+                if ukj != 0 {
+                    i = k &+ 1
+                    while i < n {
+                        column[i] -= columnK[i] * ukj
+                        i &+= 1
+                    }
+                }
+                j &+= 1
+            }
+            k &+= 1
+        }
+        return true
+    }
+
+    /// Overwrites `b` with the solution of `A x = b`, from the factors at `a`.
+    @inlinable @inline(__always)
+    static func solve(
+        _ n: Int, _ ld: Int, _ a: UnsafePointer<Double>, _ pivots: UnsafePointer<Int>,
+        _ reciprocals: UnsafePointer<Double>, _ b: UnsafeMutablePointer<Double>
+    ) {
+        var k = 0
+        while k < n {
+            let p = pivots[k]
+            if p != k {
+                let t = b[k]
+                b[k] = b[p]
+                b[p] = t
+            }
+            k &+= 1
+        }
+        var i = 1
+        while i < n {
+            var s = b[i]
+            var j = 0
+            while j < i {
+                s -= b[j] * a[i &+ j &* ld]
+                j &+= 1
+            }
+            b[i] = s
+            i &+= 1
+        }
+        i = n &- 1
+        while i >= 0 {
+            var s = b[i]
+            var j = n &- 1
+            while j > i {
+                s -= b[j] * a[i &+ j &* ld]
+                j &-= 1
+            }
+            b[i] = s * reciprocals[i]
+            i &-= 1
+        }
+    }
+}
+
+/// ``StaticLUKernel`` on a matrix held by value, for the smallest states
+/// (``StaticRosenbrockIntegrator/registerLimit``): the loops unroll completely, every index
+/// becomes a constant, and the factors stay in registers through the step's solves (VDPOL,
+/// n = 2: a Rodas5P step in 215 ns against 280 ns with the factors in memory). The same
+/// operations in the same order as the kernel, so the same bits.
 @usableFromInline
 struct StaticLU<Matrix: StaticSquareMatrix> {
     public typealias Column = Matrix.Column
@@ -433,26 +592,63 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         // a rejection (new h), the two cases in which the array form refactors too. Factored
         // here, the factors are a local value: for a small system they stay in registers.
         _stats.nluFactorizations += 1
-        var lu = StaticLU(Matrix())
-        var factored = false
-        if let w = iterationMatrix(alpha: 1 / (gamma * h)) {
-            lu = StaticLU(w)
-            factored = lu.factor()
-        }
-        guard factored else {
-            // A non-finite J is f's doing (the loop reports it as such), not a singular W.
-            var finiteJ = true
-            for j in 0..<State().scalarCount { finiteJ = finiteJ && J[column: j].isFiniteState }
-            if finiteJ {
-                singularCount += 1
-                consecutiveSingular += 1
-                lastSingularTime = _t
-                lastSingularStep = h
-            }
-            return .nan
-        }
-        consecutiveSingular = 0
         if !isKnownUniquelyReferenced(&stages) { stages = stages.copy() }
+        let n = State().scalarCount
+        if n <= Self.registerLimit {
+            var lu = StaticLU(Matrix())
+            var factored = false
+            if let w = iterationMatrix(alpha: 1 / (gamma * h)) {
+                lu = StaticLU(w)
+                factored = lu.factor()
+            }
+            guard factored else { return singular(h: h) }
+            return stagesAndError(h: h) { r, x in x.pointee = lu.solve(r) }
+        }
+        let ld = StaticLUKernel.leadingDimension(State.self)
+        let a = stages.factors
+        let pivots = stages.pivots
+        let reciprocals = stages.reciprocals
+        // J's columns into W's block (copied as bytes), then W over them.
+        withUnsafePointer(to: &J) { UnsafeMutableRawPointer(a).copyMemory(from: $0, byteCount: MemoryLayout<Matrix>.size) }
+        guard StaticLUKernel.assemble(n, ld, a, alpha: 1 / (gamma * h), beta: -1),
+            StaticLUKernel.factor(n, ld, a, pivots, reciprocals)
+        else { return singular(h: h) }
+        return stagesAndError(h: h) { r, x in
+            x.pointee = r
+            x.withMemoryRebound(to: Double.self, capacity: ld) { b in
+                StaticLUKernel.solve(n, ld, a, pivots, reciprocals, b)
+            }
+        }
+    }
+
+    /// The largest state solved with the LU factors held by value (``StaticLU``); above it they
+    /// are kept in memory (``StaticRosenbrockStages``). Measured at n = 2 (VDPOL: by value
+    /// faster, 215 against 280 ns per Rodas5P step) and n = 8 (HIRES: in memory faster, 620
+    /// against 1350 ns; by value, the loops no longer unroll and each access by a loop index
+    /// moves a whole column through the stack).
+    @inlinable static var registerLimit: Int { 4 }
+
+    /// Records a singular `W` (unless `J` itself is not finite: that is f's doing, which the loop
+    /// reports as such) and returns the NaN error that rejects the attempt.
+    @inlinable
+    mutating func singular(h: Double) -> Double {
+        var finiteJ = true
+        for j in 0..<State().scalarCount { finiteJ = finiteJ && J[column: j].isFiniteState }
+        if finiteJ {
+            singularCount += 1
+            consecutiveSingular += 1
+            lastSingularTime = _t
+            lastSingularStep = h
+        }
+        return .nan
+    }
+
+    /// The stages with `W` factored (`solve(r, x)` writes the solution of `W x = r` at `x`),
+    /// then `uNew` and the scaled RMS error.
+    @inlinable @inline(__always)
+    mutating func stagesAndError(h: Double, solve: (State, UnsafeMutablePointer<State>) -> Void) -> Double {
+        consecutiveSingular = 0
+        let n = State().scalarCount
         let U = stages.U
         let terms = sums.terms.base
         let offsets = terms + sums.termOffset
@@ -467,7 +663,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
                 arg = combine(_u, row: i, U: U)
                 du = f(arg, p, _t + c[i] * h)
             }
-            // W U_i = f + h d_i ∂f/∂t + Σ_j (C_ij/h) U_j.
+            // W U_i = f + h d_i ∂f/∂t + Σ_j (C_ij/h) U_j, solved in U_i's slot.
             let hd = h * d[i]
             var r = du
             if hd != 0 && !autonomous { r = r + dT * hd }
@@ -478,7 +674,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
                 x = x + U[offsets[k]] * (w[k] * invH)
                 k &+= 1
             }
-            U[i] = lu.solve(r + x)
+            solve(r + x, U + i)
         }
         _stats.nf += s - 1
         _stats.nlinsolves += s
@@ -491,7 +687,6 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         }
         let e = combine(State(), row: 2 &* s, U: U)
         var sum = 0.0
-        let n = setup.count
         for m in 0..<n {
             let sc = abstol[m] + reltol * Swift.max(Swift.abs(_u[m]), Swift.abs(uNew[m]))
             sum += (e[m] * e[m]) / (sc * sc)
