@@ -10,6 +10,10 @@
 // curves (each method's Pareto front, `fastest`) at each of CVODE_BDF's errors at reltol
 // 1e-4 ... 1e-10; likewise against scipy's fastest (Radau, BDF, LSODA via
 // Benchmarks/peers/stiff_scipy.py, run by this benchmark when python3 with scipy is available).
+// Rodas4 and Rodas5P also run on the fixed-size form (`StaticODEProblem`, "(fixed-size)") for
+// VDPOL (n = 2) and HIRES (n = 8): the same steps and errors as the array form (tested in
+// StaticRosenbrockTests), the state, Jacobian and LU factors held by value. The summaries take
+// our fastest method in either form; the "array form only" line leaves the fixed-size runs out.
 //
 // Run: swift run -c release stiff-bench [--quick] [--no-scipy] [--output DIR]
 //          [--problems ROBER,VDPOL,...] [--methods Rodas5P,CVODE_BDF,...]
@@ -40,6 +44,44 @@ let samples = quick ? 3 : 5
 
 typealias Point = WorkPrecisionPoint
 
+/// A Rosenbrock method on a fixed-size problem (``StaticODEProblem``), named "<method>
+/// (fixed-size)". Built in this module with concrete types, so the timed solve is specialised.
+struct FixedSizeMethod<F: StaticODEFunction> {
+    let name: String
+    let run: (StaticODEProblem<F>, SolveOptions) throws -> StaticODESolution<F.State>
+    init<A: RosenbrockAlgorithm>(_ algorithm: A) {
+        name = algorithm.name + " (fixed-size)"
+        run = { try algorithm.solve($0, options: $1) }
+    }
+}
+
+func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeMethod<F>] {
+    [FixedSizeMethod(Rodas4()), FixedSizeMethod(Rodas5P())].filter {
+        onlyMethods?.contains(String($0.name.prefix { $0 != " " })) ?? true
+    }
+}
+
+/// Work-precision points of the fixed-size suite, measured as the array-form ones.
+func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, reference: ReferenceSolution, info: TestProblemInfo)
+    throws -> [Point]
+{
+    var points: [Point] = []
+    for m in fixedSizeSuite(F.self) {
+        for rtol in coverageReltols + reltols {
+            let atol = info.testSetAbstol(reltol: rtol)
+            let opts = SolveOptions(reltol: rtol, abstol: .scalar(atol), saveEverystep: false, maxiters: 1_000_000)
+            let sol = try m.run(problem, opts)
+            let error = sol.retcode.isSuccessful ? mixedError(sol.u.last!.array, reference.u, rtol: rtol, atol: atol) : .nan
+            let seconds = try timePerCall(samples: samples) { _ = try m.run(problem, opts) }
+            points.append(Point(
+                method: m.name, reltol: rtol, error: error, nf: sol.stats.nf, njacs: sol.stats.njacs,
+                nlu: sol.stats.nluFactorizations, steps: sol.stats.naccept, seconds: seconds,
+                retcode: sol.retcode.description))
+        }
+    }
+    return points
+}
+
 func suite<F: ODEFunction>(_: F.Type) -> [BenchmarkMethod<F>] where F.Scalar == Double {
     [
         BenchmarkMethod(Rosenbrock23()), BenchmarkMethod(Rodas4()), BenchmarkMethod(Rodas5P()), BenchmarkMethod(TRBDF2()),
@@ -60,10 +102,15 @@ struct ProblemResult: Encodable {
     let scipy: [Point]
     let speedupOverCVODE: [Double?]
     let speedupOverScipy: [Double?]
+    /// The ratios with our fastest array-form (`ODEProblem`) method only (equal to the above
+    /// where no fixed-size form ran).
+    let arrayFormOverCVODE: [Double?]
+    let arrayFormOverScipy: [Double?]
 }
 
 func workPrecision<F: ODEFunction>(
-    _ name: String, _ problem: ODEProblem<F>, reference: ReferenceSolution, info: TestProblemInfo, scipy: [Point]
+    _ name: String, _ problem: ODEProblem<F>, reference: ReferenceSolution, info: TestProblemInfo, scipy: [Point],
+    fixedSize: [Point] = []
 ) throws -> ProblemResult where F.Scalar == Double {
     var points: [Point] = []
     let methods = suite(F.self)
@@ -76,38 +123,49 @@ func workPrecision<F: ODEFunction>(
             })
         }
     }
+    let arrayPoints = points
+    points += fixedSize
     print("\n\(name)  (reference: \(reference.source))")
-    print("  " + pad("method", 13) + pad("reltol", 8) + pad("error", 10) + pad("nf", 8) + pad("njac", 6) + pad("nLU", 7) + pad("µs", 11))
+    print("  " + pad("method", 22) + pad("reltol", 8) + pad("error", 10) + pad("nf", 8) + pad("njac", 6) + pad("nLU", 7) + pad("µs", 11))
     for p in points + scipy {
-        print("  " + pad(p.method, 13) + pad(sig(p.reltol, 1), 8) + pad(sig(p.error, 2), 10) + pad("\(p.nf)", 8)
+        print("  " + pad(p.method, 22) + pad(sig(p.reltol, 1), 8) + pad(sig(p.error, 2), 10) + pad("\(p.nf)", 8)
             + pad("\(p.njacs)", 6) + pad("\(p.nlu)", 7) + pad(sig(p.seconds * 1e6, 4), 11) + (p.retcode == "Success" ? "" : "  \(p.retcode)"))
     }
     let natives: Set<String> = ["CVODE_BDF"]
     let cvode = points.filter { $0.method == "CVODE_BDF" && $0.error.isFinite && isComparisonPoint($0) }
     var overCVODE: [Double?] = []
+    var arrayOverCVODE: [Double?] = []
     var described: [String] = []
     for c in cvode {
         let best = fastest(points, at: c.error, excluding: natives)
         overCVODE.append(best.map { c.seconds / $0.seconds })
+        arrayOverCVODE.append(fastest(arrayPoints, at: c.error, excluding: natives).map { c.seconds / $0.seconds })
         described.append("\(sig(c.error, 2)): \(best.map { sig(c.seconds / $0.seconds, 3) + "x (" + $0.method + ")" } ?? "n/a")")
     }
     print("  ours vs CVODE_BDF at matched error (CVODE error: speed-up, fastest native): " + described.joined(separator: ", "))
     // Against scipy's best: at each of scipy's errors, the fastest scipy method there (read off
     // the scipy curves) against our fastest there.
     var overScipy: [Double?] = []
+    var arrayOverScipy: [Double?] = []
     if !scipy.isEmpty {
         var d: [String] = []
+        var arrayLine: [String] = []
         for s in scipy where s.error.isFinite && s.error > 0 && isComparisonPoint(s) {
             guard let theirs = fastest(scipy, at: s.error, excluding: []),
                 let ours = fastest(points, at: s.error, excluding: natives)
             else { continue }
             overScipy.append(theirs.seconds / ours.seconds)
             d.append("\(sig(s.error, 2)): \(sig(theirs.seconds / ours.seconds, 3))x (\(theirs.method) vs \(ours.method))")
+            let arrayBest = fastest(arrayPoints, at: s.error, excluding: natives)
+            arrayOverScipy.append(arrayBest.map { theirs.seconds / $0.seconds })
+            arrayLine.append(arrayBest.map { sig(theirs.seconds / $0.seconds, 3) + "x" } ?? "n/a")
         }
         print("  ours vs scipy's best at matched error (error: speed-up, fastest scipy vs fastest ours): " + d.joined(separator: ", "))
+        if !fixedSize.isEmpty { print("  array form only vs scipy's best: " + arrayLine.joined(separator: ", ")) }
     }
     return ProblemResult(problem: name, referenceSource: reference.source, points: points, scipy: scipy,
-                         speedupOverCVODE: overCVODE, speedupOverScipy: overScipy)
+                         speedupOverCVODE: overCVODE, speedupOverScipy: overScipy, arrayFormOverCVODE: arrayOverCVODE,
+                         arrayFormOverScipy: arrayOverScipy)
 }
 
 // MARK: scipy peers
@@ -183,16 +241,22 @@ print("Native stiff solvers vs CVODE_BDF (and scipy); abstol per the IVP test se
 let (scipyRows, scipyNote) = runScipy(folder: out.folder)
 print(scipyNote)
 var results: [ProblemResult] = []
-func run<F: ODEFunction>(_ index: Int, _ problem: ODEProblem<F>) throws where F.Scalar == Double {
+func run<F: ODEFunction>(_ index: Int, _ problem: ODEProblem<F>, fixedSize: (() throws -> [Point])? = nil) throws
+where F.Scalar == Double {
     let (name, reference, info) = problems[index]
     guard onlyProblems?.contains(name) ?? true else { return }
-    results.append(try workPrecision(name, problem, reference: reference, info: info, scipy: scipyRows[name] ?? []))
+    results.append(try workPrecision(
+        name, problem, reference: reference, info: info, scipy: scipyRows[name] ?? [], fixedSize: try fixedSize?() ?? []))
 }
 try run(0, ProblemLibrary.rober())
-try run(1, ProblemLibrary.hires())
+try run(1, ProblemLibrary.hires()) {
+    try fixedSizePoints(ProblemLibrary.staticHires(), reference: problems[1].1, info: problems[1].2)
+}
 try run(2, ProblemLibrary.pollution())
 try run(3, ProblemLibrary.orego())
-try run(4, ProblemLibrary.vanDerPol())
+try run(4, ProblemLibrary.vanDerPol()) {
+    try fixedSizePoints(ProblemLibrary.staticVanDerPol(), reference: problems[4].1, info: problems[4].2)
+}
 
 print("\nSummary (geometric mean over CVODE_BDF's / scipy's points of the speed-up of our fastest method at matched error):")
 func geomean(_ xs: [Double?]) -> String {
@@ -202,6 +266,10 @@ func geomean(_ xs: [Double?]) -> String {
 }
 for r in results {
     print("  \(pad(r.problem, 6)): vs CVODE_BDF \(geomean(r.speedupOverCVODE)); vs scipy best \(r.scipy.isEmpty ? "n/a" : geomean(r.speedupOverScipy))")
+}
+print("Array form only (ODEProblem; no fixed-size runs):")
+for r in results {
+    print("  \(pad(r.problem, 6)): vs CVODE_BDF \(geomean(r.arrayFormOverCVODE)); vs scipy best \(r.scipy.isEmpty ? "n/a" : geomean(r.arrayFormOverScipy))")
 }
 try out.writeJSON(results, to: "stiff-bench.json")
 for r in results {
