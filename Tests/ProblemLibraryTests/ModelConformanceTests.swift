@@ -62,3 +62,37 @@ import Testing
         #expect(ProblemLibrary.vanDerPol(Float.self).resolvedInitialState() == [2, 0])
     }
 }
+
+/// The fixed-size stiff problems (StaticProblems.swift) against their array forms: the same
+/// right-hand side and analytic Jacobian, bit for bit, at the conformance states; the same
+/// initial values, span and parameters.
+@Suite struct StaticStiffProblemTests {
+    static func expectSame<F: StaticODEFunction>(
+        _ f: F, _ p: F.Parameters, _ name: String, declaredAutonomous: Bool
+    ) {
+        let m = Models.named(name)
+        let n = m.dimension
+        #expect(f.hasAnalyticJacobian && f.isAutonomous == declaredAutonomous)
+        for u in m.states {
+            var state = F.State()
+            #expect(state.scalarCount == n)
+            for i in 0..<n { state[i] = u[i] }
+            #expect(f(state, p, 0).array == m.rhs(u, m.p), "\(name) f at \(u)")
+            let J = f.jacobian(state, p, 0)
+            let arrayJ = m.jacobian(u, m.p)
+            for j in 0..<n { for i in 0..<n { #expect(J[i, j] == arrayJ[i + j * n], "\(name) J[\(i), \(j)]") } }
+        }
+    }
+
+    @Test func vanDerPolMatchesTheArrayModel() {
+        let s = ProblemLibrary.staticVanDerPol(), a = ProblemLibrary.vanDerPol()
+        Self.expectSame(s.f, s.p, "VanDerPol", declaredAutonomous: VanDerPol().isAutonomous)
+        #expect(s.u0.array == a.resolvedInitialState() && s.tspan == a.resolvedTimeSpan() && [s.p] == a.p)
+    }
+
+    @Test func hiresMatchesTheArrayModel() {
+        let s = ProblemLibrary.staticHires(), a = ProblemLibrary.hires()
+        Self.expectSame(s.f, s.p, "Hires", declaredAutonomous: Hires().isAutonomous)
+        #expect(s.u0.array == a.resolvedInitialState() && s.tspan == a.resolvedTimeSpan() && s.p.array == a.p)
+    }
+}
