@@ -204,8 +204,46 @@ enum StaticLUKernel {
 /// becomes a constant, and the factors stay in registers through the step's solves (VDPOL,
 /// n = 2: a Rodas5P step in 215 ns against 280 ns with the factors in memory). The same
 /// operations in the same order as the kernel, so the same bits.
+/// Solves `W x = r` with `W`'s factors for the fixed-size integrator, writing `x` at a stage's
+/// slot.
 @usableFromInline
-struct StaticLU<Matrix: StaticSquareMatrix> {
+protocol StaticStageSolver {
+    associatedtype Column: StaticState
+    func solve(_ r: Column, into x: UnsafeMutablePointer<Column>)
+}
+
+/// The factors in ``StaticRosenbrockStages``' memory, for the kernel's solve in place.
+@usableFromInline
+struct StaticLUInMemory<Column: StaticState>: StaticStageSolver {
+    @usableFromInline let n: Int
+    @usableFromInline let ld: Int
+    @usableFromInline let a: UnsafeMutablePointer<Double>
+    @usableFromInline let pivots: UnsafeMutablePointer<Int>
+    @usableFromInline let reciprocals: UnsafeMutablePointer<Double>
+
+    @inlinable @inline(__always)
+    init(
+        n: Int, ld: Int, a: UnsafeMutablePointer<Double>, pivots: UnsafeMutablePointer<Int>,
+        reciprocals: UnsafeMutablePointer<Double>
+    ) {
+        self.n = n
+        self.ld = ld
+        self.a = a
+        self.pivots = pivots
+        self.reciprocals = reciprocals
+    }
+
+    @inlinable @inline(__always)
+    func solve(_ r: Column, into x: UnsafeMutablePointer<Column>) {
+        x.pointee = r
+        x.withMemoryRebound(to: Double.self, capacity: ld) { b in
+            StaticLUKernel.solve(n, ld, a, pivots, reciprocals, b)
+        }
+    }
+}
+
+@usableFromInline
+struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver {
     public typealias Column = Matrix.Column
     /// `L` (unit, below the diagonal) and `U` packed as LAPACK packs them.
     @usableFromInline var a: Matrix
@@ -278,6 +316,12 @@ struct StaticLU<Matrix: StaticSquareMatrix> {
             k &+= 1
         }
         return true
+    }
+
+    /// The solution of `A x = r`, written at `x`.
+    @inlinable @inline(__always)
+    func solve(_ r: Column, into x: UnsafeMutablePointer<Column>) {
+        x.pointee = solve(r)
     }
 
     /// The solution of `A x = b`.
@@ -602,7 +646,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
                 factored = lu.factor()
             }
             guard factored else { return singular(h: h) }
-            return stagesAndError(h: h) { r, x in x.pointee = lu.solve(r) }
+            return stagesAndError(h: h, lu)
         }
         let ld = StaticLUKernel.leadingDimension(State.self)
         let a = stages.factors
@@ -613,12 +657,8 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         guard StaticLUKernel.assemble(n, ld, a, alpha: 1 / (gamma * h), beta: -1),
             StaticLUKernel.factor(n, ld, a, pivots, reciprocals)
         else { return singular(h: h) }
-        return stagesAndError(h: h) { r, x in
-            x.pointee = r
-            x.withMemoryRebound(to: Double.self, capacity: ld) { b in
-                StaticLUKernel.solve(n, ld, a, pivots, reciprocals, b)
-            }
-        }
+        return stagesAndError(
+            h: h, StaticLUInMemory<State>(n: n, ld: ld, a: a, pivots: pivots, reciprocals: reciprocals))
     }
 
     /// The largest state solved with the LU factors held by value (``StaticLU``); above it they
@@ -643,10 +683,11 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         return .nan
     }
 
-    /// The stages with `W` factored (`solve(r, x)` writes the solution of `W x = r` at `x`),
-    /// then `uNew` and the scaled RMS error.
+    /// The stages with `W` factored (`lu`), then `uNew` and the scaled RMS error. (Generic over
+    /// the factors' form rather than taking a closure: the closure was compiled as a function of
+    /// its own, called per stage, with the factors read back from memory.)
     @inlinable @inline(__always)
-    mutating func stagesAndError(h: Double, solve: (State, UnsafeMutablePointer<State>) -> Void) -> Double {
+    mutating func stagesAndError<LU: StaticStageSolver>(h: Double, _ lu: LU) -> Double where LU.Column == State {
         consecutiveSingular = 0
         let n = State().scalarCount
         let U = stages.U
@@ -674,7 +715,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
                 x = x + U[offsets[k]] * (w[k] * invH)
                 k &+= 1
             }
-            solve(r + x, U + i)
+            lu.solve(r + x, into: U + i)
         }
         _stats.nf += s - 1
         _stats.nlinsolves += s
