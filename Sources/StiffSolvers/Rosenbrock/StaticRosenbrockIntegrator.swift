@@ -83,20 +83,25 @@ enum StaticLUKernel {
         MemoryLayout<State>.stride / MemoryLayout<Double>.stride
     }
 
-    /// Writes `W = α I + β J` over `J` in place (column `j` at `j*ld`) as ``IterationMatrix``
-    /// assembles it (`α·0` added off the diagonal, so the signs of zeros match); `false` when
-    /// an entry is not finite.
+    /// Writes `W = α I + β J` at `w` (`J` at `jacobian`, both with column `j` at `j*ld`) as
+    /// ``IterationMatrix`` assembles it, branch-free so that it vectorizes: `β J + α·0` for every
+    /// entry, then `α` added on the diagonal, then one finiteness test; `false` when an entry is
+    /// not finite. The entries are IterationMatrix's to the bit: `(βJ + α·0) + α` equals
+    /// `βJ + α` (adding `α·0` changes at most the sign of a zero, which adding `α` then
+    /// absorbs).
     @inlinable @inline(__always)
-    static func assemble(_ n: Int, _ ld: Int, _ w: UnsafeMutablePointer<Double>, alpha: Double, beta: Double) -> Bool {
+    static func assemble(
+        _ n: Int, _ ld: Int, _ jacobian: UnsafePointer<Double>, into w: UnsafeMutablePointer<Double>, alpha: Double,
+        beta: Double
+    ) -> Bool {
         let offDiagonal = alpha * 0
+        for j in 0..<n {
+            for i in 0..<n { w[i &+ j &* ld] = beta * jacobian[i &+ j &* ld] + offDiagonal }
+        }
+        for j in 0..<n { w[j &+ j &* ld] += alpha }
         var nonFinite = 0
         for j in 0..<n {
-            let column = w + j &* ld
-            for i in 0..<n {
-                let x = beta * column[i] + (i == j ? alpha : offDiagonal)
-                column[i] = x
-                nonFinite |= x.isFinite ? 0 : 1
-            }
+            for i in 0..<n { nonFinite |= w[i &+ j &* ld].isFinite ? 0 : 1 }
         }
         return nonFinite == 0
     }
@@ -652,11 +657,13 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         let a = stages.factors
         let pivots = stages.pivots
         let reciprocals = stages.reciprocals
-        // J's columns into W's block (copied as bytes), then W over them.
-        withUnsafePointer(to: &J) { UnsafeMutableRawPointer(a).copyMemory(from: $0, byteCount: MemoryLayout<Matrix>.size) }
-        guard StaticLUKernel.assemble(n, ld, a, alpha: 1 / (gamma * h), beta: -1),
-            StaticLUKernel.factor(n, ld, a, pivots, reciprocals)
-        else { return singular(h: h) }
+        let alpha = 1 / (gamma * h)
+        let assembled = withUnsafePointer(to: &J) { matrix in
+            matrix.withMemoryRebound(to: Double.self, capacity: n &* ld) { jacobian in
+                StaticLUKernel.assemble(n, ld, jacobian, into: a, alpha: alpha, beta: -1)
+            }
+        }
+        guard assembled, StaticLUKernel.factor(n, ld, a, pivots, reciprocals) else { return singular(h: h) }
         return stagesAndError(
             h: h, StaticLUInMemory<State>(n: n, ld: ld, a: a, pivots: pivots, reciprocals: reciprocals))
     }
