@@ -6,8 +6,8 @@
 // Thread CPU time rather than wall time: on a shared machine, time slices lost to other
 // processes then do not count (cache interference still does; the minimum filters most of it).
 //
-// VDPOL and HIRES also run on the fixed-size form (`StaticODEProblem`, lines marked "fixed"): the
-// same steps, so the same hash when the two forms agree bit for bit.
+// VDPOL, OREGO and HIRES also run on the fixed-size form (`StaticODEProblem`, lines marked
+// "fixed"): the same steps, so the same hash when the two forms agree bit for bit.
 //
 // Run: swift run -c release rosen-step-bench [V|O|H|all]
 // Environment: BATCHES (default 40); ONLY=<label prefix> to run one line; SOLVES=k to solve k
@@ -79,6 +79,30 @@ func benchStatic<F: StaticODEFunction, A: RosenbrockAlgorithm>(_ label: String, 
     print(label.padding(toLength: 28, withPad: " ", startingAt: 0), String(format: "%6d steps  %8.1f ns/step  %9.1f us/solve  %016llx", steps, best / Double(steps), best / 1000, h))
 }
 
+/// OREGO (``Oregonator``) on `SIMD3<Double>` for this benchmark only: the formulas and Jacobian
+/// of the array model in its operation order (so the same hash), a fixed-size run at n = 3,
+/// where the LU factors are held by value (`SIMD3` values are padded to four components).
+struct StaticOrego: StaticODEFunction {
+    var hasAnalyticJacobian: Bool { true }
+    var isAutonomous: Bool { true }
+
+    func callAsFunction(_ u: SIMD3<Double>, _ p: SIMD3<Double>, _ t: Double) -> SIMD3<Double> {
+        let s = p[0], q = p[1], w = p[2]
+        return SIMD3(
+            s * (u[1] - u[0] * u[1] + u[0] - q * u[0] * u[0]), (u[2] - u[1] - u[0] * u[1]) / s, w * (u[0] - u[2]))
+    }
+
+    func jacobian(_ u: SIMD3<Double>, _ p: SIMD3<Double>, _ t: Double) -> SIMD3<Double>.SquareMatrix {
+        let s = p[0], q = p[1], w = p[2]
+        var J = SIMD3<Double>.SquareMatrix()
+        J[column: 0] = SIMD3(s * (1 - u[1] - 2 * q * u[0]), -u[1] / s, w)
+        J[column: 1] = SIMD3(s * (1 - u[0]), -(1 + u[0]) / s, 0)
+        J[column: 2] = SIMD3(0, 1 / s, -w)
+        return J
+    }
+}
+let staticOrego = StaticODEProblem(StaticOrego(), u0: SIMD3(1, 2, 3), tspan: (0, 360), p: SIMD3(77.27, 8.375e-6, 0.161))
+
 let which = CommandLine.arguments.dropFirst().first ?? "all"
 for rtol in [1e-6, 1e-9] {
     if which == "all" || which.contains("V") {
@@ -92,6 +116,8 @@ for rtol in [1e-6, 1e-9] {
     if which == "all" || which.contains("O") {
         bench("OREGO Rodas5P \(rtol)", ProblemLibrary.orego(), Rodas5P(), rtol: rtol)
         bench("OREGO Rodas4 \(rtol)", ProblemLibrary.orego(), Rodas4(), rtol: rtol)
+        benchStatic("OREGO Rodas5P fixed \(rtol)", staticOrego, Rodas5P(), rtol: rtol)
+        benchStatic("OREGO Rodas4 fixed \(rtol)", staticOrego, Rodas4(), rtol: rtol)
     }
     if which == "all" || which.contains("H") {
         bench("HIRES Rodas5P \(rtol)", ProblemLibrary.hires(), Rodas5P(), rtol: rtol)

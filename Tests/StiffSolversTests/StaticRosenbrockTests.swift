@@ -77,13 +77,18 @@ import Testing
 
     /// A stiff linear system whose `W` needs row exchanges (``Cascade``), non-autonomous (∂f/∂t
     /// by the difference quotient), with finite-difference Jacobians in both forms; n = 2 (LU
-    /// factors by value) and n = 5 (LU factors in memory, `StaticVector`).
+    /// factors by value), n = 3 (`SIMD3`, factors in memory with padded columns) and n = 5
+    /// (`StaticVector`, factors in memory).
     @Test(arguments: RosMethod.allCases)
     func nonAutonomousFiniteDifferenceMatchesTheArrayForm(method: RosMethod) throws {
         let options = SolveOptions(reltol: 1e-7, abstol: 1e-9, saveat: .every(0.1))
         Self.expectSame(
             try method.solveStatic(Cascade.staticProblem(SIMD2<Double>.self), options: options),
             try method.solve(Cascade.arrayProblem(count: 2), options: options), "cascade n = 2 \(method)")
+        // SIMD3: columns padded to four entries in memory.
+        Self.expectSame(
+            try method.solveStatic(Cascade.staticProblem(SIMD3<Double>.self), options: options),
+            try method.solve(Cascade.arrayProblem(count: 3), options: options), "cascade n = 3 \(method)")
         Self.expectSame(
             try method.solveStatic(Cascade.staticProblem(StaticVector<5>.self), options: options),
             try method.solve(Cascade.arrayProblem(count: 5), options: options), "cascade n = 5 \(method)")

@@ -3,9 +3,9 @@ import DiffEqCore
 // The Rosenbrock methods on the fixed-size state form (`StaticODEProblem`), for the same reason
 // as the explicit methods' StaticRKIntegrator: at n = 2 ... 8 (VDPOL, HIRES) a step of the
 // array form spends more time on array and pointer bookkeeping, runtime-length loops and the
-// general LU's calls than on arithmetic. Here the state, `J`, `W` and its LU factors are values
-// whose size the compiler knows, so for a small system the step is straight-line code in
-// registers.
+// general LU's calls than on arithmetic. Here the state, `J`, `W` and its LU factors have a size
+// the compiler knows: every loop has a constant trip count, and for the smallest systems the
+// whole step, factors included, is straight-line code in registers.
 //
 // Same numbers as the array form: every sum is formed in the same order with the same roundings
 // as RosenbrockStepper (stage arguments, stage right-hand sides, error estimate, dense output),
@@ -19,11 +19,11 @@ import DiffEqCore
 /// manually managed block, copied before writing when shared so that integrators keep value
 /// semantics.
 ///
-/// The factors live here, in memory, rather than in a local value: the factorization and the
-/// solves index entries by loop counters, and on a local value of a SIMD state the optimizer
-/// turned each such access into a spill of the whole column to the stack and a reload (a HIRES
-/// step, n = 8, took 16 % longer than the array form's). The stages are solved in place in their
-/// slots for the same reason.
+/// Above ``StaticRosenbrockIntegrator/registerLimit`` the factors live here, in memory, rather
+/// than in a local value: the factorization's loops no longer unroll completely, and on a local
+/// value of a SIMD state the optimizer turned each access by a loop index into a spill of the
+/// whole column to the stack and a reload (a HIRES step, n = 8, took 16 % longer than the array
+/// form's). The stages are then solved in place in their slots for the same reason.
 @usableFromInline
 final class StaticRosenbrockStages<State: StaticState> {
     @usableFromInline let U: UnsafeMutablePointer<State>
@@ -204,11 +204,6 @@ enum StaticLUKernel {
     }
 }
 
-/// ``StaticLUKernel`` on a matrix held by value, for the smallest states
-/// (``StaticRosenbrockIntegrator/registerLimit``): the loops unroll completely, every index
-/// becomes a constant, and the factors stay in registers through the step's solves (VDPOL,
-/// n = 2: a Rodas5P step in 215 ns against 280 ns with the factors in memory). The same
-/// operations in the same order as the kernel, so the same bits.
 /// Solves `W x = r` with `W`'s factors for the fixed-size integrator, writing `x` at a stage's
 /// slot.
 @usableFromInline
@@ -247,6 +242,11 @@ struct StaticLUInMemory<Column: StaticState>: StaticStageSolver {
     }
 }
 
+/// ``StaticLUKernel`` on a matrix held by value, for the smallest states
+/// (``StaticRosenbrockIntegrator/registerLimit``): the loops unroll completely, every index
+/// becomes a constant, and the factors stay in registers through the step's solves (VDPOL,
+/// n = 2: a Rodas5P step in 215 ns against 280 ns with the factors in memory). The same
+/// operations in the same order as the kernel, so the same bits.
 @usableFromInline
 struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver {
     public typealias Column = Matrix.Column
@@ -669,11 +669,12 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
     }
 
     /// The largest state solved with the LU factors held by value (``StaticLU``); above it they
-    /// are kept in memory (``StaticRosenbrockStages``). Measured at n = 2 (VDPOL: by value
-    /// faster, 215 against 280 ns per Rodas5P step) and n = 8 (HIRES: in memory faster, 620
-    /// against 1350 ns; by value, the loops no longer unroll and each access by a loop index
-    /// moves a whole column through the stack).
-    @inlinable static var registerLimit: Int { 4 }
+    /// are kept in memory (``StaticRosenbrockStages``). Measured (rosen-step-bench, ns per
+    /// step): n = 2, VDPOL Rodas5P, by value 215 against 280 in memory; n = 3, OREGO (`SIMD3`),
+    /// in memory 303 against 309 (Rodas5P) and 248 against 262 (Rodas4), alternating runs;
+    /// n = 8, HIRES Rodas5P, in memory 620 against 1350 (by value, the loops no longer unroll
+    /// and each access by a loop index moves a whole column through the stack).
+    @inlinable static var registerLimit: Int { 2 }
 
     /// Records a singular `W` (unless `J` itself is not finite: that is f's doing, which the loop
     /// reports as such) and returns the NaN error that rejects the attempt.
