@@ -11,7 +11,8 @@
 //
 // Run: swift run -c release rosen-step-bench [V|O|H|all]
 // Environment: BATCHES (default 40); ONLY=<label prefix> to run one line; SOLVES=k to solve k
-// times without timing (for counting instructions or allocations per solve from outside).
+// times without timing (for counting instructions or allocations per solve from outside);
+// RTOLS=1e-2,1e-4 to choose the tolerances.
 import DiffEq
 import Foundation
 
@@ -104,7 +105,9 @@ struct StaticOrego: StaticODEFunction {
 let staticOrego = StaticODEProblem(StaticOrego(), u0: SIMD3(1, 2, 3), tspan: (0, 360), p: SIMD3(77.27, 8.375e-6, 0.161))
 
 let which = CommandLine.arguments.dropFirst().first ?? "all"
-for rtol in [1e-6, 1e-9] {
+/// RTOLS=a,b,...: the tolerances to run (default 1e-6 and 1e-9).
+let rtols = ProcessInfo.processInfo.environment["RTOLS"].map { $0.split(separator: ",").compactMap { Double($0) } } ?? [1e-6, 1e-9]
+for rtol in rtols {
     if which == "all" || which.contains("V") {
         bench("VDPOL Rodas5P \(rtol)", ProblemLibrary.vanDerPol(), Rodas5P(), rtol: rtol)
         bench("VDPOL Rodas4 \(rtol)", ProblemLibrary.vanDerPol(), Rodas4(), rtol: rtol)
