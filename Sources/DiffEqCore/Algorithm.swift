@@ -28,12 +28,12 @@ public func solve<F: ODEFunction, A: ODEAlgorithm>(
     reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
     saveEverystep: Bool? = nil, dense: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
     dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true,
-    callback: CallbackSet<F.Scalar>? = nil
+    isOutOfDomain: DomainCheck? = nil, callback: CallbackSet<F.Scalar>? = nil
 ) throws(DiffEqError) -> ODESolution<F.Scalar> {
     try algorithm.solve(
         callback.map { problem.remake(callbacks: $0) } ?? problem,
         options: SolveOptions(
             reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
             dense: dense, dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
-            adaptive: adaptive))
+            adaptive: adaptive, isOutOfDomain: isOutOfDomain))
 }

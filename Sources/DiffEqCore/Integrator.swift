@@ -47,6 +47,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// step is the event just handled, not a new crossing.
     @usableFromInline var lastEvent: Int?
     @usableFromInline var conditionValues: [Double] = []
+    /// The candidate state and the parameters as plain values for the options' domain test
+    /// (empty without one).
+    @usableFromInline var domainU: [Double] = []
+    @usableFromInline var domainP: [Double] = []
 
     // What is saved.
     @usableFromInline var savedT: [Double] = []
@@ -118,6 +122,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self._dt = 0
         self.stops = setup.tstops
         self.conditionValues = [Double](repeating: 0, count: callbacks.continuous.count)
+        if setup.isOutOfDomain != nil {
+            domainU = [Double](repeating: 0, count: setup.count)
+            domainP = [Double](repeating: 0, count: problem.p.count)
+        }
         begin()
     }
 
@@ -243,6 +251,19 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                     break
                 }
             }
+            if finite, let check = setup.isOutOfDomain, isOutside(check, t: _t + h) {
+                // As a failed step in DifferentialEquations.jl: retry with the smallest
+                // step factor the controller allows.
+                _stats.nreject += 1
+                lastWasRejected = true
+                _dt = h * stepper.controller.qmin
+                if !adaptive || Swift.abs(_dt) < dtFloor {
+                    finish(.dtLessThanMin, "the new state left the domain (isOutOfDomain) near t = \(_t)"
+                        + (adaptive ? " and reducing dt did not keep it inside" : " with fixed steps"))
+                    return false
+                }
+                continue
+            }
             if finite && (err <= 1 || !adaptive) {
                 _stats.naccept += 1
                 tPrev = _t
@@ -277,6 +298,15 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 return false
             }
         }
+    }
+
+    /// The options' domain test on the candidate state `uNew` at `t`.
+    @inlinable @inline(never)
+    mutating func isOutside(_ check: DomainCheck, t: Double) -> Bool {
+        for i in uNew.indices { domainU[i] = uNew[i].primal }
+        if domainP.count != _p.count { domainP = [Double](repeating: 0, count: _p.count) }
+        for i in _p.indices { domainP[i] = _p[i].primal }
+        return domainU.withUnsafeBufferPointer { u in domainP.withUnsafeBufferPointer { p in check(u, p, t) } }
     }
 
     /// Steps until `time` is reached exactly (it becomes a stop), or the integration ends.

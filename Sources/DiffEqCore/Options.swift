@@ -27,6 +27,19 @@ public enum SaveAt: Sendable, Equatable {
     case times([Double])
 }
 
+/// A test of a candidate state, as `isoutofdomain(u, p, t)` in DifferentialEquations.jl: `true`
+/// when `u` lies where the model is not defined (a negative concentration, say). `u` and `p` are
+/// plain values (the primal parts when the solve runs on dual numbers).
+///
+/// A native integrator rejects a step whose new state fails the test and retries it with the
+/// step times the controller's `qmin`, so that a solution which must stay in a domain does not
+/// leave it between tolerance checks (ROBER at loose tolerances: a concentration crossing zero
+/// turns into a blow-up that the error estimate alone accepts). When the step has shrunk to the
+/// floor the solve ends with ``ReturnCode/dtLessThanMin``, never with a state outside.
+public typealias DomainCheck = @Sendable (
+    _ u: UnsafeBufferPointer<Double>, _ p: UnsafeBufferPointer<Double>, _ t: Double
+) -> Bool
+
 /// Options shared by every algorithm, named as in DifferentialEquations.jl.
 public struct SolveOptions: Sendable {
     /// Relative tolerance (> 0).
@@ -56,11 +69,15 @@ public struct SolveOptions: Sendable {
     /// `false` takes fixed steps of size `dt` even with an adaptive method (as `adaptive = false`
     /// in DifferentialEquations.jl; convergence studies use it).
     public var adaptive: Bool
+    /// Rejects candidate states outside the model's domain (``DomainCheck``); native methods
+    /// only (CVODE has no hook between its error test and accepting a step).
+    public var isOutOfDomain: DomainCheck?
 
     public init(
         reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
         saveEverystep: Bool? = nil, dense: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
-        dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true
+        dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true,
+        isOutOfDomain: DomainCheck? = nil
     ) {
         self.reltol = reltol
         self.abstol = abstol
@@ -73,5 +90,6 @@ public struct SolveOptions: Sendable {
         self.maxiters = maxiters
         self.tstops = tstops
         self.adaptive = adaptive
+        self.isOutOfDomain = isOutOfDomain
     }
 }

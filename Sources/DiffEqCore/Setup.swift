@@ -23,6 +23,8 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
     public let adaptive: Bool
     /// The problem's mass matrix (column-major), `nil` for the identity.
     public let massMatrix: [Double]?
+    /// The options' domain test, if any.
+    public let isOutOfDomain: DomainCheck?
 
     public var count: Int { u0.count }
 
@@ -116,6 +118,7 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         self.dtmax = Swift.min(dtmax, span)
         self.maxiters = options.maxiters
         self.adaptive = options.adaptive
+        self.isOutOfDomain = options.isOutOfDomain
         self.massMatrix = massMatrix.flatMap { m in
             // An identity matrix given explicitly is the same as none.
             (0..<n).allSatisfy { i in (0..<n).allSatisfy { j in m[i + j * n] == (i == j ? 1 : 0) } } ? nil : m

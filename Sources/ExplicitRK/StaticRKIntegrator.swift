@@ -104,6 +104,9 @@ public struct StaticRKIntegrator<F: StaticODEFunction> {
         if options.dense == true {
             throw .unsupported("a fixed-size (StaticODEProblem) solve keeps no dense output: use saveat")
         }
+        if options.isOutOfDomain != nil {
+            throw .unsupported("a fixed-size (StaticODEProblem) solve has no isOutOfDomain test: use the array form")
+        }
         var plain = options
         plain.dense = false
         let setup = try SolveSetup(u0: problem.u0.array, tspan: problem.tspan, massMatrix: nil, plain)

@@ -280,6 +280,9 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
 func _cvodesSettings(
     _ plan: ObservationPlan, method: CVODESMultistepMethod, maxOrder: Int?, maxNumSteps: Int?
 ) throws(SensitivityError) -> CVODESSettings {
+    if plan.options.isOutOfDomain != nil {
+        throw .unsupported("CVODES has no isOutOfDomain test (no hook before it accepts a step): use a native method")
+    }
     let highest = method == .bdf ? 5 : 12
     if let q = maxOrder, !(1...highest).contains(q) {
         throw .invalidInput(.invalidStepOption("CVODES: maxOrder must be in 1...\(highest), got \(q)"))

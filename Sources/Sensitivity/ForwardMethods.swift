@@ -133,6 +133,10 @@ public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
             // The sensitivities of component i get the tolerance of component i.
             options.abstol = .perComponent((0...m).flatMap { _ in a })
         }
+        if let check = options.isOutOfDomain {
+            // The domain is the state's: the test sees the first n components of y = (u, S).
+            options.isOutOfDomain = { y, p, t in check(UnsafeBufferPointer(rebasing: y[0..<n]), p, t) }
+        }
         let prob = ODEProblem(model: augmented, u0: y0, tspan: (plan.t0, plan.t1), p: plan.p)
         let sol = try _solve(prob, algorithm, options, phase: "forward (sensitivity equations)")
         var dp = [Double](repeating: 0, count: np)

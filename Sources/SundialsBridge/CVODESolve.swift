@@ -70,6 +70,10 @@ func cvodeSolve<F: ODEFunction>(
     guard options.adaptive else {
         throw .unsupported("\(configuration.name) always adapts its step size: adaptive: false is not supported")
     }
+    guard options.isOutOfDomain == nil else {
+        throw .unsupported(
+            "\(configuration.name) has no isOutOfDomain test (CVODE offers no hook before it accepts a step): use a native method")
+    }
     let setup = try SolveSetup(problem, options)
     guard setup.massMatrix == nil else {
         throw .unsupported("\(configuration.name) solves du/dt = f only: a mass matrix needs a Rosenbrock method (Rodas5P)")
