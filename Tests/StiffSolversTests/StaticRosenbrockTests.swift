@@ -133,6 +133,9 @@ import Testing
             try Rodas5P().solve(nanStart, options: SolveOptions())
         }
         #expect(throws: DiffEqError.self) { try Rodas5P().solve(staticProblem, options: SolveOptions(dense: true)) }
+        #expect(throws: DiffEqError.self) {
+            try Rodas5P().solve(staticProblem, options: SolveOptions(isOutOfDomain: { _, _, _ in false }))
+        }
     }
 
     /// `f` turns NaN at t > 0.5: the same return code, message, steps and saved values.

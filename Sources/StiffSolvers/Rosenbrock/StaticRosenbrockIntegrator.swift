@@ -382,7 +382,8 @@ struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver {
 /// `J` is the function's analytic Jacobian when it has one
 /// (``StaticODEFunction/hasAnalyticJacobian``), else forward differences (as for a closure in
 /// the array form; the fixed-size form has no dual-number evaluation of `f`). No mass matrix, no
-/// callbacks, no dense output (use `saveat`). The step loop allocates nothing.
+/// callbacks, no dense output (use `saveat`), no `isOutOfDomain` test. The step loop allocates
+/// nothing.
 public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
     public typealias State = F.State
     public typealias Matrix = State.SquareMatrix
@@ -463,6 +464,9 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
     {
         if options.dense == true {
             throw .unsupported("a fixed-size (StaticODEProblem) solve keeps no dense output: use saveat")
+        }
+        if options.isOutOfDomain != nil {
+            throw .unsupported("a fixed-size (StaticODEProblem) solve has no isOutOfDomain test: use the array form")
         }
         var plain = options
         plain.dense = false
