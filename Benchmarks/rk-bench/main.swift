@@ -200,12 +200,6 @@ if !overheadOnly {
 // the best sample do not count them.
 let opts = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: false)
 
-/// Thread CPU seconds now.
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
 
 /// Minimum thread CPU seconds per call of `body` over `samples` samples, each repeating the
 /// call until it lasts at least 20 ms (after one warm-up sample).
