@@ -32,7 +32,10 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline let np: Int
     /// The forward solution's dense output (interpolating and quadrature adjoints).
     @usableFromInline var forward: (any DenseOutput<Double>)? {
-        didSet { forwardEvaluator = forward.map(_evaluator) }
+        didSet {
+            forwardEvaluator = forward.map(_evaluator)
+            stageJacobian?.invalidate()
+        }
     }
     @usableFromInline var forwardEvaluator: ((Double, inout [Double]) -> Void)?
     @usableFromInline var u: [Double]
@@ -46,7 +49,22 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline var stateJacobian: [Double] = []
     /// The Jacobian of the backward system by compressed forward mode, when cheaper (see
     /// ``prepareCompressedJacobian(u0:t0:includeMu:)``).
-    @usableFromInline var compressed: _CompressedJacobian<Model>?
+    @usableFromInline var compressed: _CompressedJacobian<Model>? {
+        didSet { stageJacobian = compressed.map(_StageJacobian.init) }
+    }
+    /// The backward system's matrix at the last time a stiff backward solve asked for it, whose
+    /// stage right-hand sides at that same time are then sparse products (see ``_StageJacobian``).
+    @usableFromInline var stageJacobian: _StageJacobian<Model>?
+    /// Set when the backward solver first asks for a Jacobian (a Rosenbrock or SDIRK method):
+    /// from then on a right-hand side at a new time evaluates the Jacobian there too. An explicit
+    /// backward method never asks, and keeps the tape's products.
+    @usableFromInline var productsFromJacobian = false
+
+    /// Whether the stiff backward solves take their products from ``stageJacobian``: only while
+    /// a Jacobian costs at most two dual evaluations of `f`, about one replay and sweep of the
+    /// tape (profiled on the Brusselator), since a Jacobian is then evaluated at every new stage
+    /// time and not only once per step.
+    @inlinable var useStageJacobian: Bool { (compressed?.evaluationsPerJacobian ?? .max) <= 2 }
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int) {
@@ -72,6 +90,20 @@ final class _AdjointWorkspace<Model: ODEModel> {
         let (n, np) = (self.n, self.np)
         return ClosureRHS<Double>(
             { dy, y, _, t in
+                if self.productsFromJacobian, let stage = self.stageJacobian {
+                    if !stage.holds(t) {
+                        self.interpolateForward(t)
+                        self.jacobians += 1
+                        stage.evaluate(u: self.u, p: self.p, t: t)
+                    }
+                    self.vjps += 1
+                    y.withUnsafeBufferPointer { l in
+                        dy.withUnsafeMutableBufferPointer { d in
+                            stage.negatedProduct(l.baseAddress!, into: d.baseAddress!, includeParameters: includeMu)
+                        }
+                    }
+                    return
+                }
                 self.interpolateForward(t)
                 self.lambda.withUnsafeMutableBufferPointer { l in for i in 0..<n { l[i] = y[i] } }
                 self.vjp(t: t)
@@ -81,6 +113,19 @@ final class _AdjointWorkspace<Model: ODEModel> {
                 }
             },
             jacobian: { J, _, _, t in
+                if let stage = self.stageJacobian, self.useStageJacobian {
+                    self.productsFromJacobian = true
+                    if !stage.holds(t) {
+                        self.interpolateForward(t)
+                        self.jacobians += 1
+                        stage.evaluate(u: self.u, p: self.p, t: t)
+                    }
+                    let count = J.count, size = includeMu ? n + np : n
+                    J.withUnsafeMutableBufferPointer { j in
+                        stage.scatterNegatedTranspose(into: j.baseAddress!, count: count, leading: size)
+                    }
+                    return
+                }
                 self.interpolateForward(t)
                 self.adjointJacobian(&J, t: t, includeMu: includeMu)
             })

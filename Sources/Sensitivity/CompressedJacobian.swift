@@ -141,12 +141,25 @@ final class _CompressedJacobian<Model: ODEModel> {
         }
     }
 
+    /// The number of structurally nonzero entries: `entryRow[e]`, `entryColumn[e]` for `e` in
+    /// `0 ..< entryCount`, the order of ``entryValues(into:u:p:t:)``.
+    @inlinable var entryCount: Int { entryRow.count }
+
+    /// The values of the structurally nonzero entries `∂f_i/∂x_j` (`i = entryRow[e]`,
+    /// `j = entryColumn[e]`) into `values[e]`: the Jacobian in coordinate form, for products with
+    /// many vectors at one point (``_StageJacobian``).
+    @inlinable
+    func entryValues(into values: UnsafeMutablePointer<Double>, u: UnsafePointer<Double>, p: [Double], t: Double) {
+        _run(into: values, count: entryCount, u: u, p: p, t: t, lambda: nil, negatedTranspose: false, leading: 0, entries: true)
+    }
+
     /// The Jacobian entries into `J` (its layout as in ``evaluate(into:count:u:p:t:negatedTranspose:leading:)``),
-    /// or with `lambda` the products `Σ_i λ_i ∂f_i/∂p_k` into `J[k]`.
+    /// with `lambda` the products `Σ_i λ_i ∂f_i/∂p_k` into `J[k]`, or with `entries` the values in
+    /// entry order (``entryValues(into:u:p:t:)``).
     @inlinable
     func _run(
         into J: UnsafeMutablePointer<Double>, count: Int, u: UnsafePointer<Double>, p: [Double], t: Double,
-        lambda: UnsafePointer<Double>?, negatedTranspose: Bool, leading: Int
+        lambda: UnsafePointer<Double>?, negatedTranspose: Bool, leading: Int, entries asEntries: Bool = false
     ) {
         let n = self.n, np = self.np
         J.update(repeating: 0, count: count)
@@ -173,7 +186,9 @@ final class _CompressedJacobian<Model: ODEModel> {
                     entryColumn.withUnsafeBufferPointer { column in
                         entrySlot.withUnsafeBufferPointer { slot in
                             let entries = entryStart[chunk]..<entryStart[chunk + 1]
-                            if let lambda {
+                            if asEntries {
+                                for e in entries { J[e] = out[row[e]].partials[slot[e]] }
+                            } else if let lambda {
                                 // λᵀ ∂f/∂p: the products accumulate per parameter.
                                 for e in entries {
                                     let k = column[e] &- n
@@ -198,6 +213,119 @@ final class _CompressedJacobian<Model: ODEModel> {
         swap(&ud, &self.ud)
         swap(&pd, &self.pd)
         swap(&out, &self.out)
+    }
+}
+
+/// `∂f/∂x` (`x = [u; p]`, the columns of a ``_CompressedJacobian``) at one point `(t, u(t))` in
+/// coordinate form, for the backward solves of the interpolating and quadrature adjoints, whose
+/// right-hand side `−(∂f/∂u)ᵀλ` (and `−(∂f/∂p)ᵀλ`) is linear in `λ` with a matrix that depends on
+/// `t` alone (through the forward solution `u(t)`).
+///
+/// Why: a Rosenbrock method evaluates that right-hand side several times at one `t`: Rodas5P's
+/// stages 6, 7 and 8 are all at `t + h` (Steinebach 2023, `c₆ = c₇ = c₈ = 1`), and the next step
+/// takes its Jacobian at that same point. One compressed Jacobian there (``_CompressedJacobian``:
+/// two dual evaluations of `f` on the Brusselator, about the cost of one replay and sweep of the
+/// tape) then serves the three stage products as sparse products and the next step's Jacobian
+/// as a scatter, where the tape would be replayed three times and the Jacobian evaluated again.
+/// The products equal the tape's up to the order of summation.
+@usableFromInline
+final class _StageJacobian<Model: ODEModel> {
+    @usableFromInline let jacobian: _CompressedJacobian<Model>
+    @usableFromInline let n: Int
+    /// The entries in columns of `u` (`∂f_i/∂u_j`: row, column, index into `values`), then those in
+    /// columns of `p` (column `n + k` stored as `k`).
+    @usableFromInline let stateRow: [Int]
+    @usableFromInline let stateColumn: [Int]
+    @usableFromInline let stateEntry: [Int]
+    @usableFromInline let parameterRow: [Int]
+    @usableFromInline let parameterColumn: [Int]
+    @usableFromInline let parameterEntry: [Int]
+    @usableFromInline var values: [Double]
+    /// The `t` whose Jacobian `values` holds (NaN: none).
+    @usableFromInline var time = Double.nan
+
+    @inlinable
+    init(_ jacobian: _CompressedJacobian<Model>) {
+        self.jacobian = jacobian
+        let n = jacobian.n
+        self.n = n
+        var sr: [Int] = [], sc: [Int] = [], se: [Int] = [], pr: [Int] = [], pc: [Int] = [], pe: [Int] = []
+        for e in 0..<jacobian.entryCount {
+            let i = jacobian.entryRow[e], j = jacobian.entryColumn[e]
+            if j < n {
+                sr.append(i)
+                sc.append(j)
+                se.append(e)
+            } else {
+                pr.append(i)
+                pc.append(j - n)
+                pe.append(e)
+            }
+        }
+        (stateRow, stateColumn, stateEntry) = (sr, sc, se)
+        (parameterRow, parameterColumn, parameterEntry) = (pr, pc, pe)
+        values = [Double](repeating: 0, count: jacobian.entryCount)
+    }
+
+    /// Whether `values` holds the Jacobian at `t` (the forward solution `u(t)` is a function of
+    /// `t` for as long as the caller does not ``invalidate()``).
+    @inlinable @inline(__always)
+    func holds(_ t: Double) -> Bool { time == t }
+
+    /// Forgets the stored Jacobian (the forward solution it was evaluated on changed).
+    @inlinable
+    func invalidate() { time = .nan }
+
+    /// The Jacobian at `(u, p, t)`.
+    @inlinable
+    func evaluate(u: [Double], p: [Double], t: Double) {
+        values.withUnsafeMutableBufferPointer { v in
+            u.withUnsafeBufferPointer { u in jacobian.entryValues(into: v.baseAddress!, u: u.baseAddress!, p: p, t: t) }
+        }
+        time = t
+    }
+
+    /// `out[j] = −Σ_i λ_i ∂f_i/∂u_j` for `j < n` and, with `includeParameters`,
+    /// `out[n + k] = −Σ_i λ_i ∂f_i/∂p_k`: the adjoint right-hand side at the stored point.
+    @inlinable
+    func negatedProduct(_ lambda: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, includeParameters: Bool) {
+        let n = self.n
+        let columns = includeParameters ? n + jacobian.np : n
+        out.update(repeating: 0, count: columns)
+        values.withUnsafeBufferPointer { v in
+            stateRow.withUnsafeBufferPointer { row in
+                stateColumn.withUnsafeBufferPointer { column in
+                    stateEntry.withUnsafeBufferPointer { entry in
+                        for k in 0..<row.count { out[column[k]] -= lambda[row[k]] * v[entry[k]] }
+                    }
+                }
+            }
+            guard includeParameters else { return }
+            let outP = out + n
+            parameterRow.withUnsafeBufferPointer { row in
+                parameterColumn.withUnsafeBufferPointer { column in
+                    parameterEntry.withUnsafeBufferPointer { entry in
+                        for k in 0..<row.count { outP[column[k]] -= lambda[row[k]] * v[entry[k]] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint system's Jacobian at the stored point into the `count` entries at `J`:
+    /// `−∂f_i/∂x_j` at `J[j + i * leading]` (the layout of
+    /// ``_CompressedJacobian/evaluate(into:count:u:p:t:negatedTranspose:leading:)`` with
+    /// `negatedTranspose`), zero elsewhere.
+    @inlinable
+    func scatterNegatedTranspose(into J: UnsafeMutablePointer<Double>, count: Int, leading: Int) {
+        J.update(repeating: 0, count: count)
+        values.withUnsafeBufferPointer { v in
+            jacobian.entryRow.withUnsafeBufferPointer { row in
+                jacobian.entryColumn.withUnsafeBufferPointer { column in
+                    for e in 0..<v.count { J[column[e] &+ row[e] &* leading] = -v[e] }
+                }
+            }
+        }
     }
 }
 
