@@ -217,6 +217,18 @@ func _evaluator(_ dense: any DenseOutput<Double>) -> (Double, inout [Double]) ->
     return { t, out in dense.evaluate(at: t, into: &out) }
 }
 
+/// The order of a dense output's interpolant when its type is one of the library's, else `nil`:
+/// a Runge-Kutta method's continuous extension declares it; the Rodas-form interpolant with `r`
+/// dense rows has order `r + 1` (Rosenbrock23: 2; Rodas4: 3, Hairer & Wanner II §VI.4; Rodas5P:
+/// 4, Steinebach 2023); cubic Hermite interpolation has order 3.
+@inlinable
+func _interpolantOrder(_ dense: any DenseOutput<Double>) -> Int? {
+    if let d = dense as? RKDenseOutput<Double> { return d.interpolant?.order ?? 1 }
+    if let d = dense as? RosenbrockDenseOutput<Double> { return d.rows + 1 }
+    if dense is HermiteDenseOutput<Double> { return 3 }
+    return nil
+}
+
 /// Integrates a backward system from the last observation time to `t0` in one solve: the
 /// interior observation times are `tstops` (the steps land on them exactly) and a discrete
 /// callback applies the jump `atObservation(k, &y)` there, so the step size carries over from
@@ -419,10 +431,12 @@ func _denseSolve<M: ODEModel, A: ODEAlgorithm>(
 /// The quadrature adjoint (SciMLSensitivity.jl's `QuadratureAdjoint`): `λ` alone is solved
 /// backward (a system of size `n`, not `n + np`), with `u(t)` from the forward interpolant, and
 /// `dL/dp = ∫ λ(t)ᵀ ∂f/∂p(u(t), p, t) dt` is computed afterwards as a quadrature over the
-/// stored forward and backward solutions: 5-point Gauss-Legendre on every piece between
-/// consecutive forward and backward step times, with `λ(t)` from the adjoint's dense output.
-/// The integrand `λᵀ∂f/∂p` comes from one dual evaluation of `f` when the parameters' columns
-/// of `∂f/∂p` take at most eight colors (see ``_CompressedJacobian``), else from the tape.
+/// stored forward and backward solutions: Gauss-Legendre on every piece between consecutive
+/// forward and backward step times, with `λ(t)` from the adjoint's dense output and as many
+/// points as the interpolants' order calls for (``gaussLegendre(interpolantOrder:)``: three for
+/// Rodas5P and Tsit5). The integrand `λᵀ∂f/∂p` comes from one dual evaluation of `f` when the
+/// parameters' columns of `∂f/∂p` take at most eight colors (see ``_CompressedJacobian``), else
+/// from the tape.
 ///
 /// Cao, Li, Petzold & Serban (2003), §2 (the quadrature form of the parameter gradient);
 /// Ma et al., arXiv:1812.01892.
@@ -430,15 +444,51 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
     public init() {}
     public var name: String { "QuadratureAdjoint" }
 
-    /// Gauss-Legendre nodes and weights on [-1, 1] (Abramowitz & Stegun, Table 25.4).
-    @usableFromInline static let nodes: [Double] = [
-        -0.906179845938663992797626878299, -0.538469310105683091036314420700, 0,
-        0.538469310105683091036314420700, 0.906179845938663992797626878299,
-    ]
-    @usableFromInline static let weights: [Double] = [
-        0.236926885056189087514264040720, 0.478628670499366468041291514836, 0.568888888888888888888888888889,
-        0.478628670499366468041291514836, 0.236926885056189087514264040720,
-    ]
+    /// The Gauss-Legendre rule on [-1, 1] for integrands known through interpolants of order `q`
+    /// (`nil`: unknown), nodes and weights from Abramowitz & Stegun, Table 25.4.
+    ///
+    /// The integrand is only as accurate as the dense outputs it is evaluated on: an interpolant
+    /// of order `q` is off by `O(h^{q+1})` inside a step of length `h` (Hairer, Nørsett & Wanner
+    /// I, §II.6), so the integral over a piece carries an error `O(h^{q+2})` from it. An `m`-point
+    /// rule is exact for polynomials of degree `2m − 1` and errs by `O(h^{2m+1})` on a smooth
+    /// integrand (A&S 25.4.30), so `m = ⌈(q + 1)/2⌉` points keep the quadrature's own error at or
+    /// below the interpolation's; more points refine an integrand that is no more accurate. At
+    /// least three points (the quadrature error then stays `O(h⁷)` per piece, two orders below
+    /// Rodas5P's and Tsit5's order-4 interpolants), at most five (the former fixed rule, also
+    /// for interpolants of unknown order).
+    @inlinable
+    static func gaussLegendre(interpolantOrder q: Int?) -> (nodes: [Double], weights: [Double]) {
+        switch q.map({ ($0 + 2) / 2 }) ?? 5 {
+        case ...3:
+            return (
+                [-0.774596669241483377035853079956, 0, 0.774596669241483377035853079956],
+                [0.555555555555555555555555555556, 0.888888888888888888888888888889, 0.555555555555555555555555555556]
+            )
+        case 4:
+            return (
+                [
+                    -0.861136311594052575223946488893, -0.339981043584856264802665759103,
+                    0.339981043584856264802665759103, 0.861136311594052575223946488893,
+                ],
+                [
+                    0.347854845137453857373063949222, 0.652145154862546142626936050778,
+                    0.652145154862546142626936050778, 0.347854845137453857373063949222,
+                ]
+            )
+        default:
+            return (
+                [
+                    -0.906179845938663992797626878299, -0.538469310105683091036314420700, 0,
+                    0.538469310105683091036314420700, 0.906179845938663992797626878299,
+                ],
+                [
+                    0.236926885056189087514264040720, 0.478628670499366468041291514836,
+                    0.568888888888888888888888888889, 0.478628670499366468041291514836,
+                    0.236926885056189087514264040720,
+                ]
+            )
+        }
+    }
 
     @inlinable
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
@@ -478,7 +528,10 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             var breaks = sol.t
             for s in forwardTimes where s > lo && s < hi { breaks.append(s) }
             breaks.sort()
-            let nodes = QuadratureAdjoint.nodes, weights = QuadratureAdjoint.weights
+            let forwardOrder = forward.denseOutput.flatMap(_interpolantOrder)
+            let adjointOrder = _interpolantOrder(adjointDense)
+            let order = forwardOrder.flatMap { f in adjointOrder.map { Swift.max(f, $0) } }
+            let (nodes, weights) = QuadratureAdjoint.gaussLegendre(interpolantOrder: order)
             let products = _CompressedJacobian.makeParameterProduct(
                 model, tape: ws.engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
             for m in 1..<breaks.count {
