@@ -49,22 +49,23 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline var stateJacobian: [Double] = []
     /// The Jacobian of the backward system by compressed forward mode, when cheaper (see
     /// ``prepareCompressedJacobian(u0:t0:includeMu:)``).
-    @usableFromInline var compressed: _CompressedJacobian<Model>? {
-        didSet { stageJacobian = compressed.map(_StageJacobian.init) }
-    }
+    @usableFromInline var compressed: _CompressedJacobian<Model>?
+    /// The dependency pattern of `f` (``RHSTape/dependencyPattern(u:p:t:)``), found once per gradient.
+    @usableFromInline var pattern: [[Int]]?
     /// The backward system's matrix at the last time a stiff backward solve asked for it, whose
     /// stage right-hand sides at that same time are then sparse products (see ``_StageJacobian``).
+    /// Built only when a Jacobian costs at most ``stageJacobianEvaluations`` dual evaluations.
     @usableFromInline var stageJacobian: _StageJacobian<Model>?
     /// Set when the backward solver first asks for a Jacobian (a Rosenbrock or SDIRK method):
     /// from then on a right-hand side at a new time evaluates the Jacobian there too. An explicit
     /// backward method never asks, and keeps the tape's products.
     @usableFromInline var productsFromJacobian = false
 
-    /// Whether the stiff backward solves take their products from ``stageJacobian``: only while
-    /// a Jacobian costs at most two dual evaluations of `f`, about one replay and sweep of the
-    /// tape (profiled on the Brusselator), since a Jacobian is then evaluated at every new stage
-    /// time and not only once per step.
-    @inlinable var useStageJacobian: Bool { (compressed?.evaluationsPerJacobian ?? .max) <= 2 }
+    /// The most dual evaluations of `f` per Jacobian for which the stiff backward solves take
+    /// their products from ``stageJacobian``, which evaluates a Jacobian at every new stage time
+    /// rather than once per step: two, about the cost of one replay and sweep of the tape as
+    /// profiled on the Brusselator.
+    @inlinable static var stageJacobianEvaluations: Int { 2 }
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int) {
@@ -113,7 +114,7 @@ final class _AdjointWorkspace<Model: ODEModel> {
                 }
             },
             jacobian: { J, _, _, t in
-                if let stage = self.stageJacobian, self.useStageJacobian {
+                if let stage = self.stageJacobian {
                     self.productsFromJacobian = true
                     if !stage.holds(t) {
                         self.interpolateForward(t)
@@ -136,11 +137,24 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// returns the one of `∂f/∂u` alone for the forward solve.
     @inlinable
     func prepareCompressedJacobian(u0: [Double], t0: Double, includeMu: Bool) -> _CompressedJacobian<Model>? {
-        let stateOnly = _CompressedJacobian.make(model, tape: engine.tape, u: u0, p: p, t: t0, includeParameters: false)
-        compressed =
-            includeMu
-            ? _CompressedJacobian.make(model, tape: engine.tape, u: u0, p: p, t: t0, includeParameters: true)
-            : stateOnly
+        pattern = try? engine.tape.dependencyPattern(u: u0, p: p, t: t0)
+        // As `_CompressedJacobian.make`: only where coloring saves dual evaluations.
+        func colored(_ columns: Int) -> _CompressedJacobian<Model>? {
+            guard !model.hasAnalyticJacobian, columns > 8, let pattern else { return nil }
+            return _CompressedJacobian(model, pattern: pattern, n: n, p: p, columns: 0..<columns)
+        }
+        let stateOnly = colored(n)
+        compressed = includeMu ? colored(n + np) : stateOnly
+        let limit = Self.stageJacobianEvaluations
+        if let compressed {
+            if compressed.evaluationsPerJacobian <= limit { stageJacobian = _StageJacobian(compressed) }
+        } else if !model.hasAnalyticJacobian, let pattern {
+            // Its own coloring where coloring saves nothing over dense chunks (n ≤ 8): what
+            // pays here is one Jacobian for several products.
+            stageJacobian = _CompressedJacobian(
+                model, pattern: pattern, n: n, p: p, columns: 0..<(includeMu ? n + np : n), maxEvaluations: limit
+            ).map(_StageJacobian.init)
+        }
         return stateOnly
     }
 
@@ -532,8 +546,7 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             let adjointOrder = _interpolantOrder(adjointDense)
             let order = forwardOrder.flatMap { f in adjointOrder.map { Swift.max(f, $0) } }
             let (nodes, weights) = QuadratureAdjoint.gaussLegendre(interpolantOrder: order)
-            let products = _CompressedJacobian.makeParameterProduct(
-                model, tape: ws.engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
+            let products = _CompressedJacobian.makeParameterProduct(model, pattern: ws.pattern, n: n, p: plan.p)
             for m in 1..<breaks.count {
                 let a = breaks[m - 1], b = breaks[m]
                 guard b > a else { continue }

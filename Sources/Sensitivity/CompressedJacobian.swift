@@ -353,10 +353,14 @@ extension _CompressedJacobian {
     static func makeParameterProduct(
         _ model: Model, tape: RHSTape, u: [Double], p: [Double], t: Double
     ) -> _CompressedJacobian? {
-        let n = u.count
-        guard p.count > 0, n + p.count > 8, let pattern = try? tape.dependencyPattern(u: u, p: p, t: t) else {
-            return nil
-        }
+        guard p.count > 0, u.count + p.count > 8 else { return nil }
+        return makeParameterProduct(model, pattern: try? tape.dependencyPattern(u: u, p: p, t: t), n: u.count, p: p)
+    }
+
+    /// ``makeParameterProduct(_:tape:u:p:t:)`` from a dependency pattern already found.
+    @inlinable
+    static func makeParameterProduct(_ model: Model, pattern: [[Int]]?, n: Int, p: [Double]) -> _CompressedJacobian? {
+        guard p.count > 0, n + p.count > 8, let pattern else { return nil }
         return _CompressedJacobian(model, pattern: pattern, n: n, p: p, columns: n..<(n + p.count), maxEvaluations: 1)
     }
 }
