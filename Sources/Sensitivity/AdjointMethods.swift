@@ -56,10 +56,6 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// stage right-hand sides at that same time are then sparse products (see ``_StageJacobian``).
     /// Built only when a Jacobian costs at most ``stageJacobianEvaluations`` dual evaluations.
     @usableFromInline var stageJacobian: _StageJacobian<Model>?
-    /// Set when the backward solver first asks for a Jacobian (a Rosenbrock or SDIRK method):
-    /// from then on a right-hand side at a new time evaluates the Jacobian there too. An explicit
-    /// backward method never asks, and keeps the tape's products.
-    @usableFromInline var productsFromJacobian = false
 
     /// The most dual evaluations of `f` per Jacobian for which the stiff backward solves take
     /// their products from ``stageJacobian``, which evaluates a Jacobian at every new stage time
@@ -89,15 +85,15 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @inlinable
     func adjointRHS(includeMu: Bool) -> ClosureRHS<Double> {
         let (n, np) = (self.n, self.np)
+        // Captured directly: its state sits behind pointers (no exclusivity checks per call).
+        let stage = stageJacobian
         return ClosureRHS<Double>(
             { dy, y, _, t in
-                if self.productsFromJacobian, let stage = self.stageJacobian {
-                    if !stage.holds(t) {
-                        self.interpolateForward(t)
-                        self.jacobians += 1
-                        stage.evaluate(u: self.u, p: self.p, t: t)
-                    }
-                    self.vjps += 1
+                // Once the backward solver has asked for a Jacobian (a Rosenbrock or SDIRK
+                // method), a right-hand side at a new time evaluates the Jacobian there too; an
+                // explicit backward method never asks, and keeps the tape's products.
+                if let stage, stage.state.pointee.active {
+                    if !stage.holds(t) { self.evaluateStageJacobian(stage, t) }
                     y.withUnsafeBufferPointer { l in
                         dy.withUnsafeMutableBufferPointer { d in
                             stage.negatedProduct(l.baseAddress!, into: d.baseAddress!, includeParameters: includeMu)
@@ -114,13 +110,9 @@ final class _AdjointWorkspace<Model: ODEModel> {
                 }
             },
             jacobian: { J, _, _, t in
-                if let stage = self.stageJacobian {
-                    self.productsFromJacobian = true
-                    if !stage.holds(t) {
-                        self.interpolateForward(t)
-                        self.jacobians += 1
-                        stage.evaluate(u: self.u, p: self.p, t: t)
-                    }
+                if let stage {
+                    stage.state.pointee.active = true
+                    if !stage.holds(t) { self.evaluateStageJacobian(stage, t) }
                     let count = J.count, size = includeMu ? n + np : n
                     J.withUnsafeMutableBufferPointer { j in
                         stage.scatterNegatedTranspose(into: j.baseAddress!, count: count, leading: size)
@@ -131,6 +123,17 @@ final class _AdjointWorkspace<Model: ODEModel> {
                 self.adjointJacobian(&J, t: t, includeMu: includeMu)
             })
     }
+
+    /// The stage Jacobian at `t`, on `u(t)` from the forward dense output.
+    @inlinable
+    func evaluateStageJacobian(_ stage: _StageJacobian<Model>, _ t: Double) {
+        interpolateForward(t)
+        u.withUnsafeBufferPointer { u in stage.evaluate(u: u.baseAddress!, p: p, t: t) }
+    }
+
+    /// Products and Jacobians, those of the stage Jacobian included (for the statistics).
+    @inlinable var productCount: Int { vjps + (stageJacobian?.state.pointee.products ?? 0) }
+    @inlinable var jacobianCount: Int { jacobians + (stageJacobian?.state.pointee.evaluations ?? 0) }
 
     /// Sets up the compressed evaluation of the backward system's Jacobian (`∂f/∂u`, with
     /// `includeMu` also `∂f/∂p`) from the structure the VJP tape records at `(u0, p, t0)`, and
@@ -321,15 +324,22 @@ func _denseForward<M: ODEModel, A: ODEAlgorithm>(
     let problem = ODEProblem(
         _AdjointForwardRHS(model, compressed: jacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
     let sol = try _solve(problem, algorithm, options, phase: "forward")
-    guard sol.denseOutput != nil else {
+    guard let dense = sol.denseOutput else {
         throw .unsupported("\(algorithm.name) gave no dense output, which the interpolating adjoints need")
     }
+    // `sol(t)`'s evaluation, specialised (through `any DenseOutput` it runs generic code).
+    let evaluate = _evaluator(dense)
+    let (lo, hi) = dense.domain
     var observed: [[Double]] = []
     observed.reserveCapacity(plan.times.count)
     for t in plan.times {
-        do { observed.append(try sol(t)) } catch {
-            throw .unsupported("the forward dense output cannot be evaluated at t = \(t): \(error)")
+        guard t >= lo && t <= hi else {
+            throw .unsupported(
+                "the forward dense output cannot be evaluated at t = \(t): \(InterpolationError.outOfDomain(t: t, domain: lo...hi))")
         }
+        var u = [Double](repeating: 0, count: plan.u0.count)
+        evaluate(t, &u)
+        observed.append(u)
     }
     return (sol, observed)
 }
@@ -416,8 +426,8 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
             stats.forwardEvaluations += resolveEvaluations
             stats.checkpoints = resolves
         }
-        stats.vjps = ws.vjps
-        stats.jacobians = ws.jacobians
+        stats.vjps = ws.productCount
+        stats.jacobians = ws.jacobianCount
         return SensitivityResult(
             loss: value, dp: Array(y[n..<(n + np)]), du0: Array(y[0..<n]), stats: stats, method: name)
     }
@@ -567,8 +577,8 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             }
             if let e = ws.error { throw .reverseMode(e) }
         }
-        stats.vjps = ws.vjps
-        stats.jacobians = ws.jacobians
+        stats.vjps = ws.productCount
+        stats.jacobians = ws.jacobianCount
         stats.peakStoredStates = forward.stats.naccept + 1 + peakBackward
         return SensitivityResult(loss: value, dp: mu, du0: y, stats: stats, method: name)
     }

@@ -46,18 +46,39 @@ final class _CompressedJacobian<Model: ODEModel> {
         guard pattern.count == n, columns.lowerBound >= 0, columns.upperBound <= n + np, !columns.isEmpty else {
             return nil
         }
-        let lo = columns.lowerBound
-        let rows = pattern.map { $0.filter { columns.contains($0) } }
-        var rowsOfColumn = [[Int]](repeating: [], count: columns.count)
-        for (i, row) in rows.enumerated() { for j in row { rowsOfColumn[j - lo].append(i) } }
+        let lo = columns.lowerBound, width = columns.count
+        // The pattern restricted to `columns`, by rows and by columns, in compressed (flat)
+        // storage: this runs once per gradient, and arrays of arrays cost an allocation per row.
+        var rowStart = [Int](repeating: 0, count: n + 1), rowColumns: [Int] = []
+        var columnStart = [Int](repeating: 0, count: width + 1)
+        for (i, row) in pattern.enumerated() {
+            for j in row where columns.contains(j) {
+                rowColumns.append(j)
+                columnStart[j - lo + 1] += 1
+            }
+            rowStart[i + 1] = rowColumns.count
+        }
+        for j in 0..<width { columnStart[j + 1] += columnStart[j] }
+        var columnRows = [Int](repeating: 0, count: rowColumns.count)
+        var fill = columnStart
+        for i in 0..<n {
+            for e in rowStart[i]..<rowStart[i + 1] {
+                let j = rowColumns[e] - lo
+                columnRows[fill[j]] = i
+                fill[j] += 1
+            }
+        }
         // Greedy coloring in column order: a column takes the smallest color not used by a
         // column sharing a row with it.
-        var color = [Int](repeating: -1, count: columns.count)
-        var forbiddenBy = [Int](repeating: -1, count: columns.count)
+        var color = [Int](repeating: -1, count: width)
+        var forbiddenBy = [Int](repeating: -1, count: width)
         var colors = 0
-        for j in 0..<columns.count {
-            for i in rowsOfColumn[j] {
-                for k in rows[i] where color[k - lo] >= 0 { forbiddenBy[color[k - lo]] = j }
+        for j in 0..<width {
+            for e in columnStart[j]..<columnStart[j + 1] {
+                let i = columnRows[e]
+                for f in rowStart[i]..<rowStart[i + 1] where color[rowColumns[f] - lo] >= 0 {
+                    forbiddenBy[color[rowColumns[f] - lo]] = j
+                }
             }
             var c = 0
             while forbiddenBy[c] == j { c += 1 }
@@ -68,18 +89,22 @@ final class _CompressedJacobian<Model: ODEModel> {
         if let maxEvaluations {
             guard chunks <= maxEvaluations else { return nil }
         } else {
-            guard chunks < (columns.count + 7) / 8 else { return nil }
+            guard chunks < (width + 7) / 8 else { return nil }
         }
         var seedStart = [0], seedColumn: [Int] = [], seedSlot: [Int] = []
         var entryStart = [0], entryRow: [Int] = [], entryColumn: [Int] = [], entrySlot: [Int] = []
+        entryRow.reserveCapacity(rowColumns.count)
+        entryColumn.reserveCapacity(rowColumns.count)
+        entrySlot.reserveCapacity(rowColumns.count)
         for k in 0..<chunks {
             for j in columns where color[j - lo] / 8 == k {
                 seedColumn.append(j)
                 seedSlot.append(color[j - lo] % 8)
             }
             seedStart.append(seedColumn.count)
-            for (i, row) in rows.enumerated() {
-                for j in row where color[j - lo] / 8 == k {
+            for i in 0..<n {
+                for e in rowStart[i]..<rowStart[i + 1] where color[rowColumns[e] - lo] / 8 == k {
+                    let j = rowColumns[e]
                     entryRow.append(i)
                     entryColumn.append(j)
                     entrySlot.append(color[j - lo] % 8)
@@ -240,9 +265,12 @@ final class _StageJacobian<Model: ODEModel> {
     @usableFromInline let parameterRow: [Int]
     @usableFromInline let parameterColumn: [Int]
     @usableFromInline let parameterEntry: [Int]
-    @usableFromInline var values: [Double]
-    /// The `t` whose Jacobian `values` holds (NaN: none).
-    @usableFromInline var time = Double.nan
+    /// The entry values at the stored point, and the mutable state, behind pointers allocated
+    /// once: the backward right-hand side reaches them several times per call, and every access
+    /// to a class's `var` is a dynamic exclusivity check (about 3 % of a Brusselator N=3
+    /// gradient, profiled), a `let` pointer none.
+    @usableFromInline let values: UnsafeMutablePointer<Double>
+    @usableFromInline let state: UnsafeMutablePointer<_StageJacobianState>
 
     @inlinable
     init(_ jacobian: _CompressedJacobian<Model>) {
@@ -264,25 +292,32 @@ final class _StageJacobian<Model: ODEModel> {
         }
         (stateRow, stateColumn, stateEntry) = (sr, sc, se)
         (parameterRow, parameterColumn, parameterEntry) = (pr, pc, pe)
-        values = [Double](repeating: 0, count: jacobian.entryCount)
+        values = .allocate(capacity: Swift.max(1, jacobian.entryCount))
+        values.initialize(repeating: 0, count: Swift.max(1, jacobian.entryCount))
+        state = .allocate(capacity: 1)
+        state.initialize(to: _StageJacobianState())
+    }
+
+    deinit {
+        values.deallocate()
+        state.deallocate()
     }
 
     /// Whether `values` holds the Jacobian at `t` (the forward solution `u(t)` is a function of
     /// `t` for as long as the caller does not ``invalidate()``).
     @inlinable @inline(__always)
-    func holds(_ t: Double) -> Bool { time == t }
+    func holds(_ t: Double) -> Bool { state.pointee.time == t }
 
     /// Forgets the stored Jacobian (the forward solution it was evaluated on changed).
     @inlinable
-    func invalidate() { time = .nan }
+    func invalidate() { state.pointee.time = .nan }
 
     /// The Jacobian at `(u, p, t)`.
     @inlinable
-    func evaluate(u: [Double], p: [Double], t: Double) {
-        values.withUnsafeMutableBufferPointer { v in
-            u.withUnsafeBufferPointer { u in jacobian.entryValues(into: v.baseAddress!, u: u.baseAddress!, p: p, t: t) }
-        }
-        time = t
+    func evaluate(u: UnsafePointer<Double>, p: [Double], t: Double) {
+        jacobian.entryValues(into: values, u: u, p: p, t: t)
+        state.pointee.time = t
+        state.pointee.evaluations += 1
     }
 
     /// `out[j] = −Σ_i λ_i ∂f_i/∂u_j` for `j < n` and, with `includeParameters`,
@@ -292,21 +327,21 @@ final class _StageJacobian<Model: ODEModel> {
         let n = self.n
         let columns = includeParameters ? n + jacobian.np : n
         out.update(repeating: 0, count: columns)
-        values.withUnsafeBufferPointer { v in
-            stateRow.withUnsafeBufferPointer { row in
-                stateColumn.withUnsafeBufferPointer { column in
-                    stateEntry.withUnsafeBufferPointer { entry in
-                        for k in 0..<row.count { out[column[k]] -= lambda[row[k]] * v[entry[k]] }
-                    }
+        state.pointee.products += 1
+        let v = values
+        stateRow.withUnsafeBufferPointer { row in
+            stateColumn.withUnsafeBufferPointer { column in
+                stateEntry.withUnsafeBufferPointer { entry in
+                    for k in 0..<row.count { out[column[k]] -= lambda[row[k]] * v[entry[k]] }
                 }
             }
-            guard includeParameters else { return }
-            let outP = out + n
-            parameterRow.withUnsafeBufferPointer { row in
-                parameterColumn.withUnsafeBufferPointer { column in
-                    parameterEntry.withUnsafeBufferPointer { entry in
-                        for k in 0..<row.count { outP[column[k]] -= lambda[row[k]] * v[entry[k]] }
-                    }
+        }
+        guard includeParameters else { return }
+        let outP = out + n
+        parameterRow.withUnsafeBufferPointer { row in
+            parameterColumn.withUnsafeBufferPointer { column in
+                parameterEntry.withUnsafeBufferPointer { entry in
+                    for k in 0..<row.count { outP[column[k]] -= lambda[row[k]] * v[entry[k]] }
                 }
             }
         }
@@ -319,14 +354,28 @@ final class _StageJacobian<Model: ODEModel> {
     @inlinable
     func scatterNegatedTranspose(into J: UnsafeMutablePointer<Double>, count: Int, leading: Int) {
         J.update(repeating: 0, count: count)
-        values.withUnsafeBufferPointer { v in
-            jacobian.entryRow.withUnsafeBufferPointer { row in
-                jacobian.entryColumn.withUnsafeBufferPointer { column in
-                    for e in 0..<v.count { J[column[e] &+ row[e] &* leading] = -v[e] }
-                }
+        let v = values
+        jacobian.entryRow.withUnsafeBufferPointer { row in
+            jacobian.entryColumn.withUnsafeBufferPointer { column in
+                for e in 0..<row.count { J[column[e] &+ row[e] &* leading] = -v[e] }
             }
         }
     }
+}
+
+/// The mutable part of a ``_StageJacobian``.
+@usableFromInline
+struct _StageJacobianState {
+    /// The `t` whose Jacobian the values hold (NaN: none).
+    @usableFromInline var time = Double.nan
+    /// Set when the backward solver first asks for a Jacobian (see
+    /// ``_AdjointWorkspace/adjointRHS(includeMu:)``).
+    @usableFromInline var active = false
+    /// Jacobians evaluated, products formed.
+    @usableFromInline var evaluations = 0
+    @usableFromInline var products = 0
+
+    @inlinable init() {}
 }
 
 extension _CompressedJacobian {
