@@ -257,14 +257,12 @@ final class _CompressedJacobian<Model: ODEModel> {
 final class _StageJacobian<Model: ODEModel> {
     @usableFromInline let jacobian: _CompressedJacobian<Model>
     @usableFromInline let n: Int
-    /// The entries in columns of `u` (`∂f_i/∂u_j`: row, column, index into `values`), then those in
-    /// columns of `p` (column `n + k` stored as `k`).
-    @usableFromInline let stateRow: [Int]
-    @usableFromInline let stateColumn: [Int]
-    @usableFromInline let stateEntry: [Int]
-    @usableFromInline let parameterRow: [Int]
-    @usableFromInline let parameterColumn: [Int]
-    @usableFromInline let parameterEntry: [Int]
+    /// The entries by column of `x = [u; p]` (compressed sparse columns): column `j`'s are
+    /// `columnStart[j] ..< columnStart[j + 1]`, each a row `i` and an index into `values`, in
+    /// entry order. A product then sums each column in a register.
+    @usableFromInline let columnStart: [Int]
+    @usableFromInline let columnRow: [Int]
+    @usableFromInline let columnEntry: [Int]
     /// The entry values at the stored point, and the mutable state, behind pointers allocated
     /// once: the backward right-hand side reaches them several times per call, and every access
     /// to a class's `var` is a dynamic exclusivity check (about 3 % of a Brusselator N=3
@@ -277,21 +275,20 @@ final class _StageJacobian<Model: ODEModel> {
         self.jacobian = jacobian
         let n = jacobian.n
         self.n = n
-        var sr: [Int] = [], sc: [Int] = [], se: [Int] = [], pr: [Int] = [], pc: [Int] = [], pe: [Int] = []
+        let width = n + jacobian.np
+        var start = [Int](repeating: 0, count: width + 1)
+        for e in 0..<jacobian.entryCount { start[jacobian.entryColumn[e] + 1] += 1 }
+        for j in 0..<width { start[j + 1] += start[j] }
+        var rows = [Int](repeating: 0, count: jacobian.entryCount)
+        var entries = [Int](repeating: 0, count: jacobian.entryCount)
+        var fill = start
         for e in 0..<jacobian.entryCount {
-            let i = jacobian.entryRow[e], j = jacobian.entryColumn[e]
-            if j < n {
-                sr.append(i)
-                sc.append(j)
-                se.append(e)
-            } else {
-                pr.append(i)
-                pc.append(j - n)
-                pe.append(e)
-            }
+            let j = jacobian.entryColumn[e]
+            rows[fill[j]] = jacobian.entryRow[e]
+            entries[fill[j]] = e
+            fill[j] += 1
         }
-        (stateRow, stateColumn, stateEntry) = (sr, sc, se)
-        (parameterRow, parameterColumn, parameterEntry) = (pr, pc, pe)
+        (columnStart, columnRow, columnEntry) = (start, rows, entries)
         values = .allocate(capacity: Swift.max(1, jacobian.entryCount))
         values.initialize(repeating: 0, count: Swift.max(1, jacobian.entryCount))
         state = .allocate(capacity: 1)
@@ -326,22 +323,17 @@ final class _StageJacobian<Model: ODEModel> {
     func negatedProduct(_ lambda: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, includeParameters: Bool) {
         let n = self.n
         let columns = includeParameters ? n + jacobian.np : n
-        out.update(repeating: 0, count: columns)
         state.pointee.products += 1
         let v = values
-        stateRow.withUnsafeBufferPointer { row in
-            stateColumn.withUnsafeBufferPointer { column in
-                stateEntry.withUnsafeBufferPointer { entry in
-                    for k in 0..<row.count { out[column[k]] -= lambda[row[k]] * v[entry[k]] }
-                }
-            }
-        }
-        guard includeParameters else { return }
-        let outP = out + n
-        parameterRow.withUnsafeBufferPointer { row in
-            parameterColumn.withUnsafeBufferPointer { column in
-                parameterEntry.withUnsafeBufferPointer { entry in
-                    for k in 0..<row.count { outP[column[k]] -= lambda[row[k]] * v[entry[k]] }
+        columnStart.withUnsafeBufferPointer { start in
+            columnRow.withUnsafeBufferPointer { row in
+                columnEntry.withUnsafeBufferPointer { entry in
+                    for j in 0..<columns {
+                        var s = 0.0
+                        for k in start[j]..<start[j &+ 1] { s += lambda[row[k]] * v[entry[k]] }
+                        // 0 − s: the bits of subtracting each term from zero in turn.
+                        out[j] = 0 - s
+                    }
                 }
             }
         }
