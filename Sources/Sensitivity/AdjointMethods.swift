@@ -140,7 +140,11 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// returns the one of `∂f/∂u` alone for the forward solve.
     @inlinable
     func prepareCompressedJacobian(u0: [Double], t0: Double, includeMu: Bool) -> _CompressedJacobian<Model>? {
-        pattern = try? engine.tape.dependencyPattern(u: u0, p: p, t: t0)
+        // Only where a compressed Jacobian or parameter product may use it (as before this
+        // pattern was shared): finding it records the tape, which small systems (n + np ≤ 8,
+        // products by dual numbers) never need; on Lotka-Volterra the recording cost a third
+        // of an InterpolatingAdjoint gradient.
+        pattern = n + np <= 8 ? nil : try? engine.tape.dependencyPattern(u: u0, p: p, t: t0)
         // As `_CompressedJacobian.make`: only where coloring saves dual evaluations.
         func colored(_ columns: Int) -> _CompressedJacobian<Model>? {
             guard !model.hasAnalyticJacobian, columns > 8, let pattern else { return nil }

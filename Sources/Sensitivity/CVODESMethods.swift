@@ -230,7 +230,7 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
             let limit = _AdjointWorkspace<M>.stageJacobianEvaluations
             if let c = ws.compressed {
                 if c.evaluationsPerJacobian <= limit { ws.stage = _StageJacobian(c) }
-            } else if !problem.f.model.hasAnalyticJacobian,
+            } else if !problem.f.model.hasAnalyticJacobian, n + np > 8,
                 let pattern = try? engine.tape.dependencyPattern(u: plan.u0, p: plan.p, t: plan.t0)
             {
                 ws.stage = _CompressedJacobian(
