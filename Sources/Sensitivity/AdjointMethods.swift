@@ -561,24 +561,33 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             let order = forwardOrder.flatMap { f in adjointOrder.map { Swift.max(f, $0) } }
             let (nodes, weights) = QuadratureAdjoint.gaussLegendre(interpolantOrder: order)
             let products = _CompressedJacobian.makeParameterProduct(model, pattern: ws.pattern, n: n, p: plan.p)
+            // With the dual-number products the node's state, adjoint and product live in local
+            // arrays: the workspace's are class properties, each access an exclusivity check.
+            var uq = [Double](repeating: 0, count: n), lq = uq, dp = mu
+            var productCount = 0
+            let forwardAt = ws.forwardEvaluator
             for m in 1..<breaks.count {
                 let a = breaks[m - 1], b = breaks[m]
                 guard b > a else { continue }
                 let mid = 0.5 * (a + b), half = 0.5 * (b - a)
                 for q in 0..<nodes.count {
                     let t = mid + half * nodes[q]
+                    let w = half * weights[q]
+                    if let products, let forwardAt {
+                        forwardAt(t, &uq)
+                        adjoint(t, &lq)
+                        products.parameterProduct(lq, u: uq, p: plan.p, t: t, into: &dp)
+                        for k in 0..<np { mu[k] += w * dp[k] }
+                        productCount += 1
+                        continue
+                    }
                     ws.interpolateForward(t)
                     adjoint(t, &ws.lambda)
-                    if let products {
-                        ws.vjps += 1
-                        products.parameterProduct(ws.lambda, u: ws.u, p: plan.p, t: t, into: &ws.vjpP)
-                    } else {
-                        ws.vjp(t: t)
-                    }
-                    let w = half * weights[q]
+                    ws.vjp(t: t)
                     ws.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { mu[k] += w * v[k] } }
                 }
             }
+            ws.vjps += productCount
             if let e = ws.error { throw .reverseMode(e) }
         }
         stats.vjps = ws.productCount
