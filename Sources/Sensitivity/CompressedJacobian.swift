@@ -37,6 +37,17 @@ final class _CompressedJacobian<Model: ODEModel> {
     @usableFromInline var ud: [D]
     @usableFromInline var pd: [D]
     @usableFromInline var out: [D]
+    /// The dual width of the last chunk: 2 or 4 when its colors fit (its own buffers below, its
+    /// seeds set once), else 8. A Brusselator Jacobian has 10 colors on the 3 x 3 grid and 12 on
+    /// the 5 x 5 one (8 + 2, 8 + 4), its parameter columns 4: a narrower dual does the last
+    /// chunk's arithmetic on the directions it has rather than on eight.
+    @usableFromInline let lastWidth: Int
+    @usableFromInline var ud2: [Dual<2, Double>] = []
+    @usableFromInline var pd2: [Dual<2, Double>] = []
+    @usableFromInline var out2: [Dual<2, Double>] = []
+    @usableFromInline var ud4: [Dual<4, Double>] = []
+    @usableFromInline var pd4: [Dual<4, Double>] = []
+    @usableFromInline var out4: [Dual<4, Double>] = []
 
     /// `nil` when coloring saves no dual evaluation over dense chunks of eight columns, or
     /// (`maxEvaluations`) when it needs more dual evaluations than that.
@@ -127,13 +138,38 @@ final class _CompressedJacobian<Model: ODEModel> {
         ud = [D](repeating: .zero, count: n)
         pd = p.map { D(constant: $0) }
         out = [D](repeating: .zero, count: n)
-        // With one chunk the seeds never change: set them once.
-        if chunks == 1 {
-            for e in seedColumn.indices {
-                let j = seedColumn[e]
-                if j < n { ud[j].partials[seedSlot[e]] = 1 } else { pd[j - n].partials[seedSlot[e]] = 1 }
+        let lastColors = colors - 8 * (chunks - 1)
+        lastWidth = lastColors <= 2 ? 2 : lastColors <= 4 ? 4 : 8
+        // The last chunk's seeds never change when it has buffers of its own, nor with one
+        // chunk of width eight: set them once.
+        let last = seedStart[chunks - 1]..<seedStart[chunks]
+        switch lastWidth {
+        case 2:
+            (ud2, pd2, out2) = Self.buffers(n: n, p: p, seeds: last, seedColumn, seedSlot)
+        case 4:
+            (ud4, pd4, out4) = Self.buffers(n: n, p: p, seeds: last, seedColumn, seedSlot)
+        default:
+            if chunks == 1 {
+                for e in last {
+                    let j = seedColumn[e]
+                    if j < n { ud[j].partials[seedSlot[e]] = 1 } else { pd[j - n].partials[seedSlot[e]] = 1 }
+                }
             }
         }
+    }
+
+    /// Buffers of dual width `W` for `n` states and the parameters `p`, with the given seeds set.
+    @inlinable
+    static func buffers<let W: Int>(
+        n: Int, p: [Double], seeds: Range<Int>, _ seedColumn: [Int], _ seedSlot: [Int]
+    ) -> ([Dual<W, Double>], [Dual<W, Double>], [Dual<W, Double>]) {
+        var ud = [Dual<W, Double>](repeating: .zero, count: n)
+        var pd = p.map { Dual<W, Double>(constant: $0) }
+        for e in seeds {
+            let j = seedColumn[e]
+            if j < n { ud[j].partials[seedSlot[e]] = 1 } else { pd[j - n].partials[seedSlot[e]] = 1 }
+        }
+        return (ud, pd, [Dual<W, Double>](repeating: .zero, count: n))
     }
 
     /// Dual evaluations per Jacobian.
@@ -186,58 +222,111 @@ final class _CompressedJacobian<Model: ODEModel> {
         into J: UnsafeMutablePointer<Double>, count: Int, u: UnsafePointer<Double>, p: [Double], t: Double,
         lambda: UnsafePointer<Double>?, negatedTranspose: Bool, leading: Int, entries asEntries: Bool = false
     ) {
-        let n = self.n, np = self.np
         J.update(repeating: 0, count: count)
+        let chunks = seedStart.count - 1
+        let output = _ChunkOutput(J: J, lambda: lambda, negatedTranspose: negatedTranspose, leading: leading, entries: asEntries)
         // The buffers move into locals: uniquely owned, no exclusivity checks on `self`.
-        var ud: [D] = [], pd: [D] = [], out: [D] = []
-        swap(&ud, &self.ud)
-        swap(&pd, &self.pd)
-        swap(&out, &self.out)
-        // Between calls every partial is zero (the seeds are cleared after each chunk) or, with
-        // one chunk, holds its seed: only the values change.
+        let wide = lastWidth == 8 ? chunks : chunks - 1
+        if wide > 0 {
+            var ud: [D] = [], pd: [D] = [], out: [D] = []
+            swap(&ud, &self.ud)
+            swap(&pd, &self.pd)
+            swap(&out, &self.out)
+            for chunk in 0..<wide {
+                _chunk(chunk, &ud, &pd, &out, seeded: chunks == 1, u: u, p: p, t: t, output)
+            }
+            swap(&ud, &self.ud)
+            swap(&pd, &self.pd)
+            swap(&out, &self.out)
+        }
+        if lastWidth == 4 {
+            var ud: [Dual<4, Double>] = [], pd: [Dual<4, Double>] = [], out: [Dual<4, Double>] = []
+            swap(&ud, &ud4)
+            swap(&pd, &pd4)
+            swap(&out, &out4)
+            _chunk(chunks - 1, &ud, &pd, &out, seeded: true, u: u, p: p, t: t, output)
+            swap(&ud, &ud4)
+            swap(&pd, &pd4)
+            swap(&out, &out4)
+        } else if lastWidth == 2 {
+            var ud: [Dual<2, Double>] = [], pd: [Dual<2, Double>] = [], out: [Dual<2, Double>] = []
+            swap(&ud, &ud2)
+            swap(&pd, &pd2)
+            swap(&out, &out2)
+            _chunk(chunks - 1, &ud, &pd, &out, seeded: true, u: u, p: p, t: t, output)
+            swap(&ud, &ud2)
+            swap(&pd, &pd2)
+            swap(&out, &out2)
+        }
+    }
+
+    /// One chunk of colors on duals of width `W`: the values of `u` and `p` into the buffers, the
+    /// chunk's seeds (unless `seeded`: set once and kept), one evaluation of `f`, its entries
+    /// into `output`, the seeds cleared again. Between calls every partial of the buffers is zero
+    /// or a seed kept there.
+    @inlinable @inline(__always)
+    func _chunk<let W: Int>(
+        _ chunk: Int, _ ud: inout [Dual<W, Double>], _ pd: inout [Dual<W, Double>], _ out: inout [Dual<W, Double>],
+        seeded: Bool, u: UnsafePointer<Double>, p: [Double], t: Double, _ output: _ChunkOutput
+    ) {
+        let n = self.n, np = self.np
         ud.withUnsafeMutableBufferPointer { ud in for i in 0..<n { ud[i].value = u[i] } }
         p.withUnsafeBufferPointer { p in pd.withUnsafeMutableBufferPointer { pd in for k in 0..<np { pd[k].value = p[k] } } }
-        let td = D(constant: t)
-        let chunks = seedStart.count - 1
-        for chunk in 0..<chunks {
-            let seeds = chunks == 1 ? 0..<0 : seedStart[chunk]..<seedStart[chunk + 1]
-            for e in seeds {
-                let j = seedColumn[e]
-                if j < n { ud[j].partials[seedSlot[e]] = 1 } else { pd[j - n].partials[seedSlot[e]] = 1 }
-            }
-            model.rhs(&out, ud, pd, td)
-            out.withUnsafeBufferPointer { out in
-                entryRow.withUnsafeBufferPointer { row in
-                    entryColumn.withUnsafeBufferPointer { column in
-                        entrySlot.withUnsafeBufferPointer { slot in
-                            let entries = entryStart[chunk]..<entryStart[chunk + 1]
-                            if asEntries {
-                                for e in entries { J[e] = out[row[e]].partials[slot[e]] }
-                            } else if let lambda {
-                                // λᵀ ∂f/∂p: the products accumulate per parameter.
-                                for e in entries {
-                                    let k = column[e] &- n
-                                    J[k] += lambda[row[e]] * out[row[e]].partials[slot[e]]
-                                }
-                            } else {
-                                for e in entries {
-                                    let i = row[e], j = column[e]
-                                    let d = out[i].partials[slot[e]]
-                                    if negatedTranspose { J[j &+ i &* leading] = -d } else { J[i &+ j &* n] = d }
-                                }
+        let seeds = seeded ? 0..<0 : seedStart[chunk]..<seedStart[chunk + 1]
+        for e in seeds {
+            let j = seedColumn[e]
+            if j < n { ud[j].partials[seedSlot[e]] = 1 } else { pd[j - n].partials[seedSlot[e]] = 1 }
+        }
+        model.rhs(&out, ud, pd, Dual<W, Double>(constant: t))
+        let J = output.J, leading = output.leading
+        out.withUnsafeBufferPointer { out in
+            entryRow.withUnsafeBufferPointer { row in
+                entryColumn.withUnsafeBufferPointer { column in
+                    entrySlot.withUnsafeBufferPointer { slot in
+                        let entries = entryStart[chunk]..<entryStart[chunk + 1]
+                        if output.entries {
+                            for e in entries { J[e] = out[row[e]].partials[slot[e]] }
+                        } else if let lambda = output.lambda {
+                            // λᵀ ∂f/∂p: the products accumulate per parameter.
+                            for e in entries {
+                                let k = column[e] &- n
+                                J[k] += lambda[row[e]] * out[row[e]].partials[slot[e]]
+                            }
+                        } else {
+                            for e in entries {
+                                let i = row[e], j = column[e]
+                                let d = out[i].partials[slot[e]]
+                                if output.negatedTranspose { J[j &+ i &* leading] = -d } else { J[i &+ j &* n] = d }
                             }
                         }
                     }
                 }
             }
-            for e in seeds {
-                let j = seedColumn[e]
-                if j < n { ud[j].partials[seedSlot[e]] = 0 } else { pd[j - n].partials[seedSlot[e]] = 0 }
-            }
         }
-        swap(&ud, &self.ud)
-        swap(&pd, &self.pd)
-        swap(&out, &self.out)
+        for e in seeds {
+            let j = seedColumn[e]
+            if j < n { ud[j].partials[seedSlot[e]] = 0 } else { pd[j - n].partials[seedSlot[e]] = 0 }
+        }
+    }
+}
+
+/// Where ``_CompressedJacobian/_chunk(_:_:_:_:seeded:u:p:t:_:)`` writes a chunk's entries (see
+/// ``_CompressedJacobian/_run(into:count:u:p:t:lambda:negatedTranspose:leading:entries:)``).
+@usableFromInline
+struct _ChunkOutput {
+    @usableFromInline let J: UnsafeMutablePointer<Double>
+    @usableFromInline let lambda: UnsafePointer<Double>?
+    @usableFromInline let negatedTranspose: Bool
+    @usableFromInline let leading: Int
+    @usableFromInline let entries: Bool
+
+    @inlinable
+    init(J: UnsafeMutablePointer<Double>, lambda: UnsafePointer<Double>?, negatedTranspose: Bool, leading: Int, entries: Bool) {
+        self.J = J
+        self.lambda = lambda
+        self.negatedTranspose = negatedTranspose
+        self.leading = leading
+        self.entries = entries
     }
 }
 
