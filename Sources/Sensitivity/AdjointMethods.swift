@@ -20,6 +20,9 @@ import StiffSolvers
 // colors the Jacobians' columns (``_CompressedJacobian``): the stiff solves' Jacobians, forward
 // and backward, take one dual evaluation per eight colors rather than per eight columns, and
 // the quadrature's `λᵀ∂f/∂p` is one dual evaluation when the parameters take at most eight.
+// A stiff backward solve, once it has asked for a Jacobian, takes its products from the
+// Jacobian at each stage time instead (``_StageJacobian``: Rodas5P evaluates three stages and
+// the next step's Jacobian at one time), when that Jacobian costs at most two dual evaluations.
 
 /// Buffers and counters shared by the backward right-hand sides (one per gradient; the
 /// closures of the backward problems capture it, so a step allocates nothing).
