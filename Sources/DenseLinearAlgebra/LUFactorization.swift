@@ -69,9 +69,13 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
     /// of a Rodas5P step; best of 41 short batches on a shared 2-core x86-64 VM, OpenBLAS
     /// 0.3.21, runs repeated): LAPACK takes 2-5x the Swift kernel's time at n <= 8, 1.1-2x at
     /// n = 12-40, the two are within noise of each other at n = 48-64, and LAPACK's blocked
-    /// algorithm is ahead (0.45-0.65x) from n = 80 on. 40 is the largest size measured where
-    /// the Swift kernel won every run.
-    public static var swiftKernelCrossover: Int { 40 }
+    /// algorithm is ahead (0.45-0.65x) from n = 80 on. Re-measured the same way (two runs):
+    /// the Swift kernel 1.15x ahead at n = 48, 1.05x at 56, 1.00-1.03x at 64. Sparse iteration
+    /// matrices tip it further, since the Swift elimination skips zero multipliers (the
+    /// 2-D Brusselator's W, n = 50: the Swift kernel took 13 % off a whole QuadratureAdjoint
+    /// gradient, Benchmarks/sens-bench). So the crossover is 64, the largest size measured where
+    /// the Swift kernel was never behind on dense matrices.
+    public static var swiftKernelCrossover: Int { 64 }
 
     /// An empty workspace for `dimension x dimension` matrices, to be filled by ``factor(_:)``
     /// or ``factor(exchanging:)``. Allocates the factor, pivot and reciprocal storage (n^2 + 2n entries).

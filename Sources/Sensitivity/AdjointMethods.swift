@@ -20,6 +20,9 @@ import StiffSolvers
 // colors the Jacobians' columns (``_CompressedJacobian``): the stiff solves' Jacobians, forward
 // and backward, take one dual evaluation per eight colors rather than per eight columns, and
 // the quadrature's `λᵀ∂f/∂p` is one dual evaluation when the parameters take at most eight.
+// A stiff backward solve, once it has asked for a Jacobian, takes its products from the
+// Jacobian at each stage time instead (``_StageJacobian``: Rodas5P evaluates three stages and
+// the next step's Jacobian at one time), when that Jacobian costs at most two dual evaluations.
 
 /// Buffers and counters shared by the backward right-hand sides (one per gradient; the
 /// closures of the backward problems capture it, so a step allocates nothing).
@@ -32,7 +35,10 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline let np: Int
     /// The forward solution's dense output (interpolating and quadrature adjoints).
     @usableFromInline var forward: (any DenseOutput<Double>)? {
-        didSet { forwardEvaluator = forward.map(_evaluator) }
+        didSet {
+            forwardEvaluator = forward.map(_evaluator)
+            stageJacobian?.invalidate()
+        }
     }
     @usableFromInline var forwardEvaluator: ((Double, inout [Double]) -> Void)?
     @usableFromInline var u: [Double]
@@ -47,6 +53,18 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// The Jacobian of the backward system by compressed forward mode, when cheaper (see
     /// ``prepareCompressedJacobian(u0:t0:includeMu:)``).
     @usableFromInline var compressed: _CompressedJacobian<Model>?
+    /// The dependency pattern of `f` (``RHSTape/dependencyPattern(u:p:t:)``), found once per gradient.
+    @usableFromInline var pattern: [[Int]]?
+    /// The backward system's matrix at the last time a stiff backward solve asked for it, whose
+    /// stage right-hand sides at that same time are then sparse products (see ``_StageJacobian``).
+    /// Built only when a Jacobian costs at most ``stageJacobianEvaluations`` dual evaluations.
+    @usableFromInline var stageJacobian: _StageJacobian<Model>?
+
+    /// The most dual evaluations of `f` per Jacobian for which the stiff backward solves take
+    /// their products from ``stageJacobian``, which evaluates a Jacobian at every new stage time
+    /// rather than once per step: two, about the cost of one replay and sweep of the tape as
+    /// profiled on the Brusselator.
+    @inlinable static var stageJacobianEvaluations: Int { 2 }
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int) {
@@ -70,8 +88,22 @@ final class _AdjointWorkspace<Model: ODEModel> {
     @inlinable
     func adjointRHS(includeMu: Bool) -> ClosureRHS<Double> {
         let (n, np) = (self.n, self.np)
+        // Captured directly: its state sits behind pointers (no exclusivity checks per call).
+        let stage = stageJacobian
         return ClosureRHS<Double>(
             { dy, y, _, t in
+                // Once the backward solver has asked for a Jacobian (a Rosenbrock or SDIRK
+                // method), a right-hand side at a new time evaluates the Jacobian there too; an
+                // explicit backward method never asks, and keeps the tape's products.
+                if let stage, stage.state.pointee.active {
+                    if !stage.holds(t) { self.evaluateStageJacobian(stage, t) }
+                    y.withUnsafeBufferPointer { l in
+                        dy.withUnsafeMutableBufferPointer { d in
+                            stage.negatedProduct(l.baseAddress!, into: d.baseAddress!, includeParameters: includeMu)
+                        }
+                    }
+                    return
+                }
                 self.interpolateForward(t)
                 self.lambda.withUnsafeMutableBufferPointer { l in for i in 0..<n { l[i] = y[i] } }
                 self.vjp(t: t)
@@ -81,21 +113,58 @@ final class _AdjointWorkspace<Model: ODEModel> {
                 }
             },
             jacobian: { J, _, _, t in
+                if let stage {
+                    stage.state.pointee.active = true
+                    if !stage.holds(t) { self.evaluateStageJacobian(stage, t) }
+                    let count = J.count, size = includeMu ? n + np : n
+                    J.withUnsafeMutableBufferPointer { j in
+                        stage.scatterNegatedTranspose(into: j.baseAddress!, count: count, leading: size)
+                    }
+                    return
+                }
                 self.interpolateForward(t)
                 self.adjointJacobian(&J, t: t, includeMu: includeMu)
             })
     }
+
+    /// The stage Jacobian at `t`, on `u(t)` from the forward dense output.
+    @inlinable
+    func evaluateStageJacobian(_ stage: _StageJacobian<Model>, _ t: Double) {
+        interpolateForward(t)
+        u.withUnsafeBufferPointer { u in stage.evaluate(u: u.baseAddress!, p: p, t: t) }
+    }
+
+    /// Products and Jacobians, those of the stage Jacobian included (for the statistics).
+    @inlinable var productCount: Int { vjps + (stageJacobian?.state.pointee.products ?? 0) }
+    @inlinable var jacobianCount: Int { jacobians + (stageJacobian?.state.pointee.evaluations ?? 0) }
 
     /// Sets up the compressed evaluation of the backward system's Jacobian (`∂f/∂u`, with
     /// `includeMu` also `∂f/∂p`) from the structure the VJP tape records at `(u0, p, t0)`, and
     /// returns the one of `∂f/∂u` alone for the forward solve.
     @inlinable
     func prepareCompressedJacobian(u0: [Double], t0: Double, includeMu: Bool) -> _CompressedJacobian<Model>? {
-        let stateOnly = _CompressedJacobian.make(model, tape: engine.tape, u: u0, p: p, t: t0, includeParameters: false)
-        compressed =
-            includeMu
-            ? _CompressedJacobian.make(model, tape: engine.tape, u: u0, p: p, t: t0, includeParameters: true)
-            : stateOnly
+        // Only where a compressed Jacobian or parameter product may use it (as before this
+        // pattern was shared): finding it records the tape, which small systems (n + np ≤ 8,
+        // products by dual numbers) never need; on Lotka-Volterra the recording cost a third
+        // of an InterpolatingAdjoint gradient.
+        pattern = n + np <= 8 ? nil : try? engine.tape.dependencyPattern(u: u0, p: p, t: t0)
+        // As `_CompressedJacobian.make`: only where coloring saves dual evaluations.
+        func colored(_ columns: Int) -> _CompressedJacobian<Model>? {
+            guard !model.hasAnalyticJacobian, columns > 8, let pattern else { return nil }
+            return _CompressedJacobian(model, pattern: pattern, n: n, p: p, columns: 0..<columns)
+        }
+        let stateOnly = colored(n)
+        compressed = includeMu ? colored(n + np) : stateOnly
+        let limit = Self.stageJacobianEvaluations
+        if let compressed {
+            if compressed.evaluationsPerJacobian <= limit { stageJacobian = _StageJacobian(compressed) }
+        } else if !model.hasAnalyticJacobian, let pattern {
+            // Its own coloring where coloring saves nothing over dense chunks (n ≤ 8): what
+            // pays here is one Jacobian for several products.
+            stageJacobian = _CompressedJacobian(
+                model, pattern: pattern, n: n, p: p, columns: 0..<(includeMu ? n + np : n), maxEvaluations: limit
+            ).map(_StageJacobian.init)
+        }
         return stateOnly
     }
 
@@ -170,6 +239,18 @@ func _evaluator(_ dense: any DenseOutput<Double>) -> (Double, inout [Double]) ->
     if let d = dense as? RosenbrockDenseOutput<Double> { return { t, out in d.evaluate(at: t, into: &out) } }
     if let d = dense as? HermiteDenseOutput<Double> { return { t, out in d.evaluate(at: t, into: &out) } }
     return { t, out in dense.evaluate(at: t, into: &out) }
+}
+
+/// The order of a dense output's interpolant when its type is one of the library's, else `nil`:
+/// a Runge-Kutta method's continuous extension declares it; the Rodas-form interpolant with `r`
+/// dense rows has order `r + 1` (Rosenbrock23: 2; Rodas4: 3, Hairer & Wanner II §VI.4; Rodas5P:
+/// 4, Steinebach 2023); cubic Hermite interpolation has order 3.
+@inlinable
+func _interpolantOrder(_ dense: any DenseOutput<Double>) -> Int? {
+    if let d = dense as? RKDenseOutput<Double> { return d.interpolant?.order ?? 1 }
+    if let d = dense as? RosenbrockDenseOutput<Double> { return d.rows + 1 }
+    if dense is HermiteDenseOutput<Double> { return 3 }
+    return nil
 }
 
 /// Integrates a backward system from the last observation time to `t0` in one solve: the
@@ -250,15 +331,22 @@ func _denseForward<M: ODEModel, A: ODEAlgorithm>(
     let problem = ODEProblem(
         _AdjointForwardRHS(model, compressed: jacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
     let sol = try _solve(problem, algorithm, options, phase: "forward")
-    guard sol.denseOutput != nil else {
+    guard let dense = sol.denseOutput else {
         throw .unsupported("\(algorithm.name) gave no dense output, which the interpolating adjoints need")
     }
+    // `sol(t)`'s evaluation, specialised (through `any DenseOutput` it runs generic code).
+    let evaluate = _evaluator(dense)
+    let (lo, hi) = dense.domain
     var observed: [[Double]] = []
     observed.reserveCapacity(plan.times.count)
     for t in plan.times {
-        do { observed.append(try sol(t)) } catch {
-            throw .unsupported("the forward dense output cannot be evaluated at t = \(t): \(error)")
+        guard t >= lo && t <= hi else {
+            throw .unsupported(
+                "the forward dense output cannot be evaluated at t = \(t): \(InterpolationError.outOfDomain(t: t, domain: lo...hi))")
         }
+        var u = [Double](repeating: 0, count: plan.u0.count)
+        evaluate(t, &u)
+        observed.append(u)
     }
     return (sol, observed)
 }
@@ -345,8 +433,8 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
             stats.forwardEvaluations += resolveEvaluations
             stats.checkpoints = resolves
         }
-        stats.vjps = ws.vjps
-        stats.jacobians = ws.jacobians
+        stats.vjps = ws.productCount
+        stats.jacobians = ws.jacobianCount
         return SensitivityResult(
             loss: value, dp: Array(y[n..<(n + np)]), du0: Array(y[0..<n]), stats: stats, method: name)
     }
@@ -374,10 +462,12 @@ func _denseSolve<M: ODEModel, A: ODEAlgorithm>(
 /// The quadrature adjoint (SciMLSensitivity.jl's `QuadratureAdjoint`): `λ` alone is solved
 /// backward (a system of size `n`, not `n + np`), with `u(t)` from the forward interpolant, and
 /// `dL/dp = ∫ λ(t)ᵀ ∂f/∂p(u(t), p, t) dt` is computed afterwards as a quadrature over the
-/// stored forward and backward solutions: 5-point Gauss-Legendre on every piece between
-/// consecutive forward and backward step times, with `λ(t)` from the adjoint's dense output.
-/// The integrand `λᵀ∂f/∂p` comes from one dual evaluation of `f` when the parameters' columns
-/// of `∂f/∂p` take at most eight colors (see ``_CompressedJacobian``), else from the tape.
+/// stored forward and backward solutions: Gauss-Legendre on every piece between consecutive
+/// forward and backward step times, with `λ(t)` from the adjoint's dense output and as many
+/// points as the interpolants' order calls for (``gaussLegendre(interpolantOrder:)``: three for
+/// Rodas5P and Tsit5). The integrand `λᵀ∂f/∂p` comes from one dual evaluation of `f` when the
+/// parameters' columns of `∂f/∂p` take at most eight colors (see ``_CompressedJacobian``), else
+/// from the tape.
 ///
 /// Cao, Li, Petzold & Serban (2003), §2 (the quadrature form of the parameter gradient);
 /// Ma et al., arXiv:1812.01892.
@@ -385,15 +475,51 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
     public init() {}
     public var name: String { "QuadratureAdjoint" }
 
-    /// Gauss-Legendre nodes and weights on [-1, 1] (Abramowitz & Stegun, Table 25.4).
-    @usableFromInline static let nodes: [Double] = [
-        -0.906179845938663992797626878299, -0.538469310105683091036314420700, 0,
-        0.538469310105683091036314420700, 0.906179845938663992797626878299,
-    ]
-    @usableFromInline static let weights: [Double] = [
-        0.236926885056189087514264040720, 0.478628670499366468041291514836, 0.568888888888888888888888888889,
-        0.478628670499366468041291514836, 0.236926885056189087514264040720,
-    ]
+    /// The Gauss-Legendre rule on [-1, 1] for integrands known through interpolants of order `q`
+    /// (`nil`: unknown), nodes and weights from Abramowitz & Stegun, Table 25.4.
+    ///
+    /// The integrand is only as accurate as the dense outputs it is evaluated on: an interpolant
+    /// of order `q` is off by `O(h^{q+1})` inside a step of length `h` (Hairer, Nørsett & Wanner
+    /// I, §II.6), so the integral over a piece carries an error `O(h^{q+2})` from it. An `m`-point
+    /// rule is exact for polynomials of degree `2m − 1` and errs by `O(h^{2m+1})` on a smooth
+    /// integrand (A&S 25.4.30), so `m = ⌈(q + 1)/2⌉` points keep the quadrature's own error at or
+    /// below the interpolation's; more points refine an integrand that is no more accurate. At
+    /// least three points (the quadrature error then stays `O(h⁷)` per piece, two orders below
+    /// Rodas5P's and Tsit5's order-4 interpolants), at most five (the former fixed rule, also
+    /// for interpolants of unknown order).
+    @inlinable
+    static func gaussLegendre(interpolantOrder q: Int?) -> (nodes: [Double], weights: [Double]) {
+        switch q.map({ ($0 + 2) / 2 }) ?? 5 {
+        case ...3:
+            return (
+                [-0.774596669241483377035853079956, 0, 0.774596669241483377035853079956],
+                [0.555555555555555555555555555556, 0.888888888888888888888888888889, 0.555555555555555555555555555556]
+            )
+        case 4:
+            return (
+                [
+                    -0.861136311594052575223946488893, -0.339981043584856264802665759103,
+                    0.339981043584856264802665759103, 0.861136311594052575223946488893,
+                ],
+                [
+                    0.347854845137453857373063949222, 0.652145154862546142626936050778,
+                    0.652145154862546142626936050778, 0.347854845137453857373063949222,
+                ]
+            )
+        default:
+            return (
+                [
+                    -0.906179845938663992797626878299, -0.538469310105683091036314420700, 0,
+                    0.538469310105683091036314420700, 0.906179845938663992797626878299,
+                ],
+                [
+                    0.236926885056189087514264040720, 0.478628670499366468041291514836,
+                    0.568888888888888888888888888889, 0.478628670499366468041291514836,
+                    0.236926885056189087514264040720,
+                ]
+            )
+        }
+    }
 
     @inlinable
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
@@ -433,31 +559,42 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             var breaks = sol.t
             for s in forwardTimes where s > lo && s < hi { breaks.append(s) }
             breaks.sort()
-            let nodes = QuadratureAdjoint.nodes, weights = QuadratureAdjoint.weights
-            let products = _CompressedJacobian.makeParameterProduct(
-                model, tape: ws.engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
+            let forwardOrder = forward.denseOutput.flatMap(_interpolantOrder)
+            let adjointOrder = _interpolantOrder(adjointDense)
+            let order = forwardOrder.flatMap { f in adjointOrder.map { Swift.max(f, $0) } }
+            let (nodes, weights) = QuadratureAdjoint.gaussLegendre(interpolantOrder: order)
+            let products = _CompressedJacobian.makeParameterProduct(model, pattern: ws.pattern, n: n, p: plan.p)
+            // With the dual-number products the node's state, adjoint and product live in local
+            // arrays: the workspace's are class properties, each access an exclusivity check.
+            var uq = [Double](repeating: 0, count: n), lq = uq, dp = mu
+            var productCount = 0
+            let forwardAt = ws.forwardEvaluator
             for m in 1..<breaks.count {
                 let a = breaks[m - 1], b = breaks[m]
                 guard b > a else { continue }
                 let mid = 0.5 * (a + b), half = 0.5 * (b - a)
                 for q in 0..<nodes.count {
                     let t = mid + half * nodes[q]
+                    let w = half * weights[q]
+                    if let products, let forwardAt {
+                        forwardAt(t, &uq)
+                        adjoint(t, &lq)
+                        products.parameterProduct(lq, u: uq, p: plan.p, t: t, into: &dp)
+                        for k in 0..<np { mu[k] += w * dp[k] }
+                        productCount += 1
+                        continue
+                    }
                     ws.interpolateForward(t)
                     adjoint(t, &ws.lambda)
-                    if let products {
-                        ws.vjps += 1
-                        products.parameterProduct(ws.lambda, u: ws.u, p: plan.p, t: t, into: &ws.vjpP)
-                    } else {
-                        ws.vjp(t: t)
-                    }
-                    let w = half * weights[q]
+                    ws.vjp(t: t)
                     ws.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { mu[k] += w * v[k] } }
                 }
             }
+            ws.vjps += productCount
             if let e = ws.error { throw .reverseMode(e) }
         }
-        stats.vjps = ws.vjps
-        stats.jacobians = ws.jacobians
+        stats.vjps = ws.productCount
+        stats.jacobians = ws.jacobianCount
         stats.peakStoredStates = forward.stats.naccept + 1 + peakBackward
         return SensitivityResult(loss: value, dp: mu, du0: y, stats: stats, method: name)
     }

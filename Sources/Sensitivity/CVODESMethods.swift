@@ -224,6 +224,19 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
                 problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0, includeParameters: false)
             ws.parameterProducts = _CompressedJacobian.makeParameterProduct(
                 problem.f.model, tape: engine.tape, u: plan.u0, p: plan.p, t: plan.t0)
+            // The native adjoints' stage Jacobian, built the same way (see
+            // `_AdjointWorkspace.prepareCompressedJacobian`): a BDF step's Newton iterations
+            // evaluate the backward right-hand side several times at one `t`.
+            let limit = _AdjointWorkspace<M>.stageJacobianEvaluations
+            if let c = ws.compressed {
+                if c.evaluationsPerJacobian <= limit { ws.stage = _StageJacobian(c) }
+            } else if !problem.f.model.hasAnalyticJacobian, n + np > 8,
+                let pattern = try? engine.tape.dependencyPattern(u: plan.u0, p: plan.p, t: plan.t0)
+            {
+                ws.stage = _CompressedJacobian(
+                    problem.f.model, pattern: pattern, n: n, p: plan.p, columns: 0..<n, maxEvaluations: limit
+                ).map(_StageJacobian.init)
+            }
         }
         let functions = CVODESFunctions(
             count: n, sensitivityCount: 0, rhs: { t, y, dy in ws.rhs(t, y, dy) },
@@ -236,6 +249,8 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         func run(_ settings: CVODESSettings) throws(CVODESFailure) -> CVODESAdjointOutput {
             value = 0
             ws.vjps = 0
+            ws.stage?.state.pointee.products = 0
+            ws.stage?.invalidate()
             return try CVODESSensitivitySession.adjoint(
                 u0: plan.u0, t0: plan.t0, times: plan.times, parameterCount: np, settings: settings,
                 functions: functions,
@@ -267,7 +282,7 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         stats.forwardSteps = output.stats.forwardSteps
         stats.backwardEvaluations = output.stats.backwardRHS + output.stats.quadratureRHS
         stats.backwardSteps = output.stats.backwardSteps
-        stats.vjps = ws.vjps
+        stats.vjps = ws.vjps + (ws.stage?.state.pointee.products ?? 0)
         stats.jacobians = output.stats.forwardJacobians + output.stats.backwardJacobians
         stats.checkpoints = output.stats.checkpoints
         stats.peakStoredStates = output.stats.storedVectors + output.states.count
@@ -331,6 +346,11 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline var compressed: _CompressedJacobian<Model>?
     /// `λᵀ∂f/∂p` by one dual evaluation when that is cheaper, as for ``QuadratureAdjoint``.
     @usableFromInline var parameterProducts: _CompressedJacobian<Model>?
+    /// `∂f/∂u` at the last `(t, u)` of the backward solve, as for the native adjoints.
+    @usableFromInline var stage: _StageJacobian<Model>? {
+        didSet { stageU = [Double](repeating: .nan, count: n) }
+    }
+    @usableFromInline var stageU: [Double] = []
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int, adjoint: Bool, directions: Int? = nil) {
@@ -367,6 +387,13 @@ final class _CVODESWorkspace<Model: ODEModel> {
     /// negated transpose `−(∂f/∂u)ᵀ` (the Jacobian of the adjoint right-hand side).
     @inlinable
     func jacobian(_ t: Double, _ y: UnsafePointer<Double>, _ J: UnsafeMutablePointer<Double>, adjoint: Bool) -> Bool {
+        if adjoint, let stage {
+            holdStage(stage, t, y)
+            stage.scatterNegatedTranspose(into: J, count: n * n, leading: n)
+            var finite = true
+            for k in 0..<(n * n) where !J[k].isFinite { finite = false }
+            return finite
+        }
         if let compressed {
             compressed.evaluate(into: J, count: n * n, u: y, p: p, t: t, negatedTranspose: adjoint, leading: n)
             var finite = true
@@ -453,7 +480,25 @@ final class _CVODESWorkspace<Model: ODEModel> {
     func adjointRHS(
         _ t: Double, _ y: UnsafePointer<Double>, _ l: UnsafePointer<Double>, _ dl: UnsafeMutablePointer<Double>
     ) -> Bool {
-        vjp(t, y, l) && _negate(vjpU, into: dl)
+        guard let stage else { return vjp(t, y, l) && _negate(vjpU, into: dl) }
+        holdStage(stage, t, y)
+        stage.negatedProduct(l, into: dl, includeParameters: false)
+        var finite = true
+        for i in 0..<n where !dl[i].isFinite { finite = false }
+        return finite
+    }
+
+    /// The stage Jacobian at `(t, y)`, evaluated unless it holds that point already.
+    @inlinable
+    func holdStage(_ stage: _StageJacobian<Model>, _ t: Double, _ y: UnsafePointer<Double>) {
+        var same = stage.holds(t)
+        stageU.withUnsafeMutableBufferPointer { s in
+            if same { for i in 0..<n where s[i] != y[i] { same = false } }
+            if !same {
+                for i in 0..<n { s[i] = y[i] }
+                stage.evaluate(u: y, p: p, t: t)
+            }
+        }
     }
 
     /// The backward quadrature integrand `−(∂f/∂p)ᵀλ`.

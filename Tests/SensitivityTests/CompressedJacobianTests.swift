@@ -61,6 +61,53 @@ private struct Branching: ODEModel {
         return state.evaluationsPerJacobian
     }
 
+    /// The stage Jacobian's products `−λᵀ∂f/∂u` (and `−λᵀ∂f/∂p`) agree with the tape's reverse
+    /// sweep, its scatter with the compressed Jacobian's adjoint layout bitwise, and it holds
+    /// one point until it is evaluated at another or invalidated.
+    @Test func stageJacobianProductsMatchTheTape() throws {
+        for N in [2, 3, 5] {
+            let model = Brusselator2D(gridSize: N)
+            let u = model.initialState, p = model.nominalParameters
+            let n = u.count, np = p.count
+            let tape = RHSTape(model)
+            let pattern = try #require(try tape.dependencyPattern(u: u, p: p, t: 0))
+            let v = u.enumerated().map { i, x in x * (1 + 0.01 * Double(i % 7)) + 0.001 }
+            let lambda = (0..<n).map { Double($0 % 5) - 1.5 }
+            let (du, dp) = try tape.vjp(u: v, p: p, t: 0.3, v: lambda)
+            for columns in [n, n + np] {
+                let jacobian = try #require(
+                    _CompressedJacobian(model, pattern: pattern, n: n, p: p, columns: 0..<columns, maxEvaluations: 2))
+                let stage = _StageJacobian(jacobian)
+                #expect(!stage.holds(0.3))
+                v.withUnsafeBufferPointer { v in stage.evaluate(u: v.baseAddress!, p: p, t: 0.3) }
+                #expect(stage.holds(0.3) && !stage.holds(0.4))
+                var out = [Double](repeating: .nan, count: columns)
+                lambda.withUnsafeBufferPointer { l in
+                    out.withUnsafeMutableBufferPointer { o in
+                        stage.negatedProduct(l.baseAddress!, into: o.baseAddress!, includeParameters: columns > n)
+                    }
+                }
+                let expected = (du + (columns > n ? dp : [])).map { -$0 }
+                #expect(relativeError(out, expected) < 1e-13, "N = \(N), \(columns) columns")
+                var scattered = [Double](repeating: .nan, count: columns * columns)
+                var reference = scattered
+                scattered.withUnsafeMutableBufferPointer { j in
+                    stage.scatterNegatedTranspose(into: j.baseAddress!, count: columns * columns, leading: columns)
+                }
+                reference.withUnsafeMutableBufferPointer { j in
+                    v.withUnsafeBufferPointer { v in
+                        jacobian.evaluate(
+                            into: j.baseAddress!, count: columns * columns, u: v.baseAddress!, p: p, t: 0.3,
+                            negatedTranspose: true, leading: columns)
+                    }
+                }
+                #expect(scattered == reference)
+                stage.invalidate()
+                #expect(!stage.holds(0.3))
+            }
+        }
+    }
+
     @Test func brusselatorMatchesDenseForwardMode() throws {
         for N in [3, 5, 8] {
             let model = Brusselator2D(gridSize: N)
