@@ -49,6 +49,9 @@ public struct Brusselator2D: ODEModel, Sendable {
     @inlinable
     func pow32(_ s: Double) -> Double { s * s.squareRoot() }
 
+    /// `f` does not depend on `t`: Rosenbrock methods skip the time-derivative evaluation.
+    public var isAutonomous: Bool { true }
+
     @inlinable
     public func rhs<S: DiffEqScalar>(_ du: inout [S], _ y: [S], _ p: [S], _ t: S) {
         let N = gridSize, cells = N * N
