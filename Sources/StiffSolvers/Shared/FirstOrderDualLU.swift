@@ -23,10 +23,8 @@ import DiffEqCore
 /// `A⁻¹(ḃ − Ȧ A⁻¹b)` (ibid. §2.6.1, or Giles, "An extended collection of matrix derivative
 /// results for forward and reverse mode AD", 2008, §2.2.3).
 @usableFromInline
-struct FirstOrderDualLU {
+struct FirstOrderDualLU<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
-    /// The partials per entry, `N`.
-    @usableFromInline let width: Int
     /// `W₀`, then its packed LU factors, column-major `n x n`.
     @usableFromInline var factors: StageStorage<Double>
     /// `1 / U[j, j]`, for the partials' back substitution (multiplications instead of `n N`
@@ -34,23 +32,22 @@ struct FirstOrderDualLU {
     @usableFromInline var reciprocals: StageStorage<Double>
     /// Row `k` was exchanged with row `pivots[k] ≥ k` at elimination step `k`.
     @usableFromInline var pivots: StageStorage<Int>
-    /// The entries of the `W_k` with a nonzero partial, column by column (`W` of a sparse
-    /// Jacobian, such as POLLU's, has few): column `j`'s are `columnStart[j] ..<
-    /// columnStart[j + 1]`, entry `e` in row `rows[e]` with its `N` partials at `slopes[e N]`.
+    /// The entries of `W` with a nonzero partial, column by column (`W` of a sparse Jacobian,
+    /// such as POLLU's, has few): column `j`'s are `columnStart[j] ..< columnStart[j + 1]`,
+    /// entry `e` in row `rows[e]`, its partials in `slopes[e]` (whose value is zero).
     @usableFromInline var columnStart: StageStorage<Int>
     @usableFromInline var rows: StageStorage<Int>
-    @usableFromInline var slopes: StageStorage<Double>
+    @usableFromInline var slopes: StageStorage<Scalar>
 
     @usableFromInline
-    init(count n: Int, partials width: Int) {
+    init(count n: Int) {
         self.n = n
-        self.width = width
         factors = StageStorage(count: n * n)
         reciprocals = StageStorage(count: n)
         pivots = StageStorage(count: n)
         columnStart = StageStorage(count: n + 1)
         rows = StageStorage(count: n * n)
-        slopes = StageStorage(count: n * n * width)
+        slopes = StageStorage(count: n * n)
     }
 
     /// Copies the buffers shared with another copy of the stepper before writing them.
@@ -64,17 +61,16 @@ struct FirstOrderDualLU {
         if !isKnownUniquelyReferenced(&slopes) { slopes = slopes.copy() }
     }
 
-    /// Forms `W = α M + β J` from the components of the dual `J` (`1 + N` doubles per entry,
-    /// column-major; `M` column-major or `nil` for the identity) and factors its primal part.
-    /// `false` when `W₀` has a non-finite entry or a zero pivot (``GenericLU``'s test).
-    /// `N` is passed by the caller, where it is a compile-time constant, so the loops over the
-    /// partials unroll.
-    @inlinable @inline(__always)
-    mutating func factor(
-        alpha: Double, beta: Double, J: UnsafePointer<Double>, mass: [Double]?, partials N: Int
-    ) -> Bool {
+    /// Forms `W = α M + β J` (`M` column-major, `nil` for the identity) and factors its primal
+    /// part. `false` when `W₀` has a non-finite entry or a zero pivot (``GenericLU``'s test).
+    ///
+    /// Everything is done with the scalar's own operations (`primal`, `scaled(by:)`, `-`), which
+    /// the compiler specializes for the dual's width; loops over the partials written against a
+    /// run-time width did not unroll and cost more than the dual LU they replace.
+    @inlinable
+    mutating func factor(alpha: Double, beta: Double, J: UnsafePointer<Scalar>, mass: [Double]?) -> Bool {
         makeUnique()
-        let n = self.n, w = N &+ 1
+        let n = self.n
         let a = factors.base, start = columnStart.base, row = rows.base, slope = slopes.base
         var nonFinite = false
         var count = 0
@@ -82,18 +78,20 @@ struct FirstOrderDualLU {
             start[j] = count
             for i in 0..<n {
                 let e = i &+ j &* n
-                let m = mass.map { $0[e] } ?? (i == j ? 1 : 0)
-                // ``GenericLU``'s entry: J.scaled(by: β) + Scalar(α m), value part.
-                let v = J[e &* w] * beta + alpha * m
+                let m = mass?[e] ?? (i == j ? 1 : 0)
+                let Je = J[e]
+                // ``GenericLU``'s entry J.scaled(by: β) + Scalar(α m), value part.
+                let v = Je.primal * beta + alpha * m
                 a[e] = v
                 nonFinite = nonFinite || !v.isFinite
-                let p = J + (e &* w &+ 1)
-                var nonzero = false
-                for k in 0..<N { nonzero = nonzero || p[k] != 0 }
-                if nonzero {
+                // Whether a partial of J[e] is nonzero: its partials alone (J[e] − value) scaled
+                // by 2^600 (exact) have a positive sum of squares unless all are zero (the
+                // smallest subnormal becomes ~2e-143, whose square is still a normal number);
+                // NaN and infinities give NaN or ∞, which count as nonzero.
+                let partials = Je - Scalar(Je.primal)
+                if partials.scaled(by: 0x1p600).sumOfSquaredComponents != 0 {
                     row[count] = i
-                    let s = slope + count &* N
-                    for k in 0..<N { s[k] = p[k] * beta }
+                    slope[count] = partials.scaled(by: beta)
                     count &+= 1
                 }
             }
@@ -134,72 +132,78 @@ struct FirstOrderDualLU {
         return true
     }
 
-    /// Solves `W x = b` in place for the dual vector at `x` (`1 + N` doubles per component).
-    @inlinable @inline(__always)
-    func solve(_ x: UnsafeMutablePointer<Double>, partials N: Int) {
-        let n = self.n, w = N &+ 1
+    /// Solves `W x = b` in place for the `n` dual numbers at `x`.
+    @inlinable
+    func solve(_ x: UnsafeMutablePointer<Scalar>) {
+        let n = self.n
         let a = factors.base, piv = pivots.base, rcp = reciprocals.base
-        // x₀ = W₀⁻¹ b₀ on the values, row by row in GenericLU's order.
-        for k in 0..<n where piv[k] != k {
-            let t = x[k &* w]
-            x[k &* w] = x[piv[k] &* w]
-            x[piv[k] &* w] = t
-        }
-        for i in 0..<n {
-            var s = x[i &* w]
-            for j in 0..<i {
-                let l = a[i &+ j &* n]
-                if l != 0 { s = s - l * x[j &* w] }
+        // The n values of x₀ on the stack (nothing to allocate for the sizes of dense stiff
+        // problems).
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: Swift.max(n, 1)) { buffer in
+            let x0 = buffer.baseAddress.unsafelyUnwrapped
+            // x₀ = W₀⁻¹ b₀, row by row in GenericLU's order; the values of x are set to zero
+            // (v − v, exactly; the partials are unchanged) for the partials' solve below.
+            for i in 0..<n {
+                let v = x[i].primal
+                x0[i] = v
+                x[i] = x[i] - Scalar(v)
             }
-            x[i &* w] = s
-        }
-        for i in stride(from: n &- 1, through: 0, by: -1) {
-            var s = x[i &* w]
-            for j in (i &+ 1)..<Swift.max(n, i &+ 1) {
-                let u = a[i &+ j &* n]
-                if u != 0 { s = s - u * x[j &* w] }
+            for k in 0..<n where piv[k] != k {
+                let t = x0[k]
+                x0[k] = x0[piv[k]]
+                x0[piv[k]] = t
             }
-            x[i &* w] = s / a[i &* (n &+ 1)]
-        }
-        // b_k − W_k x₀ for all k at once, over the nonzero entries of the W_k.
-        let start = columnStart.base, row = rows.base, slope = slopes.base
-        for j in 0..<n {
-            let xj = x[j &* w]
-            if xj == 0 { continue }
-            for e in start[j]..<start[j &+ 1] {
-                let r = x + (row[e] &* w &+ 1)
-                let s = slope + e &* N
-                for k in 0..<N { r[k] -= s[k] * xj }
+            for i in 0..<n {
+                var s = x0[i]
+                for j in 0..<i {
+                    let l = a[i &+ j &* n]
+                    if l != 0 { s = s - l * x0[j] }
+                }
+                x0[i] = s
             }
-        }
-        // W₀⁻¹ on the N partial columns, column-oriented, each row's N partials in one sweep.
-        for k in 0..<n where piv[k] != k {
-            let r = x + (k &* w &+ 1), q = x + (piv[k] &* w &+ 1)
-            for c in 0..<N {
-                let t = r[c]
-                r[c] = q[c]
-                q[c] = t
+            for i in stride(from: n &- 1, through: 0, by: -1) {
+                var s = x0[i]
+                for j in (i &+ 1)..<Swift.max(n, i &+ 1) {
+                    let u = a[i &+ j &* n]
+                    if u != 0 { s = s - u * x0[j] }
+                }
+                x0[i] = s / a[i &* (n &+ 1)]
             }
-        }
-        for j in 0..<n {
-            let rj = x + (j &* w &+ 1)
-            for i in (j &+ 1)..<Swift.max(n, j &+ 1) {
-                let l = a[i &+ j &* n]
-                if l == 0 { continue }
-                let ri = x + (i &* w &+ 1)
-                for c in 0..<N { ri[c] -= l * rj[c] }
+            // b_k − W_k x₀ for all k at once, over the entries of W with nonzero partials. The
+            // values of x stay zero here and below (slopes have zero values, and scaled(by:)
+            // and − act per component).
+            let start = columnStart.base, row = rows.base, slope = slopes.base
+            for j in 0..<n {
+                let xj = x0[j]
+                if xj == 0 { continue }
+                for e in start[j]..<start[j &+ 1] {
+                    x[row[e]] -= slope[e].scaled(by: xj)
+                }
             }
-        }
-        for j in stride(from: n &- 1, through: 0, by: -1) {
-            let rj = x + (j &* w &+ 1)
-            let d = rcp[j]
-            for c in 0..<N { rj[c] *= d }
-            for i in 0..<j {
-                let u = a[i &+ j &* n]
-                if u == 0 { continue }
-                let ri = x + (i &* w &+ 1)
-                for c in 0..<N { ri[c] -= u * rj[c] }
+            // W₀⁻¹ on the partials, each row's partials in one sweep (column-oriented forward
+            // and back substitution with the primal factors).
+            for k in 0..<n where piv[k] != k {
+                let t = x[k]
+                x[k] = x[piv[k]]
+                x[piv[k]] = t
             }
+            for j in 0..<n {
+                let rj = x[j]
+                for i in (j &+ 1)..<Swift.max(n, j &+ 1) {
+                    let l = a[i &+ j &* n]
+                    if l != 0 { x[i] -= rj.scaled(by: l) }
+                }
+            }
+            for j in stride(from: n &- 1, through: 0, by: -1) {
+                let rj = x[j].scaled(by: rcp[j])
+                x[j] = rj
+                for i in 0..<j {
+                    let u = a[i &+ j &* n]
+                    if u != 0 { x[i] -= rj.scaled(by: u) }
+                }
+            }
+            // The values: 0 + x₀ (the partials + 0, unchanged).
+            for i in 0..<n { x[i] = x[i] + Scalar(x0[i]) }
         }
     }
 }

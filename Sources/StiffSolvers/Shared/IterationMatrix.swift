@@ -24,7 +24,7 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     @usableFromInline var assemblyFloat: Matrix<Float>?
     @usableFromInline var luFloat: LUFactorization<Float>?
     /// First-order dual numbers over `Double`: the primal factors and the partials of `W`.
-    @usableFromInline var dual: FirstOrderDualLU?
+    @usableFromInline var dual: FirstOrderDualLU<Scalar>?
     /// Any other scalar type.
     @usableFromInline var generic: GenericLU<Scalar>?
     /// The `(α, β)` of the current factorization, and whether it is valid.
@@ -43,8 +43,8 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
         } else if Scalar.self == Float.self {
             assemblyFloat = try! Matrix(rows: n, columns: n, repeating: 0)
             luFloat = try! LUFactorization(dimension: n)
-        } else if let width = Scalar.firstOrderPartialCount {
-            dual = FirstOrderDualLU(count: n, partials: width)
+        } else if Scalar.firstOrderPartialCount != nil {
+            dual = FirstOrderDualLU(count: n)
         } else {
             generic = GenericLU(count: n)
         }
@@ -80,16 +80,11 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
             if ok {
                 do { try luFloat!.factor(exchanging: &assemblyFloat!) } catch { ok = false }
             }
-        } else if let width = Scalar.firstOrderPartialCount {
-            // Scalar's components are 1 + width adjacent doubles (firstOrderPartialCount).
+        } else if Scalar.firstOrderPartialCount != nil {
             J.withUnsafeBufferPointer { jb in
                 // An empty system (n = 0) has nothing to factor.
                 guard let base = jb.baseAddress else { return }
-                UnsafeRawPointer(base).withMemoryRebound(
-                    to: Double.self, capacity: n * n * (width + 1)
-                ) { jd in
-                    ok = dual!.factor(alpha: alpha, beta: beta, J: jd, mass: mass, partials: width)
-                }
+                ok = dual!.factor(alpha: alpha, beta: beta, J: base, mass: mass)
             }
         } else {
             for j in 0..<n { for i in 0..<n { generic!.a[i + j * n] = entry(i, j, alpha: alpha, beta: beta, J: J, mass: mass) } }
@@ -161,10 +156,8 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
         } else if Scalar.self == Float.self {
             let x = UnsafeMutableRawPointer(b).assumingMemoryBound(to: Float.self)
             try? luFloat.unsafelyUnwrapped.solve(UnsafeMutableBufferPointer(start: x, count: n))
-        } else if let width = Scalar.firstOrderPartialCount {
-            UnsafeMutableRawPointer(b).withMemoryRebound(to: Double.self, capacity: n * (width + 1)) { x in
-                dual.unsafelyUnwrapped.solve(x, partials: width)
-            }
+        } else if Scalar.firstOrderPartialCount != nil {
+            dual.unsafelyUnwrapped.solve(b)
         } else {
             generic.unsafelyUnwrapped.solve(b)
         }
