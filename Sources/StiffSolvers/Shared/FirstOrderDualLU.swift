@@ -84,14 +84,9 @@ struct FirstOrderDualLU<Scalar: DiffEqScalar> {
                 let v = Je.primal * beta + alpha * m
                 a[e] = v
                 nonFinite = nonFinite || !v.isFinite
-                // Whether a partial of J[e] is nonzero: its partials alone (J[e] − value) scaled
-                // by 2^600 (exact) have a positive sum of squares unless all are zero (the
-                // smallest subnormal becomes ~2e-143, whose square is still a normal number);
-                // NaN and infinities give NaN or ∞, which count as nonzero.
-                let partials = Je - Scalar(Je.primal)
-                if partials.scaled(by: 0x1p600).sumOfSquaredComponents != 0 {
+                if Self.hasNonzeroPartial(J + e) {
                     row[count] = i
-                    slope[count] = partials.scaled(by: beta)
+                    slope[count] = (Je - Scalar(Je.primal)).scaled(by: beta)
                     count &+= 1
                 }
             }
@@ -130,6 +125,21 @@ struct FirstOrderDualLU<Scalar: DiffEqScalar> {
             }
         }
         return true
+    }
+
+    /// Whether a partial of the dual at `x` is nonzero (or NaN): an OR of the partials' bit
+    /// patterns without the sign bit (−0 is zero), read through the layout that
+    /// ``DiffEqScalar/firstOrderPartialCount`` promises (value, then the partials). The exact
+    /// test through the scalar's operations, a sum of squares of the scaled partials, was a
+    /// serial chain of `N` additions per entry of `W`: 5-12% of a POLLU gradient.
+    @inlinable @inline(__always)
+    static func hasNonzeroPartial(_ x: UnsafePointer<Scalar>) -> Bool {
+        let count = MemoryLayout<Scalar>.size / MemoryLayout<UInt64>.size
+        return UnsafeRawPointer(x).withMemoryRebound(to: UInt64.self, capacity: count) { bits in
+            var any: UInt64 = 0
+            for c in 1..<Swift.max(count, 1) { any |= bits[c] << 1 }
+            return any != 0
+        }
     }
 
     /// Solves `W x = b` in place for the `n` dual numbers at `x`.
