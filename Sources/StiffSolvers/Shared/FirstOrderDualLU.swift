@@ -10,8 +10,10 @@ import DiffEqCore
 /// the derivative of the solve that a partial-pivoting LU in dual arithmetic computes (same
 /// pivots, same numbers up to rounding), at a fraction of its cost: the dual LU spends
 /// `(n³/3)(3N + 2)` flops per factorization, this one `2n³/3`; a solve costs `2N` flops per
-/// nonzero of `W_k` and of the factors, all `N` directions at once in contiguous memory (a
-/// dual number's partials are adjacent), against about `4N` per entry of the dense factors.
+/// nonzero of `W_k` and of the factors, all `N` directions at once, against about `4N` per
+/// entry of the dense factors. The nonzeros of `W_k` and of `L` and `U` are gathered row by
+/// row once per factorization (several solves follow each: eight per Rodas5P step), so that
+/// the solves run without zero tests, each row's sum accumulated in registers.
 ///
 /// The primal factors and the value part of every solve are computed exactly as ``GenericLU``
 /// computes the values of its dual factorization (same pivots, same operations in the same
@@ -27,17 +29,25 @@ struct FirstOrderDualLU<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
     /// `W₀`, then its packed LU factors, column-major `n x n`.
     @usableFromInline var factors: StageStorage<Double>
-    /// `1 / U[j, j]`, for the partials' back substitution (multiplications instead of `n N`
+    /// `1 / U[i, i]`, for the partials' back substitution (multiplications instead of `n N`
     /// divisions per solve; one extra rounding, as DenseLinearAlgebra's Swift kernel).
     @usableFromInline var reciprocals: StageStorage<Double>
     /// Row `k` was exchanged with row `pivots[k] ≥ k` at elimination step `k`.
     @usableFromInline var pivots: StageStorage<Int>
-    /// The entries of `W` with a nonzero partial, column by column (`W` of a sparse Jacobian,
-    /// such as POLLU's, has few): column `j`'s are `columnStart[j] ..< columnStart[j + 1]`,
-    /// entry `e` in row `rows[e]`, its partials in `slopes[e]` (whose value is zero).
-    @usableFromInline var columnStart: StageStorage<Int>
-    @usableFromInline var rows: StageStorage<Int>
+    /// Sparse rows (`W` of a sparse Jacobian, such as POLLU's, has few nonzeros): row `i` of
+    /// each is entries `start[i] ..< start[i + 1]`, with their columns in increasing order.
+    /// `W`'s entries with a nonzero partial, their partials in `slopes` (zero values);
+    @usableFromInline var slopeStart: StageStorage<Int>
+    @usableFromInline var slopeColumns: StageStorage<Int>
     @usableFromInline var slopes: StageStorage<Scalar>
+    /// the nonzeros of `L` below the diagonal;
+    @usableFromInline var lowerStart: StageStorage<Int>
+    @usableFromInline var lowerColumns: StageStorage<Int>
+    @usableFromInline var lowerValues: StageStorage<Double>
+    /// the nonzeros of `U` above the diagonal.
+    @usableFromInline var upperStart: StageStorage<Int>
+    @usableFromInline var upperColumns: StageStorage<Int>
+    @usableFromInline var upperValues: StageStorage<Double>
 
     @usableFromInline
     init(count n: Int) {
@@ -45,9 +55,15 @@ struct FirstOrderDualLU<Scalar: DiffEqScalar> {
         factors = StageStorage(count: n * n)
         reciprocals = StageStorage(count: n)
         pivots = StageStorage(count: n)
-        columnStart = StageStorage(count: n + 1)
-        rows = StageStorage(count: n * n)
+        slopeStart = StageStorage(count: n + 1)
+        slopeColumns = StageStorage(count: n * n)
         slopes = StageStorage(count: n * n)
+        lowerStart = StageStorage(count: n + 1)
+        lowerColumns = StageStorage(count: n * n)
+        lowerValues = StageStorage(count: n * n)
+        upperStart = StageStorage(count: n + 1)
+        upperColumns = StageStorage(count: n * n)
+        upperValues = StageStorage(count: n * n)
     }
 
     /// Copies the buffers shared with another copy of the stepper before writing them.
@@ -56,43 +72,56 @@ struct FirstOrderDualLU<Scalar: DiffEqScalar> {
         if !isKnownUniquelyReferenced(&factors) { factors = factors.copy() }
         if !isKnownUniquelyReferenced(&reciprocals) { reciprocals = reciprocals.copy() }
         if !isKnownUniquelyReferenced(&pivots) { pivots = pivots.copy() }
-        if !isKnownUniquelyReferenced(&columnStart) { columnStart = columnStart.copy() }
-        if !isKnownUniquelyReferenced(&rows) { rows = rows.copy() }
+        if !isKnownUniquelyReferenced(&slopeStart) { slopeStart = slopeStart.copy() }
+        if !isKnownUniquelyReferenced(&slopeColumns) { slopeColumns = slopeColumns.copy() }
         if !isKnownUniquelyReferenced(&slopes) { slopes = slopes.copy() }
+        if !isKnownUniquelyReferenced(&lowerStart) { lowerStart = lowerStart.copy() }
+        if !isKnownUniquelyReferenced(&lowerColumns) { lowerColumns = lowerColumns.copy() }
+        if !isKnownUniquelyReferenced(&lowerValues) { lowerValues = lowerValues.copy() }
+        if !isKnownUniquelyReferenced(&upperStart) { upperStart = upperStart.copy() }
+        if !isKnownUniquelyReferenced(&upperColumns) { upperColumns = upperColumns.copy() }
+        if !isKnownUniquelyReferenced(&upperValues) { upperValues = upperValues.copy() }
     }
 
     /// Forms `W = α M + β J` (`M` column-major, `nil` for the identity) and factors its primal
     /// part. `false` when `W₀` has a non-finite entry or a zero pivot (``GenericLU``'s test).
     ///
-    /// Everything is done with the scalar's own operations (`primal`, `scaled(by:)`, `-`), which
-    /// the compiler specializes for the dual's width; loops over the partials written against a
-    /// run-time width did not unroll and cost more than the dual LU they replace.
+    /// The dual parts are handled with the scalar's own operations (`primal`, `scaled(by:)`,
+    /// `-`), which the compiler specializes for the dual's width; loops over the partials
+    /// written against a run-time width did not unroll and cost more than the dual LU they
+    /// replace.
     @inlinable
     mutating func factor(alpha: Double, beta: Double, J: UnsafePointer<Scalar>, mass: [Double]?) -> Bool {
         makeUnique()
         let n = self.n
-        let a = factors.base, start = columnStart.base, row = rows.base, slope = slopes.base
+        let a = factors.base
         var nonFinite = false
-        var count = 0
         for j in 0..<n {
-            start[j] = count
             for i in 0..<n {
                 let e = i &+ j &* n
                 let m = mass?[e] ?? (i == j ? 1 : 0)
-                let Je = J[e]
                 // ``GenericLU``'s entry J.scaled(by: β) + Scalar(α m), value part.
-                let v = Je.primal * beta + alpha * m
+                let v = J[e].primal * beta + alpha * m
                 a[e] = v
                 nonFinite = nonFinite || !v.isFinite
+            }
+        }
+        if nonFinite { return false }
+        let sStart = slopeStart.base, sColumn = slopeColumns.base, slope = slopes.base
+        var count = 0
+        for i in 0..<n {
+            sStart[i] = count
+            for j in 0..<n {
+                let e = i &+ j &* n
                 if Self.hasNonzeroPartial(J + e) {
-                    row[count] = i
+                    let Je = J[e]
+                    sColumn[count] = j
                     slope[count] = (Je - Scalar(Je.primal)).scaled(by: beta)
                     count &+= 1
                 }
             }
         }
-        start[n] = count
-        if nonFinite { return false }
+        sStart[n] = count
         let piv = pivots.base, rcp = reciprocals.base
         for k in 0..<n {
             let columnK = a + k &* n
@@ -124,6 +153,28 @@ struct FirstOrderDualLU<Scalar: DiffEqScalar> {
                 for i in (k &+ 1)..<n { column[i] = column[i] - columnK[i] * akj }
             }
         }
+        let lStart = lowerStart.base, lColumn = lowerColumns.base, lValue = lowerValues.base
+        let uStart = upperStart.base, uColumn = upperColumns.base, uValue = upperValues.base
+        var lCount = 0, uCount = 0
+        for i in 0..<n {
+            lStart[i] = lCount
+            uStart[i] = uCount
+            for j in 0..<n where j != i {
+                let v = a[i &+ j &* n]
+                if v == 0 { continue }
+                if j < i {
+                    lColumn[lCount] = j
+                    lValue[lCount] = v
+                    lCount &+= 1
+                } else {
+                    uColumn[uCount] = j
+                    uValue[uCount] = v
+                    uCount &+= 1
+                }
+            }
+        }
+        lStart[n] = lCount
+        uStart[n] = uCount
         return true
     }
 
@@ -147,12 +198,15 @@ struct FirstOrderDualLU<Scalar: DiffEqScalar> {
     func solve(_ x: UnsafeMutablePointer<Scalar>) {
         let n = self.n
         let a = factors.base, piv = pivots.base, rcp = reciprocals.base
+        let lStart = lowerStart.base, lColumn = lowerColumns.base, lValue = lowerValues.base
+        let uStart = upperStart.base, uColumn = upperColumns.base, uValue = upperValues.base
         // The n values of x₀ on the stack (nothing to allocate for the sizes of dense stiff
         // problems).
         withUnsafeTemporaryAllocation(of: Double.self, capacity: Swift.max(n, 1)) { buffer in
             let x0 = buffer.baseAddress.unsafelyUnwrapped
-            // x₀ = W₀⁻¹ b₀, row by row in GenericLU's order; the values of x are set to zero
-            // (v − v, exactly; the partials are unchanged) for the partials' solve below.
+            // x₀ = W₀⁻¹ b₀, row by row in GenericLU's order (its skipped terms are zero
+            // products); the values of x are set to zero (v − v, exactly; the partials are
+            // unchanged) for the partials' solve below.
             for i in 0..<n {
                 let v = x[i].primal
                 x0[i] = v
@@ -165,52 +219,37 @@ struct FirstOrderDualLU<Scalar: DiffEqScalar> {
             }
             for i in 0..<n {
                 var s = x0[i]
-                for j in 0..<i {
-                    let l = a[i &+ j &* n]
-                    if l != 0 { s = s - l * x0[j] }
-                }
+                for e in lStart[i]..<lStart[i &+ 1] { s = s - lValue[e] * x0[lColumn[e]] }
                 x0[i] = s
             }
             for i in stride(from: n &- 1, through: 0, by: -1) {
                 var s = x0[i]
-                for j in (i &+ 1)..<Swift.max(n, i &+ 1) {
-                    let u = a[i &+ j &* n]
-                    if u != 0 { s = s - u * x0[j] }
-                }
+                for e in uStart[i]..<uStart[i &+ 1] { s = s - uValue[e] * x0[uColumn[e]] }
                 x0[i] = s / a[i &* (n &+ 1)]
             }
-            // b_k − W_k x₀ for all k at once, over the entries of W with nonzero partials. The
-            // values of x stay zero here and below (slopes have zero values, and scaled(by:)
-            // and − act per component).
-            let start = columnStart.base, row = rows.base, slope = slopes.base
-            for j in 0..<n {
-                let xj = x0[j]
-                if xj == 0 { continue }
-                for e in start[j]..<start[j &+ 1] {
-                    x[row[e]] -= slope[e].scaled(by: xj)
-                }
+            // b_k − W_k x₀ for all k at once. The values of x stay zero here and below
+            // (slopes have zero values, and scaled(by:) and − act per component).
+            let sStart = slopeStart.base, sColumn = slopeColumns.base, slope = slopes.base
+            for i in 0..<n {
+                var r = x[i]
+                for e in sStart[i]..<sStart[i &+ 1] { r -= slope[e].scaled(by: x0[sColumn[e]]) }
+                x[i] = r
             }
-            // W₀⁻¹ on the partials, each row's partials in one sweep (column-oriented forward
-            // and back substitution with the primal factors).
+            // W₀⁻¹ on the partials, each row's partials in one sweep.
             for k in 0..<n where piv[k] != k {
                 let t = x[k]
                 x[k] = x[piv[k]]
                 x[piv[k]] = t
             }
-            for j in 0..<n {
-                let rj = x[j]
-                for i in (j &+ 1)..<Swift.max(n, j &+ 1) {
-                    let l = a[i &+ j &* n]
-                    if l != 0 { x[i] -= rj.scaled(by: l) }
-                }
+            for i in 0..<n {
+                var r = x[i]
+                for e in lStart[i]..<lStart[i &+ 1] { r -= x[lColumn[e]].scaled(by: lValue[e]) }
+                x[i] = r
             }
-            for j in stride(from: n &- 1, through: 0, by: -1) {
-                let rj = x[j].scaled(by: rcp[j])
-                x[j] = rj
-                for i in 0..<j {
-                    let u = a[i &+ j &* n]
-                    if u != 0 { x[i] -= rj.scaled(by: u) }
-                }
+            for i in stride(from: n &- 1, through: 0, by: -1) {
+                var r = x[i]
+                for e in uStart[i]..<uStart[i &+ 1] { r -= x[uColumn[e]].scaled(by: uValue[e]) }
+                x[i] = r.scaled(by: rcp[i])
             }
             // The values: 0 + x₀ (the partials + 0, unchanged).
             for i in 0..<n { x[i] = x[i] + Scalar(x0[i]) }
