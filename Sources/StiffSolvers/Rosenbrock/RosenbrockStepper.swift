@@ -475,8 +475,18 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     ) {
         if !denseCacheValid {
             if !isKnownUniquelyReferenced(&denseCache) { denseCache = denseCache.copy() }
+            // ``denseVector(_:_:)`` for every component, a stage at a time (unit stride, the
+            // weight loaded once): the same sums in the same order.
+            let U = stages.base
             for k in 0..<denseRows {
-                for m in 0..<n { denseCache.base[k * n + m] = denseVector(k, m) }
+                let row = denseCache.base + k &* n
+                for m in 0..<n { row[m] = .zero }
+                for j in 0..<s {
+                    let w = denseFlat[k &* s &+ j]
+                    if w == 0 { continue }
+                    let Uj = U + j &* n
+                    for m in 0..<n { row[m] += Uj[m].scaled(by: w) }
+                }
             }
             denseCacheValid = true
         }
