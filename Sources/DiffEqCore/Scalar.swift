@@ -40,8 +40,9 @@ public protocol DiffEqScalar: Comparable, AdditiveArithmetic, ExpressibleByFloat
     /// `N` when this scalar is a first-order dual number over `Double` with `N` partials (so
     /// `ε_j ε_k = 0`, and `scaled(by:)`, `+` and `−` act on each component alone), stored as
     /// `1 + N` consecutive `Double`s, the value first; `nil` for every other scalar (the
-    /// default). Linear algebra uses it: a dual linear system `(A + Σ ε_k A_k)(x + Σ ε_k x_k) = b + Σ ε_k b_k` needs only the
-    /// factors of `A` (`A x = b`, `A x_k = b_k − A_k x`), not a factorization in dual arithmetic.
+    /// default). Linear algebra uses it: a dual linear system
+    /// `(A + Σ ε_k A_k)(x + Σ ε_k x_k) = b + Σ ε_k b_k` needs only the factors of `A`
+    /// (`A x = b`, `A x_k = b_k − A_k x`), not a factorization in dual arithmetic.
     static var firstOrderPartialCount: Int? { get }
 
     /// `true` when the value and every partial are finite.
