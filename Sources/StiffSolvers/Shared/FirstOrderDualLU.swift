@@ -17,13 +17,14 @@ import DiffEqCore
 ///
 /// The primal factors and the value part of every solve are computed exactly as ``GenericLU``
 /// computes the values of its dual factorization (same pivots, same operations in the same
-/// order; terms with a zero factor entry are skipped, which changes no finite result), so the
-/// primal trajectory of a dual solve is unchanged.
+/// order; terms with a zero factor entry are skipped, which changes no finite result): only
+/// the partials of a solve differ from GenericLU's, by rounding.
 ///
 /// Reference: Golub & Van Loan, Matrix Computations (4th ed.), Algorithm 3.4.1 and §3.1 (LU with
 /// partial pivoting, forward and back substitution); the derivative of `A⁻¹b` is
-/// `A⁻¹(ḃ − Ȧ A⁻¹b)` (ibid. §2.6.1, or Giles, "An extended collection of matrix derivative
-/// results for forward and reverse mode AD", 2008, §2.2.3).
+/// `A⁻¹(ḃ − Ȧ A⁻¹b)`, from `d(A⁻¹) = −A⁻¹ (dA) A⁻¹` (M. B. Giles, "An extended collection of
+/// matrix derivative results for forward and reverse mode algorithmic differentiation", Oxford
+/// NA report 08/01, 2008, §2).
 @usableFromInline
 struct FirstOrderDualLU<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
