@@ -54,6 +54,15 @@ public struct Dual<let N: Int, V: DiffEqScalar>: DiffEqScalar {
 
     @inlinable public static var componentCount: Int { (N + 1) * V.componentCount }
 
+    /// `N` over `Double`: `@frozen`, the value first and the partials inline (`InlineArray`
+    /// stores its elements contiguously), so the `1 + N` doubles are adjacent; the size test
+    /// folds away and guards that layout. A nested dual (second derivatives) is not first-order,
+    /// and one over `Float` would be solved in `Double` by the primal-only linear algebra: both
+    /// answer `nil`.
+    @inlinable @inline(__always) public static var firstOrderPartialCount: Int? {
+        V.self == Double.self && MemoryLayout<Dual>.size == (N + 1) * MemoryLayout<Double>.size ? N : nil
+    }
+
     @inlinable public var isFiniteScalar: Bool {
         guard value.isFiniteScalar else { return false }
         for i in 0..<N where !partials[i].isFiniteScalar { return false }

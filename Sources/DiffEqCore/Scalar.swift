@@ -37,6 +37,14 @@ public protocol DiffEqScalar: Comparable, AdditiveArithmetic, ExpressibleByFloat
     /// Number of components counted by ``sumOfSquaredComponents`` (1 for plain reals).
     static var componentCount: Int { get }
 
+    /// `N` when this scalar is a first-order dual number over `Double` with `N` partials (so
+    /// `ε_j ε_k = 0`, and `scaled(by:)`, `+` and `−` act on each component alone), stored as
+    /// `1 + N` consecutive `Double`s, the value first; `nil` for every other scalar (the
+    /// default). Linear algebra uses it: a dual linear system
+    /// `(A + Σ ε_k A_k)(x + Σ ε_k x_k) = b + Σ ε_k b_k` needs only the factors of `A`
+    /// (`A x = b`, `A x_k = b_k − A_k x`), not a factorization in dual arithmetic.
+    static var firstOrderPartialCount: Int? { get }
+
     /// `true` when the value and every partial are finite.
     var isFiniteScalar: Bool { get }
 
@@ -89,3 +97,8 @@ public protocol DiffEqScalar: Comparable, AdditiveArithmetic, ExpressibleByFloat
 @inlinable @inline(__always) public func pow<S: DiffEqScalar>(_ x: S, _ y: S) -> S { S.pow(x, y) }
 @inlinable @inline(__always) public func pow<S: DiffEqScalar>(_ x: S, _ n: Int) -> S { S.pow(x, n) }
 @inlinable @inline(__always) public func abs<S: DiffEqScalar>(_ x: S) -> S { S.abs(x) }
+
+extension DiffEqScalar {
+    /// Not a dual number over `Double`: see ``DiffEqScalar/firstOrderPartialCount``.
+    @inlinable @inline(__always) public static var firstOrderPartialCount: Int? { nil }
+}

@@ -2,9 +2,9 @@ import AutoDiff
 import DiffEqCore
 
 /// Forward-mode AD through the solver (ForwardDiff.jl through OrdinaryDiffEq.jl): `p` and `u0`
-/// are seeded with dual partials, in chunks of up to 8 directions, and the native solver runs on
-/// dual numbers, its step control seeing the partials (DESIGN.md §4). The loss is evaluated on
-/// the dual observations, so its partials are the gradient.
+/// are seeded with dual partials, in chunks of up to 8 or 13 directions (``chunkWidth(_:)``),
+/// and the native solver runs on dual numbers, its step control seeing the partials (DESIGN.md
+/// §4). The loss is evaluated on the dual observations, so its partials are the gradient.
 ///
 /// Exact derivatives of the discretised solution (up to the step control's dependence on the
 /// partials), at `ceil((n + np) / chunk)` dual solves; the method of choice for small systems
@@ -30,20 +30,41 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
             loss: 0, dp: [Double](repeating: 0, count: np),
             du0: [Double](repeating: 0, count: plan.inputs == .parameters ? 0 : n), stats: SensitivityStats(),
             method: name)
-        // Chunks of 8 directions, the last one in the narrowest dual type that holds it: a dual
-        // solve costs about (1 + width) plain ones, so a remainder of 1 or 2 directions carried
-        // in `Dual<8>` would cost as much as a full chunk.
+        // Chunks of `maxWidth` directions, the last one in the narrowest dual type that holds
+        // it: a dual solve costs its primal work (f, the Jacobian's values, W's factorization,
+        // step control, saving) plus a share per direction, so a remainder of 1 or 2 directions
+        // carried in a wide dual would cost as much as a full chunk.
+        let maxWidth = Self.chunkWidth(problem.f.model)
         var offset = 0
         repeat {
-            let width = Swift.min(8, total - offset)
+            let width = Swift.min(maxWidth, total - offset)
             switch width {
             case ...2: try _chunk(Dual<2, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
             case ...4: try _chunk(Dual<4, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-            default: try _chunk(Dual<8, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+            case ...8: try _chunk(Dual<8, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+            default: try _chunk(Dual<13, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
             }
             offset += width
         } while offset < total
         return result
+    }
+
+    /// The most directions one dual solve carries: 13 for a model with an analytic Jacobian, 8
+    /// otherwise. Chosen by measurement (Benchmarks/sens-bench, interleaved runs):
+    /// - POLLU (analytic Jacobian, 25 parameters): chunks 13 + 12 took 1.33-1.40 ms against
+    ///   2.0-2.1 ms for 8 + 8 + 8 + 1 (half the primal work; the solve of the dual `W` costs
+    ///   per direction only, FirstOrderDualLU), and 9 + 8 + 8 no less than 8 + 8 + 8 + 1.
+    /// - The 2-D Brusselator (Jacobian by forward-mode AD, 36 parameters at N = 3): chunks of 12
+    ///   (in `Dual<12>` or `Dual<13>`) took 6.5 ms against 5.7 ms for chunks of 8. Its Jacobian runs `f` on nested duals
+    ///   `Dual<8, Dual<width>>`, 9 (1 + width) doubles each, and at width 12 their copies
+    ///   (memmove, memset) took a quarter of the time.
+    /// - One chunk of 25 (`Dual<25>`) took 2.6 ms on POLLU: at that width the compiler no longer
+    ///   inlines the dual arithmetic (InlineArray initialisation and copies called out of line).
+    /// (ForwardDiff.jl's default chunk threshold, `DEFAULT_CHUNK_THRESHOLD` in src/prelude.jl,
+    /// is 12.)
+    @inlinable
+    static func chunkWidth<M: ODEModel>(_ model: M) -> Int {
+        model.hasAnalyticJacobian ? 13 : 8
     }
 
     /// One dual solve carrying directions `offset..<offset + width` (the parameters are

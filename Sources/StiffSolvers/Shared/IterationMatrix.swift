@@ -7,8 +7,9 @@ import DiffEqCore
 /// Rosenbrock methods use `W = M/(γ h) − J` (α = 1/(γh), β = −1) and SDIRK Newton iterations
 /// `W = M − γ h J` (α = 1, β = −γh). For `Double` and `Float` the factorization is
 /// DenseLinearAlgebra's ``LUFactorization`` (its Swift kernel for the small systems of most
-/// stiff problems, LAPACK's `?getrf`/`?getrs` above its crossover); for other scalars (dual
-/// numbers carrying sensitivities) a partial-pivoting LU in Swift with the same semantics.
+/// stiff problems, LAPACK's `?getrf`/`?getrs` above its crossover); for first-order dual numbers
+/// over `Double` (forward-mode sensitivities) ``FirstOrderDualLU``, which factors only the primal
+/// part; for other scalars a partial-pivoting LU in Swift with the same semantics.
 /// A zero pivot is reported as `false` from ``factor(alpha:beta:J:mass:stats:)``: the caller
 /// rejects the step and retries with a smaller one, never crashes.
 ///
@@ -22,6 +23,8 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     @usableFromInline var luDouble: LUFactorization<Double>?
     @usableFromInline var assemblyFloat: Matrix<Float>?
     @usableFromInline var luFloat: LUFactorization<Float>?
+    /// First-order dual numbers over `Double`: the primal factors and the partials of `W`.
+    @usableFromInline var dual: FirstOrderDualLU<Scalar>?
     /// Any other scalar type.
     @usableFromInline var generic: GenericLU<Scalar>?
     /// The `(α, β)` of the current factorization, and whether it is valid.
@@ -40,6 +43,8 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
         } else if Scalar.self == Float.self {
             assemblyFloat = try! Matrix(rows: n, columns: n, repeating: 0)
             luFloat = try! LUFactorization(dimension: n)
+        } else if Scalar.firstOrderPartialCount != nil {
+            dual = FirstOrderDualLU(count: n)
         } else {
             generic = GenericLU(count: n)
         }
@@ -74,6 +79,12 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
             } }
             if ok {
                 do { try luFloat!.factor(exchanging: &assemblyFloat!) } catch { ok = false }
+            }
+        } else if Scalar.firstOrderPartialCount != nil {
+            J.withUnsafeBufferPointer { jb in
+                // An empty system (n = 0) has nothing to factor.
+                guard let base = jb.baseAddress else { return }
+                ok = dual!.factor(alpha: alpha, beta: beta, J: base, mass: mass)
             }
         } else {
             for j in 0..<n { for i in 0..<n { generic!.a[i + j * n] = entry(i, j, alpha: alpha, beta: beta, J: J, mass: mass) } }
@@ -145,6 +156,8 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
         } else if Scalar.self == Float.self {
             let x = UnsafeMutableRawPointer(b).assumingMemoryBound(to: Float.self)
             try? luFloat.unsafelyUnwrapped.solve(UnsafeMutableBufferPointer(start: x, count: n))
+        } else if Scalar.firstOrderPartialCount != nil {
+            dual.unsafelyUnwrapped.solve(b)
         } else {
             generic.unsafelyUnwrapped.solve(b)
         }
