@@ -163,7 +163,7 @@ final class _AdjointWorkspace<Model: ODEModel> {
             // pays here is one Jacobian for several products.
             stageJacobian = _CompressedJacobian(
                 model, pattern: pattern, n: n, p: p, columns: 0..<(includeMu ? n + np : n), maxEvaluations: limit
-            ).map(_StageJacobian.init)
+            ).map { _StageJacobian($0) }
         }
         return stateOnly
     }

@@ -235,7 +235,7 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
             {
                 ws.stage = _CompressedJacobian(
                     problem.f.model, pattern: pattern, n: n, p: plan.p, columns: 0..<n, maxEvaluations: limit
-                ).map(_StageJacobian.init)
+                ).map { _StageJacobian($0) }
             }
         }
         let functions = CVODESFunctions(
