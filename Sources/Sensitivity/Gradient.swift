@@ -122,6 +122,11 @@ public struct SensitivityStats: Sendable, Equatable, CustomStringConvertible {
     /// the state-sized vectors of its checkpoints and of one interval's interpolation data plus
     /// the observation states, see its documentation).
     public var peakStoredStates = 0
+    /// ``BacksolveAdjoint`` only: the largest distance between the state it integrated backward
+    /// and the stored forward state, at the observation times before the last and at `t0`, in
+    /// units of the tolerance
+    /// (`max_i |Δ_i| / (abstol + reltol |u_i|)`); `nil` for the other methods.
+    public var stateDrift: Double? = nil
 
     public init() {}
 
@@ -136,6 +141,7 @@ public struct SensitivityStats: Sendable, Equatable, CustomStringConvertible {
         "forward nf=\(forwardEvaluations) (\(forwardSteps) steps), backward nf=\(backwardEvaluations) "
             + "(\(backwardSteps) steps), vjps=\(vjps), jacobians=\(jacobians), checkpoints=\(checkpoints), "
             + "peak stored states=\(peakStoredStates)"
+            + (stateDrift.map { ", state drift=\(Float($0)) tolerances" } ?? "")
     }
 }
 
