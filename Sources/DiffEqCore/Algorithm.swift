@@ -37,3 +37,43 @@ public func solve<F: ODEFunction, A: ODEAlgorithm>(
             dense: dense, dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
             adaptive: adaptive, isOutOfDomain: isOutOfDomain))
 }
+
+/// How to solve a fixed-size problem (``StaticODEProblem``): the native methods that have a
+/// fixed-size form (ExplicitRK's Runge-Kutta methods, StiffSolvers' Rosenbrock methods).
+public protocol StaticODEAlgorithm {
+    var name: String { get }
+
+    /// Solves `problem`; invalid input throws before any work (options the fixed-size form does
+    /// not offer, such as dense output or `isOutOfDomain`, among it).
+    func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+        -> StaticODESolution<F.State>
+}
+
+/// Solves a fixed-size problem with `algorithm` and the given options.
+@inlinable
+public func solve<F: StaticODEFunction, A: StaticODEAlgorithm>(
+    _ problem: StaticODEProblem<F>, _ algorithm: A, options: SolveOptions
+) throws(DiffEqError) -> StaticODESolution<F.State> {
+    try algorithm.solve(problem, options: options)
+}
+
+/// Solves a fixed-size problem; the options are named as in DifferentialEquations.jl (those of
+/// the array form, without callbacks, mass matrices, dense output and `isOutOfDomain`).
+///
+/// ```swift
+/// let sol = try solve(ProblemLibrary.staticLorenz(), Tsit5(), reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
+/// ```
+@inlinable
+public func solve<F: StaticODEFunction, A: StaticODEAlgorithm>(
+    _ problem: StaticODEProblem<F>, _ algorithm: A,
+    reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
+    saveEverystep: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
+    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true
+) throws(DiffEqError) -> StaticODESolution<F.State> {
+    try algorithm.solve(
+        problem,
+        options: SolveOptions(
+            reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
+            dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
+            adaptive: adaptive))
+}

@@ -423,7 +423,7 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
 }
 
 /// The algorithms of this module: a tableau run by ``ExplicitRKStepper``.
-public protocol ExplicitRKAlgorithm: ODEAlgorithm {
+public protocol ExplicitRKAlgorithm: ODEAlgorithm, StaticODEAlgorithm {
     var tableau: ButcherTableau { get }
 }
 

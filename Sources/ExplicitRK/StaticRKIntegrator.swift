@@ -508,31 +508,3 @@ extension ExplicitRKAlgorithm {
     }
 }
 
-/// Solves a fixed-size problem with an explicit Runge-Kutta method and the given options.
-@inlinable
-public func solve<F: StaticODEFunction, A: ExplicitRKAlgorithm>(
-    _ problem: StaticODEProblem<F>, _ algorithm: A, options: SolveOptions
-) throws(DiffEqError) -> StaticODESolution<F.State> {
-    try algorithm.solve(problem, options: options)
-}
-
-/// Solves a fixed-size problem; the options are named as in DifferentialEquations.jl (those of
-/// the array form, without callbacks and dense output).
-///
-/// ```swift
-/// let sol = try solve(lorenz, Tsit5(), reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
-/// ```
-@inlinable
-public func solve<F: StaticODEFunction, A: ExplicitRKAlgorithm>(
-    _ problem: StaticODEProblem<F>, _ algorithm: A,
-    reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
-    saveEverystep: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
-    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true
-) throws(DiffEqError) -> StaticODESolution<F.State> {
-    try algorithm.solve(
-        problem,
-        options: SolveOptions(
-            reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
-            dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
-            adaptive: adaptive))
-}

@@ -923,32 +923,3 @@ extension RosenbrockAlgorithm {
     }
 }
 
-/// Solves a fixed-size problem with a Rosenbrock method and the given options.
-@inlinable
-public func solve<F: StaticODEFunction, A: RosenbrockAlgorithm>(
-    _ problem: StaticODEProblem<F>, _ algorithm: A, options: SolveOptions
-) throws(DiffEqError) -> StaticODESolution<F.State> {
-    try algorithm.solve(problem, options: options)
-}
-
-/// Solves a fixed-size problem with a Rosenbrock method; the options are named as in
-/// DifferentialEquations.jl (those of the array form, without callbacks, mass matrices and
-/// dense output).
-///
-/// ```swift
-/// let sol = try solve(ProblemLibrary.staticVanDerPol(), Rodas5P(), reltol: 1e-8, abstol: 1e-8)
-/// ```
-@inlinable
-public func solve<F: StaticODEFunction, A: RosenbrockAlgorithm>(
-    _ problem: StaticODEProblem<F>, _ algorithm: A,
-    reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
-    saveEverystep: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
-    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true
-) throws(DiffEqError) -> StaticODESolution<F.State> {
-    try algorithm.solve(
-        problem,
-        options: SolveOptions(
-            reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
-            dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
-            adaptive: adaptive))
-}
