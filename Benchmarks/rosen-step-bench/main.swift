@@ -25,31 +25,39 @@ func cpuNanoseconds() -> UInt64 {
 
 let batches = Int(ProcessInfo.processInfo.environment["BATCHES"] ?? "40") ?? 40
 
-func bench<F: ODEFunction, A: ODEAlgorithm>(_ label: String, _ problem: ODEProblem<F>, _ alg: A, rtol: Double) where F.Scalar == Double {
-    if let only = ProcessInfo.processInfo.environment["ONLY"], !label.hasPrefix(only) { return }
-    let opts = SolveOptions(reltol: rtol, abstol: .scalar(rtol), saveEverystep: false, maxiters: 1_000_000)
-    let sol = try! alg.solve(problem, options: opts)
+/// Times `solve` (the minimum over `batches` of the mean of `reps` solves, `reps` grown until a
+/// batch lasts 4 ms) and prints the time per step with a hash of the final state, so that two
+/// builds or two forms can be compared for bits as well as speed.
+func measure(_ label: String, steps: Int, finalState: [Double], _ solve: () -> Void) {
     if let k = ProcessInfo.processInfo.environment["SOLVES"].flatMap(Int.init) {
-        for _ in 0..<k { _ = try! alg.solve(problem, options: opts) }
+        for _ in 0..<k { solve() }
         return
     }
-    let steps = sol.stats.naccept + sol.stats.nreject
     var reps = 1
     while true {
         let t0 = cpuNanoseconds()
-        for _ in 0..<reps { _ = try! alg.solve(problem, options: opts) }
+        for _ in 0..<reps { solve() }
         if Double(cpuNanoseconds() - t0) > 4e6 { break }
         reps *= 2
     }
     var best = Double.infinity
     for _ in 0..<batches {
         let t0 = cpuNanoseconds()
-        for _ in 0..<reps { _ = try! alg.solve(problem, options: opts) }
+        for _ in 0..<reps { solve() }
         best = min(best, Double(cpuNanoseconds() - t0) / Double(reps))
     }
     var h: UInt64 = 1469598103934665603
-    for x in sol.u.last! { h = (h ^ x.bitPattern) &* 1099511628211 }
+    for x in finalState { h = (h ^ x.bitPattern) &* 1099511628211 }
     print(label.padding(toLength: 28, withPad: " ", startingAt: 0), String(format: "%6d steps  %8.1f ns/step  %9.1f us/solve  %016llx", steps, best / Double(steps), best / 1000, h))
+}
+
+func bench<F: ODEFunction, A: ODEAlgorithm>(_ label: String, _ problem: ODEProblem<F>, _ alg: A, rtol: Double) where F.Scalar == Double {
+    if let only = ProcessInfo.processInfo.environment["ONLY"], !label.hasPrefix(only) { return }
+    let opts = SolveOptions(reltol: rtol, abstol: .scalar(rtol), saveEverystep: false, maxiters: 1_000_000)
+    let sol = try! alg.solve(problem, options: opts)
+    measure(label, steps: sol.stats.naccept + sol.stats.nreject, finalState: sol.u.last!) {
+        _ = try! alg.solve(problem, options: opts)
+    }
 }
 
 /// `bench` for the fixed-size form (same timing, same hash of the final state).
@@ -57,27 +65,9 @@ func benchStatic<F: StaticODEFunction, A: RosenbrockAlgorithm>(_ label: String, 
     if let only = ProcessInfo.processInfo.environment["ONLY"], !label.hasPrefix(only) { return }
     let opts = SolveOptions(reltol: rtol, abstol: .scalar(rtol), saveEverystep: false, maxiters: 1_000_000)
     let sol = try! alg.solve(problem, options: opts)
-    if let k = ProcessInfo.processInfo.environment["SOLVES"].flatMap(Int.init) {
-        for _ in 0..<k { _ = try! alg.solve(problem, options: opts) }
-        return
+    measure(label, steps: sol.stats.naccept + sol.stats.nreject, finalState: sol.u.last!.array) {
+        _ = try! alg.solve(problem, options: opts)
     }
-    let steps = sol.stats.naccept + sol.stats.nreject
-    var reps = 1
-    while true {
-        let t0 = cpuNanoseconds()
-        for _ in 0..<reps { _ = try! alg.solve(problem, options: opts) }
-        if Double(cpuNanoseconds() - t0) > 4e6 { break }
-        reps *= 2
-    }
-    var best = Double.infinity
-    for _ in 0..<batches {
-        let t0 = cpuNanoseconds()
-        for _ in 0..<reps { _ = try! alg.solve(problem, options: opts) }
-        best = min(best, Double(cpuNanoseconds() - t0) / Double(reps))
-    }
-    var h: UInt64 = 1469598103934665603
-    for x in sol.u.last!.array { h = (h ^ x.bitPattern) &* 1099511628211 }
-    print(label.padding(toLength: 28, withPad: " ", startingAt: 0), String(format: "%6d steps  %8.1f ns/step  %9.1f us/solve  %016llx", steps, best / Double(steps), best / 1000, h))
 }
 
 /// OREGO (``Oregonator``) on `SIMD3<Double>` for this benchmark only: the formulas and Jacobian
