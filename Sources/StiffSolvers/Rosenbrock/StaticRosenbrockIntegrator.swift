@@ -384,14 +384,13 @@ struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver {
 /// the array form; the fixed-size form has no dual-number evaluation of `f`). No mass matrix, no
 /// callbacks, no dense output (use `saveat`), no `isOutOfDomain` test. The step loop allocates
 /// nothing.
-public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
-    public typealias State = F.State
+public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator {
     public typealias Matrix = State.SquareMatrix
 
     public let tableau: RosenbrockTableau
     public let setup: SolveSetup<Double>
-    @usableFromInline let f: F
-    @usableFromInline let p: F.Parameters
+    public let f: F
+    public let p: F.Parameters
     @usableFromInline let s: Int
     @usableFromInline let gamma: Double
     /// The tableau's nonzero stage-sum terms (``RosenbrockStageSums``), built for a system of
@@ -403,8 +402,8 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
     @usableFromInline let fsal: Bool
     @usableFromInline let autonomous: Bool
     @usableFromInline let analyticJacobian: Bool
-    @usableFromInline let adaptive: Bool
-    @usableFromInline let controller: PIController
+    public let isAdaptive: Bool
+    public let controller: PIController
     @usableFromInline let reltol: Double
     @usableFromInline let abstol: State
     @usableFromInline let maxConsecutiveSingular = 5
@@ -422,38 +421,9 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
     @usableFromInline var singularCount = 0
     @usableFromInline var lastSingularTime = 0.0
     @usableFromInline var lastSingularStep = 0.0
+    /// The shared loop's state (``StaticIntegrator``).
+    public var loop: StaticIntegratorState<State>
 
-    @usableFromInline var _t: Double
-    @usableFromInline var _u: State
-    @usableFromInline var _dt: Double
-    @usableFromInline var uNew: State
-    @usableFromInline var tPrev: Double
-    @usableFromInline var uPrev: State
-    @usableFromInline var _retcode: ReturnCode?
-    @usableFromInline var _message: String?
-    @usableFromInline var _stats = SolverStats()
-    @usableFromInline var logErrPrev = PIController.logErrorFloor
-    @usableFromInline var lastWasRejected = false
-    @usableFromInline var iterations = 0
-    @usableFromInline var nextStop = 0
-    @usableFromInline var nextSave = 0
-    @usableFromInline var savedT: [Double] = []
-    @usableFromInline var savedU: [State] = []
-
-    /// Current time.
-    public var t: Double { _t }
-    /// Current state.
-    public var u: State { _u }
-    /// Signed size of the next step attempt; setting it overrides the controller once.
-    public var dt: Double {
-        get { _dt }
-        set { _dt = newValue }
-    }
-    /// Why the integration stopped; `nil` while it can continue.
-    public var retcode: ReturnCode? { _retcode }
-    public var message: String? { _message }
-    public var stats: SolverStats { _stats }
-    @inlinable public var isFinished: Bool { _retcode != nil }
     /// Factorizations of `W` that found it singular, over the whole solve.
     public var singularFactorizations: Int { singularCount }
 
@@ -462,15 +432,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
     public init(_ problem: StaticODEProblem<F>, tableau: RosenbrockTableau, jacobian: JacobianSource, options: SolveOptions)
         throws(DiffEqError)
     {
-        if options.dense == true {
-            throw .unsupported("a fixed-size (StaticODEProblem) solve keeps no dense output: use saveat")
-        }
-        if options.isOutOfDomain != nil {
-            throw .unsupported("a fixed-size (StaticODEProblem) solve has no isOutOfDomain test: use the array form")
-        }
-        var plain = options
-        plain.dense = false
-        let setup = try SolveSetup(u0: problem.u0.array, tspan: problem.tspan, massMatrix: nil, plain)
+        let setup = try SolveSetup.staticForm(problem, options)
         self.tableau = tableau
         self.setup = setup
         f = problem.f
@@ -483,111 +445,52 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         fsal = tableau.isFSAL
         autonomous = problem.f.isAutonomous
         analyticJacobian = jacobian == .automatic && problem.f.hasAnalyticJacobian
-        adaptive = setup.adaptive
+        isAdaptive = setup.adaptive
         controller = tableau.controller
         reltol = setup.reltol
-        var tolerances = State()
-        for i in 0..<setup.count { tolerances[i] = setup.abstol[i] }
-        abstol = tolerances
+        abstol = setup.abstol(as: State.self)
         stages = StaticRosenbrockStages(count: tableau.stages)
-        _t = setup.t0
-        _u = problem.u0
-        _dt = 0
-        uNew = problem.u0
-        tPrev = setup.t0
-        uPrev = problem.u0
+        loop = StaticIntegratorState(t0: setup.t0, u0: problem.u0)
         begin()
-    }
-
-    /// Evaluates `f` at the start, chooses the first step and saves the initial state.
-    @usableFromInline
-    mutating func begin() {
-        let du0 = f(_u, p, _t)
-        _stats.nf += 1
-        if let h = setup.dt {
-            _dt = setup.direction * Swift.min(h, setup.dtmax)
-        } else {
-            _dt = setup.direction * initialStepSize(du0: du0)
-        }
-        f0 = du0
-        haveF0 = true
-        haveJacobian = false
-        consecutiveSingular = 0
-        if setup.saveEverystep || setup.saveTimes.isEmpty {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
-        while nextSave < setup.saveTimes.count && setup.saveTimes[nextSave] == _t {
-            savedT.append(_t)
-            savedU.append(_u)
-            nextSave += 1
-        }
-    }
-
-    /// Hairer, Nørsett & Wanner's starting step (Solving ODEs I, §II.4), as ``ODEIntegrator``.
-    @usableFromInline
-    mutating func initialStepSize(du0: State) -> Double {
-        let n = setup.count
-        var d0 = 0.0, d1 = 0.0
-        for i in 0..<n {
-            let sc = setup.abstol[i] + reltol * Swift.abs(_u[i])
-            d0 += (_u[i] * _u[i]) / (sc * sc)
-            d1 += (du0[i] * du0[i]) / (sc * sc)
-        }
-        let m = Double(n)
-        d0 = (d0 / m).squareRoot()
-        d1 = (d1 / m).squareRoot()
-        let h0 = initialTrialStep(d0: d0, d1: d1, dtmax: setup.dtmax)
-        let u1 = _u + du0 * (setup.direction * h0)
-        let du1 = f(u1, p, _t + setup.direction * h0)
-        _stats.nf += 1
-        var d2 = 0.0
-        for i in 0..<n {
-            let sc = setup.abstol[i] + reltol * Swift.abs(_u[i])
-            let d = du1[i] - du0[i]
-            d2 += (d * d) / (sc * sc)
-        }
-        d2 = (d2 / m).squareRoot() / h0
-        return initialStep(h0: h0, d1: d1, d2: d2, order: tableau.order, dtmax: setup.dtmax)
     }
 
     /// `J` at `(t, u)`: the analytic Jacobian, or forward differences with
     /// ``JacobianEvaluator``'s step (Dennis & Schnabel §5.4), reusing `f0 = f(t, u)`.
     @inlinable
     mutating func evaluateJacobian() {
-        _stats.njacs += 1
+        loop.stats.njacs += 1
         if analyticJacobian {
-            J = f.jacobian(_u, p, _t)
+            J = f.jacobian(loop.u, p, loop.t)
             return
         }
-        _stats.njacsFiniteDifference += 1
+        loop.stats.njacsFiniteDifference += 1
         let n = State().scalarCount
         let rootEps = Double.ulpOfOne.squareRoot()
-        var perturbed = _u
+        var perturbed = loop.u
         for j in 0..<n {
-            let uj = _u[j]
+            let uj = loop.u[j]
             var h = rootEps * Swift.max(Swift.abs(uj), 1)
             // Exactly representable, so that (u + h) - u == h.
             h = (uj + h) - uj
             perturbed[j] = uj + h
-            let fPerturbed = f(perturbed, p, _t)
+            let fPerturbed = f(perturbed, p, loop.t)
             J[column: j] = (fPerturbed - f0) * (1 / h)
             perturbed[j] = uj
         }
-        _stats.nf += n
+        loop.stats.nf += n
     }
 
     /// `∂f/∂t` at `(t, u)`: rodas.f's forward difference, as
     /// ``RosenbrockStepper``'s `evaluateTimeDerivative` (one evaluation of `f`).
     @inlinable
     mutating func evaluateTimeDerivative() {
-        _stats.nf += 1
-        let delta = (Double.ulpOfOne * Swift.max(1e-5, Swift.abs(_t))).squareRoot()
-        let tShift = _t + delta
-        let step = tShift - _t
+        loop.stats.nf += 1
+        let delta = (Double.ulpOfOne * Swift.max(1e-5, Swift.abs(loop.t))).squareRoot()
+        let tShift = loop.t + delta
+        let step = tShift - loop.t
         // Beyond |t| ~ 1/uround no shift is representable: treat f as autonomous there.
         let inv = step == 0 ? 0 : 1 / step
-        dT = (f(_u, p, tShift) - f0) * inv
+        dT = (f(loop.u, p, tShift) - f0) * inv
     }
 
     /// `W = I/(γh) − J` assembled as ``IterationMatrix`` assembles it (`α·0` added off the
@@ -623,28 +526,28 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         return acc
     }
 
-    /// Attempts a step of signed size `h` from `(t, u)` into `uNew`; returns the scaled RMS
+    /// Attempts a step of signed size `h` from `(t, u)` into `loop.uNew`; returns the scaled RMS
     /// error, or NaN when `W` is singular (or `J` not finite).
     @inlinable
-    mutating func attempt(h: Double) -> Double {
+    public mutating func attempt(h: Double) -> Double {
         // Gave up on a singular W: let the loop stop (finish says why).
         if consecutiveSingular >= maxConsecutiveSingular { return .nan }
         if !haveF0 {
-            f0 = f(_u, p, _t)
-            _stats.nf += 1
+            f0 = f(loop.u, p, loop.t)
+            loop.stats.nf += 1
             haveF0 = true
         }
-        if !haveJacobian || jacobianTime != _t {
+        if !haveJacobian || jacobianTime != loop.t {
             evaluateJacobian()
             // For an f declared autonomous, ∂f/∂t is zero and dT keeps its zeros.
             if !autonomous { evaluateTimeDerivative() }
             haveJacobian = true
-            jacobianTime = _t
+            jacobianTime = loop.t
         }
         // W is factored at every attempt: an attempt follows either an accepted step (new J) or
         // a rejection (new h), the two cases in which the array form refactors too. Factored
         // here, the factors are a local value: for a small system they stay in registers.
-        _stats.nluFactorizations += 1
+        loop.stats.nluFactorizations += 1
         if !isKnownUniquelyReferenced(&stages) { stages = stages.copy() }
         let n = State().scalarCount
         if n <= Self.registerLimit {
@@ -689,7 +592,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         if finiteJ {
             singularCount += 1
             consecutiveSingular += 1
-            lastSingularTime = _t
+            lastSingularTime = loop.t
             lastSingularStep = h
         }
         return .nan
@@ -709,12 +612,12 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
         let c = coefficients.base
         let d = c + s
         let invH = 1 / h
-        var arg = _u
+        var arg = loop.u
         var du = f0
         for i in 0..<s {
             if i > 0 {
-                arg = combine(_u, row: i, U: U)
-                du = f(arg, p, _t + c[i] * h)
+                arg = combine(loop.u, row: i, U: U)
+                du = f(arg, p, loop.t + c[i] * h)
             }
             // W U_i = f + h d_i ∂f/∂t + Σ_j (C_ij/h) U_j, solved in U_i's slot.
             let hd = h * d[i]
@@ -729,105 +632,29 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
             }
             lu.solve(r + x, into: U + i)
         }
-        _stats.nf += s - 1
-        _stats.nlinsolves += s
+        loop.stats.nf += s - 1
+        loop.stats.nlinsolves += s
         if fsal {
             // The last stage was evaluated at the new solution itself.
-            uNew = arg
+            loop.uNew = arg
             fLast = du
         } else {
-            uNew = combine(_u, row: 2 &* s &+ 1, U: U)
+            loop.uNew = combine(loop.u, row: 2 &* s &+ 1, U: U)
         }
         let e = combine(State(), row: 2 &* s, U: U)
         var sum = 0.0
         for m in 0..<n {
-            let sc = abstol[m] + reltol * Swift.max(Swift.abs(_u[m]), Swift.abs(uNew[m]))
+            let sc = abstol[m] + reltol * Swift.max(Swift.abs(loop.u[m]), Swift.abs(loop.uNew[m]))
             sum += (e[m] * e[m]) / (sc * sc)
         }
         return (sum / Double(n)).squareRoot()
     }
 
-    /// The smallest step magnitude allowed at the current time (as ``ODEIntegrator``).
-    @inlinable var dtFloor: Double {
-        stepFloor(at: _t, dtmin: setup.dtmin)
-    }
-
-    /// Takes one accepted step (with as many rejected attempts as needed). Returns `false` once
-    /// the integration is finished (`retcode` says why).
-    @inlinable @discardableResult
-    public mutating func step() -> Bool {
-        guard _retcode == nil else { return false }
-        let dir = setup.direction
-        var sawNonFinite = false
-        while true {
-            if iterations >= setup.maxiters {
-                finish(.maxIters, "reached maxiters = \(setup.maxiters) at t = \(_t)")
-                return false
-            }
-            let target = nextStop < setup.tstops.count ? setup.tstops[nextStop] : setup.t1
-            let (h, landing) = clippedStep(from: _t, dt: _dt, toward: target, direction: dir)
-            iterations += 1
-            let err = attempt(h: h)
-            let finite = err.isFinite && uNew.isFiniteState
-            if finite && (err <= 1 || !adaptive) {
-                _stats.naccept += 1
-                tPrev = _t
-                _t = landing ? target : _t + h
-                uPrev = _u
-                _u = uNew
-                haveJacobian = false
-                if fsal {
-                    f0 = fLast
-                    haveF0 = true
-                } else {
-                    haveF0 = false
-                }
-                if landing && nextStop < setup.tstops.count { nextStop += 1 }
-                if adaptive {
-                    controller.update(
-                        afterAccepting: err, step: h, landing: landing, afterRejection: lastWasRejected, dt: &_dt,
-                        logErrPrev: &logErrPrev, direction: dir, dtmax: setup.dtmax)
-                }
-                lastWasRejected = false
-                recordStep(h: h)
-                if landing && _t == setup.t1 { finish(.success, nil) }
-                return _retcode == nil
-            }
-            if !finite { sawNonFinite = true }
-            lastWasRejected = true
-            let (dt, failure) = rejectAttempt(
-                h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive, controller: controller,
-                t: _t, dtFloor: dtFloor, stats: &_stats)
-            _dt = dt
-            if let (code, message) = failure {
-                finish(code, message)
-                return false
-            }
-        }
-    }
-
-    /// Saves what the options ask for after the accepted step from `tPrev` of size `h`.
-    @inlinable
-    mutating func recordStep(h: Double) {
-        let dir = setup.direction
-        while nextSave < setup.saveTimes.count {
-            let time = setup.saveTimes[nextSave]
-            guard dir * (_t - time) >= 0 else { break }
-            savedU.append(time == _t ? _u : interpolate(theta: (time - tPrev) / h))
-            savedT.append(time)
-            nextSave += 1
-        }
-        if setup.saveEverystep {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
-    }
-
-    /// The Rodas dense output of the step just accepted at `tPrev + θh`:
+    /// The Rodas dense output of the step just accepted at `loop.tPrev + θh`:
     /// `(1−θ)u₀ + θ(u₁ + (1−θ)(h₁ + θ(h₂ + …)))`, `h_k = Σ_j H_kj U_j` (rodas.f, CONTRO), summed
     /// as ``RosenbrockStepper``'s `interpolate`.
     @inlinable
-    func interpolate(theta: Double) -> State {
+    public func interpolate(theta: Double, dt _: Double) -> State {
         let U = stages.U
         let dense = coefficients.base + 2 &* s
         var poly = State()
@@ -841,65 +668,46 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction> {
             poly = hk + poly * theta
             k &-= 1
         }
-        return uPrev * (1 - theta) + (_u + poly * (1 - theta)) * theta
+        return loop.uPrev * (1 - theta) + (loop.u + poly * (1 - theta)) * theta
     }
 
-    /// Ends the integration; a step-size collapse while `W` stayed singular is reported as
+    @inlinable public var algorithmName: String { tableau.name }
+    @inlinable public var order: Int { tableau.order }
+
+    /// `f(t0, u0)` is the first step's `f0`; `J` is evaluated by the first attempt.
+    @inlinable
+    public mutating func start(du0: State) {
+        f0 = du0
+        haveF0 = true
+        haveJacobian = false
+        consecutiveSingular = 0
+    }
+
+    @inlinable
+    public mutating func restart() {
+        singularCount = 0
+    }
+
+    /// A new starting point: `J` is evaluated again, and `f0` is an FSAL method's last stage.
+    @inlinable
+    public mutating func acceptAttempt() {
+        haveJacobian = false
+        if fsal {
+            f0 = fLast
+            haveF0 = true
+        } else {
+            haveF0 = false
+        }
+    }
+
+    /// A step-size collapse while `W` stayed singular is reported as
     /// ``ReturnCode/convergenceFailure`` with the array form's message.
     @inlinable
-    mutating func finish(_ code: ReturnCode, _ why: String?) {
-        _retcode = code
-        _message = why
-        if (code == .dtLessThanMin || code == .unstable) && consecutiveSingular > 0 {
-            _retcode = .convergenceFailure
-            _message = RosenbrockDiagnostics.message(
-                method: tableau.name, consecutive: consecutiveSingular, t: lastSingularTime, h: lastSingularStep)
-                + (why.map { " (the integrator stopped: \($0))" } ?? "")
-        }
-        if !setup.saveEverystep && setup.saveTimes.isEmpty && savedT.last != _t {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
-    }
-
-    /// Starts again from `u0` (default: the problem's) at the problem's `t0`, keeping every
-    /// buffer's capacity.
-    public mutating func reinit(u0: State? = nil) throws(DiffEqError) {
-        var start = State()
-        if let u0 { start = u0 } else { for i in 0..<setup.count { start[i] = setup.u0[i] } }
-        guard start.isFiniteState else {
-            throw .nonFiniteInitialState(component: (0..<setup.count).first { !start[$0].isFinite } ?? 0)
-        }
-        _u = start
-        _t = setup.t0
-        tPrev = _t
-        uPrev = _u
-        _retcode = nil
-        _message = nil
-        _stats = SolverStats()
-        logErrPrev = PIController.logErrorFloor
-        lastWasRejected = false
-        iterations = 0
-        nextStop = 0
-        nextSave = 0
-        singularCount = 0
-        savedT.removeAll(keepingCapacity: true)
-        savedU.removeAll(keepingCapacity: true)
-        begin()
-    }
-
-    /// Steps until the end of the span or a failure.
-    @inlinable
-    public mutating func solve() -> StaticODESolution<State> {
-        while step() {}
-        return solution
-    }
-
-    /// The solution so far.
-    public var solution: StaticODESolution<State> {
-        StaticODESolution(
-            t: savedT, u: savedU, retcode: _retcode ?? .default, message: _message, stats: _stats,
-            algorithm: tableau.name)
+    public func explainFailure(_ code: ReturnCode, _ why: String?) -> (code: ReturnCode, message: String)? {
+        guard (code == .dtLessThanMin || code == .unstable) && consecutiveSingular > 0 else { return nil }
+        let message = RosenbrockDiagnostics.message(
+            method: tableau.name, consecutive: consecutiveSingular, t: lastSingularTime, h: lastSingularStep)
+        return (.convergenceFailure, message + (why.map { " (the integrator stopped: \($0))" } ?? ""))
     }
 }
 
