@@ -205,7 +205,7 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
                 reciprocals.withUnsafeMutableBufferPointer { r in
                     // The buffers hold n > 0 entries, so their base addresses exist.
                     swiftKernel
-                        ? _unblockedLUFactor(Int(n), a.baseAddress!, p.baseAddress!, r.baseAddress!)
+                        ? _unblockedLUFactor(Int(n), ld: Int(n), a.baseAddress!, p.baseAddress!, r.baseAddress!)
                         : T._getrf(
                             rows: n, columns: n, a.baseAddress!, leadingDimension: n,
                             pivots: p.baseAddress!)
@@ -276,7 +276,7 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
             factors.storage.withUnsafeBufferPointer { a in
                 pivots.withUnsafeBufferPointer { p in
                     reciprocals.withUnsafeBufferPointer { r in
-                        _unblockedLUSolve(n, a.baseAddress!, p.baseAddress!, r.baseAddress!, x, transposed: transposed)
+                        _unblockedLUSolve(n, ld: n, a.baseAddress!, p.baseAddress!, r.baseAddress!, x, transposed: transposed)
                     }
                 }
             }
@@ -316,7 +316,7 @@ public struct LUFactorization<T: LAPACKScalar>: Sendable {
                         b.storage.withUnsafeMutableBufferPointer { x in
                             for column in 0..<b.columns {
                                 _unblockedLUSolve(
-                                    n, a.baseAddress!, p.baseAddress!, r.baseAddress!, x.baseAddress! + column * n,
+                                    n, ld: n, a.baseAddress!, p.baseAddress!, r.baseAddress!, x.baseAddress! + column * n,
                                     transposed: transposed)
                             }
                         }

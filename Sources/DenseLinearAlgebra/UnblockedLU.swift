@@ -27,18 +27,21 @@
 // Algorithm 3.4.1 (outer-product LU with partial pivoting) and §3.1 (row- and column-oriented
 // forward and back substitution); LAPACK Users' Guide, 3rd ed., xGETF2/xGETRS.
 
-/// Factors the column-major `n x n` block at `a` (leading dimension `n`) in place as `P A = L U`,
+/// Factors the column-major `n x n` block at `a` (column `j` at `a + j·ld`) in place as `P A = L U`,
 /// writing LAPACK's 1-based row interchanges into `pivots` and `1 / U[k, k]` into
 /// `reciprocals[k]` (for the solves; not written for a zero pivot). Returns LAPACK's `info`: 0,
 /// or `k > 0` when `U[k-1, k-1]` is exactly zero (the first such `k`).
+///
+/// Shared with StiffSolvers' fixed-size Rosenbrock integrator (whose columns are padded to the
+/// state's stride, hence `ld`), so that both forms round the same.
 @inlinable
-internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
-    _ n: Int, _ a: UnsafeMutablePointer<T>, _ pivots: UnsafeMutablePointer<Int32>,
+package func _unblockedLUFactor<T: BinaryFloatingPoint>(
+    _ n: Int, ld: Int, _ a: UnsafeMutablePointer<T>, _ pivots: UnsafeMutablePointer<Int32>,
     _ reciprocals: UnsafeMutablePointer<T>
 ) -> Int32 {
     var info: Int32 = 0
     for k in 0..<n {
-        let columnK = a + k &* n
+        let columnK = a + k &* ld
         // Pivot: the first row of largest magnitude in column k at or below the diagonal.
         var p = k
         var largest = abs(columnK[k])
@@ -61,7 +64,7 @@ internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
         if p != k {
             var j = 0
             while j < n {
-                let column = a + j &* n
+                let column = a + j &* ld
                 let t = column[k]
                 column[k] = column[p]
                 column[p] = t
@@ -79,7 +82,7 @@ internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
         // contiguous memory and vectorizes.
         var j = k &+ 1
         while j < n {
-            let columnJ = a + j &* n
+            let columnJ = a + j &* ld
             let ukj = columnJ[k]
             if ukj != 0 {
                 i = k &+ 1
@@ -98,13 +101,13 @@ internal func _unblockedLUFactor<T: BinaryFloatingPoint>(
 /// with Benchmarks/lu-bench, one solve, the two forms otherwise identical: the row form was
 /// ahead by 10-30 % from n = 6 to 32, level below, and behind from n = 40 on (3x at n = 128).
 @inlinable
-internal var _rowSolveLimit: Int { 32 }
+package var _rowSolveLimit: Int { 32 }
 
 /// Overwrites the `n`-vector at `b` with the solution of `A x = b` (or `Aᵀ x = b`), `A` given by
-/// the output of ``_unblockedLUFactor(_:_:_:_:)`` (`reciprocals[k] = 1 / U[k, k]`).
+/// the output of ``_unblockedLUFactor(_:ld:_:_:_:)`` (`reciprocals[k] = 1 / U[k, k]`).
 @inlinable
-internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
-    _ n: Int, _ a: UnsafePointer<T>, _ pivots: UnsafePointer<Int32>, _ reciprocals: UnsafePointer<T>,
+package func _unblockedLUSolve<T: BinaryFloatingPoint>(
+    _ n: Int, ld: Int, _ a: UnsafePointer<T>, _ pivots: UnsafePointer<Int32>, _ reciprocals: UnsafePointer<T>,
     _ b: UnsafeMutablePointer<T>, transposed: Bool
 ) {
     if !transposed {
@@ -129,7 +132,7 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
                 var s = b[i]
                 var j = 0
                 while j < i {
-                    s -= b[j] * a[i &+ j &* n]
+                    s -= b[j] * a[i &+ j &* ld]
                     j &+= 1
                 }
                 b[i] = s
@@ -140,7 +143,7 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
                 var s = b[i]
                 var j = n &- 1
                 while j > i {
-                    s -= b[j] * a[i &+ j &* n]
+                    s -= b[j] * a[i &+ j &* ld]
                     j &-= 1
                 }
                 b[i] = s * reciprocals[i]
@@ -153,7 +156,7 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
             // (j = 0, 1, ... for L; j = n-1, n-2, ... for U), so both forms give the same bits.
             for j in 0..<n {
                 let bj = b[j]
-                let column = a + j &* n
+                let column = a + j &* ld
                 var i = j &+ 1
                 while i < n {
                     b[i] -= bj * column[i]
@@ -162,7 +165,7 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
             }
             var j = n &- 1
             while j >= 0 {
-                let column = a + j &* n
+                let column = a + j &* ld
                 let bj = b[j] * reciprocals[j]
                 b[j] = bj
                 var i = 0
@@ -177,14 +180,14 @@ internal func _unblockedLUSolve<T: BinaryFloatingPoint>(
         // Aᵀ = Uᵀ Lᵀ P: solve Uᵀ z = b (lower triangle), then Lᵀ w = z (unit upper), then
         // x = Pᵀ w. Column j of U (or L) is row j of its transpose: contiguous dot products.
         for j in 0..<n {
-            let column = a + j &* n
+            let column = a + j &* ld
             var s = b[j]
             for i in 0..<j { s -= column[i] * b[i] }
             b[j] = s * reciprocals[j]
         }
         var j = n &- 1
         while j >= 0 {
-            let column = a + j &* n
+            let column = a + j &* ld
             var s = b[j]
             var i = j &+ 1
             while i < n {

@@ -1,3 +1,4 @@
+import DenseLinearAlgebra
 import DiffEqCore
 
 // The Rosenbrock methods on the fixed-size state form (`StaticODEProblem`), for the same reason
@@ -31,7 +32,7 @@ final class StaticRosenbrockStages<State: StaticState> {
     /// `W`, then its LU factors, column `j` at `j * ld` (``StaticLUKernel/leadingDimension(_:)``).
     @usableFromInline let factors: UnsafeMutablePointer<Double>
     @usableFromInline let reciprocals: UnsafeMutablePointer<Double>
-    @usableFromInline let pivots: UnsafeMutablePointer<Int>
+    @usableFromInline let pivots: UnsafeMutablePointer<Int32>
     @usableFromInline let n: Int
     @usableFromInline let ld: Int
 
@@ -67,13 +68,11 @@ final class StaticRosenbrockStages<State: StaticState> {
     }
 }
 
-/// LU factorization with partial pivoting of a small matrix in memory and the solves with it:
-/// Golub & Van Loan, Matrix Computations (4th ed.), Algorithm 3.4.1 and §3.1, with the operations
-/// (and so the roundings) of DenseLinearAlgebra's unblocked kernel, which the array form uses at
-/// these sizes: the first row of largest magnitude as pivot, multipliers by division, zero
-/// entries of a pivot row skipped, reciprocals of `U`'s diagonal for the back substitution,
-/// row-form triangular solves. `n` and `ld` are compile-time constants where the fixed-size
-/// integrator calls these, so the loops have known trip counts.
+/// `W` of a fixed-size state in memory (columns padded to the state's stride): its assembly, and
+/// its LU factorization and solves by DenseLinearAlgebra's unblocked kernel (Golub & Van Loan,
+/// Matrix Computations, 4th ed., Algorithm 3.4.1 and §3.1), the one the array form uses at these
+/// sizes, so that both forms round the same. `n` and `ld` are compile-time constants where the
+/// fixed-size integrator calls these, so the loops have known trip counts.
 @usableFromInline
 enum StaticLUKernel {
     /// Entries of a column in memory: the state's stride in `Double`s (4 for `SIMD3`, whose
@@ -106,101 +105,23 @@ enum StaticLUKernel {
         return nonFinite == 0
     }
 
-    /// Factors the matrix at `a` in place; `false` at the first exactly zero pivot.
+    /// Factors the matrix at `a` in place with DenseLinearAlgebra's unblocked kernel (the array
+    /// form's at these sizes, so both forms round the same); `false` for an exactly zero pivot.
     @inlinable @inline(__always)
     static func factor(
-        _ n: Int, _ ld: Int, _ a: UnsafeMutablePointer<Double>, _ pivots: UnsafeMutablePointer<Int>,
+        _ n: Int, _ ld: Int, _ a: UnsafeMutablePointer<Double>, _ pivots: UnsafeMutablePointer<Int32>,
         _ reciprocals: UnsafeMutablePointer<Double>
     ) -> Bool {
-        var k = 0
-        while k < n {
-            let columnK = a + k &* ld
-            var p = k
-            var largest = Swift.abs(columnK[k])
-            var i = k &+ 1
-            while i < n {
-                let v = Swift.abs(columnK[i])
-                if v > largest {
-                    largest = v
-                    p = i
-                }
-                i &+= 1
-            }
-            pivots[k] = p
-            if largest == 0 { return false }
-            if p != k {
-                var j = 0
-                while j < n {
-                    let column = a + j &* ld
-                    let t = column[k]
-                    column[k] = column[p]
-                    column[p] = t
-                    j &+= 1
-                }
-            }
-            let pivot = columnK[k]
-            reciprocals[k] = 1 / pivot
-            i = k &+ 1
-            while i < n {
-                columnK[i] /= pivot
-                i &+= 1
-            }
-            var j = k &+ 1
-            while j < n {
-                let column = a + j &* ld
-                let ukj = column[k]
-                if ukj != 0 {
-                    i = k &+ 1
-                    while i < n {
-                        column[i] -= columnK[i] * ukj
-                        i &+= 1
-                    }
-                }
-                j &+= 1
-            }
-            k &+= 1
-        }
-        return true
+        _unblockedLUFactor(n, ld: ld, a, pivots, reciprocals) == 0
     }
 
     /// Overwrites `b` with the solution of `A x = b`, from the factors at `a`.
     @inlinable @inline(__always)
     static func solve(
-        _ n: Int, _ ld: Int, _ a: UnsafePointer<Double>, _ pivots: UnsafePointer<Int>,
+        _ n: Int, _ ld: Int, _ a: UnsafePointer<Double>, _ pivots: UnsafePointer<Int32>,
         _ reciprocals: UnsafePointer<Double>, _ b: UnsafeMutablePointer<Double>
     ) {
-        var k = 0
-        while k < n {
-            let p = pivots[k]
-            if p != k {
-                let t = b[k]
-                b[k] = b[p]
-                b[p] = t
-            }
-            k &+= 1
-        }
-        var i = 1
-        while i < n {
-            var s = b[i]
-            var j = 0
-            while j < i {
-                s -= b[j] * a[i &+ j &* ld]
-                j &+= 1
-            }
-            b[i] = s
-            i &+= 1
-        }
-        i = n &- 1
-        while i >= 0 {
-            var s = b[i]
-            var j = n &- 1
-            while j > i {
-                s -= b[j] * a[i &+ j &* ld]
-                j &-= 1
-            }
-            b[i] = s * reciprocals[i]
-            i &-= 1
-        }
+        _unblockedLUSolve(n, ld: ld, a, pivots, reciprocals, b, transposed: false)
     }
 }
 
@@ -218,12 +139,12 @@ struct StaticLUInMemory<Column: StaticState>: StaticStageSolver {
     @usableFromInline let n: Int
     @usableFromInline let ld: Int
     @usableFromInline let a: UnsafeMutablePointer<Double>
-    @usableFromInline let pivots: UnsafeMutablePointer<Int>
+    @usableFromInline let pivots: UnsafeMutablePointer<Int32>
     @usableFromInline let reciprocals: UnsafeMutablePointer<Double>
 
     @inlinable @inline(__always)
     init(
-        n: Int, ld: Int, a: UnsafeMutablePointer<Double>, pivots: UnsafeMutablePointer<Int>,
+        n: Int, ld: Int, a: UnsafeMutablePointer<Double>, pivots: UnsafeMutablePointer<Int32>,
         reciprocals: UnsafeMutablePointer<Double>
     ) {
         self.n = n
