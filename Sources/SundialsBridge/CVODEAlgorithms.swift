@@ -85,17 +85,26 @@ public struct CVODE_BDF: ODEAlgorithm, Sendable {
     /// Use the problem's analytic Jacobian when it has one (`true`), or always CVODE's
     /// difference quotients (`false`).
     public var useAnalyticJacobian: Bool
+    /// CVODE's BDF stability limit detection (`CVodeSetStabLimDet`; Sundials.jl's
+    /// `stability_limit_detect`), off by default as in CVODE. BDF orders 3-5 are not A-stable:
+    /// on problems whose Jacobian has eigenvalues near the imaginary axis, order 5 can sit at
+    /// steps where it is unstable until the error test fails repeatedly. The detection lowers
+    /// the order there. Example: OREGO at reltol = abstol = 1e-6 stops at t ≈ 159 with
+    /// `CV_ERR_FAILURE` without it and completes with it.
+    public var stabilityLimitDetection: Bool
 
     public var name: String { "CVODE_BDF" }
 
     public init(
         maxOrder: Int = 5, maxNumSteps: Int? = nil,
-        nonlinearSolver: CVODENonlinearSolver = .newton, useAnalyticJacobian: Bool = true
+        nonlinearSolver: CVODENonlinearSolver = .newton, useAnalyticJacobian: Bool = true,
+        stabilityLimitDetection: Bool = false
     ) {
         self.maxOrder = maxOrder
         self.maxNumSteps = maxNumSteps
         self.nonlinearSolver = nonlinearSolver
         self.useAnalyticJacobian = useAnalyticJacobian
+        self.stabilityLimitDetection = stabilityLimitDetection
     }
 
 }
@@ -124,6 +133,7 @@ extension CVODEAlgorithm {
         let method: CVODEMethod = self is CVODE_Adams ? .adams : .bdf
         return CVODEConfiguration(
             name: name, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps,
-            nonlinearSolver: nonlinearSolver, useAnalyticJacobian: useAnalyticJacobian)
+            nonlinearSolver: nonlinearSolver, useAnalyticJacobian: useAnalyticJacobian,
+            stabilityLimitDetection: (self as? CVODE_BDF)?.stabilityLimitDetection ?? false)
     }
 }

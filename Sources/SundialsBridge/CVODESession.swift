@@ -172,6 +172,9 @@ final class CVODESession {
 
         stepLimit = configuration.maxNumSteps ?? input.maxiters
         try check(CVodeSetMaxOrd(memory, Int32(configuration.maxOrder)), "CVodeSetMaxOrd")
+        if configuration.stabilityLimitDetection {
+            try check(CVodeSetStabLimDet(memory, 1), "CVodeSetStabLimDet")
+        }
         // In CV_ONE_STEP mode CVODE's own mxstep (steps per call) never binds; the session
         // counts steps itself. Set it anyway so that the two agree.
         try check(CVodeSetMaxNumSteps(memory, stepLimit), "CVodeSetMaxNumSteps")

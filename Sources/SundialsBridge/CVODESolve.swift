@@ -24,12 +24,14 @@ struct CVODEConfiguration: Sendable {
     let maxNumSteps: Int?
     let nonlinearSolver: CVODENonlinearSolver
     let useAnalyticJacobian: Bool
+    let stabilityLimitDetection: Bool
 
     @usableFromInline
     init(
         name: String, method: CVODEMethod, maxOrder: Int, maxNumSteps: Int?,
-        nonlinearSolver: CVODENonlinearSolver, useAnalyticJacobian: Bool
+        nonlinearSolver: CVODENonlinearSolver, useAnalyticJacobian: Bool, stabilityLimitDetection: Bool
     ) {
+        self.stabilityLimitDetection = stabilityLimitDetection
         self.name = name
         self.method = method
         self.maxOrder = maxOrder

@@ -24,7 +24,8 @@ import Testing
 /// | Kvaerno5 | 0.05, 0.18 | 0.13, 0.66  | 0.30, 1.01 | 6.48, 15.0     | 1.51, 0.99  |
 ///
 /// (first value reltol 1e-6, second 1e-8). For comparison CVODE_BDF: HIRES 6.2 / 43, VDPOL
-/// 18 / 33, OREGO fails at 1e-6 (DtLessThanMin at t ≈ 159) and 50 at 1e-8. TRBDF2 is second
+/// 18 / 33, OREGO fails at 1e-6 (DtLessThanMin at t ≈ 159; 343 with
+/// `stabilityLimitDetection`) and 50 at 1e-8. TRBDF2 is second
 /// order: it takes 10³-10⁴ steps, and its global error grows with the step count.
 @Suite struct SDIRKAccuracyTests {
     struct Case: CustomTestStringConvertible, Sendable {
