@@ -7,6 +7,27 @@ public protocol ODEAlgorithm {
     /// return code on the (partial) solution.
     func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
+
+    /// How the global error of a solve scales with the tolerances: `e ≈ C·τ^α` when `reltol` and
+    /// `abstol` are both scaled by `τ` (tolerance proportionality, Hairer, Nørsett & Wanner I,
+    /// §II.4). A method of order `q` whose error estimate behaves like `h^(q̂+1)` takes steps
+    /// `h ∝ τ^(1/(q̂+1))` and has global error `∝ h^q`, so `α = q/(q̂+1)`: 1 for the methods
+    /// that advance the higher-order solution of their pair (DP5, Tsit5, Rodas5P), 2/3 for
+    /// TRBDF2 and Rosenbrock23 (order 2, third-order estimate). Used by ``GlobalErrorControl``;
+    /// `nil` when the tolerances do not control the error (fixed-step methods). The default,
+    /// 2/3, errs on the side of overestimating the error.
+    var toleranceExponent: Double? { get }
+}
+
+extension ODEAlgorithm {
+    public var toleranceExponent: Double? { 2.0 / 3.0 }
+}
+
+/// `α = q/(q̂+1)` of ``ODEAlgorithm/toleranceExponent`` for a method of order `q` with an
+/// embedded estimate of order `q̂` (the estimate behaves like `h^(min(q, q̂)+1)`), capped at 1:
+/// above it (DOP853's order 8 with its fifth-order estimate) the cap is the conservative choice.
+public func toleranceExponent(order: Int, embeddedOrder: Int) -> Double {
+    min(1, Double(order) / Double(min(order, embeddedOrder) + 1))
 }
 
 /// Solves `problem` with `algorithm` and the given options.

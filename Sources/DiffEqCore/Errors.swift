@@ -65,6 +65,10 @@ public enum ReturnCode: Sendable, Equatable, CustomStringConvertible {
     case convergenceFailure
     /// Any other failure reported by an external integrator; the solution's `message` says why.
     case failure
+    /// ``GlobalErrorControl`` reached the end of the span but its global error estimate stayed
+    /// above the tolerance within its solve budget (or at its tolerance floor). The solution is
+    /// the most accurate one computed; `globalErrorEstimate` and `message` say how far off.
+    case globalToleranceNotMet
 
     /// `true` for ``success`` and ``terminated``.
     public var isSuccessful: Bool { self == .success || self == .terminated }
@@ -79,6 +83,7 @@ public enum ReturnCode: Sendable, Equatable, CustomStringConvertible {
         case .unstable: return "Unstable"
         case .convergenceFailure: return "ConvergenceFailure"
         case .failure: return "Failure"
+        case .globalToleranceNotMet: return "GlobalToleranceNotMet"
         }
     }
 }

@@ -26,6 +26,20 @@ public struct SolverStats: Sendable, Equatable, CustomStringConvertible {
 
     public init() {}
 
+    /// Adds the counters of `other` (the work of several solves in one record).
+    public mutating func add(_ other: SolverStats) {
+        nf += other.nf
+        njacs += other.njacs
+        njacsAD += other.njacsAD
+        njacsFiniteDifference += other.njacsFiniteDifference
+        nluFactorizations += other.nluFactorizations
+        nlinsolves += other.nlinsolves
+        naccept += other.naccept
+        nreject += other.nreject
+        nnonliniter += other.nnonliniter
+        nnonlinconvfail += other.nnonlinconvfail
+    }
+
     public var description: String {
         "nf=\(nf) njacs=\(njacs) (AD \(njacsAD), FD \(njacsFiniteDifference)) nLU=\(nluFactorizations) nlinsolves=\(nlinsolves) "
             + "naccept=\(naccept) nreject=\(nreject) nnonliniter=\(nnonliniter) "
@@ -77,6 +91,9 @@ public struct ODESolution<Scalar: DiffEqScalar> {
     public let algorithm: String
     /// The continuous solution, when the algorithm and options provide one.
     public let denseOutput: (any DenseOutput<Scalar>)?
+    /// The estimated global error at the saved points, in tolerances (`max_i |e_i| / (abstol_i +
+    /// reltol·|u_i|)`), when the algorithm estimates it (``GlobalErrorControl``); `nil` otherwise.
+    public var globalErrorEstimate: Double?
 
     public init(
         t: [Double], u: [[Scalar]], retcode: ReturnCode, message: String? = nil,

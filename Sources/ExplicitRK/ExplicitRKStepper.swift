@@ -430,6 +430,11 @@ public protocol ExplicitRKAlgorithm: ODEAlgorithm, StaticODEAlgorithm {
 extension ExplicitRKAlgorithm {
     public var name: String { tableau.name }
 
+    /// From the orders of the embedded pair; `nil` for the fixed-step methods.
+    public var toleranceExponent: Double? {
+        tableau.embeddedOrder.map { DiffEqCore.toleranceExponent(order: tableau.order, embeddedOrder: $0) }
+    }
+
     /// An integrator for step-by-step use (`step()`, `t`, `u`, `dt`), as `init` in
     /// DifferentialEquations.jl.
     @inlinable

@@ -7,29 +7,36 @@ import ProblemLibrary
 struct ReferenceCase: Sendable, CustomTestStringConvertible {
     let name: String
     let reference: [Double]
-    let solveWith: @Sendable (ButcherTableau, Double) throws -> [Double]
+    /// The end state with a tableau at `reltol = abstol`, under ``GlobalErrorControl`` when asked.
+    let solveWith: @Sendable (ButcherTableau, Double, Bool) throws -> [Double]
     var testDescription: String { name }
 }
 
-private func endState<F: ODEFunction>(_ problem: ODEProblem<F>, _ tableau: ButcherTableau, _ tol: Double) throws -> [Double]
-where F.Scalar == Double {
-    let sol = try solve(problem, TableauAlgorithm(tableau: tableau), reltol: tol, abstol: .scalar(tol), saveEverystep: false, maxiters: 10_000_000)
-    #expect(sol.retcode == .success)
+private func endState<F: ODEFunction>(
+    _ problem: ODEProblem<F>, _ tableau: ButcherTableau, _ tol: Double, globalControl: Bool = false
+) throws -> [Double] where F.Scalar == Double {
+    let method = TableauAlgorithm(tableau: tableau)
+    let sol =
+        globalControl
+        ? try solve(problem, GlobalErrorControl(method), reltol: tol, abstol: .scalar(tol), saveEverystep: false, maxiters: 10_000_000)
+        : try solve(problem, method, reltol: tol, abstol: .scalar(tol), saveEverystep: false, maxiters: 10_000_000)
+    #expect(sol.retcode == .success, "\(sol.message ?? "")")
+    if globalControl { #expect(try #require(sol.globalErrorEstimate) <= 1) }
     return sol.u.last!
 }
 
 let referenceCases: [ReferenceCase] = [
     ReferenceCase(name: "Pleiades, t = 3", reference: ProblemLibrary.pleiadesReference.u) {
-        try endState(ProblemLibrary.pleiades(), $0, $1)
+        try endState(ProblemLibrary.pleiades(), $0, $1, globalControl: $2)
     },
     ReferenceCase(name: "Arenstorf, one period", reference: ProblemLibrary.arenstorfReference.u) {
-        try endState(ProblemLibrary.arenstorf(), $0, $1)
+        try endState(ProblemLibrary.arenstorf(), $0, $1, globalControl: $2)
     },
     ReferenceCase(name: "DETEST A2, t = 20", reference: ProblemLibrary.detestA2Reference.u) {
-        try endState(ProblemLibrary.detestA2(), $0, $1)
+        try endState(ProblemLibrary.detestA2(), $0, $1, globalControl: $2)
     },
     ReferenceCase(name: "DETEST A4, t = 20", reference: ProblemLibrary.detestA4Reference.u) {
-        try endState(ProblemLibrary.detestA4(), $0, $1)
+        try endState(ProblemLibrary.detestA4(), $0, $1, globalControl: $2)
     },
 ]
 
@@ -44,10 +51,26 @@ let referenceCases: [ReferenceCase] = [
 /// Arenstorf); Hairer, Nørsett & Wanner I, §II.4 (Fig. 4.2) show the same for DOPRI5. On those two
 /// the factor-10 criterion is recorded as a known issue where it fails, and what must hold is
 /// tolerance proportionality: 1000 times tighter tolerance, at least 10 times smaller error.
+///
+/// With ``GlobalErrorControl`` (reintegration at tighter tolerances until the estimated global
+/// error is within the tolerance) every method meets the criterion on both orbits at 1e-6 and
+/// 1e-8; measured in a release build, the largest end-point error is 0.5 tolerances and the
+/// work is 2-14 times the plain solve's (BS3, third order, pays the most). Not at 1e-9: there
+/// the Arenstorf orbit's rounding-error floor, about 1e-8 (seen in plain solves at reltol
+/// 1e-11 ... 1e-13, whose errors jump between 2e-11 and 2e-8 instead of shrinking), is above
+/// the accuracy asked for.
 @Suite struct ReferenceProblemTests {
-    static func scaledError(_ m: MethodCase, _ problem: ReferenceCase, _ tol: Double) throws -> Double {
-        let u = try problem.solveWith(m.tableau, tol)
+    static func scaledError(_ m: MethodCase, _ problem: ReferenceCase, _ tol: Double, globalControl: Bool = false) throws -> Double {
+        let u = try problem.solveWith(m.tableau, tol, globalControl)
         return zip(u, problem.reference).map { abs($0 - $1) / (tol + tol * abs($1)) }.max()!
+    }
+
+    @Test(arguments: explicitRKMethods.filter { $0.embeddedOrder != nil }, referenceCases.filter { !$0.name.hasPrefix("DETEST") })
+    func sensitiveOrbitsMeetTheToleranceUnderGlobalErrorControl(_ m: MethodCase, _ problem: ReferenceCase) throws {
+        for tol in [1e-6, 1e-8] {
+            let scaled = try Self.scaledError(m, problem, tol, globalControl: true)
+            #expect(scaled <= 10, "\(problem.name), reltol = abstol = \(tol): scaled error \(scaled)")
+        }
     }
 
     @Test(arguments: explicitRKMethods.filter { $0.embeddedOrder != nil }, referenceCases.filter { $0.name.hasPrefix("DETEST") })

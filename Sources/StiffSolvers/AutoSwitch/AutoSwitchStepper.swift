@@ -167,6 +167,12 @@ public struct AutoSwitch<NonStiffAlgorithm: ExplicitRKAlgorithm, StiffAlgorithm:
 
     public var name: String { "Auto\(nonStiff.name)(\(stiff.name))" }
 
+    /// The smaller of the two methods' exponents (the safe side for an error estimate).
+    public var toleranceExponent: Double? {
+        guard let a = nonStiff.toleranceExponent, let b = stiff.toleranceExponent else { return nil }
+        return min(a, b)
+    }
+
     @inlinable
     public func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions = .init())
         throws(DiffEqError) -> ODEIntegrator<AutoSwitchStepper<ExplicitRKStepper<F>, RosenbrockStepper<F>>>

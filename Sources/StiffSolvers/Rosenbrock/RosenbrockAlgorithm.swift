@@ -16,6 +16,12 @@ public protocol RosenbrockAlgorithm: ODEAlgorithm, StaticODEAlgorithm {
 extension RosenbrockAlgorithm {
     public var name: String { tableau.name }
 
+    /// From the orders of the embedded pair (2/3 for the second-order methods with a
+    /// third-order estimate).
+    public var toleranceExponent: Double? {
+        DiffEqCore.toleranceExponent(order: tableau.order, embeddedOrder: tableau.embeddedOrder)
+    }
+
     /// The stepper for `problem` (validates the options, which fixes the mass matrix).
     @inlinable
     public func makeStepper<F: ODEFunction>(

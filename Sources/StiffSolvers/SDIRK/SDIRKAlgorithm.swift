@@ -20,6 +20,12 @@ public protocol SDIRKAlgorithm: ODEAlgorithm {
 extension SDIRKAlgorithm {
     public var name: String { tableau.name }
 
+    /// From the orders of the embedded pair (2/3 for the second-order methods with a
+    /// third-order estimate).
+    public var toleranceExponent: Double? {
+        DiffEqCore.toleranceExponent(order: tableau.order, embeddedOrder: tableau.embeddedOrder)
+    }
+
     /// An integrator for step-by-step use (`step()`, `t`, `u`, `dt`), as `init` in
     /// DifferentialEquations.jl.
     @inlinable

@@ -1,0 +1,195 @@
+import Glibc
+
+/// Global error control by reintegration: any algorithm, re-run at tighter internal tolerances
+/// until the *global* error at the saved points is estimated to be within the requested
+/// tolerances.
+///
+/// Every integrator here, CVODE included, controls the local error of each step. That bounds
+/// the global error only up to the problem's error amplification, which the tolerance does not
+/// see: on the Arenstorf orbit or Pleiades the end-point error is 10²-10⁴ times the tolerance,
+/// on OREGO up to 10³ for a second-order method (see `ReferenceProblemTests` and
+/// `SDIRKAccuracyTests`). Hairer, Nørsett & Wanner I, §II.4, call this the difference between
+/// a tolerance and an accuracy. `GlobalErrorControl` turns the tolerance into an accuracy
+/// request:
+///
+/// 1. Solve with the user's tolerances, then with both divided by ``firstReduction``.
+/// 2. Estimate the global error of the tighter solve from the difference of the two. Under
+///    tolerance proportionality, `e(τ) ≈ C·τ^α` (HNW I, §II.4; `α` is the base algorithm's
+///    ``ODEAlgorithm/toleranceExponent``: 1 for DP5 or Rodas5P, 2/3 for TRBDF2), the tighter
+///    solve's error is `|u₁ − u₂| / (ρ^α − 1)` for a tolerance ratio `ρ`: global error
+///    estimation by reintegration (L. F. Shampine and H. A. Watts, "Global error estimation for
+///    ordinary differential equations", ACM TOMS 2 (1976) 172-186, discuss it against their
+///    own scheme).
+/// 3. If the estimate, measured like the tolerance (`max_i |e_i| / (abstol_i + reltol·|u_i|)`,
+///    at every compared point), is at most 1, return the tighter solve. Otherwise divide the
+///    tolerances by `(estimate/target)^(1/α)`, which would bring the estimate to ``target``,
+///    and solve again.
+///
+/// The points compared are the saved times of the looser solve: with `saveat` (or
+/// `saveEverystep: false`, the end point) the same times in both solves; with every step saved,
+/// the tighter solve's dense output at the looser solve's steps when it has one, else the end
+/// point. The result is an ordinary solution of the last (tightest) solve with the work of all
+/// solves in its `stats` and the estimate in ``ODESolution/globalErrorEstimate``. When
+/// ``maxSolves`` or the tolerance floor ``minimumReltol`` is reached first, the return code is
+/// ``ReturnCode/globalToleranceNotMet`` and the message gives the estimate; when an inner solve
+/// fails, its own return code and message come back.
+///
+/// ```swift
+/// let sol = try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6)
+/// sol.globalErrorEstimate  // ≤ 1: the end state is within 1e-6 (relative) of the true orbit
+/// ```
+///
+/// The default meaning of a tolerance does not change: without the wrapper every algorithm
+/// controls the local error, as in CVODE and DifferentialEquations.jl.
+public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
+    /// The algorithm that does the solves.
+    public var base: Base
+    /// Largest number of solves (at least 2: the estimate needs a pair).
+    public var maxSolves: Int
+    /// Tolerance ratio between the first and the second solve (> 1).
+    public var firstReduction: Double
+    /// The estimate (in tolerances) that later reductions aim at, below 1 for a margin against
+    /// the departures from tolerance proportionality (0 < target < 1).
+    public var target: Double
+    /// The tightest relative tolerance a solve is given; below it rounding error, not the
+    /// tolerance, sets the accuracy.
+    public var minimumReltol: Double
+    /// `α` of the estimate; `nil` takes the base algorithm's ``ODEAlgorithm/toleranceExponent``.
+    public var exponent: Double?
+
+    public var name: String { "GlobalErrorControl(\(base.name))" }
+    public var toleranceExponent: Double? { exponent ?? base.toleranceExponent }
+
+    public init(
+        _ base: Base, maxSolves: Int = 5, firstReduction: Double = 10, target: Double = 0.3,
+        minimumReltol: Double = 1e-14, exponent: Double? = nil
+    ) {
+        self.exponent = exponent
+        self.base = base
+        self.maxSolves = maxSolves
+        self.firstReduction = firstReduction
+        self.target = target
+        self.minimumReltol = minimumReltol
+    }
+
+    public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+        -> ODESolution<F.Scalar>
+    {
+        guard maxSolves >= 2 else { throw .invalidStepOption("\(name): maxSolves must be at least 2, got \(maxSolves)") }
+        guard firstReduction.isFinite, firstReduction > 1 else {
+            throw .invalidStepOption("\(name): firstReduction must be a finite number above 1, got \(firstReduction)")
+        }
+        guard target.isFinite, target > 0, target < 1 else {
+            throw .invalidStepOption("\(name): target must lie in (0, 1), got \(target)")
+        }
+        guard minimumReltol.isFinite, minimumReltol > 0 else {
+            throw .invalidStepOption("\(name): minimumReltol must be a positive finite number, got \(minimumReltol)")
+        }
+        guard let alpha = exponent ?? base.toleranceExponent else {
+            throw .unsupported("\(name): \(base.name) does not control its error through the tolerances")
+        }
+        guard alpha.isFinite, alpha > 0 else {
+            throw .invalidStepOption("\(name): exponent must be a positive finite number, got \(alpha)")
+        }
+        guard options.adaptive else {
+            throw .unsupported("\(name): global error control works through the tolerances; adaptive: false ignores them")
+        }
+        // The user's tolerances measure every estimate; validated by the first solve.
+        let reltol = options.reltol
+        let abstol = options.abstol
+
+        func scaled(_ factor: Double) -> SolveOptions {
+            var o = options
+            o.reltol = reltol * factor
+            switch abstol {
+            case .scalar(let a): o.abstol = .scalar(a * factor)
+            case .perComponent(let a): o.abstol = .perComponent(a.map { $0 * factor })
+            }
+            return o
+        }
+
+        var factor = 1.0
+        var previous = try base.solve(problem, options: scaled(factor))
+        var stats = previous.stats
+        guard previous.retcode.isSuccessful else { return previous }
+        var reduction = firstReduction
+        var solves = 1
+        while true {
+            var floorReached = false
+            if reltol * factor / reduction < minimumReltol {
+                reduction = reltol * factor / minimumReltol
+                floorReached = true
+            }
+            // At the floor already: no tighter solve is possible.
+            guard reduction > 1 else {
+                previous.stats = stats
+                previous.retcode = .globalToleranceNotMet
+                previous.message = "\(name): reltol cannot go below minimumReltol = \(minimumReltol)"
+                return previous
+            }
+            factor /= reduction
+            var current = try base.solve(problem, options: scaled(factor))
+            solves += 1
+            stats.add(current.stats)
+            current.stats = stats
+            guard current.retcode.isSuccessful else {
+                current.message =
+                    "\(name): the solve at reltol \(reltol * factor) (solve \(solves)) stopped: \(current.message ?? current.retcode.description)"
+                return current
+            }
+            let difference = Self.weightedDifference(previous, current, reltol: reltol, abstol: abstol)
+            let estimate = difference / (Glibc.pow(reduction, alpha) - 1)
+            current.globalErrorEstimate = estimate
+            if estimate <= 1 { return current }
+            if solves >= maxSolves || floorReached {
+                current.retcode = .globalToleranceNotMet
+                current.message =
+                    "\(name): global error estimate \(estimate) tolerances after \(solves) solves "
+                    + "(last reltol \(reltol * factor)\(floorReached ? ", the floor minimumReltol" : ""))"
+                return current
+            }
+            // e(τ) ∝ τ^α. At least a factor 2, so that the next pair's difference is not lost in
+            // its own noise.
+            reduction = max(Glibc.pow(estimate / target, 1 / alpha), 2)
+            previous = current
+        }
+    }
+
+    /// `max` over the compared points and components of `|u_loose − u_tight| / (abstol_i +
+    /// reltol·|u_tight,i|)`.
+    static func weightedDifference<S: DiffEqScalar>(
+        _ loose: ODESolution<S>, _ tight: ODESolution<S>, reltol: Double, abstol: AbsoluteTolerance
+    ) -> Double {
+        var worst = 0.0
+        var compared = false
+        func compare(_ a: [S], _ b: [S]) {
+            compared = true
+            for i in 0..<min(a.count, b.count) {
+                let d = Swift.abs(a[i].primal - b[i].primal) / (abstol[i] + reltol * Swift.abs(b[i].primal))
+                // A NaN difference must not pass as small.
+                worst = d.isNaN ? .infinity : Swift.max(worst, d)
+            }
+        }
+        guard let tEnd = tight.t.last, let tStart = tight.t.first else { return .infinity }
+        let direction: Double = tEnd >= tStart ? 1 : -1
+        var buffer = [S](repeating: .zero, count: tight.u.first?.count ?? 0)
+        var j = 0
+        for (t, u) in zip(loose.t, loose.u) {
+            // Saved times run in the direction of integration in both solutions.
+            while j < tight.t.count, direction * (tight.t[j] - t) < 0 { j += 1 }
+            if j < tight.t.count, tight.t[j] == t {
+                compare(u, tight.u[j])
+            } else if let dense = tight.denseOutput {
+                let (lo, hi) = dense.domain
+                guard t >= lo, t <= hi else { continue }
+                dense.evaluate(at: t, into: &buffer)
+                compare(u, buffer)
+            }
+        }
+        // Stopped at different times (a terminating event) with no shared point: the ends.
+        if !compared, let a = loose.u.last, let b = tight.u.last { compare(a, b) }
+        return worst
+    }
+}
+
+extension GlobalErrorControl: Sendable where Base: Sendable {}

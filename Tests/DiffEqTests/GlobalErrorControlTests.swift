@@ -1,0 +1,138 @@
+import DiffEq
+import Testing
+
+/// ``GlobalErrorControl``'s contract: what it estimates and where, what it returns when it cannot
+/// meet the tolerance, and that it wraps any algorithm (CVODE included). The accuracy over the
+/// methods and published problems is tested beside the plain methods' (ExplicitRKTests'
+/// `ReferenceProblemTests`, StiffSolversTests' `StiffGlobalErrorControlTests`).
+@Suite struct GlobalErrorControlTests {
+    /// The Arenstorf orbit returns to its initial state after one period (HNW I, §II.0).
+    static func arenstorfError(_ u: [Double], tol: Double) -> Double {
+        zip(u, ProblemLibrary.arenstorfReference.u).map { abs($0 - $1) / (tol + tol * abs($1)) }.max()!
+    }
+
+    @Test func invalidSettingsThrowBeforeAnyWork() {
+        let prob = ProblemLibrary.arenstorf()
+        let options = SolveOptions(reltol: 1e-6, abstol: 1e-6)
+        #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), maxSolves: 1), options: options) }
+        #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), firstReduction: 1), options: options) }
+        #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), target: 1.5), options: options) }
+        #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), minimumReltol: 0), options: options) }
+        #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), exponent: -1), options: options) }
+        #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5()), options: SolveOptions(reltol: -1)) }
+        // Fixed-step methods do not control their error through the tolerances.
+        #expect(throws: DiffEqError.self) {
+            try solve(prob, GlobalErrorControl(RK4()), options: SolveOptions(dt: 0.01))
+        }
+        #expect(throws: DiffEqError.self) {
+            try solve(prob, GlobalErrorControl(DP5()), options: SolveOptions(dt: 0.01, adaptive: false))
+        }
+    }
+
+    @Test func exponentsFollowTheOrdersOfTheEmbeddedPairs() {
+        #expect(DP5().toleranceExponent == 1)
+        #expect(Vern9().toleranceExponent == 1)
+        #expect(DP8().toleranceExponent == 1)
+        #expect(BS3().toleranceExponent == 1)
+        #expect(RK4().toleranceExponent == nil)
+        #expect(abs(TRBDF2().toleranceExponent! - 2.0 / 3) < 1e-15)
+        #expect(abs(Rosenbrock23().toleranceExponent! - 2.0 / 3) < 1e-15)
+        #expect(Rodas5P().toleranceExponent == 1)
+        #expect(KenCarp4().toleranceExponent == 1)
+        #expect(GlobalErrorControl(TRBDF2(), exponent: 0.5).toleranceExponent == 0.5)
+    }
+
+    /// Two solves are not enough on Arenstorf at 1e-6 (the pair's estimate is ~10³ tolerances):
+    /// the result says so, keeps the second solve, and counts the work of both.
+    @Test func aSolveBudgetTooSmallIsReportedWithTheWorkOfEverySolve() throws {
+        let prob = ProblemLibrary.arenstorf()
+        let sol = try solve(prob, GlobalErrorControl(DP5(), maxSolves: 2), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
+        #expect(sol.retcode == .globalToleranceNotMet)
+        #expect(!sol.retcode.isSuccessful)
+        let estimate = try #require(sol.globalErrorEstimate)
+        #expect(estimate > 1)
+        #expect(sol.message?.contains("global error estimate") == true)
+        let first = try solve(prob, DP5(), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
+        let second = try solve(prob, DP5(), reltol: 1e-7, abstol: 1e-7, saveEverystep: false)
+        #expect(sol.stats.nf == first.stats.nf + second.stats.nf)
+        #expect(sol.stats.naccept == first.stats.naccept + second.stats.naccept)
+        #expect(sol.u.last == second.u.last)
+        // The estimate is of the right size: the second solve's true error.
+        let actual = Self.arenstorfError(second.u.last!, tol: 1e-6)
+        #expect(estimate > actual / 10 && estimate < actual * 10, "estimate \(estimate), actual \(actual)")
+    }
+
+    @Test func theToleranceFloorStopsTheTightening() throws {
+        let sol = try solve(
+            ProblemLibrary.arenstorf(), GlobalErrorControl(DP5(), minimumReltol: 1e-7),
+            reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
+        #expect(sol.retcode == .globalToleranceNotMet)
+        #expect(sol.message?.contains("minimumReltol") == true)
+    }
+
+    /// DP5 takes about 165 steps at 1e-6 on Arenstorf, 1000-2000 at the tolerances that follow.
+    @Test func aFailedInnerSolveComesBackWithItsReturnCode() throws {
+        let sol = try solve(
+            ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, maxiters: 500)
+        #expect(sol.retcode == .maxIters)
+        #expect(sol.message?.hasPrefix("GlobalErrorControl(DP5)") == true)
+    }
+
+    /// With `saveat` the estimate covers every saved point; checked against a solve 100 times
+    /// more accurate.
+    @Test func savedPointsAreControlledAlongTheOrbit() throws {
+        let prob = ProblemLibrary.arenstorf()
+        let period = ProblemLibrary.arenstorfPeriod
+        let times = (0...8).map { period * Double($0) / 8 }
+        let sol = try solve(prob, GlobalErrorControl(Tsit5()), reltol: 1e-6, abstol: 1e-6, saveat: .times(times))
+        #expect(sol.retcode == .success)
+        #expect(sol.t == times)
+        #expect(try #require(sol.globalErrorEstimate) <= 1)
+        let fine = try solve(prob, GlobalErrorControl(Vern9()), reltol: 1e-8, abstol: 1e-8, saveat: .times(times))
+        #expect(fine.retcode == .success)
+        for (u, v) in zip(sol.u, fine.u) {
+            let error = zip(u, v).map { abs($0 - $1) / (1e-6 + 1e-6 * abs($1)) }.max()!
+            #expect(error <= 10, "error \(error) tolerances at a saved point")
+        }
+    }
+
+    /// Saving every step: the tighter solve's dense output is compared at the looser solve's
+    /// steps; the returned solution keeps its own steps and interpolant.
+    @Test func everyStepSavedWithDenseOutput() throws {
+        let prob = ProblemLibrary.arenstorf()
+        let sol = try solve(prob, GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6)
+        #expect(sol.retcode == .success)
+        #expect(sol.t.count > 100)
+        #expect(try #require(sol.globalErrorEstimate) <= 1)
+        #expect(Self.arenstorfError(sol.u.last!, tol: 1e-6) <= 10)
+        let half = ProblemLibrary.arenstorfPeriod / 2
+        let fine = try solve(prob, Vern9(), reltol: 1e-13, abstol: 1e-13, saveat: .times([half]))
+        let mid = try sol(half)
+        let error = zip(mid, fine.u[0]).map { abs($0 - $1) / (1e-6 + 1e-6 * abs($1)) }.max()!
+        #expect(error <= 10, "interpolated error \(error) tolerances at T/2")
+    }
+
+    /// Any algorithm: CVODE_BDF on the stiff problems of the IVP test set, whose plain solves
+    /// miss 10·reltol on HIRES (6.8, 43), OREGO (343 with stability limit detection, 79) and
+    /// VDPOL (18, 32) at reltol 1e-6 and 1e-8.
+    @Test(arguments: StiffTestSet.allCases)
+    func cvodeUnderGlobalErrorControl(problem: StiffTestSet) throws {
+        let method = GlobalErrorControl(CVODE_BDF(stabilityLimitDetection: true))
+        for reltol in [1e-6, 1e-8] {
+            let abstol = problem.info.abstolPerReltol * reltol
+            let options = SolveOptions(reltol: reltol, abstol: .scalar(abstol), saveEverystep: false)
+            let sol: ODESolution<Double>
+            switch problem {
+            case .rober: sol = try solve(ProblemLibrary.rober(), method, options: options)
+            case .hires: sol = try solve(ProblemLibrary.hires(), method, options: options)
+            case .pollu: sol = try solve(ProblemLibrary.pollution(), method, options: options)
+            case .orego: sol = try solve(ProblemLibrary.orego(), method, options: options)
+            case .vdpol: sol = try solve(ProblemLibrary.vanDerPol(), method, options: options)
+            }
+            #expect(sol.retcode == .success, "\(sol.message ?? "")")
+            #expect(try #require(sol.globalErrorEstimate) <= 1)
+            let error = zip(sol.u.last!, problem.reference.u).map { abs($0 - $1) / (abstol + reltol * abs($1)) }.max()!
+            #expect(error <= 10, "\(problem) at \(reltol): \(error) tolerances")
+        }
+    }
+}
