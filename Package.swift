@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "ad-bench", targets: ["ad-bench"]),
         .executable(name: "sens-bench", targets: ["sens-bench"]),
         .executable(name: "rosen-step-bench", targets: ["rosen-step-bench"]),
+        .executable(name: "global-error-bench", targets: ["global-error-bench"]),
     ],
     targets: [
         // MARK: C boundary (Vendor-shims). Nothing else includes a C header.
@@ -72,6 +73,9 @@ let package = Package(
         .executableTarget(
             name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench", swiftSettings: scriptSettings),
         .executableTarget(name: "rk-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/rk-bench", swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "global-error-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/global-error-bench",
+            swiftSettings: scriptSettings),
         .executableTarget(
             name: "stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/stiff-bench",
             swiftSettings: scriptSettings),

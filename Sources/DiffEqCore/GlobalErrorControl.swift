@@ -72,6 +72,9 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
         self.minimumReltol = minimumReltol
     }
 
+    // Inlinable so that the base's solve specializes for the problem's types in the caller's
+    // module (an unspecialized integrator loop ran 10x slower per f evaluation).
+    @inlinable
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
     {
@@ -157,6 +160,7 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
 
     /// `max` over the compared points and components of `|u_loose − u_tight| / (abstol_i +
     /// reltol·|u_tight,i|)`.
+    @inlinable
     static func weightedDifference<S: DiffEqScalar>(
         _ loose: ODESolution<S>, _ tight: ODESolution<S>, reltol: Double, abstol: AbsoluteTolerance
     ) -> Double {

@@ -26,7 +26,8 @@ import Testing
 /// (first value reltol 1e-6, second 1e-8). For comparison CVODE_BDF: HIRES 6.2 / 43, VDPOL
 /// 18 / 33, OREGO fails at 1e-6 (DtLessThanMin at t ≈ 159; 343 with
 /// `stabilityLimitDetection`) and 50 at 1e-8. TRBDF2 is second
-/// order: it takes 10³-10⁴ steps, and its global error grows with the step count.
+/// order: it takes 10³-10⁴ steps, and its global error grows with the step count. Under
+/// ``GlobalErrorControl`` every case meets the criterion (`StiffGlobalErrorControlTests`).
 @Suite struct SDIRKAccuracyTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let method: SDIRKMethod
