@@ -34,10 +34,9 @@ private struct Growth: ODEModel {
         let sol = try solve(prob, Tsit5(), reltol: 1e-11, abstol: 1e-11, saveEverystep: false)
         let end = sol.u.last!
         func endState(p: [Double], u0: [Double]) throws -> [Double] {
-            try solve(
-                ODEProblem(model: LotkaVolterra(), u0: u0, tspan: (0, 10), p: p), Tsit5(), reltol: 1e-13,
-                abstol: 1e-13, saveEverystep: false
-            ).u.last!
+            let problem = ODEProblem(model: LotkaVolterra(), u0: u0, tspan: (0, 10), p: p)
+            let sol = try solve(problem, Tsit5(), reltol: 1e-13, abstol: 1e-13, saveEverystep: false)
+            return sol.u.last!
         }
         for k in 0..<6 {
             let h = 1e-4
