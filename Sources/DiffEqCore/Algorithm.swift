@@ -68,6 +68,13 @@ public protocol StaticODEAlgorithm {
     /// not offer, such as dense output or `isOutOfDomain`, among it).
     func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> StaticODESolution<F.State>
+
+    /// As ``ODEAlgorithm/toleranceExponent``.
+    var toleranceExponent: Double? { get }
+}
+
+extension StaticODEAlgorithm {
+    public var toleranceExponent: Double? { 2.0 / 3.0 }
 }
 
 /// Solves a fixed-size problem with `algorithm` and the given options.

@@ -78,6 +78,15 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
     {
+        let alpha = try validate(options, baseExponent: base.toleranceExponent)
+        return try reintegrate(options, alpha: alpha) { (o: SolveOptions) throws(DiffEqError) in
+            try base.solve(problem, options: o)
+        }
+    }
+
+    /// The settings checked (before any work) and `α`.
+    @inlinable
+    func validate(_ options: SolveOptions, baseExponent: Double?) throws(DiffEqError) -> Double {
         guard maxSolves >= 2 else { throw .invalidStepOption("\(name): maxSolves must be at least 2, got \(maxSolves)") }
         guard firstReduction.isFinite, firstReduction > 1 else {
             throw .invalidStepOption("\(name): firstReduction must be a finite number above 1, got \(firstReduction)")
@@ -88,7 +97,7 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
         guard minimumReltol.isFinite, minimumReltol > 0 else {
             throw .invalidStepOption("\(name): minimumReltol must be a positive finite number, got \(minimumReltol)")
         }
-        guard let alpha = exponent ?? base.toleranceExponent else {
+        guard let alpha = exponent ?? baseExponent else {
             throw .unsupported("\(name): \(base.name) does not control its error through the tolerances")
         }
         guard alpha.isFinite, alpha > 0 else {
@@ -97,6 +106,15 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
         guard options.adaptive else {
             throw .unsupported("\(name): global error control works through the tolerances; adaptive: false ignores them")
         }
+        return alpha
+    }
+
+    /// The iteration of the type's documentation, for either solution type: `solveWith` runs the
+    /// base algorithm with the given (scaled) options.
+    @inlinable
+    func reintegrate<Solution: ReintegratedSolution>(
+        _ options: SolveOptions, alpha: Double, _ solveWith: (SolveOptions) throws(DiffEqError) -> Solution
+    ) throws(DiffEqError) -> Solution {
         // The user's tolerances measure every estimate; validated by the first solve.
         let reltol = options.reltol
         let abstol = options.abstol
@@ -112,7 +130,7 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
         }
 
         var factor = 1.0
-        var previous = try base.solve(problem, options: scaled(factor))
+        var previous = try solveWith(scaled(factor))
         var stats = previous.stats
         guard previous.retcode.isSuccessful else { return previous }
         var reduction = firstReduction
@@ -131,7 +149,7 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
                 return previous
             }
             factor /= reduction
-            var current = try base.solve(problem, options: scaled(factor))
+            var current = try solveWith(scaled(factor))
             solves += 1
             stats.add(current.stats)
             current.stats = stats
@@ -140,7 +158,7 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
                     "\(name): the solve at reltol \(reltol * factor) (solve \(solves)) stopped: \(current.message ?? current.retcode.description)"
                 return current
             }
-            let difference = Self.weightedDifference(previous, current, reltol: reltol, abstol: abstol)
+            let difference = previous.weightedDifference(to: current, reltol: reltol, abstol: abstol)
             let estimate = difference / (Glibc.pow(reduction, alpha) - 1)
             current.globalErrorEstimate = estimate
             if estimate <= 1 { return current }
@@ -157,28 +175,61 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
             previous = current
         }
     }
+}
 
-    /// `max` over the compared points and components of `|u_loose − u_tight| / (abstol_i +
-    /// reltol·|u_tight,i|)`.
+extension GlobalErrorControl: StaticODEAlgorithm where Base: StaticODEAlgorithm {
+    /// The fixed-size form: the same iteration. Its solutions have no dense output, so with every
+    /// step saved the estimate covers the end point (and `tstops`) only; give `saveat` to cover
+    /// the trajectory.
     @inlinable
-    static func weightedDifference<S: DiffEqScalar>(
-        _ loose: ODESolution<S>, _ tight: ODESolution<S>, reltol: Double, abstol: AbsoluteTolerance
-    ) -> Double {
+    public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+        -> StaticODESolution<F.State>
+    {
+        let alpha = try validate(options, baseExponent: base.toleranceExponent)
+        return try reintegrate(options, alpha: alpha) { (o: SolveOptions) throws(DiffEqError) in
+            try base.solve(problem, options: o)
+        }
+    }
+}
+
+/// What ``GlobalErrorControl`` reads and annotates on a solution of either form.
+@usableFromInline
+protocol ReintegratedSolution {
+    var retcode: ReturnCode { get set }
+    var message: String? { get set }
+    var stats: SolverStats { get set }
+    var globalErrorEstimate: Double? { get set }
+    /// `max` over the points compared and the components of `|u_self − u_tight| / (abstol_i +
+    /// reltol·|u_tight,i|)`, `self` being the looser solve.
+    func weightedDifference(to tight: Self, reltol: Double, abstol: AbsoluteTolerance) -> Double
+}
+
+/// The running maximum of the weighted difference: a NaN difference must not pass as small.
+@inlinable
+func accumulateDifference(_ worst: inout Double, _ a: Double, _ b: Double, reltol: Double, abstol: Double) {
+    let d = Swift.abs(a - b) / (abstol + reltol * Swift.abs(b))
+    worst = d.isNaN ? .infinity : Swift.max(worst, d)
+}
+
+extension ODESolution: ReintegratedSolution {
+    /// At the looser solve's saved times: the tighter solve's state saved at the same time, else
+    /// its dense output there (when it has one); with no time in common (a terminating event),
+    /// the end states.
+    @inlinable
+    func weightedDifference(to tight: ODESolution, reltol: Double, abstol: AbsoluteTolerance) -> Double {
         var worst = 0.0
         var compared = false
-        func compare(_ a: [S], _ b: [S]) {
+        func compare(_ a: [Scalar], _ b: [Scalar]) {
             compared = true
-            for i in 0..<min(a.count, b.count) {
-                let d = Swift.abs(a[i].primal - b[i].primal) / (abstol[i] + reltol * Swift.abs(b[i].primal))
-                // A NaN difference must not pass as small.
-                worst = d.isNaN ? .infinity : Swift.max(worst, d)
+            for i in 0..<Swift.min(a.count, b.count) {
+                accumulateDifference(&worst, a[i].primal, b[i].primal, reltol: reltol, abstol: abstol[i])
             }
         }
         guard let tEnd = tight.t.last, let tStart = tight.t.first else { return .infinity }
         let direction: Double = tEnd >= tStart ? 1 : -1
-        var buffer = [S](repeating: .zero, count: tight.u.first?.count ?? 0)
+        var buffer = [Scalar](repeating: .zero, count: tight.u.first?.count ?? 0)
         var j = 0
-        for (t, u) in zip(loose.t, loose.u) {
+        for (t, u) in zip(self.t, self.u) {
             // Saved times run in the direction of integration in both solutions.
             while j < tight.t.count, direction * (tight.t[j] - t) < 0 { j += 1 }
             if j < tight.t.count, tight.t[j] == t {
@@ -190,8 +241,32 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
                 compare(u, buffer)
             }
         }
-        // Stopped at different times (a terminating event) with no shared point: the ends.
-        if !compared, let a = loose.u.last, let b = tight.u.last { compare(a, b) }
+        if !compared, let a = self.u.last, let b = tight.u.last { compare(a, b) }
+        return worst
+    }
+}
+
+extension StaticODESolution: ReintegratedSolution {
+    /// At the saved times the two solves share (no dense output in this form); with none in
+    /// common, the end states.
+    @inlinable
+    func weightedDifference(to tight: StaticODESolution, reltol: Double, abstol: AbsoluteTolerance) -> Double {
+        var worst = 0.0
+        var compared = false
+        func compare(_ a: State, _ b: State) {
+            compared = true
+            for i in 0..<a.scalarCount {
+                accumulateDifference(&worst, a[i], b[i], reltol: reltol, abstol: abstol[i])
+            }
+        }
+        guard let tEnd = tight.t.last, let tStart = tight.t.first else { return .infinity }
+        let direction: Double = tEnd >= tStart ? 1 : -1
+        var j = 0
+        for (t, u) in zip(self.t, self.u) {
+            while j < tight.t.count, direction * (tight.t[j] - t) < 0 { j += 1 }
+            if j < tight.t.count, tight.t[j] == t { compare(u, tight.u[j]) }
+        }
+        if !compared, let a = self.u.last, let b = tight.u.last { compare(a, b) }
         return worst
     }
 }

@@ -253,11 +253,14 @@ extension StaticODEProblem {
 public struct StaticODESolution<State: StaticState> {
     public let t: [Double]
     public let u: [State]
-    public let retcode: ReturnCode
+    public var retcode: ReturnCode
     /// Why the solve stopped early, when it did.
-    public let message: String?
-    public let stats: SolverStats
+    public var message: String?
+    public var stats: SolverStats
     public let algorithm: String
+    /// The estimated global error at the saved points, in tolerances, when the algorithm
+    /// estimates it (``GlobalErrorControl``); `nil` otherwise.
+    public var globalErrorEstimate: Double?
 
     public init(t: [Double], u: [State], retcode: ReturnCode, message: String?, stats: SolverStats, algorithm: String) {
         self.t = t

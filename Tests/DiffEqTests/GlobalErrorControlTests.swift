@@ -112,6 +112,27 @@ import Testing
         #expect(error <= 10, "interpolated error \(error) tolerances at T/2")
     }
 
+    /// The fixed-size form runs the same solves as the array form (whose steps it reproduces bit
+    /// for bit), so the iteration takes the same path: same end state, same work.
+    @Test(arguments: [1e-6, 1e-8])
+    func fixedSizeFormTakesTheSamePath(tol: Double) throws {
+        func exponent<A: StaticODEAlgorithm>(_ a: A) -> Double? { a.toleranceExponent }
+        #expect(exponent(DP5()) == 1)
+        #expect(abs(exponent(Rosenbrock23())! - 2.0 / 3) < 1e-15)
+        let fixed = try solve(
+            ProblemLibrary.staticArenstorf(), GlobalErrorControl(DP5()), reltol: tol, abstol: .scalar(tol),
+            saveEverystep: false)
+        let array = try solve(
+            ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: tol, abstol: .scalar(tol),
+            saveEverystep: false)
+        #expect(fixed.retcode == .success)
+        #expect(fixed.u.last!.array == array.u.last!)
+        #expect(fixed.stats == array.stats)
+        #expect(fixed.globalErrorEstimate == array.globalErrorEstimate)
+        #expect(try #require(fixed.globalErrorEstimate) <= 1)
+        #expect(Self.arenstorfError(fixed.u.last!.array, tol: tol) <= 10)
+    }
+
     /// Any algorithm: CVODE_BDF on the stiff problems of the IVP test set, whose plain solves
     /// miss 10·reltol on HIRES (6.8, 43), OREGO (343 with stability limit detection, 79) and
     /// VDPOL (18, 32) at reltol 1e-6 and 1e-8.
