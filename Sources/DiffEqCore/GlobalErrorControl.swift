@@ -28,7 +28,10 @@ import Glibc
 /// The points compared are the saved times of the looser solve: with `saveat` (or
 /// `saveEverystep: false`, the end point) the same times in both solves; with every step saved,
 /// the tighter solve's dense output at the looser solve's steps when it has one, else the end
-/// point. The result is an ordinary solution of the last (tightest) solve with the work of all
+/// point. A time saved twice (before and after an event's affect) is compared with the same
+/// occurrence in the other solve, and skipped when the other solve located the event at a
+/// different time; when the solves end at different times (a terminating event), the end states
+/// are compared. The result is an ordinary solution of the last (tightest) solve with the work of all
 /// solves in its `stats` and the estimate in ``ODESolution/globalErrorEstimate``. When
 /// ``maxSolves`` or the tolerance floor ``minimumReltol`` is reached first, the return code is
 /// ``ReturnCode/globalToleranceNotMet`` and the message gives the estimate; when an inner solve
@@ -212,9 +215,11 @@ func accumulateDifference(_ worst: inout Double, _ a: Double, _ b: Double, relto
 }
 
 extension ODESolution: ReintegratedSolution {
-    /// At the looser solve's saved times: the tighter solve's state saved at the same time, else
-    /// its dense output there (when it has one); with no time in common (a terminating event),
-    /// the end states.
+    /// At the looser solve's saved times: the tighter solve's state saved at the same time (a
+    /// time saved twice, around an event's affect, with the same occurrence), else its dense
+    /// output there (when it has one; not at an event point the other solve located elsewhere,
+    /// where it would measure the jump); when the ends differ in time (a terminating event),
+    /// the end states as well.
     @inlinable
     func weightedDifference(to tight: ODESolution, reltol: Double, abstol: AbsoluteTolerance) -> Double {
         var worst = 0.0
@@ -229,19 +234,34 @@ extension ODESolution: ReintegratedSolution {
         let direction: Double = tEnd >= tStart ? 1 : -1
         var buffer = [Scalar](repeating: .zero, count: tight.u.first?.count ?? 0)
         var j = 0
-        for (t, u) in zip(self.t, self.u) {
+        var endCompared = false
+        let n = Swift.min(self.t.count, self.u.count)
+        for i in 0..<n {
+            let t = self.t[i]
+            let u = self.u[i]
             // Saved times run in the direction of integration in both solutions.
             while j < tight.t.count, direction * (tight.t[j] - t) < 0 { j += 1 }
             if j < tight.t.count, tight.t[j] == t {
                 compare(u, tight.u[j])
-            } else if let dense = tight.denseOutput {
+                // A time saved twice (before and after an event's affect, at a tstop) pairs
+                // with the same occurrence in the other solve, not with the state across the jump.
+                j += 1
+            } else {
+                // An event point saved on both sides of its jump, located at a slightly different
+                // time by the other solve: its interpolant there is on one side of the jump, and
+                // the difference would measure the jump, not the error.
+                let repeated = (i > 0 && self.t[i - 1] == t) || (i + 1 < n && self.t[i + 1] == t)
+                guard !repeated, let dense = tight.denseOutput else { continue }
                 let (lo, hi) = dense.domain
                 guard t >= lo, t <= hi else { continue }
                 dense.evaluate(at: t, into: &buffer)
                 compare(u, buffer)
             }
+            if i == n - 1 { endCompared = true }
         }
-        if !compared, let a = self.u.last, let b = tight.u.last { compare(a, b) }
+        // Stopped at different times (a terminating event) with no common point at the end: the
+        // end states (the states at the event) directly.
+        if !endCompared || !compared, let a = self.u.last, let b = tight.u.last { compare(a, b) }
         return worst
     }
 }
