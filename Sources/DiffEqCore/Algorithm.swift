@@ -10,17 +10,19 @@ public protocol ODEAlgorithm {
 
     /// How the global error of a solve scales with the tolerances: `e ≈ C·τ^α` when `reltol` and
     /// `abstol` are both scaled by `τ` (tolerance proportionality, Hairer, Nørsett & Wanner I,
-    /// §II.4). A method of order `q` whose error estimate behaves like `h^(q̂+1)` takes steps
-    /// `h ∝ τ^(1/(q̂+1))` and has global error `∝ h^q`, so `α = q/(q̂+1)`: 1 for the methods
-    /// that advance the higher-order solution of their pair (DP5, Tsit5, Rodas5P), 2/3 for
-    /// TRBDF2 and Rosenbrock23 (order 2, third-order estimate). Used by ``GlobalErrorControl``;
-    /// `nil` when the tolerances do not control the error (fixed-step methods). The default,
-    /// 2/3, errs on the side of overestimating the error.
+    /// §II.4). A method of order `q` with an embedded solution of order `q̂` has an error
+    /// estimate that behaves like `h^(p+1)`, `p = min(q, q̂)`; it takes steps `h ∝ τ^(1/(p+1))`
+    /// and has global error `∝ h^q`, so `α = q/(p+1)`: 1 for the methods that advance the
+    /// higher-order solution of their pair (DP5, Tsit5, Rodas5P), 2/3 for TRBDF2 and
+    /// Rosenbrock23 (order 2, third-order estimate). Used by ``GlobalErrorControl``; `nil` when
+    /// the tolerances do not control the error (fixed-step methods). The default is `nil`: an
+    /// algorithm that does not declare how its error follows the tolerances cannot be wrapped
+    /// (one that ignored them would give two identical solves, an estimate of 0).
     var toleranceExponent: Double? { get }
 }
 
 extension ODEAlgorithm {
-    public var toleranceExponent: Double? { 2.0 / 3.0 }
+    public var toleranceExponent: Double? { nil }
 }
 
 /// `α = q/(q̂+1)` of ``ODEAlgorithm/toleranceExponent`` for a method of order `q` with an
@@ -74,7 +76,7 @@ public protocol StaticODEAlgorithm {
 }
 
 extension StaticODEAlgorithm {
-    public var toleranceExponent: Double? { 2.0 / 3.0 }
+    public var toleranceExponent: Double? { nil }
 }
 
 /// Solves a fixed-size problem with `algorithm` and the given options.

@@ -44,4 +44,25 @@ import Testing
         #expect(sol.retcode == .success, "\(sol.message ?? "")")
         #expect(try #require(sol.globalErrorEstimate) <= 1)
     }
+
+    /// An algorithm that does not declare its ``ODEAlgorithm/toleranceExponent`` (here one that
+    /// ignores the tolerances) is refused; a default exponent made its two identical solves an
+    /// estimate of 0, success with the end state 10⁷ tolerances off.
+    @Test func anAlgorithmWithoutAnExponentIsRefused() {
+        struct FixedStepDP5: ODEAlgorithm {
+            var name: String { "FixedStepDP5" }
+            func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
+                -> ODESolution<F.Scalar>
+            {
+                var o = options
+                o.adaptive = false
+                o.dt = 0.05
+                return try DP5().solve(problem, options: o)
+            }
+        }
+        #expect(FixedStepDP5().toleranceExponent == nil)
+        #expect(throws: DiffEqError.self) {
+            try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(FixedStepDP5()), reltol: 1e-6, abstol: 1e-6)
+        }
+    }
 }
