@@ -121,6 +121,10 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
         // The user's tolerances measure every estimate; validated by the first solve.
         let reltol = options.reltol
         let abstol = options.abstol
+        // No tighter solve, so no estimate, is possible: refuse before the (costly) first solve.
+        if reltol.isFinite, reltol > 0, reltol <= minimumReltol {
+            throw .invalidStepOption("\(name): reltol \(reltol) leaves no room above minimumReltol = \(minimumReltol)")
+        }
 
         func scaled(_ factor: Double) -> SolveOptions {
             var o = options
@@ -144,7 +148,7 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
                 reduction = reltol * factor / minimumReltol
                 floorReached = true
             }
-            // At the floor already: no tighter solve is possible.
+            // Unreachable (reltol > minimumReltol is checked above, and a floored solve returns).
             guard reduction > 1 else {
                 previous.stats = stats
                 previous.retcode = .globalToleranceNotMet

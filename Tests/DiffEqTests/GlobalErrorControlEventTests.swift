@@ -65,4 +65,12 @@ import Testing
             try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(FixedStepDP5()), reltol: 1e-6, abstol: 1e-6)
         }
     }
+
+    /// reltol at or below the floor leaves no tighter solve: refused before any work (it used to
+    /// run the full solve at reltol 1e-15, 50 000 f evaluations, and return it unestimated).
+    @Test func aReltolAtTheFloorThrowsBeforeAnyWork() {
+        #expect(throws: DiffEqError.self) {
+            try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-15, abstol: 1e-15, saveEverystep: false)
+        }
+    }
 }
