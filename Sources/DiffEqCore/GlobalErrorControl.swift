@@ -55,7 +55,8 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
     /// the departures from tolerance proportionality (0 < target < 1).
     public var target: Double
     /// The tightest relative tolerance a solve is given; below it rounding error, not the
-    /// tolerance, sets the accuracy.
+    /// tolerance, sets the accuracy. Stated for `Double`; a scalar of lower precision (`Float`)
+    /// scales it by the ratio of the unit roundoffs (1e-14 becomes 5.4e-6).
     public var minimumReltol: Double
     /// `α` of the estimate; `nil` takes the base algorithm's ``ODEAlgorithm/toleranceExponent``.
     public var exponent: Double?
@@ -82,9 +83,20 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
         -> ODESolution<F.Scalar>
     {
         let alpha = try validate(options, baseExponent: base.toleranceExponent)
-        return try reintegrate(options, alpha: alpha) { (o: SolveOptions) throws(DiffEqError) in
+        // minimumReltol is stated for Double; a scalar of lower precision scales it.
+        let floor = minimumReltol * (Self.unitRoundoff(F.Scalar.self) / Double.ulpOfOne)
+        return try reintegrate(options, alpha: alpha, minimumReltol: floor) { (o: SolveOptions) throws(DiffEqError) in
             try base.solve(problem, options: o)
         }
+    }
+
+    /// The spacing of the scalar's values at 1 (through `init(Double)`): `Double.ulpOfOne` for
+    /// `Double` and the dual numbers over it, `Float.ulpOfOne` for `Float`.
+    @inlinable
+    static func unitRoundoff<S: DiffEqScalar>(_: S.Type) -> Double {
+        var e = 1.0
+        while e > Double.ulpOfOne, S(1 + e / 2).primal != 1 { e /= 2 }
+        return e
     }
 
     /// The settings checked (before any work) and `α`.
@@ -116,7 +128,7 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
     /// base algorithm with the given (scaled) options.
     @inlinable
     func reintegrate<Solution: ReintegratedSolution>(
-        _ options: SolveOptions, alpha: Double, _ solveWith: (SolveOptions) throws(DiffEqError) -> Solution
+        _ options: SolveOptions, alpha: Double, minimumReltol: Double, _ solveWith: (SolveOptions) throws(DiffEqError) -> Solution
     ) throws(DiffEqError) -> Solution {
         // The user's tolerances measure every estimate; validated by the first solve.
         let reltol = options.reltol
@@ -193,7 +205,7 @@ extension GlobalErrorControl: StaticODEAlgorithm where Base: StaticODEAlgorithm 
         -> StaticODESolution<F.State>
     {
         let alpha = try validate(options, baseExponent: base.toleranceExponent)
-        return try reintegrate(options, alpha: alpha) { (o: SolveOptions) throws(DiffEqError) in
+        return try reintegrate(options, alpha: alpha, minimumReltol: minimumReltol) { (o: SolveOptions) throws(DiffEqError) in
             try base.solve(problem, options: o)
         }
     }

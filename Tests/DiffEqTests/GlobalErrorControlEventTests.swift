@@ -73,4 +73,16 @@ import Testing
             try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-15, abstol: 1e-15, saveEverystep: false)
         }
     }
+
+    /// In `Float` the floor scales with its precision: tolerances of 1e-5 used to be driven to
+    /// reltol 1e-14 (61 million f evaluations on Arenstorf, ending at maxiters).
+    @Test func theFloorFollowsTheScalarsPrecision() throws {
+        let prob = ProblemLibrary.arenstorf(Float.self)
+        #expect(throws: DiffEqError.self) {
+            try solve(prob, GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
+        }
+        let sol = try solve(prob, GlobalErrorControl(DP5()), reltol: 1e-5, abstol: 1e-5, saveEverystep: false)
+        #expect(sol.retcode == .globalToleranceNotMet)
+        #expect(sol.stats.nf < 1_000_000)
+    }
 }
