@@ -55,8 +55,8 @@ let referenceCases: [ReferenceCase] = [
 /// With ``GlobalErrorControl`` (reintegration at tighter tolerances until the estimated global
 /// error is within the tolerance) every method meets the criterion on both orbits at 1e-6 and
 /// 1e-8; measured by global-error-bench, the largest end-point error is 1.5 tolerances and the
-/// work is 2.3-14 times the plain solve's f evaluations (46 for BS3, third order, on
-/// Arenstorf at 1e-8). Not at 1e-9: there
+/// work is 2.3-11 times the plain solve's f evaluations, except BS3 (third order): 14 on
+/// Pleiades, 46-48 on Arenstorf. Not at 1e-9: there
 /// the Arenstorf orbit's rounding-error floor, about 1e-8 (seen in plain solves at reltol
 /// 1e-11 ... 1e-13, whose errors jump between 2e-11 and 2e-8 instead of shrinking), is above
 /// the accuracy asked for.
