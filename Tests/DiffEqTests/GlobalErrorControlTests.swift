@@ -19,6 +19,7 @@ import Testing
         #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), target: 1.5), options: options) }
         #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), minimumReltol: 0), options: options) }
         #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), exponent: -1), options: options) }
+        #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), exponent: 10), options: options) }
         #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5()), options: SolveOptions(reltol: -1)) }
         // Fixed-step methods do not control their error through the tolerances.
         #expect(throws: DiffEqError.self) {
@@ -70,12 +71,27 @@ import Testing
         #expect(sol.message?.contains("minimumReltol") == true)
     }
 
-    /// DP5 takes about 165 steps at 1e-6 on Arenstorf, 1000-2000 at the tolerances that follow.
-    @Test func aFailedInnerSolveComesBackWithItsReturnCode() throws {
-        let sol = try solve(
-            ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, maxiters: 500)
-        #expect(sol.retcode == .maxIters)
-        #expect(sol.message?.hasPrefix("GlobalErrorControl(DP5)") == true)
+    /// A step limit just above what the first solve needs: the second (tighter) solve stops, and
+    /// the first, complete one comes back.
+    @Test func aFailedTighterSolveReturnsThePreviousCompleteOne() throws {
+        let prob = ProblemLibrary.arenstorf()
+        let plain = try solve(prob, DP5(), reltol: 1e-6, abstol: 1e-6)
+        let limit = plain.stats.naccept + plain.stats.nreject + 5
+        let first = try solve(prob, DP5(), reltol: 1e-6, abstol: 1e-6, maxiters: limit)
+        #expect(first.retcode == .success)
+        try #require(try solve(prob, DP5(), reltol: 1e-7, abstol: 1e-7, maxiters: limit).retcode == .maxIters)
+        let sol = try solve(prob, GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, maxiters: limit)
+        #expect(sol.retcode == .globalToleranceNotMet)
+        #expect(sol.t.last == ProblemLibrary.arenstorfPeriod)
+        #expect(sol.u.last == first.u.last)
+        #expect(sol.globalErrorEstimate == nil)
+        #expect(sol.stats.nf > first.stats.nf)
+        let message = try #require(sol.message)
+        #expect(message.hasPrefix("GlobalErrorControl(DP5)") && message.contains("MaxIters"), "\(message)")
+        // A failing first solve comes back as it is, with the wrapper named.
+        let early = try solve(prob, GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, maxiters: 50)
+        #expect(early.retcode == .maxIters)
+        #expect(early.message?.hasPrefix("GlobalErrorControl(DP5)") == true)
     }
 
     /// With `saveat` the estimate covers every saved point; checked against a solve 100 times
