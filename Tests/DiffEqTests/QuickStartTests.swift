@@ -36,9 +36,17 @@ private struct LotkaVolterraQS: ODEModel {
 
     // A stiff problem: a Rosenbrock method (or solve(prob) to let AutoTsit5(Rosenbrock23()) choose).
     print(try solve(ProblemLibrary.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)
+    // The tolerance as a bound on the global error: the Arenstorf orbit's end point is 4e4 tolerances
+    // off with plain DP5 at 1e-6; GlobalErrorControl re-solves at tighter tolerances until it is not.
+    let orbit = try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
+    print(orbit.retcode, orbit.globalErrorEstimate!, orbit.stats.nf)
     // --- end README quick start ---
 
-    #expect(printed.count == 6)
+    #expect(printed.count == 7)
+    #expect(orbit.retcode == .success && orbit.globalErrorEstimate! <= 1)
+    // The orbit returns to its initial state after one period (HNW I, §II.0).
+    let start = ProblemLibrary.arenstorfReference.u
+    for i in 0..<4 { #expect(abs(orbit.u.last![i] - start[i]) <= 10 * (1e-6 + 1e-6 * abs(start[i]))) }
     #expect(sol.retcode == .success && ref.retcode == .success)
     #expect(ref.t.count == 21)
     for i in 0..<2 { #expect(abs(sol.u.last![i] - ref.u.last![i]) < 1e-5) }
@@ -54,6 +62,7 @@ private struct LotkaVolterraQS: ODEModel {
         "let decay = ODEProblem(f: { du, u, p, t in du[0] = -p[0] * u[0] }, u0: [1.0], tspan: (0, 1), p: [0.5])",
         "let pd = (0..<4).map { Dual<4, Double>(prob.p[$0], seed: $0) }",
         "print(try solve(ProblemLibrary.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)",
+        "let orbit = try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)",
     ] {
         #expect(readme.contains(line), "README lost the quick-start line: \(line)")
     }
