@@ -36,6 +36,7 @@ private struct LotkaVolterraQS: ODEModel {
 
     // A stiff problem: a Rosenbrock method (or solve(prob) to let AutoTsit5(Rosenbrock23()) choose).
     print(try solve(ProblemLibrary.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)
+
     // The tolerance as a bound on the global error: the Arenstorf orbit's end point is 4e4 tolerances
     // off with plain DP5 at 1e-6; GlobalErrorControl re-solves at tighter tolerances until it is not.
     let orbit = try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
