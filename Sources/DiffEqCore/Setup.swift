@@ -69,8 +69,14 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         case .none: break
         case .every(let step):
             guard step.isFinite, step > 0 else { throw .invalidSaveAt("step \(step) must be positive and finite") }
-            let count = Int((span / step).rounded(.down))
-            guard count < 100_000_000 else { throw .invalidSaveAt("step \(step) gives too many points") }
+            // Check the number of points as a Double before converting it: `span / step` can be
+            // above Int.max or infinite (span 1e300 with step 1e-10; a span such as
+            // (-1e308, 1e308) whose length overflows), and `Int(_:)` traps on those.
+            let points = (span / step).rounded(.down)
+            guard points.isFinite, points < 100_000_000 else {
+                throw .invalidSaveAt("step \(step) gives too many points over a span of length \(span)")
+            }
+            let count = Int(points)
             saveTimes.reserveCapacity(count + 2)
             for k in 0...count {
                 let s = t0 + dir * Double(k) * step

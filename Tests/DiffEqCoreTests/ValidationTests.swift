@@ -39,6 +39,15 @@ private func decay(u0: [Double] = [1.0], tspan: (Double, Double) = (0, 1)) -> OD
         #expect(throws: DiffEqError.self) { try SolveSetup(decay(), .init(saveat: .every(-1))) }
     }
 
+    /// Regression: a `saveat` step that gives more points than an Int holds (span 1 with step
+    /// 1e-300), or an infinite number of them (a span whose length overflows to Inf), trapped in
+    /// the conversion to Int instead of throwing.
+    @Test func saveatWithTooManyPointsThrowsInsteadOfTrapping() {
+        #expect(throws: DiffEqError.self) { try SolveSetup(decay(), .init(saveat: .every(1e-300))) }
+        #expect(throws: DiffEqError.self) { try SolveSetup(decay(tspan: (0, 1e300)), .init(saveat: .every(1e-10))) }
+        #expect(throws: DiffEqError.self) { try SolveSetup(decay(tspan: (-1e308, 1e308)), .init(saveat: .every(1))) }
+    }
+
     @Test func badStepOptionsThrow() {
         #expect(throws: DiffEqError.self) { try SolveSetup(decay(), .init(dt: 0)) }
         #expect(throws: DiffEqError.self) { try SolveSetup(decay(), .init(dt: .nan)) }
