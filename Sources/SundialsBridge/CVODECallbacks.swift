@@ -57,8 +57,10 @@ struct CVODEEventHooks {
     /// Whether discrete callback `i` fires at `(t, u)`.
     let discreteCondition: (Int, Double, [Double]) -> Bool
     /// Runs an affect at `t` on `u` (in place; it may also change the parameters). Returns
-    /// whether the state or the parameters changed and whether the affect terminated.
-    let affect: (CVODEEvent, Double, inout [Double]) -> (changed: Bool, terminated: Bool)
+    /// whether the state or the parameters changed, whether the affect terminated, and why the
+    /// solve must stop instead (an affect that changed the length of `u` or `p`; `u` and the
+    /// parameters are then kept as before the event).
+    let affect: (CVODEEvent, Double, inout [Double]) -> (changed: Bool, terminated: Bool, failure: String?)
 
     @usableFromInline
     init(
@@ -66,7 +68,7 @@ struct CVODEEventHooks {
         discrete: [(before: Bool, after: Bool)],
         conditions: @escaping (Double, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void,
         discreteCondition: @escaping (Int, Double, [Double]) -> Bool,
-        affect: @escaping (CVODEEvent, Double, inout [Double]) -> (changed: Bool, terminated: Bool)
+        affect: @escaping (CVODEEvent, Double, inout [Double]) -> (changed: Bool, terminated: Bool, failure: String?)
     ) {
         self.continuous = continuous
         self.discrete = discrete

@@ -298,6 +298,12 @@ final class CVODESession {
             var restarted = false
             if let events = callbacks.events {
                 let outcome = runEvents(events, flag: flag, at: t, state: &u, into: &result)
+                if let failure = outcome.failure {
+                    result.retcode = .failure
+                    result.message = failure
+                    finish(at: t, state: u, into: &result, input: input)
+                    return
+                }
                 if outcome.changed {
                     if let failure = reinitialize(at: t, state: u) {
                         result.retcode = .failure
@@ -349,9 +355,10 @@ final class CVODESession {
     private func runEvents(
         _ events: CVODEEventHooks, flag: Int32, at t: Double, state u: inout [Double],
         into result: inout CVODERawResult
-    ) -> (changed: Bool, terminated: Bool) {
+    ) -> (changed: Bool, terminated: Bool, failure: String?) {
         var changed = false
         var terminated = false
+        var failure: String?
         func apply(_ event: CVODEEvent, _ where_: (before: Bool, after: Bool)) {
             // "Before" is the state the step reached, unless that point is already saved.
             if where_.before && !(result.t.last == t && result.u.last == u) {
@@ -359,6 +366,11 @@ final class CVODESession {
                 result.u.append(u)
             }
             let outcome = events.affect(event, t, &u)
+            if let why = outcome.failure {
+                failure = why
+                terminated = true
+                return
+            }
             if where_.after {
                 result.t.append(t)
                 result.u.append(u)
@@ -380,7 +392,7 @@ final class CVODESession {
             guard events.discreteCondition(i, t, u) else { continue }
             apply(.discrete(i), where_)
         }
-        return (changed, terminated)
+        return (changed, terminated, failure)
     }
 
     /// Restarts CVODE at `(t, u)` after an event changed the state or the parameters. CVODE's

@@ -187,11 +187,17 @@ func makeCVODEEventHooks<S: DiffEqScalar>(
             case .continuous(let i, let up): (up ? continuous[i].affect : continuous[i].affectNeg)?(&context)
             case .discrete(let i): discrete[i].affect(&context)
             }
-            precondition(context.u.count == n, "an event's affect must keep the state's length")
+            // A resized state would overrun CVODE's vector and a resized p the model's reads:
+            // end the solve with a message, as the native integrator does (this was a trap).
+            guard context.u.count == n, context.p.count == scratch.p.count else {
+                return (false, true,
+                    "an event's affect changed the length of u (\(n) -> \(context.u.count)) or p "
+                        + "(\(scratch.p.count) -> \(context.p.count)) at t = \(t); the state is kept as before the event")
+            }
             let changed = context.u != before || context.p != scratch.p
             scratch.p = context.p
             u = context.u.map(\.primal)
-            return (changed, context.isTerminated)
+            return (changed, context.isTerminated, nil)
         })
 }
 

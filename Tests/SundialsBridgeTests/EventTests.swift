@@ -4,6 +4,25 @@ import SundialsBridge
 import Testing
 
 @Suite struct EventTests {
+    /// Regression: an affect that changed the length of `u` hit a precondition (a trap) and one
+    /// that changed the length of `p` was taken over silently. Both now end the solve with
+    /// `.failure` and a message, the state kept as before the event, as the native methods do.
+    @Test(arguments: [false, true]) func anAffectThatResizesUOrPEndsWithAFailure(_ resizeP: Bool) throws {
+        let resize: ContinuousCallback<Double>.Affect = { c in if resizeP { c.p = [1, 2] } else { c.u = [1] } }
+        let event = ContinuousCallback<Double>(condition: { _, t, _ in t - 0.5 }, affect: resize)
+        let tick = DiscreteCallback<Double>(condition: { _, t, _ in t > 0.5 }, affect: resize)
+        for callbacks in [CallbackSet(event), CallbackSet(tick)] {
+            let problem = ODEProblem(f: { du, u, _, _ in du[0] = -u[0]; du[1] = -u[1] }, u0: [1.0, 2.0], tspan: (0, 1))
+                .remake(callbacks: callbacks)
+            for sol in [try solve(problem, CVODE_Adams()), try solve(problem, CVODE_BDF())] {
+                #expect(sol.retcode == .failure)
+                #expect(sol.message?.contains("changed the length") == true, "\(sol.message ?? "")")
+                #expect(sol.u.allSatisfy { $0.count == 2 })
+                #expect((sol.t.last ?? 1) < 1)
+            }
+        }
+    }
+
     /// A ball dropped from 10 m (`u = [height, velocity]`, `p = [g]`) that bounces with
     /// restitution 0.9 when the height crosses zero downward.
     func bouncingBall(counter: CallCounter) -> ODEProblem<ClosureRHS<Double>> {
