@@ -63,6 +63,16 @@ extension ODEModel {
     public var isAutonomous: Bool { false }
 }
 
+/// What a right-hand side that changed the length of `du` (`du = [...]`, `du.append`) returns
+/// instead: `n` NaNs. Every solver indexes `du` up to the state's length, so a shorter array
+/// trapped inside the library (index out of range) and a longer one was silently accepted; as
+/// NaN it is handled like any non-finite output of `f` (the solve ends as
+/// ``ReturnCode/unstable`` with a message).
+@inlinable @inline(never)
+func resizedOutput<Scalar: DiffEqScalar>(count n: Int) -> [Scalar] {
+    [Scalar](repeating: Scalar(Double.nan), count: n)
+}
+
 /// The quick form: a closure over one concrete scalar type, with an optional analytic Jacobian.
 public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction {
     public typealias Function = (inout [Scalar], [Scalar], [Scalar], Scalar) -> Void
@@ -82,7 +92,9 @@ public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction {
 
     @inlinable @inline(__always)
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
+        let n = du.count
         f(&du, u, p, t)
+        if du.count != n { du = resizedOutput(count: n) }
     }
 
     @inlinable public var hasAnalyticJacobian: Bool { jac != nil }
@@ -106,7 +118,9 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
 
     @inlinable @inline(__always)
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
+        let n = du.count
         model.rhs(&du, u, p, t)
+        if du.count != n { du = resizedOutput(count: n) }
     }
 
     @inlinable public var hasAnalyticJacobian: Bool { model.hasAnalyticJacobian }

@@ -203,7 +203,7 @@ public func rejectAttempt(
     if nonFinite {
         let dt = h * 0.1
         if !adaptive || Swift.abs(dt) < dtFloor {
-            return (dt, (.unstable, "f returned NaN or Inf near t = \(t) and reducing dt did not avoid it"))
+            return (dt, (.unstable, "f returned NaN or Inf (or changed the length of du) near t = \(t) and reducing dt did not avoid it"))
         }
         return (dt, nil)
     }
