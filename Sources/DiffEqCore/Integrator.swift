@@ -66,10 +66,15 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         set { _t = newValue; needsRestart = true }
     }
     /// Current state. Setting it (as `set_u!` does) restarts the method from the new state.
+    /// A state of another length is refused (a setter cannot throw, and this was a trap): the
+    /// state is kept and the integration ends with ``ReturnCode/failure`` and a message.
     public var u: [Scalar] {
         get { _u }
         set {
-            precondition(newValue.count == _u.count, "the state must keep its length")
+            guard newValue.count == _u.count else {
+                finish(.failure, "u was set to a state of length \(newValue.count); the state has length \(_u.count) (kept)")
+                return
+            }
             _u = newValue
             needsRestart = true
         }
@@ -79,10 +84,19 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         get { _p }
         set { _p = newValue; needsRestart = true }
     }
-    /// Signed size of the next step attempt; setting it overrides the controller once.
+    /// Signed size of the next step attempt; setting it overrides the controller once. The
+    /// magnitude is taken in the direction of integration (a wrong sign stepped out of the span
+    /// and still ended in `.success`); a zero or non-finite value is refused: the integration
+    /// ends with ``ReturnCode/failure`` and a message (it ran to `maxiters` without moving).
     public var dt: Double {
         get { _dt }
-        set { _dt = newValue }
+        set {
+            guard newValue.isFinite, newValue != 0 else {
+                finish(.failure, "dt was set to \(newValue); it must be finite and non-zero")
+                return
+            }
+            _dt = setup.direction * Swift.abs(newValue)
+        }
     }
     /// Why the integration stopped; `nil` while it can continue.
     public var retcode: ReturnCode? { _retcode }

@@ -164,10 +164,18 @@ extension StaticIntegrator {
     @inlinable public var t: Double { loop.t }
     /// Current state.
     @inlinable public var u: State { loop.u }
-    /// Signed size of the next step attempt; setting it overrides the controller once.
+    /// Signed size of the next step attempt; setting it overrides the controller once. As in
+    /// ``ODEIntegrator/dt``: the magnitude is taken in the direction of integration, and a zero
+    /// or non-finite value ends the integration with ``ReturnCode/failure`` and a message.
     @inlinable public var dt: Double {
         get { loop.dt }
-        set { loop.dt = newValue }
+        set {
+            guard newValue.isFinite, newValue != 0 else {
+                finish(.failure, "dt was set to \(newValue); it must be finite and non-zero")
+                return
+            }
+            loop.dt = setup.direction * Swift.abs(newValue)
+        }
     }
     /// Why the integration stopped; `nil` while it can continue.
     @inlinable public var retcode: ReturnCode? { loop.retcode }

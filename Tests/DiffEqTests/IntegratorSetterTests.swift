@@ -1,0 +1,56 @@
+// Regression: the integrator's settable `u` and `dt` with bad values. `u` of another length hit
+// a precondition (a trap); `dt` of the wrong sign stepped out of the span and still ended in
+// `.success`; `dt` zero or NaN ran to `maxiters` without moving. Now: the wrong sign is taken as
+// a magnitude, and a bad length or a zero/NaN dt ends the integration with `.failure` and a
+// message.
+import DiffEq
+import Testing
+
+private struct SetterDecay: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { for i in u.indices { du[i] = -u[i] } }
+}
+
+@Suite struct IntegratorSetterTests {
+    fileprivate let problem = ODEProblem(model: SetterDecay(), u0: [1.0, 2.0], tspan: (0, 1), p: [])
+
+    @Test func settingUToAnotherLengthFailsWithAMessage() throws {
+        var integ = try Tsit5().makeIntegrator(problem, options: .init())
+        integ.step()
+        let before = integ.u
+        integ.u = [1, 2, 3]
+        #expect(integ.u == before)
+        #expect(integ.retcode == .failure)
+        #expect(integ.message?.contains("length") == true)
+        #expect(integ.step() == false)
+    }
+
+    @Test(arguments: [0.0, .nan, .infinity]) func settingDtToZeroOrNonFiniteFailsWithAMessage(_ dt: Double) throws {
+        var integ = try Tsit5().makeIntegrator(problem, options: .init())
+        integ.dt = dt
+        let sol = integ.solve()
+        #expect(sol.retcode == .failure)
+        #expect(sol.message?.contains("dt") == true)
+        #expect(sol.stats.naccept == 0)
+        var fixed = try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(), options: .init())
+        fixed.dt = dt
+        #expect(fixed.solve().retcode == .failure)
+    }
+
+    @Test func aDtOfTheWrongSignStepsInsideTheSpan() throws {
+        var integ = try Tsit5().makeIntegrator(problem, options: .init(maxiters: 1000))
+        integ.dt = -0.1
+        #expect(integ.dt == 0.1)
+        let sol = integ.solve()
+        #expect(sol.retcode == .success)
+        #expect(sol.t.allSatisfy { $0 >= 0 && $0 <= 1 })
+        var backward = try Rodas5P().makeIntegrator(problem.remake(tspan: (1, 0)), options: .init())
+        backward.dt = 0.1
+        #expect(backward.dt == -0.1)
+        let back = backward.solve()
+        #expect(back.retcode == .success && back.t.allSatisfy { $0 >= 0 && $0 <= 1 })
+        var fixed = try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(), options: .init())
+        fixed.dt = -0.01
+        let f = fixed.solve()
+        #expect(f.retcode == .success && f.t.allSatisfy { $0 >= 0 && $0 <= 10 })
+    }
+}
