@@ -422,19 +422,24 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         swap(&probe, &work)
         defer { swap(&probe, &work) }
         var earliest: (index: Int, time: Double, up: Bool)?
-        for (ci, cb) in callbacks.continuous.enumerated() {
+        // A NaN condition value has no sign: comparisons with 0 would read it as positive and
+        // report a crossing that is not there. The solve ends instead (after this step).
+        var nanCondition: (index: Int, time: Double)?
+        conditions: for (ci, cb) in callbacks.continuous.enumerated() {
             // Condition values at the step's start and end and at interior points; a crossing
             // is a strict sign change between consecutive non-zero values. Right after this
             // callback fired, its value at the start is the handled zero: skip it.
             let points = cb.interpolationPoints + 1
             var prevT = tPrev
             var prevG = cb.condition(uPrev, tPrev, _p)
+            if prevG.isNaN { nanCondition = (ci, tPrev); break conditions }
             if lastEvent == ci { prevG = 0 }
             for j in 1...points {
                 let tj = j == points ? _t : tPrev + h * Double(j) / Double(points)
                 if let e = earliest, dir * (tj - e.time) > 0 && j > 1 { break }
                 interpolateInStep(tj, h: h, into: &probe)
                 let gj = cb.condition(probe, tj, _p)
+                if gj.isNaN { nanCondition = (ci, tj); break conditions }
                 if prevG != 0 && gj != 0 && (prevG < 0) != (gj < 0) {
                     let up = prevG < 0
                     if (up ? cb.affect : cb.affectNeg) != nil {
@@ -456,6 +461,12 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             }
         }
         lastEvent = nil
+        if let bad = nanCondition {
+            swap(&_u, &uNew)
+            recordStep(h: h, end: _t)
+            finish(.failure, "the condition of continuous callback \(bad.index) returned NaN at t = \(bad.time)")
+            return
+        }
         guard let event = earliest else {
             swap(&_u, &uNew)
             recordStep(h: h, end: _t)

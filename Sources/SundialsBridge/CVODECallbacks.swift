@@ -26,6 +26,10 @@ final class CVODECallbacks {
         nonFiniteTime = t
     }
 
+    /// The first continuous condition that returned NaN, and where (it stops the solve: a NaN
+    /// has no sign for the root-finding to follow).
+    var nanCondition: (index: Int, time: Double)?
+
     @usableFromInline
     init(rhs: @escaping RHS, jacobian: Jacobian?, events: CVODEEventHooks?) {
         self.rhs = rhs
@@ -114,5 +118,9 @@ func cvodeRoots(
     let callbacks = Unmanaged<CVODECallbacks>.fromOpaque(userData).takeUnretainedValue()
     guard let events = callbacks.events else { return -1 }
     events.conditions(t, UnsafePointer(yData), gout)
+    for i in 0..<events.continuous.count where gout[i].isNaN {
+        callbacks.nanCondition = (i, t)
+        return -1  // CV_RTFUNC_FAIL; the session explains it
+    }
     return 0
 }

@@ -449,7 +449,10 @@ final class CVODESession {
         let logged = loggedError
         let name = flagName(flag)
         var text = logged.isEmpty ? "CVODE returned \(name) at t = \(t)" : "\(name) from \(logged)"
-        if recentNonFinite {
+        if let bad = callbacks.nanCondition {
+            result.retcode = .failure
+            text = "the condition of continuous callback \(bad.index) returned NaN at t = \(bad.time); " + text
+        } else if recentNonFinite {
             result.retcode = .unstable
             text = "f returned NaN or Inf at t = \(callbacks.nonFiniteTime) and smaller steps did not avoid it; " + text
         } else {

@@ -185,11 +185,13 @@ private func decay(_ u0: [Double] = [1.0, 2.0], tspan: (Double, Double) = (0, 1)
         var p = decay()
         p.callbacks = CallbackSet(cb)
         checkStandard(a, p, .init())
-        // Not fixed: a condition going from -1 to NaN counts as an upcrossing in the native
-        // integrator (NaN < 0 is false), so the affect runs at a bogus root. CVODE does not fire.
-        withKnownIssue("a NaN callback condition fires a spurious event in the native integrator") {
-            #expect(fired == 0, "\(a): a NaN condition fired \(fired) events")
-        } when: { !a.hasPrefix("CVODE") }
+        // A NaN has no sign: it once read as an upcrossing in the native integrator (NaN < 0 is
+        // false) and the affect ran at a bogus root. Now every solver stops with `.failure`.
+        #expect(fired == 0, "\(a): a NaN condition fired \(fired) events")
+        if let sol = try? sweepSolve(a, p, .init()) {
+            #expect(sol.retcode == .failure, "\(a): \(sol.retcode)")
+            #expect(sol.message?.contains("returned NaN") == true, "\(a): \(sol.message ?? "")")
+        }
     }
 
     @Test(arguments: sweepAlgorithms) func eventAtT0(_ a: String) {
