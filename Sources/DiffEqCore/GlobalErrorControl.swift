@@ -156,12 +156,15 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
             throw .invalidStepOption("\(name): reltol \(reltol) leaves no room above minimumReltol = \(minimumReltol)")
         }
 
+        // A tiny abstol scaled down can underflow to 0, which the inner solve would reject as an
+        // abstol the user never passed: keep it positive.
+        func scaledAbstol(_ a: Double, _ factor: Double) -> Double { Swift.max(a * factor, .leastNonzeroMagnitude) }
         func scaled(_ factor: Double) -> SolveOptions {
             var o = options
             o.reltol = reltol * factor
             switch abstol {
-            case .scalar(let a): o.abstol = .scalar(a * factor)
-            case .perComponent(let a): o.abstol = .perComponent(a.map { $0 * factor })
+            case .scalar(let a): o.abstol = .scalar(scaledAbstol(a, factor))
+            case .perComponent(let a): o.abstol = .perComponent(a.map { scaledAbstol($0, factor) })
             }
             return o
         }

@@ -63,6 +63,16 @@ import Testing
         #expect(estimate > actual / 10 && estimate < actual * 10, "estimate \(estimate), actual \(actual)")
     }
 
+    /// An abstol that underflows to 0 when scaled down must not turn into an error about an
+    /// abstol the user never passed.
+    @Test func aTinyAbstolStaysPositiveWhenScaled() throws {
+        let sol = try solve(
+            ProblemLibrary.detestA2(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: .scalar(5e-324),
+            saveEverystep: false)
+        #expect(sol.retcode == .success, "\(sol.message ?? "")")
+        #expect(try #require(sol.globalErrorEstimate) <= 1)
+    }
+
     @Test func theToleranceFloorStopsTheTightening() throws {
         let sol = try solve(
             ProblemLibrary.arenstorf(), GlobalErrorControl(DP5(), minimumReltol: 1e-7),
