@@ -233,6 +233,13 @@ public struct ObservationPlan: Sendable {
         if opts.saveat == nil { opts.saveat = .times([span.1]) }
         let setup: SolveSetup<Double>
         do { setup = try SolveSetup(problem, opts) } catch { throw .invalidInput(error) }
+        // `saveat: .times([])` leaves no observation time: the loss has no terms. The adjoints
+        // indexed the last observation (a trap) and the forward methods summed the loss over
+        // the states the solver saves by default (t0 and the end), a wrong loss and gradient.
+        guard !setup.saveTimes.isEmpty else {
+            throw .invalidInput(
+                .invalidSaveAt("no observation times (saveat is empty), so the loss has no terms; pass saveat: nil to observe the end of the span"))
+        }
         guard setup.t1 > setup.t0 else {
             throw .unsupported("the time span must run forward (t0 < t1) for a sensitivity analysis")
         }

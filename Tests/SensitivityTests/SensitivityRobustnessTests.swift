@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import AutoDiff
+import DiffEqCore
+import ExplicitRK
+import ProblemLibrary
+import Sensitivity
+import StiffSolvers
+
+// Adversarial probes of the derivative layer (AutoDiff and Sensitivity): bad inputs must give a
+// typed error or a correct result, never a trap, a hang, or a NaN gradient reported as success.
+// The core solve API has its own sweep (Tests/DiffEqTests/RobustnessSweepTests.swift).
+
+/// `u' = -p0 u`, two independent components.
+private struct RDecay: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = -p[0] * u[0]
+        du[1] = -p[0] * u[1]
+    }
+}
+
+/// `u' = -p0 u + sqrt(p1 - 1)`: NaN for `p1 < 1`.
+private struct RNaNModel: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = -p[0] * u[0] + S.sqrt(p[1] - S(1.0))
+        du[1] = -p[0] * u[1]
+    }
+}
+
+/// A loss that is NaN at every observation.
+private struct NaNLoss: PointLoss {
+    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { S.sqrt(u[0] - S(100.0)) }
+}
+
+/// A loss whose value is finite and whose gradient is infinite (`sqrt` at 0 in u0 - u0).
+private struct InfiniteGradientLoss: PointLoss {
+    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { S.sqrt(u[0] * u[0] - u[0] * u[0] + S.abs(u[1] - u[1])) }
+}
+
+let robustMethodNames = [
+    "ForwardDiff", "ForwardSensitivity", "Interpolating", "InterpolatingCheckpointed", "Quadrature", "Backsolve",
+    "BacksolveCheckpointed", "Auto", "CVODESForward", "CVODESAdjoint",
+]
+
+func robustGradient<M: ODEModel, L: PointLoss>(
+    _ name: String, _ loss: L, _ prob: ODEProblem<GenericRHS<M, Double>>, _ o: SolveOptions,
+    wrt: GradientInputs = .parametersAndInitialState
+) throws(SensitivityError) -> SensitivityResult {
+    switch name {
+    case "ForwardDiff": return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity(), wrt: wrt)
+    case "ForwardSensitivity": return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: ForwardSensitivity(), wrt: wrt)
+    case "Interpolating": return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: InterpolatingAdjoint(), wrt: wrt)
+    case "InterpolatingCheckpointed":
+        return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: InterpolatingAdjoint(checkpointing: true), wrt: wrt)
+    case "Quadrature": return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: QuadratureAdjoint(), wrt: wrt)
+    case "Backsolve": return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: BacksolveAdjoint(), wrt: wrt)
+    case "BacksolveCheckpointed":
+        return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: BacksolveAdjoint(checkpointing: true), wrt: wrt)
+    case "Auto": return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: AutoSensitivity(), wrt: wrt)
+    case "CVODESForward": return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: CVODESForward(), wrt: wrt)
+    default: return try gradient(of: loss, prob, algorithm: Tsit5(), options: o, sensealg: CVODESAdjoint(), wrt: wrt)
+    }
+}
+
+@Suite struct SensitivityRobustnessTests {
+    fileprivate static var prob: ODEProblem<GenericRHS<RDecay, Double>> { ODEProblem(model: RDecay(), u0: [1.0, 2.0], tspan: (0, 1), p: [0.7]) }
+
+    /// `saveat: .times([])`: no observation time at all. Was: an index-out-of-range trap in the
+    /// adjoints, a loss over t0 and the end in the forward methods; now `invalidInput`.
+    @Test(arguments: robustMethodNames) func emptySaveatTimes(_ m: String) {
+        let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times([]))
+        do {
+            let r = try robustGradient(m, SumOfSquaresLoss(), Self.prob, o)
+            Issue.record("\(m): no error for an empty saveat, loss \(r.loss), dp \(r.dp)")
+        } catch {
+            guard case .invalidInput(.invalidSaveAt) = error else { Issue.record("\(m): \(error)"); return }
+        }
+    }
+}
