@@ -87,6 +87,8 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityA
         let atEnd = Double(plan.times.reversed().prefix { $0 == end }.count)
         for k in 0..<np { result.dp[k] += atEnd * dLdT * dTdp[k] }
     }
+    // A derivative of u0(p) or T(p) that is not finite (sqrt at 0) gave a NaN gradient as success.
+    try _checkFinite(result)
     return result
 }
 

@@ -32,9 +32,10 @@ private struct NaNLoss: PointLoss {
     func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { S.sqrt(u[0] - S(100.0)) }
 }
 
-/// A loss whose value is finite and whose gradient is infinite (`sqrt` at 0 in u0 - u0).
+/// A loss that is finite with an infinite gradient at `u[0] = 1` (`sqrt` at 0): at `t0` for
+/// ``RDecay`` from `u0 = [1, 2]`.
 private struct InfiniteGradientLoss: PointLoss {
-    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { S.sqrt(u[0] * u[0] - u[0] * u[0] + S.abs(u[1] - u[1])) }
+    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { S.sqrt(S.abs(u[0] - S(1.0))) }
 }
 
 let robustMethodNames = [
@@ -74,6 +75,47 @@ func robustGradient<M: ODEModel, L: PointLoss>(
             Issue.record("\(m): no error for an empty saveat, loss \(r.loss), dp \(r.dp)")
         } catch {
             guard case .invalidInput(.invalidSaveAt) = error else { Issue.record("\(m): \(error)"); return }
+        }
+    }
+
+    /// A loss that is NaN at the observations. Was: the forward methods (ForwardDiff,
+    /// ForwardSensitivity, CVODESForward, Auto) returned loss and gradient NaN as a success;
+    /// now every method throws (the adjoints' backward solves fail on the NaN jump).
+    @Test(arguments: robustMethodNames) func nanLoss(_ m: String) {
+        let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times([0.5, 1]))
+        do {
+            let r = try robustGradient(m, NaNLoss(), Self.prob, o)
+            Issue.record("\(m): NaN loss returned as success: loss \(r.loss), dp \(r.dp), du0 \(r.du0)")
+        } catch {}
+    }
+
+    /// A loss with an infinite gradient at an observed state (here at t0): an error, never a
+    /// non-finite gradient reported as a success.
+    @Test(arguments: robustMethodNames) func infiniteLossGradient(_ m: String) {
+        for times in [[0.0, 1.0], [0.0]] {
+            let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times(times))
+            do {
+                let r = try robustGradient(m, InfiniteGradientLoss(), Self.prob, o)
+                Issue.record("\(m) \(times): result as success: loss \(r.loss), dp \(r.dp), du0 \(r.du0)")
+            } catch {}
+        }
+    }
+}
+
+/// `u0 = [sqrt(p1), 1]`: `∂u0/∂p1` is infinite at `p1 = 0`.
+private struct SqrtStart: ParameterDependence {
+    func initialState<S: DiffEqScalar>(_ p: [S]) -> [S]? { [S.sqrt(p[1]), S(1.0)] }
+}
+
+@Suite struct ParameterDependenceRobustnessTests {
+    let o = SolveOptions(reltol: 1e-8, abstol: 1e-10)
+
+    /// Was: `dp = [-0.49, nan]` returned as a success; now `nonFiniteResult`.
+    @Test func infiniteInitialStateDerivative() {
+        #expect(throws: SensitivityError.self) {
+            try gradient(
+                of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: [0.7, 0.0],
+                dependence: SqrtStart(), algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity())
         }
     }
 }
