@@ -37,12 +37,15 @@ public protocol PointLoss {
 }
 
 extension PointLoss {
-    /// `g(u, t)` and `∂g/∂u` (written into `gradient`, length of `u`) by forward-mode AD in
-    /// chunks of 8 directions.
+    /// `g(u, t)` and `∂g/∂u` (written into `gradient`, resized to the length of `u` if needed)
+    /// by forward-mode AD in chunks of 8 directions.
     @inlinable
     public func valueAndGradient(at u: [Double], _ t: Double, into gradient: inout [Double]) -> Double {
         typealias D = Dual<8, Double>
         let n = u.count
+        // A buffer of another length used to trap (index out of range) when shorter and keep
+        // stale entries when longer.
+        if gradient.count != n { gradient = [Double](repeating: 0, count: n) }
         var ud = u.map { D(constant: $0) }
         var value = 0.0
         var offset = 0

@@ -119,3 +119,17 @@ private struct SqrtStart: ParameterDependence {
         }
     }
 }
+
+@Suite struct PointLossRobustnessTests {
+    /// `valueAndGradient` with a buffer of the wrong length. Was: index out of range (shorter),
+    /// stale trailing entries (longer); now the buffer is resized.
+    @Test func valueAndGradientWrongBuffer() {
+        var g: [Double] = []
+        let v = SumOfSquaresLoss().valueAndGradient(at: [1, 2, 3], 0, into: &g)
+        #expect(v == 14)
+        #expect(g == [2, 4, 6])
+        var big = [Double](repeating: 9, count: 5)
+        _ = SumOfSquaresLoss().valueAndGradient(at: [1, 2], 0, into: &big)
+        #expect(big == [2, 4])
+    }
+}
