@@ -107,8 +107,45 @@ private struct SqrtStart: ParameterDependence {
     func initialState<S: DiffEqScalar>(_ p: [S]) -> [S]? { [S.sqrt(p[1]), S(1.0)] }
 }
 
+private struct WrongSizeStart: ParameterDependence {
+    func initialState<S: DiffEqScalar>(_ p: [S]) -> [S]? { [p[0]] }
+}
+
+private struct EndOnlyOnDouble: ParameterDependence {
+    func endTime<S: DiffEqScalar>(_ p: [S]) -> S? { S.self == Double.self ? p[1] : nil }
+}
+
+private struct StartOnlyOnDouble: ParameterDependence {
+    func initialState<S: DiffEqScalar>(_ p: [S]) -> [S]? { S.self == Double.self ? [p[1], p[1]] : nil }
+}
+
 @Suite struct ParameterDependenceRobustnessTests {
     let o = SolveOptions(reltol: 1e-8, abstol: 1e-10)
+
+    /// `initialState(p)` of one value for a two-state `u0`. Was: the model indexed past it (a
+    /// trap); now `invalidInput(.dimensionMismatch)`.
+    @Test func initialStateWrongSize() {
+        #expect(throws: SensitivityError.invalidInput(.dimensionMismatch(what: "initialState(p)", expected: 2, got: 1))) {
+            try gradient(
+                of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: [0.7],
+                dependence: WrongSizeStart(), algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity())
+        }
+    }
+
+    /// `endTime`/`initialState` that answer on Double but `nil` on dual numbers. Was: the
+    /// dependence's derivative silently dropped (dL/dp1 = 0); now refused.
+    @Test func dependenceOnlyOnDouble() {
+        #expect(throws: SensitivityError.self) {
+            try gradient(
+                of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: [0.7, 1.0],
+                dependence: EndOnlyOnDouble(), algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity())
+        }
+        #expect(throws: SensitivityError.self) {
+            try gradient(
+                of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: [0.7, 1.0],
+                dependence: StartOnlyOnDouble(), algorithm: Tsit5(), options: o, sensealg: QuadratureAdjoint())
+        }
+    }
 
     /// Was: `dp = [-0.49, nan]` returned as a success; now `nonFiniteResult`.
     @Test func infiniteInitialStateDerivative() {
