@@ -78,6 +78,28 @@ func robustGradient<M: ODEModel, L: PointLoss>(
         }
     }
 
+    /// A huge number of steps between CVODES checkpoints. Was: `Int(Int32.max)` or `Int.max`
+    /// had CVodeAdjInit allocate that many interpolation points and the process was killed out
+    /// of memory; now capped at the step limit (same result) or refused when still too large.
+    @Test func cvodesAdjointHugeCheckpointInterval() throws {
+        let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times([0.5, 1]))
+        let reference = try gradient(
+            of: SumOfSquaresLoss(), Self.prob, algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity())
+        for steps in [1, 1 << 20, Int(Int32.max), Int.max] {
+            let r = try gradient(
+                of: SumOfSquaresLoss(), Self.prob, algorithm: Tsit5(), options: o,
+                sensealg: CVODESAdjoint(stepsBetweenCheckpoints: steps))
+            #expect(relativeError(r.dp + r.du0, reference.dp + reference.du0) < 1e-4, "\(steps)")
+        }
+        var huge = o
+        huge.maxiters = Int.max
+        #expect(throws: SensitivityError.self) {
+            try gradient(
+                of: SumOfSquaresLoss(), Self.prob, algorithm: Tsit5(), options: huge,
+                sensealg: CVODESAdjoint(stepsBetweenCheckpoints: Int.max))
+        }
+    }
+
     /// A loss that is NaN at the observations. Was: the forward methods (ForwardDiff,
     /// ForwardSensitivity, CVODESForward, Auto) returned loss and gradient NaN as a success;
     /// now every method throws (the adjoints' backward solves fail on the NaN jump).
