@@ -192,3 +192,33 @@ private struct StartOnlyOnDouble: ParameterDependence {
         #expect(big == [2, 4])
     }
 }
+
+@Suite struct ForwardModeHelperRobustnessTests {
+    /// `Dual<0, Double>` chunks. Was: an endless loop (the chunk never advanced); now a
+    /// precondition failure with a message.
+    @Test func zeroWidthChunk() async {
+        await #expect(processExitsWith: .failure) {
+            _ = gradient(of: { (x: [Dual<0, Double>]) -> Dual<0, Double> in x[0] }, at: [1, 2])
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = jacobian(of: { (x: [Dual<0, Double>]) -> [Dual<0, Double>] in x }, at: [1, 2])
+        }
+        // Nothing to differentiate: fine whatever the chunk.
+        #expect(gradient(of: { (x: [Dual<0, Double>]) -> Dual<0, Double> in .zero }, at: []) == [])
+    }
+
+    /// An f whose output length changes between chunks. Was: a bare index-out-of-range trap;
+    /// now a precondition failure naming the lengths.
+    @Test func jacobianOutputLengthChanges() async {
+        await #expect(processExitsWith: .failure) {
+            _ = jacobian(of: { (x: [Dual<1, Double>]) -> [Dual<1, Double>] in x[0].partials[0] == 1 ? x : [x[0]] }, at: [1, 2, 3])
+        }
+    }
+
+    /// Empty inputs and outputs give empty matrices.
+    @Test func emptyInputs() {
+        #expect(jacobian(of: { (x: [Dual<2, Double>]) in x }, at: []).rows == 0)
+        let e = jacobian(of: { (x: [Dual<2, Double>]) -> [Dual<2, Double>] in [] }, at: [1, 2, 3])
+        #expect(e.rows == 0 && e.columns == 3)
+    }
+}
