@@ -100,6 +100,23 @@ func robustGradient<M: ODEModel, L: PointLoss>(
         }
     }
 
+    /// f is NaN past t = 0.3. Was: CVODESAdjoint ran to the step limit just short of 0.3 and
+    /// reported a plain `.maxIters`; now `.unstable` naming the NaN, as CVODESForward does.
+    @Test func cvodesAdjointNaNPastT() {
+        let prob = ODEProblem(model: RNaNLater(), u0: [1.0, 2.0], tspan: (0, 1), p: [0.7])
+        let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times([0.5, 1]), maxiters: 2000)
+        for s in [CVODESAdjoint(), CVODESAdjoint(method: .adams)] {
+            do {
+                let r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: o, sensealg: s)
+                Issue.record("no error: \(r.dp)")
+            } catch {
+                guard case .solveFailed(_, let code, let message) = error else { Issue.record("\(error)"); continue }
+                #expect(code == .unstable, "\(error)")
+                #expect(message?.contains("NaN") == true, "\(error)")
+            }
+        }
+    }
+
     /// A loss that is NaN at the observations. Was: the forward methods (ForwardDiff,
     /// ForwardSensitivity, CVODESForward, Auto) returned loss and gradient NaN as a success;
     /// now every method throws (the adjoints' backward solves fail on the NaN jump).
@@ -220,5 +237,51 @@ private struct StartOnlyOnDouble: ParameterDependence {
         #expect(jacobian(of: { (x: [Dual<2, Double>]) in x }, at: []).rows == 0)
         let e = jacobian(of: { (x: [Dual<2, Double>]) -> [Dual<2, Double>] in [] }, at: [1, 2, 3])
         #expect(e.rows == 0 && e.columns == 3)
+    }
+}
+
+@Suite struct SensitivityMethodRobustnessTests {
+    /// Events with a sensitivity method: refused as unsupported, never ignored.
+    @Test(arguments: robustMethodNames) func callbacksRefused(_ m: String) {
+        let base = ODEProblem(model: RDecay(), u0: [1.0, 2.0], tspan: (0, 1), p: [0.7])
+        let cb = ContinuousCallback<Double>(condition: { u, t, p in u[0] - 0.8 }, affect: { _ in })
+        let withCB = base.remake(callbacks: CallbackSet(cb))
+        let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times([0.5, 1]))
+        do {
+            let r = try robustGradient(m, SumOfSquaresLoss(), withCB, o)
+            Issue.record("\(m): callbacks accepted \(r.dp)")
+        } catch {
+            guard case .unsupported = error else { Issue.record("\(m): \(error)"); return }
+        }
+    }
+
+    /// f is NaN past t = 0.3: every method reports a failed forward solve that names the NaN.
+    @Test(arguments: robustMethodNames) func fNaNMidSolve(_ m: String) {
+        let prob = ODEProblem(model: RNaNLater(), u0: [1.0, 2.0], tspan: (0, 1), p: [0.7])
+        let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times([0.5, 1]))
+        do {
+            let r = try robustGradient(m, SumOfSquaresLoss(), prob, o)
+            Issue.record("\(m): no error \(r.dp)")
+        } catch {
+            guard case .solveFailed(let phase, let code, let message) = error else { Issue.record("\(m): \(error)"); return }
+            #expect(phase.contains("forward") && code == .unstable && message?.contains("NaN") == true, "\(m): \(error)")
+        }
+    }
+
+    /// Every method agrees with forward mode through a stiff solver.
+    @Test(arguments: robustMethodNames) func agreesWithStiffForwardMode(_ m: String) throws {
+        let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .every(0.1))
+        let prob = ODEProblem(model: RDecay(), u0: [1.0, 2.0], tspan: (0, 1), p: [0.7])
+        let r1 = try robustGradient(m, SumOfSquaresLoss(), prob, o)
+        let r2 = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: ForwardDiffSensitivity())
+        #expect(relativeError(r1.dp + r1.du0, r2.dp + r2.du0) < 1e-4, "\(m)")
+    }
+}
+
+/// NaN once t > 0.3.
+private struct RNaNLater: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = -p[0] * u[0] + (t > S(0.3) ? S(Double.nan) : S.zero)
+        du[1] = -p[0] * u[1]
     }
 }
