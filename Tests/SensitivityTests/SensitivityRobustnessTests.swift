@@ -285,3 +285,37 @@ private struct RNaNLater: ODEModel {
         du[1] = -p[0] * u[1]
     }
 }
+
+@Suite struct ReverseTapeRobustnessTests {
+    /// `a * y + c` with `y` from another tape. Was: the product recorded `y`'s slot index on
+    /// `a`'s tape, where it names `c`, so dz/dc came out as 1 + a instead of 1; now a
+    /// precondition failure.
+    @Test func mixedTapes() async {
+        await #expect(processExitsWith: .failure) {
+            let t1 = ReverseTape(), t2 = ReverseTape()
+            let x = t1.variables([2, 3, 4])
+            let y = t2.variables([5, 6, 7])[2]
+            let z = x[0] * y + x[2]
+            t1.pullback(output: z)
+            print(t1.variableAdjoints())
+            withExtendedLifetime(t2) {}
+        }
+        // One tape: fine.
+        let t = ReverseTape()
+        let x = t.variables([2, 3, 4])
+        t.pullback(output: x[0] * x[1] + x[2])
+        #expect(t.variableAdjoints() == [3, 2, 1])
+    }
+
+    @Test func replayAndPullbackMismatches() {
+        let t = ReverseTape()
+        let xs = t.variables([1, 2])
+        _ = xs[0] * xs[1]
+        #expect(throws: ReverseModeError.self) { try t.replay(inputs: [1]) }
+        #expect(throws: ReverseModeError.self) { try t.pullback(outputs: [xs[0]], cotangent: []) }
+        let tape = RHSTape(RDecay())
+        #expect(throws: ReverseModeError.self) { try tape.vjp(u: [1, 1], p: [1], t: 0, v: [1]) }
+        var du: [Double] = [], dp: [Double] = []
+        #expect(throws: ReverseModeError.self) { try tape.vjp(u: [1, 1], p: [1], t: 0, v: [1, 1], du: &du, dp: &dp) }
+    }
+}
