@@ -36,6 +36,8 @@ public func derivative(of f: (Dual<1, Double>) -> Dual<1, Double>, at x: Double)
 public func gradient<let C: Int>(
     of f: ([Dual<C, Double>]) -> Dual<C, Double>, at x: [Double]
 ) -> [Double] {
+    // With no partials per chunk (`Dual<0, Double>`) the loop below never advanced: a hang.
+    precondition(C > 0 || x.isEmpty, "gradient: the chunk size (the dual's partial count) must be positive, got \(C)")
     let n = x.count
     var g = [Double](repeating: 0, count: n)
     var xd = x.map { Dual<C, Double>(constant: $0) }
@@ -58,6 +60,8 @@ public func gradient<let C: Int>(
 public func jacobian<let C: Int>(
     of f: ([Dual<C, Double>]) -> [Dual<C, Double>], at x: [Double]
 ) -> Matrix<Double> {
+    // As in `gradient`: a zero chunk size never advanced (a hang).
+    precondition(C > 0 || x.isEmpty, "jacobian: the chunk size (the dual's partial count) must be positive, got \(C)")
     let n = x.count
     var xd = x.map { Dual<C, Double>(constant: $0) }
     var columns: [Double] = []
@@ -71,6 +75,9 @@ public func jacobian<let C: Int>(
             m = y.count
             columns = [Double](repeating: 0, count: m * n)
         }
+        // An f whose output length changed between chunks trapped below with a bare "index out
+        // of range" (or, longer, silently dropped rows).
+        precondition(y.count == m, "jacobian: f returned \(y.count) values, \(m) in its first evaluation")
         for j in 0..<width {
             for i in 0..<m { columns[i + (offset + j) * m] = y[i].partials[j] }
             xd[offset + j].partials[j] = 0

@@ -204,6 +204,10 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
 
     public var name: String { "CVODESAdjoint(\(method == .bdf ? "BDF" : "Adams"))" }
 
+    /// The largest effective ``stepsBetweenCheckpoints`` (after capping it at the step limit):
+    /// CVODES allocates `Nd + 1` interpolation points, two state vectors each for Hermite.
+    public static let maxStepsBetweenCheckpoints = 10_000_000
+
     @inlinable
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
@@ -214,7 +218,19 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
                 .invalidStepOption("CVODESAdjoint: stepsBetweenCheckpoints must be positive, got \(stepsBetweenCheckpoints)"))
         }
         var settings = try _cvodesSettings(plan, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
-        settings.stepsBetweenCheckpoints = stepsBetweenCheckpoints
+        // CVodeAdjInit allocates all `Nd + 1` interpolation points (each with state-sized
+        // vectors) up front: `stepsBetweenCheckpoints: Int(Int32.max)` got the process killed
+        // for running out of memory. The forward pass stops after `maxNumSteps` steps, so a
+        // larger `Nd` is the same as `maxNumSteps`; beyond that a bound refuses what cannot be
+        // allocated.
+        let nd = Swift.min(stepsBetweenCheckpoints, settings.maxNumSteps)
+        guard nd <= Self.maxStepsBetweenCheckpoints else {
+            throw .invalidInput(
+                .invalidStepOption(
+                    "CVODESAdjoint: stepsBetweenCheckpoints \(stepsBetweenCheckpoints) (with maxiters \(settings.maxNumSteps)) "
+                        + "exceeds \(Self.maxStepsBetweenCheckpoints): CVODES allocates that many interpolation points up front"))
+        }
+        settings.stepsBetweenCheckpoints = nd
         settings.quadratureErrorControl = quadratureErrorControl
         settings.polynomialInterpolation = interpolation == .polynomial
         settings.replayGuardStride = _replayGuardStride

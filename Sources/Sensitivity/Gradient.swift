@@ -37,12 +37,15 @@ public protocol PointLoss {
 }
 
 extension PointLoss {
-    /// `g(u, t)` and `∂g/∂u` (written into `gradient`, length of `u`) by forward-mode AD in
-    /// chunks of 8 directions.
+    /// `g(u, t)` and `∂g/∂u` (written into `gradient`, resized to the length of `u` if needed)
+    /// by forward-mode AD in chunks of 8 directions.
     @inlinable
     public func valueAndGradient(at u: [Double], _ t: Double, into gradient: inout [Double]) -> Double {
         typealias D = Dual<8, Double>
         let n = u.count
+        // A buffer of another length used to trap (index out of range) when shorter and keep
+        // stale entries when longer.
+        if gradient.count != n { gradient = [Double](repeating: 0, count: n) }
         var ud = u.map { D(constant: $0) }
         var value = 0.0
         var offset = 0
@@ -82,6 +85,10 @@ public enum SensitivityError: Error, Equatable, CustomStringConvertible, Sendabl
     case solveFailed(phase: String, retcode: ReturnCode, message: String?)
     /// Reverse-mode AD of the right-hand side failed.
     case reverseMode(ReverseModeError)
+    /// Every solve succeeded but the loss or its gradient is NaN or infinite (a loss that is not
+    /// finite or not differentiable at an observed state, or a ``ParameterDependence`` whose
+    /// derivative is not finite); the message names the first such entry.
+    case nonFiniteResult(String)
 
     public var description: String {
         switch self {
@@ -90,6 +97,7 @@ public enum SensitivityError: Error, Equatable, CustomStringConvertible, Sendabl
         case .solveFailed(let phase, let code, let message):
             return "the \(phase) solve stopped with \(code)" + (message.map { ": \($0)" } ?? "")
         case .reverseMode(let e): return "reverse mode: \(e)"
+        case .nonFiniteResult(let why): return "non-finite result: \(why)"
         }
     }
 }
@@ -233,6 +241,13 @@ public struct ObservationPlan: Sendable {
         if opts.saveat == nil { opts.saveat = .times([span.1]) }
         let setup: SolveSetup<Double>
         do { setup = try SolveSetup(problem, opts) } catch { throw .invalidInput(error) }
+        // `saveat: .times([])` leaves no observation time: the loss has no terms. The adjoints
+        // indexed the last observation (a trap) and the forward methods summed the loss over
+        // the states the solver saves by default (t0 and the end), a wrong loss and gradient.
+        guard !setup.saveTimes.isEmpty else {
+            throw .invalidInput(
+                .invalidSaveAt("no observation times (saveat is empty), so the loss has no terms; pass saveat: nil to observe the end of the span"))
+        }
         guard setup.t1 > setup.t0 else {
             throw .unsupported("the time span must run forward (t0 < t1) for a sensitivity analysis")
         }
@@ -289,17 +304,35 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityA
     sensealg: S, wrt inputs: GradientInputs = .parametersAndInitialState
 ) throws(SensitivityError) -> SensitivityResult {
     let plan = try ObservationPlan(problem, options: options, wrt: inputs)
-    return _restricted(try sensealg.gradient(of: loss, problem, algorithm: algorithm, plan: plan), to: plan)
+    return try _restricted(sensealg.gradient(of: loss, problem, algorithm: algorithm, plan: plan), to: plan)
 }
 
 /// The result with `du0` emptied when only the parameters were asked for (an adjoint computes
 /// it anyway; the answer has one shape whatever the method).
 @inlinable
-func _restricted(_ result: SensitivityResult, to plan: ObservationPlan) -> SensitivityResult {
-    guard plan.inputs == .parameters else { return result }
+func _restricted(_ result: SensitivityResult, to plan: ObservationPlan) throws(SensitivityError) -> SensitivityResult {
     var r = result
-    r.du0 = []
+    if plan.inputs == .parameters { r.du0 = [] }
+    try _checkFinite(r)
     return r
+}
+
+/// Throws ``SensitivityError/nonFiniteResult(_:)`` when the loss or a gradient entry is NaN or
+/// infinite. A NaN loss (or a loss gradient that is NaN or infinite at an observed state) used
+/// to come back from the forward methods as a successful result full of NaN: the solves
+/// themselves succeed, only the loss evaluated on their states is bad.
+@inlinable
+func _checkFinite(_ r: SensitivityResult) throws(SensitivityError) {
+    guard r.loss.isFinite else {
+        throw .nonFiniteResult("the loss is \(r.loss): the loss function is not finite at an observed state")
+    }
+    if let k = r.dp.firstIndex(where: { !$0.isFinite }) {
+        throw .nonFiniteResult(
+            "dL/dp[\(k)] is \(r.dp[k]) (\(r.method)): the loss, or a derivative of u0(p) or T(p), is not differentiable")
+    }
+    if let k = r.du0.firstIndex(where: { !$0.isFinite }) {
+        throw .nonFiniteResult("dL/du0[\(k)] is \(r.du0[k]) (\(r.method)): the loss is not differentiable at an observed state")
+    }
 }
 
 /// The same for a problem whose right-hand side type is not known to be in the generic form
@@ -317,7 +350,7 @@ public func gradient<F: ODEFunction, L: PointLoss, A: ODEAlgorithm, S: Sensitivi
         throw .reverseMode(.closureRightHandSide(type: String(describing: F.self)))
     }
     let plan = try ObservationPlan(problem, options: options, wrt: inputs)
-    return _restricted(try _gradient(opening: backed, loss, plan, algorithm, sensealg), to: plan)
+    return try _restricted(_gradient(opening: backed, loss, plan, algorithm, sensealg), to: plan)
 }
 
 @inlinable

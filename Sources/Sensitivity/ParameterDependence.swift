@@ -45,6 +45,11 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityA
     let np = p.count
     let start = dependence.initialState(p) ?? u0
     let end = dependence.endTime(p) ?? tspan.1
+    // An initialState(p) of another length than u0 used to reach the model, which then indexed
+    // past it (a trap in user code) or integrated the wrong number of states.
+    guard start.count == u0.count else {
+        throw .invalidInput(.dimensionMismatch(what: "initialState(p)", expected: u0.count, got: start.count))
+    }
     guard end.isFinite, end > tspan.0 else {
         throw .unsupported("the span end T(p) = \(end) must be finite and after t0 = \(tspan.0)")
     }
@@ -59,7 +64,15 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityA
     while offset < np {
         let width = Swift.min(8, np - offset)
         for j in 0..<width { pd[offset + j].partials[j] = 1 }
-        if let u0d = dependence.initialState(pd) {
+        // A dependence that answers `nil` on dual numbers but not on Double (or the reverse)
+        // used to drop its derivative silently: the gradient came back without the chain rule's
+        // term.
+        let u0d = dependence.initialState(pd), Td = dependence.endTime(pd)
+        guard (u0d == nil) == (dependence.initialState(p) == nil), (Td == nil) == (dependence.endTime(p) == nil) else {
+            throw .unsupported(
+                "initialState(p) and endTime(p) must return nil (or not) alike on Double and on dual numbers")
+        }
+        if let u0d {
             guard u0d.count == start.count else {
                 throw .unsupported("initialState(p) returned \(u0d.count) values on dual numbers and \(start.count) on Double")
             }
@@ -69,7 +82,7 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityA
                 result.dp[offset + j] += s
             }
         }
-        if let Td = dependence.endTime(pd) {
+        if let Td {
             for j in 0..<width { dTdp[offset + j] = Td.partials[j] }
         }
         for j in 0..<width { pd[offset + j].partials[j] = 0 }
@@ -87,6 +100,8 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityA
         let atEnd = Double(plan.times.reversed().prefix { $0 == end }.count)
         for k in 0..<np { result.dp[k] += atEnd * dLdT * dTdp[k] }
     }
+    // A derivative of u0(p) or T(p) that is not finite (sqrt at 0) gave a NaN gradient as success.
+    try _checkFinite(result)
     return result
 }
 

@@ -238,6 +238,19 @@ package final class CVODESSensitivitySession {
         }
     }
 
+    /// Our own step limit reached. When `f` returned NaN or Inf since the pass began, CVODES has
+    /// been cutting its steps short of the bad region (an `f` that is NaN past some `t`: every
+    /// step ends just before it), so that is the cause, reported as `.unstable` as for a failed
+    /// CVODES call; a plain `.maxIters` used to hide it.
+    private func stepLimitFailure(_ text: String, phase: String, nonFiniteBefore: Int) -> CVODESFailure {
+        guard functions.nonFiniteEvaluations > nonFiniteBefore else {
+            return CVODESFailure(phase: phase, retcode: .maxIters, message: text)
+        }
+        return CVODESFailure(
+            phase: phase, retcode: .unstable,
+            message: "a function returned NaN or Inf at t = \(functions.nonFiniteTime); " + text)
+    }
+
     /// The failure of an integration call (`CVode`, `CVodeF`, `CVodeB`), blamed on `f` when it
     /// returned NaN or Inf since the pass began, on the replay guard when it fired.
     private func integrationFailure(_ flag: Int32, _ call: String, phase: String, nonFiniteBefore: Int) -> CVODESFailure {
@@ -382,9 +395,9 @@ package final class CVODESSensitivitySession {
             let flag = CVode(memory, t, y, &tret, CV_NORMAL)
             if flag < 0 { throw integrationFailure(flag, "CVode", phase: phase, nonFiniteBefore: 0) }
             if forwardSteps > settings.maxNumSteps {
-                throw CVODESFailure(
-                    phase: phase, retcode: .maxIters,
-                    message: "CVODES took more than maxiters = \(settings.maxNumSteps) steps before t = \(t)")
+                throw stepLimitFailure(
+                    "CVODES took more than maxiters = \(settings.maxNumSteps) steps before t = \(t)", phase: phase,
+                    nonFiniteBefore: 0)
             }
             try check(CVodeGetSens(memory, &tret, yS), "CVodeGetSens", phase: phase)
             let u = values(y, count: n)
@@ -456,9 +469,9 @@ package final class CVODESSensitivitySession {
         var ncheck: Int32 = 0
         while k < times.count {
             if forwardSteps >= settings.maxNumSteps {
-                throw CVODESFailure(
-                    phase: phase, retcode: .maxIters,
-                    message: "CVODES took maxiters = \(settings.maxNumSteps) steps before reaching t = \(last) (at t = \(tret))")
+                throw stepLimitFailure(
+                    "CVODES took maxiters = \(settings.maxNumSteps) steps before reaching t = \(last) (at t = \(tret))",
+                    phase: phase, nonFiniteBefore: 0)
             }
             let flag = CVodeF(memory, last, y, &tret, CV_ONE_STEP, &ncheck)
             if flag < 0 { throw integrationFailure(flag, "CVodeF", phase: phase, nonFiniteBefore: 0) }
@@ -565,9 +578,9 @@ package final class CVODESSensitivitySession {
             if np > 0 { try check(CVodeGetQuadB(memory, which, &tBret, qB), "CVodeGetQuadB", phase: phase) }
             bankBackward(memoryB, into: &stats, quadrature: np > 0)
             if stats.backwardSteps > settings.maxNumSteps {
-                throw CVODESFailure(
-                    phase: phase, retcode: .maxIters,
-                    message: "the backward problem took more than maxiters = \(settings.maxNumSteps) steps")
+                throw stepLimitFailure(
+                    "the backward problem took more than maxiters = \(settings.maxNumSteps) steps", phase: phase,
+                    nonFiniteBefore: nonFiniteBefore)
             }
             lambda = values(yB, count: n)
             mu = values(qB, count: np)

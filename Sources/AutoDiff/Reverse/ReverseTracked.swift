@@ -99,7 +99,10 @@ public struct Tracked: DiffEqScalar, @unchecked Sendable {
         left: _TapeOp, leftConstant: Double, right: _TapeOp, rightConstant: Double
     ) -> Tracked {
         if let t = a.tape {
-            if b.tape != nil {
+            if let tb = b.tape {
+                // Operands from two tapes used to be recorded on `a`'s with `b`'s slot index,
+                // which names an unrelated slot there: its adjoint silently received `b`'s.
+                precondition(tb == t, "Tracked: operands recorded on different tapes (use one tape per computation)")
                 let r = _TapeFormulas.binary(both, a.value, b.value)
                 return Tracked(value: r.value, index: t.pointee.push(both, a.index, b.index, r.da, r.db, 0, r.value), tape: t)
             }
@@ -114,6 +117,8 @@ public struct Tracked: DiffEqScalar, @unchecked Sendable {
     static func _compare(_ a: Tracked, _ b: Tracked, equality: Bool) -> Bool {
         let outcome = equality ? a.value == b.value : a.value < b.value
         if let t = a.tape ?? b.tape {
+            precondition(a.tape == nil || b.tape == nil || a.tape == b.tape,
+                "Tracked: comparison of values recorded on different tapes")
             t.pointee.comparisons.append(
                 _TapeComparison(
                     lhs: a.tape == nil ? -1 : a.index, rhs: b.tape == nil ? -1 : b.index,
