@@ -157,8 +157,12 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
         }
 
         // A tiny abstol scaled down can underflow to 0, which the inner solve would reject as an
-        // abstol the user never passed: keep it positive.
-        func scaledAbstol(_ a: Double, _ factor: Double) -> Double { Swift.max(a * factor, .leastNonzeroMagnitude) }
+        // abstol the user never passed: keep it positive (an invalid one stays invalid, for the
+        // first solve to reject).
+        func scaledAbstol(_ a: Double, _ factor: Double) -> Double {
+            let s = a * factor
+            return a > 0 && s == 0 ? .leastNonzeroMagnitude : s
+        }
         func scaled(_ factor: Double) -> SolveOptions {
             var o = options
             o.reltol = reltol * factor
