@@ -367,13 +367,8 @@ func _denseForward<M: ODEModel, A: ODEAlgorithm>(
 /// adjoint: unlike ``BacksolveAdjoint`` it never integrates the state backward).
 public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
     public var checkpointing: Bool
-    /// With checkpointing: the largest distance, in tolerances (``SensitivityStats/stateDrift``),
-    /// between the state integrated backward and a stored forward state before the gradient is
-    /// refused as computed along the wrong trajectory.
-    public var maxStateDrift: Double
-    public init(checkpointing: Bool = false, maxStateDrift: Double = 1000) {
+    public init(checkpointing: Bool = false) {
         self.checkpointing = checkpointing
-        self.maxStateDrift = maxStateDrift
     }
     public var name: String { checkpointing ? "InterpolatingAdjoint(checkpointing)" : "InterpolatingAdjoint" }
 
