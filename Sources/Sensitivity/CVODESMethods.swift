@@ -5,7 +5,7 @@ import SundialsBridge
 // CVODES' own sensitivity analysis (SUNDIALS' CVODES, as `CVODE_BDF` with `sensealg =
 // ForwardSensitivity()` / `InterpolatingAdjoint()` would be in Sundials.jl terms), behind the
 // same `SensitivityAlgorithm` protocol as the native methods. CVODES does its own integration:
-// the `algorithm` argument of `gradient(of:_:algorithm:options:sensealg:)` is not used (the
+// the `algorithm` argument of `gradient(of:_:algorithm:options:sensealg:wrt:)` is not used (the
 // linear multistep family is the sensealg's `method`); the tolerances, `dt`, `dtmin`, `dtmax` and
 // `maxiters` of the options are.
 //

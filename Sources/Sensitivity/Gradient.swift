@@ -192,7 +192,7 @@ public protocol SensitivityAlgorithm {
     /// The name a SciMLSensitivity.jl user recognises.
     var name: String { get }
 
-    /// Computes the gradient; called by ``gradient(of:_:algorithm:options:sensealg:)``, which has
+    /// Computes the gradient; called by ``gradient(of:_:algorithm:options:sensealg:wrt:)``, which has
     /// checked the problem.
     func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
@@ -434,7 +434,7 @@ public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
     }
 }
 
-/// ``gradient(of:_:algorithm:options:sensealg:)`` with the default method, ``AutoSensitivity``.
+/// ``gradient(of:_:algorithm:options:sensealg:wrt:)`` with the default method, ``AutoSensitivity``.
 @inlinable
 public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
     of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, options: SolveOptions,
