@@ -602,16 +602,6 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
     }
 }
 
-/// The backsolve adjoint (Chen, Rubanova, Bettencourt & Duvenaud, NeurIPS 2018; the adjoint of
-/// "Neural ordinary differential equations"): the state is not stored but re-solved backward
-/// from `u(T)` together with `λ` and `μ`, one system `[u; λ; μ]` of size `2n + np`. Memory is
-/// `O(1)` in the number of steps, but integrating `u` backward is unstable when the forward
-/// flow is dissipative or chaotic: the reconstructed `u(t)` then drifts away from the forward
-/// solution and so does the gradient (Ma et al., arXiv:1812.01892, §3; the result's
-/// ``SensitivityResult/reconstructedInitialState`` shows the drift).
-///
-/// With `checkpointing: true` the state is reset to the stored forward state at every
-/// observation time (SciMLSensitivity.jl's default), which bounds the drift to one interval.
 /// `max_i |y_i − u_i| / (abstol_i + reltol |u_i|)` over the state part `y[0..<n]`.
 @inlinable
 func _drift(_ y: [Double], _ u: [Double], _ plan: ObservationPlan) -> Double {
@@ -623,6 +613,16 @@ func _drift(_ y: [Double], _ u: [Double], _ plan: ObservationPlan) -> Double {
     return worst
 }
 
+/// The backsolve adjoint (Chen, Rubanova, Bettencourt & Duvenaud, NeurIPS 2018; the adjoint of
+/// "Neural ordinary differential equations"): the state is not stored but re-solved backward
+/// from `u(T)` together with `λ` and `μ`, one system `[u; λ; μ]` of size `2n + np`. Memory is
+/// `O(1)` in the number of steps, but integrating `u` backward is unstable when the forward
+/// flow is dissipative or chaotic: the reconstructed `u(t)` then drifts away from the forward
+/// solution and so does the gradient (Ma et al., arXiv:1812.01892, §3; the result's
+/// ``SensitivityResult/reconstructedInitialState`` shows the drift).
+///
+/// With `checkpointing: true` the state is reset to the stored forward state at every
+/// observation time (SciMLSensitivity.jl's default), which bounds the drift to one interval.
 public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
     public var checkpointing: Bool
     /// With checkpointing: the largest distance, in tolerances (``SensitivityStats/stateDrift``),
