@@ -122,6 +122,7 @@ public struct SensitivityStats: Sendable, Equatable, CustomStringConvertible {
     public var forwardSteps = 0
     public var backwardSteps = 0
     /// Times the backward pass reset its state from a stored forward state (backsolve with
+    /// checkpointing) or re-solved the state forward from one (``InterpolatingAdjoint`` with
     /// checkpointing); for ``CVODESAdjoint``, the checkpoints `CVodeF` stored (the one at `t0`
     /// included).
     public var checkpoints = 0
