@@ -6,9 +6,10 @@ import Glibc
 ///
 /// Every integrator here, CVODE included, controls the local error of each step. That bounds
 /// the global error only up to the problem's error amplification, which the tolerance does not
-/// see: on the Arenstorf orbit or Pleiades the end-point error is 10²-10⁴ times the tolerance,
-/// on OREGO up to 4·10³ for a second-order method (TRBDF2 at 1e-8) (see `ReferenceProblemTests` and
-/// `SDIRKAccuracyTests`). Hairer, Nørsett & Wanner I, §II.4, call this the difference between
+/// see: at reltol = abstol = 1e-6 the Arenstorf orbit's end-point error is up to 4·10⁴ times the
+/// tolerance for the explicit RK methods (DP5) and 2·10⁵ for CVODE_Adams, Pleiades' up to 10³
+/// (4·10³ for CVODE_Adams), and OREGO's up to 4·10³ for a second-order method (TRBDF2 at 1e-8)
+/// (see `ReferenceProblemTests` and `SDIRKAccuracyTests`). Hairer, Nørsett & Wanner I, §II.4, call this the difference between
 /// a tolerance and an accuracy. `GlobalErrorControl` turns the tolerance into an accuracy
 /// request:
 ///
