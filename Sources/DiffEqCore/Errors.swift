@@ -57,13 +57,17 @@ public enum ReturnCode: Sendable, Equatable, CustomStringConvertible {
     /// The step size fell below `dtmin`. Common causes: a singularity or blow-up in the
     /// solution, a discontinuity in `f` not declared as a `tstop`, stiffness.
     case dtLessThanMin
-    /// `f` returned NaN or Inf (or the state became non-finite) and no smaller step avoided it.
+    /// `f` returned NaN or Inf (or the state became non-finite, or `f` changed the length of
+    /// `du`) and no smaller step avoided it.
     /// Common causes: a solution that blows up, a domain error (`log` of a negative number).
     case unstable
     /// An implicit method's nonlinear or linear solve failed repeatedly (for example a
     /// singular iteration matrix).
     case convergenceFailure
-    /// Any other failure reported by an external integrator; the solution's `message` says why.
+    /// Any other failure: one reported by an external integrator (CVODE), or a misuse the
+    /// native integrator can only detect during the solve (a callback condition returning NaN,
+    /// an affect or integrator setter changing the length of `u`, an invalid `dt` set on the
+    /// integrator). The solution's `message` says why.
     case failure
     /// ``GlobalErrorControl`` reached the end of the span but its global error estimate stayed
     /// above the tolerance within its solve budget (or at its tolerance floor). The solution is
