@@ -10,9 +10,12 @@ public enum DiffEqError: Error, Equatable, CustomStringConvertible, Sendable {
     case dimensionMismatch(what: String, expected: Int, got: Int)
     /// The initial state has a NaN or infinite component.
     case nonFiniteInitialState(component: Int)
-    /// A `saveat` time lies outside the time span, or a `saveat` step is not positive.
+    /// A `saveat` time lies outside the time span, or a `saveat` step is not positive and
+    /// finite or gives too many points (10⁸ or more) over the span.
     case invalidSaveAt(String)
-    /// `dt`, `dtmin`, `dtmax` or `maxiters` is out of range.
+    /// `dt`, `dtmin`, `dtmax` or `maxiters` is out of range, `adaptive: false` is given without
+    /// `dt`, the mass matrix has a non-finite entry, or a ``GlobalErrorControl`` setting is out
+    /// of range.
     case invalidStepOption(String)
     /// The state is empty.
     case emptyState
