@@ -29,7 +29,8 @@ final class CVODESession {
     private var memory: UnsafeMutableRawPointer?
     private let callbacks: CVODECallbacks
     private let n: Int
-    /// `f` evaluations made here rather than by CVODE (the derivative at `t0` for dense output).
+    /// `f` evaluations made here rather than by CVODE (the derivative at `t0`, and after each
+    /// event that changed the state, for dense output).
     private var ownRHSEvaluations = 0
     /// Accepted steps before the call in which `f` last returned NaN or Inf (nil if never),
     /// and how many such evaluations had been seen then.
