@@ -11,8 +11,9 @@
 /// - `sqrt(x)` at `x = 0` has derivative `+∞`; a partial that is exactly zero stays zero (a
 ///   direction that does not move `x` carries no derivative), so an unperturbed zero state does
 ///   not poison a solve with NaN;
-/// - `pow(x, y)` at `x = 0`: the derivative with respect to `y` is taken as 0 when `y > 0` (its
-///   limit); with respect to `x` it is `y · 0^(y-1)` as usual.
+/// - `pow(x, y)` at `x = 0`: the derivative with respect to `y` is taken as 0 (its limit for
+///   `y > 0`; for `y ≤ 0` the value itself is infinite or 1); with respect to `x` it is
+///   `y · 0^(y-1)` as usual.
 @frozen
 public struct Dual<let N: Int, V: DiffEqScalar>: DiffEqScalar {
     public var value: V

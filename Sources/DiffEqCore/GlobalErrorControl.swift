@@ -23,8 +23,8 @@ import Glibc
 ///    own scheme).
 /// 3. If the estimate, measured like the tolerance (`max_i |e_i| / (abstol_i + reltol·|u_i|)`,
 ///    at every compared point), is at most 1, return the tighter solve. Otherwise divide the
-///    tolerances by `(estimate/target)^(1/α)`, which would bring the estimate to ``target``,
-///    and solve again.
+///    tolerances by `(estimate/target)^(1/α)` (at least 2), which would bring the estimate to
+///    ``target``, and solve again.
 ///
 /// The points compared are the saved times of the looser solve: with `saveat` (or
 /// `saveEverystep: false`, the end point) the same times in both solves; with every step saved,
