@@ -127,11 +127,11 @@ for problem in ["Arenstorf", "Pleiades", "ROBER", "HIRES", "POLLU", "OREGO", "VD
         let ours = candidates.filter { !$0.method.hasPrefix("CVODE") }.min { $0.globalSeconds < $1.globalSeconds }
         let cvode = candidates.first { $0.method.hasPrefix("CVODE") }
         if let o = ours, let c = cvode {
-            line += pad("reltol \(sig(reltol, 1)): \(sig(c.globalSeconds / o.globalSeconds, 3))x (\(o.method))", 44)
+            line += "  " + pad("reltol \(sig(reltol, 1)): \(sig(c.globalSeconds / o.globalSeconds, 3))x (\(o.method))", 44)
         } else if let o = ours {
-            line += pad("reltol \(sig(reltol, 1)): CVODE missed it (\(o.method) met it)", 44)
+            line += "  " + pad("reltol \(sig(reltol, 1)): CVODE missed it (\(o.method) met it)", 44)
         } else {
-            line += pad("reltol \(sig(reltol, 1)): n/a", 44)
+            line += "  " + pad("reltol \(sig(reltol, 1)): n/a", 44)
         }
     }
     print(line)
