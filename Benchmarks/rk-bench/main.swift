@@ -66,23 +66,12 @@ struct ProblemResult: Encodable {
 }
 
 
-/// A method on a fixed-size problem (``StaticODEProblem``), named "<method> (fixed-size)". Built
-/// in this module with concrete types, so the timed solve is specialised.
-struct FixedSizeMethod<F: StaticODEFunction> {
-    let name: String
-    let run: (StaticODEProblem<F>, SolveOptions) throws -> StaticODESolution<F.State>
-    init<A: ExplicitRKAlgorithm>(_ algorithm: A) {
-        name = algorithm.name + " (fixed-size)"
-        run = { try algorithm.solve($0, options: $1) }
-    }
-}
-
 /// The adaptive methods on the fixed-size form (the same steps and numbers as the array form,
 /// tested in StaticStateTests; the state lives in registers instead of heap arrays).
-func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeMethod<F>] {
+func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMethod<F>] {
     [
-        FixedSizeMethod(BS3()), FixedSizeMethod(DP5()), FixedSizeMethod(Tsit5()), FixedSizeMethod(Vern6()),
-        FixedSizeMethod(Vern7()), FixedSizeMethod(Vern8()), FixedSizeMethod(Vern9()), FixedSizeMethod(DP8()),
+        FixedSizeBenchmarkMethod(BS3()), FixedSizeBenchmarkMethod(DP5()), FixedSizeBenchmarkMethod(Tsit5()), FixedSizeBenchmarkMethod(Vern6()),
+        FixedSizeBenchmarkMethod(Vern7()), FixedSizeBenchmarkMethod(Vern8()), FixedSizeBenchmarkMethod(Vern9()), FixedSizeBenchmarkMethod(DP8()),
     ]
 }
 
@@ -92,12 +81,7 @@ func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, refer
     for m in fixedSizeSuite(F.self) {
         for tol in tolerances where !(m.name.hasPrefix("BS3") && tol < 1e-10) {
             let opts = SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false, maxiters: 1_000_000)
-            let sol = try m.run(problem, opts)
-            let error = sol.retcode.isSuccessful ? rms(sol.u.last!.array, reference) : .nan
-            let seconds = try timePerCall(samples: samples) { _ = try m.run(problem, opts) }
-            points.append(WorkPrecisionPoint(
-                method: m.name, reltol: tol, error: error, nf: sol.stats.nf, steps: sol.stats.naccept, seconds: seconds,
-                retcode: sol.retcode.description))
+            points.append(try m.measure(problem, options: opts, samples: samples) { rms($0, reference) })
         }
     }
     return points

@@ -44,19 +44,9 @@ let samples = quick ? 3 : 5
 
 typealias Point = WorkPrecisionPoint
 
-/// A Rosenbrock method on a fixed-size problem (``StaticODEProblem``), named "<method>
-/// (fixed-size)". Built in this module with concrete types, so the timed solve is specialised.
-struct FixedSizeMethod<F: StaticODEFunction> {
-    let name: String
-    let run: (StaticODEProblem<F>, SolveOptions) throws -> StaticODESolution<F.State>
-    init<A: RosenbrockAlgorithm>(_ algorithm: A) {
-        name = algorithm.name + " (fixed-size)"
-        run = { try algorithm.solve($0, options: $1) }
-    }
-}
-
-func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeMethod<F>] {
-    [FixedSizeMethod(Rodas4()), FixedSizeMethod(Rodas5P())].filter {
+/// Rodas4 and Rodas5P on the fixed-size form.
+func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMethod<F>] {
+    [FixedSizeBenchmarkMethod(Rodas4()), FixedSizeBenchmarkMethod(Rodas5P())].filter {
         onlyMethods?.contains(String($0.name.prefix { $0 != " " })) ?? true
     }
 }
@@ -70,13 +60,9 @@ func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, refer
         for rtol in coverageReltols + reltols {
             let atol = info.testSetAbstol(reltol: rtol)
             let opts = SolveOptions(reltol: rtol, abstol: .scalar(atol), saveEverystep: false, maxiters: 1_000_000)
-            let sol = try m.run(problem, opts)
-            let error = sol.retcode.isSuccessful ? mixedError(sol.u.last!.array, reference.u, rtol: rtol, atol: atol) : .nan
-            let seconds = try timePerCall(samples: samples) { _ = try m.run(problem, opts) }
-            points.append(Point(
-                method: m.name, reltol: rtol, error: error, nf: sol.stats.nf, njacs: sol.stats.njacs,
-                nlu: sol.stats.nluFactorizations, steps: sol.stats.naccept, seconds: seconds,
-                retcode: sol.retcode.description))
+            points.append(try m.measure(problem, options: opts, samples: samples) {
+                mixedError($0, reference.u, rtol: rtol, atol: atol)
+            })
         }
     }
     return points

@@ -58,6 +58,32 @@ public struct BenchmarkMethod<F: ODEFunction> where F.Scalar == Double {
     }
 }
 
+/// ``BenchmarkMethod`` for the fixed-size form (``StaticODEProblem``): a method named
+/// "<method> (fixed-size)". The initialiser is `@inlinable` for the same reason: the timed solve
+/// must be specialised in the benchmark's module.
+public struct FixedSizeBenchmarkMethod<F: StaticODEFunction> {
+    public let name: String
+    public let run: (StaticODEProblem<F>, SolveOptions) throws -> StaticODESolution<F.State>
+
+    @inlinable
+    public init<A: StaticODEAlgorithm>(_ algorithm: A) {
+        name = algorithm.name + " (fixed-size)"
+        run = { try algorithm.solve($0, options: $1) }
+    }
+
+    /// Solves once for the error (of the end state) and statistics, then times repeated solves.
+    public func measure(
+        _ problem: StaticODEProblem<F>, options: SolveOptions, samples: Int, error: ([Double]) -> Double
+    ) throws -> WorkPrecisionPoint {
+        let sol = try run(problem, options)
+        let err = sol.retcode.isSuccessful ? error(sol.u.last!.array) : .nan
+        let seconds = try timePerCall(samples: samples) { _ = try run(problem, options) }
+        return WorkPrecisionPoint(
+            method: name, reltol: options.reltol, error: err, nf: sol.stats.nf, njacs: sol.stats.njacs,
+            nlu: sol.stats.nluFactorizations, steps: sol.stats.naccept, seconds: seconds, retcode: sol.retcode.description)
+    }
+}
+
 /// The fastest of `points`' methods (other than `excluding`) at accuracy `error`: each method's
 /// time there is read off its own work-precision curve by log-log interpolation. Where a method's
 /// curve does not reach that error because even its loosest run is more accurate, its fastest run
