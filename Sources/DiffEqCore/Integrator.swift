@@ -161,14 +161,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             _dt = setup.direction * initialStepSize(du0: du0)
         }
         stepper.start(t: _t, u: _u, du: du0)
-        if setup.saveEverystep || setup.saveTimes.isEmpty {
+        for _ in 0..<setup.initialSaves(at: _t, nextSave: &nextSave) {
             savedT.append(_t)
             savedU.append(_u)
-        }
-        while nextSave < setup.saveTimes.count && setup.saveTimes[nextSave] == _t {
-            savedT.append(_t)
-            savedU.append(_u)
-            nextSave += 1
         }
         if setup.dense {
             denseT.append(_t)

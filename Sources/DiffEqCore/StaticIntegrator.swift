@@ -50,14 +50,9 @@ public struct StaticIntegratorState<State: StaticState> {
     package mutating func begin(dt: Double, evaluations: Int, setup: SolveSetup<Double>) {
         self.dt = dt
         stats.nf += evaluations
-        if setup.saveEverystep || setup.saveTimes.isEmpty {
+        for _ in 0..<setup.initialSaves(at: t, nextSave: &nextSave) {
             savedT.append(t)
             savedU.append(u)
-        }
-        while nextSave < setup.saveTimes.count && setup.saveTimes[nextSave] == t {
-            savedT.append(t)
-            savedU.append(u)
-            nextSave += 1
         }
     }
 
