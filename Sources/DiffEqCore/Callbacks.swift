@@ -1,6 +1,6 @@
 /// What an event's `affect` may read and change: the state, the parameters, and whether the
 /// integration goes on. Changes to `u` or `p` restart the method from the new values.
-public struct EventContext<Scalar: DiffEqScalar> {
+public struct EventContext<Scalar: DiffEqScalar>: Sendable {
     /// The state at the event (write to change it, as `integrator.u[i] = ...` in Julia).
     public var u: [Scalar]
     /// The parameters (write to change them from here on: doses, switches).
@@ -29,9 +29,9 @@ public struct EventContext<Scalar: DiffEqScalar> {
 /// `affect` runs at upcrossings (condition going from negative to positive) and
 /// `affectNeg` at downcrossings; the plain initialiser uses one affect for both, as
 /// `ContinuousCallback(condition, affect!)` does.
-public struct ContinuousCallback<Scalar: DiffEqScalar> {
-    public typealias Condition = ([Scalar], Double, [Scalar]) -> Double
-    public typealias Affect = (inout EventContext<Scalar>) -> Void
+public struct ContinuousCallback<Scalar: DiffEqScalar>: Sendable {
+    public typealias Condition = @Sendable ([Scalar], Double, [Scalar]) -> Double
+    public typealias Affect = @Sendable (inout EventContext<Scalar>) -> Void
 
     public let condition: Condition
     public let affect: Affect?
@@ -67,8 +67,8 @@ public struct ContinuousCallback<Scalar: DiffEqScalar> {
 
 /// An event checked after every accepted step: when `condition(u, t, p)` is true, `affect`
 /// runs (discrete callback).
-public struct DiscreteCallback<Scalar: DiffEqScalar> {
-    public typealias Condition = ([Scalar], Double, [Scalar]) -> Bool
+public struct DiscreteCallback<Scalar: DiffEqScalar>: Sendable {
+    public typealias Condition = @Sendable ([Scalar], Double, [Scalar]) -> Bool
     public let condition: Condition
     public let affect: ContinuousCallback<Scalar>.Affect
     public let savePositions: (before: Bool, after: Bool)
@@ -85,7 +85,7 @@ public struct DiscreteCallback<Scalar: DiffEqScalar> {
 
 /// A set of callbacks (`CallbackSet`): continuous ones are handled first, earliest event
 /// first, then the discrete ones in order.
-public struct CallbackSet<Scalar: DiffEqScalar> {
+public struct CallbackSet<Scalar: DiffEqScalar>: Sendable {
     public var continuous: [ContinuousCallback<Scalar>]
     public var discrete: [DiscreteCallback<Scalar>]
 

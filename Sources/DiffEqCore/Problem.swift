@@ -12,8 +12,10 @@
 /// ```
 public struct ODEProblem<F: ODEFunction> {
     public typealias Scalar = F.Scalar
-    public typealias InitialState = ([Scalar], Double) -> [Scalar]
+    public typealias InitialState = @Sendable ([Scalar], Double) -> [Scalar]
     public typealias TimeSpan = (Double, Double)
+    /// A time span computed from the parameters (`tspan(p)`).
+    public typealias TimeSpanFunction = @Sendable ([Scalar]) -> TimeSpan
 
     public var f: F
     public var p: [Scalar]
@@ -27,13 +29,13 @@ public struct ODEProblem<F: ODEFunction> {
     @usableFromInline var u0Spec: U0Spec
     @usableFromInline var tspanSpec: TspanSpec
 
-    @usableFromInline enum U0Spec {
+    @usableFromInline enum U0Spec: Sendable {
         case value([Scalar])
         case function(InitialState)
     }
-    @usableFromInline enum TspanSpec {
+    @usableFromInline enum TspanSpec: Sendable {
         case value(TimeSpan)
-        case function(([Scalar]) -> TimeSpan)
+        case function(TimeSpanFunction)
     }
 
     /// A problem with a fixed initial state and time span.
@@ -47,7 +49,7 @@ public struct ODEProblem<F: ODEFunction> {
     /// A problem whose initial state is `u0(p, t0)` and, optionally, whose time span is
     /// `tspan(p)`.
     public init(
-        _ f: F, u0: @escaping InitialState, tspan: @escaping ([Scalar]) -> TimeSpan, p: [Scalar]
+        _ f: F, u0: @escaping InitialState, tspan: @escaping TimeSpanFunction, p: [Scalar]
     ) {
         self.f = f
         self.p = p
@@ -96,12 +98,13 @@ public struct ODEProblem<F: ODEFunction> {
 }
 
 extension ODEProblem {
-    /// A problem from a closure right-hand side (the quick form).
+    /// A problem from a closure right-hand side (the quick form); `autonomous: true` declares
+    /// that `f` ignores `t` (see ``ODEFunction/isAutonomous``).
     public init<S: DiffEqScalar>(
-        f: @escaping ClosureRHS<S>.Function, jacobian: ClosureRHS<S>.Function? = nil,
+        f: @escaping ClosureRHS<S>.Function, jacobian: ClosureRHS<S>.Function? = nil, autonomous: Bool = false,
         u0: [S], tspan: TimeSpan, p: [S] = []
     ) where F == ClosureRHS<S> {
-        self.init(ClosureRHS(f, jacobian: jacobian), u0: u0, tspan: tspan, p: p)
+        self.init(ClosureRHS(f, jacobian: jacobian, autonomous: autonomous), u0: u0, tspan: tspan, p: p)
     }
 
     /// A problem from a model written once over the scalar protocol (the generic form).
@@ -111,3 +114,9 @@ extension ODEProblem {
         self.init(GenericRHS(model, as: S.self), u0: u0, tspan: tspan, p: p)
     }
 }
+
+// A problem is a value users hand to concurrent solves (a `withTaskGroup` over parameters, an
+// ensemble): `u0(p, t0)`, `tspan(p)`, the callbacks and a closure right-hand side are `@Sendable`
+// closures, so only a right-hand side type of the user's that is not `Sendable` keeps it from
+// being one.
+extension ODEProblem: Sendable where F: Sendable {}

@@ -74,8 +74,8 @@ func resizedOutput<Scalar: DiffEqScalar>(count n: Int) -> [Scalar] {
 }
 
 /// The quick form: a closure over one concrete scalar type, with an optional analytic Jacobian.
-public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction {
-    public typealias Function = (inout [Scalar], [Scalar], [Scalar], Scalar) -> Void
+public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction, Sendable {
+    public typealias Function = @Sendable (inout [Scalar], [Scalar], [Scalar], Scalar) -> Void
 
     @usableFromInline let f: Function
     @usableFromInline let jac: Function?
@@ -158,3 +158,5 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
         }
     }
 }
+
+extension GenericRHS: Sendable where Model: Sendable {}

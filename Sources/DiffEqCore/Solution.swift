@@ -47,8 +47,10 @@ public struct SolverStats: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A continuous representation of a solution between its first and last step.
-public protocol DenseOutput<Scalar> {
+/// A continuous representation of a solution between its first and last step. `Sendable`, so
+/// that a solution can be handed to another task with its interpolant: an implementation holds
+/// the data of the steps as values.
+public protocol DenseOutput<Scalar>: Sendable {
     associatedtype Scalar: DiffEqScalar
     /// The closed interval covered, as `(min, max)`.
     var domain: (Double, Double) { get }
@@ -75,7 +77,7 @@ public enum InterpolationError: Error, Equatable, Sendable, CustomStringConverti
 
 /// The result of a solve: saved times and states, the interpolant, statistics and the return
 /// code. A failed solve keeps everything computed up to the failure.
-public struct ODESolution<Scalar: DiffEqScalar> {
+public struct ODESolution<Scalar: DiffEqScalar>: Sendable {
     /// Saved times, in the direction of integration.
     public internal(set) var t: [Double]
     /// Saved states, `u[i]` at `t[i]`.

@@ -188,8 +188,8 @@ extension StaticODEFunction {
 /// ``StaticODEFunction`` (a struct with the formula in `callAsFunction`) is, which is the fastest
 /// form for small systems.
 public struct StaticClosureRHS<State: StaticState, Parameters>: StaticODEFunction {
-    public typealias Function = (State, Parameters, Double) -> State
-    public typealias JacobianFunction = (State, Parameters, Double) -> State.SquareMatrix
+    public typealias Function = @Sendable (State, Parameters, Double) -> State
+    public typealias JacobianFunction = @Sendable (State, Parameters, Double) -> State.SquareMatrix
 
     @usableFromInline let f: Function
     @usableFromInline let jac: JacobianFunction?
@@ -242,7 +242,7 @@ public struct StaticODEProblem<F: StaticODEFunction> {
 extension StaticODEProblem {
     /// A problem from a closure right-hand side.
     public init<S: StaticState, P>(
-        f: @escaping (S, P, Double) -> S, u0: S, tspan: (Double, Double), p: P
+        f: @escaping StaticClosureRHS<S, P>.Function, u0: S, tspan: (Double, Double), p: P
     ) where F == StaticClosureRHS<S, P> {
         self.init(StaticClosureRHS(f), u0: u0, tspan: tspan, p: p)
     }
@@ -250,7 +250,7 @@ extension StaticODEProblem {
 
 /// What a fixed-size solve computed: the saved times and states (as values), the return code
 /// and the work counters. (No dense output: ask for the times you need with `saveat`.)
-public struct StaticODESolution<State: StaticState> {
+public struct StaticODESolution<State: StaticState>: Sendable {
     public let t: [Double]
     public let u: [State]
     public var retcode: ReturnCode
@@ -271,3 +271,8 @@ public struct StaticODESolution<State: StaticState> {
         self.algorithm = algorithm
     }
 }
+
+// As ``ODEProblem``: `Sendable` when the right-hand side and its parameters are (the closure
+// form's closures are `@Sendable`).
+extension StaticClosureRHS: Sendable where Parameters: Sendable {}
+extension StaticODEProblem: Sendable where F: Sendable, F.Parameters: Sendable {}

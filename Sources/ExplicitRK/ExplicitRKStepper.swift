@@ -423,7 +423,7 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
 }
 
 /// The algorithms of this module: a tableau run by ``ExplicitRKStepper``.
-public protocol ExplicitRKAlgorithm: ODEAlgorithm, StaticODEAlgorithm {
+public protocol ExplicitRKAlgorithm: ODEAlgorithm, StaticODEAlgorithm, Sendable {
     var tableau: ButcherTableau { get }
 }
 

@@ -5,7 +5,7 @@ import DiffEqCore
 /// A. J. Lotka, "Elements of Physical Biology" (1925); V. Volterra (1926). The parameters
 /// `p = [1.5, 1, 3, 1]`, `u0 = [1, 1]`, `t ∈ [0, 10]` are those of the DifferentialEquations.jl
 /// and DiffEqFlux.jl documentation examples.
-public struct LotkaVolterra: ODEModel {
+public struct LotkaVolterra: ODEModel, Sendable {
     public init() {}
 
     @inlinable
@@ -31,7 +31,7 @@ public struct LotkaVolterra: ODEModel {
 ///
 /// E. N. Lorenz, "Deterministic nonperiodic flow", J. Atmos. Sci. 20 (1963) 130-141, with his
 /// parameters σ = 10, ρ = 28, β = 8/3 (chaotic; largest Lyapunov exponent about 0.9).
-public struct Lorenz: ODEModel {
+public struct Lorenz: ODEModel, Sendable {
     public init() {}
 
     @inlinable
@@ -55,7 +55,7 @@ public struct Lorenz: ODEModel {
 /// ``Lorenz`` in the fixed-size form (``StaticODEProblem``): state and parameters `SIMD3<Double>`
 /// (`p = (σ, ρ, β)`), the same formula in the same operation order, so both forms give the same
 /// numbers.
-public struct StaticLorenz: StaticODEFunction {
+public struct StaticLorenz: StaticODEFunction, Sendable {
     public init() {}
 
     @inlinable
@@ -70,7 +70,7 @@ public struct StaticLorenz: StaticODEFunction {
 /// H. H. Robertson, "The solution of a set of reaction rate equations", in J. Walsh (ed.),
 /// Numerical Analysis: An Introduction, Academic Press (1966) 178-182. As in the IVP test set:
 /// k = (0.04, 3e7, 1e4), y(0) = (1, 0, 0), t ∈ [0, 1e11].
-public struct Rober: ODEModel {
+public struct Rober: ODEModel, Sendable {
     public init() {}
 
     @inlinable

@@ -86,11 +86,11 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// The buffers are class properties, and every access to one is a dynamic exclusivity
     /// check: the loops below touch each buffer once through a pointer rather than per element.
     @inlinable
-    func adjointRHS(includeMu: Bool) -> ClosureRHS<Double> {
+    func adjointRHS(includeMu: Bool) -> _BackwardRHS {
         let (n, np) = (self.n, self.np)
         // Captured directly: its state sits behind pointers (no exclusivity checks per call).
         let stage = stageJacobian
-        return ClosureRHS<Double>(
+        return _BackwardRHS(
             { dy, y, _, t in
                 // Once the backward solver has asked for a Jacobian (a Rosenbrock or SDIRK
                 // method), a right-hand side at a new time evaluates the Jacobian there too; an
@@ -261,11 +261,16 @@ func _interpolantOrder(_ dense: any DenseOutput<Double>) -> Int? {
 /// observation is at `t0` and there is nothing to integrate).
 @inlinable
 func _sweepBackward<A: ODEAlgorithm>(
-    plan: ObservationPlan, algorithm: A, rhs: ClosureRHS<Double>, y: inout [Double], options: SolveOptions,
+    plan: ObservationPlan, algorithm: A, rhs: _BackwardRHS, y: inout [Double], options: SolveOptions,
     stats: inout SensitivityStats, atObservation: @escaping (Int, inout [Double]) -> Void
 ) throws(SensitivityError) -> ODESolution<Double>? {
     let times = plan.times, t0 = plan.t0
-    var next = times.count - 1
+    // The jumps run inside the backward solve, synchronously on this thread, and move this
+    // cursor and the caller's accumulators (through `atObservation`): state that the
+    // `@Sendable` closures of a callback may not capture. The problem and its callback never
+    // leave this function, so no other thread can reach either; the compiler cannot see that.
+    nonisolated(unsafe) var next = times.count - 1
+    nonisolated(unsafe) let jump = atObservation
     let last = times[next]
     while next >= 0 && times[next] == last {
         atObservation(next, &y)
@@ -280,7 +285,7 @@ func _sweepBackward<A: ODEAlgorithm>(
             affect: { context in
                 let t = context.t
                 while next >= 0 && times[next] == t {
-                    atObservation(next, &context.u)
+                    jump(next, &context.u)
                     next -= 1
                 }
             },
@@ -649,7 +654,7 @@ public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
         let observed = forward.u
         let ws = _AdjointWorkspace(model, p: plan.p, n: n)
         var f = [Double](repeating: 0, count: n)
-        let rhs = ClosureRHS<Double>({ dy, y, _, t in
+        let rhs = _BackwardRHS({ dy, y, _, t in
             for i in 0..<n {
                 ws.u[i] = y[i]
                 ws.lambda[i] = y[n + i]

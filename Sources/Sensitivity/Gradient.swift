@@ -189,7 +189,7 @@ public struct SensitivityResult: Sendable {
 /// solves' worth of work and need no storage beyond the observations; adjoint methods
 /// (``InterpolatingAdjoint``, ``QuadratureAdjoint``, ``BacksolveAdjoint``) cost one forward and
 /// one backward solve whatever the number of parameters (Ma et al., arXiv:1812.01892).
-public protocol SensitivityAlgorithm {
+public protocol SensitivityAlgorithm: Sendable {
     /// The name a SciMLSensitivity.jl user recognises.
     var name: String { get }
 

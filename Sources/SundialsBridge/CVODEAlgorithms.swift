@@ -110,7 +110,7 @@ public struct CVODE_BDF: ODEAlgorithm, Sendable {
 }
 
 /// What ``CVODE_Adams`` and ``CVODE_BDF`` share: their settings and the one solve path.
-public protocol CVODEAlgorithm: ODEAlgorithm {
+public protocol CVODEAlgorithm: ODEAlgorithm, Sendable {
     var maxOrder: Int { get }
     var maxNumSteps: Int? { get }
     var nonlinearSolver: CVODENonlinearSolver { get }

@@ -154,7 +154,7 @@ struct SwitchedDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
 
 /// A non-stiff explicit Runge-Kutta method and a stiff Rosenbrock method switched on stiffness:
 /// `AutoTsit5(Rosenbrock23())` and `AutoVern7(Rodas5P())` are the DifferentialEquations.jl names.
-public struct AutoSwitch<NonStiffAlgorithm: ExplicitRKAlgorithm, StiffAlgorithm: RosenbrockAlgorithm>: ODEAlgorithm {
+public struct AutoSwitch<NonStiffAlgorithm: ExplicitRKAlgorithm, StiffAlgorithm: RosenbrockAlgorithm>: ODEAlgorithm, Sendable {
     public var nonStiff: NonStiffAlgorithm
     public var stiff: StiffAlgorithm
     public var parameters: AutoSwitchParameters

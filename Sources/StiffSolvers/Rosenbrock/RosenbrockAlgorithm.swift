@@ -5,7 +5,7 @@ import DiffEqCore
 ///
 /// Every method solves `M du/dt = f(u, p, t)` with a constant, possibly singular mass matrix
 /// (index-1 DAEs), over any scalar type (`Double`, `Float`, dual numbers).
-public protocol RosenbrockAlgorithm: ODEAlgorithm, StaticODEAlgorithm {
+public protocol RosenbrockAlgorithm: ODEAlgorithm, StaticODEAlgorithm, Sendable {
     var tableau: RosenbrockTableau { get }
     /// `.automatic`: the analytic Jacobian if the right-hand side has one, else forward-mode AD
     /// for a generic model, else finite differences. `.finiteDifferences` forces differences.

@@ -2,7 +2,7 @@ import DiffEqCore
 
 /// What a Rosenbrock solve learned about singular iteration matrices: shared (a reference)
 /// between the stepper inside an integrator and the `solve` that reports the return code.
-public final class RosenbrockDiagnostics: @unchecked Sendable {
+public final class RosenbrockDiagnostics {
     /// Factorizations of `W` that found it singular, over the whole solve.
     @usableFromInline var singularCount = 0
     /// Singular factorizations since the last successful one.

@@ -8,7 +8,7 @@ import DiffEqCore
 /// var integrator = try Kvaerno5().makeIntegrator(ProblemLibrary.hires(), options: SolveOptions(reltol: 1e-6))
 /// while integrator.step() {}
 /// ```
-public protocol SDIRKAlgorithm: ODEAlgorithm {
+public protocol SDIRKAlgorithm: ODEAlgorithm, Sendable {
     var tableau: SDIRKTableau { get }
     /// How `J = ∂f/∂u` is obtained (``JacobianSource/automatic``: analytic, else forward-mode AD
     /// for generic models, else finite differences).
