@@ -2,6 +2,7 @@
 // with a message, never a trap, a hang, output from C, or `.success` with garbage.
 import DiffEq
 import Foundation
+import Synchronization
 import Testing
 
 private struct Decay: ODEModel {
@@ -180,14 +181,17 @@ private func decay(_ u0: [Double] = [1.0, 2.0], tspan: (Double, Double) = (0, 1)
     }
 
     @Test(arguments: sweepAlgorithms) func callbacksNaNCondition(_ a: String) {
-        var fired = 0
-        let cb = ContinuousCallback<Double>(condition: { u, t, p in t > 0.5 ? .nan : -1 }, affect: { _ in fired += 1 })
+        // Callback closures are @Sendable (a problem may be solved on any thread): an atomic count.
+        let fired = Atomic<Int>(0)
+        let cb = ContinuousCallback<Double>(
+            condition: { u, t, p in t > 0.5 ? .nan : -1 }, affect: { _ in fired.wrappingAdd(1, ordering: .relaxed) })
         var p = decay()
         p.callbacks = CallbackSet(cb)
         checkStandard(a, p, .init())
         // A NaN has no sign: it once read as an upcrossing in the native integrator (NaN < 0 is
         // false) and the affect ran at a bogus root. Now every solver stops with `.failure`.
-        #expect(fired == 0, "\(a): a NaN condition fired \(fired) events")
+        let count = fired.load(ordering: .relaxed)
+        #expect(count == 0, "\(a): a NaN condition fired \(count) events")
         if let sol = try? sweepSolve(a, p, .init()) {
             #expect(sol.retcode == .failure, "\(a): \(sol.retcode)")
             #expect(sol.message?.contains("returned NaN") == true, "\(a): \(sol.message ?? "")")
@@ -195,12 +199,12 @@ private func decay(_ u0: [Double] = [1.0, 2.0], tspan: (Double, Double) = (0, 1)
     }
 
     @Test(arguments: sweepAlgorithms) func eventAtT0(_ a: String) {
-        var fired: [Double] = []
-        let cb = ContinuousCallback<Double>(condition: { u, t, p in t - 0 }, affect: { c in fired.append(c.t) })
+        let fired = Mutex<[Double]>([])
+        let cb = ContinuousCallback<Double>(condition: { u, t, p in t - 0 }, affect: { c in fired.withLock { $0.append(c.t) } })
         var p = decay()
         p.callbacks = CallbackSet(cb)
         checkStandard(a, p, .init())
-        let cb2 = ContinuousCallback<Double>(condition: { u, t, p in t - 1 }, affect: { c in fired.append(c.t) })
+        let cb2 = ContinuousCallback<Double>(condition: { u, t, p in t - 1 }, affect: { c in fired.withLock { $0.append(c.t) } })
         p.callbacks = CallbackSet(cb2)
         checkStandard(a, p, .init())
     }

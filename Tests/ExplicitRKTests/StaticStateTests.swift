@@ -10,7 +10,7 @@ import ProblemLibrary
     /// Every adaptive and fixed-step family member the form supports, with the options that
     /// exercise its parts: FSAL and not, DOP853's two-estimate norm, interpolants with lazily
     /// computed extra stages (Vern) through `saveat`, tstops.
-    nonisolated(unsafe) static let cases: [(name: String, algorithm: any ExplicitRKAlgorithm, options: SolveOptions)] = [
+    static let cases: [(name: String, algorithm: any ExplicitRKAlgorithm, options: SolveOptions)] = [
         ("Tsit5 1e-4", Tsit5(), SolveOptions(reltol: 1e-4, abstol: 1e-4)),
         ("Tsit5 1e-10", Tsit5(), SolveOptions(reltol: 1e-10, abstol: 1e-10)),
         ("Tsit5 saveat", Tsit5(), SolveOptions(reltol: 1e-7, abstol: 1e-9, saveat: .every(0.37))),

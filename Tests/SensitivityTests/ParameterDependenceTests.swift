@@ -19,7 +19,7 @@ private struct TimeWeighted: PointLoss {
 
 @Suite struct ParameterDependenceTests {
     static let a = -0.6, b = 1.4, c = 1.6
-    nonisolated(unsafe) static let methods: [any SensitivityAlgorithm] = [
+    static let methods: [any SensitivityAlgorithm] = [
         ForwardDiffSensitivity(), ForwardSensitivity(), InterpolatingAdjoint(), InterpolatingAdjoint(checkpointing: true),
         QuadratureAdjoint(), BacksolveAdjoint(), CVODESForward(method: .adams),
         CVODESAdjoint(method: .adams, interpolation: .polynomial),

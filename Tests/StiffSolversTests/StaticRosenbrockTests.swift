@@ -246,9 +246,10 @@ enum Cascade {
     static func staticProblem<S: StaticState>(_: S.Type, analytic: Bool = false) -> StaticODEProblem<StaticClosureRHS<S, Double>> {
         var u0 = S()
         for i in 0..<u0.scalarCount { u0[i] = Double(i + 1) / 4 }
-        return StaticODEProblem(
-            StaticClosureRHS({ u, _, t in rhs(u, t) }, jacobian: analytic ? { _, _, _ in jacobian(S.self) } : nil),
-            u0: u0, tspan: (0, 3), p: 0)
+        let f: StaticClosureRHS<S, Double>.Function = { u, _, t in rhs(u, t) }
+        let J = jacobian(S.self)
+        let jac: StaticClosureRHS<S, Double>.JacobianFunction = { _, _, _ in J }
+        return StaticODEProblem(StaticClosureRHS(f, jacobian: analytic ? jac : nil), u0: u0, tspan: (0, 3), p: 0)
     }
 
     static func arrayProblem(count n: Int, analytic: Bool = false) -> ODEProblem<ClosureRHS<Double>> {

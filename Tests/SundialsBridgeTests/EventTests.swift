@@ -30,7 +30,7 @@ import Testing
             condition: { u, _, _ in u[0] }, upcrossing: nil, downcrossing: { $0.u[1] = -0.9 * $0.u[1] })
         return ODEProblem(
             f: { du, u, p, _ in
-                counter.count += 1
+                counter.increment()
                 du[0] = u[1]
                 du[1] = -p[0]
             },

@@ -1,11 +1,15 @@
 import DiffEqCore
 import Glibc
+import Synchronization
 
 // Test problems, defined here so that these tests depend only on DiffEqCore and the bridge.
 
-/// Counts calls of a right-hand side or Jacobian.
-final class CallCounter {
-    var count = 0
+/// Counts calls of a right-hand side or Jacobian. The closures of a problem are `@Sendable` (a problem
+/// may be solved on any thread), so the counter they capture is an atomic.
+final class CallCounter: Sendable {
+    private let calls = Atomic<Int>(0)
+    var count: Int { calls.load(ordering: .relaxed) }
+    func increment() { calls.wrappingAdd(1, ordering: .relaxed) }
 }
 
 /// `u' = -0.5 u`, `u(0) = u0`: `u(t) = u0 exp(-t/2)`.
@@ -14,7 +18,7 @@ func decayProblem(u0: Double = 1, tspan: (Double, Double) = (0, 2), counter: Cal
 {
     ODEProblem(
         f: { du, u, p, _ in
-            counter?.count += 1
+            counter?.increment()
             du[0] = p[0] * u[0]
         },
         u0: [u0], tspan: tspan, p: [-0.5])
@@ -43,7 +47,7 @@ func roberProblem(
     }
     // Column-major: J[i + 3j] = df_i/du_j.
     let jac: ClosureRHS<Double>.Function = { J, u, p, _ in
-        jacobianCounter?.count += 1
+        jacobianCounter?.increment()
         let (k1, k2, k3) = (p[0], p[1], p[2])
         J[0] = -k1
         J[1] = k1

@@ -7,7 +7,7 @@ import Testing
         let counter = CallCounter()
         let prob = ODEProblem(
             f: { (du: inout [Double], u: [Double], p: [Double], _: Double) in
-                counter.count += 1
+                counter.increment()
                 du[0] = -p[0] * u[0] + p[2] * u[1] * u[2]
                 du[1] = p[0] * u[0] - p[1] * u[1] * u[1] - p[2] * u[1] * u[2]
                 du[2] = p[1] * u[1] * u[1]
