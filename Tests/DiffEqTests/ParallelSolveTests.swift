@@ -67,7 +67,46 @@ private struct Fingerprint: Equatable, Sendable, CustomStringConvertible {
     var description: String { "\(label): \(retcode), \(bits.count) words" }
 }
 
+/// Compiles only for a `Sendable` type.
+private func requireSendable<T: Sendable>(_: T.Type) {}
+
 @Suite struct ParallelSolveTests {
+    /// Every value a user shares between tasks is `Sendable` (a compile-time check: this test
+    /// passes by compiling in Swift 6 mode).
+    @Test func publicValuesAreSendable() {
+        // Algorithms.
+        requireSendable(Euler.self); requireSendable(Midpoint.self); requireSendable(Heun.self)
+        requireSendable(RK4.self); requireSendable(BS3.self); requireSendable(DP5.self)
+        requireSendable(Tsit5.self); requireSendable(Vern6.self); requireSendable(Vern7.self)
+        requireSendable(Vern8.self); requireSendable(Vern9.self); requireSendable(DP8.self)
+        requireSendable(Rosenbrock23.self); requireSendable(Rodas4.self); requireSendable(Rodas5P.self)
+        requireSendable(TRBDF2.self); requireSendable(KenCarp4.self); requireSendable(Kvaerno5.self)
+        requireSendable(AutoSwitch<Vern7, Rodas5P>.self); requireSendable(GlobalErrorControl<Tsit5>.self)
+        requireSendable(CVODE_Adams.self); requireSendable(CVODE_BDF.self)
+        // Problems, right-hand sides, callbacks, options.
+        requireSendable(ODEProblem<ClosureRHS<Double>>.self)
+        requireSendable(ODEProblem<GenericRHS<VanDerPolModel, Double>>.self)
+        requireSendable(ODEProblem<GenericRHS<VanDerPolModel, Dual<4, Double>>>.self)
+        requireSendable(StaticODEProblem<StaticClosureRHS<SIMD2<Double>, Double>>.self)
+        requireSendable(CallbackSet<Double>.self); requireSendable(EventContext<Double>.self)
+        requireSendable(SolveOptions.self); requireSendable(SaveAt.self); requireSendable(AbsoluteTolerance.self)
+        // Results, dense outputs, return codes, statistics, errors.
+        requireSendable(ODESolution<Double>.self); requireSendable(ODESolution<Float>.self)
+        requireSendable(StaticODESolution<SIMD3<Double>>.self)
+        requireSendable(RKDenseOutput<Double>.self); requireSendable(RosenbrockDenseOutput<Double>.self)
+        requireSendable(HermiteDenseOutput<Double>.self); requireSendable((any DenseOutput<Double>).self)
+        requireSendable(ReturnCode.self); requireSendable(SolverStats.self)
+        requireSendable(DiffEqError.self); requireSendable(InterpolationError.self)
+        // Gradients.
+        requireSendable(ForwardDiffSensitivity.self); requireSendable(ForwardSensitivity.self)
+        requireSendable(InterpolatingAdjoint.self); requireSendable(QuadratureAdjoint.self)
+        requireSendable(BacksolveAdjoint.self); requireSendable(AutoSensitivity.self)
+        requireSendable(CVODESForward.self); requireSendable(CVODESAdjoint.self)
+        requireSendable((any SensitivityAlgorithm).self)
+        requireSendable(SensitivityResult.self); requireSendable(SensitivityStats.self)
+        requireSendable(SensitivityError.self)
+    }
+
     /// The jobs: each a `@Sendable` closure that captures its problem, algorithm and options (one
     /// problem value shared by several jobs) and returns the solve's fingerprint.
     fileprivate static func jobs() -> [@Sendable () throws -> Fingerprint] {
