@@ -240,11 +240,13 @@ public struct StaticODEProblem<F: StaticODEFunction> {
 }
 
 extension StaticODEProblem {
-    /// A problem from a closure right-hand side.
+    /// A problem from a closure right-hand side, with an optional analytic Jacobian;
+    /// `autonomous: true` declares that `f` ignores `t` (see ``ODEFunction/isAutonomous``).
     public init<S: StaticState, P>(
-        f: @escaping StaticClosureRHS<S, P>.Function, u0: S, tspan: (Double, Double), p: P
+        f: @escaping StaticClosureRHS<S, P>.Function, jacobian: StaticClosureRHS<S, P>.JacobianFunction? = nil,
+        autonomous: Bool = false, u0: S, tspan: (Double, Double), p: P
     ) where F == StaticClosureRHS<S, P> {
-        self.init(StaticClosureRHS(f), u0: u0, tspan: tspan, p: p)
+        self.init(StaticClosureRHS(f, jacobian: jacobian, autonomous: autonomous), u0: u0, tspan: tspan, p: p)
     }
 }
 

@@ -228,7 +228,9 @@ extension _TapeStorage {
 ///
 /// Most code should call the generic ``denseLayer(_:parameters:offset:outputs:activation:)``,
 /// which records these entries when run on `Tracked` and plain loops otherwise.
-public struct TrackedVector: @unchecked Sendable {
+///
+/// Not `Sendable`: it points into its tape, which belongs to one thread.
+public struct TrackedVector {
     @usableFromInline let tape: UnsafeMutablePointer<_TapeStorage>
     @usableFromInline let start: Int32
     /// Number of elements.
