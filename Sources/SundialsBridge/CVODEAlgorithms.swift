@@ -115,10 +115,17 @@ public protocol CVODEAlgorithm: ODEAlgorithm {
     var maxNumSteps: Int? { get }
     var nonlinearSolver: CVODENonlinearSolver { get }
     var useAnalyticJacobian: Bool { get }
+    /// Whether the family is Adams-Moulton (`CVODE_Adams`) rather than BDF: what a CVODES
+    /// sensitivity run passed this algorithm integrates with.
+    var isAdamsMoulton: Bool { get }
 }
 
-extension CVODE_Adams: CVODEAlgorithm {}
-extension CVODE_BDF: CVODEAlgorithm {}
+extension CVODE_Adams: CVODEAlgorithm {
+    public var isAdamsMoulton: Bool { true }
+}
+extension CVODE_BDF: CVODEAlgorithm {
+    public var isAdamsMoulton: Bool { false }
+}
 
 extension CVODEAlgorithm {
     /// CVODE varies its order `q` and controls the local error `∝ h^(q+1)`, so `α = q/(q+1)`

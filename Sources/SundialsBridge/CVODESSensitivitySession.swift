@@ -339,6 +339,24 @@ package final class CVODESSensitivitySession {
         return nst
     }
 
+    /// Stops the run when the last step fell to the resolution of `t`, as ``CVODESession`` does
+    /// (CVODE's default `hmin` is 0: at a wall of NaNs or a singularity it keeps taking steps
+    /// that no longer move `t`; `CVODE_BDF` stopped after 41 steps where a CVODES gradient took
+    /// every step `maxiters` allowed, storing a checkpoint per step with `Nd = 1`: 3 GB).
+    /// A step shortened to land on the stop time (`CV_TSTOP_RETURN`) may be short on purpose.
+    private func checkStepFloor(_ flag: Int32, at t: Double, phase: String) throws(CVODESFailure) {
+        guard flag == CV_SUCCESS else { return }
+        var h = 0.0
+        CVodeGetLastStep(memory, &h)
+        guard Swift.abs(h) <= stepFloor(at: t, dtmin: 0) else { return }
+        let text = "the step size fell to |h| = \(Swift.abs(h)) at t = \(t), below the resolution of t"
+        guard functions.nonFiniteEvaluations > 0 else {
+            throw CVODESFailure(phase: phase, retcode: .dtLessThanMin, message: text)
+        }
+        throw CVODESFailure(
+            phase: phase, retcode: .unstable, message: "a function returned NaN or Inf at t = \(functions.nonFiniteTime); " + text)
+    }
+
     // MARK: Forward sensitivity analysis
 
     private func runForward(u0: [Double], t0: Double, times: [Double], s0: [Double], ns: Int) throws(CVODESFailure)
@@ -389,31 +407,49 @@ package final class CVODESSensitivitySession {
         try check(
             CVodeSetSensErrCon(memory, settings.sensitivityErrorControl ? 1 : 0), "CVodeSetSensErrCon", phase: phase)
 
+        // One step per CVode call (CV_ONE_STEP), the observations interpolated inside each step
+        // (CVodeGetDky, CVodeGetSensDky), so that the step limit and the step-size floor are
+        // checked after every step. In CV_NORMAL mode one call ran up to CVODES' mxstep steps
+        // before either was seen: at a wall of NaNs every step ends just short of the wall, and
+        // with the staggered corrector the call never returned (issue #14).
+        let work = try newVector(u0, phase: phase)
+        self.work = work
         var tret = t0
         while k < times.count {
-            let t = times[k]
-            let flag = CVode(memory, t, y, &tret, CV_NORMAL)
-            if flag < 0 { throw integrationFailure(flag, "CVode", phase: phase, nonFiniteBefore: 0) }
-            if forwardSteps > settings.maxNumSteps {
+            if forwardSteps >= settings.maxNumSteps {
                 throw stepLimitFailure(
-                    "CVODES took more than maxiters = \(settings.maxNumSteps) steps before t = \(t)", phase: phase,
-                    nonFiniteBefore: 0)
+                    "CVODES took maxiters = \(settings.maxNumSteps) steps before reaching t = \(last) (at t = \(tret))",
+                    phase: phase, nonFiniteBefore: 0)
             }
-            try check(CVodeGetSens(memory, &tret, yS), "CVodeGetSens", phase: phase)
-            let u = values(y, count: n)
-            var s = [Double](repeating: 0, count: n * ns)
-            for j in 0..<ns {
-                guard let column = sdq_nvector_data(yS[j]) else { continue }
-                for i in 0..<n { s[j * n + i] = column[i] }
-            }
-            guard u.allSatisfy(\.isFinite), s.allSatisfy(\.isFinite) else {
-                throw CVODESFailure(phase: phase, retcode: .unstable, message: "the state or a sensitivity became NaN or Inf at t = \(t)")
-            }
-            // Repeated observation times share one CVode call.
-            while k < times.count && times[k] == t {
-                states.append(u)
-                sensitivities.append(s)
-                k += 1
+            let flag = CVode(memory, last, y, &tret, CV_ONE_STEP)
+            if flag < 0 { throw integrationFailure(flag, "CVode", phase: phase, nonFiniteBefore: 0) }
+            try checkStepFloor(flag, at: tret, phase: phase)
+            while k < times.count && times[k] <= tret {
+                let t = times[k]
+                var u = values(y, count: n)
+                if t == tret {
+                    var ts = t
+                    try check(CVodeGetSens(memory, &ts, yS), "CVodeGetSens", phase: phase)
+                } else {
+                    try check(CVodeGetDky(memory, t, 0, work), "CVodeGetDky", phase: phase)
+                    u = values(work, count: n)
+                    try check(CVodeGetSensDky(memory, t, 0, yS), "CVodeGetSensDky", phase: phase)
+                }
+                var s = [Double](repeating: 0, count: n * ns)
+                for j in 0..<ns {
+                    guard let column = sdq_nvector_data(yS[j]) else { continue }
+                    for i in 0..<n { s[j * n + i] = column[i] }
+                }
+                guard u.allSatisfy(\.isFinite), s.allSatisfy(\.isFinite) else {
+                    throw CVODESFailure(
+                        phase: phase, retcode: .unstable, message: "the state or a sensitivity became NaN or Inf at t = \(t)")
+                }
+                // Repeated observation times share one interpolation.
+                while k < times.count && times[k] == t {
+                    states.append(u)
+                    sensitivities.append(s)
+                    k += 1
+                }
             }
         }
         var nfe = 0, nfSe = 0, nfeS = 0, nje = 0
@@ -475,6 +511,7 @@ package final class CVODESSensitivitySession {
             }
             let flag = CVodeF(memory, last, y, &tret, CV_ONE_STEP, &ncheck)
             if flag < 0 { throw integrationFailure(flag, "CVodeF", phase: phase, nonFiniteBefore: 0) }
+            try checkStepFloor(flag, at: tret, phase: phase)
             while k < times.count && times[k] <= tret {
                 let t = times[k]
                 var u = values(y, count: n)
