@@ -62,8 +62,9 @@ public struct CVODE_Adams: ODEAlgorithm, Sendable {
 /// ```
 ///
 /// Both CVODE algorithms take `Double` or `Float` states (other scalars throw
-/// `DiffEqError.unsupported`), scalar or per-component `abstol`, `saveat`, `dense` (a cubic
-/// Hermite interpolant through `u` and `du/dt` at every step), `tstops` (CVODE stop times),
+/// `DiffEqError.unsupported`), scalar or per-component `abstol`, `saveat`, `dense` (CVODE's
+/// own interpolating polynomial of every step, from its Nordsieck array: what `saveat` gets
+/// through `CVodeGetDky`, of the order CVODE used), `tstops` (CVODE stop times),
 /// `dt`/`dtmin`/`dtmax`, and backward time spans; `adaptive: false` is unsupported. Continuous
 /// callbacks use CVODE's own root-finding (sign changes between step ends; `interpolationPoints`
 /// is not used, and simultaneous roots all fire, in order); discrete callbacks run after every

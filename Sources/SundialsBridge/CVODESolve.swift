@@ -245,9 +245,11 @@ struct CVODEInput {
 struct CVODERawResult {
     var t: [Double] = []
     var u: [[Double]] = []
+    /// The dense output's nodes (see ``CVODEPolynomialDenseOutput``).
     var denseT: [Double] = []
     var denseU: [[Double]] = []
-    var denseDU: [[Double]] = []
+    var denseH: [Double] = []
+    var denseZ: [[Double]] = []
     var dense = false
     var retcode: ReturnCode = .default
     var message: String?
@@ -261,7 +263,7 @@ struct CVODERawResult {
         }
         let interpolant: (any DenseOutput<S>)? =
             dense && denseT.count >= 2
-            ? HermiteDenseOutput(times: denseT, states: convert(denseU), derivatives: convert(denseDU))
+            ? CVODEPolynomialDenseOutput<S>(times: denseT, states: denseU, steps: denseH, coefficients: denseZ)
             : nil
         return ODESolution(
             t: t, u: convert(u), retcode: retcode, message: message, stats: stats, algorithm: algorithm,
