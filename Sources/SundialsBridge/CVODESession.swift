@@ -23,6 +23,7 @@ final class CVODESession {
     private var y: N_Vector?
     private var work: N_Vector?
     private var abstolVector: N_Vector?
+    private var constraintVector: N_Vector?
     private var matrix: SUNMatrix?
     private var linearSolver: SUNLinearSolver?
     private var nonlinearSolver: SUNNonlinearSolver?
@@ -53,6 +54,7 @@ final class CVODESession {
         if let y { N_VDestroy(y) }
         if let work { N_VDestroy(work) }
         if let abstolVector { N_VDestroy(abstolVector) }
+        if let constraintVector { N_VDestroy(constraintVector) }
         sdq_error_log_free(log)
         sdq_context_free(&context)
     }
@@ -133,6 +135,12 @@ final class CVODESession {
             let abstolVector = try newVector(input.abstol)
             self.abstolVector = abstolVector
             try check(CVodeSVtolerances(memory, input.reltol, abstolVector), "CVodeSVtolerances")
+        }
+
+        if let constraints = configuration.constraints, constraints.contains(where: { $0 != .none }) {
+            let v = try newVector(constraints.map(\.code))
+            constraintVector = v
+            try check(CVodeSetConstraints(memory, v), "CVodeSetConstraints")
         }
 
         switch configuration.nonlinearSolver {
