@@ -14,9 +14,18 @@ import SundialsBridge
 // sensitivity-enabled ODE solver in SUNDIALS", Proc. ASME IDETC/CIE 2005; Cao, Li, Petzold &
 // Serban (2003) for the adjoint with jumps at observation times.
 
-/// CVODES' linear multistep family for ``CVODESForward`` and ``CVODESAdjoint`` (both with
-/// Newton iteration and a dense direct linear solver, whose Jacobian is exact by forward-mode
-/// AD).
+/// CVODES' linear multistep family for ``CVODESForward`` and ``CVODESAdjoint`` (Newton
+/// iteration with a dense direct linear solver, whose Jacobian is exact by forward-mode AD,
+/// unless a CVODE algorithm asks for fixed-point iteration).
+///
+/// With a CVODE algorithm as the `algorithm` argument (and the sensealg's `method` `nil` or the
+/// same family) a CVODES run takes the algorithm's family, its `maxOrder` and `maxNumSteps`
+/// where the sensealg's own are `nil`, and its corrector: `CVODE_Adams()` iterates to a fixed
+/// point (functional iteration, no Jacobian) for the state, the sensitivities and the backward
+/// problem, as `CVODE_Adams` does; `CVODE_BDF` and `CVODE_Adams(nonlinearSolver: .newton)` use
+/// Newton. `useAnalyticJacobian` and `stabilityLimitDetection` are not used, and `constraints`
+/// are refused (CVODES' sensitivity runs here do not apply them). Any other algorithm is
+/// ignored (BDF unless `method` says otherwise).
 public enum CVODESMultistepMethod: Sendable, Equatable {
     /// Backward differentiation formulas, orders 1 to 5: stiff problems (the default).
     case bdf
@@ -348,6 +357,8 @@ struct _CVODESFamily {
     /// own `nil`.
     @usableFromInline let maxOrder: Int?
     @usableFromInline let maxNumSteps: Int?
+    /// The CVODE algorithm's fixed-point corrector (`CVODE_Adams`' default).
+    @usableFromInline let fixedPoint: Bool
 
     /// `method` if given, else the family of a CVODE `algorithm` (BDF for any other). A CVODE
     /// algorithm of the other family than an explicit `method` is refused: the run would
@@ -358,6 +369,7 @@ struct _CVODESFamily {
             self.method = method ?? .bdf
             maxOrder = nil
             maxNumSteps = nil
+            fixedPoint = false
             return
         }
         let own: CVODESMultistepMethod = cvode.isAdamsMoulton ? .adams : .bdf
@@ -367,9 +379,14 @@ struct _CVODESFamily {
                     "\(sensealg)(method: .\(method)) contradicts algorithm \(algorithm.name) (\(own == .adams ? "Adams" : "BDF")): "
                         + "pass method: nil to follow the algorithm, or an algorithm of the same family"))
         }
+        if let c = cvode.constraints, c.contains(where: { $0 != .none }) {
+            throw .unsupported(
+                "\(sensealg) does not apply \(algorithm.name)'s constraints: solve with them, or take the gradient without")
+        }
         self.method = own
         maxOrder = cvode.maxOrder
         maxNumSteps = cvode.maxNumSteps
+        fixedPoint = cvode.nonlinearSolver == .fixedPoint
     }
 
     @inlinable var label: String { method == .bdf ? "BDF" : "Adams" }
@@ -399,10 +416,12 @@ func _cvodesSettings(
     case .scalar(let a): abstol = [Double](repeating: a, count: n)
     case .perComponent(let a): abstol = a
     }
-    return CVODESSettings(
+    var settings = CVODESSettings(
         adams: method == .adams, maxOrder: maxOrder, reltol: plan.options.reltol, abstol: abstol,
         backwardAbstol: plan.scalarAbstol, dtmax: plan.options.dtmax ?? .infinity, dtmin: plan.options.dtmin ?? 0,
         initialStep: plan.options.dt, maxNumSteps: maxNumSteps ?? plan.options.maxiters)
+    settings.fixedPoint = family.fixedPoint
+    return settings
 }
 
 /// The model's functions for the CVODES callbacks over `Double` buffers, with every scratch

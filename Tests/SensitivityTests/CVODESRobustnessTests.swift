@@ -157,14 +157,16 @@ private struct StateWallLotkaVolterra: ODEModel {
         let options = SolveOptions(reltol: 1e-8, abstol: .scalar(1e-8), saveat: .every(0.5))
         let loss = SumOfSquaresLoss()
         let fd = try gradient(of: loss, lv(), algorithm: Tsit5(), options: options, sensealg: ForwardDiffSensitivity())
-        // CVODE_Adams used to run BDF: now it runs Adams, the same run as method: .adams.
+        // CVODE_Adams used to run BDF: now it runs Adams. With Newton asked for it is the same
+        // run as method: .adams (Newton, whatever the algorithm).
+        let newtonAdams = CVODE_Adams(nonlinearSolver: .newton)
         let pairs: [(SensitivityResult, SensitivityResult)] = [
             (
-                try gradient(of: loss, lv(), algorithm: CVODE_Adams(), options: options, sensealg: CVODESForward()),
+                try gradient(of: loss, lv(), algorithm: newtonAdams, options: options, sensealg: CVODESForward()),
                 try gradient(of: loss, lv(), algorithm: Tsit5(), options: options, sensealg: CVODESForward(method: .adams))
             ),
             (
-                try gradient(of: loss, lv(), algorithm: CVODE_Adams(), options: options, sensealg: CVODESAdjoint()),
+                try gradient(of: loss, lv(), algorithm: newtonAdams, options: options, sensealg: CVODESAdjoint()),
                 try gradient(of: loss, lv(), algorithm: Tsit5(), options: options, sensealg: CVODESAdjoint(method: .adams))
             ),
         ]
@@ -178,10 +180,35 @@ private struct StateWallLotkaVolterra: ODEModel {
         }
         #expect(pairs[0].0.stats.forwardSteps != bdf.stats.forwardSteps)
         // The algorithm's maxOrder carries over where the sensealg leaves its own nil.
-        let order2 = try gradient(of: loss, lv(), algorithm: CVODE_Adams(maxOrder: 2), options: options, sensealg: CVODESForward())
+        let order2 = try gradient(
+            of: loss, lv(), algorithm: CVODE_Adams(maxOrder: 2, nonlinearSolver: .newton), options: options,
+            sensealg: CVODESForward())
         let explicit2 = try gradient(
             of: loss, lv(), algorithm: Tsit5(), options: options, sensealg: CVODESForward(method: .adams, maxOrder: 2))
         #expect(order2.dp == explicit2.dp && order2.stats.forwardSteps == explicit2.stats.forwardSteps)
+        // CVODE_Adams() with its default fixed-point corrector: no Jacobian at all, forward and
+        // adjoint, and the gradients agree with forward mode.
+        let fixedPoint = try gradient(of: loss, lv(), algorithm: CVODE_Adams(), options: options, sensealg: CVODESForward())
+        let adjointFixedPoint = try gradient(
+            of: loss, lv(), algorithm: CVODE_Adams(), options: options, sensealg: CVODESAdjoint())
+        print("LV Adams fixed point: \(fixedPoint.stats); Newton: \(pairs[0].0.stats); adjoint fixed point: \(adjointFixedPoint.stats)")
+        for r in [fixedPoint, adjointFixedPoint] {
+            #expect(r.method.hasSuffix("(Adams)"))
+            #expect(r.stats.jacobians == 0)
+            #expect(relativeError(r.dp + r.du0, fd.dp + fd.du0) < 1e-4)
+        }
+        #expect(pairs[0].0.stats.jacobians > 0)
+        let staggered = try gradient(
+            of: loss, lv(), algorithm: CVODE_Adams(), options: options, sensealg: CVODESForward(corrector: .staggered))
+        #expect(staggered.stats.jacobians == 0)
+        #expect(relativeError(staggered.dp + staggered.du0, fd.dp + fd.du0) < 1e-4)
+        // Constraints are refused rather than dropped.
+        let constrained = thrown(
+            CVODESForward(), lv(), algorithm: CVODE_BDF(constraints: [.nonNegative, .nonNegative]), options: options)
+        guard case .unsupported = constrained else {
+            Issue.record("constraints: \(String(describing: constrained))")
+            return
+        }
         // A contradiction is refused with a message.
         for e in [
             thrown(CVODESForward(method: .bdf), lv(), algorithm: CVODE_Adams(), options: options),
