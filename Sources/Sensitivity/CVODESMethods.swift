@@ -42,10 +42,11 @@ public enum CVODESInterpolation: Sendable, Equatable {
     /// CVODES' variable-degree polynomial through the last steps, of the forward method's
     /// current order (`CV_POLYNOMIAL`): one vector per step; more accurate when the steps are
     /// long, as with high-order Adams on a non-stiff problem. Needs
-    /// ``CVODESAdjoint/stepsBetweenCheckpoints`` at least the largest order (`maxOrder`, else 5
-    /// for BDF and 12 for Adams), and refuses less: CVODES builds the polynomial of order `q`
-    /// from `q + 1` stored points of one checkpoint interval, and a recomputation restarts at
-    /// the checkpoint's order, so with fewer points stored it read past them and crashed.
+    /// ``CVODESAdjoint/stepsBetweenCheckpoints`` greater than the largest order (`maxOrder`,
+    /// else 5 for BDF and 12 for Adams), and refuses less: CVODES builds the polynomial of order
+    /// `q` from `q + 1` stored points of one checkpoint interval, and a recomputation restarts at
+    /// the checkpoint's order, so with fewer points it read past its storage and crashed, and
+    /// with exactly `q` steps between checkpoints it read a point the forward pass never stored.
     case polynomial
 }
 
@@ -238,16 +239,19 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         let family = try _CVODESFamily(method, algorithm: algorithm, sensealg: "CVODESAdjoint")
         var settings = try _cvodesSettings(plan, family: family, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
         // CVODES' polynomial interpolation (CVodeB's lookup of the forward solution) takes the
-        // `q + 1` stored points of one checkpoint interval around `t`, for the order `q` of the
-        // forward step there, from an array of `Nd + 1` points: with `Nd < q` it reads past the
-        // array's end (an invalid read, then a crash: issue #14, LV with Nd = 2 and BDF order 5).
-        // A recomputation restarts from a checkpoint at that checkpoint's order, so any order
-        // up to the largest can occur at any index: `Nd` must be at least the largest order.
+        // points `dt_mem[max(i, q) - q ... max(i, q)]` of one checkpoint interval for `t` after
+        // point `i`, `q` the order of the forward step there, from an array of `Nd + 1` points
+        // (cvodes_adjoint.c, CVApolynomialGetY). With `Nd < q` it reads past the array's end (an
+        // invalid read, then a crash: issue #14, LV with Nd = 2 and BDF order 5). With `Nd = q`
+        // it reads `dt_mem[Nd]`, which the forward pass never writes (it stores steps at
+        // `nst % Nd`), in the last interval: uninitialised memory (valgrind, LV with BDF and
+        // Nd = 5). A recomputation restarts from a checkpoint at that checkpoint's order, so any
+        // order up to the largest can occur at any index: `Nd` must exceed the largest order.
         let highestOrder = settings.maxOrder ?? family.method.highestOrder
-        if interpolation == .polynomial && stepsBetweenCheckpoints < highestOrder {
+        if interpolation == .polynomial && stepsBetweenCheckpoints <= highestOrder {
             throw .invalidInput(
                 .invalidStepOption(
-                    "CVODESAdjoint: interpolation .polynomial needs stepsBetweenCheckpoints >= the largest order "
+                    "CVODESAdjoint: interpolation .polynomial needs stepsBetweenCheckpoints > the largest order "
                         + "\(highestOrder), got \(stepsBetweenCheckpoints): CVODES interpolates the forward solution "
                         + "through order + 1 points of one checkpoint interval (lower maxOrder, raise "
                         + "stepsBetweenCheckpoints, or use .hermite)"))
@@ -259,7 +263,7 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         // allocated.
         // (Capped by a small `maxiters`, `Nd` still holds a polynomial of the largest order.)
         let nd = Swift.max(
-            Swift.min(stepsBetweenCheckpoints, settings.maxNumSteps), interpolation == .polynomial ? highestOrder : 1)
+            Swift.min(stepsBetweenCheckpoints, settings.maxNumSteps), interpolation == .polynomial ? highestOrder + 1 : 1)
         guard nd <= Self.maxStepsBetweenCheckpoints else {
             throw .invalidInput(
                 .invalidStepOption(

@@ -138,8 +138,8 @@ private struct SquareRootLoss: PointLoss {
         let methods: [any SensitivityAlgorithm] = [
             CVODESForward(), CVODESForward(method: .adams, corrector: .staggered), CVODESAdjoint(),
             // Nd = 7 below Adams' largest order (12) let CVODES read past its stored points
-            // (it crashed on Lotka-Volterra; issue #14); it is refused now, so Nd = 12.
-            CVODESAdjoint(method: .adams, stepsBetweenCheckpoints: 12, interpolation: .polynomial),
+            // (it crashed on Lotka-Volterra; issue #14); it is refused now, so Nd = 13.
+            CVODESAdjoint(method: .adams, stepsBetweenCheckpoints: 13, interpolation: .polynomial),
         ]
         func run<S: SensitivityAlgorithm>(_ s: S, _ options: SolveOptions) throws -> SensitivityResult {
             try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: s)
