@@ -5,9 +5,10 @@ import SundialsBridge
 // CVODES' own sensitivity analysis (SUNDIALS' CVODES, as `CVODE_BDF` with `sensealg =
 // ForwardSensitivity()` / `InterpolatingAdjoint()` would be in Sundials.jl terms), behind the
 // same `SensitivityAlgorithm` protocol as the native methods. CVODES does its own integration:
-// the `algorithm` argument of `gradient(of:_:algorithm:options:sensealg:wrt:)` is not used (the
-// linear multistep family is the sensealg's `method`); the tolerances, `dt`, `dtmin`, `dtmax` and
-// `maxiters` of the options are.
+// a CVODE algorithm passed as the `algorithm` argument of
+// `gradient(of:_:algorithm:options:sensealg:wrt:)` gives the family and corrector (see
+// `CVODESMultistepMethod`), any other algorithm is not used; the tolerances, `dt`, `dtmin`,
+// `dtmax` and `maxiters` of the options are.
 //
 // References: the CVODES User Guide (SUNDIALS 6.x), §2.6 "Forward sensitivity analysis" and
 // §2.7 "Adjoint sensitivity analysis"; R. Serban, A. C. Hindmarsh, "CVODES: the
