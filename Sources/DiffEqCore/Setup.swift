@@ -106,6 +106,11 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         let dtmax = options.dtmax ?? span
         guard dtmax > 0, !dtmax.isNaN else { throw .invalidStepOption("dtmax must be > 0, got \(dtmax)") }
         guard dtmax >= dtmin else { throw .invalidStepOption("dtmax (\(dtmax)) is below dtmin (\(dtmin))") }
+        // A floor longer than the span leaves no step that fits: CVODE's setters refused it (hmin >
+        // hmax once hmax is capped at the span) while CVODES ran into a convergence failure.
+        guard dtmin <= span else {
+            throw .invalidStepOption("dtmin (\(dtmin)) exceeds the length of the span (\(span)): no step fits")
+        }
         guard options.maxiters > 0 else { throw .invalidStepOption("maxiters must be positive, got \(options.maxiters)") }
 
         self.u0 = u0

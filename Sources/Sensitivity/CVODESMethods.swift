@@ -5,18 +5,28 @@ import SundialsBridge
 // CVODES' own sensitivity analysis (SUNDIALS' CVODES, as `CVODE_BDF` with `sensealg =
 // ForwardSensitivity()` / `InterpolatingAdjoint()` would be in Sundials.jl terms), behind the
 // same `SensitivityAlgorithm` protocol as the native methods. CVODES does its own integration:
-// the `algorithm` argument of `gradient(of:_:algorithm:options:sensealg:wrt:)` is not used (the
-// linear multistep family is the sensealg's `method`); the tolerances, `dt`, `dtmin`, `dtmax` and
-// `maxiters` of the options are.
+// a CVODE algorithm passed as the `algorithm` argument of
+// `gradient(of:_:algorithm:options:sensealg:wrt:)` gives the family and corrector (see
+// `CVODESMultistepMethod`), any other algorithm is not used; the tolerances, `dt`, `dtmin`,
+// `dtmax` and `maxiters` of the options are.
 //
 // References: the CVODES User Guide (SUNDIALS 6.x), §2.6 "Forward sensitivity analysis" and
 // §2.7 "Adjoint sensitivity analysis"; R. Serban, A. C. Hindmarsh, "CVODES: the
 // sensitivity-enabled ODE solver in SUNDIALS", Proc. ASME IDETC/CIE 2005; Cao, Li, Petzold &
 // Serban (2003) for the adjoint with jumps at observation times.
 
-/// CVODES' linear multistep family for ``CVODESForward`` and ``CVODESAdjoint`` (both with
-/// Newton iteration and a dense direct linear solver, whose Jacobian is exact by forward-mode
-/// AD).
+/// CVODES' linear multistep family for ``CVODESForward`` and ``CVODESAdjoint`` (Newton
+/// iteration with a dense direct linear solver, whose Jacobian is exact by forward-mode AD,
+/// unless a CVODE algorithm asks for fixed-point iteration).
+///
+/// With a CVODE algorithm as the `algorithm` argument (and the sensealg's `method` `nil` or the
+/// same family) a CVODES run takes the algorithm's family, its `maxOrder` and `maxNumSteps`
+/// where the sensealg's own are `nil`, and its corrector: `CVODE_Adams()` iterates to a fixed
+/// point (functional iteration, no Jacobian) for the state, the sensitivities and the backward
+/// problem, as `CVODE_Adams` does; `CVODE_BDF` and `CVODE_Adams(nonlinearSolver: .newton)` use
+/// Newton. `useAnalyticJacobian` and `stabilityLimitDetection` are not used, and `constraints`
+/// are refused (CVODES' sensitivity runs here do not apply them). Any other algorithm is
+/// ignored (BDF unless `method` says otherwise).
 public enum CVODESMultistepMethod: Sendable, Equatable {
     /// Backward differentiation formulas, orders 1 to 5: stiff problems (the default).
     case bdf
@@ -32,7 +42,12 @@ public enum CVODESInterpolation: Sendable, Equatable {
     case hermite
     /// CVODES' variable-degree polynomial through the last steps, of the forward method's
     /// current order (`CV_POLYNOMIAL`): one vector per step; more accurate when the steps are
-    /// long, as with high-order Adams on a non-stiff problem.
+    /// long, as with high-order Adams on a non-stiff problem. Needs
+    /// ``CVODESAdjoint/stepsBetweenCheckpoints`` greater than the largest order (`maxOrder`,
+    /// else 5 for BDF and 12 for Adams), and refuses less: CVODES builds the polynomial of order
+    /// `q` from `q + 1` stored points of one checkpoint interval, and a recomputation restarts at
+    /// the checkpoint's order, so with fewer points it read past its storage and crashed, and
+    /// with exactly `q` steps between checkpoints it read a point the forward pass never stored.
     case polynomial
 }
 
@@ -61,12 +76,15 @@ public enum CVODESCorrector: Sendable, Equatable {
 ///                      sensealg: CVODESForward())
 /// ```
 ///
-/// The `algorithm` argument is not used (CVODES integrates; the family is ``method``).
-/// `SensitivityStats.forwardEvaluations` counts calls of `f` (`CVodeGetNumRhsEvals`) plus calls
+/// CVODES integrates, with the linear multistep family of ``method`` or, when that is `nil`, of
+/// the `algorithm` argument: `CVODE_Adams` runs Adams-Moulton, `CVODE_BDF` and any other
+/// algorithm BDF (see ``CVODESMultistepMethod`` for how the CVODE algorithms' other settings
+/// carry over). `SensitivityStats.forwardEvaluations` counts calls of `f` (`CVodeGetNumRhsEvals`) plus calls
 /// of the sensitivity right-hand side (`CVodeGetSensNumRhsEvals`; each computes all
 /// sensitivities), `jacobians` the Jacobians (`CVodeGetNumJacEvals`).
 public struct CVODESForward: SensitivityAlgorithm, Sendable {
-    public var method: CVODESMultistepMethod
+    /// The family; `nil` follows the `algorithm` argument (Adams for `CVODE_Adams`, else BDF).
+    public var method: CVODESMultistepMethod?
     public var corrector: CVODESCorrector
     /// Whether the sensitivities take part in the local error test (`true`, CVODES' advice for
     /// accurate sensitivities) or only the state does.
@@ -77,7 +95,7 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
     public var maxNumSteps: Int?
 
     public init(
-        method: CVODESMultistepMethod = .bdf, corrector: CVODESCorrector = .simultaneous,
+        method: CVODESMultistepMethod? = nil, corrector: CVODESCorrector = .simultaneous,
         sensitivityErrorControl: Bool = true, maxOrder: Int? = nil, maxNumSteps: Int? = nil
     ) {
         self.method = method
@@ -87,7 +105,7 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
         self.maxNumSteps = maxNumSteps
     }
 
-    public var name: String { "CVODESForward(\(method == .bdf ? "BDF" : "Adams"))" }
+    public var name: String { "CVODESForward(\(method.map { $0 == .bdf ? "BDF" : "Adams" } ?? "algorithm's family"))" }
 
     @inlinable
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
@@ -97,7 +115,8 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
         // zero direction (s = 0, no forcing) stands in and contributes nothing.
         let n = plan.u0.count, np = plan.p.count, ns = Swift.max(plan.directionCount, 1)
         let withU0 = plan.inputs != .parameters
-        var settings = try _cvodesSettings(plan, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
+        let family = try _CVODESFamily(method, algorithm: algorithm, sensealg: "CVODESForward")
+        var settings = try _cvodesSettings(plan, family: family, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
         settings.staggered = corrector == .staggered
         settings.sensitivityErrorControl = sensitivityErrorControl
         // pbar: the parameters' magnitudes (1 for a zero parameter and for the initial values).
@@ -135,7 +154,7 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
         stats.forwardSteps = output.stats.forwardSteps
         stats.jacobians = output.stats.forwardJacobians
         stats.peakStoredStates = output.states.count
-        return SensitivityResult(loss: value, dp: dp, du0: du0, stats: stats, method: name)
+        return SensitivityResult(loss: value, dp: dp, du0: du0, stats: stats, method: "CVODESForward(\(family.label))")
     }
 }
 
@@ -155,8 +174,8 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
 ///                      sensealg: CVODESAdjoint(stepsBetweenCheckpoints: 50))
 /// ```
 ///
-/// The `algorithm` argument is not used (CVODES integrates both ways; the family is
-/// ``method``). The backward problem and its quadrature use `reltol` and the smallest `abstol`.
+/// CVODES integrates both ways, with the family of ``method`` or, when that is `nil`, of the
+/// `algorithm` argument, as for ``CVODESForward``. The backward problem and its quadrature use `reltol` and the smallest `abstol`.
 /// `SensitivityStats`: `forwardEvaluations` counts `f` in `CVodeF` and in the recomputations
 /// between checkpoints, `backwardEvaluations` the backward right-hand side and quadrature
 /// calls (one VJP each), `checkpoints` the checkpoints stored (the one at `t0` included), and
@@ -173,7 +192,8 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
 /// one checkpoint interval holding every forward step (nothing recomputed; the statistics
 /// describe that run).
 public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
-    public var method: CVODESMultistepMethod
+    /// The family; `nil` follows the `algorithm` argument (Adams for `CVODE_Adams`, else BDF).
+    public var method: CVODESMultistepMethod?
     /// `Nd` of `CVodeAdjInit`: forward steps between checkpoints (memory against
     /// recomputation: `Nd ≥` the number of forward steps stores one checkpoint and recomputes
     /// nothing).
@@ -190,7 +210,7 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
     @usableFromInline package var _replayGuardStride: Int?
 
     public init(
-        method: CVODESMultistepMethod = .bdf, stepsBetweenCheckpoints: Int = 100,
+        method: CVODESMultistepMethod? = nil, stepsBetweenCheckpoints: Int = 100,
         interpolation: CVODESInterpolation = .hermite, quadratureErrorControl: Bool = true, maxOrder: Int? = nil,
         maxNumSteps: Int? = nil
     ) {
@@ -202,7 +222,7 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         self.maxNumSteps = maxNumSteps
     }
 
-    public var name: String { "CVODESAdjoint(\(method == .bdf ? "BDF" : "Adams"))" }
+    public var name: String { "CVODESAdjoint(\(method.map { $0 == .bdf ? "BDF" : "Adams" } ?? "algorithm's family"))" }
 
     /// The largest effective ``stepsBetweenCheckpoints`` (after capping it at the step limit):
     /// CVODES allocates `Nd + 1` interpolation points, two state vectors each for Hermite.
@@ -217,13 +237,34 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
             throw .invalidInput(
                 .invalidStepOption("CVODESAdjoint: stepsBetweenCheckpoints must be positive, got \(stepsBetweenCheckpoints)"))
         }
-        var settings = try _cvodesSettings(plan, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
+        let family = try _CVODESFamily(method, algorithm: algorithm, sensealg: "CVODESAdjoint")
+        var settings = try _cvodesSettings(plan, family: family, maxOrder: maxOrder, maxNumSteps: maxNumSteps)
+        // CVODES' polynomial interpolation (CVodeB's lookup of the forward solution) takes the
+        // points `dt_mem[max(i, q) - q ... max(i, q)]` of one checkpoint interval for `t` after
+        // point `i`, `q` the order of the forward step there, from an array of `Nd + 1` points
+        // (cvodes_adjoint.c, CVApolynomialGetY). With `Nd < q` it reads past the array's end (an
+        // invalid read, then a crash: issue #14, LV with Nd = 2 and BDF order 5). With `Nd = q`
+        // it reads `dt_mem[Nd]`, which the forward pass never writes (it stores steps at
+        // `nst % Nd`), in the last interval: uninitialised memory (valgrind, LV with BDF and
+        // Nd = 5). A recomputation restarts from a checkpoint at that checkpoint's order, so any
+        // order up to the largest can occur at any index: `Nd` must exceed the largest order.
+        let highestOrder = settings.maxOrder ?? family.method.highestOrder
+        if interpolation == .polynomial && stepsBetweenCheckpoints <= highestOrder {
+            throw .invalidInput(
+                .invalidStepOption(
+                    "CVODESAdjoint: interpolation .polynomial needs stepsBetweenCheckpoints > the largest order "
+                        + "\(highestOrder), got \(stepsBetweenCheckpoints): CVODES interpolates the forward solution "
+                        + "through order + 1 points of one checkpoint interval (lower maxOrder, raise "
+                        + "stepsBetweenCheckpoints, or use .hermite)"))
+        }
         // CVodeAdjInit allocates all `Nd + 1` interpolation points (each with state-sized
         // vectors) up front: `stepsBetweenCheckpoints: Int(Int32.max)` got the process killed
         // for running out of memory. The forward pass stops after `maxNumSteps` steps, so a
         // larger `Nd` is the same as `maxNumSteps`; beyond that a bound refuses what cannot be
         // allocated.
-        let nd = Swift.min(stepsBetweenCheckpoints, settings.maxNumSteps)
+        // (Capped by a small `maxiters`, `Nd` still holds a polynomial of the largest order.)
+        let nd = Swift.max(
+            Swift.min(stepsBetweenCheckpoints, settings.maxNumSteps), interpolation == .polynomial ? highestOrder + 1 : 1)
         guard nd <= Self.maxStepsBetweenCheckpoints else {
             throw .invalidInput(
                 .invalidStepOption(
@@ -302,19 +343,72 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
         stats.jacobians = output.stats.forwardJacobians + output.stats.backwardJacobians
         stats.checkpoints = output.stats.checkpoints
         stats.peakStoredStates = output.stats.storedVectors + output.states.count
-        return SensitivityResult(loss: value, dp: output.mu, du0: output.lambda, stats: stats, method: name)
+        return SensitivityResult(
+            loss: value, dp: output.mu, du0: output.lambda, stats: stats, method: "CVODESAdjoint(\(family.label))")
     }
+}
+
+extension CVODESMultistepMethod {
+    /// The largest order CVODES allows for the family.
+    @inlinable var highestOrder: Int { self == .bdf ? 5 : 12 }
+}
+
+/// The linear multistep family a CVODES sensitivity run integrates with, and the settings it
+/// takes from a CVODE algorithm passed as `algorithm`.
+@usableFromInline
+struct _CVODESFamily {
+    @usableFromInline let method: CVODESMultistepMethod
+    /// The CVODE algorithm's `maxOrder` and `maxNumSteps`, used where the sensealg leaves its
+    /// own `nil`.
+    @usableFromInline let maxOrder: Int?
+    @usableFromInline let maxNumSteps: Int?
+    /// The CVODE algorithm's fixed-point corrector (`CVODE_Adams`' default).
+    @usableFromInline let fixedPoint: Bool
+
+    /// `method` if given, else the family of a CVODE `algorithm` (BDF for any other). A CVODE
+    /// algorithm of the other family than an explicit `method` is refused: the run would
+    /// silently not be the one asked for (it used to be BDF whatever the algorithm).
+    @inlinable
+    init<A: ODEAlgorithm>(_ method: CVODESMultistepMethod?, algorithm: A, sensealg: String) throws(SensitivityError) {
+        guard let cvode = algorithm as? any CVODEAlgorithm else {
+            self.method = method ?? .bdf
+            maxOrder = nil
+            maxNumSteps = nil
+            fixedPoint = false
+            return
+        }
+        let own: CVODESMultistepMethod = cvode.isAdamsMoulton ? .adams : .bdf
+        if let method, method != own {
+            throw .invalidInput(
+                .invalidStepOption(
+                    "\(sensealg)(method: .\(method)) contradicts algorithm \(algorithm.name) (\(own == .adams ? "Adams" : "BDF")): "
+                        + "pass method: nil to follow the algorithm, or an algorithm of the same family"))
+        }
+        if let c = cvode.constraints, c.contains(where: { $0 != .none }) {
+            throw .unsupported(
+                "\(sensealg) does not apply \(algorithm.name)'s constraints: solve with them, or take the gradient without")
+        }
+        self.method = own
+        maxOrder = cvode.maxOrder
+        maxNumSteps = cvode.maxNumSteps
+        fixedPoint = cvode.nonlinearSolver == .fixedPoint
+    }
+
+    @inlinable var label: String { method == .bdf ? "BDF" : "Adams" }
 }
 
 /// The CVODES settings from the plan's options and a method's own.
 @inlinable
 func _cvodesSettings(
-    _ plan: ObservationPlan, method: CVODESMultistepMethod, maxOrder: Int?, maxNumSteps: Int?
+    _ plan: ObservationPlan, family: _CVODESFamily, maxOrder ownMaxOrder: Int?, maxNumSteps ownMaxNumSteps: Int?
 ) throws(SensitivityError) -> CVODESSettings {
     if plan.options.isOutOfDomain != nil {
         throw .unsupported("CVODES has no isOutOfDomain test (no hook before it accepts a step): use a native method")
     }
-    let highest = method == .bdf ? 5 : 12
+    let method = family.method
+    let maxOrder = ownMaxOrder ?? family.maxOrder
+    let maxNumSteps = ownMaxNumSteps ?? family.maxNumSteps
+    let highest = method.highestOrder
     if let q = maxOrder, !(1...highest).contains(q) {
         throw .invalidInput(.invalidStepOption("CVODES: maxOrder must be in 1...\(highest), got \(q)"))
     }
@@ -327,10 +421,12 @@ func _cvodesSettings(
     case .scalar(let a): abstol = [Double](repeating: a, count: n)
     case .perComponent(let a): abstol = a
     }
-    return CVODESSettings(
+    var settings = CVODESSettings(
         adams: method == .adams, maxOrder: maxOrder, reltol: plan.options.reltol, abstol: abstol,
         backwardAbstol: plan.scalarAbstol, dtmax: plan.options.dtmax ?? .infinity, dtmin: plan.options.dtmin ?? 0,
         initialStep: plan.options.dt, maxNumSteps: maxNumSteps ?? plan.options.maxiters)
+    settings.fixedPoint = family.fixedPoint
+    return settings
 }
 
 /// The model's functions for the CVODES callbacks over `Double` buffers, with every scratch

@@ -12,6 +12,45 @@ public enum CVODENonlinearSolver: Sendable, Equatable {
     case fixedPoint
 }
 
+/// A sign CVODE keeps a component of the state to (`CVodeSetConstraints`): after each
+/// corrector solve CVODE checks the new state against the constraints and, where one is
+/// violated, retries the step with a smaller size (CVODES User Guide, SUNDIALS 6.x, §2.1
+/// "inequality constraints", and `CVodeSetConstraints`).
+public enum CVODEConstraint: Sendable, Equatable {
+    /// No constraint.
+    case none
+    /// `u_i ≥ 0`.
+    case nonNegative
+    /// `u_i > 0`.
+    case positive
+    /// `u_i ≤ 0`.
+    case nonPositive
+    /// `u_i < 0`.
+    case negative
+
+    /// CVODE's code: 0, 1, 2, -1, -2.
+    var code: Double {
+        switch self {
+        case .none: return 0
+        case .nonNegative: return 1
+        case .positive: return 2
+        case .nonPositive: return -1
+        case .negative: return -2
+        }
+    }
+
+    /// Whether `x` satisfies the constraint.
+    func admits(_ x: Double) -> Bool {
+        switch self {
+        case .none: return true
+        case .nonNegative: return x >= 0
+        case .positive: return x > 0
+        case .nonPositive: return x <= 0
+        case .negative: return x < 0
+        }
+    }
+}
+
 /// CVODE's variable-order, variable-step Adams-Moulton method (orders 1 to 12), for non-stiff
 /// problems, as `CVODE_Adams` in Sundials.jl.
 ///
@@ -38,17 +77,22 @@ public struct CVODE_Adams: ODEAlgorithm, Sendable {
     /// With ``CVODENonlinearSolver/newton``: use the problem's analytic Jacobian when it has
     /// one (`true`), or always CVODE's difference quotients (`false`).
     public var useAnalyticJacobian: Bool
+    /// A sign per component that CVODE keeps the state to (see ``CVODE_BDF/constraints``);
+    /// `nil` for none.
+    public var constraints: [CVODEConstraint]?
 
     public var name: String { "CVODE_Adams" }
 
     public init(
         maxOrder: Int = 12, maxNumSteps: Int? = nil,
-        nonlinearSolver: CVODENonlinearSolver = .fixedPoint, useAnalyticJacobian: Bool = true
+        nonlinearSolver: CVODENonlinearSolver = .fixedPoint, useAnalyticJacobian: Bool = true,
+        constraints: [CVODEConstraint]? = nil
     ) {
         self.maxOrder = maxOrder
         self.maxNumSteps = maxNumSteps
         self.nonlinearSolver = nonlinearSolver
         self.useAnalyticJacobian = useAnalyticJacobian
+        self.constraints = constraints
     }
 
 }
@@ -62,8 +106,9 @@ public struct CVODE_Adams: ODEAlgorithm, Sendable {
 /// ```
 ///
 /// Both CVODE algorithms take `Double` or `Float` states (other scalars throw
-/// `DiffEqError.unsupported`), scalar or per-component `abstol`, `saveat`, `dense` (a cubic
-/// Hermite interpolant through `u` and `du/dt` at every step), `tstops` (CVODE stop times),
+/// `DiffEqError.unsupported`), scalar or per-component `abstol`, `saveat`, `dense` (CVODE's
+/// own interpolating polynomial of every step, from its Nordsieck array: what `saveat` gets
+/// through `CVodeGetDky`, of the order CVODE used), `tstops` (CVODE stop times),
 /// `dt`/`dtmin`/`dtmax`, and backward time spans; `adaptive: false` is unsupported. Continuous
 /// callbacks use CVODE's own root-finding (sign changes between step ends; `interpolationPoints`
 /// is not used, and simultaneous roots all fire, in order); discrete callbacks run after every
@@ -92,19 +137,37 @@ public struct CVODE_BDF: ODEAlgorithm, Sendable {
     /// the order there. Example: OREGO at reltol = abstol = 1e-6 stops at t ≈ 159 with
     /// `CV_ERR_FAILURE` without it and completes with it.
     public var stabilityLimitDetection: Bool
+    /// A sign per component that CVODE keeps the state to (`CVodeSetConstraints`; one entry per
+    /// component, else `DiffEqError.dimensionMismatch`; `u0` must satisfy them, else
+    /// `DiffEqError.invalidStepOption`); `nil` for none. CVODE checks each corrected state and
+    /// retries a step that violates a constraint with a smaller one.
+    ///
+    /// Why it matters: CVODE controls the local error only, and at loose tolerances the
+    /// solution of a problem whose components must stay non-negative can leave that region and
+    /// grow without bound while every step passes its error test. Measured here (ROBER with the
+    /// IVP test set's constants, reltol 1e-4, abstol 1e-8, to t = 1.25e11 with every step
+    /// saved; `ConstraintTests`): plain `CVODE_BDF` returns `success` with components down to
+    /// -1.3e7 and y(1e11) = (-1.36e6, -4.0e-6, 1.36e6), 1.4e14 tolerances from the test set's
+    /// reference; with `[.nonNegative, .nonNegative, .nonNegative]` every saved state is
+    /// non-negative and y(1e11) is 1.5 tolerances off (504 steps instead of 846). Constraints
+    /// do not help where the error keeps the sign: E5 (stiff DETEST, to 1e13) at reltol 1e-4,
+    /// abstol 1e-24 ends with `success` and y2 = 3.9e-18 against 8.87e-23, 3.9e6 tolerances
+    /// off, with or without them; only a tighter tolerance does.
+    public var constraints: [CVODEConstraint]?
 
     public var name: String { "CVODE_BDF" }
 
     public init(
         maxOrder: Int = 5, maxNumSteps: Int? = nil,
         nonlinearSolver: CVODENonlinearSolver = .newton, useAnalyticJacobian: Bool = true,
-        stabilityLimitDetection: Bool = false
+        stabilityLimitDetection: Bool = false, constraints: [CVODEConstraint]? = nil
     ) {
         self.maxOrder = maxOrder
         self.maxNumSteps = maxNumSteps
         self.nonlinearSolver = nonlinearSolver
         self.useAnalyticJacobian = useAnalyticJacobian
         self.stabilityLimitDetection = stabilityLimitDetection
+        self.constraints = constraints
     }
 
 }
@@ -115,10 +178,18 @@ public protocol CVODEAlgorithm: ODEAlgorithm, Sendable {
     var maxNumSteps: Int? { get }
     var nonlinearSolver: CVODENonlinearSolver { get }
     var useAnalyticJacobian: Bool { get }
+    var constraints: [CVODEConstraint]? { get }
+    /// Whether the family is Adams-Moulton (`CVODE_Adams`) rather than BDF: what a CVODES
+    /// sensitivity run passed this algorithm integrates with.
+    var isAdamsMoulton: Bool { get }
 }
 
-extension CVODE_Adams: CVODEAlgorithm {}
-extension CVODE_BDF: CVODEAlgorithm {}
+extension CVODE_Adams: CVODEAlgorithm {
+    public var isAdamsMoulton: Bool { true }
+}
+extension CVODE_BDF: CVODEAlgorithm {
+    public var isAdamsMoulton: Bool { false }
+}
 
 extension CVODEAlgorithm {
     /// CVODE varies its order `q` and controls the local error `∝ h^(q+1)`, so `α = q/(q+1)`
@@ -139,6 +210,7 @@ extension CVODEAlgorithm {
         return CVODEConfiguration(
             name: name, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps,
             nonlinearSolver: nonlinearSolver, useAnalyticJacobian: useAnalyticJacobian,
-            stabilityLimitDetection: (self as? CVODE_BDF)?.stabilityLimitDetection ?? false)
+            stabilityLimitDetection: (self as? CVODE_BDF)?.stabilityLimitDetection ?? false,
+            constraints: constraints)
     }
 }

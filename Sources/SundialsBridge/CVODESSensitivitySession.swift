@@ -13,8 +13,12 @@ import Glibc
 /// How a CVODES sensitivity run integrates (the resolved tolerances and the method's settings).
 @usableFromInline
 package struct CVODESSettings: Sendable {
-    /// Adams-Moulton instead of BDF (both with Newton iteration and the dense solver).
+    /// Adams-Moulton instead of BDF.
     @usableFromInline package var adams: Bool
+    /// Fixed-point (functional) iteration for the correctors of the state, the sensitivities
+    /// and the backward problem, as `CVODE_Adams` does by default, instead of Newton iteration
+    /// with the dense solver.
+    @usableFromInline package var fixedPoint = false
     @usableFromInline package var maxOrder: Int?
     @usableFromInline package var reltol: Double
     /// Per component (all equal: CVodeSStolerances).
@@ -149,6 +153,10 @@ package final class CVODESSensitivitySession {
     private var sensitivityCount: Int32 = 0
     private var matrix: SUNMatrix?
     private var linearSolver: SUNLinearSolver?
+    /// Fixed-point solvers (``CVODESSettings/fixedPoint``): state, sensitivities, backward.
+    private var nonlinearSolver: SUNNonlinearSolver?
+    private var nonlinearSolverSens: SUNNonlinearSolver?
+    private var nonlinearSolverB: SUNNonlinearSolver?
     private var memory: UnsafeMutableRawPointer?
     private var yB: N_Vector?
     private var qB: N_Vector?
@@ -169,6 +177,9 @@ package final class CVODESSensitivitySession {
     deinit {
         // CVODES first (it refers to the solvers and vectors), the context last.
         if memory != nil { CVodeFree(&memory) }
+        if let nonlinearSolverB { SUNNonlinSolFree(nonlinearSolverB) }
+        if let nonlinearSolverSens { SUNNonlinSolFree(nonlinearSolverSens) }
+        if let nonlinearSolver { SUNNonlinSolFree(nonlinearSolver) }
         if let linearSolverB { SUNLinSolFree(linearSolverB) }
         if let matrixB { SUNMatDestroy(matrixB) }
         if let linearSolver { SUNLinSolFree(linearSolver) }
@@ -313,16 +324,25 @@ package final class CVODESSensitivitySession {
             abstolVector = v
             try check(CVodeSVtolerances(memory, settings.reltol, v), "CVodeSVtolerances", phase: phase)
         }
-        guard let matrix = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
-            throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNDenseMatrix failed: out of memory")
+        if settings.fixedPoint {
+            // No Anderson acceleration (m = 0): plain functional iteration, as CVODE_Adams.
+            guard let nls = SUNNonlinSol_FixedPoint(y, 0, context) else {
+                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNNonlinSol_FixedPoint failed")
+            }
+            nonlinearSolver = nls
+            try check(CVodeSetNonlinearSolver(memory, nls), "CVodeSetNonlinearSolver", phase: phase)
+        } else {
+            guard let matrix = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
+                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNDenseMatrix failed: out of memory")
+            }
+            self.matrix = matrix
+            guard let linearSolver = SUNLinSol_Dense(y, matrix, context) else {
+                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNLinSol_Dense failed")
+            }
+            self.linearSolver = linearSolver
+            try check(CVodeSetLinearSolver(memory, linearSolver, matrix), "CVodeSetLinearSolver", phase: phase)
+            try check(CVodeSetJacFn(memory, cvodesJacobian), "CVodeSetJacFn", phase: phase)
         }
-        self.matrix = matrix
-        guard let linearSolver = SUNLinSol_Dense(y, matrix, context) else {
-            throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNLinSol_Dense failed")
-        }
-        self.linearSolver = linearSolver
-        try check(CVodeSetLinearSolver(memory, linearSolver, matrix), "CVodeSetLinearSolver", phase: phase)
-        try check(CVodeSetJacFn(memory, cvodesJacobian), "CVodeSetJacFn", phase: phase)
         if let q = settings.maxOrder { try check(CVodeSetMaxOrd(memory, Int32(q)), "CVodeSetMaxOrd", phase: phase) }
         try check(CVodeSetMaxNumSteps(memory, settings.maxNumSteps), "CVodeSetMaxNumSteps", phase: phase)
         if settings.dtmax.isFinite { try check(CVodeSetMaxStep(memory, settings.dtmax), "CVodeSetMaxStep", phase: phase) }
@@ -337,6 +357,24 @@ package final class CVODESSensitivitySession {
         var nst = 0
         CVodeGetNumSteps(memory, &nst)
         return nst
+    }
+
+    /// Stops the run when the last step fell to the resolution of `t`, as ``CVODESession`` does
+    /// (CVODE's default `hmin` is 0: at a wall of NaNs or a singularity it keeps taking steps
+    /// that no longer move `t`; `CVODE_BDF` stopped after 41 steps where a CVODES gradient took
+    /// every step `maxiters` allowed, storing a checkpoint per step with `Nd = 1`: 3 GB).
+    /// A step shortened to land on the stop time (`CV_TSTOP_RETURN`) may be short on purpose.
+    private func checkStepFloor(_ flag: Int32, at t: Double, phase: String) throws(CVODESFailure) {
+        guard flag == CV_SUCCESS else { return }
+        var h = 0.0
+        CVodeGetLastStep(memory, &h)
+        guard Swift.abs(h) <= stepFloor(at: t, dtmin: 0) else { return }
+        let text = "the step size fell to |h| = \(Swift.abs(h)) at t = \(t), below the resolution of t"
+        guard functions.nonFiniteEvaluations > 0 else {
+            throw CVODESFailure(phase: phase, retcode: .dtLessThanMin, message: text)
+        }
+        throw CVODESFailure(
+            phase: phase, retcode: .unstable, message: "a function returned NaN or Inf at t = \(functions.nonFiniteTime); " + text)
     }
 
     // MARK: Forward sensitivity analysis
@@ -378,6 +416,20 @@ package final class CVODESSensitivitySession {
         try check(
             CVodeSensInit(memory, Int32(ns), settings.staggered ? CV_STAGGERED : CV_SIMULTANEOUS, cvodesSensitivityRHS, yS),
             "CVodeSensInit", phase: phase)
+        if settings.fixedPoint {
+            // The simultaneous corrector iterates on the state and all ns sensitivities together
+            // (ns + 1 vectors), the staggered one on the sensitivities (ns).
+            let count = settings.staggered ? Int32(ns) : Int32(ns) + 1
+            guard let nls = SUNNonlinSol_FixedPointSens(count, y, 0, context) else {
+                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNNonlinSol_FixedPointSens failed")
+            }
+            nonlinearSolverSens = nls
+            if settings.staggered {
+                try check(CVodeSetNonlinearSolverSensStg(memory, nls), "CVodeSetNonlinearSolverSensStg", phase: phase)
+            } else {
+                try check(CVodeSetNonlinearSolverSensSim(memory, nls), "CVodeSetNonlinearSolverSensSim", phase: phase)
+            }
+        }
         // The sensitivity tolerances CVODES estimates from the state's: reltol and abstol/pbar_j
         // (CVODES guide §2.6, "error control"), so that a sensitivity to a parameter of size
         // 3e7 is measured on the scale of the state, not of 1/3e7.
@@ -389,38 +441,56 @@ package final class CVODESSensitivitySession {
         try check(
             CVodeSetSensErrCon(memory, settings.sensitivityErrorControl ? 1 : 0), "CVodeSetSensErrCon", phase: phase)
 
+        // One step per CVode call (CV_ONE_STEP), the observations interpolated inside each step
+        // (CVodeGetDky, CVodeGetSensDky), so that the step limit and the step-size floor are
+        // checked after every step. In CV_NORMAL mode one call ran up to CVODES' mxstep steps
+        // before either was seen: at a wall of NaNs every step ends just short of the wall, and
+        // with the staggered corrector the call never returned (issue #14).
+        let work = try newVector(u0, phase: phase)
+        self.work = work
         var tret = t0
         while k < times.count {
-            let t = times[k]
-            let flag = CVode(memory, t, y, &tret, CV_NORMAL)
-            if flag < 0 { throw integrationFailure(flag, "CVode", phase: phase, nonFiniteBefore: 0) }
-            if forwardSteps > settings.maxNumSteps {
+            if forwardSteps >= settings.maxNumSteps {
                 throw stepLimitFailure(
-                    "CVODES took more than maxiters = \(settings.maxNumSteps) steps before t = \(t)", phase: phase,
-                    nonFiniteBefore: 0)
+                    "CVODES took maxiters = \(settings.maxNumSteps) steps before reaching t = \(last) (at t = \(tret))",
+                    phase: phase, nonFiniteBefore: 0)
             }
-            try check(CVodeGetSens(memory, &tret, yS), "CVodeGetSens", phase: phase)
-            let u = values(y, count: n)
-            var s = [Double](repeating: 0, count: n * ns)
-            for j in 0..<ns {
-                guard let column = sdq_nvector_data(yS[j]) else { continue }
-                for i in 0..<n { s[j * n + i] = column[i] }
-            }
-            guard u.allSatisfy(\.isFinite), s.allSatisfy(\.isFinite) else {
-                throw CVODESFailure(phase: phase, retcode: .unstable, message: "the state or a sensitivity became NaN or Inf at t = \(t)")
-            }
-            // Repeated observation times share one CVode call.
-            while k < times.count && times[k] == t {
-                states.append(u)
-                sensitivities.append(s)
-                k += 1
+            let flag = CVode(memory, last, y, &tret, CV_ONE_STEP)
+            if flag < 0 { throw integrationFailure(flag, "CVode", phase: phase, nonFiniteBefore: 0) }
+            try checkStepFloor(flag, at: tret, phase: phase)
+            while k < times.count && times[k] <= tret {
+                let t = times[k]
+                var u = values(y, count: n)
+                if t == tret {
+                    var ts = t
+                    try check(CVodeGetSens(memory, &ts, yS), "CVodeGetSens", phase: phase)
+                } else {
+                    try check(CVodeGetDky(memory, t, 0, work), "CVodeGetDky", phase: phase)
+                    u = values(work, count: n)
+                    try check(CVodeGetSensDky(memory, t, 0, yS), "CVodeGetSensDky", phase: phase)
+                }
+                var s = [Double](repeating: 0, count: n * ns)
+                for j in 0..<ns {
+                    guard let column = sdq_nvector_data(yS[j]) else { continue }
+                    for i in 0..<n { s[j * n + i] = column[i] }
+                }
+                guard u.allSatisfy(\.isFinite), s.allSatisfy(\.isFinite) else {
+                    throw CVODESFailure(
+                        phase: phase, retcode: .unstable, message: "the state or a sensitivity became NaN or Inf at t = \(t)")
+                }
+                // Repeated observation times share one interpolation.
+                while k < times.count && times[k] == t {
+                    states.append(u)
+                    sensitivities.append(s)
+                    k += 1
+                }
             }
         }
         var nfe = 0, nfSe = 0, nfeS = 0, nje = 0
         CVodeGetNumRhsEvals(memory, &nfe)
         CVodeGetSensNumRhsEvals(memory, &nfSe)
         CVodeGetNumRhsEvalsSens(memory, &nfeS)
-        CVodeGetNumJacEvals(memory, &nje)
+        if linearSolver != nil { CVodeGetNumJacEvals(memory, &nje) }
         stats.forwardRHS = nfe
         stats.sensitivityRHS = nfSe + nfeS
         stats.forwardJacobians = nje
@@ -475,6 +545,7 @@ package final class CVODESSensitivitySession {
             }
             let flag = CVodeF(memory, last, y, &tret, CV_ONE_STEP, &ncheck)
             if flag < 0 { throw integrationFailure(flag, "CVodeF", phase: phase, nonFiniteBefore: 0) }
+            try checkStepFloor(flag, at: tret, phase: phase)
             while k < times.count && times[k] <= tret {
                 let t = times[k]
                 var u = values(y, count: n)
@@ -493,7 +564,7 @@ package final class CVODESSensitivitySession {
         }
         var nfe = 0, nje = 0
         CVodeGetNumRhsEvals(memory, &nfe)
-        CVodeGetNumJacEvals(memory, &nje)
+        if linearSolver != nil { CVodeGetNumJacEvals(memory, &nje) }
         stats.forwardRHS = nfe
         stats.forwardJacobians = nje
         stats.forwardSteps = forwardSteps
@@ -532,16 +603,24 @@ package final class CVODESSensitivitySession {
         try check(CVodeSStolerancesB(memory, which, settings.reltol, settings.backwardAbstol), "CVodeSStolerancesB", phase: phase)
         try check(
             CVodeSetUserDataB(memory, which, Unmanaged.passUnretained(functions).toOpaque()), "CVodeSetUserDataB", phase: phase)
-        guard let matrixB = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
-            throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNDenseMatrix failed: out of memory")
+        if settings.fixedPoint {
+            guard let nls = SUNNonlinSol_FixedPoint(yB, 0, context) else {
+                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNNonlinSol_FixedPoint failed")
+            }
+            nonlinearSolverB = nls
+            try check(CVodeSetNonlinearSolverB(memory, which, nls), "CVodeSetNonlinearSolverB", phase: phase)
+        } else {
+            guard let matrixB = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
+                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNDenseMatrix failed: out of memory")
+            }
+            self.matrixB = matrixB
+            guard let linearSolverB = SUNLinSol_Dense(yB, matrixB, context) else {
+                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNLinSol_Dense failed")
+            }
+            self.linearSolverB = linearSolverB
+            try check(CVodeSetLinearSolverB(memory, which, linearSolverB, matrixB), "CVodeSetLinearSolverB", phase: phase)
+            try check(CVodeSetJacFnB(memory, which, cvodesAdjointJacobian), "CVodeSetJacFnB", phase: phase)
         }
-        self.matrixB = matrixB
-        guard let linearSolverB = SUNLinSol_Dense(yB, matrixB, context) else {
-            throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNLinSol_Dense failed")
-        }
-        self.linearSolverB = linearSolverB
-        try check(CVodeSetLinearSolverB(memory, which, linearSolverB, matrixB), "CVodeSetLinearSolverB", phase: phase)
-        try check(CVodeSetJacFnB(memory, which, cvodesAdjointJacobian), "CVodeSetJacFnB", phase: phase)
         try check(CVodeSetMaxNumStepsB(memory, which, settings.maxNumSteps), "CVodeSetMaxNumStepsB", phase: phase)
         if let q = settings.maxOrder { try check(CVodeSetMaxOrdB(memory, which, Int32(q)), "CVodeSetMaxOrdB", phase: phase) }
         if settings.dtmax.isFinite { try check(CVodeSetMaxStepB(memory, which, settings.dtmax), "CVodeSetMaxStepB", phase: phase) }
@@ -608,7 +687,7 @@ package final class CVODESSensitivitySession {
         var nst = 0, nfe = 0, nje = 0, nfQe = 0
         CVodeGetNumSteps(memoryB, &nst)
         CVodeGetNumRhsEvals(memoryB, &nfe)
-        CVodeGetNumJacEvals(memoryB, &nje)
+        if linearSolverB != nil { CVodeGetNumJacEvals(memoryB, &nje) }
         if quadrature { CVodeGetQuadNumRhsEvals(memoryB, &nfQe) }
         stats.backwardSteps += nst
         stats.backwardRHS += nfe

@@ -23,15 +23,13 @@ final class CVODESession {
     private var y: N_Vector?
     private var work: N_Vector?
     private var abstolVector: N_Vector?
+    private var constraintVector: N_Vector?
     private var matrix: SUNMatrix?
     private var linearSolver: SUNLinearSolver?
     private var nonlinearSolver: SUNNonlinearSolver?
     private var memory: UnsafeMutableRawPointer?
     private let callbacks: CVODECallbacks
     private let n: Int
-    /// `f` evaluations made here rather than by CVODE (the derivative at `t0`, and after each
-    /// event that changed the state, for dense output).
-    private var ownRHSEvaluations = 0
     /// Accepted steps before the call in which `f` last returned NaN or Inf (nil if never),
     /// and how many such evaluations had been seen then.
     private var lastNonFiniteStep: Int?
@@ -56,6 +54,7 @@ final class CVODESession {
         if let y { N_VDestroy(y) }
         if let work { N_VDestroy(work) }
         if let abstolVector { N_VDestroy(abstolVector) }
+        if let constraintVector { N_VDestroy(constraintVector) }
         sdq_error_log_free(log)
         sdq_context_free(&context)
     }
@@ -136,6 +135,12 @@ final class CVODESession {
             let abstolVector = try newVector(input.abstol)
             self.abstolVector = abstolVector
             try check(CVodeSVtolerances(memory, input.reltol, abstolVector), "CVodeSVtolerances")
+        }
+
+        if let constraints = configuration.constraints, constraints.contains(where: { $0 != .none }) {
+            let v = try newVector(constraints.map(\.code))
+            constraintVector = v
+            try check(CVodeSetConstraints(memory, v), "CVodeSetConstraints")
         }
 
         switch configuration.nonlinearSolver {
@@ -221,8 +226,7 @@ final class CVODESession {
             save(t0, input.u0)
             nextSave += 1
         }
-        // CVODE's polynomial after the first step is only first order at t0: use f itself.
-        if input.dense { appendDenseNode(t0, input.u0, into: &result) }
+        if input.dense { appendSegmentStart(t0, input.u0, into: &result) }
 
         // Every tstop, then t1, as CVODE's stop time in turn: CVODE never steps past one and
         // returns CV_TSTOP_RETURN exactly on it.
@@ -288,11 +292,7 @@ final class CVODESession {
                     nextSave += 1
                 }
                 if input.saveEverystep { save(t, u) }
-                if input.dense, let du = derivative(1, at: t) {
-                    result.denseT.append(t)
-                    result.denseU.append(u)
-                    result.denseDU.append(du)
-                }
+                if input.dense { appendStepPolynomial(t, u, into: &result) }
                 tPrev = t
             }
 
@@ -312,7 +312,7 @@ final class CVODESession {
                         finish(at: t, state: u, into: &result, input: input)
                         return
                     }
-                    if input.dense { appendDenseNode(t, u, into: &result) }
+                    if input.dense { appendSegmentStart(t, u, into: &result) }
                     restarted = true
                 }
                 if outcome.terminated {
@@ -337,18 +337,38 @@ final class CVODESession {
         }
     }
 
-    /// Appends a dense-output node at `(t, u)` with `du/dt = f(t, u)` evaluated here (at `t0`
-    /// and after an event changed the state: a zero-length interval marks the jump).
-    private func appendDenseNode(_ t: Double, _ u: [Double], into result: inout CVODERawResult) {
-        var du = [Double](repeating: 0, count: n)
-        let finite = u.withUnsafeBufferPointer { u in
-            du.withUnsafeMutableBufferPointer { du in callbacks.rhs(t, u.baseAddress!, du.baseAddress!) }
-        }
-        ownRHSEvaluations += 1
-        if !finite { callbacks.recordNonFinite(at: t) }
+    /// Appends a dense-output node that starts a segment (at `t0`, and where an event changed
+    /// the state: the zero-length interval marks the jump).
+    private func appendSegmentStart(_ t: Double, _ u: [Double], into result: inout CVODERawResult) {
         result.denseT.append(t)
         result.denseU.append(u)
-        result.denseDU.append(du)
+        result.denseH.append(0)
+        result.denseZ.append([])
+    }
+
+    /// Appends the node `(t, u)` that the last step reached with that step's polynomial: the
+    /// Nordsieck array `z_j = h^j y^(j)(t)/j!`, `j = 0...q`, from `CVodeGetDky` (at a root
+    /// return `t` is the root, inside the step; the same polynomial, expanded there).
+    private func appendStepPolynomial(_ t: Double, _ u: [Double], into result: inout CVODERawResult) {
+        var q: Int32 = 0
+        var h = 0.0
+        CVodeGetLastOrder(memory, &q)
+        CVodeGetLastStep(memory, &h)
+        var z: [Double] = []
+        z.reserveCapacity((Int(q) + 1) * n)
+        var scale = 1.0
+        for k in 0...Swift.max(Int(q), 0) {
+            guard let d = derivative(Int32(k), at: t) else {
+                z = []
+                break
+            }
+            if k > 0 { scale *= h / Double(k) }
+            for v in d { z.append(v * scale) }
+        }
+        result.denseT.append(t)
+        result.denseU.append(u)
+        result.denseH.append(z.isEmpty ? 0 : h)
+        result.denseZ.append(z)
     }
 
     /// Runs the continuous callbacks whose root CVODE returned at `t` (all of them that fired,
@@ -491,9 +511,7 @@ final class CVODESession {
 
     /// Every counter of the solve: the banked ones of earlier segments plus the current one.
     private func statistics() -> SolverStats {
-        var stats = banked.adding(segmentStatistics())
-        stats.nf += ownRHSEvaluations
-        return stats
+        banked.adding(segmentStatistics())
     }
 
     /// CVODE's counters since the last (re)initialisation in the shared ``SolverStats`` form.

@@ -25,12 +25,15 @@ struct CVODEConfiguration: Sendable {
     let nonlinearSolver: CVODENonlinearSolver
     let useAnalyticJacobian: Bool
     let stabilityLimitDetection: Bool
+    let constraints: [CVODEConstraint]?
 
     @usableFromInline
     init(
         name: String, method: CVODEMethod, maxOrder: Int, maxNumSteps: Int?,
-        nonlinearSolver: CVODENonlinearSolver, useAnalyticJacobian: Bool, stabilityLimitDetection: Bool
+        nonlinearSolver: CVODENonlinearSolver, useAnalyticJacobian: Bool, stabilityLimitDetection: Bool,
+        constraints: [CVODEConstraint]? = nil
     ) {
+        self.constraints = constraints
         self.stabilityLimitDetection = stabilityLimitDetection
         self.name = name
         self.method = method
@@ -53,6 +56,19 @@ struct CVODEConfiguration: Sendable {
         }
         if let m = maxNumSteps, m <= 0 {
             throw .invalidStepOption("\(name): maxNumSteps must be positive, got \(m)")
+        }
+    }
+
+    /// The constraints against the initial state: one per component, and satisfied by `u0`
+    /// (CVODE refuses a `u0` outside them; better said before any work, with the component).
+    @usableFromInline
+    func validateConstraints(u0: [Double]) throws(DiffEqError) {
+        guard let constraints else { return }
+        guard constraints.count == u0.count else {
+            throw .dimensionMismatch(what: "\(name) constraints", expected: u0.count, got: constraints.count)
+        }
+        for (i, c) in constraints.enumerated() where !c.admits(u0[i]) {
+            throw .invalidStepOption("\(name): u0[\(i)] = \(u0[i]) violates its constraint \(c)")
         }
     }
 }
@@ -81,6 +97,7 @@ func cvodeSolve<F: ODEFunction>(
         throw .unsupported("\(configuration.name) solves du/dt = f only: a mass matrix needs a Rosenbrock method (Rodas5P)")
     }
     let input = CVODEInput(setup)
+    try configuration.validateConstraints(u0: setup.u0.map(\.primal))
     let callbacks = makeCVODECallbacks(
         problem.f, p: problem.p, events: problem.callbacks, count: setup.count,
         jacobian: configuration.usesAnalyticJacobian(problemHasOne: problem.f.hasAnalyticJacobian))
@@ -245,9 +262,11 @@ struct CVODEInput {
 struct CVODERawResult {
     var t: [Double] = []
     var u: [[Double]] = []
+    /// The dense output's nodes (see ``CVODEPolynomialDenseOutput``).
     var denseT: [Double] = []
     var denseU: [[Double]] = []
-    var denseDU: [[Double]] = []
+    var denseH: [Double] = []
+    var denseZ: [[Double]] = []
     var dense = false
     var retcode: ReturnCode = .default
     var message: String?
@@ -261,7 +280,7 @@ struct CVODERawResult {
         }
         let interpolant: (any DenseOutput<S>)? =
             dense && denseT.count >= 2
-            ? HermiteDenseOutput(times: denseT, states: convert(denseU), derivatives: convert(denseDU))
+            ? CVODEPolynomialDenseOutput<S>(times: denseT, states: denseU, steps: denseH, coefficients: denseZ)
             : nil
         return ODESolution(
             t: t, u: convert(u), retcode: retcode, message: message, stats: stats, algorithm: algorithm,

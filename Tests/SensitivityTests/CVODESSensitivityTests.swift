@@ -137,7 +137,9 @@ private struct SquareRootLoss: PointLoss {
         let options = SolveOptions(reltol: 1e-10, abstol: 1e-12, saveat: .times(times))
         let methods: [any SensitivityAlgorithm] = [
             CVODESForward(), CVODESForward(method: .adams, corrector: .staggered), CVODESAdjoint(),
-            CVODESAdjoint(method: .adams, stepsBetweenCheckpoints: 7, interpolation: .polynomial),
+            // Nd = 7 below Adams' largest order (12) let CVODES read past its stored points
+            // (it crashed on Lotka-Volterra; issue #14); it is refused now, so Nd = 13.
+            CVODESAdjoint(method: .adams, stepsBetweenCheckpoints: 13, interpolation: .polynomial),
         ]
         func run<S: SensitivityAlgorithm>(_ s: S, _ options: SolveOptions) throws -> SensitivityResult {
             try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: options, sensealg: s)
