@@ -15,12 +15,16 @@ struct RosRoberNoJacobian: ODEModel {
     static let options = SolveOptions(reltol: 1e-6, abstol: 1e-10, saveEverystep: false)
 
     /// The reuse rule in the counters: one `J` per accepted step (a rejected attempt reuses the
-    /// `J` of its starting point), one LU factorization per attempt, one linear solve per stage.
+    /// `J` of its starting point), one LU factorization per attempt, one linear solve per stage,
+    /// or two in an attempt whose stage solves are refined (`γ|h|·max|J| > 1e3`,
+    /// ``StageRefinement``; ROBER reaches that).
     static func expectReuseRule(_ stats: SolverStats, stages: Int) {
         #expect(stats.naccept > 0)
         #expect(stats.njacs == stats.naccept)
         #expect(stats.nluFactorizations == stats.naccept + stats.nreject)
-        #expect(stats.nlinsolves == stages * (stats.naccept + stats.nreject))
+        let attempts = stats.naccept + stats.nreject
+        #expect(stats.nlinsolves % stages == 0)
+        #expect(stats.nlinsolves >= stages * attempts && stats.nlinsolves <= 2 * stages * attempts)
         #expect(stats.nnonliniter == 0)
     }
 

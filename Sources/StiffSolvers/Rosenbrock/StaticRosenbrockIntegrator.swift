@@ -331,6 +331,8 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
     @usableFromInline var stages: StaticRosenbrockStages<State>
 
     @usableFromInline var J = Matrix()
+    /// `max_ij |J_ij|`, for the refinement rule of ``StageRefinement``.
+    @usableFromInline var jacobianMaxAbs = 0.0
     @usableFromInline var dT = State()
     /// `f(t, u)` at the current starting point, and an FSAL method's last stage value.
     @usableFromInline var f0 = State()
@@ -460,6 +462,10 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
         }
         if !haveJacobian || jacobianTime != loop.t {
             evaluateJacobian()
+            let n = State().scalarCount
+            var largest = 0.0
+            for j in 0..<n { for i in 0..<n { largest = Swift.max(largest, Swift.abs(J[i, j])) } }
+            jacobianMaxAbs = largest
             // For an f declared autonomous, ∂f/∂t is zero and dT keeps its zeros.
             if !autonomous { evaluateTimeDerivative() }
             haveJacobian = true
@@ -533,6 +539,8 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
         let c = coefficients.base
         let d = c + s
         let invH = 1 / h
+        let alpha = 1 / (gamma * h)
+        let refine = gamma * Swift.abs(h) * jacobianMaxAbs > StageRefinement.threshold
         var arg = loop.u
         var du = f0
         for i in 0..<s {
@@ -551,10 +559,25 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
                 x = x + U[offsets[k]] * (w[k] * invH)
                 k &+= 1
             }
-            lu.solve(r + x, into: U + i)
+            let b = r + x
+            lu.solve(b, into: U + i)
+            if refine {
+                // RosenbrockStepper.refineStage, in the same order of operations.
+                let xi = U[i]
+                var residual = State()
+                for m in 0..<n {
+                    var sum = b[m], carry = 0.0
+                    StageRefinement.accumulate(&sum, &carry, -alpha, xi[m])
+                    for j in 0..<n { StageRefinement.accumulate(&sum, &carry, J[m, j], xi[j]) }
+                    residual[m] = sum + carry
+                }
+                var correction = State()
+                lu.solve(residual, into: &correction)
+                U[i] = xi + correction
+            }
         }
         loop.stats.nf += s - 1
-        loop.stats.nlinsolves += s
+        loop.stats.nlinsolves += refine ? 2 &* s : s
         if fsal {
             // The last stage was evaluated at the new solution itself.
             loop.uNew = arg
