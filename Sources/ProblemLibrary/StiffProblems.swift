@@ -133,6 +133,95 @@ public struct VanDerPol: ODEModel, Sendable {
     }
 }
 
+// MARK: - VDPOLM
+
+/// The van der Pol oscillator in its original, unscaled form (the test set's VDPOLM),
+/// `p = [μ]`:
+///
+/// `y₁′ = y₂`, `y₂′ = μ(1 − y₁²)y₂ − y₁`.
+///
+/// It is ``VanDerPol`` before the change of variables `x = t/μ`, `(u₁, u₂) = (y₁, μy₂)`,
+/// `ε = 1/μ²`; the test set takes `μ = 1000` on `t ∈ [0, 2000]`, one relaxation period
+/// (about `(3 − 2 ln 2)μ ≈ 1614`) and a bit, so a solver meets one fast jump between long
+/// slow stretches.
+///
+/// References: B. van der Pol, Phil. Mag. 2 (1926) 978-992; Hairer and Wanner II, §IV.10;
+/// Mazzia & Magherini, Test Set release 2.4, problem VDPOL (§II.8, the unscaled equation; the
+/// test set's file vdpolm.f).
+public struct UnscaledVanDerPol: ODEModel, Sendable {
+    public init() {}
+
+    @inlinable
+    public func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = u[1]
+        du[1] = p[0] * (1 - u[0] * u[0]) * u[1] - u[0]
+    }
+
+    public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
+
+    @inlinable
+    public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        let two: S = 2
+        J[0] = 0; J[1] = -two * p[0] * u[0] * u[1] - 1
+        J[2] = 1; J[3] = p[0] * (1 - u[0] * u[0])
+    }
+}
+
+// MARK: - E5
+
+/// E5 of the stiff DETEST set, a chemical pyrolysis (four species), `p = [A, B, CM, C]`:
+///
+/// ```
+/// y₁′ = −Ay₁ − By₁y₃
+/// y₂′ = Ay₁ − CM·y₂y₃
+/// y₄′ = By₁y₃ − Cy₄
+/// y₃′ = y₂′ − y₄′ = Ay₁ − By₁y₃ − CM·y₂y₃ + Cy₄
+/// ```
+///
+/// `y₃′` is computed as `y₂′ − y₄′`, as the test set's `feval` does, so that the invariant
+/// `y₂ − y₃ − y₄ = 0` (exact, from `y(0) = (1.76e-3, 0, 0, 0)`) holds for the right-hand side
+/// up to one rounding. Over `[0, 10¹³]` the components span more than 280 orders of magnitude
+/// (`y₁(10¹³) ≈ 10⁻²⁹¹`, `y₂ ≈ y₃ ≈ 9·10⁻²³`), so every solver needs an absolute tolerance far
+/// below `10⁻²²`: the test set's R port (package deTestSet, `E5()`) defaults to
+/// `atol = 1.11e-24`, and this project's tests judge E5 at `abstol = 1e-24`.
+///
+/// References: W. H. Enright, T. E. Hull and B. Lindberg, Comparing numerical methods for stiff
+/// systems of ODEs, BIT 15 (1975) 10-48 (problem E5); Hairer and Wanner II, §IV.10;
+/// Mazzia & Magherini, Test Set release 2.4, problem E5 (the test set's file e5.f, revision 1.3,
+/// 2006/10/03).
+public struct DetestE5: ODEModel, Sendable {
+    public init() {}
+
+    @inlinable
+    public func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        let a = p[0], b = p[1], cm = p[2], c = p[3]
+        let prod1 = a * u[0]
+        let prod2 = b * u[0] * u[2]
+        let prod3 = cm * u[1] * u[2]
+        let prod4 = c * u[3]
+        du[0] = -prod1 - prod2
+        du[1] = prod1 - prod3
+        du[3] = prod2 - prod4
+        du[2] = du[1] - du[3]
+    }
+
+    public var hasAnalyticJacobian: Bool { true }
+    public var isAutonomous: Bool { true }
+
+    @inlinable
+    public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        let n = 4
+        let a = p[0], b = p[1], cm = p[2], c = p[3]
+        for k in 0..<(n * n) { J[k] = 0 }
+        J[0 + 0 * n] = -a - b * u[2]; J[0 + 2 * n] = -b * u[0]
+        J[1 + 0 * n] = a; J[1 + 1 * n] = -cm * u[2]; J[1 + 2 * n] = -cm * u[1]
+        J[2 + 0 * n] = a - b * u[2]; J[2 + 1 * n] = -cm * u[2]; J[2 + 2 * n] = -b * u[0] - cm * u[1]
+        J[2 + 3 * n] = c
+        J[3 + 0 * n] = b * u[2]; J[3 + 2 * n] = b * u[0]; J[3 + 3 * n] = -c
+    }
+}
+
 // MARK: - Factories and references
 
 extension ProblemLibrary {
@@ -210,6 +299,48 @@ extension ProblemLibrary {
         name: "VDPOL", isStiff: true, reltolExponentOffset: 4, reltolSteps: 32, abstolPerReltol: 1,
         initialStepPerReltol: 1e-2,
         source: "Mazzia & Magherini, Test Set for IVP Solvers, release 2.4, problem VDPOL, §II.8.4.2")
+
+    /// VDPOLM (unscaled van der Pol) with `μ = 1000`, `y(0) = (2, 0)` on `[0, 2000]`.
+    public static func unscaledVanDerPol<S: DiffEqScalar>(_ scalar: S.Type = Double.self)
+        -> ODEProblem<GenericRHS<UnscaledVanDerPol, S>>
+    {
+        ODEProblem(model: UnscaledVanDerPol(), u0: [2, 0], tspan: (0, 2000), p: [1000])
+    }
+
+    /// The reference solution of VDPOLM (`μ = 1000`) at t = 2000. It is the scaled VDPOL's
+    /// ``vanDerPolReference`` in the other variables (`y₂ = u₂/μ`) from an independent run: the
+    /// two agree to 1.4e-14 in `y₁` and 1.5e-17 in `y₂`.
+    public static let unscaledVanDerPolReference = ReferenceSolution(
+        t: 2000,
+        u: [0.1706167732170469e+1, -0.8928097010248125e-3],
+        source: "F. Mazzia and C. Magherini, Test Set for Initial Value Problem Solvers, release 2.4 "
+            + "(University of Bari, 2008), problem VDPOL, unscaled equation (mu = 1000, t in [0, 2000]): "
+            + "subroutine solut of vdpolm.f (revision 1.2, 2006/10/02; computed with RADAU on an Alphaserver "
+            + "DS20E, uround = 1.01e-19, rtol = atol = h0 = 1.1e-18)")
+
+    /// E5 with the test set's constants `A = 7.89e-10`, `B = 1.1e7`, `CM = 1.13e9`, `C = 1.13e3`,
+    /// `y(0) = (1.76e-3, 0, 0, 0)` on `[0, 1e13]`.
+    public static func detestE5<S: DiffEqScalar>(_ scalar: S.Type = Double.self)
+        -> ODEProblem<GenericRHS<DetestE5, S>>
+    {
+        let k: [S] = [7.89e-10, 1.1e7, 1.13e9, 1.13e3]
+        return ODEProblem(model: DetestE5(), u0: [1.76e-3, 0, 0, 0], tspan: (0, 1e13), p: k)
+    }
+
+    /// The reference solution of E5 at t = 1e13.
+    ///
+    /// Its `y₂` and `y₃` differ by 1.28e-25 while the exact solution has `y₂ − y₃ = y₄ ≈ 0`
+    /// there (`y₄` relaxes at rate `C` to `By₁y₃/C ≈ 10⁻³⁰⁹`): the published run drifted off the
+    /// invariant by that much, so each of the two carries an error of at least 6.4e-26 (0.07 %),
+    /// 0.064 of the absolute tolerance 1e-24 tests judge E5 at. `y₂ + y₃ = 1.77225e-22` agrees
+    /// with SciPy's Radau and LSODA at `rtol = 1e-12`, `atol = 1e-40` to 1.4e-7 (relative).
+    public static let detestE5Reference = ReferenceSolution(
+        t: 1e13,
+        u: [0.1152903278711829e-290, 0.8867655517642120e-22, 0.8854814626268838e-22, 0],
+        source: "F. Mazzia and C. Magherini, Test Set for Initial Value Problem Solvers, release 2.4 "
+            + "(University of Bari, 2008), problem E5: subroutine solut of e5.f (revision 1.3, 2006/10/03; "
+            + "computed with RADAU on an Alphaserver DS20E, uround = 1.01e-19, rtol = h0 = 1.1e-18, "
+            + "atol = 1.1e-40)")
 
     /// Test-set settings of ROBER: `reltol = 10^-(4+m/4)`, `m = 0...32`, `abstol = 10⁻⁴ reltol`,
     /// `h0 = 10⁻² reltol`.

@@ -84,13 +84,78 @@ import Testing
         #expect(ProblemLibrary.vanDerPol().resolvedInitialState() == [2, 0])
         #expect(ProblemLibrary.vanDerPol().p == [1e-6])
         #expect(ProblemLibrary.vanDerPol().resolvedTimeSpan() == (0, 2))
+        #expect(ProblemLibrary.unscaledVanDerPol().resolvedInitialState() == [2, 0])
+        #expect(ProblemLibrary.unscaledVanDerPol().p == [1000])
+        #expect(ProblemLibrary.unscaledVanDerPol().resolvedTimeSpan() == (0, 2000))
+        #expect(ProblemLibrary.detestE5().resolvedInitialState() == [1.76e-3, 0, 0, 0])
+        #expect(ProblemLibrary.detestE5().p == [7.89e-10, 1.1e7, 1.13e9, 1.13e3])
+        #expect(ProblemLibrary.detestE5().resolvedTimeSpan() == (0, 1e13))
         let references = [
             (ProblemLibrary.hiresReference, 321.8122, 8), (ProblemLibrary.pollutionReference, 60, 20),
             (ProblemLibrary.oregoReference, 360, 3), (ProblemLibrary.vanDerPolReference, 2, 2),
+            (ProblemLibrary.unscaledVanDerPolReference, 2000, 2), (ProblemLibrary.detestE5Reference, 1e13, 4),
         ]
         for (reference, t, n) in references {
             #expect(reference.t == t && reference.u.count == n)
             #expect(reference.source.contains("release 2.4"))
+        }
+    }
+
+    /// E5 is the test set's f (e5.f, subroutine feval), written out with its literal constants.
+    @Test func e5IsTheTestSetFunction() {
+        let m = Models.named("DetestE5")
+        for y in m.states {
+            let published = [
+                -7.89e-10 * y[0] - 1.1e7 * y[0] * y[2],
+                7.89e-10 * y[0] - 1.13e9 * y[1] * y[2],
+                7.89e-10 * y[0] - 1.1e7 * y[0] * y[2] - 1.13e9 * y[1] * y[2] + 1.13e3 * y[3],
+                1.1e7 * y[0] * y[2] - 1.13e3 * y[3],
+            ]
+            expectClose(m.rhs(y, m.p), published, m, y)
+        }
+    }
+
+    /// VDPOLM is the test set's f (vdpolm.f, subroutine feval), and it is VDPOL under
+    /// `x = t/μ`, `(u₁, u₂) = (y₁, μy₂)`, `ε = 1/μ²`: `du/dx = μ² · (dy₁/dt, μ dy₂/dt)/μ`.
+    @Test func unscaledVanDerPolIsTheTestSetFunctionAndVDPOLRescaled() {
+        let m = Models.named("UnscaledVanDerPol"), scaled = Models.named("VanDerPol")
+        let mu = 1000.0
+        #expect(scaled.p == [1 / (mu * mu)])
+        for y in m.states {
+            let f = m.rhs(y, m.p)
+            expectClose(f, [y[1], 1e3 * (1 - y[0] * y[0]) * y[1] - y[0]], m, y)
+            let g = scaled.rhs([y[0], mu * y[1]], scaled.p)
+            #expect(abs(g[0] - mu * f[0]) <= 1e-15 * abs(g[0]))
+            let scale = termScale(m.jacobian(y, m.p), y, f, row: 1)
+            #expect(abs(g[1] / (mu * mu) - f[1]) <= 1e-13 * scale)
+        }
+    }
+
+    // MARK: Published references checked against each other
+
+    /// The test set's two van der Pol references come from separate RADAU runs of the scaled
+    /// (vdpol.f) and unscaled (vdpolm.f) equations; at the same point (x = 2, t = 2000) they must
+    /// agree after the change of variables. They do to 1.4e-14 in y₁ and 1.5e-17 in y₂ = u₂/μ.
+    @Test func vanDerPolReferencesAgreeAcrossScalings() {
+        let scaled = ProblemLibrary.vanDerPolReference.u, unscaled = ProblemLibrary.unscaledVanDerPolReference.u
+        #expect(abs(scaled[0] - unscaled[0]) <= 2e-14)
+        #expect(abs(scaled[1] / 1000 - unscaled[1]) <= 2e-17)
+    }
+
+    /// E5's invariant y₂ − y₃ − y₄ = 0 against its reference, and the model keeping it: the
+    /// published y₂ − y₃ is 1.28e-25 (y₄ = 0), a drift of the reference run documented at
+    /// ``ProblemLibrary/detestE5Reference``; it must stay far below the abstol 1e-24 tests
+    /// judge E5 at, or the reference could not tell right from wrong there. The right-hand side
+    /// keeps the invariant's rate zero up to one rounding of its largest term.
+    @Test func e5InvariantInReferenceAndModel() {
+        let y = ProblemLibrary.detestE5Reference.u
+        let drift = y[1] - y[2] - y[3]
+        #expect(abs(drift - 1.2840891373282e-25) <= 1e-37)
+        #expect(abs(drift) < 0.2e-24)
+        let m = Models.named("DetestE5")
+        for u in m.states + [y] {
+            let f = m.rhs(u, m.p)
+            #expect(abs(f[1] - f[2] - f[3]) <= 4e-16 * (abs(f[1]) + abs(f[2]) + abs(f[3])))
         }
     }
 

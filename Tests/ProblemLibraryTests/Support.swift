@@ -58,7 +58,7 @@ func makeCase<M: ODEModel>(
 enum Models {
     static let names = [
         "LotkaVolterra", "Lorenz", "Rober", "Pleiades", "Arenstorf", "DetestA2", "DetestA4", "Hires", "Pollution",
-        "Oregonator", "VanDerPol",
+        "Oregonator", "VanDerPol", "UnscaledVanDerPol", "DetestE5",
     ]
 
     static func named(_ name: String) -> ModelCase {
@@ -99,6 +99,16 @@ enum Models {
             return makeCase(
                 name, VanDerPol(), p: ProblemLibrary.vanDerPol().p, base: ProblemLibrary.vanDerPolReference.u,
                 spread: 0.3, seed: 11)
+        case "UnscaledVanDerPol":
+            return makeCase(
+                name, UnscaledVanDerPol(), p: ProblemLibrary.unscaledVanDerPol().p,
+                base: ProblemLibrary.unscaledVanDerPolReference.u, spread: 0.3, seed: 12)
+        case "DetestE5":
+            // A state on the solution at t = 1e3 (SciPy Radau, rtol 1e-10): every component is
+            // nonzero there, unlike at t = 0 (three zeros) and t = 1e13 (y₁ ≈ 1e-291, y₄ = 0).
+            return makeCase(
+                name, DetestE5(), p: ProblemLibrary.detestE5().p, base: [1.618e-3, 1.382e-10, 8.25e-12, 1.30e-10],
+                spread: 0.3, seed: 13)
         default:
             preconditionFailure("unknown model \(name)")
         }
