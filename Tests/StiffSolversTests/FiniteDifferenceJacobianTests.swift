@@ -43,11 +43,11 @@ import Testing
     @Test(arguments: roberCases)
     func roberWithDifferencesMeetsTheReference(_ c: Case) throws {
         for (closure, source) in [(true, JacobianSource.automatic), (false, .finiteDifferences)] {
-            let sol = try FormedProblem.solve(.rober, c.method, reltol: c.reltol, closure: closure, jacobian: source)
+            let sol = try FormedProblem.rober.solve(c.method, reltol: c.reltol, closure: closure, jacobian: source)
             let form = closure ? "closure form" : "generic form, .finiteDifferences"
             #expect(sol.retcode == .success, "\(form): \(sol.retcode) \(sol.message ?? "")")
             #expect(sol.stats.njacsFiniteDifference == sol.stats.njacs && sol.stats.njacs > 0, "\(form)")
-            let error = FormedProblem.error(.rober, sol, reltol: c.reltol)
+            let error = FormedProblem.rober.error(sol, reltol: c.reltol)
             #expect(error <= 10, "\(form): \(error) tolerances")
         }
     }
@@ -57,41 +57,74 @@ import Testing
     /// evaluations of `f` per column.
     @Test(arguments: [1e-6, 1e-8])
     func centralDifferencesOnRober(reltol: Double) throws {
-        let sol = try FormedProblem.solve(.rober, .rodas5P, reltol: reltol, closure: false, jacobian: .centralDifferences)
+        let sol = try FormedProblem.rober.solve(.rodas5P, reltol: reltol, closure: false, jacobian: .centralDifferences)
         #expect(sol.retcode == .success)
         #expect(sol.stats.njacsFiniteDifference == sol.stats.njacs && sol.stats.njacs > 0)
         #expect(sol.stats.nf >= 2 * 3 * sol.stats.njacs)
-        let error = FormedProblem.error(.rober, sol, reltol: reltol)
+        let error = FormedProblem.rober.error(sol, reltol: reltol)
         #expect(error <= 0.05, "\(error) tolerances")
     }
 
     struct CrossCase: CustomTestStringConvertible, Sendable {
-        let problem: StiffTestSet
+        let problem: FormedProblem
         let method: StiffMethod
         var testDescription: String { "\(problem) \(method)" }
     }
 
-    static let crossCases: [CrossCase] = StiffTestSet.allCases.flatMap { p in
+    static let crossCases: [CrossCase] = FormedProblem.allCases.flatMap { p in
         StiffMethod.allCases.map { CrossCase(problem: p, method: $0) }
     }
 
+    /// E5 (stiff DETEST, abstol 1e-24) in the closure form, measured at reltol 1e-6 / 1e-8 in
+    /// tolerances, closure (generic): KenCarp4 1.1e5 / 1.1e3 (0.080 / 0.071), TRBDF2 4.9e4 / 8.8e3
+    /// (0.69 / 0.79), Kvaerno5 2.3e4 / 2.2e3 (0.093 / 0.14), Rodas5P 6.4e3 / 7.6e2 (1.2e3 / 2.0e3,
+    /// issue #13 item 2); Rosenbrock23 and `solve(prob)` end with MaxIters at 1e-8 in both forms.
+    /// Not the increments: along the KenCarp4 solution (t = 1e3 ... 1e12) the difference Jacobian
+    /// agrees with the analytic one to the 3 digits printed, and the two runs agree to 3 digits
+    /// up to t = 1e9. Between 1e9 and 1e11 the closure run leaves E5's invariant `y₂ − y₃ − y₄ = 0`
+    /// (at 1e11: y₂ = 3.2e-24, y₃ = 1.06e-19, against 1.02e-20 for both): the invariant is kept
+    /// by the Newton corrections only if `(0, 1, −1, −1)·J = 0` holds exactly, which a difference
+    /// quotient of the rounded `f` keeps only to rounding, magnified by `γh` up to 1e12 — the
+    /// mechanism of item 2 for the Rosenbrock methods. Rodas4 meets the criterion.
+    static func knownIssue(_ c: CrossCase) -> String? {
+        guard c.problem == .e5 else { return nil }
+        switch c.method {
+        case .kenCarp4, .trbdf2, .kvaerno5, .rodas5P:
+            return "E5 in the closure form leaves the invariant y2 - y3 - y4 = 0 (see knownIssue(_:))"
+        case .rosenbrock23, .defaultSolve:
+            return "E5 at reltol 1e-8: MaxIters in both forms (a generic-form failure, issue #13 item 2)"
+        case .rodas4:
+            return nil
+        }
+    }
+
     /// The closure form (differences) answers with the quality of the generic form (analytic
-    /// Jacobian or forward-mode AD) on every stiff problem of the library, at reltol 1e-6 and
+    /// Jacobian or forward-mode AD) on every stiff problem of the library (the test set's five,
+    /// VDPOLM and E5; E5's cases in ``knownIssue(_:)``), at reltol 1e-6 and
     /// 1e-8: error at most `max(10, 2·generic)` tolerances, i.e. within the tolerance contract
     /// where the generic form meets it, and within twice its error where the method itself misses
     /// the tolerance (TRBDF2 on HIRES, OREGO and VDPOL, KenCarp4 and Rosenbrock23 on OREGO; see
     /// SDIRKAccuracyTests). Measured: among the cases above 10 tolerances the largest ratio
     /// closure/generic is 1.02 (TRBDF2 HIRES 1e-6: 421 vs 420); the largest closure error where
-    /// the generic form is within 10 is 10.5 (KenCarp4 HIRES 1e-8, generic 8.4).
+    /// the generic form is within 10 is 10.5 (KenCarp4 HIRES 1e-8, generic 8.4). VDPOLM (issue #13
+    /// item 3's problem) at 1e-6 / 1e-8, closure (generic): KenCarp4 5.0 / 1.8 (1.0 / 22),
+    /// Kvaerno5 1.9 / 12 (2.3 / 15), TRBDF2 47 / 50 (46 / 49), the Rosenbrock methods equal.
     @Test(arguments: crossCases)
     func closureFormMatchesTheGenericForm(_ c: CrossCase) throws {
-        for reltol in [1e-6, 1e-8] {
-            let generic = try FormedProblem.solve(c.problem, c.method, reltol: reltol, closure: false)
-            let closure = try FormedProblem.solve(c.problem, c.method, reltol: reltol, closure: true)
-            #expect(generic.retcode == .success && closure.retcode == .success, "reltol \(reltol)")
-            let g = FormedProblem.error(c.problem, generic, reltol: reltol)
-            let e = FormedProblem.error(c.problem, closure, reltol: reltol)
-            #expect(e <= Swift.max(10, 2 * g), "reltol \(reltol): closure \(e), generic \(g) tolerances")
+        let compare = {
+            for reltol in [1e-6, 1e-8] {
+                let generic = try c.problem.solve(c.method, reltol: reltol, closure: false)
+                let closure = try c.problem.solve(c.method, reltol: reltol, closure: true)
+                #expect(generic.retcode == .success && closure.retcode == .success, "reltol \(reltol)")
+                let g = c.problem.error(generic, reltol: reltol)
+                let e = c.problem.error(closure, reltol: reltol)
+                #expect(e <= Swift.max(10, 2 * g), "reltol \(reltol): closure \(e), generic \(g) tolerances")
+            }
+        }
+        if let why = Self.knownIssue(c) {
+            try withKnownIssue(Comment(rawValue: why)) { try compare() }
+        } else {
+            try compare()
         }
     }
 
