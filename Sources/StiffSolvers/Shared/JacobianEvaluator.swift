@@ -19,9 +19,10 @@ public enum JacobianSource: Sendable, Equatable {
 /// ``JacobianEvaluator`` (array form) and the fixed-size Rosenbrock integrator, so that both
 /// forms difference with the same numbers.
 ///
-/// **Increment rule** (CVODE's dense difference-quotient Jacobian: A. C. Hindmarsh et al.,
-/// "SUNDIALS: Suite of nonlinear and differential/algebraic equation solvers", ACM TOMS 31
-/// (2005) 363-396, §3, and the CVODE User Guide, v6, §2.1 "Jacobian approximation"): with
+/// **Increment rule** (CVODE's dense difference-quotient Jacobian, as described in A. C.
+/// Hindmarsh et al., "SUNDIALS: Suite of nonlinear and differential/algebraic equation
+/// solvers", ACM TOMS 31 (2005) 363-396, and in the CVODE documentation's mathematical
+/// considerations; SUNDIALS implements it in `cvLsDenseDQJac`, `MIN_INC_MULT = 1000`): with
 /// `W_j = 1/(abstol_j + reltol·|u_j|)` the error weights of the solve and `‖f‖` the weighted RMS
 /// norm of `f(t, u)`,
 ///
