@@ -8,7 +8,7 @@ import DiffEqCore
 public protocol RosenbrockAlgorithm: ODEAlgorithm, StaticODEAlgorithm, Sendable {
     var tableau: RosenbrockTableau { get }
     /// `.automatic`: the analytic Jacobian if the right-hand side has one, else forward-mode AD
-    /// for a generic model, else finite differences. `.finiteDifferences` forces differences.
+    /// for a generic model, else finite differences. `.finiteDifferences` (`.centralDifferences`) forces forward (central) differences.
     /// (`∂f/∂t` is always a forward difference in `t`; see ``RosenbrockStepper``.)
     var jacobian: JacobianSource { get }
 }

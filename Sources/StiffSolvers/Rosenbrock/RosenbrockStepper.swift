@@ -253,7 +253,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
             haveF0 = true
         }
         if !haveJacobian || jacobianTime != t {
-            jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: f0, into: &J, stats: &stats)
+            jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: f0, h: h, tolerance: tolerance, into: &J, stats: &stats)
             // For an f declared autonomous, ∂f/∂t is zero: dT keeps the zeros it was created
             // with (the difference quotient would compute exactly those, for one f evaluation).
             if !autonomous { evaluateTimeDerivative(f, p, t: t, u: u, stats: &stats) }

@@ -323,6 +323,10 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
     @usableFromInline let fsal: Bool
     @usableFromInline let autonomous: Bool
     @usableFromInline let analyticJacobian: Bool
+    /// The difference increments (forward, or central for `.centralDifferences`) and the error
+    /// weights they are scaled to: the array form's (``DifferenceIncrements``).
+    @usableFromInline let increments: DifferenceIncrements
+    @usableFromInline let tolerance: ErrorScale
     public let isAdaptive: Bool
     public let controller: PIController
     @usableFromInline let reltol: Double
@@ -368,6 +372,8 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
         fsal = tableau.isFSAL
         autonomous = problem.f.isAutonomous
         analyticJacobian = jacobian == .automatic && problem.f.hasAnalyticJacobian
+        increments = DifferenceIncrements(uround: Double.ulpOfOne, central: jacobian == .centralDifferences)
+        tolerance = ErrorScale(reltol: setup.reltol, abstol: setup.abstol)
         isAdaptive = setup.adaptive
         controller = tableau.controller
         reltol = setup.reltol
@@ -377,10 +383,11 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
         begin()
     }
 
-    /// `J` at `(t, u)`: the analytic Jacobian, or forward differences with
-    /// ``JacobianEvaluator``'s step (Dennis & Schnabel §5.4), reusing `f0 = f(t, u)`.
+    /// `J` at `(t, u)` for steps of size `h`: the analytic Jacobian, or differences with
+    /// ``DifferenceIncrements``' increments and rounding check, operation for operation as
+    /// ``JacobianEvaluator`` (forward differences reuse `f0 = f(t, u)`).
     @inlinable
-    mutating func evaluateJacobian() {
+    mutating func evaluateJacobian(h: Double) {
         loop.stats.njacs += 1
         if analyticJacobian {
             J = f.jacobian(loop.u, p, loop.t)
@@ -388,19 +395,54 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
         }
         loop.stats.njacsFiniteDifference += 1
         let n = State().scalarCount
-        let rootEps = Double.ulpOfOne.squareRoot()
+        let central = increments.central
+        var squares = 0.0
+        for i in 0..<n {
+            let v = f0[i] / tolerance.scale(i, loop.u[i], loop.u[i])
+            squares += v * v
+        }
+        let sigma0 = increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
         var perturbed = loop.u
         for j in 0..<n {
-            let uj = loop.u[j]
-            var h = rootEps * Swift.max(Swift.abs(uj), 1)
-            // Exactly representable, so that (u + h) - u == h.
-            h = (uj + h) - uj
-            perturbed[j] = uj + h
-            let fPerturbed = f(perturbed, p, loop.t)
-            J[column: j] = (fPerturbed - f0) * (1 / h)
-            perturbed[j] = uj
+            let x = loop.u[j]
+            let scale = tolerance.scale(j, x, x)
+            let ceiling = increments.ceiling(x, scale: scale)
+            var inc = increments.increment(x, scale: scale, minimum: sigma0)
+            var retries = 0
+            while true {
+                let up = (x + inc) - x
+                perturbed[j] = x + inc
+                let fPlus = f(perturbed, p, loop.t)
+                loop.stats.nf += 1
+                var base = f0
+                var denominator = up
+                if central {
+                    perturbed[j] = x - inc
+                    base = f(perturbed, p, loop.t)
+                    loop.stats.nf += 1
+                    denominator = up + (x - (x - inc))
+                }
+                perturbed[j] = x
+                var change = 0.0
+                var magnitude = 0.0
+                for i in 0..<n {
+                    let d = Swift.abs(fPlus[i] - base[i])
+                    if d > change {
+                        change = d
+                        magnitude = Swift.max(Swift.abs(fPlus[i]), Swift.abs(base[i]))
+                    }
+                }
+                if retries < DifferenceIncrements.maxRetries && increments.isRounding(change: change, magnitude: magnitude)
+                    && inc * DifferenceIncrements.growth <= ceiling
+                {
+                    inc *= DifferenceIncrements.growth
+                    retries += 1
+                    continue
+                }
+                J[column: j] = (fPlus - base) * (1 / denominator)
+                break
+            }
         }
-        loop.stats.nf += n
     }
 
     /// `∂f/∂t` at `(t, u)`: rodas.f's forward difference, as
@@ -461,7 +503,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
             haveF0 = true
         }
         if !haveJacobian || jacobianTime != loop.t {
-            evaluateJacobian()
+            evaluateJacobian(h: h)
             let n = State().scalarCount
             var largest = 0.0
             for j in 0..<n { for i in 0..<n { largest = Swift.max(largest, Swift.abs(J[i, j])) } }

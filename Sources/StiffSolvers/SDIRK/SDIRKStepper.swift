@@ -268,12 +268,15 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         firstStage = .current
     }
 
-    /// Evaluates `J` at `(t, u)`. Finite differences need `f(t, u)` itself (the FSAL slope is only
-    /// within the Newton tolerance of it, which a difference quotient would amplify), so it is
-    /// evaluated afresh and also becomes the exact first stage.
+    /// Evaluates `J` at `(t, u)` for steps of size about `dt`. Finite differences need `f(t, u)`
+    /// itself (the FSAL slope is only within the Newton tolerance of it, which a difference
+    /// quotient would amplify), so it is evaluated afresh and also becomes the exact first stage;
+    /// their increments follow the solve's error weights (``DifferenceIncrements``).
     @inlinable
-    mutating func computeJacobian(_ f: Function, _ p: [Scalar], t: Double, u: [Scalar], stats: inout SolverStats) {
-        if jacobianEvaluator.kind == .finiteDifference {
+    mutating func computeJacobian(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], tolerance: ErrorScale, stats: inout SolverStats
+    ) {
+        if jacobianEvaluator.differencesF {
             f(&fvalue, u, p, Scalar(t))
             stats.nf += 1
             if firstImplicit == 1 {
@@ -281,7 +284,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
                 firstStage = .current
             }
         }
-        jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: fvalue, into: &J, stats: &stats)
+        jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: fvalue, h: dt, tolerance: tolerance, into: &J, stats: &stats)
         hasJacobian = true
         jacobianIsCurrent = true
         jacobianRequested = false
@@ -308,7 +311,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         stepMaxRate = 0
         var retried = false
         while true {
-            if jacobianRequested || !hasJacobian { computeJacobian(f, p, t: t, u: u, stats: &stats) }
+            if jacobianRequested || !hasJacobian { computeJacobian(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats) }
             var failure: SDIRKFailure?
             if prepareIterationMatrix(dt: dt, stats: &stats) {
                 failure = solveStages(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats)

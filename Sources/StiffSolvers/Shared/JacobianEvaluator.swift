@@ -3,44 +3,164 @@ import DiffEqCore
 /// How a stiff method obtains `J = ∂f/∂u`.
 public enum JacobianSource: Sendable, Equatable {
     /// The right-hand side's analytic Jacobian if it has one, else forward-mode AD if it is in
-    /// generic form, else finite differences (DifferentialEquations.jl's default behaviour).
+    /// generic form, else forward differences (DifferentialEquations.jl's default behaviour).
     case automatic
-    /// Forward differences, even when AD or an analytic Jacobian is available.
+    /// Forward differences, even when AD or an analytic Jacobian is available: `n` evaluations
+    /// of `f` per Jacobian, truncation error O(√uround) relative to the scale of each component.
     case finiteDifferences
+    /// Central differences, even when AD or an analytic Jacobian is available: `2n` evaluations
+    /// of `f` per Jacobian, truncation error O(uround^(2/3)); for right-hand sides whose forward
+    /// differences are not accurate enough (strongly curved `f` at the increment's scale).
+    case centralDifferences
+}
+
+/// The increments of a difference-quotient Jacobian, scaled to each component and to its
+/// error weight, and the test that finds a column made mostly of rounding error. Shared by
+/// ``JacobianEvaluator`` (array form) and the fixed-size Rosenbrock integrator, so that both
+/// forms difference with the same numbers.
+///
+/// **Increment rule** (CVODE's dense difference-quotient Jacobian, as described in A. C.
+/// Hindmarsh et al., "SUNDIALS: Suite of nonlinear and differential/algebraic equation
+/// solvers", ACM TOMS 31 (2005) 363-396, and in the CVODE documentation's mathematical
+/// considerations; SUNDIALS implements it in `cvLsDenseDQJac`, `MIN_INC_MULT = 1000`): with
+/// `W_j = 1/(abstol_j + reltol·|u_j|)` the error weights of the solve and `‖f‖` the weighted RMS
+/// norm of `f(t, u)`,
+///
+///     σ₀ = 1000 · |h| · uround · n · ‖f‖    (1 when ‖f‖ = 0),
+///     σ_j = max(√uround · |u_j|, σ₀ / W_j).
+///
+/// The floor `σ₀/W_j` is a fixed, tiny fraction of one tolerance unit of component `j`: a
+/// component far below its absolute tolerance (ROBER's `y₂ ≈ 1e-13`) is perturbed on the
+/// scale the solve resolves it at, not by `√uround · 1` (which is 10⁵ times `y₂` and measures
+/// `f`'s curvature instead of its slope).
+///
+/// **Central differences** use the same scale of each component, `s_j = σ_j / √uround`, with
+/// the increment `uround^(1/3) · s_j` that balances truncation O(σ²) against rounding
+/// O(uround/σ) (Dennis & Schnabel, Numerical Methods for Unconstrained Optimization and
+/// Nonlinear Equations, SIAM 1996, §5.6).
+///
+/// **Rounding check** (the idea of Salane's adaptive increments, D. E. Salane, "Adaptive
+/// routines for forming Jacobians numerically", Sandia report SAND86-1319, 1986, as used by
+/// Shampine and Reichelt's `numjac` in "The MATLAB ODE suite", SIAM J. Sci. Comput. 18 (1997)
+/// 1-22): when the largest change of `f` in a column is within
+/// ``roundingMultiple`` units of roundoff of that entry of `f`, the column is mostly rounding
+/// error; it is recomputed with a 100 times larger increment, at most twice and never beyond
+/// one tolerance unit of the component (`abstol_j + reltol·|u_j|`) or `√uround·|u_j|`,
+/// whichever is larger.
+public struct DifferenceIncrements: Sendable {
+    /// The unit roundoff of the scalar `f` is evaluated in.
+    public let uround: Double
+    @usableFromInline let rootUround: Double
+    @usableFromInline let cubeRootUround: Double
+    public let central: Bool
+
+    /// `σ₀`'s factor, CVODE's `MIN_INC_MULT`.
+    @inlinable public static var minimumIncrementMultiple: Double { 1000 }
+    /// A column whose largest change of `f` is at most this many units of roundoff of the
+    /// entry is treated as rounding error.
+    @inlinable public static var roundingMultiple: Double { 1000 }
+    /// The factor an increment grows by when its column is rounding error.
+    @inlinable public static var growth: Double { 100 }
+    /// Recomputations of one column at most.
+    @inlinable public static var maxRetries: Int { 2 }
+
+    @inlinable
+    public init(uround: Double, central: Bool) {
+        self.uround = uround
+        rootUround = uround.squareRoot()
+        cubeRootUround = Double.pow(uround, 1.0 / 3.0)
+        self.central = central
+    }
+
+    /// `σ₀` from `Σ_i (f_i · W_i)²`, the step size and the dimension.
+    @inlinable
+    public func minimumIncrement(weightedSquares: Double, h: Double, count n: Int) -> Double {
+        let fnorm = (weightedSquares / Double(n)).squareRoot()
+        let sigma0 = Self.minimumIncrementMultiple * Swift.abs(h) * uround * Double(n) * fnorm
+        // ‖f‖ = 0 (a steady state), or an unusable h: CVODE's σ₀ = 1 for the first case.
+        return sigma0 > 0 && sigma0.isFinite ? sigma0 : 1
+    }
+
+    /// The increment of component `j` with value `u` and tolerance scale `scale = 1/W_j`.
+    @inlinable
+    public func increment(_ u: Double, scale: Double, minimum sigma0: Double) -> Double {
+        let forward = Swift.max(rootUround * Swift.abs(u), sigma0 * scale)
+        let inc = central ? cubeRootUround * (forward / rootUround) : forward
+        // abstol > 0 is validated, so inc > 0 unless the values overflow.
+        return inc > 0 && inc.isFinite ? inc : rootUround
+    }
+
+    /// The largest increment a rounding retry may reach for component `j`.
+    @inlinable
+    public func ceiling(_ u: Double, scale: Double) -> Double {
+        Swift.max(scale, rootUround * Swift.abs(u))
+    }
+
+    /// Whether a column whose largest change of `f` is `change`, in an entry of `f` of
+    /// magnitude `magnitude`, is mostly rounding error. A column with no change at all is exact
+    /// (`f` does not depend on the component), not rounding.
+    @inlinable
+    public func isRounding(change: Double, magnitude: Double) -> Bool {
+        change > 0 && change <= Self.roundingMultiple * uround * magnitude
+    }
 }
 
 /// Evaluates `J = ∂f/∂u` at `(t, u)` into a column-major buffer by the best means available,
 /// counting each kind in the solver statistics. Buffers are allocated once; an evaluation by
 /// analytic Jacobian or finite differences allocates nothing (forward-mode AD allocates its
 /// dual arrays once per evaluation).
+///
+/// Finite differences follow ``DifferenceIncrements``: increments scaled to each component and
+/// to its error weight (so the evaluator needs the solve's tolerances and the step size), and
+/// columns that came out as rounding error recomputed with larger increments.
 public struct JacobianEvaluator<F: ODEFunction> {
     public typealias Scalar = F.Scalar
-    public enum Kind: Sendable { case analytic, forwardAD, finiteDifference }
+    public enum Kind: Sendable { case analytic, forwardAD, finiteDifference, centralDifference }
 
     public let kind: Kind
     @usableFromInline let n: Int
+    @usableFromInline let increments: DifferenceIncrements
     @usableFromInline var perturbed: [Scalar]
     @usableFromInline var fPerturbed: [Scalar]
+    /// `f` at `u − σ e_j` (central differences only).
+    @usableFromInline var fMinus: [Scalar]
+    /// Columns recomputed because they were rounding error, over the evaluator's life.
+    public var roundingRetries: Int { _roundingRetries }
+    @usableFromInline var _roundingRetries = 0
 
     public init(_ f: F, count n: Int, source: JacobianSource = .automatic) {
         self.n = n
-        if source == .finiteDifferences {
-            kind = .finiteDifference
-        } else if f.hasAnalyticJacobian {
-            kind = .analytic
-        } else if f.supportsForwardModeAD {
-            kind = .forwardAD
-        } else {
-            kind = .finiteDifference
+        switch source {
+        case .finiteDifferences: kind = .finiteDifference
+        case .centralDifferences: kind = .centralDifference
+        case .automatic:
+            if f.hasAnalyticJacobian {
+                kind = .analytic
+            } else if f.supportsForwardModeAD {
+                kind = .forwardAD
+            } else {
+                kind = .finiteDifference
+            }
         }
+        var eps = 1.0
+        while Scalar(1 + eps / 2).primal != 1 { eps /= 2 }
+        increments = DifferenceIncrements(uround: eps, central: kind == .centralDifference)
         perturbed = [Scalar](repeating: .zero, count: n)
         fPerturbed = [Scalar](repeating: .zero, count: n)
+        fMinus = kind == .centralDifference ? fPerturbed : []
     }
 
-    /// Writes `J` at `(t, u)`. `fu` must hold `f(t, u)` (it is reused by finite differences).
+    /// Whether ``evaluate(_:_:t:u:fu:h:tolerance:into:stats:)`` differences `f` (and so needs
+    /// `fu` to be `f(t, u)` exactly).
+    public var differencesF: Bool { kind == .finiteDifference || kind == .centralDifference }
+
+    /// Writes `J` at `(t, u)`. `fu` must hold `f(t, u)` (forward differences reuse it); `h` is
+    /// the step size `J` is wanted for and `tolerance` the solve's error weights (both set the
+    /// increments of finite differences).
     @inlinable
     public mutating func evaluate(
-        _ f: F, _ p: [Scalar], t: Double, u: [Scalar], fu: [Scalar], into J: inout [Scalar], stats: inout SolverStats
+        _ f: F, _ p: [Scalar], t: Double, u: [Scalar], fu: [Scalar], h: Double, tolerance: ErrorScale,
+        into J: inout [Scalar], stats: inout SolverStats
     ) {
         stats.njacs += 1
         switch kind {
@@ -49,24 +169,78 @@ public struct JacobianEvaluator<F: ODEFunction> {
         case .forwardAD:
             stats.njacsAD += 1
             f.forwardModeJacobian(&J, u, p, Scalar(t))
-        case .finiteDifference:
+        case .finiteDifference, .centralDifference:
             stats.njacsFiniteDifference += 1
-            // Forward differences with the step sqrt(ε)·max(|u_j|, 1) (Dennis & Schnabel,
-            // Numerical Methods for Unconstrained Optimization, §5.4): error O(sqrt(ε)).
-            let rootEps = Double.ulpOfOne.squareRoot()
-            for m in 0..<n { perturbed[m] = u[m] }
-            for j in 0..<n {
-                let uj = u[j]
-                var h = rootEps * Swift.max(Swift.abs(uj.primal), 1)
-                // Make the step exactly representable so that (u + h) - u == h.
-                h = (uj.primal + h) - uj.primal
-                perturbed[j] = uj + Scalar(h)
-                f(&fPerturbed, perturbed, p, Scalar(t))
-                let inv = 1 / h
-                for i in 0..<n { J[i + j * n] = (fPerturbed[i] - fu[i]).scaled(by: inv) }
+            differences(f, p, t: t, u: u, fu: fu, h: h, tolerance: tolerance, into: &J, stats: &stats)
+        }
+    }
+
+    @inlinable
+    mutating func differences(
+        _ f: F, _ p: [Scalar], t: Double, u: [Scalar], fu: [Scalar], h: Double, tolerance: ErrorScale,
+        into J: inout [Scalar], stats: inout SolverStats
+    ) {
+        let n = self.n
+        let central = kind == .centralDifference
+        let time = Scalar(t)
+        var squares = 0.0
+        for i in 0..<n {
+            let v = fu[i].primal / tolerance.scale(i, u[i].primal, u[i].primal)
+            squares += v * v
+        }
+        let sigma0 = increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
+        for m in 0..<n { perturbed[m] = u[m] }
+        for j in 0..<n {
+            let uj = u[j]
+            let x = uj.primal
+            let scale = tolerance.scale(j, x, x)
+            let ceiling = increments.ceiling(x, scale: scale)
+            var inc = increments.increment(x, scale: scale, minimum: sigma0)
+            var retries = 0
+            while true {
+                // The increments as the scalar type represents them: (u + σ) − u.
+                let up = (uj + Scalar(inc)).primal - x
+                perturbed[j] = uj + Scalar(inc)
+                f(&fPerturbed, perturbed, p, time)
+                stats.nf += 1
+                var denominator = up
+                if central {
+                    let down = x - (uj - Scalar(inc)).primal
+                    perturbed[j] = uj - Scalar(inc)
+                    f(&fMinus, perturbed, p, time)
+                    stats.nf += 1
+                    denominator = up + down
+                }
                 perturbed[j] = uj
+                // The row with the largest change, and the size of f there.
+                var change = 0.0
+                var magnitude = 0.0
+                for i in 0..<n {
+                    let a = fPerturbed[i].primal
+                    let b = central ? fMinus[i].primal : fu[i].primal
+                    let d = Swift.abs(a - b)
+                    if d > change {
+                        change = d
+                        magnitude = Swift.max(Swift.abs(a), Swift.abs(b))
+                    }
+                }
+                if retries < DifferenceIncrements.maxRetries && increments.isRounding(change: change, magnitude: magnitude)
+                    && inc * DifferenceIncrements.growth <= ceiling
+                {
+                    inc *= DifferenceIncrements.growth
+                    retries += 1
+                    _roundingRetries += 1
+                    continue
+                }
+                let inv = 1 / denominator
+                let column = j * n
+                if central {
+                    for i in 0..<n { J[i + column] = (fPerturbed[i] - fMinus[i]).scaled(by: inv) }
+                } else {
+                    for i in 0..<n { J[i + column] = (fPerturbed[i] - fu[i]).scaled(by: inv) }
+                }
+                break
             }
-            stats.nf += n
         }
     }
 }
