@@ -39,7 +39,7 @@ enum StiffMethod: String, CaseIterable, CustomStringConvertible, Sendable {
 
 /// The quick form of a problem: its right-hand side wrapped in a closure without a Jacobian,
 /// so that every stiff method differences it (what a new user writes first).
-func closureForm<F: ODEFunction>(_ problem: ODEProblem<F>) -> ODEProblem<ClosureRHS<Double>> where F.Scalar == Double {
+func closureForm<F: ODEFunction & Sendable>(_ problem: ODEProblem<F>) -> ODEProblem<ClosureRHS<Double>> where F.Scalar == Double {
     let f = problem.f
     return ODEProblem(
         f: { du, u, p, t in f(&du, u, p, t) }, u0: problem.resolvedInitialState(), tspan: problem.resolvedTimeSpan(),
@@ -90,7 +90,7 @@ enum FormedProblem: String, CaseIterable, CustomStringConvertible, Sendable {
         _ method: StiffMethod, reltol: Double, closure: Bool, jacobian: JacobianSource = .automatic
     ) throws -> ODESolution<Double> {
         let abstol = abstol(reltol: reltol)
-        func run<F: ODEFunction>(_ prob: ODEProblem<F>) throws -> ODESolution<Double> where F.Scalar == Double {
+        func run<F: ODEFunction & Sendable>(_ prob: ODEProblem<F>) throws -> ODESolution<Double> where F.Scalar == Double {
             closure
                 ? try method.solve(closureForm(prob), reltol: reltol, abstol: abstol, jacobian: jacobian)
                 : try method.solve(prob, reltol: reltol, abstol: abstol, jacobian: jacobian)
