@@ -196,13 +196,15 @@ public struct PIController: Sendable {
 /// with `dt = T/N` takes `N` steps, not `N + 1`. OrdinaryDiffEq snaps `t` onto a stop within a
 /// fixed `100·eps(max(t, tstop))` (`fixed_t_for_floatingpoint_error!` in OrdinaryDiffEqCore's
 /// integrator utilities), which leaves the tiny extra step from a few hundred steps on; the
-/// window here grows with the number of additions that could have drifted.
+/// window here grows with the number of additions that could have drifted, and stays below 1 %
+/// of `dt`, so that a step is never lengthened by more than that.
 @inlinable @inline(__always)
 public func clippedStep(from t: Double, dt: Double, toward target: Double, direction: Double, steps: Int = 0)
     -> (h: Double, landing: Bool)
 {
-    let drift = Double(steps + 1) * Swift.max(Swift.abs(t), Swift.abs(target)).ulp
-    if direction * (t + dt - target) >= -Swift.max(1e-12 * Swift.abs(dt), drift) { return (target - t, true) }
+    let magnitude = Swift.abs(dt)
+    let drift = Swift.min(Double(steps + 1) * Swift.max(Swift.abs(t), Swift.abs(target)).ulp, 0.01 * magnitude)
+    if direction * (t + dt - target) >= -Swift.max(1e-12 * magnitude, drift) { return (target - t, true) }
     return (dt, false)
 }
 
