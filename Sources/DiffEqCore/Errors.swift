@@ -1,6 +1,7 @@
 /// Invalid input, reported before any work is done.
 public enum DiffEqError: Error, Equatable, CustomStringConvertible, Sendable {
-    /// The time span is empty (`t0 == t1`) or not finite.
+    /// The time span is empty (`t0 == t1`) or not finite, or an integrator was restarted
+    /// (`reinit(t0:)`) at a time outside its problem's span or at its end.
     case invalidTimeSpan(t0: Double, t1: Double)
     /// `reltol` is not a positive finite number.
     case invalidRelativeTolerance(Double)
@@ -26,6 +27,7 @@ public enum DiffEqError: Error, Equatable, CustomStringConvertible, Sendable {
         switch self {
         case .invalidTimeSpan(let t0, let t1):
             return "invalid time span (\(t0), \(t1)): it must be finite and non-empty"
+                + " (a restart time must lie inside the problem's span, before its end)"
         case .invalidRelativeTolerance(let r):
             return "reltol must be a positive finite number, got \(r)"
         case .invalidAbsoluteTolerance(let i, let a):

@@ -119,12 +119,11 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @inlinable
     public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
         let setup = try SolveSetup(problem, options)
+        try stepper.validateSettings()
         if setup.massMatrix != nil && !stepper.supportsMassMatrix {
             throw .unsupported("\(stepper.name) does not support a mass matrix: use a Rosenbrock method (Rodas5P)")
         }
-        if !stepper.isAdaptive && setup.dt == nil {
-            throw .invalidStepOption("\(stepper.name) is a fixed-step method: give dt")
-        }
+        try setup.checkFixedSteps(method: stepper.name, methodIsAdaptive: stepper.isAdaptive)
         self.problem = problem
         self.setup = setup
         self.stepper = stepper
@@ -173,15 +172,24 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// Starts again from `u0` at `t0` (default: the problem's), keeping every buffer's
     /// capacity: `reinit!` in DifferentialEquations.jl.
+    ///
+    /// `t0` must lie in the problem's span and before its end in the direction of integration
+    /// (a restart at the end would integrate nothing: the save code then interpolated inside a
+    /// zero-length step, NaN reported as success). Save times and stops before `t0` are skipped:
+    /// the solution never holds a point outside what this run integrated.
     public mutating func reinit(u0: [Scalar]? = nil, t0: Double? = nil) throws(DiffEqError) {
         let start = u0 ?? setup.u0
         guard start.count == _u.count else {
             throw .dimensionMismatch(what: "reinit u0", expected: _u.count, got: start.count)
         }
         if let bad = start.firstIndex(where: { !$0.isFiniteScalar }) { throw .nonFiniteInitialState(component: bad) }
-        if let t0, !t0.isFinite { throw .invalidTimeSpan(t0: t0, t1: setup.t1) }
+        let dir = setup.direction
+        let restart = t0 ?? setup.t0
+        guard restart.isFinite, dir * (restart - setup.t0) >= 0, dir * (setup.t1 - restart) > 0 else {
+            throw .invalidTimeSpan(t0: restart, t1: setup.t1)
+        }
         _u = start
-        _t = t0 ?? setup.t0
+        _t = restart
         tPrev = _t
         uPrev = _u
         _p = problem.p
@@ -193,8 +201,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         lastWasRejected = false
         iterations = 0
         stops = setup.tstops
-        nextStop = 0
-        nextSave = 0
+        nextStop = stops.firstIndex { dir * ($0 - restart) > 0 } ?? stops.count
+        nextSave = setup.saveTimes.firstIndex { dir * ($0 - restart) >= 0 } ?? setup.saveTimes.count
         lastEvent = nil
         savedT.removeAll(keepingCapacity: true)
         savedU.removeAll(keepingCapacity: true)
@@ -256,7 +264,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             }
             // Clip the step so that it lands exactly on the next stop or the end.
             let target = nextStop < stops.count ? stops[nextStop] : setup.t1
-            let (h, landing) = clippedStep(from: _t, dt: _dt, toward: target, direction: dir)
+            let (h, landing) = clippedStep(from: _t, dt: _dt, toward: target, direction: dir, steps: _stats.naccept)
             iterations += 1
             let err = stepper.attempt(f, _p, t: _t, dt: h, u: _u, uNew: &uNew, tolerance: scale, stats: &_stats)
             var finite = err.isFinite
@@ -538,8 +546,12 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             _retcode = better.code
             _message = better.message + (why.map { " (the integrator stopped: \($0))" } ?? "")
         }
-        // Save the final state once when only the end is wanted.
-        if !setup.saveEverystep && setup.saveTimes.isEmpty && savedT.last != _t {
+        // Save the final state once when only the end is wanted, and the state where a failed
+        // solve stopped whatever was asked for (as the CVODE session keeps its last successful
+        // step): with `saveat` past the failure the solution would otherwise end with no trace
+        // of how far it got.
+        let wantsEnd = !setup.saveEverystep && setup.saveTimes.isEmpty
+        if (wantsEnd || !code.isSuccessful) && savedT.last != _t {
             savedT.append(_t)
             savedU.append(_u)
         }

@@ -141,6 +141,22 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
 }
 
 extension SolveSetup {
+    /// The checks of a solve that takes fixed steps (a method without an error estimate, or
+    /// `adaptive: false`), shared by the array and fixed-size integrators: it needs `dt`, and a
+    /// `dt` below the resolution of `t` on the span would never move `t` (the solve ran to
+    /// `maxiters` in place).
+    @usableFromInline package func checkFixedSteps(method: String, methodIsAdaptive: Bool) throws(DiffEqError) {
+        guard !(methodIsAdaptive && adaptive) else { return }
+        guard let dt else {
+            throw .invalidStepOption(
+                methodIsAdaptive ? "adaptive: false needs dt" : "\(method) is a fixed-step method: give dt")
+        }
+        let resolution = stepFloor(at: Swift.max(Swift.abs(t0), Swift.abs(t1)), dtmin: 0)
+        guard dt >= resolution else {
+            throw .invalidStepOption("fixed steps of dt = \(dt) cannot move t: the resolution of t on this span is \(resolution)")
+        }
+    }
+
     /// How many copies of the initial point a solve saves (the array and fixed-size integrators
     /// share this rule): one when every step is saved or nothing else is asked for, plus one per
     /// `saveat` time equal to `t` (consumed from `nextSave`).

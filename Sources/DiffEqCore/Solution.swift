@@ -54,13 +54,18 @@ public protocol DenseOutput<Scalar>: Sendable {
     associatedtype Scalar: DiffEqScalar
     /// The closed interval covered, as `(min, max)`.
     var domain: (Double, Double) { get }
+    /// The number of state components it returns (the length `out` must have): a solution
+    /// whose saved points do not include any state (a failure before the first `saveat` time)
+    /// sizes its output from this, not from its saved states.
+    var stateCount: Int { get }
     /// Writes the interpolated state at `t` (inside ``domain``) into `out`.
     func evaluate(at t: Double, into out: inout [Scalar])
 }
 
 /// Errors from evaluating a solution between its saved points.
 public enum InterpolationError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The solution was computed without dense output (`dense: false` or `saveat` given).
+    /// The solution was computed without dense output (`dense: false` or `saveat` given), or
+    /// the solve stopped before its first step.
     case noDenseOutput
     /// The time lies outside what was computed.
     case outOfDomain(t: Double, domain: ClosedRange<Double>)
@@ -68,7 +73,8 @@ public enum InterpolationError: Error, Equatable, Sendable, CustomStringConverti
     public var description: String {
         switch self {
         case .noDenseOutput:
-            return "the solution has no dense output: solve with dense: true (and no saveat)"
+            return "the solution has no dense output: solve with dense: true (and no saveat); a solve that "
+                + "stopped before its first step has none either"
         case .outOfDomain(let t, let d):
             return "t = \(t) is outside the computed interval \(d)"
         }
@@ -110,12 +116,14 @@ public struct ODESolution<Scalar: DiffEqScalar>: Sendable {
         self.denseOutput = denseOutput
     }
 
-    /// The state at time `t`, from the dense output.
+    /// The state at time `t`, from the dense output. A time outside what was integrated (past
+    /// the point where a failed solve stopped, or NaN) throws
+    /// ``InterpolationError/outOfDomain(t:domain:)``, whatever the method.
     public func callAsFunction(_ time: Double) throws(InterpolationError) -> [Scalar] {
         guard let dense = denseOutput else { throw .noDenseOutput }
         let (lo, hi) = dense.domain
         guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
-        var out = [Scalar](repeating: .zero, count: u.first?.count ?? 0)
+        var out = [Scalar](repeating: .zero, count: dense.stateCount)
         dense.evaluate(at: time, into: &out)
         return out
     }
@@ -144,6 +152,8 @@ public struct HermiteDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
         guard let a = times.first, let b = times.last else { return (0, -1) }
         return (Swift.min(a, b), Swift.max(a, b))
     }
+
+    public var stateCount: Int { states.first?.count ?? 0 }
 
     // Inlinable so that code which knows the concrete type (the adjoint methods, which evaluate
     // the forward solution at every backward stage) gets it specialised; through

@@ -246,7 +246,7 @@ extension StaticIntegrator {
                 return false
             }
             let target = loop.nextStop < setup.tstops.count ? setup.tstops[loop.nextStop] : setup.t1
-            let (h, landing) = clippedStep(from: loop.t, dt: loop.dt, toward: target, direction: dir)
+            let (h, landing) = clippedStep(from: loop.t, dt: loop.dt, toward: target, direction: dir, steps: loop.stats.naccept)
             loop.iterations += 1
             let err = attempt(h: h)
             let finite = err.isFinite && loop.uNew.isFiniteState
@@ -302,18 +302,25 @@ extension StaticIntegrator {
             let time = setup.saveTimes[loop.nextSave]
             guard dir * (loop.t - time) >= 0 else { break }
             let value = time == loop.t ? loop.u : interpolate(theta: (time - loop.tPrev) / h, dt: h)
+            // `value` is a local: appending it does not read `loop` (see below).
             loop.savedU.append(value)
             loop.savedT.append(time)
             loop.nextSave += 1
         }
         if setup.saveEverystep {
-            loop.savedT.append(loop.t)
-            loop.savedU.append(loop.u)
+            // Read into locals first, in their own statement: as the argument of `append` on
+            // another part of `loop`, `loop.u` was read through a copy of the whole of `loop`
+            // that lived until the append returned (unspecialized code, as in a debug build), so
+            // the saved arrays were shared during every append and copied in full: a solve that
+            // saved every step was quadratic in its steps (242,903 steps: 33.8 s).
+            let (t, u) = (loop.t, loop.u)
+            loop.savedT.append(t)
+            loop.savedU.append(u)
         }
     }
 
     /// Ends the integration with `code` (or the method's more specific cause) and saves the
-    /// final state when nothing else was asked for.
+    /// final state when nothing else was asked for or the integration failed.
     @inlinable
     package mutating func finish(_ code: ReturnCode, _ why: String?) {
         loop.retcode = code
@@ -322,9 +329,13 @@ extension StaticIntegrator {
             loop.retcode = specific
             loop.message = message
         }
-        if !setup.saveEverystep && setup.saveTimes.isEmpty && loop.savedT.last != loop.t {
-            loop.savedT.append(loop.t)
-            loop.savedU.append(loop.u)
+        // The end when only the end is wanted; the state where a failed solve stopped in any
+        // case (as ODEIntegrator and the CVODE session).
+        let wantsEnd = !setup.saveEverystep && setup.saveTimes.isEmpty
+        if (wantsEnd || !(loop.retcode ?? code).isSuccessful) && loop.savedT.last != loop.t {
+            let (t, u) = (loop.t, loop.u)
+            loop.savedT.append(t)
+            loop.savedU.append(u)
         }
     }
 

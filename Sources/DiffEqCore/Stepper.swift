@@ -33,6 +33,14 @@ public protocol ODEStepper {
     /// integrator's own.
     func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)?
 
+    /// Checks the method's own settings (an implicit method's Newton options, a switching
+    /// method's thresholds) before any work: ``ODEIntegrator``'s initializer calls it after the
+    /// solve options are validated and before `f` is first evaluated, so every native `solve`
+    /// and `makeIntegrator` (each builds an ``ODEIntegrator``) refuses a bad setting with a
+    /// thrown error instead of trapping or failing with a misleading message part way. The
+    /// default accepts (a method with no settings of its own).
+    func validateSettings() throws(DiffEqError)
+
     /// Called before the first step (and after the state is changed from outside) with
     /// `f(t, u)` already evaluated, so FSAL methods can reuse it.
     mutating func start(t: Double, u: [Scalar], du: [Scalar])
@@ -71,6 +79,7 @@ extension ODEStepper {
     public var stiffnessEstimate: Double { .nan }
     public var stabilityBoundary: Double { .infinity }
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? { nil }
+    public func validateSettings() throws(DiffEqError) {}
 }
 
 /// Per-component error weights `1 / (abstol_i + reltol * max(|u_i|, |uNew_i|))`, and the RMS
@@ -178,9 +187,24 @@ public struct PIController: Sendable {
 
 /// The step to attempt from `t` with the current `dt`: clipped to `target` (the next stop or the
 /// end of the span) when it would reach or pass it, so that steps land on stops exactly.
+///
+/// "Reach" allows for rounding: after `steps` accepted steps, `t` carries up to `steps` rounding
+/// errors of half an ulp each (one per addition of a step), and `dt = T/N` itself is rounded, so
+/// the distance left before the last of `N` equal steps can exceed `dt` by several ulps of `t`.
+/// A step that falls short of the target by no more than `steps + 1` ulps of `max(|t|, |target|)`
+/// (or `1e-12·|dt|`) lands on it, instead of leaving a last step of a few ulps: a fixed-step solve
+/// with `dt = T/N` takes `N` steps, not `N + 1`. OrdinaryDiffEq snaps `t` onto a stop within a
+/// fixed `100·eps(max(t, tstop))` (`fixed_t_for_floatingpoint_error!` in OrdinaryDiffEqCore's
+/// integrator utilities), which leaves the tiny extra step from a few hundred steps on; the
+/// window here grows with the number of additions that could have drifted, and stays below 1 %
+/// of `dt`, so that a step is never lengthened by more than that.
 @inlinable @inline(__always)
-public func clippedStep(from t: Double, dt: Double, toward target: Double, direction: Double) -> (h: Double, landing: Bool) {
-    if direction * (t + dt - target) >= -1e-12 * Swift.abs(dt) { return (target - t, true) }
+public func clippedStep(from t: Double, dt: Double, toward target: Double, direction: Double, steps: Int = 0)
+    -> (h: Double, landing: Bool)
+{
+    let magnitude = Swift.abs(dt)
+    let drift = Swift.min(Double(steps + 1) * Swift.max(Swift.abs(t), Swift.abs(target)).ulp, 0.01 * magnitude)
+    if direction * (t + dt - target) >= -Swift.max(1e-12 * magnitude, drift) { return (target - t, true) }
     return (dt, false)
 }
 

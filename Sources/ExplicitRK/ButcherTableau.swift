@@ -41,13 +41,41 @@ public struct ContinuousExtension: Sendable {
     }
 }
 
+/// An error estimate from the defect of the step's cubic Hermite interpolant instead of an
+/// embedded solution: the interpolant `P` through `(u_n, f_n)` and `(u_{n+1}, f(u_{n+1}))`
+/// (Hairer, Nørsett & Wanner I, §II.6, eq. (6.7)) is sampled at ``nodes``, and the largest scaled
+/// residual `h·(f(P(θ)) − P'(θ))` times ``scale`` is the step's error. For a method of order 4
+/// the Hermite interpolant is of order 3 and its residual behaves like `h^4`: an estimate of the
+/// local error's size with no embedded formula (L. F. Shampine, "Solving ODEs and DDEs with
+/// residual control", Applied Numerical Mathematics 52 (2005) 113-127). Costs `1 + nodes.count`
+/// evaluations per step, one of which (`f(u_{n+1})`) is the next step's first stage.
+public struct ResidualErrorEstimate: Sendable, Equatable {
+    /// Where the residual is sampled, as fractions `θ` of the step (inside `(0, 1)`).
+    public let nodes: [Double]
+    /// The factor from the largest sampled residual to the estimate.
+    public let scale: Double
+
+    public init(nodes: [Double], scale: Double) {
+        self.nodes = nodes
+        self.scale = scale
+    }
+
+    /// The two Gauss points `θ = 1/2 ∓ √3/6` with the factor 2.1342, as OrdinaryDiffEq
+    /// estimates the error of its adaptive `RK4` (`perform_step!` for `RK4ConstantCache` in
+    /// OrdinaryDiffEqLowOrderRK, citing Shampine (2005)).
+    public static let twoGaussPoints = ResidualErrorEstimate(
+        nodes: [0.5 - 3.0.squareRoot() / 6, 0.5 + 3.0.squareRoot() / 6], scale: 2.1342)
+}
+
 /// An explicit Runge-Kutta method as data (DESIGN.md §5): validated when built, run by the one
 /// generic ``ExplicitRKStepper``.
 public struct ButcherTableau: Sendable {
     public let name: String
     /// Order of the propagated solution.
     public let order: Int
-    /// Order of the embedded solution used for the error estimate; `nil` for fixed-step methods.
+    /// Order of the embedded solution used for the error estimate (for a
+    /// ``residualEstimate``, the order of an embedded solution whose estimate would scale the
+    /// same way, `h^(q̂+1)`); `nil` for fixed-step methods.
     public let embeddedOrder: Int?
     /// Nodes `c_i` (with `c_1 = 0`).
     public let c: [Double]
@@ -61,6 +89,9 @@ public struct ButcherTableau: Sendable {
     /// DOP853's combination `E5 / sqrt(N (E5 + 0.01 E3))` of the squared scaled sums `E5` (from
     /// `btilde`) and `E3` (from `btilde3`) (Hairer, Nørsett & Wanner I, §II.10).
     public let btilde3: [Double]?
+    /// An estimate from the residual of the step's Hermite interpolant, for a method without
+    /// error weights (RK4); `nil` otherwise.
+    public let residualEstimate: ResidualErrorEstimate?
     /// First same as last: the last stage is `f(t + h, u_new)` and serves as the next step's
     /// first stage.
     public let isFSAL: Bool
@@ -74,12 +105,16 @@ public struct ButcherTableau: Sendable {
 
     public var stages: Int { c.count }
 
+    /// Whether the method estimates its error (error weights or a residual estimate).
+    public var isAdaptive: Bool { btilde != nil || residualEstimate != nil }
+
     /// Builds and checks a tableau: the row sums of `A` equal `c`, `b` sums to 1, the error
     /// weights sum to 0 and the interpolant reproduces `b` at `θ = 1` (to `tolerance`).
     public init(
         name: String, order: Int, embeddedOrder: Int? = nil, c: [Double], a: [[Double]], b: [Double],
-        btilde: [Double]? = nil, btilde3: [Double]? = nil, isFSAL: Bool = false, interpolant: ContinuousExtension? = nil,
-        controller: PIController? = nil, tolerance: Double = 1e-12
+        btilde: [Double]? = nil, btilde3: [Double]? = nil, residualEstimate: ResidualErrorEstimate? = nil,
+        isFSAL: Bool = false, interpolant: ContinuousExtension? = nil, controller: PIController? = nil,
+        tolerance: Double = 1e-12
     ) throws(TableauError) {
         let s = c.count
         guard s > 0, a.count == s, b.count == s else {
@@ -103,6 +138,14 @@ public struct ButcherTableau: Sendable {
             guard btilde != nil, e.count == s else { throw .shape("btilde3 needs btilde and one entry per stage") }
             let esum = e.reduce(0, +)
             if Swift.abs(esum) > tolerance { throw .errorWeightsDoNotSumToZero(esum) }
+        }
+        if let r = residualEstimate {
+            guard btilde == nil, !isFSAL else {
+                throw .shape("a residual estimate replaces error weights, for a method that is not FSAL")
+            }
+            guard !r.nodes.isEmpty, r.nodes.allSatisfy({ $0 > 0 && $0 < 1 }), r.scale.isFinite, r.scale > 0 else {
+                throw .shape("a residual estimate needs nodes inside (0, 1) and a positive scale")
+            }
         }
         if isFSAL {
             guard c[s - 1] == 1, zip(a[s - 1], b).allSatisfy({ Swift.abs($0 - $1) <= tolerance }),
@@ -137,9 +180,10 @@ public struct ButcherTableau: Sendable {
         self.b = b
         self.btilde = btilde
         self.btilde3 = btilde3
+        self.residualEstimate = residualEstimate
         self.isFSAL = isFSAL
         self.interpolant = interpolant
-        self.controller = controller ?? (btilde == nil ? .fixed : .standard(order: order))
+        self.controller = controller ?? (btilde == nil && residualEstimate == nil ? .fixed : .standard(order: order))
         self.realStabilityBoundary = Self.stabilityBoundary(a: a, b: b)
     }
 }

@@ -18,6 +18,9 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let b: [Double]
     @usableFromInline let btilde: [Double]
     @usableFromInline let btilde3: [Double]
+    /// The tableau's residual estimate (RK4), if any.
+    @usableFromInline let residual: ResidualErrorEstimate?
+    /// The step estimates its error: the tableau has an estimate and the solve is adaptive.
     @usableFromInline let adaptive: Bool
     @usableFromInline let fsal: Bool
     /// The tableau's coefficients in one read-only block: `A` row by row (extra stages
@@ -41,12 +44,15 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     /// Keep an estimate of the dominant eigenvalue of ∂f/∂u (for stiffness switching).
     public var tracksStiffness = false
     @usableFromInline var previousArg: [Scalar]
+    /// `f(t + dt, uNew)` of the last attempt, evaluated by the residual estimate: the next step's
+    /// first stage.
+    @usableFromInline var endDerivative: [Scalar]
     @usableFromInline var _stiffnessEstimate = Double.nan
     public let stabilityBoundary: Double
 
-    /// Where the first stage of the next step is: in slot 0, in the last slot (FSAL), or still
-    /// to be evaluated.
-    @usableFromInline enum FirstStage { case missing, inFirst, inLast }
+    /// Where the first stage of the next step is: in slot 0, in the last slot (FSAL), in
+    /// `endDerivative` (residual estimate), or still to be evaluated.
+    @usableFromInline enum FirstStage { case missing, inFirst, inLast, inEnd }
 
     /// The stage loop of a step. `generic` runs any tableau with loops over stages whose trip
     /// counts are only known at run time; for n = 3 (Lorenz) their set-up and the per-stage pass
@@ -56,7 +62,9 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     /// same products and same summation order, so its results are bitwise those of `generic`.
     @usableFromInline enum Kernel { case generic, tsit5 }
 
-    public init(tableau: ButcherTableau, count n: Int) {
+    /// A stepper for `n` components; `estimatingError: false` (a solve with `adaptive: false`)
+    /// skips the error estimate, whose residual form (RK4) costs evaluations of `f`.
+    public init(tableau: ButcherTableau, count n: Int, estimatingError: Bool = true) {
         self.tableau = tableau
         s = tableau.stages
         self.n = n
@@ -66,7 +74,8 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         b = tableau.b
         btilde = tableau.btilde ?? [Double](repeating: 0, count: s)
         btilde3 = tableau.btilde3 ?? []
-        adaptive = tableau.btilde != nil
+        residual = tableau.residualEstimate
+        adaptive = tableau.isAdaptive && estimatingError
         fsal = tableau.isFSAL
         let coefficients = aFlat + b + btilde + btilde3 + c
         table = StageStorage(count: coefficients.count)
@@ -78,6 +87,7 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         thetaWeights = [Double](repeating: 0, count: totalStages)
         scaledCoefficients = StageStorage(count: aFlat.count + b.count + btilde.count + btilde3.count)
         previousArg = [Scalar](repeating: .zero, count: n)
+        endDerivative = residual == nil ? [] : [Scalar](repeating: .zero, count: n)
         stabilityBoundary = tableau.realStabilityBoundary
     }
 
@@ -167,6 +177,8 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         case .inLast:
             let last = kb + (s &- 1) &* n
             for m in 0..<n { kb[m] = last[m] }
+        case .inEnd:
+            endDerivative.withUnsafeBufferPointer { d in kb.update(from: d.baseAddress!, count: n) }
         case .missing:
             var du: [Scalar] = []
             swap(&du, &self.du)
@@ -228,6 +240,9 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
             }
         }
         guard adaptive else { return 0 }
+        if let residual {
+            return residualError(residual, f, p, t: t, dt: dt, u: u, uNew: uNew, kb: kb, tolerance: tolerance, stats: &stats)
+        }
         let (e5, e3) = errorSums(u: u, uNew: uNew, tolerance: tolerance, kb: kb, w: wb + s)
         if btilde3.isEmpty {
             return ErrorScale.finish(e5, count: n, as: Scalar.self)
@@ -268,8 +283,63 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         return (sum, sum3)
     }
 
+    /// The scaled residual estimate of ``ResidualErrorEstimate`` for the attempt from `(t, u)`
+    /// to `uNew`, with the first stage `f(t, u)` in slot 0: evaluates `f(t + dt, uNew)` into
+    /// `endDerivative`, then the residual `dt·f(P(θ)) − dt·P'(θ)` of the cubic Hermite
+    /// interpolant `P(θ) = (1−θ)u + θ uNew + θ(θ−1)((1−2θ)Δ + (θ−1)dt f₀ + θ dt f₁)`
+    /// (`Δ = uNew − u`; HNW I, §II.6, (6.7)) at each node, in the error weights of the step.
+    @inlinable
+    mutating func residualError(
+        _ estimate: ResidualErrorEstimate, _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar],
+        uNew: [Scalar], kb: UnsafeMutablePointer<Scalar>, tolerance: ErrorScale, stats: inout SolverStats
+    ) -> Double {
+        let n = self.n
+        var end: [Scalar] = []
+        var arg: [Scalar] = []
+        var du: [Scalar] = []
+        swap(&end, &endDerivative)
+        swap(&arg, &stageArg)
+        swap(&du, &self.du)
+        defer {
+            swap(&end, &endDerivative)
+            swap(&arg, &stageArg)
+            swap(&du, &self.du)
+        }
+        f(&end, uNew, p, Scalar(t + dt))
+        stats.nf += 1 + estimate.nodes.count
+        var largest = 0.0
+        for theta in estimate.nodes {
+            let w = theta * (theta - 1)
+            for m in 0..<n {
+                let delta = uNew[m] - u[m]
+                let hf0 = kb[m].scaled(by: dt)
+                let hf1 = end[m].scaled(by: dt)
+                let inner = delta.scaled(by: 1 - 2 * theta) + hf0.scaled(by: theta - 1) + hf1.scaled(by: theta)
+                arg[m] = u[m].scaled(by: 1 - theta) + uNew[m].scaled(by: theta) + inner.scaled(by: w)
+            }
+            f(&du, arg, p, Scalar(t + theta * dt))
+            var sum = 0.0
+            for m in 0..<n {
+                let delta = uNew[m] - u[m]
+                let hf0 = kb[m].scaled(by: dt)
+                let hf1 = end[m].scaled(by: dt)
+                let inner = delta.scaled(by: 1 - 2 * theta) + hf0.scaled(by: theta - 1) + hf1.scaled(by: theta)
+                // dt·P'(θ) = Δ + (2θ−1)·inner + θ(θ−1)·(h f₀ + h f₁ − 2Δ).
+                let slope = delta + inner.scaled(by: 2 * theta - 1) + (hf0 + hf1 - delta.scaled(by: 2)).scaled(by: w)
+                let r = du[m].scaled(by: dt) - slope
+                let sc = tolerance.scale(m, u[m].primal, uNew[m].primal)
+                sum += r.sumOfSquaredComponents / (sc * sc)
+            }
+            let e = ErrorScale.finish(sum, count: n, as: Scalar.self)
+            // A NaN residual must reach the integrator (`max` would drop it).
+            guard e.isFinite else { return e }
+            largest = Swift.max(largest, e)
+        }
+        return estimate.scale * largest
+    }
+
     public mutating func accept() {
-        firstStage = fsal ? .inLast : .missing
+        firstStage = fsal ? .inLast : (adaptive && residual != nil ? .inEnd : .missing)
     }
 
     /// Computes the interpolant's extra stages for the accepted step from `(t, u)` with `dt`.
@@ -378,6 +448,8 @@ public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
         (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))
     }
 
+    public var stateCount: Int { states.first?.count ?? 0 }
+
     // Inlinable so that code which knows the concrete type (the adjoint methods, which evaluate
     // the forward solution at every backward stage) gets it specialised; through
     // `any DenseOutput` it runs generic.
@@ -442,7 +514,9 @@ extension ExplicitRKAlgorithm {
         throws(DiffEqError) -> ODEIntegrator<ExplicitRKStepper<F>>
     {
         let n = problem.resolvedInitialState().count
-        return try ODEIntegrator(problem, stepper: ExplicitRKStepper(tableau: tableau, count: n), options: options)
+        return try ODEIntegrator(
+            problem, stepper: ExplicitRKStepper(tableau: tableau, count: n, estimatingError: options.adaptive),
+            options: options)
     }
 
     @inlinable

@@ -56,6 +56,10 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
     /// Tsit5's tableau: the step runs the written-out stage sequence (``attemptTsit5(dt:)``).
     @usableFromInline let isTsit5: Bool
     @usableFromInline let fsal: Bool
+    /// The tableau's residual estimate (RK4), if any; its `f(t + dt, uNew)` is kept in the
+    /// stage block's last slot (``endSlot``) as the next step's first stage.
+    @usableFromInline let residual: ResidualErrorEstimate?
+    @usableFromInline let endSlot: Int
     public let isAdaptive: Bool
     public let controller: PIController
     @usableFromInline let reltol: Double
@@ -70,9 +74,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
     /// are not part of this form), evaluates `f(t0, u0)` and chooses the initial step.
     public init(_ problem: StaticODEProblem<F>, tableau: ButcherTableau, options: SolveOptions) throws(DiffEqError) {
         let setup = try SolveSetup.staticForm(problem, options)
-        if tableau.btilde == nil && setup.dt == nil {
-            throw .invalidStepOption("\(tableau.name) is a fixed-step method: give dt")
-        }
+        try setup.checkFixedSteps(method: tableau.name, methodIsAdaptive: tableau.isAdaptive)
         self.tableau = tableau
         self.setup = setup
         f = problem.f
@@ -93,11 +95,13 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
         hasBtilde3 = !btilde3.isEmpty
         isTsit5 = tableau.hasTsit5Coefficients
         fsal = tableau.isFSAL
-        isAdaptive = tableau.btilde != nil && setup.adaptive
+        residual = tableau.residualEstimate
+        endSlot = totalStages
+        isAdaptive = tableau.isAdaptive && setup.adaptive
         controller = tableau.controller
         reltol = setup.reltol
         abstol = setup.abstol(as: State.self)
-        stages = StaticStageStorage(count: totalStages)
+        stages = StaticStageStorage(count: totalStages + 1)
         loop = StaticIntegratorState(t0: setup.t0, u0: problem.u0)
         begin()
     }
@@ -127,8 +131,14 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
         let k = uniqueStages()
         let x = table.base
         if !firstStageReady {
-            k[0] = fsal ? k[s &- 1] : f(loop.u, p, loop.t)
-            if !fsal { loop.stats.nf += 1 }
+            if fsal {
+                k[0] = k[s &- 1]
+            } else if isAdaptive && residual != nil {
+                k[0] = k[endSlot]
+            } else {
+                k[0] = f(loop.u, p, loop.t)
+                loop.stats.nf += 1
+            }
             firstStageReady = true
         }
         extrasReady = false
@@ -147,6 +157,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
             loop.uNew = acc
         }
         guard isAdaptive else { return 0 }
+        if let residual { return residualError(residual, dt: dt, k: k) }
         var err = State()
         for j in 0..<s { err = err + k[j] * (dt * x[offsetBtilde &+ j]) }
         var err3 = State()
@@ -166,6 +177,38 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
         var deno = e5 + 0.01 * e3
         if deno <= 0 { deno = 1 }
         return e5 / (Double(n) * deno).squareRoot()
+    }
+
+    /// ``ExplicitRKStepper``'s residual estimate on the fixed-size state (the same operations in
+    /// the same order): `f(t + dt, uNew)` into the end slot, then the Hermite interpolant's scaled
+    /// residual at each node.
+    @inlinable
+    mutating func residualError(_ estimate: ResidualErrorEstimate, dt: Double, k: UnsafeMutablePointer<State>) -> Double {
+        let (t, u, uNew) = (loop.t, loop.u, loop.uNew)
+        let f0 = k[0]
+        let f1 = f(uNew, p, t + dt)
+        k[endSlot] = f1
+        loop.stats.nf += 1 + estimate.nodes.count
+        let delta = uNew - u
+        let (hf0, hf1) = (f0 * dt, f1 * dt)
+        let n = setup.count
+        var largest = 0.0
+        for theta in estimate.nodes {
+            let w = theta * (theta - 1)
+            let inner = delta * (1 - 2 * theta) + hf0 * (theta - 1) + hf1 * theta
+            let point = u * (1 - theta) + uNew * theta + inner * w
+            let slope = delta + inner * (2 * theta - 1) + (hf0 + hf1 - delta * 2) * w
+            let r = f(point, p, t + theta * dt) * dt - slope
+            var sum = 0.0
+            for m in 0..<n {
+                let sc = abstol[m] + reltol * Swift.max(Swift.abs(u[m]), Swift.abs(uNew[m]))
+                sum += (r[m] * r[m]) / (sc * sc)
+            }
+            let e = (sum / Double(n)).squareRoot()
+            guard e.isFinite else { return e }
+            largest = Swift.max(largest, e)
+        }
+        return estimate.scale * largest
     }
 
     /// ``attempt(h:)`` for Tsit5 with the stages written out: the same operations in the same

@@ -23,7 +23,7 @@ import Testing
         #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5()), options: SolveOptions(reltol: -1)) }
         // Fixed-step methods do not control their error through the tolerances.
         #expect(throws: DiffEqError.self) {
-            try solve(prob, GlobalErrorControl(RK4()), options: SolveOptions(dt: 0.01))
+            try solve(prob, GlobalErrorControl(Euler()), options: SolveOptions(dt: 0.01))
         }
         #expect(throws: DiffEqError.self) {
             try solve(prob, GlobalErrorControl(DP5()), options: SolveOptions(dt: 0.01, adaptive: false))
@@ -35,7 +35,12 @@ import Testing
         #expect(Vern9().toleranceExponent == 1)
         #expect(DP8().toleranceExponent == 1)
         #expect(BS3().toleranceExponent == 1)
-        #expect(RK4().toleranceExponent == nil)
+        #expect(Euler().toleranceExponent == nil)
+        // RK4's residual estimate behaves like h^4 (an embedded order 3), Heun's and Midpoint's
+        // embedded Euler step like h^2: the error follows the tolerance (α = 1).
+        #expect(RK4().toleranceExponent == 1)
+        #expect(Heun().toleranceExponent == 1)
+        #expect(Midpoint().toleranceExponent == 1)
         #expect(abs(TRBDF2().toleranceExponent! - 2.0 / 3) < 1e-15)
         #expect(abs(Rosenbrock23().toleranceExponent! - 2.0 / 3) < 1e-15)
         #expect(Rodas5P().toleranceExponent == 1)

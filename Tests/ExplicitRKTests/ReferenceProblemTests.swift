@@ -68,7 +68,7 @@ let referenceCases: [ReferenceCase] = [
         return zip(u, problem.reference).map { abs($0 - $1) / (tol + tol * abs($1)) }.max()!
     }
 
-    @Test(arguments: explicitRKMethods.filter { $0.embeddedOrder != nil }, referenceCases.filter { !$0.name.hasPrefix("DETEST") })
+    @Test(arguments: tightToleranceMethods, referenceCases.filter { !$0.name.hasPrefix("DETEST") })
     func sensitiveOrbitsMeetTheToleranceUnderGlobalErrorControl(_ m: MethodCase, _ problem: ReferenceCase) throws {
         for tol in [1e-6, 1e-8] {
             let scaled = try Self.scaledError(m, problem, tol, globalControl: true)
@@ -76,7 +76,7 @@ let referenceCases: [ReferenceCase] = [
         }
     }
 
-    @Test(arguments: explicitRKMethods.filter { $0.embeddedOrder != nil }, referenceCases.filter { $0.name.hasPrefix("DETEST") })
+    @Test(arguments: tightToleranceMethods, referenceCases.filter { $0.name.hasPrefix("DETEST") })
     func reachesRequestedTolerance(_ m: MethodCase, _ problem: ReferenceCase) throws {
         for tol in [1e-6, 1e-8] {
             let scaled = try Self.scaledError(m, problem, tol)
@@ -84,7 +84,7 @@ let referenceCases: [ReferenceCase] = [
         }
     }
 
-    @Test(arguments: explicitRKMethods.filter { $0.embeddedOrder != nil }, referenceCases.filter { !$0.name.hasPrefix("DETEST") })
+    @Test(arguments: tightToleranceMethods, referenceCases.filter { !$0.name.hasPrefix("DETEST") })
     func sensitiveOrbitsAreToleranceProportional(_ m: MethodCase, _ problem: ReferenceCase) throws {
         let loose = try Self.scaledError(m, problem, 1e-6) * 1e-6
         let tight = try Self.scaledError(m, problem, 1e-9) * 1e-9

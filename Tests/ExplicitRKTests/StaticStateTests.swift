@@ -20,7 +20,9 @@ import ProblemLibrary
         ("DP8", DP8(), SolveOptions(reltol: 1e-9, abstol: 1e-9)),
         ("Vern7 saveat", Vern7(), SolveOptions(reltol: 1e-9, abstol: 1e-9, saveat: .every(0.25))),
         ("Vern9 saveat", Vern9(), SolveOptions(reltol: 1e-11, abstol: 1e-11, saveat: .every(0.5))),
-        ("RK4 fixed", RK4(), SolveOptions(dt: 0.01)),
+        ("RK4 fixed", RK4(), SolveOptions(dt: 0.01, adaptive: false)),
+        ("RK4 adaptive", RK4(), SolveOptions(reltol: 1e-7, abstol: 1e-9, saveat: .every(0.5))),
+        ("Heun adaptive", Heun(), SolveOptions(reltol: 1e-4, abstol: 1e-6)),
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -71,7 +73,8 @@ import ProblemLibrary
         let prob = ProblemLibrary.staticLorenz(tEnd: 1)
         #expect(throws: DiffEqError.self) { try solve(prob, Tsit5(), options: SolveOptions(dense: true)) }
         #expect(throws: DiffEqError.self) { try solve(prob, Tsit5(), reltol: -1) }
-        #expect(throws: DiffEqError.self) { try solve(prob, RK4()) }
+        #expect(throws: DiffEqError.self) { try solve(prob, Euler()) }
+        #expect(throws: DiffEqError.self) { try solve(prob, RK4(), dt: 1e-300, adaptive: false) }
         var bad = prob
         bad.u0 = SIMD3(.nan, 0, 0)
         #expect(throws: DiffEqError.self) { try solve(bad, Tsit5()) }

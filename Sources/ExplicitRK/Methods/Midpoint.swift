@@ -1,6 +1,7 @@
 import DiffEqCore
 
-/// The explicit midpoint rule: two stages, order 2, fixed steps only (give `dt`).
+/// The explicit midpoint rule: two stages, order 2, adaptive with the embedded Euler step
+/// (`adaptive: false` with `dt` for fixed steps), as `Midpoint` in DifferentialEquations.jl.
 ///
 /// C. Runge, "Über die numerische Auflösung von Differentialgleichungen", Mathematische Annalen 46
 /// (1895) 167-178; Hairer, Nørsett & Wanner, Solving ODEs I (1993), §II.1, eq. (1.5). Dense output:
@@ -11,7 +12,8 @@ public struct Midpoint: ExplicitRKAlgorithm {
 }
 
 extension ButcherTableau {
-    /// Runge (1895): `k_2 = f(t + h/2, u + (h/2) k_1)`, `u_{n+1} = u_n + h k_2`.
+    /// Runge (1895): `k_2 = f(t + h/2, u + (h/2) k_1)`, `u_{n+1} = u_n + h k_2`. The embedded
+    /// solution is Euler's `u_n + h k_1` (weights `(1, 0)`, order 1), so `b − b̂ = (−1, 1)`.
     public static let midpoint: ButcherTableau = {
         let c: [Double] = [0, 0.5]
         let a: [[Double]] = [
@@ -20,7 +22,8 @@ extension ButcherTableau {
         ]
         let b: [Double] = [0, 1]
         // Validated on construction; a failure here is a typo in the coefficients above.
+        let btilde: [Double] = [-1, 1]
         return try! ButcherTableau(
-            name: "Midpoint", order: 2, c: c, a: a, b: b)
+            name: "Midpoint", order: 2, embeddedOrder: 1, c: c, a: a, b: b, btilde: btilde)
     }()
 }

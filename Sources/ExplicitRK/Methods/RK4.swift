@@ -1,7 +1,10 @@
 import DiffEqCore
 
-/// The classical fourth-order Runge-Kutta method: four stages, fixed steps only (give `dt`), with
-/// its third-order continuous extension.
+/// The classical fourth-order Runge-Kutta method: four stages with its third-order continuous
+/// extension; adaptive with a residual error estimate (``ResidualErrorEstimate/twoGaussPoints``:
+/// three more evaluations of `f` per step, one of them reused as the next step's first stage), as
+/// `RK4` in DifferentialEquations.jl; `adaptive: false` with `dt` takes fixed steps at four
+/// evaluations each.
 ///
 /// W. Kutta, "Beitrag zur näherungsweisen Integration totaler Differentialgleichungen", Zeitschrift
 /// für Mathematik und Physik 46 (1901) 435-453. Dense output: Hairer, Nørsett & Wanner, Solving
@@ -34,6 +37,7 @@ extension ButcherTableau {
             ])
         // Validated on construction; a failure here is a typo in the coefficients above.
         return try! ButcherTableau(
-            name: "RK4", order: 4, c: c, a: a, b: b, interpolant: interpolant)
+            name: "RK4", order: 4, embeddedOrder: 3, c: c, a: a, b: b, residualEstimate: .twoGaussPoints,
+            interpolant: interpolant)
     }()
 }

@@ -46,6 +46,13 @@ where NonStiff.Function == Stiff.Function {
     public var controller: PIController { usingStiff ? stiff.controller : nonStiff.controller }
     public var stiffnessEstimate: Double { usingStiff ? stiff.stiffnessEstimate : nonStiff.stiffnessEstimate }
 
+    /// The switching parameters and both methods' own settings.
+    public func validateSettings() throws(DiffEqError) {
+        try parameters.validate()
+        try nonStiff.validateSettings()
+        try stiff.validateSettings()
+    }
+
     public mutating func start(t: Double, u: [Scalar], du: [Scalar]) {
         pendingSwitch = false
         streak = 0
@@ -135,6 +142,19 @@ public struct AutoSwitchParameters: Sendable {
     public var stiffTolerance = 0.9
     public var nonStiffTolerance = 0.9
     public init() {}
+
+    /// Throws unless both streak lengths are at least 1 (0 switched at every step) and both
+    /// tolerances are positive and finite (a NaN never switched, silently).
+    public func validate() throws(DiffEqError) {
+        guard maxStiffSteps >= 1, maxNonStiffSteps >= 1 else {
+            throw .invalidStepOption(
+                "AutoSwitch: maxStiffSteps and maxNonStiffSteps must be at least 1, got \(maxStiffSteps) and \(maxNonStiffSteps)")
+        }
+        guard stiffTolerance.isFinite, stiffTolerance > 0, nonStiffTolerance.isFinite, nonStiffTolerance > 0 else {
+            throw .invalidStepOption(
+                "AutoSwitch: stiffTolerance and nonStiffTolerance must be positive and finite, got \(stiffTolerance) and \(nonStiffTolerance)")
+        }
+    }
 }
 
 /// Dense output of a switched solve: each interval evaluated by the method that computed it.
@@ -145,6 +165,7 @@ struct SwitchedDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
     let stiff: any DenseOutput<Scalar>
 
     var domain: (Double, Double) { nonStiff.domain }
+    var stateCount: Int { nonStiff.stateCount }
 
     func evaluate(at t: Double, into out: inout [Scalar]) {
         let i = intervalIndex(times, t)

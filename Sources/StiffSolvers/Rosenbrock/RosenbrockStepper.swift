@@ -600,6 +600,8 @@ public struct RosenbrockDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
         (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))
     }
 
+    public var stateCount: Int { states.first?.count ?? 0 }
+
     // Inlinable so that code which knows the concrete type (the adjoint methods, which evaluate
     // the forward solution at every backward stage) gets it specialised; through
     // `any DenseOutput` it runs generic.

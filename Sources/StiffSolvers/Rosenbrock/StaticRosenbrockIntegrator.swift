@@ -360,6 +360,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
         throws(DiffEqError)
     {
         let setup = try SolveSetup.staticForm(problem, options)
+        try setup.checkFixedSteps(method: tableau.name, methodIsAdaptive: true)
         self.tableau = tableau
         self.setup = setup
         f = problem.f

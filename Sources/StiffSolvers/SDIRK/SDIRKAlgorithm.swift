@@ -58,3 +58,32 @@ extension SDIRKAlgorithm {
         return integrator.solve()
     }
 }
+
+extension SDIRKNewtonOptions {
+    /// Throws unless every setting lies where the iteration means something: at least one
+    /// iteration (`maxIterations: -1` trapped in the stage loop's range, `0` failed every stage
+    /// with "contraction rate 0.0"), `0 < kappa ≤ 1` (above 1 the iteration error could exceed
+    /// the step's error tolerance), a rate in `[0, 1]` (a contraction rate is below 1) and a
+    /// finite threshold `≥ 0`.
+    public func validate(method: String) throws(DiffEqError) {
+        guard maxIterations >= 1 else {
+            throw .invalidStepOption("\(method): newton.maxIterations must be at least 1, got \(maxIterations)")
+        }
+        guard kappa.isFinite, kappa > 0, kappa <= 1 else {
+            throw .invalidStepOption("\(method): newton.kappa must lie in (0, 1], got \(kappa)")
+        }
+        guard slowConvergenceRate >= 0, slowConvergenceRate <= 1 else {
+            throw .invalidStepOption("\(method): newton.slowConvergenceRate must lie in [0, 1], got \(slowConvergenceRate)")
+        }
+        guard refactorThreshold.isFinite, refactorThreshold >= 0 else {
+            throw .invalidStepOption("\(method): newton.refactorThreshold must be finite and >= 0, got \(refactorThreshold)")
+        }
+    }
+}
+
+extension SDIRKStepper {
+    /// The Newton options, checked before any work (``ODEStepper/validateSettings()``).
+    public func validateSettings() throws(DiffEqError) {
+        try newton.validate(method: name)
+    }
+}
