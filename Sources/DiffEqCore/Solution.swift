@@ -122,6 +122,8 @@ public struct ODESolution<Scalar: DiffEqScalar>: Sendable {
     public func callAsFunction(_ time: Double) throws(InterpolationError) -> [Scalar] {
         guard let dense = denseOutput else { throw .noDenseOutput }
         let (lo, hi) = dense.domain
+        // An empty interpolant reports an empty domain (lo > hi), which no range can hold.
+        guard lo <= hi else { throw .noDenseOutput }
         guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
         var out = [Scalar](repeating: .zero, count: dense.stateCount)
         dense.evaluate(at: time, into: &out)

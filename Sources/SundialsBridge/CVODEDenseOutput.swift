@@ -21,6 +21,8 @@ struct CVODEPolynomialDenseOutput<Scalar: DiffEqScalar>: DenseOutput, Sendable {
     /// `z_0, ..., z_q` of that step, concatenated (`(q + 1) n` values; empty for a segment start).
     let coefficients: [[Double]]
 
+    var stateCount: Int { states.first?.count ?? 0 }
+
     var domain: (Double, Double) {
         guard let a = times.first, let b = times.last else { return (0, -1) }
         return (Swift.min(a, b), Swift.max(a, b))
