@@ -47,6 +47,16 @@ public struct PIDController: StepSizeController, Equatable {
         self.limiter = limiter
     }
 
+    /// A controller from Söderlind's proportional, integral and derivative gains per unit order,
+    /// as diffrax's `PIDController(pcoeff, icoeff, dcoeff)`: `β1 = kP + kI + kD`,
+    /// `β2 = −(kP + 2 kD)`, `β3 = kD` (so `pcoeff: 0.4, icoeff: 0.3` is PI34 up to rounding).
+    public init(pcoeff: Double, icoeff: Double, dcoeff: Double = 0, safety: Double = 0.9,
+                limiter: StepFactorLimiter = .arctangent) {
+        self.init(
+            beta1: pcoeff + icoeff + dcoeff, beta2: -(pcoeff + 2 * dcoeff), beta3: dcoeff, safety: safety,
+            limiter: limiter)
+    }
+
     // Coefficient sets, (β1, β2, β3) per unit order, from Söderlind (2003), Table III, as listed
     // in OrdinaryDiffEq.jl's `PIDController` documentation (OrdinaryDiffEqCore, controllers).
 

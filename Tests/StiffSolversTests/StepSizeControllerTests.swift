@@ -232,6 +232,17 @@ import Testing
         #expect(x.u.last! != y.u.last!)
     }
 
+    /// diffrax's gains map onto the β's: kP = 0.4, kI = 0.3 is PI34, kP = −1/6, kI = 1/3 is
+    /// H211PI, and a derivative gain enters all three.
+    @Test func gainsFromProportionalIntegralDerivative() {
+        let pi34 = PIDController(pcoeff: 0.4, icoeff: 0.3)
+        #expect(abs(pi34.beta1 - 0.7) < 1e-15 && pi34.beta2 == -0.4 && pi34.beta3 == 0)
+        let h211 = PIDController(pcoeff: -1.0 / 6, icoeff: 1.0 / 3)
+        #expect(abs(h211.beta1 - 1.0 / 6) < 1e-15 && h211.beta2 == 1.0 / 6 && h211.beta3 == 0)
+        let pid = PIDController(pcoeff: 0.1, icoeff: 0.2, dcoeff: 0.05)
+        #expect(abs(pid.beta1 - 0.35) < 1e-15 && abs(pid.beta2 + 0.2) < 1e-15 && pid.beta3 == 0.05)
+    }
+
     // MARK: Bad input
 
     static let invalid: [(String, StepController)] = [
