@@ -51,14 +51,14 @@ public func solve<F: ODEFunction, A: ODEAlgorithm>(
     reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
     saveEverystep: Bool? = nil, dense: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
     dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true,
-    isOutOfDomain: DomainCheck? = nil, callback: CallbackSet<F.Scalar>? = nil
+    isOutOfDomain: DomainCheck? = nil, callback: CallbackSet<F.Scalar>? = nil, controller: StepController? = nil
 ) throws(DiffEqError) -> ODESolution<F.Scalar> {
     try algorithm.solve(
         callback.map { problem.remake(callbacks: $0) } ?? problem,
         options: SolveOptions(
             reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
             dense: dense, dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
-            adaptive: adaptive, isOutOfDomain: isOutOfDomain))
+            adaptive: adaptive, isOutOfDomain: isOutOfDomain, controller: controller))
 }
 
 /// How to solve a fixed-size problem (``StaticODEProblem``): the native methods that have a
@@ -98,12 +98,13 @@ public func solve<F: StaticODEFunction, A: StaticODEAlgorithm>(
     _ problem: StaticODEProblem<F>, _ algorithm: A,
     reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
     saveEverystep: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
-    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true
+    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true,
+    controller: StepController? = nil
 ) throws(DiffEqError) -> StaticODESolution<F.State> {
     try algorithm.solve(
         problem,
         options: SolveOptions(
             reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
             dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
-            adaptive: adaptive))
+            adaptive: adaptive, controller: controller))
 }

@@ -18,6 +18,8 @@ public enum DiffEqError: Error, Equatable, CustomStringConvertible, Sendable {
     /// `dt`, the mass matrix has a non-finite entry, or a ``GlobalErrorControl`` setting is out
     /// of range.
     case invalidStepOption(String)
+    /// A step-size controller's coefficient is not finite or out of range (``SolveOptions/controller``).
+    case invalidController(String)
     /// The state is empty.
     case emptyState
     /// The algorithm cannot solve this problem (for example a scalar type it does not support).
@@ -40,6 +42,8 @@ public enum DiffEqError: Error, Equatable, CustomStringConvertible, Sendable {
             return "invalid saveat: \(why)"
         case .invalidStepOption(let why):
             return "invalid step option: \(why)"
+        case .invalidController(let why):
+            return "invalid step-size controller: \(why)"
         case .emptyState:
             return "the state u0 is empty"
         case .unsupported(let why):

@@ -36,6 +36,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// `log` of the previous accepted step's error (floored at 1e-4), kept as a logarithm so
     /// that the controller needs one `log` per step (see ``PIController``).
     @usableFromInline var logErrPrev: Double = ODEIntegrator.logErrFloor
+    /// The error before that, for a PID controller given in the options (``ControllerHistory``).
+    @usableFromInline var logErrPrevPrev: Double = ODEIntegrator.logErrFloor
     @usableFromInline var lastWasRejected = false
     @usableFromInline var iterations = 0
     /// Times to step onto exactly (the options' `tstops` plus `advance(to:)` targets), in the
@@ -198,6 +200,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _stats = SolverStats()
         needsRestart = false
         logErrPrev = Self.logErrFloor
+        logErrPrevPrev = Self.logErrFloor
         lastWasRejected = false
         iterations = 0
         stops = setup.tstops
@@ -279,7 +282,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 // step factor the controller allows.
                 _stats.nreject += 1
                 lastWasRejected = true
-                _dt = h * stepper.controller.qmin
+                _dt = h * (setup.controller?.minimumFactor ?? stepper.controller.qmin)
                 if !adaptive || Swift.abs(_dt) < dtFloor {
                     finish(.dtLessThanMin, "the new state left the domain (isOutOfDomain) near t = \(_t)"
                         + (adaptive ? " and reducing dt did not keep it inside" : " with fixed steps"))
@@ -296,9 +299,17 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 stepper.accept()
                 if landing && nextStop < stops.count { nextStop += 1 }
                 if adaptive {
-                    stepper.controller.update(
-                        afterAccepting: err, step: h, landing: landing, afterRejection: lastWasRejected, dt: &_dt,
-                        logErrPrev: &logErrPrev, direction: dir, dtmax: setup.dtmax)
+                    if let custom = setup.controller {
+                        var history = ControllerHistory(logErrPrev: logErrPrev, logErrPrevPrev: logErrPrevPrev)
+                        custom.update(
+                            afterAccepting: err, step: h, landing: landing, afterRejection: lastWasRejected, dt: &_dt,
+                            history: &history, order: stepper.controllerOrder, direction: dir, dtmax: setup.dtmax)
+                        (logErrPrev, logErrPrevPrev) = (history.logErrPrev, history.logErrPrevPrev)
+                    } else {
+                        stepper.controller.update(
+                            afterAccepting: err, step: h, landing: landing, afterRejection: lastWasRejected, dt: &_dt,
+                            logErrPrev: &logErrPrev, direction: dir, dtmax: setup.dtmax)
+                    }
                 }
                 lastWasRejected = false
                 if callbacks.isEmpty {
@@ -312,9 +323,17 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             }
             if !finite { sawNonFinite = true }
             lastWasRejected = true
-            let (dt, failure) = rejectAttempt(
-                h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive,
-                controller: stepper.controller, t: _t, dtFloor: dtFloor, stats: &_stats)
+            let (dt, failure): (Double, (ReturnCode, String)?)
+            if let custom = setup.controller {
+                (dt, failure) = rejectAttempt(
+                    h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive,
+                    controller: custom, order: stepper.controllerOrder, t: _t, dtFloor: dtFloor, stats: &_stats)
+            } else {
+                (dt, failure) = rejectAttempt(
+                    h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive,
+                    controller: stepper.controller, order: stepper.controllerOrder, t: _t, dtFloor: dtFloor,
+                    stats: &_stats)
+            }
             _dt = dt
             if let (code, message) = failure {
                 finish(code, message)
@@ -355,6 +374,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _stats.nf += 1
         stepper.start(t: _t, u: _u, du: du)
         logErrPrev = Self.logErrFloor
+        logErrPrevPrev = Self.logErrFloor
         tPrev = _t
         uPrev = _u
     }

@@ -72,12 +72,16 @@ public struct SolveOptions: Sendable {
     /// Rejects candidate states outside the model's domain (``DomainCheck``); native methods
     /// only (CVODE has no hook between its error test and accepting a step).
     public var isOutOfDomain: DomainCheck?
+    /// The step-size controller, replacing the one tuned for the method (`nil`): an
+    /// ``IController``, a ``PIController`` or a ``PIDController`` as a ``StepController``, for
+    /// example `.pid(.h312PID)`. Native methods only (CVODE chooses its steps itself).
+    public var controller: StepController?
 
     public init(
         reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
         saveEverystep: Bool? = nil, dense: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
         dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true,
-        isOutOfDomain: DomainCheck? = nil
+        isOutOfDomain: DomainCheck? = nil, controller: StepController? = nil
     ) {
         self.reltol = reltol
         self.abstol = abstol
@@ -91,5 +95,6 @@ public struct SolveOptions: Sendable {
         self.tstops = tstops
         self.adaptive = adaptive
         self.isOutOfDomain = isOutOfDomain
+        self.controller = controller
     }
 }

@@ -25,6 +25,8 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
     public let massMatrix: [Double]?
     /// The options' domain test, if any.
     public let isOutOfDomain: DomainCheck?
+    /// The options' step-size controller (validated), `nil` for the method's own.
+    public let controller: StepController?
 
     public var count: Int { u0.count }
 
@@ -112,6 +114,7 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
             throw .invalidStepOption("dtmin (\(dtmin)) exceeds the length of the span (\(span)): no step fits")
         }
         guard options.maxiters > 0 else { throw .invalidStepOption("maxiters must be positive, got \(options.maxiters)") }
+        try options.controller?.validate()
 
         self.u0 = u0
         self.t0 = t0
@@ -130,6 +133,7 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         self.maxiters = options.maxiters
         self.adaptive = options.adaptive
         self.isOutOfDomain = options.isOutOfDomain
+        self.controller = options.controller
         self.massMatrix = massMatrix.flatMap { m in
             // An identity matrix given explicitly is the same as none.
             (0..<n).allSatisfy { i in (0..<n).allSatisfy { j in m[i + j * n] == (i == j ? 1 : 0) } } ? nil : m

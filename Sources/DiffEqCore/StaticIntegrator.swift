@@ -27,6 +27,8 @@ public struct StaticIntegratorState<State: StaticState> {
     @usableFromInline package var stats = SolverStats()
     /// `log` of the previous accepted error, floored at 1e-4 (as ``ODEIntegrator``).
     @usableFromInline package var logErrPrev = PIController.logErrorFloor
+    /// The error before that, for a PID controller given in the options.
+    @usableFromInline package var logErrPrevPrev = PIController.logErrorFloor
     @usableFromInline package var lastWasRejected = false
     @usableFromInline package var iterations = 0
     @usableFromInline package var nextStop = 0
@@ -67,6 +69,7 @@ public struct StaticIntegratorState<State: StaticState> {
         message = nil
         stats = SolverStats()
         logErrPrev = PIController.logErrorFloor
+        logErrPrevPrev = PIController.logErrorFloor
         lastWasRejected = false
         iterations = 0
         nextStop = 0
@@ -125,7 +128,11 @@ public protocol StaticIntegrator {
     var order: Int { get }
     /// Whether the error estimate controls the step.
     var isAdaptive: Bool { get }
+    /// The step-size controller tuned for the method (the options' ``SolveSetup/controller``
+    /// replaces it).
     var controller: PIController { get }
+    /// The order `k` of the I and PID controllers' exponents (``ODEStepper/controllerOrder``).
+    var controllerOrder: Int { get }
 
     /// Called at the start (and after ``reinit(u0:)``) with `f(t0, u0)`.
     mutating func start(du0: State)
@@ -265,12 +272,21 @@ extension StaticIntegrator {
                     // requirement would overlap anyway.)
                     let afterRejection = loop.lastWasRejected
                     var dt = loop.dt
-                    var logErrPrev = loop.logErrPrev
-                    controller.update(
-                        afterAccepting: err, step: h, landing: landing, afterRejection: afterRejection, dt: &dt,
-                        logErrPrev: &logErrPrev, direction: dir, dtmax: setup.dtmax)
+                    if let custom = setup.controller {
+                        var history = ControllerHistory(logErrPrev: loop.logErrPrev, logErrPrevPrev: loop.logErrPrevPrev)
+                        custom.update(
+                            afterAccepting: err, step: h, landing: landing, afterRejection: afterRejection, dt: &dt,
+                            history: &history, order: controllerOrder, direction: dir, dtmax: setup.dtmax)
+                        loop.logErrPrev = history.logErrPrev
+                        loop.logErrPrevPrev = history.logErrPrevPrev
+                    } else {
+                        var logErrPrev = loop.logErrPrev
+                        controller.update(
+                            afterAccepting: err, step: h, landing: landing, afterRejection: afterRejection, dt: &dt,
+                            logErrPrev: &logErrPrev, direction: dir, dtmax: setup.dtmax)
+                        loop.logErrPrev = logErrPrev
+                    }
                     loop.dt = dt
-                    loop.logErrPrev = logErrPrev
                 }
                 loop.lastWasRejected = false
                 recordStep(h: h)
@@ -282,9 +298,16 @@ extension StaticIntegrator {
             let t = loop.t
             let dtFloor = stepFloor(at: t, dtmin: setup.dtmin)
             var stats = loop.stats
-            let (dt, failure) = rejectAttempt(
-                h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive,
-                controller: controller, t: t, dtFloor: dtFloor, stats: &stats)
+            let (dt, failure): (Double, (ReturnCode, String)?)
+            if let custom = setup.controller {
+                (dt, failure) = rejectAttempt(
+                    h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive,
+                    controller: custom, order: controllerOrder, t: t, dtFloor: dtFloor, stats: &stats)
+            } else {
+                (dt, failure) = rejectAttempt(
+                    h: h, err: err, nonFinite: !finite, sawNonFinite: sawNonFinite, adaptive: adaptive,
+                    controller: controller, order: controllerOrder, t: t, dtFloor: dtFloor, stats: &stats)
+            }
             loop.stats = stats
             loop.dt = dt
             if let (code, message) = failure {

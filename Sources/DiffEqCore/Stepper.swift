@@ -14,8 +14,13 @@ public protocol ODEStepper {
     var isAdaptive: Bool { get }
     /// Order of the propagated solution (used for the automatic initial step).
     var order: Int { get }
-    /// The step-size controller tuned for this method.
+    /// The step-size controller tuned for this method (a solve's ``SolveOptions/controller``
+    /// replaces it).
     var controller: PIController { get }
+    /// The order `k` in the exponents of the I and PID controllers: the error estimate behaves
+    /// as `h^k`, `k = min(p, p̂) + 1` for an embedded pair of orders `p`, `p̂`. Defaults to
+    /// ``order``.
+    var controllerOrder: Int { get }
     /// Whether the method solves `M du/dt = f` with a (possibly singular) mass matrix.
     var supportsMassMatrix: Bool { get }
     /// An estimate of the magnitude of the dominant eigenvalue of `∂f/∂u` from the last accepted
@@ -75,6 +80,7 @@ public protocol ODEStepper {
 }
 
 extension ODEStepper {
+    public var controllerOrder: Int { order }
     public var supportsMassMatrix: Bool { false }
     public var stiffnessEstimate: Double { .nan }
     public var stabilityBoundary: Double { .infinity }
@@ -110,7 +116,7 @@ public struct ErrorScale: Sendable {
 /// Gustafsson's PI step-size controller: `dt_new = dt · γ / (err^β1 / errPrev^β2)`, clamped to
 /// `[qmin, qmax]` times the old step. K. Gustafsson, "Control theoretic techniques for stepsize
 /// selection in explicit Runge-Kutta methods", ACM TOMS 17 (1991) 533-554; HNW II §IV.2.
-public struct PIController: Sendable {
+public struct PIController: Sendable, Equatable {
     public var beta1: Double
     public var beta2: Double
     /// Safety factor γ.
@@ -215,13 +221,13 @@ public func clippedStep(from t: Double, dt: Double, toward target: Double, direc
 /// A non-finite attempt is retried with a tenth of the step: it may be a blow-up the method
 /// stepped over, or a genuine singularity; a fixed-step method cannot shrink its step, so it
 /// ends as ``ReturnCode/unstable``. An attempt over the tolerance is retried with the
-/// controller's factor. Either way a step below `dtFloor` ends the integration, as unstable
+/// controller's factor (`order`: the method's ``ODEStepper/controllerOrder``). Either way a step below `dtFloor` ends the integration, as unstable
 /// when a non-finite value was seen in this step's attempts (`sawNonFinite`), else as
 /// ``ReturnCode/dtLessThanMin``. Counts the rejection in `stats`.
 @inlinable
-public func rejectAttempt(
-    h: Double, err: Double, nonFinite: Bool, sawNonFinite: Bool, adaptive: Bool, controller: PIController,
-    t: Double, dtFloor: Double, stats: inout SolverStats
+public func rejectAttempt<Controller: StepSizeController>(
+    h: Double, err: Double, nonFinite: Bool, sawNonFinite: Bool, adaptive: Bool, controller: Controller,
+    order: Int, t: Double, dtFloor: Double, stats: inout SolverStats
 ) -> (dt: Double, failure: (ReturnCode, String)?) {
     stats.nreject += 1
     if nonFinite {
@@ -231,7 +237,7 @@ public func rejectAttempt(
         }
         return (dt, nil)
     }
-    let dt = h * controller.rejectedFactor(err: err)
+    let dt = h * controller.rejectedFactor(err: err, order: order)
     if Swift.abs(dt) < dtFloor {
         return (dt, (sawNonFinite ? .unstable : .dtLessThanMin, "step size \(Swift.abs(dt)) fell below dtmin \(dtFloor) at t = \(t)"))
     }

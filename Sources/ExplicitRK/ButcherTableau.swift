@@ -99,6 +99,11 @@ public struct ButcherTableau: Sendable {
     public let interpolant: ContinuousExtension?
     /// The step-size controller tuned for this method.
     public let controller: PIController
+    /// The order `k` of the I and PID controllers' exponents: `min(p, p̂) + 1` for an embedded
+    /// pair, `p` for DOP853's combined estimate (which behaves as `h^8`; HNW I §II.10).
+    public var controllerOrder: Int {
+        btilde3 != nil ? order : Swift.min(order, embeddedOrder ?? order) + 1
+    }
     /// Where the stability region crosses the negative real axis, as `|z|` (computed once, when
     /// the tableau is built: stiffness switching compares `|h|ρ` with it after every step).
     public let realStabilityBoundary: Double

@@ -100,6 +100,7 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     public var isAdaptive: Bool { adaptive }
     public var order: Int { tableau.order }
     public var controller: PIController { tableau.controller }
+    public var controllerOrder: Int { tableau.controllerOrder }
 
     /// Copies the stage block if another stepper value shares it (copy-on-write).
     @inlinable @inline(__always)

@@ -306,6 +306,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
 
     @inlinable public var algorithmName: String { tableau.name }
     @inlinable public var order: Int { tableau.order }
+    @inlinable public var controllerOrder: Int { tableau.controllerOrder }
 
     /// The first stage of the first step is `f(t0, u0)`.
     @inlinable

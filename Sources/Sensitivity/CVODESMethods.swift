@@ -402,6 +402,9 @@ struct _CVODESFamily {
 func _cvodesSettings(
     _ plan: ObservationPlan, family: _CVODESFamily, maxOrder ownMaxOrder: Int?, maxNumSteps ownMaxNumSteps: Int?
 ) throws(SensitivityError) -> CVODESSettings {
+    if plan.options.controller != nil {
+        throw .unsupported("CVODES chooses its own step sizes: a controller in the options works with native methods only")
+    }
     if plan.options.isOutOfDomain != nil {
         throw .unsupported("CVODES has no isOutOfDomain test (no hook before it accepts a step): use a native method")
     }

@@ -92,6 +92,11 @@ func cvodeSolve<F: ODEFunction>(
         throw .unsupported(
             "\(configuration.name) has no isOutOfDomain test (CVODE offers no hook before it accepts a step): use a native method")
     }
+    guard options.controller == nil else {
+        throw .unsupported(
+            "\(configuration.name) chooses its own step sizes (CVODE's order and step selection): a controller "
+                + "in the options works with native methods only")
+    }
     let setup = try SolveSetup(problem, options)
     guard setup.massMatrix == nil else {
         throw .unsupported("\(configuration.name) solves du/dt = f only: a mass matrix needs a Rosenbrock method (Rodas5P)")

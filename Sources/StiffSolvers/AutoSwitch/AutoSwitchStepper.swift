@@ -44,6 +44,7 @@ where NonStiff.Function == Stiff.Function {
     public var isAdaptive: Bool { nonStiff.isAdaptive && stiff.isAdaptive }
     public var order: Int { usingStiff ? stiff.order : nonStiff.order }
     public var controller: PIController { usingStiff ? stiff.controller : nonStiff.controller }
+    public var controllerOrder: Int { usingStiff ? stiff.controllerOrder : nonStiff.controllerOrder }
     public var stiffnessEstimate: Double { usingStiff ? stiff.stiffnessEstimate : nonStiff.stiffnessEstimate }
 
     /// The switching parameters and both methods' own settings.

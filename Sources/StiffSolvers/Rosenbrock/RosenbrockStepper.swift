@@ -204,6 +204,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     public var isAdaptive: Bool { true }
     public var order: Int { tableau.order }
     public var controller: PIController { tableau.controller }
+    public var controllerOrder: Int { Swift.min(tableau.order, tableau.embeddedOrder) + 1 }
     public var supportsMassMatrix: Bool { true }
     /// How `J` is obtained for this right-hand side.
     public var jacobianKind: JacobianEvaluator<Function>.Kind { jacobianEvaluator.kind }

@@ -660,6 +660,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
 
     @inlinable public var algorithmName: String { tableau.name }
     @inlinable public var order: Int { tableau.order }
+    @inlinable public var controllerOrder: Int { Swift.min(tableau.order, tableau.embeddedOrder) + 1 }
 
     /// `f(t0, u0)` is the first step's `f0`; `J` is evaluated by the first attempt.
     @inlinable

@@ -234,6 +234,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     public var isAdaptive: Bool { true }
     public var order: Int { tableau.order }
     public var controller: PIController { tableau.controller }
+    public var controllerOrder: Int { Swift.min(tableau.order, tableau.embeddedOrder) + 1 }
 
     public mutating func start(t: Double, u: [Scalar], du: [Scalar]) {
         if firstImplicit == 1 {
