@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "DenseLinearAlgebra", targets: ["DenseLinearAlgebra"]),
         .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
         .library(name: "Sensitivity", targets: ["Sensitivity"]),
+        .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .executable(name: "rober", targets: ["rober"]),
         .executable(name: "lorenz", targets: ["lorenz"]),
         .executable(name: "lorenz-adjoint", targets: ["lorenz-adjoint"]),
@@ -53,6 +54,8 @@ let package = Package(
         .target(name: "StiffSolvers", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK"]),
         .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
         .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
+        // Layers, flat parameters, optimizers, training; knows nothing of differential equations.
+        .target(name: "NeuralNetworks", dependencies: ["DenseLinearAlgebra"]),
         .target(
             name: "Sensitivity",
             dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "DenseLinearAlgebra", "SundialsBridge"]),
@@ -98,6 +101,7 @@ let package = Package(
         .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),
         .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),
         .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "ProblemLibrary", "SundialsBridge"]),
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks"], exclude: ["Fixtures"]),
         // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
         .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
     ]
