@@ -101,7 +101,8 @@ let package = Package(
         .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),
         .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),
         .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "ProblemLibrary", "SundialsBridge"]),
-        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks"], exclude: ["Fixtures"]),
+        // DiffEqCore only for its Dual numbers: an independent check of the hand-written pullbacks.
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "DiffEqCore"], exclude: ["Fixtures"]),
         // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
         .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
     ]
