@@ -40,6 +40,7 @@ public struct Adam<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
         try self.init(learningRate: learningRate)
     }
 
+    @inlinable
     public mutating func update(_ parameters: inout [Scalar], gradient: [Scalar]) throws(OptimizationError) {
         try _checkGradient(parameters, gradient)
         let eta = learningRate * schedule.factor(at: moments.iteration)

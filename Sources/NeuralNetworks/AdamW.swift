@@ -43,6 +43,7 @@ public struct AdamW<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
         self.clipping = clipping
     }
 
+    @inlinable
     public mutating func update(_ parameters: inout [Scalar], gradient: [Scalar]) throws(OptimizationError) {
         try _checkGradient(parameters, gradient)
         let eta = learningRate * schedule.factor(at: moments.iteration)

@@ -54,6 +54,7 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
             y = direction
         }
         _symmetricProduct(inverseHessian, gradient, into: &direction, n: n, alpha: -1)
+        if gradient.allSatisfy({ $0 == 0 }) { return .stationary }
         if !(_dot(gradient, direction) < 0) {
             resetInverseHessian(n)
             for i in 0..<n { direction[i] = -gradient[i] }

@@ -268,8 +268,11 @@ extension Chain {
                 let last = slotStarts[slotStarts.count - 1] * capacity
                 (a + last).update(from: dy.baseAddress!, count: outputCount * b)
                 if !accumulate { dp.update(repeating: 0, count: parameterCount) }
-                for operation in operations.reversed() {
-                    switch operation {
+                // Indexing, not iterating `operations.reversed()`: the reversed view read each
+                // element through Array's `_read` coroutine, whose frame was heap-allocated (one
+                // malloc per operation per pullback, measured with an LD_PRELOAD counter).
+                for index in stride(from: operations.count - 1, through: 0, by: -1) {
+                    switch operations[index] {
                     case .dense(let d):
                         let n = d.outputCount
                         let m = d.inputCount

@@ -84,6 +84,7 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
             newest = -1
         }
         computeDirection(gradient, n: n)
+        if gradient.allSatisfy({ $0 == 0 }) { return .stationary }
         if !(_dot(gradient, direction) < 0) {
             stored = 0
             for i in 0..<n { direction[i] = -gradient[i] }

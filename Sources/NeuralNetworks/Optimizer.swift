@@ -11,6 +11,8 @@ public enum StepOutcome: Sendable, Equatable {
     case moved
     /// A line search found no acceptable step (the parameters, loss and gradient are unchanged).
     case lineSearchFailed(String)
+    /// The gradient is exactly zero: there is no descent direction (nothing changed).
+    case stationary
 }
 
 /// An iterative minimizer of a loss over a flat parameter vector.
@@ -36,6 +38,7 @@ public protocol GradientDescentOptimizer<Scalar>: Optimizer {
 }
 
 extension GradientDescentOptimizer {
+    @inlinable
     public mutating func step(
         parameters: inout [Scalar], loss: inout Scalar, gradient: inout [Scalar],
         objective: LossAndGradient<Scalar>

@@ -46,12 +46,14 @@ public struct ProgressReporter {
             format: "iteration %d/%d  loss %.6e  %.1f it/s  %.1f s left", iteration, total, loss, rate, left)
     }
 
+    @usableFromInline
     mutating func report(iteration: Int, of total: Int, loss: Double, elapsed: Double) {
         guard iteration % every == 0 || iteration == total else { return }
         let text = Self.line(iteration: iteration, of: total, loss: loss, elapsed: elapsed)
         write(isTerminal ? "\r\u{1B}[2K" + text : text + "\n")
     }
 
+    @usableFromInline
     func finish(status: TrainingStatus, iteration: Int, loss: Double, elapsed: Double) {
         let text = "\(status.description); \(iteration) iterations, "
             + String(format: "loss %.6e, %.2f s", loss, elapsed)

@@ -7,7 +7,8 @@ public struct RMSProp<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable
     public let epsilon: Double
     public let schedule: LearningRateSchedule
     public let clipping: GradientClipping
-    public private(set) var iteration = 0
+    public var iteration: Int { _iteration }
+    @usableFromInline internal var _iteration = 0
     @usableFromInline internal var meanSquare: [Scalar] = []
 
     /// Throws for a learning rate or ε that is not positive, or ρ outside [0, 1).
@@ -27,10 +28,11 @@ public struct RMSProp<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable
         self.clipping = clipping
     }
 
+    @inlinable
     public mutating func update(_ parameters: inout [Scalar], gradient: [Scalar]) throws(OptimizationError) {
         try _checkGradient(parameters, gradient)
         if meanSquare.count != parameters.count { meanSquare = [Scalar](repeating: 0, count: parameters.count) }
-        let eta = Scalar(learningRate * schedule.factor(at: iteration))
+        let eta = Scalar(learningRate * schedule.factor(at: _iteration))
         let r = Scalar(rho)
         let eps = Scalar(epsilon)
         let scale: Scalar = clipping.scale(gradient)
@@ -39,6 +41,6 @@ public struct RMSProp<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable
             meanSquare[i] = r * meanSquare[i] + (1 - r) * g * g
             parameters[i] -= eta * g / (meanSquare[i].squareRoot() + eps)
         }
-        iteration += 1
+        _iteration += 1
     }
 }

@@ -10,7 +10,8 @@ public struct SGD<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
     public let nesterov: Bool
     public let schedule: LearningRateSchedule
     public let clipping: GradientClipping
-    public private(set) var iteration = 0
+    public var iteration: Int { _iteration }
+    @usableFromInline internal var _iteration = 0
     @usableFromInline internal var velocity: [Scalar] = []
 
     /// Throws for a learning rate that is not positive, momentum outside [0, 1), Nesterov
@@ -33,10 +34,11 @@ public struct SGD<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
         self.clipping = clipping
     }
 
+    @inlinable
     public mutating func update(_ parameters: inout [Scalar], gradient: [Scalar]) throws(OptimizationError) {
         try _checkGradient(parameters, gradient)
         if velocity.count != parameters.count { velocity = [Scalar](repeating: 0, count: parameters.count) }
-        let eta = Scalar(learningRate * schedule.factor(at: iteration))
+        let eta = Scalar(learningRate * schedule.factor(at: _iteration))
         let mu = Scalar(momentum)
         let scale: Scalar = clipping.scale(gradient)
         for i in parameters.indices {
@@ -48,6 +50,6 @@ public struct SGD<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
             velocity[i] = mu * velocity[i] + g
             parameters[i] -= nesterov ? eta * (g + mu * velocity[i]) : eta * velocity[i]
         }
-        iteration += 1
+        _iteration += 1
     }
 }

@@ -27,6 +27,14 @@ public struct TrainingState<Scalar: NetworkScalar>: Sendable {
     public let gradient: [Scalar]
     /// Seconds since the loop started.
     public let elapsed: Double
+
+    @usableFromInline
+    internal init(iteration: Int, parameters: [Scalar], gradient: [Scalar], elapsed: Double) {
+        self.iteration = iteration
+        self.parameters = parameters
+        self.gradient = gradient
+        self.elapsed = elapsed
+    }
 }
 
 /// Why a training run ended.
@@ -37,7 +45,8 @@ public enum TrainingStatus: Sendable, Equatable, CustomStringConvertible {
     case stoppedByCallback(iteration: Int)
     /// ``EarlyStopping`` fired at this iteration.
     case earlyStopped(iteration: Int)
-    /// The gradient's largest entry fell to the gradient tolerance.
+    /// The gradient's largest entry fell to the gradient tolerance (or, for BFGS and L-BFGS, the
+    /// gradient is exactly zero).
     case converged(iteration: Int)
     /// The loss at this iteration was NaN or infinite; the parameters are those of the iteration
     /// before (the last with a finite loss and gradient).
@@ -86,6 +95,20 @@ public struct TrainingResult<Scalar: NetworkScalar>: Sendable {
     public let bestParameters: [Scalar]
     /// Loss-and-gradient evaluations, line searches included.
     public let evaluations: Int
+
+    @usableFromInline
+    internal init(
+        status: TrainingStatus, iterations: Int, loss: Scalar, lossHistory: [Scalar], bestLoss: Scalar,
+        bestParameters: [Scalar], evaluations: Int
+    ) {
+        self.status = status
+        self.iterations = iterations
+        self.loss = loss
+        self.lossHistory = lossHistory
+        self.bestLoss = bestLoss
+        self.bestParameters = bestParameters
+        self.evaluations = evaluations
+    }
 }
 
 /// Minimizes the loss from `parameters` with `optimizer` for at most `iterations` steps.
@@ -100,6 +123,7 @@ public struct TrainingResult<Scalar: NetworkScalar>: Sendable {
 ///
 /// Throws ``OptimizationError`` before any evaluation for empty or non-finite initial
 /// parameters or invalid settings, and rethrows what the closure or optimizer throws.
+@inlinable
 public func train<O: Optimizer>(
     _ parameters: inout [O.Scalar], optimizer: inout O, iterations: Int,
     gradientTolerance: Double? = nil, earlyStopping: EarlyStopping? = nil,
@@ -202,6 +226,10 @@ public func train<O: Optimizer>(
             })
         if case .lineSearchFailed(let reason) = outcome {
             status = .lineSearchFailed(iteration: k, reason: reason)
+            break
+        }
+        if outcome == .stationary {
+            status = .converged(iteration: k)
             break
         }
         k += 1
