@@ -13,9 +13,11 @@ import DenseLinearAlgebra
 /// give a 63504-entry matrix); for large `n` use ``LBFGS``.
 public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
     public let lineSearch: StrongWolfeLineSearch
-    public private(set) var iteration = 0
+    public var iteration: Int { _iteration }
     /// Loss-and-gradient evaluations made by the line searches.
-    public private(set) var evaluations = 0
+    public var evaluations: Int { _evaluations }
+    @usableFromInline internal var _iteration = 0
+    @usableFromInline internal var _evaluations = 0
     @usableFromInline internal var inverseHessian: [Scalar] = []
     @usableFromInline internal var direction: [Scalar] = []
     @usableFromInline internal var trial: [Scalar] = []
@@ -32,12 +34,14 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         }
     }
 
-    private mutating func resetInverseHessian(_ n: Int) {
+    @inlinable
+    internal mutating func resetInverseHessian(_ n: Int) {
         inverseHessian = [Scalar](repeating: 0, count: n * n)
         for i in 0..<n { inverseHessian[i * n + i] = 1 }
         scaled = false
     }
 
+    @inlinable
     public mutating func step(
         parameters: inout [Scalar], loss: inout Scalar, gradient: inout [Scalar],
         objective: LossAndGradient<Scalar>
@@ -61,9 +65,9 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         }
         let gradientNorm = Double(_dot(gradient, gradient)).squareRoot()
         let initialStep = scaled ? 1 : min(1, 1 / gradientNorm)
-        guard let (_, newLoss) = try lineSearch.search(
+        guard let accepted = try lineSearch.search(
             x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
-            trial: &trial, trialGradient: &trialGradient, evaluations: &evaluations, objective: objective)
+            trial: &trial, trialGradient: &trialGradient, evaluations: &_evaluations, objective: objective)
         else {
             return .lineSearchFailed("no step satisfies the strong Wolfe conditions along the BFGS direction")
         }
@@ -96,8 +100,8 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         }
         swap(&parameters, &trial)
         swap(&gradient, &trialGradient)
-        loss = newLoss
-        iteration += 1
+        loss = Scalar(accepted.value)
+        _iteration += 1
         return .moved
     }
 }

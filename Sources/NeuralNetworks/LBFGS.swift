@@ -8,9 +8,11 @@
 public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
     public let memory: Int
     public let lineSearch: StrongWolfeLineSearch
-    public private(set) var iteration = 0
+    public var iteration: Int { _iteration }
     /// Loss-and-gradient evaluations made by the line searches.
-    public private(set) var evaluations = 0
+    public var evaluations: Int { _evaluations }
+    @usableFromInline internal var _iteration = 0
+    @usableFromInline internal var _evaluations = 0
     /// Pair k occupies entries `k n ..< (k+1) n` of `s` and `y` (a ring of `memory` slots).
     @usableFromInline internal var s: [Scalar] = []
     @usableFromInline internal var y: [Scalar] = []
@@ -34,7 +36,8 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
     }
 
     /// `direction = -H g` by the two-loop recursion (Algorithm 7.4).
-    private mutating func computeDirection(_ gradient: [Scalar], n: Int) {
+    @inlinable
+    internal mutating func computeDirection(_ gradient: [Scalar], n: Int) {
         for i in 0..<n { direction[i] = -gradient[i] }
         guard stored > 0 else { return }
         var k = newest
@@ -65,6 +68,7 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         }
     }
 
+    @inlinable
     public mutating func step(
         parameters: inout [Scalar], loss: inout Scalar, gradient: inout [Scalar],
         objective: LossAndGradient<Scalar>
@@ -90,9 +94,9 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
             for i in 0..<n { direction[i] = -gradient[i] }
         }
         let initialStep = stored > 0 ? 1 : min(1, 1 / Double(_dot(gradient, gradient)).squareRoot())
-        guard let (_, newLoss) = try lineSearch.search(
+        guard let accepted = try lineSearch.search(
             x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
-            trial: &trial, trialGradient: &trialGradient, evaluations: &evaluations, objective: objective)
+            trial: &trial, trialGradient: &trialGradient, evaluations: &_evaluations, objective: objective)
         else {
             return .lineSearchFailed("no step satisfies the strong Wolfe conditions along the L-BFGS direction")
         }
@@ -111,8 +115,8 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         }
         swap(&parameters, &trial)
         swap(&gradient, &trialGradient)
-        loss = newLoss
-        iteration += 1
+        loss = Scalar(accepted.value)
+        _iteration += 1
         return .moved
     }
 }

@@ -28,72 +28,115 @@ public struct StrongWolfeLineSearch: Sendable, Hashable {
     }
 
     /// One sample of φ(α) = f(x + α d) and φ'(α) = ∇f(x + α d)ᵀd.
+    @usableFromInline
     internal struct Sample {
-        var alpha: Double
-        var value: Double
-        var slope: Double
-        var isFinite: Bool { value.isFinite && slope.isFinite }
+        @usableFromInline var alpha: Double
+        @usableFromInline var value: Double
+        @usableFromInline var slope: Double
+        @usableFromInline var isFinite: Bool { value.isFinite && slope.isFinite }
+
+        @usableFromInline init(alpha: Double, value: Double, slope: Double) {
+            self.alpha = alpha
+            self.value = value
+            self.slope = slope
+        }
     }
 
-    /// Searches along `direction` from `x` (with loss `f0` and gradient `g0`). On success returns
-    /// the step and leaves `trial`, `trialGradient` holding x + α d and its gradient, with the
-    /// loss returned; on failure returns nil (after `evaluations` is incremented per call).
-    internal func search<T: NetworkScalar>(
-        x: [T], f0: T, g0: [T], direction: [T], initialStep: Double,
-        trial: inout [T], trialGradient: inout [T], evaluations: inout Int,
-        objective: LossAndGradient<T>
-    ) throws -> (step: Double, loss: T)? {
-        let phi0 = Double(f0)
-        let slope0 = Double(_dot(g0, direction))
-        guard slope0 < 0 else { return nil }
-        var used = 0
-        func evaluate(_ alpha: Double) throws -> Sample {
+    /// The buffers and counters of one search, passed explicitly (no closure captures, so a
+    /// search allocates nothing).
+    @usableFromInline
+    internal struct _Run<T: NetworkScalar> {
+        @usableFromInline var trial: [T]
+        @usableFromInline var trialGradient: [T]
+        @usableFromInline var used = 0
+        @usableFromInline let phi0: Double
+        @usableFromInline let slope0: Double
+
+        @usableFromInline init(trial: [T], trialGradient: [T], phi0: Double, slope0: Double) {
+            self.trial = trial
+            self.trialGradient = trialGradient
+            self.phi0 = phi0
+            self.slope0 = slope0
+        }
+
+        @inlinable
+        mutating func evaluate(
+            _ alpha: Double, x: [T], direction: [T], objective: LossAndGradient<T>
+        ) throws -> Sample {
             let a = T(alpha)
             for i in x.indices { trial[i] = x[i] + a * direction[i] }
             let value = try objective(trial, &trialGradient)
             used += 1
-            evaluations += 1
             return Sample(alpha: alpha, value: Double(value), slope: Double(_dot(trialGradient, direction)))
         }
-        func sufficientDecrease(_ s: Sample) -> Bool { s.isFinite && s.value <= phi0 + c1 * s.alpha * slope0 }
-        func curvature(_ s: Sample) -> Bool { abs(s.slope) <= -c2 * slope0 }
+    }
 
-        // Algorithm 3.6 (zoom): lo satisfies sufficient decrease and has the lowest value so far;
-        // hi is on the other side of a point satisfying the strong Wolfe conditions.
-        func zoom(_ start: Sample, _ end: Sample) throws -> (Double, T)? {
-            var lo = start
-            var hi = end
-            while used < maxEvaluations {
-                let alpha = _interpolate(lo, hi)
-                let s = try evaluate(alpha)
-                if !sufficientDecrease(s) || s.value >= lo.value {
-                    hi = s
-                } else {
-                    if curvature(s) { return (s.alpha, T(s.value)) }
-                    if s.slope * (hi.alpha - lo.alpha) >= 0 { hi = lo }
-                    lo = s
-                }
-                if abs(hi.alpha - lo.alpha) <= 1e-16 * max(lo.alpha, hi.alpha) { break }
+    @inlinable
+    internal func sufficientDecrease(_ s: Sample, phi0: Double, slope0: Double) -> Bool {
+        s.isFinite && s.value <= phi0 + c1 * s.alpha * slope0
+    }
+
+    @inlinable
+    internal func curvature(_ s: Sample, slope0: Double) -> Bool { abs(s.slope) <= -c2 * slope0 }
+
+    /// Algorithm 3.6 (zoom): `lo` satisfies sufficient decrease and has the lowest value so far;
+    /// `hi` is on the other side of a point satisfying the strong Wolfe conditions.
+    @inlinable
+    internal func zoom<T: NetworkScalar>(
+        _ start: Sample, _ end: Sample, run: inout _Run<T>, x: [T], direction: [T], objective: LossAndGradient<T>
+    ) throws -> Sample? {
+        var lo = start
+        var hi = end
+        while run.used < maxEvaluations {
+            let s = try run.evaluate(_interpolate(lo, hi), x: x, direction: direction, objective: objective)
+            if !sufficientDecrease(s, phi0: run.phi0, slope0: run.slope0) || s.value >= lo.value {
+                hi = s
+            } else {
+                if curvature(s, slope0: run.slope0) { return s }
+                if s.slope * (hi.alpha - lo.alpha) >= 0 { hi = lo }
+                lo = s
             }
-            // No strong Wolfe point within the budget: accept lo if it decreased the loss (its
-            // gradient must be recomputed, the buffers hold the last trial).
-            guard lo.alpha > 0, lo.value < phi0, used < maxEvaluations + 1 else { return nil }
-            let s = try evaluate(lo.alpha)
-            return s.isFinite ? (s.alpha, T(s.value)) : nil
+            if abs(hi.alpha - lo.alpha) <= 1e-16 * max(lo.alpha, hi.alpha) { break }
         }
+        // No strong Wolfe point within the budget: accept lo if it decreased the loss (the
+        // buffers hold the last trial, so lo is evaluated again for its gradient).
+        guard lo.alpha > 0, lo.value < run.phi0 else { return nil }
+        let s = try run.evaluate(lo.alpha, x: x, direction: direction, objective: objective)
+        return s.isFinite ? s : nil
+    }
 
+    /// Searches along `direction` from `x` (with loss `f0` and gradient `g0`). On success
+    /// returns the accepted sample and leaves `trial`, `trialGradient` holding x + α d and its
+    /// gradient; on failure returns nil. `evaluations` grows by the calls made.
+    @inlinable
+    internal func search<T: NetworkScalar>(
+        x: [T], f0: T, g0: [T], direction: [T], initialStep: Double,
+        trial: inout [T], trialGradient: inout [T], evaluations: inout Int,
+        objective: LossAndGradient<T>
+    ) throws -> Sample? {
+        let slope0 = Double(_dot(g0, direction))
+        guard slope0 < 0 else { return nil }
+        // The buffers move into the run and back, so they are never copied.
+        var run = _Run<T>(trial: [], trialGradient: [], phi0: Double(f0), slope0: slope0)
+        swap(&run.trial, &trial)
+        swap(&run.trialGradient, &trialGradient)
+        defer {
+            swap(&run.trial, &trial)
+            swap(&run.trialGradient, &trialGradient)
+            evaluations += run.used
+        }
         // Algorithm 3.5: expand the step until the interval brackets an acceptable point.
-        var previous = Sample(alpha: 0, value: phi0, slope: slope0)
+        var previous = Sample(alpha: 0, value: run.phi0, slope: slope0)
         var alpha = initialStep
         var first = true
-        while used < maxEvaluations {
-            let s = try evaluate(alpha)
+        while run.used < maxEvaluations {
+            let s = try run.evaluate(alpha, x: x, direction: direction, objective: objective)
             // A NaN or infinite loss or slope is treated as "too far": shrink toward `previous`.
-            if !sufficientDecrease(s) || (!first && s.value >= previous.value) {
-                return try zoom(previous, s).map { (step: $0.0, loss: $0.1) }
+            if !sufficientDecrease(s, phi0: run.phi0, slope0: slope0) || (!first && s.value >= previous.value) {
+                return try zoom(previous, s, run: &run, x: x, direction: direction, objective: objective)
             }
-            if curvature(s) { return (alpha, T(s.value)) }
-            if s.slope >= 0 { return try zoom(s, previous).map { (step: $0.0, loss: $0.1) } }
+            if curvature(s, slope0: slope0) { return s }
+            if s.slope >= 0 { return try zoom(s, previous, run: &run, x: x, direction: direction, objective: objective) }
             previous = s
             alpha *= 2
             first = false
@@ -105,7 +148,8 @@ public struct StrongWolfeLineSearch: Sendable, Hashable {
 /// The minimizer of the cubic interpolating φ and φ' at both ends (N&W eq. 3.59), kept at least
 /// a tenth of the interval from either end; bisection when the cubic has no minimizer there or an
 /// end is not finite.
-private func _interpolate(_ a: StrongWolfeLineSearch.Sample, _ b: StrongWolfeLineSearch.Sample) -> Double {
+@usableFromInline
+internal func _interpolate(_ a: StrongWolfeLineSearch.Sample, _ b: StrongWolfeLineSearch.Sample) -> Double {
     let low = min(a.alpha, b.alpha)
     let high = max(a.alpha, b.alpha)
     let midpoint = (low + high) / 2
