@@ -7,9 +7,11 @@ import Testing
 /// moves (no copy-on-write copy, no regrowth) over repeated calls, for vectors and batches.
 ///
 /// This is the structural half of the allocation check. The other half counts every malloc of
-/// the process: run this suite under an LD_PRELOAD malloc counter with
-/// `NN_ALLOCATION_LOOP=10` and `=10000` (see the test below); equal counts mean the loop body
-/// allocates nothing. Measured when this was written: see the commit message.
+/// the process with `scripts/malloc-count.c` (LD_PRELOAD) around a release build running the
+/// same loop 10 and 10000 times; equal counts mean the loop body allocates nothing (measured:
+/// 295 and 295 mallocs for the spiral network, vector and 8-column batch). A debug build is no
+/// test of that: unspecialized generic code allocates there. `NN_ALLOCATION_LOOP` sets this
+/// test's loop length for such a run (with `-c release -Xswiftc -enable-testing`).
 @Suite("No allocation in forward and pullback")
 struct AllocationTests {
     static func address<T>(_ array: inout [T]) -> UnsafeMutableRawPointer? {
