@@ -28,6 +28,14 @@ struct OptimizerTests {
         #expect(adam.iteration == 2)
     }
 
+    /// The same first step in Float: m̂ = g and v̂ = g² (up to rounding), so the step is η·sign(g).
+    @Test func adamFloat() throws {
+        var adam = try Adam<Float>(learningRate: 0.1)
+        var theta: [Float] = [1, -2]
+        try adam.update(&theta, gradient: [0.5, -0.1])
+        #expect(abs(theta[0] - 0.9) < 1e-6 && abs(theta[1] + 1.9) < 1e-6, "\(theta)")
+    }
+
     /// Loshchilov & Hutter, Algorithm 2: with a zero gradient Adam's step is 0/(0 + ε) = 0 and
     /// only the decoupled decay acts, θ₁ = (1 - η λ) θ₀ exactly; with a gradient the decay is
     /// added to Adam's step, not passed through the moment estimates.

@@ -140,6 +140,19 @@ struct TrainingTests {
         #expect(!text.contains("\r"))
     }
 
+    /// The terminal style redraws one line (carriage return and erase) and ends with a newline.
+    @Test func progressOnATerminal() throws {
+        let pipe = Pipe()
+        let reporter = try ProgressReporter(to: pipe.fileHandleForWriting, style: .terminal)
+        var p = [1.0]
+        var sgd = try SGD<Double>(learningRate: 0.25)
+        _ = try train(&p, optimizer: &sgd, iterations: 2, progress: reporter) { p, g in Self.quadratic(p, &g) }
+        try pipe.fileHandleForWriting.close()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.components(separatedBy: "\r\u{1B}[2K").count == 5)  // 3 reports + the closing line
+        #expect(text.hasSuffix("\n") && text.filter { $0 == "\n" }.count == 1)
+    }
+
     /// The same run twice gives the same losses bit for bit (no hidden state, no threads).
     @Test func deterministic() throws {
         let chain = try Chain<Double>(.power(3), .dense(2, 16, .tanh), .dense(16, 2))
