@@ -81,6 +81,17 @@ extension Activation {
         }
     }
 
+    /// The derivative at `x` given the value `y` there: tanh and the sigmoid reuse `y`
+    /// (1 - y², y(1 - y)) instead of evaluating the function again in the pullback.
+    @inlinable
+    internal func derivative<T: NetworkScalar>(_ x: T, output y: T) -> T {
+        switch self {
+        case .tanh: return 1 - y * y
+        case .sigmoid: return y * (1 - y)
+        default: return derivative(x)
+        }
+    }
+
     /// The activation and its derivative at `x`, sharing the expensive part.
     @inlinable
     internal func valueAndDerivative<T: NetworkScalar>(_ x: T) -> (T, T) {

@@ -282,8 +282,9 @@ extension Chain {
                             let dout = a + slotStarts[d.output] * capacity
                             let z = v + slotStarts[d.pre] * capacity
                             dz = a + slotStarts[d.pre] * capacity
+                            let y = v + slotStarts[d.output] * capacity
                             let activation = d.activation
-                            for k in 0..<(n * b) { dz[k] = dout[k] * activation.derivative(z[k]) }
+                            for k in 0..<(n * b) { dz[k] = dout[k] * activation.derivative(z[k], output: y[k]) }
                         } else {
                             dz = a + slotStarts[d.output] * capacity
                         }
@@ -314,7 +315,8 @@ extension Chain {
                         let xs = v + slotStarts[input] * capacity
                         let dout = a + slotStarts[output] * capacity
                         let dx = a + slotStarts[input] * capacity
-                        for k in 0..<(count * b) { dx[k] += dout[k] * function.derivative(xs[k]) }
+                        let ys = v + slotStarts[output] * capacity
+                        for k in 0..<(count * b) { dx[k] += dout[k] * function.derivative(xs[k], output: ys[k]) }
                     case .add(let first, let second, let output, let count):
                         let dout = a + slotStarts[output] * capacity
                         let d1 = a + slotStarts[first] * capacity

@@ -30,6 +30,15 @@ public enum ElementwiseFunction<Scalar: NetworkScalar>: Sendable {
         }
     }
 
+    /// The derivative at `x` given the value `y` there (see `Activation.derivative(_:output:)`).
+    @inlinable
+    internal func derivative(_ x: Scalar, output y: Scalar) -> Scalar {
+        switch self {
+        case .activation(let activation): return activation.derivative(x, output: y)
+        default: return derivative(x)
+        }
+    }
+
     @inlinable
     internal func derivative(_ x: Scalar) -> Scalar {
         switch self {
