@@ -122,7 +122,8 @@ public struct TrainingResult<Scalar: NetworkScalar>: Sendable {
 /// whose loss and gradient were finite. Nothing is printed unless a reporter is passed.
 ///
 /// Throws ``OptimizationError`` before any evaluation for empty or non-finite initial
-/// parameters or invalid settings, and rethrows what the closure or optimizer throws.
+/// parameters or invalid settings, and rethrows what the closure or optimizer throws (with
+/// `parameters` back at the last visited point).
 @inlinable
 public func train<O: Optimizer>(
     _ parameters: inout [O.Scalar], optimizer: inout O, iterations: Int,
@@ -218,12 +219,19 @@ public func train<O: Optimizer>(
         _copy(parameters, into: &lastFinite)
         _copy(gradient, into: &lastGradient)
         lastLoss = loss
-        let outcome = try optimizer.step(
-            parameters: &parameters, loss: &loss, gradient: &gradient,
-            objective: { p, g in
-                evaluations += 1
-                return try lossAndGradient(p, &g)
-            })
+        let outcome: StepOutcome
+        do {
+            outcome = try optimizer.step(
+                parameters: &parameters, loss: &loss, gradient: &gradient,
+                objective: { p, g in
+                    evaluations += 1
+                    return try lossAndGradient(p, &g)
+                })
+        } catch {
+            // A first-order step has already moved the parameters when the closure throws.
+            _copy(lastFinite, into: &parameters)
+            throw error
+        }
         if case .lineSearchFailed(let reason) = outcome {
             status = .lineSearchFailed(iteration: k, reason: reason)
             break

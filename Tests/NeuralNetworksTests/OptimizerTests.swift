@@ -188,6 +188,28 @@ struct QuasiNewtonTests {
         #expect(result.iterations < 60, "\(result.iterations) iterations")
     }
 
+    /// Float: both methods minimize an ill-conditioned quadratic Σ kᵢ (xᵢ - 1)², k = 1 ... 100,
+    /// to Float precision.
+    @Test func floatQuadratic() throws {
+        func run<O: Optimizer<Float>>(_ optimizer: O) throws -> [Float] {
+            var optimizer = optimizer
+            var p = [Float](repeating: 0, count: 10)
+            let result = try train(&p, optimizer: &optimizer, iterations: 100, gradientTolerance: 1e-3) { p, g in
+                var loss: Float = 0
+                for i in p.indices {
+                    let k = Float(1 + 11 * i)
+                    g[i] = 2 * k * (p[i] - 1)
+                    loss += k * (p[i] - 1) * (p[i] - 1)
+                }
+                return loss
+            }
+            #expect(result.status.isSuccess, "\(result.status)")
+            return p
+        }
+        #expect(try run(try BFGS<Float>()).allSatisfy { abs($0 - 1) < 1e-4 })
+        #expect(try run(try LBFGS<Float>()).allSatisfy { abs($0 - 1) < 1e-4 })
+    }
+
     @Test func lbfgs() throws {
         let result = try Self.check(try LBFGS<Double>(memory: 5))
         #expect(result.iterations < 80, "\(result.iterations) iterations")

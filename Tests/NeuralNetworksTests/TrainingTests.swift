@@ -101,6 +101,23 @@ struct TrainingTests {
         #expect(converged.status == .converged(iteration: 12))
     }
 
+    struct Interrupted: Error {}
+
+    /// An error thrown by the closure propagates, with the parameters of the last visited point.
+    @Test func closureErrorRestoresParameters() throws {
+        var p = [1.0, -2.0]
+        var sgd = try SGD<Double>(learningRate: 0.25)
+        var calls = 0
+        #expect(throws: Interrupted.self) {
+            try train(&p, optimizer: &sgd, iterations: 10) { p, g in
+                calls += 1
+                if calls == 3 { throw Interrupted() }
+                return Self.quadratic(p, &g)
+            }
+        }
+        #expect(p == [0.5, -1.0])
+    }
+
     @Test func badInputs() throws {
         var sgd = try SGD<Double>(learningRate: 0.1)
         var empty: [Double] = []
