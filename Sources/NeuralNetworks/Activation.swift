@@ -91,22 +91,6 @@ extension Activation {
         default: return derivative(x)
         }
     }
-
-    /// The activation and its derivative at `x`, sharing the expensive part.
-    @inlinable
-    internal func valueAndDerivative<T: NetworkScalar>(_ x: T) -> (T, T) {
-        switch self {
-        case .identity: return (x, 1)
-        case .tanh:
-            let t = T._tanh(x)
-            return (t, 1 - t * t)
-        case .sigmoid:
-            let s: T = _sigmoid(x)
-            return (s, s * (1 - s))
-        default:
-            return (value(x), derivative(x))
-        }
-    }
 }
 
 /// √(2/π), the constant of the tanh form of GELU.

@@ -195,13 +195,16 @@ extension Chain {
         let capacity = workspace.capacity
         workspace.columns = b
         workspace.values.withUnsafeMutableBufferPointer { valueBuffer in
-            // Every buffer is non-empty (all sizes are positive), so base addresses exist.
+            // The value, input and output buffers are non-empty (all sizes are positive), so
+            // their base addresses exist. The parameters may be empty (a chain of elementwise
+            // layers); a dense operation implies parameterCount > 0 and so a base address.
             let v = valueBuffer.baseAddress!
-            let p = parameters.baseAddress!
+            let p = parameters.baseAddress
             v.update(from: x.baseAddress!, count: inputCount * b)
             for operation in operations {
                 switch operation {
                 case .dense(let d):
+                    let p = p!
                     let xs = UnsafePointer(v + slotStarts[d.input] * capacity)
                     let z = v + slotStarts[d.pre] * capacity
                     let n = d.outputCount
@@ -260,20 +263,22 @@ extension Chain {
             values.withUnsafeBufferPointer { valueBuffer in
                 let v = valueBuffer.baseAddress!
                 let a = adjointBuffer.baseAddress!
-                let p = parameters.baseAddress!
-                let dp = parameterGradient.baseAddress!
+                let p = parameters.baseAddress
+                let dp = parameterGradient.baseAddress
                 // Adjoints accumulate (a slot read by a skip connection or several branches gets
                 // one contribution per reader), so they start at zero.
                 a.update(repeating: 0, count: adjointBuffer.count)
                 let last = slotStarts[slotStarts.count - 1] * capacity
                 (a + last).update(from: dy.baseAddress!, count: outputCount * b)
-                if !accumulate { dp.update(repeating: 0, count: parameterCount) }
+                if !accumulate, let dp { dp.update(repeating: 0, count: parameterCount) }
                 // Indexing, not iterating `operations.reversed()`: the reversed view read each
                 // element through Array's `_read` coroutine, whose frame was heap-allocated (one
                 // malloc per operation per pullback, measured with an LD_PRELOAD counter).
                 for index in stride(from: operations.count - 1, through: 0, by: -1) {
                     switch operations[index] {
                     case .dense(let d):
+                        let p = p!
+                        let dp = dp!
                         let n = d.outputCount
                         let m = d.inputCount
                         let xs = v + slotStarts[d.input] * capacity

@@ -13,15 +13,6 @@ public enum ElementwiseFunction<Scalar: NetworkScalar>: Sendable {
     case custom(name: String, function: @Sendable (Scalar) -> Scalar, derivative: @Sendable (Scalar) -> Scalar)
 
     @inlinable
-    internal func valueAndDerivative(_ x: Scalar) -> (Scalar, Scalar) {
-        switch self {
-        case .activation(let activation): return activation.valueAndDerivative(x)
-        case .power(let n): return (_power(x, n), Scalar(n) * _power(x, n - 1))
-        case .custom(_, let f, let df): return (f(x), df(x))
-        }
-    }
-
-    @inlinable
     internal func value(_ x: Scalar) -> Scalar {
         switch self {
         case .activation(let activation): return activation.value(x)

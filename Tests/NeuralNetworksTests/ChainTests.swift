@@ -121,6 +121,20 @@ struct ChainTests {
         #expect(dp2 == dp.map { 2 * $0 })
     }
 
+    /// A chain with no parameters (elementwise layers only) evaluates and differentiates with an
+    /// empty parameter vector.
+    @Test func noParameters() throws {
+        let chain = try Chain<Double>(.power(2), .elementwise(.tanh), inputCount: 3)
+        #expect(chain.parameterCount == 0)
+        let (y, dx, dp) = try pullback(chain, x: [0.5, -1, 2], parameters: [], dy: [1, 1, 1])
+        #expect(dp.isEmpty)
+        let expectedY = [0.25, 1.0, 4.0].map { _tanh($0) }
+        #expect(relativeError(y, expectedY) < 1e-16)
+        // d/dx tanh(x²) = 2x (1 - tanh²(x²)).
+        let expectedDx = [0.5, -1.0, 2.0].map { 2 * $0 * (1 - _tanh($0 * $0) * _tanh($0 * $0)) }
+        #expect(relativeError(dx, expectedDx) < 1e-15)
+    }
+
     @Test func assignRowsAndValues() throws {
         let chain = try Chain<Double>(.dense(2, 3), .dense(3, 1))
         var p = chain.initialParameters(seed: 0)

@@ -95,3 +95,4 @@ import Glibc
 #endif
 func _sin(_ x: Double) -> Double { sin(x) }
 func _cos(_ x: Double) -> Double { cos(x) }
+func _tanh(_ x: Double) -> Double { tanh(x) }
