@@ -30,7 +30,8 @@ public struct AdamW<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
         try _checkUnitInterval("beta2", beta2)
         try _checkPositive("epsilon", epsilon)
         guard weightDecay >= 0, weightDecay.isFinite else {
-            throw .invalidHyperparameter(name: "weightDecay", value: weightDecay, requirement: "non-negative and finite")
+            throw .invalidHyperparameter(
+                name: "weightDecay", value: weightDecay, requirement: "non-negative and finite")
         }
         try schedule.validate()
         try clipping.validate()

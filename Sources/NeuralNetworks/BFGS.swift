@@ -48,7 +48,9 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
     ) throws -> StepOutcome {
         let n = parameters.count
         guard n > 0 else { throw OptimizationError.emptyParameters }
-        guard gradient.count == n else { throw OptimizationError.dimensionMismatch(what: "gradient.count", expected: n, got: gradient.count) }
+        guard gradient.count == n else {
+            throw OptimizationError.dimensionMismatch(what: "gradient.count", expected: n, got: gradient.count)
+        }
         if inverseHessian.count != n * n {
             resetInverseHessian(n)
             direction = [Scalar](repeating: 0, count: n)
@@ -65,9 +67,10 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         }
         let gradientNorm = Double(_dot(gradient, gradient)).squareRoot()
         let initialStep = scaled ? 1 : min(1, 1 / gradientNorm)
-        guard let accepted = try lineSearch.search(
-            x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
-            trial: &trial, trialGradient: &trialGradient, evaluations: &_evaluations, objective: objective)
+        guard
+            let accepted = try lineSearch.search(
+                x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
+                trial: &trial, trialGradient: &trialGradient, evaluations: &_evaluations, objective: objective)
         else {
             return .lineSearchFailed("no step satisfies the strong Wolfe conditions along the BFGS direction")
         }

@@ -19,7 +19,9 @@ extension Chain {
         _ x: [Scalar], parameters: [Scalar], workspace: inout NetworkWorkspace<Scalar>, into y: inout [Scalar]
     ) throws(NetworkError) {
         try _check(inputRows: x.count, columns: 1, parameters: parameters.count, workspace: workspace)
-        guard y.count == outputCount else { throw .dimensionMismatch(what: "y.count", expected: outputCount, got: y.count) }
+        guard y.count == outputCount else {
+            throw .dimensionMismatch(what: "y.count", expected: outputCount, got: y.count)
+        }
         x.withUnsafeBufferPointer { xs in
             parameters.withUnsafeBufferPointer { ps in
                 y.withUnsafeMutableBufferPointer { ys in
@@ -38,8 +40,12 @@ extension Chain {
     ) throws(NetworkError) {
         guard x.rows == inputCount else { throw .dimensionMismatch(what: "x.rows", expected: inputCount, got: x.rows) }
         try _check(inputRows: x.rows, columns: x.columns, parameters: parameters.count, workspace: workspace)
-        guard y.rows == outputCount else { throw .dimensionMismatch(what: "y.rows", expected: outputCount, got: y.rows) }
-        guard y.columns == x.columns else { throw .dimensionMismatch(what: "y.columns", expected: x.columns, got: y.columns) }
+        guard y.rows == outputCount else {
+            throw .dimensionMismatch(what: "y.rows", expected: outputCount, got: y.rows)
+        }
+        guard y.columns == x.columns else {
+            throw .dimensionMismatch(what: "y.columns", expected: x.columns, got: y.columns)
+        }
         x.withUnsafeBufferPointer { xs in
             parameters.withUnsafeBufferPointer { ps in
                 y.withUnsafeMutableBufferPointer { ys in
@@ -95,7 +101,9 @@ extension Chain {
             parameters.withUnsafeBufferPointer { ps in
                 inputGradient.withUnsafeMutableBufferPointer { dxs in
                     parameterGradient.withUnsafeMutableBufferPointer { dps in
-                        _pullback(dys, ps, &workspace, columns: 1, inputGradient: dxs, parameterGradient: dps, accumulate: accumulate)
+                        _pullback(
+                            dys, ps, &workspace, columns: 1, inputGradient: dxs, parameterGradient: dps,
+                            accumulate: accumulate)
                     }
                 }
             }
@@ -110,7 +118,9 @@ extension Chain {
         batch dy: Matrix<Scalar>, parameters: [Scalar], workspace: inout NetworkWorkspace<Scalar>,
         inputGradient: inout Matrix<Scalar>, parameterGradient: inout [Scalar], accumulate: Bool = false
     ) throws(NetworkError) {
-        guard dy.rows == outputCount else { throw .dimensionMismatch(what: "dy.rows", expected: outputCount, got: dy.rows) }
+        guard dy.rows == outputCount else {
+            throw .dimensionMismatch(what: "dy.rows", expected: outputCount, got: dy.rows)
+        }
         try _checkPullback(
             outputs: dy.count, columns: dy.columns, parameters: parameters.count,
             parameterGradient: parameterGradient.count, workspace: workspace)
@@ -143,7 +153,8 @@ extension Chain {
             outputs: dy.count, columns: columns, parameters: parameters.count,
             parameterGradient: parameterGradient.count, workspace: workspace)
         guard inputGradient.count == inputCount * columns else {
-            throw .dimensionMismatch(what: "inputGradient.count", expected: inputCount * columns, got: inputGradient.count)
+            throw .dimensionMismatch(
+                what: "inputGradient.count", expected: inputCount * columns, got: inputGradient.count)
         }
         _pullback(
             dy, parameters, &workspace, columns: columns, inputGradient: inputGradient,
@@ -156,7 +167,9 @@ extension Chain {
     internal func _check(
         inputRows: Int, columns: Int, parameters: Int, workspace: NetworkWorkspace<Scalar>
     ) throws(NetworkError) {
-        guard inputRows == inputCount else { throw .dimensionMismatch(what: "x.count", expected: inputCount, got: inputRows) }
+        guard inputRows == inputCount else {
+            throw .dimensionMismatch(what: "x.count", expected: inputCount, got: inputRows)
+        }
         guard parameters == parameterCount else {
             throw .dimensionMismatch(what: "parameters.count", expected: parameterCount, got: parameters)
         }
@@ -172,7 +185,8 @@ extension Chain {
         guard workspace.totalWidth == totalWidth else { throw .workspaceMismatch }
         guard workspace.columns > 0 else { throw .noForwardPass }
         guard columns == workspace.columns else {
-            throw .dimensionMismatch(what: "batch columns (of the forward pass)", expected: workspace.columns, got: columns)
+            throw .dimensionMismatch(
+                what: "batch columns (of the forward pass)", expected: workspace.columns, got: columns)
         }
         guard outputs == outputCount * columns else {
             throw .dimensionMismatch(what: "dy.count", expected: outputCount * columns, got: outputs)

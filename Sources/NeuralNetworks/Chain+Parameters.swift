@@ -41,7 +41,9 @@ extension Chain {
         guard parameters.count == parameterCount else {
             throw .dimensionMismatch(what: "parameters.count", expected: parameterCount, got: parameters.count)
         }
-        guard rows.count == view.rows else { throw .dimensionMismatch(what: "\(name) rows", expected: view.rows, got: rows.count) }
+        guard rows.count == view.rows else {
+            throw .dimensionMismatch(what: "\(name) rows", expected: view.rows, got: rows.count)
+        }
         for (i, row) in rows.enumerated() where row.count != view.columns {
             throw .raggedRows(what: name, row: i, expected: view.columns, got: row.count)
         }
@@ -56,7 +58,9 @@ extension Chain {
         guard parameters.count == parameterCount else {
             throw .dimensionMismatch(what: "parameters.count", expected: parameterCount, got: parameters.count)
         }
-        guard values.count == view.count else { throw .dimensionMismatch(what: "\(name) count", expected: view.count, got: values.count) }
+        guard values.count == view.count else {
+            throw .dimensionMismatch(what: "\(name) count", expected: view.count, got: values.count)
+        }
         for (k, value) in values.enumerated() { parameters[view.offset + k] = value }
     }
 }

@@ -109,8 +109,9 @@ public struct Chain<Scalar: NetworkScalar>: Sendable {
         // can copy x in and y out without aliasing.
         if outputSlot != builder.slotWidths.count - 1 || outputSlot == 0 {
             let copy = builder.newSlot(outputWidth)
-            builder.operations.append(.elementwise(
-                input: outputSlot, output: copy, count: outputWidth, function: .activation(.identity)))
+            builder.operations.append(
+                .elementwise(
+                    input: outputSlot, output: copy, count: outputWidth, function: .activation(.identity)))
         }
         self.inputCount = width
         outputCount = outputWidth
@@ -167,7 +168,9 @@ internal struct _Builder<Scalar: NetworkScalar> {
         return slotWidths.count - 1
     }
 
-    mutating func addView(_ name: String, rows: Int, columns: Int, initializer: Initializer, fanIn: Int, fanOut: Int) -> Int {
+    mutating func addView(_ name: String, rows: Int, columns: Int, initializer: Initializer, fanIn: Int, fanOut: Int)
+        -> Int
+    {
         let offset = parameterCount
         views.append(ParameterView(name: name, offset: offset, rows: rows, columns: columns))
         initializers.append((initializer, fanIn, fanOut))
@@ -198,15 +201,19 @@ internal struct _Builder<Scalar: NetworkScalar> {
                 let weight = addView(
                     "\(name).weight", rows: outputCount, columns: inputCount, initializer: weightInit,
                     fanIn: inputCount, fanOut: outputCount)
-                let bias = hasBias
-                    ? addView("\(name).bias", rows: outputCount, columns: 1, initializer: biasInit,
-                              fanIn: inputCount, fanOut: outputCount)
+                let bias =
+                    hasBias
+                    ? addView(
+                        "\(name).bias", rows: outputCount, columns: 1, initializer: biasInit,
+                        fanIn: inputCount, fanOut: outputCount)
                     : -1
                 let pre = newSlot(outputCount)
                 let output = activation == .identity ? pre : newSlot(outputCount)
-                operations.append(.dense(_DenseOperation(
-                    input: slot, output: output, pre: pre, inputCount: inputCount, outputCount: outputCount,
-                    activation: activation, weightOffset: weight, biasOffset: bias)))
+                operations.append(
+                    .dense(
+                        _DenseOperation(
+                            input: slot, output: output, pre: pre, inputCount: inputCount, outputCount: outputCount,
+                            activation: activation, weightOffset: weight, biasOffset: bias)))
                 slot = output
                 current = outputCount
             case .elementwise(let function):
@@ -233,7 +240,9 @@ internal struct _Builder<Scalar: NetworkScalar> {
                 switch combination {
                 case .add:
                     let sizes = outputs.map(\.1)
-                    guard sizes.allSatisfy({ $0 == sizes[0] }) else { throw .branchSizesDiffer(layer: name, sizes: sizes) }
+                    guard sizes.allSatisfy({ $0 == sizes[0] }) else {
+                        throw .branchSizesDiffer(layer: name, sizes: sizes)
+                    }
                     var sum = outputs[0].0
                     for (branchSlot, _) in outputs.dropFirst() {
                         let output = newSlot(sizes[0])
@@ -242,8 +251,9 @@ internal struct _Builder<Scalar: NetworkScalar> {
                     }
                     if outputs.count == 1 {
                         let output = newSlot(sizes[0])
-                        operations.append(.elementwise(
-                            input: sum, output: output, count: sizes[0], function: .activation(.identity)))
+                        operations.append(
+                            .elementwise(
+                                input: sum, output: output, count: sizes[0], function: .activation(.identity)))
                         sum = output
                     }
                     slot = sum
@@ -253,8 +263,10 @@ internal struct _Builder<Scalar: NetworkScalar> {
                     let output = newSlot(total)
                     var row = 0
                     for (branchSlot, branchWidth) in outputs {
-                        operations.append(.place(
-                            input: branchSlot, output: output, count: branchWidth, rowOffset: row, outputCount: total))
+                        operations.append(
+                            .place(
+                                input: branchSlot, output: output, count: branchWidth, rowOffset: row,
+                                outputCount: total))
                         row += branchWidth
                     }
                     slot = output

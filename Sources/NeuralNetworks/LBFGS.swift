@@ -26,7 +26,9 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
 
     /// Throws unless `memory >= 1`.
     public init(memory: Int = 10, lineSearch: StrongWolfeLineSearch? = nil) throws(OptimizationError) {
-        guard memory >= 1 else { throw .invalidHyperparameter(name: "memory", value: Double(memory), requirement: "at least 1") }
+        guard memory >= 1 else {
+            throw .invalidHyperparameter(name: "memory", value: Double(memory), requirement: "at least 1")
+        }
         self.memory = memory
         if let lineSearch {
             self.lineSearch = lineSearch
@@ -75,7 +77,9 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
     ) throws -> StepOutcome {
         let n = parameters.count
         guard n > 0 else { throw OptimizationError.emptyParameters }
-        guard gradient.count == n else { throw OptimizationError.dimensionMismatch(what: "gradient.count", expected: n, got: gradient.count) }
+        guard gradient.count == n else {
+            throw OptimizationError.dimensionMismatch(what: "gradient.count", expected: n, got: gradient.count)
+        }
         if direction.count != n {
             s = [Scalar](repeating: 0, count: memory * n)
             y = s
@@ -94,9 +98,10 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
             for i in 0..<n { direction[i] = -gradient[i] }
         }
         let initialStep = stored > 0 ? 1 : min(1, 1 / Double(_dot(gradient, gradient)).squareRoot())
-        guard let accepted = try lineSearch.search(
-            x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
-            trial: &trial, trialGradient: &trialGradient, evaluations: &_evaluations, objective: objective)
+        guard
+            let accepted = try lineSearch.search(
+                x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
+                trial: &trial, trialGradient: &trialGradient, evaluations: &_evaluations, objective: objective)
         else {
             return .lineSearchFailed("no step satisfies the strong Wolfe conditions along the L-BFGS direction")
         }

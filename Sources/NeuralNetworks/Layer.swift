@@ -68,7 +68,9 @@ public enum Combination: Sendable, Hashable {
 public struct Layer<Scalar: NetworkScalar>: Sendable {
     @usableFromInline
     internal indirect enum Kind: Sendable {
-        case dense(input: Int, output: Int, activation: Activation, bias: Bool, weight: Initializer, biasInitializer: Initializer)
+        case dense(
+            input: Int, output: Int, activation: Activation, bias: Bool, weight: Initializer,
+            biasInitializer: Initializer)
         case elementwise(ElementwiseFunction<Scalar>)
         case skip([Layer])
         case parallel(Combination, [[Layer]])
@@ -85,9 +87,10 @@ public struct Layer<Scalar: NetworkScalar>: Sendable {
         _ input: Int, _ output: Int, _ activation: Activation = .identity, bias: Bool = true,
         weightInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros
     ) -> Layer {
-        Layer(kind: .dense(
-            input: input, output: output, activation: activation, bias: bias,
-            weight: weightInitializer, biasInitializer: biasInitializer))
+        Layer(
+            kind: .dense(
+                input: input, output: output, activation: activation, bias: bias,
+                weight: weightInitializer, biasInitializer: biasInitializer))
     }
 
     /// An activation applied to every entry (no parameters).

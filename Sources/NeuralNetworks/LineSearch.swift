@@ -20,7 +20,8 @@ public struct StrongWolfeLineSearch: Sendable, Hashable {
             throw .invalidHyperparameter(name: "c1, c2", value: c1, requirement: "0 < c1 < c2 < 1")
         }
         guard maxEvaluations >= 1 else {
-            throw .invalidHyperparameter(name: "maxEvaluations", value: Double(maxEvaluations), requirement: "at least 1")
+            throw .invalidHyperparameter(
+                name: "maxEvaluations", value: Double(maxEvaluations), requirement: "at least 1")
         }
         self.c1 = c1
         self.c2 = c2
@@ -136,7 +137,9 @@ public struct StrongWolfeLineSearch: Sendable, Hashable {
                 return try zoom(previous, s, run: &run, x: x, direction: direction, objective: objective)
             }
             if curvature(s, slope0: slope0) { return s }
-            if s.slope >= 0 { return try zoom(s, previous, run: &run, x: x, direction: direction, objective: objective) }
+            if s.slope >= 0 {
+                return try zoom(s, previous, run: &run, x: x, direction: direction, objective: objective)
+            }
             previous = s
             alpha *= 2
             first = false

@@ -4,13 +4,13 @@
 // protocol adds the handful of libm functions the activations use, so the generic layer code
 // reaches `exp`/`expf` directly after specialization, with no witness-table dispatch.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 public import DenseLinearAlgebra
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A real type a network computes in: `Double` or `Float`.
 ///

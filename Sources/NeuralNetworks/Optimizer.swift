@@ -79,7 +79,9 @@ public enum LearningRateSchedule: Sendable, Hashable {
         switch self {
         case .constant: return
         case .step(let every, let factor):
-            guard every > 0 else { throw .invalidHyperparameter(name: "schedule every", value: Double(every), requirement: "positive") }
+            guard every > 0 else {
+                throw .invalidHyperparameter(name: "schedule every", value: Double(every), requirement: "positive")
+            }
             guard factor > 0, factor <= 1 else {
                 throw .invalidHyperparameter(name: "schedule factor", value: factor, requirement: "in (0, 1]")
             }
@@ -88,7 +90,9 @@ public enum LearningRateSchedule: Sendable, Hashable {
                 throw .invalidHyperparameter(name: "schedule decay", value: decay, requirement: "in (0, 1]")
             }
         case .cosine(let period, let m):
-            guard period > 0 else { throw .invalidHyperparameter(name: "cosine period", value: Double(period), requirement: "positive") }
+            guard period > 0 else {
+                throw .invalidHyperparameter(name: "cosine period", value: Double(period), requirement: "positive")
+            }
             guard m >= 0, m <= 1 else {
                 throw .invalidHyperparameter(name: "cosine minimumFactor", value: m, requirement: "in [0, 1]")
             }
@@ -123,7 +127,9 @@ public enum GradientClipping: Sendable, Hashable {
         switch self {
         case .none: return
         case .norm(let m), .value(let m):
-            guard m > 0, m.isFinite else { throw .invalidHyperparameter(name: "clipping maximum", value: m, requirement: "positive and finite") }
+            guard m > 0, m.isFinite else {
+                throw .invalidHyperparameter(name: "clipping maximum", value: m, requirement: "positive and finite")
+            }
         }
     }
 
@@ -164,9 +170,13 @@ internal func _checkLearningRate(_ learningRate: Double) throws(OptimizationErro
 }
 
 internal func _checkUnitInterval(_ name: String, _ value: Double) throws(OptimizationError) {
-    guard value >= 0, value < 1 else { throw .invalidHyperparameter(name: name, value: value, requirement: "in [0, 1)") }
+    guard value >= 0, value < 1 else {
+        throw .invalidHyperparameter(name: name, value: value, requirement: "in [0, 1)")
+    }
 }
 
 internal func _checkPositive(_ name: String, _ value: Double) throws(OptimizationError) {
-    guard value > 0, value.isFinite else { throw .invalidHyperparameter(name: name, value: value, requirement: "positive and finite") }
+    guard value > 0, value.isFinite else {
+        throw .invalidHyperparameter(name: name, value: value, requirement: "positive and finite")
+    }
 }

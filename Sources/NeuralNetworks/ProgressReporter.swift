@@ -4,9 +4,9 @@
 public import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Writes the iteration, loss, iterations per second and estimated time left of a training run
@@ -27,8 +27,12 @@ public struct ProgressReporter {
     public let isTerminal: Bool
 
     /// Throws unless `every >= 1`.
-    public init(to handle: FileHandle = .standardOutput, style: Style = .automatic, every: Int = 1) throws(OptimizationError) {
-        guard every >= 1 else { throw .invalidHyperparameter(name: "every", value: Double(every), requirement: "at least 1") }
+    public init(to handle: FileHandle = .standardOutput, style: Style = .automatic, every: Int = 1)
+        throws(OptimizationError)
+    {
+        guard every >= 1 else {
+            throw .invalidHyperparameter(name: "every", value: Double(every), requirement: "at least 1")
+        }
         self.handle = handle
         self.every = every
         switch style {
@@ -55,7 +59,8 @@ public struct ProgressReporter {
 
     @usableFromInline
     func finish(status: TrainingStatus, iteration: Int, loss: Double, elapsed: Double) {
-        let text = "\(status.description); \(iteration) iterations, "
+        let text =
+            "\(status.description); \(iteration) iterations, "
             + String(format: "loss %.6e, %.2f s", loss, elapsed)
         write(isTerminal ? "\r\u{1B}[2K" + text + "\n" : text + "\n")
     }

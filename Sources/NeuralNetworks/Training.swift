@@ -10,9 +10,12 @@ public struct EarlyStopping: Sendable, Hashable {
 
     /// Throws unless `patience >= 1` and `minimumImprovement >= 0`.
     public init(patience: Int, minimumImprovement: Double = 0) throws(OptimizationError) {
-        guard patience >= 1 else { throw .invalidHyperparameter(name: "patience", value: Double(patience), requirement: "at least 1") }
+        guard patience >= 1 else {
+            throw .invalidHyperparameter(name: "patience", value: Double(patience), requirement: "at least 1")
+        }
         guard minimumImprovement >= 0, minimumImprovement.isFinite else {
-            throw .invalidHyperparameter(name: "minimumImprovement", value: minimumImprovement, requirement: "non-negative")
+            throw .invalidHyperparameter(
+                name: "minimumImprovement", value: minimumImprovement, requirement: "non-negative")
         }
         self.patience = patience
         self.minimumImprovement = minimumImprovement
@@ -74,7 +77,8 @@ public enum TrainingStatus: Sendable, Equatable, CustomStringConvertible {
         case .nonFiniteLoss(let k):
             return "the loss became NaN or infinite at iteration \(k); kept the parameters of iteration \(k - 1)"
         case .nonFiniteGradient(let k, let i):
-            return "gradient entry \(i) became NaN or infinite at iteration \(k); kept the parameters of iteration \(k - 1)"
+            return
+                "gradient entry \(i) became NaN or infinite at iteration \(k); kept the parameters of iteration \(k - 1)"
         case .lineSearchFailed(let k, let reason): return "line search failed at iteration \(k): \(reason)"
         }
     }
@@ -135,7 +139,8 @@ public func train<O: Optimizer>(
     typealias Scalar = O.Scalar
     guard !parameters.isEmpty else { throw OptimizationError.emptyParameters }
     guard iterations >= 0 else {
-        throw OptimizationError.invalidHyperparameter(name: "iterations", value: Double(iterations), requirement: "non-negative")
+        throw OptimizationError.invalidHyperparameter(
+            name: "iterations", value: Double(iterations), requirement: "non-negative")
     }
     if let gradientTolerance, !(gradientTolerance >= 0) {
         throw OptimizationError.invalidHyperparameter(

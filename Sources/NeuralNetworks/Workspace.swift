@@ -37,7 +37,9 @@ extension Chain {
             throw .invalidSize(what: "batchCapacity", value: batchCapacity)
         }
         let (count, overflow) = batchCapacity.multipliedReportingOverflow(by: totalWidth)
-        guard !overflow, count <= Int(Int32.max) else { throw .invalidSize(what: "batchCapacity", value: batchCapacity) }
+        guard !overflow, count <= Int(Int32.max) else {
+            throw .invalidSize(what: "batchCapacity", value: batchCapacity)
+        }
         return NetworkWorkspace(capacity: batchCapacity, totalWidth: totalWidth)
     }
 }

@@ -1,7 +1,8 @@
 import DenseLinearAlgebra
 import Foundation
-@testable import NeuralNetworks
 import Testing
+
+@testable import NeuralNetworks
 
 /// Evaluation and pullback reuse the workspace's and the caller's buffers: their storage never
 /// moves (no copy-on-write copy, no regrowth) over repeated calls, for vectors and batches.
@@ -24,15 +25,22 @@ struct AllocationTests {
             .parallel(.concatenate, [.dense(50, 2)], [.dense(50, 1)]), .dense(3, 2))
         let p = chain.initialParameters(seed: 0)
         var ws = chain.makeWorkspace()
-        var y = [0.0, 0.0], dx = [0.0, 0.0]
+        var y = [0.0, 0.0]
+        var dx = [0.0, 0.0]
         var dp = [Double](repeating: 0, count: p.count)
-        let before = [Self.address(&ws.values), Self.address(&ws.adjoints), Self.address(&y), Self.address(&dx), Self.address(&dp)]
+        let before = [
+            Self.address(&ws.values), Self.address(&ws.adjoints), Self.address(&y), Self.address(&dx),
+            Self.address(&dp),
+        ]
         let iterations = ProcessInfo.processInfo.environment["NN_ALLOCATION_LOOP"].flatMap(Int.init) ?? 100
         for _ in 0..<iterations {
             try chain.forward([0.5, -0.3], parameters: p, workspace: &ws, into: &y)
             try chain.pullback([1, -1], parameters: p, workspace: &ws, inputGradient: &dx, parameterGradient: &dp)
         }
-        let after = [Self.address(&ws.values), Self.address(&ws.adjoints), Self.address(&y), Self.address(&dx), Self.address(&dp)]
+        let after = [
+            Self.address(&ws.values), Self.address(&ws.adjoints), Self.address(&y), Self.address(&dx),
+            Self.address(&dp),
+        ]
         #expect(before == after)
 
         var batchWorkspace = try chain.makeWorkspace(batchCapacity: 4)
@@ -43,7 +51,8 @@ struct AllocationTests {
         let batchBefore = [Self.address(&batchWorkspace.values), Self.address(&batchWorkspace.adjoints)]
         for _ in 0..<10 {
             try chain.forward(batch: x, parameters: p, workspace: &batchWorkspace, into: &yb)
-            try chain.pullback(batch: dy, parameters: p, workspace: &batchWorkspace, inputGradient: &dxb, parameterGradient: &dp)
+            try chain.pullback(
+                batch: dy, parameters: p, workspace: &batchWorkspace, inputGradient: &dxb, parameterGradient: &dp)
         }
         #expect(batchBefore == [Self.address(&batchWorkspace.values), Self.address(&batchWorkspace.adjoints)])
     }

@@ -10,7 +10,8 @@ struct ChainTests {
         #expect(chain.inputCount == 2)
         #expect(chain.outputCount == 2)
         #expect(chain.parameterCount == 2 * 50 + 50 + 50 * 2 + 2)
-        #expect(chain.parameterViews.map(\.name) == ["layer_2.weight", "layer_2.bias", "layer_3.weight", "layer_3.bias"])
+        #expect(
+            chain.parameterViews.map(\.name) == ["layer_2.weight", "layer_2.bias", "layer_3.weight", "layer_3.bias"])
         #expect(chain.parameterViews.map(\.range) == [0..<100, 100..<150, 150..<250, 250..<252])
         #expect(try chain.view(named: "layer_3.weight").rows == 2)
     }
@@ -71,7 +72,9 @@ struct ChainTests {
         #expect(throws: NetworkError.batchTooLarge(capacity: 1, got: 3)) {
             try chain.forward(batch: batch, parameters: p, workspace: &ws, into: &out)
         }
-        #expect(throws: NetworkError.invalidSize(what: "batchCapacity", value: 0)) { try chain.makeWorkspace(batchCapacity: 0) }
+        #expect(throws: NetworkError.invalidSize(what: "batchCapacity", value: 0)) {
+            try chain.makeWorkspace(batchCapacity: 0)
+        }
         #expect(throws: NetworkError.unknownParameter("layer_9.weight")) { try chain.view(named: "layer_9.weight") }
     }
 
@@ -116,7 +119,8 @@ struct ChainTests {
         try chain.forward([0.3, 0.2], parameters: p, workspace: &ws, into: &y)
         var dx2 = dx
         var dp2 = dp
-        try chain.pullback([1, 1], parameters: p, workspace: &ws, inputGradient: &dx2, parameterGradient: &dp2, accumulate: true)
+        try chain.pullback(
+            [1, 1], parameters: p, workspace: &ws, inputGradient: &dx2, parameterGradient: &dp2, accumulate: true)
         #expect(dx2 == dx.map { 2 * $0 })
         #expect(dp2 == dp.map { 2 * $0 })
     }
@@ -160,7 +164,8 @@ struct ChainTests {
     @Test func jsonRoundTrip() throws {
         let chain = try Chain<Double>(.dense(2, 5, .tanh), .dense(5, 2))
         let p = chain.initialParameters(seed: 77).map { $0 / 3 }
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("nn-params-\(UInt64.random(in: 0...UInt64.max)).json")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "nn-params-\(UInt64.random(in: 0...UInt64.max)).json")
         defer { try? FileManager.default.removeItem(at: url) }
         try chain.saveParameters(p, to: url)
         #expect(try chain.loadParameters(from: url) == p)  // bit for bit

@@ -29,7 +29,10 @@ struct DualNumberTests {
     /// x.^3 -> Dense(2, h, act) -> Dense(h, 2), written out directly. Weights column-major.
     static func model(_ x: [D], _ p: [D], hidden h: Int, _ act: Activation) -> [D] {
         let u = x.map { $0 * $0 * $0 }
-        let w1 = 0, b1 = 2 * h, w2 = 3 * h, b2 = 5 * h
+        let w1 = 0
+        let b1 = 2 * h
+        let w2 = 3 * h
+        let b2 = 5 * h
         var hidden = [D](repeating: D(0), count: h)
         for i in 0..<h {
             var z = p[b1 + i]
@@ -57,9 +60,18 @@ struct DualNumberTests {
             let vx: [Double] = arbitrary(2, seed: 200 + UInt64(trial))
             let vp: [Double] = arbitrary(p.count, seed: 300 + UInt64(trial))
             let (y, dx, dp) = try pullback(chain, x: x, parameters: p, dy: dy)
-            var xd = [D](), pd = [D]()
-            for i in x.indices { var d = D(constant: x[i]); d.partials[0] = vx[i]; xd.append(d) }
-            for i in p.indices { var d = D(constant: p[i]); d.partials[0] = vp[i]; pd.append(d) }
+            var xd = [D]()
+            var pd = [D]()
+            for i in x.indices {
+                var d = D(constant: x[i])
+                d.partials[0] = vx[i]
+                xd.append(d)
+            }
+            for i in p.indices {
+                var d = D(constant: p[i])
+                d.partials[0] = vp[i]
+                pd.append(d)
+            }
             let yd = Self.model(xd, pd, hidden: h, act)
             #expect(relativeError(y, yd.map(\.value)) < 1e-14)
             let jvp = dy[0] * yd[0].partials[0] + dy[1] * yd[1].partials[0]

@@ -18,10 +18,19 @@ import Testing
 struct InitializerTests {
     @Test func splitMixOutputs() {
         let g0 = SplitMix64(seed: 0)
-        #expect([g0.value(at: 0), g0.value(at: 1), g0.value(at: 2)] == [0xe220_a839_7b1d_cdaf, 0x6e78_9e6a_a1b9_65f4, 0x06c4_5d18_8009_454f])
+        #expect(
+            [g0.value(at: 0), g0.value(at: 1), g0.value(at: 2)] == [
+                0xe220_a839_7b1d_cdaf, 0x6e78_9e6a_a1b9_65f4, 0x06c4_5d18_8009_454f,
+            ])
         let g42 = SplitMix64(seed: 42)
-        #expect([g42.value(at: 0), g42.value(at: 1), g42.value(at: 2)] == [0xbdd7_3226_2feb_6e95, 0x28ef_e333_b266_f103, 0x4752_6757_130f_9f52])
-        #expect([g0.uniform(at: 0), g0.uniform(at: 1), g0.uniform(at: 2)] == [0.8833108082136426, 0.43152799704850997, 0.026433771592597743])
+        #expect(
+            [g42.value(at: 0), g42.value(at: 1), g42.value(at: 2)] == [
+                0xbdd7_3226_2feb_6e95, 0x28ef_e333_b266_f103, 0x4752_6757_130f_9f52,
+            ])
+        #expect(
+            [g0.uniform(at: 0), g0.uniform(at: 1), g0.uniform(at: 2)] == [
+                0.8833108082136426, 0.43152799704850997, 0.026433771592597743,
+            ])
     }
 
     @Test func glorotUniformIsReproducible() throws {
@@ -42,7 +51,8 @@ struct InitializerTests {
     /// Glorot normal: mean 0 and standard deviation √(2 / (fanIn + fanOut)) within sampling
     /// error (n = 40000 draws: the standard error of the mean is σ/200, of the deviation σ/283).
     @Test func glorotNormalMoments() throws {
-        let chain = try Chain<Double>(.dense(200, 200, weightInitializer: .glorotNormal, biasInitializer: .constant(0.5)))
+        let chain = try Chain<Double>(
+            .dense(200, 200, weightInitializer: .glorotNormal, biasInitializer: .constant(0.5)))
         let p = chain.initialParameters(seed: 3)
         let w = p[0..<40000]
         let sigma = (2.0 / 400).squareRoot()

@@ -17,7 +17,8 @@ struct OptimizerTests {
         #expect(relativeError(theta, theta1) < 1e-15)
         try adam.update(&theta, gradient: [0.2, 0.3])
         // Step 2: m = 0.9 m₁ + 0.1 g₂ = [0.065, 0.021], v = 0.999 v₁ + 0.001 g₂² = [0.00028975, 0.00009999].
-        let m = [0.065, 0.021], v = [0.000_289_75, 0.000_099_99]
+        let m = [0.065, 0.021]
+        let v = [0.000_289_75, 0.000_099_99]
         var theta2 = theta1
         for i in 0..<2 {
             let mHat: Double = m[i] / 0.19
@@ -115,34 +116,56 @@ struct OptimizerTests {
     }
 
     @Test func invalidHyperparameters() throws {
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "learningRate", value: 0, requirement: "positive and finite")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(
+                name: "learningRate", value: 0, requirement: "positive and finite")
+        ) {
             try Adam<Double>(learningRate: 0)
         }
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "learningRate", value: -0.1, requirement: "positive and finite")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(
+                name: "learningRate", value: -0.1, requirement: "positive and finite")
+        ) {
             try SGD<Double>(learningRate: -0.1)
         }
         #expect(throws: OptimizationError.invalidHyperparameter(name: "beta1", value: 1, requirement: "in [0, 1)")) {
             try Adam<Double>(learningRate: 0.1, beta1: 1)
         }
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "epsilon", value: 0, requirement: "positive and finite")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(
+                name: "epsilon", value: 0, requirement: "positive and finite")
+        ) {
             try RMSProp<Float>(learningRate: 0.1, epsilon: 0)
         }
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "weightDecay", value: -1, requirement: "non-negative and finite")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(
+                name: "weightDecay", value: -1, requirement: "non-negative and finite")
+        ) {
             try AdamW<Double>(learningRate: 0.1, weightDecay: -1)
         }
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "momentum", value: 0, requirement: "positive with Nesterov")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(
+                name: "momentum", value: 0, requirement: "positive with Nesterov")
+        ) {
             try SGD<Double>(learningRate: 0.1, nesterov: true)
         }
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "schedule every", value: 0, requirement: "positive")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(name: "schedule every", value: 0, requirement: "positive")
+        ) {
             try Adam<Double>(learningRate: 0.1, schedule: .step(every: 0, factor: 0.5))
         }
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "clipping maximum", value: 0, requirement: "positive and finite")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(
+                name: "clipping maximum", value: 0, requirement: "positive and finite")
+        ) {
             try Adam<Double>(learningRate: 0.1, clipping: .norm(0))
         }
         #expect(throws: OptimizationError.invalidHyperparameter(name: "memory", value: 0, requirement: "at least 1")) {
             try LBFGS<Double>(memory: 0)
         }
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "c1, c2", value: 0.5, requirement: "0 < c1 < c2 < 1")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(name: "c1, c2", value: 0.5, requirement: "0 < c1 < c2 < 1")
+        ) {
             try StrongWolfeLineSearch(c1: 0.5, c2: 0.4)
         }
         var adam = try Adam<Double>(0.1)

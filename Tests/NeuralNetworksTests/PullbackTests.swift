@@ -15,7 +15,9 @@ struct PullbackTests {
     static func check(_ chain: Chain<Double>, seed: UInt64, tolerance: Double = 1e-8) throws {
         // Inputs away from relu's kink at 0 for these seeds (|x| >= 0.05 is checked below).
         let x: [Double] = arbitrary(chain.inputCount, seed: seed, scale: 1.5)
-        let p = chain.initialParameters(seed: seed &+ 1).enumerated().map { $0.element + 0.1 * Double($0.offset % 7 - 3) / 3 }
+        let p = chain.initialParameters(seed: seed &+ 1).enumerated().map {
+            $0.element + 0.1 * Double($0.offset % 7 - 3) / 3
+        }
         let dy: [Double] = arbitrary(chain.outputCount, seed: seed &+ 2)
         let (_, dx, dp) = try pullback(chain, x: x, parameters: p, dy: dy)
         let reference = try centralDifferences(chain, x: x, parameters: p, dy: dy)
@@ -44,13 +46,15 @@ struct PullbackTests {
     }
 
     @Test func skipConnection() throws {
-        let chain = try Chain<Double>(.dense(3, 4, .tanh), .skipConnection(.dense(4, 4, .softplus), .dense(4, 4)), .dense(4, 2))
+        let chain = try Chain<Double>(
+            .dense(3, 4, .tanh), .skipConnection(.dense(4, 4, .softplus), .dense(4, 4)), .dense(4, 2))
         try Self.check(chain, seed: 15)
     }
 
     @Test func parallelAddAndConcatenate() throws {
         let added = try Chain<Double>(
-            .dense(3, 4, .tanh), .parallel(.add, [.dense(4, 3, .sigmoid)], [.dense(4, 3)], [.elementwise(.swish), .dense(4, 3)]),
+            .dense(3, 4, .tanh),
+            .parallel(.add, [.dense(4, 3, .sigmoid)], [.dense(4, 3)], [.elementwise(.swish), .dense(4, 3)]),
             .dense(3, 2))
         try Self.check(added, seed: 16)
         let stacked = try Chain<Double>(
@@ -91,7 +95,7 @@ struct PullbackTests {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 func _sin(_ x: Double) -> Double { sin(x) }
 func _cos(_ x: Double) -> Double { cos(x) }

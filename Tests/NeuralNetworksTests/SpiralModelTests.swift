@@ -21,7 +21,8 @@ struct SpiralModelTests {
     }
 
     static func load() throws -> (Chain<Double>, [Double]) {
-        let weights = try JSONDecoder().decode(InitialWeights.self, from: Data(contentsOf: fixtureURL("spiral_init_seed0.json")))
+        let weights = try JSONDecoder().decode(
+            InitialWeights.self, from: Data(contentsOf: fixtureURL("spiral_init_seed0.json")))
         let chain = try Chain<Double>(.power(3), .dense(2, 50, .tanh), .dense(50, 2))
         var p = [Double](repeating: .nan, count: chain.parameterCount)
         try chain.assign(rows: weights.W1, to: "layer_2.weight", in: &p)
@@ -36,6 +37,7 @@ struct SpiralModelTests {
         #expect(p.allSatisfy { $0.isFinite })
         // NumPy's matvec and ours sum in different orders: agreement to a few ulps.
         #expect(relativeError(try chain([2, 0], parameters: p), [0.24364694824440614, 0.45615884579902577]) < 1e-14)
-        #expect(relativeError(try chain([0.5, -1.5], parameters: p), [-1.1473824264681427, 0.5180303442440508]) < 1e-14)
+        #expect(
+            relativeError(try chain([0.5, -1.5], parameters: p), [-1.1473824264681427, 0.5180303442440508]) < 1e-14)
     }
 }

@@ -1,4 +1,5 @@
 import DenseLinearAlgebra
+import Foundation
 import NeuralNetworks
 import Testing
 
@@ -33,14 +34,16 @@ func centralDifferences(
     func loss(_ x: [Double], _ p: [Double]) throws -> Double { dot(try chain(x, parameters: p), dy) }
     var dx = [Double](repeating: 0, count: x.count)
     for i in x.indices {
-        var plus = x, minus = x
+        var plus = x
+        var minus = x
         plus[i] += h
         minus[i] -= h
         dx[i] = (try loss(plus, parameters) - loss(minus, parameters)) / (2 * h)
     }
     var dp = [Double](repeating: 0, count: parameters.count)
     for i in parameters.indices {
-        var plus = parameters, minus = parameters
+        var plus = parameters
+        var minus = parameters
         plus[i] += h
         minus[i] -= h
         dp[i] = (try loss(x, plus) - loss(x, minus)) / (2 * h)
@@ -65,5 +68,3 @@ func pullback<T: NetworkScalar>(
 func fixtureURL(_ name: String) -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
 }
-
-import Foundation

@@ -46,10 +46,13 @@ struct TrainingTests {
         var adam = try Adam<Double>(0.1)
         var evaluations = 0
         var snapshots: [[Double]] = []
-        let result = try train(&p, optimizer: &adam, iterations: 10, callback: { state, _ in
-            snapshots.append(state.parameters)
-            return false
-        }) { p, g in
+        let result = try train(
+            &p, optimizer: &adam, iterations: 10,
+            callback: { state, _ in
+                snapshots.append(state.parameters)
+                return false
+            }
+        ) { p, g in
             evaluations += 1
             let loss = Self.quadratic(p, &g)
             if evaluations == 3 { g[1] = .infinity }
@@ -72,11 +75,14 @@ struct TrainingTests {
         var sgd = try SGD<Double>(learningRate: 0.1)
         var seen: [Int] = []
         var scratch = [0.0, 0.0]
-        let result = try train(&p, optimizer: &sgd, iterations: 100, callback: { state, loss in
-            seen.append(state.iteration)
-            #expect(loss == Self.quadratic(state.parameters, &scratch))
-            return state.iteration == 5
-        }) { p, g in Self.quadratic(p, &g) }
+        let result = try train(
+            &p, optimizer: &sgd, iterations: 100,
+            callback: { state, loss in
+                seen.append(state.iteration)
+                #expect(loss == Self.quadratic(state.parameters, &scratch))
+                return state.iteration == 5
+            }
+        ) { p, g in Self.quadratic(p, &g) }
         #expect(result.status == .stoppedByCallback(iteration: 5))
         #expect(seen == [0, 1, 2, 3, 4, 5])
         #expect(result.lossHistory.count == 6)
@@ -87,7 +93,8 @@ struct TrainingTests {
         var sgd = try SGD<Double>(learningRate: 0.1)
         // A loss that stops improving after iteration 2.
         var calls = 0
-        let result = try train(&p, optimizer: &sgd, iterations: 100, earlyStopping: try EarlyStopping(patience: 3)) { _, g in
+        let result = try train(&p, optimizer: &sgd, iterations: 100, earlyStopping: try EarlyStopping(patience: 3)) {
+            _, g in
             calls += 1
             g[0] = 1
             return max(1.0, 4.0 - Double(calls))
@@ -96,7 +103,9 @@ struct TrainingTests {
         #expect(result.bestLoss == 1)
         var q = [1.0, -2.0]
         var gd = try SGD<Double>(learningRate: 0.25)
-        let converged = try train(&q, optimizer: &gd, iterations: 100, gradientTolerance: 1e-3) { p, g in Self.quadratic(p, &g) }
+        let converged = try train(&q, optimizer: &gd, iterations: 100, gradientTolerance: 1e-3) { p, g in
+            Self.quadratic(p, &g)
+        }
         // |g|∞ = 4 · 2⁻ᵏ ≤ 1e-3 first at k = 12.
         #expect(converged.status == .converged(iteration: 12))
     }
@@ -129,13 +138,16 @@ struct TrainingTests {
             try train(&nan, optimizer: &sgd, iterations: 1) { p, g in Self.quadratic(p, &g) }
         }
         var p = [1.0]
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "iterations", value: -1, requirement: "non-negative")) {
+        #expect(
+            throws: OptimizationError.invalidHyperparameter(name: "iterations", value: -1, requirement: "non-negative")
+        ) {
             try train(&p, optimizer: &sgd, iterations: -1) { p, g in Self.quadratic(p, &g) }
         }
         #expect(throws: OptimizationError.nonFiniteInput(what: "data", index: 2)) {
             try requireFinite([0.0, 1.0, .infinity], "data")
         }
-        #expect(throws: OptimizationError.invalidHyperparameter(name: "patience", value: 0, requirement: "at least 1")) {
+        #expect(throws: OptimizationError.invalidHyperparameter(name: "patience", value: 0, requirement: "at least 1"))
+        {
             try EarlyStopping(patience: 0)
         }
     }
@@ -177,7 +189,8 @@ struct TrainingTests {
             var p = chain.initialParameters(seed: 1)
             var adam = try Adam<Double>(0.05)
             var ws = chain.makeWorkspace()
-            var y = [0.0, 0.0], dx = [0.0, 0.0]
+            var y = [0.0, 0.0]
+            var dx = [0.0, 0.0]
             let result = try train(&p, optimizer: &adam, iterations: 20) { p, g in
                 try chain.forward([0.8, -0.5], parameters: p, workspace: &ws, into: &y)
                 let target = [0.3, 0.1]
