@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
         .library(name: "Sensitivity", targets: ["Sensitivity"]),
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
+        .library(name: "NeuralDE", targets: ["NeuralDE"]),
         .executable(name: "rober", targets: ["rober"]),
         .executable(name: "lorenz", targets: ["lorenz"]),
         .executable(name: "lorenz-adjoint", targets: ["lorenz-adjoint"]),
@@ -59,6 +60,8 @@ let package = Package(
         .target(
             name: "Sensitivity",
             dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "DenseLinearAlgebra", "SundialsBridge"]),
+        // Neural differential equations: networks as right-hand sides, the solve as a layer.
+        .target(name: "NeuralDE", dependencies: ["DiffEqCore", "NeuralNetworks", "Sensitivity"]),
         .target(
             name: "DiffEq",
             dependencies: [
@@ -102,6 +105,7 @@ let package = Package(
         .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),
         .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "ProblemLibrary", "SundialsBridge"]),
         // DiffEqCore only for its Dual numbers: an independent check of the hand-written pullbacks.
+        .testTarget(name: "NeuralDETests", dependencies: ["NeuralDE", "AutoDiff", "ExplicitRK", "SundialsBridge"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "DiffEqCore"], exclude: ["Fixtures"]),
         // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
         .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
