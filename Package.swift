@@ -25,6 +25,8 @@ let package = Package(
         .executable(name: "rober", targets: ["rober"]),
         .executable(name: "lorenz", targets: ["lorenz"]),
         .executable(name: "lorenz-adjoint", targets: ["lorenz-adjoint"]),
+        .executable(name: "neural-ode-spiral", targets: ["neural-ode-spiral"]),
+        .executable(name: "lotka-volterra-fit", targets: ["lotka-volterra-fit"]),
         .executable(name: "solver-bench", targets: ["solver-bench"]),
         .executable(name: "rk-bench", targets: ["rk-bench"]),
         .executable(name: "stiff-bench", targets: ["stiff-bench"]),
@@ -75,6 +77,12 @@ let package = Package(
         .executableTarget(name: "lorenz", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz", swiftSettings: scriptSettings),
         .executableTarget(
             name: "lorenz-adjoint", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz-adjoint",
+            swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "neural-ode-spiral", dependencies: ["NeuralDE", "NotebookSupport"], path: "Notebooks-as-scripts/neural-ode-spiral",
+            swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "lotka-volterra-fit", dependencies: ["NeuralDE", "NotebookSupport"], path: "Notebooks-as-scripts/lotka-volterra-fit",
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench", swiftSettings: scriptSettings),
