@@ -33,6 +33,20 @@ try chain.assign(rows: peers.W2, to: "layer_3.weight", in: &p)
 try chain.assign(peers.b2, to: "layer_3.bias", in: &p)
 let p0 = p
 
+struct Summary: Encodable {
+    let sum_of_squared_errors: [Double]
+    let adamIterations: Int
+    let bfgsIterations: Int
+    let lossAtStart: Double
+    let lossAfterAdam: Double
+    let lossAfterBFGS: Double
+    let sensealg: String
+    let msPerAdamIteration: Double
+    let timingNote: String
+    let parameters: [Double]
+    let peersLossAfter300: [String: Double]
+}
+
 func run<M: SensitivityAlgorithm>(_ sensealg: M) throws {
     let node = try NeuralODE(
         chain, tspan: peers.tspan, Tsit5(), saveat: .times(peers.ts), sensealg: sensealg, reltol: 1e-7, abstol: 1e-9)
@@ -78,19 +92,6 @@ func run<M: SensitivityAlgorithm>(_ sensealg: M) throws {
 
     // Outputs. The loss history: Adam's (initial loss first), then BFGS's after its start.
     let history = adamResult.lossHistory.map { Double($0) } + bfgsResult.lossHistory.dropFirst().map { Double($0) }
-    struct Summary: Encodable {
-        let sum_of_squared_errors: [Double]
-        let adamIterations: Int
-        let bfgsIterations: Int
-        let lossAtStart: Double
-        let lossAfterAdam: Double
-        let lossAfterBFGS: Double
-        let sensealg: String
-        let msPerAdamIteration: Double
-        let timingNote: String
-        let parameters: [Double]
-        let peersLossAfter300: [String: Double]
-    }
     try out.writeJSON(
         Summary(
             sum_of_squared_errors: history, adamIterations: adamIterations, bfgsIterations: bfgsResult.iterations,
