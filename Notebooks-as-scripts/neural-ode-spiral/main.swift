@@ -157,13 +157,15 @@ func run<M: SensitivityAlgorithm>(_ sensealg: M) throws {
         set logscale y; set xlabel 'iteration'; set ylabel 'loss'; unset key
         set arrow from \(adamIterations), graph 0 to \(adamIterations), graph 1 nohead dt 2
         plot 'loss.csv' every ::1 using 1:2 with lines lw 2
-        unset logscale y; unset arrow; set key
+        unset logscale y; unset arrow; set key; unset title
         set output 'vector-field.png'
         set multiplot layout 1,2 title 'Vector field: true A^T u.^3 (left) and learned network (right), scaled arrows'
         set size ratio -1; set xlabel 'u_1'; set ylabel 'u_2'
         s = 0.02
+        set title 'true'
         plot 'vector-field.csv' every ::1 using 1:2:($3*s):($4*s) with vectors head size 0.05,20 lc rgb 'black' title 'true', \\
              'snapshots.csv' every ::1 using 2:3 with points pt 7 lc rgb 'red' title 'data'
+        set title 'learned'
         plot 'vector-field.csv' every ::1 using 1:2:($5*s):($6*s) with vectors head size 0.05,20 lc rgb 'blue' title 'learned', \\
              'snapshots.csv' every ::1 using 2:3 with points pt 7 lc rgb 'red' title 'data'
         unset multiplot
