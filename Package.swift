@@ -33,6 +33,7 @@ let package = Package(
         .executable(name: "lu-bench", targets: ["lu-bench"]),
         .executable(name: "ad-bench", targets: ["ad-bench"]),
         .executable(name: "sens-bench", targets: ["sens-bench"]),
+        .executable(name: "neural-bench", targets: ["neural-bench"]),
         .executable(name: "rosen-step-bench", targets: ["rosen-step-bench"]),
         .executable(name: "global-error-bench", targets: ["global-error-bench"]),
     ],
@@ -99,6 +100,9 @@ let package = Package(
             name: "rosen-step-bench", dependencies: ["DiffEq"], path: "Benchmarks/rosen-step-bench", swiftSettings: scriptSettings),
         .executableTarget(
             name: "sens-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/sens-bench",
+            swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "neural-bench", dependencies: ["NeuralDE", "NotebookSupport"], path: "Benchmarks/neural-bench",
             swiftSettings: scriptSettings),
         .executableTarget(name: "ad-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/ad-bench", swiftSettings: scriptSettings),
 

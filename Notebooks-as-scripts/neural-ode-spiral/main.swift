@@ -88,7 +88,7 @@ func run<M: SensitivityAlgorithm>(_ sensealg: M) throws {
     let bfgsResult = try train(&p, optimizer: &bfgs, iterations: bfgsIterations, gradientTolerance: 1e-8, lossAndGradient: objective)
     let bfgsLoss = bfgsResult.lossHistory.last ?? .nan
     print("  after BFGS (\(bfgsResult.iterations) iterations, \(bfgsResult.status)): loss \(sig(bfgsLoss, 6))")
-    try snapshot(adamIterations + bfgsResult.iterations, p)
+    if bfgsResult.iterations > 0 { try snapshot(adamIterations + bfgsResult.iterations, p) }
 
     // Outputs. The loss history: Adam's (initial loss first), then BFGS's after its start.
     let history = adamResult.lossHistory.map { Double($0) } + bfgsResult.lossHistory.dropFirst().map { Double($0) }
@@ -142,7 +142,7 @@ func run<M: SensitivityAlgorithm>(_ sensealg: M) throws {
     try out.writeCSV("vector-field.csv", header: ["u1", "u2", "true_f1", "true_f2", "learned_f1", "learned_f2"], rows: fieldRows)
 
     let stages = [0, 50, 100, adamIterations, adamIterations + bfgsResult.iterations].filter { s in snapshots.contains { $0.iteration == s } }
-    let columnOf = Dictionary(uniqueKeysWithValues: snapshots.enumerated().map { ($0.element.iteration, 4 + 2 * $0.offset) })
+    let columnOf = Dictionary(snapshots.enumerated().map { ($0.element.iteration, 4 + 2 * $0.offset) }, uniquingKeysWith: { a, _ in a })
     let stagePlots = stages.map { s in
         "'snapshots.csv' every ::1 using \(columnOf[s]!):\(columnOf[s]! + 1) with lines lw 2 title '" + (s > adamIterations ? "after BFGS" : "iteration \(s)") + "'"
     }.joined(separator: ", ")
