@@ -46,6 +46,7 @@ public struct SquaredErrorLoss: Sendable {
 extension SolveLayer {
     /// The training loop's closure (``LossAndGradient``) for parameters `p` from `u0`: a forward
     /// solve, the loss of its states, and `∂L/∂p` by the layer's `sensealg`.
+    @inlinable
     public func lossAndGradient(
         u0: [Double], loss: @escaping (_ states: [[Double]], _ cotangents: inout [[Double]]) throws -> Double
     ) -> LossAndGradient<Double> {

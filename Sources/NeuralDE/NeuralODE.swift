@@ -45,11 +45,13 @@ public struct NeuralODE<Algorithm: ODEAlgorithm, Method: SensitivityAlgorithm> {
     }
 
     /// The states at the save times (the end of the span when `saveat` is `nil`).
+    @inlinable
     public func callAsFunction(_ u0: [Double], parameters p: [Double]) throws(NeuralDEError) -> [[Double]] {
         try makeLayer(u0: u0, parameters: p).solve(u0: u0, p: p)
     }
 
     /// One trajectory per initial state of the batch (solved one after another).
+    @inlinable
     public func callAsFunction(batch u0s: [[Double]], parameters p: [Double]) throws(NeuralDEError) -> [[[Double]]] {
         guard let first = u0s.first else { return [] }
         let layer = try makeLayer(u0: first, parameters: p)
@@ -61,6 +63,7 @@ public struct NeuralODE<Algorithm: ODEAlgorithm, Method: SensitivityAlgorithm> {
 
     /// The reusable solve layer (forward, pullback, value and gradient) for this neural ODE;
     /// `u0` and `parameters` validate the sizes.
+    @inlinable
     public func makeLayer(u0: [Double], parameters p: [Double]) throws(NeuralDEError) -> SolveLayer<
         NetworkRHS, Algorithm, Method
     > {
@@ -98,11 +101,13 @@ public struct AugmentedNeuralODE<Algorithm: ODEAlgorithm, Method: SensitivityAlg
     }
 
     /// `u0` followed by the zeros.
+    @inlinable
     public func augment(_ u0: [Double]) throws(NeuralDEError) -> [Double] {
         try _requireLength(u0, node.chain.inputCount - augmentedCount, "u0")
         return u0 + [Double](repeating: 0, count: augmentedCount)
     }
 
+    @inlinable
     public func callAsFunction(_ u0: [Double], parameters p: [Double]) throws(NeuralDEError) -> [[Double]] {
         try node(augment(u0), parameters: p)
     }

@@ -50,6 +50,14 @@ public struct SolvePullbackResult: Sendable {
     public var stats: SensitivityStats
     /// The method that computed it.
     public var method: String
+
+    @inlinable
+    public init(dp: [Double], du0: [Double], stats: SensitivityStats, method: String) {
+        self.dp = dp
+        self.du0 = du0
+        self.stats = stats
+        self.method = method
+    }
 }
 
 /// A prepared solve-as-a-layer for one model, algorithm, span, save times, tolerances and
@@ -84,7 +92,8 @@ public final class SolveLayer<Model: ODEModel, Algorithm: ODEAlgorithm, Method: 
     public let stateCount: Int
     public let parameterCount: Int
     /// The states at ``times`` of the latest ``solve(u0:p:)`` or ``valueAndGradient(u0:p:loss:)``.
-    public private(set) var states: [[Double]]
+    public var states: [[Double]] { _states }
+    @usableFromInline var _states: [[Double]]
     @usableFromInline var cotangents: [[Double]]
 
     /// Validates everything a call will need (a probe at `u0`, `p` checks the sizes, the
@@ -107,8 +116,8 @@ public final class SolveLayer<Model: ODEModel, Algorithm: ODEAlgorithm, Method: 
         stateCount = u0.count
         parameterCount = p.count
         let zero = [Double](repeating: 0, count: u0.count)
-        states = [[Double]](repeating: zero, count: plan.times.count)
-        cotangents = states
+        _states = [[Double]](repeating: zero, count: plan.times.count)
+        cotangents = _states
     }
 
     @inlinable
@@ -120,7 +129,7 @@ public final class SolveLayer<Model: ODEModel, Algorithm: ODEAlgorithm, Method: 
     }
 
     /// The states at ``times`` (also kept in ``states``).
-    @discardableResult
+    @inlinable @discardableResult
     public func solve(u0: [Double], p: [Double]) throws(NeuralDEError) -> [[Double]] {
         try _check(u0: u0, p: p)
         let problem = ODEProblem(model: model, u0: u0, tspan: tspan, p: p)
@@ -130,11 +139,12 @@ public final class SolveLayer<Model: ODEModel, Algorithm: ODEAlgorithm, Method: 
         guard sol.u.count == times.count else {
             throw .solveFailed(retcode: sol.retcode, message: "saved \(sol.u.count) states for \(times.count) save times")
         }
-        for k in 0..<times.count { states[k] = sol.u[k] }
-        return states
+        for k in 0..<times.count { _states[k] = sol.u[k] }
+        return _states
     }
 
     /// `∂L/∂p` and `∂L/∂u0` from `∂L/∂u(t_k)` (`cotangents[k]`, one per save time) at `u0`, `p`.
+    @inlinable
     public func pullback(u0: [Double], p: [Double], cotangents: [[Double]]) throws(NeuralDEError) -> SolvePullbackResult {
         try _check(u0: u0, p: p)
         guard cotangents.count == times.count else {
@@ -154,12 +164,13 @@ public final class SolveLayer<Model: ODEModel, Algorithm: ODEAlgorithm, Method: 
 
     /// A loss of the saved states and its gradient: `loss(states, &cotangents)` returns `L` and
     /// writes `∂L/∂u(t_k)` into `cotangents[k]` (zeroed before the call).
+    @inlinable
     public func valueAndGradient(
         u0: [Double], p: [Double], loss: (_ states: [[Double]], _ cotangents: inout [[Double]]) throws -> Double
     ) throws -> (value: Double, gradient: SolvePullbackResult) {
         try solve(u0: u0, p: p)
         for k in cotangents.indices { for i in cotangents[k].indices { cotangents[k][i] = 0 } }
-        let value = try loss(states, &cotangents)
+        let value = try loss(_states, &cotangents)
         guard value.isFinite else { throw NeuralDEError.nonFinite(what: "loss", index: 0) }
         return (value, try pullback(u0: u0, p: p, cotangents: cotangents))
     }
