@@ -149,7 +149,7 @@ try out.gnuplot("""
     set datafile separator ','
     set terminal gif animate delay 10 loop 0 size 640,480
     set output 'training.gif'
-    set yrange [0:6]; set xlabel 't'; set ylabel 'population'
+    set yrange [0:17]; set xlabel 't'; set ylabel 'population'
     \(frames.joined(separator: "\n"))
     """)
 print("  final p = \(reference.finalParameters), rabbits at t = 10: \(sig(sFinal.u.last![0], 6))")
