@@ -95,3 +95,17 @@ struct SpiralTrainingTests {
     // The script's figure: 0.270907 after 100 iterations (all seven sensealgs within 1.2e-5).
     #expect(abs(a[100] - 0.270907) < 1e-5, "\(a[100])")
 }
+
+/// The default sensealg of a realistic network (252 parameters, 30 observations) is the
+/// quadrature adjoint, and its products are the network's own.
+@Test func defaultSensealgOfTheSpiralIsTheQuadratureAdjoint() throws {
+    let (ts, data) = try peerSpiralData()
+    let chain = try Chain<Double>(.power(3), .dense(2, 50, .tanh), .dense(50, 2))
+    let p = try peerSpiralWeights(chain)
+    let node = try NeuralODE(chain, tspan: (0, 1.5), Tsit5(), saveat: .times(ts), reltol: 1e-7, abstol: 1e-9)
+    let loss = try SquaredErrorLoss(data: data)
+    let (value, g) = try node.makeLayer(u0: [2, 0], parameters: p).valueAndGradient(u0: [2, 0], p: p) { s, c in try loss(s, &c) }
+    #expect(g.method == "AutoSensitivity → QuadratureAdjoint")
+    #expect(g.stats.vjps > 0)
+    #expect(abs(value - 217.473) < 1e-3)
+}
