@@ -40,6 +40,34 @@ if args.contains("--first-gradient") {
     exit(0)
 }
 
+// Allocation probes for scripts/malloc-count.c (run with two counts; equal totals mean the
+// repeated body never allocates): `--malloc-rhs N` evaluates f and the VJP N times each,
+// `--malloc-gradients N` takes N spiral gradients through one SolveLayer.
+if let i = args.firstIndex(of: "--malloc-rhs"), i + 1 < args.count, let count = Int(args[i + 1]) {
+    let (_, chain, p) = try spiralSetup()
+    let f = try NetworkRHS(chain)
+    var ws = f.makeVJPWorkspace(stateCount: 2, parameters: p)
+    var du = [0.0, 0.0], dp = [Double](repeating: 0, count: p.count)
+    let u = [1.0, 0.5], v = [0.3, -0.7]
+    for _ in 0..<count {
+        f.rhs(&du, u, p, 0.0)
+        u.withUnsafeBufferPointer { u in p.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { v in
+            du.withUnsafeMutableBufferPointer { du in dp.withUnsafeMutableBufferPointer { dp in
+                f.vjp(&ws, u: u, p: pp, t: 0, v: v, du: du, dp: dp) } } } } }
+    }
+    blackHole(du)
+    blackHole(dp)
+    exit(0)
+}
+if let i = args.firstIndex(of: "--malloc-gradients"), i + 1 < args.count, let count = Int(args[i + 1]) {
+    let (peers, chain, p) = try spiralSetup()
+    let node = try NeuralODE(chain, tspan: peers.tspan, Tsit5(), saveat: .times(peers.ts), reltol: 1e-7, abstol: 1e-9)
+    let layer = try node.makeLayer(u0: peers.u0, parameters: p)
+    let loss = try SquaredErrorLoss(data: peers.data)
+    for _ in 0..<count { blackHole(try layer.valueAndGradient(u0: peers.u0, p: p) { s, c in try loss(s, &c) }) }
+    exit(0)
+}
+
 print("neural-bench: timings on a shared 2-core machine (other jobs running): noise of ±25% or more; CPU seconds of this thread in brackets")
 let (peers, chain, p0) = try spiralSetup()
 let loss = try SquaredErrorLoss(data: peers.data)
