@@ -20,15 +20,20 @@ let package = Package(
         .library(name: "DenseLinearAlgebra", targets: ["DenseLinearAlgebra"]),
         .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
         .library(name: "Sensitivity", targets: ["Sensitivity"]),
+        .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
+        .library(name: "NeuralDE", targets: ["NeuralDE"]),
         .executable(name: "rober", targets: ["rober"]),
         .executable(name: "lorenz", targets: ["lorenz"]),
         .executable(name: "lorenz-adjoint", targets: ["lorenz-adjoint"]),
+        .executable(name: "neural-ode-spiral", targets: ["neural-ode-spiral"]),
+        .executable(name: "lotka-volterra-fit", targets: ["lotka-volterra-fit"]),
         .executable(name: "solver-bench", targets: ["solver-bench"]),
         .executable(name: "rk-bench", targets: ["rk-bench"]),
         .executable(name: "stiff-bench", targets: ["stiff-bench"]),
         .executable(name: "lu-bench", targets: ["lu-bench"]),
         .executable(name: "ad-bench", targets: ["ad-bench"]),
         .executable(name: "sens-bench", targets: ["sens-bench"]),
+        .executable(name: "neural-bench", targets: ["neural-bench"]),
         .executable(name: "rosen-step-bench", targets: ["rosen-step-bench"]),
         .executable(name: "global-error-bench", targets: ["global-error-bench"]),
     ],
@@ -53,9 +58,13 @@ let package = Package(
         .target(name: "StiffSolvers", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK"]),
         .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
         .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
+        // Layers, flat parameters, optimizers, training; knows nothing of differential equations.
+        .target(name: "NeuralNetworks", dependencies: ["DenseLinearAlgebra"]),
         .target(
             name: "Sensitivity",
             dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "DenseLinearAlgebra", "SundialsBridge"]),
+        // Neural differential equations: networks as right-hand sides, the solve as a layer.
+        .target(name: "NeuralDE", dependencies: ["DiffEqCore", "NeuralNetworks", "Sensitivity"]),
         .target(
             name: "DiffEq",
             dependencies: [
@@ -69,6 +78,12 @@ let package = Package(
         .executableTarget(name: "lorenz", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz", swiftSettings: scriptSettings),
         .executableTarget(
             name: "lorenz-adjoint", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz-adjoint",
+            swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "neural-ode-spiral", dependencies: ["NeuralDE", "NotebookSupport"], path: "Notebooks-as-scripts/neural-ode-spiral",
+            swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "lotka-volterra-fit", dependencies: ["NeuralDE", "NotebookSupport"], path: "Notebooks-as-scripts/lotka-volterra-fit",
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench", swiftSettings: scriptSettings),
@@ -86,6 +101,9 @@ let package = Package(
         .executableTarget(
             name: "sens-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/sens-bench",
             swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "neural-bench", dependencies: ["NeuralDE", "NotebookSupport"], path: "Benchmarks/neural-bench",
+            swiftSettings: scriptSettings),
         .executableTarget(name: "ad-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/ad-bench", swiftSettings: scriptSettings),
 
         // MARK: Tests, one target per library module.
@@ -98,6 +116,9 @@ let package = Package(
         .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),
         .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),
         .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "ProblemLibrary", "SundialsBridge"]),
+        // DiffEqCore only for its Dual numbers: an independent check of the hand-written pullbacks.
+        .testTarget(name: "NeuralDETests", dependencies: ["NeuralDE", "AutoDiff", "ExplicitRK", "SundialsBridge"]),
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "DiffEqCore"], exclude: ["Fixtures"]),
         // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
         .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
     ]

@@ -3,7 +3,7 @@
 # Notebooks-as-scripts/, each writing <name>.json, CSV data and PNG plots into output/<name>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts=(rober lorenz lorenz-adjoint)
+scripts=(rober lorenz lorenz-adjoint neural-ode-spiral lotka-volterra-fit)
 for s in "${scripts[@]}"; do
     swift build -c release --product "$s"
 done

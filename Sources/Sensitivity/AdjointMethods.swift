@@ -147,7 +147,9 @@ final class _AdjointWorkspace<Model: ODEModel> {
         // pattern was shared): finding it records the tape, which small systems (n + np ≤ 8,
         // products by dual numbers) never need; on Lotka-Volterra the recording cost a third
         // of an InterpolatingAdjoint gradient.
-        pattern = n + np <= 8 ? nil : try? engine.tape.dependencyPattern(u: u0, p: p, t: t0)
+        // A model with its own products (``ODEModelWithVJP``) is never recorded either: its
+        // products need no tape, and a network's parameters are dense in every column.
+        pattern = n + np <= 8 || engine.custom != nil ? nil : try? engine.tape.dependencyPattern(u: u0, p: p, t: t0)
         // As `_CompressedJacobian.make`: only where coloring saves dual evaluations.
         func colored(_ columns: Int) -> _CompressedJacobian<Model>? {
             guard !model.hasAnalyticJacobian, columns > 8, let pattern else { return nil }

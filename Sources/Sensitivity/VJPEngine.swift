@@ -8,7 +8,8 @@ import DiffEqCore
 /// Systems with `n + np ≤ 8` take the product from one dual evaluation of `f` carrying all
 /// `n + np` directions (the full Jacobians, then `λᵀJ`): for such small right-hand sides the
 /// tape's per-operation bookkeeping costs more than eight-wide dual arithmetic. Larger ones
-/// replay a recorded reverse-mode tape (``RHSTape``). Buffers are allocated once.
+/// replay a recorded reverse-mode tape (``RHSTape``). A model conforming to ``ODEModelWithVJP``
+/// supplies the products itself, whatever its size. Buffers are allocated once.
 @usableFromInline
 final class _VJPEngine<Model: ODEModel> {
     @usableFromInline let model: Model
@@ -16,6 +17,8 @@ final class _VJPEngine<Model: ODEModel> {
     @usableFromInline let np: Int
     @usableFromInline let tape: RHSTape
     @usableFromInline let smallSystem: Bool
+    /// The model's own products (``ODEModelWithVJP``), which take precedence.
+    @usableFromInline let custom: _CustomVJP?
     @usableFromInline var dualU: [Dual<8, Double>] = []
     @usableFromInline var dualP: [Dual<8, Double>] = []
     @usableFromInline var dualOut: [Dual<8, Double>] = []
@@ -26,7 +29,8 @@ final class _VJPEngine<Model: ODEModel> {
         self.n = n
         self.np = p.count
         self.tape = RHSTape(model)
-        self.smallSystem = n + p.count <= 8
+        self.custom = _customVJP(model, n: n, p: p)
+        self.smallSystem = custom == nil && n + p.count <= 8
         if smallSystem {
             dualU = [Dual<8, Double>](repeating: .zero, count: n)
             dualOut = dualU
@@ -44,6 +48,10 @@ final class _VJPEngine<Model: ODEModel> {
     func vjp(
         u: [Double], p: [Double], t: Double, v: [Double], du: inout [Double], dp: inout [Double]
     ) throws(ReverseModeError) {
+        if let custom {
+            custom.vjp(u, p, t, v, &du, &dp)
+            return
+        }
         guard smallSystem else {
             try tape.vjp(u: u, p: p, t: t, v: v, du: &du, dp: &dp)
             return

@@ -1,0 +1,245 @@
+// Neural-DE benchmark (issue #16): time per training iteration of the neural-ODE spiral (forward
+// solve + gradient + Adam update) at tight (1e-7/1e-9) and default (1e-3/1e-6) tolerances per
+// applicable sensealg, time per gradient of the seed's Lotka-Volterra fit per sensealg, the time
+// from process start to the first spiral gradient (a child process timed from outside), where a
+// spiral gradient's time goes (f, VJP, the rest), and the peers (diffrax, torchdiffeq) on the
+// same data and initial weights when a Python with them is found in .venv-peers/
+// (scripts/install-peers.sh); skipped cleanly otherwise.
+//
+// Usage: neural-bench [--quick]      (release build: swift run -c release neural-bench)
+//        neural-bench --first-gradient   (the child: one spiral gradient, then exit)
+import DiffEqCore
+import ExplicitRK
+import Foundation
+import NeuralDE
+import NeuralNetworks
+import NotebookSupport
+import Sensitivity
+
+let args = CommandLine.arguments
+let quick = args.contains("--quick")
+
+func spiralSetup() throws -> (PeerSpiral, Chain<Double>, [Double]) {
+    let peers = try PeerSpiral(seed: 0)
+    let chain = try Chain<Double>(.power(3), .dense(2, 50, .tanh), .dense(50, 2))
+    var p = [Double](repeating: 0, count: chain.parameterCount)
+    try chain.assign(rows: peers.W1, to: "layer_2.weight", in: &p)
+    try chain.assign(peers.b1, to: "layer_2.bias", in: &p)
+    try chain.assign(rows: peers.W2, to: "layer_3.weight", in: &p)
+    try chain.assign(peers.b2, to: "layer_3.bias", in: &p)
+    return (peers, chain, p)
+}
+
+if args.contains("--first-gradient") {
+    let (peers, chain, p) = try spiralSetup()
+    let node = try NeuralODE(chain, tspan: peers.tspan, Tsit5(), saveat: .times(peers.ts), reltol: 1e-7, abstol: 1e-9)
+    let layer = try node.makeLayer(u0: peers.u0, parameters: p)
+    let loss = try SquaredErrorLoss(data: peers.data)
+    let (value, g) = try layer.valueAndGradient(u0: peers.u0, p: p) { s, c in try loss(s, &c) }
+    print("loss \(value), |dp|_1 \(g.dp.reduce(0) { $0 + abs($1) })")
+    exit(0)
+}
+
+// Allocation probes for scripts/malloc-count.c (run with two counts; equal totals mean the
+// repeated body never allocates): `--malloc-rhs N` evaluates f and the VJP N times each,
+// `--malloc-gradients N` takes N spiral gradients through one SolveLayer.
+if let i = args.firstIndex(of: "--malloc-rhs"), i + 1 < args.count, let count = Int(args[i + 1]) {
+    let (_, chain, p) = try spiralSetup()
+    let f = try NetworkRHS(chain)
+    var ws = f.makeVJPWorkspace(stateCount: 2, parameters: p)
+    var du = [0.0, 0.0], dp = [Double](repeating: 0, count: p.count)
+    let u = [1.0, 0.5], v = [0.3, -0.7]
+    for _ in 0..<count {
+        f.rhs(&du, u, p, 0.0)
+        u.withUnsafeBufferPointer { u in p.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { v in
+            du.withUnsafeMutableBufferPointer { du in dp.withUnsafeMutableBufferPointer { dp in
+                f.vjp(&ws, u: u, p: pp, t: 0, v: v, du: du, dp: dp) } } } } }
+    }
+    blackHole(du)
+    blackHole(dp)
+    exit(0)
+}
+if let i = args.firstIndex(of: "--malloc-gradients"), i + 1 < args.count, let count = Int(args[i + 1]) {
+    let (peers, chain, p) = try spiralSetup()
+    let node = try NeuralODE(chain, tspan: peers.tspan, Tsit5(), saveat: .times(peers.ts), reltol: 1e-7, abstol: 1e-9)
+    let layer = try node.makeLayer(u0: peers.u0, parameters: p)
+    let loss = try SquaredErrorLoss(data: peers.data)
+    for _ in 0..<count { blackHole(try layer.valueAndGradient(u0: peers.u0, p: p) { s, c in try loss(s, &c) }) }
+    exit(0)
+}
+
+print("neural-bench: timings on a shared 2-core machine (other jobs running): noise of ±25% or more; CPU seconds of this thread in brackets")
+let (peers, chain, p0) = try spiralSetup()
+let loss = try SquaredErrorLoss(data: peers.data)
+
+struct Row: Encodable {
+    let benchmark: String
+    let sensealg: String
+    let tolerances: String
+    let msPerIteration: Double
+    let cpuMsPerIteration: Double
+    let lossAfter: Double
+    let note: String
+}
+var rows: [Row] = []
+
+// MARK: Spiral training iterations
+func spiral<M: SensitivityAlgorithm>(_ sensealg: M, reltol: Double, abstol: Double, label: String) throws {
+    let node = try NeuralODE(chain, tspan: peers.tspan, Tsit5(), saveat: .times(peers.ts), sensealg: sensealg, reltol: reltol, abstol: abstol)
+    var p = p0
+    let layer = try node.makeLayer(u0: peers.u0, parameters: p)
+    var adam = try Adam<Double>(0.1)
+    var g = [Double](repeating: 0, count: p.count)
+    let iterations = quick ? 30 : 110
+    var wall = 0.0, cpu = 0.0, value = 0.0
+    var stats = SensitivityStats()
+    for k in 0..<iterations {
+        let c0 = threadCPUSeconds()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let (v, r) = try layer.valueAndGradient(u0: peers.u0, p: p) { s, c in try loss(s, &c) }
+        for i in g.indices { g[i] = r.dp[i] }
+        try adam.update(&p, gradient: g)
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        if k >= 10 {
+            wall += Double(t1 - t0) * 1e-9
+            cpu += threadCPUSeconds() - c0
+        }
+        value = v
+        stats = r.stats
+    }
+    let n = Double(iterations - 10)
+    let ms = 1000 * wall / n, cpuMs = 1000 * cpu / n
+    print("  spiral \(pad(label, 8)) \(pad(layer.sensealg.name, 34)) \(pad(sig(ms, 3) + " ms", 10)) [\(sig(cpuMs, 3)) ms]  loss after \(iterations - 1): \(sig(value, 5))  (\(stats))")
+    rows.append(Row(benchmark: "spiral iteration", sensealg: layer.sensealg.name, tolerances: label, msPerIteration: ms, cpuMsPerIteration: cpuMs, lossAfter: value, note: "mean over iterations 10-\(iterations - 1)"))
+}
+
+print("Spiral, one training iteration = forward solve + loss + gradient + Adam(0.1) update, mean over iterations 10-109:")
+for (label, rt, at) in [("tight", 1e-7, 1e-9), ("default", 1e-3, 1e-6)] {
+    try spiral(QuadratureAdjoint(), reltol: rt, abstol: at, label: label)
+    try spiral(InterpolatingAdjoint(), reltol: rt, abstol: at, label: label)
+    try spiral(BacksolveAdjoint(checkpointing: true), reltol: rt, abstol: at, label: label)
+    try spiral(CVODESAdjoint(method: .adams), reltol: rt, abstol: at, label: label)
+}
+print("  (not run: ForwardDiffSensitivity and ForwardSensitivity, 254 forward directions per gradient; CVODESForward likewise)")
+
+// MARK: Where a spiral gradient's time goes
+do {
+    let f = try NetworkRHS(chain)
+    var du = [0.0, 0.0]
+    let u = [1.0, 0.5]
+    let tf = timePerCall { f.rhs(&du, u, p0, 0.0); blackHole(du) }
+    var ws = f.makeVJPWorkspace(stateCount: 2, parameters: p0)
+    var dp = [Double](repeating: 0, count: p0.count)
+    let v = [0.3, -0.7]
+    let tv = timePerCall {
+        u.withUnsafeBufferPointer { u in p0.withUnsafeBufferPointer { p in v.withUnsafeBufferPointer { v in
+            du.withUnsafeMutableBufferPointer { du in dp.withUnsafeMutableBufferPointer { dp in
+                f.vjp(&ws, u: u, p: p, t: 0, v: v, du: du, dp: dp) } } } } }
+        blackHole(dp)
+    }
+    let node = try NeuralODE(chain, tspan: peers.tspan, Tsit5(), saveat: .times(peers.ts), sensealg: QuadratureAdjoint(), reltol: 1e-7, abstol: 1e-9)
+    let layer = try node.makeLayer(u0: peers.u0, parameters: p0)
+    var stats = SensitivityStats()
+    let tSolve = timePerCall { _ = try? layer.solve(u0: peers.u0, p: p0) }
+    let tGrad = try timePerCall {
+        let (_, r) = try layer.valueAndGradient(u0: peers.u0, p: p0) { s, c in try loss(s, &c) }
+        stats = r.stats
+    }
+    let fCalls = Double(stats.forwardEvaluations) * 2  // the layer's own forward solve and the adjoint's
+    let fShare = tf * fCalls, vShare = tv * Double(stats.vjps)
+    print("Where the time of one tight spiral gradient (QuadratureAdjoint) goes: total \(sig(tGrad * 1000, 3)) ms; "
+        + "f \(sig(tf * 1e9, 3)) ns x \(Int(fCalls)) = \(sig(fShare * 1000, 3)) ms; VJP \(sig(tv * 1e9, 3)) ns x \(stats.vjps) = \(sig(vShare * 1000, 3)) ms; "
+        + "rest (solver, interpolation, quadrature, allocation) \(sig((tGrad - fShare - vShare) * 1000, 3)) ms; one forward solve alone \(sig(tSolve * 1000, 3)) ms")
+    print("  (\(stats))")
+}
+
+// MARK: Lotka-Volterra gradient
+struct SeedLotkaVolterra: ODEModel {
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = p[0] * u[0] - p[1] * u[0] * u[1]
+        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1]
+    }
+    var isAutonomous: Bool { true }
+}
+struct RabbitsAtOne: PointLoss {
+    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { (u[0] - 1) * (u[0] - 1) }
+}
+print("Lotka-Volterra fit, one gradient Σ(u1(t_k) - 1)² at p = [2.2, 1, 2, 0.4], Tsit5 saveat 0.1, reltol = abstol = 1e-8 (wrt p):")
+func lv<M: SensitivityAlgorithm>(_ s: M) throws {
+    let prob = ODEProblem(model: SeedLotkaVolterra(), u0: [1, 1], tspan: (0, 10), p: [2.2, 1.0, 2.0, 0.4])
+    let options = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
+    let c0 = threadCPUSeconds()
+    var calls = 0
+    let t = try timePerCall {
+        blackHole(try gradient(of: RabbitsAtOne(), prob, algorithm: Tsit5(), options: options, sensealg: s, wrt: .parameters))
+        calls += 1
+    }
+    let cpu = (threadCPUSeconds() - c0) / Double(calls)
+    print("  \(pad(s.name, 34)) \(pad(sig(t * 1e6, 3) + " µs", 12)) [\(sig(cpu * 1e6, 3)) µs]  x100 iterations ≈ \(sig(100 * t * 1000, 3)) ms")
+    rows.append(Row(benchmark: "Lotka-Volterra gradient", sensealg: s.name, tolerances: "1e-8", msPerIteration: t * 1000, cpuMsPerIteration: cpu * 1000, lossAfter: .nan, note: "per gradient"))
+}
+try lv(ForwardDiffSensitivity())
+try lv(ForwardSensitivity())
+try lv(InterpolatingAdjoint())
+try lv(QuadratureAdjoint())
+try lv(BacksolveAdjoint(checkpointing: true))
+try lv(CVODESForward(method: .adams))
+try lv(CVODESAdjoint(method: .adams))
+
+// MARK: Process start to first gradient
+do {
+    var samples: [Double] = []
+    for _ in 0..<5 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        process.arguments = ["--first-gradient"]
+        process.standardOutput = FileHandle.nullDevice
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try process.run()
+        process.waitUntilExit()
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        guard process.terminationStatus == 0 else { throw ScriptError("the --first-gradient child failed") }
+        samples.append(Double(t1 - t0) * 1e-9)
+    }
+    samples.sort()
+    print("Process start to first tight spiral gradient (child process, exec to exit, 5 runs): median \(sig(samples[2] * 1000, 3)) ms, min \(sig(samples[0] * 1000, 3)) ms")
+    rows.append(Row(benchmark: "process start to first gradient", sensealg: "AutoSensitivity", tolerances: "tight", msPerIteration: samples[2] * 1000, cpuMsPerIteration: .nan, lossAfter: .nan, note: "median of 5, wall"))
+}
+
+// MARK: Peers
+let venv = URL(fileURLWithPath: ".venv-peers/bin/python")
+func peer(_ script: String, _ arguments: [String]) -> [String: Any]? {
+    let process = Process()
+    process.executableURL = venv
+    process.arguments = ["Benchmarks/peers/" + script] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last else { return nil }
+    return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+}
+if FileManager.default.isExecutableFile(atPath: venv.path) {
+    print("Peers (same data, initial weights and protocol), ratio = peer / ours (QuadratureAdjoint, same tolerances):")
+    for (script, extra) in [("spiral_diffrax.py", ["checkpointed"]), ("spiral_diffrax.py", ["backsolve"]), ("spiral_torchdiffeq.py", [])] {
+        for tol in ["tight", "default"] {
+            guard let r = peer(script, [tol] + extra), let ms = r["ms_per_iteration"] as? Double else {
+                print("  \(script) \(tol): not available (import failed or the run failed)")
+                continue
+            }
+            let ours = rows.first { $0.benchmark == "spiral iteration" && $0.sensealg == "QuadratureAdjoint" && $0.tolerances == tol }?.msPerIteration ?? .nan
+            print("  \(pad(r["peer"] as? String ?? script, 28)) \(pad(tol, 8)) \(pad(sig(ms, 3) + " ms", 10)) first iteration \(sig(r["first_iteration_s"] as? Double ?? .nan, 3)) s, loss after 300 \(sig(r["loss_300"] as? Double ?? .nan, 4)); ratio \(sig(ms / ours, 3))")
+        }
+    }
+} else {
+    print("Peers: skipped (.venv-peers/ not found; scripts/install-peers.sh creates it). Figures measured on this kind of machine "
+        + "(Data/peers/README.md): diffrax tight 17.5 ms, default 5.6 ms; torchdiffeq tight 479 ms, default 116 ms per iteration.")
+}
+let outFolder = URL(fileURLWithPath: "output/neural-bench", isDirectory: true)
+try FileManager.default.createDirectory(at: outFolder, withIntermediateDirectories: true)
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+try encoder.encode(rows).write(to: outFolder.appendingPathComponent("neural-bench.json"))

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Opt-in: a Python virtual environment with the peer libraries for Benchmarks/neural-bench's side
+# by side comparison (diffrax/JAX and torchdiffeq, CPU builds). The benchmark finds
+# .venv-peers/ (git-ignored) and skips the peers cleanly when it is absent. Downloads several
+# hundred MB; nothing else in the repository needs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv-peers
+.venv-peers/bin/pip install --upgrade pip
+.venv-peers/bin/pip install "jax[cpu]" diffrax optax
+.venv-peers/bin/pip install --index-url https://download.pytorch.org/whl/cpu torch
+.venv-peers/bin/pip install torchdiffeq
+echo "installed; run: swift run -c release neural-bench"
