@@ -52,7 +52,9 @@ for path in "${paths[@]}"; do
     if [ "$status" -ne 0 ]; then
         failed+=("$path")
         echo "FAIL  $path (exit $status; ${lost:-no leak summary}; $errors error reports): $outcome"
-        grep -E '^==[0-9]+== (Invalid|Conditional|Use of|Process terminating|   (at|by) 0x)|definitely lost in' "$log" | head -24 | sed 's/^/      /'
+        # valgrind does not demangle Swift symbols; swift demangle does.
+        grep -E '^==[0-9]+== (Invalid|Conditional|Use of|Process terminating|Address|   (at|by) 0x)|definitely lost in' "$log" \
+            | head -24 | { swift demangle --simplified 2>/dev/null || cat; } | cut -c1-200 | sed 's/^/      /'
     else
         echo "ok    $path: $outcome"
     fi

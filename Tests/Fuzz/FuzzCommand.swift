@@ -48,7 +48,7 @@ struct Fuzz: ParsableCommand {
     @Option(help: "The run's seed.") var seed: UInt64 = 1
     @Option(help: "Number of cases.") var cases: Int = 1000
     @Option(help: "Index of the first case.") var start: UInt64 = 0
-    @Option(help: "Seconds a case may run before it counts as a hang.") var timeout: Double = 30
+    @Option(help: "CPU seconds a case may use before it counts as a hang (wall-clock backstop: 4x).") var timeout: Double = 30
     @Option(help: "Children at a time (1 or 2).") var jobs: Int = 2
     @Option(name: .customLong("case"), help: "Run one case, SEED:INDEX, in this process and print its outcome.") var oneCase: String?
     @Option(help: "Address-space limit of a child in MiB (0: none).") var memoryLimit: Int = 4096
@@ -78,7 +78,7 @@ struct Fuzz: ParsableCommand {
         let executable = FileManager.default.isExecutableFile(atPath: exe.path)
             ? exe : URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let supervisor = Supervisor(executable: executable, seed: seed, timeout: timeout, memoryLimitMB: memoryLimit)
-        print("fuzz: seed \(seed), cases \(start)..<\(start + UInt64(cases)), timeout \(timeout) s, \(jobs) jobs")
+        print("fuzz: seed \(seed), cases \(start)..<\(start + UInt64(cases)), timeout \(timeout) s CPU, \(jobs) jobs")
         fflush(stdout)
         let began = Date()
         let total = cases

@@ -98,13 +98,20 @@ enum Interpreter {
 
     // MARK: Judging results
 
-    static func judge(_ sol: ODESolution<Double>, span: (Double, Double), queries: [Double]) -> Outcome {
+    /// Whether a success must have saved the end of the span: always, except with `saveat` times
+    /// that leave it out (then only those times are saved, as in DifferentialEquations.jl).
+    static func savesEnd(_ o: SolveOptions, span: (Double, Double)) -> Bool {
+        if case .times(let times) = o.saveat { return times.contains(span.1) }
+        return true
+    }
+
+    static func judge(_ sol: ODESolution<Double>, span: (Double, Double), queries: [Double], savesEnd: Bool) -> Outcome {
         let code = "\(sol.retcode)"
         if sol.retcode == .success {
             if let i = sol.u.firstIndex(where: { $0.contains { !$0.isFinite } }) {
                 return Outcome(kind: .nanSuccess, detail: "u at t=\(sol.t[i]) is \(sol.u[i].prefix(4))")
             }
-            if sol.t.last != span.1 {
+            if savesEnd, sol.t.last != span.1 {
                 return Outcome(kind: .earlySuccess, detail: "last saved t=\(sol.t.last.map { "\($0)" } ?? "none"), span end \(span.1)")
             }
         }
@@ -129,7 +136,9 @@ enum Interpreter {
     static func runSolve<F: ODEFunction>(_ prob: ODEProblem<F>, _ a: Algorithm, _ o: SolveOptions, _ queries: [Double]) -> Outcome
     where F.Scalar == Double {
         switch dispatch(a, SolveVisitor(problem: prob, options: o)) {
-        case .success(let sol): return judge(sol, span: prob.resolvedTimeSpan(), queries: queries)
+        case .success(let sol):
+            let span = prob.resolvedTimeSpan()
+            return judge(sol, span: span, queries: queries, savesEnd: savesEnd(o, span: span))
         case .failure(let e): return threw(e)
         }
     }
@@ -141,16 +150,16 @@ enum Interpreter {
     ) -> Outcome where F.Scalar == Double {
         do {
             switch a {
-            case .tsit5: var i = try Tsit5().makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            case .vern9: var i = try Vern9().makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            case .rk4: var i = try RK4().makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            case .dp5: var i = try DP5().makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            case .rosenbrock23: var i = try Rosenbrock23().makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            case .rodas5P: var i = try Rodas5P().makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            case .trbdf2(let n): var i = try TRBDF2(newton: n).makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            case .kenCarp4(let n): var i = try KenCarp4(newton: n).makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            case .kvaerno5(let n): var i = try Kvaerno5(newton: n).makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
-            default: var i = try AutoTsit5(Rosenbrock23()).makeIntegrator(prob, options: o); return try drive(&i, ops, queries)
+            case .tsit5: var i = try Tsit5().makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            case .vern9: var i = try Vern9().makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            case .rk4: var i = try RK4().makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            case .dp5: var i = try DP5().makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            case .rosenbrock23: var i = try Rosenbrock23().makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            case .rodas5P: var i = try Rodas5P().makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            case .trbdf2(let n): var i = try TRBDF2(newton: n).makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            case .kenCarp4(let n): var i = try KenCarp4(newton: n).makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            case .kvaerno5(let n): var i = try Kvaerno5(newton: n).makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
+            default: var i = try AutoTsit5(Rosenbrock23()).makeIntegrator(prob, options: o); return try drive(&i, ops, queries, o)
             }
         } catch {
             return threw(error)
@@ -168,8 +177,9 @@ enum Interpreter {
         }
     }
 
-    static func drive<S: ODEStepper>(_ integ: inout ODEIntegrator<S>, _ ops: [IntegratorOp], _ queries: [Double]) throws -> Outcome
-    where S.Function.Scalar == Double {
+    static func drive<S: ODEStepper>(
+        _ integ: inout ODEIntegrator<S>, _ ops: [IntegratorOp], _ queries: [Double], _ o: SolveOptions
+    ) throws -> Outcome where S.Function.Scalar == Double {
         let span = integ.problem.resolvedTimeSpan()
         for op in ops {
             switch op {
@@ -185,7 +195,7 @@ enum Interpreter {
                 _ = try? partial(t)
             }
         }
-        return judge(integ.solve(), span: span, queries: queries)
+        return judge(integ.solve(), span: span, queries: queries, savesEnd: savesEnd(o, span: span))
     }
 
     // MARK: Fixed-size form
@@ -204,16 +214,17 @@ enum Interpreter {
                 for i in 0..<Swift.min(width, du.count) { out[i] = du[i] }
                 return out
             }, u0: u0, tspan: spec.tspan, p: spec.p)
+        let end = savesEnd(o, span: spec.tspan)
         do {
             if let ops {
                 switch a {
-                case .rosenbrock23: var i = try Rosenbrock23().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan)
-                case .rodas5P: var i = try Rodas5P().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan)
-                case .rk4: var i = try RK4().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan)
-                default: var i = try Tsit5().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan)
+                case .rosenbrock23: var i = try Rosenbrock23().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
+                case .rodas5P: var i = try Rodas5P().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
+                case .rk4: var i = try RK4().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
+                default: var i = try Tsit5().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
                 }
             }
-            return judgeStatic(try solveStatic(prob, a, o), span: spec.tspan)
+            return judgeStatic(try solveStatic(prob, a, o), span: spec.tspan, savesEnd: end)
         } catch {
             return threw(error)
         }
@@ -240,19 +251,21 @@ enum Interpreter {
         }
     }
 
-    static func judgeStatic<State: StaticState>(_ sol: StaticODESolution<State>, span: (Double, Double)) -> Outcome {
+    static func judgeStatic<State: StaticState>(_ sol: StaticODESolution<State>, span: (Double, Double), savesEnd: Bool) -> Outcome {
         if sol.retcode == .success {
             if let i = sol.u.firstIndex(where: { !$0.isFiniteState }) {
                 return Outcome(kind: .nanSuccess, detail: "u at t=\(sol.t[i]) is \(sol.u[i].array.prefix(4))")
             }
-            if sol.t.last != span.1 {
+            if savesEnd, sol.t.last != span.1 {
                 return Outcome(kind: .earlySuccess, detail: "last saved t=\(sol.t.last.map { "\($0)" } ?? "none"), span end \(span.1)")
             }
         }
         return Outcome(kind: .solution, detail: "\(sol.retcode)" + (sol.message == nil && sol.retcode != .success ? " (no message)" : ""))
     }
 
-    static func driveStatic<I: StaticIntegrator>(_ integ: inout I, _ ops: [IntegratorOp], _ span: (Double, Double)) throws -> Outcome {
+    static func driveStatic<I: StaticIntegrator>(
+        _ integ: inout I, _ ops: [IntegratorOp], _ span: (Double, Double), _ savesEnd: Bool
+    ) throws -> Outcome {
         for op in ops {
             switch op {
             case .step(let count): for _ in 0..<count { _ = integ.step() }
@@ -262,7 +275,7 @@ enum Interpreter {
             default: break
             }
         }
-        return judgeStatic(integ.solve(), span: span)
+        return judgeStatic(integ.solve(), span: span, savesEnd: savesEnd)
     }
 
     /// The fixed-size integrator has no `u` setter: a restart from an edited state stands in.

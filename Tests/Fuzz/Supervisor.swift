@@ -57,18 +57,29 @@ struct Supervisor {
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
             try process.run()
-            var killed = false
+            // The limit is on the child's CPU time, so that a machine shared with other builds
+            // does not turn a slow case into a "hang"; a wall-clock backstop catches a child
+            // that blocks without using CPU.
+            var killed: String?
+            let pid = process.processIdentifier
+            let wallLimit = Swift.max(4 * timeout, timeout + 60)
+            var polls = 0
             while process.isRunning {
-                if Date().timeIntervalSince(start) > timeout {
-                    kill(process.processIdentifier, SIGKILL)
-                    killed = true
-                    break
+                polls += 1
+                if polls % 25 == 0 {
+                    let cpu = cpuSeconds(pid)
+                    let wall = Date().timeIntervalSince(start)
+                    if cpu > timeout || wall > wallLimit {
+                        kill(pid, SIGKILL)
+                        killed = String(format: "killed after %.1f s CPU, %.1f s wall", cpu, wall)
+                        break
+                    }
                 }
                 usleep(2000)
             }
             process.waitUntilExit()
             let seconds = Date().timeIntervalSince(start)
-            if killed { return CaseResult(index: index, cls: .hang, detail: "killed after \(timeout) s", seconds: seconds) }
+            if let killed { return CaseResult(index: index, cls: .hang, detail: killed, seconds: seconds) }
             let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
             let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
             return classify(index: index, process: process, stdout: stdout, stderr: stderr, seconds: seconds)
@@ -82,8 +93,12 @@ struct Supervisor {
         if process.terminationReason == .uncaughtSignal || process.terminationStatus != 0 {
             let how = process.terminationReason == .uncaughtSignal
                 ? "signal \(process.terminationStatus) (\(signalName(process.terminationStatus)))" : "exit \(process.terminationStatus)"
-            // The Swift runtime's "Fatal error: ..." line (or the last thing printed) says where.
-            let why = errLines.first { $0.contains("Fatal error") || $0.contains("error:") } ?? errLines.last ?? ""
+            // The Swift runtime's "Fatal error: ..." line (a debug build) and the crashed
+            // thread's top frames from its backtrace (a release build traps without a message).
+            var why = errLines.first { $0.contains("Fatal error") } ?? ""
+            let frames = crashedFrames(errLines)
+            if !frames.isEmpty { why += (why.isEmpty ? "" : " ") + "in " + frames.prefix(3).joined(separator: " <- ") }
+            if why.isEmpty { why = errLines.last ?? "" }
             return CaseResult(index: index, cls: .crash, detail: "\(how): \(why.prefix(300))", seconds: seconds)
         }
         var outcome: (String, String)?
@@ -146,6 +161,39 @@ final class SharedProgress: @unchecked Sendable {
     var next = 0
     var done = 0
     var results: [CaseResult] = []
+}
+
+/// Function names of the first frames of the crashed thread in a Swift runtime backtrace
+/// (lines like `0  0x... specialized Foo.bar(_:) + 123 in fuzz at File.swift`).
+func crashedFrames(_ lines: [String]) -> [String] {
+    guard let start = lines.firstIndex(where: { $0.contains(" crashed:") }) else { return [] }
+    var names: [String] = []
+    for line in lines[(start + 1)...] {
+        guard let address = line.range(of: "0x") else {
+            if !names.isEmpty { break }
+            continue
+        }
+        let afterAddress = line[address.upperBound...].drop { $0 != " " }.dropFirst()
+        guard let plus = afterAddress.range(of: " + ") else { continue }
+        var name = String(afterAddress[..<plus.lowerBound])
+        if name.hasPrefix("specialized ") { name.removeFirst("specialized ".count) }
+        // The standard library's trap machinery and accessors say nothing about the cause.
+        let machinery = ["_assertionFailure", "fatalError", "_precondition", "Array.", "ContiguousArray", "_ArrayBuffer", "Range."]
+        if machinery.contains(where: { name.contains($0) }) { continue }
+        names.append(name)
+        if names.count == 4 { break }
+    }
+    return names
+}
+
+/// User plus system CPU time of a running process, from /proc/PID/stat (fields 14 and 15).
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 func signalName(_ s: Int32) -> String {

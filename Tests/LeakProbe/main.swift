@@ -66,7 +66,7 @@ let eventProblem: ODEProblem<ClosureRHS<Double>> = {
             ContinuousCallback(condition: { u, _, _ in u[0] - 2 }, affect: { c in c.u[0] *= 0.5 }),
             ContinuousCallback(condition: { _, t, _ in t - 7 }, affect: { c in c.terminate() }),
         ],
-        discrete: [DiscreteCallback(condition: { _, t, _ in t > 3 }, affect: { c in c.u[1] += 1e-3 })])
+        discrete: [DiscreteCallback(condition: { _, t, _ in t > 3 && t < 3.5 }, affect: { c in c.u[1] += 1e-3 })])
     return p
 }()
 
@@ -143,6 +143,9 @@ if arguments == ["--list"] {
         exit(2)
     }
     for (name, run) in chosen {
-        for _ in 0..<(arguments.isEmpty ? 1 : 3) { print("\(name): \(run())") }
+        for _ in 0..<(arguments.isEmpty ? 1 : 3) {
+            print("\(name): \(run())")
+            fflush(stdout)
+        }
     }
 }
