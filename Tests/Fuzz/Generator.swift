@@ -45,8 +45,9 @@ enum Generator {
             if options.saveat == nil, r.chance(80) {
                 let (t0, t1) = problem.tspan
                 let times = (0..<r.int(1...4)).map { _ in t0 + (t1 - t0) * r.unit() } + [t1]
-                options.saveat = .times(times.sorted(by: t1 >= t0 ? (<) : (>)))
-                text.append("saveat=\(times)")
+                let sorted = times.sorted(by: t1 >= t0 ? (<) : (>))
+                options.saveat = .times(sorted)
+                text.append("saveat=\(sorted)")
             }
             let s = drawSensealg(&r)
             let a = r.pick([Algorithm.tsit5, .rodas5P(finiteDifferences: false), .cvodeBDF(maxOrder: 5, maxNumSteps: nil, fixedPoint: false, stabilityLimitDetection: false)])
