@@ -41,9 +41,10 @@ for path in "${paths[@]}"; do
     # lost one (the Swift runtime's metadata caches) does not. Any invalid read or write, use of
     # uninitialised memory or bad free is an error too; --error-exitcode makes them the exit code.
     set +e
-    OPENBLAS_NUM_THREADS=1 valgrind --quiet --leak-check=full --show-leak-kinds=definite \
+    # (in a subshell: bash's own "Segmentation fault" notice would interleave with the report)
+    ( OPENBLAS_NUM_THREADS=1 valgrind --quiet --leak-check=full --show-leak-kinds=definite \
         --errors-for-leak-kinds=definite --error-exitcode=99 --log-file="$log" \
-        "$work/leak-probe" "$path" >"$work/$path.out" 2>&1
+        "$work/leak-probe" "$path" >"$work/$path.out" 2>&1; exit $? ) 2>/dev/null
     status=$?
     set -e
     lost=$(grep -Eo 'definitely lost: [0-9,]+ bytes' "$log" | head -1 || true)
@@ -53,7 +54,7 @@ for path in "${paths[@]}"; do
         failed+=("$path")
         echo "FAIL  $path (exit $status; ${lost:-no leak summary}; $errors error reports): $outcome"
         # valgrind does not demangle Swift symbols; swift demangle does.
-        grep -E '^==[0-9]+== (Invalid|Conditional|Use of|Process terminating|Address|   (at|by) 0x)|definitely lost in' "$log" \
+        grep -E '^==[0-9]+== +(Invalid|Conditional|Use of|Process terminating|Address|at 0x|by 0x)|definitely lost in' "$log" \
             | head -24 | { swift demangle --simplified 2>/dev/null || cat; } | cut -c1-200 | sed 's/^/      /'
     else
         echo "ok    $path: $outcome"
