@@ -36,7 +36,11 @@ let package = Package(
         .executable(name: "neural-bench", targets: ["neural-bench"]),
         .executable(name: "rosen-step-bench", targets: ["rosen-step-bench"]),
         .executable(name: "global-error-bench", targets: ["global-error-bench"]),
+        .executable(name: "fuzz", targets: ["fuzz"]),
+        .executable(name: "leak-probe", targets: ["leak-probe"]),
     ],
+    // The fuzzer's command line only; no library target depends on it.
+    dependencies: [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")],
     targets: [
         // MARK: C boundary (Vendor-shims). Nothing else includes a C header.
         .systemLibrary(
@@ -121,5 +125,14 @@ let package = Package(
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "DiffEqCore"], exclude: ["Fixtures"]),
         // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
         .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
+
+        // MARK: Fuzzer (public API only; each case in a child process). FuzzTests runs a short,
+        // fixed-seed run of the built `fuzz` executable, found next to the test bundle.
+        .executableTarget(
+            name: "fuzz", dependencies: ["DiffEq", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/Fuzz", swiftSettings: scriptSettings),
+        .testTarget(name: "FuzzTests", dependencies: ["fuzz"]),
+        // The CVODE/CVODES paths scripts/leak-check.sh runs under valgrind.
+        .executableTarget(name: "leak-probe", dependencies: ["DiffEq"], path: "Tests/LeakProbe", swiftSettings: scriptSettings),
     ]
 )
