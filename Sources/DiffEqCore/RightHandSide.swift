@@ -73,6 +73,22 @@ func resizedOutput<Scalar: DiffEqScalar>(count n: Int) -> [Scalar] {
     [Scalar](repeating: Scalar(Double.nan), count: n)
 }
 
+extension ODEModel {
+    /// ``rhs(_:_:_:_:)`` for the library's own evaluations outside a solver (dual-number
+    /// Jacobians and sensitivities, adjoint products, CVODES callbacks), which index `du` up to
+    /// its given length: returns the length the model left in `du`, and when that is not the
+    /// given length puts back `du.count` NaNs (see `resizedOutput(count:)`), so a caller that
+    /// ignores the result sees a non-finite output and one that checks it can name the change.
+    @inlinable @inline(__always) @discardableResult
+    package func lengthCheckedRHS<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) -> Int {
+        let n = du.count
+        rhs(&du, u, p, t)
+        let written = du.count
+        if written != n { du = resizedOutput(count: n) }
+        return written
+    }
+}
+
 /// The quick form: a closure over one concrete scalar type, with an optional analytic Jacobian.
 public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction, Sendable {
     public typealias Function = @Sendable (inout [Scalar], [Scalar], [Scalar], Scalar) -> Void
