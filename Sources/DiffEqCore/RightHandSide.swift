@@ -134,9 +134,7 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
 
     @inlinable @inline(__always)
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
-        let n = du.count
-        model.rhs(&du, u, p, t)
-        if du.count != n { du = resizedOutput(count: n) }
+        model.lengthCheckedRHS(&du, u, p, t)
     }
 
     @inlinable public var hasAnalyticJacobian: Bool { model.hasAnalyticJacobian }
@@ -165,7 +163,7 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
         while offset < n {
             let width = Swift.min(8, n - offset)
             for j in 0..<width { ud[offset + j].partials[j] = Scalar(1.0) }
-            model.rhs(&dud, ud, pd, td)
+            model.lengthCheckedRHS(&dud, ud, pd, td)
             for j in 0..<width {
                 for i in 0..<n { J[i + (offset + j) * n] = dud[i].partials[j] }
                 ud[offset + j].partials[j] = .zero
