@@ -22,7 +22,7 @@ public func rhsJacobians<M: ODEModel>(_ model: M, u: [Double], p: [Double], t: D
             let column = offset + j
             if column < n { ud[column].partials[j] = 1 } else { pd[column - n].partials[j] = 1 }
         }
-        model.rhs(&out, ud, pd, D(constant: t))
+        model.lengthCheckedRHS(&out, ud, pd, D(constant: t))
         for j in 0..<width {
             let column = offset + j
             for i in 0..<n {

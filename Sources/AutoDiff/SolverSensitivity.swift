@@ -28,7 +28,7 @@ public func endStateDerivatives<M: ODEModel, A: ODEAlgorithm>(
     let pd = (0..<np).map { D(p[$0], seed: $0) }
     // Seed the initial state with the shift a moving start produces: -f(u0) dt0/dp.
     var f0 = u0
-    model.rhs(&f0, u0, p, span.0)
+    model.lengthCheckedRHS(&f0, u0, p, span.0)
     var ud = u0.map { D(constant: $0) }
     for i in u0.indices { for k in 0..<np { ud[i].partials[k] = -f0[i] * dt0[k] } }
     let problem = ODEProblem(model: model, u0: ud, tspan: span, p: pd)
@@ -41,7 +41,7 @@ public func endStateDerivatives<M: ODEModel, A: ODEAlgorithm>(
     }
     let endValues = end.map(\.value)
     var fT = endValues
-    model.rhs(&fT, endValues, p, span.1)
+    model.lengthCheckedRHS(&fT, endValues, p, span.1)
     var J = [Double](repeating: 0, count: u0.count * np)
     for i in u0.indices {
         for k in 0..<np { J[i + k * u0.count] = end[i].partials[k] + fT[i] * dT[k] }

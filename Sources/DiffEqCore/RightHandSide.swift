@@ -73,6 +73,22 @@ func resizedOutput<Scalar: DiffEqScalar>(count n: Int) -> [Scalar] {
     [Scalar](repeating: Scalar(Double.nan), count: n)
 }
 
+extension ODEModel {
+    /// ``rhs(_:_:_:_:)`` for the library's own evaluations outside a solver (dual-number
+    /// Jacobians and sensitivities, adjoint products, CVODES callbacks), which index `du` up to
+    /// its given length: returns the length the model left in `du`, and when that is not the
+    /// given length puts back `du.count` NaNs (see `resizedOutput(count:)`), so a caller that
+    /// ignores the result sees a non-finite output and one that checks it can name the change.
+    @inlinable @inline(__always) @discardableResult
+    package func lengthCheckedRHS<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) -> Int {
+        let n = du.count
+        rhs(&du, u, p, t)
+        let written = du.count
+        if written != n { du = resizedOutput(count: n) }
+        return written
+    }
+}
+
 /// The quick form: a closure over one concrete scalar type, with an optional analytic Jacobian.
 public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction, Sendable {
     public typealias Function = @Sendable (inout [Scalar], [Scalar], [Scalar], Scalar) -> Void
@@ -118,9 +134,7 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
 
     @inlinable @inline(__always)
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
-        let n = du.count
-        model.rhs(&du, u, p, t)
-        if du.count != n { du = resizedOutput(count: n) }
+        model.lengthCheckedRHS(&du, u, p, t)
     }
 
     @inlinable public var hasAnalyticJacobian: Bool { model.hasAnalyticJacobian }
@@ -149,7 +163,7 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
         while offset < n {
             let width = Swift.min(8, n - offset)
             for j in 0..<width { ud[offset + j].partials[j] = Scalar(1.0) }
-            model.rhs(&dud, ud, pd, td)
+            model.lengthCheckedRHS(&dud, ud, pd, td)
             for j in 0..<width {
                 for i in 0..<n { J[i + (offset + j) * n] = dud[i].partials[j] }
                 ud[offset + j].partials[j] = .zero

@@ -661,7 +661,7 @@ public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
                 ws.u[i] = y[i]
                 ws.lambda[i] = y[n + i]
             }
-            model.rhs(&f, ws.u, ws.p, t)
+            model.lengthCheckedRHS(&f, ws.u, ws.p, t)
             ws.vjp(t: t)
             for i in 0..<n {
                 dy[i] = f[i]

@@ -134,7 +134,7 @@ public struct CVODESForward: SensitivityAlgorithm, Sendable {
                 u0: plan.u0, t0: plan.t0, times: plan.times, initialSensitivities: s0, sensitivityCount: ns,
                 settings: settings, functions: functions)
         } catch {
-            throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+            throw .solveFailed(phase: error.phase, retcode: error.retcode, message: ws.lengthChange ?? error.message)
         }
         var dp = [Double](repeating: 0, count: np)
         var du0 = [Double](repeating: 0, count: n)
@@ -321,8 +321,8 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
             output = try run(settings)
         } catch {
             if let e = ws.error { throw .reverseMode(e) }
-            guard error.replayOverrun else {
-                throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+            guard error.replayOverrun, ws.lengthChange == nil else {
+                throw .solveFailed(phase: error.phase, retcode: error.retcode, message: ws.lengthChange ?? error.message)
             }
             // A recomputation from a checkpoint outran the forward pass: run again with one
             // checkpoint interval holding every forward step, which recomputes nothing.
@@ -330,7 +330,7 @@ public struct CVODESAdjoint: SensitivityAlgorithm, Sendable {
             settings.replayGuardStride = nil
             do { output = try run(settings) } catch {
                 if let e = ws.error { throw .reverseMode(e) }
-                throw .solveFailed(phase: error.phase, retcode: error.retcode, message: error.message)
+                throw .solveFailed(phase: error.phase, retcode: error.retcode, message: ws.lengthChange ?? error.message)
             }
         }
         if let e = ws.error { throw .reverseMode(e) }
@@ -456,6 +456,8 @@ final class _CVODESWorkspace<Model: ODEModel> {
     @usableFromInline var vjpP: [Double]
     @usableFromInline var vjps = 0
     @usableFromInline var error: ReverseModeError?
+    /// Set by a callback in which `f` changed the length of `du`.
+    @usableFromInline var lengthChange: String?
     /// `∂f/∂u` by compressed forward mode when that is cheaper (the adjoint's, set up like the
     /// native adjoints' so that the two compare integrators, not Jacobian codes).
     @usableFromInline var compressed: _CompressedJacobian<Model>?
@@ -485,11 +487,22 @@ final class _CVODESWorkspace<Model: ODEModel> {
         vjpP = [Double](repeating: 0, count: p.count)
     }
 
+    /// Whether `f` left `du` at the state's length (`written`); a change is recorded once, for
+    /// the message of the failure CVODES reports when the callback returns `false`.
+    @inlinable @inline(__always)
+    func _keptLength(_ written: Int, _ t: Double) -> Bool {
+        if written == n { return true }
+        if lengthChange == nil {
+            lengthChange = "f changed the length of du from \(n) to \(written) at t = \(t)"
+        }
+        return false
+    }
+
     /// `f(u, t)`; `false` when a component is not finite.
     @inlinable
     func rhs(_ t: Double, _ y: UnsafePointer<Double>, _ dy: UnsafeMutablePointer<Double>) -> Bool {
         for i in 0..<n { u[i] = y[i] }
-        model.rhs(&du, u, p, t)
+        guard _keptLength(model.lengthCheckedRHS(&du, u, p, t), t) else { return false }
         var finite = true
         for i in 0..<n {
             dy[i] = du[i]
@@ -523,7 +536,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
             let width = Swift.min(8, n - offset)
             for i in 0..<n { ud[i] = D(constant: y[i]) }
             for j in 0..<width { ud[offset + j].partials[j] = 1 }
-            model.rhs(&out, ud, pd, td)
+            guard _keptLength(model.lengthCheckedRHS(&out, ud, pd, td), t) else { return false }
             for j in 0..<width {
                 let column = offset + j
                 for i in 0..<n {
@@ -557,7 +570,7 @@ final class _CVODESWorkspace<Model: ODEModel> {
             }
             for k in 0..<np { pd[k] = D(constant: p[k]) }
             for j in 0..<width where offset + j < np { pd[offset + j].partials[j] = 1 }
-            model.rhs(&out, ud, pd, td)
+            guard _keptLength(model.lengthCheckedRHS(&out, ud, pd, td), t) else { return false }
             for j in 0..<width {
                 let base = (offset + j) * n
                 for i in 0..<n {

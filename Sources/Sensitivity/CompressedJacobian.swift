@@ -277,7 +277,7 @@ final class _CompressedJacobian<Model: ODEModel> {
             let j = seedColumn[e]
             if j < n { ud[j].partials[seedSlot[e]] = 1 } else { pd[j - n].partials[seedSlot[e]] = 1 }
         }
-        model.rhs(&out, ud, pd, Dual<W, Double>(constant: t))
+        model.lengthCheckedRHS(&out, ud, pd, Dual<W, Double>(constant: t))
         let J = output.J, leading = output.leading
         out.withUnsafeBufferPointer { out in
             entryRow.withUnsafeBufferPointer { row in
@@ -512,7 +512,7 @@ struct _AdjointForwardRHS<Model: ODEModel>: ODEFunction {
 
     @inlinable @inline(__always)
     func callAsFunction(_ du: inout [Double], _ u: [Double], _ p: [Double], _ t: Double) {
-        model.rhs(&du, u, p, t)
+        model.lengthCheckedRHS(&du, u, p, t)
     }
 
     @inlinable var hasAnalyticJacobian: Bool { model.hasAnalyticJacobian || compressed != nil }

@@ -275,7 +275,7 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
             }
             for k in 0..<np { pd[k] = D(constant: p[k]) }
             for j in 0..<width where offset + j < np { pd[offset + j].partials[j] = S(directionScales[offset + j]) }
-            model.rhs(&out, ud, pd, td)
+            model.lengthCheckedRHS(&out, ud, pd, td)
             if offset == 0 { for i in 0..<n { du[i] = out[i].value } }
             for j in 0..<width {
                 let base = n + (offset + j) * n

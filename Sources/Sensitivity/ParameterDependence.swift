@@ -91,7 +91,7 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityA
     if dependence.endTime(p) != nil, plan.times.last == end {
         let uT = try _endState(model, algorithm, plan, result)
         var f = [Double](repeating: 0, count: uT.count)
-        model.rhs(&f, uT, p, end)
+        model.lengthCheckedRHS(&f, uT, p, end)
         var g = [Double](repeating: 0, count: uT.count)
         _ = loss.valueAndGradient(at: uT, end, into: &g)
         var dLdT = 0.0

@@ -68,7 +68,8 @@ final class _VJPEngine<Model: ODEModel> {
                 }
             }
         }
-        model.rhs(&dualOut, dualU, dualP, Dual<8, Double>(constant: t))
+        let written = model.lengthCheckedRHS(&dualOut, dualU, dualP, Dual<8, Double>(constant: t))
+        guard written == n else { throw .dimensionMismatch(what: "du written by the model", expected: n, got: written) }
         v.withUnsafeBufferPointer { l in
             dualOut.withUnsafeBufferPointer { out in
                 du.withUnsafeMutableBufferPointer { vu in
