@@ -25,9 +25,13 @@ import Testing
     // MARK: The default path is unchanged
 
     /// Steps, rejections, f evaluations and the bits of the end state of the tuned controllers,
-    /// recorded from main before the controllers became values (4ed0741, release build of the
-    /// same solves; the debug build gives the same bits), so that the default path is pinned:
-    /// Lorenz [0, 10] and VDPOL (ε = 1e-6) at rtol = atol as in ``pinnedSolve(_:)``.
+    /// so that the default path is pinned: Lorenz [0, 10] and VDPOL (ε = 1e-6) at rtol = atol as
+    /// in ``pinnedSolve(_:)``. Recorded from main before the controllers became values (4ed0741,
+    /// release build; the debug build gives the same bits), where all 17 matched the controllers'
+    /// build. The stiff rows were then re-recorded after issue #13's stiff fixes, which change
+    /// those bits by design: the Rosenbrock stages' refined solve (VDPOL: same steps, last bits
+    /// of the state) and the SDIRK stepper's Jacobian refresh rule (TRBDF2, KenCarp4, Kvaerno5:
+    /// other steps); the explicit rows kept main's bits through that merge.
     static let pinned: [(String, Int, Int, Int, [UInt64])] = [
         ("lorenz-BS3", 2213, 1, 6644, [0xc0176ff0dcc8d7c6, 0xc01756568fa17fdd, 0x4037ee72c4a03b44]),
         ("lorenz-DP5", 504, 2, 3038, [0xc0176e4de54e7310, 0xc017531ac4712848, 0x4037ee9e7d664e10]),
@@ -37,15 +41,15 @@ import Testing
         ("lorenz-DP8", 320, 45, 4382, [0xc0176e4513cc5854, 0xc01753074999023b, 0x4037eea04485f369]),
         ("lorenz-Tsit5-fixed", 867, 2, 5216, [0xc0176e4528ef4c30, 0xc017530780c634d0, 0x4037eea03cc2c99f]),
         ("lorenz-Vern9-fixed", 517, 2, 8303, [0xc0176e4513af191a, 0xc0175307498df84e, 0x4037eea04476cccd]),
-        ("vdp-Rodas5P", 1394, 3, 11174, [0x3ffb4c76949dc472, 0xbfec91e58df694d4]),
-        ("vdp-Rodas4", 1315, 3, 7906, [0x3ffb4c76736bf373, 0xbfec91e5d39091e3]),
-        ("vdp-Rosenbrock23", 1931, 2, 3868, [0x3ffb4d4c3b164e3c, 0xbfec9010632c2369]),
-        ("vdp-TRBDF2", 1569, 31, 7890, [0x3ffb4ada429f0327, 0xbfec955928267c2a]),
-        ("vdp-KenCarp4", 455, 53, 9564, [0x3ffb4c73cba1732c, 0xbfec91eb7d2828dc]),
-        ("vdp-Kvaerno5", 711, 36, 15909, [0x3ffb4c7621ab42fc, 0xbfec91e6852f2cbe]),
-        ("vdp-Rodas5P-fixed", 1394, 3, 11174, [0x3ffb4c76949dc472, 0xbfec91e58df694d4]),
-        ("vdp-Rosenbrock23-fixed", 1931, 2, 3868, [0x3ffb4d4c3b164e3c, 0xbfec9010632c2369]),
-        ("vdp-AutoTsit5", 4696, 2, 9895, [0x3ffb4ca2b205c019, 0xbfec918602ed31af]),
+        ("vdp-Rodas5P", 1394, 3, 11174, [0x3ffb4c76949d9c73, 0xbfec91e58df75c09]),
+        ("vdp-Rodas4", 1315, 3, 7906, [0x3ffb4c76736bf483, 0xbfec91e5d39051cf]),
+        ("vdp-Rosenbrock23", 1931, 2, 3868, [0x3ffb4d4c3b1622c5, 0xbfec90106327ad55]),
+        ("vdp-TRBDF2", 1579, 19, 6677, [0x3ffb4aece1eade7c, 0xbfec953133e2d7b9]),
+        ("vdp-KenCarp4", 455, 53, 6805, [0x3ffb4c737efaa64b, 0xbfec91ec26da3013]),
+        ("vdp-Kvaerno5", 714, 36, 11040, [0x3ffb4c7647a8edb4, 0xbfec91e632fdaf1e]),
+        ("vdp-Rodas5P-fixed", 1394, 3, 11174, [0x3ffb4c76949d9c73, 0xbfec91e58df75c09]),
+        ("vdp-Rosenbrock23-fixed", 1931, 2, 3868, [0x3ffb4d4c3b1622c5, 0xbfec90106327ad55]),
+        ("vdp-AutoTsit5", 4696, 2, 9895, [0x3ffb4ca2b205bff0, 0xbfec918602ed2f50]),
     ]
 
     /// The solve behind each pinned label (end state only).
