@@ -62,10 +62,24 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var denseU: [[Scalar]] = []
     @usableFromInline var denseData: [[Scalar]] = []
 
-    /// Current time. Setting it (as `set_t!` does) restarts the method at the new time.
+    /// Current time. Setting it (as `set_t!` does) restarts the method at the new time. A time
+    /// outside the span, at its end or non-finite is refused as ``reinit(u0:t0:)`` refuses it (a
+    /// setter cannot throw): the time is kept and the integration ends with
+    /// ``ReturnCode/failure`` and a message. Save times and stops between the old and a later
+    /// new time are skipped when the method restarts, never extrapolated to.
     public var t: Double {
         get { _t }
-        set { _t = newValue; needsRestart = true }
+        set {
+            let dir = setup.direction
+            guard newValue.isFinite, dir * (newValue - setup.t0) >= 0, dir * (setup.t1 - newValue) > 0 else {
+                // A restart at the end integrated nothing and the save code interpolated inside a
+                // zero-length step: NaN returned as success (found by the fuzzer, case 1:7497).
+                finish(.failure, "t was set to \(newValue); it must lie in the span [\(setup.t0), \(setup.t1)) before its end (t kept at \(_t))")
+                return
+            }
+            _t = newValue
+            needsRestart = true
+        }
     }
     /// Current state. Setting it (as `set_u!` does) restarts the method from the new state.
     /// A state of another length is refused (a setter cannot throw, and this was a trap): the
@@ -369,6 +383,11 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @inlinable @inline(never)
     mutating func restart() {
         needsRestart = false
+        // After `t` was set forward, the save times and stops it jumped over were never
+        // integrated: skip them (as reinit does) instead of extrapolating to them.
+        let dir = setup.direction
+        while nextSave < setup.saveTimes.count, dir * (setup.saveTimes[nextSave] - _t) < 0 { nextSave += 1 }
+        while nextStop < stops.count, dir * (stops[nextStop] - _t) <= 0 { nextStop += 1 }
         var du = _u
         f(&du, _u, _p, Scalar(_t))
         _stats.nf += 1

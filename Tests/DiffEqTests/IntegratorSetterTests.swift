@@ -53,4 +53,32 @@ private struct SetterDecay: ODEModel {
         let f = fixed.solve()
         #expect(f.retcode == .success && f.t.allSatisfy { $0 >= 0 && $0 <= 10 })
     }
+
+    /// Fuzzer case 1:7497: `t` set to the end of the span, then `solve()` with `saveat`, returned
+    /// `.success` with NaN states (the save code interpolated inside a zero-length step). A time
+    /// at or past the end, before the start or non-finite now ends the integration with a
+    /// failure and a message, as `reinit(t0:)` refuses it.
+    @Test(arguments: [1.0, 1.5, -0.5, .nan, .infinity]) func settingTOutsideTheSpanFailsWithAMessage(_ t: Double) throws {
+        var integ = try DP5().makeIntegrator(problem, options: .init(saveat: .times([0, 0.38, 0.54, 0.64])))
+        integ.t = t
+        #expect(integ.t == 0)
+        let sol = integ.solve()
+        #expect(sol.retcode == .failure)
+        #expect(sol.message?.contains("t was set") == true)
+        #expect(sol.u.allSatisfy { $0.allSatisfy(\.isFinite) })
+    }
+
+    /// `t` set forward inside the span: the save times it jumped over were never integrated, so
+    /// they are skipped rather than extrapolated to; the later ones are saved from the new start.
+    @Test func settingTForwardSkipsTheSaveTimesJumpedOver() throws {
+        var integ = try DP5().makeIntegrator(problem, options: .init(reltol: 1e-8, abstol: .scalar(1e-10), saveat: .times([0.1, 0.3, 0.6, 0.9])))
+        integ.t = 0.5
+        let sol = integ.solve()
+        #expect(sol.retcode == .success)
+        #expect(sol.t == [0.6, 0.9])
+        // The state at 0.5 was kept (u0), so u(t) = u0·exp(-(t - 0.5)).
+        for (t, u) in zip(sol.t, sol.u) {
+            #expect(abs(u[0] - exp(-(t - 0.5))) < 1e-7 && abs(u[1] - 2 * exp(-(t - 0.5))) < 1e-7)
+        }
+    }
 }
