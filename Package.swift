@@ -141,7 +141,10 @@ let package = Package(
 // `EnsemblesMPI`, a separate product, is the one module that sees mpi.h, through the CMPI system
 // library (pkg-config ompi-c) and the CMPIShim handles. The MPI tests start mpirun themselves on the
 // ensemble-mpi-probe executable (swift-subprocess, with a timeout).
-package.dependencies += [.package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2")]
+package.dependencies += [
+    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
+]
 package.products += [
     .library(name: "Ensembles", targets: ["Ensembles"]),
     .library(name: "EnsemblesMPI", targets: ["EnsemblesMPI"]),
@@ -158,15 +161,18 @@ package.targets += [
         name: "EnsemblesTests",
         dependencies: ["Ensembles", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "Sensitivity", "NeuralNetworks"]),
     .executableTarget(
-        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
+        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
         path: "Tests/EnsembleMPIProbe", swiftSettings: scriptSettings),
     .testTarget(
         name: "EnsemblesMPITests",
-        dependencies: ["ensemble-mpi-probe", .product(name: "Subprocess", package: "swift-subprocess")]),
+        dependencies: [
+            "ensemble-mpi-probe", .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
     .executableTarget(
-        name: "ensemble-uq", dependencies: ["EnsemblesMPI", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "NotebookSupport"],
+        name: "ensemble-uq", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "NotebookSupport"],
         path: "Notebooks-as-scripts/ensemble-uq", swiftSettings: scriptSettings),
     .executableTarget(
-        name: "ensemble-bench", dependencies: ["EnsemblesMPI", "ExplicitRK", "ProblemLibrary", "NotebookSupport"],
+        name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport"],
         path: "Benchmarks/ensemble-bench", swiftSettings: scriptSettings),
 ]

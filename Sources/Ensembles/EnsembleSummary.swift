@@ -92,10 +92,11 @@ public struct EnsembleSummary: Sendable, Equatable {
 
     /// A gnuplot script (data inline) that draws component `component` as a band between the
     /// quantiles `levels[lower]` and `levels[upper]` with the mean as a line, into the PNG `png`;
-    /// run it with gnuplot (the scripts' `ScriptOutput.gnuplot`). `logY` plots on a log axis.
+    /// run it with gnuplot (the scripts' `ScriptOutput.gnuplot`). `logX`, `logY` plot on log
+    /// axes; `scale` multiplies the values (to plot a tiny component such as ROBER's `y₂`).
     public func gnuplotBandScript(
         component: Int, png: String, title: String, ylabel: String, lower: Int = 0, upper: Int? = nil,
-        logY: Bool = false, size: (Int, Int) = (800, 500)
+        logX: Bool = false, logY: Bool = false, scale: Double = 1, size: (Int, Int) = (800, 500)
     ) throws(EnsembleError) -> String {
         let hi = upper ?? levels.count - 1
         guard times.indices.contains(0), (0..<(mean.first?.count ?? 0)).contains(component) else {
@@ -106,12 +107,14 @@ public struct EnsembleSummary: Sendable, Equatable {
         }
         var script = "$band << EOD\n"
         for k in times.indices {
-            script += "\(times[k]) \(quantiles[lower][k][component]) \(quantiles[hi][k][component]) \(mean[k][component])\n"
+            let row = [quantiles[lower][k][component], quantiles[hi][k][component], mean[k][component]].map { $0 * scale }
+            script += "\(times[k]) \(row[0]) \(row[1]) \(row[2])\n"
         }
         script += "EOD\n"
         script += "set terminal pngcairo size \(size.0),\(size.1)\nset output '\(png)'\n"
         script += "set title '\(title) (\(count) trajectories)'\nset xlabel 't'\nset ylabel '\(ylabel)'\n"
         script += "set key top right\n"
+        if logX { script += "set logscale x\nset format x '10^{%L}'\n" }
         if logY { script += "set logscale y\n" }
         let band = "\(Int((levels[lower] * 100).rounded()))-\(Int((levels[hi] * 100).rounded())) % band"
         script += "plot $band using 1:2:3 with filledcurves fillcolor rgb '#9ecae1' title '\(band)', "

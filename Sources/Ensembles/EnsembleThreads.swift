@@ -66,16 +66,16 @@ public struct EnsembleThreads: EnsembleAlgorithm {
             let count = indices.count
             if threads == 1 || count <= 1 { return indices.map(body) }
             let shares = WorkShares(count: count, workers: threads)
-            let collected = Mutex<[[(Int, T)]]>([])
+            let collected = Collected<T>()
             runOnAll { worker in
                 var local: [(Int, T)] = []
                 while let position = shares.next(for: worker) {
                     local.append((position, body(indices[position])))
                 }
-                collected.withLock { $0.append(local) }
+                collected.lists.withLock { $0.append(local) }
             }
             var ordered = [T?](repeating: nil, count: count)
-            collected.withLock { lists in
+            collected.lists.withLock { lists in
                 for list in lists { for (position, value) in list { ordered[position] = value } }
             }
             return ordered.map { $0! }
@@ -86,6 +86,11 @@ public struct EnsembleThreads: EnsembleAlgorithm {
             for w in wake { w.signal() }
         }
     }
+}
+
+/// Each worker's (position, result) pairs, handed over once per batch.
+final class Collected<T: Sendable>: Sendable {
+    let lists = Mutex<[[(Int, T)]]>([])
 }
 
 /// Positions `0 ..< count` split into one contiguous share per worker; a worker takes from the

@@ -1,3 +1,5 @@
+import DiffEqCore
+
 /// A trajectory's loss and its gradient with respect to the shared parameters: the output to
 /// keep for data-parallel training, where the ensemble's trajectories are the data (initial
 /// states, minibatch members, parameter perturbations) and the loss is summed over them.
@@ -19,6 +21,14 @@ public struct LossGradient: Sendable, Equatable {
         self.loss = loss
         self.gradient = gradient
     }
+}
+
+// A gradient computation is a trajectory's "solve" in a data-parallel ensemble: it either
+// returns a result or throws (a failed forward solve is a thrown `SensitivityError`), so a
+// result is a success.
+extension LossGradient: TrajectorySolution {
+    public var retcode: ReturnCode { .success }
+    public var message: String? { nil }
 }
 
 extension EnsembleReduction where Output == LossGradient, Reduced == LossGradient {

@@ -16,7 +16,7 @@ private let backEnds: [any EnsembleAlgorithm] = [EnsembleSerial(), EnsembleThrea
         // Trajectory i is rerun until its repeat reaches i % 3; the kept output is the seed of
         // the attempt kept.
         let ensemble = EnsembleProblem(
-            decay, outputFunc: { (sol: ODESolution<Double>, ctx) in ctx.repeat < ctx.index % 3 ? .rerun : .keep(ctx.seed) })
+            decay, outputFunc: { (_: ODESolution<Double>, ctx) -> TrajectoryOutput<UInt64> in ctx.repeat < ctx.index % 3 ? .rerun : .keep(ctx.seed) })
         let sim = try solve(ensemble, Tsit5(), EnsembleThreads(threads), trajectories: 30)
         for i in 0..<30 {
             #expect(sim.trajectories[i].attempts == i % 3 + 1)

@@ -42,7 +42,7 @@ import Testing
         }
         let script = try s.gnuplotBandScript(component: 0, png: "band.png", title: "decay", ylabel: "u")
         #expect(script.contains("filledcurves") && script.contains("set output 'band.png'"))
-        #expect(script.split(separator: "\n").count == s.times.count + 10)
+        #expect(script.split(separator: "\n").count == s.times.count + 9)
         #expect(throws: EnsembleError.self) { try s.gnuplotBandScript(component: 1, png: "x.png", title: "", ylabel: "") }
     }
 }
