@@ -107,7 +107,7 @@ public func solve<Problem, Solution, Output: MPITransferable, Reduced>(
 
     let result = try runEnsembleBatches(
         trajectories: trajectories, batchSize: batchSize, reduction: ensemble.reduction, execute: execute, agree: agree,
-        failure: { $0 as any Error })
+        failure: { EnsembleError.trajectoryFailed($0) as any Error })
     if case .root(let root) = backend.placement, comm.rank != root { return nil }
     return result
 }

@@ -9,6 +9,7 @@
 //   ensemble-mpi-probe throw                          probFunc throws on trajectory 5
 //   ensemble-mpi-probe die [--rank R]                 a trajectory on rank R calls exit(3)
 //   ensemble-mpi-probe trap [--rank R]                a trajectory on rank R traps
+//   ensemble-mpi-probe hang [--rank R]                a trajectory on rank R sleeps for an hour
 import DiffEqCore
 import Ensembles
 import EnsemblesMPI
@@ -179,7 +180,7 @@ do {
         } catch EnsembleError.trajectoryFailed(let f) {
             say("error", "trajectory \(f.index) \(f.stage.rawValue)")
         }
-    case "die", "trap":
+    case "die", "trap", "hang":
         let victim = Int(option("--rank", "1")) ?? 1
         let size = world.size
         let ensemble = EnsembleProblem(
@@ -188,6 +189,7 @@ do {
                 // Trajectory 0 of the victim's contiguous share (of 4 per rank).
                 if ctx.index == 4 * victim && victim < size {
                     if mode == "die" { exit(3) }
+                    if mode == "hang" { sleep(3600) }
                     fatalError("a trajectory trapped on purpose")
                 }
                 return prob

@@ -65,9 +65,14 @@ enum MPITestSupport {
         }
         return try await withThrowingTaskGroup(of: MPIRun?.self) { group in
             group.addTask {
+                // On a timeout the task is cancelled: SIGTERM to mpirun's own session (it and
+                // the ranks), SIGKILL 5 s later.
+                var platform = PlatformOptions()
+                platform.createSession = true
+                platform.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]
                 let result = try await Subprocess.run(
-                    .path(FilePath(executable)), arguments: Arguments(args), output: .string(limit: 1 << 22),
-                    error: .string(limit: 1 << 20))
+                    .path(FilePath(executable)), arguments: Arguments(args), platformOptions: platform,
+                    output: .string(limit: 1 << 22), error: .string(limit: 1 << 20))
                 return MPIRun(
                     status: result.terminationStatus,
                     output: result.standardOutput + result.standardError, timedOut: false)
@@ -147,6 +152,12 @@ enum MPITestSupport {
         #expect(run.exitedCleanly, "\(run.output)")
         #expect(run.values("error").count == 3)
         #expect(Set(run.values("error").values) == ["trajectory 5 problemFunction"], "\(run.output)")
+    }
+
+    @Test func aHungRankIsKilledAtTheTimeLimit() async throws {
+        // The limit itself: rank 1 sleeps in a trajectory, the others wait in the gather.
+        let run = try await MPITestSupport.run(ranks: 2, ["hang", "--rank", "1"], timeout: 15)
+        #expect(run.timedOut, "\(run.output)")
     }
 
     @Test(arguments: ["die", "trap"]) func aRankThatDiesEndsTheJobWithAFailureNotAHang(mode: String) async throws {
