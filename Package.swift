@@ -159,7 +159,7 @@ package.targets += [
     .target(name: "EnsemblesMPI", dependencies: ["Ensembles", "DiffEqCore", "CMPIShim"]),
     .testTarget(
         name: "EnsemblesTests",
-        dependencies: ["Ensembles", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "Sensitivity", "NeuralNetworks"]),
+        dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"]),
     .executableTarget(
         name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
         path: "Tests/EnsembleMPIProbe", swiftSettings: scriptSettings),

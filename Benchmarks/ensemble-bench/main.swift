@@ -151,8 +151,8 @@ if mpirunPath() != nil {
 let cores = ProcessInfo.processInfo.activeProcessorCount
 print("ensemble-bench: Lorenz (fixed-size), Tsit5, \(steps) fixed steps per trajectory, \(trajectories) trajectories, \(cores) cores")
 print("one trajectory: \(sig(trajectoryMicroseconds, 3)) µs serial; outputs of every back end bitwise equal to serial (digest \(reference))")
-print(pad("back end", 24) + pad("s", 10) + pad("ns/traj-step", 14) + "efficiency")
-for r in rows { print(pad(r.backEnd, 24) + pad(sig(r.seconds, 3), 10) + pad(sig(r.nsPerTrajectoryStep, 3), 14) + sig(r.parallelEfficiency, 3)) }
+print(pad("back end", 22) + pad("s", 10) + pad("ns/traj-step", 14) + pad("efficiency", 12))
+for r in rows { print(pad(r.backEnd, 22) + pad(sig(r.seconds, 3), 10) + pad(sig(r.nsPerTrajectoryStep, 3), 14) + pad(sig(r.parallelEfficiency, 3), 12)) }
 var overheadMicroseconds: [String: Double] = [:]
 if let tMPI1 { overheadMicroseconds["1 rank"] = (tMPI1 - tSerial) / Double(trajectories) * 1e6 }
 if let tMPI2 { overheadMicroseconds["2 ranks"] = (tMPI2 - tSerial / 2) / Double(trajectories) * 1e6 }
@@ -160,8 +160,10 @@ for (k, v) in overheadMicroseconds.sorted(by: { $0.key < $1.key }) { print("MPI 
 if mpirunPath() == nil { print("mpirun not found: no MPI rows (install libopenmpi-dev)") }
 if !weak.isEmpty {
     print("weak scaling, \(perRank) trajectories per rank (ranks > \(cores) are OVERSUBSCRIBED on this \(cores)-core machine: they time-share cores)")
-    print(pad("ranks", 8) + pad("trajectories", 14) + pad("s", 10) + pad("efficiency", 12) + "oversubscribed")
-    for w in weak { print(pad("\(w.ranks)", 8) + pad("\(w.trajectories)", 14) + pad(sig(w.seconds, 3), 10) + pad(sig(w.efficiency, 3), 12) + (w.oversubscribed ? "yes" : "no")) }
+    print(pad("ranks", 6) + pad("trajectories", 14) + pad("s", 10) + pad("efficiency", 12) + pad("oversubscribed", 16))
+    for w in weak {
+        print(pad("\(w.ranks)", 6) + pad("\(w.trajectories)", 14) + pad(sig(w.seconds, 3), 10) + pad(sig(w.efficiency, 3), 12) + pad(w.oversubscribed ? "yes" : "no", 16))
+    }
 }
 print("Timings are wall-clock minima of 3 runs; on a shared, loaded machine they are noise, not claims.")
 

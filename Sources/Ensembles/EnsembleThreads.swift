@@ -39,6 +39,9 @@ public struct EnsembleThreads: EnsembleAlgorithm {
             for worker in 1..<max(threads, 1) {
                 let thread = Thread { [self] in self.workerLoop(worker) }
                 thread.name = "EnsembleThreads-\(worker)"
+                // The main thread's 8 MiB, not a secondary thread's smaller default: a trajectory
+                // runs the same solve as on the calling thread.
+                thread.stackSize = 8 << 20
                 thread.start()
             }
         }

@@ -114,6 +114,7 @@ public func solve<Problem, Solution, Output: MPITransferable, Reduced>(
 
 /// Solves an ensemble of ODE problems with `algorithm` over the ranks of `backend.communicator`
 /// (see ``solve(_:_:trajectories:batchSize:maxReruns:solver:)``).
+@inlinable
 public func solve<F: ODEFunction & Sendable, A: ODEAlgorithm & Sendable, Output: MPITransferable, Reduced>(
     _ ensemble: EnsembleProblem<ODEProblem<F>, ODESolution<F.Scalar>, Output, Reduced>, _ algorithm: A, _ backend: EnsembleMPI,
     trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions()
@@ -124,6 +125,7 @@ public func solve<F: ODEFunction & Sendable, A: ODEAlgorithm & Sendable, Output:
 }
 
 /// As the ODE form, for fixed-size problems.
+@inlinable
 public func solve<F: StaticODEFunction & Sendable, A: StaticODEAlgorithm & Sendable, Output: MPITransferable, Reduced>(
     _ ensemble: EnsembleProblem<StaticODEProblem<F>, StaticODESolution<F.State>, Output, Reduced>, _ algorithm: A,
     _ backend: EnsembleMPI, trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions()

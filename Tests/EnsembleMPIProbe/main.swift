@@ -153,6 +153,19 @@ do {
         for g in grad { s.add(g) }
         say("serial-gradient-digest", s.hex)
         say("loss", "\(total.u.loss)")
+        // The same sum by MPI_Allreduce of per-rank partial sums: one message of the gradient's
+        // size, added in MPI's own order, so equal to the fixed-order sum only to rounding.
+        var partial = [Double](repeating: 0, count: p.count + 1)
+        for i in EnsembleMPI(world).indices(of: 0..<trajectories, rank: rank) {
+            let r = try lossGradient(ensemble.probFunc(ensemble.prob, TrajectoryContext(index: i, repeat: 0, ensembleSeed: 0)))
+            partial[0] += r.loss
+            for k in grad.indices { partial[k + 1] += r.gradient[k] }
+        }
+        let reduced = try world.allReduceSum(partial)
+        let exact = [loss] + grad
+        let scale = exact.map(abs).max() ?? 1
+        let difference = zip(reduced, exact).map { abs($0 - $1) }.max() ?? 0
+        say("allreduce-relative-difference", "\(difference / scale)")
     case "train":
         let steps = Int(option("--steps", "5")) ?? 5
         var p = [1.4, 1.1, 2.9, 0.95]

@@ -127,6 +127,9 @@ enum MPITestSupport {
             #expect(g.count == ranks, "every rank holds the all-reduced gradient:\n\(run.output)")
             #expect(Set(g.values).count == 1)
             #expect(Set(run.values("serial-gradient-digest").values) == Set(g.values), "\(run.output)")
+            // MPI_Allreduce of per-rank partial sums: the same to rounding (the 1e-12 relative).
+            let differences = run.values("allreduce-relative-difference").values.compactMap { Double($0) }
+            #expect(differences.count == ranks && differences.allSatisfy { $0 <= 1e-12 }, "\(run.output)")
             seen.formUnion(g.values)
         }
         #expect(seen.count == 1)
