@@ -84,9 +84,10 @@ public struct EnsembleReduction<Output: Sendable, Reduced: Sendable>: Sendable {
 /// ```swift
 /// let ensemble = EnsembleProblem(
 ///     prob, probFunc: { prob, ctx in prob.remake(p: [1.5, 1, 3, 1 + 0.01 * Double(ctx.index)]) },
-///     outputFunc: { sol, _ in .keep(sol.u.last!) })
-/// let sim = try solve(ensemble, Tsit5(), EnsembleThreads(4), trajectories: 100, saveat: .every(0.1))
-/// sim.u[7]   // trajectory 7's final state, on every back end the same bits
+///     outputFunc: { sol, _ in .keep(sol.u.last ?? []) })
+/// let sim = try solve(ensemble, Tsit5(), EnsembleThreads(4), trajectories: 100,
+///                     options: SolveOptions(reltol: 1e-8, abstol: 1e-10))
+/// sim.u[7]   // trajectory 7's final state, the same bits on every back end
 /// ```
 ///
 /// Every closure is `@Sendable` and is called for one trajectory at a time, possibly on several

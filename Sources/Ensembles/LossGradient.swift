@@ -5,12 +5,15 @@ import DiffEqCore
 /// states, minibatch members, parameter perturbations) and the loss is summed over them.
 ///
 /// ```swift
+/// struct Member: Sendable { var prob: ODEProblem<GenericRHS<Model, Double>>; var data: [[Double]] }
 /// let ensemble = EnsembleProblem(
-///     prob, probFunc: { prob, ctx in prob.remake(u0: initialStates[ctx.index]) },
-///     outputFunc: { (r: SensitivityResult, _) in .keep(LossGradient(loss: r.loss, gradient: r.dp)) },
-///     reduction: .sum(parameters: prob.p.count))
-/// let total = try solve(ensemble, EnsembleThreads(4), trajectories: initialStates.count) { prob in
-///     try gradient(of: loss, prob, algorithm: Tsit5(), options: options, sensealg: QuadratureAdjoint(), wrt: .parameters)
+///     Member(prob: prob, data: []),
+///     probFunc: { m, ctx in Member(prob: m.prob.remake(u0: initialStates[ctx.index]), data: observed[ctx.index]) },
+///     outputFunc: { (r: LossGradient, _) in .keep(r) }, reduction: .sum(parameters: prob.p.count))
+/// let total = try solve(ensemble, EnsembleThreads(4), trajectories: initialStates.count) { m in
+///     let r = try gradient(of: MyLoss(m.data), m.prob, algorithm: Tsit5(), options: options,
+///                          sensealg: QuadratureAdjoint(), wrt: .parameters)
+///     return LossGradient(loss: r.loss, gradient: r.dp)
 /// }.u
 /// ```
 public struct LossGradient: Sendable, Equatable {
