@@ -12,7 +12,9 @@
 //
 // Every back end's end states are checked bit for bit against the serial ones.
 //
-// Run: swift run -c release ensemble-bench [--trajectories N] [--quick] [--output DIR]
+// Run: swift run -c release ensemble-bench [--trajectories N] [--quick] [--no-mpi] [--output DIR]
+// (--no-mpi: Serial and Threads only, e.g. under valgrind --tool=callgrind, whose instruction
+// counts do not depend on the machine's load.)
 import DiffEqCore
 import Dispatch
 import Ensembles
@@ -89,6 +91,7 @@ let trajectoryMicroseconds = tSerial / Double(trajectories) * 1e6
 
 // MARK: MPI runs, through mpirun when it is installed.
 func mpirunPath() -> String? {
+    if arguments.contains("--no-mpi") { return nil }
     for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
         let p = "\(dir)/mpirun"
         if FileManager.default.isExecutableFile(atPath: p) { return p }
@@ -157,7 +160,7 @@ var overheadMicroseconds: [String: Double] = [:]
 if let tMPI1 { overheadMicroseconds["1 rank"] = (tMPI1 - tSerial) / Double(trajectories) * 1e6 }
 if let tMPI2 { overheadMicroseconds["2 ranks"] = (tMPI2 - tSerial / 2) / Double(trajectories) * 1e6 }
 for (k, v) in overheadMicroseconds.sorted(by: { $0.key < $1.key }) { print("MPI overhead per trajectory, \(k): \(sig(v, 3)) µs") }
-if mpirunPath() == nil { print("mpirun not found: no MPI rows (install libopenmpi-dev)") }
+if mpirunPath() == nil { print("no MPI rows: --no-mpi given, or mpirun not found (install libopenmpi-dev)") }
 if !weak.isEmpty {
     print("weak scaling, \(perRank) trajectories per rank (ranks > \(cores) are OVERSUBSCRIBED on this \(cores)-core machine: they time-share cores)")
     print(pad("ranks", 6) + pad("trajectories", 14) + pad("s", 10) + pad("efficiency", 12) + pad("oversubscribed", 16))
