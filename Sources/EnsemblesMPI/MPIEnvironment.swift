@@ -105,30 +105,39 @@ public struct MPICommunicator {
         return c
     }
 
+    /// Every rank's message length, on every rank: gathered as 64-bit counts so that a message
+    /// too long for MPI's `int` counts is refused by every rank alike (one rank throwing while the
+    /// others enter the next collective would hang the job).
+    private func lengths(_ bytes: [UInt8], _ call: String) throws(MPIError) -> [Int32] {
+        var mine = Int64(bytes.count)
+        var all = [Int64](repeating: 0, count: size)
+        try check(MPI_Allgather(&mine, 1, cmpi_uint64(), &all, 1, cmpi_uint64(), comm), "MPI_Allgather")
+        guard all.reduce(0, +) <= Int64(Int32.max) else {
+            throw MPIError(misuse: "messages of \(all) bytes exceed MPI's Int32 counts: keep less per trajectory", call: call)
+        }
+        return all.map { Int32($0) }
+    }
+
     /// Every rank's bytes, on every rank, in rank order (`MPI_Allgather` of the lengths, then
     /// `MPI_Allgatherv`).
     public func allGather(_ bytes: [UInt8]) throws(MPIError) -> [[UInt8]] {
-        var mine = try count(bytes.count, "MPI_Allgatherv")
-        var counts = [Int32](repeating: 0, count: size)
-        try check(MPI_Allgather(&mine, 1, cmpi_int(), &counts, 1, cmpi_int(), comm), "MPI_Allgather")
-        let displacements = try offsets(counts, "MPI_Allgatherv")
+        let counts = try lengths(bytes, "MPI_Allgatherv")
+        let displacements = offsets(counts)
         var all = [UInt8](repeating: 0, count: counts.reduce(0) { $0 + Int($1) })
         var send = bytes
         try check(
-            MPI_Allgatherv(&send, mine, cmpi_byte(), &all, counts, displacements, cmpi_byte(), comm), "MPI_Allgatherv")
+            MPI_Allgatherv(&send, counts[rank], cmpi_byte(), &all, counts, displacements, cmpi_byte(), comm), "MPI_Allgatherv")
         return split(all, counts, displacements)
     }
 
     /// Every rank's bytes on `root`, in rank order; `nil` on the other ranks (`MPI_Gatherv`).
     public func gather(_ bytes: [UInt8], root: Int) throws(MPIError) -> [[UInt8]]? {
-        var mine = try count(bytes.count, "MPI_Gatherv")
-        var counts = [Int32](repeating: 0, count: size)
-        try check(MPI_Gather(&mine, 1, cmpi_int(), &counts, 1, cmpi_int(), Int32(root), comm), "MPI_Gather")
-        let displacements = rank == root ? try offsets(counts, "MPI_Gatherv") : [Int32](repeating: 0, count: size)
+        let counts = try lengths(bytes, "MPI_Gatherv")
+        let displacements = offsets(counts)
         var all = [UInt8](repeating: 0, count: rank == root ? counts.reduce(0) { $0 + Int($1) } : 0)
         var send = bytes
         try check(
-            MPI_Gatherv(&send, mine, cmpi_byte(), &all, counts, displacements, cmpi_byte(), Int32(root), comm), "MPI_Gatherv")
+            MPI_Gatherv(&send, counts[rank], cmpi_byte(), &all, counts, displacements, cmpi_byte(), Int32(root), comm), "MPI_Gatherv")
         return rank == root ? split(all, counts, displacements) : nil
     }
 
@@ -136,9 +145,12 @@ public struct MPICommunicator {
     public func broadcast(_ bytes: [UInt8], root: Int) throws(MPIError) -> [UInt8] {
         var length = Int64(bytes.count)
         try check(MPI_Bcast(&length, 1, cmpi_uint64(), Int32(root), comm), "MPI_Bcast")
+        // Every rank sees the same length, so every rank refuses a message too long alike.
+        guard length <= Int64(Int32.max) else {
+            throw MPIError(misuse: "a message of \(length) bytes exceeds MPI's Int32 counts", call: "MPI_Bcast")
+        }
         var data = rank == root ? bytes : [UInt8](repeating: 0, count: Int(length))
-        let n = try count(data.count, "MPI_Bcast")
-        try check(MPI_Bcast(&data, n, cmpi_byte(), Int32(root), comm), "MPI_Bcast")
+        try check(MPI_Bcast(&data, Int32(length), cmpi_byte(), Int32(root), comm), "MPI_Bcast")
         return data
     }
 
@@ -171,14 +183,14 @@ public struct MPICommunicator {
         return result
     }
 
-    private func offsets(_ counts: [Int32], _ call: String) throws(MPIError) -> [Int32] {
+    /// Where each rank's bytes start; the total fits in `Int32` (checked by ``lengths(_:_:)``).
+    private func offsets(_ counts: [Int32]) -> [Int32] {
         var displacements = [Int32](repeating: 0, count: counts.count)
-        var total = 0
+        var total: Int32 = 0
         for r in counts.indices {
-            displacements[r] = try count(total, call)
-            total += Int(counts[r])
+            displacements[r] = total
+            total += counts[r]
         }
-        _ = try count(total, call)
         return displacements
     }
 
