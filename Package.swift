@@ -142,3 +142,43 @@ let package = Package(
         .executableTarget(name: "leak-probe", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "SensitivityCVODES"], path: "Tests/LeakProbe", swiftSettings: scriptSettings),
     ]
 )
+
+// MARK: Ensembles (issue 19). `Ensembles` is pure Swift (EnsembleSerial, EnsembleThreads, summaries);
+// `EnsemblesMPI`, a separate product, is the one module that sees mpi.h, through the CMPI system
+// library (pkg-config ompi-c) and the CMPIShim handles. The MPI tests start mpirun themselves on the
+// ensemble-mpi-probe executable (swift-subprocess, with a timeout).
+package.dependencies += [
+    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
+]
+package.products += [
+    .library(name: "Ensembles", targets: ["Ensembles"]),
+    .library(name: "EnsemblesMPI", targets: ["EnsemblesMPI"]),
+    .executable(name: "ensemble-uq", targets: ["ensemble-uq"]),
+    .executable(name: "ensemble-bench", targets: ["ensemble-bench"]),
+]
+package.targets += [
+    .systemLibrary(
+        name: "CMPI", path: "Vendor-shims/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "pkg-config"])]),
+    .target(name: "CMPIShim", dependencies: ["CMPI"], path: "Vendor-shims/CMPIShim"),
+    .target(name: "Ensembles", dependencies: ["DiffEqCore"]),
+    .target(name: "EnsemblesMPI", dependencies: ["Ensembles", "DiffEqCore", "CMPIShim"]),
+    .testTarget(
+        name: "EnsemblesTests",
+        dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"]),
+    .executableTarget(
+        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
+        path: "Tests/EnsembleMPIProbe", swiftSettings: scriptSettings),
+    .testTarget(
+        name: "EnsemblesMPITests",
+        dependencies: [
+            "ensemble-mpi-probe", .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+    .executableTarget(
+        name: "ensemble-uq", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "NotebookSupport"],
+        path: "Notebooks-as-scripts/ensemble-uq", swiftSettings: scriptSettings),
+    .executableTarget(
+        name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport"],
+        path: "Benchmarks/ensemble-bench", swiftSettings: scriptSettings),
+]
