@@ -51,8 +51,10 @@ let package = Package(
             providers: [.apt(["liblapacke-dev", "pkg-config"])]),
         .systemLibrary(
             name: "CSundials", path: "Vendor-shims/CSundials",
-            providers: [.apt(["libsundials-dev"])]),
-        .target(name: "CSundialsShim", dependencies: ["CSundials"], path: "Vendor-shims/CSundialsShim"),
+            providers: [.apt(["libsundials-dev", "libsuitesparse-dev"])]),
+        .target(
+            name: "CSundialsShim", dependencies: ["CSundials"], path: "Vendor-shims/CSundialsShim",
+            cSettings: [.headerSearchPath("klu-compat")]),
 
         // MARK: Library modules (arrows point downward only; see DESIGN.md).
         .target(name: "DenseLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"]),
