@@ -36,6 +36,7 @@ let package = Package(
         .executable(name: "neural-bench", targets: ["neural-bench"]),
         .executable(name: "rosen-step-bench", targets: ["rosen-step-bench"]),
         .executable(name: "global-error-bench", targets: ["global-error-bench"]),
+        .executable(name: "large-stiff-bench", targets: ["large-stiff-bench"]),
         .executable(name: "fuzz", targets: ["fuzz"]),
         .executable(name: "leak-probe", targets: ["leak-probe"]),
     ],
@@ -99,6 +100,9 @@ let package = Package(
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/stiff-bench",
+            swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "large-stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/large-stiff-bench",
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "lu-bench", dependencies: ["DenseLinearAlgebra"], path: "Benchmarks/lu-bench", swiftSettings: scriptSettings),
