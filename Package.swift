@@ -40,6 +40,7 @@ let package = Package(
         .executable(name: "neural-bench", targets: ["neural-bench"]),
         .executable(name: "rosen-step-bench", targets: ["rosen-step-bench"]),
         .executable(name: "global-error-bench", targets: ["global-error-bench"]),
+        .executable(name: "large-stiff-bench", targets: ["large-stiff-bench"]),
         .executable(name: "fuzz", targets: ["fuzz"]),
         .executable(name: "leak-probe", targets: ["leak-probe"]),
     ],
@@ -55,8 +56,10 @@ let package = Package(
             providers: [.apt(["liblapacke-dev", "pkg-config"])]),
         .systemLibrary(
             name: "CSundials", path: "Vendor-shims/CSundials",
-            providers: [.apt(["libsundials-dev"])]),
-        .target(name: "CSundialsShim", dependencies: ["CSundials"], path: "Vendor-shims/CSundialsShim"),
+            providers: [.apt(["libsundials-dev", "libsuitesparse-dev"])]),
+        .target(
+            name: "CSundialsShim", dependencies: ["CSundials"], path: "Vendor-shims/CSundialsShim",
+            cSettings: [.headerSearchPath("klu-compat")]),
 
         // MARK: Library modules (arrows point downward only; see DESIGN.md).
         .target(name: "DenseLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"]),
@@ -102,6 +105,9 @@ let package = Package(
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "stiff-bench", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Benchmarks/stiff-bench",
+            swiftSettings: scriptSettings),
+        .executableTarget(
+            name: "large-stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/large-stiff-bench",
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "lu-bench", dependencies: ["DenseLinearAlgebra"], path: "Benchmarks/lu-bench", swiftSettings: scriptSettings),

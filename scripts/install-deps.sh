@@ -3,7 +3,7 @@
 # installs nothing when everything is present. As root it runs apt-get; otherwise it prints the
 # exact sudo line and exits non-zero.
 set -euo pipefail
-packages=(libopenblas-dev liblapacke-dev libsundials-dev pkg-config gnuplot-nox libopenmpi-dev openmpi-bin)
+packages=(libopenblas-dev liblapacke-dev libsundials-dev libsuitesparse-dev pkg-config gnuplot-nox libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -74,3 +74,78 @@ public struct Brusselator2D: ODEModel, Sendable {
         }
     }
 }
+
+// MARK: Sparse Jacobian
+
+extension Brusselator2D {
+    /// The four periodic neighbours of cell `(i, j)` (repeated when `N = 2`, where left and
+    /// right are the same cell).
+    @usableFromInline
+    func neighbours(_ i: Int, _ j: Int) -> [Int] {
+        let N = gridSize
+        let ip = i == N - 1 ? 0 : i + 1, im = i == 0 ? N - 1 : i - 1
+        let jp = j == N - 1 ? 0 : j + 1, jm = j == 0 ? N - 1 : j - 1
+        return [ip + N * j, im + N * j, i + N * jp, i + N * jm]
+    }
+
+    /// Where `∂f/∂y` has structural nonzeros, compressed sparse column: the rows of column `k`
+    /// are `rowIndices[columnStarts[k] ..< columnStarts[k + 1]]`, increasing. Column `u_c` has
+    /// `f_u` at `c` and its four neighbours and `f_v` at `c`; column `v_c` has `f_u` at `c` and
+    /// `f_v` at `c` and its neighbours: 12N² nonzeros (6 per state) for `N ≥ 3`.
+    public var jacobianPattern: (columnStarts: [Int], rowIndices: [Int]) {
+        let N = gridSize, cells = N * N
+        var starts = [0]
+        var rows: [Int] = []
+        rows.reserveCapacity(12 * cells)
+        for species in 0..<2 {
+            for j in 0..<N {
+                for i in 0..<N {
+                    let c = i + N * j
+                    let column: Set<Int> =
+                        species == 0
+                        ? Set(neighbours(i, j) + [c, cells + c])
+                        : Set(neighbours(i, j).map { cells + $0 } + [c, cells + c])
+                    rows.append(contentsOf: column.sorted())
+                    starts.append(rows.count)
+                }
+            }
+        }
+        return (starts, rows)
+    }
+
+    /// `∂f/∂y` at `(y, p)` into `values`, one entry per nonzero of ``jacobianPattern`` in its
+    /// order (analytic; `f` is autonomous).
+    public func jacobianValues(
+        _ values: UnsafeMutableBufferPointer<Double>, columnStarts: [Int], rowIndices: [Int],
+        _ y: UnsafeBufferPointer<Double>, _ p: [Double]
+    ) {
+        let N = gridSize, cells = N * N
+        let inv = Double((N - 1) * (N - 1))
+        for k in 0..<values.count { values[k] = 0 }
+        // Adds `value` at (row, column); entries repeat for N = 2 (periodic neighbours coincide).
+        func add(_ row: Int, _ column: Int, _ value: Double) {
+            var lo = columnStarts[column], hi = columnStarts[column + 1]
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if rowIndices[mid] < row { lo = mid + 1 } else { hi = mid }
+            }
+            values[lo] += value
+        }
+        for j in 0..<N {
+            for i in 0..<N {
+                let c = i + N * j
+                let u = y[c], v = y[cells + c]
+                let a = p[4 * c], alphaU = p[4 * c + 2], alphaV = p[4 * c + 3]
+                // f_u = B + u²v − (A + 1)u + α_u Δu, f_v = A u − u²v + α_v Δv.
+                add(c, c, 2 * u * v - (a + 1) - 4 * alphaU * inv)
+                add(c, cells + c, u * u)
+                add(cells + c, c, a - 2 * u * v)
+                add(cells + c, cells + c, -u * u - 4 * alphaV * inv)
+                for nb in neighbours(i, j) {
+                    add(c, nb, alphaU * inv)
+                    add(cells + c, cells + nb, alphaV * inv)
+                }
+            }
+        }
+    }
+}

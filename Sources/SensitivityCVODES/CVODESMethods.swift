@@ -26,7 +26,8 @@ import SundialsBridge
 /// point (functional iteration, no Jacobian) for the state, the sensitivities and the backward
 /// problem, as `CVODE_Adams` does; `CVODE_BDF` and `CVODE_Adams(nonlinearSolver: .newton)` use
 /// Newton. `useAnalyticJacobian` and `stabilityLimitDetection` are not used, and `constraints`
-/// are refused (CVODES' sensitivity runs here do not apply them). Any other algorithm is
+/// and a `linearSolver` other than dense are refused (CVODES' sensitivity runs here do not apply
+/// them). Any other algorithm is
 /// ignored (BDF unless `method` says otherwise).
 public enum CVODESMultistepMethod: Sendable, Equatable {
     /// Backward differentiation formulas, orders 1 to 5: stiff problems (the default).
@@ -388,6 +389,10 @@ struct _CVODESFamily {
         if let c = cvode.constraints, c.contains(where: { $0 != .none }) {
             throw .unsupported(
                 "\(sensealg) does not apply \(algorithm.name)'s constraints: solve with them, or take the gradient without")
+        }
+        if case .dense = cvode.linearSolver {} else {
+            throw .unsupported(
+                "\(sensealg) runs CVODES with its dense linear solver: \(algorithm.name)'s linearSolver (KLU or Krylov) is not applied")
         }
         self.method = own
         maxOrder = cvode.maxOrder

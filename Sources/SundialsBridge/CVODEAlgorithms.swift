@@ -80,14 +80,18 @@ public struct CVODE_Adams: ODEAlgorithm, Sendable {
     /// A sign per component that CVODE keeps the state to (see ``CVODE_BDF/constraints``);
     /// `nil` for none.
     public var constraints: [CVODEConstraint]?
+    /// The linear solver of the Newton iteration (see ``CVODE_BDF/linearSolver``); anything but
+    /// ``CVODELinearSolver/dense`` needs `nonlinearSolver: .newton`.
+    public var linearSolver: CVODELinearSolver
 
     public var name: String { "CVODE_Adams" }
 
     public init(
         maxOrder: Int = 12, maxNumSteps: Int? = nil,
         nonlinearSolver: CVODENonlinearSolver = .fixedPoint, useAnalyticJacobian: Bool = true,
-        constraints: [CVODEConstraint]? = nil
+        constraints: [CVODEConstraint]? = nil, linearSolver: CVODELinearSolver = .dense
     ) {
+        self.linearSolver = linearSolver
         self.maxOrder = maxOrder
         self.maxNumSteps = maxNumSteps
         self.nonlinearSolver = nonlinearSolver
@@ -154,14 +158,29 @@ public struct CVODE_BDF: ODEAlgorithm, Sendable {
     /// abstol 1e-24 ends with `success` and y2 = 3.9e-18 against 8.87e-23, 3.9e6 tolerances
     /// off, with or without them; only a tighter tolerance does.
     public var constraints: [CVODEConstraint]?
+    /// The linear solver of the Newton iteration: ``CVODELinearSolver/dense`` (the default),
+    /// ``CVODELinearSolver/klu(_:)`` with a sparsity pattern, or the Krylov solvers
+    /// ``CVODELinearSolver/gmres(_:)`` and ``CVODELinearSolver/flexibleGMRES(_:)`` with your
+    /// preconditioner. Checked before any work: a pattern of the wrong size or malformed, a
+    /// Krylov dimension below 1, a side SPFGMR cannot do, or a choice other than dense with
+    /// fixed-point iteration throw `DiffEqError`. With KLU or a Krylov solver the problem's
+    /// dense analytic Jacobian is not used.
+    ///
+    /// ```swift
+    /// let sparse = CVODE_BDF(linearSolver: .klu(CVODESparseJacobian(pattern: pattern)))
+    /// let krylov = CVODE_BDF(linearSolver: .gmres(CVODEKrylov(preconditioner: { MyPreconditioner() })))
+    /// ```
+    public var linearSolver: CVODELinearSolver
 
     public var name: String { "CVODE_BDF" }
 
     public init(
         maxOrder: Int = 5, maxNumSteps: Int? = nil,
         nonlinearSolver: CVODENonlinearSolver = .newton, useAnalyticJacobian: Bool = true,
-        stabilityLimitDetection: Bool = false, constraints: [CVODEConstraint]? = nil
+        stabilityLimitDetection: Bool = false, constraints: [CVODEConstraint]? = nil,
+        linearSolver: CVODELinearSolver = .dense
     ) {
+        self.linearSolver = linearSolver
         self.maxOrder = maxOrder
         self.maxNumSteps = maxNumSteps
         self.nonlinearSolver = nonlinearSolver
@@ -179,6 +198,7 @@ public protocol CVODEAlgorithm: ODEAlgorithm, Sendable {
     var nonlinearSolver: CVODENonlinearSolver { get }
     var useAnalyticJacobian: Bool { get }
     var constraints: [CVODEConstraint]? { get }
+    var linearSolver: CVODELinearSolver { get }
     /// Whether the family is Adams-Moulton (`CVODE_Adams`) rather than BDF: what a CVODES
     /// sensitivity run passed this algorithm integrates with.
     var isAdamsMoulton: Bool { get }
@@ -211,6 +231,6 @@ extension CVODEAlgorithm {
             name: name, method: method, maxOrder: maxOrder, maxNumSteps: maxNumSteps,
             nonlinearSolver: nonlinearSolver, useAnalyticJacobian: useAnalyticJacobian,
             stabilityLimitDetection: (self as? CVODE_BDF)?.stabilityLimitDetection ?? false,
-            constraints: constraints)
+            constraints: constraints, linearSolver: linearSolver)
     }
 }

@@ -15,11 +15,34 @@ final class CVODECallbacks {
     let rhs: RHS
     let jacobian: Jacobian?
     let events: CVODEEventHooks?
+    /// Number of states.
+    let count: Int
+    /// The problem's current parameters as `Double` (an event's affect may change them), for
+    /// the linear solvers' user callbacks.
+    let parameters: () -> [Double]
+    /// The KLU solver's Jacobian (nil for the other linear solvers).
+    let sparseJacobian: CVODESparseJacobianEvaluator?
+    /// The Krylov solvers' `J v` and preconditioner (nil for the direct solvers).
+    let krylov: CVODEKrylovHooks?
+    /// CVODE's memory, set by the session once created (for the error weights of difference
+    /// Jacobians).
+    var memory: UnsafeMutableRawPointer?
+    /// Why a user callback of the linear solver stopped the solve (an unrecoverable failure).
+    var userFailure: String?
+    /// The last recoverable failure a preconditioner reported.
+    var lastRecoverable: String?
 
     /// How many evaluations of `f` or the Jacobian returned a non-finite value.
     var nonFiniteEvaluations = 0
     /// Time of the most recent one.
     var nonFiniteTime = Double.nan
+
+    /// The KLU solver's check solve at the initial point (see
+    /// `CVODESparseJacobianEvaluator.check`): why the sparse Jacobian was refused, or nil.
+    @usableFromInline
+    func checkSparseJacobian(t0: Double, u0: [Double]) -> String? {
+        sparseJacobian?.check(t: t0, u0: u0, parameters: parameters, rhs: rhs)
+    }
 
     func recordNonFinite(at t: Double) {
         nonFiniteEvaluations += 1
@@ -31,10 +54,26 @@ final class CVODECallbacks {
     var nanCondition: (index: Int, time: Double)?
 
     @usableFromInline
-    init(rhs: @escaping RHS, jacobian: Jacobian?, events: CVODEEventHooks?) {
+    init(
+        rhs: @escaping RHS, jacobian: Jacobian?, events: CVODEEventHooks?, count: Int,
+        parameters: @escaping () -> [Double], linearSolver: CVODELinearSolver
+    ) {
         self.rhs = rhs
         self.jacobian = jacobian
         self.events = events
+        self.count = count
+        self.parameters = parameters
+        switch linearSolver {
+        case .dense:
+            sparseJacobian = nil
+            krylov = nil
+        case .klu(let jacobian):
+            sparseJacobian = CVODESparseJacobianEvaluator(jacobian)
+            krylov = nil
+        case .gmres(let settings), .flexibleGMRES(let settings):
+            sparseJacobian = nil
+            krylov = CVODEKrylovHooks(settings)
+        }
     }
 }
 

@@ -126,6 +126,7 @@ final class CVODESession {
         // Before anything else can report an error: nothing may reach stderr.
         try check(sdq_cvode_capture_errors(memory, context, log), "installing the CVODE error handler")
         try check(CVodeInit(memory, cvodeRightHandSide, input.t0, y), "CVodeInit")
+        callbacks.memory = memory
         try check(
             CVodeSetUserData(memory, Unmanaged.passUnretained(callbacks).toOpaque()), "CVodeSetUserData")
 
@@ -146,18 +147,7 @@ final class CVODESession {
         switch configuration.nonlinearSolver {
         case .newton:
             // CVodeInit attached CVODE's own Newton solver; it needs a linear solver.
-            guard let matrix = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
-                throw CVODESetupFailure(message: "SUNDenseMatrix failed: out of memory")
-            }
-            self.matrix = matrix
-            guard let linearSolver = SUNLinSol_Dense(y, matrix, context) else {
-                throw CVODESetupFailure(message: "SUNLinSol_Dense failed")
-            }
-            self.linearSolver = linearSolver
-            try check(CVodeSetLinearSolver(memory, linearSolver, matrix), "CVodeSetLinearSolver")
-            if callbacks.jacobian != nil {
-                try check(CVodeSetJacFn(memory, cvodeJacobian), "CVodeSetJacFn")
-            }
+            try attachLinearSolver(configuration.linearSolver, y: y, memory: memory, context: context)
         case .fixedPoint:
             // No Anderson acceleration (m = 0): plain functional iteration.
             guard let nonlinearSolver = SUNNonlinSol_FixedPoint(y, 0, context) else {
@@ -187,6 +177,72 @@ final class CVODESession {
         try check(CVodeSetMaxStep(memory, input.dtmax), "CVodeSetMaxStep")
         if input.dtmin > 0 { try check(CVodeSetMinStep(memory, input.dtmin), "CVodeSetMinStep") }
         if let dt = input.dt { try check(CVodeSetInitStep(memory, input.direction * dt), "CVodeSetInitStep") }
+    }
+
+    /// Creates the linear solver (and its matrix, for the direct ones) and attaches it.
+    private func attachLinearSolver(
+        _ choice: CVODELinearSolver, y: N_Vector, memory: UnsafeMutableRawPointer, context: SUNContext
+    ) throws(CVODESetupFailure) {
+        switch choice {
+        case .dense:
+            guard let matrix = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
+                throw CVODESetupFailure(message: "SUNDenseMatrix failed: out of memory")
+            }
+            self.matrix = matrix
+            guard let linearSolver = SUNLinSol_Dense(y, matrix, context) else {
+                throw CVODESetupFailure(message: "SUNLinSol_Dense failed")
+            }
+            self.linearSolver = linearSolver
+            try check(CVodeSetLinearSolver(memory, linearSolver, matrix), "CVodeSetLinearSolver")
+            if callbacks.jacobian != nil {
+                try check(CVodeSetJacFn(memory, cvodeJacobian), "CVodeSetJacFn")
+            }
+        case .klu:
+            guard let sparse = callbacks.sparseJacobian else {
+                throw CVODESetupFailure(message: "internal: KLU without its sparse Jacobian")
+            }
+            let nnz = sunindextype(sparse.pattern.nonzeroCount)
+            guard let matrix = SUNSparseMatrix(sunindextype(n), sunindextype(n), nnz, CSC_MAT, context) else {
+                throw CVODESetupFailure(message: "SUNSparseMatrix(\(n), \(n), \(nnz)) failed: out of memory")
+            }
+            self.matrix = matrix
+            guard let linearSolver = sdq_klu_create(y, matrix, context) else {
+                throw CVODESetupFailure(message: "SUNLinSol_KLU failed (out of memory)")
+            }
+            self.linearSolver = linearSolver
+            try check(CVodeSetLinearSolver(memory, linearSolver, matrix), "CVodeSetLinearSolver")
+            // CVODE has no difference-quotient Jacobian for sparse matrices: ours fills it.
+            try check(CVodeSetJacFn(memory, cvodeSparseJacobian), "CVodeSetJacFn")
+        case .gmres(let krylov), .flexibleGMRES(let krylov):
+            let flexible: Bool
+            if case .flexibleGMRES = choice { flexible = true } else { flexible = false }
+            let side: Int32
+            if krylov.makePreconditioner == nil {
+                side = Int32(SUN_PREC_NONE)
+            } else {
+                switch krylov.side {
+                case .left: side = Int32(SUN_PREC_LEFT)
+                case .right: side = Int32(SUN_PREC_RIGHT)
+                case .both: side = Int32(SUN_PREC_BOTH)
+                }
+            }
+            let maxl = Int32(clamping: krylov.maxKrylovDimension)
+            let made = flexible ? SUNLinSol_SPFGMR(y, side, maxl, context) : SUNLinSol_SPGMR(y, side, maxl, context)
+            guard let linearSolver = made else {
+                throw CVODESetupFailure(message: "\(flexible ? "SUNLinSol_SPFGMR" : "SUNLinSol_SPGMR") failed")
+            }
+            self.linearSolver = linearSolver
+            try check(CVodeSetLinearSolver(memory, linearSolver, nil), "CVodeSetLinearSolver")
+            try check(CVodeSetEpsLin(memory, krylov.linearToleranceFactor), "CVodeSetEpsLin")
+            if krylov.jacobianTimesVector != nil {
+                try check(CVodeSetJacTimes(memory, nil, cvodeJacobianTimesVector), "CVodeSetJacTimes")
+            }
+            if callbacks.krylov?.preconditioner != nil {
+                try check(
+                    CVodeSetPreconditioner(memory, cvodePreconditionerSetup, cvodePreconditionerSolve),
+                    "CVodeSetPreconditioner")
+            }
+        }
     }
 
     // MARK: Run
@@ -470,7 +526,10 @@ final class CVODESession {
         let logged = loggedError
         let name = flagName(flag)
         var text = logged.isEmpty ? "CVODE returned \(name) at t = \(t)" : "\(name) from \(logged)"
-        if let bad = callbacks.nanCondition {
+        if let why = callbacks.userFailure {
+            result.retcode = .failure
+            text = why + "; " + text
+        } else if let bad = callbacks.nanCondition {
             result.retcode = .failure
             text = "the condition of continuous callback \(bad.index) returned NaN at t = \(bad.time); " + text
         } else if recentNonFinite {
@@ -511,7 +570,10 @@ final class CVODESession {
 
     /// Every counter of the solve: the banked ones of earlier segments plus the current one.
     private func statistics() -> SolverStats {
-        banked.adding(segmentStatistics())
+        var stats = banked.adding(segmentStatistics())
+        // The f evaluations of the sparse difference Jacobians, over every segment.
+        stats.nf += callbacks.sparseJacobian?.rhsEvaluations ?? 0
+        return stats
     }
 
     /// CVODE's counters since the last (re)initialisation in the shared ``SolverStats`` form.
@@ -530,14 +592,26 @@ final class CVODESession {
         stats.nreject = netf + nsf
         stats.nnonliniter = nni
         stats.nnonlinconvfail = nnf
-        if linearSolver != nil {
+        if callbacks.krylov != nil {
+            var nli = 0, npe = 0, nfeLS = 0
+            CVodeGetNumLinIters(memory, &nli)
+            CVodeGetNumPrecEvals(memory, &npe)
+            CVodeGetNumLinRhsEvals(memory, &nfeLS)
+            stats.nf += nfeLS
+            // The Krylov solvers factor nothing of their own: the preconditioner setups that
+            // recomputed Jacobian data stand for the factorizations, the Krylov iterations for
+            // the linear solves.
+            stats.nluFactorizations = npe
+            stats.nlinsolves = nli
+        } else if linearSolver != nil {
             var nje = 0, nfeLS = 0, nsetups = 0
             CVodeGetNumJacEvals(memory, &nje)
             CVodeGetNumLinRhsEvals(memory, &nfeLS)
             CVodeGetNumLinSolvSetups(memory, &nsetups)
             stats.njacs = nje
+            if let sparse = callbacks.sparseJacobian, !sparse.hasUserValues { stats.njacsFiniteDifference = nje }
             stats.nf += nfeLS
-            // The dense linear solver factors I - γJ at every setup.
+            // The direct linear solvers (dense, KLU) factor I - γJ at every setup.
             stats.nluFactorizations = nsetups
             // One dense solve per Newton iteration.
             stats.nlinsolves = nni
@@ -553,6 +627,7 @@ extension SolverStats {
         var s = SolverStats()
         s.nf = a.nf + b.nf
         s.njacs = a.njacs + b.njacs
+        s.njacsFiniteDifference = a.njacsFiniteDifference + b.njacsFiniteDifference
         s.nluFactorizations = a.nluFactorizations + b.nluFactorizations
         s.nlinsolves = a.nlinsolves + b.nlinsolves
         s.naccept = a.naccept + b.naccept

@@ -26,14 +26,16 @@ struct CVODEConfiguration: Sendable {
     let useAnalyticJacobian: Bool
     let stabilityLimitDetection: Bool
     let constraints: [CVODEConstraint]?
+    @usableFromInline let linearSolver: CVODELinearSolver
 
     @usableFromInline
     init(
         name: String, method: CVODEMethod, maxOrder: Int, maxNumSteps: Int?,
         nonlinearSolver: CVODENonlinearSolver, useAnalyticJacobian: Bool, stabilityLimitDetection: Bool,
-        constraints: [CVODEConstraint]? = nil
+        constraints: [CVODEConstraint]? = nil, linearSolver: CVODELinearSolver = .dense
     ) {
         self.constraints = constraints
+        self.linearSolver = linearSolver
         self.stabilityLimitDetection = stabilityLimitDetection
         self.name = name
         self.method = method
@@ -43,10 +45,30 @@ struct CVODEConfiguration: Sendable {
         self.useAnalyticJacobian = useAnalyticJacobian
     }
 
-    /// Whether a solve calls the user's Jacobian: only Newton iteration uses one.
+    /// Whether a solve calls the user's dense Jacobian: only Newton iteration with the dense
+    /// linear solver uses one (KLU takes the sparse one of ``CVODESparseJacobian``; the Krylov
+    /// solvers need products `J v` only).
     @usableFromInline
     func usesAnalyticJacobian(problemHasOne: Bool) -> Bool {
-        nonlinearSolver == .newton && useAnalyticJacobian && problemHasOne
+        guard case .dense = linearSolver else { return false }
+        return nonlinearSolver == .newton && useAnalyticJacobian && problemHasOne
+    }
+
+    /// The linear solver's settings against a problem of `n` states.
+    @usableFromInline
+    func validateLinearSolver(stateCount n: Int) throws(DiffEqError) {
+        if case .dense = linearSolver { return }
+        guard nonlinearSolver == .newton else {
+            throw .invalidStepOption(
+                "\(name): linearSolver \(linearSolver.name) serves Newton iteration; with nonlinearSolver: .fixedPoint "
+                    + "there are no linear solves (use nonlinearSolver: .newton)")
+        }
+        switch linearSolver {
+        case .dense: return
+        case .klu(let jacobian): try jacobian.pattern.validate(stateCount: n, name: name)
+        case .gmres(let krylov): try krylov.validate(name: name, flexible: false)
+        case .flexibleGMRES(let krylov): try krylov.validate(name: name, flexible: true)
+        }
     }
 
     @usableFromInline
@@ -103,9 +125,14 @@ func cvodeSolve<F: ODEFunction>(
     }
     let input = CVODEInput(setup)
     try configuration.validateConstraints(u0: setup.u0.map(\.primal))
+    try configuration.validateLinearSolver(stateCount: setup.count)
     let callbacks = makeCVODECallbacks(
         problem.f, p: problem.p, events: problem.callbacks, count: setup.count,
-        jacobian: configuration.usesAnalyticJacobian(problemHasOne: problem.f.hasAnalyticJacobian))
+        jacobian: configuration.usesAnalyticJacobian(problemHasOne: problem.f.hasAnalyticJacobian),
+        linearSolver: configuration.linearSolver)
+    if let why = callbacks.checkSparseJacobian(t0: setup.t0, u0: setup.u0.map(\.primal)) {
+        throw .invalidStepOption("\(configuration.name): \(why)")
+    }
     let raw = CVODESession.solve(input, callbacks: callbacks, configuration: configuration)
     return raw.solution(as: S.self, algorithm: configuration.name)
 }
@@ -141,7 +168,8 @@ final class CVODEScratch<Scalar: DiffEqScalar> {
 /// for `Double`); the right-hand side and Jacobian allocate nothing.
 @inlinable
 func makeCVODECallbacks<F: ODEFunction>(
-    _ f: F, p: [F.Scalar], events: CallbackSet<F.Scalar>, count n: Int, jacobian: Bool
+    _ f: F, p: [F.Scalar], events: CallbackSet<F.Scalar>, count n: Int, jacobian: Bool,
+    linearSolver: CVODELinearSolver = .dense
 ) -> CVODECallbacks {
     typealias S = F.Scalar
     let scratch = CVODEScratch<S>(count: n, jacobian: jacobian, p: p)
@@ -180,7 +208,13 @@ func makeCVODECallbacks<F: ODEFunction>(
             return finite
         }
     }
-    return CVODECallbacks(rhs: rhs, jacobian: jac, events: makeCVODEEventHooks(events, scratch: scratch, count: n))
+    let parameters: () -> [Double] = {
+        if let same = scratch.p as? [Double] { return same }
+        return scratch.p.map(\.primal)
+    }
+    return CVODECallbacks(
+        rhs: rhs, jacobian: jac, events: makeCVODEEventHooks(events, scratch: scratch, count: n), count: n,
+        parameters: parameters, linearSolver: linearSolver)
 }
 
 /// The problem's event callbacks seen from the session: conditions and affects over `Double`

@@ -233,6 +233,13 @@ private struct StateWallLotkaVolterra: ODEModel {
             Issue.record("constraints: \(String(describing: constrained))")
             return
         }
+        // So is a linear solver CVODES' runs here would not apply.
+        let krylov = thrown(
+            CVODESForward(), lv(), algorithm: CVODE_BDF(linearSolver: .gmres(CVODEKrylov())), options: options)
+        guard case .unsupported = krylov else {
+            Issue.record("linearSolver: \(String(describing: krylov))")
+            return
+        }
         // A contradiction is refused with a message.
         for e in [
             thrown(CVODESForward(method: .bdf), lv(), algorithm: CVODE_Adams(), options: options),

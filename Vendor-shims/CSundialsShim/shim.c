@@ -7,6 +7,8 @@
 #include <sundials/sundials_config.h>
 #include <sundials/sundials_context.h>
 #include <sundials/sundials_logger.h>
+// Finds SuiteSparse's klu.h through klu-compat/ (a header search path of this target).
+#include <sunlinsol/sunlinsol_klu.h>
 
 #ifndef SUNDIALS_VERSION_MAJOR
 #error "sundials_config.h does not define SUNDIALS_VERSION_MAJOR"
@@ -152,3 +154,14 @@ sunindextype sdq_nvector_length(N_Vector v) { return v ? NV_LENGTH_S(v) : 0; }
 sunrealtype *sdq_dense_data(SUNMatrix A) { return A ? SM_DATA_D(A) : NULL; }
 sunindextype sdq_dense_rows(SUNMatrix A) { return A ? SM_ROWS_D(A) : 0; }
 sunindextype sdq_dense_columns(SUNMatrix A) { return A ? SM_COLUMNS_D(A) : 0; }
+sunrealtype *sdq_sparse_data(SUNMatrix A) { return A ? SM_DATA_S(A) : NULL; }
+sunindextype *sdq_sparse_indexvals(SUNMatrix A) { return A ? SM_INDEXVALS_S(A) : NULL; }
+sunindextype *sdq_sparse_indexptrs(SUNMatrix A) { return A ? SM_INDEXPTRS_S(A) : NULL; }
+sunindextype sdq_sparse_capacity(SUNMatrix A) { return A ? SM_NNZ_S(A) : 0; }
+
+// MARK: KLU
+
+SUNLinearSolver sdq_klu_create(N_Vector y, SUNMatrix A, SUNContext ctx) {
+  if (y == NULL || A == NULL || ctx == NULL) return NULL;
+  return SUNLinSol_KLU(y, A, ctx);
+}

@@ -15,6 +15,9 @@
 #include <nvector/nvector_serial.h>
 #include <sunmatrix/sunmatrix_dense.h>
 #include <sunlinsol/sunlinsol_dense.h>
+#include <sunmatrix/sunmatrix_sparse.h>
+#include <sunlinsol/sunlinsol_spgmr.h>
+#include <sunlinsol/sunlinsol_spfgmr.h>
 #include <sunnonlinsol/sunnonlinsol_fixedpoint.h>
 
 #ifdef __cplusplus
@@ -78,6 +81,21 @@ sunrealtype *sdq_dense_data(SUNMatrix A);
 sunindextype sdq_dense_rows(SUNMatrix A);
 /// SM_COLUMNS_D.
 sunindextype sdq_dense_columns(SUNMatrix A);
+/// SM_DATA_S: the nonzero values of a compressed-sparse-column SUNMatrix.
+sunrealtype *sdq_sparse_data(SUNMatrix A);
+/// SM_INDEXVALS_S: the row index of each nonzero.
+sunindextype *sdq_sparse_indexvals(SUNMatrix A);
+/// SM_INDEXPTRS_S: where each column starts in the two arrays above (columns + 1 entries).
+sunindextype *sdq_sparse_indexptrs(SUNMatrix A);
+/// SM_NNZ_S: the capacity (allocated nonzeros).
+sunindextype sdq_sparse_capacity(SUNMatrix A);
+
+// MARK: KLU
+
+/// `SUNLinSol_KLU(y, A, ctx)`: SUNDIALS' interface to SuiteSparse's KLU for a CSC sparse `A`.
+/// Its header needs SuiteSparse's `klu.h`, which Debian installs under `suitesparse/`: only
+/// this shim's C file includes it. NULL on failure (wrong matrix type, out of memory).
+SUNLinearSolver sdq_klu_create(N_Vector y, SUNMatrix A, SUNContext ctx);
 
 #ifdef __cplusplus
 }

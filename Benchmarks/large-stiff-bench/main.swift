@@ -1,0 +1,312 @@
+// Large stiff systems, side by side in one run: work-precision on the 2-D Brusselator
+// (ProblemLibrary.Brusselator2D, periodic N x N grid, n = 2N² states, 12N² Jacobian nonzeros)
+// at N = 32, 64, 128 (2,048 to 32,768 states), issue #20.
+//
+// Methods: CVODE_BDF with KLU (the model's analytic sparse Jacobian, and coloured differences)
+// and with SPGMR (left preconditioning by the cell-wise 2 x 2 blocks of I − γJ, J v by CVODE's
+// difference quotients); native Rodas5P, KenCarp4 and TRBDF2 with their dense LU where it fits
+// (N = 32: a 2,048² matrix, 32 MB; N = 64 needs 512 MB per n x n matrix and 64x the LU work of
+// N = 32, N = 128 8.6 GB per matrix: beyond this machine's 23 GB once the Jacobian and the
+// iteration matrix are both held, so those rows say so instead of running). The native sparse
+// (KLU) and Krylov (GMRES) methods of the stiff solvers join in `nativeSparseMethods` when they
+// land (issue #20 items 1-2).
+//
+// Error: at t = 1, max_i |y_i − ref_i| / max_i |ref_i|, against CVODE_BDF + KLU at reltol =
+// abstol = 1e-10 (the reference run); its distance to CVODE_BDF + SPGMR at 1e-10 (same
+// integrator, another linear solver) and, at N = 32, to Rodas5P dense at 1e-8 (another method;
+// dense LU at every step makes 1e-10 too slow there) is printed: errors within ~10x of those
+// are at the reference's own accuracy, not the method's.
+// Time: median wall time per solve (after a warm-up solve). Memory: each (method, N, reltol)
+// runs in a child process of this benchmark; its peak resident set (ru_maxrss) is reported, next
+// to that of a child that builds the problem and stops without solving ("baseline").
+//
+// Timings on a loaded 2-core machine shared with other builds are noise; the memory figures and
+// the work counters (f evaluations, Jacobians, factorizations) are not.
+//
+// Run: swift run -c release large-stiff-bench [--quick] [--sizes 32,64] [--output DIR]
+import DiffEq
+import Foundation
+import NotebookSupport
+
+setvbuf(stdout, nil, _IOLBF, 0)
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+func argument(_ flag: String) -> String? {
+    guard let i = arguments.firstIndex(of: flag), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
+}
+let endTime = 1.0
+let referenceTolerance = 1e-10
+
+// MARK: Methods
+
+/// One column of the comparison: a name, whether it fits at grid size N (nil, or why not), and
+/// its solve.
+struct Method {
+    let name: String
+    let fits: (Int) -> String?
+    let solve: (Brusselator2D, SolveOptions) throws -> ODESolution<Double>
+}
+
+func problem(_ model: Brusselator2D) -> ODEProblem<GenericRHS<Brusselator2D, Double>> {
+    ODEProblem(model: model, u0: model.initialState, tspan: (0, endTime), p: model.nominalParameters)
+}
+
+func pattern(_ model: Brusselator2D) -> CVODESparsityPattern {
+    let (starts, rows) = model.jacobianPattern
+    return CVODESparsityPattern(count: model.stateCount, columnStarts: starts, rowIndices: rows)
+}
+
+func analyticSparseJacobian(_ model: Brusselator2D) -> CVODESparseJacobian {
+    let (starts, rows) = model.jacobianPattern
+    return CVODESparseJacobian(pattern: pattern(model)) { values, u, p, _ in
+        model.jacobianValues(values, columnStarts: starts, rowIndices: rows, u, p)
+    }
+}
+
+/// The preconditioner a user would write for this layout (u of every cell, then v): the 2 x 2
+/// block of I − γJ of each cell, reaction plus the diffusion stencil's diagonal, inverted in
+/// closed form. It drops the coupling between cells (the diffusion's off-diagonal entries).
+final class CellBlockPreconditioner: CVODEPreconditioner {
+    let model: Brusselator2D
+    var inverse: [Double]  // per cell: the 2 x 2 inverse, row-major
+
+    init(_ model: Brusselator2D) {
+        self.model = model
+        inverse = [Double](repeating: 0, count: 4 * model.gridSize * model.gridSize)
+    }
+
+    func setup(
+        t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], mayReuseJacobian: Bool,
+        gamma: Double
+    ) throws -> Bool {
+        let N = model.gridSize, cells = N * N
+        let inv = Double((N - 1) * (N - 1))
+        for c in 0..<cells {
+            let x = u[c], y = u[cells + c]
+            let a = p[4 * c]
+            let j11 = 2 * x * y - (a + 1) - 4 * p[4 * c + 2] * inv, j12 = x * x
+            let j21 = a - 2 * x * y, j22 = -x * x - 4 * p[4 * c + 3] * inv
+            let m11 = 1 - gamma * j11, m12 = -gamma * j12, m21 = -gamma * j21, m22 = 1 - gamma * j22
+            let det = m11 * m22 - m12 * m21
+            guard det != 0, det.isFinite else {
+                throw CVODEPreconditionerFailure.recoverable("singular cell block \(c)")
+            }
+            inverse[4 * c] = m22 / det
+            inverse[4 * c + 1] = -m12 / det
+            inverse[4 * c + 2] = -m21 / det
+            inverse[4 * c + 3] = m11 / det
+        }
+        return true
+    }
+
+    func solve(
+        t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], r: UnsafeBufferPointer<Double>,
+        z: UnsafeMutableBufferPointer<Double>, gamma: Double, delta: Double, left: Bool
+    ) throws {
+        let cells = model.gridSize * model.gridSize
+        for c in 0..<cells {
+            let a = r[c], b = r[cells + c]
+            z[c] = inverse[4 * c] * a + inverse[4 * c + 1] * b
+            z[cells + c] = inverse[4 * c + 2] * a + inverse[4 * c + 3] * b
+        }
+    }
+}
+
+/// Why the dense n x n forms do not run at grid size N (nil where they do).
+func denseFits(_ N: Int) -> String? {
+    let n = 2 * N * N
+    let gigabytes = Double(n * n * 8) / 1e9
+    return N <= 32 ? nil : "dense n x n: \(sig(gigabytes, 3)) GB per matrix, LU \(sig(pow(Double(n), 3) / 3e9, 3)) Gflop"
+}
+
+let cvodeMethods: [Method] = [
+    Method(name: "CVODE_BDF KLU", fits: { _ in nil }) { model, options in
+        try CVODE_BDF(linearSolver: .klu(analyticSparseJacobian(model))).solve(problem(model), options: options)
+    },
+    Method(name: "CVODE_BDF KLU (coloured FD)", fits: { _ in nil }) { model, options in
+        try CVODE_BDF(linearSolver: .klu(CVODESparseJacobian(pattern: pattern(model)))).solve(problem(model), options: options)
+    },
+    Method(name: "CVODE_BDF SPGMR", fits: { _ in nil }) { model, options in
+        let krylov = CVODEKrylov(maxKrylovDimension: 20, preconditioner: { CellBlockPreconditioner(model) })
+        return try CVODE_BDF(linearSolver: .gmres(krylov)).solve(problem(model), options: options)
+    },
+]
+
+let nativeDenseMethods: [Method] = [
+    Method(name: "Rodas5P dense", fits: denseFits) { model, options in try Rodas5P().solve(problem(model), options: options) },
+    Method(name: "KenCarp4 dense", fits: denseFits) { model, options in try KenCarp4().solve(problem(model), options: options) },
+    Method(name: "TRBDF2 dense", fits: denseFits) { model, options in try TRBDF2().solve(problem(model), options: options) },
+]
+
+/// The native stiff methods with sparse (KLU) and Krylov (GMRES) linear solvers, issue #20
+/// items 1-2 (the `sparse` branch): one `Method` per (method, linear solver), e.g.
+/// `Method(name: "Rodas5P KLU", fits: { _ in nil }) { model, options in ... }`. Empty until
+/// those solvers exist; every table, plot and summary below iterates over `allMethods`.
+func nativeSparseMethods() -> [Method] { [] }
+
+let allMethods = cvodeMethods + nativeDenseMethods + nativeSparseMethods()
+
+// MARK: Child process: one measurement
+
+/// Peak resident set of this process, in MB (Linux reports ru_maxrss in kB).
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+struct Measurement: Codable {
+    let method: String
+    let N: Int
+    let reltol: Double
+    let error: Double
+    let seconds: Double
+    let peakRSSMB: Double
+    let nf: Int
+    let njacs: Int
+    let nlu: Int
+    let nlinsolves: Int
+    let steps: Int
+    let retcode: String
+}
+
+func endState(_ sol: ODESolution<Double>) -> [Double] { sol.u.last ?? [] }
+
+func relativeMaxError(_ u: [Double], _ ref: [Double]) -> Double {
+    guard u.count == ref.count else { return .nan }
+    let scale = ref.map { abs($0) }.max() ?? 1
+    return zip(u, ref).map { abs($0 - $1) }.max().map { $0 / scale } ?? .nan
+}
+
+/// `--child METHOD N RELTOL REFERENCE_FILE`: solves once (for the error and counters, and as the
+/// warm-up), times `samples` more, prints one JSON line. METHOD "baseline" only builds the problem.
+func runChild() throws {
+    guard let i = arguments.firstIndex(of: "--child"), i + 4 < arguments.count, let N = Int(arguments[i + 2]),
+        let reltol = Double(arguments[i + 3])
+    else { throw ScriptError("usage: --child METHOD N RELTOL REFERENCE_FILE") }
+    let name = arguments[i + 1]
+    let model = Brusselator2D(gridSize: N)
+    let reference = try JSONDecoder().decode([Double].self, from: Data(contentsOf: URL(fileURLWithPath: arguments[i + 4])))
+    var m: Measurement
+    if name == "baseline" {
+        blackHole(problem(model))
+        m = Measurement(
+            method: name, N: N, reltol: reltol, error: .nan, seconds: 0, peakRSSMB: peakRSSMegabytes(), nf: 0, njacs: 0, nlu: 0,
+            nlinsolves: 0, steps: 0, retcode: "")
+    } else {
+        guard let method = allMethods.first(where: { $0.name == name }) else { throw ScriptError("no method \(name)") }
+        let options = SolveOptions(reltol: reltol, abstol: .scalar(reltol), saveEverystep: false)
+        let sol = try method.solve(model, options)
+        // Solves of a second or more are timed once; shorter ones as the median of 3.
+        var times: [Double] = []
+        let samples = 3
+        for _ in 0..<samples {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            blackHole(try method.solve(model, options))
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            times.append(dt)
+            if dt > 1 { break }
+        }
+        times.sort()
+        m = Measurement(
+            method: name, N: N, reltol: reltol,
+            error: sol.retcode.isSuccessful ? relativeMaxError(endState(sol), reference) : .nan,
+            seconds: times[times.count / 2], peakRSSMB: peakRSSMegabytes(), nf: sol.stats.nf, njacs: sol.stats.njacs,
+            nlu: sol.stats.nluFactorizations, nlinsolves: sol.stats.nlinsolves, steps: sol.stats.naccept,
+            retcode: sol.retcode.description)
+    }
+    let encoder = JSONEncoder()
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    print(String(decoding: try encoder.encode(m), as: UTF8.self))
+}
+
+if arguments.contains("--child") {
+    do { try runChild() } catch {
+        FileHandle.standardError.write("\(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
+    exit(0)
+}
+
+// MARK: Parent: references, children, tables
+
+let out = try ScriptOutput(name: "large-stiff-bench")
+let sizes = argument("--sizes").map { $0.split(separator: ",").compactMap { Int($0) } } ?? [32, 64, 128]
+let reltols: [Double] = quick ? [1e-4, 1e-6] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
+
+func child(_ method: String, _ N: Int, _ reltol: Double, _ referenceFile: URL) throws -> Measurement? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    process.arguments = ["--child", method, "\(N)", "\(reltol)", referenceFile.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last else {
+        print("  \(method) N=\(N) reltol=\(reltol): child exited with status \(process.terminationStatus)")
+        return nil
+    }
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    return try decoder.decode(Measurement.self, from: Data(line.utf8))
+}
+
+var results: [Measurement] = []
+var notRun: [(method: String, N: Int, why: String)] = []
+for N in sizes {
+    let model = Brusselator2D(gridSize: N)
+    let tight = SolveOptions(reltol: referenceTolerance, abstol: .scalar(referenceTolerance), saveEverystep: false)
+    let reference = try CVODE_BDF(linearSolver: .klu(analyticSparseJacobian(model))).solve(problem(model), options: tight)
+    guard reference.retcode.isSuccessful else { throw ScriptError("reference run at N = \(N): \(reference.retcode)") }
+    let ref = endState(reference)
+    let referenceFile = out.url("reference-N\(N).json")
+    try JSONEncoder().encode(ref).write(to: referenceFile)
+    let krylov = CVODEKrylov(maxKrylovDimension: 20, preconditioner: { CellBlockPreconditioner(model) })
+    let check = try CVODE_BDF(linearSolver: .gmres(krylov)).solve(problem(model), options: tight)
+    print("N = \(N) (n = \(model.stateCount), \(pattern(model).nonzeroCount) nonzeros): reference CVODE_BDF KLU at \(referenceTolerance);"
+        + " vs CVODE_BDF SPGMR at \(referenceTolerance): \(sig(relativeMaxError(endState(check), ref), 3))", terminator: "")
+    if denseFits(N) == nil {
+        // Dense LU at every step of a 2,048-state problem: 1e-8, not the reference's 1e-10.
+        let rodas = try Rodas5P().solve(problem(model), options: SolveOptions(reltol: 1e-8, abstol: .scalar(1e-8), saveEverystep: false))
+        print(", vs Rodas5P dense at 1e-8: \(sig(relativeMaxError(endState(rodas), ref), 3))")
+    } else {
+        print()
+    }
+    let baseline = try child("baseline", N, 0, referenceFile)
+    print("  baseline peak RSS (problem built, no solve): \(sig(baseline?.peakRSSMB ?? .nan, 4)) MB")
+    print("  " + ["method", "reltol", "error", "seconds", "peak MB", "nf", "njacs", "nLU/npe", "nlin", "steps", "retcode"]
+        .enumerated().map { pad($1, $0 == 0 ? 28 : 9) }.joined(separator: " "))
+    for method in allMethods {
+        if let why = method.fits(N) {
+            notRun.append((method.name, N, why))
+            print("  " + pad(method.name, 28) + "  not run: \(why)")
+            continue
+        }
+        for reltol in reltols {
+            guard let m = try child(method.name, N, reltol, referenceFile) else { continue }
+            results.append(m)
+            let cells = [
+                m.method, sig(m.reltol, 2), sig(m.error, 3), sig(m.seconds, 3), sig(m.peakRSSMB, 4), "\(m.nf)", "\(m.njacs)", "\(m.nlu)",
+                "\(m.nlinsolves)", "\(m.steps)", m.retcode,
+            ]
+            print("  " + cells.enumerated().map { pad($1, $0 == 0 ? 28 : 9) }.joined(separator: " "))
+        }
+    }
+}
+
+try out.writeJSON(results, to: "large-stiff-bench.json")
+for N in sizes {
+    let points = results.filter { $0.N == N }.map {
+        WorkPrecisionPoint(
+            method: $0.method, reltol: $0.reltol, error: $0.error, nf: $0.nf, njacs: $0.njacs, nlu: $0.nlu, steps: $0.steps,
+            seconds: $0.seconds, retcode: $0.retcode)
+    }
+    guard !points.isEmpty else { continue }
+    try? plotWorkPrecision(
+        out, file: "brusselator-N\(N)", title: "2-D Brusselator N = \(N) (n = \(2 * N * N))", xlabel: "relative max error at t = 1",
+        points: points)
+}
+print("\nWall times were taken on a shared, loaded machine: read them as noise; the work counters and peak RSS are not.")
+print("Output: \(out.folder.path)")
