@@ -107,7 +107,7 @@ let package = Package(
             name: "stiff-bench", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Benchmarks/stiff-bench",
             swiftSettings: scriptSettings),
         .executableTarget(
-            name: "large-stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/large-stiff-bench",
+            name: "large-stiff-bench", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Benchmarks/large-stiff-bench",
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "lu-bench", dependencies: ["DenseLinearAlgebra"], path: "Benchmarks/lu-bench", swiftSettings: scriptSettings),
