@@ -57,10 +57,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     // What is saved.
     @usableFromInline var savedT: [Double] = []
     @usableFromInline var savedU: [[Scalar]] = []
-    @usableFromInline var denseT: [Double] = []
-    @usableFromInline var denseH: [Double] = []
-    @usableFromInline var denseU: [[Scalar]] = []
-    @usableFromInline var denseData: [[Scalar]] = []
+    /// The dense output, one step appended at each accepted step when `setup.dense`.
+    @usableFromInline var dense: PiecewisePolynomial<Scalar>
 
     /// Current time. Setting it (as `set_t!` does) restarts the method at the new time. A time
     /// outside the span, at its end or non-finite is refused as ``reinit(u0:t0:)`` refuses it (a
@@ -156,6 +154,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self.work = setup.u0
         self._dt = 0
         self.stops = setup.tstops
+        self.dense = PiecewisePolynomial(stateCount: setup.count)
         self.conditionValues = [Double](repeating: 0, count: callbacks.continuous.count)
         if setup.isOutOfDomain != nil {
             domainU = [Double](repeating: 0, count: setup.count)
@@ -179,10 +178,6 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         for _ in 0..<setup.initialSaves(at: _t, nextSave: &nextSave) {
             savedT.append(_t)
             savedU.append(_u)
-        }
-        if setup.dense {
-            denseT.append(_t)
-            denseU.append(_u)
         }
     }
 
@@ -223,10 +218,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         lastEvent = nil
         savedT.removeAll(keepingCapacity: true)
         savedU.removeAll(keepingCapacity: true)
-        denseT.removeAll(keepingCapacity: true)
-        denseH.removeAll(keepingCapacity: true)
-        denseU.removeAll(keepingCapacity: true)
-        denseData.removeAll(keepingCapacity: true)
+        dense.removeAll()
         begin()
     }
 
@@ -424,11 +416,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             savedU.append(_u)
         }
         if setup.dense {
-            denseData.append(
-                stepper.denseStepData(f, _p, t: tPrev, dt: h, u: uPrev, uNew: cut ? uNew : _u, stats: &_stats))
-            denseH.append(h)
-            denseT.append(end)
-            denseU.append(_u)
+            stepper.appendDenseStep(
+                f, _p, t: tPrev, dt: h, end: end, u: uPrev, uNew: cut ? uNew : _u, to: &dense, stats: &_stats)
         }
     }
 
@@ -549,8 +538,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         }
     }
 
-    /// Takes over what an affect changed; a jump in the state is a zero-length interval of the
-    /// dense output, and the method restarts from the new values.
+    /// Takes over what an affect changed; after a jump in the state the dense output's next step
+    /// starts from the new state, and the method restarts from the new values.
     @inlinable @inline(never)
     mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool) {
         guard context.u.count == _u.count, context.p.count == _p.count else {
@@ -565,15 +554,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             savedT.append(_t)
             savedU.append(_u)
         }
-        if changed {
-            if setup.dense {
-                denseData.append([])
-                denseH.append(0)
-                denseT.append(_t)
-                denseU.append(_u)
-            }
-            restart()
-        }
+        if changed { restart() }
         if context.isTerminated { finish(.terminated, nil) }
     }
 
@@ -605,11 +586,37 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// The solution so far.
     public var solution: ODESolution<Scalar> {
-        let dense: (any DenseOutput<Scalar>)? =
-            setup.dense && denseT.count >= 2
-            ? stepper.makeDenseOutput(times: denseT, stepSizes: denseH, states: denseU, data: denseData) : nil
-        return ODESolution(
+        ODESolution(
             t: savedT, u: savedU, retcode: _retcode ?? .default, message: _message, stats: _stats,
-            algorithm: stepper.name, denseOutput: dense)
+            algorithm: stepper.name, denseOutput: setup.dense && !dense.isEmpty ? dense : nil)
+    }
+
+    /// The dense output of the steps accepted so far (empty without `dense: true`): it grows
+    /// with each step, so the solution's past can be read while the integration goes on.
+    public var interpolant: PiecewisePolynomial<Scalar> { dense }
+
+    /// Writes the state at a time already passed (from the first step's start to `t`) into
+    /// `out`, from the dense output: what a delay equation reads of its history. Needs
+    /// `dense: true`; throws ``InterpolationError/outOfDomain(t:domain:)`` for a time not yet
+    /// reached (or NaN) and ``InterpolationError/noDenseOutput`` before the first step.
+    @inlinable
+    public func interpolate(at time: Double, into out: inout [Scalar]) throws(InterpolationError) {
+        try checkHistory(time, out.count)
+        dense.evaluate(at: time, into: &out)
+    }
+
+    /// Writes `du/dt` at a time already passed into `out` (see ``interpolate(at:into:)``).
+    @inlinable
+    public func derivative(at time: Double, into out: inout [Scalar]) throws(InterpolationError) {
+        try checkHistory(time, out.count)
+        dense.derivative(at: time, into: &out)
+    }
+
+    @inlinable
+    func checkHistory(_ time: Double, _ count: Int) throws(InterpolationError) {
+        guard setup.dense, !dense.isEmpty else { throw .noDenseOutput }
+        let (lo, hi) = dense.domain
+        guard count == dense.stateCount else { throw .lengthMismatch(expected: dense.stateCount, got: count) }
+        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
     }
 }

@@ -66,17 +66,13 @@ public protocol ODEStepper {
         _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
         uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats)
 
-    /// What must be kept of the last accepted step for the solution's dense output.
-    mutating func denseStepData(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar],
-        stats: inout SolverStats) -> [Scalar]
-
-    /// Builds the solution's dense output from every accepted step. Interval `i` runs from
-    /// `times[i]` (state `states[i]`) to `times[i+1]`; it was computed by a step of signed size
-    /// `stepSizes[i]` (longer than the interval when an event cut the step short; 0 for the
-    /// zero-length interval across an event's jump) whose data is `data[i]`.
-    func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
-        -> any DenseOutput<Scalar>
+    /// Appends the method's interpolant of the last accepted step (from `u` at `t` to `uNew` at
+    /// `t + dt`) to `dense`, covering `t` to `end` (`end` is `t + dt`, or an event's time inside
+    /// the step when the event cut it short). The dense output grows step by step, so the past
+    /// can be read during the solve (``ODEIntegrator/interpolate(at:into:)``).
+    mutating func appendDenseStep(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats)
 }
 
 extension ODEStepper {

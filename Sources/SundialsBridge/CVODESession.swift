@@ -66,7 +66,7 @@ final class CVODESession {
     ) -> CVODERawResult {
         let session = CVODESession(count: input.count, callbacks: callbacks)
         var result = CVODERawResult()
-        result.dense = input.dense
+        if input.dense { result.interpolant = PiecewisePolynomial(stateCount: input.count) }
         do {
             try session.initialize(input, configuration: configuration)
         } catch {
@@ -74,7 +74,7 @@ final class CVODESession {
             result.u = [input.u0]
             result.retcode = .failure
             result.message = error.message
-            result.dense = false
+            result.interpolant = nil
             return result
         }
         session.run(input, into: &result)
@@ -226,7 +226,8 @@ final class CVODESession {
             save(t0, input.u0)
             nextSave += 1
         }
-        if input.dense { appendSegmentStart(t0, input.u0, into: &result) }
+        // The state where the next dense-output step starts (after an event's jump, the new one).
+        var uPrev = input.u0
 
         // Every tstop, then t1, as CVODE's stop time in turn: CVODE never steps past one and
         // returns CV_TSTOP_RETURN exactly on it.
@@ -292,7 +293,7 @@ final class CVODESession {
                     nextSave += 1
                 }
                 if input.saveEverystep { save(t, u) }
-                if input.dense { appendStepPolynomial(t, u, into: &result) }
+                if input.dense { appendStepPolynomial(from: tPrev, uPrev, to: t, u, into: &result) }
                 tPrev = t
             }
 
@@ -312,7 +313,6 @@ final class CVODESession {
                         finish(at: t, state: u, into: &result, input: input)
                         return
                     }
-                    if input.dense { appendSegmentStart(t, u, into: &result) }
                     restarted = true
                 }
                 if outcome.terminated {
@@ -321,6 +321,8 @@ final class CVODESession {
                     return
                 }
             }
+
+            uPrev = u
 
             if flag == CV_TSTOP_RETURN || t == t1 {
                 if stopIndex == stops.count - 1 || t == t1 {
@@ -337,19 +339,13 @@ final class CVODESession {
         }
     }
 
-    /// Appends a dense-output node that starts a segment (at `t0`, and where an event changed
-    /// the state: the zero-length interval marks the jump).
-    private func appendSegmentStart(_ t: Double, _ u: [Double], into result: inout CVODERawResult) {
-        result.denseT.append(t)
-        result.denseU.append(u)
-        result.denseH.append(0)
-        result.denseZ.append([])
-    }
-
-    /// Appends the node `(t, u)` that the last step reached with that step's polynomial: the
-    /// Nordsieck array `z_j = h^j y^(j)(t)/j!`, `j = 0...q`, from `CVodeGetDky` (at a root
-    /// return `t` is the root, inside the step; the same polynomial, expanded there).
-    private func appendStepPolynomial(_ t: Double, _ u: [Double], into result: inout CVODERawResult) {
+    /// Appends the last step's polynomial over `(tPrev, t]` to the dense output: the Nordsieck
+    /// array `z_j = h^j y^(j)(t)/j!`, `j = 0...q`, from `CVodeGetDky` (at a root return `t` is
+    /// the root, inside the step; the same polynomial, expanded there). Linear from `uPrev` when
+    /// CVODE cannot give it.
+    private func appendStepPolynomial(
+        from tPrev: Double, _ uPrev: [Double], to t: Double, _ u: [Double], into result: inout CVODERawResult
+    ) {
         var q: Int32 = 0
         var h = 0.0
         CVodeGetLastOrder(memory, &q)
@@ -365,10 +361,11 @@ final class CVODESession {
             if k > 0 { scale *= h / Double(k) }
             for v in d { z.append(v * scale) }
         }
-        result.denseT.append(t)
-        result.denseU.append(u)
-        result.denseH.append(z.isEmpty ? 0 : h)
-        result.denseZ.append(z)
+        if z.isEmpty || h == 0 {
+            result.interpolant?.appendLinear(from: tPrev, to: t, step: t - tPrev, u0: uPrev, u1: u)
+        } else {
+            result.interpolant?.appendNordsieck(from: tPrev, to: t, step: h, order: Int(q), z: z)
+        }
     }
 
     /// Runs the continuous callbacks whose root CVODE returned at `t` (all of them that fired,
