@@ -44,7 +44,6 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// direction of integration; `nextStop` is the first not yet reached.
     @usableFromInline var stops: [Double]
     @usableFromInline var nextStop = 0
-    @usableFromInline var nextSave = 0
     /// The continuous callback that fired at `tPrev`, if any: its zero at the start of the next
     /// step is the event just handled, not a new crossing.
     @usableFromInline var lastEvent: Int?
@@ -54,9 +53,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var domainU: [Double] = []
     @usableFromInline var domainP: [Double] = []
 
-    // What is saved.
-    @usableFromInline var savedT: [Double] = []
-    @usableFromInline var savedU: [[Scalar]] = []
+    /// What is saved (the options' `saveat`, `saveEverystep`, the ends and the events' points).
+    @usableFromInline var saved: SavingRecorder<[Scalar]>
     /// The dense output, one step appended at each accepted step when `setup.dense`.
     @usableFromInline var dense: PiecewisePolynomial<Scalar>
 
@@ -155,6 +153,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self._dt = 0
         self.stops = setup.tstops
         self.dense = PiecewisePolynomial(stateCount: setup.count)
+        self.saved = SavingRecorder(setup)
         self.conditionValues = [Double](repeating: 0, count: callbacks.continuous.count)
         if setup.isOutOfDomain != nil {
             domainU = [Double](repeating: 0, count: setup.count)
@@ -175,10 +174,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             _dt = setup.direction * initialStepSize(du0: du0)
         }
         stepper.start(t: _t, u: _u, du: du0)
-        for _ in 0..<setup.initialSaves(at: _t, nextSave: &nextSave) {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
+        saved.start(at: _t, _u)
     }
 
     /// Starts again from `u0` at `t0` (default: the problem's), keeping every buffer's
@@ -214,10 +210,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         iterations = 0
         stops = setup.tstops
         nextStop = stops.firstIndex { dir * ($0 - restart) > 0 } ?? stops.count
-        nextSave = setup.saveTimes.firstIndex { dir * ($0 - restart) >= 0 } ?? setup.saveTimes.count
+        saved.reset(from: restart)
         lastEvent = nil
-        savedT.removeAll(keepingCapacity: true)
-        savedU.removeAll(keepingCapacity: true)
         dense.removeAll()
         begin()
     }
@@ -229,7 +223,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         let n = _u.count
         var d0 = 0.0, d1 = 0.0
         for i in 0..<n {
-            let sc = setup.abstol[i] + setup.reltol * Swift.abs(_u[i].primal)
+            let sc = errorWeight(abstol: setup.abstol[i], reltol: setup.reltol, _u[i].primal)
             d0 += _u[i].sumOfSquaredComponents / (sc * sc)
             d1 += du0[i].sumOfSquaredComponents / (sc * sc)
         }
@@ -242,7 +236,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _stats.nf += 1
         var d2 = 0.0
         for i in 0..<n {
-            let sc = setup.abstol[i] + setup.reltol * Swift.abs(_u[i].primal)
+            let sc = errorWeight(abstol: setup.abstol[i], reltol: setup.reltol, _u[i].primal)
             d2 += (uNew[i] - du0[i]).sumOfSquaredComponents / (sc * sc)
         }
         d2 = (d2 / m).squareRoot() / h0
@@ -378,7 +372,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         // After `t` was set forward, the save times and stops it jumped over were never
         // integrated: skip them (as reinit does) instead of extrapolating to them.
         let dir = setup.direction
-        while nextSave < setup.saveTimes.count, dir * (setup.saveTimes[nextSave] - _t) < 0 { nextSave += 1 }
+        saved.skip(before: _t)
         while nextStop < stops.count, dir * (stops[nextStop] - _t) <= 0 { nextStop += 1 }
         var du = _u
         f(&du, _u, _p, Scalar(_t))
@@ -395,26 +389,18 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// is `_u`; the state at the step's own end is `_u`, or `uNew` when an event cut the step.
     @inlinable
     mutating func recordStep(h: Double, end: Double, cut: Bool = false) {
-        let dir = setup.direction
-        while nextSave < setup.saveTimes.count {
-            let s = setup.saveTimes[nextSave]
-            guard dir * (end - s) >= 0 else { break }
+        while let s = saved.pendingTime(upTo: end) {
             if s == end {
-                savedU.append(_u)
+                saved.savePending(_u)
             } else {
                 var out = _u
                 stepper.interpolate(
                     f, _p, theta: (s - tPrev) / h, t: tPrev, dt: h, u: uPrev, uNew: cut ? uNew : _u, into: &out,
                     stats: &_stats)
-                savedU.append(out)
+                saved.savePending(out)
             }
-            savedT.append(s)
-            nextSave += 1
         }
-        if setup.saveEverystep {
-            savedT.append(end)
-            savedU.append(_u)
-        }
+        saved.recordStepEnd(end, _u)
         if setup.dense {
             stepper.appendDenseStep(
                 f, _p, t: tPrev, dt: h, end: end, u: uPrev, uNew: cut ? uNew : _u, to: &dense, stats: &_stats)
@@ -509,11 +495,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _t = event.time
         swap(&_u, &probe)
         let cb = callbacks.continuous[event.index]
-        let savedBefore = savedT.count
+        let savedBefore = saved.count
         recordStep(h: h, end: event.time, cut: true)
-        if cb.savePositions.before && !(savedT.count > savedBefore && savedT.last == event.time) {
-            savedT.append(event.time)
-            savedU.append(_u)
+        if cb.savePositions.before && !(saved.count > savedBefore && saved.lastTime == event.time) {
+            saved.save(event.time, _u)
         }
         var context = EventContext(u: _u, p: _p, t: event.time)
         (event.up ? cb.affect : cb.affectNeg)?(&context)
@@ -528,10 +513,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     mutating func runDiscreteCallbacks() {
         for cb in callbacks.discrete where _retcode == nil {
             guard cb.condition(_u, _t, _p) else { continue }
-            if cb.savePositions.before && savedT.last != _t {
-                savedT.append(_t)
-                savedU.append(_u)
-            }
+            if cb.savePositions.before && saved.lastTime != _t { saved.save(_t, _u) }
             var context = EventContext(u: _u, p: _p, t: _t)
             cb.affect(&context)
             applyAffect(context, saveAfter: cb.savePositions.after)
@@ -550,10 +532,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         let changed = context.u != _u || context.p != _p
         _u = context.u
         _p = context.p
-        if saveAfter {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
+        if saveAfter { saved.save(_t, _u) }
         if changed { restart() }
         if context.isTerminated { finish(.terminated, nil) }
     }
@@ -566,15 +545,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             _retcode = better.code
             _message = better.message + (why.map { " (the integrator stopped: \($0))" } ?? "")
         }
-        // Save the final state once when only the end is wanted, and the state where a failed
-        // solve stopped whatever was asked for (as the CVODE session keeps its last successful
-        // step): with `saveat` past the failure the solution would otherwise end with no trace
-        // of how far it got.
-        let wantsEnd = !setup.saveEverystep && setup.saveTimes.isEmpty
-        if (wantsEnd || !code.isSuccessful) && savedT.last != _t {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
+        // The state where a failed solve stopped is saved whatever was asked for: with `saveat`
+        // past the failure the solution would otherwise end with no trace of how far it got.
+        saved.finish(at: _t, _u, failed: !code.isSuccessful)
     }
 
     /// Steps until the end of the span, a terminating event or a failure.
@@ -587,7 +560,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// The solution so far.
     public var solution: ODESolution<Scalar> {
         ODESolution(
-            t: savedT, u: savedU, retcode: _retcode ?? .default, message: _message, stats: _stats,
+            t: saved.times, u: saved.values, retcode: _retcode ?? .default, message: _message, stats: _stats,
             algorithm: stepper.name, denseOutput: setup.dense && !dense.isEmpty ? dense : nil)
     }
 

@@ -8,8 +8,8 @@
 ///
 ///     u(θ) = (1 − θ)·u₀ + θ·(u₁ + (1 − θ)·(c₀ + θ·(c₁ + … + θ·c_{r−1}))),
 ///
-/// `u₀` the state at `start`, `u₁` the step's end state at `θ = 1`, and `r` correction vectors
-/// (`r = 0`: linear). This is the form of the Rodas dense output (Hairer & Wanner, `rodas.f`,
+/// `u₀` the state at `start`, `u₁` the step's end state at `θ = 1` (the interval's end, unless
+/// an event cut the step short), and `r` correction vectors (`r = 0`: linear). This is the form of the Rodas dense output (Hairer & Wanner, `rodas.f`,
 /// `CONTRO`); every polynomial `P` of degree `r + 1` with `P(0) = u₀`, `P(1) = u₁` has it. It
 /// gives the step's states exactly at `θ = 0` and `θ = 1` (no rounding: the other terms are
 /// multiplied by an exact zero), so the history is continuous at the nodes to the last bit. Each
@@ -34,6 +34,10 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     @usableFromInline var ends: [Double] = []
     /// Signed step sizes `h`: `θ = (t − start)/h`.
     @usableFromInline var steps: [Double] = []
+    /// `θ` at the interval's end: 1 when the interval ends where its step does (so that the end
+    /// gives `u₁` exactly, whereas `((start + h) − start)/h` can round off 1), else
+    /// `(end − start)/h` (a step cut short by an event).
+    @usableFromInline var endThetas: [Double] = []
     /// Step `i`'s values start at `offsets[i]`; `offsets[count]` is the end of `values`.
     @usableFromInline var offsets: [Int] = [0]
     @usableFromInline var values: [Scalar] = []
@@ -52,6 +56,7 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
         starts = other.starts
         ends = other.ends
         steps = other.steps
+        endThetas = other.endThetas
         offsets = other.offsets
         values = other.values.map { Scalar($0.primal) }
         _order = other._order
@@ -82,6 +87,7 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
         starts.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
         steps.removeAll(keepingCapacity: true)
+        endThetas.removeAll(keepingCapacity: true)
         offsets.removeAll(keepingCapacity: true)
         offsets.append(0)
         values.removeAll(keepingCapacity: true)
@@ -106,6 +112,11 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
         starts.append(start)
         ends.append(end)
         steps.append(h)
+        // The interval ends where its step does when `end` is `start + h` up to the rounding of
+        // that sum (a landing on a stop computes `h` as `stop − start`, a free step `end` as
+        // `start + h`): two ulps of the times. An event's time cut inside the step is farther.
+        let full = Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
+        endThetas.append(full ? 1 : (end - start) / h)
         offsets.append(base + size)
         _order = Swift.max(_order ?? order, order)
     }
@@ -204,7 +215,7 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     @inlinable
     public func evaluate(at t: Double, into out: inout [Scalar]) {
         let i = stepIndex(containing: t)
-        let theta = (t - starts[i]) / steps[i]
+        let theta = t == ends[i] ? endThetas[i] : (t - starts[i]) / steps[i]
         let n = stateCount, r = (offsets[i + 1] - offsets[i]) / Swift.max(n, 1) - 2
         values.withUnsafeBufferPointer { all in
             let v = all.baseAddress! + offsets[i]
@@ -229,7 +240,7 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     public func derivative(at t: Double, into out: inout [Scalar]) {
         let i = stepIndex(containing: t)
         let h = steps[i]
-        let theta = (t - starts[i]) / h
+        let theta = t == ends[i] ? endThetas[i] : (t - starts[i]) / h
         let n = stateCount, r = (offsets[i + 1] - offsets[i]) / Swift.max(n, 1) - 2
         values.withUnsafeBufferPointer { all in
             let v = all.baseAddress! + offsets[i]

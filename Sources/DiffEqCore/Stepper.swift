@@ -84,6 +84,23 @@ extension ODEStepper {
     public func validateSettings() throws(DiffEqError) {}
 }
 
+/// The error weight of one component, `abstol + reltol·max(|a|, |b|)` for the states `a`, `b` at
+/// a step's two ends (the denominator of SciMLBase's `calculate_residuals`; HNW I §II.4, (4.10)):
+/// the one place it is written. ``ErrorScale``, the fixed-size loops' error norms, the initial
+/// step, and the comparisons of two solutions (global error control, the adjoints' drift) all
+/// call it.
+@inlinable @inline(__always)
+public func errorWeight(abstol: Double, reltol: Double, _ a: Double, _ b: Double) -> Double {
+    abstol + reltol * Swift.max(Swift.abs(a), Swift.abs(b))
+}
+
+/// ``errorWeight(abstol:reltol:_:_:)`` for one state: `abstol + reltol·|a|` (bit for bit, as
+/// `max(|a|, |a|) = |a|`).
+@inlinable @inline(__always)
+public func errorWeight(abstol: Double, reltol: Double, _ a: Double) -> Double {
+    errorWeight(abstol: abstol, reltol: reltol, a, a)
+}
+
 /// Per-component error weights `1 / (abstol_i + reltol * max(|u_i|, |uNew_i|))`, and the RMS
 /// norm every native method uses (one place, as SciMLBase's `calculate_residuals`).
 public struct ErrorScale: Sendable {
@@ -98,7 +115,7 @@ public struct ErrorScale: Sendable {
     /// The tolerance scale of component `i` given the states at both ends of the step.
     @inlinable @inline(__always)
     public func scale(_ i: Int, _ a: Double, _ b: Double) -> Double {
-        abstol[i] + reltol * Swift.max(Swift.abs(a), Swift.abs(b))
+        errorWeight(abstol: abstol[i], reltol: reltol, a, b)
     }
 
     /// RMS norm over value and derivative components: `sqrt(sum(err²/sc²) / (n·m))`, with `m`

@@ -600,7 +600,7 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
 func _drift(_ y: [Double], _ u: [Double], _ plan: ObservationPlan) -> Double {
     var worst = 0.0
     for i in u.indices {
-        let d = Swift.abs(y[i] - u[i]) / (plan.options.abstol[i] + plan.options.reltol * Swift.abs(u[i]))
+        let d = Swift.abs(y[i] - u[i]) / errorWeight(abstol: plan.options.abstol[i], reltol: plan.options.reltol, u[i])
         if !(d <= worst) { worst = d }  // NaN propagates
     }
     return worst

@@ -66,12 +66,13 @@ final class CVODESession {
     ) -> CVODERawResult {
         let session = CVODESession(count: input.count, callbacks: callbacks)
         var result = CVODERawResult()
+        result.saved = SavingRecorder(
+            saveTimes: input.saveTimes, saveEverystep: input.saveEverystep, direction: input.direction)
         if input.dense { result.interpolant = PiecewisePolynomial(stateCount: input.count) }
         do {
             try session.initialize(input, configuration: configuration)
         } catch {
-            result.t = [input.t0]
-            result.u = [input.u0]
+            result.saved.save(input.t0, input.u0)
             result.retcode = .failure
             result.message = error.message
             result.interpolant = nil
@@ -214,18 +215,7 @@ final class CVODESession {
         let dir = input.direction
         let t0 = input.t0
         let t1 = input.t1
-        let saveTimes = input.saveTimes
-        var nextSave = 0
-        func save(_ t: Double, _ u: [Double]) {
-            result.t.append(t)
-            result.u.append(u)
-        }
-
-        if input.saveEverystep || saveTimes.isEmpty { save(t0, input.u0) }
-        while nextSave < saveTimes.count && saveTimes[nextSave] == t0 {
-            save(t0, input.u0)
-            nextSave += 1
-        }
+        result.saved.start(at: t0, input.u0)
         // The state where the next dense-output step starts (after an event's jump, the new one).
         var uPrev = input.u0
 
@@ -282,17 +272,16 @@ final class CVODESession {
             }
             // What the step (or its part up to a root) covered: (tPrev, t].
             if dir * (t - tPrev) > 0 {
-                while nextSave < saveTimes.count {
-                    let s = saveTimes[nextSave]
-                    guard dir * (t - s) >= 0 else { break }
+                while let s = result.saved.pendingTime(upTo: t) {
                     if s == t {
-                        save(s, u)
+                        result.saved.savePending(u)
                     } else if let us = derivative(0, at: s) {
-                        save(s, us)
+                        result.saved.savePending(us)
+                    } else {
+                        result.saved.skipPending()
                     }
-                    nextSave += 1
                 }
-                if input.saveEverystep { save(t, u) }
+                result.saved.recordStepEnd(t, u)
                 if input.dense { appendStepPolynomial(from: tPrev, uPrev, to: t, u, into: &result) }
                 tPrev = t
             }
@@ -379,20 +368,14 @@ final class CVODESession {
         var failure: String?
         func apply(_ event: CVODEEvent, _ where_: (before: Bool, after: Bool)) {
             // "Before" is the state the step reached, unless that point is already saved.
-            if where_.before && !(result.t.last == t && result.u.last == u) {
-                result.t.append(t)
-                result.u.append(u)
-            }
+            if where_.before && !(result.saved.lastTime == t && result.u.last == u) { result.saved.save(t, u) }
             let outcome = events.affect(event, t, &u)
             if let why = outcome.failure {
                 failure = why
                 terminated = true
                 return
             }
-            if where_.after {
-                result.t.append(t)
-                result.u.append(u)
-            }
+            if where_.after { result.saved.save(t, u) }
             changed = changed || outcome.changed
             terminated = terminated || outcome.terminated
         }
@@ -455,12 +438,7 @@ final class CVODESession {
 
     /// Saves the point reached when only the end is wanted or when the solve failed.
     private func finish(at t: Double, state u: [Double], into result: inout CVODERawResult, input: CVODEInput) {
-        let wantsEnd = !input.saveEverystep && input.saveTimes.isEmpty
-        let failed = !result.retcode.isSuccessful
-        if (wantsEnd || failed) && result.t.last != t {
-            result.t.append(t)
-            result.u.append(u)
-        }
+        result.saved.finish(at: t, u, failed: !result.retcode.isSuccessful)
     }
 
     private func fail(_ flag: Int32, reached t: Double, into result: inout CVODERawResult, input: CVODEInput) {

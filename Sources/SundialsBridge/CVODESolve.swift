@@ -265,8 +265,11 @@ struct CVODEInput {
 /// What a session computed, in `Double`.
 @usableFromInline
 struct CVODERawResult {
-    var t: [Double] = []
-    var u: [[Double]] = []
+    /// The saved points, by the rules of every solver (``SavingRecorder``); its rules are set
+    /// from the input when the session starts.
+    var saved = SavingRecorder<[Double]>(saveTimes: [], saveEverystep: false, direction: 1)
+    var t: [Double] { saved.times }
+    var u: [[Double]] { saved.values }
     /// The dense output, one polynomial per step (see
     /// ``PiecewisePolynomial/appendNordsieck(from:to:step:order:z:)``); `nil` without `dense`.
     var interpolant: PiecewisePolynomial<Double>?
