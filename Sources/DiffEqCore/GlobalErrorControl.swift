@@ -275,7 +275,7 @@ protocol ReintegratedSolution {
 /// The running maximum of the weighted difference: a NaN difference must not pass as small.
 @inlinable
 func accumulateDifference(_ worst: inout Double, _ a: Double, _ b: Double, reltol: Double, abstol: Double) {
-    let d = Swift.abs(a - b) / (abstol + reltol * Swift.abs(b))
+    let d = Swift.abs(a - b) / errorWeight(abstol: abstol, reltol: reltol, b)
     worst = d.isNaN ? .infinity : Swift.max(worst, d)
 }
 

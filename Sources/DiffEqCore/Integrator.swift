@@ -44,7 +44,6 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// direction of integration; `nextStop` is the first not yet reached.
     @usableFromInline var stops: [Double]
     @usableFromInline var nextStop = 0
-    @usableFromInline var nextSave = 0
     /// The continuous callback that fired at `tPrev`, if any: its zero at the start of the next
     /// step is the event just handled, not a new crossing.
     @usableFromInline var lastEvent: Int?
@@ -54,13 +53,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var domainU: [Double] = []
     @usableFromInline var domainP: [Double] = []
 
-    // What is saved.
-    @usableFromInline var savedT: [Double] = []
-    @usableFromInline var savedU: [[Scalar]] = []
-    @usableFromInline var denseT: [Double] = []
-    @usableFromInline var denseH: [Double] = []
-    @usableFromInline var denseU: [[Scalar]] = []
-    @usableFromInline var denseData: [[Scalar]] = []
+    /// What is saved (the options' `saveat`, `saveEverystep`, the ends and the events' points).
+    @usableFromInline var saved: SavingRecorder<[Scalar]>
+    /// The dense output, one step appended at each accepted step when `setup.dense`.
+    @usableFromInline var dense: PiecewisePolynomial<Scalar>
 
     /// Current time. Setting it (as `set_t!` does) restarts the method at the new time. A time
     /// outside the span, at its end or non-finite is refused as ``reinit(u0:t0:)`` refuses it (a
@@ -156,6 +152,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self.work = setup.u0
         self._dt = 0
         self.stops = setup.tstops
+        self.dense = PiecewisePolynomial(stateCount: setup.count)
+        self.saved = SavingRecorder(setup)
         self.conditionValues = [Double](repeating: 0, count: callbacks.continuous.count)
         if setup.isOutOfDomain != nil {
             domainU = [Double](repeating: 0, count: setup.count)
@@ -176,14 +174,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             _dt = setup.direction * initialStepSize(du0: du0)
         }
         stepper.start(t: _t, u: _u, du: du0)
-        for _ in 0..<setup.initialSaves(at: _t, nextSave: &nextSave) {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
-        if setup.dense {
-            denseT.append(_t)
-            denseU.append(_u)
-        }
+        saved.start(at: _t, _u)
     }
 
     /// Starts again from `u0` at `t0` (default: the problem's), keeping every buffer's
@@ -219,14 +210,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         iterations = 0
         stops = setup.tstops
         nextStop = stops.firstIndex { dir * ($0 - restart) > 0 } ?? stops.count
-        nextSave = setup.saveTimes.firstIndex { dir * ($0 - restart) >= 0 } ?? setup.saveTimes.count
+        saved.reset(from: restart)
         lastEvent = nil
-        savedT.removeAll(keepingCapacity: true)
-        savedU.removeAll(keepingCapacity: true)
-        denseT.removeAll(keepingCapacity: true)
-        denseH.removeAll(keepingCapacity: true)
-        denseU.removeAll(keepingCapacity: true)
-        denseData.removeAll(keepingCapacity: true)
+        dense.removeAll()
         begin()
     }
 
@@ -237,7 +223,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         let n = _u.count
         var d0 = 0.0, d1 = 0.0
         for i in 0..<n {
-            let sc = setup.abstol[i] + setup.reltol * Swift.abs(_u[i].primal)
+            let sc = errorWeight(abstol: setup.abstol[i], reltol: setup.reltol, _u[i].primal)
             d0 += _u[i].sumOfSquaredComponents / (sc * sc)
             d1 += du0[i].sumOfSquaredComponents / (sc * sc)
         }
@@ -250,7 +236,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _stats.nf += 1
         var d2 = 0.0
         for i in 0..<n {
-            let sc = setup.abstol[i] + setup.reltol * Swift.abs(_u[i].primal)
+            let sc = errorWeight(abstol: setup.abstol[i], reltol: setup.reltol, _u[i].primal)
             d2 += (uNew[i] - du0[i]).sumOfSquaredComponents / (sc * sc)
         }
         d2 = (d2 / m).squareRoot() / h0
@@ -386,7 +372,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         // After `t` was set forward, the save times and stops it jumped over were never
         // integrated: skip them (as reinit does) instead of extrapolating to them.
         let dir = setup.direction
-        while nextSave < setup.saveTimes.count, dir * (setup.saveTimes[nextSave] - _t) < 0 { nextSave += 1 }
+        saved.skip(before: _t)
         while nextStop < stops.count, dir * (stops[nextStop] - _t) <= 0 { nextStop += 1 }
         var du = _u
         f(&du, _u, _p, Scalar(_t))
@@ -403,32 +389,21 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// is `_u`; the state at the step's own end is `_u`, or `uNew` when an event cut the step.
     @inlinable
     mutating func recordStep(h: Double, end: Double, cut: Bool = false) {
-        let dir = setup.direction
-        while nextSave < setup.saveTimes.count {
-            let s = setup.saveTimes[nextSave]
-            guard dir * (end - s) >= 0 else { break }
+        while let s = saved.pendingTime(upTo: end) {
             if s == end {
-                savedU.append(_u)
+                saved.savePending(_u)
             } else {
                 var out = _u
                 stepper.interpolate(
                     f, _p, theta: (s - tPrev) / h, t: tPrev, dt: h, u: uPrev, uNew: cut ? uNew : _u, into: &out,
                     stats: &_stats)
-                savedU.append(out)
+                saved.savePending(out)
             }
-            savedT.append(s)
-            nextSave += 1
         }
-        if setup.saveEverystep {
-            savedT.append(end)
-            savedU.append(_u)
-        }
+        saved.recordStepEnd(end, _u)
         if setup.dense {
-            denseData.append(
-                stepper.denseStepData(f, _p, t: tPrev, dt: h, u: uPrev, uNew: cut ? uNew : _u, stats: &_stats))
-            denseH.append(h)
-            denseT.append(end)
-            denseU.append(_u)
+            stepper.appendDenseStep(
+                f, _p, t: tPrev, dt: h, end: end, u: uPrev, uNew: cut ? uNew : _u, to: &dense, stats: &_stats)
         }
     }
 
@@ -520,11 +495,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _t = event.time
         swap(&_u, &probe)
         let cb = callbacks.continuous[event.index]
-        let savedBefore = savedT.count
+        let savedBefore = saved.count
         recordStep(h: h, end: event.time, cut: true)
-        if cb.savePositions.before && !(savedT.count > savedBefore && savedT.last == event.time) {
-            savedT.append(event.time)
-            savedU.append(_u)
+        if cb.savePositions.before && !(saved.count > savedBefore && saved.lastTime == event.time) {
+            saved.save(event.time, _u)
         }
         var context = EventContext(u: _u, p: _p, t: event.time)
         (event.up ? cb.affect : cb.affectNeg)?(&context)
@@ -539,18 +513,15 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     mutating func runDiscreteCallbacks() {
         for cb in callbacks.discrete where _retcode == nil {
             guard cb.condition(_u, _t, _p) else { continue }
-            if cb.savePositions.before && savedT.last != _t {
-                savedT.append(_t)
-                savedU.append(_u)
-            }
+            if cb.savePositions.before && saved.lastTime != _t { saved.save(_t, _u) }
             var context = EventContext(u: _u, p: _p, t: _t)
             cb.affect(&context)
             applyAffect(context, saveAfter: cb.savePositions.after)
         }
     }
 
-    /// Takes over what an affect changed; a jump in the state is a zero-length interval of the
-    /// dense output, and the method restarts from the new values.
+    /// Takes over what an affect changed; after a jump in the state the dense output's next step
+    /// starts from the new state, and the method restarts from the new values.
     @inlinable @inline(never)
     mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool) {
         guard context.u.count == _u.count, context.p.count == _p.count else {
@@ -561,19 +532,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         let changed = context.u != _u || context.p != _p
         _u = context.u
         _p = context.p
-        if saveAfter {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
-        if changed {
-            if setup.dense {
-                denseData.append([])
-                denseH.append(0)
-                denseT.append(_t)
-                denseU.append(_u)
-            }
-            restart()
-        }
+        if saveAfter { saved.save(_t, _u) }
+        if changed { restart() }
         if context.isTerminated { finish(.terminated, nil) }
     }
 
@@ -585,15 +545,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             _retcode = better.code
             _message = better.message + (why.map { " (the integrator stopped: \($0))" } ?? "")
         }
-        // Save the final state once when only the end is wanted, and the state where a failed
-        // solve stopped whatever was asked for (as the CVODE session keeps its last successful
-        // step): with `saveat` past the failure the solution would otherwise end with no trace
-        // of how far it got.
-        let wantsEnd = !setup.saveEverystep && setup.saveTimes.isEmpty
-        if (wantsEnd || !code.isSuccessful) && savedT.last != _t {
-            savedT.append(_t)
-            savedU.append(_u)
-        }
+        // The state where a failed solve stopped is saved whatever was asked for: with `saveat`
+        // past the failure the solution would otherwise end with no trace of how far it got.
+        saved.finish(at: _t, _u, failed: !code.isSuccessful)
     }
 
     /// Steps until the end of the span, a terminating event or a failure.
@@ -605,11 +559,37 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// The solution so far.
     public var solution: ODESolution<Scalar> {
-        let dense: (any DenseOutput<Scalar>)? =
-            setup.dense && denseT.count >= 2
-            ? stepper.makeDenseOutput(times: denseT, stepSizes: denseH, states: denseU, data: denseData) : nil
-        return ODESolution(
-            t: savedT, u: savedU, retcode: _retcode ?? .default, message: _message, stats: _stats,
-            algorithm: stepper.name, denseOutput: dense)
+        ODESolution(
+            t: saved.times, u: saved.values, retcode: _retcode ?? .default, message: _message, stats: _stats,
+            algorithm: stepper.name, denseOutput: setup.dense && !dense.isEmpty ? dense : nil)
+    }
+
+    /// The dense output of the steps accepted so far (empty without `dense: true`): it grows
+    /// with each step, so the solution's past can be read while the integration goes on.
+    public var interpolant: PiecewisePolynomial<Scalar> { dense }
+
+    /// Writes the state at a time already passed (from the first step's start to `t`) into
+    /// `out`, from the dense output: what a delay equation reads of its history. Needs
+    /// `dense: true`; throws ``InterpolationError/outOfDomain(t:domain:)`` for a time not yet
+    /// reached (or NaN) and ``InterpolationError/noDenseOutput`` before the first step.
+    @inlinable
+    public func interpolate(at time: Double, into out: inout [Scalar]) throws(InterpolationError) {
+        try checkHistory(time, out.count)
+        dense.evaluate(at: time, into: &out)
+    }
+
+    /// Writes `du/dt` at a time already passed into `out` (see ``interpolate(at:into:)``).
+    @inlinable
+    public func derivative(at time: Double, into out: inout [Scalar]) throws(InterpolationError) {
+        try checkHistory(time, out.count)
+        dense.derivative(at: time, into: &out)
+    }
+
+    @inlinable
+    func checkHistory(_ time: Double, _ count: Int) throws(InterpolationError) {
+        guard setup.dense, !dense.isEmpty else { throw .noDenseOutput }
+        let (lo, hi) = dense.domain
+        guard count == dense.stateCount else { throw .lengthMismatch(expected: dense.stateCount, got: count) }
+        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
     }
 }

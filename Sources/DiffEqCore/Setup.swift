@@ -160,17 +160,4 @@ extension SolveSetup {
             throw .invalidStepOption("fixed steps of dt = \(dt) cannot move t: the resolution of t on this span is \(resolution)")
         }
     }
-
-    /// How many copies of the initial point a solve saves (the array and fixed-size integrators
-    /// share this rule): one when every step is saved or nothing else is asked for, plus one per
-    /// `saveat` time equal to `t` (consumed from `nextSave`).
-    @inlinable
-    package func initialSaves(at t: Double, nextSave: inout Int) -> Int {
-        var count = saveEverystep || saveTimes.isEmpty ? 1 : 0
-        while nextSave < saveTimes.count && saveTimes[nextSave] == t {
-            count += 1
-            nextSave += 1
-        }
-        return count
-    }
 }

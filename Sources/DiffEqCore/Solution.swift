@@ -60,6 +60,21 @@ public protocol DenseOutput<Scalar>: Sendable {
     var stateCount: Int { get }
     /// Writes the interpolated state at `t` (inside ``domain``) into `out`.
     func evaluate(at t: Double, into out: inout [Scalar])
+    /// Writes the time derivative of the interpolant at `t` (inside ``domain``) into `out`.
+    func derivative(at t: Double, into out: inout [Scalar])
+    /// The local order `q` of the interpolant (error `O(h^(q+1))` inside a step), the highest
+    /// over the steps when it varies; `nil` when unknown.
+    var order: Int? { get }
+    /// The same dense output as the library's ``PiecewisePolynomial``, when it is one (every
+    /// solver of the library gives one): code that evaluates it often (the adjoint methods, at
+    /// every backward stage) takes this to get evaluation specialised for its scalar, as
+    /// `withContiguousStorageIfAvailable` offers contiguous storage. Defaults to `nil`.
+    var piecewisePolynomial: PiecewisePolynomial<Scalar>? { get }
+}
+
+extension DenseOutput {
+    public var order: Int? { nil }
+    public var piecewisePolynomial: PiecewisePolynomial<Scalar>? { nil }
 }
 
 /// Errors from evaluating a solution between its saved points.
@@ -69,6 +84,8 @@ public enum InterpolationError: Error, Equatable, Sendable, CustomStringConverti
     case noDenseOutput
     /// The time lies outside what was computed.
     case outOfDomain(t: Double, domain: ClosedRange<Double>)
+    /// The output buffer does not have the state's length.
+    case lengthMismatch(expected: Int, got: Int)
 
     public var description: String {
         switch self {
@@ -77,6 +94,8 @@ public enum InterpolationError: Error, Equatable, Sendable, CustomStringConverti
                 + "stopped before its first step has none either"
         case .outOfDomain(let t, let d):
             return "t = \(t) is outside the computed interval \(d)"
+        case .lengthMismatch(let expected, let got):
+            return "the output has \(got) components; the state has \(expected)"
         }
     }
 }
@@ -130,14 +149,28 @@ public struct ODESolution<Scalar: DiffEqScalar>: Sendable {
         return out
     }
 
+    /// `du/dt` at time `t`, the derivative of the dense output (of the step starting at `t` when
+    /// `t` is a step's end). Throws as ``callAsFunction(_:)``.
+    public func derivative(_ time: Double) throws(InterpolationError) -> [Scalar] {
+        guard let dense = denseOutput else { throw .noDenseOutput }
+        let (lo, hi) = dense.domain
+        guard lo <= hi else { throw .noDenseOutput }
+        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
+        var out = [Scalar](repeating: .zero, count: dense.stateCount)
+        dense.derivative(at: time, into: &out)
+        return out
+    }
+
     /// Component `i` of the state at time `t`.
     public func callAsFunction(_ time: Double, component i: Int) throws(InterpolationError) -> Scalar {
         try self(time)[i]
     }
 }
 
-/// Piecewise cubic Hermite interpolation through saved states and derivatives: the dense output
-/// of integrators that expose only `u` and `du/dt` at their steps (CVODE here).
+/// Piecewise cubic Hermite interpolation through saved states and derivatives, for integrators
+/// that expose only `u` and `du/dt` at their steps (the library's own solvers give a
+/// ``PiecewisePolynomial``, which ``PiecewisePolynomial/appendHermite(from:to:step:u0:u1:f0:f1:)``
+/// can fill with the same data).
 public struct HermiteDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
     public let times: [Double]
     public let states: [[Scalar]]
@@ -157,9 +190,24 @@ public struct HermiteDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
 
     public var stateCount: Int { states.first?.count ?? 0 }
 
-    // Inlinable so that code which knows the concrete type (the adjoint methods, which evaluate
-    // the forward solution at every backward stage) gets it specialised; through
-    // `any DenseOutput` it runs generic.
+    public var order: Int? { 3 }
+
+    @inlinable
+    public func derivative(at t: Double, into out: inout [Scalar]) {
+        let i = intervalIndex(times, t)
+        let h = times[i + 1] - times[i]
+        let s = (t - times[i]) / h
+        // Derivatives of the cubic Hermite basis, over h for d/dt.
+        let d00 = 6 * s * (s - 1) / h
+        let d10 = (1 - s) * (1 - 3 * s)
+        let d01 = -d00
+        let d11 = s * (3 * s - 2)
+        let (u0, u1, f0, f1) = (states[i], states[i + 1], derivatives[i], derivatives[i + 1])
+        for k in out.indices {
+            out[k] = u0[k].scaled(by: d00) + f0[k].scaled(by: d10) + u1[k].scaled(by: d01) + f1[k].scaled(by: d11)
+        }
+    }
+
     @inlinable
     public func evaluate(at t: Double, into out: inout [Scalar]) {
         let i = intervalIndex(times, t)

@@ -32,9 +32,11 @@ public struct StaticIntegratorState<State: StaticState> {
     @usableFromInline package var lastWasRejected = false
     @usableFromInline package var iterations = 0
     @usableFromInline package var nextStop = 0
-    @usableFromInline package var nextSave = 0
-    @usableFromInline package var savedT: [Double] = []
-    @usableFromInline package var savedU: [State] = []
+    /// What is saved; its rules are taken from the setup in ``begin(dt:evaluations:setup:)``.
+    @usableFromInline package var saved = SavingRecorder<State>(saveTimes: [], saveEverystep: false, direction: 1)
+    /// The saved times and states.
+    @inlinable package var savedT: [Double] { saved.times }
+    @inlinable package var savedU: [State] { saved.values }
 
     @inlinable
     package init(t0: Double, u0: State) {
@@ -52,10 +54,9 @@ public struct StaticIntegratorState<State: StaticState> {
     package mutating func begin(dt: Double, evaluations: Int, setup: SolveSetup<Double>) {
         self.dt = dt
         stats.nf += evaluations
-        for _ in 0..<setup.initialSaves(at: t, nextSave: &nextSave) {
-            savedT.append(t)
-            savedU.append(u)
-        }
+        saved.configure(setup)
+        let (t, u) = (self.t, self.u)
+        saved.start(at: t, u)
     }
 
     /// Back to `u0` at `t0` with fresh counters, keeping the saved arrays' capacity.
@@ -73,9 +74,7 @@ public struct StaticIntegratorState<State: StaticState> {
         lastWasRejected = false
         iterations = 0
         nextStop = 0
-        nextSave = 0
-        savedT.removeAll(keepingCapacity: true)
-        savedU.removeAll(keepingCapacity: true)
+        saved.reset(from: t0)
     }
 }
 
@@ -219,7 +218,7 @@ extension StaticIntegrator {
         let n = setup.count
         var d0 = 0.0, d1 = 0.0
         for i in 0..<n {
-            let sc = setup.abstol[i] + setup.reltol * Swift.abs(u[i])
+            let sc = errorWeight(abstol: setup.abstol[i], reltol: setup.reltol, u[i])
             d0 += (u[i] * u[i]) / (sc * sc)
             d1 += (du0[i] * du0[i]) / (sc * sc)
         }
@@ -231,7 +230,7 @@ extension StaticIntegrator {
         let du1 = evaluate(u1, at: t + setup.direction * h0)
         var d2 = 0.0
         for i in 0..<n {
-            let sc = setup.abstol[i] + setup.reltol * Swift.abs(u[i])
+            let sc = errorWeight(abstol: setup.abstol[i], reltol: setup.reltol, u[i])
             let d = du1[i] - du0[i]
             d2 += (d * d) / (sc * sc)
         }
@@ -320,26 +319,19 @@ extension StaticIntegrator {
     /// Saves what the options ask for after the accepted step from `tPrev` of size `h`.
     @inlinable
     package mutating func recordStep(h: Double) {
-        let dir = setup.direction
-        while loop.nextSave < setup.saveTimes.count {
-            let time = setup.saveTimes[loop.nextSave]
-            guard dir * (loop.t - time) >= 0 else { break }
-            let value = time == loop.t ? loop.u : interpolate(theta: (time - loop.tPrev) / h, dt: h)
-            // `value` is a local: appending it does not read `loop` (see below).
-            loop.savedU.append(value)
-            loop.savedT.append(time)
-            loop.nextSave += 1
+        let end = loop.t
+        while let time = loop.saved.pendingTime(upTo: end) {
+            let value = time == end ? loop.u : interpolate(theta: (time - loop.tPrev) / h, dt: h)
+            // `value` is a local: saving it does not read `loop` (see below).
+            loop.saved.savePending(value)
         }
-        if setup.saveEverystep {
-            // Read into locals first, in their own statement: as the argument of `append` on
-            // another part of `loop`, `loop.u` was read through a copy of the whole of `loop`
-            // that lived until the append returned (unspecialized code, as in a debug build), so
-            // the saved arrays were shared during every append and copied in full: a solve that
-            // saved every step was quadratic in its steps (242,903 steps: 33.8 s).
-            let (t, u) = (loop.t, loop.u)
-            loop.savedT.append(t)
-            loop.savedU.append(u)
-        }
+        // Read into locals first, in their own statement: as the argument of a call on another
+        // part of `loop`, `loop.u` was read through a copy of the whole of `loop` that lived
+        // until the call returned (unspecialized code, as in a debug build), so the saved arrays
+        // were shared during every append and copied in full: a solve that saved every step was
+        // quadratic in its steps (242,903 steps: 33.8 s).
+        let (t, u) = (loop.t, loop.u)
+        loop.saved.recordStepEnd(t, u)
     }
 
     /// Ends the integration with `code` (or the method's more specific cause) and saves the
@@ -353,13 +345,9 @@ extension StaticIntegrator {
             loop.message = message
         }
         // The end when only the end is wanted; the state where a failed solve stopped in any
-        // case (as ODEIntegrator and the CVODE session).
-        let wantsEnd = !setup.saveEverystep && setup.saveTimes.isEmpty
-        if (wantsEnd || !(loop.retcode ?? code).isSuccessful) && loop.savedT.last != loop.t {
-            let (t, u) = (loop.t, loop.u)
-            loop.savedT.append(t)
-            loop.savedU.append(u)
-        }
+        // case (the rules of every loop, ``SavingRecorder``).
+        let (t, u, failed) = (loop.t, loop.u, !(loop.retcode ?? code).isSuccessful)
+        loop.saved.finish(at: t, u, failed: failed)
     }
 
     /// Starts again from `u0` (default: the problem's) at the problem's `t0`, keeping every

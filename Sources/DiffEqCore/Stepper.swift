@@ -66,17 +66,13 @@ public protocol ODEStepper {
         _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
         uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats)
 
-    /// What must be kept of the last accepted step for the solution's dense output.
-    mutating func denseStepData(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar],
-        stats: inout SolverStats) -> [Scalar]
-
-    /// Builds the solution's dense output from every accepted step. Interval `i` runs from
-    /// `times[i]` (state `states[i]`) to `times[i+1]`; it was computed by a step of signed size
-    /// `stepSizes[i]` (longer than the interval when an event cut the step short; 0 for the
-    /// zero-length interval across an event's jump) whose data is `data[i]`.
-    func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
-        -> any DenseOutput<Scalar>
+    /// Appends the method's interpolant of the last accepted step (from `u` at `t` to `uNew` at
+    /// `t + dt`) to `dense`, covering `t` to `end` (`end` is `t + dt`, or an event's time inside
+    /// the step when the event cut it short). The dense output grows step by step, so the past
+    /// can be read during the solve (``ODEIntegrator/interpolate(at:into:)``).
+    mutating func appendDenseStep(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats)
 }
 
 extension ODEStepper {
@@ -86,6 +82,23 @@ extension ODEStepper {
     public var stabilityBoundary: Double { .infinity }
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? { nil }
     public func validateSettings() throws(DiffEqError) {}
+}
+
+/// The error weight of one component, `abstol + reltol·max(|a|, |b|)` for the states `a`, `b` at
+/// a step's two ends (the denominator of SciMLBase's `calculate_residuals`; HNW I §II.4, (4.10)):
+/// the one place it is written. ``ErrorScale``, the fixed-size loops' error norms, the initial
+/// step, and the comparisons of two solutions (global error control, the adjoints' drift) all
+/// call it.
+@inlinable @inline(__always)
+public func errorWeight(abstol: Double, reltol: Double, _ a: Double, _ b: Double) -> Double {
+    abstol + reltol * Swift.max(Swift.abs(a), Swift.abs(b))
+}
+
+/// ``errorWeight(abstol:reltol:_:_:)`` for one state: `abstol + reltol·|a|` (bit for bit, as
+/// `max(|a|, |a|) = |a|`).
+@inlinable @inline(__always)
+public func errorWeight(abstol: Double, reltol: Double, _ a: Double) -> Double {
+    errorWeight(abstol: abstol, reltol: reltol, a, a)
 }
 
 /// Per-component error weights `1 / (abstol_i + reltol * max(|u_i|, |uNew_i|))`, and the RMS
@@ -102,7 +115,7 @@ public struct ErrorScale: Sendable {
     /// The tolerance scale of component `i` given the states at both ends of the step.
     @inlinable @inline(__always)
     public func scale(_ i: Int, _ a: Double, _ b: Double) -> Double {
-        abstol[i] + reltol * Swift.max(Swift.abs(a), Swift.abs(b))
+        errorWeight(abstol: abstol[i], reltol: reltol, a, b)
     }
 
     /// RMS norm over value and derivative components: `sqrt(sum(err²/sc²) / (n·m))`, with `m`

@@ -36,6 +36,10 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline var du: [Scalar]
     @usableFromInline var stageArg: [Scalar]
     @usableFromInline var thetaWeights: [Double]
+    /// The continuous extension's coefficients flattened for the dense output: stage `j`'s
+    /// `θ^1 … θ^d` at `[j·d, (j+1)·d)` (zero-padded), `d = denseDegree`.
+    @usableFromInline let denseWeights: [Double]
+    @usableFromInline let denseDegree: Int
     /// The step's coefficients times dt (see `scaleCoefficients`).
     @usableFromInline var scaledCoefficients: StageStorage<Double>
     @usableFromInline var firstStage: FirstStage = .missing
@@ -85,6 +89,12 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         du = [Scalar](repeating: .zero, count: n)
         stageArg = [Scalar](repeating: .zero, count: n)
         thetaWeights = [Double](repeating: 0, count: totalStages)
+        let polys = tableau.interpolant?.coefficients ?? []
+        let d = polys.map(\.count).max() ?? 0
+        var flat = [Double](repeating: 0, count: totalStages * d)
+        for (j, poly) in polys.enumerated() where j < totalStages { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
+        denseWeights = flat
+        denseDegree = d
         scaledCoefficients = StageStorage(count: aFlat.count + b.count + btilde.count + btilde3.count)
         previousArg = [Scalar](repeating: .zero, count: n)
         endDerivative = residual == nil ? [] : [Scalar](repeating: .zero, count: n)
@@ -383,114 +393,22 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         }
     }
 
-    public mutating func denseStepData(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar],
-        stats: inout SolverStats
-    ) -> [Scalar] {
-        guard tableau.interpolant != nil else { return [] }
-        computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
-        return Array(UnsafeBufferPointer(start: k.base, count: totalStages * n))
-    }
-
-    public func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
-        -> any DenseOutput<Scalar>
-    {
-        RKDenseOutput(
-            times: times, stepSizes: stepSizes, states: states, stages: data, interpolant: tableau.interpolant)
-    }
-}
-
-/// `w_i = Σ_j B[i][j] θ^(j+1)` by Horner's rule: the weights of a continuous extension at `θ`
-/// (shared with the SDIRK family, whose interpolants have the same form).
-@inlinable
-public func evaluateWeights(_ coefficients: [[Double]], theta: Double, into w: inout [Double]) {
-    for i in coefficients.indices {
-        let poly = coefficients[i]
-        var acc = 0.0
-        for j in poly.indices.reversed() { acc = acc * theta + poly[j] }
-        w[i] = acc * theta
-    }
-}
-
-/// The dense output of an explicit Runge-Kutta solve: every step's stages and the tableau's
-/// continuous extension (linear interpolation for methods that publish none).
-public struct RKDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
-    public let times: [Double]
-    public let stepSizes: [Double]
-    public let states: [[Scalar]]
-    public let stages: [[Scalar]]
-    public let interpolant: ContinuousExtension?
-    /// The interpolant's coefficients flattened, `degree` per stage (stage `j`'s `θ^1...θ^d` at
-    /// `[j*degree, (j+1)*degree)`, zero-padded): evaluation walks one contiguous buffer instead
-    /// of an array of arrays.
-    @usableFromInline let flatCoefficients: [Double]
-    @usableFromInline let degree: Int
-
-    /// Interval `i` runs from `times[i]` (state `states[i]`) to `times[i+1]`, computed by a step
-    /// of signed size `stepSizes[i]` whose stage derivatives are `stages[i]` (stage `j` at
-    /// `[j*n, (j+1)*n)`); empty stages mean linear interpolation on that interval.
-    public init(
-        times: [Double], stepSizes: [Double], states: [[Scalar]], stages: [[Scalar]], interpolant: ContinuousExtension?
-    ) {
-        self.times = times
-        self.stepSizes = stepSizes
-        self.states = states
-        self.stages = stages
-        self.interpolant = interpolant
-        let polys = interpolant?.coefficients ?? []
-        let d = polys.map(\.count).max() ?? 0
-        var flat = [Double](repeating: 0, count: polys.count * d)
-        for (j, poly) in polys.enumerated() { for (m, c) in poly.enumerated() { flat[j * d + m] = c } }
-        self.flatCoefficients = flat
-        self.degree = d
-    }
-
-    public var domain: (Double, Double) {
-        (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))
-    }
-
-    public var stateCount: Int { states.first?.count ?? 0 }
-
-    // Inlinable so that code which knows the concrete type (the adjoint methods, which evaluate
-    // the forward solution at every backward stage) gets it specialised; through
-    // `any DenseOutput` it runs generic.
     @inlinable
-    public func evaluate(at t: Double, into out: inout [Scalar]) {
-        let i = intervalIndex(times, t)
-        let h = stepSizes[i]
-        let u0 = states[i]
-        let k = stages[i]
-        guard interpolant != nil, !k.isEmpty else {
-            // Linear between the interval's ends (when the step was cut short by an event, its
-            // end state is the next boundary's).
-            let u1 = states[i + 1]
-            let span = times[i + 1] - times[i]
-            let theta = span == 0 ? 0 : (t - times[i]) / span
-            for m in out.indices { out[m] = u0[m].scaled(by: 1 - theta) + u1[m].scaled(by: theta) }
+    public mutating func appendDenseStep(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
+    ) {
+        guard tableau.interpolant != nil else {
+            // No published dense output (the fixed-step methods): linear between the ends.
+            dense.appendLinear(from: t, to: end, step: dt, u0: u, u1: uNew)
             return
         }
-        let theta = h == 0 ? 0 : (t - times[i]) / h
-        // Stage by stage, each weight b_j(θ) by Horner's rule: no scratch array, so evaluating
-        // the solution (as adjoint methods do at every backward stage) allocates nothing.
-        let n = u0.count, d = degree, stageCount = flatCoefficients.count / Swift.max(d, 1)
-        out.withUnsafeMutableBufferPointer { o in
-            u0.withUnsafeBufferPointer { u in for m in 0..<n { o[m] = u[m] } }
-            k.withUnsafeBufferPointer { k in
-                flatCoefficients.withUnsafeBufferPointer { c in
-                    for j in 0..<stageCount {
-                        var weight = 0.0
-                        var q = d
-                        while q > 0 {
-                            q -= 1
-                            weight = weight * theta + c[j * d + q]
-                        }
-                        weight *= theta * h
-                        if weight == 0 { continue }
-                        let base = j * n
-                        for m in 0..<n { o[m] += k[base + m].scaled(by: weight) }
-                    }
-                }
-            }
+        computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
+        let (degree, order) = (denseDegree, tableau.interpolant?.order ?? 1)
+        denseWeights.withUnsafeBufferPointer { w in
+            dense.appendStageWeighted(
+                from: t, to: end, step: dt, u0: u, u1: uNew, stages: k.base, stageCount: totalStages,
+                weights: w.baseAddress!, degree: degree, order: order)
         }
     }
 }

@@ -167,7 +167,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
         var e5 = 0.0, e3 = 0.0
         let n = setup.count
         for m in 0..<n {
-            let sc = abstol[m] + reltol * Swift.max(Swift.abs(loop.u[m]), Swift.abs(loop.uNew[m]))
+            let sc = errorWeight(abstol: abstol[m], reltol: reltol, loop.u[m], loop.uNew[m])
             let inv = 1 / (sc * sc)
             e5 += (err[m] * err[m]) * inv
             if hasBtilde3 { e3 += (err3[m] * err3[m]) * inv }
@@ -201,7 +201,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
             let r = f(point, p, t + theta * dt) * dt - slope
             var sum = 0.0
             for m in 0..<n {
-                let sc = abstol[m] + reltol * Swift.max(Swift.abs(u[m]), Swift.abs(uNew[m]))
+                let sc = errorWeight(abstol: abstol[m], reltol: reltol, u[m], uNew[m])
                 sum += (r[m] * r[m]) / (sc * sc)
             }
             let e = (sum / Double(n)).squareRoot()
@@ -267,7 +267,7 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
         var sum = 0.0
         let n = setup.count
         for m in 0..<n {
-            let sc = abstol[m] + reltol * Swift.max(Swift.abs(u[m]), Swift.abs(g[m]))
+            let sc = errorWeight(abstol: abstol[m], reltol: reltol, u[m], g[m])
             let inv = 1 / (sc * sc)
             sum += (err[m] * err[m]) * inv
         }

@@ -231,28 +231,14 @@ package final class _AdjointWorkspace<Model: ODEModel> {
     }
 }
 
-/// `evaluate(at:into:)` of a dense output, specialised for Double when its type is one of the
-/// library's (found by a dynamic cast once per solve): through `any DenseOutput` the
-/// evaluation would run the generic code with the arithmetic behind witness tables, at every
+/// `evaluate(at:into:)` of a dense output, specialised for Double when it is the library's
+/// ``PiecewisePolynomial`` (every solver's; the protocol offers it): through `any DenseOutput`
+/// the evaluation would run the generic code with the arithmetic behind witness tables, at every
 /// stage of the backward solve.
 @inlinable
 func _evaluator(_ dense: any DenseOutput<Double>) -> (Double, inout [Double]) -> Void {
-    if let d = dense as? RKDenseOutput<Double> { return { t, out in d.evaluate(at: t, into: &out) } }
-    if let d = dense as? RosenbrockDenseOutput<Double> { return { t, out in d.evaluate(at: t, into: &out) } }
-    if let d = dense as? HermiteDenseOutput<Double> { return { t, out in d.evaluate(at: t, into: &out) } }
+    if let d = dense.piecewisePolynomial { return { t, out in d.evaluate(at: t, into: &out) } }
     return { t, out in dense.evaluate(at: t, into: &out) }
-}
-
-/// The order of a dense output's interpolant when its type is one of the library's, else `nil`:
-/// a Runge-Kutta method's continuous extension declares it; the Rodas-form interpolant with `r`
-/// dense rows has order `r + 1` (Rosenbrock23: 2; Rodas4: 3, Hairer & Wanner II §VI.4; Rodas5P:
-/// 4, Steinebach 2023); cubic Hermite interpolation has order 3.
-@inlinable
-func _interpolantOrder(_ dense: any DenseOutput<Double>) -> Int? {
-    if let d = dense as? RKDenseOutput<Double> { return d.interpolant?.order ?? 1 }
-    if let d = dense as? RosenbrockDenseOutput<Double> { return d.rows + 1 }
-    if dense is HermiteDenseOutput<Double> { return 3 }
-    return nil
 }
 
 /// Integrates a backward system from the last observation time to `t0` in one solve: the
@@ -568,8 +554,8 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
             var breaks = sol.t
             for s in forwardTimes where s > lo && s < hi { breaks.append(s) }
             breaks.sort()
-            let forwardOrder = forward.denseOutput.flatMap(_interpolantOrder)
-            let adjointOrder = _interpolantOrder(adjointDense)
+            let forwardOrder = forward.denseOutput?.order
+            let adjointOrder = adjointDense.order
             let order = forwardOrder.flatMap { f in adjointOrder.map { Swift.max(f, $0) } }
             let (nodes, weights) = QuadratureAdjoint.gaussLegendre(interpolantOrder: order)
             let products = _CompressedJacobian.makeParameterProduct(model, pattern: ws.pattern, n: n, p: plan.p)
@@ -614,7 +600,7 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
 func _drift(_ y: [Double], _ u: [Double], _ plan: ObservationPlan) -> Double {
     var worst = 0.0
     for i in u.indices {
-        let d = Swift.abs(y[i] - u[i]) / (plan.options.abstol[i] + plan.options.reltol * Swift.abs(u[i]))
+        let d = Swift.abs(y[i] - u[i]) / errorWeight(abstol: plan.options.abstol[i], reltol: plan.options.reltol, u[i])
         if !(d <= worst) { worst = d }  // NaN propagates
     }
     return worst

@@ -1,57 +1,54 @@
 import DiffEqCore
 
-/// CVODE's own interpolating polynomial of every step, the one `CVodeGetDky` (and so `saveat`)
-/// evaluates: after a step from `t_n − h` to `t_n` at order `q`, CVODE's Nordsieck array
-/// `z_j = h^j y^(j)(t_n) / j!` (`j = 0...q`) defines `p(t) = Σ_j z_j ((t − t_n)/h)^j` on
-/// `[t_n − h, t_n]` (CVODES User Guide, SUNDIALS 6.x, §2.1 and `CVodeGetDky`; Byrne &
-/// Hindmarsh 1975). A step's `z_j` are read as `CVodeGetDky(t_n, j)·h^j/j!`, so the dense output
-/// is exactly what `saveat` gets at every `t`, of the order CVODE uses (up to 5 for BDF, 12 for
-/// Adams), where a cubic Hermite through the step ends was 568 tolerances off between the
-/// steps of DETEST A3 at reltol 1e-10 (issue #13).
-///
-/// Nodes are the step ends; a node that starts a segment (`t0`, and the state after an event
-/// changed it: a zero-length interval marks the jump) carries no polynomial. Memory: `q + 1`
-/// state vectors per step.
-struct CVODEPolynomialDenseOutput<Scalar: DiffEqScalar>: DenseOutput, Sendable {
-    let times: [Double]
-    /// The state at each node (for the ends of a zero-length or polynomial-less interval).
-    let states: [[Double]]
-    /// The step `h` of the step ending at each node (0 for a segment start).
-    let steps: [Double]
-    /// `z_0, ..., z_q` of that step, concatenated (`(q + 1) n` values; empty for a segment start).
-    let coefficients: [[Double]]
-
-    var stateCount: Int { states.first?.count ?? 0 }
-
-    var domain: (Double, Double) {
-        guard let a = times.first, let b = times.last else { return (0, -1) }
-        return (Swift.min(a, b), Swift.max(a, b))
+extension PiecewisePolynomial where Scalar == Double {
+    /// Appends CVODE's own interpolating polynomial of a step, the one `CVodeGetDky` (and so
+    /// `saveat`) evaluates: after a step of size `h` at order `q` that reached `end`, the
+    /// Nordsieck array `z_j = h^j y^(j)(end) / j!` (`j = 0...q`, concatenated in `z`) defines
+    /// `p(t) = Σ_j z_j ((t − end)/h)^j` (CVODES User Guide, SUNDIALS 6.x, §2.1 and `CVodeGetDky`;
+    /// Byrne & Hindmarsh 1975), here over the interval from `start` to `end` (the whole step, or
+    /// its part after a root return or before one). Where a cubic Hermite through the step ends
+    /// was 568 tolerances off between the steps of DETEST A3 at reltol 1e-10, this polynomial is
+    /// of the order CVODE uses (issue #13).
+    ///
+    /// In `θ = (t − start)/H`, `H = end − start`: `p = Σ_j w_j (θ − 1)^j` with `w_j = z_j (H/h)^j`,
+    /// shifted to powers of `θ` (`a_q`, Taylor shift by repeated synthetic division), then put in
+    /// the form of ``PiecewisePolynomial``: `u₀ = p(start) = a_0`, `u₁ = z_0` (the state CVODE
+    /// returned at `end`, exactly), `c_k = −(a_{k+2} + … + a_q)`.
+    mutating func appendNordsieck(from start: Double, to end: Double, step h: Double, order q: Int, z: [Double]) {
+        let n = stateCount
+        let span = end - start
+        let ratio = span / h
+        appendStep(from: start, to: end, step: span, rows: Swift.max(q - 1, 0), order: q) { v in
+            var a = [Double](repeating: 0, count: q + 1)
+            for m in 0..<n {
+                var scale = 1.0
+                for j in 0...q {
+                    a[j] = z[j * n + m] * scale
+                    scale *= ratio
+                }
+                // Σ w_j x^j with x = θ − 1 into powers of θ.
+                for i in 0..<q {
+                    var j = q - 1
+                    while j >= i {
+                        a[j] -= a[j + 1]
+                        j -= 1
+                    }
+                }
+                v[m] = a[0]
+                v[n + m] = z[m]
+                var tail = 0.0
+                var k = q
+                while k >= 2 {
+                    tail += a[k]
+                    v[k * n + m] = -tail
+                    k -= 1
+                }
+            }
+        }
     }
 
-    func evaluate(at t: Double, into out: inout [Scalar]) {
-        let i = intervalIndex(times, t)
-        let node = i + 1
-        let n = out.count
-        let z = coefficients[node]
-        guard !z.isEmpty, steps[node] != 0 else {
-            // Not reached through `intervalIndex` (it skips zero-length intervals); linear as
-            // the safe answer if it ever is.
-            let h = times[node] - times[i]
-            let s = h == 0 ? 1 : (t - times[i]) / h
-            for k in 0..<n { out[k] = Scalar(states[i][k] + s * (states[node][k] - states[i][k])) }
-            return
-        }
-        let s = (t - times[node]) / steps[node]
-        let q = z.count / n - 1
-        for k in 0..<n {
-            // Horner in s.
-            var v = z[q * n + k]
-            var j = q - 1
-            while j >= 0 {
-                v = v * s + z[j * n + k]
-                j -= 1
-            }
-            out[k] = Scalar(v)
-        }
+    /// A copy in another scalar type (CVODE computes in `Double`).
+    func converted<S: DiffEqScalar>(to _: S.Type) -> PiecewisePolynomial<S> {
+        PiecewisePolynomial<S>(converting: self)
     }
 }

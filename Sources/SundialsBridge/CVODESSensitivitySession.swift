@@ -384,19 +384,20 @@ package final class CVODESSensitivitySession {
     {
         let phase = "CVODES forward sensitivity"
         let last = times.last ?? t0
-        var states: [[Double]] = []
+        // The observation times are `saveat` times: the states through the saving rules of
+        // every solver (``SavingRecorder``), the sensitivities beside them.
+        var saved = SavingRecorder<[Double]>(saveTimes: times, saveEverystep: false, direction: 1)
         var sensitivities: [[Double]] = []
-        states.reserveCapacity(times.count)
         sensitivities.reserveCapacity(times.count)
         var stats = CVODESStatistics()
         // Observations at t0 are the initial values; with nothing after t0 CVODES is not needed.
-        var k = 0
-        while k < times.count && times[k] == t0 {
-            states.append(u0)
+        while saved.pendingTime(upTo: t0) != nil {
+            saved.savePending(u0)
             sensitivities.append(s0)
-            k += 1
         }
-        guard k < times.count else { return CVODESForwardOutput(states: states, sensitivities: sensitivities, stats: stats) }
+        guard saved.nextSave < times.count else {
+            return CVODESForwardOutput(states: saved.values, sensitivities: sensitivities, stats: stats)
+        }
 
         try createForward(u0: u0, t0: t0, stopTime: last, phase: phase)
         guard let memory, let y else { throw CVODESFailure(phase: phase, retcode: .failure, message: "no CVODES memory") }
@@ -449,7 +450,7 @@ package final class CVODESSensitivitySession {
         let work = try newVector(u0, phase: phase)
         self.work = work
         var tret = t0
-        while k < times.count {
+        while saved.nextSave < times.count {
             if forwardSteps >= settings.maxNumSteps {
                 throw stepLimitFailure(
                     "CVODES took maxiters = \(settings.maxNumSteps) steps before reaching t = \(last) (at t = \(tret))",
@@ -458,8 +459,7 @@ package final class CVODESSensitivitySession {
             let flag = CVode(memory, last, y, &tret, CV_ONE_STEP)
             if flag < 0 { throw integrationFailure(flag, "CVode", phase: phase, nonFiniteBefore: 0) }
             try checkStepFloor(flag, at: tret, phase: phase)
-            while k < times.count && times[k] <= tret {
-                let t = times[k]
+            while let t = saved.pendingTime(upTo: tret) {
                 var u = values(y, count: n)
                 if t == tret {
                     var ts = t
@@ -479,10 +479,9 @@ package final class CVODESSensitivitySession {
                         phase: phase, retcode: .unstable, message: "the state or a sensitivity became NaN or Inf at t = \(t)")
                 }
                 // Repeated observation times share one interpolation.
-                while k < times.count && times[k] == t {
-                    states.append(u)
+                while saved.pendingTime(upTo: tret) == t {
+                    saved.savePending(u)
                     sensitivities.append(s)
-                    k += 1
                 }
             }
         }
@@ -495,7 +494,7 @@ package final class CVODESSensitivitySession {
         stats.sensitivityRHS = nfSe + nfeS
         stats.forwardJacobians = nje
         stats.forwardSteps = forwardSteps
-        return CVODESForwardOutput(states: states, sensitivities: sensitivities, stats: stats)
+        return CVODESForwardOutput(states: saved.values, sensitivities: sensitivities, stats: stats)
     }
 
     // MARK: Adjoint sensitivity analysis
@@ -505,17 +504,14 @@ package final class CVODESSensitivitySession {
     ) throws(CVODESFailure) -> CVODESAdjointOutput {
         var phase = "CVODES forward (CVodeF)"
         var stats = CVODESStatistics()
-        var states: [[Double]] = []
-        states.reserveCapacity(times.count)
+        // The observation times are `saveat` times (``SavingRecorder``).
+        var saved = SavingRecorder<[Double]>(saveTimes: times, saveEverystep: false, direction: 1)
         var lambda = [Double](repeating: 0, count: n)
         let last = times.last ?? t0
-        var k = 0
-        while k < times.count && times[k] == t0 {
-            states.append(u0)
-            k += 1
-        }
+        while saved.pendingTime(upTo: t0) != nil { saved.savePending(u0) }
         // Every observation at t0: L depends on u0 only.
         guard last > t0 else {
+            let states = saved.values
             for j in stride(from: times.count - 1, through: 0, by: -1) { jump(j, states[j], &lambda) }
             return CVODESAdjointOutput(
                 states: states, lambda: lambda, mu: [Double](repeating: 0, count: np), stats: stats)
@@ -537,7 +533,7 @@ package final class CVODESSensitivitySession {
         self.work = work
         var tret = t0
         var ncheck: Int32 = 0
-        while k < times.count {
+        while saved.nextSave < times.count {
             if forwardSteps >= settings.maxNumSteps {
                 throw stepLimitFailure(
                     "CVODES took maxiters = \(settings.maxNumSteps) steps before reaching t = \(last) (at t = \(tret))",
@@ -546,8 +542,7 @@ package final class CVODESSensitivitySession {
             let flag = CVodeF(memory, last, y, &tret, CV_ONE_STEP, &ncheck)
             if flag < 0 { throw integrationFailure(flag, "CVodeF", phase: phase, nonFiniteBefore: 0) }
             try checkStepFloor(flag, at: tret, phase: phase)
-            while k < times.count && times[k] <= tret {
-                let t = times[k]
+            while let t = saved.pendingTime(upTo: tret) {
                 var u = values(y, count: n)
                 if t != tret {
                     try check(CVodeGetDky(memory, t, 0, work), "CVodeGetDky", phase: phase)
@@ -556,12 +551,10 @@ package final class CVODESSensitivitySession {
                 guard u.allSatisfy(\.isFinite) else {
                     throw CVODESFailure(phase: phase, retcode: .unstable, message: "the state became NaN or Inf at t = \(t)")
                 }
-                while k < times.count && times[k] == t {
-                    states.append(u)
-                    k += 1
-                }
+                while saved.pendingTime(upTo: tret) == t { saved.savePending(u) }
             }
         }
+        let states = saved.values
         var nfe = 0, nje = 0
         CVodeGetNumRhsEvals(memory, &nfe)
         if linearSolver != nil { CVodeGetNumJacEvals(memory, &nje) }

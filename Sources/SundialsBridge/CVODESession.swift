@@ -66,15 +66,16 @@ final class CVODESession {
     ) -> CVODERawResult {
         let session = CVODESession(count: input.count, callbacks: callbacks)
         var result = CVODERawResult()
-        result.dense = input.dense
+        result.saved = SavingRecorder(
+            saveTimes: input.saveTimes, saveEverystep: input.saveEverystep, direction: input.direction)
+        if input.dense { result.interpolant = PiecewisePolynomial(stateCount: input.count) }
         do {
             try session.initialize(input, configuration: configuration)
         } catch {
-            result.t = [input.t0]
-            result.u = [input.u0]
+            result.saved.save(input.t0, input.u0)
             result.retcode = .failure
             result.message = error.message
-            result.dense = false
+            result.interpolant = nil
             return result
         }
         session.run(input, into: &result)
@@ -270,19 +271,9 @@ final class CVODESession {
         let dir = input.direction
         let t0 = input.t0
         let t1 = input.t1
-        let saveTimes = input.saveTimes
-        var nextSave = 0
-        func save(_ t: Double, _ u: [Double]) {
-            result.t.append(t)
-            result.u.append(u)
-        }
-
-        if input.saveEverystep || saveTimes.isEmpty { save(t0, input.u0) }
-        while nextSave < saveTimes.count && saveTimes[nextSave] == t0 {
-            save(t0, input.u0)
-            nextSave += 1
-        }
-        if input.dense { appendSegmentStart(t0, input.u0, into: &result) }
+        result.saved.start(at: t0, input.u0)
+        // The state where the next dense-output step starts (after an event's jump, the new one).
+        var uPrev = input.u0
 
         // Every tstop, then t1, as CVODE's stop time in turn: CVODE never steps past one and
         // returns CV_TSTOP_RETURN exactly on it.
@@ -337,18 +328,17 @@ final class CVODESession {
             }
             // What the step (or its part up to a root) covered: (tPrev, t].
             if dir * (t - tPrev) > 0 {
-                while nextSave < saveTimes.count {
-                    let s = saveTimes[nextSave]
-                    guard dir * (t - s) >= 0 else { break }
+                while let s = result.saved.pendingTime(upTo: t) {
                     if s == t {
-                        save(s, u)
+                        result.saved.savePending(u)
                     } else if let us = derivative(0, at: s) {
-                        save(s, us)
+                        result.saved.savePending(us)
+                    } else {
+                        result.saved.skipPending()
                     }
-                    nextSave += 1
                 }
-                if input.saveEverystep { save(t, u) }
-                if input.dense { appendStepPolynomial(t, u, into: &result) }
+                result.saved.recordStepEnd(t, u)
+                if input.dense { appendStepPolynomial(from: tPrev, uPrev, to: t, u, into: &result) }
                 tPrev = t
             }
 
@@ -368,7 +358,6 @@ final class CVODESession {
                         finish(at: t, state: u, into: &result, input: input)
                         return
                     }
-                    if input.dense { appendSegmentStart(t, u, into: &result) }
                     restarted = true
                 }
                 if outcome.terminated {
@@ -377,6 +366,8 @@ final class CVODESession {
                     return
                 }
             }
+
+            uPrev = u
 
             if flag == CV_TSTOP_RETURN || t == t1 {
                 if stopIndex == stops.count - 1 || t == t1 {
@@ -393,19 +384,13 @@ final class CVODESession {
         }
     }
 
-    /// Appends a dense-output node that starts a segment (at `t0`, and where an event changed
-    /// the state: the zero-length interval marks the jump).
-    private func appendSegmentStart(_ t: Double, _ u: [Double], into result: inout CVODERawResult) {
-        result.denseT.append(t)
-        result.denseU.append(u)
-        result.denseH.append(0)
-        result.denseZ.append([])
-    }
-
-    /// Appends the node `(t, u)` that the last step reached with that step's polynomial: the
-    /// Nordsieck array `z_j = h^j y^(j)(t)/j!`, `j = 0...q`, from `CVodeGetDky` (at a root
-    /// return `t` is the root, inside the step; the same polynomial, expanded there).
-    private func appendStepPolynomial(_ t: Double, _ u: [Double], into result: inout CVODERawResult) {
+    /// Appends the last step's polynomial over `(tPrev, t]` to the dense output: the Nordsieck
+    /// array `z_j = h^j y^(j)(t)/j!`, `j = 0...q`, from `CVodeGetDky` (at a root return `t` is
+    /// the root, inside the step; the same polynomial, expanded there). Linear from `uPrev` when
+    /// CVODE cannot give it.
+    private func appendStepPolynomial(
+        from tPrev: Double, _ uPrev: [Double], to t: Double, _ u: [Double], into result: inout CVODERawResult
+    ) {
         var q: Int32 = 0
         var h = 0.0
         CVodeGetLastOrder(memory, &q)
@@ -421,10 +406,11 @@ final class CVODESession {
             if k > 0 { scale *= h / Double(k) }
             for v in d { z.append(v * scale) }
         }
-        result.denseT.append(t)
-        result.denseU.append(u)
-        result.denseH.append(z.isEmpty ? 0 : h)
-        result.denseZ.append(z)
+        if z.isEmpty || h == 0 {
+            result.interpolant?.appendLinear(from: tPrev, to: t, step: t - tPrev, u0: uPrev, u1: u)
+        } else {
+            result.interpolant?.appendNordsieck(from: tPrev, to: t, step: h, order: Int(q), z: z)
+        }
     }
 
     /// Runs the continuous callbacks whose root CVODE returned at `t` (all of them that fired,
@@ -438,20 +424,14 @@ final class CVODESession {
         var failure: String?
         func apply(_ event: CVODEEvent, _ where_: (before: Bool, after: Bool)) {
             // "Before" is the state the step reached, unless that point is already saved.
-            if where_.before && !(result.t.last == t && result.u.last == u) {
-                result.t.append(t)
-                result.u.append(u)
-            }
+            if where_.before && !(result.saved.lastTime == t && result.u.last == u) { result.saved.save(t, u) }
             let outcome = events.affect(event, t, &u)
             if let why = outcome.failure {
                 failure = why
                 terminated = true
                 return
             }
-            if where_.after {
-                result.t.append(t)
-                result.u.append(u)
-            }
+            if where_.after { result.saved.save(t, u) }
             changed = changed || outcome.changed
             terminated = terminated || outcome.terminated
         }
@@ -514,12 +494,7 @@ final class CVODESession {
 
     /// Saves the point reached when only the end is wanted or when the solve failed.
     private func finish(at t: Double, state u: [Double], into result: inout CVODERawResult, input: CVODEInput) {
-        let wantsEnd = !input.saveEverystep && input.saveTimes.isEmpty
-        let failed = !result.retcode.isSuccessful
-        if (wantsEnd || failed) && result.t.last != t {
-            result.t.append(t)
-            result.u.append(u)
-        }
+        result.saved.finish(at: t, u, failed: !result.retcode.isSuccessful)
     }
 
     private func fail(_ flag: Int32, reached t: Double, into result: inout CVODERawResult, input: CVODEInput) {

@@ -299,14 +299,14 @@ struct CVODEInput {
 /// What a session computed, in `Double`.
 @usableFromInline
 struct CVODERawResult {
-    var t: [Double] = []
-    var u: [[Double]] = []
-    /// The dense output's nodes (see ``CVODEPolynomialDenseOutput``).
-    var denseT: [Double] = []
-    var denseU: [[Double]] = []
-    var denseH: [Double] = []
-    var denseZ: [[Double]] = []
-    var dense = false
+    /// The saved points, by the rules of every solver (``SavingRecorder``); its rules are set
+    /// from the input when the session starts.
+    var saved = SavingRecorder<[Double]>(saveTimes: [], saveEverystep: false, direction: 1)
+    var t: [Double] { saved.times }
+    var u: [[Double]] { saved.values }
+    /// The dense output, one polynomial per step (see
+    /// ``PiecewisePolynomial/appendNordsieck(from:to:step:order:z:)``); `nil` without `dense`.
+    var interpolant: PiecewisePolynomial<Double>?
     var retcode: ReturnCode = .default
     var message: String?
     var stats = SolverStats()
@@ -317,12 +317,12 @@ struct CVODERawResult {
             if let same = x as? [[S]] { return same }
             return x.map { row in row.map { S($0) } }
         }
-        let interpolant: (any DenseOutput<S>)? =
-            dense && denseT.count >= 2
-            ? CVODEPolynomialDenseOutput<S>(times: denseT, states: denseU, steps: denseH, coefficients: denseZ)
-            : nil
+        let dense: (any DenseOutput<S>)? =
+            if let interpolant, !interpolant.isEmpty {
+                interpolant.converted(to: S.self)
+            } else { nil }
         return ODESolution(
             t: t, u: convert(u), retcode: retcode, message: message, stats: stats, algorithm: algorithm,
-            denseOutput: interpolant)
+            denseOutput: dense)
     }
 }

@@ -95,7 +95,7 @@ private func requireSendable<T: Sendable>(_: T.Type) {}
         // Results, dense outputs, return codes, statistics, errors.
         requireSendable(ODESolution<Double>.self); requireSendable(ODESolution<Float>.self)
         requireSendable(StaticODESolution<SIMD3<Double>>.self)
-        requireSendable(RKDenseOutput<Double>.self); requireSendable(RosenbrockDenseOutput<Double>.self)
+        requireSendable(PiecewisePolynomial<Double>.self); requireSendable(PiecewisePolynomial<Float>.self)
         requireSendable(HermiteDenseOutput<Double>.self); requireSendable((any DenseOutput<Double>).self)
         requireSendable(ReturnCode.self); requireSendable(SolverStats.self)
         requireSendable(DiffEqError.self); requireSendable(InterpolationError.self)

@@ -107,32 +107,17 @@ where NonStiff.Function == Stiff.Function {
         }
     }
 
-    /// The active method's data, followed by one tag (0: non-stiff, 1: stiff).
-    public mutating func denseStepData(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar], stats: inout SolverStats
-    ) -> [Scalar] {
-        var data =
-            lastStepByStiff
-            ? stiff.denseStepData(f, p, t: t, dt: dt, u: u, uNew: uNew, stats: &stats)
-            : nonStiff.denseStepData(f, p, t: t, dt: dt, u: u, uNew: uNew, stats: &stats)
-        data.append(lastStepByStiff ? Scalar(1.0) : .zero)
-        return data
-    }
-
-    public func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
-        -> any DenseOutput<Scalar>
-    {
-        var tags = [Bool](repeating: false, count: data.count)
-        var nonStiffData = [[Scalar]](repeating: [], count: data.count)
-        var stiffData = [[Scalar]](repeating: [], count: data.count)
-        for (i, d) in data.enumerated() where !d.isEmpty {
-            tags[i] = d[d.count - 1] != .zero
-            if tags[i] { stiffData[i] = Array(d.dropLast()) } else { nonStiffData[i] = Array(d.dropLast()) }
+    /// The method that took the step appends its own interpolant.
+    @inlinable
+    public mutating func appendDenseStep(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
+    ) {
+        if lastStepByStiff {
+            stiff.appendDenseStep(f, p, t: t, dt: dt, end: end, u: u, uNew: uNew, to: &dense, stats: &stats)
+        } else {
+            nonStiff.appendDenseStep(f, p, t: t, dt: dt, end: end, u: u, uNew: uNew, to: &dense, stats: &stats)
         }
-        return SwitchedDenseOutput(
-            times: times, byStiff: tags,
-            nonStiff: nonStiff.makeDenseOutput(times: times, stepSizes: stepSizes, states: states, data: nonStiffData),
-            stiff: stiff.makeDenseOutput(times: times, stepSizes: stepSizes, states: states, data: stiffData))
     }
 }
 
@@ -155,22 +140,6 @@ public struct AutoSwitchParameters: Sendable {
             throw .invalidStepOption(
                 "AutoSwitch: stiffTolerance and nonStiffTolerance must be positive and finite, got \(stiffTolerance) and \(nonStiffTolerance)")
         }
-    }
-}
-
-/// Dense output of a switched solve: each interval evaluated by the method that computed it.
-struct SwitchedDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
-    let times: [Double]
-    let byStiff: [Bool]
-    let nonStiff: any DenseOutput<Scalar>
-    let stiff: any DenseOutput<Scalar>
-
-    var domain: (Double, Double) { nonStiff.domain }
-    var stateCount: Int { nonStiff.stateCount }
-
-    func evaluate(at t: Double, into out: inout [Scalar]) {
-        let i = intervalIndex(times, t)
-        if i < byStiff.count && byStiff[i] { stiff.evaluate(at: t, into: &out) } else { nonStiff.evaluate(at: t, into: &out) }
     }
 }
 

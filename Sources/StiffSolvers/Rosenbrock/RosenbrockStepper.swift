@@ -567,64 +567,26 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         }
     }
 
+    /// Appends the step as the Rodas dense output `(1−θ)u₀ + θ(u₁ + (1−θ)(h₁ + θ(h₂ + …)))`
+    /// (rodas.f, CONTRO), which is the form of ``PiecewisePolynomial``: `c_k = h_{k+1}`, the
+    /// dense vectors ``denseVector(_:_:)``, so its values are those of ``interpolate``. The
+    /// Rodas-form interpolant with `r` dense rows has order `r + 1` (Rosenbrock23: 2; Rodas4: 3,
+    /// Hairer & Wanner II §VI.4; Rodas5P: 4, Steinebach 2023).
     @inlinable
-    public mutating func denseStepData(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar],
-        stats: inout SolverStats
-    ) -> [Scalar] {
-        var data = [Scalar](repeating: .zero, count: (denseRows + 1) * n)
-        for m in 0..<n { data[m] = uNew[m] }
-        for k in 0..<denseRows {
-            for m in 0..<n { data[(k + 1) * n + m] = denseVector(k, m) }
+    public mutating func appendDenseStep(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
+    ) {
+        let (n, rows) = (self.n, denseRows)
+        dense.appendStep(from: t, to: end, step: dt, rows: rows, order: rows + 1) { v in
+            for m in 0..<n {
+                v[m] = u[m]
+                v[n + m] = uNew[m]
+            }
+            for k in 0..<rows {
+                for m in 0..<n { v[(2 + k) * n + m] = denseVector(k, m) }
+            }
         }
-        return data
-    }
-
-    public func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
-        -> any DenseOutput<Scalar>
-    {
-        RosenbrockDenseOutput(times: times, stepSizes: stepSizes, states: states, data: data, rows: denseRows)
     }
 }
 
-/// The dense output of a Rosenbrock solve: per step the end state `u₁` of the step and the
-/// vectors `h_k`, evaluated as `(1−θ)u₀ + θ(u₁ + (1−θ)(h₁ + θ(h₂ + …)))` (rodas.f, CONTRO).
-public struct RosenbrockDenseOutput<Scalar: DiffEqScalar>: DenseOutput {
-    public let times: [Double]
-    public let stepSizes: [Double]
-    public let states: [[Scalar]]
-    /// Step `i`: `u₁` followed by `rows` vectors `h_k`, or empty across an event's jump.
-    public let data: [[Scalar]]
-    public let rows: Int
-
-    public var domain: (Double, Double) {
-        (Swift.min(times[0], times[times.count - 1]), Swift.max(times[0], times[times.count - 1]))
-    }
-
-    public var stateCount: Int { states.first?.count ?? 0 }
-
-    // Inlinable so that code which knows the concrete type (the adjoint methods, which evaluate
-    // the forward solution at every backward stage) gets it specialised; through
-    // `any DenseOutput` it runs generic.
-    @inlinable
-    public func evaluate(at t: Double, into out: inout [Scalar]) {
-        let i = intervalIndex(times, t)
-        let u0 = states[i]
-        let n = u0.count
-        let h = stepSizes[i]
-        let d = data[i]
-        guard h != 0, d.count == (rows + 1) * n else {
-            let u1 = states[i + 1]
-            let span = times[i + 1] - times[i]
-            let theta = span == 0 ? 0 : (t - times[i]) / span
-            for m in 0..<n { out[m] = u0[m].scaled(by: 1 - theta) + u1[m].scaled(by: theta) }
-            return
-        }
-        let theta = (t - times[i]) / h
-        for m in 0..<n {
-            var poly = Scalar.zero
-            for k in stride(from: rows, through: 1, by: -1) { poly = d[k * n + m] + poly.scaled(by: theta) }
-            out[m] = u0[m].scaled(by: 1 - theta) + (d[m] + poly.scaled(by: 1 - theta)).scaled(by: theta)
-        }
-    }
-}

@@ -631,7 +631,7 @@ public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator
         let e = combine(State(), row: 2 &* s, U: U)
         var sum = 0.0
         for m in 0..<n {
-            let sc = abstol[m] + reltol * Swift.max(Swift.abs(loop.u[m]), Swift.abs(loop.uNew[m]))
+            let sc = errorWeight(abstol: abstol[m], reltol: reltol, loop.u[m], loop.uNew[m])
             sum += (e[m] * e[m]) / (sc * sc)
         }
         return (sum / Double(n)).squareRoot()

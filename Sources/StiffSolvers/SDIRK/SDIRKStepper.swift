@@ -1,5 +1,4 @@
 import DiffEqCore
-import ExplicitRK
 
 /// Settings of the simplified Newton iteration that solves each implicit stage, and of the reuse
 /// of the Jacobian and of the factored iteration matrix `W = I − γhJ` (Hairer & Wanner, Solving
@@ -137,6 +136,10 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     /// The stages the dense output uses, and their polynomials `b_i(θ)`.
     @usableFromInline let denseStages: [Int]
     @usableFromInline let denseCoefficients: [[Double]]
+    /// The interpolant's `B_{jq}` over all stages for the dense output: stage `j`'s `θ^1 … θ^d`
+    /// at `[j·d, (j+1)·d)` (zero-padded), `d = denseDegree`.
+    @usableFromInline let denseWeights: [Double]
+    @usableFromInline let denseDegree: Int
     @usableFromInline let newton: SDIRKNewtonOptions
     @usableFromInline let fixedStep: Bool
     @usableFromInline let log: SDIRKFailureLog
@@ -205,6 +208,11 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         let used = (0..<s).filter { i in tableau.interpolant.coefficients[i].contains { $0 != 0 } }
         denseStages = used
         denseCoefficients = used.map { tableau.interpolant.coefficients[$0] }
+        let d = tableau.interpolant.coefficients.map(\.count).max() ?? 0
+        var flat = [Double](repeating: 0, count: s * d)
+        for (j, poly) in tableau.interpolant.coefficients.enumerated() { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
+        denseWeights = flat
+        denseDegree = d
         self.newton = newton
         self.fixedStep = fixedStep
         self.log = log
@@ -506,23 +514,21 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         }
     }
 
-    public mutating func denseStepData(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: [Scalar],
-        stats: inout SolverStats
-    ) -> [Scalar] {
-        var data: [Scalar] = []
-        data.reserveCapacity(denseStages.count * n)
-        for j in denseStages { data.append(contentsOf: k[(j * n)..<((j + 1) * n)]) }
-        return data
-    }
-
-    public func makeDenseOutput(times: [Double], stepSizes: [Double], states: [[Scalar]], data: [[Scalar]])
-        -> any DenseOutput<Scalar>
-    {
-        // The same polynomial-weights-over-stages form as the explicit methods' dense output.
-        RKDenseOutput(
-            times: times, stepSizes: stepSizes, states: states, stages: data,
-            interpolant: ContinuousExtension(order: tableau.interpolant.order, coefficients: denseCoefficients))
+    /// Appends the step's interpolant (polynomial weights over the stages, as the explicit
+    /// methods' continuous extensions) to the dense output.
+    @inlinable
+    public mutating func appendDenseStep(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
+    ) {
+        let (s, degree, order) = (self.s, denseDegree, tableau.interpolant.order)
+        k.withUnsafeBufferPointer { stages in
+            denseWeights.withUnsafeBufferPointer { w in
+                dense.appendStageWeighted(
+                    from: t, to: end, step: dt, u0: u, u1: uNew, stages: stages.baseAddress!, stageCount: s,
+                    weights: w.baseAddress!, degree: degree, order: order)
+            }
+        }
     }
 }
 

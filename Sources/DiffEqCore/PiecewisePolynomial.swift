@@ -1,0 +1,274 @@
+/// The dense output of every solver of the library: one polynomial per step, appended as the
+/// solve advances, so that a value and its time derivative can be read at any time already passed
+/// (during the solve, as a delay equation reads its history, and after it, as `sol(t)`).
+///
+/// Step `i` covers the interval from `start` to `end` and holds, in `θ = (t − start)/h` with `h`
+/// the signed size of the step that computed it (longer than the interval when an event cut the
+/// step short),
+///
+///     u(θ) = (1 − θ)·u₀ + θ·(u₁ + (1 − θ)·(c₀ + θ·(c₁ + … + θ·c_{r−1}))),
+///
+/// `u₀` the state at `start`, `u₁` the step's end state at `θ = 1` (the interval's end, unless
+/// an event cut the step short), and `r` correction vectors (`r = 0`: linear). This is the form of the Rodas dense output (Hairer & Wanner, `rodas.f`,
+/// `CONTRO`); every polynomial `P` of degree `r + 1` with `P(0) = u₀`, `P(1) = u₁` has it. It
+/// gives the step's states exactly at `θ = 0` and `θ = 1` (no rounding: the other terms are
+/// multiplied by an exact zero), so the history is continuous at the nodes to the last bit. Each
+/// method family converts its own interpolant when it appends a step: the continuous extension of
+/// a Runge-Kutta method (polynomial weights over its stages, ``appendStageWeighted(from:to:step:u0:u1:stages:stageCount:weights:degree:order:)``),
+/// cubic Hermite data (``appendHermite(from:to:step:u0:u1:f0:f1:)``), or its own coefficients
+/// (``appendStep(from:to:step:rows:order:_:)``).
+///
+/// A state jump (an event's affect, a state set from outside) needs no zero-length interval: the
+/// next step starts at the same time with another `u₀`. At such a time the value is that of the
+/// step starting there (right-continuous), except at the very end of the domain.
+///
+/// Performance: the steps live in flat arrays (`values`: per step `u₀`, `u₁`, `c₀ … c_{r−1}`, `n`
+/// each), so appending a step allocates only when the arrays grow (amortised), and evaluation
+/// walks contiguous memory. Evaluation is `@inlinable` so that it specialises in the caller.
+public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
+    /// Components per state.
+    public let stateCount: Int
+    /// Step start times, in the direction of integration.
+    @usableFromInline var starts: [Double] = []
+    /// Step end times (the next step's start, except across a gap left by moving `t` forward).
+    @usableFromInline var ends: [Double] = []
+    /// Signed step sizes `h`: `θ = (t − start)/h`.
+    @usableFromInline var steps: [Double] = []
+    /// `θ` at the interval's end: 1 when the interval ends where its step does (so that the end
+    /// gives `u₁` exactly, whereas `((start + h) − start)/h` can round off 1), else
+    /// `(end − start)/h` (a step cut short by an event).
+    @usableFromInline var endThetas: [Double] = []
+    /// Step `i`'s values start at `offsets[i]`; `offsets[count]` is the end of `values`.
+    @usableFromInline var offsets: [Int] = [0]
+    @usableFromInline var values: [Scalar] = []
+    /// The largest order of the appended steps' interpolants (`nil` while empty).
+    @usableFromInline var _order: Int?
+
+    /// An empty dense output for states of `stateCount` components.
+    public init(stateCount: Int) {
+        self.stateCount = stateCount
+    }
+
+    /// The same steps in another scalar type, from the primal values (a solver that computes in
+    /// `Double`, CVODE, returning a solution in the problem's scalar).
+    public init<Other: DiffEqScalar>(converting other: PiecewisePolynomial<Other>) {
+        stateCount = other.stateCount
+        starts = other.starts
+        ends = other.ends
+        steps = other.steps
+        endThetas = other.endThetas
+        offsets = other.offsets
+        values = other.values.map { Scalar($0.primal) }
+        _order = other._order
+    }
+
+    /// The number of steps appended.
+    @inlinable public var count: Int { starts.count }
+    @inlinable public var isEmpty: Bool { starts.isEmpty }
+
+    /// The covered closed interval `(min, max)`; `(0, −1)` while empty.
+    @inlinable public var domain: (Double, Double) {
+        guard let a = starts.first, let b = ends.last else { return (0, -1) }
+        return (Swift.min(a, b), Swift.max(a, b))
+    }
+
+    /// The local order `q` (error `O(h^(q+1))` inside a step) of the highest-order step (CVODE
+    /// varies its order from step to step, an AutoSwitch solve its method).
+    @inlinable public var order: Int? { _order }
+
+    @inlinable public var piecewisePolynomial: PiecewisePolynomial<Scalar>? { self }
+
+    /// The time where the covered interval ends, in the direction of integration (`nil` while
+    /// empty).
+    @inlinable public var lastTime: Double? { ends.last }
+
+    /// Removes every step, keeping the capacity (an integrator's `reinit`).
+    public mutating func removeAll() {
+        starts.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        steps.removeAll(keepingCapacity: true)
+        endThetas.removeAll(keepingCapacity: true)
+        offsets.removeAll(keepingCapacity: true)
+        offsets.append(0)
+        values.removeAll(keepingCapacity: true)
+        _order = nil
+    }
+
+    /// Appends one step: the interval from `start` to `end`, computed by a step of signed size
+    /// `h` (`h ≠ 0`), whose interpolant has local order `order`. `write` fills the step's values,
+    /// `(2 + rows)·n` of them: `u₀`, `u₁`, then `c₀ … c_{rows−1}` (see the type's form).
+    @inlinable
+    public mutating func appendStep(
+        from start: Double, to end: Double, step h: Double, rows: Int, order: Int,
+        _ write: (UnsafeMutableBufferPointer<Scalar>) -> Void
+    ) {
+        let n = stateCount
+        let base = values.count
+        let size = (2 + rows) * n
+        values.append(contentsOf: repeatElement(Scalar.zero, count: size))
+        values.withUnsafeMutableBufferPointer { all in
+            write(UnsafeMutableBufferPointer(rebasing: all[base..<(base + size)]))
+        }
+        starts.append(start)
+        ends.append(end)
+        steps.append(h)
+        // The interval ends where its step does when `end` is `start + h` up to the rounding of
+        // that sum (a landing on a stop computes `h` as `stop − start`, a free step `end` as
+        // `start + h`): two ulps of the times. An event's time cut inside the step is farther.
+        let full = Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
+        endThetas.append(full ? 1 : (end - start) / h)
+        offsets.append(base + size)
+        _order = Swift.max(_order ?? order, order)
+    }
+
+    /// Appends a step whose interpolant is linear between `u0` and `u1` (order 1).
+    @inlinable
+    public mutating func appendLinear(from start: Double, to end: Double, step h: Double, u0: [Scalar], u1: [Scalar]) {
+        let n = stateCount
+        appendStep(from: start, to: end, step: h, rows: 0, order: 1) { v in
+            for m in 0..<n {
+                v[m] = u0[m]
+                v[n + m] = u1[m]
+            }
+        }
+    }
+
+    /// Appends a step with the cubic Hermite interpolant through `u0`, `f0 = u'` at the start
+    /// and `u1`, `f1` at `θ = 1` (order 3): `c₀ = h f₀ − Δ`, `c₁ = 2Δ − h f₀ − h f₁`, `Δ = u₁ − u₀`,
+    /// from `P(θ) = (1−θ)u₀ + θu₁ + θ(θ−1)((1−2θ)Δ + (θ−1)h f₀ + θ h f₁)` (Hairer, Nørsett &
+    /// Wanner I, §II.6, (6.7)).
+    @inlinable
+    public mutating func appendHermite(
+        from start: Double, to end: Double, step h: Double, u0: [Scalar], u1: [Scalar], f0: [Scalar], f1: [Scalar]
+    ) {
+        let n = stateCount
+        appendStep(from: start, to: end, step: h, rows: 2, order: 3) { v in
+            for m in 0..<n {
+                let delta = u1[m] - u0[m]
+                let hf0 = f0[m].scaled(by: h), hf1 = f1[m].scaled(by: h)
+                v[m] = u0[m]
+                v[n + m] = u1[m]
+                v[2 * n + m] = hf0 - delta
+                v[3 * n + m] = delta.scaled(by: 2) - hf0 - hf1
+            }
+        }
+    }
+
+    /// Appends a step of a Runge-Kutta method's continuous extension
+    /// `P(θ) = u₀ + h Σ_j b_j(θ) k_j`, `b_j(θ) = Σ_{q=1}^{d} B_{jq} θ^q` (Hairer, Nørsett & Wanner
+    /// I, §II.6): stage `j`'s derivative `k_j` at `stages + j·n`, `B_{jq}` at
+    /// `weights[j·degree + q − 1]`, `u1` the step's end state.
+    ///
+    /// With `a_q = h Σ_j B_{jq} k_j` the coefficients of `θ^q`, the form's corrections are
+    /// `c_q = −(a_{q+2} + … + a_d)` (`(1 − θ) Σ c_q θ^q` reproduces `a_2 … a_d`); the linear term is
+    /// then fixed by `P(1) = u₁`, which a continuous extension satisfies (`b_j(1) = b_j`).
+    @inlinable
+    public mutating func appendStageWeighted(
+        from start: Double, to end: Double, step h: Double, u0: [Scalar], u1: [Scalar],
+        stages: UnsafePointer<Scalar>, stageCount: Int, weights: UnsafePointer<Double>, degree d: Int, order: Int
+    ) {
+        guard d >= 2 else {
+            // b_j(θ) = θ b_j: linear between the step's ends.
+            appendLinear(from: start, to: end, step: h, u0: u0, u1: u1)
+            return
+        }
+        let n = stateCount
+        appendStep(from: start, to: end, step: h, rows: d - 1, order: order) { v in
+            for m in 0..<n {
+                v[m] = u0[m]
+                v[n + m] = u1[m]
+                var tail = Scalar.zero
+                var q = d
+                while q >= 2 {
+                    // a_q, component m.
+                    var a = Scalar.zero
+                    for j in 0..<stageCount {
+                        let w = weights[j * d + q - 1]
+                        if w != 0 { a += stages[j * n + m].scaled(by: w) }
+                    }
+                    tail += a.scaled(by: h)
+                    v[(2 + q - 2) * n + m] = .zero - tail
+                    q -= 1
+                }
+            }
+        }
+    }
+
+    /// The step whose interval holds `t`: the last one starting at or before `t` in the
+    /// direction of integration (the first when `t` is before every start).
+    @inlinable
+    public func stepIndex(containing t: Double) -> Int {
+        let count = starts.count
+        guard count > 1 else { return 0 }
+        let forward = ends[count - 1] >= starts[0]
+        var lo = 0, hi = count
+        // Invariant: starts[lo] is at or before t (or lo = 0); starts[hi] is after t (or hi = count).
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2
+            if (starts[mid] <= t) == forward || starts[mid] == t { lo = mid } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Writes the state at `t` (inside ``domain``) into `out`, which has ``stateCount``
+    /// components.
+    @inlinable
+    public func evaluate(at t: Double, into out: inout [Scalar]) {
+        let i = stepIndex(containing: t)
+        let theta = t == ends[i] ? endThetas[i] : (t - starts[i]) / steps[i]
+        let n = stateCount, r = (offsets[i + 1] - offsets[i]) / Swift.max(n, 1) - 2
+        values.withUnsafeBufferPointer { all in
+            let v = all.baseAddress! + offsets[i]
+            out.withUnsafeMutableBufferPointer { o in
+                for m in 0..<n {
+                    var poly = Scalar.zero
+                    var k = r - 1
+                    while k >= 0 {
+                        poly = v[(2 + k) * n + m] + poly.scaled(by: theta)
+                        k -= 1
+                    }
+                    o[m] = v[m].scaled(by: 1 - theta) + (v[n + m] + poly.scaled(by: 1 - theta)).scaled(by: theta)
+                }
+            }
+        }
+    }
+
+    /// Writes `du/dt` at `t` (inside ``domain``) into `out`: the derivative of the step's
+    /// polynomial, `(u₁ − u₀ + (1 − 2θ) Q(θ) + θ(1 − θ) Q'(θ)) / h` with `Q = Σ c_k θ^k`. At a node
+    /// it is that of the step starting there.
+    @inlinable
+    public func derivative(at t: Double, into out: inout [Scalar]) {
+        let i = stepIndex(containing: t)
+        let h = steps[i]
+        let theta = t == ends[i] ? endThetas[i] : (t - starts[i]) / h
+        let n = stateCount, r = (offsets[i + 1] - offsets[i]) / Swift.max(n, 1) - 2
+        values.withUnsafeBufferPointer { all in
+            let v = all.baseAddress! + offsets[i]
+            out.withUnsafeMutableBufferPointer { o in
+                for m in 0..<n {
+                    var q = Scalar.zero, dq = Scalar.zero
+                    var k = r - 1
+                    while k >= 0 {
+                        dq = q + dq.scaled(by: theta)
+                        q = v[(2 + k) * n + m] + q.scaled(by: theta)
+                        k -= 1
+                    }
+                    let slope = (v[n + m] - v[m]) + q.scaled(by: 1 - 2 * theta) + dq.scaled(by: theta * (1 - theta))
+                    o[m] = slope.scaled(by: 1 / h)
+                }
+            }
+        }
+    }
+}
+
+/// `w_i = Σ_j B[i][j] θ^(j+1)` by Horner's rule: the weights of a Runge-Kutta continuous
+/// extension at `θ` (the explicit and the SDIRK families interpolate inside the last step with it).
+@inlinable
+public func evaluateWeights(_ coefficients: [[Double]], theta: Double, into w: inout [Double]) {
+    for i in coefficients.indices {
+        let poly = coefficients[i]
+        var acc = 0.0
+        for j in poly.indices.reversed() { acc = acc * theta + poly[j] }
+        w[i] = acc * theta
+    }
+}
