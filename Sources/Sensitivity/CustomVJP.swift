@@ -11,7 +11,9 @@ import DiffEqCore
 ///
 /// Each gradient makes one workspace with ``makeVJPWorkspace(stateCount:parameters:)`` and passes
 /// it to every product, so a product need not allocate and one model value can serve gradients
-/// on several threads.
+/// on several threads. A ``GradientContext`` makes it once and keeps it for all its gradients,
+/// at parameters that change between calls: a workspace may depend on the sizes, never on the
+/// values of `p` (each product receives `p`).
 public protocol ODEModelWithVJP: ODEModel {
     associatedtype VJPWorkspace
     /// The buffers of one gradient's products.

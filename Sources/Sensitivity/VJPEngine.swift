@@ -42,8 +42,22 @@ final class _VJPEngine<Model: ODEModel> {
         }
     }
 
-    /// `vᵀ∂f/∂u` into `du` and `vᵀ∂f/∂p` into `dp` at `(u, p, t)` (`p` as given at `init` for
-    /// small systems).
+    /// New parameter values for the small systems' dual products (the others take `p` per call).
+    @inlinable
+    func setParameters(_ p: [Double]) {
+        guard smallSystem else { return }
+        let n = self.n
+        dualP.withUnsafeMutableBufferPointer { d in
+            for k in 0..<np {
+                var x = Dual<8, Double>(constant: p[k])
+                x.partials[n + k] = 1
+                d[k] = x
+            }
+        }
+    }
+
+    /// `vᵀ∂f/∂u` into `du` and `vᵀ∂f/∂p` into `dp` at `(u, p, t)` (`p` as given at `init` or
+    /// ``setParameters(_:)`` for small systems).
     @inlinable @inline(__always)
     func vjp(
         u: [Double], p: [Double], t: Double, v: [Double], du: inout [Double], dp: inout [Double]
