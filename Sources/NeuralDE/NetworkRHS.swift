@@ -194,16 +194,17 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
     /// `vᵀ∂f/∂u` into `du` and `vᵀ∂f/∂p` into `dp` by one forward pass of the instructions in
     /// `Double` (keeping each dense layer's pre-activation) and one reverse pass (adjoints
     /// accumulate, since a slot may be read by several instructions).
+    /// `dp: nil` computes `vᵀ∂f/∂u` alone (``stateVJP(_:u:p:t:v:du:)``).
     @inlinable
     public func _programVJP(
         _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>,
-        v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>
+        v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>?
     ) throws(NetworkError) {
         let n = chain.inputCount
         guard u.count == n, v.count == n, du.count == n else {
             throw .dimensionMismatch(what: "u, v and du", expected: n, got: u.count)
         }
-        guard p.count == chain.parameterCount, dp.count == p.count else {
+        guard p.count == chain.parameterCount, dp.map({ $0.count == p.count }) ?? true else {
             throw .dimensionMismatch(what: "p and dp", expected: chain.parameterCount, got: p.count)
         }
         let width = totalWidth
@@ -217,7 +218,7 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
                     _run(x, p, preactivations: z)
                     a.update(repeating: 0, count: width)
                     for i in 0..<n { a[outputStart + i] = v[i] }
-                    dp.update(repeating: 0)
+                    dp?.update(repeating: 0)
                     _pullback(x, z, a, p, dp)
                     for i in 0..<n { du[i] = a[i] }
                 }
@@ -229,7 +230,7 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
     @inlinable
     func _pullback(
         _ x: UnsafeMutablePointer<Double>, _ z: UnsafeMutablePointer<Double>, _ a: UnsafeMutablePointer<Double>,
-        _ p: UnsafeBufferPointer<Double>, _ dp: UnsafeMutableBufferPointer<Double>
+        _ p: UnsafeBufferPointer<Double>, _ dp: UnsafeMutableBufferPointer<Double>?
     ) {
         for index in stride(from: program.count - 1, through: 0, by: -1) {
             switch program[index] {
@@ -240,14 +241,16 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
                 if activation != .identity {
                     for i in 0..<k { dy[i] *= _derivative(activation, zs[i], y[i]) }
                 }
-                if let b { for i in 0..<k { dp[b + i] += dy[i] } }
-                for j in 0..<m {
-                    let xj = xin[j]
-                    var s = 0.0
-                    for i in 0..<k {
-                        dp[w + i + j * k] += dy[i] * xj
-                        s += p[w + i + j * k] * dy[i]
+                if let dp {
+                    if let b { for i in 0..<k { dp[b + i] += dy[i] } }
+                    for j in 0..<m {
+                        let xj = xin[j]
+                        for i in 0..<k { dp[w + i + j * k] += dy[i] * xj }
                     }
+                }
+                for j in 0..<m {
+                    var s = 0.0
+                    for i in 0..<k { s += p[w + i + j * k] * dy[i] }
                     dx[j] += s
                 }
             case .activation(let input, let output, let count, let activation):
@@ -294,6 +297,21 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
             du.update(repeating: .nan)
             dp.update(repeating: .nan)
         }
+    }
+
+    /// `vᵀ∂f/∂u` alone, by the instructions' pullback in `Double` without its parameter part
+    /// (what the quadrature adjoint's backward solve asks for at every stage).
+    @inlinable
+    public func stateVJP(
+        _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, t: Double,
+        v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) -> Bool {
+        do {
+            try _programVJP(&workspace, u: u, p: p, v: v, du: du, dp: nil)
+        } catch {
+            du.update(repeating: .nan)
+        }
+        return true
     }
 }
 

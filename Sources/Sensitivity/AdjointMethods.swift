@@ -127,7 +127,7 @@ final class _AdjointWorkspace<Model: ODEModel> {
                 }
                 self.interpolateForward(t)
                 self.lambda.withUnsafeMutableBufferPointer { l in for i in 0..<n { l[i] = y[i] } }
-                self.vjp(t: t)
+                self.vjp(t: t, stateOnly: !includeMu)
                 dy.withUnsafeMutableBufferPointer { d in
                     self.vjpU.withUnsafeBufferPointer { v in for i in 0..<n { d[i] = -v[i] } }
                     if includeMu { self.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { d[n + k] = -v[k] } } }
@@ -194,12 +194,13 @@ final class _AdjointWorkspace<Model: ODEModel> {
         return stateOnly
     }
 
-    /// `λᵀ∂f/∂u` into `vjpU` and `λᵀ∂f/∂p` into `vjpP` at `(u, p, t)`.
+    /// `λᵀ∂f/∂u` into `vjpU` and `λᵀ∂f/∂p` into `vjpP` at `(u, p, t)` (with `stateOnly`, `vjpP`
+    /// is not to be read).
     @inlinable @inline(__always)
-    func vjp(t: Double) {
+    func vjp(t: Double, stateOnly: Bool = false) {
         vjps += 1
         do {
-            try engine.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
+            try engine.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP, stateOnly: stateOnly)
         } catch {
             if self.error == nil { self.error = error }
             for i in 0..<n { vjpU[i] = .nan }

@@ -58,12 +58,13 @@ final class _VJPEngine<Model: ODEModel> {
 
     /// `vᵀ∂f/∂u` into `du` and `vᵀ∂f/∂p` into `dp` at `(u, p, t)` (`p` as given at `init` or
     /// ``setParameters(_:)`` for small systems).
+    /// With `stateOnly`, `dp` may be left as it was (or overwritten): the caller reads `du` alone.
     @inlinable @inline(__always)
     func vjp(
-        u: [Double], p: [Double], t: Double, v: [Double], du: inout [Double], dp: inout [Double]
+        u: [Double], p: [Double], t: Double, v: [Double], du: inout [Double], dp: inout [Double], stateOnly: Bool = false
     ) throws(ReverseModeError) {
         if let custom {
-            custom.vjp(u, p, t, v, &du, &dp)
+            if stateOnly { custom.stateVJP(u, p, t, v, &du, &dp) } else { custom.vjp(u, p, t, v, &du, &dp) }
             return
         }
         guard smallSystem else {

@@ -71,9 +71,10 @@ struct NetworkRHSTests {
         #expect(relativeDistance(dp, dp2) < 1e-13)
     }
 
-    /// A Float network's products (the instructions' pullback in Double) against the Double
-    /// network's BLAS pullback at the same (promoted) weights, every activation and layer kind
-    /// the right-hand side supports: the same values up to the order of the sums.
+    /// A Float network's products (the instructions' pullback in Double) and the state-only
+    /// product against the Double network's BLAS pullback at the same (promoted) weights, every
+    /// activation and layer kind the right-hand side supports: the same values up to the order
+    /// of the sums.
     @Test func floatNetworkProductsMatchTheDoubleNetworks() throws {
         let layers: [Layer<Float>] = [
             .power(3), .dense(2, 5, .tanh), .dense(5, 4, .sigmoid), .dense(4, 3, .elu), .dense(3, 4, .swish),
@@ -98,6 +99,12 @@ struct NetworkRHSTests {
                     fD.vjp(&wD, u: u, p: pp, t: 0, v: v, du: du, dp: dp) } } } } }
             #expect(relativeDistance(duF, duD) < 1e-14, "du \(relativeDistance(duF, duD))")
             #expect(relativeDistance(dpF, dpD) < 1e-14, "dp \(relativeDistance(dpF, dpD))")
+            // The state-only product the quadrature adjoint's backward solve uses.
+            var duS = [0.0, 0.0]
+            let done = u.withUnsafeBufferPointer { u in p.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { v in
+                duS.withUnsafeMutableBufferPointer { du in fD.stateVJP(&wD, u: u, p: pp, t: 0, v: v, du: du) } } } }
+            #expect(done)
+            #expect(relativeDistance(duS, duD) < 1e-14, "state-only du \(relativeDistance(duS, duD))")
         }
     }
 
