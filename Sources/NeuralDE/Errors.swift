@@ -44,5 +44,10 @@ func _requireFinite(_ x: [Double], _ what: String) throws(NeuralDEError) {
 
 @inlinable
 func _requireLength(_ x: [Double], _ n: Int, _ what: String) throws(NeuralDEError) {
-    guard x.count == n else { throw .wrongLength(what: what, expected: n, got: x.count) }
+    try _requireLength(x.count, n, what)
+}
+
+@inlinable
+func _requireLength(_ count: Int, _ n: Int, _ what: String) throws(NeuralDEError) {
+    guard count == n else { throw .wrongLength(what: what, expected: n, got: count) }
 }

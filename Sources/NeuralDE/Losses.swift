@@ -57,3 +57,29 @@ extension SolveLayer {
         }
     }
 }
+
+extension SolveLayer {
+    /// The closure for a `Float` training loop (a `Float` network's parameters, an optimizer in
+    /// `Float`): the parameters are widened to `Double` (exactly), the layer runs in `Double`,
+    /// and `∂L/∂p` is rounded to `Float`; the loss is computed in `Double` and rounded.
+    ///
+    /// ```swift
+    /// let objective = layer.lossAndGradient(Float.self, u0: [2, 0]) { states, c in try loss(states, &c) }
+    /// ```
+    @inlinable
+    public func lossAndGradient(
+        _: Float.Type, u0: [Float], loss: @escaping (_ states: [[Double]], _ cotangents: inout [[Double]]) throws -> Double
+    ) -> LossAndGradient<Float> {
+        let x = _widened(u0)
+        var q = [Double](repeating: 0, count: parameterCount)
+        return { p, g in
+            guard p.count == q.count else {
+                throw NeuralDEError.wrongLength(what: "p", expected: q.count, got: p.count)
+            }
+            for k in 0..<p.count { q[k] = Double(p[k]) }
+            let (value, result) = try self.valueAndGradient(u0: x, p: q, loss: loss)
+            for k in 0..<Swift.min(g.count, result.dp.count) { g[k] = Float(result.dp[k]) }
+            return Float(value)
+        }
+    }
+}

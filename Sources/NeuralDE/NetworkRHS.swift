@@ -5,6 +5,82 @@ public import DiffEqCore
 public import NeuralNetworks
 public import Sensitivity
 
+/// The scalars of a network that can be an ODE right-hand side: `Double` and `Float`.
+///
+/// The ODE's state, parameters, solves and adjoints are in `Double` whatever the network's scalar
+/// (the Sensitivity module's `Float` gradients are computed in `Double`, for the reason given
+/// there); a `Float` network's weights are promoted exactly, so it is the same function as the
+/// `Double` network with those weights.
+///
+/// Its products `vᵀ∂f/∂u`, `vᵀ∂f/∂p` are computed in `Double` too, by a pullback of the chain's
+/// instructions (``NetworkRHS/_programVJP(_:u:p:v:du:dp:)``), not by the chain's own `Float`
+/// pullback: products rounded to `Float` make the backward right-hand side noisy at the 1e-7
+/// level, and an adaptive backward solve asked for tighter tolerances than that cannot meet
+/// them (measured: the quadrature adjoint of a spiral network at reltol 1e-10 stopped at
+/// `maxiters` with single-precision BLAS products).
+///
+/// The products are requirements here, not generic code of ``NetworkRHS``, so that each runs
+/// specialized for its scalar: the adjoints reach a model's products through its protocol
+/// witness, which for the generic `NetworkRHS<Scalar>` is generic code, and the instructions'
+/// pullback compiled that way ran on witness tables (16.4M instructions per spiral gradient
+/// against 7.6M; callgrind, neural-bench --malloc-gradients).
+public protocol NeuralDEScalar: NetworkScalar {
+    /// The products of ``NetworkRHS/vjp(_:u:p:t:v:du:dp:)`` on `Double` buffers.
+    static func _networkVJP(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>) throws(NetworkError)
+    /// `vᵀ∂f/∂u` alone (``NetworkRHS/stateVJP(_:u:p:t:v:du:)``).
+    static func _networkStateVJP(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) throws(NetworkError)
+}
+
+extension Double: NeuralDEScalar {
+    /// The chain's own forward pass and pullback through BLAS.
+    @inlinable
+    public static func _networkVJP(
+        _ rhs: NetworkRHS<Double>, _ workspace: inout NetworkRHS<Double>.VJPWorkspace, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>
+    ) throws(NetworkError) {
+        let chain = rhs.chain
+        try workspace.output.withUnsafeMutableBufferPointer { (y) throws(NetworkError) in
+            try chain.forward(u, parameters: p, workspace: &workspace.network, into: y)
+        }
+        try chain.pullback(v, parameters: p, workspace: &workspace.network, inputGradient: du, parameterGradient: dp)
+    }
+
+    @inlinable
+    public static func _networkStateVJP(
+        _ rhs: NetworkRHS<Double>, _ workspace: inout NetworkRHS<Double>.VJPWorkspace, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) throws(NetworkError) {
+        try rhs._programVJP(&workspace, u: u, p: p, v: v, du: du, dp: nil)
+    }
+}
+
+extension Float: NeuralDEScalar {
+    /// The pullback of the chain's instructions in `Double` (see ``NeuralDEScalar``).
+    @inlinable
+    public static func _networkVJP(
+        _ rhs: NetworkRHS<Float>, _ workspace: inout NetworkRHS<Float>.VJPWorkspace, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>
+    ) throws(NetworkError) {
+        try rhs._programVJP(&workspace, u: u, p: p, v: v, du: du, dp: dp)
+    }
+
+    @inlinable
+    public static func _networkStateVJP(
+        _ rhs: NetworkRHS<Float>, _ workspace: inout NetworkRHS<Float>.VJPWorkspace, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) throws(NetworkError) {
+        try rhs._programVJP(&workspace, u: u, p: p, v: v, du: du, dp: nil)
+    }
+}
+
 /// A ``Chain`` used directly as an ODE right-hand side, `f(u, p, t) = chain(u; p)` (autonomous):
 ///
 /// ```swift
@@ -19,13 +95,17 @@ public import Sensitivity
 /// `Double` (at these widths faster than a BLAS call), dual numbers for forward-mode methods and
 /// stiff Jacobians, the tape for reference checks. Layers without a form in that arithmetic
 /// (custom elementwise functions, the exact GELU, which needs `erf`) are refused at `init`.
-public struct NetworkRHS: ODEModelWithVJP, Sendable {
-    public let chain: Chain<Double>
+///
+/// A `Float` network (`NetworkRHS<Float>`) is the same right-hand side on `Double` states and
+/// parameters (its generic evaluation runs in the solver's arithmetic); its products run in
+/// `Float` (``NeuralDEScalar``).
+public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
+    public let chain: Chain<Scalar>
     @usableFromInline let program: [NetworkInstruction]
     @usableFromInline let slotStarts: [Int]
     @usableFromInline let totalWidth: Int
 
-    public init(_ chain: Chain<Double>) throws(NeuralDEError) {
+    public init(_ chain: Chain<Scalar>) throws(NeuralDEError) {
         guard chain.inputCount == chain.outputCount else {
             throw .unsupportedNetwork(
                 "its input has \(chain.inputCount) entries and its output \(chain.outputCount); a right-hand side maps a state to a state of the same size"
@@ -75,9 +155,13 @@ public struct NetworkRHS: ODEModelWithVJP, Sendable {
         }
     }
 
-    /// The instructions on slots laid out one after another from `v`.
+    /// The instructions on slots laid out one after another from `v`; with `preactivations`,
+    /// each dense layer's `Wx + b` is also stored there, at its output slot's offset (for the
+    /// pullback).
     @inlinable
-    func _run<S: DiffEqScalar>(_ v: UnsafeMutablePointer<S>, _ p: UnsafeBufferPointer<S>) {
+    func _run<S: DiffEqScalar>(
+        _ v: UnsafeMutablePointer<S>, _ p: UnsafeBufferPointer<S>, preactivations: UnsafeMutablePointer<S>? = nil
+    ) {
         for instruction in program {
             switch instruction {
             case .dense(let input, let output, let m, let k, let activation, let w, let b):
@@ -89,6 +173,7 @@ public struct NetworkRHS: ODEModelWithVJP, Sendable {
                     let xj = x[j]
                     for i in 0..<k { y[i] += p[w + i + j * k] * xj }
                 }
+                if let z = preactivations.map({ $0 + slotStarts[output] }) { for i in 0..<k { z[i] = y[i] } }
                 if activation != .identity { for i in 0..<k { y[i] = _activate(activation, y[i]) } }
             case .activation(let input, let output, let count, let activation):
                 let x = v + slotStarts[input], y = v + slotStarts[output]
@@ -115,35 +200,145 @@ public struct NetworkRHS: ODEModelWithVJP, Sendable {
 
     // MARK: The hand-written products
 
-    /// The chain's workspace and an output buffer, one per gradient.
+    /// The chain's workspace and an output buffer for the BLAS products, and the slots, the
+    /// dense layers' pre-activations and the adjoints of the instructions' pullback; made once
+    /// per gradient context.
     public struct VJPWorkspace {
-        @usableFromInline var network: NetworkWorkspace<Double>
-        @usableFromInline var output: [Double]
+        @usableFromInline var network: NetworkWorkspace<Scalar>
+        @usableFromInline var output: [Scalar]
+        @usableFromInline var values: [Double]
+        @usableFromInline var preactivations: [Double]
+        @usableFromInline var adjoints: [Double]
     }
 
     public func makeVJPWorkspace(stateCount n: Int, parameters p: [Double]) -> VJPWorkspace {
-        VJPWorkspace(network: chain.makeWorkspace(), output: [Double](repeating: 0, count: chain.outputCount))
+        let slots = [Double](repeating: 0, count: totalWidth)
+        return VJPWorkspace(
+            network: chain.makeWorkspace(), output: [Scalar](repeating: 0, count: chain.outputCount), values: slots,
+            preactivations: slots, adjoints: slots)
+    }
+
+    /// `vᵀ∂f/∂u` into `du` and `vᵀ∂f/∂p` into `dp` by one forward pass of the instructions in
+    /// `Double` (keeping each dense layer's pre-activation) and one reverse pass (adjoints
+    /// accumulate, since a slot may be read by several instructions).
+    /// `dp: nil` computes `vᵀ∂f/∂u` alone (``stateVJP(_:u:p:t:v:du:)``).
+    @inlinable
+    public func _programVJP(
+        _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>,
+        v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>?
+    ) throws(NetworkError) {
+        let n = chain.inputCount
+        guard u.count == n, v.count == n, du.count == n else {
+            throw .dimensionMismatch(what: "u, v and du", expected: n, got: u.count)
+        }
+        guard p.count == chain.parameterCount, dp.map({ $0.count == p.count }) ?? true else {
+            throw .dimensionMismatch(what: "p and dp", expected: chain.parameterCount, got: p.count)
+        }
+        let width = totalWidth
+        let outputStart = slotStarts[slotStarts.count - 1]
+        workspace.values.withUnsafeMutableBufferPointer { values in
+            workspace.preactivations.withUnsafeMutableBufferPointer { pre in
+                workspace.adjoints.withUnsafeMutableBufferPointer { adjoints in
+                    let x = values.baseAddress!, z = pre.baseAddress!, a = adjoints.baseAddress!
+                    x.update(repeating: 0, count: width)
+                    for i in 0..<n { x[i] = u[i] }
+                    _run(x, p, preactivations: z)
+                    a.update(repeating: 0, count: width)
+                    for i in 0..<n { a[outputStart + i] = v[i] }
+                    dp?.update(repeating: 0)
+                    _pullback(x, z, a, p, dp)
+                    for i in 0..<n { du[i] = a[i] }
+                }
+            }
+        }
+    }
+
+    /// The reverse pass of the instructions from the adjoints `a` of the output slot.
+    @inlinable
+    func _pullback(
+        _ x: UnsafeMutablePointer<Double>, _ z: UnsafeMutablePointer<Double>, _ a: UnsafeMutablePointer<Double>,
+        _ p: UnsafeBufferPointer<Double>, _ dp: UnsafeMutableBufferPointer<Double>?
+    ) {
+        for index in stride(from: program.count - 1, through: 0, by: -1) {
+            switch program[index] {
+            case .dense(let input, let output, let m, let k, let activation, let w, let b):
+                let xin = x + slotStarts[input], y = x + slotStarts[output]
+                let zs = z + slotStarts[output], dy = a + slotStarts[output], dx = a + slotStarts[input]
+                // dz = dy ⊙ act'(z), kept in dy's place (the slot is not read again).
+                if activation != .identity {
+                    for i in 0..<k { dy[i] *= _derivative(activation, zs[i], y[i]) }
+                }
+                if let dp {
+                    if let b { for i in 0..<k { dp[b + i] += dy[i] } }
+                    for j in 0..<m {
+                        let xj = xin[j]
+                        for i in 0..<k { dp[w + i + j * k] += dy[i] * xj }
+                    }
+                }
+                for j in 0..<m {
+                    var s = 0.0
+                    for i in 0..<k { s += p[w + i + j * k] * dy[i] }
+                    dx[j] += s
+                }
+            case .activation(let input, let output, let count, let activation):
+                let xin = x + slotStarts[input], y = x + slotStarts[output]
+                let dy = a + slotStarts[output], dx = a + slotStarts[input]
+                for i in 0..<count { dx[i] += dy[i] * _derivative(activation, xin[i], y[i]) }
+            case .power(let input, let output, let count, let e):
+                // x⁰ is constant: nothing flows back.
+                guard e > 0 else { continue }
+                let xin = x + slotStarts[input], dy = a + slotStarts[output], dx = a + slotStarts[input]
+                for i in 0..<count {
+                    var r = Double(e)
+                    for _ in 0..<(e - 1) { r *= xin[i] }
+                    dx[i] += dy[i] * r
+                }
+            case .add(let l, let r, let output, let count):
+                let dy = a + slotStarts[output], dl = a + slotStarts[l], dr = a + slotStarts[r]
+                for i in 0..<count {
+                    dl[i] += dy[i]
+                    dr[i] += dy[i]
+                }
+            case .place(let input, let output, let count, let rowOffset, _):
+                let dy = a + slotStarts[output], dx = a + slotStarts[input]
+                for i in 0..<count { dx[i] += dy[rowOffset + i] }
+            case .custom:
+                // Refused at init.
+                continue
+            }
+        }
     }
 
     /// One forward pass (to store the activations the pullback reads) and one pullback, both
-    /// through BLAS; `t` is not used.
+    /// through BLAS in the network's scalar; `t` is not used.
     @inlinable
     public func vjp(
         _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, t: Double,
         v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>
     ) {
         do {
-            try workspace.output.withUnsafeMutableBufferPointer { (y) throws(NetworkError) in
-                try chain.forward(u, parameters: p, workspace: &workspace.network, into: y)
-            }
-            try chain.pullback(
-                v, parameters: p, workspace: &workspace.network, inputGradient: du, parameterGradient: dp)
+            try Scalar._networkVJP(self, &workspace, u: u, p: p, v: v, du: du, dp: dp)
         } catch {
             // Only on sizes other than the problem's (the adjoints pass the problem's): NaN
             // stops the backward solve with a message.
             du.update(repeating: .nan)
             dp.update(repeating: .nan)
         }
+    }
+
+    /// `vᵀ∂f/∂u` alone, by the instructions' pullback in `Double` without its parameter part
+    /// (what the quadrature adjoint's backward solve asks for at every stage).
+    @inlinable
+    public func stateVJP(
+        _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, t: Double,
+        v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) -> Bool {
+        do {
+            try Scalar._networkStateVJP(self, &workspace, u: u, p: p, v: v, du: du)
+        } catch {
+            du.update(repeating: .nan)
+        }
+        return true
     }
 }
 
@@ -163,6 +358,17 @@ func _activate<S: DiffEqScalar>(_ a: Activation, _ x: S) -> S {
         let inner = S(0.797_884_560_802_865_4) * (x + S(0.044715) * x * x * x)
         return x * (1 + tanh(inner)) / 2
     case .gelu: return S(Double.nan)
+    }
+}
+
+/// The derivative of an activation at `x`, from its value `y` there for tanh and the sigmoid
+/// (`1 − y²`, `y(1 − y)`), else NeuralNetworks' own derivative.
+@inlinable
+func _derivative(_ a: Activation, _ x: Double, _ y: Double) -> Double {
+    switch a {
+    case .tanh: return 1 - y * y
+    case .sigmoid: return y * (1 - y)
+    default: return a.derivative(x)
     }
 }
 

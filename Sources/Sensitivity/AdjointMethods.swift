@@ -30,7 +30,7 @@ import StiffSolvers
 package final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline let model: Model
     @usableFromInline let engine: _VJPEngine<Model>
-    @usableFromInline let p: [Double]
+    @usableFromInline var p: [Double]
     @usableFromInline let n: Int
     @usableFromInline let np: Int
     /// The forward solution's dense output (interpolating and quadrature adjoints).
@@ -53,6 +53,9 @@ package final class _AdjointWorkspace<Model: ODEModel> {
     /// The Jacobian of the backward system by compressed forward mode, when cheaper (see
     /// ``prepareCompressedJacobian(u0:t0:includeMu:)``).
     @usableFromInline var compressed: _CompressedJacobian<Model>?
+    /// The Jacobian of `f` alone by compressed forward mode, for the forward solves (what
+    /// ``prepareCompressedJacobian(u0:t0:includeMu:)`` returned last).
+    @usableFromInline var forwardCompressed: _CompressedJacobian<Model>?
     /// The dependency pattern of `f` (``RHSTape/dependencyPattern(u:p:t:)``), found once per gradient.
     @usableFromInline var pattern: [[Int]]?
     /// The backward system's matrix at the last time a stiff backward solve asked for it, whose
@@ -77,6 +80,24 @@ package final class _AdjointWorkspace<Model: ODEModel> {
         self.lambda = [Double](repeating: 0, count: n)
         self.vjpU = [Double](repeating: 0, count: n)
         self.vjpP = [Double](repeating: 0, count: p.count)
+    }
+
+    /// Ready for another gradient of the same sizes at `p` (a ``GradientContext`` reusing it):
+    /// counters, error and the stage Jacobian's state as a new workspace has them; the buffers,
+    /// the VJP engine and its tape are kept.
+    @inlinable
+    func reset(p: [Double]) {
+        self.p = p
+        engine.setParameters(p)
+        vjps = 0
+        jacobians = 0
+        error = nil
+        if let stage = stageJacobian {
+            stage.invalidate()
+            stage.state.pointee.active = false
+            stage.state.pointee.evaluations = 0
+            stage.state.pointee.products = 0
+        }
     }
 
     /// The backward adjoint system on the forward solution's dense output:
@@ -106,7 +127,7 @@ package final class _AdjointWorkspace<Model: ODEModel> {
                 }
                 self.interpolateForward(t)
                 self.lambda.withUnsafeMutableBufferPointer { l in for i in 0..<n { l[i] = y[i] } }
-                self.vjp(t: t)
+                self.vjp(t: t, stateOnly: !includeMu)
                 dy.withUnsafeMutableBufferPointer { d in
                     self.vjpU.withUnsafeBufferPointer { v in for i in 0..<n { d[i] = -v[i] } }
                     if includeMu { self.vjpP.withUnsafeBufferPointer { v in for k in 0..<np { d[n + k] = -v[k] } } }
@@ -150,12 +171,15 @@ package final class _AdjointWorkspace<Model: ODEModel> {
         // A model with its own products (``ODEModelWithVJP``) is never recorded either: its
         // products need no tape, and a network's parameters are dense in every column.
         pattern = n + np <= 8 || engine.custom != nil ? nil : try? engine.tape.dependencyPattern(u: u0, p: p, t: t0)
+        // A reused workspace (``GradientContext``) must not keep the previous call's.
+        stageJacobian = nil
         // As `_CompressedJacobian.make`: only where coloring saves dual evaluations.
         func colored(_ columns: Int) -> _CompressedJacobian<Model>? {
             guard !model.hasAnalyticJacobian, columns > 8, let pattern else { return nil }
             return _CompressedJacobian(model, pattern: pattern, n: n, p: p, columns: 0..<columns)
         }
         let stateOnly = colored(n)
+        forwardCompressed = stateOnly
         compressed = includeMu ? colored(n + np) : stateOnly
         let limit = Self.stageJacobianEvaluations
         if let compressed {
@@ -170,12 +194,13 @@ package final class _AdjointWorkspace<Model: ODEModel> {
         return stateOnly
     }
 
-    /// `λᵀ∂f/∂u` into `vjpU` and `λᵀ∂f/∂p` into `vjpP` at `(u, p, t)`.
+    /// `λᵀ∂f/∂u` into `vjpU` and `λᵀ∂f/∂p` into `vjpP` at `(u, p, t)` (with `stateOnly`, `vjpP`
+    /// is not to be read).
     @inlinable @inline(__always)
-    func vjp(t: Double) {
+    func vjp(t: Double, stateOnly: Bool = false) {
         vjps += 1
         do {
-            try engine.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP)
+            try engine.vjp(u: u, p: p, t: t, v: lambda, du: &vjpU, dp: &vjpP, stateOnly: stateOnly)
         } catch {
             if self.error == nil { self.error = error }
             for i in 0..<n { vjpU[i] = .nan }
@@ -344,6 +369,20 @@ func _denseForward<M: ODEModel, A: ODEAlgorithm>(
     return (sol, observed)
 }
 
+/// The interpolating adjoints' forward pass (``_denseForward``) in a workspace's adjoint
+/// workspace, with the compressed Jacobians prepared at this point, kept for the backward pass.
+@inlinable
+func _keptDenseForward<M: ODEModel, A: ODEAlgorithm>(
+    _ model: M, _ algorithm: A, _ plan: ObservationPlan, _ workspace: GradientWorkspace, includeMu: Bool
+) throws(SensitivityError) -> _KeptForward {
+    let ws = workspace._adjointWorkspace(model, p: plan.p, n: plan.u0.count)
+    let jacobian = ws.prepareCompressedJacobian(u0: plan.u0, t0: plan.t0, includeMu: includeMu)
+    let (solution, observed) = try _denseForward(model, algorithm, plan, jacobian: jacobian)
+    let kept = _KeptForward(observed: observed, solution: solution, dense: true)
+    workspace.kept = kept
+    return kept
+}
+
 /// The interpolating adjoint (SciMLSensitivity.jl's `InterpolatingAdjoint`): one forward solve
 /// keeping the dense output; one backward solve of `[λ; μ]`, `u(t)` read from the forward
 /// interpolant, `μ' = -(∂f/∂p)ᵀλ` accumulated alongside `λ` under the same error control.
@@ -369,27 +408,56 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
+        try gradient(of: loss, problem, algorithm: algorithm, plan: plan, workspace: GradientWorkspace())
+    }
+
+    /// The forward solve, kept: with dense output and every step, or with checkpointing the
+    /// observations alone.
+    @inlinable
+    public func forwardPass<M: ODEModel, A: ODEAlgorithm>(
+        _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan, workspace: GradientWorkspace
+    ) throws(SensitivityError) -> [[Double]] {
+        try _forward(problem.f.model, algorithm, plan, workspace).observed
+    }
+
+    @inlinable
+    func _forward<M: ODEModel, A: ODEAlgorithm>(
+        _ model: M, _ algorithm: A, _ plan: ObservationPlan, _ workspace: GradientWorkspace
+    ) throws(SensitivityError) -> _KeptForward {
+        guard checkpointing else { return try _keptDenseForward(model, algorithm, plan, workspace, includeMu: true) }
+        let ws = workspace._adjointWorkspace(model, p: plan.p, n: plan.u0.count)
+        let forwardJacobian = ws.prepareCompressedJacobian(u0: plan.u0, t0: plan.t0, includeMu: true)
+        let forwardProblem = ODEProblem(
+            _AdjointForwardRHS(model, compressed: forwardJacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+        let forward = try _observingSolve(forwardProblem, algorithm, plan)
+        let kept = _KeptForward(observed: forward.u, solution: forward, dense: false)
+        workspace.kept = kept
+        return kept
+    }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
+        workspace: GradientWorkspace
+    ) throws(SensitivityError) -> SensitivityResult {
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
-        let ws = _AdjointWorkspace(model, p: plan.p, n: n)
-        let forwardJacobian = ws.prepareCompressedJacobian(u0: plan.u0, t0: plan.t0, includeMu: true)
-        let observed: [[Double]]
-        var stats: SensitivityStats
-        if checkpointing {
-            let forwardProblem = ODEProblem(
-                _AdjointForwardRHS(model, compressed: forwardJacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
-            let forward = try _solve(forwardProblem, algorithm, plan.options, phase: "forward")
-            guard forward.u.count == plan.times.count else {
-                throw .unsupported("the forward solve saved \(forward.u.count) states for \(plan.times.count) observations")
-            }
-            observed = forward.u
-            stats = SensitivityStats(forward: forward.stats)
+        let kept: _KeptForward
+        if let k = workspace.kept, k.dense != checkpointing {
+            kept = k
         } else {
-            let (forward, states) = try _denseForward(model, algorithm, plan, jacobian: forwardJacobian)
-            ws.forward = forward.denseOutput
-            observed = states
-            stats = SensitivityStats(forward: forward.stats)
-            stats.peakStoredStates = forward.stats.naccept + 1
+            kept = try _forward(model, algorithm, plan, workspace)
+        }
+        let ws = workspace._adjointWorkspace(model, p: plan.p, n: n)
+        let forwardJacobian = ws.forwardCompressed
+        let observed = kept.observed
+        var stats = SensitivityStats(forward: kept.solution.stats)
+        if checkpointing {
+            // Set by the re-solve at the last observation, before the first backward step.
+            ws.forward = nil
+        } else {
+            ws.forward = kept.solution.denseOutput
+            stats.peakStoredStates = kept.solution.stats.naccept + 1
         }
         let rhs = ws.adjointRHS(includeMu: true)
         var y = [Double](repeating: 0, count: n + np)
@@ -520,11 +588,32 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
+        try gradient(of: loss, problem, algorithm: algorithm, plan: plan, workspace: GradientWorkspace())
+    }
+
+    /// The forward solve with dense output and every step (the quadrature's breakpoints), kept.
+    @inlinable
+    public func forwardPass<M: ODEModel, A: ODEAlgorithm>(
+        _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan, workspace: GradientWorkspace
+    ) throws(SensitivityError) -> [[Double]] {
+        try _keptDenseForward(problem.f.model, algorithm, plan, workspace, includeMu: false).observed
+    }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
+        workspace: GradientWorkspace
+    ) throws(SensitivityError) -> SensitivityResult {
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
-        let ws = _AdjointWorkspace(model, p: plan.p, n: n)
-        let forwardJacobian = ws.prepareCompressedJacobian(u0: plan.u0, t0: plan.t0, includeMu: false)
-        let (forward, observed) = try _denseForward(model, algorithm, plan, jacobian: forwardJacobian)
+        let kept: _KeptForward
+        if let k = workspace.kept, k.dense {
+            kept = k
+        } else {
+            kept = try _keptDenseForward(model, algorithm, plan, workspace, includeMu: false)
+        }
+        let ws = workspace._adjointWorkspace(model, p: plan.p, n: n)
+        let forward = kept.solution, observed = kept.observed
         let forwardTimes = forward.t
         ws.forward = forward.denseOutput
         let rhs = ws.adjointRHS(includeMu: false)
@@ -632,15 +721,38 @@ public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
     public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult {
+        try gradient(of: loss, problem, algorithm: algorithm, plan: plan, workspace: GradientWorkspace())
+    }
+
+    /// The forward solve at the observation times, kept (the backward pass resets its state to
+    /// them).
+    @inlinable
+    public func forwardPass<M: ODEModel, A: ODEAlgorithm>(
+        _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan, workspace: GradientWorkspace
+    ) throws(SensitivityError) -> [[Double]] {
+        let model = problem.f.model
+        let forwardProblem = ODEProblem(model: model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+        let forward = try _observingSolve(forwardProblem, algorithm, plan)
+        workspace.kept = _KeptForward(observed: forward.u, solution: forward, dense: false)
+        return forward.u
+    }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
+        workspace: GradientWorkspace
+    ) throws(SensitivityError) -> SensitivityResult {
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
-        let forwardProblem = ODEProblem(model: model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
-        let forward = try _solve(forwardProblem, algorithm, plan.options, phase: "forward")
-        guard forward.u.count == plan.times.count else {
-            throw .unsupported("the forward solve saved \(forward.u.count) states for \(plan.times.count) observations")
+        if workspace.kept.map({ $0.dense }) != false {
+            _ = try forwardPass(problem, algorithm: algorithm, plan: plan, workspace: workspace)
         }
-        let observed = forward.u
-        let ws = _AdjointWorkspace(model, p: plan.p, n: n)
+        guard let kept = workspace.kept else {
+            throw .unsupported("the forward pass kept no states")
+        }
+        let forward = kept.solution
+        let observed = kept.observed
+        let ws = workspace._adjointWorkspace(model, p: plan.p, n: n)
         var f = [Double](repeating: 0, count: n)
         let rhs = _BackwardRHS({ dy, y, _, t in
             for i in 0..<n {

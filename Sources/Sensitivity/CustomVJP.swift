@@ -11,7 +11,9 @@ import DiffEqCore
 ///
 /// Each gradient makes one workspace with ``makeVJPWorkspace(stateCount:parameters:)`` and passes
 /// it to every product, so a product need not allocate and one model value can serve gradients
-/// on several threads.
+/// on several threads. A ``GradientContext`` makes it once and keeps it for all its gradients,
+/// at parameters that change between calls: a workspace may depend on the sizes, never on the
+/// values of `p` (each product receives `p`).
 public protocol ODEModelWithVJP: ODEModel {
     associatedtype VJPWorkspace
     /// The buffers of one gradient's products.
@@ -21,6 +23,20 @@ public protocol ODEModelWithVJP: ODEModel {
     func vjp(
         _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, t: Double,
         v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>)
+
+    /// Writes `vᵀ∂f/∂u` alone into `du` and returns `true` when the model has a product cheaper
+    /// than ``vjp(_:u:p:t:v:du:dp:)`` for it (the quadrature adjoint's backward solve needs no
+    /// `vᵀ∂f/∂p`); the default returns `false`, and the caller then calls `vjp`.
+    func stateVJP(
+        _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, t: Double,
+        v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) -> Bool
+}
+
+extension ODEModelWithVJP {
+    public func stateVJP(
+        _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, t: Double,
+        v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) -> Bool { false }
 }
 
 /// A model's own products behind one class (a virtual call per product), found once per
@@ -30,6 +46,12 @@ class _CustomVJP {
     @usableFromInline init() {}
     @usableFromInline
     func vjp(_ u: [Double], _ p: [Double], _ t: Double, _ v: [Double], _ du: inout [Double], _ dp: inout [Double]) {
+        fatalError("abstract")
+    }
+
+    /// `vᵀ∂f/∂u` into `du`; `dp` is overwritten when the model has no state-only product.
+    @usableFromInline
+    func stateVJP(_ u: [Double], _ p: [Double], _ t: Double, _ v: [Double], _ du: inout [Double], _ dp: inout [Double]) {
         fatalError("abstract")
     }
 }
@@ -60,6 +82,22 @@ final class _ModelVJP<M: ODEModelWithVJP>: _CustomVJP {
                 }
             }
         }
+    }
+
+    @usableFromInline
+    override func stateVJP(
+        _ u: [Double], _ p: [Double], _ t: Double, _ v: [Double], _ du: inout [Double], _ dp: inout [Double]
+    ) {
+        let done = u.withUnsafeBufferPointer { u in
+            p.withUnsafeBufferPointer { p in
+                v.withUnsafeBufferPointer { v in
+                    du.withUnsafeMutableBufferPointer { du in
+                        model.stateVJP(&workspace, u: u, p: p, t: t, v: v, du: du)
+                    }
+                }
+            }
+        }
+        if !done { vjp(u, p, t, v, &du, &dp) }
     }
 }
 

@@ -198,6 +198,50 @@ public protocol SensitivityAlgorithm: Sendable {
     func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
     ) throws(SensitivityError) -> SensitivityResult
+
+    /// The same with the storage of a ``GradientContext``, reused across calls: the method's
+    /// workspace, and the forward pass that ``forwardPass(_:algorithm:plan:workspace:)`` kept at
+    /// this point, if any. The default ignores the workspace.
+    func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
+        workspace: GradientWorkspace
+    ) throws(SensitivityError) -> SensitivityResult
+
+    /// The forward pass alone: the states at the observation times, keeping in `workspace` what
+    /// this method's backward pass can reuse at the same point. The default is a plain solve that
+    /// keeps nothing.
+    func forwardPass<M: ODEModel, A: ODEAlgorithm>(
+        _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan, workspace: GradientWorkspace
+    ) throws(SensitivityError) -> [[Double]]
+}
+
+extension SensitivityAlgorithm {
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
+        workspace: GradientWorkspace
+    ) throws(SensitivityError) -> SensitivityResult {
+        try gradient(of: loss, problem, algorithm: algorithm, plan: plan)
+    }
+
+    @inlinable
+    public func forwardPass<M: ODEModel, A: ODEAlgorithm>(
+        _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan, workspace: GradientWorkspace
+    ) throws(SensitivityError) -> [[Double]] {
+        try _observingSolve(problem, algorithm, plan).u
+    }
+}
+
+/// The forward solve at the observation times, checked to have saved one state per time.
+@inlinable
+func _observingSolve<F: ODEFunction, A: ODEAlgorithm>(
+    _ problem: ODEProblem<F>, _ algorithm: A, _ plan: ObservationPlan
+) throws(SensitivityError) -> ODESolution<F.Scalar> {
+    let forward = try _solve(problem, algorithm, plan.options, phase: "forward")
+    guard forward.u.count == plan.times.count else {
+        throw .unsupported("the forward solve saved \(forward.u.count) states for \(plan.times.count) observations")
+    }
+    return forward
 }
 
 /// What a gradient is taken with respect to.
@@ -231,6 +275,21 @@ public struct ObservationPlan: Sendable {
     /// are asked for) the initial values.
     @inlinable
     public var directionCount: Int { p.count + (inputs == .parameters ? 0 : u0.count) }
+
+    /// A plan from parts already checked (``GradientContext`` moving its plan to a new point).
+    @usableFromInline
+    init(
+        _t0 t0: Double, t1: Double, u0: [Double], p: [Double], times: [Double], options: SolveOptions,
+        inputs: GradientInputs
+    ) {
+        self.t0 = t0
+        self.t1 = t1
+        self.u0 = u0
+        self.p = p
+        self.times = times
+        self.options = options
+        self.inputs = inputs
+    }
 
     /// Checks the problem and options; `saveat: nil` observes the end of the span only.
     @inlinable
@@ -433,6 +492,33 @@ public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
         result.method = "AutoSensitivity → " + result.method
         return result
     }
+
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
+        workspace: GradientWorkspace
+    ) throws(SensitivityError) -> SensitivityResult {
+        var result: SensitivityResult
+        if usesForwardMode(directions: plan.directionCount, observations: plan.times.count) {
+            result = try ForwardDiffSensitivity().gradient(
+                of: loss, problem, algorithm: algorithm, plan: plan, workspace: workspace)
+        } else {
+            result = try QuadratureAdjoint().gradient(
+                of: loss, problem, algorithm: algorithm, plan: plan, workspace: workspace)
+        }
+        result.method = "AutoSensitivity → " + result.method
+        return result
+    }
+
+    @inlinable
+    public func forwardPass<M: ODEModel, A: ODEAlgorithm>(
+        _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan, workspace: GradientWorkspace
+    ) throws(SensitivityError) -> [[Double]] {
+        if usesForwardMode(directions: plan.directionCount, observations: plan.times.count) {
+            return try ForwardDiffSensitivity().forwardPass(problem, algorithm: algorithm, plan: plan, workspace: workspace)
+        }
+        return try QuadratureAdjoint().forwardPass(problem, algorithm: algorithm, plan: plan, workspace: workspace)
+    }
 }
 
 /// ``gradient(of:_:algorithm:options:sensealg:wrt:)`` with the default method, ``AutoSensitivity``.
@@ -442,4 +528,56 @@ public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
     wrt inputs: GradientInputs = .parametersAndInitialState
 ) throws(SensitivityError) -> SensitivityResult {
     try gradient(of: loss, problem, algorithm: algorithm, options: options, sensealg: AutoSensitivity(), wrt: inputs)
+}
+
+/// The gradient for a problem in `Float` (``gradient(of:_:algorithm:options:sensealg:wrt:)``
+/// for a `Double` one), by any `sensealg`.
+///
+/// Computed in `Double`: the initial state, span and parameters are promoted (exactly: every
+/// `Float` is a `Double`) and the model, written once over the scalar protocol, runs in `Double`
+/// arithmetic through the forward and backward solves. The result is therefore the `Double`
+/// problem's gradient at the `Float` inputs, bit for bit, returned in `Double` so that nothing
+/// is rounded away (convert with `r.dp.map(Float.init)`). Why not `Float` arithmetic: the
+/// adjoints accumulate `dL/dp` over every backward step and quadrature node (thousands of
+/// products for a neural ODE), where `Float`'s rounding (`2⁻²⁴` per operation) would add an error
+/// growing with the number of terms on top of the solver's; in `Double` the gradient is as
+/// accurate as the tolerances make it, and a `Float` caller loses nothing by the conversion.
+/// It differs from the derivative of a `Float` solve only as much as a `Float` solve differs
+/// from a `Double` one (rounding, and steps chosen from error estimates that differ in their
+/// last bits), which the tolerances bound (`FloatGradientTests`).
+@inlinable
+public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm, S: SensitivityAlgorithm>(
+    of loss: L, _ problem: ODEProblem<GenericRHS<M, Float>>, algorithm: A, options: SolveOptions, sensealg: S,
+    wrt inputs: GradientInputs = .parametersAndInitialState
+) throws(SensitivityError) -> SensitivityResult {
+    try gradient(
+        of: loss, try _promoted(problem), algorithm: algorithm, options: options, sensealg: sensealg, wrt: inputs)
+}
+
+/// ``gradient(of:_:algorithm:options:sensealg:wrt:)`` for a `Float` problem with the default
+/// method, ``AutoSensitivity``.
+@inlinable
+public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+    of loss: L, _ problem: ODEProblem<GenericRHS<M, Float>>, algorithm: A, options: SolveOptions,
+    wrt inputs: GradientInputs = .parametersAndInitialState
+) throws(SensitivityError) -> SensitivityResult {
+    try gradient(of: loss, problem, algorithm: algorithm, options: options, sensealg: AutoSensitivity(), wrt: inputs)
+}
+
+/// A `Float` problem as the same problem in `Double` (its `u0` and span resolved at its `p`);
+/// events and mass matrices are refused here as the plan refuses them, since they do not
+/// carry over.
+@inlinable
+func _promoted<M: ODEModel>(_ problem: ODEProblem<GenericRHS<M, Float>>) throws(SensitivityError)
+    -> ODEProblem<GenericRHS<M, Double>>
+{
+    guard problem.callbacks.isEmpty else {
+        throw .unsupported("gradients through events (callbacks) are not supported by the sensitivity methods")
+    }
+    guard problem.massMatrix == nil else {
+        throw .unsupported("a mass matrix (DAE) is not supported by the sensitivity methods")
+    }
+    return ODEProblem(
+        model: problem.f.model, u0: problem.resolvedInitialState().map(Double.init),
+        tspan: problem.resolvedTimeSpan(), p: problem.p.map(Double.init))
 }

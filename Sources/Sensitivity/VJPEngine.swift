@@ -42,14 +42,29 @@ package final class _VJPEngine<Model: ODEModel> {
         }
     }
 
-    /// `vᵀ∂f/∂u` into `du` and `vᵀ∂f/∂p` into `dp` at `(u, p, t)` (`p` as given at `init` for
-    /// small systems).
+    /// New parameter values for the small systems' dual products (the others take `p` per call).
+    @inlinable
+    func setParameters(_ p: [Double]) {
+        guard smallSystem else { return }
+        let n = self.n
+        dualP.withUnsafeMutableBufferPointer { d in
+            for k in 0..<np {
+                var x = Dual<8, Double>(constant: p[k])
+                x.partials[n + k] = 1
+                d[k] = x
+            }
+        }
+    }
+
+    /// `vᵀ∂f/∂u` into `du` and `vᵀ∂f/∂p` into `dp` at `(u, p, t)` (`p` as given at `init` or
+    /// ``setParameters(_:)`` for small systems).
+    /// With `stateOnly`, `dp` may be left as it was (or overwritten): the caller reads `du` alone.
     @inlinable @inline(__always)
     package func vjp(
-        u: [Double], p: [Double], t: Double, v: [Double], du: inout [Double], dp: inout [Double]
+        u: [Double], p: [Double], t: Double, v: [Double], du: inout [Double], dp: inout [Double], stateOnly: Bool = false
     ) throws(ReverseModeError) {
         if let custom {
-            custom.vjp(u, p, t, v, &du, &dp)
+            if stateOnly { custom.stateVJP(u, p, t, v, &du, &dp) } else { custom.vjp(u, p, t, v, &du, &dp) }
             return
         }
         guard smallSystem else {

@@ -71,20 +71,57 @@ struct NetworkRHSTests {
         #expect(relativeDistance(dp, dp2) < 1e-13)
     }
 
+    /// A Float network's products (the instructions' pullback in Double) and the state-only
+    /// product against the Double network's BLAS pullback at the same (promoted) weights, every
+    /// activation and layer kind the right-hand side supports: the same values up to the order
+    /// of the sums.
+    @Test func floatNetworkProductsMatchTheDoubleNetworks() throws {
+        let layers: [Layer<Float>] = [
+            .power(3), .dense(2, 5, .tanh), .dense(5, 4, .sigmoid), .dense(4, 3, .elu), .dense(3, 4, .swish),
+            .dense(4, 3, .geluTanh), .dense(3, 4, .softplus), .dense(4, 3, .relu), .elementwise(.tanh), .dense(3, 2),
+        ]
+        let layersD: [Layer<Double>] = [
+            .power(3), .dense(2, 5, .tanh), .dense(5, 4, .sigmoid), .dense(4, 3, .elu), .dense(3, 4, .swish),
+            .dense(4, 3, .geluTanh), .dense(3, 4, .softplus), .dense(4, 3, .relu), .elementwise(.tanh), .dense(3, 2),
+        ]
+        let fF = try NetworkRHS(try Chain<Float>(layers: layers))
+        let fD = try NetworkRHS(try Chain<Double>(layers: layersD))
+        let p = fF.chain.initialParameters(seed: 5).map(Double.init)
+        var wF = fF.makeVJPWorkspace(stateCount: 2, parameters: p)
+        var wD = fD.makeVJPWorkspace(stateCount: 2, parameters: p)
+        for (u, v) in [([0.3, -0.8], [1.0, 0.5]), ([1.2, 0.4], [-0.7, 0.2])] {
+            var duF = [0.0, 0.0], dpF = [Double](repeating: 0, count: p.count)
+            var duD = duF, dpD = dpF
+            u.withUnsafeBufferPointer { u in p.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { v in
+                duF.withUnsafeMutableBufferPointer { du in dpF.withUnsafeMutableBufferPointer { dp in
+                    fF.vjp(&wF, u: u, p: pp, t: 0, v: v, du: du, dp: dp) } }
+                duD.withUnsafeMutableBufferPointer { du in dpD.withUnsafeMutableBufferPointer { dp in
+                    fD.vjp(&wD, u: u, p: pp, t: 0, v: v, du: du, dp: dp) } } } } }
+            #expect(relativeDistance(duF, duD) < 1e-14, "du \(relativeDistance(duF, duD))")
+            #expect(relativeDistance(dpF, dpD) < 1e-14, "dp \(relativeDistance(dpF, dpD))")
+            // The state-only product the quadrature adjoint's backward solve uses.
+            var duS = [0.0, 0.0]
+            let done = u.withUnsafeBufferPointer { u in p.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { v in
+                duS.withUnsafeMutableBufferPointer { du in fD.stateVJP(&wD, u: u, p: pp, t: 0, v: v, du: du) } } } }
+            #expect(done)
+            #expect(relativeDistance(duS, duD) < 1e-14, "state-only du \(relativeDistance(duS, duD))")
+        }
+    }
+
     /// The adjoints call the model's own products (``ODEModelWithVJP``), once per product they
     /// report, and give the tape's gradient.
     @Test func adjointsUseTheModelsOwnVJP() throws {
         final class Counter: @unchecked Sendable { var calls = 0 }
         struct Counting: ODEModelWithVJP {
-            let base: NetworkRHS
+            let base: NetworkRHS<Double>
             let counter: Counter
             func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { base.rhs(&du, u, p, t) }
             var isAutonomous: Bool { true }
-            func makeVJPWorkspace(stateCount n: Int, parameters p: [Double]) -> NetworkRHS.VJPWorkspace {
+            func makeVJPWorkspace(stateCount n: Int, parameters p: [Double]) -> NetworkRHS<Double>.VJPWorkspace {
                 base.makeVJPWorkspace(stateCount: n, parameters: p)
             }
             func vjp(
-                _ w: inout NetworkRHS.VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>,
+                _ w: inout NetworkRHS<Double>.VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>,
                 t: Double, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
                 dp: UnsafeMutableBufferPointer<Double>
             ) {
@@ -94,7 +131,7 @@ struct NetworkRHSTests {
         }
         /// The same network without its own products: the tape's.
         struct Plain: ODEModel {
-            let base: NetworkRHS
+            let base: NetworkRHS<Double>
             func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { base.rhs(&du, u, p, t) }
             var isAutonomous: Bool { true }
         }

@@ -57,7 +57,7 @@ func pullbacks<M: ODEModel>(
 @Suite("SolveLayer")
 struct SolveLayerTests {
     let chain: Chain<Double>
-    let model: NetworkRHS
+    let model: NetworkRHS<Double>
     let times = [0.2, 0.45, 0.7, 0.7, 1.0]
     let cotangents = [[0.3, -1.0], [1.1, 0.2], [-0.5, 0.4], [0.25, 0.25], [0.8, -0.6]]
     let u0 = [1.2, -0.3]
