@@ -1,0 +1,1 @@
+// sde-bench: written below.
