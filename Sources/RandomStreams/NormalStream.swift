@@ -7,7 +7,7 @@
 ///
 /// The pair at `(index, lane)` is the Box–Muller transform of the Philox4x32-10 block at counter
 /// `(index low word, index high word, lane, domain)` under the key `seed`: words 0-1 and 2-3
-/// each make one 53-bit uniform in the open interval (0, 1) (`(⌊x / 2¹¹⌋ + ½) / 2⁵³`). `domain`
+/// each make one uniform in the open interval (0, 1) from their top 52 bits (`(⌊x / 2¹²⌋ + ½) / 2⁵²`). `domain`
 /// separates independent uses of one seed (a Wiener path, a Brownian tree, an ensemble), so
 /// they never share a block.
 ///
@@ -64,11 +64,12 @@ public struct NormalStream: Sendable, Hashable {
         }
     }
 
-    /// A uniform in (0, 1) from two words (`lo` the low 32 bits): the top 53 bits plus one half
-    /// unit, times 2⁻⁵³, so neither 0 nor 1 occurs and `log` is always finite.
+    /// A uniform in (0, 1) from two words (`lo` the low 32 bits): the top 52 bits plus one half
+    /// unit, times 2⁻⁵², exactly representable, so neither 0 nor 1 occurs (with 53 bits the
+    /// largest value would round to 1) and `log` is always finite.
     @inlinable
     public static func openUniform(_ lo: UInt32, _ hi: UInt32) -> Double {
-        let bits = (UInt64(hi) << 32 | UInt64(lo)) >> 11
-        return (Double(bits) + 0.5) * 0x1p-53
+        let bits = (UInt64(hi) << 32 | UInt64(lo)) >> 12
+        return (Double(bits) + 0.5) * 0x1p-52
     }
 }

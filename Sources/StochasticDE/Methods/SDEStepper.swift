@@ -60,7 +60,8 @@ public struct SDEStepper<F: SDEFunction> {
         let stages: Int
         switch scheme {
         case .eulerMaruyama: stages = 1
-        case .eulerHeun, .rkMil: stages = 2
+        case .eulerHeun, .rkMil(.ito): stages = 2
+        case .rkMil(.stratonovich): stages = 3
         case .sri(let tab): stages = tab.stages
         case .sra(let tab): stages = tab.stages
         }

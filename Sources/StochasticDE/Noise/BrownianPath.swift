@@ -76,8 +76,11 @@ struct BrownianPath: Sendable {
         guard t.isFinite, t >= first, extendable || t <= last else {
             throw .timeOutOfRange(requested: t, allowed: first...(extendable ? .infinity : last))
         }
-        let i = lowerBound(t)
         let c = components
+        // Sequential stepping asks for the point after the current one: O(1) instead of a search.
+        let next = head + 1
+        if next < times.count && times[next] == t { return next }
+        let i = t > last ? times.count : lowerBound(t)
         if i < times.count && times[i] == t { return i }
         if i == times.count {
             let dt = t - last
