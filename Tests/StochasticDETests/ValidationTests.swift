@@ -118,16 +118,16 @@ import Testing
     }
 }
 
-@Suite struct TableauTests {
+@Suite struct SDETableauTests {
     @Test func libraryTableausMeetTheOrderConditions() {
-        // Rational SRIW1 and SRA1: to rounding. The optimized SOSRI/SOSRA were published as
-        // 16-17 digit decimals: to the residual those digits allow.
+        // Rational SRIW1 and SRA1: to rounding. The optimized SOSRI/SOSRA, published as 16-17
+        // digit decimals, also meet them to rounding (measured 4.4e-16 and 8.9e-16).
         let sriw1 = SRIW1.tableau.orderConditionResiduals().map(abs).max()!
         let sosri = SOSRI.tableau.orderConditionResiduals().map(abs).max()!
         let sra1 = SRA1.tableau.orderConditionResiduals().map(abs).max()!
         let sosra = SOSRA.tableau.orderConditionResiduals().map(abs).max()!
         #expect(sriw1 < 1e-15 && sra1 < 1e-15, "SRIW1 \(sriw1), SRA1 \(sra1)")
-        #expect(sosri < 1e-13 && sosra < 1e-13, "SOSRI \(sosri), SOSRA \(sosra)")
+        #expect(sosri < 1e-14 && sosra < 1e-14, "SOSRI \(sosri), SOSRA \(sosra)")
     }
 
     @Test func computedNodesMatchThePublishedOnes() {

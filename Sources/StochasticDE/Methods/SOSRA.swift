@@ -2,7 +2,7 @@
 /// additive noise, strong order 1.5, 3 stages, with a stability region enlarged for stiff drift.
 ///
 /// Coefficients: the paper's SOSRA table; digits as in StochasticDiffEq.jl's `constructSOSRA`,
-/// verified against Rößler's SRA order conditions in `TableauTests` (`c0 = A0 e` computed).
+/// verified against Rößler's SRA order conditions in `SDETableauTests` (`c0 = A0 e` computed).
 public struct SOSRA: SDEAlgorithm {
     public init() {}
     public var scheme: SDEScheme { .sra(Self.tableau) }

@@ -5,7 +5,7 @@
 ///
 /// Coefficients: the paper's SOSRI table, as 17-digit doubles. The digits here are those of
 /// StochasticDiffEq.jl's `SOSRIConstantCache` (its `constructSRIOpt1`); they meet Rößler's 25
-/// strong order 1.5 conditions to the residual measured in `TableauTests` (`c0 = A0 e`,
+/// strong order 1.5 conditions to the residual measured in `SDETableauTests` (`c0 = A0 e`,
 /// `c1 = A1 e` are computed, not copied).
 public struct SOSRI: SDEAlgorithm {
     public init() {}
