@@ -15,6 +15,6 @@ extension SDEStepper {
         f.drift(&k[0], u, p, ts)
         f.diffusion(&gs[0], u, p, ts)
         for i in 0..<stateCount { u[i] += k[0][i].scaled(by: dt) }
-        addNoise(&u, gs[0], dW, scale: 1)
+        Self.addNoise(&u, gs[0], dW, scale: 1, noise: noise, states: stateCount)
     }
 }

@@ -18,12 +18,12 @@ extension SDEStepper {
         f.drift(&k[0], u, p, ts)
         f.diffusion(&gs[0], u, p, ts)
         for i in 0..<n { scratch[i] = u[i] + k[0][i].scaled(by: dt) }
-        addNoise(&scratch, gs[0], dW, scale: 1)
+        Self.addNoise(&scratch, gs[0], dW, scale: 1, noise: noise, states: stateCount)
         let te = Scalar(t + dt)
         f.drift(&k[1], scratch, p, te)
         f.diffusion(&gs[1], scratch, p, te)
         for i in 0..<n { u[i] += (k[0][i] + k[1][i]).scaled(by: 0.5 * dt) }
-        addNoise(&u, gs[0], dW, scale: 0.5)
-        addNoise(&u, gs[1], dW, scale: 0.5)
+        Self.addNoise(&u, gs[0], dW, scale: 0.5, noise: noise, states: stateCount)
+        Self.addNoise(&u, gs[1], dW, scale: 0.5, noise: noise, states: stateCount)
     }
 }

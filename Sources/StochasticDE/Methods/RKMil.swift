@@ -20,6 +20,7 @@ extension SDEStepper {
     @inlinable
     mutating func rkMilStep(_ u: inout [Scalar], t: Double, dt: Double, dW: [Double], interpretation: SDEInterpretation) {
         let n = stateCount
+        let scalarNoise = noise == .scalar
         let ts = Scalar(t)
         let sqdt = dt.squareRoot()
         f.drift(&k[0], u, p, ts)
@@ -30,7 +31,7 @@ extension SDEStepper {
             f.diffusion(&gs[1], scratch, p, ts)
             for j in 0..<wienerCount { chi1[j] = 0.5 * (dW[j] * dW[j] - dt) / sqdt }
             for i in 0..<n {
-                let w = wienerIndex(i)
+                let w = scalarNoise ? 0 : i
                 u[i] += k[0][i].scaled(by: dt) + gs[0][i].scaled(by: dW[w]) + (gs[1][i] - gs[0][i]).scaled(by: chi1[w])
             }
         case .stratonovich:
@@ -40,7 +41,7 @@ extension SDEStepper {
             f.diffusion(&gs[2], scratch, p, ts)
             for j in 0..<wienerCount { chi1[j] = 0.25 * dW[j] * dW[j] / sqdt }
             for i in 0..<n {
-                let w = wienerIndex(i)
+                let w = scalarNoise ? 0 : i
                 u[i] += k[0][i].scaled(by: dt) + gs[0][i].scaled(by: dW[w]) + (gs[1][i] - gs[2][i]).scaled(by: chi1[w])
             }
         }

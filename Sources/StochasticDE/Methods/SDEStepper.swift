@@ -18,9 +18,12 @@ import DiffEqCore
 /// written here; the tests drive fixed steps with the loop above.
 ///
 /// Performance: workspaces (stage values, iterated-integral factors) are allocated once in the
-/// initializer; ``step(_:t:dt:dW:dZ:)`` allocates nothing. The scheme is a closed enum, switched
-/// once per step. Stage states are formed in one scratch array, since `H⁽⁰⁾ᵢ`, `H⁽¹⁾ᵢ` are only
-/// needed to evaluate `fᵢ`, `gᵢ`.
+/// initializer; ``step(_:t:dt:dW:dZ:)`` allocates nothing. The step switches over a payload-free
+/// kernel tag and reads the tableau from one flat coefficient array stored in the stepper:
+/// switching over ``scheme`` itself (an enum whose SRI/SRA payloads hold arrays) made the
+/// compiler copy the whole stepper on every step (an outlined copy plus ~40 retain/release
+/// pairs; EM on scalar GBM went from 123 to the figure in sde-bench's closing note). Stage states
+/// are formed in one scratch array, since `H⁽⁰⁾ᵢ`, `H⁽¹⁾ᵢ` are only needed to evaluate `fᵢ`, `gᵢ`.
 public struct SDEStepper<F: SDEFunction> {
     public typealias Scalar = F.Scalar
     public let f: F
@@ -30,6 +33,11 @@ public struct SDEStepper<F: SDEFunction> {
     public let stateCount: Int
     public let wienerCount: Int
     @usableFromInline let diffusionLength: Int
+    @usableFromInline let kernel: Kernel
+    /// The tableau, flattened (see `SRITableau.flattened`, `SRATableau.flattened`).
+    @usableFromInline let coefficients: [Double]
+    @usableFromInline let stages: Int
+    @usableFromInline let errorDriftStages: Int
     @usableFromInline var k: [[Scalar]]
     @usableFromInline var gs: [[Scalar]]
     @usableFromInline var scratch: [Scalar]
@@ -59,12 +67,20 @@ public struct SDEStepper<F: SDEFunction> {
         self.diffusionLength = problem.noise.diffusionLength(states: n)
         let stages: Int
         switch scheme {
-        case .eulerMaruyama: stages = 1
-        case .eulerHeun, .rkMil(.ito): stages = 2
-        case .rkMil(.stratonovich): stages = 3
-        case .sri(let tab): stages = tab.stages
-        case .sra(let tab): stages = tab.stages
+        case .eulerMaruyama:
+            (kernel, stages, coefficients, errorDriftStages) = (.eulerMaruyama, 1, [], 0)
+        case .eulerHeun:
+            (kernel, stages, coefficients, errorDriftStages) = (.eulerHeun, 2, [], 0)
+        case .rkMil(.ito):
+            (kernel, stages, coefficients, errorDriftStages) = (.rkMilIto, 2, [], 0)
+        case .rkMil(.stratonovich):
+            (kernel, stages, coefficients, errorDriftStages) = (.rkMilStratonovich, 3, [], 0)
+        case .sri(let tab):
+            (kernel, stages, coefficients, errorDriftStages) = (.sri, tab.stages, tab.flattened, tab.errorDriftStages)
+        case .sra(let tab):
+            (kernel, stages, coefficients, errorDriftStages) = (.sra, tab.stages, tab.flattened, tab.stages)
         }
+        self.stages = stages
         k = [[Scalar]](repeating: [Scalar](repeating: .zero, count: n), count: stages)
         gs = [[Scalar]](repeating: [Scalar](repeating: .zero, count: diffusionLength), count: stages)
         scratch = [Scalar](repeating: .zero, count: n)
@@ -93,19 +109,27 @@ public struct SDEStepper<F: SDEFunction> {
     /// ``needsAuxiliaryIncrement``, `dZ` (length `m`) of the noise over `[t, t + dt]`.
     @inlinable
     public mutating func step(_ u: inout [Scalar], t: Double, dt: Double, dW: [Double], dZ: [Double]) {
-        switch scheme {
+        switch kernel {
         case .eulerMaruyama: eulerMaruyamaStep(&u, t: t, dt: dt, dW: dW)
         case .eulerHeun: eulerHeunStep(&u, t: t, dt: dt, dW: dW)
-        case .rkMil(let interpretation): rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: interpretation)
-        case .sri(let tab): sriStep(&u, t: t, dt: dt, dW: dW, dZ: dZ, tableau: tab)
-        case .sra(let tab): sraStep(&u, t: t, dt: dt, dW: dW, dZ: dZ, tableau: tab)
+        case .rkMilIto: rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: .ito)
+        case .rkMilStratonovich: rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: .stratonovich)
+        case .sri: sriStep(&u, t: t, dt: dt, dW: dW, dZ: dZ)
+        case .sra: sraStep(&u, t: t, dt: dt, dW: dW, dZ: dZ)
         }
     }
 
-    /// `x += scale · G v`, `G` the noise-rate matrix in `g` for this noise kind.
-    @inlinable
-    func addNoise(_ x: inout [Scalar], _ g: [Scalar], _ v: [Double], scale: Double) {
-        let n = stateCount
+    /// The kernel to run, without the tableau payload (see the Performance note).
+    @usableFromInline
+    enum Kernel: Sendable {
+        case eulerMaruyama, eulerHeun, rkMilIto, rkMilStratonovich, sri, sra
+    }
+
+    /// `x += scale · G v`, `G` the noise-rate matrix in `g` for this noise kind. Static, so a
+    /// call from a mutating kernel does not copy the stepper to pass it as `self` (it did: an
+    /// outlined copy of the whole stepper per call, measured with callgrind).
+    @inlinable @inline(__always)
+    static func addNoise(_ x: inout [Scalar], _ g: [Scalar], _ v: [Double], scale: Double, noise: NoiseKind, states n: Int) {
         switch noise {
         case .diagonal, .additive:
             for i in 0..<n { x[i] += g[i].scaled(by: scale * v[i]) }
@@ -119,8 +143,4 @@ public struct SDEStepper<F: SDEFunction> {
             }
         }
     }
-
-    /// Index of the Wiener process driving component `i` (diagonal and scalar noise).
-    @inlinable
-    func wienerIndex(_ i: Int) -> Int { noise == .scalar ? 0 : i }
 }

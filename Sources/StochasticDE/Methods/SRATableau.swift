@@ -48,6 +48,9 @@ public struct SRATableau: Sendable, Hashable {
         self.c0 = (0..<s).map { i in (0..<s).reduce(0.0) { $0 + A0[i * s + $1] } }
     }
 
+    /// `A0, B0` (`s²` each), then `α, β1, β2, c0, c1` (`s` each), for the kernel.
+    var flattened: [Double] { A0 + B0 + alpha + beta1 + beta2 + c0 + c1 }
+
     /// Rößler's (2010) conditions for strong order 1.5 with additive noise, as (computed −
     /// required) (cross-checked against StochasticDiffEq.jl's `checkSRAOrder`): `αᵀe = 1`,
     /// `β1ᵀe = 1`, `β2ᵀe = 0`, `αᵀB0e = 1`, `αᵀA0e = ½`, `αᵀ(B0e)² = 3/2`, `β1ᵀc1 = 1`,

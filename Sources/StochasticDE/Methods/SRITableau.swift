@@ -64,6 +64,9 @@ public struct SRITableau: Sendable, Hashable {
         self.c1 = (0..<s).map { i in (0..<s).reduce(0.0) { $0 + A1[i * s + $1] } }
     }
 
+    /// `A0, A1, B0, B1` (`s²` each), then `α, β1, β2, β3, β4, c0, c1` (`s` each), for the kernel.
+    var flattened: [Double] { A0 + A1 + B0 + B1 + alpha + beta1 + beta2 + beta3 + beta4 + c0 + c1 }
+
     /// The 25 order conditions for strong order 1.5 of the SRI class, as (computed − required),
     /// as Rößler (2010) states them for the SRI class (cross-checked against StochasticDiffEq.jl's
     /// `checkSRIOrder`): `αᵀe = 1`, `β1ᵀe = 1`, `β2ᵀe = β3ᵀe = β4ᵀe = 0`; `βkᵀB1e = (0, 1, 0,
