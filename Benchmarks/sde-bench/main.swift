@@ -16,6 +16,7 @@
 // the difference divided by the difference of counts is instructions per query or step.
 import DiffEqCore
 import Foundation
+import RandomStreams
 import StochasticDE
 
 func threadCPUSeconds() -> Double {
@@ -144,6 +145,33 @@ let pre: [Double] = {
     return u[0]
 }
 
+/// EM on scalar GBM over 10⁴ steps of 1e-4 with the increments from a noise process: a solve's
+/// cost with each kind of noise.
+@inline(never) func emWith<N: NoiseProcess>(_ noise: inout N) -> Double {
+    let prob = SDEProblem(model: GBM(), u0: [0.5], tspan: (0, 1), p: [0.1, 0.2])
+    var stepper = try! SDEStepper(problem: prob, algorithm: EM())
+    var u = prob.u0
+    var dW = [0.0], none: [Double] = []
+    let h = 1e-4
+    for k in 0..<emSteps {
+        try! noise.increment(to: Double(k + 1) * h, &dW, &none)
+        try! noise.accept()
+        stepper.step(&u, t: Double(k) * h, dt: h, dW: dW, dZ: none)
+    }
+    return u[0]
+}
+let emPath: [Double] = {
+    var w = try! WienerProcess(dimension: 1, seed: 2)
+    var dW = [0.0], none: [Double] = []
+    for k in 1...emSteps {
+        try! w.increment(to: Double(k) * 1e-4, &dW, &none)
+        try! w.accept()
+    }
+    return w.knownValues
+}()
+let emTimes = (0...emSteps).map { Double($0) * 1e-4 }
+let emTree = try! VirtualBrownianTree(t0: 0, t1: Double(emSteps) * 1e-4, dimension: 1, seed: 2, tolerance: 1e-4)
+
 let cases: [(name: String, perCall: Int, body: () -> Double)] = [
     ("stored-array", trajectories * steps, storedArray),
     ("noise-grid", trajectories * steps, noiseGrid),
@@ -154,6 +182,8 @@ let cases: [(name: String, perCall: Int, body: () -> Double)] = [
     ("em-4d", emSteps, { emKernel(dimension: 4, draw: false) }),
     ("em-scalar+draws", emSteps, { emKernel(dimension: 1, draw: true) }),
     ("em-4d+draws", emSteps, { emKernel(dimension: 4, draw: true) }),
+    ("em-scalar+grid", emSteps, { var n = try! NoiseGrid(times: emTimes, values: emPath); return emWith(&n) }),
+    ("em-scalar+tree", emSteps, { var n = BrownianTreeNoise(emTree); return emWith(&n) }),
 ]
 
 let args = CommandLine.arguments
@@ -177,7 +207,15 @@ for c in cases {
     blackHole(sink)
     perItem[c.name] = seconds / Double(c.perCall) * 1e9
     print(String(format: "%-16@ %9.2f ns per %@", c.name as NSString, perItem[c.name]!, (c.name.hasPrefix("em") ? "step" : "increment") as NSString))
+    fflush(stdout)
 }
+let solveRatio = perItem["em-scalar+tree"]! / perItem["em-scalar+grid"]!
+print(String(format: "EM solve (scalar GBM, 10⁴ steps): tree noise %.2fx a stored path (NoiseGrid)", solveRatio))
+// The bits of the first normal pair of seed 1 in the Wiener-path domain, as pinned in
+// RandomStreamsTests.pinnedBits (debug build): the same in this release build?
+let pin = NormalStream(seed: 1, domain: 0x5750_0001).pair(index: 0, lane: 0)
+let pinned: (UInt64, UInt64) = (13_831_736_570_493_212_630, 13_832_400_426_410_076_046)
+print("normal pair pin:", pin.0.bitPattern == pinned.0 && pin.1.bitPattern == pinned.1 ? "same bits as the debug test" : "DIFFERENT bits")
 let floor = perItem["stored-array"]!, grid = perItem["noise-grid"]!, drawn = perItem["wiener-draws"]!
 for name in ["tree-1e-3", "tree-1e-6"] {
     let t = perItem[name]!
