@@ -71,48 +71,51 @@ public struct VirtualBrownianTree: Sendable {
 /// Mutable per-solve state: each task makes its own.
 ///
 /// Performance: a forward sweep with leaves about one step wide costs about one normal pair per
-/// query (siblings share a Philox block), but the cursor's own bookkeeping (walking up to the
-/// common ancestor, copying end values into the child levels through seven arrays) is about
-/// three times the pair's ~200 instructions: 133 ns per increment against 91 ns for a
-/// ``WienerProcess`` drawing as it goes and 16 ns for a ``NoiseGrid`` (sde-bench). Flat
-/// per-level storage without per-write uniqueness checks is the next step; the goal of
-/// 2x a stored path inside a solve is not met (4.9x for EM on scalar GBM).
+/// query (siblings share a Philox block). With seven per-level arrays the cursor's bookkeeping
+/// was about three times the pair's ~200 instructions (133 ns per increment); one flat array
+/// walked through an unsafe buffer brings it to the figure in sde-bench.
 public struct BrownianTreeCursor {
     public let tree: VirtualBrownianTree
-    // Level l covers [a[l], b[l]] with node id node[l]; Wa, Wb and the midpoint value Wm are
-    // stored `components` per level. Levels 0 ... valid are the path of the last query.
-    @usableFromInline var a: [Double]
-    @usableFromInline var b: [Double]
-    @usableFromInline var node: [UInt64]
-    @usableFromInline var wa: [Double]
-    @usableFromInline var wb: [Double]
-    @usableFromInline var wm: [Double]
-    @usableFromInline var hasMidpoint: [Bool]
+    // Level l is `stride` doubles of `levels` from l·stride: a, b, whether the midpoint value is
+    // known (0/1), then W(a), W(b), W(midpoint), `components` each; its node id is `nodes[l]`.
+    // Levels 0 ... valid are the path of the last query. One flat array, walked through an
+    // unsafe buffer, so a level costs no uniqueness checks (see the Performance note).
+    @usableFromInline var levels: [Double]
+    @usableFromInline var nodes: [UInt64]
+    @usableFromInline let stride: Int
     @usableFromInline var valid = 0
-    @usableFromInline var normals: [Double]
     // One component: the last pair drawn, for the sibling that shares it.
     @usableFromInline var cachedPairIndex = UInt64.max
     @usableFromInline var cachedPair = (0.0, 0.0)
 
     public init(_ tree: VirtualBrownianTree) {
         self.tree = tree
-        let levels = tree.depth + 1
         let c = tree.components
-        a = [Double](repeating: 0, count: levels)
-        b = [Double](repeating: 0, count: levels)
-        node = [UInt64](repeating: 0, count: levels)
-        wa = [Double](repeating: 0, count: levels * c)
-        wb = [Double](repeating: 0, count: levels * c)
-        wm = [Double](repeating: 0, count: levels * c)
-        hasMidpoint = [Bool](repeating: false, count: levels)
-        normals = [Double](repeating: 0, count: c)
-        a[0] = tree.t0
-        b[0] = tree.t1
-        node[0] = 1
+        stride = 3 + 3 * c
+        levels = [Double](repeating: 0, count: (tree.depth + 1) * stride)
+        nodes = [UInt64](repeating: 0, count: tree.depth + 1)
+        levels[0] = tree.t0
+        levels[1] = tree.t1
+        nodes[0] = 1
         // W(t1) = √(t1 − t0) z₀ (no node has id 0).
-        nodeNormals(0)
         let scale = (tree.t1 - tree.t0).squareRoot()
-        for k in 0..<c { wb[k] = scale * normals[k] }
+        for k in 0..<c { levels[3 + c + k] = scale * nodeNormal(0, component: k) }
+    }
+
+    /// `z_k` of node `k`, component `j`: with one component the `k & 1` member of the pair at
+    /// index `k >> 1` (cached, so the sibling's costs nothing), otherwise component `j` of
+    /// index `k`.
+    @inlinable
+    mutating func nodeNormal(_ k: UInt64, component j: Int) -> Double {
+        if tree.components == 1 {
+            let index = k >> 1
+            if index != cachedPairIndex {
+                cachedPair = tree.stream.pair(index: index, lane: 0)
+                cachedPairIndex = index
+            }
+            return k & 1 == 0 ? cachedPair.0 : cachedPair.1
+        }
+        return tree.stream.normal(index: k, component: j)
     }
 
     /// `W(t)` (then `Z(t)` with the auxiliary process) for `t` in `[t0, t1]`.
@@ -126,74 +129,62 @@ public struct BrownianTreeCursor {
             return
         }
         if t == tree.t1 {
-            for k in 0..<c { w[k] = wb[k] }
+            for k in 0..<c { w[k] = levels[3 + c + k] }
             return
         }
+        let depth = tree.depth
+        let st = stride
         var l = valid
-        while l > 0 && !(a[l] < t && t < b[l]) { l -= 1 }
-        while true {
-            let base = l * c
-            if l == tree.depth {
-                // Leaf: linear interpolation (t is strictly inside).
-                let q = (t - a[l]) / (b[l] - a[l])
-                for k in 0..<c { w[k] = wa[base + k] + q * (wb[base + k] - wa[base + k]) }
-                valid = l
-                return
-            }
-            let mid = a[l] + 0.5 * (b[l] - a[l])
-            if !hasMidpoint[l] {
-                nodeNormals(node[l])
-                let sd = 0.5 * (b[l] - a[l]).squareRoot()
-                for k in 0..<c { wm[base + k] = 0.5 * (wa[base + k] + wb[base + k]) + sd * normals[k] }
-                hasMidpoint[l] = true
-            }
-            if t == mid {
-                for k in 0..<c { w[k] = wm[base + k] }
-                valid = l
-                return
-            }
-            let child = base + c
-            let childNode = t < mid ? node[l] &* 2 : node[l] &* 2 &+ 1
-            if t < mid {
-                a[l + 1] = a[l]
-                b[l + 1] = mid
-                node[l + 1] = childNode
-                for k in 0..<c {
-                    wa[child + k] = wa[base + k]
-                    wb[child + k] = wm[base + k]
+        // Take the storage out of self, so the walk below can use self for the normals while it
+        // holds the buffer (and the buffer is uniquely referenced: no copy).
+        var storage: [Double] = []
+        swap(&storage, &levels)
+        storage.withUnsafeMutableBufferPointer { L in
+            while l > 0 && !(L[l * st] < t && t < L[l * st + 1]) { l -= 1 }
+            while true {
+                let base = l * st
+                let wa = base + 3, wb = base + 3 + c, wm = base + 3 + 2 * c
+                let a = L[base], b = L[base + 1]
+                if l == depth {
+                    // Leaf: linear interpolation (t is strictly inside).
+                    let q = (t - a) / (b - a)
+                    for k in 0..<c { w[k] = L[wa + k] + q * (L[wb + k] - L[wa + k]) }
+                    break
                 }
-            } else {
-                a[l + 1] = mid
-                b[l + 1] = b[l]
-                node[l + 1] = childNode
-                for k in 0..<c {
-                    wa[child + k] = wm[base + k]
-                    wb[child + k] = wb[base + k]
+                let mid = a + 0.5 * (b - a)
+                if L[base + 2] == 0 {
+                    let sd = 0.5 * (b - a).squareRoot()
+                    for k in 0..<c { L[wm + k] = 0.5 * (L[wa + k] + L[wb + k]) + sd * nodeNormal(nodes[l], component: k) }
+                    L[base + 2] = 1
                 }
+                if t == mid {
+                    for k in 0..<c { w[k] = L[wm + k] }
+                    break
+                }
+                let child = base + st
+                if t < mid {
+                    nodes[l + 1] = nodes[l] &* 2
+                    L[child] = a
+                    L[child + 1] = mid
+                    for k in 0..<c {
+                        L[child + 3 + k] = L[wa + k]
+                        L[child + 3 + c + k] = L[wm + k]
+                    }
+                } else {
+                    nodes[l + 1] = nodes[l] &* 2 &+ 1
+                    L[child] = mid
+                    L[child + 1] = b
+                    for k in 0..<c {
+                        L[child + 3 + k] = L[wm + k]
+                        L[child + 3 + c + k] = L[wb + k]
+                    }
+                }
+                L[child + 2] = 0
+                l += 1
             }
-            hasMidpoint[l + 1] = false
-            l += 1
         }
-    }
-}
-
-extension BrownianTreeCursor {
-    /// The normals `z_k` of node `k` into `normals`: with one component the `k & 1` member of the
-    /// pair at index `k >> 1` (cached, so the sibling's costs nothing), otherwise the
-    /// components of index `k`.
-    @inlinable
-    mutating func nodeNormals(_ k: UInt64) {
-        let c = tree.components
-        if c == 1 {
-            let index = k >> 1
-            if index != cachedPairIndex {
-                cachedPair = tree.stream.pair(index: index, lane: 0)
-                cachedPairIndex = index
-            }
-            normals[0] = k & 1 == 0 ? cachedPair.0 : cachedPair.1
-        } else {
-            tree.stream.fill(&normals, offset: 0, count: c, index: k)
-        }
+        swap(&storage, &levels)
+        valid = l
     }
 }
 
