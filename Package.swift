@@ -187,4 +187,20 @@ package.targets += [
     .executableTarget(
         name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport"],
         path: "Benchmarks/ensemble-bench", swiftSettings: scriptSettings),
+// MARK: Stochastic differential equations (issue #17): counter-based random streams (a base
+// module, so ensembles and network initializers can use them without the ODE core), Brownian
+// motion, SDE problems and step kernels. The adaptive solve joins the shared loop of issue #15.
+package.products += [
+    .library(name: "RandomStreams", targets: ["RandomStreams"]),
+    .library(name: "StochasticDE", targets: ["StochasticDE"]),
+    .executable(name: "sde-bench", targets: ["sde-bench"]),
+]
+package.targets += [
+    .target(name: "RandomStreams"),
+    .target(name: "StochasticDE", dependencies: ["DiffEqCore", "RandomStreams"]),
+    .executableTarget(
+        name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams"], path: "Benchmarks/sde-bench",
+        swiftSettings: scriptSettings),
+    .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams"]),
+    .testTarget(name: "StochasticDETests", dependencies: ["StochasticDE", "RandomStreams", "DiffEqCore"]),
 ]

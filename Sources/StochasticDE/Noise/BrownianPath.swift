@@ -1,0 +1,146 @@
+import RandomStreams
+
+/// The known points of a Brownian path (one or more independent components), with fresh draws
+/// beyond the last point and Brownian-bridge draws between known points.
+///
+/// Every value ever drawn stays on the path until it is behind the accepted time and history is
+/// not kept. A new point is drawn conditionally on its two known neighbours, which by the Markov
+/// property is its law given *all* known points, so the known points are always jointly those of
+/// a Brownian motion, whatever order they were asked for in. That is the invariant RSwM needs.
+///
+/// Draw `k` (fresh or bridge) uses the normals at index `k` of the stream, components in order,
+/// so the path is a pure function of the seed and of the sequence of requested times.
+@usableFromInline
+struct BrownianPath: Sendable {
+    @usableFromInline var times: [Double]
+    @usableFromInline var values: [Double]  // `components` per time, time-major
+    @usableFromInline let components: Int
+    @usableFromInline var head = 0
+    @usableFromInline var pending: Int? = nil
+    @usableFromInline let stream: NormalStream
+    @usableFromInline var drawCount: UInt64 = 0
+    @usableFromInline let extendable: Bool
+    @usableFromInline let keepsHistory: Bool
+    @usableFromInline var normals: [Double]
+
+    @usableFromInline
+    init(t0: Double, initial: [Double], stream: NormalStream, extendable: Bool, keepsHistory: Bool) {
+        self.times = [t0]
+        self.values = initial
+        self.components = initial.count
+        self.stream = stream
+        self.extendable = extendable
+        self.keepsHistory = keepsHistory
+        self.normals = [Double](repeating: 0, count: initial.count)
+        times.reserveCapacity(64)
+        values.reserveCapacity(64 * initial.count)
+    }
+
+    @usableFromInline
+    init(times: [Double], values: [Double], components: Int, stream: NormalStream) {
+        self.times = times
+        self.values = values
+        self.components = components
+        self.stream = stream
+        self.extendable = false
+        self.keepsHistory = true
+        self.normals = [Double](repeating: 0, count: components)
+    }
+
+    @inlinable var currentTime: Double { times[head] }
+
+    /// First index with `times[i] >= t`.
+    @inlinable
+    func lowerBound(_ t: Double) -> Int {
+        var lo = 0
+        var hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if times[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    @inlinable
+    mutating func drawNormals() {
+        stream.fill(&normals, offset: 0, count: components, index: drawCount)
+        drawCount &+= 1
+    }
+
+    /// The index of `t` on the path, drawing it if needed. `t` must be at or after the first
+    /// retained time; beyond the last known time only when the path is extendable.
+    @inlinable
+    mutating func ensurePoint(_ t: Double) throws(NoiseError) -> Int {
+        let first = times[0]
+        let last = times[times.count - 1]
+        guard t.isFinite, t >= first, extendable || t <= last else {
+            throw .timeOutOfRange(requested: t, allowed: first...(extendable ? .infinity : last))
+        }
+        let c = components
+        // Sequential stepping asks for the point after the current one: O(1) instead of a search.
+        let next = head + 1
+        if next < times.count && times[next] == t { return next }
+        let i = t > last ? times.count : lowerBound(t)
+        if i < times.count && times[i] == t { return i }
+        if i == times.count {
+            let dt = t - last
+            let scale = dt.squareRoot()
+            drawNormals()
+            let base = (times.count - 1) * c
+            times.append(t)
+            for k in 0..<c { values.append(values[base + k] + scale * normals[k]) }
+            return i
+        }
+        // Brownian bridge between (ta, Wa) and (tb, Wb): mean Wa + q (Wb − Wa), variance
+        // (t − ta)(tb − t)/(tb − ta), with q = (t − ta)/(tb − ta).
+        let ta = times[i - 1]
+        let tb = times[i]
+        let q = (t - ta) / (tb - ta)
+        let sd = ((t - ta) * (tb - t) / (tb - ta)).squareRoot()
+        drawNormals()
+        let a = (i - 1) * c
+        let b = i * c
+        for k in 0..<c { normals[k] = values[a + k] + q * (values[b + k] - values[a + k]) + sd * normals[k] }
+        times.insert(t, at: i)
+        values.insert(contentsOf: normals, at: b)
+        if head >= i { head += 1 }
+        if let p = pending, p >= i { pending = p + 1 }
+        return i
+    }
+
+    @inlinable
+    mutating func propose(_ t1: Double) throws(NoiseError) -> Int {
+        guard t1 > times[head] else {
+            throw .timeOutOfRange(requested: t1, allowed: times[head].nextUp...(extendable ? .infinity : times[times.count - 1]))
+        }
+        let j = try ensurePoint(t1)
+        pending = j
+        return j
+    }
+
+    @inlinable
+    mutating func accept() throws(NoiseError) {
+        guard let j = pending else { throw .nothingToAccept }
+        head = j
+        pending = nil
+        // Without history, drop what is behind the accepted time once it is at least half of
+        // the storage: amortized O(1), and the arrays stop growing (no allocation in the loop).
+        if !keepsHistory && head >= 32 && 2 * head >= times.count {
+            times.removeFirst(head)
+            values.removeFirst(head * components)
+            head = 0
+        }
+    }
+
+    /// Components `range` of the increment from the head to `j`.
+    @inlinable
+    func difference(to j: Int, components range: Range<Int>, into out: inout [Double]) {
+        let a = head * components
+        let b = j * components
+        var o = 0
+        for k in range {
+            out[o] = values[b + k] - values[a + k]
+            o += 1
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import RandomStreams
+
+/// A Brownian path on `[t0, t1]` that is a function of the seed alone: `W(t)` at any `t`, in
+/// any order, on any thread, with O(1) memory in the number of queries (the virtual Brownian tree
+/// of Gaines & Lyons 1997 as used by Li, Wong, Chen & Duvenaud, "Scalable gradients for
+/// stochastic differential equations", AISTATS 2020, §4 and diffrax's `VirtualBrownianTree`).
+///
+/// Construction: `W(t0) = 0`; `W(t1) = √(t1 − t0) z₀`. Node `k` of the binary tree (root `1`,
+/// children `2k`, `2k + 1`) covers `[a, b]` with known `W(a)`, `W(b)` and draws its midpoint
+/// `m = a + ½(b − a)` by the bridge, `W(m) = ½(W(a) + W(b)) + ½√(b − a) z_k`, where `z_k` are the
+/// normals at index `k` of ``NormalStream`` (the Brownian-tree domain; with one component,
+/// nodes `2j` and `2j + 1` share the pair at index `j`, so siblings cost one Philox block). A query bisects from the
+/// root towards `t`, stops when `t` is a midpoint, and after ``depth`` levels (leaf width at most
+/// the tolerance) interpolates linearly inside the leaf.
+///
+/// **What is promised.** `W(t)` is a pure function of `(seed, t0, t1, tolerance, dimension,
+/// auxiliary, t)`: bit for bit the same for any query order, with or without the cursor's cache,
+/// on any thread and machine (``NormalStream`` evaluates its transform with IEEE basic operations).
+/// Dyadic times `t0 + k 2^-l (t1 − t0)` with `l ≤ depth` are tree nodes, exact Brownian values;
+/// other times are within one leaf of a node and carry the linear interpolation's deficit in
+/// variance (at most `tolerance/4` in `W(t)`), which is why the tolerance should be well below
+/// the step size.
+///
+/// Cost: a query from scratch evaluates up to ``depth`` nodes; ``BrownianTreeCursor`` keeps the
+/// last root-to-leaf path (`depth` levels, independent of the number of queries), so a solve that
+/// moves forward re-evaluates only the levels below the common ancestor of consecutive times.
+public struct VirtualBrownianTree: Sendable {
+    public let t0: Double
+    public let t1: Double
+    public let wienerCount: Int
+    public let hasAuxiliary: Bool
+    /// Number of bisection levels: leaves are `(t1 − t0)/2^depth ≤ tolerance` wide.
+    public let depth: Int
+    @usableFromInline let stream: NormalStream
+
+    /// Components per time: `m`, or `2m` with the auxiliary process `Z`.
+    @inlinable public var components: Int { hasAuxiliary ? 2 * wienerCount : wienerCount }
+
+    public init(
+        t0: Double, t1: Double, dimension m: Int, seed: UInt64, tolerance: Double, auxiliary: Bool = false
+    ) throws(NoiseError) {
+        guard m >= 1 else { throw .invalidArgument("a Brownian tree needs dimension ≥ 1, got \(m)") }
+        guard t0.isFinite, t1.isFinite, t1 > t0 else {
+            throw .invalidArgument("a Brownian tree needs finite t0 < t1, got (\(t0), \(t1))")
+        }
+        guard tolerance.isFinite, tolerance > 0 else { throw .invalidArgument("tolerance must be positive and finite, got \(tolerance)") }
+        self.t0 = t0
+        self.t1 = t1
+        self.wienerCount = m
+        self.hasAuxiliary = auxiliary
+        var levels = 0
+        var width = t1 - t0
+        while width > tolerance && levels < 60 {
+            width *= 0.5
+            levels += 1
+        }
+        self.depth = levels
+        self.stream = NormalStream(seed: seed, domain: NoiseDomain.brownianTree)
+    }
+
+    /// `W(t)` (and `Z(t)` after it, with the auxiliary process) from scratch (allocates a cursor;
+    /// use ``BrownianTreeCursor`` for repeated queries).
+    public func value(at t: Double, into w: inout [Double]) throws(NoiseError) {
+        var cursor = BrownianTreeCursor(self)
+        try cursor.value(at: t, into: &w)
+    }
+}
+
+/// A ``VirtualBrownianTree`` with the last root-to-leaf path cached: same values bit for bit,
+/// fewer node evaluations for nearby consecutive queries. Memory `O(depth × components)`.
+/// Mutable per-solve state: each task makes its own.
+///
+/// Performance: a forward sweep with leaves about one step wide costs about one normal pair per
+/// query (siblings share a Philox block). With seven per-level arrays the cursor's bookkeeping
+/// was about three times the pair's ~200 instructions (133 ns per increment); one flat array
+/// walked through an unsafe buffer brings it to the figure in sde-bench.
+public struct BrownianTreeCursor {
+    public let tree: VirtualBrownianTree
+    // Level l is `stride` doubles of `levels` from l·stride: a, b, whether the midpoint value is
+    // known (0/1), then W(a), W(b), W(midpoint), `components` each; its node id is `nodes[l]`.
+    // Levels 0 ... valid are the path of the last query. One flat array, walked through an
+    // unsafe buffer, so a level costs no uniqueness checks (see the Performance note).
+    @usableFromInline var levels: [Double]
+    @usableFromInline var nodes: [UInt64]
+    @usableFromInline let stride: Int
+    @usableFromInline var valid = 0
+    // One component: the last pair drawn, for the sibling that shares it.
+    @usableFromInline var cachedPairIndex = UInt64.max
+    @usableFromInline var cachedPair = (0.0, 0.0)
+
+    public init(_ tree: VirtualBrownianTree) {
+        self.tree = tree
+        let c = tree.components
+        stride = 3 + 3 * c
+        levels = [Double](repeating: 0, count: (tree.depth + 1) * stride)
+        nodes = [UInt64](repeating: 0, count: tree.depth + 1)
+        levels[0] = tree.t0
+        levels[1] = tree.t1
+        nodes[0] = 1
+        // W(t1) = √(t1 − t0) z₀ (no node has id 0).
+        let scale = (tree.t1 - tree.t0).squareRoot()
+        for k in 0..<c { levels[3 + c + k] = scale * nodeNormal(0, component: k) }
+    }
+
+    /// `z_k` of node `k`, component `j`: with one component the `k & 1` member of the pair at
+    /// index `k >> 1` (cached, so the sibling's costs nothing), otherwise component `j` of
+    /// index `k`.
+    @inlinable
+    mutating func nodeNormal(_ k: UInt64, component j: Int) -> Double {
+        if tree.components == 1 {
+            let index = k >> 1
+            if index != cachedPairIndex {
+                cachedPair = tree.stream.pair(index: index, lane: 0)
+                cachedPairIndex = index
+            }
+            return k & 1 == 0 ? cachedPair.0 : cachedPair.1
+        }
+        return tree.stream.normal(index: k, component: j)
+    }
+
+    /// `W(t)` (then `Z(t)` with the auxiliary process) for `t` in `[t0, t1]`.
+    @inlinable
+    public mutating func value(at t: Double, into w: inout [Double]) throws(NoiseError) {
+        let c = tree.components
+        guard w.count == c else { throw .wrongLength(what: "w", expected: c, got: w.count) }
+        guard t >= tree.t0 && t <= tree.t1 else { throw .timeOutOfRange(requested: t, allowed: tree.t0...tree.t1) }
+        if t == tree.t0 {
+            for k in 0..<c { w[k] = 0 }
+            return
+        }
+        if t == tree.t1 {
+            for k in 0..<c { w[k] = levels[3 + c + k] }
+            return
+        }
+        let depth = tree.depth
+        let st = stride
+        var l = valid
+        // Take the storage out of self, so the walk below can use self for the normals while it
+        // holds the buffer (and the buffer is uniquely referenced: no copy).
+        var storage: [Double] = []
+        swap(&storage, &levels)
+        storage.withUnsafeMutableBufferPointer { L in
+            while l > 0 && !(L[l * st] < t && t < L[l * st + 1]) { l -= 1 }
+            while true {
+                let base = l * st
+                let wa = base + 3, wb = base + 3 + c, wm = base + 3 + 2 * c
+                let a = L[base], b = L[base + 1]
+                if l == depth {
+                    // Leaf: linear interpolation (t is strictly inside).
+                    let q = (t - a) / (b - a)
+                    for k in 0..<c { w[k] = L[wa + k] + q * (L[wb + k] - L[wa + k]) }
+                    break
+                }
+                let mid = a + 0.5 * (b - a)
+                if L[base + 2] == 0 {
+                    let sd = 0.5 * (b - a).squareRoot()
+                    for k in 0..<c { L[wm + k] = 0.5 * (L[wa + k] + L[wb + k]) + sd * nodeNormal(nodes[l], component: k) }
+                    L[base + 2] = 1
+                }
+                if t == mid {
+                    for k in 0..<c { w[k] = L[wm + k] }
+                    break
+                }
+                let child = base + st
+                if t < mid {
+                    nodes[l + 1] = nodes[l] &* 2
+                    L[child] = a
+                    L[child + 1] = mid
+                    for k in 0..<c {
+                        L[child + 3 + k] = L[wa + k]
+                        L[child + 3 + c + k] = L[wm + k]
+                    }
+                } else {
+                    nodes[l + 1] = nodes[l] &* 2 &+ 1
+                    L[child] = mid
+                    L[child + 1] = b
+                    for k in 0..<c {
+                        L[child + 3 + k] = L[wm + k]
+                        L[child + 3 + c + k] = L[wb + k]
+                    }
+                }
+                L[child + 2] = 0
+                l += 1
+            }
+        }
+        swap(&storage, &levels)
+        valid = l
+    }
+}
+
+/// A ``VirtualBrownianTree`` as the noise of a solve: increments `W(t1) − W(t)` from the tree,
+/// so a rejected step needs no memory (the tree already is the whole path) and a re-solve, a
+/// backward adjoint pass or another step sequence sees the same path.
+public struct BrownianTreeNoise: NoiseProcess {
+    @usableFromInline var cursor: BrownianTreeCursor
+    @usableFromInline var now: Double
+    @usableFromInline var wNow: [Double]
+    @usableFromInline var wNext: [Double]
+    @usableFromInline var proposed: Double?
+
+    public init(_ tree: VirtualBrownianTree) {
+        cursor = BrownianTreeCursor(tree)
+        now = tree.t0
+        wNow = [Double](repeating: 0, count: tree.components)
+        wNext = wNow
+    }
+
+    @inlinable public var wienerCount: Int { cursor.tree.wienerCount }
+    @inlinable public var hasAuxiliary: Bool { cursor.tree.hasAuxiliary }
+    @inlinable public var currentTime: Double { now }
+
+    @inlinable
+    public mutating func increment(to t1: Double, _ dW: inout [Double], _ dZ: inout [Double]) throws(NoiseError) {
+        let m = wienerCount
+        guard dW.count == m else { throw .wrongLength(what: "dW", expected: m, got: dW.count) }
+        guard dZ.count == (hasAuxiliary ? m : 0) else {
+            throw .wrongLength(what: "dZ", expected: hasAuxiliary ? m : 0, got: dZ.count)
+        }
+        guard t1 > now else { throw .timeOutOfRange(requested: t1, allowed: now.nextUp...cursor.tree.t1) }
+        try cursor.value(at: t1, into: &wNext)
+        for k in 0..<m { dW[k] = wNext[k] - wNow[k] }
+        if hasAuxiliary { for k in 0..<m { dZ[k] = wNext[m + k] - wNow[m + k] } }
+        proposed = t1
+    }
+
+    @inlinable
+    public mutating func accept() throws(NoiseError) {
+        guard let t1 = proposed else { throw .nothingToAccept }
+        now = t1
+        swap(&wNow, &wNext)
+        proposed = nil
+    }
+}
