@@ -187,6 +187,8 @@ package.targets += [
     .executableTarget(
         name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport"],
         path: "Benchmarks/ensemble-bench", swiftSettings: scriptSettings),
+]
+
 // MARK: Stochastic differential equations (issue #17): counter-based random streams (a base
 // module, so ensembles and network initializers can use them without the ODE core), Brownian
 // motion, SDE problems and step kernels. The adaptive solve joins the shared loop of issue #15.
