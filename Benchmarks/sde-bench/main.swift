@@ -140,7 +140,7 @@ let pre: [Double] = {
         } else {
             for i in 0..<n { dW[i] = pre[4 * k + i] }
         }
-        stepper.step(&u, t: Double(k) * h, dt: h, dW: dW, dZ: none)
+        try! stepper.step(&u, t: Double(k) * h, dt: h, dW: dW, dZ: none)
     }
     return u[0]
 }
@@ -156,7 +156,7 @@ let pre: [Double] = {
     for k in 0..<emSteps {
         try! noise.increment(to: Double(k + 1) * h, &dW, &none)
         try! noise.accept()
-        stepper.step(&u, t: Double(k) * h, dt: h, dW: dW, dZ: none)
+        try! stepper.step(&u, t: Double(k) * h, dt: h, dW: dW, dZ: none)
     }
     return u[0]
 }
