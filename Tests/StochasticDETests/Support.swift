@@ -19,7 +19,7 @@ func integrateFixed<F: SDEFunction, N: NoiseProcess>(
         let ta = times[k]
         let tb = times[k + 1]
         try noise.increment(to: tb, &dW, &dZ)
-        stepper.step(&u, t: ta, dt: tb - ta, dW: dW, dZ: dZ)
+        try stepper.step(&u, t: ta, dt: tb - ta, dW: dW, dZ: dZ)
         try noise.accept()
     }
     return u

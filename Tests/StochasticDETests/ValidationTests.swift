@@ -84,6 +84,19 @@ import Testing
         #expect(throws: Never.self) { try stepper.check(try WienerProcess(dimension: 1, seed: 0, auxiliary: true)) }
     }
 
+    @Test func stepRefusesArraysOfTheWrongLength() throws {
+        let prob = SDEProblem(f: f, g: g, u0: [1.0], tspan: (0, 1))
+        var stepper = try SDEStepper(problem: prob, algorithm: SRIW1())
+        var u = [1.0]
+        var short: [Double] = []
+        #expect(throws: SDEError.self) { try stepper.step(&u, t: 0, dt: 0.1, dW: [0.1, 0.2], dZ: [0.1]) }
+        #expect(throws: SDEError.self) { try stepper.step(&u, t: 0, dt: 0.1, dW: [0.1], dZ: []) }
+        #expect(throws: SDEError.self) { try stepper.step(&short, t: 0, dt: 0.1, dW: [0.1], dZ: [0.1]) }
+        #expect(u == [1.0])
+        try stepper.step(&u, t: 0, dt: 0.1, dW: [0.1], dZ: [0.1])
+        #expect(u[0] != 1.0)
+    }
+
     @Test func noiseErrors() throws {
         #expect(throws: NoiseError.self) { try WienerProcess(dimension: 0, seed: 0) }
         #expect(throws: NoiseError.self) { try VirtualBrownianTree(t0: 1, t1: 0, dimension: 1, seed: 0, tolerance: 0.1) }

@@ -9,7 +9,7 @@ import DiffEqCore
 /// var dZ = [Double](repeating: 0, count: stepper.needsAuxiliaryIncrement ? prob.wienerCount : 0)
 /// var u = prob.u0, t = prob.tspan.0
 /// try noise.increment(to: t + h, &dW, &dZ)
-/// stepper.step(&u, t: t, dt: h, dW: dW, dZ: dZ)   // the loop decides, then:
+/// try stepper.step(&u, t: t, dt: h, dW: dW, dZ: dZ)   // the loop decides, then:
 /// try noise.accept(); t += h
 /// ```
 ///
@@ -109,8 +109,14 @@ public struct SDEStepper<F: SDEFunction> {
 
     /// Advances `u` from `t` over `dt` with the increments `dW` (length `m`) and, for
     /// ``needsAuxiliaryIncrement``, `dZ` (length `m`) of the noise over `[t, t + dt]`.
+    /// Throws (before touching `u`) when an array has the wrong length.
     @inlinable
-    public mutating func step(_ u: inout [Scalar], t: Double, dt: Double, dW: [Double], dZ: [Double]) {
+    public mutating func step(_ u: inout [Scalar], t: Double, dt: Double, dW: [Double], dZ: [Double]) throws(SDEError) {
+        guard u.count == stateCount else { throw .wrongOutputLength(what: "state u", expected: stateCount, got: u.count) }
+        guard dW.count == wienerCount else { throw .noiseMismatch("dW has \(dW.count) values, expected \(wienerCount)") }
+        if needsAuxiliaryIncrement && dZ.count != wienerCount {
+            throw .noiseMismatch("\(scheme.name) needs dZ with \(wienerCount) values, got \(dZ.count)")
+        }
         switch kernel {
         case .eulerMaruyama: eulerMaruyamaStep(&u, t: t, dt: dt, dW: dW)
         case .eulerHeun: eulerHeunStep(&u, t: t, dt: dt, dW: dW)

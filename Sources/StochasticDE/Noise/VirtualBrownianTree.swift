@@ -16,10 +16,10 @@ import RandomStreams
 /// **What is promised.** `W(t)` is a pure function of `(seed, t0, t1, tolerance, dimension,
 /// auxiliary, t)`: bit for bit the same for any query order, with or without the cursor's cache,
 /// on any thread and machine (``NormalStream`` evaluates its transform with IEEE basic operations).
-/// Dyadic times `t0 + k 2^-l (t1 − t0)` with `l ≤ depth` are tree nodes, exact Brownian values;
-/// other times are within one leaf of a node and carry the linear interpolation's deficit in
-/// variance (at most `tolerance/4` in `W(t)`), which is why the tolerance should be well below
-/// the step size.
+/// The bisection points `a + ½(b − a)` down to ``depth`` levels (on a span such as `[0, 1]`,
+/// exactly the dyadic times `k 2^-l`) are tree nodes with exact Brownian values; other times lie
+/// inside a leaf and carry the linear interpolation's deficit in variance (at most
+/// `tolerance/4` in `W(t)`), which is why the tolerance should be well below the step size.
 ///
 /// Cost: a query from scratch evaluates up to ``depth`` nodes; ``BrownianTreeCursor`` keeps the
 /// last root-to-leaf path (`depth` levels, independent of the number of queries), so a solve that
