@@ -145,7 +145,8 @@ do {
         let (_, r) = try layer.valueAndGradient(u0: peers.u0, p: p0) { s, c in try loss(s, &c) }
         stats = r.stats
     }
-    let fCalls = Double(stats.forwardEvaluations) * 2  // the layer's own forward solve and the adjoint's
+    // One forward solve: the layer's forward pass is the adjoint's (GradientContext keeps it).
+    let fCalls = Double(stats.forwardEvaluations)
     let fShare = tf * fCalls, vShare = tv * Double(stats.vjps)
     print("Where the time of one tight spiral gradient (QuadratureAdjoint) goes: total \(sig(tGrad * 1000, 3)) ms; "
         + "f \(sig(tf * 1e9, 3)) ns x \(Int(fCalls)) = \(sig(fShare * 1000, 3)) ms; VJP \(sig(tv * 1e9, 3)) ns x \(stats.vjps) = \(sig(vShare * 1000, 3)) ms; "
