@@ -6,6 +6,11 @@
 // same data and initial weights when a Python with them is found in .venv-peers/
 // (scripts/install-peers.sh); skipped cleanly otherwise.
 //
+// Process start to first gradient, in instructions (callgrind, `--first-gradient`, release): 45.2M,
+// of which 26.8M the dynamic loader binding libswiftCore and Foundation, 5.8M reading the peers'
+// JSON, 10.8M the first gradient (one-time metadata and conformance lookups included); built
+// with `--static-swift-stdlib`, 32.0M. Wall times on the shared machine follow the loader.
+//
 // Usage: neural-bench [--quick]      (release build: swift run -c release neural-bench)
 //        neural-bench --first-gradient   (the child: one spiral gradient, then exit)
 import DiffEqCore
