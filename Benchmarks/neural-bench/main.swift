@@ -6,6 +6,11 @@
 // same data and initial weights when a Python with them is found in .venv-peers/
 // (scripts/install-peers.sh); skipped cleanly otherwise.
 //
+// Process start to first gradient, in instructions (callgrind, `--first-gradient`, release): 45.2M,
+// of which 26.8M the dynamic loader binding libswiftCore and Foundation, 5.8M reading the peers'
+// JSON, 10.8M the first gradient (one-time metadata and conformance lookups included); built
+// with `--static-swift-stdlib`, 32.0M. Wall times on the shared machine follow the loader.
+//
 // Usage: neural-bench [--quick]      (release build: swift run -c release neural-bench)
 //        neural-bench --first-gradient   (the child: one spiral gradient, then exit)
 import DiffEqCore
@@ -146,7 +151,8 @@ do {
         let (_, r) = try layer.valueAndGradient(u0: peers.u0, p: p0) { s, c in try loss(s, &c) }
         stats = r.stats
     }
-    let fCalls = Double(stats.forwardEvaluations) * 2  // the layer's own forward solve and the adjoint's
+    // One forward solve: the layer's forward pass is the adjoint's (GradientContext keeps it).
+    let fCalls = Double(stats.forwardEvaluations)
     let fShare = tf * fCalls, vShare = tv * Double(stats.vjps)
     print("Where the time of one tight spiral gradient (QuadratureAdjoint) goes: total \(sig(tGrad * 1000, 3)) ms; "
         + "f \(sig(tf * 1e9, 3)) ns x \(Int(fCalls)) = \(sig(fShare * 1000, 3)) ms; VJP \(sig(tv * 1e9, 3)) ns x \(stats.vjps) = \(sig(vShare * 1000, 3)) ms; "
