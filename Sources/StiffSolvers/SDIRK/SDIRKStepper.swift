@@ -30,7 +30,9 @@ public struct SDIRKNewtonOptions: Sendable, Equatable {
     /// | 0.03 | 0.69 | 9.2 | 13 | 25653, 233 | 93 |
     /// | 0.05 | 0.45 | 9.4 | 6.3 | 26229, 179 | 80 |
     /// | 0.1 | 31 | 9.4 | 3.9 | 30618, 136 | |
-    /// | 0.3 | 135 | 9.4 | | 31961, 121 | 4-51 |
+    /// | 0.3 | 135 | 9.4 | | 31961, 121 | 4-51 (1) |
+    ///
+    /// (1) Before issue #13, without the measured first-stage rate.
     ///
     /// Above 0.001 TRBDF2 accepts steps of OREGO whose error estimate, filtered through `W`
     /// with a `J` from earlier steps, under-reads the true local error up to 93-fold; that is an
