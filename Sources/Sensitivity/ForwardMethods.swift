@@ -34,15 +34,29 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
         // it: a dual solve costs its primal work (f, the Jacobian's values, W's factorization,
         // step control, saving) plus a share per direction, so a remainder of 1 or 2 directions
         // carried in a wide dual would cost as much as a full chunk.
+        //
+        // Each width is the whole solver compiled again over `Dual<width>` in the user's module
+        // (generic code is specialized where it is used; Benchmarks/compile-bench measures it).
+        // `maxWidth` is a constant once the model's type is known, so the branch on it lets the
+        // compiler drop the `Dual<13>` solver for a model without an analytic Jacobian, which
+        // never reaches it; the widths used at run time are unchanged.
         let maxWidth = Self.chunkWidth(problem.f.model)
         var offset = 0
         repeat {
             let width = Swift.min(maxWidth, total - offset)
-            switch width {
-            case ...2: try _chunk(Dual<2, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-            case ...4: try _chunk(Dual<4, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-            case ...8: try _chunk(Dual<8, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-            default: try _chunk(Dual<13, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+            if maxWidth > 8 {
+                switch width {
+                case ...2: try _chunk(Dual<2, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+                case ...4: try _chunk(Dual<4, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+                case ...8: try _chunk(Dual<8, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+                default: try _chunk(Dual<13, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+                }
+            } else {
+                switch width {
+                case ...2: try _chunk(Dual<2, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+                case ...4: try _chunk(Dual<4, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+                default: try _chunk(Dual<8, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+                }
             }
             offset += width
         } while offset < total
