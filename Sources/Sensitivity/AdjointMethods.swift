@@ -1,8 +1,6 @@
 import AutoDiff
 import DenseLinearAlgebra
 import DiffEqCore
-import ExplicitRK
-import StiffSolvers
 
 // The continuous adjoint for a loss summed over observation times (Cao, Li, Petzold & Serban
 // 2003, §2; Ma et al., arXiv:1812.01892, §2.2):

@@ -147,4 +147,34 @@ let adaptiveDenseFamilyCases = denseFamilyCases.filter { $0.name != "Euler" && $
         let later: Double = try sol(1.5)[0]
         #expect(abs(later - 0.5 * exp(-1.5)) < 1e-8)
     }
+
+    /// Cubic Hermite data in both containers (the `HermiteDenseOutput` kept for integrators that
+    /// expose only `u` and `u'`, and `appendHermite` into the common form) give the same cubic,
+    /// value and derivative, on `u = exp(−t)` sampled at uneven nodes; the value's error is
+    /// within the cubic Hermite bound `h⁴/384 · max|u⁗|` (HNW I §II.6), `h ≤ 0.2`, `|u⁗| ≤ 1`.
+    @Test func hermiteDataGiveTheSameCubicInBothForms() throws {
+        let times = [0.0, 0.1, 0.25, 0.3, 0.5]
+        let states = times.map { [exp(-$0)] }
+        let slopes = times.map { [-exp(-$0)] }
+        let hermite = HermiteDenseOutput(times: times, states: states, derivatives: slopes)
+        var poly = PiecewisePolynomial<Double>(stateCount: 1)
+        for i in 0..<(times.count - 1) {
+            let h = times[i + 1] - times[i]
+            poly.appendHermite(
+                from: times[i], to: times[i + 1], step: h, u0: states[i], u1: states[i + 1], f0: slopes[i], f1: slopes[i + 1])
+        }
+        #expect(poly.order == 3 && hermite.order == 3)
+        var a = [0.0], b = [0.0]
+        for j in 0...100 {
+            let t = 0.5 * Double(j) / 100
+            hermite.evaluate(at: t, into: &a)
+            poly.evaluate(at: t, into: &b)
+            #expect(abs(a[0] - b[0]) < 1e-15, "value at \(t)")
+            #expect(abs(b[0] - exp(-t)) < pow(0.2, 4) / 384 * 1.01, "value error at \(t)")
+            hermite.derivative(at: t, into: &a)
+            poly.derivative(at: t, into: &b)
+            #expect(abs(a[0] - b[0]) < 1e-13, "derivative at \(t)")
+            #expect(abs(b[0] + exp(-t)) < 1e-3, "derivative error at \(t)")
+        }
+    }
 }
