@@ -18,8 +18,9 @@
 // are at the reference's own accuracy, not the method's.
 // Time: median wall time and CPU time of the solving thread per solve (after a warm-up solve;
 // OpenBLAS threads of the dense LU are not in the CPU figure). Memory: each (method, N, reltol)
-// runs in a child process of this benchmark; its peak resident set (ru_maxrss) is reported, next
-// to that of a child that builds the problem and stops without solving ("baseline").
+// runs in a child process of this benchmark; its peak resident set (VmHWM) is reported, next
+// to that of a child that builds the problem and stops without solving ("baseline"): the
+// difference is what the solve needed.
 //
 // Timings on a loaded 2-core machine shared with other builds are noise; the memory figures and
 // the work counters (f evaluations, Jacobians, factorizations) are not.
@@ -150,11 +151,15 @@ let allMethods = cvodeMethods + nativeDenseMethods + nativeSparseMethods()
 
 // MARK: Child process: one measurement
 
-/// Peak resident set of this process, in MB (Linux reports ru_maxrss in kB).
+/// Peak resident set of this process, in MB: `VmHWM` of /proc/self/status, the high-water mark of
+/// this process's own address space. (`getrusage`'s ru_maxrss would not do: a child started by
+/// vfork + exec inherits its parent's high-water mark in it, measured here as 129 MB in every child.)
 func peakRSSMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kB = line.split(separator: " ").compactMap({ Double($0) }).first
+    else { return .nan }
+    return kB / 1024
 }
 
 struct Measurement: Codable {
