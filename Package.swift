@@ -11,14 +11,18 @@ let scriptSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 let package = Package(
     name: "SwiftDiffEq",
     products: [
+        // The pure-Swift library: `import DiffEq`.
         .library(name: "DiffEq", targets: ["DiffEq"]),
+        // SUNDIALS CVODE/CVODES, a separate product (needs libsundials-dev): `import SundialsBridge`
+        // for the solvers, `import SensitivityCVODES` for CVODES' own gradients.
+        .library(name: "Sundials", targets: ["SundialsBridge", "SensitivityCVODES"]),
+        // Test problems with published references: `import ProblemLibrary`.
+        .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
         .library(name: "DiffEqCore", targets: ["DiffEqCore"]),
         .library(name: "ExplicitRK", targets: ["ExplicitRK"]),
         .library(name: "AutoDiff", targets: ["AutoDiff"]),
         .library(name: "StiffSolvers", targets: ["StiffSolvers"]),
-        .library(name: "SundialsBridge", targets: ["SundialsBridge"]),
         .library(name: "DenseLinearAlgebra", targets: ["DenseLinearAlgebra"]),
-        .library(name: "ProblemLibrary", targets: ["ProblemLibrary"]),
         .library(name: "Sensitivity", targets: ["Sensitivity"]),
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "NeuralDE", targets: ["NeuralDE"]),
@@ -69,65 +73,67 @@ let package = Package(
         .target(name: "NeuralNetworks", dependencies: ["DenseLinearAlgebra"]),
         .target(
             name: "Sensitivity",
-            dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "DenseLinearAlgebra", "SundialsBridge"]),
+            dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "DenseLinearAlgebra"]),
+        // CVODES' own sensitivity analysis behind Sensitivity's `sensealg` protocol: the only
+        // gradient code that needs SUNDIALS, so a user of the native gradients installs none.
+        .target(name: "SensitivityCVODES", dependencies: ["DiffEqCore", "AutoDiff", "Sensitivity", "SundialsBridge"]),
         // Neural differential equations: networks as right-hand sides, the solve as a layer.
-        .target(name: "NeuralDE", dependencies: ["DiffEqCore", "NeuralNetworks", "Sensitivity"]),
+        .target(name: "NeuralDE", dependencies: ["DiffEqCore", "AutoDiff", "NeuralNetworks", "Sensitivity"]),
+        // The umbrella: re-exports the pure-Swift library modules, and holds the default
+        // `solve(prob)` (DESIGN.md, "The one path"). No C shim, no SUNDIALS, no test problems.
         .target(
-            name: "DiffEq",
-            dependencies: [
-                "DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "SundialsBridge",
-                "ProblemLibrary", "Sensitivity",
-            ]),
+            name: "DiffEq", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "Sensitivity"]),
 
         // MARK: Reproducibility scripts and benchmarks (public API only).
         .target(name: "NotebookSupport", dependencies: ["DiffEq"], path: "Notebooks-as-scripts/Support"),
-        .executableTarget(name: "rober", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/rober", swiftSettings: scriptSettings),
-        .executableTarget(name: "lorenz", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz", swiftSettings: scriptSettings),
+        .executableTarget(name: "rober", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Notebooks-as-scripts/rober", swiftSettings: scriptSettings),
+        .executableTarget(name: "lorenz", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz", swiftSettings: scriptSettings),
         .executableTarget(
-            name: "lorenz-adjoint", dependencies: ["DiffEq", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz-adjoint",
+            name: "lorenz-adjoint", dependencies: ["DiffEq", "ProblemLibrary", "NotebookSupport"], path: "Notebooks-as-scripts/lorenz-adjoint",
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "neural-ode-spiral", dependencies: ["NeuralDE", "NotebookSupport"], path: "Notebooks-as-scripts/neural-ode-spiral",
             swiftSettings: scriptSettings),
         .executableTarget(
-            name: "lotka-volterra-fit", dependencies: ["NeuralDE", "NotebookSupport"], path: "Notebooks-as-scripts/lotka-volterra-fit",
+            name: "lotka-volterra-fit", dependencies: ["NeuralDE", "SensitivityCVODES", "NotebookSupport"], path: "Notebooks-as-scripts/lotka-volterra-fit",
             swiftSettings: scriptSettings),
         .executableTarget(
-            name: "solver-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/solver-bench", swiftSettings: scriptSettings),
-        .executableTarget(name: "rk-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/rk-bench", swiftSettings: scriptSettings),
+            name: "solver-bench", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Benchmarks/solver-bench", swiftSettings: scriptSettings),
+        .executableTarget(name: "rk-bench", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Benchmarks/rk-bench", swiftSettings: scriptSettings),
         .executableTarget(
-            name: "global-error-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/global-error-bench",
+            name: "global-error-bench", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Benchmarks/global-error-bench",
             swiftSettings: scriptSettings),
         .executableTarget(
-            name: "stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/stiff-bench",
+            name: "stiff-bench", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Benchmarks/stiff-bench",
             swiftSettings: scriptSettings),
         .executableTarget(
-            name: "large-stiff-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/large-stiff-bench",
+            name: "large-stiff-bench", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "NotebookSupport"], path: "Benchmarks/large-stiff-bench",
             swiftSettings: scriptSettings),
         .executableTarget(
             name: "lu-bench", dependencies: ["DenseLinearAlgebra"], path: "Benchmarks/lu-bench", swiftSettings: scriptSettings),
         .executableTarget(
-            name: "rosen-step-bench", dependencies: ["DiffEq"], path: "Benchmarks/rosen-step-bench", swiftSettings: scriptSettings),
+            name: "rosen-step-bench", dependencies: ["DiffEq", "ProblemLibrary"], path: "Benchmarks/rosen-step-bench", swiftSettings: scriptSettings),
         .executableTarget(
-            name: "sens-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/sens-bench",
+            name: "sens-bench", dependencies: ["DiffEq", "NeuralDE", "ProblemLibrary", "SensitivityCVODES", "NotebookSupport"], path: "Benchmarks/sens-bench",
             swiftSettings: scriptSettings),
         .executableTarget(
-            name: "neural-bench", dependencies: ["NeuralDE", "NotebookSupport"], path: "Benchmarks/neural-bench",
+            name: "neural-bench", dependencies: ["NeuralDE", "SensitivityCVODES", "NotebookSupport"], path: "Benchmarks/neural-bench",
             swiftSettings: scriptSettings),
-        .executableTarget(name: "ad-bench", dependencies: ["DiffEq", "NotebookSupport"], path: "Benchmarks/ad-bench", swiftSettings: scriptSettings),
+        .executableTarget(name: "ad-bench", dependencies: ["DiffEq", "NeuralDE", "ProblemLibrary", "NotebookSupport"], path: "Benchmarks/ad-bench", swiftSettings: scriptSettings),
 
         // MARK: Tests, one target per library module.
         .testTarget(name: "DiffEqCoreTests", dependencies: ["DiffEqCore"]),
         .testTarget(name: "DenseLinearAlgebraTests", dependencies: ["DenseLinearAlgebra"]),
         .testTarget(name: "ExplicitRKTests", dependencies: ["ExplicitRK", "ProblemLibrary"]),
         .testTarget(name: "StiffSolversTests", dependencies: ["StiffSolvers", "ProblemLibrary", "SundialsBridge"]),
-        .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "ExplicitRK", "ProblemLibrary"]),
+        // Sensitivity and NeuralDE for the ODE glue and the dense layer that exercise the tape (rhsJacobians, endStateDerivatives, denseLayer).
+        .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralDE", "NeuralNetworks"]),
         .testTarget(name: "SundialsBridgeTests", dependencies: ["SundialsBridge", "ProblemLibrary", "ExplicitRK"]),
         .testTarget(name: "ProblemLibraryTests", dependencies: ["ProblemLibrary"]),
-        .testTarget(name: "DiffEqTests", dependencies: ["DiffEq"]),
-        .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "ProblemLibrary", "SundialsBridge"]),
+        .testTarget(name: "DiffEqTests", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "SensitivityCVODES"]),
+        .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "SensitivityCVODES", "ProblemLibrary", "SundialsBridge"]),
         // DiffEqCore only for its Dual numbers: an independent check of the hand-written pullbacks.
-        .testTarget(name: "NeuralDETests", dependencies: ["NeuralDE", "AutoDiff", "ExplicitRK", "SundialsBridge"]),
+        .testTarget(name: "NeuralDETests", dependencies: ["NeuralDE", "SensitivityCVODES", "AutoDiff", "ExplicitRK", "SundialsBridge"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "DiffEqCore"], exclude: ["Fixtures"]),
         // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
         .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
@@ -135,10 +141,10 @@ let package = Package(
         // MARK: Fuzzer (public API only; each case in a child process). FuzzTests runs a short,
         // fixed-seed run of the built `fuzz` executable, found next to the test bundle.
         .executableTarget(
-            name: "fuzz", dependencies: ["DiffEq", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            name: "fuzz", dependencies: ["DiffEq", "SundialsBridge", "SensitivityCVODES", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/Fuzz", swiftSettings: scriptSettings),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz"]),
         // The CVODE/CVODES paths scripts/leak-check.sh runs under valgrind.
-        .executableTarget(name: "leak-probe", dependencies: ["DiffEq"], path: "Tests/LeakProbe", swiftSettings: scriptSettings),
+        .executableTarget(name: "leak-probe", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "SensitivityCVODES"], path: "Tests/LeakProbe", swiftSettings: scriptSettings),
     ]
 )

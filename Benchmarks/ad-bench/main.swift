@@ -15,8 +15,10 @@
 import _Differentiation
 import AutoDiff
 import DiffEq
+import NeuralDE
 import Foundation
 import NotebookSupport
+import ProblemLibrary
 
 // MARK: Timing
 
@@ -395,7 +397,7 @@ func polluFiniteDifferences(_ u: [Double], _ p: [Double], _ f0: inout [Double], 
 }
 
 func benchmarkPolluJacobian() {
-    let prob = ProblemLibrary.pollution()
+    let prob = TestProblems.pollution()
     let p = prob.p
     // A state with every species present (u0 has zeros), so that every Jacobian entry is exercised.
     let u = prob.resolvedInitialState().enumerated().map { $0.element + 1e-3 * Double($0.offset + 1) }
@@ -456,7 +458,7 @@ func benchmarkPolluJacobian() {
 func benchmarkGradientThroughSolve() {
     typealias D4 = Dual<4, Double>
     let options = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
-    let plainProblem = ProblemLibrary.lotkaVolterra()
+    let plainProblem = TestProblems.lotkaVolterra()
     func plainLoss(_ p: [Double]) -> Double {
         let sol = try! solve(plainProblem.remake(p: p), Tsit5(), options: options)
         return sol.u.reduce(0.0) { $0 + $1[0] * $1[0] + $1[1] * $1[1] }

@@ -18,6 +18,8 @@
 import DiffEq
 import Foundation
 import NotebookSupport
+import ProblemLibrary
+import SundialsBridge
 
 let quick = CommandLine.arguments.contains("--quick")
 let samples = quick ? 1 : 3
@@ -105,13 +107,13 @@ func stiffSuite<F: ODEFunction>(_ name: String, _ problem: ODEProblem<F>, _ refe
     try measure(name, problem, reference, abstolPerReltol: a, CVODE_BDF(stabilityLimitDetection: true))
 }
 
-try explicitSuite("Arenstorf", ProblemLibrary.arenstorf(), ProblemLibrary.arenstorfReference.u)
-try explicitSuite("Pleiades", ProblemLibrary.pleiades(), ProblemLibrary.pleiadesReference.u)
-try stiffSuite("ROBER", ProblemLibrary.rober(), ProblemLibrary.roberReference.u, ProblemLibrary.roberInfo)
-try stiffSuite("HIRES", ProblemLibrary.hires(), ProblemLibrary.hiresReference.u, ProblemLibrary.hiresInfo)
-try stiffSuite("POLLU", ProblemLibrary.pollution(), ProblemLibrary.pollutionReference.u, ProblemLibrary.pollutionInfo)
-try stiffSuite("OREGO", ProblemLibrary.orego(), ProblemLibrary.oregoReference.u, ProblemLibrary.oregoInfo)
-try stiffSuite("VDPOL", ProblemLibrary.vanDerPol(), ProblemLibrary.vanDerPolReference.u, ProblemLibrary.vanDerPolInfo)
+try explicitSuite("Arenstorf", TestProblems.arenstorf(), TestProblems.arenstorfReference.u)
+try explicitSuite("Pleiades", TestProblems.pleiades(), TestProblems.pleiadesReference.u)
+try stiffSuite("ROBER", TestProblems.rober(), TestProblems.roberReference.u, TestProblems.roberInfo)
+try stiffSuite("HIRES", TestProblems.hires(), TestProblems.hiresReference.u, TestProblems.hiresInfo)
+try stiffSuite("POLLU", TestProblems.pollution(), TestProblems.pollutionReference.u, TestProblems.pollutionInfo)
+try stiffSuite("OREGO", TestProblems.orego(), TestProblems.oregoReference.u, TestProblems.oregoInfo)
+try stiffSuite("VDPOL", TestProblems.vanDerPol(), TestProblems.vanDerPolReference.u, TestProblems.vanDerPolInfo)
 
 print("\nSummary")
 let within = rows.filter { $0.globalError <= 10 && $0.globalRetcode == "Success" }.count

@@ -29,6 +29,8 @@
 import DiffEq
 import Foundation
 import NotebookSupport
+import ProblemLibrary
+import SundialsBridge
 
 setvbuf(stdout, nil, _IOLBF, 0)
 let arguments = CommandLine.arguments

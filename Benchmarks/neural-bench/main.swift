@@ -15,6 +15,7 @@ import NeuralDE
 import NeuralNetworks
 import NotebookSupport
 import Sensitivity
+import SensitivityCVODES
 
 let args = CommandLine.arguments
 let quick = args.contains("--quick")

@@ -30,6 +30,8 @@
 import DiffEq
 import Foundation
 import NotebookSupport
+import ProblemLibrary
+import SundialsBridge
 
 let quick = CommandLine.arguments.contains("--quick")
 let overheadOnly = CommandLine.arguments.contains("--overhead")
@@ -156,31 +158,31 @@ func workPrecision<F: ODEFunction>(
 }
 
 let out = try ScriptOutput(name: "rk-bench")
-let lorenz = ProblemLibrary.lorenz(tEnd: 10)
+let lorenz = TestProblems.lorenz(tEnd: 10)
 var results: [ProblemResult] = []
 if !overheadOnly {
     print("Explicit RK suite vs CVODE_Adams, abstol = reltol; error = RMS error at the end point; µs = median per solve")
 
     // References.
-    let lv = ProblemLibrary.lotkaVolterra()
+    let lv = TestProblems.lotkaVolterra()
     let lvRef = try solve(lv, Vern9(), reltol: 1e-14, abstol: 1e-14, saveEverystep: false).u.last!
     let lvCheck = try solve(lv, CVODE_Adams(), reltol: 1e-13, abstol: 1e-13, saveEverystep: false).u.last!
     let lorenzRef = try solve(lorenz, Vern9(), reltol: 1e-14, abstol: 1e-14, saveEverystep: false).u.last!
     let lorenzCheck = try solve(lorenz, CVODE_Adams(), reltol: 1e-13, abstol: 1e-13, saveEverystep: false).u.last!
-    let pleiades = ProblemLibrary.pleiades()
-    let arenstorf = ProblemLibrary.arenstorf()
+    let pleiades = TestProblems.pleiades()
+    let arenstorf = TestProblems.arenstorf()
 
     results.append(try workPrecision("Lotka-Volterra [0, 10]", lv, reference: lvRef,
-        fixedSize: try fixedSizePoints(ProblemLibrary.staticLotkaVolterra(), reference: lvRef),
+        fixedSize: try fixedSizePoints(TestProblems.staticLotkaVolterra(), reference: lvRef),
         note: "reference Vern9 at 1e-14; RMS difference from CVODE_Adams at 1e-13: \(sig(rms(lvRef, lvCheck), 2))"))
     results.append(try workPrecision("Lorenz [0, 10]", lorenz, reference: lorenzRef,
-        fixedSize: try fixedSizePoints(ProblemLibrary.staticLorenz(tEnd: 10), reference: lorenzRef),
+        fixedSize: try fixedSizePoints(TestProblems.staticLorenz(tEnd: 10), reference: lorenzRef),
         note: "reference Vern9 at 1e-14; RMS difference from CVODE_Adams at 1e-13: \(sig(rms(lorenzRef, lorenzCheck), 2))"))
-    results.append(try workPrecision("Pleiades [0, 3]", pleiades, reference: ProblemLibrary.pleiadesReference.u,
-        note: ProblemLibrary.pleiadesReference.source))
-    results.append(try workPrecision("Arenstorf, one period", arenstorf, reference: ProblemLibrary.arenstorfReference.u,
-        fixedSize: try fixedSizePoints(ProblemLibrary.staticArenstorf(), reference: ProblemLibrary.arenstorfReference.u),
-        note: ProblemLibrary.arenstorfReference.source))
+    results.append(try workPrecision("Pleiades [0, 3]", pleiades, reference: TestProblems.pleiadesReference.u,
+        note: TestProblems.pleiadesReference.source))
+    results.append(try workPrecision("Arenstorf, one period", arenstorf, reference: TestProblems.arenstorfReference.u,
+        fixedSize: try fixedSizePoints(TestProblems.staticArenstorf(), reference: TestProblems.arenstorfReference.u),
+        note: TestProblems.arenstorfReference.source))
 }
 
 // MARK: Solver overhead on Lorenz with Tsit5
@@ -369,7 +371,7 @@ if let i = CommandLine.arguments.firstIndex(of: "--malloc-check"), i + 1 < Comma
 {
     let o = SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false)
     let a = try solve(lorenz, Tsit5(), options: o)
-    let b = try solve(ProblemLibrary.staticLorenz(tEnd: 10), Tsit5(), options: o)
+    let b = try solve(TestProblems.staticLorenz(tEnd: 10), Tsit5(), options: o)
     let c = try solve(inlineLorenz, Tsit5(), options: o)
     if CommandLine.arguments.contains("--show-steps") {
         print("reltol \(tol): [Double] \(a.stats.naccept), SIMD3 \(b.stats.naccept), StaticVector \(c.stats.naccept) steps")
@@ -395,14 +397,14 @@ if CommandLine.arguments.contains("--profile-loop") {
 }
 if CommandLine.arguments.contains("--profile-static") {
     try profileLoop(
-        { try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(tEnd: 10), options: opts) }, reinit: { try $0.reinit() },
+        { try Tsit5().makeIntegrator(TestProblems.staticLorenz(tEnd: 10), options: opts) }, reinit: { try $0.reinit() },
         step: { $0.step() })
     exit(0)
 }
 
 var overheadRows: [OverheadRow] = []
 overheadRows.append(overheadRow("[Double] (generic)", perStep: try stepSeconds(lorenz), fCall: fSeconds(lorenz)))
-let staticLorenz = ProblemLibrary.staticLorenz(tEnd: 10)
+let staticLorenz = TestProblems.staticLorenz(tEnd: 10)
 let attractor: [SIMD3<Double>] = [SIMD3(1, 0, 0), SIMD3(-8.1, -9.3, 24.7), SIMD3(12.2, 15.5, 30.1), SIMD3(0.3, -1.2, 12.9)]
 overheadRows.append(
     overheadRow("SIMD3<Double>", perStep: try staticStepSeconds(staticLorenz), fCall: staticFSeconds(staticLorenz, states: attractor)))
@@ -412,7 +414,7 @@ overheadRows.append(
         fCall: staticFSeconds(inlineLorenz, states: attractor.map { StaticVector([$0.x, $0.y, $0.z] as InlineArray) })))
 // The same measurement where f costs what a real model's does: Pleiades (28 states, 21 pairs
 // of bodies with a square root and a division each), states from its own solution.
-let pleiadesProblem = ProblemLibrary.pleiades()
+let pleiadesProblem = TestProblems.pleiades()
 let pleiadesStates = try solve(pleiadesProblem, Tsit5(), reltol: 1e-8, abstol: 1e-8, saveat: .every(0.25)).u
 overheadRows.append(overheadRow(
     "Pleiades [Double] (generic)", perStep: try stepSeconds(pleiadesProblem),

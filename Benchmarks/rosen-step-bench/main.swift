@@ -15,6 +15,7 @@
 // RTOLS=1e-2,1e-4 to choose the tolerances.
 import DiffEq
 import Foundation
+import ProblemLibrary
 
 /// CPU time of this thread: unlike wall time, not inflated while other processes hold the CPU.
 func cpuNanoseconds() -> UInt64 {
@@ -99,25 +100,25 @@ let which = CommandLine.arguments.dropFirst().first ?? "all"
 let rtols = ProcessInfo.processInfo.environment["RTOLS"].map { $0.split(separator: ",").compactMap { Double($0) } } ?? [1e-6, 1e-9]
 for rtol in rtols {
     if which == "all" || which.contains("V") {
-        bench("VDPOL Rodas5P \(rtol)", ProblemLibrary.vanDerPol(), Rodas5P(), rtol: rtol)
-        bench("VDPOL Rodas4 \(rtol)", ProblemLibrary.vanDerPol(), Rodas4(), rtol: rtol)
-        bench("VDPOL Rosenbrock23 \(rtol)", ProblemLibrary.vanDerPol(), Rosenbrock23(), rtol: rtol)
-        benchStatic("VDPOL Rodas5P fixed \(rtol)", ProblemLibrary.staticVanDerPol(), Rodas5P(), rtol: rtol)
-        benchStatic("VDPOL Rodas4 fixed \(rtol)", ProblemLibrary.staticVanDerPol(), Rodas4(), rtol: rtol)
-        benchStatic("VDPOL Rosenbrock23 fixed \(rtol)", ProblemLibrary.staticVanDerPol(), Rosenbrock23(), rtol: rtol)
+        bench("VDPOL Rodas5P \(rtol)", TestProblems.vanDerPol(), Rodas5P(), rtol: rtol)
+        bench("VDPOL Rodas4 \(rtol)", TestProblems.vanDerPol(), Rodas4(), rtol: rtol)
+        bench("VDPOL Rosenbrock23 \(rtol)", TestProblems.vanDerPol(), Rosenbrock23(), rtol: rtol)
+        benchStatic("VDPOL Rodas5P fixed \(rtol)", TestProblems.staticVanDerPol(), Rodas5P(), rtol: rtol)
+        benchStatic("VDPOL Rodas4 fixed \(rtol)", TestProblems.staticVanDerPol(), Rodas4(), rtol: rtol)
+        benchStatic("VDPOL Rosenbrock23 fixed \(rtol)", TestProblems.staticVanDerPol(), Rosenbrock23(), rtol: rtol)
     }
     if which == "all" || which.contains("O") {
-        bench("OREGO Rodas5P \(rtol)", ProblemLibrary.orego(), Rodas5P(), rtol: rtol)
-        bench("OREGO Rodas4 \(rtol)", ProblemLibrary.orego(), Rodas4(), rtol: rtol)
+        bench("OREGO Rodas5P \(rtol)", TestProblems.orego(), Rodas5P(), rtol: rtol)
+        bench("OREGO Rodas4 \(rtol)", TestProblems.orego(), Rodas4(), rtol: rtol)
         benchStatic("OREGO Rodas5P fixed \(rtol)", staticOrego, Rodas5P(), rtol: rtol)
         benchStatic("OREGO Rodas4 fixed \(rtol)", staticOrego, Rodas4(), rtol: rtol)
     }
     if which == "all" || which.contains("H") {
-        bench("HIRES Rodas5P \(rtol)", ProblemLibrary.hires(), Rodas5P(), rtol: rtol)
-        bench("HIRES Rodas4 \(rtol)", ProblemLibrary.hires(), Rodas4(), rtol: rtol)
-        bench("HIRES Rosenbrock23 \(rtol)", ProblemLibrary.hires(), Rosenbrock23(), rtol: rtol)
-        benchStatic("HIRES Rodas5P fixed \(rtol)", ProblemLibrary.staticHires(), Rodas5P(), rtol: rtol)
-        benchStatic("HIRES Rodas4 fixed \(rtol)", ProblemLibrary.staticHires(), Rodas4(), rtol: rtol)
-        benchStatic("HIRES Rosenbrock23 fixed \(rtol)", ProblemLibrary.staticHires(), Rosenbrock23(), rtol: rtol)
+        bench("HIRES Rodas5P \(rtol)", TestProblems.hires(), Rodas5P(), rtol: rtol)
+        bench("HIRES Rodas4 \(rtol)", TestProblems.hires(), Rodas4(), rtol: rtol)
+        bench("HIRES Rosenbrock23 \(rtol)", TestProblems.hires(), Rosenbrock23(), rtol: rtol)
+        benchStatic("HIRES Rodas5P fixed \(rtol)", TestProblems.staticHires(), Rodas5P(), rtol: rtol)
+        benchStatic("HIRES Rodas4 fixed \(rtol)", TestProblems.staticHires(), Rodas4(), rtol: rtol)
+        benchStatic("HIRES Rosenbrock23 fixed \(rtol)", TestProblems.staticHires(), Rosenbrock23(), rtol: rtol)
     }
 }

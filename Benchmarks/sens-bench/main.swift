@@ -29,8 +29,11 @@
 //      [--profile METHOD] [--stiff-solver NAME] [--output DIR]
 import AutoDiff
 import DiffEq
+import NeuralDE
 import Foundation
 import NotebookSupport
+import ProblemLibrary
+import SensitivityCVODES
 
 setvbuf(stdout, nil, _IOLBF, 0)
 let arguments = CommandLine.arguments
@@ -223,12 +226,12 @@ func runCase(family: String, size: String, states: Int, parameters: Int, _ list:
 
 // MARK: Cases
 
-let lv = ProblemLibrary.lotkaVolterra()
+let lv = TestProblems.lotkaVolterra()
 if wanted("Lotka") { runCase(
     family: "Lotka-Volterra", size: "", states: 2, parameters: 4,
     variants(lv, Tsit5(), publishedOptions(every: 0.5), stiff: false)) }
 
-let pollu = ProblemLibrary.pollution()
+let pollu = TestProblems.pollution()
 if wanted("POLLU") { runCase(
     family: "POLLU", size: "", states: 20, parameters: 25,
     variants(pollu, Rodas5P(), publishedOptions(every: 0.5), stiff: true)) }

@@ -9,6 +9,8 @@
 import DiffEq
 import Foundation
 import NotebookSupport
+import ProblemLibrary
+import SundialsBridge
 
 struct Point: Encodable {
     let algorithm: String
@@ -77,8 +79,8 @@ func benchmark<F: ODEFunction>(_ name: String, _ prob: ODEProblem<F>) throws -> 
 let out = try ScriptOutput(name: "solver-bench")
 print("Tsit5 vs CVODE_Adams (abstol = reltol/100; time = median seconds per solve; ratio = Adams/Tsit5)")
 let results = [
-    try benchmark("Lotka-Volterra [0, 10]", ProblemLibrary.lotkaVolterra()),
-    try benchmark("Lorenz [0, 10]", ProblemLibrary.lorenz(tEnd: 10)),
+    try benchmark("Lotka-Volterra [0, 10]", TestProblems.lotkaVolterra()),
+    try benchmark("Lorenz [0, 10]", TestProblems.lorenz(tEnd: 10)),
 ]
 try out.writeJSON(results, to: "solver-bench.json")
 print("\nwrote \(out.folder.path)/solver-bench.json")

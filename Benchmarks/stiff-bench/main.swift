@@ -22,6 +22,8 @@
 import DiffEq
 import Foundation
 import NotebookSupport
+import ProblemLibrary
+import SundialsBridge
 
 let quick = CommandLine.arguments.contains("--quick")
 /// The comma-separated values after `flag`, or nil when the flag is absent.
@@ -234,14 +236,14 @@ where F.Scalar == Double {
     results.append(try workPrecision(
         name, problem, reference: reference, info: info, scipy: scipyRows[name] ?? [], fixedSize: try fixedSize?() ?? []))
 }
-try run(0, ProblemLibrary.rober())
-try run(1, ProblemLibrary.hires()) {
-    try fixedSizePoints(ProblemLibrary.staticHires(), reference: problems[1].1, info: problems[1].2)
+try run(0, TestProblems.rober())
+try run(1, TestProblems.hires()) {
+    try fixedSizePoints(TestProblems.staticHires(), reference: problems[1].1, info: problems[1].2)
 }
-try run(2, ProblemLibrary.pollution())
-try run(3, ProblemLibrary.orego())
-try run(4, ProblemLibrary.vanDerPol()) {
-    try fixedSizePoints(ProblemLibrary.staticVanDerPol(), reference: problems[4].1, info: problems[4].2)
+try run(2, TestProblems.pollution())
+try run(3, TestProblems.orego())
+try run(4, TestProblems.vanDerPol()) {
+    try fixedSizePoints(TestProblems.staticVanDerPol(), reference: problems[4].1, info: problems[4].2)
 }
 
 print("\nSummary (geometric mean over CVODE_BDF's / scipy's points of the speed-up of our fastest method at matched error):")

@@ -9,6 +9,7 @@
 import DiffEq
 import Foundation
 import NotebookSupport
+import ProblemLibrary
 
 let out = try ScriptOutput(name: "lorenz-adjoint")
 let u0 = [1.0, 0, 0]

@@ -13,6 +13,8 @@
 import DiffEq
 import Foundation
 import NotebookSupport
+import ProblemLibrary
+import SundialsBridge
 
 let out = try ScriptOutput(name: "lorenz")
 let u0 = [1.0, 0, 0]
@@ -23,10 +25,10 @@ func forwardBackward<A: ODEAlgorithm>(_ alg: A, T: Double, saveTrajectory: Bool 
     -> (forward: ODESolution<Double>, backward: ODESolution<Double>)
 {
     let fwd = try solve(
-        ProblemLibrary.lorenz(tEnd: T), alg, reltol: tol, abstol: .scalar(tol),
+        TestProblems.lorenz(tEnd: T), alg, reltol: tol, abstol: .scalar(tol),
         saveEverystep: saveTrajectory)
     let back = try solve(
-        ProblemLibrary.lorenz(tEnd: T).remake(u0: fwd.u.last!, tspan: (T, 0)), alg, reltol: tol,
+        TestProblems.lorenz(tEnd: T).remake(u0: fwd.u.last!, tspan: (T, 0)), alg, reltol: tol,
         abstol: .scalar(tol), saveEverystep: saveTrajectory)
     return (fwd, back)
 }
@@ -35,7 +37,7 @@ func norm(_ v: [Double]) -> Double { sqrt(v.reduce(0) { $0 + $1 * $1 }) }
 func sub(_ a: [Double], _ b: [Double]) -> [Double] { zip(a, b).map { $0 - $1 } }
 
 // MARK: 1. The published vector
-let adamsForward = try solve(ProblemLibrary.lorenz(tEnd: 100), CVODE_Adams(), reltol: tol, abstol: .scalar(tol))
+let adamsForward = try solve(TestProblems.lorenz(tEnd: 100), CVODE_Adams(), reltol: tol, abstol: .scalar(tol))
 let reproduced = sub(adamsForward.u.last!, u0)
 let agreesToPublished = zip(reproduced, published).allSatisfy { abs($0 - $1) < 5e-5 }
 print("1. The published vector")

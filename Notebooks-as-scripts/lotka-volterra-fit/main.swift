@@ -15,6 +15,7 @@ import Foundation
 import NeuralNetworks
 import NotebookSupport
 import Sensitivity
+import SensitivityCVODES
 
 struct SeedLotkaVolterra: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {

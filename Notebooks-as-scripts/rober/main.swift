@@ -7,6 +7,8 @@
 import DiffEq
 import Foundation
 import NotebookSupport
+import ProblemLibrary
+import SundialsBridge
 
 struct MethodReport: Encodable {
     let algorithm: String
@@ -36,8 +38,8 @@ func statsDictionary(_ s: SolverStats) -> [String: Int] {
 }
 
 let out = try ScriptOutput(name: "rober")
-let problem = ProblemLibrary.rober()
-let reference = ProblemLibrary.roberReference
+let problem = TestProblems.rober()
+let reference = TestProblems.roberReference
 let reltol = 1e-8, abstol = 1e-10
 
 func run<A: ODEAlgorithm>(_ algorithm: A, repeats: Int) throws -> (ODESolution<Double>, MethodReport) {

@@ -91,7 +91,7 @@ public func solve<F: StaticODEFunction, A: StaticODEAlgorithm>(
 /// the array form, without callbacks, mass matrices, dense output and `isOutOfDomain`).
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.staticLorenz(), Tsit5(), reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
+/// let sol = try solve(TestProblems.staticLorenz(), Tsit5(), reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
 /// ```
 @inlinable
 public func solve<F: StaticODEFunction, A: StaticODEAlgorithm>(

@@ -64,7 +64,7 @@ import Glibc
 ///   accuracy where it is wanted.
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6)
+/// let sol = try solve(TestProblems.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6)
 /// sol.globalErrorEstimate  // ≤ 1: the end state is estimated to be within the tolerances of the true orbit
 /// ```
 ///

@@ -7,32 +7,23 @@
 /// defaults β = (0.9, 0.999), ε = 1e-8 are the paper's (and those of Optax, PyTorch, Flux and the
 /// peers' spiral protocol).
 public struct Adam<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
-    public let learningRate: Double
-    public let beta1: Double
-    public let beta2: Double
-    public let epsilon: Double
-    public let schedule: LearningRateSchedule
-    public let clipping: GradientClipping
-    public var iteration: Int { moments.iteration }
-    @usableFromInline internal var moments = _AdamMoments<Scalar>()
+    public var beta1: Double { moments.beta1 }
+    public var beta2: Double { moments.beta2 }
+    public var epsilon: Double { moments.epsilon }
+    public var learningRate: Double { core.learningRate }
+    public var schedule: LearningRateSchedule { core.schedule }
+    public var clipping: GradientClipping { core.clipping }
+    public var iteration: Int { core.iteration }
+    @usableFromInline internal var core: _FirstOrderCore
+    @usableFromInline internal var moments: _AdamMoments<Scalar>
 
     /// Throws for a learning rate or ε that is not positive, or β outside [0, 1).
     public init(
         learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
         schedule: LearningRateSchedule = .constant, clipping: GradientClipping = .none
     ) throws(OptimizationError) {
-        try _checkLearningRate(learningRate)
-        try _checkUnitInterval("beta1", beta1)
-        try _checkUnitInterval("beta2", beta2)
-        try _checkPositive("epsilon", epsilon)
-        try schedule.validate()
-        try clipping.validate()
-        self.learningRate = learningRate
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.schedule = schedule
-        self.clipping = clipping
+        core = try _FirstOrderCore(learningRate: learningRate, schedule: schedule, clipping: clipping)
+        moments = try _AdamMoments(beta1: beta1, beta2: beta2, epsilon: epsilon, decay: 0)
     }
 
     /// `Adam(0.05)`, as DiffEqFlux and Optimization.jl users write it.
@@ -42,37 +33,49 @@ public struct Adam<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
 
     @inlinable
     public mutating func update(_ parameters: inout [Scalar], gradient: [Scalar]) throws(OptimizationError) {
-        try _checkGradient(parameters, gradient)
-        let eta = learningRate * schedule.factor(at: moments.iteration)
-        moments.update(
-            &parameters, gradient: gradient, eta: eta, beta1: beta1, beta2: beta2, epsilon: epsilon,
-            decay: 0, clipping: clipping)
+        let (eta, clip) = try core.begin(parameters, gradient)
+        moments.update(&parameters, gradient: gradient, eta: eta, clipping: core.clipping, scale: clip)
     }
 }
 
-/// The moment estimates and update shared by ``Adam`` and ``AdamW``.
+/// The moment estimates and update shared by ``Adam`` and ``AdamW``, with their validated
+/// hyperparameters.
 @usableFromInline
 internal struct _AdamMoments<Scalar: NetworkScalar>: Sendable {
+    @usableFromInline let beta1: Double
+    @usableFromInline let beta2: Double
+    @usableFromInline let epsilon: Double
+    /// AdamW's λ (0 for Adam), applied to the parameters, not through the gradient.
+    @usableFromInline let decay: Double
     @usableFromInline var first: [Scalar] = []
     @usableFromInline var second: [Scalar] = []
-    @usableFromInline var iteration = 0
     /// β₁ᵗ and β₂ᵗ as running products (in Double, so Float runs get the same bias correction).
     @usableFromInline var beta1Power = 1.0
     @usableFromInline var beta2Power = 1.0
 
-    @usableFromInline init() {}
+    /// Throws for ε that is not positive, β outside [0, 1) or a negative or non-finite decay.
+    @usableFromInline
+    init(beta1: Double, beta2: Double, epsilon: Double, decay: Double) throws(OptimizationError) {
+        try _checkUnitInterval("beta1", beta1)
+        try _checkUnitInterval("beta2", beta2)
+        try _checkPositive("epsilon", epsilon)
+        guard decay >= 0, decay.isFinite else {
+            throw .invalidHyperparameter(name: "weightDecay", value: decay, requirement: "non-negative and finite")
+        }
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.decay = decay
+    }
 
-    /// One update; `decay` is AdamW's λ (0 for Adam), applied to the parameters before the step.
+    /// One update of step size `eta` with the gradient clipped by `clipping` (norm multiplier
+    /// `scale`).
     @inlinable
     mutating func update(
-        _ parameters: inout [Scalar], gradient: [Scalar], eta: Double, beta1: Double, beta2: Double,
-        epsilon: Double, decay: Double, clipping: GradientClipping
+        _ parameters: inout [Scalar], gradient: [Scalar], eta: Double, clipping: GradientClipping, scale: Scalar
     ) {
-        if first.count != parameters.count {
-            first = [Scalar](repeating: 0, count: parameters.count)
-            second = [Scalar](repeating: 0, count: parameters.count)
-        }
-        iteration += 1
+        _sizeState(&first, parameters.count)
+        _sizeState(&second, parameters.count)
         beta1Power *= beta1
         beta2Power *= beta2
         let b1 = Scalar(beta1)
@@ -82,7 +85,6 @@ internal struct _AdamMoments<Scalar: NetworkScalar>: Sendable {
         let step = Scalar(eta)
         let eps = Scalar(epsilon)
         let lambda = Scalar(decay)
-        let scale: Scalar = clipping.scale(gradient)
         for i in parameters.indices {
             let g = clipping.apply(gradient[i], scale: scale)
             first[i] = b1 * first[i] + (1 - b1) * g

@@ -8,16 +8,17 @@
 /// directly, not through the gradient, so it is not rescaled by √v̂: that is the difference from
 /// Adam with an L2 term in the loss.
 public struct AdamW<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
-    public let learningRate: Double
-    public let beta1: Double
-    public let beta2: Double
-    public let epsilon: Double
+    public var beta1: Double { moments.beta1 }
+    public var beta2: Double { moments.beta2 }
+    public var epsilon: Double { moments.epsilon }
     /// λ; 0.01 by default (PyTorch's default).
-    public let weightDecay: Double
-    public let schedule: LearningRateSchedule
-    public let clipping: GradientClipping
-    public var iteration: Int { moments.iteration }
-    @usableFromInline internal var moments = _AdamMoments<Scalar>()
+    public var weightDecay: Double { moments.decay }
+    public var learningRate: Double { core.learningRate }
+    public var schedule: LearningRateSchedule { core.schedule }
+    public var clipping: GradientClipping { core.clipping }
+    public var iteration: Int { core.iteration }
+    @usableFromInline internal var core: _FirstOrderCore
+    @usableFromInline internal var moments: _AdamMoments<Scalar>
 
     /// Throws for a learning rate or ε that is not positive, β outside [0, 1), or a negative
     /// weight decay.
@@ -25,31 +26,13 @@ public struct AdamW<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
         learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
         weightDecay: Double = 0.01, schedule: LearningRateSchedule = .constant, clipping: GradientClipping = .none
     ) throws(OptimizationError) {
-        try _checkLearningRate(learningRate)
-        try _checkUnitInterval("beta1", beta1)
-        try _checkUnitInterval("beta2", beta2)
-        try _checkPositive("epsilon", epsilon)
-        guard weightDecay >= 0, weightDecay.isFinite else {
-            throw .invalidHyperparameter(
-                name: "weightDecay", value: weightDecay, requirement: "non-negative and finite")
-        }
-        try schedule.validate()
-        try clipping.validate()
-        self.learningRate = learningRate
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.weightDecay = weightDecay
-        self.schedule = schedule
-        self.clipping = clipping
+        core = try _FirstOrderCore(learningRate: learningRate, schedule: schedule, clipping: clipping)
+        moments = try _AdamMoments(beta1: beta1, beta2: beta2, epsilon: epsilon, decay: weightDecay)
     }
 
     @inlinable
     public mutating func update(_ parameters: inout [Scalar], gradient: [Scalar]) throws(OptimizationError) {
-        try _checkGradient(parameters, gradient)
-        let eta = learningRate * schedule.factor(at: moments.iteration)
-        moments.update(
-            &parameters, gradient: gradient, eta: eta, beta1: beta1, beta2: beta2, epsilon: epsilon,
-            decay: weightDecay, clipping: clipping)
+        let (eta, clip) = try core.begin(parameters, gradient)
+        moments.update(&parameters, gradient: gradient, eta: eta, clipping: core.clipping, scale: clip)
     }
 }

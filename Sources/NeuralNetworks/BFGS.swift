@@ -12,26 +12,19 @@ import DenseLinearAlgebra
 /// Performance: H is dense `n x n`, so one step costs O(n²) (the spiral network's 252 parameters
 /// give a 63504-entry matrix); for large `n` use ``LBFGS``.
 public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
-    public let lineSearch: StrongWolfeLineSearch
-    public var iteration: Int { _iteration }
+    public var lineSearch: StrongWolfeLineSearch { search.lineSearch }
+    public var iteration: Int { search.iteration }
     /// Loss-and-gradient evaluations made by the line searches.
-    public var evaluations: Int { _evaluations }
-    @usableFromInline internal var _iteration = 0
-    @usableFromInline internal var _evaluations = 0
+    public var evaluations: Int { search.evaluations }
+    @usableFromInline internal var search: _QuasiNewtonSearch<Scalar>
     @usableFromInline internal var inverseHessian: [Scalar] = []
     @usableFromInline internal var direction: [Scalar] = []
-    @usableFromInline internal var trial: [Scalar] = []
-    @usableFromInline internal var trialGradient: [Scalar] = []
     @usableFromInline internal var hy: [Scalar] = []
     @usableFromInline internal var y: [Scalar] = []
     @usableFromInline internal var scaled = false
 
     public init(lineSearch: StrongWolfeLineSearch? = nil) throws(OptimizationError) {
-        if let lineSearch {
-            self.lineSearch = lineSearch
-        } else {
-            self.lineSearch = try StrongWolfeLineSearch()
-        }
+        search = try _QuasiNewtonSearch(lineSearch)
     }
 
     @inlinable
@@ -47,15 +40,9 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         objective: LossAndGradient<Scalar>
     ) throws -> StepOutcome {
         let n = parameters.count
-        guard n > 0 else { throw OptimizationError.emptyParameters }
-        guard gradient.count == n else {
-            throw OptimizationError.dimensionMismatch(what: "gradient.count", expected: n, got: gradient.count)
-        }
-        if inverseHessian.count != n * n {
+        if try search.prepare(parameters, gradient) {
             resetInverseHessian(n)
             direction = [Scalar](repeating: 0, count: n)
-            trial = direction
-            trialGradient = direction
             hy = direction
             y = direction
         }
@@ -68,9 +55,9 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         let gradientNorm = Double(_dot(gradient, gradient)).squareRoot()
         let initialStep = scaled ? 1 : min(1, 1 / gradientNorm)
         guard
-            let accepted = try lineSearch.search(
-                x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
-                trial: &trial, trialGradient: &trialGradient, evaluations: &_evaluations, objective: objective)
+            let accepted = try search.search(
+                parameters, loss: loss, gradient: gradient, direction: direction, initialStep: initialStep,
+                objective: objective)
         else {
             return .lineSearchFailed("no step satisfies the strong Wolfe conditions along the BFGS direction")
         }
@@ -78,8 +65,8 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         var ys: Scalar = 0
         var yy: Scalar = 0
         for i in 0..<n {
-            direction[i] = trial[i] - parameters[i]
-            y[i] = trialGradient[i] - gradient[i]
+            direction[i] = search.trial[i] - parameters[i]
+            y[i] = search.trialGradient[i] - gradient[i]
             ys += y[i] * direction[i]
             yy += y[i] * y[i]
         }
@@ -101,11 +88,62 @@ public struct BFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
                 }
             }
         }
+        search.moveToTrial(&parameters, &gradient, loss: &loss, accepted)
+        return .moved
+    }
+}
+
+/// The parts BFGS and L-BFGS share: the strong Wolfe line search with its trial buffers and
+/// counters, the checks of a step, and moving to the accepted point.
+@usableFromInline
+internal struct _QuasiNewtonSearch<Scalar: NetworkScalar>: Sendable {
+    @usableFromInline let lineSearch: StrongWolfeLineSearch
+    @usableFromInline var iteration = 0
+    @usableFromInline var evaluations = 0
+    @usableFromInline var trial: [Scalar] = []
+    @usableFromInline var trialGradient: [Scalar] = []
+
+    /// `nil` selects the default strong Wolfe search.
+    @usableFromInline
+    init(_ lineSearch: StrongWolfeLineSearch?) throws(OptimizationError) {
+        if let lineSearch {
+            self.lineSearch = lineSearch
+        } else {
+            self.lineSearch = try StrongWolfeLineSearch()
+        }
+    }
+
+    /// Checks the gradient against the parameters and sizes the trial buffers; returns whether
+    /// they were (re)sized, i.e. the method's own state must start afresh.
+    @inlinable
+    mutating func prepare(_ parameters: [Scalar], _ gradient: [Scalar]) throws(OptimizationError) -> Bool {
+        try _checkGradient(parameters, gradient)
+        guard trial.count != parameters.count else { return false }
+        trial = [Scalar](repeating: 0, count: parameters.count)
+        trialGradient = trial
+        return true
+    }
+
+    /// Searches along `direction`; on success the accepted point and its gradient are in
+    /// ``trial`` and ``trialGradient`` and its loss is returned.
+    @inlinable
+    mutating func search(
+        _ parameters: [Scalar], loss: Scalar, gradient: [Scalar], direction: [Scalar], initialStep: Double,
+        objective: LossAndGradient<Scalar>
+    ) throws -> Scalar? {
+        try lineSearch.search(
+            x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
+            trial: &trial, trialGradient: &trialGradient, evaluations: &evaluations, objective: objective
+        ).map { Scalar($0.value) }
+    }
+
+    /// Moves to the accepted point (swapping buffers, no copy) and counts the step.
+    @inlinable
+    mutating func moveToTrial(_ parameters: inout [Scalar], _ gradient: inout [Scalar], loss: inout Scalar, _ value: Scalar) {
         swap(&parameters, &trial)
         swap(&gradient, &trialGradient)
-        loss = Scalar(accepted.value)
-        _iteration += 1
-        return .moved
+        loss = value
+        iteration += 1
     }
 }
 

@@ -7,12 +7,11 @@
 /// Performance: O(memory · n) per step and `2 · memory · n` stored scalars.
 public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
     public let memory: Int
-    public let lineSearch: StrongWolfeLineSearch
-    public var iteration: Int { _iteration }
+    public var lineSearch: StrongWolfeLineSearch { search.lineSearch }
+    public var iteration: Int { search.iteration }
     /// Loss-and-gradient evaluations made by the line searches.
-    public var evaluations: Int { _evaluations }
-    @usableFromInline internal var _iteration = 0
-    @usableFromInline internal var _evaluations = 0
+    public var evaluations: Int { search.evaluations }
+    @usableFromInline internal var search: _QuasiNewtonSearch<Scalar>
     /// Pair k occupies entries `k n ..< (k+1) n` of `s` and `y` (a ring of `memory` slots).
     @usableFromInline internal var s: [Scalar] = []
     @usableFromInline internal var y: [Scalar] = []
@@ -21,8 +20,6 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
     @usableFromInline internal var stored = 0
     @usableFromInline internal var newest = -1
     @usableFromInline internal var direction: [Scalar] = []
-    @usableFromInline internal var trial: [Scalar] = []
-    @usableFromInline internal var trialGradient: [Scalar] = []
 
     /// Throws unless `memory >= 1`.
     public init(memory: Int = 10, lineSearch: StrongWolfeLineSearch? = nil) throws(OptimizationError) {
@@ -30,11 +27,7 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
             throw .invalidHyperparameter(name: "memory", value: Double(memory), requirement: "at least 1")
         }
         self.memory = memory
-        if let lineSearch {
-            self.lineSearch = lineSearch
-        } else {
-            self.lineSearch = try StrongWolfeLineSearch()
-        }
+        search = try _QuasiNewtonSearch(lineSearch)
     }
 
     /// `direction = -H g` by the two-loop recursion (Algorithm 7.4).
@@ -76,18 +69,12 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         objective: LossAndGradient<Scalar>
     ) throws -> StepOutcome {
         let n = parameters.count
-        guard n > 0 else { throw OptimizationError.emptyParameters }
-        guard gradient.count == n else {
-            throw OptimizationError.dimensionMismatch(what: "gradient.count", expected: n, got: gradient.count)
-        }
-        if direction.count != n {
+        if try search.prepare(parameters, gradient) {
             s = [Scalar](repeating: 0, count: memory * n)
             y = s
             rho = [Scalar](repeating: 0, count: memory)
             alphas = rho
             direction = [Scalar](repeating: 0, count: n)
-            trial = direction
-            trialGradient = direction
             stored = 0
             newest = -1
         }
@@ -99,29 +86,26 @@ public struct LBFGS<Scalar: NetworkScalar>: Optimizer, Sendable {
         }
         let initialStep = stored > 0 ? 1 : min(1, 1 / Double(_dot(gradient, gradient)).squareRoot())
         guard
-            let accepted = try lineSearch.search(
-                x: parameters, f0: loss, g0: gradient, direction: direction, initialStep: initialStep,
-                trial: &trial, trialGradient: &trialGradient, evaluations: &_evaluations, objective: objective)
+            let accepted = try search.search(
+                parameters, loss: loss, gradient: gradient, direction: direction, initialStep: initialStep,
+                objective: objective)
         else {
             return .lineSearchFailed("no step satisfies the strong Wolfe conditions along the L-BFGS direction")
         }
         var ys: Scalar = 0
-        for i in 0..<n { ys += (trial[i] - parameters[i]) * (trialGradient[i] - gradient[i]) }
+        for i in 0..<n { ys += (search.trial[i] - parameters[i]) * (search.trialGradient[i] - gradient[i]) }
         if ys > 0 {
             // The slot after the newest is free or holds the oldest pair, which this replaces.
             let slot = (newest + 1) % memory
             for i in 0..<n {
-                s[slot * n + i] = trial[i] - parameters[i]
-                y[slot * n + i] = trialGradient[i] - gradient[i]
+                s[slot * n + i] = search.trial[i] - parameters[i]
+                y[slot * n + i] = search.trialGradient[i] - gradient[i]
             }
             rho[slot] = 1 / ys
             newest = slot
             stored = min(stored + 1, memory)
         }
-        swap(&parameters, &trial)
-        swap(&gradient, &trialGradient)
-        loss = Scalar(accepted.value)
-        _iteration += 1
+        search.moveToTrial(&parameters, &gradient, loss: &loss, accepted)
         return .moved
     }
 }

@@ -154,6 +154,46 @@ public enum GradientClipping: Sendable, Hashable {
     }
 }
 
+/// What every first-order optimizer shares: the learning rate and its schedule, gradient
+/// clipping and the update count, validated once, and the checks and step size of one update.
+@usableFromInline
+internal struct _FirstOrderCore: Sendable {
+    @usableFromInline let learningRate: Double
+    @usableFromInline let schedule: LearningRateSchedule
+    @usableFromInline let clipping: GradientClipping
+    @usableFromInline var iteration = 0
+
+    @usableFromInline
+    init(learningRate: Double, schedule: LearningRateSchedule, clipping: GradientClipping) throws(OptimizationError) {
+        try _checkLearningRate(learningRate)
+        try schedule.validate()
+        try clipping.validate()
+        self.learningRate = learningRate
+        self.schedule = schedule
+        self.clipping = clipping
+    }
+
+    /// Checks the gradient against the parameters, counts the update and returns its step size
+    /// (the learning rate times the schedule's factor at the update's index from 0) and the
+    /// norm-clipping multiplier.
+    @inlinable
+    mutating func begin<T: NetworkScalar>(_ parameters: [T], _ gradient: [T]) throws(OptimizationError)
+        -> (eta: Double, clip: T)
+    {
+        try _checkGradient(parameters, gradient)
+        let eta = learningRate * schedule.factor(at: iteration)
+        iteration += 1
+        return (eta, clipping.scale(gradient))
+    }
+}
+
+/// An optimizer's state vector, zeroed at the parameters' size on the first update (and if the
+/// parameter count changes).
+@inlinable
+internal func _sizeState<T: NetworkScalar>(_ state: inout [T], _ count: Int) {
+    if state.count != count { state = [T](repeating: 0, count: count) }
+}
+
 /// Shared checks of the first-order optimizers.
 @inlinable
 internal func _checkGradient<T>(_ parameters: [T], _ gradient: [T]) throws(OptimizationError) {

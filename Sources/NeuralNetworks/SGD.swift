@@ -5,13 +5,13 @@
 ///
 /// With `momentum == 0` this is plain gradient descent, `θ ← θ - η g`.
 public struct SGD<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
-    public let learningRate: Double
     public let momentum: Double
     public let nesterov: Bool
-    public let schedule: LearningRateSchedule
-    public let clipping: GradientClipping
-    public var iteration: Int { _iteration }
-    @usableFromInline internal var _iteration = 0
+    public var learningRate: Double { core.learningRate }
+    public var schedule: LearningRateSchedule { core.schedule }
+    public var clipping: GradientClipping { core.clipping }
+    public var iteration: Int { core.iteration }
+    @usableFromInline internal var core: _FirstOrderCore
     @usableFromInline internal var velocity: [Scalar] = []
 
     /// Throws for a learning rate that is not positive, momentum outside [0, 1), Nesterov
@@ -20,36 +20,29 @@ public struct SGD<Scalar: NetworkScalar>: GradientDescentOptimizer, Sendable {
         learningRate: Double, momentum: Double = 0, nesterov: Bool = false,
         schedule: LearningRateSchedule = .constant, clipping: GradientClipping = .none
     ) throws(OptimizationError) {
-        try _checkLearningRate(learningRate)
+        core = try _FirstOrderCore(learningRate: learningRate, schedule: schedule, clipping: clipping)
         try _checkUnitInterval("momentum", momentum)
         if nesterov && momentum == 0 {
             throw .invalidHyperparameter(name: "momentum", value: momentum, requirement: "positive with Nesterov")
         }
-        try schedule.validate()
-        try clipping.validate()
-        self.learningRate = learningRate
         self.momentum = momentum
         self.nesterov = nesterov
-        self.schedule = schedule
-        self.clipping = clipping
     }
 
     @inlinable
     public mutating func update(_ parameters: inout [Scalar], gradient: [Scalar]) throws(OptimizationError) {
-        try _checkGradient(parameters, gradient)
-        if velocity.count != parameters.count { velocity = [Scalar](repeating: 0, count: parameters.count) }
-        let eta = Scalar(learningRate * schedule.factor(at: _iteration))
+        let (eta, clip) = try core.begin(parameters, gradient)
+        _sizeState(&velocity, parameters.count)
+        let step = Scalar(eta)
         let mu = Scalar(momentum)
-        let scale: Scalar = clipping.scale(gradient)
         for i in parameters.indices {
-            let g = clipping.apply(gradient[i], scale: scale)
+            let g = core.clipping.apply(gradient[i], scale: clip)
             if momentum == 0 {
-                parameters[i] -= eta * g
+                parameters[i] -= step * g
                 continue
             }
             velocity[i] = mu * velocity[i] + g
-            parameters[i] -= nesterov ? eta * (g + mu * velocity[i]) : eta * velocity[i]
+            parameters[i] -= nesterov ? step * (g + mu * velocity[i]) : step * velocity[i]
         }
-        _iteration += 1
     }
 }

@@ -230,7 +230,7 @@ public struct DetestA4: ODEModel, Sendable {
 
 // MARK: - Factories and references
 
-extension ProblemLibrary {
+extension TestProblems {
     /// The Pleiades (PLEI) with masses `mᵢ = i` on `t ∈ [0, 3]`: positions
     /// `x(0) = (3, 3, −1, −3, 2, −2, 2)`, `y(0) = (3, −3, 2, 0, 0, −4, 4)`, velocities
     /// `x′(0) = (0, 0, 0, 0, 0, 1.75, −1.5)`, `y′(0) = (0, 0, 0, −1.25, 1, 0, 0)` (HNW I §II.10;

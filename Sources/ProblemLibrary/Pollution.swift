@@ -146,7 +146,7 @@ public struct Pollution: ODEModel, Sendable {
     }
 }
 
-extension ProblemLibrary {
+extension TestProblems {
     /// POLLU with the rate constants of the test set's Table II.2.2, the initial state
     /// `[NO] = 0.2, [O3] = 0.04, [HCHO] = 0.1, [CO] = 0.3, [ALD] = 0.01, [SO2] = 0.007` (all others
     /// 0) on `[0, 60]`.

@@ -95,8 +95,9 @@ public struct Rober: ODEModel, Sendable {
     }
 }
 
-/// The standard problems with their published settings and references.
-public enum ProblemLibrary {
+/// The standard test problems with their published settings and references, as `ODEProblem`s:
+/// `TestProblems.rober()`, `TestProblems.hires()`, ... (the module's page lists them).
+public enum TestProblems {
     /// Lotka-Volterra with `p = [1.5, 1, 3, 1]`, `u0 = [1, 1]` on `[0, 10]`.
     public static func lotkaVolterra<S: DiffEqScalar>(_ scalar: S.Type = Double.self)
         -> ODEProblem<GenericRHS<LotkaVolterra, S>>

@@ -25,7 +25,7 @@ extension ReferenceSolution {
     /// test set uses the first 14 for PLEI, see ``TestProblemInfo/scdComponents``).
     ///
     /// ```swift
-    /// let ref = ProblemLibrary.hiresReference
+    /// let ref = TestProblems.hiresReference
     /// let digits = ref.significantCorrectDigits(of: finalState)
     /// ```
     ///

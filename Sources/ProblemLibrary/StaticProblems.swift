@@ -36,7 +36,7 @@ public struct StaticArenstorf: StaticODEFunction, Sendable {
     }
 }
 
-extension ProblemLibrary {
+extension TestProblems {
     /// ``lotkaVolterra(_:)`` in the fixed-size form.
     public static func staticLotkaVolterra() -> StaticODEProblem<StaticLotkaVolterra> {
         StaticODEProblem(StaticLotkaVolterra(), u0: SIMD2(1, 1), tspan: (0, 10), p: SIMD4(1.5, 1, 3, 1))
@@ -123,7 +123,7 @@ public struct StaticHires: StaticODEFunction, Sendable {
     }
 }
 
-extension ProblemLibrary {
+extension TestProblems {
     /// ``vanDerPol(_:)`` (VDPOL, `ε = 1e-6`, `y(0) = (2, 0)` on `[0, 2]`) in the fixed-size form.
     public static func staticVanDerPol() -> StaticODEProblem<StaticVanDerPol> {
         StaticODEProblem(StaticVanDerPol(), u0: SIMD2(2, 0), tspan: (0, 2), p: 1e-6)

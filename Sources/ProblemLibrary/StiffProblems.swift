@@ -224,7 +224,7 @@ public struct DetestE5: ODEModel, Sendable {
 
 // MARK: - Factories and references
 
-extension ProblemLibrary {
+extension TestProblems {
     /// HIRES with the test set's constants `k₁ = 1.71, k₂ = 0.43, k₃ = 8.32, k₄ = 0.69,
     /// k₅ = 0.035, k₆ = 8.32, k₊ = 280, k₋ = 0.69, k* = 0.69, o_ks = 0.0007`,
     /// `y(0) = (1, 0, 0, 0, 0, 0, 0, 0.0057)` on `[0, 321.8122]`.

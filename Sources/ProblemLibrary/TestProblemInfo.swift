@@ -11,10 +11,10 @@ import DiffEqCore
 /// diagrams use ``workPrecisionReltols`` and ``testSetAbstol(reltol:)``:
 ///
 /// ```swift
-/// let info = ProblemLibrary.hiresInfo
+/// let info = TestProblems.hiresInfo
 /// for rtol in info.workPrecisionReltols {
-///     let sol = try solve(ProblemLibrary.hires(), alg, reltol: rtol, abstol: .scalar(info.testSetAbstol(reltol: rtol)))
-///     let digits = ProblemLibrary.hiresReference.significantCorrectDigits(of: sol.u.last!, components: info.scdComponents)
+///     let sol = try solve(TestProblems.hires(), alg, reltol: rtol, abstol: .scalar(info.testSetAbstol(reltol: rtol)))
+///     let digits = TestProblems.hiresReference.significantCorrectDigits(of: sol.u.last!, components: info.scdComponents)
 /// }
 /// ```
 ///
@@ -76,22 +76,22 @@ public enum StiffTestSet: String, CaseIterable, Sendable, CustomStringConvertibl
     /// The published reference solution at the end of the span.
     public var reference: ReferenceSolution {
         switch self {
-        case .rober: return ProblemLibrary.roberReference
-        case .hires: return ProblemLibrary.hiresReference
-        case .pollu: return ProblemLibrary.pollutionReference
-        case .orego: return ProblemLibrary.oregoReference
-        case .vdpol: return ProblemLibrary.vanDerPolReference
+        case .rober: return TestProblems.roberReference
+        case .hires: return TestProblems.hiresReference
+        case .pollu: return TestProblems.pollutionReference
+        case .orego: return TestProblems.oregoReference
+        case .vdpol: return TestProblems.vanDerPolReference
         }
     }
 
     /// The test set's tolerance settings.
     public var info: TestProblemInfo {
         switch self {
-        case .rober: return ProblemLibrary.roberInfo
-        case .hires: return ProblemLibrary.hiresInfo
-        case .pollu: return ProblemLibrary.pollutionInfo
-        case .orego: return ProblemLibrary.oregoInfo
-        case .vdpol: return ProblemLibrary.vanDerPolInfo
+        case .rober: return TestProblems.roberInfo
+        case .hires: return TestProblems.hiresInfo
+        case .pollu: return TestProblems.pollutionInfo
+        case .orego: return TestProblems.oregoInfo
+        case .vdpol: return TestProblems.vanDerPolInfo
         }
     }
 }

@@ -27,7 +27,7 @@ import StiffSolvers
 /// Buffers and counters shared by the backward right-hand sides (one per gradient; the
 /// closures of the backward problems capture it, so a step allocates nothing).
 @usableFromInline
-final class _AdjointWorkspace<Model: ODEModel> {
+package final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline let model: Model
     @usableFromInline let engine: _VJPEngine<Model>
     @usableFromInline let p: [Double]
@@ -64,7 +64,7 @@ final class _AdjointWorkspace<Model: ODEModel> {
     /// their products from ``stageJacobian``, which evaluates a Jacobian at every new stage time
     /// rather than once per step: two, about the cost of one replay and sweep of the tape as
     /// profiled on the Brusselator.
-    @inlinable static var stageJacobianEvaluations: Int { 2 }
+    @inlinable package static var stageJacobianEvaluations: Int { 2 }
 
     @inlinable
     init(_ model: Model, p: [Double], n: Int) {

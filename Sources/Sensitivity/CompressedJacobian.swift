@@ -15,7 +15,7 @@ import DiffEqCore
 /// `∂f/∂u` (and optionally `∂f/∂p`) of a model by compressed forward mode, with buffers
 /// allocated once. Built only when it takes fewer dual evaluations than the dense chunks.
 @usableFromInline
-final class _CompressedJacobian<Model: ODEModel> {
+package final class _CompressedJacobian<Model: ODEModel> {
     @usableFromInline typealias D = Dual<8, Double>
     @usableFromInline let model: Model
     @usableFromInline let n: Int
@@ -52,7 +52,7 @@ final class _CompressedJacobian<Model: ODEModel> {
     /// `nil` when coloring saves no dual evaluation over dense chunks of eight columns, or
     /// (`maxEvaluations`) when it needs more dual evaluations than that.
     @inlinable
-    init?(_ model: Model, pattern: [[Int]], n: Int, p: [Double], columns: Range<Int>, maxEvaluations: Int? = nil) {
+    package init?(_ model: Model, pattern: [[Int]], n: Int, p: [Double], columns: Range<Int>, maxEvaluations: Int? = nil) {
         let np = p.count
         guard pattern.count == n, columns.lowerBound >= 0, columns.upperBound <= n + np, !columns.isEmpty else {
             return nil
@@ -173,13 +173,13 @@ final class _CompressedJacobian<Model: ODEModel> {
     }
 
     /// Dual evaluations per Jacobian.
-    @inlinable var evaluationsPerJacobian: Int { (colors + 7) / 8 }
+    @inlinable package var evaluationsPerJacobian: Int { (colors + 7) / 8 }
 
     /// Writes the Jacobian into the `count` entries at `J`: `∂f_i/∂x_j` at `J[i + j * n]`, or with
     /// `negatedTranspose` its negation at `J[j + i * leading]` (the adjoint systems' layouts:
     /// `−(∂f/∂u)ᵀ`, and with the parameter columns the `[λ; μ]` system's Jacobian).
     @inlinable
-    func evaluate(
+    package func evaluate(
         into J: UnsafeMutablePointer<Double>, count: Int, u: UnsafePointer<Double>, p: [Double], t: Double,
         negatedTranspose: Bool, leading: Int
     ) {
@@ -189,7 +189,7 @@ final class _CompressedJacobian<Model: ODEModel> {
     /// `λᵀ ∂f/∂p` into `dp` (built with the columns `n..<n+np`): one dual evaluation per chunk of
     /// eight colors, against a reverse sweep's replay of the whole tape.
     @inlinable
-    func parameterProduct(_ lambda: [Double], u: [Double], p: [Double], t: Double, into dp: inout [Double]) {
+    package func parameterProduct(_ lambda: [Double], u: [Double], p: [Double], t: Double, into dp: inout [Double]) {
         let count = dp.count
         lambda.withUnsafeBufferPointer { l in
             u.withUnsafeBufferPointer { u in
@@ -343,7 +343,7 @@ struct _ChunkOutput {
 /// as a scatter, where the tape would be replayed three times and the Jacobian evaluated again.
 /// The products equal the tape's up to the order of summation.
 @usableFromInline
-final class _StageJacobian<Model: ODEModel> {
+package final class _StageJacobian<Model: ODEModel> {
     @usableFromInline let jacobian: _CompressedJacobian<Model>
     @usableFromInline let n: Int
     /// The entries by column of `x = [u; p]` (compressed sparse columns): column `j`'s are
@@ -357,10 +357,10 @@ final class _StageJacobian<Model: ODEModel> {
     /// to a class's `var` is a dynamic exclusivity check (about 3 % of a Brusselator N=3
     /// gradient, profiled), a `let` pointer none.
     @usableFromInline let values: UnsafeMutablePointer<Double>
-    @usableFromInline let state: UnsafeMutablePointer<_StageJacobianState>
+    @usableFromInline package let state: UnsafeMutablePointer<_StageJacobianState>
 
     @inlinable
-    init(_ jacobian: _CompressedJacobian<Model>) {
+    package init(_ jacobian: _CompressedJacobian<Model>) {
         self.jacobian = jacobian
         let n = jacobian.n
         self.n = n
@@ -392,15 +392,15 @@ final class _StageJacobian<Model: ODEModel> {
     /// Whether `values` holds the Jacobian at `t` (the forward solution `u(t)` is a function of
     /// `t` for as long as the caller does not ``invalidate()``).
     @inlinable @inline(__always)
-    func holds(_ t: Double) -> Bool { state.pointee.time == t }
+    package func holds(_ t: Double) -> Bool { state.pointee.time == t }
 
     /// Forgets the stored Jacobian (the forward solution it was evaluated on changed).
     @inlinable
-    func invalidate() { state.pointee.time = .nan }
+    package func invalidate() { state.pointee.time = .nan }
 
     /// The Jacobian at `(u, p, t)`.
     @inlinable
-    func evaluate(u: UnsafePointer<Double>, p: [Double], t: Double) {
+    package func evaluate(u: UnsafePointer<Double>, p: [Double], t: Double) {
         jacobian.entryValues(into: values, u: u, p: p, t: t)
         state.pointee.time = t
         state.pointee.evaluations += 1
@@ -409,7 +409,7 @@ final class _StageJacobian<Model: ODEModel> {
     /// `out[j] = −Σ_i λ_i ∂f_i/∂u_j` for `j < n` and, with `includeParameters`,
     /// `out[n + k] = −Σ_i λ_i ∂f_i/∂p_k`: the adjoint right-hand side at the stored point.
     @inlinable
-    func negatedProduct(_ lambda: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, includeParameters: Bool) {
+    package func negatedProduct(_ lambda: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, includeParameters: Bool) {
         let n = self.n
         let columns = includeParameters ? n + jacobian.np : n
         state.pointee.products += 1
@@ -433,7 +433,7 @@ final class _StageJacobian<Model: ODEModel> {
     /// ``_CompressedJacobian/evaluate(into:count:u:p:t:negatedTranspose:leading:)`` with
     /// `negatedTranspose`), zero elsewhere.
     @inlinable
-    func scatterNegatedTranspose(into J: UnsafeMutablePointer<Double>, count: Int, leading: Int) {
+    package func scatterNegatedTranspose(into J: UnsafeMutablePointer<Double>, count: Int, leading: Int) {
         J.update(repeating: 0, count: count)
         let v = values
         jacobian.entryRow.withUnsafeBufferPointer { row in
@@ -446,7 +446,7 @@ final class _StageJacobian<Model: ODEModel> {
 
 /// The mutable part of a ``_StageJacobian``.
 @usableFromInline
-struct _StageJacobianState {
+package struct _StageJacobianState {
     /// The `t` whose Jacobian the values hold (NaN: none).
     @usableFromInline var time = Double.nan
     /// Set when the backward solver first asks for a Jacobian (see
@@ -454,7 +454,7 @@ struct _StageJacobianState {
     @usableFromInline var active = false
     /// Jacobians evaluated, products formed.
     @usableFromInline var evaluations = 0
-    @usableFromInline var products = 0
+    @usableFromInline package var products = 0
 
     @inlinable init() {}
 }
@@ -464,7 +464,7 @@ extension _CompressedJacobian {
     /// its structure from `tape` at `(u, p, t)`; `nil` when the model has its own Jacobian, when
     /// the tape cannot give the structure, or when coloring saves nothing.
     @inlinable
-    static func make(
+    package static func make(
         _ model: Model, tape: RHSTape, u: [Double], p: [Double], t: Double, includeParameters: Bool
     ) -> _CompressedJacobian? {
         let columns = includeParameters ? u.count + p.count : u.count
@@ -480,7 +480,7 @@ extension _CompressedJacobian {
     /// at about half a replay and sweep of the tape, and the products with their bookkeeping at
     /// about two thirds.) `nil` otherwise, or when the tape cannot give the structure.
     @inlinable
-    static func makeParameterProduct(
+    package static func makeParameterProduct(
         _ model: Model, tape: RHSTape, u: [Double], p: [Double], t: Double
     ) -> _CompressedJacobian? {
         guard p.count > 0, u.count + p.count > 8 else { return nil }

@@ -2,7 +2,7 @@ import DiffEqCore
 
 /// A model that supplies its own vector-Jacobian products `vᵀ∂f/∂u`, `vᵀ∂f/∂p`, which every
 /// adjoint method (``InterpolatingAdjoint``, ``QuadratureAdjoint``, ``BacksolveAdjoint``,
-/// ``CVODESAdjoint``) then uses instead of the reverse-mode tape or dual numbers.
+/// SensitivityCVODES's `CVODESAdjoint`) then uses instead of the reverse-mode tape or dual numbers.
 ///
 /// A neural network written with hand-written pullbacks (the NeuralDE module's `NetworkRHS`) is
 /// the intended user: its products through BLAS cost about as much as one evaluation, with no

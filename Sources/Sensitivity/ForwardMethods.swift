@@ -128,7 +128,7 @@ func _seed(_ x: Double) -> Double {
 /// system of size `n (1 + m)` and factors its dense Jacobian, although that Jacobian is block
 /// lower-triangular with `m + 1` copies of `∂f/∂u` on the diagonal (measured: POLLU, 20 states
 /// and 25 parameters, 0.4-0.5 s against 5-8 ms for ``ForwardDiffSensitivity``). Use
-/// ``ForwardDiffSensitivity`` or ``CVODESForward`` (whose Newton matrix is the state's own) for
+/// ``ForwardDiffSensitivity`` or SensitivityCVODES's `CVODESForward` (whose Newton matrix is the state's own) for
 /// stiff problems until the solvers can take that block structure.
 public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
     public init() {}

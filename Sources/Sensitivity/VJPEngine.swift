@@ -11,11 +11,11 @@ import DiffEqCore
 /// replay a recorded reverse-mode tape (``RHSTape``). A model conforming to ``ODEModelWithVJP``
 /// supplies the products itself, whatever its size. Buffers are allocated once.
 @usableFromInline
-final class _VJPEngine<Model: ODEModel> {
+package final class _VJPEngine<Model: ODEModel> {
     @usableFromInline let model: Model
     @usableFromInline let n: Int
     @usableFromInline let np: Int
-    @usableFromInline let tape: RHSTape
+    @usableFromInline package let tape: RHSTape
     @usableFromInline let smallSystem: Bool
     /// The model's own products (``ODEModelWithVJP``), which take precedence.
     @usableFromInline let custom: _CustomVJP?
@@ -24,7 +24,7 @@ final class _VJPEngine<Model: ODEModel> {
     @usableFromInline var dualOut: [Dual<8, Double>] = []
 
     @inlinable
-    init(_ model: Model, p: [Double], n: Int) {
+    package init(_ model: Model, p: [Double], n: Int) {
         self.model = model
         self.n = n
         self.np = p.count
@@ -45,7 +45,7 @@ final class _VJPEngine<Model: ODEModel> {
     /// `vᵀ∂f/∂u` into `du` and `vᵀ∂f/∂p` into `dp` at `(u, p, t)` (`p` as given at `init` for
     /// small systems).
     @inlinable @inline(__always)
-    func vjp(
+    package func vjp(
         u: [Double], p: [Double], t: Double, v: [Double], du: inout [Double], dp: inout [Double]
     ) throws(ReverseModeError) {
         if let custom {

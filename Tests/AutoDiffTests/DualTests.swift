@@ -3,6 +3,7 @@ import Testing
 import DiffEqCore
 import AutoDiff
 import ProblemLibrary
+import Sensitivity
 
 typealias D1 = Dual<1, Double>
 
@@ -141,7 +142,7 @@ let unaryCases: [UnaryCase] = [
     for i in 0..<3 { for j in 0..<3 { #expect(jp[i, j] == expected[i][j]) } }
     // The problem-level entry point accepts the generic form and refuses a closure with a
     // message that says what to do.
-    _ = try rhsJacobians(ProblemLibrary.lorenz().f, u: u, p: p, t: 0)
+    _ = try rhsJacobians(TestProblems.lorenz().f, u: u, p: p, t: 0)
     let closure = ClosureRHS<Double> { du, u, p, t in du[0] = u[0] }
     #expect(throws: ReverseModeError.self) { try rhsJacobians(closure, u: [1], p: [], t: 0) }
 }

@@ -1,5 +1,7 @@
 import DenseLinearAlgebra
 import DiffEqCore
+import NeuralDE
+import NeuralNetworks
 import AutoDiff
 
 /// A right-hand side seen as a function of `x = [u; p]` at fixed `t`, so that the forward-mode

@@ -234,7 +234,7 @@ struct ReverseTestForced: ODEModel {
         }
         // The generic form, given as a problem's right-hand side, works: statically (specialised)
         // and from generic code that only knows F: ODEFunction (dynamic cast).
-        let prob = ProblemLibrary.lotkaVolterra()
+        let prob = TestProblems.lotkaVolterra()
         let (du, dp) = try rhsVJP(prob.f, u: [1, 1], p: [1.5, 1, 3, 1], t: 0, v: [1, 0])
         #expect(du == [0.5, -1])
         #expect(dp == [1, -1, 0, 0])

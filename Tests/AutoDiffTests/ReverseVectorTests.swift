@@ -1,5 +1,7 @@
 import Testing
 import DiffEqCore
+import NeuralDE
+import NeuralNetworks
 import AutoDiff
 
 /// A network whose weights are computed (not a contiguous slice of p) and partly constant, so the
@@ -70,7 +72,7 @@ struct ReverseTestResidual: ODEModel {
         let p = tape.variables([0.5, -1, 2, 0.25, 0.1, -0.2])  // W (2 x 2) then b
         let xv = TrackedVector(x)!
         let y = xv.affine(weights: TrackedVector(p[0..<4])!, bias: TrackedVector(p[4..<6])!)
-        let z = (y + xv).activated(.tanh).sum()
+        let z = (y + xv).tanh().sum()
         tape.pullback(output: z)
         let g = tape.variableAdjoints()
         // The same function on duals.

@@ -4,6 +4,7 @@ import DiffEqCore
 import AutoDiff
 import ExplicitRK
 import ProblemLibrary
+import Sensitivity
 
 private struct Growth: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = p[0] * u[0] }
@@ -57,7 +58,7 @@ private struct Growth: ODEModel {
         // The same problem with duals takes at least as many steps: the error norm includes the
         // derivative components, which can need smaller steps than the values alone.
         typealias D = Dual<4, Double>
-        let plain = try solve(ProblemLibrary.lotkaVolterra(), Tsit5(), reltol: 1e-6, abstol: 1e-6)
+        let plain = try solve(TestProblems.lotkaVolterra(), Tsit5(), reltol: 1e-6, abstol: 1e-6)
         let pd = (0..<4).map { D([1.5, 1, 3, 1][$0], seed: $0) }
         let dual = try solve(ODEProblem(model: LotkaVolterra(), u0: [D(1), D(1)], tspan: (0, 10), p: pd), Tsit5(), reltol: 1e-6, abstol: 1e-6)
         #expect(dual.stats.naccept >= plain.stats.naccept)

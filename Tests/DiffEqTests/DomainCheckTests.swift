@@ -4,6 +4,8 @@
 import DiffEq
 import Foundation
 import Testing
+import ProblemLibrary
+import SundialsBridge
 
 private struct Decay: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = -p[0] * u[0] }
@@ -25,9 +27,9 @@ private let anyNegative: DomainCheck = { u, _, _ in u.contains { $0 < 0 } }
     /// that a state outside the domain is rejected is shown by the tests below.
     @Test(arguments: ["TRBDF2", "Kvaerno5"])
     func roberStaysNonNegativeAtALooseTolerance(_ method: String) throws {
-        let problem = ProblemLibrary.rober()
+        let problem = TestProblems.rober()
         let reltol = 1e-2
-        let abstol = ProblemLibrary.roberInfo.testSetAbstol(reltol: reltol)
+        let abstol = TestProblems.roberInfo.testSetAbstol(reltol: reltol)
         func run(_ check: DomainCheck?) throws -> ODESolution<Double> {
             let options = SolveOptions(reltol: reltol, abstol: .scalar(abstol), isOutOfDomain: check)
             return method == "TRBDF2" ? try solve(problem, TRBDF2(), options: options)
@@ -42,7 +44,7 @@ private let anyNegative: DomainCheck = { u, _, _ in u.contains { $0 < 0 } }
         #expect(plain.retcode == .success)
         #expect(plain.u.allSatisfy { $0.allSatisfy { $0 >= 0 } })
         let end = try #require(guarded.u.last)
-        let reference = ProblemLibrary.roberReference.u
+        let reference = TestProblems.roberReference.u
         // Mass conservation y1 + y2 + y3 = 1 holds for every method up to the tolerance, and
         // y1, y3 within 10% of the reference (a loose-tolerance run: the point is no blow-up).
         #expect(abs(end.reduce(0, +) - 1) < 1e-2)
@@ -121,7 +123,7 @@ private let anyNegative: DomainCheck = { u, _, _ in u.contains { $0 < 0 } }
         }
         #expect(throws: DiffEqError.self) {
             _ = try Tsit5().makeIntegrator(
-                ProblemLibrary.staticLorenz(tEnd: 1), options: SolveOptions(isOutOfDomain: anyNegative))
+                TestProblems.staticLorenz(tEnd: 1), options: SolveOptions(isOutOfDomain: anyNegative))
         }
     }
 }

@@ -1,5 +1,6 @@
 import DiffEq
 import Testing
+import ProblemLibrary
 
 /// ``GlobalErrorControl`` on solutions with events: the points saved twice around an affect and
 /// the end of a terminating event must not be mistaken for (or hide) a global error.
@@ -9,7 +10,7 @@ import Testing
     /// state 15 tolerances off.
     @Test(arguments: [false, true])
     func aTerminatingEventEndStateIsCompared(saveEverystep: Bool) throws {
-        let prob = ProblemLibrary.arenstorf(tEnd: ProblemLibrary.arenstorfPeriod + 1)
+        let prob = TestProblems.arenstorf(tEnd: TestProblems.arenstorfPeriod + 1)
         let stop = CallbackSet(ContinuousCallback<Double>(condition: { u, t, p in t < 16 ? -1.0 : u[1] }, affect: { $0.terminate() }))
         let reference = try solve(prob, Vern9(), reltol: 1e-13, abstol: 1e-13, saveEverystep: false, callback: stop)
         let sol = try solve(
@@ -62,7 +63,7 @@ import Testing
         }
         #expect(FixedStepDP5().toleranceExponent == nil)
         #expect(throws: DiffEqError.self) {
-            try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(FixedStepDP5()), reltol: 1e-6, abstol: 1e-6)
+            try solve(TestProblems.arenstorf(), GlobalErrorControl(FixedStepDP5()), reltol: 1e-6, abstol: 1e-6)
         }
     }
 
@@ -70,14 +71,14 @@ import Testing
     /// run the full solve at reltol 1e-15, 50 000 f evaluations, and return it unestimated).
     @Test func aReltolAtTheFloorThrowsBeforeAnyWork() {
         #expect(throws: DiffEqError.self) {
-            try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-15, abstol: 1e-15, saveEverystep: false)
+            try solve(TestProblems.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-15, abstol: 1e-15, saveEverystep: false)
         }
     }
 
     /// In `Float` the floor scales with its precision: tolerances of 1e-5 used to be driven to
     /// reltol 1e-14 (61 million f evaluations on Arenstorf, ending at maxiters).
     @Test func theFloorFollowsTheScalarsPrecision() throws {
-        let prob = ProblemLibrary.arenstorf(Float.self)
+        let prob = TestProblems.arenstorf(Float.self)
         #expect(throws: DiffEqError.self) {
             try solve(prob, GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
         }

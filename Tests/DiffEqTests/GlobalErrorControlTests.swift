@@ -1,5 +1,7 @@
 import DiffEq
 import Testing
+import ProblemLibrary
+import SundialsBridge
 
 /// ``GlobalErrorControl``'s contract: what it estimates and where, what it returns when it cannot
 /// meet the tolerance, and that it wraps any algorithm (CVODE included). The accuracy over the
@@ -8,11 +10,11 @@ import Testing
 @Suite struct GlobalErrorControlTests {
     /// The Arenstorf orbit returns to its initial state after one period (HNW I, §II.0).
     static func arenstorfError(_ u: [Double], tol: Double) -> Double {
-        zip(u, ProblemLibrary.arenstorfReference.u).map { abs($0 - $1) / (tol + tol * abs($1)) }.max()!
+        zip(u, TestProblems.arenstorfReference.u).map { abs($0 - $1) / (tol + tol * abs($1)) }.max()!
     }
 
     @Test func invalidSettingsThrowBeforeAnyWork() {
-        let prob = ProblemLibrary.arenstorf()
+        let prob = TestProblems.arenstorf()
         let options = SolveOptions(reltol: 1e-6, abstol: 1e-6)
         #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), maxSolves: 1), options: options) }
         #expect(throws: DiffEqError.self) { try solve(prob, GlobalErrorControl(DP5(), firstReduction: 1), options: options) }
@@ -51,7 +53,7 @@ import Testing
     /// Two solves are not enough on Arenstorf at 1e-6 (the pair's estimate is ~10³ tolerances):
     /// the result says so, keeps the second solve, and counts the work of both.
     @Test func aSolveBudgetTooSmallIsReportedWithTheWorkOfEverySolve() throws {
-        let prob = ProblemLibrary.arenstorf()
+        let prob = TestProblems.arenstorf()
         let sol = try solve(prob, GlobalErrorControl(DP5(), maxSolves: 2), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
         #expect(sol.retcode == .globalToleranceNotMet)
         #expect(!sol.retcode.isSuccessful)
@@ -72,7 +74,7 @@ import Testing
     /// abstol the user never passed.
     @Test func aTinyAbstolStaysPositiveWhenScaled() throws {
         let sol = try solve(
-            ProblemLibrary.detestA2(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: .scalar(5e-324),
+            TestProblems.detestA2(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: .scalar(5e-324),
             saveEverystep: false)
         #expect(sol.retcode == .success, "\(sol.message ?? "")")
         #expect(try #require(sol.globalErrorEstimate) <= 1)
@@ -80,7 +82,7 @@ import Testing
 
     @Test func theToleranceFloorStopsTheTightening() throws {
         let sol = try solve(
-            ProblemLibrary.arenstorf(), GlobalErrorControl(DP5(), minimumReltol: 1e-7),
+            TestProblems.arenstorf(), GlobalErrorControl(DP5(), minimumReltol: 1e-7),
             reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
         #expect(sol.retcode == .globalToleranceNotMet)
         #expect(sol.message?.contains("minimumReltol") == true)
@@ -89,7 +91,7 @@ import Testing
     /// A step limit just above what the first solve needs: the second (tighter) solve stops, and
     /// the first, complete one comes back.
     @Test func aFailedTighterSolveReturnsThePreviousCompleteOne() throws {
-        let prob = ProblemLibrary.arenstorf()
+        let prob = TestProblems.arenstorf()
         let plain = try solve(prob, DP5(), reltol: 1e-6, abstol: 1e-6)
         let limit = plain.stats.naccept + plain.stats.nreject + 5
         let first = try solve(prob, DP5(), reltol: 1e-6, abstol: 1e-6, maxiters: limit)
@@ -97,7 +99,7 @@ import Testing
         try #require(try solve(prob, DP5(), reltol: 1e-7, abstol: 1e-7, maxiters: limit).retcode == .maxIters)
         let sol = try solve(prob, GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, maxiters: limit)
         #expect(sol.retcode == .globalToleranceNotMet)
-        #expect(sol.t.last == ProblemLibrary.arenstorfPeriod)
+        #expect(sol.t.last == TestProblems.arenstorfPeriod)
         #expect(sol.u.last == first.u.last)
         #expect(sol.globalErrorEstimate == nil)
         #expect(sol.stats.nf > first.stats.nf)
@@ -112,8 +114,8 @@ import Testing
     /// With `saveat` the estimate covers every saved point; checked against a solve 100 times
     /// more accurate.
     @Test func savedPointsAreControlledAlongTheOrbit() throws {
-        let prob = ProblemLibrary.arenstorf()
-        let period = ProblemLibrary.arenstorfPeriod
+        let prob = TestProblems.arenstorf()
+        let period = TestProblems.arenstorfPeriod
         let times = (0...8).map { period * Double($0) / 8 }
         let sol = try solve(prob, GlobalErrorControl(Tsit5()), reltol: 1e-6, abstol: 1e-6, saveat: .times(times))
         #expect(sol.retcode == .success)
@@ -130,13 +132,13 @@ import Testing
     /// Saving every step: the tighter solve's dense output is compared at the looser solve's
     /// steps; the returned solution keeps its own steps and interpolant.
     @Test func everyStepSavedWithDenseOutput() throws {
-        let prob = ProblemLibrary.arenstorf()
+        let prob = TestProblems.arenstorf()
         let sol = try solve(prob, GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6)
         #expect(sol.retcode == .success)
         #expect(sol.t.count > 100)
         #expect(try #require(sol.globalErrorEstimate) <= 1)
         #expect(Self.arenstorfError(sol.u.last!, tol: 1e-6) <= 10)
-        let half = ProblemLibrary.arenstorfPeriod / 2
+        let half = TestProblems.arenstorfPeriod / 2
         let fine = try solve(prob, Vern9(), reltol: 1e-13, abstol: 1e-13, saveat: .times([half]))
         let mid = try sol(half)
         let error = zip(mid, fine.u[0]).map { abs($0 - $1) / (1e-6 + 1e-6 * abs($1)) }.max()!
@@ -151,10 +153,10 @@ import Testing
         #expect(exponent(DP5()) == 1)
         #expect(abs(exponent(Rosenbrock23())! - 2.0 / 3) < 1e-15)
         let fixed = try solve(
-            ProblemLibrary.staticArenstorf(), GlobalErrorControl(DP5()), reltol: tol, abstol: .scalar(tol),
+            TestProblems.staticArenstorf(), GlobalErrorControl(DP5()), reltol: tol, abstol: .scalar(tol),
             saveEverystep: false)
         let array = try solve(
-            ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: tol, abstol: .scalar(tol),
+            TestProblems.arenstorf(), GlobalErrorControl(DP5()), reltol: tol, abstol: .scalar(tol),
             saveEverystep: false)
         #expect(fixed.retcode == .success)
         #expect(fixed.u.last!.array == array.u.last!)
@@ -175,11 +177,11 @@ import Testing
             let options = SolveOptions(reltol: reltol, abstol: .scalar(abstol), saveEverystep: false)
             let sol: ODESolution<Double>
             switch problem {
-            case .rober: sol = try solve(ProblemLibrary.rober(), method, options: options)
-            case .hires: sol = try solve(ProblemLibrary.hires(), method, options: options)
-            case .pollu: sol = try solve(ProblemLibrary.pollution(), method, options: options)
-            case .orego: sol = try solve(ProblemLibrary.orego(), method, options: options)
-            case .vdpol: sol = try solve(ProblemLibrary.vanDerPol(), method, options: options)
+            case .rober: sol = try solve(TestProblems.rober(), method, options: options)
+            case .hires: sol = try solve(TestProblems.hires(), method, options: options)
+            case .pollu: sol = try solve(TestProblems.pollution(), method, options: options)
+            case .orego: sol = try solve(TestProblems.orego(), method, options: options)
+            case .vdpol: sol = try solve(TestProblems.vanDerPol(), method, options: options)
             }
             #expect(sol.retcode == .success, "\(sol.message ?? "")")
             #expect(try #require(sol.globalErrorEstimate) <= 1)

@@ -5,6 +5,7 @@
 // message.
 import DiffEq
 import Testing
+import ProblemLibrary
 
 private struct SetterDecay: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { for i in u.indices { du[i] = -u[i] } }
@@ -31,7 +32,7 @@ private struct SetterDecay: ODEModel {
         #expect(sol.retcode == .failure)
         #expect(sol.message?.contains("dt") == true)
         #expect(sol.stats.naccept == 0)
-        var fixed = try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(), options: .init())
+        var fixed = try Tsit5().makeIntegrator(TestProblems.staticLorenz(), options: .init())
         fixed.dt = dt
         #expect(fixed.solve().retcode == .failure)
     }
@@ -48,7 +49,7 @@ private struct SetterDecay: ODEModel {
         #expect(backward.dt == -0.1)
         let back = backward.solve()
         #expect(back.retcode == .success && back.t.allSatisfy { $0 >= 0 && $0 <= 1 })
-        var fixed = try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(), options: .init())
+        var fixed = try Tsit5().makeIntegrator(TestProblems.staticLorenz(), options: .init())
         fixed.dt = -0.01
         let f = fixed.solve()
         #expect(f.retcode == .success && f.t.allSatisfy { $0 >= 0 && $0 <= 10 })

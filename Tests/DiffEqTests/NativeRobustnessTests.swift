@@ -5,6 +5,7 @@
 import DiffEq
 import Foundation
 import Testing
+import ProblemLibrary
 
 /// `du = -u` until `t = wall`, NaN from there on: every method fails near the wall.
 private struct NaNWall: ODEModel {
@@ -73,7 +74,7 @@ private func nativeSolve<F: ODEFunction>(_ name: String, _ prob: ODEProblem<F>, 
 
     /// The fixed-size form keeps the failure point too.
     @Test func aFailedFixedSizeSolveKeepsItsEnd() throws {
-        let prob = ProblemLibrary.staticLorenz(tEnd: 100)
+        let prob = TestProblems.staticLorenz(tEnd: 100)
         let sol = try solve(prob, Tsit5(), saveat: .times([50, 60]), maxiters: 20)
         #expect(sol.retcode == .maxIters)
         #expect(sol.t.count == 1 && sol.t[0] > 0 && sol.t[0] < 50, "\(sol.t)")
@@ -127,7 +128,7 @@ private func nativeSolve<F: ODEFunction>(_ name: String, _ prob: ODEProblem<F>, 
         #expect(extra.isEmpty, "N with a step too many: \(extra.prefix(10))")
         let rk4 = try solve(prob, RK4(), saveEverystep: true, dt: tEnd / 500, adaptive: false)
         #expect(rk4.stats.naccept == 500 && rk4.t.count == 501)
-        let fixedSize = try solve(ProblemLibrary.staticLorenz(tEnd: tEnd), RK4(), dt: tEnd / 500, adaptive: false)
+        let fixedSize = try solve(TestProblems.staticLorenz(tEnd: tEnd), RK4(), dt: tEnd / 500, adaptive: false)
         #expect(fixedSize.stats.naccept == 500)
     }
 
@@ -154,9 +155,9 @@ private func nativeSolve<F: ODEFunction>(_ name: String, _ prob: ODEProblem<F>, 
     /// buffer never moves (a copy-on-write append allocates a new one at every step).
     @Test func savingEveryStepAppendsInPlace() throws {
         var rk = try Tsit5().makeIntegrator(
-            ProblemLibrary.staticLorenz(tEnd: 1000), options: SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: true))
+            TestProblems.staticLorenz(tEnd: 1000), options: SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: true))
         var rosenbrock = try Rodas5P().makeIntegrator(
-            ProblemLibrary.staticLorenz(tEnd: 1000), options: SolveOptions(reltol: 1e-6, abstol: 1e-6, saveEverystep: true))
+            TestProblems.staticLorenz(tEnd: 1000), options: SolveOptions(reltol: 1e-6, abstol: 1e-6, saveEverystep: true))
         var moves = (rk: 0, rosenbrock: 0)
         var steps = 0
         var (a, b) = (savedBuffer(rk), savedBuffer(rosenbrock))

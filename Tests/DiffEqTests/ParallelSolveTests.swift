@@ -6,6 +6,8 @@
 // `swift test --sanitize=thread --scratch-path .build-tsan --filter ParallelSolve`.
 import DiffEq
 import Testing
+import SundialsBridge
+import SensitivityCVODES
 
 /// Van der Pol, `x'' = μ(1 − x²)x' − x` as a first-order system, `p = [μ]`: mildly stiff at
 /// μ = 5, so the implicit methods run their Newton iterations and the explicit ones their

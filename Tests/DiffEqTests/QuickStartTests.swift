@@ -3,6 +3,8 @@
 import Testing
 import DiffEq
 import Foundation
+import ProblemLibrary
+import SundialsBridge
 
 private struct LotkaVolterraQS: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
@@ -35,18 +37,18 @@ private struct LotkaVolterraQS: ODEModel {
     print(try solve(dprob, Tsit5(), reltol: 1e-8, abstol: 1e-10).u.last![0].partials)
 
     // A stiff problem: a Rosenbrock method (or solve(prob) to let AutoTsit5(Rosenbrock23()) choose).
-    print(try solve(ProblemLibrary.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)
+    print(try solve(TestProblems.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)
 
     // The tolerance as a bound on the global error: the Arenstorf orbit's end point is 4e4 tolerances
     // off with plain DP5 at 1e-6; GlobalErrorControl re-solves at tighter tolerances until it is not.
-    let orbit = try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
+    let orbit = try solve(TestProblems.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
     print(orbit.retcode, orbit.globalErrorEstimate!, orbit.stats.nf)
     // --- end README quick start ---
 
     #expect(printed.count == 7)
     #expect(orbit.retcode == .success && orbit.globalErrorEstimate! <= 1)
     // The orbit returns to its initial state after one period (HNW I, §II.0).
-    let start = ProblemLibrary.arenstorfReference.u
+    let start = TestProblems.arenstorfReference.u
     for i in 0..<4 { #expect(abs(orbit.u.last![i] - start[i]) <= 10 * (1e-6 + 1e-6 * abs(start[i]))) }
     #expect(sol.retcode == .success && ref.retcode == .success)
     #expect(ref.t.count == 21)
@@ -62,8 +64,8 @@ private struct LotkaVolterraQS: ODEModel {
         "let ref = try solve(prob, CVODE_Adams(), reltol: 1e-8, abstol: 1e-10, saveat: .every(0.5))",
         "let decay = ODEProblem(f: { du, u, p, t in du[0] = -p[0] * u[0] }, u0: [1.0], tspan: (0, 1), p: [0.5])",
         "let pd = (0..<4).map { Dual<4, Double>(prob.p[$0], seed: $0) }",
-        "print(try solve(ProblemLibrary.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)",
-        "let orbit = try solve(ProblemLibrary.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)",
+        "print(try solve(TestProblems.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-10).u.last!)",
+        "let orbit = try solve(TestProblems.arenstorf(), GlobalErrorControl(DP5()), reltol: 1e-6, abstol: 1e-6, saveEverystep: false)",
     ] {
         #expect(readme.contains(line), "README lost the quick-start line: \(line)")
     }

@@ -4,6 +4,7 @@
 // as a non-finite output of f: a failure return code with a message, never a trap.
 import DiffEq
 import Testing
+import SundialsBridge
 
 @Suite struct ResizedOutputTests {
     static var shrinkAtOnce: ODEProblem<ClosureRHS<Double>> { ODEProblem(f: { du, u, _, _ in du = [-u[0]] }, u0: [1.0, 2.0], tspan: (0, 1)) }

@@ -4,6 +4,9 @@ import DiffEq
 import Foundation
 import Synchronization
 import Testing
+import ProblemLibrary
+import SundialsBridge
+import SensitivityCVODES
 
 private struct Decay: ODEModel {
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
@@ -375,7 +378,7 @@ private func decay(_ u0: [Double] = [1.0, 2.0], tspan: (Double, Double) = (0, 1)
     // MARK: Fixed-size form
 
     @Test func staticBadInputs() throws {
-        let lorenz = ProblemLibrary.staticLorenz()
+        let lorenz = TestProblems.staticLorenz()
         #expect(throws: DiffEqError.self) { try solve(lorenz, Tsit5(), reltol: 0) }
         #expect(throws: DiffEqError.self) { try solve(lorenz, Tsit5(), abstol: [1, 1]) }
         #expect(throws: DiffEqError.self) { try solve(lorenz, Tsit5(), dt: .nan) }
@@ -399,7 +402,7 @@ private func decay(_ u0: [Double] = [1.0, 2.0], tspan: (Double, Double) = (0, 1)
     }
 
     @Test func staticSaveatHugeSpan() {
-        var bad = ProblemLibrary.staticLorenz()
+        var bad = TestProblems.staticLorenz()
         bad.tspan = (0, 1e300)
         #expect(throws: DiffEqError.self) { try solve(bad, Tsit5(), saveat: .every(1e-10), maxiters: 10) }
     }
@@ -416,7 +419,7 @@ private func decay(_ u0: [Double] = [1.0, 2.0], tspan: (Double, Double) = (0, 1)
     }
 
     @Test func staticIntegrator() throws {
-        var integ = try Tsit5().makeIntegrator(ProblemLibrary.staticLorenz(), options: .init())
+        var integ = try Tsit5().makeIntegrator(TestProblems.staticLorenz(), options: .init())
         #expect(throws: DiffEqError.self) { try integ.reinit(u0: SIMD3(.infinity, 0, 0)) }
         _ = integ.step()
         let sol = integ.solve()

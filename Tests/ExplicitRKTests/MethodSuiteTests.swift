@@ -250,7 +250,7 @@ let tightToleranceMethods = explicitRKMethods.filter { $0.embeddedOrder != nil &
     @Test(arguments: tightToleranceMethods)
     func adaptiveSolveMeetsTolerance(_ m: MethodCase) throws {
         let reference = [1.026344767575089319138687, 0.9096910781360416175482459]
-        let prob = ProblemLibrary.lotkaVolterra()
+        let prob = TestProblems.lotkaVolterra()
         for tol in [1e-6, 1e-7, 1e-8, 1e-9, 1e-10] {
             let sol = try solve(prob, TableauAlgorithm(tableau: m.tableau), reltol: tol, abstol: .scalar(tol))
             #expect(sol.retcode == .success)

@@ -26,17 +26,17 @@ private func endState<F: ODEFunction>(
 }
 
 let referenceCases: [ReferenceCase] = [
-    ReferenceCase(name: "Pleiades, t = 3", reference: ProblemLibrary.pleiadesReference.u) {
-        try endState(ProblemLibrary.pleiades(), $0, $1, globalControl: $2)
+    ReferenceCase(name: "Pleiades, t = 3", reference: TestProblems.pleiadesReference.u) {
+        try endState(TestProblems.pleiades(), $0, $1, globalControl: $2)
     },
-    ReferenceCase(name: "Arenstorf, one period", reference: ProblemLibrary.arenstorfReference.u) {
-        try endState(ProblemLibrary.arenstorf(), $0, $1, globalControl: $2)
+    ReferenceCase(name: "Arenstorf, one period", reference: TestProblems.arenstorfReference.u) {
+        try endState(TestProblems.arenstorf(), $0, $1, globalControl: $2)
     },
-    ReferenceCase(name: "DETEST A2, t = 20", reference: ProblemLibrary.detestA2Reference.u) {
-        try endState(ProblemLibrary.detestA2(), $0, $1, globalControl: $2)
+    ReferenceCase(name: "DETEST A2, t = 20", reference: TestProblems.detestA2Reference.u) {
+        try endState(TestProblems.detestA2(), $0, $1, globalControl: $2)
     },
-    ReferenceCase(name: "DETEST A4, t = 20", reference: ProblemLibrary.detestA4Reference.u) {
-        try endState(ProblemLibrary.detestA4(), $0, $1, globalControl: $2)
+    ReferenceCase(name: "DETEST A4, t = 20", reference: TestProblems.detestA4Reference.u) {
+        try endState(TestProblems.detestA4(), $0, $1, globalControl: $2)
     },
 ]
 

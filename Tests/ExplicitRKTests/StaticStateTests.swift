@@ -32,8 +32,8 @@ import ProblemLibrary
         // the f evaluations of the interpolants' extra stages (DP8, Verner) in every step.
         var arrayOptions = options
         arrayOptions.dense = false
-        let arrayForm = try algorithm.solve(ProblemLibrary.lorenz(tEnd: 5), options: arrayOptions)
-        let fixedSize = try algorithm.solve(ProblemLibrary.staticLorenz(tEnd: 5), options: options)
+        let arrayForm = try algorithm.solve(TestProblems.lorenz(tEnd: 5), options: arrayOptions)
+        let fixedSize = try algorithm.solve(TestProblems.staticLorenz(tEnd: 5), options: options)
         #expect(fixedSize.retcode == arrayForm.retcode, "\(name)")
         #expect(fixedSize.stats == arrayForm.stats, "\(name)")
         #expect(fixedSize.t == arrayForm.t, "\(name)")
@@ -49,14 +49,14 @@ import ProblemLibrary
             },
             u0: [1, 0, 0], tspan: (0, 5), p: p)
         let a = try solve(prob, Tsit5(), reltol: 1e-8, abstol: 1e-8)
-        let b = try solve(ProblemLibrary.staticLorenz(tEnd: 5), Tsit5(), reltol: 1e-8, abstol: 1e-8)
+        let b = try solve(TestProblems.staticLorenz(tEnd: 5), Tsit5(), reltol: 1e-8, abstol: 1e-8)
         #expect(a.retcode == .success)
         #expect(a.t == b.t)
         #expect(a.u.map(\.array) == b.u.map(\.array))
     }
 
     @Test func integratorReinitRepeatsTheSolve() throws {
-        let prob = ProblemLibrary.staticLorenz(tEnd: 2)
+        let prob = TestProblems.staticLorenz(tEnd: 2)
         let options = SolveOptions(reltol: 1e-6, abstol: 1e-6)
         var integrator = try Tsit5().makeIntegrator(prob, options: options)
         var steps = 0
@@ -70,7 +70,7 @@ import ProblemLibrary
     }
 
     @Test func invalidInputThrowsBeforeWork() throws {
-        let prob = ProblemLibrary.staticLorenz(tEnd: 1)
+        let prob = TestProblems.staticLorenz(tEnd: 1)
         #expect(throws: DiffEqError.self) { try solve(prob, Tsit5(), options: SolveOptions(dense: true)) }
         #expect(throws: DiffEqError.self) { try solve(prob, Tsit5(), reltol: -1) }
         #expect(throws: DiffEqError.self) { try solve(prob, Euler()) }
@@ -87,7 +87,7 @@ import ProblemLibrary
         let sol = try solve(blowup, Tsit5())
         #expect(!sol.retcode.isSuccessful)
         #expect(sol.t.last! < 1 && sol.t.last! > 0.99)
-        let capped = try solve(ProblemLibrary.staticLorenz(), Tsit5(), reltol: 1e-10, abstol: 1e-10, maxiters: 10)
+        let capped = try solve(TestProblems.staticLorenz(), Tsit5(), reltol: 1e-10, abstol: 1e-10, maxiters: 10)
         #expect(capped.retcode == .maxIters)
     }
 }
@@ -106,10 +106,10 @@ import ProblemLibrary
         let options = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.5))
         let methods: [(String, any ExplicitRKAlgorithm)] = [("Tsit5", Tsit5()), ("Vern7", Vern7()), ("DP8", DP8())]
         for (name, m) in methods {
-            Self.expectSame(try m.solve(ProblemLibrary.staticLotkaVolterra(), options: options),
-                            try m.solve(ProblemLibrary.lotkaVolterra(), options: options), "LV \(name)")
-            Self.expectSame(try m.solve(ProblemLibrary.staticArenstorf(), options: options),
-                            try m.solve(ProblemLibrary.arenstorf(), options: options), "Arenstorf \(name)")
+            Self.expectSame(try m.solve(TestProblems.staticLotkaVolterra(), options: options),
+                            try m.solve(TestProblems.lotkaVolterra(), options: options), "LV \(name)")
+            Self.expectSame(try m.solve(TestProblems.staticArenstorf(), options: options),
+                            try m.solve(TestProblems.arenstorf(), options: options), "Arenstorf \(name)")
         }
     }
 }

@@ -115,7 +115,7 @@ func observedOrder(_ errors: [Double]) -> Double {
     @Test func floatStateWorks() throws {
         let prob = ODEProblem(model: LotkaVolterra(), u0: [Float(1), 1], tspan: (0, 1), p: [1.5, 1, 3, 1])
         let f = try solve(prob, Tsit5(), reltol: 1e-5, abstol: 1e-6)
-        let d = try solve(ProblemLibrary.lotkaVolterra().remake(tspan: (0, 1)), Tsit5(), reltol: 1e-10, abstol: 1e-12)
+        let d = try solve(TestProblems.lotkaVolterra().remake(tspan: (0, 1)), Tsit5(), reltol: 1e-10, abstol: 1e-12)
         #expect(f.retcode == .success)
         for i in 0..<2 { #expect(abs(Double(f.u.last![i]) - d.u.last![i]) < 1e-4) }
     }
@@ -138,7 +138,7 @@ func observedOrder(_ errors: [Double]) -> Double {
     /// (AutoTsit5 reads it) and the dense output (built from the stages).
     @Test(arguments: [1e-4, 1e-7, 1e-10])
     func writtenOutKernelMatchesGenericLoopBitwise(tol: Double) throws {
-        let prob = ProblemLibrary.lorenz(tEnd: 5)
+        let prob = TestProblems.lorenz(tEnd: 5)
         let options = SolveOptions(reltol: tol, abstol: .scalar(tol))
         let n = 3
         var fused = ExplicitRKStepper<GenericRHS<Lorenz, Double>>(tableau: .tsit5, count: n)

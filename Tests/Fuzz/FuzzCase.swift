@@ -1,6 +1,8 @@
 // What one fuzz case is: a small description, drawn from the case's random stream and then
 // interpreted by `Interpreter.swift` (no code is generated per case, so the fuzzer compiles once).
 import DiffEq
+import SundialsBridge
+import SensitivityCVODES
 
 /// The right-hand sides the fuzzer draws from. Each uses `p` (so gradients have something to
 /// differentiate) and works for any state length.

@@ -1,6 +1,8 @@
 // Runs one case in this process and says how it ended. The parent process (Supervisor.swift)
 // adds what a child cannot report itself: crashes, hangs and stray output.
 import DiffEq
+import SundialsBridge
+import SensitivityCVODES
 
 /// How a case ended, as the child reports it.
 struct Outcome {

@@ -11,6 +11,9 @@ import DiffEq
 
 #if canImport(Glibc)
 import Glibc
+import ProblemLibrary
+import SundialsBridge
+import SensitivityCVODES
 #endif
 
 /// Lotka-Volterra, `p = [1.5, 1, 3, 1]` (the project's standard non-stiff test).
@@ -32,7 +35,7 @@ struct NaNLaterModel: ODEModel {
 
 let lv = ODEProblem(model: LotkaVolterraModel(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])
 let lvNaN = ODEProblem(model: NaNLaterModel(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])
-let rober = ProblemLibrary.rober(tEnd: 1e5)
+let rober = TestProblems.rober(tEnd: 1e5)
 let lvClosure = ODEProblem(
     f: { du, u, p, t in
         du[0] = p[0] * u[0] - p[1] * u[0] * u[1]

@@ -6,6 +6,7 @@ import NeuralNetworks
 import Sensitivity
 import SundialsBridge
 import Testing
+import SensitivityCVODES
 
 // The solve as a layer: its pullback of arbitrary cotangents against central differences of
 // tight solves, every sensealg against the others, the two seed forms of a chain with a solve

@@ -52,14 +52,14 @@ import Testing
     }
 
     @Test func factoriesBuildFloatProblems() {
-        #expect(ProblemLibrary.pleiades(Float.self).resolvedInitialState().count == 28)
-        #expect(ProblemLibrary.arenstorf(Float.self).resolvedInitialState().count == 4)
-        #expect(ProblemLibrary.detestA2(Float.self).resolvedInitialState() == [1])
-        #expect(ProblemLibrary.detestA4(Float.self).resolvedInitialState() == [1])
-        #expect(ProblemLibrary.hires(Float.self).resolvedInitialState().count == 8)
-        #expect(ProblemLibrary.pollution(Float.self).resolvedInitialState().count == 20)
-        #expect(ProblemLibrary.orego(Float.self).resolvedInitialState() == [1, 2, 3])
-        #expect(ProblemLibrary.vanDerPol(Float.self).resolvedInitialState() == [2, 0])
+        #expect(TestProblems.pleiades(Float.self).resolvedInitialState().count == 28)
+        #expect(TestProblems.arenstorf(Float.self).resolvedInitialState().count == 4)
+        #expect(TestProblems.detestA2(Float.self).resolvedInitialState() == [1])
+        #expect(TestProblems.detestA4(Float.self).resolvedInitialState() == [1])
+        #expect(TestProblems.hires(Float.self).resolvedInitialState().count == 8)
+        #expect(TestProblems.pollution(Float.self).resolvedInitialState().count == 20)
+        #expect(TestProblems.orego(Float.self).resolvedInitialState() == [1, 2, 3])
+        #expect(TestProblems.vanDerPol(Float.self).resolvedInitialState() == [2, 0])
     }
 }
 
@@ -85,13 +85,13 @@ import Testing
     }
 
     @Test func vanDerPolMatchesTheArrayModel() {
-        let s = ProblemLibrary.staticVanDerPol(), a = ProblemLibrary.vanDerPol()
+        let s = TestProblems.staticVanDerPol(), a = TestProblems.vanDerPol()
         Self.expectSame(s.f, s.p, "VanDerPol", declaredAutonomous: VanDerPol().isAutonomous)
         #expect(s.u0.array == a.resolvedInitialState() && s.tspan == a.resolvedTimeSpan() && [s.p] == a.p)
     }
 
     @Test func hiresMatchesTheArrayModel() {
-        let s = ProblemLibrary.staticHires(), a = ProblemLibrary.hires()
+        let s = TestProblems.staticHires(), a = TestProblems.hires()
         Self.expectSame(s.f, s.p, "Hires", declaredAutonomous: Hires().isAutonomous)
         #expect(s.u0.array == a.resolvedInitialState() && s.tspan == a.resolvedTimeSpan() && s.p.array == a.p)
     }

@@ -21,12 +21,12 @@ import Testing
     }
 
     @Test func detestProblemsStartAtTheirClosedForms() {
-        let a2 = ProblemLibrary.detestA2(), a4 = ProblemLibrary.detestA4()
+        let a2 = TestProblems.detestA2(), a4 = TestProblems.detestA4()
         #expect(a2.resolvedInitialState() == DetestA2().analytic(0))
         #expect(a4.resolvedInitialState() == DetestA4().analytic(0))
         #expect(a2.resolvedTimeSpan() == (0, 20) && a4.resolvedTimeSpan() == (0, 20))
-        #expect(abs(ProblemLibrary.detestA2Reference.u[0] - 0.218217890235992381266097) < 1e-15)  // 1/√21
-        #expect(abs(ProblemLibrary.detestA4Reference.u[0] - 17.7301664813148398) < 1e-13)  // 20/(1+19e⁻⁵)
+        #expect(abs(TestProblems.detestA2Reference.u[0] - 0.218217890235992381266097) < 1e-15)  // 1/√21
+        #expect(abs(TestProblems.detestA4Reference.u[0] - 17.7301664813148398) < 1e-13)  // 20/(1+19e⁻⁵)
     }
 
     // MARK: Arenstorf
@@ -35,13 +35,13 @@ import Testing
     /// orbit (on the x-axis, moving perpendicular to it, under a time-reversible field), and the
     /// reference is that state after the published period.
     @Test func arenstorfInitialStateIsConsistentWithThePublishedPeriod() {
-        let problem = ProblemLibrary.arenstorf()
+        let problem = TestProblems.arenstorf()
         let u0 = problem.resolvedInitialState()
         #expect(u0 == [0.994, 0, 0, -2.00158510637908252240537862224])
         #expect(problem.p == [0.012277471])
         #expect(problem.resolvedTimeSpan() == (0, 17.0652165601579625588917206249))
-        #expect(ProblemLibrary.arenstorfReference.t == ProblemLibrary.arenstorfPeriod)
-        #expect(ProblemLibrary.arenstorfReference.u == u0)
+        #expect(TestProblems.arenstorfReference.t == TestProblems.arenstorfPeriod)
+        #expect(TestProblems.arenstorfReference.u == u0)
 
         // Perpendicular crossing of the axis of symmetry: y₂ = 0, y₁′ = 0, hence y₂″ = 0.
         var du = [Double](repeating: 0, count: 4)
@@ -61,7 +61,7 @@ import Testing
 
     @Test func arenstorfJacobiIntegralIsConservedByTheField() {
         let m = Models.named("Arenstorf")
-        for u in m.states + [ProblemLibrary.arenstorf().resolvedInitialState()] {
+        for u in m.states + [TestProblems.arenstorf().resolvedInitialState()] {
             let f = m.rhs(u, m.p)
             let h = 1e-6
             let plus = zip(u, f).map { $0 + h * $1 }, minus = zip(u, f).map { $0 - h * $1 }
@@ -75,7 +75,7 @@ import Testing
     // MARK: Pleiades
 
     @Test func pleiadesSettingsArePublished() {
-        let problem = ProblemLibrary.pleiades()
+        let problem = TestProblems.pleiades()
         let u0 = problem.resolvedInitialState()
         #expect(Array(u0[0..<7]) == [3, 3, -1, -3, 2, -2, 2])
         #expect(Array(u0[7..<14]) == [3, -3, 2, 0, 0, -4, 4])
@@ -83,14 +83,14 @@ import Testing
         #expect(Array(u0[21..<28]) == [0, 0, 0, -1.25, 1, 0, 0])
         #expect(problem.p == [1, 2, 3, 4, 5, 6, 7])
         #expect(problem.resolvedTimeSpan() == (0, 3))
-        #expect(ProblemLibrary.pleiadesReference.t == 3 && ProblemLibrary.pleiadesReference.u.count == 28)
-        #expect(ProblemLibrary.pleiadesInfo.scdComponents == 0..<14)
+        #expect(TestProblems.pleiadesReference.t == 3 && TestProblems.pleiadesReference.u.count == 28)
+        #expect(TestProblems.pleiadesInfo.scdComponents == 0..<14)
     }
 
     /// Newton's third law (Σ mᵢ aᵢ = 0) and conservation of energy along the field.
     @Test func pleiadesConservesMomentumAndEnergy() {
         let m = Models.named("Pleiades")
-        for u in m.states + [ProblemLibrary.pleiades().resolvedInitialState()] {
+        for u in m.states + [TestProblems.pleiades().resolvedInitialState()] {
             let f = m.rhs(u, m.p)
             var px = 0.0, py = 0.0, scale = 0.0
             for i in 0..<7 {

@@ -70,30 +70,30 @@ import Testing
     }
 
     @Test func publishedInitialValuesAndSpans() {
-        let hires = ProblemLibrary.hires()
+        let hires = TestProblems.hires()
         #expect(hires.resolvedInitialState() == [1, 0, 0, 0, 0, 0, 0, 0.0057])
         #expect(hires.resolvedTimeSpan() == (0, 321.8122))
-        let pollu = ProblemLibrary.pollution().resolvedInitialState()
+        let pollu = TestProblems.pollution().resolvedInitialState()
         var y0 = [Double](repeating: 0, count: 20)
         (y0[1], y0[3], y0[6], y0[7], y0[8], y0[16]) = (0.2, 0.04, 0.1, 0.3, 0.01, 0.007)
         #expect(pollu == y0)
-        #expect(ProblemLibrary.pollution().resolvedTimeSpan() == (0, 60))
-        #expect(ProblemLibrary.orego().resolvedInitialState() == [1, 2, 3])
-        #expect(ProblemLibrary.orego().p == [77.27, 8.375e-6, 0.161])
-        #expect(ProblemLibrary.orego().resolvedTimeSpan() == (0, 360))
-        #expect(ProblemLibrary.vanDerPol().resolvedInitialState() == [2, 0])
-        #expect(ProblemLibrary.vanDerPol().p == [1e-6])
-        #expect(ProblemLibrary.vanDerPol().resolvedTimeSpan() == (0, 2))
-        #expect(ProblemLibrary.unscaledVanDerPol().resolvedInitialState() == [2, 0])
-        #expect(ProblemLibrary.unscaledVanDerPol().p == [1000])
-        #expect(ProblemLibrary.unscaledVanDerPol().resolvedTimeSpan() == (0, 2000))
-        #expect(ProblemLibrary.detestE5().resolvedInitialState() == [1.76e-3, 0, 0, 0])
-        #expect(ProblemLibrary.detestE5().p == [7.89e-10, 1.1e7, 1.13e9, 1.13e3])
-        #expect(ProblemLibrary.detestE5().resolvedTimeSpan() == (0, 1e13))
+        #expect(TestProblems.pollution().resolvedTimeSpan() == (0, 60))
+        #expect(TestProblems.orego().resolvedInitialState() == [1, 2, 3])
+        #expect(TestProblems.orego().p == [77.27, 8.375e-6, 0.161])
+        #expect(TestProblems.orego().resolvedTimeSpan() == (0, 360))
+        #expect(TestProblems.vanDerPol().resolvedInitialState() == [2, 0])
+        #expect(TestProblems.vanDerPol().p == [1e-6])
+        #expect(TestProblems.vanDerPol().resolvedTimeSpan() == (0, 2))
+        #expect(TestProblems.unscaledVanDerPol().resolvedInitialState() == [2, 0])
+        #expect(TestProblems.unscaledVanDerPol().p == [1000])
+        #expect(TestProblems.unscaledVanDerPol().resolvedTimeSpan() == (0, 2000))
+        #expect(TestProblems.detestE5().resolvedInitialState() == [1.76e-3, 0, 0, 0])
+        #expect(TestProblems.detestE5().p == [7.89e-10, 1.1e7, 1.13e9, 1.13e3])
+        #expect(TestProblems.detestE5().resolvedTimeSpan() == (0, 1e13))
         let references = [
-            (ProblemLibrary.hiresReference, 321.8122, 8), (ProblemLibrary.pollutionReference, 60, 20),
-            (ProblemLibrary.oregoReference, 360, 3), (ProblemLibrary.vanDerPolReference, 2, 2),
-            (ProblemLibrary.unscaledVanDerPolReference, 2000, 2), (ProblemLibrary.detestE5Reference, 1e13, 4),
+            (TestProblems.hiresReference, 321.8122, 8), (TestProblems.pollutionReference, 60, 20),
+            (TestProblems.oregoReference, 360, 3), (TestProblems.vanDerPolReference, 2, 2),
+            (TestProblems.unscaledVanDerPolReference, 2000, 2), (TestProblems.detestE5Reference, 1e13, 4),
         ]
         for (reference, t, n) in references {
             #expect(reference.t == t && reference.u.count == n)
@@ -137,18 +137,18 @@ import Testing
     /// (vdpol.f) and unscaled (vdpolm.f) equations; at the same point (x = 2, t = 2000) they must
     /// agree after the change of variables. They do to 1.4e-14 in y₁ and 1.5e-17 in y₂ = u₂/μ.
     @Test func vanDerPolReferencesAgreeAcrossScalings() {
-        let scaled = ProblemLibrary.vanDerPolReference.u, unscaled = ProblemLibrary.unscaledVanDerPolReference.u
+        let scaled = TestProblems.vanDerPolReference.u, unscaled = TestProblems.unscaledVanDerPolReference.u
         #expect(abs(scaled[0] - unscaled[0]) <= 2e-14)
         #expect(abs(scaled[1] / 1000 - unscaled[1]) <= 2e-17)
     }
 
     /// E5's invariant y₂ − y₃ − y₄ = 0 against its reference, and the model keeping it: the
     /// published y₂ − y₃ is 1.28e-25 (y₄ = 0), a drift of the reference run documented at
-    /// ``ProblemLibrary/detestE5Reference``; it must stay far below the abstol 1e-24 tests
+    /// ``TestProblems/detestE5Reference``; it must stay far below the abstol 1e-24 tests
     /// judge E5 at, or the reference could not tell right from wrong there. The right-hand side
     /// keeps the invariant's rate zero up to one rounding of its largest term.
     @Test func e5InvariantInReferenceAndModel() {
-        let y = ProblemLibrary.detestE5Reference.u
+        let y = TestProblems.detestE5Reference.u
         let drift = y[1] - y[2] - y[3]
         #expect(abs(drift - 1.2840891373282e-25) <= 1e-37)
         #expect(abs(drift) < 0.2e-24)
@@ -202,19 +202,19 @@ import Testing
     // MARK: Test-set settings
 
     @Test func testSetToleranceSweeps() {
-        let hires = ProblemLibrary.hiresInfo.workPrecisionReltols
+        let hires = TestProblems.hiresInfo.workPrecisionReltols
         #expect(hires.count == 29)
         #expect(abs(hires[0] - 1e-5) < 1e-20 && abs(hires[28] / 1e-12 - 1) < 1e-12)
-        #expect(ProblemLibrary.pollutionInfo.workPrecisionReltols.count == 33)
-        #expect(ProblemLibrary.pleiadesInfo.workPrecisionReltols.count == 25)
-        #expect(ProblemLibrary.oregoInfo.testSetAbstol(reltol: 1e-6) == 1e-6)
-        #expect(ProblemLibrary.vanDerPolInfo.testSetAbstol(reltol: 1e-6) == 1e-6)
-        #expect(abs(ProblemLibrary.roberInfo.testSetAbstol(reltol: 1e-6) - 1e-10) < 1e-25)
-        #expect(ProblemLibrary.pleiadesInfo.isStiff == false && ProblemLibrary.hiresInfo.isStiff)
+        #expect(TestProblems.pollutionInfo.workPrecisionReltols.count == 33)
+        #expect(TestProblems.pleiadesInfo.workPrecisionReltols.count == 25)
+        #expect(TestProblems.oregoInfo.testSetAbstol(reltol: 1e-6) == 1e-6)
+        #expect(TestProblems.vanDerPolInfo.testSetAbstol(reltol: 1e-6) == 1e-6)
+        #expect(abs(TestProblems.roberInfo.testSetAbstol(reltol: 1e-6) - 1e-10) < 1e-25)
+        #expect(TestProblems.pleiadesInfo.isStiff == false && TestProblems.hiresInfo.isStiff)
     }
 
     @Test func significantCorrectDigits() {
-        let reference = ProblemLibrary.hiresReference
+        let reference = TestProblems.hiresReference
         #expect(reference.significantCorrectDigits(of: reference.u) == .infinity)
         let perturbed = reference.u.enumerated().map { i, y in i == 3 ? y * (1 + 1e-7) : y }
         #expect(abs(reference.significantCorrectDigits(of: perturbed) - 7) < 1e-6)

@@ -65,20 +65,20 @@ enum Models {
         switch name {
         case "LotkaVolterra":
             return makeCase(
-                name, LotkaVolterra(), p: ProblemLibrary.lotkaVolterra().p, base: [1, 1], spread: 0.5, seed: 1)
+                name, LotkaVolterra(), p: TestProblems.lotkaVolterra().p, base: [1, 1], spread: 0.5, seed: 1)
         case "Lorenz":
-            return makeCase(name, Lorenz(), p: ProblemLibrary.lorenz().p, base: [1, 1, 20], spread: 0.5, seed: 2)
+            return makeCase(name, Lorenz(), p: TestProblems.lorenz().p, base: [1, 1, 20], spread: 0.5, seed: 2)
         case "Rober":
             return makeCase(
-                name, Rober(), p: ProblemLibrary.rober().p, base: ProblemLibrary.roberReference.u, spread: 0.3, seed: 3)
+                name, Rober(), p: TestProblems.rober().p, base: TestProblems.roberReference.u, spread: 0.3, seed: 3)
         case "Pleiades":
             return makeCase(
-                name, Pleiades(), p: ProblemLibrary.pleiades().p, base: ProblemLibrary.pleiadesReference.u,
+                name, Pleiades(), p: TestProblems.pleiades().p, base: TestProblems.pleiadesReference.u,
                 spread: 0.1, seed: 4)
         case "Arenstorf":
             // Away from the Moon at (1 − μ, 0): the initial point 0.994 is only 0.006 from it.
             return makeCase(
-                name, Arenstorf(), p: ProblemLibrary.arenstorf().p, base: [0.4, 0.5, -0.5, 0.3], spread: 0.3,
+                name, Arenstorf(), p: TestProblems.arenstorf().p, base: [0.4, 0.5, -0.5, 0.3], spread: 0.3,
                 jitter: 0.05, seed: 5)
         case "DetestA2":
             return makeCase(name, DetestA2(), p: [], base: [0.7], spread: 0.3, seed: 6)
@@ -86,28 +86,28 @@ enum Models {
             return makeCase(name, DetestA4(), p: [], base: [5], spread: 0.5, seed: 7)
         case "Hires":
             return makeCase(
-                name, Hires(), p: ProblemLibrary.hires().p, base: ProblemLibrary.hiresReference.u, spread: 0.3, seed: 8)
+                name, Hires(), p: TestProblems.hires().p, base: TestProblems.hiresReference.u, spread: 0.3, seed: 8)
         case "Pollution":
             return makeCase(
-                name, Pollution(), p: ProblemLibrary.pollution().p, base: ProblemLibrary.pollutionReference.u,
+                name, Pollution(), p: TestProblems.pollution().p, base: TestProblems.pollutionReference.u,
                 spread: 0.3, seed: 9)
         case "Oregonator":
             return makeCase(
-                name, Oregonator(), p: ProblemLibrary.orego().p, base: ProblemLibrary.oregoReference.u, spread: 0.3,
+                name, Oregonator(), p: TestProblems.orego().p, base: TestProblems.oregoReference.u, spread: 0.3,
                 seed: 10)
         case "VanDerPol":
             return makeCase(
-                name, VanDerPol(), p: ProblemLibrary.vanDerPol().p, base: ProblemLibrary.vanDerPolReference.u,
+                name, VanDerPol(), p: TestProblems.vanDerPol().p, base: TestProblems.vanDerPolReference.u,
                 spread: 0.3, seed: 11)
         case "UnscaledVanDerPol":
             return makeCase(
-                name, UnscaledVanDerPol(), p: ProblemLibrary.unscaledVanDerPol().p,
-                base: ProblemLibrary.unscaledVanDerPolReference.u, spread: 0.3, seed: 12)
+                name, UnscaledVanDerPol(), p: TestProblems.unscaledVanDerPol().p,
+                base: TestProblems.unscaledVanDerPolReference.u, spread: 0.3, seed: 12)
         case "DetestE5":
             // A state on the solution at t = 1e3 (SciPy Radau, rtol 1e-10): every component is
             // nonzero there, unlike at t = 0 (three zeros) and t = 1e13 (y₁ ≈ 1e-291, y₄ = 0).
             return makeCase(
-                name, DetestE5(), p: ProblemLibrary.detestE5().p, base: [1.618e-3, 1.382e-10, 8.25e-12, 1.30e-10],
+                name, DetestE5(), p: TestProblems.detestE5().p, base: [1.618e-3, 1.382e-10, 8.25e-12, 1.30e-10],
                 spread: 0.3, seed: 13)
         default:
             preconditionFailure("unknown model \(name)")

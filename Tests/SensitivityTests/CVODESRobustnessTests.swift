@@ -5,6 +5,7 @@ import ExplicitRK
 import ProblemLibrary
 import Sensitivity
 import SundialsBridge
+import SensitivityCVODES
 
 // Regression tests for the CVODES paths of issues #14 (a crash, a hang and unbounded work found
 // by fuzzing) and #13 (the algorithm argument ignored).

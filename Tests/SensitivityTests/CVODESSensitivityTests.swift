@@ -6,6 +6,7 @@ import ProblemLibrary
 import Sensitivity
 import StiffSolvers
 import SundialsBridge
+import SensitivityCVODES
 
 /// `u' = -u` with no parameters.
 private struct UnitDecay: ODEModel {

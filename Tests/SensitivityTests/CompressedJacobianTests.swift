@@ -4,6 +4,7 @@ import DiffEqCore
 import ProblemLibrary
 import StiffSolvers
 @testable import Sensitivity
+import SensitivityCVODES
 
 /// A model that branches on its state: its tape cannot vouch for one sparsity pattern.
 private struct Branching: ODEModel {

@@ -4,6 +4,7 @@ import ExplicitRK
 import Sensitivity
 import StiffSolvers
 import SundialsBridge
+import SensitivityCVODES
 
 // A right-hand side that writes an array of another length into `du` (issue #14: the fuzzer's
 // cases 20261207:185, 1:2263 and 1:2725 trapped with an index out of range in

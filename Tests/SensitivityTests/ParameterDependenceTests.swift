@@ -3,6 +3,7 @@ import Testing
 import DiffEqCore
 import ExplicitRK
 import Sensitivity
+import SensitivityCVODES
 
 // `Growth` (`u' = a u`, TestSupport.swift) with `p = [a, b, c]`: `u0 = b`, and the span ends at
 // `T = c`.

@@ -6,6 +6,7 @@ import ExplicitRK
 import ProblemLibrary
 import Sensitivity
 import StiffSolvers
+import SensitivityCVODES
 
 // Adversarial probes of the derivative layer (AutoDiff and Sensitivity): bad inputs must give a
 // typed error or a correct result, never a trap, a hang, or a NaN gradient reported as success.

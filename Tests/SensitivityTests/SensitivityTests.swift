@@ -6,6 +6,7 @@ import ExplicitRK
 import ProblemLibrary
 import Sensitivity
 import StiffSolvers
+import SensitivityCVODES
 
 /// `u' = A u` with `A` (row-major) as the parameters.
 private struct LinearModel: ODEModel {

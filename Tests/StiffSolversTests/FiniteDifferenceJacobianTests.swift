@@ -134,8 +134,8 @@ import Testing
     /// (`∂f₃/∂y₂` came out ≈ 0.45 instead of 6e7·2·y₂ ≈ 5e-6); the error-weighted increment gives
     /// every entry to 1e-6 of its column's scale.
     @Test func roberJacobianAtTheEndState() throws {
-        let prob = ProblemLibrary.rober()
-        let u = ProblemLibrary.roberReference.u
+        let prob = TestProblems.rober()
+        let u = TestProblems.roberReference.u
         var fu = [Double](repeating: 0, count: 3)
         prob.f(&fu, u, prob.p, 1e11)
         var exact = [Double](repeating: 0, count: 9)

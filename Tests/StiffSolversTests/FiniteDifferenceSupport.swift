@@ -29,9 +29,8 @@ enum StiffMethod: String, CaseIterable, CustomStringConvertible, Sendable {
         case .kvaerno5: return try Kvaerno5(jacobian: jacobian).solve(problem, options: options)
         case .rodas4: return try Rodas4(jacobian: jacobian).solve(problem, options: options)
         case .defaultSolve:
-            if jacobian == .automatic {
-                return try StiffSolvers.solve(problem, reltol: reltol, abstol: .scalar(abstol), saveEverystep: false)
-            }
+            // The default algorithm of `solve(prob)` (the DiffEq umbrella's `defaultAlgorithm()`;
+            // DiffEqTests/DefaultSolveTests checks that `solve(prob)` runs it).
             return try AutoTsit5(Rosenbrock23(jacobian: jacobian)).solve(problem, options: options)
         }
     }
@@ -64,13 +63,13 @@ enum FormedProblem: String, CaseIterable, CustomStringConvertible, Sendable {
 
     var reference: ReferenceSolution {
         switch self {
-        case .rober: return ProblemLibrary.roberReference
-        case .hires: return ProblemLibrary.hiresReference
-        case .pollu: return ProblemLibrary.pollutionReference
-        case .orego: return ProblemLibrary.oregoReference
-        case .vdpol: return ProblemLibrary.vanDerPolReference
-        case .e5: return ProblemLibrary.detestE5Reference
-        case .vdpolm: return ProblemLibrary.unscaledVanDerPolReference
+        case .rober: return TestProblems.roberReference
+        case .hires: return TestProblems.hiresReference
+        case .pollu: return TestProblems.pollutionReference
+        case .orego: return TestProblems.oregoReference
+        case .vdpol: return TestProblems.vanDerPolReference
+        case .e5: return TestProblems.detestE5Reference
+        case .vdpolm: return TestProblems.unscaledVanDerPolReference
         }
     }
 
@@ -96,13 +95,13 @@ enum FormedProblem: String, CaseIterable, CustomStringConvertible, Sendable {
                 : try method.solve(prob, reltol: reltol, abstol: abstol, jacobian: jacobian)
         }
         switch self {
-        case .rober: return try run(ProblemLibrary.rober())
-        case .hires: return try run(ProblemLibrary.hires())
-        case .pollu: return try run(ProblemLibrary.pollution())
-        case .orego: return try run(ProblemLibrary.orego())
-        case .vdpol: return try run(ProblemLibrary.vanDerPol())
-        case .e5: return try run(ProblemLibrary.detestE5())
-        case .vdpolm: return try run(ProblemLibrary.unscaledVanDerPol())
+        case .rober: return try run(TestProblems.rober())
+        case .hires: return try run(TestProblems.hires())
+        case .pollu: return try run(TestProblems.pollution())
+        case .orego: return try run(TestProblems.orego())
+        case .vdpol: return try run(TestProblems.vanDerPol())
+        case .e5: return try run(TestProblems.detestE5())
+        case .vdpolm: return try run(TestProblems.unscaledVanDerPol())
         }
     }
 

@@ -55,8 +55,8 @@ import Testing
     @Test(arguments: Method.allCases, [1e-4, 1e-6])
     func vdpolmEndPoint(method: Method, reltol: Double) throws {
         let options = SolveOptions(reltol: reltol, abstol: .scalar(reltol), saveEverystep: false)
-        let sol = try method.solve(ProblemLibrary.unscaledVanDerPol(), options: options)
-        let reference = ProblemLibrary.unscaledVanDerPolReference
+        let sol = try method.solve(TestProblems.unscaledVanDerPol(), options: options)
+        let reference = TestProblems.unscaledVanDerPolReference
         #expect(sol.t.last == reference.t || !sol.retcode.isSuccessful)
         let error = tolerancesOfError(try #require(sol.u.last), reference.u, reltol: reltol, abstol: reltol)
         let known = reltol == 1e-6 && (method == .trbdf2 || method == .rosenbrock23)
@@ -74,7 +74,7 @@ import Testing
     /// before the fix the last step ran from t = 1137 to 2000.
     @Test(arguments: [Method.kenCarp4, .kvaerno5])
     func noStepStridesOverTheJump(method: Method) throws {
-        let sol = try method.solve(ProblemLibrary.unscaledVanDerPol(), options: SolveOptions(reltol: 1e-4, abstol: .scalar(1e-4)))
+        let sol = try method.solve(TestProblems.unscaledVanDerPol(), options: SolveOptions(reltol: 1e-4, abstol: .scalar(1e-4)))
         #expect(sol.retcode == .success)
         // x changes sign exactly twice in [0, 2000], each time inside a step shorter than 1.
         var crossings = 0
@@ -104,8 +104,8 @@ import Testing
     @Test(arguments: [Method.rodas5P, .autoVern7Rodas5P, .rodas4, .rosenbrock23, .kenCarp4], [1e-4, 1e-6, 1e-8])
     func e5EndPoint(method: Method, reltol: Double) throws {
         let options = SolveOptions(reltol: reltol, abstol: .scalar(1e-24), saveEverystep: false)
-        let sol = try method.solve(ProblemLibrary.detestE5(), options: options)
-        let reference = ProblemLibrary.detestE5Reference
+        let sol = try method.solve(TestProblems.detestE5(), options: options)
+        let reference = TestProblems.detestE5Reference
         let error = tolerancesOfError(try #require(sol.u.last), reference.u, reltol: reltol, abstol: 1e-24)
         let known = method == .rodas4 || (method == .autoVern7Rodas5P && reltol == 1e-4)
         if known {
@@ -123,7 +123,7 @@ import Testing
     /// and ended at 1.3e-21.
     @Test func e5InvariantHeldByRodas5P() throws {
         let sol = try Method.rodas5P.solve(
-            ProblemLibrary.detestE5(), options: SolveOptions(reltol: 1e-6, abstol: .scalar(1e-24)))
+            TestProblems.detestE5(), options: SolveOptions(reltol: 1e-6, abstol: .scalar(1e-24)))
         #expect(sol.retcode == .success)
         var worst = 0.0
         for u in sol.u { worst = Swift.max(worst, Swift.abs(u[1] - u[2] - u[3])) }
@@ -147,9 +147,9 @@ import Testing
             Self.expectWithinTenOrFailure(sol, error: error, label)
         }
         let vdpolm = try GlobalErrorControl(Kvaerno5()).solve(
-            ProblemLibrary.unscaledVanDerPol(), options: SolveOptions(reltol: 1e-4, abstol: .scalar(1e-4), saveEverystep: false))
-        try check(vdpolm, ProblemLibrary.unscaledVanDerPolReference.u, reltol: 1e-4, abstol: 1e-4, "Kvaerno5 VDPOLM 1e-4")
-        let e5 = ProblemLibrary.detestE5(), reference = ProblemLibrary.detestE5Reference.u
+            TestProblems.unscaledVanDerPol(), options: SolveOptions(reltol: 1e-4, abstol: .scalar(1e-4), saveEverystep: false))
+        try check(vdpolm, TestProblems.unscaledVanDerPolReference.u, reltol: 1e-4, abstol: 1e-4, "Kvaerno5 VDPOLM 1e-4")
+        let e5 = TestProblems.detestE5(), reference = TestProblems.detestE5Reference.u
         let rodas4 = try GlobalErrorControl(Rodas4()).solve(
             e5, options: SolveOptions(reltol: 1e-6, abstol: .scalar(1e-24), saveEverystep: false))
         try check(rodas4, reference, reltol: 1e-6, abstol: 1e-24, "Rodas4 E5 1e-6")

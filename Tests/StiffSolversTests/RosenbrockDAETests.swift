@@ -32,11 +32,11 @@ struct RosRoberDAE: ODEModel {
     /// at t = 1e11 and at intermediate save points; the algebraic equation holds to roundoff.
     @Test(arguments: [1e-6, 1e-8])
     func roberDAEMatchesTheODE(reltol: Double) throws {
-        let abstol = ProblemLibrary.roberInfo.testSetAbstol(reltol: reltol)
+        let abstol = TestProblems.roberInfo.testSetAbstol(reltol: reltol)
         let times: [Double] = [40, 4e5, 1e11]
         let options = SolveOptions(reltol: reltol, abstol: .scalar(abstol), saveat: .times(times))
         let dae = try Rodas5P().solve(Self.roberDAE(), options: options)
-        let ode = try Rodas5P().solve(ProblemLibrary.rober(), options: options)
+        let ode = try Rodas5P().solve(TestProblems.rober(), options: options)
         #expect(dae.retcode == .success && ode.retcode == .success)
         #expect(dae.t == times && ode.t == times)
         for (u, v) in zip(dae.u, ode.u) {
@@ -44,7 +44,7 @@ struct RosRoberDAE: ODEModel {
             #expect(abs(u[0] + u[1] + u[2] - 1) < 1e-14)
         }
         let end = try #require(dae.u.last)
-        #expect(tolerancesOfError(end, ProblemLibrary.roberReference.u, reltol: reltol, abstol: abstol) <= 10)
+        #expect(tolerancesOfError(end, TestProblems.roberReference.u, reltol: reltol, abstol: abstol) <= 10)
     }
 
     /// Every method takes the mass-matrix path. Rodas4 (stiffly accurate, built for index-1
@@ -55,11 +55,11 @@ struct RosRoberDAE: ODEModel {
     @Test(arguments: RosMethod.allCases)
     func everyMethodSolvesTheDAE(method: RosMethod) throws {
         let reltol = 1e-6
-        let abstol = ProblemLibrary.roberInfo.testSetAbstol(reltol: reltol)
+        let abstol = TestProblems.roberInfo.testSetAbstol(reltol: reltol)
         let sol = try method.solve(
             Self.roberDAE(tEnd: 4e5), options: SolveOptions(reltol: reltol, abstol: .scalar(abstol), saveEverystep: false))
         let ode = try Rodas5P().solve(
-            ProblemLibrary.rober(tEnd: 4e5), options: SolveOptions(reltol: 1e-10, abstol: 1e-14, saveEverystep: false))
+            TestProblems.rober(tEnd: 4e5), options: SolveOptions(reltol: 1e-10, abstol: 1e-14, saveEverystep: false))
         #expect(sol.retcode == .success)
         let error = tolerancesOfError(sol.u.last!, ode.u.last!, reltol: reltol, abstol: abstol)
         if method == .rosenbrock23 {

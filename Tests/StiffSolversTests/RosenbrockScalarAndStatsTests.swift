@@ -30,7 +30,7 @@ struct RosRoberNoJacobian: ODEModel {
 
     @Test(arguments: RosMethod.allCases)
     func analyticJacobianWhenTheModelHasOne(method: RosMethod) throws {
-        let sol = try method.solve(ProblemLibrary.rober(tEnd: 1e5), options: Self.options)
+        let sol = try method.solve(TestProblems.rober(tEnd: 1e5), options: Self.options)
         #expect(sol.retcode == .success)
         #expect(sol.stats.njacsAD == 0 && sol.stats.njacsFiniteDifference == 0)
         Self.expectReuseRule(sol.stats, stages: method.tableau.stages)
@@ -45,7 +45,7 @@ struct RosRoberNoJacobian: ODEModel {
         #expect(sol.stats.njacsAD == sol.stats.njacs && sol.stats.njacsFiniteDifference == 0)
         Self.expectReuseRule(sol.stats, stages: method.tableau.stages)
         // Same solution as with the analytic Jacobian.
-        let analytic = try method.solve(ProblemLibrary.rober(tEnd: 1e5), options: Self.options)
+        let analytic = try method.solve(TestProblems.rober(tEnd: 1e5), options: Self.options)
         for i in 0..<3 {
             #expect(abs(sol.u.last![i] - analytic.u.last![i]) <= 1e-10 + 1e-6 * abs(analytic.u.last![i]))
         }
@@ -53,7 +53,7 @@ struct RosRoberNoJacobian: ODEModel {
 
     /// `makeIntegrator` + `step()` computes the same solution as `solve`.
     @Test func integratorStepByStep() throws {
-        let prob = ProblemLibrary.hires()
+        let prob = TestProblems.hires()
         var integrator = try Rodas5P().makeIntegrator(prob, options: Self.options)
         var steps = 0
         while integrator.step() { steps += 1 }
@@ -67,7 +67,7 @@ struct RosRoberNoJacobian: ODEModel {
     /// evaluations of `f`, counted in `nf`.
     @Test(arguments: RosMethod.allCases)
     func finiteDifferencesWhenAsked(method: RosMethod) throws {
-        let sol = try method.solve(ProblemLibrary.rober(tEnd: 1e5), options: Self.options, jacobian: .finiteDifferences)
+        let sol = try method.solve(TestProblems.rober(tEnd: 1e5), options: Self.options, jacobian: .finiteDifferences)
         #expect(sol.retcode == .success)
         #expect(sol.stats.njacsFiniteDifference == sol.stats.njacs && sol.stats.njacsAD == 0)
         Self.expectReuseRule(sol.stats, stages: method.tableau.stages)
@@ -101,7 +101,7 @@ struct RosRoberUndeclared: ODEModel {
     @Test(arguments: RosMethod.allCases)
     func autonomousSkipsTimeDerivative(method: RosMethod) throws {
         let options = SolveOptions(reltol: 1e-6, abstol: 1e-10, saveEverystep: false)
-        let declared = ProblemLibrary.rober(tEnd: 1e5)
+        let declared = TestProblems.rober(tEnd: 1e5)
         let undeclared = ODEProblem(model: RosRoberUndeclared(), u0: [1.0, 0, 0], tspan: (0, 1e5), p: [0.04, 3e7, 1e4])
         #expect(declared.f.isAutonomous && !undeclared.f.isAutonomous)
         let a = try method.solve(declared, options: options)
@@ -152,10 +152,10 @@ struct RosRoberUndeclared: ODEModel {
     func floatSolveMeetsTheReference(method: RosMethod) throws {
         let reltol = 1e-4
         let sol = try method.solve(
-            ProblemLibrary.hires(Float.self), options: SolveOptions(reltol: reltol, abstol: 1e-4, saveEverystep: false))
+            TestProblems.hires(Float.self), options: SolveOptions(reltol: reltol, abstol: 1e-4, saveEverystep: false))
         #expect(sol.retcode == .success)
         let u = sol.u.last!.map { Double($0) }
-        let error = tolerancesOfError(u, ProblemLibrary.hiresReference.u, reltol: reltol, abstol: 1e-4)
+        let error = tolerancesOfError(u, TestProblems.hiresReference.u, reltol: reltol, abstol: 1e-4)
         #expect(error <= 10, "\(method): \(error) tolerances")
     }
 
@@ -164,7 +164,7 @@ struct RosRoberUndeclared: ODEModel {
     static let hiresTimes = (1...100).map { 321.8122 * Double($0) / 101 + 0.123 }
     static let hiresTruth: [[Double]] = {
         let sol = try? Rodas5P().solve(
-            ProblemLibrary.hires(), options: SolveOptions(reltol: 1e-12, abstol: 1e-14, saveat: .times(hiresTimes)))
+            TestProblems.hires(), options: SolveOptions(reltol: 1e-12, abstol: 1e-14, saveat: .times(hiresTimes)))
         return sol?.u ?? []
     }()
 
@@ -177,7 +177,7 @@ struct RosRoberUndeclared: ODEModel {
         let reltol = method == .rosenbrock23 ? 1e-6 : 1e-8
         #expect(Self.hiresTruth.count == Self.hiresTimes.count)
         let sol = try method.solve(
-            ProblemLibrary.hires(),
+            TestProblems.hires(),
             options: SolveOptions(reltol: reltol, abstol: .scalar(reltol), saveat: .times(Self.hiresTimes), dense: true))
         #expect(sol.retcode == .success && sol.denseOutput != nil)
         var worst = 0.0

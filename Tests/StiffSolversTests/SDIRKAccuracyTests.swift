@@ -5,7 +5,7 @@ import Testing
 
 /// End-point accuracy on the stiff problems of the IVP test set against their published
 /// references, at `reltol` 1e-6 and 1e-8 with the test set's `abstol` for each problem
-/// (`abstol = reltol`, and `1e-4·reltol` for ROBER, `ProblemLibrary.roberInfo`).
+/// (`abstol = reltol`, and `1e-4·reltol` for ROBER, `TestProblems.roberInfo`).
 ///
 /// Error: the test set's mixed error `max_i |u_i − ref_i| / (abstol/reltol + |ref_i|)` (its
 /// `mescd` is `-log10` of it): relative for components above `abstol/reltol`, absolute (in units of

@@ -34,11 +34,11 @@ import Testing
             reltol: reltol, abstol: .scalar(problem.info.testSetAbstol(reltol: reltol)),
             saveat: .times(saveTimes(problem)))
         switch problem {
-        case .rober: return try algorithm.solve(ProblemLibrary.rober(), options: options)
-        case .hires: return try algorithm.solve(ProblemLibrary.hires(), options: options)
-        case .pollu: return try algorithm.solve(ProblemLibrary.pollution(), options: options)
-        case .orego: return try algorithm.solve(ProblemLibrary.orego(), options: options)
-        case .vdpol: return try algorithm.solve(ProblemLibrary.vanDerPol(), options: options)
+        case .rober: return try algorithm.solve(TestProblems.rober(), options: options)
+        case .hires: return try algorithm.solve(TestProblems.hires(), options: options)
+        case .pollu: return try algorithm.solve(TestProblems.pollution(), options: options)
+        case .orego: return try algorithm.solve(TestProblems.orego(), options: options)
+        case .vdpol: return try algorithm.solve(TestProblems.vanDerPol(), options: options)
         }
     }
 

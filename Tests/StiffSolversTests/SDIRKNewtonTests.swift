@@ -34,11 +34,11 @@ struct SDIRKRoberNoJacobian: ODEModel {
 
     @Test func jacobianSourcesAgreeAndAreCounted() throws {
         let options = SolveOptions(reltol: 1e-7, abstol: 1e-11, saveEverystep: false)
-        let analytic = try KenCarp4().solve(ProblemLibrary.rober(tEnd: 1e5), options: options)
+        let analytic = try KenCarp4().solve(TestProblems.rober(tEnd: 1e5), options: options)
         let ad = try KenCarp4().solve(
             ODEProblem(model: SDIRKRoberNoJacobian(), u0: [1.0, 0, 0], tspan: (0, 1e5), p: [0.04, 3e7, 1e4]),
             options: options)
-        let fd = try KenCarp4(jacobian: .finiteDifferences).solve(ProblemLibrary.rober(tEnd: 1e5), options: options)
+        let fd = try KenCarp4(jacobian: .finiteDifferences).solve(TestProblems.rober(tEnd: 1e5), options: options)
         let closure = try KenCarp4().solve(
             ODEProblem(
                 f: { (du: inout [Double], u: [Double], p: [Double], t: Double) in Rober().rhs(&du, u, p, t) },
@@ -121,9 +121,9 @@ struct SDIRKRoberNoJacobian: ODEModel {
     @Test(arguments: SDIRKMethod.allCases)
     func floatStates(method: SDIRKMethod) throws {
         let options = SolveOptions(reltol: 1e-4, abstol: 1e-4, saveEverystep: false)
-        let sol = try method.solve(ProblemLibrary.hires(Float.self), options: options)
+        let sol = try method.solve(TestProblems.hires(Float.self), options: options)
         #expect(sol.retcode == .success)
-        let ref = ProblemLibrary.hiresReference.u
+        let ref = TestProblems.hiresReference.u
         let u = try #require(sol.u.last).map(Double.init)
         var worst = 0.0
         for (x, r) in zip(u, ref) { worst = max(worst, abs(x - r) / (1 + abs(r))) }
@@ -137,13 +137,13 @@ struct SDIRKRoberNoJacobian: ODEModel {
         typealias D = Dual<1, Double>
         let p: [Double] = [0.04, 3e7, 1e4]
         let options = SolveOptions(reltol: 1e-10, abstol: [1e-12, 1e-16, 1e-12], saveEverystep: false)
-        let dualProb = ProblemLibrary.rober(D.self, tEnd: 40).remake(p: [D(p[0], seed: 0), D(p[1]), D(p[2])])
+        let dualProb = TestProblems.rober(D.self, tEnd: 40).remake(p: [D(p[0], seed: 0), D(p[1]), D(p[2])])
         let sol = try KenCarp4().solve(dualProb, options: options)
         #expect(sol.retcode == .success)
         let y = try #require(sol.u.last)
         let delta = 1e-4 * p[0]
-        let plus = try KenCarp4().solve(ProblemLibrary.rober(tEnd: 40).remake(p: [p[0] + delta, p[1], p[2]]), options: options)
-        let minus = try KenCarp4().solve(ProblemLibrary.rober(tEnd: 40).remake(p: [p[0] - delta, p[1], p[2]]), options: options)
+        let plus = try KenCarp4().solve(TestProblems.rober(tEnd: 40).remake(p: [p[0] + delta, p[1], p[2]]), options: options)
+        let minus = try KenCarp4().solve(TestProblems.rober(tEnd: 40).remake(p: [p[0] - delta, p[1], p[2]]), options: options)
         for i in 0..<3 {
             let fd = (plus.u.last![i] - minus.u.last![i]) / (2 * delta)
             let ad = y[i].partials[0]
@@ -157,8 +157,8 @@ struct SDIRKRoberNoJacobian: ODEModel {
 
     @Test func steppingByHandMatchesSolve() throws {
         let options = SolveOptions(reltol: 1e-6, abstol: 1e-6)
-        let sol = try Kvaerno5().solve(ProblemLibrary.hires(), options: options)
-        var integrator = try Kvaerno5().makeIntegrator(ProblemLibrary.hires(), options: options)
+        let sol = try Kvaerno5().solve(TestProblems.hires(), options: options)
+        var integrator = try Kvaerno5().makeIntegrator(TestProblems.hires(), options: options)
         var steps = 0
         while integrator.step() { steps += 1 }
         #expect(integrator.retcode == .success)

@@ -20,7 +20,7 @@ import Testing
 
     @Test(arguments: 0..<badNewton.count) func badNewtonOptionsThrowBeforeAnyWork(_ index: Int) throws {
         let newton = Self.badNewton[index]
-        let prob = ProblemLibrary.rober(tEnd: 1)
+        let prob = TestProblems.rober(tEnd: 1)
         let o = SolveOptions(reltol: 1e-6, abstol: 1e-10)
         for name in ["KenCarp4", "TRBDF2", "Kvaerno5"] {
             do {
@@ -43,13 +43,13 @@ import Testing
     /// The message of `maxIterations: 0` names the setting (it was "contraction rate 0.0").
     @Test func zeroIterationsIsRefusedWithAClearMessage() {
         #expect(throws: DiffEqError.invalidStepOption("KenCarp4: newton.maxIterations must be at least 1, got 0")) {
-            try solve(ProblemLibrary.rober(tEnd: 1), KenCarp4(newton: SDIRKNewtonOptions(maxIterations: 0)))
+            try solve(TestProblems.rober(tEnd: 1), KenCarp4(newton: SDIRKNewtonOptions(maxIterations: 0)))
         }
     }
 
     /// The limits themselves are accepted and solve: one iteration, κ = 1, rates 0 and 1.
     @Test func settingsAtTheirLimitsAreAccepted() throws {
-        let prob = ProblemLibrary.rober(tEnd: 1)
+        let prob = TestProblems.rober(tEnd: 1)
         let limits = [
             SDIRKNewtonOptions(maxIterations: 1), SDIRKNewtonOptions(kappa: 1),
             SDIRKNewtonOptions(slowConvergenceRate: 0, refactorThreshold: 0), SDIRKNewtonOptions(slowConvergenceRate: 1),
@@ -71,35 +71,19 @@ import Testing
         zeroTolerance.nonStiffTolerance = 0
         for parameters in [zero, negative, nanTolerance, zeroTolerance] {
             let alg = AutoSwitch(nonStiff: Tsit5(), stiff: Rodas5P(), parameters: parameters)
-            #expect(throws: DiffEqError.self) { try solve(ProblemLibrary.lorenz(), alg) }
-            #expect(throws: DiffEqError.self) { try alg.makeIntegrator(ProblemLibrary.lorenz()) }
+            #expect(throws: DiffEqError.self) { try solve(TestProblems.lorenz(), alg) }
+            #expect(throws: DiffEqError.self) { try alg.makeIntegrator(TestProblems.lorenz()) }
         }
     }
 
     /// A fixed step below the resolution of t on the span never moved t (the solve ran to
     /// maxiters in place); refused now, for every form.
     @Test func aFixedStepThatCannotMoveTIsRefused() {
-        let prob = ProblemLibrary.rober(tEnd: 1e5)
+        let prob = TestProblems.rober(tEnd: 1e5)
         #expect(throws: DiffEqError.self) { try solve(prob, Rodas5P(), dt: 1e-13, adaptive: false) }
         #expect(throws: DiffEqError.self) { try solve(prob, KenCarp4(), dt: 1e-13, adaptive: false) }
-        #expect(throws: DiffEqError.self) { try solve(ProblemLibrary.staticLorenz(tEnd: 1e5), Rodas5P(), dt: 1e-13, adaptive: false) }
+        #expect(throws: DiffEqError.self) { try solve(TestProblems.staticLorenz(tEnd: 1e5), Rodas5P(), dt: 1e-13, adaptive: false) }
         // Adaptive solves may start below it: the controller grows the step.
-        #expect(throws: Never.self) { try solve(ProblemLibrary.rober(tEnd: 1), Rodas5P(), dt: 1e-300) }
-    }
-
-    /// Issue 13 (smaller): the default `solve(prob, ...)` has the same forms as
-    /// `solve(prob, alg, ...)`: `options:`, `adaptive` and `isOutOfDomain`.
-    @Test func theDefaultSolveTakesEveryOption() throws {
-        let prob = ProblemLibrary.rober(tEnd: 1e3)
-        let options = SolveOptions(reltol: 1e-5, abstol: 1e-9, saveat: .every(100))
-        let a = try solve(prob, options: options)
-        let b = try solve(prob, defaultAlgorithm(), options: options)
-        #expect(a.u == b.u && a.t == b.t && a.algorithm == "AutoTsit5(Rosenbrock23)")
-        let fixed = try solve(ProblemLibrary.lorenz(tEnd: 1), dt: 1e-3, adaptive: false)
-        #expect(fixed.retcode == .success && fixed.stats.naccept == 1000)
-        var checks = 0
-        let domain = try solve(prob, reltol: 1e-4, abstol: 1e-8, isOutOfDomain: { u, _, _ in u.contains { $0 < -1e-12 } })
-        checks += domain.u.allSatisfy { $0.allSatisfy { $0 >= -1e-12 } } ? 1 : 0
-        #expect(checks == 1 && domain.retcode == .success)
+        #expect(throws: Never.self) { try solve(TestProblems.rober(tEnd: 1), Rodas5P(), dt: 1e-300) }
     }
 }

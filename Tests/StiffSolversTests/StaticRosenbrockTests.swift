@@ -33,8 +33,8 @@ import Testing
     func vanDerPolMatchesTheArrayFormBitwise(method: RosMethod, option: Int) throws {
         let (name, options) = Self.optionCases[option]
         Self.expectSame(
-            try method.solveStatic(ProblemLibrary.staticVanDerPol(), options: options),
-            try method.solve(ProblemLibrary.vanDerPol(), options: options), "VDPOL \(method) \(name)")
+            try method.solveStatic(TestProblems.staticVanDerPol(), options: options),
+            try method.solve(TestProblems.vanDerPol(), options: options), "VDPOL \(method) \(name)")
     }
 
     @Test(arguments: RosMethod.allCases, 0..<optionCases.count)
@@ -44,16 +44,16 @@ import Testing
         if options.saveat != nil { options.saveat = .every(13.7) }
         if !options.tstops.isEmpty { options.tstops = [5, 100] }
         Self.expectSame(
-            try method.solveStatic(ProblemLibrary.staticHires(), options: options),
-            try method.solve(ProblemLibrary.hires(), options: options), "HIRES \(method) \(name)")
+            try method.solveStatic(TestProblems.staticHires(), options: options),
+            try method.solve(TestProblems.hires(), options: options), "HIRES \(method) \(name)")
     }
 
     /// Fixed steps (no error control): the same steps and numbers too.
     @Test func fixedStepsMatchTheArrayForm() throws {
         let options = SolveOptions(dt: 1e-3, adaptive: false)
         Self.expectSame(
-            try Rodas4().solve(ProblemLibrary.staticVanDerPol(), options: options),
-            try Rodas4().solve(ProblemLibrary.vanDerPol(), options: options), "VDPOL fixed steps")
+            try Rodas4().solve(TestProblems.staticVanDerPol(), options: options),
+            try Rodas4().solve(TestProblems.vanDerPol(), options: options), "VDPOL fixed steps")
     }
 
     /// The end states reach the test set's references as the array form's do (within 10
@@ -62,8 +62,8 @@ import Testing
     func endStatesMatchTheReferences(method: RosMethod) throws {
         for reltol in [1e-6, 1e-8] {
             let vdpol = StiffTestSet.vdpol, hires = StiffTestSet.hires
-            let a = try method.solveStatic(ProblemLibrary.staticVanDerPol(), options: vdpol.options(reltol: reltol))
-            let b = try method.solveStatic(ProblemLibrary.staticHires(), options: hires.options(reltol: reltol))
+            let a = try method.solveStatic(TestProblems.staticVanDerPol(), options: vdpol.options(reltol: reltol))
+            let b = try method.solveStatic(TestProblems.staticHires(), options: hires.options(reltol: reltol))
             #expect(a.retcode == .success && b.retcode == .success)
             #expect(a.t.last == vdpol.reference.t && b.t.last == hires.reference.t)
             let errorA = tolerancesOfError(
@@ -116,8 +116,8 @@ import Testing
     // MARK: Bad input and failures: the array form's errors and return codes
 
     @Test func invalidInputThrowsTheArrayFormsErrors() throws {
-        let staticProblem = ProblemLibrary.staticVanDerPol()
-        let arrayProblem = ProblemLibrary.vanDerPol()
+        let staticProblem = TestProblems.staticVanDerPol()
+        let arrayProblem = TestProblems.vanDerPol()
         for options in [SolveOptions(reltol: 0), SolveOptions(reltol: -1e-6), SolveOptions(abstol: .scalar(-1))] {
             var arrayError: DiffEqError?
             do { _ = try Rodas5P().solve(arrayProblem, options: options) } catch { arrayError = error }
@@ -188,7 +188,7 @@ import Testing
     /// Stepping by hand and `reinit` repeat the solve exactly.
     @Test func integratorStepsAndReinit() throws {
         let options = SolveOptions(reltol: 1e-6, abstol: 1e-6)
-        var integrator = try Rodas5P().makeIntegrator(ProblemLibrary.staticVanDerPol(), options: options)
+        var integrator = try Rodas5P().makeIntegrator(TestProblems.staticVanDerPol(), options: options)
         var steps = 0
         while integrator.step() { steps += 1 }
         #expect(integrator.retcode == .success)

@@ -66,8 +66,8 @@ import Testing
             let s = try alg.solve(p, options: SolveOptions(reltol: rtol, abstol: .scalar(rtol), saveEverystep: false))
             return (s.stats, s.u.last!.array)
         }
-        let lorenz = ProblemLibrary.lorenz()
-        let vdp = ProblemLibrary.vanDerPol()
+        let lorenz = TestProblems.lorenz()
+        let vdp = TestProblems.vanDerPol()
         switch label {
         case "lorenz-BS3": return try array(BS3(), lorenz, 1e-6)
         case "lorenz-DP5": return try array(DP5(), lorenz, 1e-7)
@@ -75,16 +75,16 @@ import Testing
         case "lorenz-Vern7": return try array(Vern7(), lorenz, 1e-10)
         case "lorenz-Vern9": return try array(Vern9(), lorenz, 1e-12)
         case "lorenz-DP8": return try array(DP8(), lorenz, 1e-10)
-        case "lorenz-Tsit5-fixed": return try fixed(Tsit5(), ProblemLibrary.staticLorenz(), 1e-8)
-        case "lorenz-Vern9-fixed": return try fixed(Vern9(), ProblemLibrary.staticLorenz(), 1e-12)
+        case "lorenz-Tsit5-fixed": return try fixed(Tsit5(), TestProblems.staticLorenz(), 1e-8)
+        case "lorenz-Vern9-fixed": return try fixed(Vern9(), TestProblems.staticLorenz(), 1e-12)
         case "vdp-Rodas5P": return try array(Rodas5P(), vdp, 1e-7)
         case "vdp-Rodas4": return try array(Rodas4(), vdp, 1e-6)
         case "vdp-Rosenbrock23": return try array(Rosenbrock23(), vdp, 1e-4)
         case "vdp-TRBDF2": return try array(TRBDF2(), vdp, 1e-5)
         case "vdp-KenCarp4": return try array(KenCarp4(), vdp, 1e-6)
         case "vdp-Kvaerno5": return try array(Kvaerno5(), vdp, 1e-7)
-        case "vdp-Rodas5P-fixed": return try fixed(Rodas5P(), ProblemLibrary.staticVanDerPol(), 1e-7)
-        case "vdp-Rosenbrock23-fixed": return try fixed(Rosenbrock23(), ProblemLibrary.staticVanDerPol(), 1e-4)
+        case "vdp-Rodas5P-fixed": return try fixed(Rodas5P(), TestProblems.staticVanDerPol(), 1e-7)
+        case "vdp-Rosenbrock23-fixed": return try fixed(Rosenbrock23(), TestProblems.staticVanDerPol(), 1e-4)
         case "vdp-AutoTsit5": return try array(AutoTsit5(Rosenbrock23()), vdp, 1e-5)
         default: throw DiffEqError.unsupported("no pinned solve named \(label)")
         }
@@ -109,7 +109,7 @@ import Testing
     /// `−0` changes nothing), and the rejected factor uses the same `pow(err, 0.7/5)`.
     @Test func pidWithoutDerivativeGainIsThePIController() throws {
         #expect(ButcherTableau.tsit5.controller == PIController.standard(order: 5))
-        let lorenz = ProblemLibrary.lorenz()
+        let lorenz = TestProblems.lorenz()
         var rejections = 0
         for rtol in [1e-3, 1e-6, 1e-9] {
             let base = SolveOptions(reltol: rtol, abstol: .scalar(rtol))
@@ -122,7 +122,7 @@ import Testing
             #expect(a.t == b.t, "rtol \(rtol)")
             #expect(a.u == b.u, "rtol \(rtol)")
 
-            let staticLorenz = ProblemLibrary.staticLorenz()
+            let staticLorenz = TestProblems.staticLorenz()
             let c = try Tsit5().solve(staticLorenz, options: base)
             let d = try Tsit5().solve(staticLorenz, options: custom)
             #expect(c.stats == d.stats, "fixed-size, rtol \(rtol)")
@@ -131,7 +131,7 @@ import Testing
         // The rejected-step factor is compared too (measured: 2 rejections at 1e-6 and 1e-9).
         #expect(rejections > 0)
         // Rodas5P's tuned controller: gains 0.7/5, 0.4/5, qmax 6.
-        let vdp = ProblemLibrary.vanDerPol()
+        let vdp = TestProblems.vanDerPol()
         let options = SolveOptions(reltol: 1e-6, abstol: 1e-6)
         var custom = options
         custom.controller = .pid(PIDController(beta1: 0.7, beta2: -0.4, safety: 0.9, limiter: .clamp(qmin: 0.2, qmax: 6)))
@@ -144,7 +144,7 @@ import Testing
 
     /// The method's own controller given explicitly changes nothing either.
     @Test func explicitTunedControllerIsTheDefault() throws {
-        let vdp = ProblemLibrary.vanDerPol()
+        let vdp = TestProblems.vanDerPol()
         let options = SolveOptions(reltol: 1e-5, abstol: 1e-5)
         var custom = options
         custom.controller = .proportionalIntegral(PIController(beta1: 0.7 / 5, beta2: 0.4 / 5, safety: 0.9, qmin: 0.2, qmax: 6))
@@ -152,7 +152,7 @@ import Testing
         let b = try Rodas5P().solve(vdp, options: custom)
         #expect(a.stats == b.stats)
         #expect(a.u == b.u)
-        let c = try Rodas5P().solve(ProblemLibrary.staticVanDerPol(), options: custom)
+        let c = try Rodas5P().solve(TestProblems.staticVanDerPol(), options: custom)
         #expect(c.stats == a.stats)
         #expect(c.u.map(\.array) == a.u)
     }
@@ -175,7 +175,7 @@ import Testing
     /// either wastes steps or rejects many of them).
     @Test(arguments: controllers)
     func lorenzWithEachController(_ name: String, _ controller: StepController) throws {
-        let problem = ProblemLibrary.lorenz(tEnd: 2)
+        let problem = TestProblems.lorenz(tEnd: 2)
         let options = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: false)
         var custom = options
         custom.controller = controller
@@ -190,7 +190,7 @@ import Testing
             "\(name): \(steps) attempts, tuned \(tunedSteps)")
         #expect(sol.stats.nreject * 5 < sol.stats.naccept, "\(name): \(sol.stats.nreject) rejections of \(steps)")
 
-        let fixed = try Tsit5().solve(ProblemLibrary.staticLorenz(tEnd: 2), options: custom)
+        let fixed = try Tsit5().solve(TestProblems.staticLorenz(tEnd: 2), options: custom)
         #expect(fixed.stats == sol.stats, "\(name): fixed-size form")
         #expect(fixed.u.last!.array == sol.u.last!, "\(name): fixed-size form")
     }
@@ -205,7 +205,7 @@ import Testing
     /// oscillation the PI and PID filters damp, HNW II §IV.2).
     @Test(arguments: controllers)
     func vanDerPolWithEachController(_ name: String, _ controller: StepController) throws {
-        let problem = ProblemLibrary.vanDerPol()
+        let problem = TestProblems.vanDerPol()
         let options = SolveOptions(reltol: 1e-6, abstol: 1e-6, saveEverystep: false)
         var custom = options
         custom.controller = controller
@@ -214,7 +214,7 @@ import Testing
             ("KenCarp4", try KenCarp4().solve(problem, options: options), try KenCarp4().solve(problem, options: custom)),
         ] {
             #expect(sol.retcode == .success, "\(name) \(method)")
-            let error = Self.maxError(sol.u.last!, ProblemLibrary.vanDerPolReference.u)
+            let error = Self.maxError(sol.u.last!, TestProblems.vanDerPolReference.u)
             #expect(error < 2e-5, "\(name) \(method): error \(error)")
             let steps = sol.stats.naccept + sol.stats.nreject
             let tunedSteps = tuned.stats.naccept + tuned.stats.nreject
@@ -226,7 +226,7 @@ import Testing
     /// The PID controller really uses the error before last: with a derivative gain it takes
     /// other steps than the same controller without one.
     @Test func derivativeGainChangesTheSteps() throws {
-        let problem = ProblemLibrary.lorenz(tEnd: 2)
+        let problem = TestProblems.lorenz(tEnd: 2)
         var a = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: false)
         var b = a
         a.controller = .pid(PIDController(beta1: 1.0 / 18, beta2: 1.0 / 9, beta3: 1.0 / 18))
@@ -282,7 +282,7 @@ import Testing
         }
         #expect(calls.value == 0, "\(why): f was evaluated before the error")
         #expect(throws: DiffEqError.self, "\(why)") {
-            _ = try Rodas5P().solve(ProblemLibrary.staticVanDerPol(), options: options)
+            _ = try Rodas5P().solve(TestProblems.staticVanDerPol(), options: options)
         }
     }
 
@@ -290,7 +290,7 @@ import Testing
     @Test func cvodeRefusesAController() {
         let options = SolveOptions(controller: .pid(.h312PID))
         #expect {
-            _ = try CVODE_BDF().solve(ProblemLibrary.vanDerPol(), options: options)
+            _ = try CVODE_BDF().solve(TestProblems.vanDerPol(), options: options)
         } throws: { error in
             guard case .unsupported = error as? DiffEqError else { return false }
             return true

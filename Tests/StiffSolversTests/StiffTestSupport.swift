@@ -26,11 +26,11 @@ extension StiffTestSet {
     /// Solves this problem (with its published settings) by `solver`.
     func solve<S: StiffProblemSolver>(_ solver: S, options: SolveOptions) throws -> ODESolution<Double> {
         switch self {
-        case .rober: return try solver.solve(ProblemLibrary.rober(), options: options)
-        case .hires: return try solver.solve(ProblemLibrary.hires(), options: options)
-        case .pollu: return try solver.solve(ProblemLibrary.pollution(), options: options)
-        case .orego: return try solver.solve(ProblemLibrary.orego(), options: options)
-        case .vdpol: return try solver.solve(ProblemLibrary.vanDerPol(), options: options)
+        case .rober: return try solver.solve(TestProblems.rober(), options: options)
+        case .hires: return try solver.solve(TestProblems.hires(), options: options)
+        case .pollu: return try solver.solve(TestProblems.pollution(), options: options)
+        case .orego: return try solver.solve(TestProblems.orego(), options: options)
+        case .vdpol: return try solver.solve(TestProblems.vanDerPol(), options: options)
         }
     }
 

@@ -92,7 +92,7 @@ import Testing
     @Test func hiresGlobalErrorIsAccumulatedLocalError() throws {
         let reltol = 1e-8
         let m = try Self.measure(
-            ProblemLibrary.hires(), reference: ProblemLibrary.hiresReference.u, reltol: reltol, abstol: 1e-4 * reltol,
+            TestProblems.hires(), reference: TestProblems.hiresReference.u, reltol: reltol, abstol: 1e-4 * reltol,
             samples: 40)
         // The estimate holds every sampled step to the tolerance ...
         #expect(m.maxLocal <= 1, "largest sampled local error \(m.maxLocal) tolerances")
@@ -105,7 +105,7 @@ import Testing
         let reltol = 1e-8
         let fresh = SDIRKNewtonOptions(slowConvergenceRate: 0, refactorThreshold: 0)
         let m = try Self.measure(
-            ProblemLibrary.orego(), reference: ProblemLibrary.oregoReference.u, reltol: reltol, abstol: reltol,
+            TestProblems.orego(), reference: TestProblems.oregoReference.u, reltol: reltol, abstol: reltol,
             samples: 40, newton: fresh)
         #expect(m.maxLocal <= 1, "largest sampled local error \(m.maxLocal) tolerances")
         #expect(m.global >= 100, "global error \(m.global) tolerances")
@@ -119,7 +119,7 @@ import Testing
     @Test func oregoStepsWithAReusedJacobian() throws {
         let reltol = 1e-8
         let m = try Self.measure(
-            ProblemLibrary.orego(), reference: ProblemLibrary.oregoReference.u, reltol: reltol, abstol: reltol,
+            TestProblems.orego(), reference: TestProblems.oregoReference.u, reltol: reltol, abstol: reltol,
             samples: 400)
         #expect(m.maxLocal <= 1, "largest sampled local error \(m.maxLocal) tolerances")
     }

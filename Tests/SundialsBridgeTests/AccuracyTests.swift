@@ -152,18 +152,18 @@ import Testing
 }
 
 /// `CVODE_BDF(stabilityLimitDetection: true)` against the published OREGO reference (Mazzia &
-/// Magherini, `ProblemLibrary.oregoReference`). At reltol = abstol = 1e-6 plain CVODE_BDF
+/// Magherini, `TestProblems.oregoReference`). At reltol = abstol = 1e-6 plain CVODE_BDF
 /// (SUNDIALS 6.4.1) stops at t ≈ 159 with `CV_ERR_FAILURE`: order 5 on OREGO's oscillatory
 /// Jacobian. With the detection the solve completes; its global error, 3.4e-4 relative, is what
 /// CVODE gets on OREGO at neighbouring tolerances (8e-5 at 3e-6, 1e-5 at 1e-7).
 @Suite struct StabilityLimitDetectionTests {
     @Test func oregoCompletesAndMatchesTheReference() throws {
         let sol = try solve(
-            ProblemLibrary.orego(), CVODE_BDF(stabilityLimitDetection: true),
+            TestProblems.orego(), CVODE_BDF(stabilityLimitDetection: true),
             options: SolveOptions(reltol: 1e-6, abstol: 1e-6, saveEverystep: false))
         #expect(sol.retcode == .success, "\(sol.message ?? "")")
         #expect(sol.t.last == 360)
-        let reference = ProblemLibrary.oregoReference.u
+        let reference = TestProblems.oregoReference.u
         for (u, r) in zip(try #require(sol.u.last), reference) {
             #expect(abs(u - r) / abs(r) < 1e-3, "\(u) vs \(r)")
         }

@@ -32,8 +32,8 @@ private let e5Reference: [Double] = [0.1152903278711829e-290, 0.8867655517642120
         // saved, y(1e11) by saveat-free dense output. Plain CVODE_BDF leaves the positive orthant
         // and reports success: the measurement is printed and in CVODE_BDF's documentation.
         let (reltol, abstol) = (1e-4, 1e-8)
-        let prob = ProblemLibrary.rober(tEnd: 1.25e11)
-        let ref = ProblemLibrary.roberReference.u
+        let prob = TestProblems.rober(tEnd: 1.25e11)
+        let ref = TestProblems.roberReference.u
         let options = SolveOptions(reltol: reltol, abstol: .scalar(abstol), saveEverystep: true, dense: true)
         let plain = try solve(prob, CVODE_BDF(), options: options)
         let plainMin = plain.u.map { $0.min()! }.min()!
@@ -73,7 +73,7 @@ private let e5Reference: [Double] = [0.1152903278711829e-290, 0.8867655517642120
     }
 
     @Test func badConstraintsThrowBeforeAnyWork() throws {
-        let prob = ProblemLibrary.rober(tEnd: 1)
+        let prob = TestProblems.rober(tEnd: 1)
         #expect(throws: DiffEqError.dimensionMismatch(what: "CVODE_BDF constraints", expected: 3, got: 2)) {
             try solve(prob, CVODE_BDF(constraints: [.nonNegative, .nonNegative]), options: SolveOptions())
         }

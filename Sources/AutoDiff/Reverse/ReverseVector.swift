@@ -23,16 +23,6 @@ import DiffEqCore
 /// Swift loops instead of BLAS calls.
 @usableFromInline let _blasMinimumWork = 4096
 
-/// An activation function applied elementwise after a dense layer.
-public enum Activation: Sendable, Equatable {
-    case identity
-    case tanh
-    /// `max(x, 0)`, with derivative 0 at 0.
-    case relu
-    /// `1 / (1 + exp(-x))`.
-    case sigmoid
-}
-
 extension _TapeStorage {
     /// `y += W x` with `W` `m x n` column-major.
     @usableFromInline
@@ -222,12 +212,12 @@ extension _TapeStorage {
 /// ```swift
 /// // Inside code running on Tracked: a 2-50-2 tanh network, parameters flattened in p.
 /// let x = TrackedVector(u)!
-/// let h = x.affine(weights: TrackedVector(p[0..<100])!, bias: TrackedVector(p[100..<150])).activated(.tanh)
+/// let h = x.affine(weights: TrackedVector(p[0..<100])!, bias: TrackedVector(p[100..<150])).tanh()
 /// let y = h.affine(weights: TrackedVector(p[150..<250])!, bias: TrackedVector(p[250..<252]))
 /// ```
 ///
-/// Most code should call the generic ``denseLayer(_:parameters:offset:outputs:activation:)``,
-/// which records these entries when run on `Tracked` and plain loops otherwise.
+/// Generic code reaches these entries through NeuralDE's `denseLayer(_:parameters:offset:outputs:activation:)`,
+/// which records them when run on `Tracked` and runs plain loops otherwise.
 ///
 /// Not `Sendable`: it points into its tape, which belongs to one thread.
 public struct TrackedVector {
@@ -253,6 +243,21 @@ public struct TrackedVector {
             elements.withContiguousStorageIfAvailable { t.pointee.contiguousBlock($0, t) }
             ?? Array(elements).withUnsafeBufferPointer { t.pointee.contiguousBlock($0, t) }
         self.init(tape: t, start: start, count: elements.count)
+    }
+
+    /// A vector of `elements` recorded on the tape of `other`, whether or not any element is
+    /// tracked (constants become constant slots): for operands of which only some are tracked.
+    @inlinable
+    package init(_ elements: UnsafeBufferPointer<Tracked>, onTapeOf other: TrackedVector) {
+        let t = other.tape
+        self.init(tape: t, start: t.pointee.contiguousBlock(elements, t), count: elements.count)
+    }
+
+    /// The vector of the first tracked element among `candidates` (its tape), or `nil` when none is.
+    @inlinable
+    package static func _tapeAnchor(_ candidates: UnsafeBufferPointer<Tracked>) -> TrackedVector? {
+        guard let e = candidates.first(where: { $0.tape != nil }), let t = e.tape else { return nil }
+        return TrackedVector(tape: t, start: e.index, count: 1)
     }
 
     /// Element `i` as a tracked scalar.
@@ -284,16 +289,21 @@ public struct TrackedVector {
         return TrackedVector(tape: tape, start: out, count: m)
     }
 
-    /// The activation applied elementwise (one tape entry; none for `.identity`).
+    /// `tanh` of every element (one tape entry; pullback `ȳ (1 - y²)`).
     @inlinable
-    public func activated(_ activation: Activation) -> TrackedVector {
-        let kind: _VectorOpKind
-        switch activation {
-        case .identity: return self
-        case .tanh: kind = .tanh
-        case .relu: kind = .relu
-        case .sigmoid: kind = .sigmoid
-        }
+    public func tanh() -> TrackedVector { _elementwise(.tanh) }
+
+    /// The logistic function `1 / (1 + e^-x)` of every element (one tape entry; pullback
+    /// `ȳ y (1 - y)`).
+    @inlinable
+    public func sigmoid() -> TrackedVector { _elementwise(.sigmoid) }
+
+    /// `max(x, 0)` of every element (one tape entry; derivative 0 at 0).
+    @inlinable
+    public func relu() -> TrackedVector { _elementwise(.relu) }
+
+    @inlinable
+    func _elementwise(_ kind: _VectorOpKind) -> TrackedVector {
         let out = tape.pointee.recordVector(kind, outputCount: count, rows: count, columns: 1, x: start, w: -1, b: -1)
         return TrackedVector(tape: tape, start: out, count: count)
     }
@@ -314,53 +324,7 @@ public struct TrackedVector {
     }
 }
 
-// MARK: Generic dense layers (any scalar; vector tape entries for Tracked)
-
-/// Number of parameters of a dense layer: `outputs * inputs` weights and `outputs` biases.
-@inlinable
-public func denseParameterCount(inputs: Int, outputs: Int) -> Int { outputs * inputs + outputs }
-
-/// `activation(W x + b)` for any scalar, with `W` (`outputs x x.count`, column-major) followed by
-/// `b` (`outputs` entries) stored in `p` from `offset` on, so that a network's parameters are one
-/// flat vector. On ``Tracked`` scalars this records two vector-level tape entries; on `Double`,
-/// `Float` and ``Dual`` it runs plain loops.
-///
-/// ```swift
-/// struct NeuralRHS: ODEModel {   // du = W2 tanh(W1 u + b1) + b2, 2-50-2
-///     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
-///         let h = denseLayer(u, parameters: p, offset: 0, outputs: 50, activation: .tanh)
-///         denseLayer(h, parameters: p, offset: denseParameterCount(inputs: 2, outputs: 50), into: &du)
-///     }
-/// }
-/// ```
-@inlinable
-public func denseLayer<S: DiffEqScalar>(
-    _ x: [S], parameters p: [S], offset: Int, outputs m: Int, activation: Activation = .identity
-) -> [S] {
-    var y = [S](repeating: .zero, count: m)
-    denseLayer(x, parameters: p, offset: offset, activation: activation, into: &y)
-    return y
-}
-
-/// ``denseLayer(_:parameters:offset:outputs:activation:)`` writing its `y.count` outputs into `y`.
-@inlinable
-public func denseLayer<S: DiffEqScalar>(
-    _ x: [S], parameters p: [S], offset: Int, activation: Activation = .identity, into y: inout [S]
-) {
-    let m = y.count, n = x.count
-    precondition(
-        offset >= 0 && offset + denseParameterCount(inputs: n, outputs: m) <= p.count,
-        "denseLayer: p has \(p.count) entries, the layer needs \(denseParameterCount(inputs: n, outputs: m)) from offset \(offset)")
-    if S.self == Tracked.self {
-        let xt = unsafeBitCast(x, to: [Tracked].self)
-        let pt = unsafeBitCast(p, to: [Tracked].self)
-        if let out = _trackedDense(xt, pt, offset: offset, outputs: m, activation: activation) {
-            for i in 0..<m { y[i] = unsafeBitCast(out[i], to: S.self) }
-            return
-        }
-    }
-    _genericDense(x, p, offset: offset, activation: activation, into: &y)
-}
+// MARK: Generic reductions (any scalar; a vector tape entry for Tracked)
 
 /// The sum of the elements: one tape entry on ``Tracked``, a loop otherwise.
 @inlinable
@@ -371,43 +335,4 @@ public func sumOfElements<S: DiffEqScalar>(_ xs: [S]) -> S {
     var s = S.zero
     for x in xs { s += x }
     return s
-}
-
-/// The Tracked path of `denseLayer`: `nil` when no operand is tracked (all constants).
-@inlinable
-func _trackedDense(_ x: [Tracked], _ p: [Tracked], offset: Int, outputs m: Int, activation: Activation) -> TrackedVector? {
-    let n = x.count
-    let wEnd = offset + m * n
-    guard
-        let t = x.first(where: { $0.tape != nil })?.tape
-            ?? p[offset..<(wEnd + m)].first(where: { $0.tape != nil })?.tape
-    else { return nil }
-    let xs = x.withUnsafeBufferPointer { t.pointee.contiguousBlock($0, t) }
-    let (w, b) = p.withUnsafeBufferPointer { buffer in
-        (
-            t.pointee.contiguousBlock(UnsafeBufferPointer(rebasing: buffer[offset..<wEnd]), t),
-            t.pointee.contiguousBlock(UnsafeBufferPointer(rebasing: buffer[wEnd..<(wEnd + m)]), t)
-        )
-    }
-    return TrackedVector(tape: t, start: xs, count: n)
-        .affine(weights: TrackedVector(tape: t, start: w, count: m * n), bias: TrackedVector(tape: t, start: b, count: m))
-        .activated(activation)
-}
-
-@inlinable
-func _genericDense<S: DiffEqScalar>(_ x: [S], _ p: [S], offset: Int, activation: Activation, into y: inout [S]) {
-    let m = y.count, n = x.count
-    let wEnd = offset + m * n
-    for i in 0..<m { y[i] = p[wEnd + i] }
-    for j in 0..<n {
-        let xj = x[j]
-        let col = offset + j * m
-        for i in 0..<m { y[i] += p[col + i] * xj }
-    }
-    switch activation {
-    case .identity: break
-    case .tanh: for i in 0..<m { y[i] = S.tanh(y[i]) }
-    case .relu: for i in 0..<m where !(y[i] > S.zero) { y[i] = .zero }
-    case .sigmoid: for i in 0..<m { y[i] = S(1.0) / (S(1.0) + S.exp(-y[i])) }
-    }
 }

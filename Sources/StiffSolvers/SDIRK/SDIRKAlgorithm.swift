@@ -4,8 +4,8 @@ import DiffEqCore
 /// and Newton settings.
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.rober(), KenCarp4(), reltol: 1e-6, abstol: 1e-10)
-/// var integrator = try Kvaerno5().makeIntegrator(ProblemLibrary.hires(), options: SolveOptions(reltol: 1e-6))
+/// let sol = try solve(TestProblems.rober(), KenCarp4(), reltol: 1e-6, abstol: 1e-10)
+/// var integrator = try Kvaerno5().makeIntegrator(TestProblems.hires(), options: SolveOptions(reltol: 1e-6))
 /// while integrator.step() {}
 /// ```
 public protocol SDIRKAlgorithm: ODEAlgorithm, Sendable {

@@ -5,7 +5,7 @@ import DiffEqCore
 /// extension of order 3, for stiff ODEs and index-1 DAEs `M u' = f(u, p, t)`.
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.hires(), Rodas4(), reltol: 1e-6, abstol: 1e-6)
+/// let sol = try solve(TestProblems.hires(), Rodas4(), reltol: 1e-6, abstol: 1e-6)
 /// ```
 ///
 /// References: E. Hairer and G. Wanner, Solving Ordinary Differential Equations II, 2nd ed.,

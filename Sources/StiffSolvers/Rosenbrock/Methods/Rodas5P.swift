@@ -6,7 +6,7 @@ import DiffEqCore
 /// recommended Rosenbrock method of DifferentialEquations.jl.
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-12)
+/// let sol = try solve(TestProblems.rober(), Rodas5P(), reltol: 1e-8, abstol: 1e-12)
 /// ```
 ///
 /// Reference: G. Steinebach, "Construction of Rosenbrock-Wanner method Rodas5P and numerical

@@ -7,7 +7,7 @@ import DiffEqCore
 /// tolerances.
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.vanDerPol(), Rosenbrock23(), reltol: 1e-3, abstol: 1e-6)
+/// let sol = try solve(TestProblems.vanDerPol(), Rosenbrock23(), reltol: 1e-3, abstol: 1e-6)
 /// ```
 ///
 /// Reference: L. F. Shampine and M. W. Reichelt, "The MATLAB ODE suite", SIAM J. Sci. Comput.

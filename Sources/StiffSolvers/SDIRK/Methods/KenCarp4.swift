@@ -7,7 +7,7 @@ import DiffEqCore
 /// offered), as `KenCarp4` without a split function in DifferentialEquations.jl.
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.hires(), KenCarp4(), reltol: 1e-6, abstol: 1e-6)
+/// let sol = try solve(TestProblems.hires(), KenCarp4(), reltol: 1e-6, abstol: 1e-6)
 /// ```
 ///
 /// Reference: C. A. Kennedy and M. H. Carpenter, "Additive Runge-Kutta schemes for

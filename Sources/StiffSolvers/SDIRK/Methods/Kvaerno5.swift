@@ -8,7 +8,7 @@ import DiffEqCore
 /// third order), as DifferentialEquations.jl and diffrax do.
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.orego(), Kvaerno5(), reltol: 1e-8, abstol: 1e-8)
+/// let sol = try solve(TestProblems.orego(), Kvaerno5(), reltol: 1e-8, abstol: 1e-8)
 /// ```
 ///
 /// Reference: A. Kværnø, "Singly diagonally implicit Runge-Kutta methods with an explicit first

@@ -6,7 +6,7 @@ import DiffEqCore
 /// Second order; its dense output is the quadratic through `u_n`, `u_{n+γ}` and `u_{n+1}`.
 ///
 /// ```swift
-/// let sol = try solve(ProblemLibrary.vanDerPol(), TRBDF2(), reltol: 1e-4, abstol: 1e-6)
+/// let sol = try solve(TestProblems.vanDerPol(), TRBDF2(), reltol: 1e-4, abstol: 1e-6)
 /// ```
 ///
 /// Reference: M. E. Hosea and L. F. Shampine, "Analysis and implementation of TR-BDF2", Applied

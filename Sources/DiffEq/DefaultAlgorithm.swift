@@ -1,5 +1,6 @@
 import DiffEqCore
 import ExplicitRK
+import StiffSolvers
 
 /// The algorithm `solve(problem)` uses without one: `AutoTsit5(Rosenbrock23())`, Tsit5 while the
 /// problem is non-stiff and Rosenbrock23 where it is stiff (DifferentialEquations.jl's default

@@ -1,3 +1,4 @@
+import AutoDiff
 import DenseLinearAlgebra
 import DiffEqCore
 

@@ -1,5 +1,6 @@
 import AutoDiff
 import DiffEqCore
+import Sensitivity
 import SundialsBridge
 
 // CVODES' own sensitivity analysis (SUNDIALS' CVODES, as `CVODE_BDF` with `sensealg =
