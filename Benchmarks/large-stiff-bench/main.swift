@@ -16,9 +16,11 @@
 // integrator, another linear solver) and, at N = 32, to Rodas5P dense at 1e-8 (another method;
 // dense LU at every step makes 1e-10 too slow there) is printed: errors within ~10x of those
 // are at the reference's own accuracy, not the method's.
-// Time: median wall time per solve (after a warm-up solve). Memory: each (method, N, reltol)
-// runs in a child process of this benchmark; its peak resident set (ru_maxrss) is reported, next
-// to that of a child that builds the problem and stops without solving ("baseline").
+// Time: median wall time and CPU time of the solving thread per solve (after a warm-up solve;
+// OpenBLAS threads of the dense LU are not in the CPU figure). Memory: each (method, N, reltol)
+// runs in a child process of this benchmark; its peak resident set (VmHWM) is reported, next
+// to that of a child that builds the problem and stops without solving ("baseline"): the
+// difference is what the solve needed.
 //
 // Timings on a loaded 2-core machine shared with other builds are noise; the memory figures and
 // the work counters (f evaluations, Jacobians, factorizations) are not.
@@ -151,11 +153,15 @@ let allMethods = cvodeMethods + nativeDenseMethods + nativeSparseMethods()
 
 // MARK: Child process: one measurement
 
-/// Peak resident set of this process, in MB (Linux reports ru_maxrss in kB).
+/// Peak resident set of this process, in MB: `VmHWM` of /proc/self/status, the high-water mark of
+/// this process's own address space. (`getrusage`'s ru_maxrss would not do: a child started by
+/// vfork + exec inherits its parent's high-water mark in it, measured here as 129 MB in every child.)
 func peakRSSMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kB = line.split(separator: " ").compactMap({ Double($0) }).first
+    else { return .nan }
+    return kB / 1024
 }
 
 struct Measurement: Codable {
@@ -164,6 +170,8 @@ struct Measurement: Codable {
     let reltol: Double
     let error: Double
     let seconds: Double
+    /// CPU seconds of the solving thread (less disturbed by other processes than wall time).
+    let cpuSeconds: Double
     let peakRSSMB: Double
     let nf: Int
     let njacs: Int
@@ -194,27 +202,29 @@ func runChild() throws {
     if name == "baseline" {
         blackHole(problem(model))
         m = Measurement(
-            method: name, N: N, reltol: reltol, error: .nan, seconds: 0, peakRSSMB: peakRSSMegabytes(), nf: 0, njacs: 0, nlu: 0,
+            method: name, N: N, reltol: reltol, error: .nan, seconds: 0, cpuSeconds: 0, peakRSSMB: peakRSSMegabytes(), nf: 0, njacs: 0, nlu: 0,
             nlinsolves: 0, steps: 0, retcode: "")
     } else {
         guard let method = allMethods.first(where: { $0.name == name }) else { throw ScriptError("no method \(name)") }
         let options = SolveOptions(reltol: reltol, abstol: .scalar(reltol), saveEverystep: false)
         let sol = try method.solve(model, options)
         // Solves of a second or more are timed once; shorter ones as the median of 3.
-        var times: [Double] = []
+        var times: [Double] = [], cpu: [Double] = []
         let samples = 3
         for _ in 0..<samples {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = threadCPUSeconds()
             blackHole(try method.solve(model, options))
+            cpu.append(threadCPUSeconds() - c0)
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             times.append(dt)
             if dt > 1 { break }
         }
         times.sort()
+        cpu.sort()
         m = Measurement(
             method: name, N: N, reltol: reltol,
             error: sol.retcode.isSuccessful ? relativeMaxError(endState(sol), reference) : .nan,
-            seconds: times[times.count / 2], peakRSSMB: peakRSSMegabytes(), nf: sol.stats.nf, njacs: sol.stats.njacs,
+            seconds: times[times.count / 2], cpuSeconds: cpu[cpu.count / 2], peakRSSMB: peakRSSMegabytes(), nf: sol.stats.nf, njacs: sol.stats.njacs,
             nlu: sol.stats.nluFactorizations, nlinsolves: sol.stats.nlinsolves, steps: sol.stats.naccept,
             retcode: sol.retcode.description)
     }
@@ -278,7 +288,7 @@ for N in sizes {
     }
     let baseline = try child("baseline", N, 0, referenceFile)
     print("  baseline peak RSS (problem built, no solve): \(sig(baseline?.peakRSSMB ?? .nan, 4)) MB")
-    print("  " + ["method", "reltol", "error", "seconds", "peak MB", "nf", "njacs", "nLU/npe", "nlin", "steps", "retcode"]
+    print("  " + ["method", "reltol", "error", "wall s", "cpu s", "peak MB", "nf", "njacs", "nLU/npe", "nlin", "steps", "retcode"]
         .enumerated().map { pad($1, $0 == 0 ? 28 : 9) }.joined(separator: " "))
     for method in allMethods {
         if let why = method.fits(N) {
@@ -290,7 +300,7 @@ for N in sizes {
             guard let m = try child(method.name, N, reltol, referenceFile) else { continue }
             results.append(m)
             let cells = [
-                m.method, sig(m.reltol, 2), sig(m.error, 3), sig(m.seconds, 3), sig(m.peakRSSMB, 4), "\(m.nf)", "\(m.njacs)", "\(m.nlu)",
+                m.method, sig(m.reltol, 2), sig(m.error, 3), sig(m.seconds, 3), sig(m.cpuSeconds, 3), sig(m.peakRSSMB, 4), "\(m.nf)", "\(m.njacs)", "\(m.nlu)",
                 "\(m.nlinsolves)", "\(m.steps)", m.retcode,
             ]
             print("  " + cells.enumerated().map { pad($1, $0 == 0 ? 28 : 9) }.joined(separator: " "))
@@ -310,5 +320,20 @@ for N in sizes {
         out, file: "brusselator-N\(N)", title: "2-D Brusselator N = \(N) (n = \(2 * N * N))", xlabel: "relative max error at t = 1",
         points: points)
 }
+// Closing note: per N, the fastest method (by CPU time, on each method's Pareto front) at the
+// errors CVODE_BDF KLU reached.
+print("\nFastest method at CVODE_BDF KLU's errors (CPU seconds per solve, read off each method's work-precision curve):")
+for N in sizes {
+    let points = results.filter { $0.N == N }.map {
+        WorkPrecisionPoint(
+            method: $0.method, reltol: $0.reltol, error: $0.error, nf: $0.nf, steps: $0.steps, seconds: $0.cpuSeconds,
+            retcode: $0.retcode)
+    }
+    for klu in points.filter({ $0.method == "CVODE_BDF KLU" && $0.error.isFinite }) {
+        guard let best = fastest(points, at: klu.error, excluding: []) else { continue }
+        print("  N = \(N), error \(sig(klu.error, 3)): \(best.method) \(sig(best.seconds, 3)) s; CVODE_BDF KLU \(sig(klu.seconds, 3)) s")
+    }
+}
+for (method, N, why) in notRun { print("  not run: \(method) at N = \(N): \(why)") }
 print("\nWall times were taken on a shared, loaded machine: read them as noise; the work counters and peak RSS are not.")
 print("Output: \(out.folder.path)")

@@ -74,6 +74,18 @@ let eventProblem: ODEProblem<ClosureRHS<Double>> = {
     return p
 }()
 
+/// Lotka-Volterra's full 2 x 2 pattern, values by coloured differences.
+func lvSparse() -> CVODESparseJacobian { CVODESparseJacobian(pattern: CVODESparsityPattern(columns: [[0, 1], [0, 1]])) }
+
+/// GMRES preconditioned by Lotka-Volterra's whole Jacobian as one 2 x 2 block.
+func lvKrylov(_ side: CVODEKrylov.Side) -> CVODEKrylov {
+    CVODEKrylov(side: side, preconditioner: {
+        CVODEBlockDiagonalPreconditioner(blockSize: 2, blockCount: 1) { _, J, u, p, _ in
+            J[0] = p[0] - p[1] * u[1]; J[1] = p[3] * u[1]; J[2] = -p[1] * u[0]; J[3] = -p[2] + p[3] * u[0]
+        }
+    })
+}
+
 let paths: [(String, () -> String)] = [
     // CVODE: every algorithm and nonlinear solver, success paths.
     ("adams", { solvePath(lv, CVODE_Adams(), observed) }),
@@ -89,6 +101,24 @@ let paths: [(String, () -> String)] = [
         return solvePath(p, CVODE_BDF(), SolveOptions())
     }),
     ("global-error-control-bdf", { solvePath(lv, GlobalErrorControl(CVODE_BDF()), SolveOptions(reltol: 1e-5, abstol: 1e-7)) }),
+    // CVODE's linear-solver choice: KLU (user values, coloured differences), SPGMR/SPFGMR with
+    // and without a preconditioner, and a preconditioner that fails after the solver exists.
+    ("bdf-klu-differences", { solvePath(lv, CVODE_BDF(linearSolver: .klu(lvSparse())), observed) }),
+    ("bdf-klu-values", {
+        let jacobian = CVODESparseJacobian(pattern: lvSparse().pattern) { v, u, p, _ in
+            v[0] = p[0] - p[1] * u[1]; v[1] = p[3] * u[1]; v[2] = -p[1] * u[0]; v[3] = -p[2] + p[3] * u[0]
+        }
+        return solvePath(lv, CVODE_Adams(nonlinearSolver: .newton, linearSolver: .klu(jacobian)), observed)
+    }),
+    ("bdf-gmres", { solvePath(lv, CVODE_BDF(linearSolver: .gmres(CVODEKrylov())), observed) }),
+    ("bdf-gmres-block-preconditioner", { solvePath(lv, CVODE_BDF(linearSolver: .gmres(lvKrylov(.left))), observed) }),
+    ("bdf-fgmres", { solvePath(lv, CVODE_BDF(linearSolver: .flexibleGMRES(lvKrylov(.right))), observed) }),
+    ("bdf-gmres-failing-preconditioner", {
+        let krylov = CVODEKrylov(preconditioner: {
+            CVODEBlockDiagonalPreconditioner(blockSize: 3, blockCount: 1) { _, _, _, _, _ in }  // 3 x 1 != 2 states
+        })
+        return solvePath(lv, CVODE_BDF(linearSolver: .gmres(krylov)), observed)
+    }),
     // CVODE failure paths: each allocates before it fails.
     ("adams-nan", { solvePath(lvNaN, CVODE_Adams(), observed) }),
     ("bdf-nan", { solvePath(lvNaN, CVODE_BDF(), observed) }),
