@@ -27,10 +27,20 @@ public protocol ODEFunction {
     /// chunks of 8 directions. Called only when ``supportsForwardModeAD`` is `true`.
     func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar)
 
+    /// ``forwardModeJacobian(_:_:_:_:)`` by column colouring: one dual direction per colour of
+    /// `coloring` (a colouring of `pattern`), writing the entries of `pattern` only. The default
+    /// evaluates the dense Jacobian.
+    func forwardModeJacobian(
+        _ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring)
+
     /// Whether `f` is declared not to depend on `t` (default `false`). Methods that need
     /// `∂f/∂t` (Rosenbrock) skip evaluating it, one evaluation of `f` per step, when `true`; a
     /// wrong `true` for a time-dependent `f` costs those methods their order.
     var isAutonomous: Bool { get }
+
+    /// Where `∂f/∂u` can be nonzero (default ``JacobianStructure/dense``); the stiff methods
+    /// evaluate and factor by it.
+    var jacobianStructure: JacobianStructure { get }
 }
 
 extension ODEFunction {
@@ -38,7 +48,14 @@ extension ODEFunction {
     @inlinable public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {}
     @inlinable public var supportsForwardModeAD: Bool { false }
     @inlinable public func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {}
+    @inlinable
+    public func forwardModeJacobian(
+        _ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring
+    ) {
+        forwardModeJacobian(&J, u, p, t)
+    }
     @inlinable public var isAutonomous: Bool { false }
+    @inlinable public var jacobianStructure: JacobianStructure { .dense }
 }
 
 /// A model written once over the scalar protocol; it runs under every scalar type.
@@ -55,12 +72,17 @@ public protocol ODEModel {
     /// Whether ``rhs(_:_:_:_:)`` ignores `t` (default `false`); see
     /// ``ODEFunction/isAutonomous``.
     var isAutonomous: Bool { get }
+
+    /// Where `∂f/∂u` can be nonzero (default ``JacobianStructure/dense``); see
+    /// ``ODEFunction/jacobianStructure``.
+    var jacobianStructure: JacobianStructure { get }
 }
 
 extension ODEModel {
     public var hasAnalyticJacobian: Bool { false }
     public func jacobian<S: DiffEqScalar>(_ J: inout [S], _ u: [S], _ p: [S], _ t: S) {}
     public var isAutonomous: Bool { false }
+    public var jacobianStructure: JacobianStructure { .dense }
 }
 
 /// What a right-hand side that changed the length of `du` (`du = [...]`, `du.append`) returns
@@ -96,15 +118,23 @@ public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction, Sendable {
     @usableFromInline let f: Function
     @usableFromInline let jac: Function?
     @usableFromInline let autonomous: Bool
+    @usableFromInline let sparsity: SparsityPattern?
 
-    /// `autonomous: true` declares that `f` ignores `t` (see ``ODEFunction/isAutonomous``).
-    public init(_ f: @escaping Function, jacobian: Function? = nil, autonomous: Bool = false) {
+    /// `autonomous: true` declares that `f` ignores `t` (see ``ODEFunction/isAutonomous``);
+    /// `sparsity`, where `∂f/∂u` can be nonzero (``JacobianStructure/sparse(_:)``: the stiff
+    /// methods then difference `f` by column colouring).
+    public init(
+        _ f: @escaping Function, jacobian: Function? = nil, autonomous: Bool = false, sparsity: SparsityPattern? = nil
+    ) {
         self.f = f
         self.jac = jacobian
         self.autonomous = autonomous
+        self.sparsity = sparsity
     }
 
     @inlinable public var isAutonomous: Bool { autonomous }
+
+    @inlinable public var jacobianStructure: JacobianStructure { sparsity.map { .sparse($0) } ?? .dense }
 
     @inlinable @inline(__always)
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
@@ -146,22 +176,28 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
 
     @inlinable public var isAutonomous: Bool { model.isAutonomous }
 
+    @inlinable public var jacobianStructure: JacobianStructure { model.jacobianStructure }
+
     @inlinable public var supportsForwardModeAD: Bool { true }
 
     /// The model evaluated with `Dual<8, Scalar>` states: `ceil(n/8)` evaluations, each seeding
     /// eight columns (ForwardDiff.jl's chunk mode). Specialised with the model wherever the
-    /// solver is, so it costs about `(1 + 8)` plain evaluations per chunk.
+    /// solver is, so it costs about `(1 + 8)` plain evaluations per chunk. Writes the first
+    /// `J.count / n` columns: all of them for an `n × n` `J`, the stored first block column of a
+    /// ``JacobianStructure/variational(stateCount:)`` Jacobian for an `n × stateCount` one.
     @inlinable
     public func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
         typealias D = Dual<8, Scalar>
         let n = u.count
+        guard n > 0 else { return }
+        let columns = Swift.min(n, J.count / n)
         var ud = u.map { D(constant: $0) }
         let pd = p.map { D(constant: $0) }
         var dud = [D](repeating: .zero, count: n)
         let td = D(constant: t)
         var offset = 0
-        while offset < n {
-            let width = Swift.min(8, n - offset)
+        while offset < columns {
+            let width = Swift.min(8, columns - offset)
             for j in 0..<width { ud[offset + j].partials[j] = Scalar(1.0) }
             model.lengthCheckedRHS(&dud, ud, pd, td)
             for j in 0..<width {
@@ -169,6 +205,41 @@ public struct GenericRHS<Model: ODEModel, Scalar: DiffEqScalar>: ODEFunction {
                 ud[offset + j].partials[j] = .zero
             }
             offset += width
+        }
+    }
+}
+
+extension GenericRHS {
+    /// Compressed forward mode (Curtis, Powell & Reid 1974; Gebremedhin, Manne & Pothen 2005):
+    /// the columns of each colour seeded in one dual direction, eight colours per evaluation,
+    /// `ceil(colours / 8)` evaluations. Each entry equals the dense evaluation's to the bit: the
+    /// directions of a dual number are independent, and `f_i` depends on one column of each
+    /// colour at most, so the others add exact zeros.
+    @inlinable
+    public func forwardModeJacobian(
+        _ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring
+    ) {
+        typealias D = Dual<8, Scalar>
+        let n = u.count
+        guard n > 0, pattern.columns == n, coloring.colors.count == n else { return }
+        var ud = u.map { D(constant: $0) }
+        let pd = p.map { D(constant: $0) }
+        var dud = [D](repeating: .zero, count: n)
+        let td = D(constant: t)
+        var first = 0
+        while first < coloring.count {
+            let chunk = first..<Swift.min(first + 8, coloring.count)
+            for j in 0..<n where chunk.contains(coloring.colors[j]) { ud[j].partials[coloring.colors[j] - first] = Scalar(1.0) }
+            model.lengthCheckedRHS(&dud, ud, pd, td)
+            for j in 0..<n where chunk.contains(coloring.colors[j]) {
+                let slot = coloring.colors[j] - first
+                for k in pattern.columnStart[j]..<pattern.columnStart[j + 1] {
+                    let i = pattern.rowIndices[k]
+                    J[i + j * n] = dud[i].partials[slot]
+                }
+                ud[j].partials[slot] = .zero
+            }
+            first += 8
         }
     }
 }

@@ -5,7 +5,9 @@ import DiffEqCore
 // Math. Appl. 13, 1974; Gebremedhin, Manne & Pothen, "What color is your Jacobian?", SIAM Rev.
 // 47, 2005): columns that share no row get one color and one dual direction, so a Jacobian
 // costs ceil(colors / 8) dual evaluations of `f` instead of ceil(columns / 8). The structure
-// comes from the reverse-mode tape the adjoint records anyway (``RHSTape/dependencyPattern``).
+// comes from the reverse-mode tape the adjoint records anyway (``RHSTape/dependencyPattern``);
+// the colouring is DiffEqCore's ``SparsityPattern/columnColoring(columns:)``, shared with the
+// stiff solvers' sparse Jacobians.
 //
 // Each entry equals the dense evaluation's bitwise: dual arithmetic treats its directions
 // independently, and every intermediate value feeding output `i` depends only on inputs that
@@ -58,44 +60,18 @@ package final class _CompressedJacobian<Model: ODEModel> {
             return nil
         }
         let lo = columns.lowerBound, width = columns.count
-        // The pattern restricted to `columns`, by rows and by columns, in compressed (flat)
-        // storage: this runs once per gradient, and arrays of arrays cost an allocation per row.
+        // The pattern restricted to `columns`, by rows, in compressed (flat) storage: this runs
+        // once per gradient, and arrays of arrays cost an allocation per row.
         var rowStart = [Int](repeating: 0, count: n + 1), rowColumns: [Int] = []
-        var columnStart = [Int](repeating: 0, count: width + 1)
         for (i, row) in pattern.enumerated() {
-            for j in row where columns.contains(j) {
-                rowColumns.append(j)
-                columnStart[j - lo + 1] += 1
-            }
+            for j in row where columns.contains(j) { rowColumns.append(j) }
             rowStart[i + 1] = rowColumns.count
         }
-        for j in 0..<width { columnStart[j + 1] += columnStart[j] }
-        var columnRows = [Int](repeating: 0, count: rowColumns.count)
-        var fill = columnStart
-        for i in 0..<n {
-            for e in rowStart[i]..<rowStart[i + 1] {
-                let j = rowColumns[e] - lo
-                columnRows[fill[j]] = i
-                fill[j] += 1
-            }
-        }
-        // Greedy coloring in column order: a column takes the smallest color not used by a
-        // column sharing a row with it.
-        var color = [Int](repeating: -1, count: width)
-        var forbiddenBy = [Int](repeating: -1, count: width)
-        var colors = 0
-        for j in 0..<width {
-            for e in columnStart[j]..<columnStart[j + 1] {
-                let i = columnRows[e]
-                for f in rowStart[i]..<rowStart[i + 1] where color[rowColumns[f] - lo] >= 0 {
-                    forbiddenBy[color[rowColumns[f] - lo]] = j
-                }
-            }
-            var c = 0
-            while forbiddenBy[c] == j { c += 1 }
-            color[j] = c
-            colors = Swift.max(colors, c + 1)
-        }
+        // DiffEqCore's greedy colouring in column order (the one the stiff solvers use).
+        guard let full = try? SparsityPattern(columns: n + np, rowColumns: pattern) else { return nil }
+        let coloring = full.columnColoring(columns: columns)
+        let color = coloring.colors
+        let colors = coloring.count
         let chunks = (colors + 7) / 8
         if let maxEvaluations {
             guard chunks <= maxEvaluations else { return nil }

@@ -138,12 +138,13 @@ func _seed(_ x: Double) -> Double {
 /// the system carries the scaled sensitivities `|θ_j| s_j` (CVODES's `pbar` scaling), so the
 /// state's tolerances fit them.
 ///
-/// With a stiff solver this method is slow beyond the smallest systems: the solver sees one
-/// system of size `n (1 + m)` and factors its dense Jacobian, although that Jacobian is block
-/// lower-triangular with `m + 1` copies of `∂f/∂u` on the diagonal (measured: POLLU, 20 states
-/// and 25 parameters, 0.4-0.5 s against 5-8 ms for ``ForwardDiffSensitivity``). Use
-/// ``ForwardDiffSensitivity`` or SensitivityCVODES's `CVODESForward` (whose Newton matrix is the state's own) for
-/// stiff problems until the solvers can take that block structure.
+/// With a stiff solver the augmented system of size `n (1 + m)` is solved through its
+/// structure (``ForwardSensitivityModel/jacobianStructure``, ``JacobianStructure/variational(stateCount:)``):
+/// its Jacobian is block lower triangular with `∂f/∂u` in every diagonal block, so the solver
+/// evaluates only the first block column (`ceil(n/8)` dual evaluations of the augmented
+/// right-hand side), factors the state's `n × n` iteration matrix once per step and solves the
+/// sensitivity blocks by forward substitution, as CVODES' simultaneous corrector reuses the
+/// state's Newton matrix.
 public struct ForwardSensitivity: SensitivityAlgorithm, Sendable {
     public init() {}
     public var name: String { "ForwardSensitivity" }
@@ -237,6 +238,10 @@ public struct ForwardSensitivityModel<Model: ODEModel>: ODEModel {
 
     /// The sensitivity equations of an autonomous model do not depend on `t` either.
     public var isAutonomous: Bool { model.isAutonomous }
+
+    /// Block lower triangular with `∂f/∂u` on the diagonal (``JacobianStructure/variational(stateCount:)``):
+    /// the stiff methods factor the state's own iteration matrix and solve by blocks.
+    public var jacobianStructure: JacobianStructure { .variational(stateCount: stateCount) }
 
     @inlinable
     public func rhs<S: DiffEqScalar>(_ du: inout [S], _ y: [S], _ p: [S], _ t: S) {

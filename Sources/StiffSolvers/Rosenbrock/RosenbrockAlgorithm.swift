@@ -11,10 +11,14 @@ public protocol RosenbrockAlgorithm: ODEAlgorithm, StaticODEAlgorithm, Sendable 
     /// for a generic model, else finite differences. `.finiteDifferences` (`.centralDifferences`) forces forward (central) differences.
     /// (`∂f/∂t` is always a forward difference in `t`; see ``RosenbrockStepper``.)
     var jacobian: JacobianSource { get }
+    /// How the linear systems with `W` are solved (``LinearSolver/automatic``: from the
+    /// right-hand side's ``JacobianStructure``), as `linsolve` in DifferentialEquations.jl.
+    var linearSolver: LinearSolver { get }
 }
 
 extension RosenbrockAlgorithm {
     public var name: String { tableau.name }
+    public var linearSolver: LinearSolver { .automatic }
 
     /// From the orders of the embedded pair (2/3 for the second-order methods with a
     /// third-order estimate).
@@ -30,7 +34,7 @@ extension RosenbrockAlgorithm {
         let setup = try SolveSetup(problem, options)
         return RosenbrockStepper(
             tableau: tableau, function: problem.f, count: setup.count, massMatrix: setup.massMatrix,
-            jacobian: jacobian, diagnostics: diagnostics)
+            jacobian: jacobian, linearSolver: linearSolver, diagnostics: diagnostics)
     }
 
     /// An integrator for step-by-step use (`step()`, `t`, `u`, `dt`), as `init` in

@@ -107,6 +107,8 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let maxConsecutiveSingular = 5
     /// `f.isAutonomous`: `∂f/∂t` is zero and never evaluated.
     @usableFromInline let autonomous: Bool
+    /// `f`'s declared Jacobian structure (validated in ``validateSettings()``).
+    @usableFromInline let structure: JacobianStructure
     /// The unit roundoff of `Scalar`'s values (2^-52 for Double, 2^-23 for Float).
     @usableFromInline let unitRoundoff: Double
 
@@ -154,7 +156,8 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     /// the identity).
     public init(
         tableau: RosenbrockTableau, function f: Function, count n: Int, massMatrix: [Double]? = nil,
-        jacobian source: JacobianSource = .automatic, diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
+        jacobian source: JacobianSource = .automatic, linearSolver: LinearSolver = .automatic,
+        diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
     ) {
         self.tableau = tableau
         self.n = n
@@ -175,14 +178,16 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
             mass = .identity
         }
         if case .identity = mass { massIsIdentity = true } else { massIsIdentity = false }
-        jacobianEvaluator = JacobianEvaluator(f, count: n, source: source)
+        let structure = f.jacobianStructure.resolved(count: n, hasMass: self.massMatrix != nil, solver: linearSolver)
+        jacobianEvaluator = JacobianEvaluator(f, count: n, source: source, structure: structure)
         autonomous = f.isAutonomous
+        self.structure = f.jacobianStructure
         var eps = 1.0
         while Scalar(1 + eps / 2).primal != 1 { eps /= 2 }
         unitRoundoff = eps
-        W = IterationMatrix(count: n)
+        W = IterationMatrix(count: n, structure: structure)
         let zeros = [Scalar](repeating: .zero, count: n)
-        J = [Scalar](repeating: .zero, count: n * n)
+        J = [Scalar](repeating: .zero, count: jacobianEvaluator.storageCount)
         f0 = zeros
         dT = zeros
         stages = StageStorage(count: s * n + n)
@@ -193,6 +198,11 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         du = zeros
         fLast = zeros
         self.diagnostics = diagnostics
+    }
+
+    /// The right-hand side's Jacobian structure, checked before any work.
+    public func validateSettings() throws(DiffEqError) {
+        try structure.validateForStiffMethods(count: n, hasMass: massMatrix != nil)
     }
 
     /// A singular `W` at every step size tried as the reason the step size collapsed.
@@ -259,7 +269,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
             // with (the difference quotient would compute exactly those, for one f evaluation).
             if !autonomous { evaluateTimeDerivative(f, p, t: t, u: u, stats: &stats) }
             var largest = 0.0
-            for k in 0..<(n * n) { largest = Swift.max(largest, Swift.abs(J[k].primal)) }
+            for k in 0..<J.count { largest = Swift.max(largest, Swift.abs(J[k].primal)) }
             jacobianMaxAbs = largest
             haveJacobian = true
             jacobianTime = t
@@ -276,7 +286,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
             factoredStep = h
         }
         diagnostics.consecutiveSingular = 0
-        refineStages = Scalar.self == Double.self && massIsIdentity
+        refineStages = Scalar.self == Double.self && massIsIdentity && W.isDense
             && gamma * Swift.abs(h) * jacobianMaxAbs > StageRefinement.threshold
         computeStages(f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
         return Self.errorNorm(stages.base, sums, stages: s, count: n, u: u, uNew: uNew, tolerance: tolerance)

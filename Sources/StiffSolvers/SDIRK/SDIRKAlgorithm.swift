@@ -15,10 +15,14 @@ public protocol SDIRKAlgorithm: ODEAlgorithm, Sendable {
     var jacobian: JacobianSource { get }
     /// The Newton iteration and reuse settings.
     var newton: SDIRKNewtonOptions { get }
+    /// How the linear systems with `W` are solved (``LinearSolver/automatic``: from the
+    /// right-hand side's ``JacobianStructure``), as `linsolve` in DifferentialEquations.jl.
+    var linearSolver: LinearSolver { get }
 }
 
 extension SDIRKAlgorithm {
     public var name: String { tableau.name }
+    public var linearSolver: LinearSolver { .automatic }
 
     /// From the orders of the embedded pair (2/3 for the second-order methods with a
     /// third-order estimate).
@@ -42,7 +46,7 @@ extension SDIRKAlgorithm {
         let n = problem.resolvedInitialState().count
         let stepper = SDIRKStepper(
             tableau: tableau, function: problem.f, count: n, jacobian: jacobian, newton: newton,
-            fixedStep: !options.adaptive, log: log)
+            fixedStep: !options.adaptive, log: log, linearSolver: linearSolver)
         return try ODEIntegrator(problem, stepper: stepper, options: options)
     }
 
@@ -85,5 +89,6 @@ extension SDIRKStepper {
     /// The Newton options, checked before any work (``ODEStepper/validateSettings()``).
     public func validateSettings() throws(DiffEqError) {
         try newton.validate(method: name)
+        try structure.validateForStiffMethods(count: n, hasMass: false)
     }
 }

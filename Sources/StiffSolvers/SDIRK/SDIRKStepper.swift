@@ -183,6 +183,8 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline var J: [Scalar]
     @usableFromInline var W: IterationMatrix<Scalar>
     @usableFromInline var jacobianEvaluator: JacobianEvaluator<Function>
+    /// `f`'s declared Jacobian structure (validated in ``validateSettings()``).
+    @usableFromInline let structure: JacobianStructure
     @usableFromInline var thetaWeights: [Double]
 
     @usableFromInline var firstStage: FirstStage = .missing
@@ -204,15 +206,17 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     /// failed stage solve must stop the integration rather than ask for a smaller step.
     public init(
         tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource = .automatic,
-        newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false
+        newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false, linearSolver: LinearSolver = .automatic
     ) {
-        self.init(tableau: tableau, function: f, count: n, jacobian: jacobian, newton: newton, fixedStep: fixedStep, log: SDIRKFailureLog())
+        self.init(
+            tableau: tableau, function: f, count: n, jacobian: jacobian, newton: newton, fixedStep: fixedStep,
+            log: SDIRKFailureLog(), linearSolver: linearSolver)
     }
 
     @usableFromInline
     init(
         tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource,
-        newton: SDIRKNewtonOptions, fixedStep: Bool, log: SDIRKFailureLog
+        newton: SDIRKNewtonOptions, fixedStep: Bool, log: SDIRKFailureLog, linearSolver: LinearSolver = .automatic
     ) {
         self.tableau = tableau
         let s = tableau.stages
@@ -251,9 +255,11 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         arg = base
         fvalue = base
         delta = base
-        J = [Scalar](repeating: .zero, count: n * n)
-        W = IterationMatrix(count: n)
-        jacobianEvaluator = JacobianEvaluator(f, count: n, source: jacobian)
+        structure = f.jacobianStructure
+        let resolved = structure.resolved(count: n, hasMass: false, solver: linearSolver)
+        jacobianEvaluator = JacobianEvaluator(f, count: n, source: jacobian, structure: resolved)
+        J = [Scalar](repeating: .zero, count: jacobianEvaluator.storageCount)
+        W = IterationMatrix(count: n, structure: resolved)
         thetaWeights = [Double](repeating: 0, count: used.count)
     }
 

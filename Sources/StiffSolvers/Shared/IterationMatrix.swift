@@ -1,136 +1,131 @@
-import DenseLinearAlgebra
 import DiffEqCore
 
+/// How a stiff method solves its linear systems with the iteration matrix `W = α M + β J`:
+/// the method's `linsolve`, as in DifferentialEquations.jl.
+public enum LinearSolver: Sendable, Equatable {
+    /// Chosen from the right-hand side's ``JacobianStructure``: the block solve of
+    /// ``JacobianStructure/variational(stateCount:)`` for a variational system without a mass
+    /// matrix, else dense LU (a ``JacobianStructure/sparse(_:)`` Jacobian is still evaluated by
+    /// colouring).
+    case automatic
+    /// Dense LU of the full `W`, whatever the structure (today's behaviour for every method).
+    case denseLU
+}
+
+extension JacobianStructure {
+    /// The structure the stiff methods work with: the declared one when it fits a system of `n`
+    /// components without a mass matrix (a variational structure with one is refused by
+    /// ``validateForStiffMethods(count:hasMass:)``), dense otherwise.
+    @inlinable
+    public func resolved(count n: Int, hasMass: Bool, solver: LinearSolver = .automatic) -> JacobianStructure {
+        switch self {
+        case .dense:
+            return .dense
+        case .variational:
+            guard solver == .automatic, !hasMass, (try? validate(count: n)) != nil else { return .dense }
+            return self
+        case .sparse:
+            return (try? validate(count: n)) != nil ? self : .dense
+        }
+    }
+
+    /// The checks a stiff method runs before any work (``ODEStepper/validateSettings()``).
+    public func validateForStiffMethods(count n: Int, hasMass: Bool) throws(DiffEqError) {
+        try validate(count: n)
+        if case .variational = self, hasMass {
+            throw .unsupported("a variational Jacobian structure with a mass matrix (the block solve assumes M = I)")
+        }
+    }
+}
+
 /// The iteration matrix of an implicit or linearly implicit method, `W = α M + β J`, factored
-/// once and solved against many times (every stage, every Newton iteration).
+/// once and solved against many times (every stage, every Newton iteration): the seam through
+/// which the stiff methods reach a linear solver.
 ///
 /// Rosenbrock methods use `W = M/(γ h) − J` (α = 1/(γh), β = −1) and SDIRK Newton iterations
-/// `W = M − γ h J` (α = 1, β = −γh). For `Double` and `Float` the factorization is
-/// DenseLinearAlgebra's ``LUFactorization`` (its Swift kernel for the small systems of most
-/// stiff problems, LAPACK's `?getrf`/`?getrs` above its crossover); for first-order dual numbers
-/// over `Double` (forward-mode sensitivities) ``FirstOrderDualLU``, which factors only the primal
-/// part; for other scalars a partial-pivoting LU in Swift with the same semantics.
+/// `W = M − γ h J` (α = 1, β = −γh). The solver follows the resolved ``JacobianStructure``:
+///
+/// - **dense**: ``DenseIterationMatrix``, LU of the full `n × n` matrix.
+/// - **variational** (`stateCount = b`, `n = b (1 + m)`): `J` holds only its first block column
+///   `[A; C_1; …; C_m]` (`n × b`). `W` is block lower triangular with every diagonal block
+///   `W₀ = α I + β A`, so one LU of `W₀` (`b × b`) serves all: `W x = r` is
+///
+///       W₀ x₀ = r₀,    W₀ x_k = r_k − β C_k x₀   (k = 1 … m),
+///
+///   block forward substitution, as CVODES' simultaneous corrector solves the sensitivity
+///   systems with the state's Newton matrix (Cao, Li, Petzold & Serban 2003, §3; CVODES
+///   guide, "Forward sensitivity analysis"). Factorization `O(b³)` instead of `O(n³)`, storage
+///   `O(n b)` instead of `O(n²)`, a solve `O(n b)`.
+///
 /// A zero pivot is reported as `false` from ``factor(alpha:beta:J:mass:stats:)``: the caller
 /// rejects the step and retries with a smaller one, never crashes.
-///
-/// The storage is chosen by the scalar type, which is known when the solver is specialised: the
-/// `Scalar.self == Double.self` tests fold away, and factor and solve reach the factors in place
-/// (no copy of an enum payload, no retain of its buffers, on every call).
 public struct IterationMatrix<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
-    /// `Double`: `W` is assembled here, then factored by exchanging buffers with `luDouble`.
-    @usableFromInline var assemblyDouble: Matrix<Double>?
-    @usableFromInline var luDouble: LUFactorization<Double>?
-    @usableFromInline var assemblyFloat: Matrix<Float>?
-    @usableFromInline var luFloat: LUFactorization<Float>?
-    /// First-order dual numbers over `Double`: the primal factors and the partials of `W`.
-    @usableFromInline var dual: FirstOrderDualLU<Scalar>?
-    /// Any other scalar type.
-    @usableFromInline var generic: GenericLU<Scalar>?
-    /// The `(α, β)` of the current factorization, and whether it is valid.
-    @usableFromInline var _alpha = 0.0
-    @usableFromInline var _beta = 0.0
-    @usableFromInline var _isFactored = false
-    public var alpha: Double { _alpha }
-    public var beta: Double { _beta }
-    public var isFactored: Bool { _isFactored }
+    /// `n` for the dense solver, `b` for the variational one.
+    @usableFromInline let blockSize: Int
+    @usableFromInline let isVariational: Bool
+    /// The dense LU of `W` (dense), or of the diagonal block `W₀` (variational).
+    @usableFromInline var dense: DenseIterationMatrix<Scalar>
+    /// Variational: `A` copied out of `J`'s first block column, `b × b` column-major.
+    @usableFromInline var diagonalBlock: [Scalar]
+    /// Variational: `−β [C_1; …; C_m]`, `(n − b) × b` column-major.
+    @usableFromInline var coupling: [Scalar]
 
+    public var alpha: Double { dense.alpha }
+    public var beta: Double { dense.beta }
+    public var isFactored: Bool { dense.isFactored }
+    /// Whether `W` is one dense `n × n` matrix (its `J` the full `n × n` Jacobian).
+    public var isDense: Bool { !isVariational }
+
+    /// The dense LU for `n` components.
     public init(count n: Int) {
+        self.init(count: n, structure: .dense)
+    }
+
+    /// The solver for `structure` (resolved: see ``JacobianStructure/resolved(count:hasMass:solver:)``).
+    public init(count n: Int, structure: JacobianStructure) {
         self.n = n
-        if Scalar.self == Double.self {
-            assemblyDouble = try! Matrix(rows: n, columns: n, repeating: 0)
-            luDouble = try! LUFactorization(dimension: n)
-        } else if Scalar.self == Float.self {
-            assemblyFloat = try! Matrix(rows: n, columns: n, repeating: 0)
-            luFloat = try! LUFactorization(dimension: n)
-        } else if Scalar.firstOrderPartialCount != nil {
-            dual = FirstOrderDualLU(count: n)
+        if case .variational(let b) = structure, b < n, b >= 1, n % b == 0 {
+            blockSize = b
+            isVariational = true
+            dense = DenseIterationMatrix(count: b)
+            diagonalBlock = [Scalar](repeating: .zero, count: b * b)
+            coupling = [Scalar](repeating: .zero, count: (n - b) * b)
         } else {
-            generic = GenericLU(count: n)
+            blockSize = n
+            isVariational = false
+            dense = DenseIterationMatrix(count: n)
+            diagonalBlock = []
+            coupling = []
         }
     }
 
     /// Forms `W = α M + β J` (`M` column-major, `nil` for the identity) and factors it. Returns
-    /// `false` when `W` is singular (or has non-finite entries).
+    /// `false` when `W` is singular (or has non-finite entries). `J` is laid out as the
+    /// structure stores it (variational: the `n × b` first block column; `mass` must be `nil`).
     @inlinable
     public mutating func factor(alpha: Double, beta: Double, J: [Scalar], mass: [Double]?, stats: inout SolverStats) -> Bool {
-        _alpha = alpha
-        _beta = beta
-        stats.nluFactorizations += 1
-        let n = self.n
-        var ok = true
-        if Scalar.self == Double.self {
-            // Scalar is Double here: view J as [Double].
-            J.withUnsafeBufferPointer { jb in
-                jb.withMemoryRebound(to: Double.self) { jd in
-                    assemblyDouble!.withUnsafeMutableBufferPointer { w in
-                        ok = Self.assemble(into: w, jd, alpha: alpha, beta: beta, mass: mass, n: n)
-                    }
-                }
-            }
-            if ok {
-                do { try luDouble!.factor(exchanging: &assemblyDouble!) } catch { ok = false }
-            }
-        } else if Scalar.self == Float.self {
-            for j in 0..<n { for i in 0..<n {
-                let v = Float(entry(i, j, alpha: alpha, beta: beta, J: J, mass: mass).primal)
-                assemblyFloat![i, j] = v
-                if !v.isFinite { ok = false }
-            } }
-            if ok {
-                do { try luFloat!.factor(exchanging: &assemblyFloat!) } catch { ok = false }
-            }
-        } else if Scalar.firstOrderPartialCount != nil {
-            J.withUnsafeBufferPointer { jb in
-                // An empty system (n = 0) has nothing to factor.
-                guard let base = jb.baseAddress else { return }
-                ok = dual!.factor(alpha: alpha, beta: beta, J: base, mass: mass)
-            }
-        } else {
-            for j in 0..<n { for i in 0..<n { generic!.a[i + j * n] = entry(i, j, alpha: alpha, beta: beta, J: J, mass: mass) } }
-            ok = generic!.factor()
+        guard isVariational else {
+            return dense.factor(alpha: alpha, beta: beta, J: J, mass: mass, stats: &stats)
         }
-        _isFactored = ok
-        return ok
+        return factorVariational(alpha: alpha, beta: beta, J: J, stats: &stats)
     }
 
-    /// Entry `(i, j)` of `α M + β J`.
     @inlinable
-    func entry(_ i: Int, _ j: Int, alpha: Double, beta: Double, J: [Scalar], mass: [Double]?) -> Scalar {
-        let k = i + j * n
-        let m = mass.map { $0[k] } ?? (i == j ? 1 : 0)
-        return J[k].scaled(by: beta) + Scalar(alpha * m)
-    }
-
-    /// `w = α M + β J`; `false` if an entry is not finite.
-    ///
-    /// Branch-free and in unit stride (the identity's diagonal set in a second pass, the
-    /// finiteness test folded into one flag), so that it vectorizes: written entry by entry with
-    /// a test and a branch on each, this assembly took a tenth of a Rodas5P step on HIRES
-    /// (n = 8). The entries are the same to the bit: `α·0` off the diagonal (its sign follows
-    /// `α`'s) and `α·1 = α` on it, added to `β J` as before.
-    @inlinable
-    static func assemble(
-        into w: UnsafeMutableBufferPointer<Double>, _ J: UnsafeBufferPointer<Double>, alpha: Double, beta: Double,
-        mass: [Double]?, n: Int
-    ) -> Bool {
-        let count = n &* n
-        if let mass {
-            mass.withUnsafeBufferPointer { m in
-                for k in 0..<count { w[k] = beta * J[k] + alpha * m[k] }
-            }
-        } else {
-            let offDiagonal = alpha * 0
-            for k in 0..<count { w[k] = beta * J[k] + offDiagonal }
-            var k = 0
-            while k < count {
-                w[k] = beta * J[k] + alpha
-                k &+= n &+ 1
+    mutating func factorVariational(alpha: Double, beta: Double, J: [Scalar], stats: inout SolverStats) -> Bool {
+        let (n, b) = (self.n, blockSize)
+        let rest = n - b
+        var finite = true
+        for j in 0..<b {
+            for i in 0..<b { diagonalBlock[i &+ j &* b] = J[i &+ j &* n] }
+            for r in 0..<rest {
+                let v = J[b &+ r &+ j &* n].scaled(by: -beta)
+                coupling[r &+ j &* rest] = v
+                finite = finite && v.isFiniteScalar
             }
         }
-        var nonFinite = 0
-        for k in 0..<count { nonFinite |= w[k].isFinite ? 0 : 1 }
-        return nonFinite == 0
+        let ok = dense.factor(alpha: alpha, beta: beta, J: diagonalBlock, mass: nil, stats: &stats)
+        return ok && finite
     }
 
     /// Solves `W x = b` in place. Requires a successful ``factor(alpha:beta:J:mass:stats:)``.
@@ -147,70 +142,34 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     /// ``factor(alpha:beta:J:mass:stats:)``.
     @inlinable
     public func solve(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
-        stats.nlinsolves += 1
-        let n = self.n
-        if Scalar.self == Double.self {
-            // Scalar is Double here: the memory is bound to Double.
-            let x = UnsafeMutableRawPointer(b).assumingMemoryBound(to: Double.self)
-            try? luDouble.unsafelyUnwrapped.solve(UnsafeMutableBufferPointer(start: x, count: n))
-        } else if Scalar.self == Float.self {
-            let x = UnsafeMutableRawPointer(b).assumingMemoryBound(to: Float.self)
-            try? luFloat.unsafelyUnwrapped.solve(UnsafeMutableBufferPointer(start: x, count: n))
-        } else if Scalar.firstOrderPartialCount != nil {
-            dual.unsafelyUnwrapped.solve(b)
-        } else {
-            generic.unsafelyUnwrapped.solve(b)
+        guard isVariational else {
+            dense.solve(b, stats: &stats)
+            return
         }
-    }
-}
-
-/// LU with partial pivoting in Swift, for scalar types LAPACK does not know (dual numbers):
-/// Golub & Van Loan, Matrix Computations (4th ed.), Algorithm 3.4.1. Pivoting compares primal
-/// magnitudes, so the pivot sequence is the one the plain-real solve would choose.
-public struct GenericLU<Scalar: DiffEqScalar> {
-    @usableFromInline var a: [Scalar]
-    @usableFromInline var pivots: [Int]
-    @usableFromInline let n: Int
-
-    public init(count n: Int) {
-        self.n = n
-        a = [Scalar](repeating: .zero, count: n * n)
-        pivots = [Int](repeating: 0, count: n)
+        solveVariational(b, stats: &stats)
     }
 
+    /// Block forward substitution; counted as one linear solve.
     @inlinable
-    mutating func factor() -> Bool {
-        for k in 0..<n {
-            var p = k
-            var best = Swift.abs(a[k + k * n].primal)
-            for i in (k + 1)..<Swift.max(n, k + 1) where Swift.abs(a[i + k * n].primal) > best {
-                best = Swift.abs(a[i + k * n].primal)
-                p = i
-            }
-            pivots[k] = p
-            guard best > 0, best.isFinite else { return false }
-            if p != k { for j in 0..<n { a.swapAt(k + j * n, p + j * n) } }
-            let pivot = a[k + k * n]
-            for i in (k + 1)..<Swift.max(n, k + 1) {
-                let l = a[i + k * n] / pivot
-                a[i + k * n] = l
-                for j in (k + 1)..<n { a[i + j * n] = a[i + j * n] - l * a[k + j * n] }
+    func solveVariational(_ x: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+        let (n, b) = (self.n, blockSize)
+        let rest = n - b
+        dense.solve(x, stats: &stats)
+        let tail = x + b
+        coupling.withUnsafeBufferPointer { D in
+            guard let D = D.baseAddress else { return }
+            for j in 0..<b {
+                let xj = x[j]
+                if xj == .zero { continue }
+                let column = D + j &* rest
+                for r in 0..<rest { tail[r] += column[r] * xj }
             }
         }
-        return true
-    }
-
-    @inlinable
-    func solve(_ b: UnsafeMutablePointer<Scalar>) {
-        for k in 0..<n where pivots[k] != k {
-            let t = b[k]
-            b[k] = b[pivots[k]]
-            b[pivots[k]] = t
-        }
-        for i in 0..<n { for j in 0..<i { b[i] = b[i] - a[i + j * n] * b[j] } }
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            for j in (i + 1)..<n { b[i] = b[i] - a[i + j * n] * b[j] }
-            b[i] = b[i] / a[i + i * n]
+        var blockStats = SolverStats()
+        var k = b
+        while k < n {
+            dense.solve(x + k, stats: &blockStats)
+            k &+= b
         }
     }
 }

@@ -113,12 +113,33 @@ public struct DifferenceIncrements: Sendable {
 /// Finite differences follow ``DifferenceIncrements``: increments scaled to each component and
 /// to its error weight (so the evaluator needs the solve's tolerances and the step size), and
 /// columns that came out as rounding error recomputed with larger increments.
+///
+/// **Structure.** For a ``JacobianStructure/variational(stateCount:)`` Jacobian only the first
+/// block column (`n × b`, column-major) is evaluated and stored. For a
+/// ``JacobianStructure/sparse(_:)`` one, differences and forward-mode AD go by column colouring
+/// (``SparsityPattern/columnColoring(columns:)``): all columns of one colour are perturbed (or
+/// seeded) at once, one evaluation of `f` (one dual direction) per colour; entries outside the
+/// pattern stay zero. Each entry then equals the dense evaluation's to the bit: the increment of
+/// column `j` is the dense one, `f_i` depends on no other column of `j`'s colour, and the
+/// rounding test sees the same largest change (rows outside the pattern change by exactly 0).
 public struct JacobianEvaluator<F: ODEFunction> {
     public typealias Scalar = F.Scalar
     public enum Kind: Sendable { case analytic, forwardAD, finiteDifference, centralDifference }
 
     public let kind: Kind
     @usableFromInline let n: Int
+    /// Columns stored: `n`, or the state count of a variational structure.
+    public let storedColumns: Int
+    /// The pattern and colouring of a sparse structure (not for an analytic Jacobian).
+    @usableFromInline let pattern: SparsityPattern?
+    @usableFromInline let coloring: ColumnColoring?
+    /// Coloured differences: the columns of colour `c` are
+    /// `colorColumns[colorStart[c] ..< colorStart[c + 1]]`; their increments in `increment`.
+    @usableFromInline let colorStart: [Int]
+    @usableFromInline let colorColumns: [Int]
+    @usableFromInline var increment: [Double]
+    @usableFromInline var denominator: [Double]
+    @usableFromInline var retries: [Int]
     @usableFromInline let increments: DifferenceIncrements
     @usableFromInline var perturbed: [Scalar]
     @usableFromInline var fPerturbed: [Scalar]
@@ -128,8 +149,11 @@ public struct JacobianEvaluator<F: ODEFunction> {
     public var roundingRetries: Int { _roundingRetries }
     @usableFromInline var _roundingRetries = 0
 
-    public init(_ f: F, count n: Int, source: JacobianSource = .automatic) {
+    /// The evaluator for `f` on `n` components; `structure` as resolved by the stepper
+    /// (``JacobianStructure/resolved(count:hasMass:solver:)``).
+    public init(_ f: F, count n: Int, source: JacobianSource = .automatic, structure: JacobianStructure = .dense) {
         self.n = n
+        storedColumns = structure.storedColumns(count: n)
         switch source {
         case .finiteDifferences: kind = .finiteDifference
         case .centralDifferences: kind = .centralDifference
@@ -148,7 +172,41 @@ public struct JacobianEvaluator<F: ODEFunction> {
         perturbed = [Scalar](repeating: .zero, count: n)
         fPerturbed = [Scalar](repeating: .zero, count: n)
         fMinus = kind == .centralDifference ? fPerturbed : []
+        if case .sparse(let pattern) = structure, kind != .analytic, pattern.rows == n, pattern.columns == n {
+            let coloring = pattern.columnColoring()
+            var start = [Int](repeating: 0, count: coloring.count + 1)
+            for c in coloring.colors { start[c + 1] += 1 }
+            for c in 0..<coloring.count { start[c + 1] += start[c] }
+            var columns = [Int](repeating: 0, count: n)
+            var fill = start
+            for j in 0..<n {
+                columns[fill[coloring.colors[j]]] = j
+                fill[coloring.colors[j]] += 1
+            }
+            self.pattern = pattern
+            self.coloring = coloring
+            colorStart = start
+            colorColumns = columns
+            increment = [Double](repeating: 0, count: n)
+            denominator = [Double](repeating: 0, count: n)
+            retries = [Int](repeating: 0, count: n)
+        } else {
+            pattern = nil
+            coloring = nil
+            colorStart = []
+            colorColumns = []
+            increment = []
+            denominator = []
+            retries = []
+        }
     }
+
+    /// The entries of the `J` buffer the evaluator writes: `n × storedColumns`.
+    public var storageCount: Int { n * storedColumns }
+
+    /// Evaluations of `f` (or dual chunks) per Jacobian saved by colouring: the number of
+    /// colours of a sparse structure, `nil` without one.
+    public var colorCount: Int? { coloring?.count }
 
     /// Whether ``evaluate(_:_:t:u:fu:h:tolerance:into:stats:)`` differences `f` (and so needs
     /// `fu` to be `f(t, u)` exactly).
@@ -168,10 +226,18 @@ public struct JacobianEvaluator<F: ODEFunction> {
             f.jacobian(&J, u, p, Scalar(t))
         case .forwardAD:
             stats.njacsAD += 1
-            f.forwardModeJacobian(&J, u, p, Scalar(t))
+            if let pattern, let coloring {
+                f.forwardModeJacobian(&J, u, p, Scalar(t), pattern: pattern, coloring: coloring)
+            } else {
+                f.forwardModeJacobian(&J, u, p, Scalar(t))
+            }
         case .finiteDifference, .centralDifference:
             stats.njacsFiniteDifference += 1
-            differences(f, p, t: t, u: u, fu: fu, h: h, tolerance: tolerance, into: &J, stats: &stats)
+            if coloring != nil {
+                coloredDifferences(f, p, t: t, u: u, fu: fu, h: h, tolerance: tolerance, into: &J, stats: &stats)
+            } else {
+                differences(f, p, t: t, u: u, fu: fu, h: h, tolerance: tolerance, into: &J, stats: &stats)
+            }
         }
     }
 
@@ -190,7 +256,7 @@ public struct JacobianEvaluator<F: ODEFunction> {
         }
         let sigma0 = increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
         for m in 0..<n { perturbed[m] = u[m] }
-        for j in 0..<n {
+        for j in 0..<storedColumns {
             let uj = u[j]
             let x = uj.primal
             let scale = tolerance.scale(j, x, x)
@@ -240,6 +306,93 @@ public struct JacobianEvaluator<F: ODEFunction> {
                     for i in 0..<n { J[i + column] = (fPerturbed[i] - fu[i]).scaled(by: inv) }
                 }
                 break
+            }
+        }
+    }
+
+    /// ``differences(_:_:t:u:fu:h:tolerance:into:stats:)`` by colour: one evaluation of `f` (two
+    /// for central differences) perturbs every column of a colour by its own increment, and a
+    /// column whose change is rounding error grows its increment and repeats its colour (the
+    /// other columns of the colour get the same quotients again), each column at most
+    /// ``DifferenceIncrements/maxRetries`` times, as in the dense form.
+    @inlinable
+    mutating func coloredDifferences(
+        _ f: F, _ p: [Scalar], t: Double, u: [Scalar], fu: [Scalar], h: Double, tolerance: ErrorScale,
+        into J: inout [Scalar], stats: inout SolverStats
+    ) {
+        guard let pattern else { return }
+        let n = self.n
+        let central = kind == .centralDifference
+        let time = Scalar(t)
+        var squares = 0.0
+        for i in 0..<n {
+            let v = fu[i].primal / tolerance.scale(i, u[i].primal, u[i].primal)
+            squares += v * v
+        }
+        let sigma0 = increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
+        for m in 0..<n { perturbed[m] = u[m] }
+        for c in 0..<(colorStart.count - 1) {
+            let group = colorStart[c]..<colorStart[c + 1]
+            for e in group {
+                let j = colorColumns[e]
+                let x = u[j].primal
+                increment[j] = increments.increment(x, scale: tolerance.scale(j, x, x), minimum: sigma0)
+                retries[j] = 0
+            }
+            var pending = true
+            while pending {
+                for e in group {
+                    let j = colorColumns[e]
+                    perturbed[j] = u[j] + Scalar(increment[j])
+                    denominator[j] = perturbed[j].primal - u[j].primal
+                }
+                f(&fPerturbed, perturbed, p, time)
+                stats.nf += 1
+                if central {
+                    for e in group {
+                        let j = colorColumns[e]
+                        perturbed[j] = u[j] - Scalar(increment[j])
+                        denominator[j] += u[j].primal - perturbed[j].primal
+                    }
+                    f(&fMinus, perturbed, p, time)
+                    stats.nf += 1
+                }
+                for e in group { perturbed[colorColumns[e]] = u[colorColumns[e]] }
+                pending = false
+                for e in group {
+                    let j = colorColumns[e]
+                    if retries[j] < 0 { continue }
+                    var change = 0.0
+                    var magnitude = 0.0
+                    for k in pattern.columnStart[j]..<pattern.columnStart[j + 1] {
+                        let i = pattern.rowIndices[k]
+                        let a = fPerturbed[i].primal
+                        let b = central ? fMinus[i].primal : fu[i].primal
+                        let d = Swift.abs(a - b)
+                        if d > change {
+                            change = d
+                            magnitude = Swift.max(Swift.abs(a), Swift.abs(b))
+                        }
+                    }
+                    let x = u[j].primal
+                    if retries[j] < DifferenceIncrements.maxRetries && increments.isRounding(change: change, magnitude: magnitude)
+                        && increment[j] * DifferenceIncrements.growth <= increments.ceiling(x, scale: tolerance.scale(j, x, x))
+                    {
+                        increment[j] *= DifferenceIncrements.growth
+                        retries[j] += 1
+                        _roundingRetries += 1
+                        pending = true
+                        continue
+                    }
+                    let inv = 1 / denominator[j]
+                    let column = j * n
+                    for k in pattern.columnStart[j]..<pattern.columnStart[j + 1] {
+                        let i = pattern.rowIndices[k]
+                        J[i + column] = central ? (fPerturbed[i] - fMinus[i]).scaled(by: inv) : (fPerturbed[i] - fu[i]).scaled(by: inv)
+                    }
+                    // Done: later repeats of this colour leave the column as it is.
+                    retries[j] = -1 - retries[j]
+                }
             }
         }
     }

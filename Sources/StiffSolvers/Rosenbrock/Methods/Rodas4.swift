@@ -13,7 +13,11 @@ import DiffEqCore
 /// code rodas.f (version of October 28, 1996, subroutine ROCOEF, METH = 1).
 public struct Rodas4: RosenbrockAlgorithm, Sendable {
     public var jacobian: JacobianSource
-    public init(jacobian: JacobianSource = .automatic) { self.jacobian = jacobian }
+    public var linearSolver: LinearSolver
+    public init(jacobian: JacobianSource = .automatic, linearSolver: LinearSolver = .automatic) {
+        self.jacobian = jacobian
+        self.linearSolver = linearSolver
+    }
     public var tableau: RosenbrockTableau { .rodas4 }
 }
 

@@ -16,7 +16,11 @@ import DiffEqCore
 /// conditions up to order 4 checked by ``RosenbrockTableau``.
 public struct Rodas5P: RosenbrockAlgorithm, Sendable {
     public var jacobian: JacobianSource
-    public init(jacobian: JacobianSource = .automatic) { self.jacobian = jacobian }
+    public var linearSolver: LinearSolver
+    public init(jacobian: JacobianSource = .automatic, linearSolver: LinearSolver = .automatic) {
+        self.jacobian = jacobian
+        self.linearSolver = linearSolver
+    }
     public var tableau: RosenbrockTableau { .rodas5P }
 }
 

@@ -15,7 +15,11 @@ import DiffEqCore
 /// `h/6 (k1 − 2k2 + k3)` and the interpolant `y0 + h(θ(1−θ)/(1−2d) k1 + θ(θ−2d)/(1−2d) k2)`).
 public struct Rosenbrock23: RosenbrockAlgorithm, Sendable {
     public var jacobian: JacobianSource
-    public init(jacobian: JacobianSource = .automatic) { self.jacobian = jacobian }
+    public var linearSolver: LinearSolver
+    public init(jacobian: JacobianSource = .automatic, linearSolver: LinearSolver = .automatic) {
+        self.jacobian = jacobian
+        self.linearSolver = linearSolver
+    }
     public var tableau: RosenbrockTableau { .rosenbrock23 }
 }
 

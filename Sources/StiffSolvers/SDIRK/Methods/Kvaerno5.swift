@@ -16,10 +16,14 @@ import DiffEqCore
 public struct Kvaerno5: SDIRKAlgorithm {
     public var jacobian: JacobianSource
     public var newton: SDIRKNewtonOptions
+    public var linearSolver: LinearSolver
 
-    public init(jacobian: JacobianSource = .automatic, newton: SDIRKNewtonOptions = .init()) {
+    public init(
+        jacobian: JacobianSource = .automatic, newton: SDIRKNewtonOptions = .init(), linearSolver: LinearSolver = .automatic
+    ) {
         self.jacobian = jacobian
         self.newton = newton
+        self.linearSolver = linearSolver
     }
 
     public var tableau: SDIRKTableau { .kvaerno5 }
