@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv-peers
 .venv-peers/bin/pip install --upgrade pip
 .venv-peers/bin/pip install "jax[cpu]" diffrax optax
-.venv-peers/bin/pip install --index-url https://download.pytorch.org/whl/cpu torch
+# The CPU-only build of torch, from the same package index as the rest (the default build pulls in
+# several GB of CUDA libraries that a machine without a GPU never uses); the plain build if the
+# index does not carry the CPU one.
+.venv-peers/bin/pip install "torch==2.13.0+cpu" || .venv-peers/bin/pip install torch
 .venv-peers/bin/pip install torchdiffeq
 echo "installed; run: swift run -c release neural-bench"
