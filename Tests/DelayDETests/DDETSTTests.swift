@@ -201,3 +201,64 @@ func solveDDE<D: DDEFunction>(_ prob: DDEProblem<D>, _ method: some MethodOfStep
         }
     }
 }
+
+/// A stiff delay equation with an analytic solution (constructed, not from the RADAR5 set):
+/// u'(t) = −10⁴(u(t) − sin t) + cos t + (u(t − 1) − sin(t − 1)), φ(t) = sin t, t ∈ [0, 100];
+/// u = sin t. Rodas5P takes steps set by accuracy (hundreds) where an explicit method is held to
+/// |hλ| ≲ 3 (10⁴ steps per unit of time). Rodas4 and KenCarp4 are checked against themselves on
+/// the same equation as an ODE (the delayed term is then zero): Rodas4 takes 67 000 steps there
+/// too (66 987 as an ODE, 66 935 as a DDE). KenCarp4's third-order dense output is 1 100
+/// tolerances off between its steps as an ODE, and 4 700 as a DDE, whose delayed term reads the
+/// same interpolant: a known issue (DESIGN.md, the ESDIRKs' interpolants), recorded below.
+@Suite struct StiffDDETests {
+    static let tol = 1e-8
+
+    static func worst(_ sol: ODESolution<Double>) throws -> Double {
+        var worst = 0.0
+        for t in stride(from: 0.5, through: 100, by: 0.5) {
+            let u = try sol(t)[0]
+            worst = max(worst, abs(u - Foundation.sin(t)) / (tol * (1 + abs(Foundation.sin(t)))))
+        }
+        return worst
+    }
+
+    static func dde() -> DDEProblem<ClosureDDE<Double>> {
+        let f: ClosureDDE<Double>.Function = { du, u, h, p, t in
+            let delayed = h(p, t - 1, idxs: 0) - Foundation.sin(t - 1)
+            du[0] = -1e4 * (u[0] - Foundation.sin(t)) + Foundation.cos(t) + delayed
+        }
+        return DDEProblem(f: f, u0: [0.0], history: { _, t in [Foundation.sin(t)] }, tspan: (0, 100), constantLags: [1])
+    }
+
+    @Test func rodas5PWithinTolerances() throws {
+        let sol = try solve(Self.dde(), MethodOfSteps(Rodas5P()), reltol: Self.tol, abstol: .scalar(Self.tol))
+        #expect(sol.retcode == .success)
+        let e = try Self.worst(sol)
+        #expect(e < 10, "\(e) tolerances, \(sol.stats.naccept) steps")
+        #expect(sol.stats.naccept < 2_000, "\(sol.stats.naccept) steps")
+    }
+
+    @Test func rodas4AndKenCarp4AsOnTheODE() throws {
+        let ode = ODEProblem(
+            ClosureRHS<Double>({ du, u, _, t in du[0] = -1e4 * (u[0] - Foundation.sin(t)) + Foundation.cos(t) }),
+            u0: [0.0], tspan: (0, 100))
+        let pairs: [(ODESolution<Double>, ODESolution<Double>, String)] = [
+            (try solve(Self.dde(), MethodOfSteps(Rodas4()), reltol: Self.tol, abstol: .scalar(Self.tol)),
+             try solve(ode, Rodas4(), reltol: Self.tol, abstol: .scalar(Self.tol), dtmax: 1), "Rodas4"),
+            (try solve(Self.dde(), MethodOfSteps(KenCarp4()), reltol: Self.tol, abstol: .scalar(Self.tol)),
+             try solve(ode, KenCarp4(), reltol: Self.tol, abstol: .scalar(Self.tol), dtmax: 1), "KenCarp4"),
+        ]
+        for (dde, plain, name) in pairs {
+            #expect(dde.retcode == .success, "\(name)")
+            #expect(Double(dde.stats.naccept) <= 1.1 * Double(plain.stats.naccept), "\(name): \(dde.stats.naccept) vs \(plain.stats.naccept) steps")
+            let (a, b) = (try Self.worst(dde), try Self.worst(plain))
+            if name == "KenCarp4" {
+                withKnownIssue("KenCarp4's third-order interpolant as the history: DDE \(a), ODE \(b) tolerances") {
+                    #expect(a <= 3 * max(b, 1))
+                }
+            } else {
+                #expect(a <= 3 * max(b, 1), "\(name): DDE \(a), ODE \(b) tolerances")
+            }
+        }
+    }
+}
