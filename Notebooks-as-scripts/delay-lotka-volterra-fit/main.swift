@@ -86,8 +86,9 @@ struct FitRecord: Encodable {
 }
 
 /// Adam(0.1) for `iterations` steps on the first `trainable` parameters. The lag, when trained,
-/// is kept at or above 0.01 (a lag must stay positive; the iterations where that bound acted
-/// are reported).
+/// is trained as log τ (∂L/∂log τ = τ·∂L/∂τ): a lag must stay positive, and a step of 0.1 on τ
+/// itself would take τ = 0.1 to zero at the first update. It is still kept at or above 1e-3
+/// (the iterations where that bound acted are reported).
 func fit(name: String, trainable: Int) throws -> (FitRecord, [[Double]]) {
     let start = [2.2, 1.0, 2.0, 0.4, 0.1]
     var x = start
@@ -103,16 +104,24 @@ func fit(name: String, trainable: Int) throws -> (FitRecord, [[Double]]) {
         if it == 0 { firstGradient = g }
         if it == iterations { break }
         var theta = Array(x[0..<trainable])
-        try adam.update(&theta, gradient: g)
+        var gTheta = g
+        if trainable == 5 {
+            theta[4] = log(x[4])
+            gTheta[4] = g[4] * x[4]
+        }
+        try adam.update(&theta, gradient: gTheta)
         for i in 0..<trainable { x[i] = theta[i] }
-        if trainable == 5 && x[4] < 0.01 {
-            x[4] = 0.01
-            clamped.append(it + 1)
+        if trainable == 5 {
+            x[4] = exp(theta[4])
+            if x[4] < 1e-3 {
+                x[4] = 1e-3
+                clamped.append(it + 1)
+            }
         }
     }
     let fd = try centralDifferences(start, count: trainable)
     let maxRel = zip(firstGradient, fd).map { abs($0 - $1) / max(abs($1), 1e-12) }.max() ?? 0
-    let names = ["alpha", "beta", "delta", "gamma", "tau"]
+    let names = ["alpha", "beta", "delta", "gamma", "tau (trained as log tau)"]
     return (
         FitRecord(
             name: name, trainable: Array(names[0..<trainable]), start: start, final: x, lossStart: losses[0],
@@ -180,6 +189,6 @@ try out.gnuplot("""
 for r in [rates, withLag] {
     print("\(r.name): loss \(sig(r.lossStart)) -> \(sig(r.lossFinal)); p = \(r.final.map { sig($0, 5) }); "
         + "first gradient vs central differences: max relative difference \(sig(r.firstGradientMaxRelativeDifference, 2))"
-        + (r.lagClampedAtIterations.isEmpty ? "" : "; lag held at 0.01 at iterations \(r.lagClampedAtIterations)"))
+        + (r.lagClampedAtIterations.isEmpty ? "" : "; lag held at 1e-3 at \(r.lagClampedAtIterations.count) iterations"))
 }
 print("wrote \(out.folder.path): delay-lotka-volterra-fit.json, loss.csv, trajectories.csv, loss.png, fit.png, training.gif")
