@@ -262,3 +262,21 @@ func solveDDE<D: DDEFunction>(_ prob: DDEProblem<D>, _ method: some MethodOfStep
         }
     }
 }
+
+/// State-dependent tracking: on B1 the delayed time exp(1 − 1/t) reaches t0 = 0.1 at
+/// t* = 1/(1 − log 0.1), where u'' of the solution may jump (u' jumps at t0 in general); the
+/// callback locates t* on the dense output and the solve steps exactly onto it.
+@Test func dependentLagDiscontinuityIsAStepPoint() throws {
+    let f: ClosureDDE<Double>.Function = { du, u, h, p, t in du[0] = 1 - h(p, Foundation.exp(1 - 1 / t), idxs: 0) }
+    let lag: DependentLag = { _, _, t in t - Foundation.exp(1 - 1 / t) }
+    let prob = DDEProblem(
+        f: f, u0: [Foundation.log(0.1)], history: { _, t in [Foundation.log(t)] }, tspan: (0.1, 10), dependentLags: [lag])
+    let target = 1 / (1 - Foundation.log(0.1))
+    let on = try solve(prob, MethodOfSteps(Tsit5()), reltol: 1e-8, abstol: 1e-8)
+    let off = try solve(prob, MethodOfSteps(Tsit5(), trackDiscontinuities: false), reltol: 1e-8, abstol: 1e-8)
+    #expect(on.retcode == .success && off.retcode == .success)
+    let nearestOn = on.t.map { abs($0 - target) }.min()!
+    let nearestOff = off.t.map { abs($0 - target) }.min()!
+    #expect(nearestOn < 1e-12, "closest step point to t* = \(target): \(nearestOn)")
+    #expect(nearestOff > 1e-6, "without tracking: \(nearestOff)")
+}
