@@ -206,3 +206,26 @@ package.targets += [
     .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams"]),
     .testTarget(name: "StochasticDETests", dependencies: ["StochasticDE", "RandomStreams", "DiffEqCore"]),
 ]
+
+// MARK: Delay differential equations (issue #18): the method of steps around every native method
+// with dense output (the history is the integrator's appendable dense output).
+package.products += [
+    .library(name: "DelayDE", targets: ["DelayDE"]),
+]
+package.targets += [
+    .target(name: "DelayDE", dependencies: ["DiffEqCore", "ExplicitRK", "StiffSolvers"]),
+    .testTarget(
+        name: "DelayDETests", dependencies: ["DelayDE", "DiffEqCore", "ExplicitRK", "StiffSolvers"], exclude: ["Reference"]),
+]
+package.products += [
+    .executable(name: "delay-lotka-volterra-fit", targets: ["delay-lotka-volterra-fit"]),
+    .executable(name: "dde-bench", targets: ["dde-bench"]),
+]
+package.targets += [
+    .executableTarget(
+        name: "delay-lotka-volterra-fit", dependencies: ["DelayDE", "DiffEq", "NeuralNetworks", "NotebookSupport"],
+        path: "Notebooks-as-scripts/delay-lotka-volterra-fit", swiftSettings: scriptSettings),
+    .executableTarget(
+        name: "dde-bench", dependencies: ["DelayDE", "DiffEq", "NotebookSupport"], path: "Benchmarks/dde-bench",
+        swiftSettings: scriptSettings),
+]

@@ -1,0 +1,197 @@
+import DiffEqCore
+
+/// The method of steps around a native ODE method with dense output (Bellen & Zennaro,
+/// *Numerical Methods for Delay Differential Equations*, 2003, ch. 3-4): the delay equation is
+/// integrated as an ODE whose right-hand side reads the past from the solution's own dense
+/// output (``DelayedRHS``, ``DDEHistory``), by the method's own stepper and the shared
+/// ``ODEIntegrator`` loop, with no copy of any stepper.
+///
+/// - **Discontinuity tracking** (on by default): the initial point `t0`, where `u'` jumps from
+///   `φ'(t0)` to `f(t0)` (or `u` itself jumps when `u0 ≠ φ(t0)`), propagates through the
+///   constant lags to `t0 + τ_i`, `t0 + τ_i + τ_j`, …, raising the order of the jump by one at
+///   each level (Bellen & Zennaro §4.1). The points up to the level where the jump is in a
+///   derivative above the method's order are passed to the integrator as `tstops`, so no step
+///   straddles one and the method keeps its order (`MethodOfStepsTests` measures the order with
+///   tracking on and off).
+/// - **Steps longer than the smallest lag** are not taken: `dtmax` is capped at the smallest
+///   constant lag, so every delayed time of a stage lies in a step already accepted. (DelayDiffEq.jl
+///   instead iterates a fixed point on the current step's interpolant; that needs the step to be
+///   redone inside the integrator loop, which this wrapper does not change.) A state-dependent or
+///   vanishing lag shorter than the step reads the last step's polynomial extrapolated (the
+///   zeroth iterate of that fixed point), which costs order only where the lag is that short.
+/// - **State-dependent lags** bound no step; where `t − τ(u(t), p, t)` crosses a known
+///   discontinuity, a continuous callback on the dense output locates the point and the step is
+///   cut there (`DependentLagTracker`), up to the method's order.
+///
+/// Works with every native method with dense output: `Tsit5`, `DP5`, `BS3`, `Vern6`-`Vern9`,
+/// `Rosenbrock23`, `Rodas4`, `Rodas5P`, `KenCarp4`, `Kvaerno5`, `TRBDF2` (their
+/// ``MethodOfStepsAlgorithm`` conformances are in this module).
+///
+/// ```swift
+/// let sol = try solve(prob, MethodOfSteps(Tsit5()), reltol: 1e-8, abstol: 1e-10)
+/// ```
+public struct MethodOfSteps<A: MethodOfStepsAlgorithm>: Sendable {
+    public let algorithm: A
+    /// Step onto the propagated discontinuities (default `true`).
+    public var trackDiscontinuities: Bool
+    /// The most propagated points passed as stops (many lags multiply them); past it the solve
+    /// is refused with ``DDEError/solve(_:)`` (``DiffEqError/invalidStepOption(_:)``).
+    public var maxDiscontinuities: Int
+
+    public init(_ algorithm: A, trackDiscontinuities: Bool = true, maxDiscontinuities: Int = 100_000) {
+        self.algorithm = algorithm
+        self.trackDiscontinuities = trackDiscontinuities
+        self.maxDiscontinuities = maxDiscontinuities
+    }
+
+    public var name: String { "MethodOfSteps(\(algorithm.name))" }
+}
+
+/// A native method the method of steps can wrap: it builds its own ``ODEIntegrator`` for the
+/// delayed right-hand side and hands it to the driver.
+public protocol MethodOfStepsAlgorithm: Sendable {
+    var name: String { get }
+    /// The order of the propagated solution: how many levels of propagated discontinuities
+    /// matter to it.
+    var methodOrder: Int { get }
+    /// Builds the integrator for `problem` and runs `driver` on it.
+    func runMethodOfSteps<D: DDEFunction>(
+        _ problem: ODEProblem<DelayedRHS<D>>, options: SolveOptions, driver: inout MethodOfStepsDriver<D>
+    ) throws(DiffEqError) -> ODESolution<D.Scalar>
+}
+
+/// Steps an integrator of the delayed right-hand side, appending each accepted step to the
+/// history it reads.
+public struct MethodOfStepsDriver<D: DDEFunction> {
+    @usableFromInline let history: DDEHistory<D.Scalar>
+    @usableFromInline let tracker: DependentLagTracker?
+    @usableFromInline let plainP: [Double]
+
+    @usableFromInline init(history: DDEHistory<D.Scalar>, tracker: DependentLagTracker?, p: [Double]) {
+        self.history = history
+        self.tracker = tracker
+        self.plainP = p
+    }
+
+    @inlinable
+    public mutating func run<S: ODEStepper>(_ integrator: inout ODEIntegrator<S>) -> ODESolution<D.Scalar>
+    where S.Function == DelayedRHS<D> {
+        if let tracker { _ = tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) }
+        while integrator.step() {
+            history.append(from: integrator.interpolant)
+            if let tracker, tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) {
+                // The step was cut at a located discontinuity: restart the method there (an FSAL
+                // method would otherwise start the next step from f at the uncut step's end).
+                integrator.u = integrator.u
+            }
+        }
+        return integrator.solution
+    }
+}
+
+/// The points where the initial discontinuity at `t0` propagates through the constant `lags`,
+/// `levels` levels deep (sums of up to `levels` lags), strictly inside `(t0, t1)`, sorted, with
+/// points within rounding of each other merged.
+public func propagatedDiscontinuities(
+    t0: Double, t1: Double, lags: [Double], levels: Int, limit: Int = 100_000
+) throws(DDEError) -> [Double] {
+    try propagatedDiscontinuityLevels(t0: t0, t1: t1, lags: lags, levels: levels, limit: limit).map(\.t)
+}
+
+/// ``propagatedDiscontinuities(t0:t1:lags:levels:limit:)`` with the level of each point (the
+/// fewest lags that reach it).
+@usableFromInline
+func propagatedDiscontinuityLevels(
+    t0: Double, t1: Double, lags: [Double], levels: Int, limit: Int
+) throws(DDEError) -> [(t: Double, level: Int)] {
+    let tolerance = 8 * Swift.max(Swift.abs(t0), Swift.abs(t1), 1).ulp
+    func merged(_ points: [Double]) -> [Double] {
+        var out: [Double] = []
+        for s in points.sorted() where out.last.map({ s - $0 > tolerance }) ?? true { out.append(s) }
+        return out
+    }
+    var frontier = [t0]
+    var all: [(t: Double, level: Int)] = []
+    let distinct = merged(lags)
+    var level = 0
+    while level < levels && !frontier.isEmpty {
+        level += 1
+        var next: [Double] = []
+        for s in frontier {
+            for tau in distinct where s + tau < t1 - tolerance { next.append(s + tau) }
+        }
+        frontier = merged(next)
+        for s in frontier where !all.contains(where: { Swift.abs($0.t - s) <= tolerance }) { all.append((s, level)) }
+        guard all.count <= limit else {
+            throw .solve(.invalidStepOption(
+                "the lags propagate more than \(limit) discontinuities over the span: raise maxDiscontinuities or turn tracking off"))
+        }
+    }
+    return all.sorted { $0.t < $1.t }
+}
+
+/// Solves a delay differential equation by the method of steps. Invalid input throws before any
+/// work; a failure during the solve is a return code on the partial solution, as for an ODE.
+/// The solution's dense output (`sol(t)`) covers `[t0, t1]`; `dense` is always on, since the
+/// history is that dense output.
+@inlinable
+public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
+    _ problem: DDEProblem<D>, _ method: MethodOfSteps<A>, options: SolveOptions
+) throws(DDEError) -> ODESolution<D.Scalar> {
+    let lags = try problem.validate()
+    let (t0, t1) = problem.tspan
+    var inner = options
+    inner.dense = true
+    if let smallest = lags.min() {
+        inner.dtmax = Swift.min(options.dtmax ?? (t1 - t0), smallest)
+    }
+    // Order of the jump at t0: 0 when u itself jumps (u0 ≠ φ(t0)), 1 when only u' does.
+    var phi = problem.u0
+    problem.f.initialHistory(&phi, problem.p, D.Scalar(t0))
+    let startOrder = zip(phi, problem.u0).allSatisfy { $0.primal == $1.primal } ? 1 : 0
+    let order = method.algorithm.methodOrder
+    var points: [(t: Double, level: Int)] = []
+    if method.trackDiscontinuities && !lags.isEmpty {
+        points = try propagatedDiscontinuityLevels(
+            t0: t0, t1: t1, lags: lags, levels: order + 1 - startOrder, limit: method.maxDiscontinuities)
+        inner.tstops += points.map(\.t)
+    }
+    let f = problem.f
+    let history = DDEHistory<D.Scalar>(u0: problem.u0, t0: t0, t1: t1) { out, p, t in f.initialHistory(&out, p, t) }
+    var odeProblem = ODEProblem(DelayedRHS(problem.f, history: history), u0: problem.u0, tspan: problem.tspan, p: problem.p)
+    var tracker: DependentLagTracker?
+    if method.trackDiscontinuities && !problem.dependentLags.isEmpty {
+        let known = [(t: t0, order: startOrder)] + points.map { (t: $0.t, order: startOrder + $0.level) }
+        let watcher = DependentLagTracker(
+            lags: problem.dependentLags, points: known, maxOrder: order, tolerance: history.boundaryTolerance)
+        odeProblem.callbacks = watcher.callbacks(D.Scalar.self)
+        tracker = watcher
+    }
+    var driver = MethodOfStepsDriver<D>(history: history, tracker: tracker, p: problem.p.map(\.primal))
+    do {
+        return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
+    } catch {
+        throw .solve(error)
+    }
+}
+
+/// Solves a delay differential equation; the options are named as in DifferentialEquations.jl.
+///
+/// ```swift
+/// let sol = try solve(prob, MethodOfSteps(Tsit5()), reltol: 1e-8, abstol: 1e-10, saveat: .every(0.1))
+/// ```
+@inlinable
+public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
+    _ problem: DDEProblem<D>, _ method: MethodOfSteps<A>,
+    reltol: Double = 1e-3, abstol: AbsoluteTolerance = 1e-6, saveat: SaveAt? = nil,
+    saveEverystep: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
+    dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true,
+    controller: StepController? = nil
+) throws(DDEError) -> ODESolution<D.Scalar> {
+    try solve(
+        problem, method,
+        options: SolveOptions(
+            reltol: reltol, abstol: abstol, saveat: saveat, saveEverystep: saveEverystep,
+            dt: dt, dtmin: dtmin, dtmax: dtmax, maxiters: maxiters, tstops: tstops,
+            adaptive: adaptive, controller: controller))
+}
