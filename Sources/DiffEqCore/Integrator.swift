@@ -502,7 +502,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         }
         var context = EventContext(u: _u, p: _p, t: event.time)
         (event.up ? cb.affect : cb.affectNeg)?(&context)
-        applyAffect(context, saveAfter: cb.savePositions.after)
+        // The step was cut, so a method's last stage (FSAL) belongs to the uncut step's end: it
+        // restarts even when the affect changed nothing (found by the DDE driver: a no-op event
+        // at t = 3.3 raised Tsit5's end error at 1e-10 from 4.4e-12 to 6.2e-9).
+        applyAffect(context, saveAfter: cb.savePositions.after, cut: true)
         lastEvent = event.index
         // A stop that the cut step would have landed on is still ahead.
         while nextStop > 0 && setup.direction * (stops[nextStop - 1] - _t) > 0 { nextStop -= 1 }
@@ -521,9 +524,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     }
 
     /// Takes over what an affect changed; after a jump in the state the dense output's next step
-    /// starts from the new state, and the method restarts from the new values.
+    /// starts from the new state, and the method restarts from the new values (and always after
+    /// a `cut` step, whose state came from the interpolant).
     @inlinable @inline(never)
-    mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool) {
+    mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool, cut: Bool = false) {
         guard context.u.count == _u.count, context.p.count == _p.count else {
             finish(.failure, "an event's affect changed the length of u (\(_u.count) -> \(context.u.count)) "
                 + "or p (\(_p.count) -> \(context.p.count)) at t = \(_t); the state is kept as before the event")
@@ -533,7 +537,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _u = context.u
         _p = context.p
         if saveAfter { saved.save(_t, _u) }
-        if changed { restart() }
+        if changed || (cut && !context.isTerminated) { restart() }
         if context.isTerminated { finish(.terminated, nil) }
     }
 

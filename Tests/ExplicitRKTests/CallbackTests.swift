@@ -45,6 +45,22 @@ private func bounceTimes(h0: Double, g: Double, e: Double, until tEnd: Double) -
         #expect(sol.u.allSatisfy { $0[0] > -1e-9 })
     }
 
+    @Test func eventThatChangesNothingKeepsTheAccuracy() throws {
+        // u' = -u on [0, 10]: exact e^-10. A continuous callback at t = 3.3 whose affect does
+        // nothing cuts one step; the method must restart from the interpolated state, not reuse
+        // the last stage of the uncut step (which raised the end error from 4.4e-12 to 6.2e-9).
+        let prob = ODEProblem(f: { du, u, p, t in du[0] = -u[0] }, u0: [1.0], tspan: (0, 10))
+        let exact = exp(-10.0)
+        let plain = try solve(prob, Tsit5(), reltol: 1e-10, abstol: 1e-14)
+        let noop = ContinuousCallback<Double>(condition: { u, t, p in t - 3.3 }, affect: { _ in })
+        let cut = try solve(prob, Tsit5(), reltol: 1e-10, abstol: 1e-14, callback: CallbackSet(noop))
+        #expect(cut.retcode == .success)
+        let errPlain = abs(plain.u.last![0] - exact) / exact
+        let errCut = abs(cut.u.last![0] - exact) / exact
+        #expect(errCut < 10 * max(errPlain, 1e-12), "relative end error \(errCut) with the event, \(errPlain) without")
+        #expect(cut.stats.nreject <= plain.stats.nreject + 2)
+    }
+
     @Test func terminatingEventStopsAtTheRightTime() throws {
         // u' = 1, u(0) = 0: u reaches 0.37 at t = 0.37.
         let prob = ODEProblem(f: { du, u, p, t in du[0] = 1 }, u0: [0.0], tspan: (0, 1))
