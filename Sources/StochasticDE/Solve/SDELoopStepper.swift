@@ -188,14 +188,22 @@ extension SDEStepper {
     }
 
     /// `nil` when `u` is finite; otherwise which function's output of the last step was not
-    /// (the diffusion or the drift), for the failure message.
+    /// finite first, for the failure message. The stage values are scanned in the order the
+    /// kernel evaluated them (all diffusions first for SRA, otherwise drift then diffusion
+    /// stage by stage), since a NaN from one then reaches the other's arguments.
     @inlinable
     func nonFiniteSource(_ u: [Scalar]) -> String? {
-        for x in u where !x.isFiniteScalar {
-            for g in gs { for y in g where !y.isFiniteScalar { return "the diffusion g" } }
-            for d in k { for y in d where !y.isFiniteScalar { return "the drift f" } }
-            return "the step (overflow)"
+        guard u.contains(where: { !$0.isFiniteScalar }) else { return nil }
+        func bad(_ v: [Scalar]) -> Bool { v.contains { !$0.isFiniteScalar } }
+        if kernel == .sra {
+            for g in gs where bad(g) { return "the diffusion g" }
+            for d in k where bad(d) { return "the drift f" }
+        } else {
+            for j in 0..<stages {
+                if bad(k[j]) { return "the drift f" }
+                if bad(gs[j]) { return "the diffusion g" }
+            }
         }
-        return nil
+        return "the step (overflow)"
     }
 }
