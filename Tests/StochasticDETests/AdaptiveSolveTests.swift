@@ -62,7 +62,7 @@ struct RecordingTreeNoise: NoiseProcess {
 
     /// Mean |u(1) − exact| over seeded paths for SOSRI on GBM at each tolerance (reltol = abstol).
     static func adaptiveErrors<F: SDEFunction>(
-        _ prob: SDEProblem<F>, _ alg: some SDEAlgorithm, tolerances: [Double], paths: Int,
+        _ prob: SDEProblem<F>, _ alg: some SDEAlgorithm, tolerances: [Double], paths: Int, auxiliary: Bool = true,
         exact: (Double) -> Double
     ) throws -> (errors: [Double], steps: [Double], rejections: Int) where F.Scalar == Double {
         var errors = [Double](repeating: 0, count: tolerances.count)
@@ -70,7 +70,7 @@ struct RecordingTreeNoise: NoiseProcess {
         var rejections = 0
         for seed in 0..<paths {
             for (k, tol) in tolerances.enumerated() {
-                let noise = try WienerProcess(dimension: 1, seed: UInt64(seed), auxiliary: true)
+                let noise = try WienerProcess(dimension: 1, seed: UInt64(seed), auxiliary: auxiliary)
                 var integrator = try makeIntegrator(
                     prob, alg, noise: noise, options: SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false))
                 let sol = integrator.solve()

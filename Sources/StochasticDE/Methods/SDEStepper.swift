@@ -71,6 +71,8 @@ public struct SDEStepper<F: SDEFunction> {
         switch scheme {
         case .eulerMaruyama:
             (kernel, stages, coefficients, errorDriftStages) = (.eulerMaruyama, 1, [], 0)
+        case .lambaEM:
+            (kernel, stages, coefficients, errorDriftStages) = (.lambaEM, 2, [], 0)
         case .eulerHeun:
             (kernel, stages, coefficients, errorDriftStages) = (.eulerHeun, 2, [], 0)
         case .rkMil(.ito):
@@ -119,6 +121,7 @@ public struct SDEStepper<F: SDEFunction> {
         }
         switch kernel {
         case .eulerMaruyama: eulerMaruyamaStep(&u, t: t, dt: dt, dW: dW)
+        case .lambaEM: lambaEMStep(&u, t: t, dt: dt, dW: dW)
         case .eulerHeun: eulerHeunStep(&u, t: t, dt: dt, dW: dW)
         case .rkMilIto: rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: .ito)
         case .rkMilStratonovich: rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: .stratonovich)
@@ -130,7 +133,7 @@ public struct SDEStepper<F: SDEFunction> {
     /// The kernel to run, without the tableau payload (see the Performance note).
     @usableFromInline
     enum Kernel: Sendable {
-        case eulerMaruyama, eulerHeun, rkMilIto, rkMilStratonovich, sri, sra
+        case eulerMaruyama, lambaEM, eulerHeun, rkMilIto, rkMilStratonovich, sri, sra
     }
 
     /// `x += scale · G v`, `G` the noise-rate matrix in `g` for this noise kind. Static, so a

@@ -182,7 +182,7 @@ extension SDEStepper {
     var driftEvaluationsPerStep: Int {
         switch kernel {
         case .eulerMaruyama, .rkMilIto, .rkMilStratonovich: return 1
-        case .eulerHeun: return 2
+        case .eulerHeun, .lambaEM: return 2
         case .sri, .sra: return stages
         }
     }
