@@ -23,12 +23,23 @@ extension SDEStepper {
     mutating func lambaEMStep(_ u: inout [Scalar], t: Double, dt: Double, dW: [Double]) {
         let n = stateCount
         let ts = Scalar(t)
-        let sqdt = dt.squareRoot()
         f.drift(&k[0], u, p, ts)
         f.diffusion(&gs[0], u, p, ts)
         for i in 0..<n { scratch[i] = u[i] + k[0][i].scaled(by: dt) }
         f.drift(&k[1], scratch, p, Scalar(t + dt))
         for i in 0..<n { errorDrift[i] = (k[1][i] - k[0][i]).scaled(by: 0.5 * dt) }
+        milsteinErrorTerm(u, t: t, dt: dt, dW: dW)
+        for i in 0..<n { u[i] += k[0][i].scaled(by: dt) }
+        Self.addNoise(&u, gs[0], dW, scale: 1, noise: noise, states: stateCount)
+    }
+
+    /// `E₂ = (g(u + g√h) − g(u))/√h · ½ ΔW²` per Wiener process into ``errorDiffusion``, with
+    /// `g(u)` in `gs[0]`; uses `gs[1]` and the scratch.
+    @inlinable
+    mutating func milsteinErrorTerm(_ u: [Scalar], t: Double, dt: Double, dW: [Double]) {
+        let n = stateCount
+        let ts = Scalar(t)
+        let sqdt = dt.squareRoot()
         switch noise {
         case .diagonal, .additive, .scalar:
             for i in 0..<n { scratch[i] = u[i] + gs[0][i].scaled(by: sqdt) }
@@ -47,7 +58,5 @@ extension SDEStepper {
                 for i in 0..<n { errorDiffusion[i] += (gs[1][i + j * n] - gs[0][i + j * n]).scaled(by: c) }
             }
         }
-        for i in 0..<n { u[i] += k[0][i].scaled(by: dt) }
-        Self.addNoise(&u, gs[0], dW, scale: 1, noise: noise, states: stateCount)
     }
 }

@@ -48,6 +48,8 @@ public struct SDEStepper<F: SDEFunction> {
     @usableFromInline var chi3: [Double]
     @usableFromInline var errorDrift: [Scalar]
     @usableFromInline var errorDiffusion: [Scalar]
+    /// The drift-implicit methods' Newton workspace (empty for the explicit ones).
+    @usableFromInline var newton: NewtonWorkspace<Scalar>
     /// `E₁` of the last step (SRI/SRA; empty for the others): the drift part of the embedded
     /// error estimate.
     public var driftErrorTerm: [Scalar] { errorDrift }
@@ -73,6 +75,8 @@ public struct SDEStepper<F: SDEFunction> {
             (kernel, stages, coefficients, errorDriftStages) = (.eulerMaruyama, 1, [], 0)
         case .lambaEM:
             (kernel, stages, coefficients, errorDriftStages) = (.lambaEM, 2, [], 0)
+        case .implicitEM(let theta):
+            (kernel, stages, coefficients, errorDriftStages) = (.implicitEM, 2, [theta], 0)
         case .eulerHeun:
             (kernel, stages, coefficients, errorDriftStages) = (.eulerHeun, 2, [], 0)
         case .rkMil(.ito):
@@ -93,6 +97,7 @@ public struct SDEStepper<F: SDEFunction> {
         chi3 = [Double](repeating: 0, count: m)
         errorDrift = scheme.hasErrorEstimate ? [Scalar](repeating: .zero, count: n) : []
         errorDiffusion = scheme.hasErrorEstimate ? [Scalar](repeating: .zero, count: n) : []
+        newton = NewtonWorkspace(count: kernel == .implicitEM ? n : 0)
     }
 
     /// Whether ``step(_:t:dt:dW:dZ:)`` reads `dZ`; the noise process must then have the
@@ -122,6 +127,7 @@ public struct SDEStepper<F: SDEFunction> {
         switch kernel {
         case .eulerMaruyama: eulerMaruyamaStep(&u, t: t, dt: dt, dW: dW)
         case .lambaEM: lambaEMStep(&u, t: t, dt: dt, dW: dW)
+        case .implicitEM: implicitEMStep(&u, t: t, dt: dt, dW: dW)
         case .eulerHeun: eulerHeunStep(&u, t: t, dt: dt, dW: dW)
         case .rkMilIto: rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: .ito)
         case .rkMilStratonovich: rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: .stratonovich)
@@ -133,7 +139,7 @@ public struct SDEStepper<F: SDEFunction> {
     /// The kernel to run, without the tableau payload (see the Performance note).
     @usableFromInline
     enum Kernel: Sendable {
-        case eulerMaruyama, lambaEM, eulerHeun, rkMilIto, rkMilStratonovich, sri, sra
+        case eulerMaruyama, lambaEM, implicitEM, eulerHeun, rkMilIto, rkMilStratonovich, sri, sra
     }
 
     /// `x += scale · G v`, `G` the noise-rate matrix in `g` for this noise kind. Static, so a

@@ -57,6 +57,8 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     @usableFromInline let t1: Double
     /// Why the noise could not serve the last attempt, or which function returned NaN.
     @usableFromInline var failure: String?
+    /// A more specific return code for ``failure`` (a Newton failure), if any.
+    @usableFromInline var failureCode: ReturnCode?
 
     /// `noise` must match the problem (``SDEStepper/check(_:)``) and start at the problem's `t0`.
     public init(
@@ -88,7 +90,7 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     }
 
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
-        failure.map { (code, $0) }
+        failure.map { (failureCode ?? code, $0) }
     }
 
     public mutating func start(t: Double, u: [Scalar], du: [Scalar]) {
@@ -112,6 +114,9 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
         // The loop lands on stops and the end with `t + (target − t)`, which can differ from
         // `target` in the last bits; the noise is then a few ulps away and continues from there.
         // A real gap (an event inside the last step, `t` set from outside) moves it.
+        // The failure of this attempt, if any, is what `explainFailure` reports.
+        failure = nil
+        failureCode = nil
         let now = noise.currentTime
         if now != t && Swift.abs(now - t) > 4 * Swift.max(Swift.abs(t), Swift.abs(t1)).ulp {
             moveNoise(to: t)
@@ -133,6 +138,21 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
             return .nan
         }
         stats.nf += kernel.driftEvaluationsPerStep
+        if kernel.kernel == .implicitEM {
+            stats.njacs += 1
+            stats.njacsFiniteDifference += 1
+            stats.nluFactorizations += 1
+            stats.nnonliniter += kernel.newton.iterations
+            stats.nlinsolves += kernel.newton.iterations
+            if !kernel.newton.converged {
+                stats.nnonlinconvfail += 1
+                failureCode = .convergenceFailure
+                failure = kernel.newton.singular
+                    ? "the Newton iteration matrix I - θh∂f/∂u was singular near t = \(t)"
+                    : "the Newton iteration of the implicit drift did not converge in 20 iterations near t = \(t)"
+                return .nan
+            }
+        }
         if let bad = kernel.nonFiniteSource(uNew) {
             failure = "\(bad) returned NaN or Inf near t = \(t) and reducing dt did not avoid it"
             return .nan
@@ -152,6 +172,7 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     @inlinable
     public mutating func accept() {
         failure = nil
+        failureCode = nil
         do {
             try _noise.accept()
         } catch {
@@ -183,6 +204,7 @@ extension SDEStepper {
         switch kernel {
         case .eulerMaruyama, .rkMilIto, .rkMilStratonovich: return 1
         case .eulerHeun, .lambaEM: return 2
+        case .implicitEM: return 2 + stateCount + newton.iterations
         case .sri, .sra: return stages
         }
     }
