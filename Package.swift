@@ -167,11 +167,11 @@ package.targets += [
     .systemLibrary(
         name: "CMPI", path: "Vendor-shims/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "pkg-config"])]),
     .target(name: "CMPIShim", dependencies: ["CMPI"], path: "Vendor-shims/CMPIShim"),
-    .target(name: "Ensembles", dependencies: ["DiffEqCore"]),
+    .target(name: "Ensembles", dependencies: ["DiffEqCore", "StochasticDE"]),
     .target(name: "EnsemblesMPI", dependencies: ["Ensembles", "DiffEqCore", "CMPIShim"]),
     .testTarget(
         name: "EnsemblesTests",
-        dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"]),
+        dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks", "StochasticDE"]),
     .executableTarget(
         name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
         path: "Tests/EnsembleMPIProbe", swiftSettings: scriptSettings),

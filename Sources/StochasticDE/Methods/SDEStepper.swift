@@ -13,9 +13,9 @@ import DiffEqCore
 /// try noise.accept(); t += h
 /// ```
 ///
-/// The adaptive `solve` (step-size control from ``driftErrorTerm``/``diffusionErrorTerm``,
-/// saving, callbacks, return codes) belongs to the shared integrator loop of issue #15 and is not
-/// written here; the tests drive fixed steps with the loop above.
+/// `solve` (step-size control from ``driftErrorTerm``/``diffusionErrorTerm``, saving,
+/// callbacks, return codes) runs this kernel on the shared integrator loop through
+/// ``SDELoopStepper``; the loop above is what that stepper does per attempt.
 ///
 /// Performance: workspaces (stage values, iterated-integral factors) are allocated once in the
 /// initializer; ``step(_:t:dt:dW:dZ:)`` allocates nothing. The step switches over a payload-free
@@ -50,10 +50,10 @@ public struct SDEStepper<F: SDEFunction> {
     @usableFromInline var errorDiffusion: [Scalar]
     /// The drift-implicit methods' Newton workspace (empty for the explicit ones).
     @usableFromInline var newton: NewtonWorkspace<Scalar>
-    /// `E₁` of the last step (SRI/SRA; empty for the others): the drift part of the embedded
-    /// error estimate.
+    /// `E₁` of the last step (the adaptive methods; empty for the others): the drift part of the
+    /// embedded error estimate.
     public var driftErrorTerm: [Scalar] { errorDrift }
-    /// `E₂` of the last step (SRI/SRA; empty for the others): the diffusion part.
+    /// `E₂` of the last step (the adaptive methods; empty for the others): the diffusion part.
     public var diffusionErrorTerm: [Scalar] { errorDiffusion }
 
     /// Validates `problem` for `algorithm` (``SDESetup``) and allocates the workspaces.

@@ -75,3 +75,12 @@ public func solve<F: SDEFunction>(
     }
     return try solve(problem, algorithm, noise: noise, options: options, callback: callback)
 }
+
+/// Solves `problem` with `algorithm` on the ``WienerProcess`` of the problem's ``SDEProblem/seed``.
+@inlinable
+public func solve<F: SDEFunction>(
+    _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, options: SolveOptions = .init(),
+    callback: CallbackSet<F.Scalar>? = nil
+) throws(SDEError) -> ODESolution<F.Scalar> {
+    try solve(problem, algorithm, seed: problem.seed, options: options, callback: callback)
+}
