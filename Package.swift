@@ -196,6 +196,7 @@ package.products += [
     .library(name: "RandomStreams", targets: ["RandomStreams"]),
     .library(name: "StochasticDE", targets: ["StochasticDE"]),
     .executable(name: "sde-bench", targets: ["sde-bench"]),
+    .executable(name: "sde-lotka-volterra-fit", targets: ["sde-lotka-volterra-fit"]),
 ]
 package.targets += [
     .target(name: "RandomStreams"),
@@ -203,6 +204,9 @@ package.targets += [
     .executableTarget(
         name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams"], path: "Benchmarks/sde-bench",
         swiftSettings: scriptSettings),
+    .executableTarget(
+        name: "sde-lotka-volterra-fit", dependencies: ["StochasticDE", "NeuralNetworks", "NotebookSupport"],
+        path: "Notebooks-as-scripts/sde-lotka-volterra-fit", swiftSettings: scriptSettings),
     .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams"]),
     .testTarget(name: "StochasticDETests", dependencies: ["StochasticDE", "RandomStreams", "DiffEqCore"]),
 ]
