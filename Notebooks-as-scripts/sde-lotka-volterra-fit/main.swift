@@ -15,7 +15,7 @@
 // Measured (release, loaded machine): fixed path, loss 1769.7 -> 0.713 in 100 iterations
 // (1.5 s), p = [1.454, 1.581, 1.284, 1.300]; ensemble mean over 32 paths, loss 1783.9 -> 0.121
 // (33 s), p = [1.505, 1.564, 1.260, 1.308]. The loss on u₁ alone does not identify the four
-// parameters (the seed's data-generating p = [1.5, 1, 3, 1] is one of many with u₁ ≈ 1).
+// parameters: many p keep u₁ near 1 on a path.
 //
 // Usage: sde-lotka-volterra-fit [--output DIR] [--iterations N] [--paths N]
 import DiffEqCore
