@@ -185,7 +185,7 @@ package.targets += [
         name: "ensemble-uq", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "NotebookSupport"],
         path: "Notebooks-as-scripts/ensemble-uq", swiftSettings: scriptSettings),
     .executableTarget(
-        name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport"],
+        name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport", "StochasticDE"],
         path: "Benchmarks/ensemble-bench", swiftSettings: scriptSettings),
 ]
 
