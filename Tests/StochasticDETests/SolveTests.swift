@@ -94,6 +94,27 @@ let solveStrongOrderCases: [StrongOrderCase] = [
         #expect(abs(try sol(0.5)[0] - sol.u[5][0]) <= 1e-14 * abs(sol.u[5][0]))
     }
 
+    /// `tstops` are stepped onto exactly, and a domain test rejects steps (retried on the same
+    /// path by the bridge) instead of leaving the domain.
+    @Test func tstopsAndDomain() throws {
+        let sol = try solve(
+            gbmScalarProblem, SOSRI(), seed: 8, options: SolveOptions(reltol: 1e-2, abstol: 1e-2, tstops: [1.0 / 3, 0.7]))
+        #expect(sol.retcode == .success)
+        #expect(sol.t.contains(1.0 / 3) && sol.t.contains(0.7))
+        // GBM from 0.5 with a cap at 3: some paths would cross it; those solves must stop
+        // (dtLessThanMin) rather than save a state above the cap.
+        var capped = 0
+        for seed in 0..<20 as Range<UInt64> {
+            let s = try solve(
+                gbmScalarProblem, SOSRI(), seed: seed,
+                options: SolveOptions(reltol: 1e-2, abstol: 1e-2, isOutOfDomain: { u, _, _ in u[0] > 3 }))
+            #expect(s.u.allSatisfy { $0[0] <= 3 })
+            #expect(s.retcode == .success || s.retcode == .dtLessThanMin)
+            if s.retcode == .dtLessThanMin { capped += 1 }
+        }
+        #expect(capped > 0)
+    }
+
     /// A terminating event and an event that changes the state: the noise is moved back to the
     /// event time inside the accepted step and the solve goes on from there.
     @Test func eventsCutStepsAndTheNoiseFollows() throws {
