@@ -44,7 +44,7 @@ extension SDEDrift: Sendable where F: Sendable {}
 /// the stepper; the kernel allocates its workspaces once). Instructions per EM step on GBM
 /// (callgrind, sde-bench `--case`, release): the kernel on pre-drawn increments 344 (scalar) /
 /// 487 (4-D); kernel plus WienerProcess draws by hand 1066 / 1675; the whole `solve` on the
-/// shared loop with the same draws 1659 / 2314. The loop and this stepper add about 600
+/// shared loop with the same draws 1641 / 2296. The loop and this stepper add about 600
 /// instructions per step (the loop's step bookkeeping and clipping, the copy into `uNew`, the
 /// finiteness scans, uniqueness checks); the normal draws (Philox and Box–Muller) are the
 /// largest part either way.
@@ -64,6 +64,9 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     /// `4 ulp(t1)`: a step end this close to `t1` is `t1` (computed once: `ulp` is an
     /// out-of-line call, 70 instructions per step when it was evaluated in `attempt`).
     @usableFromInline let endSnap: Double
+    /// ``SDEScheme/hasErrorEstimate``, read once: the scheme's SRI/SRA payloads hold arrays, and
+    /// reading it per step retains them.
+    @usableFromInline let estimatesError: Bool
     /// Why the noise could not serve the last attempt, or which function returned NaN.
     @usableFromInline var failure: String?
     /// A more specific return code for ``failure`` (a Newton failure), if any.
@@ -82,22 +85,22 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
         self.driftErrorWeight = driftErrorWeight
         self.t1 = problem.tspan.1
         self.endSnap = 4 * Swift.abs(problem.tspan.1).ulp
+        self.estimatesError = algorithm.scheme.hasErrorEstimate
+        let p = algorithm.scheme.strongOrder
+        self.controller = PIController(beta1: 0.7 / p, beta2: 0.4 / p, safety: 0.9, qmin: 0.2, qmax: 9.0 / 8)
         dW = [Double](repeating: 0, count: problem.wienerCount)
         dZ = [Double](repeating: 0, count: noise.hasAuxiliary ? problem.wienerCount : 0)
     }
 
     public var name: String { kernel.scheme.name }
-    public var isAdaptive: Bool { kernel.scheme.hasErrorEstimate }
+    public var isAdaptive: Bool { estimatesError }
     /// The strong order rounded down (at least 1): only the automatic first step reads it.
     public var order: Int { Swift.max(1, Int(kernel.scheme.strongOrder)) }
     /// StochasticDiffEq.jl's defaults for SDE methods (`alg_utils.jl`): PI gains
     /// `β₁ = 7/(10 p)`, `β₂ = 2/(5 p)` with `p` the strong order, `qmax = 9/8`, `qmin = 1/5`,
     /// safety 0.9. The small `qmax` keeps a lucky small error from growing the step much: the
     /// error of an SDE step is itself random.
-    public var controller: PIController {
-        let p = kernel.scheme.strongOrder
-        return PIController(beta1: 0.7 / p, beta2: 0.4 / p, safety: 0.9, qmin: 0.2, qmax: 9.0 / 8)
-    }
+    public let controller: PIController
 
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
         failure.map { (failureCode ?? code, $0) }
@@ -167,7 +170,7 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
             failure = "\(bad) returned NaN or Inf near t = \(t) and reducing dt did not avoid it"
             return .nan
         }
-        guard kernel.scheme.hasErrorEstimate else { return 0 }
+        guard estimatesError else { return 0 }
         let e1 = kernel.errorDrift
         let e2 = kernel.errorDiffusion
         var sum = 0.0
