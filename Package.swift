@@ -167,11 +167,11 @@ package.targets += [
     .systemLibrary(
         name: "CMPI", path: "Vendor-shims/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "pkg-config"])]),
     .target(name: "CMPIShim", dependencies: ["CMPI"], path: "Vendor-shims/CMPIShim"),
-    .target(name: "Ensembles", dependencies: ["DiffEqCore"]),
+    .target(name: "Ensembles", dependencies: ["DiffEqCore", "StochasticDE"]),
     .target(name: "EnsemblesMPI", dependencies: ["Ensembles", "DiffEqCore", "CMPIShim"]),
     .testTarget(
         name: "EnsemblesTests",
-        dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"]),
+        dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks", "StochasticDE"]),
     .executableTarget(
         name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
         path: "Tests/EnsembleMPIProbe", swiftSettings: scriptSettings),
@@ -185,7 +185,7 @@ package.targets += [
         name: "ensemble-uq", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "NotebookSupport"],
         path: "Notebooks-as-scripts/ensemble-uq", swiftSettings: scriptSettings),
     .executableTarget(
-        name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport"],
+        name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport", "StochasticDE"],
         path: "Benchmarks/ensemble-bench", swiftSettings: scriptSettings),
 ]
 
@@ -196,6 +196,7 @@ package.products += [
     .library(name: "RandomStreams", targets: ["RandomStreams"]),
     .library(name: "StochasticDE", targets: ["StochasticDE"]),
     .executable(name: "sde-bench", targets: ["sde-bench"]),
+    .executable(name: "sde-lotka-volterra-fit", targets: ["sde-lotka-volterra-fit"]),
 ]
 package.targets += [
     .target(name: "RandomStreams"),
@@ -203,6 +204,9 @@ package.targets += [
     .executableTarget(
         name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams"], path: "Benchmarks/sde-bench",
         swiftSettings: scriptSettings),
+    .executableTarget(
+        name: "sde-lotka-volterra-fit", dependencies: ["StochasticDE", "NeuralNetworks", "NotebookSupport"],
+        path: "Notebooks-as-scripts/sde-lotka-volterra-fit", swiftSettings: scriptSettings),
     .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams"]),
     .testTarget(name: "StochasticDETests", dependencies: ["StochasticDE", "RandomStreams", "DiffEqCore"]),
 ]

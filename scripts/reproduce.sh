@@ -5,7 +5,7 @@
 # `mpirun -np 2`; its CSV, JSON and digest must be the same bit for bit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts=(rober lorenz lorenz-adjoint neural-ode-spiral lotka-volterra-fit delay-lotka-volterra-fit ensemble-uq)
+scripts=(rober lorenz lorenz-adjoint neural-ode-spiral lotka-volterra-fit sde-lotka-volterra-fit delay-lotka-volterra-fit ensemble-uq)
 for s in "${scripts[@]}"; do
     swift build -c release --product "$s"
 done

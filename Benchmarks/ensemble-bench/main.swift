@@ -12,6 +12,10 @@
 //
 // Every back end's end states are checked bit for bit against the serial ones.
 //
+// Then an Euler–Maruyama SDE ensemble (issue #19's second case): scalar geometric Brownian
+// motion, 1,000 fixed EM steps of 1e-3 per trajectory, each trajectory on the Wiener process of
+// its own seed (from the trajectory index), only u(1) kept; Serial and Threads(2), bitwise equal.
+//
 // Run: swift run -c release ensemble-bench [--trajectories N] [--quick] [--no-mpi] [--output DIR]
 // (--no-mpi: Serial and Threads only, e.g. under valgrind --tool=callgrind, whose instruction
 // counts do not depend on the machine's load.)
@@ -23,6 +27,7 @@ import ExplicitRK
 import Foundation
 import NotebookSupport
 import ProblemLibrary
+import StochasticDE
 
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -132,6 +137,26 @@ var rows = [
 if let tMPI1 { rows.append(Row(backEnd: "EnsembleMPI, 1 rank", workers: 1, seconds: tMPI1, nsPerTrajectoryStep: perStep(tMPI1), parallelEfficiency: tSerial / tMPI1)) }
 if let tMPI2 { rows.append(Row(backEnd: "EnsembleMPI, 2 ranks", workers: 2, seconds: tMPI2, nsPerTrajectoryStep: perStep(tMPI2), parallelEfficiency: tSerial / (2 * tMPI2))) }
 
+// MARK: The EM SDE ensemble.
+struct BenchGBM: SDEModel, Sendable {
+    func drift<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { du[0] = p[0] * u[0] }
+    func diffusion<S: DiffEqScalar>(_ g: inout [S], _ u: [S], _ p: [S], _ t: S) { g[0] = p[1] * u[0] }
+}
+let sdeEnsemble = EnsembleProblem(
+    SDEProblem(model: BenchGBM(), u0: [0.5], tspan: (0, 1), p: [1.01, 0.87]), outputFunc: { sol, _ in .keep(sol.u.last?.first ?? .nan) },
+    seed: 1)
+_ = try solve(sdeEnsemble, EM(), EnsembleSerial(), trajectories: min(trajectories, 64), options: options)
+var sdeSerial: EnsembleSolution<[Double]>!
+let tSDESerial = try best { sdeSerial = try solve(sdeEnsemble, EM(), EnsembleSerial(), trajectories: trajectories, options: options) }
+var sdeThreaded: EnsembleSolution<[Double]>!
+let tSDEThreads = try best { sdeThreaded = try solve(sdeEnsemble, EM(), EnsembleThreads(2), trajectories: trajectories, options: options) }
+guard sdeSerial.u.map(\.bitPattern) == sdeThreaded.u.map(\.bitPattern) else { fatalError("SDE: EnsembleThreads(2) differs from EnsembleSerial") }
+let sdeRows = [
+    Row(backEnd: "EnsembleSerial", workers: 1, seconds: tSDESerial, nsPerTrajectoryStep: perStep(tSDESerial), parallelEfficiency: 1),
+    Row(backEnd: "EnsembleThreads(2)", workers: 2, seconds: tSDEThreads, nsPerTrajectoryStep: perStep(tSDEThreads),
+        parallelEfficiency: tSDESerial / (2 * tSDEThreads)),
+]
+
 // MARK: Weak scaling: trajectories per rank fixed.
 struct WeakRow: Encodable {
     let ranks: Int
@@ -168,6 +193,9 @@ if !weak.isEmpty {
         print(pad("\(w.ranks)", 6) + pad("\(w.trajectories)", 14) + pad(sig(w.seconds, 3), 10) + pad(sig(w.efficiency, 3), 12) + pad(w.oversubscribed ? "yes" : "no", 16))
     }
 }
+print("EM SDE ensemble: scalar GBM, \(steps) EM steps per trajectory, per-trajectory seeds; Serial and Threads(2) bitwise equal")
+print(pad("back end", 22) + pad("s", 10) + pad("ns/traj-step", 14) + pad("efficiency", 12))
+for r in sdeRows { print(pad(r.backEnd, 22) + pad(sig(r.seconds, 3), 10) + pad(sig(r.nsPerTrajectoryStep, 3), 14) + pad(sig(r.parallelEfficiency, 3), 12)) }
 print("Timings are wall-clock minima of 3 runs; on a shared, loaded machine they are noise, not claims.")
 
 struct Report: Encodable {
@@ -180,10 +208,13 @@ struct Report: Encodable {
     let mpiOverheadMicrosecondsPerTrajectory: [String: Double]
     let weakScaling: [WeakRow]
     let weakScalingNote: String
+    let sdeProblem: String
+    let sdeRows: [Row]
 }
 try out.writeJSON(
     Report(
         problem: "Lorenz fixed-size, Tsit5, dt = 1e-3 on [0, 1]", stepsPerTrajectory: steps, trajectories: trajectories,
         cores: cores, trajectoryMicroseconds: trajectoryMicroseconds, rows: rows, mpiOverheadMicrosecondsPerTrajectory: overheadMicroseconds,
-        weakScaling: weak, weakScalingNote: "ranks above the core count are oversubscribed (time-shared cores)"),
+        weakScaling: weak, weakScalingNote: "ranks above the core count are oversubscribed (time-shared cores)",
+        sdeProblem: "scalar GBM du = 1.01 u dt + 0.87 u dW, EM, dt = 1e-3 on [0, 1], seeds from the trajectory index", sdeRows: sdeRows),
     to: "ensemble-bench.json")

@@ -1,5 +1,5 @@
-// sde-bench: the parts of issue #17's benchmark that need no integrator loop (the adaptive
-// solve and the work-precision runs join when the shared loop of issue #15 lands).
+// sde-bench: issue #17's benchmark, in part (the work-precision runs and the peer comparison
+// are not written yet).
 //
 // 1. Brownian tree query cost against a stored path, on the issue's ensemble shape (100
 //    trajectories of 1000 steps on [0, 1]): the increments a solve consumes, from
@@ -8,7 +8,8 @@
 //    pays), (d) BrownianTreeNoise, the tree through its cursor, at tolerance 1e-3 (leaves about
 //    one step wide) and 1e-6 (ten levels below the step).
 // 2. EM per-step cost on GBM, scalar and 4-dimensional diagonal noise: the kernel alone on
-//    pre-drawn increments, and kernel plus WienerProcess draws.
+//    pre-drawn increments, kernel plus WienerProcess draws, and the whole `solve` on the shared
+//    integrator loop with the same draws ("+solve").
 // 3. A whole EM solve (scalar GBM, 10⁴ steps) on a stored path (NoiseGrid) and on the tree:
 //    the issue's "tree query cost at most 2x a stored path" read inside a solve.
 //
@@ -175,6 +176,15 @@ let emPath: [Double] = {
 let emTimes = (0...emSteps).map { Double($0) * 1e-4 }
 let emTree = try! VirtualBrownianTree(t0: 0, t1: Double(emSteps) * 1e-4, dimension: 1, seed: 2, tolerance: 1e-4)
 
+/// The whole solve on the shared loop (`solve(prob, EM(), seed:)`, fixed steps of 1e-4 over
+/// [0, emSteps·1e-4], nothing saved but the ends): against "em-…+draws" (the kernel and the same
+/// WienerProcess driven by hand) it is the loop's cost per step.
+@inline(never) func emSolve(dimension n: Int) -> Double {
+    let prob = SDEProblem(model: GBM(), u0: [Double](repeating: 0.5, count: n), tspan: (0, Double(emSteps) * 1e-4), p: [0.1, 0.2])
+    let sol = try! solve(prob, EM(), seed: 1, options: SolveOptions(saveEverystep: false, dt: 1e-4, adaptive: false))
+    return sol.u.last![0]
+}
+
 let cases: [(name: String, perCall: Int, body: () -> Double)] = [
     ("stored-array", trajectories * steps, storedArray),
     ("noise-grid", trajectories * steps, noiseGrid),
@@ -185,6 +195,8 @@ let cases: [(name: String, perCall: Int, body: () -> Double)] = [
     ("em-4d", emSteps, { emKernel(dimension: 4, draw: false) }),
     ("em-scalar+draws", emSteps, { emKernel(dimension: 1, draw: true) }),
     ("em-4d+draws", emSteps, { emKernel(dimension: 4, draw: true) }),
+    ("em-scalar+solve", emSteps, { emSolve(dimension: 1) }),
+    ("em-4d+solve", emSteps, { emSolve(dimension: 4) }),
     ("em-scalar+grid", emSteps, { var n = try! NoiseGrid(times: emTimes, values: emPath); return emWith(&n) }),
     ("em-scalar+tree", emSteps, { var n = BrownianTreeNoise(emTree); return emWith(&n) }),
 ]

@@ -9,6 +9,10 @@ public protocol SDEAlgorithm: Sendable {
 public enum SDEScheme: Sendable, Hashable {
     /// Euler–Maruyama (Itô).
     case eulerMaruyama
+    /// Euler–Maruyama with Lamba's error estimate, adaptive (Itô).
+    case lambaEM
+    /// The drift-implicit θ-method with Lamba's error estimate, adaptive (Itô).
+    case implicitEM(theta: Double)
     /// Stochastic Heun (Stratonovich).
     case eulerHeun
     /// Derivative-free Milstein, Itô or Stratonovich.
@@ -21,6 +25,8 @@ public enum SDEScheme: Sendable, Hashable {
     public var name: String {
         switch self {
         case .eulerMaruyama: return "EM"
+        case .lambaEM: return "LambaEM"
+        case .implicitEM(let theta): return theta == 1 ? "ImplicitEM" : "ImplicitEM(θ = \(theta))"
         case .eulerHeun: return "EulerHeun"
         case .rkMil(let i): return i == .ito ? "RKMil" : "RKMil(Stratonovich)"
         case .sri(let tab): return tab.name
@@ -31,7 +37,7 @@ public enum SDEScheme: Sendable, Hashable {
     /// The calculus the method solves in (additive noise: both coincide).
     public var interpretation: SDEInterpretation {
         switch self {
-        case .eulerMaruyama, .sri, .sra: return .ito
+        case .eulerMaruyama, .lambaEM, .implicitEM, .sri, .sra: return .ito
         case .eulerHeun: return .stratonovich
         case .rkMil(let i): return i
         }
@@ -41,7 +47,7 @@ public enum SDEScheme: Sendable, Hashable {
     /// commutative noise, 0.5 in general; EM: 1 for additive noise).
     public var strongOrder: Double {
         switch self {
-        case .eulerMaruyama, .eulerHeun: return 0.5
+        case .eulerMaruyama, .lambaEM, .implicitEM, .eulerHeun: return 0.5
         case .rkMil: return 1.0
         case .sri, .sra: return 1.5
         }
@@ -57,12 +63,17 @@ public enum SDEScheme: Sendable, Hashable {
 
     /// Whether the step leaves an embedded error estimate in ``SDEStepper/driftErrorTerm`` and
     /// ``SDEStepper/diffusionErrorTerm`` (Rackauckas & Nie 2017, §3: `E = δ E₁ + E₂`).
-    public var hasErrorEstimate: Bool { needsAuxiliaryIncrement }
+    public var hasErrorEstimate: Bool {
+        switch self {
+        case .sri, .sra, .lambaEM, .implicitEM: return true
+        default: return false
+        }
+    }
 
     /// `nil` when the method integrates `noise`; otherwise why not.
     public func unsupportedReason(_ noise: NoiseKind) -> String? {
         switch (self, noise) {
-        case (.eulerMaruyama, _), (.eulerHeun, _): return nil
+        case (.eulerMaruyama, _), (.lambaEM, _), (.implicitEM, _), (.eulerHeun, _): return nil
         case (.rkMil, .general), (.sri, .general):
             return "it needs the iterated integrals I(j,k) of diagonal or scalar noise; for general noise use EM or EulerHeun"
         case (.rkMil, _), (.sri, _): return nil

@@ -13,9 +13,9 @@ import DiffEqCore
 /// try noise.accept(); t += h
 /// ```
 ///
-/// The adaptive `solve` (step-size control from ``driftErrorTerm``/``diffusionErrorTerm``,
-/// saving, callbacks, return codes) belongs to the shared integrator loop of issue #15 and is not
-/// written here; the tests drive fixed steps with the loop above.
+/// `solve` (step-size control from ``driftErrorTerm``/``diffusionErrorTerm``, saving,
+/// callbacks, return codes) runs this kernel on the shared integrator loop through
+/// ``SDELoopStepper``; the loop above is what that stepper does per attempt.
 ///
 /// Performance: workspaces (stage values, iterated-integral factors) are allocated once in the
 /// initializer; ``step(_:t:dt:dW:dZ:)`` allocates nothing. The step switches over a payload-free
@@ -48,10 +48,12 @@ public struct SDEStepper<F: SDEFunction> {
     @usableFromInline var chi3: [Double]
     @usableFromInline var errorDrift: [Scalar]
     @usableFromInline var errorDiffusion: [Scalar]
-    /// `E₁` of the last step (SRI/SRA; empty for the others): the drift part of the embedded
-    /// error estimate.
+    /// The drift-implicit methods' Newton workspace (empty for the explicit ones).
+    @usableFromInline var newton: NewtonWorkspace<Scalar>
+    /// `E₁` of the last step (the adaptive methods; empty for the others): the drift part of the
+    /// embedded error estimate.
     public var driftErrorTerm: [Scalar] { errorDrift }
-    /// `E₂` of the last step (SRI/SRA; empty for the others): the diffusion part.
+    /// `E₂` of the last step (the adaptive methods; empty for the others): the diffusion part.
     public var diffusionErrorTerm: [Scalar] { errorDiffusion }
 
     /// Validates `problem` for `algorithm` (``SDESetup``) and allocates the workspaces.
@@ -71,6 +73,10 @@ public struct SDEStepper<F: SDEFunction> {
         switch scheme {
         case .eulerMaruyama:
             (kernel, stages, coefficients, errorDriftStages) = (.eulerMaruyama, 1, [], 0)
+        case .lambaEM:
+            (kernel, stages, coefficients, errorDriftStages) = (.lambaEM, 2, [], 0)
+        case .implicitEM(let theta):
+            (kernel, stages, coefficients, errorDriftStages) = (.implicitEM, 2, [theta], 0)
         case .eulerHeun:
             (kernel, stages, coefficients, errorDriftStages) = (.eulerHeun, 2, [], 0)
         case .rkMil(.ito):
@@ -91,6 +97,7 @@ public struct SDEStepper<F: SDEFunction> {
         chi3 = [Double](repeating: 0, count: m)
         errorDrift = scheme.hasErrorEstimate ? [Scalar](repeating: .zero, count: n) : []
         errorDiffusion = scheme.hasErrorEstimate ? [Scalar](repeating: .zero, count: n) : []
+        newton = NewtonWorkspace(count: kernel == .implicitEM ? n : 0)
     }
 
     /// Whether ``step(_:t:dt:dW:dZ:)`` reads `dZ`; the noise process must then have the
@@ -119,6 +126,8 @@ public struct SDEStepper<F: SDEFunction> {
         }
         switch kernel {
         case .eulerMaruyama: eulerMaruyamaStep(&u, t: t, dt: dt, dW: dW)
+        case .lambaEM: lambaEMStep(&u, t: t, dt: dt, dW: dW)
+        case .implicitEM: implicitEMStep(&u, t: t, dt: dt, dW: dW)
         case .eulerHeun: eulerHeunStep(&u, t: t, dt: dt, dW: dW)
         case .rkMilIto: rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: .ito)
         case .rkMilStratonovich: rkMilStep(&u, t: t, dt: dt, dW: dW, interpretation: .stratonovich)
@@ -130,7 +139,7 @@ public struct SDEStepper<F: SDEFunction> {
     /// The kernel to run, without the tableau payload (see the Performance note).
     @usableFromInline
     enum Kernel: Sendable {
-        case eulerMaruyama, eulerHeun, rkMilIto, rkMilStratonovich, sri, sra
+        case eulerMaruyama, lambaEM, implicitEM, eulerHeun, rkMilIto, rkMilStratonovich, sri, sra
     }
 
     /// `x += scale · G v`, `G` the noise-rate matrix in `g` for this noise kind. Static, so a

@@ -125,11 +125,22 @@ struct BrownianPath: Sendable {
         pending = nil
         // Without history, drop what is behind the accepted time once it is at least half of
         // the storage: amortized O(1), and the arrays stop growing (no allocation in the loop).
+        // One point before the head is kept, so that an event inside the step just accepted can
+        // move the process back into it (``rewind(to:)``).
         if !keepsHistory && head >= 32 && 2 * head >= times.count {
-            times.removeFirst(head)
-            values.removeFirst(head * components)
-            head = 0
+            times.removeFirst(head - 1)
+            values.removeFirst((head - 1) * components)
+            head = 1
         }
+    }
+
+    /// Makes `t` the accepted time (drawing it if it is not on the path), forgetting any
+    /// pending proposal. `t` must be at or after the first retained time.
+    @inlinable
+    mutating func rewind(to t: Double) throws(NoiseError) {
+        let j = try ensurePoint(t)
+        head = j
+        pending = nil
     }
 
     /// Components `range` of the increment from the head to `j`.

@@ -8,11 +8,15 @@ import RandomStreams
 /// values (drawn from `bridgeSeed`, then kept, as in ``WienerProcess``). Requests beyond the last
 /// grid time are refused (``NoiseError/timeOutOfRange(requested:allowed:)``).
 ///
-/// The order-1.5 methods also need the auxiliary process `Z`; with `auxiliarySeed` set it is an
-/// independent seeded ``WienerProcess`` queried at the same times (the grid fixes only `W`).
+/// The order-1.5 methods also need the auxiliary process `Z`: either given on the grid with the
+/// values of `W` (``init(times:values:auxiliaryValues:bridgeSeed:)``, which fixes both and so
+/// reproduces a solve bit for bit), or, with `auxiliarySeed` set, an independent seeded
+/// ``WienerProcess`` queried at the same times (the grid then fixes only `W`).
 public struct NoiseGrid: NoiseProcess, Sendable {
     @usableFromInline var path: BrownianPath
     @usableFromInline var auxiliary: WienerProcess?
+    /// `Z` is stored on the grid, components `m..<2m` of each time.
+    @usableFromInline let auxiliaryOnGrid: Bool
     public let wienerCount: Int
 
     /// `values` holds `W` at `times`, time-major (`m` per time, `m = values.count / times.count`).
@@ -29,6 +33,7 @@ public struct NoiseGrid: NoiseProcess, Sendable {
         for (i, v) in values.enumerated() where !v.isFinite { throw .invalidArgument("grid value \(i) is not finite") }
         let m = values.count / times.count
         self.wienerCount = m
+        self.auxiliaryOnGrid = false
         self.path = BrownianPath(
             times: times, values: values, components: m, stream: NormalStream(seed: bridgeSeed, domain: NoiseDomain.gridBridge))
         if let auxiliarySeed {
@@ -43,7 +48,39 @@ public struct NoiseGrid: NoiseProcess, Sendable {
             times: process.knownTimes, values: process.knownValues, bridgeSeed: bridgeSeed, auxiliarySeed: auxiliarySeed)
     }
 
-    @inlinable public var hasAuxiliary: Bool { auxiliary != nil }
+    /// A grid of `W` and of the auxiliary process `Z` (both time-major, `m` per time): the
+    /// whole noise of an order-1.5 method fixed. Between grid times both are bridged (from
+    /// `bridgeSeed`).
+    public init(times: [Double], values: [Double], auxiliaryValues: [Double], bridgeSeed: UInt64 = 0) throws(NoiseError) {
+        guard auxiliaryValues.count == values.count else {
+            throw .wrongLength(what: "auxiliaryValues", expected: values.count, got: auxiliaryValues.count)
+        }
+        for (i, v) in auxiliaryValues.enumerated() where !v.isFinite { throw .invalidArgument("auxiliary value \(i) is not finite") }
+        let plain = try NoiseGrid(times: times, values: values)
+        let m = plain.wienerCount
+        var both = [Double](repeating: 0, count: 2 * values.count)
+        for i in times.indices {
+            for k in 0..<m {
+                both[2 * m * i + k] = values[m * i + k]
+                both[2 * m * i + m + k] = auxiliaryValues[m * i + k]
+            }
+        }
+        self.wienerCount = m
+        self.auxiliaryOnGrid = true
+        self.path = BrownianPath(
+            times: times, values: both, components: 2 * m, stream: NormalStream(seed: bridgeSeed, domain: NoiseDomain.gridBridge))
+    }
+
+    /// A grid of `W` and `Z` from a recorded path with the auxiliary process (every time it
+    /// drew, accepted or not): a re-solve on it repeats the original solve bit for bit.
+    public init(recordedWithAuxiliaryFrom process: WienerProcess, bridgeSeed: UInt64 = 0) throws(NoiseError) {
+        guard process.hasAuxiliary else { throw .invalidArgument("the process has no auxiliary process to record") }
+        try self.init(
+            times: process.knownTimes, values: process.knownValues, auxiliaryValues: process.knownAuxiliaryValues,
+            bridgeSeed: bridgeSeed)
+    }
+
+    @inlinable public var hasAuxiliary: Bool { auxiliaryOnGrid || auxiliary != nil }
     @inlinable public var currentTime: Double { path.currentTime }
 
     @inlinable
@@ -55,7 +92,9 @@ public struct NoiseGrid: NoiseProcess, Sendable {
         }
         let j = try path.propose(t1)
         path.difference(to: j, components: 0..<m, into: &dW)
-        if auxiliary != nil {
+        if auxiliaryOnGrid {
+            path.difference(to: j, components: m..<(2 * m), into: &dZ)
+        } else if auxiliary != nil {
             var none: [Double] = []
             try auxiliary!.increment(to: t1, &dZ, &none)
         }
@@ -65,5 +104,11 @@ public struct NoiseGrid: NoiseProcess, Sendable {
     public mutating func accept() throws(NoiseError) {
         try path.accept()
         if auxiliary != nil { try auxiliary!.accept() }
+    }
+
+    @inlinable
+    public mutating func rewind(to t: Double) throws(NoiseError) {
+        try path.rewind(to: t)
+        if auxiliary != nil { try auxiliary!.rewind(to: t) }
     }
 }

@@ -20,6 +20,17 @@ public protocol NoiseProcess {
     mutating func increment(to t1: Double, _ dW: inout [Double], _ dZ: inout [Double]) throws(NoiseError)
     /// Makes the last proposed `t1` the current time.
     mutating func accept() throws(NoiseError)
+    /// Makes `t` the current time, forgetting a pending proposal: what a solve needs when an
+    /// event cut the last accepted step short, or the integrator's time was set from outside.
+    /// The path itself is unchanged (values already drawn stay; a new time is drawn by the
+    /// bridge). The default refuses (a process that cannot move back).
+    mutating func rewind(to t: Double) throws(NoiseError)
+}
+
+extension NoiseProcess {
+    public mutating func rewind(to t: Double) throws(NoiseError) {
+        throw .invalidArgument("this noise process cannot move its time to \(t) (from \(currentTime))")
+    }
 }
 
 // Domains of the counter-based normal stream: one seed drives several independent structures

@@ -230,4 +230,11 @@ public struct BrownianTreeNoise: NoiseProcess {
         swap(&wNow, &wNext)
         proposed = nil
     }
+
+    @inlinable
+    public mutating func rewind(to t: Double) throws(NoiseError) {
+        try cursor.value(at: t, into: &wNow)
+        now = t
+        proposed = nil
+    }
 }

@@ -63,6 +63,11 @@ public struct WienerProcess: NoiseProcess, Sendable {
     @inlinable
     public mutating func accept() throws(NoiseError) { try path.accept() }
 
+    /// Moves the current time to `t`; without history only times from the step before the
+    /// current one on are still known.
+    @inlinable
+    public mutating func rewind(to t: Double) throws(NoiseError) { try path.rewind(to: t) }
+
     /// `W(t)` (components `0..<m`), drawing it by the bridge or beyond the last known point if
     /// it is not on the path yet; the drawn value becomes part of the path.
     public mutating func value(at t: Double, into w: inout [Double]) throws(NoiseError) {
@@ -74,6 +79,17 @@ public struct WienerProcess: NoiseProcess, Sendable {
 
     /// The times on the path so far (drawn, bridged or proposed), increasing.
     public var knownTimes: [Double] { path.times }
+
+    /// `Z` at the known times, time-major (`m` values per time); empty without the auxiliary
+    /// process.
+    public var knownAuxiliaryValues: [Double] {
+        guard hasAuxiliary else { return [] }
+        let c = path.components
+        var out: [Double] = []
+        out.reserveCapacity(path.times.count * wienerCount)
+        for i in 0..<path.times.count { for k in 0..<wienerCount { out.append(path.values[i * c + wienerCount + k]) } }
+        return out
+    }
 
     /// `W` at the known times, time-major (`m` values per time; without `Z`).
     public var knownValues: [Double] {

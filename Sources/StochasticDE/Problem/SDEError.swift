@@ -1,3 +1,5 @@
+import DiffEqCore
+
 /// Why an SDE problem, a noise process or a method's setup was refused, before any work.
 public enum SDEError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The initial state is empty.
@@ -23,6 +25,9 @@ public enum SDEError: Error, Equatable, Sendable, CustomStringConvertible {
     case noiseMismatch(String)
     /// A user-built tableau is malformed or fails an order condition (with which).
     case invalidTableau(String)
+    /// The solve options were refused by the shared checks (`SolveSetup`), or the time span runs
+    /// backward (the noise processes run forward in time).
+    case invalidOptions(DiffEqError)
 
     public var description: String {
         switch self {
@@ -40,6 +45,7 @@ public enum SDEError: Error, Equatable, Sendable, CustomStringConvertible {
             return "noise declared additive, but diffusion component \(i) changed when u changed"
         case .noiseMismatch(let why): return "noise process does not match the problem: \(why)"
         case .invalidTableau(let why): return "invalid tableau: \(why)"
+        case .invalidOptions(let why): return "invalid solve options: \(why)"
         }
     }
 }

@@ -14,9 +14,9 @@ import DiffEqCore
 ///     u0: [0.5], tspan: (0, 1), p: [1.01, 0.87])
 /// ```
 ///
-/// Solving: this session provides the problem, its validation (``SDESetup``), the noise
-/// processes and the step kernels (``SDEStepper``); `solve` with adaptive steps plugs into the
-/// shared integrator loop of issue #15 once that contract lands.
+/// Solving: `solve(prob, SOSRI(), options:)` draws from the ``WienerProcess`` of ``seed``;
+/// `solve(prob, alg, noise:options:)` takes any ``NoiseProcess`` (a ``BrownianTreeNoise`` or a
+/// ``NoiseGrid`` to fix the path). Both run on the shared integrator loop (``SDELoopStepper``).
 public struct SDEProblem<F: SDEFunction> {
     public typealias Scalar = F.Scalar
     public var f: F
@@ -24,6 +24,9 @@ public struct SDEProblem<F: SDEFunction> {
     public var tspan: (Double, Double)
     public var p: [Scalar]
     public var noise: NoiseKind
+    /// The seed of the ``WienerProcess`` that `solve(problem, algorithm, options:)` draws from
+    /// (the `seed` of StochasticDiffEq.jl's `SDEProblem`); an ensemble sets it per trajectory.
+    public var seed: UInt64 = 0
 
     public init(_ f: F, u0: [Scalar], tspan: (Double, Double), p: [Scalar] = [], noise: NoiseKind = .diagonal) {
         self.f = f
@@ -31,6 +34,16 @@ public struct SDEProblem<F: SDEFunction> {
         self.tspan = tspan
         self.p = p
         self.noise = noise
+    }
+
+    /// A copy with any of `u0`, `tspan`, `p` and `seed` replaced.
+    public func remake(u0: [Scalar]? = nil, tspan: (Double, Double)? = nil, p: [Scalar]? = nil, seed: UInt64? = nil) -> SDEProblem {
+        var copy = self
+        if let u0 { copy.u0 = u0 }
+        if let tspan { copy.tspan = tspan }
+        if let p { copy.p = p }
+        if let seed { copy.seed = seed }
+        return copy
     }
 
     /// Number of states `n`.

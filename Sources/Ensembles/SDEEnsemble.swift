@@ -1,0 +1,37 @@
+import DiffEqCore
+import StochasticDE
+
+// SDE problems in ensembles: trajectory i draws from the Wiener process of its
+// `TrajectoryContext.seed` (derived from the ensemble's seed, the index and the repeat only),
+// so Serial, Threads(k) and MPI(n) give the same paths and the same bits.
+
+extension SDEProblem: EnsembleProblemKind {
+    public typealias Solution = ODESolution<F.Scalar>
+}
+
+/// Solves an ensemble of SDE problems with `algorithm` and `options` on `backend`: trajectory
+/// `i`'s problem is `probFunc`'s, with its ``SDEProblem/seed`` then set to the trajectory's seed
+/// (``TrajectoryContext/seed``), so its noise depends on the index alone, never on the back end
+/// or the order the trajectories ran in. A rerun asked for by `outputFunc` gets a new seed.
+///
+/// ```swift
+/// let ensemble = EnsembleProblem(prob, outputFunc: { sol, _ in .keep(sol.u.last![0]) }, seed: 7)
+/// let sim = try solve(ensemble, SOSRI(), EnsembleThreads(4), trajectories: 10_000,
+///                     options: SolveOptions(reltol: 1e-2, abstol: 1e-2))
+/// ```
+@inlinable
+public func solve<F: SDEFunction & Sendable, A: SDEAlgorithm, Output, Reduced, B: EnsembleAlgorithm>(
+    _ ensemble: EnsembleProblem<SDEProblem<F>, ODESolution<F.Scalar>, Output, Reduced>, _ algorithm: A, _ backend: B,
+    trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions()
+) throws(EnsembleError) -> EnsembleSolution<Reduced> {
+    var seeded = ensemble
+    let probFunc = ensemble.probFunc
+    seeded.probFunc = { prob, context in
+        var trajectory = try probFunc(prob, context)
+        trajectory.seed = context.seed
+        return trajectory
+    }
+    return try solve(
+        seeded, backend, trajectories: trajectories, batchSize: batchSize, maxReruns: maxReruns,
+        solver: { problem in try solve(problem, algorithm, options: options) })
+}

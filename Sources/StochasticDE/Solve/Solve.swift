@@ -1,0 +1,86 @@
+import DiffEqCore
+
+// `solve` for SDE problems: the shared integrator loop (`ODEIntegrator`) with the SDE method as
+// its stepper (``SDELoopStepper``). Options, return codes, statistics, `saveat`, `tstops`, dense
+// output, events and `isOutOfDomain` are the ODE solve's.
+
+extension SDEProblem {
+    /// The drift as the ODE problem the loop runs on (same `u0`, span and parameters).
+    @inlinable
+    public func driftProblem(callbacks: CallbackSet<Scalar>? = nil) -> ODEProblem<SDEDrift<F>> {
+        var problem = ODEProblem(SDEDrift(f), u0: u0, tspan: tspan, p: p)
+        if let callbacks { problem.callbacks = callbacks }
+        return problem
+    }
+}
+
+/// An integrator for step-by-step use (`step()`, `t`, `u`, `advance(to:)`), as `init` in
+/// DifferentialEquations.jl, driving `noise` (a ``WienerProcess``, ``BrownianTreeNoise`` or
+/// ``NoiseGrid`` starting at the problem's `t0`).
+///
+/// Every check runs before any work: the problem and the method (``SDESetup``), the noise
+/// against the problem, then the options (shared `SolveSetup`), all as ``SDEError``.
+/// The fixed-step methods (``EM``, ``EulerHeun``, ``RKMil``) need `options.dt`.
+@inlinable
+public func makeIntegrator<F: SDEFunction, N: NoiseProcess>(
+    _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, noise: N, options: SolveOptions = .init(),
+    callback: CallbackSet<F.Scalar>? = nil
+) throws(SDEError) -> ODEIntegrator<SDELoopStepper<F, N>> {
+    let (t0, t1) = problem.tspan
+    guard t1 > t0 || !(t0.isFinite && t1.isFinite) || t0 == t1 else {
+        throw .invalidOptions(.invalidTimeSpan(t0: t0, t1: t1))
+    }
+    let stepper = try SDELoopStepper(problem: problem, algorithm: algorithm, noise: noise)
+    guard noise.currentTime == t0 else {
+        throw .noiseMismatch("the noise starts at t = \(noise.currentTime), the problem at t0 = \(t0)")
+    }
+    do {
+        return try ODEIntegrator(problem.driftProblem(callbacks: callback), stepper: stepper, options: options)
+    } catch {
+        throw .invalidOptions(error)
+    }
+}
+
+/// Solves `problem` with `algorithm` on the path of `noise`.
+///
+/// ```swift
+/// let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 7, tolerance: 1e-6, auxiliary: true)
+/// let sol = try solve(prob, SOSRI(), noise: BrownianTreeNoise(tree), options: SolveOptions(reltol: 1e-3, abstol: 1e-3))
+/// ```
+@inlinable
+public func solve<F: SDEFunction, N: NoiseProcess>(
+    _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, noise: N, options: SolveOptions = .init(),
+    callback: CallbackSet<F.Scalar>? = nil
+) throws(SDEError) -> ODESolution<F.Scalar> {
+    var integrator = try makeIntegrator(problem, algorithm, noise: noise, options: options, callback: callback)
+    return integrator.solve()
+}
+
+/// Solves `problem` with `algorithm` on the ``WienerProcess`` of `seed` (with the auxiliary
+/// process when the method needs it), drawn as the steps ask for it. Without history: memory
+/// does not grow with the number of steps (the points behind the current step are dropped).
+/// For a path independent of the step sequence use a ``VirtualBrownianTree``.
+@inlinable
+public func solve<F: SDEFunction>(
+    _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, seed: UInt64, options: SolveOptions = .init(),
+    callback: CallbackSet<F.Scalar>? = nil
+) throws(SDEError) -> ODESolution<F.Scalar> {
+    let noise: WienerProcess
+    do {
+        noise = try WienerProcess(
+            dimension: problem.wienerCount, t0: problem.tspan.0, seed: seed,
+            auxiliary: algorithm.scheme.needsAuxiliaryIncrement, keepsHistory: false)
+    } catch {
+        throw .noiseMismatch("\(error)")
+    }
+    return try solve(problem, algorithm, noise: noise, options: options, callback: callback)
+}
+
+/// Solves `problem` with `algorithm` on the ``WienerProcess`` of the problem's ``SDEProblem/seed``.
+@inlinable
+public func solve<F: SDEFunction>(
+    _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, options: SolveOptions = .init(),
+    callback: CallbackSet<F.Scalar>? = nil
+) throws(SDEError) -> ODESolution<F.Scalar> {
+    try solve(problem, algorithm, seed: problem.seed, options: options, callback: callback)
+}

@@ -1,0 +1,292 @@
+// Adaptive SDE solves on the shared loop: the error against the analytic solution follows the
+// tolerance; rejections do not bias the Brownian path (RSwM, Kolmogorov–Smirnov); the same path
+// gives the same bits however its values are delivered; bad input gives typed errors or return
+// codes with messages.
+import DiffEqCore
+import Foundation
+import RandomStreams
+import StochasticDE
+import Testing
+
+/// A noise process that forgets rejected draws (every proposal drawn afresh, `W` and `Z`): the
+/// control for the RSwM test.
+struct ForgetfulNoise: NoiseProcess {
+    let stream: NormalStream
+    var draws: UInt64 = 0
+    var now = 0.0
+    var proposed = 0.0
+    var w = 0.0
+    var pendingW = 0.0
+    var wienerCount: Int { 1 }
+    var hasAuxiliary: Bool { true }
+    var currentTime: Double { now }
+    mutating func increment(to t1: Double, _ dW: inout [Double], _ dZ: inout [Double]) throws(NoiseError) {
+        let s = (t1 - now).squareRoot()
+        let (a, b) = stream.pair(index: draws, lane: 0)
+        draws += 1
+        dW[0] = s * a
+        dZ[0] = s * b
+        pendingW = w + dW[0]
+        proposed = t1
+    }
+    mutating func accept() throws(NoiseError) {
+        now = proposed
+        w = pendingW
+    }
+}
+
+/// A tree noise that records every time it was asked for, with `W` and `Z` there.
+struct RecordingTreeNoise: NoiseProcess {
+    var inner: BrownianTreeNoise
+    let tree: VirtualBrownianTree
+    var record: [Double: [Double]] = [:]
+    init(_ tree: VirtualBrownianTree) {
+        self.tree = tree
+        inner = BrownianTreeNoise(tree)
+        record[tree.t0] = [Double](repeating: 0, count: tree.components)
+    }
+    var wienerCount: Int { inner.wienerCount }
+    var hasAuxiliary: Bool { inner.hasAuxiliary }
+    var currentTime: Double { inner.currentTime }
+    mutating func increment(to t1: Double, _ dW: inout [Double], _ dZ: inout [Double]) throws(NoiseError) {
+        try inner.increment(to: t1, &dW, &dZ)
+        var w = [Double](repeating: 0, count: tree.components)
+        try tree.value(at: t1, into: &w)
+        record[t1] = w
+    }
+    mutating func accept() throws(NoiseError) { try inner.accept() }
+}
+
+@Suite struct SDEAdaptiveSolveTests {
+    static let gbmTolerances = [1e-1, 1e-2, 1e-3]
+
+    /// Mean |u(1) − exact| over seeded paths for SOSRI on GBM at each tolerance (reltol = abstol).
+    static func adaptiveErrors<F: SDEFunction>(
+        _ prob: SDEProblem<F>, _ alg: some SDEAlgorithm, tolerances: [Double], paths: Int, auxiliary: Bool = true,
+        exact: (Double) -> Double
+    ) throws -> (errors: [Double], steps: [Double], rejections: Int) where F.Scalar == Double {
+        var errors = [Double](repeating: 0, count: tolerances.count)
+        var steps = [Double](repeating: 0, count: tolerances.count)
+        var rejections = 0
+        for seed in 0..<paths {
+            for (k, tol) in tolerances.enumerated() {
+                let noise = try WienerProcess(dimension: 1, seed: UInt64(seed), auxiliary: auxiliary)
+                var integrator = try makeIntegrator(
+                    prob, alg, noise: noise, options: SolveOptions(reltol: tol, abstol: .scalar(tol), saveEverystep: false))
+                let sol = integrator.solve()
+                #expect(sol.retcode == .success)
+                var w = [0.0]
+                var path = integrator.method.noise
+                try path.value(at: 1, into: &w)
+                errors[k] += abs(sol.u.last![0] - exact(w[0])) / Double(paths)
+                steps[k] += Double(sol.stats.naccept) / Double(paths)
+                rejections += sol.stats.nreject
+            }
+        }
+        return (errors, steps, rejections)
+    }
+
+    /// The error follows the tolerance: each tenfold tighter tolerance gives at least a
+    /// threefold smaller mean error, and the error stays within a small multiple of the
+    /// tolerance times the solution's size (measured figures in the messages).
+    @Test func sosriOnGBMFollowsTheTolerance() throws {
+        let (errors, steps, rejections) = try Self.adaptiveErrors(
+            gbmScalarProblem, SOSRI(), tolerances: Self.gbmTolerances, paths: 100) { GBM.ito($0) }
+        for k in 1..<errors.count {
+            #expect(errors[k] < errors[k - 1] / 3, "errors \(errors), mean steps \(steps)")
+        }
+        for (tol, e) in zip(Self.gbmTolerances, errors) {
+            #expect(e <= 2 * tol, "tolerance \(tol): mean error \(e) (errors \(errors), mean steps \(steps))")
+        }
+        #expect(rejections > 0)
+    }
+
+    @Test func sosraOnTheAdditiveProblemFollowsTheTolerance() throws {
+        let tols = [1e-2, 1e-3, 1e-4]
+        let (errors, steps, _) = try Self.adaptiveErrors(
+            loudAdditiveProblem, SOSRA(), tolerances: tols, paths: 100) { loudAdditiveModel.exact($0) }
+        for k in 1..<errors.count {
+            #expect(errors[k] < errors[k - 1] / 3, "errors \(errors), mean steps \(steps)")
+        }
+        for (tol, e) in zip(tols, errors) {
+            #expect(e <= 2 * tol, "tolerance \(tol): mean error \(e) (errors \(errors), mean steps \(steps))")
+        }
+    }
+
+    static let rswmPaths = 2000
+
+    /// An integral controller that lets the step grow tenfold: with StochasticDiffEq's default
+    /// (growth at most 9/8 per step) the steps on these problems are limited by the growth and
+    /// are almost never rejected (0.02 rejections per solve at tolerance 0.01, measured), which
+    /// would leave RSwM untested.
+    static let rejectingOptions = SolveOptions(
+        reltol: 0.05, abstol: 0.05, saveEverystep: false, controller: .integral(IController(qmax: 10)))
+
+    /// W(1) over many adaptive solves (SOSRI on GBM, tolerance 0.05, ``rejectingOptions``: steps
+    /// are rejected because of large increments) is N(0, 1): one-sample Kolmogorov–Smirnov at level α = 0.001, i.e.
+    /// an unbiased sampler fails this with probability 0.1 % (the seeds are fixed, so the test
+    /// is deterministic). The control with a process that forgets rejected draws fails it.
+    @Test func rejectionsDoNotBiasThePath() throws {
+        var finals: [Double] = []
+        var rejections = 0
+        let options = Self.rejectingOptions
+        for seed in 0..<Self.rswmPaths {
+            let noise = try WienerProcess(dimension: 1, seed: UInt64(seed), auxiliary: true, keepsHistory: false)
+            var integrator = try makeIntegrator(gbmScalarProblem, SOSRI(), noise: noise, options: options)
+            let sol = integrator.solve()
+            #expect(sol.retcode == .success)
+            rejections += sol.stats.nreject
+            var w = [0.0]
+            var path = integrator.method.noise
+            try path.value(at: 1, into: &w)
+            finals.append(w[0])
+        }
+        #expect(rejections > Self.rswmPaths, "rejections \(rejections)")
+        let d = ksStatistic(finals)
+        #expect(d < ksCritical(finals.count), "KS D = \(d), critical \(ksCritical(finals.count)), rejections \(rejections)")
+
+        var forgetful: [Double] = []
+        for seed in 0..<Self.rswmPaths {
+            let noise = ForgetfulNoise(stream: NormalStream(seed: UInt64(seed), domain: 77))
+            var integrator = try makeIntegrator(gbmScalarProblem, SOSRI(), noise: noise, options: options)
+            _ = integrator.solve()
+            forgetful.append(integrator.method.noise.w)
+        }
+        let dForgetful = ksStatistic(forgetful)
+        #expect(dForgetful > ksCritical(forgetful.count), "forgetting rejected draws should be detected: D = \(dForgetful)")
+    }
+
+    /// The same path gives the same solution bit for bit, whether its values are drawn step by
+    /// step (with bridges for the rejected steps' retries), given as a grid, or read from the tree.
+    @Test func samePathSameBits() throws {
+        let options = SolveOptions(reltol: 1e-2, abstol: 1e-2, controller: .integral(IController(qmax: 10)))
+        // Drawn as the adaptive solve asks (fresh draws and bridges), then replayed from a grid.
+        let noise = try WienerProcess(dimension: 1, seed: 42, auxiliary: true)
+        var integrator = try makeIntegrator(gbmScalarProblem, SOSRI(), noise: noise, options: options)
+        let drawn = integrator.solve()
+        #expect(drawn.stats.nreject > 0)
+        let grid = try NoiseGrid(recordedWithAuxiliaryFrom: integrator.method.noise)
+        let replayed = try solve(gbmScalarProblem, SOSRI(), noise: grid, options: options)
+        #expect(replayed.t == drawn.t)
+        #expect(replayed.u == drawn.u)
+        #expect(replayed.stats == drawn.stats)
+        // Same seed again: the same bits.
+        let again = try solve(gbmScalarProblem, SOSRI(), noise: try WienerProcess(dimension: 1, seed: 42, auxiliary: true), options: options)
+        #expect(again.u == drawn.u)
+
+        // Points drawn first by the bridge (coarse values asked before the solve), then a
+        // fixed-step EM solve through them, and its replay from the recorded grid.
+        var bridged = try WienerProcess(dimension: 1, seed: 9)
+        var w = [0.0]
+        for t in [1.0, 0.5, 0.25, 0.75] { try bridged.value(at: t, into: &w) }
+        var emIntegrator = try makeIntegrator(gbmScalarProblem, EM(), noise: bridged, options: SolveOptions(dt: 1.0 / 16, adaptive: false))
+        let em = emIntegrator.solve()
+        let emGrid = try NoiseGrid(recordedFrom: emIntegrator.method.noise)
+        let emReplay = try solve(gbmScalarProblem, EM(), noise: emGrid, options: SolveOptions(dt: 1.0 / 16, adaptive: false))
+        #expect(em.u == emReplay.u)
+
+        // From the tree, adaptively, and replayed from a grid of the tree's values at every
+        // time the solve asked for.
+        let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 5, tolerance: 1e-9, auxiliary: true)
+        var treeIntegrator = try makeIntegrator(gbmScalarProblem, SOSRI(), noise: RecordingTreeNoise(tree), options: options)
+        let fromTree = treeIntegrator.solve()
+        #expect(fromTree.stats.nreject > 0)
+        let record = treeIntegrator.method.noise.record
+        let times = record.keys.sorted()
+        let treeGrid = try NoiseGrid(
+            times: times, values: times.map { record[$0]![0] }, auxiliaryValues: times.map { record[$0]![1] })
+        let treeReplay = try solve(gbmScalarProblem, SOSRI(), noise: treeGrid, options: options)
+        #expect(treeReplay.t == fromTree.t)
+        #expect(treeReplay.u == fromTree.u)
+        let treeAgain = try solve(gbmScalarProblem, SOSRI(), noise: BrownianTreeNoise(tree), options: options)
+        #expect(treeAgain.u == fromTree.u)
+    }
+}
+
+@Suite struct SDESolveInputTests {
+    static let options = SolveOptions(reltol: 1e-2, abstol: 1e-2)
+
+    @Test func diffusionOfTheWrongShape() {
+        let prob = SDEProblem<SDEClosures<Double>>(
+            f: { du, u, _, _ in du[0] = u[0]; du[1] = u[1] }, g: { g, _, _, _ in g = [1.0] }, u0: [1, 1], tspan: (0, 1))
+        #expect(throws: SDEError.wrongOutputLength(what: "diffusion", expected: 2, got: 1)) {
+            try solve(prob, SOSRI(), seed: 1, options: Self.options)
+        }
+    }
+
+    @Test func noiseKindTheMethodDoesNotSupport() {
+        #expect {
+            try solve(generalProblem, SRIW1(), seed: 1, options: Self.options)
+        } throws: { error in
+            guard case SDEError.unsupportedNoise(let method, _, _) = error else { return false }
+            return method == "SRIW1"
+        }
+        #expect {
+            try solve(gbmScalarProblem, SOSRA(), seed: 1, options: Self.options)
+        } throws: { error in
+            guard case SDEError.unsupportedNoise = error else { return false }
+            return true
+        }
+    }
+
+    @Test func nanFromTheDriftOrTheDiffusionEndsTheSolveWithAMessage() throws {
+        let nanDrift = SDEProblem<SDEClosures<Double>>(
+            f: { du, u, _, t in du[0] = t > 0.5 ? .nan : u[0] }, g: { g, u, _, _ in g[0] = 0.1 * u[0] },
+            u0: [1], tspan: (0, 1))
+        let nanDiffusion = SDEProblem<SDEClosures<Double>>(
+            f: { du, u, _, _ in du[0] = u[0] }, g: { g, u, _, t in g[0] = t > 0.5 ? .nan : 0.1 * u[0] },
+            u0: [1], tspan: (0, 1))
+        for alg in [SOSRI() as any SDEAlgorithm, SRIW1()] {
+            let a = try solve(nanDrift, alg, seed: 1, options: Self.options)
+            #expect(a.retcode == .unstable)
+            #expect(a.message?.contains("drift") == true, "\(a.message ?? "")")
+            // The last accepted step may end past 0.5 without evaluating f there (SRI stages
+            // sample the drift at t and t + c h only).
+            #expect(a.t.last! < 0.6 && a.t.last! > 0.4)
+            let b = try solve(nanDiffusion, alg, seed: 1, options: Self.options)
+            #expect(b.retcode == .unstable)
+            #expect(b.message?.contains("diffusion") == true, "\(b.message ?? "")")
+        }
+        // Fixed steps: the first step past 0.5 ends the solve.
+        let c = try solve(nanDiffusion, EM(), seed: 1, options: SolveOptions(dt: 0.1, adaptive: false))
+        #expect(c.retcode == .unstable)
+        #expect(c.message?.contains("diffusion") == true, "\(c.message ?? "")")
+    }
+
+    @Test func optionsAndNoiseAreChecked() throws {
+        #expect(throws: SDEError.invalidOptions(.invalidStepOption("EM is a fixed-step method: give dt"))) {
+            try solve(gbmScalarProblem, EM(), seed: 1)
+        }
+        #expect(throws: SDEError.invalidOptions(.invalidRelativeTolerance(-1))) {
+            try solve(gbmScalarProblem, SOSRI(), seed: 1, options: SolveOptions(reltol: -1))
+        }
+        let backward = SDEProblem(model: GBM(), u0: [0.5], tspan: (1, 0), p: gbmParameters)
+        #expect(throws: SDEError.invalidOptions(.invalidTimeSpan(t0: 1, t1: 0))) {
+            try solve(backward, SOSRI(), seed: 1, options: Self.options)
+        }
+        #expect {
+            try solve(gbmScalarProblem, SOSRI(), noise: try WienerProcess(dimension: 1, seed: 1), options: Self.options)
+        } throws: { error in
+            guard case SDEError.noiseMismatch = error else { return false }
+            return true
+        }
+        #expect {
+            try solve(gbm4Problem, EM(), noise: try WienerProcess(dimension: 2, seed: 1), options: SolveOptions(dt: 0.1, adaptive: false))
+        } throws: { error in
+            guard case SDEError.noiseMismatch = error else { return false }
+            return true
+        }
+        #expect {
+            try solve(gbmScalarProblem, EM(), noise: try WienerProcess(dimension: 1, t0: 0.5, seed: 1), options: SolveOptions(dt: 0.1, adaptive: false))
+        } throws: { error in
+            guard case SDEError.noiseMismatch = error else { return false }
+            return true
+        }
+        // A tree shorter than the span: the solve stops where the noise ends, with its reason.
+        let short = try VirtualBrownianTree(t0: 0, t1: 0.5, dimension: 1, seed: 1, tolerance: 1e-6)
+        let sol = try solve(gbmScalarProblem, EM(), noise: BrownianTreeNoise(short), options: SolveOptions(dt: 0.125, adaptive: false))
+        #expect(!sol.retcode.isSuccessful)
+        #expect(sol.message?.contains("noise") == true, "\(sol.message ?? "")")
+        #expect(sol.t.last! == 0.5)
+    }
+}
