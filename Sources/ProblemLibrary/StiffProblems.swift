@@ -342,6 +342,25 @@ extension TestProblems {
             + "computed with RADAU on an Alphaserver DS20E, uround = 1.01e-19, rtol = h0 = 1.1e-18, "
             + "atol = 1.1e-40)")
 
+    /// Settings for VDPOLM: the scaled VDPOL's sweep (`reltol = 10^-(4+m/4)`, `m = 0...32`,
+    /// `abstol = reltol`, `h0 = 10⁻² reltol`), carried over because the report describes the two
+    /// forms as one problem (§II.8) and publishes a sweep only for the scaled one.
+    public static let unscaledVanDerPolInfo = TestProblemInfo(
+        name: "VDPOLM", isStiff: true, reltolExponentOffset: 4, reltolSteps: 32, abstolPerReltol: 1,
+        initialStepPerReltol: 1e-2,
+        source: "Mazzia & Magherini, Test Set for IVP Solvers, release 2.4, problem VDPOL, §II.8.4 (the scaled "
+            + "equation's sweep, used for the unscaled vdpolm.f)")
+
+    /// Settings for E5: `reltol = 10^-(4+m/4)`, `m = 0...24` (1e-4 ... 1e-10), with the absolute
+    /// tolerance fixed at 1e-24. The report publishes no sweep for E5; the test set's R port
+    /// (package deTestSet, function `E5()`) runs it with `atol = 1.11e-24`, and with `y₂, y₃`
+    /// ending near 9e-23 an abstol proportional to `reltol` would not ask for a single digit.
+    public static let detestE5Info = TestProblemInfo(
+        name: "E5", isStiff: true, reltolExponentOffset: 4, reltolSteps: 24, abstolPerReltol: 0,
+        initialStepPerReltol: 1e-2, fixedAbstol: 1e-24,
+        source: "this library's sweep; abstol after the test set's R port (K. Soetaert, J. Cash, F. Mazzia, "
+            + "deTestSet, function E5(), default atol = 1.11e-24)")
+
     /// Test-set settings of ROBER: `reltol = 10^-(4+m/4)`, `m = 0...32`, `abstol = 10⁻⁴ reltol`,
     /// `h0 = 10⁻² reltol`.
     public static let roberInfo = TestProblemInfo(
