@@ -30,7 +30,9 @@ import Testing
 /// added up, and a change of the step sequence moves that sum by up to 3x. No refresh rate
 /// removes it without a worse failure: 0.02 ... 0.3 bring it to 9.2 ... 9.4 but let TRBDF2
 /// accept OREGO steps whose true local error is 80-93 tolerances, and 0.1 or more keep a stale
-/// `J` on VDPOLM; measured table on ``SDIRKNewtonOptions/slowConvergenceRate``.) For comparison CVODE_BDF: HIRES 6.2 / 43, VDPOL
+/// `J` on VDPOLM; measured table on ``SDIRKNewtonOptions/slowConvergenceRate``. Measured step by
+/// step in `TRBDF2ErrorAccumulationTests.polluGlobalErrorIsAccumulatedLocalError`: each of the
+/// 247 steps is within 0.315 tolerances of its true local error, and 25.6 is 0.41 times their sum.) For comparison CVODE_BDF: HIRES 6.2 / 43, VDPOL
 /// 18 / 33, OREGO fails at 1e-6 (DtLessThanMin at t ≈ 159; 343 with
 /// `stabilityLimitDetection`) and 50 at 1e-8. TRBDF2 is second
 /// order: it takes 10³-10⁴ steps, and its global error grows with the step count: measured in
