@@ -17,7 +17,8 @@ import Synchronization
 /// (the shares, the job, the hand-over of results), a POSIX mutex that TSan intercepts;
 /// `Synchronization.Mutex`, used before, locks with a futex TSan cannot see and made every
 /// threaded test report false races. The shutdown flag is an `Atomic` (instrumented). Checked
-/// with `swift test --sanitize=thread --scratch-path .build-tsan --filter EnsemblesTests`.
+/// with `swift test --sanitize=thread --scratch-path .build-tsan --filter EnsemblesTests`: no
+/// report (16 tests in 4 suites, Threads(1 ... 8) among them; 10 reports with the `Mutex`).
 public struct EnsembleThreads: EnsembleAlgorithm {
     public let threads: Int
 
