@@ -34,7 +34,8 @@ public struct TestProblemInfo: Sendable {
     public let abstolPerReltol: Double
     /// An absolute tolerance that does not scale with `reltol` (`nil`: `abstolPerReltol · reltol`).
     /// E5's components fall to 1e-22 and below, so an abstol proportional to `reltol` would
-    /// accept an answer without a single correct digit; it is judged at a fixed 1e-24.
+    /// accept an answer without a single correct digit; it is judged at a fixed 1e-24. Where it
+    /// is set, `abstolPerReltol` is 0: read the tolerance through ``testSetAbstol(reltol:)``.
     public let fixedAbstol: Double?
     /// `h0 = initialStepPerReltol · reltol` for the test set's solvers that take an initial step.
     public let initialStepPerReltol: Double
