@@ -51,9 +51,11 @@ import Glibc
 ///   estimate 0.15, error 1.1e4 tolerances), and the rounding of the Rosenbrock stage solves,
 ///   which broke E5's invariant `y₂ − y₃ − y₄ = 0` (Rodas4 at 1e-6: estimate 0.71, error 110;
 ///   AutoVern7(Rodas5P) at 1e-8: 0.89 and 27). After the fixes those three end within 10
-///   tolerances or with ``ReturnCode/globalToleranceNotMet``; Rodas4's remaining drift of E5's
-///   invariant, about 1e-23 per step whatever the tolerance, is still of this kind (at 1e-8:
-///   estimate 0.98, error 3.8 tolerances). Only a reference or a second method finds such errors;
+///   tolerances or with ``ReturnCode/globalToleranceNotMet``. Rodas4's remaining drift of E5's
+///   invariant with the test set's published Jacobian, whose rounding breaks `wᵀJ = 0` (about
+///   1e-23 per step whatever the tolerance), is still of this kind (at 1e-8: estimate 0.98,
+///   error 3.8 tolerances); ProblemLibrary's `DetestE5` keeps `wᵀJ = 0` in its Jacobian and Rodas4
+///   then ends within 1.2 tolerances. Only a reference or a second method finds such errors;
 /// - departures from `e ∝ τ^α`: at order 1, CVODE's α is 1/2, below the 2/3 and 3/4 used; stiff
 ///   methods can lose order on stiff problems. The margin ``target`` covers what the tests and
 ///   global-error-bench measure (largest error 1.5 tolerances with an estimate ≤ 1);

@@ -112,6 +112,15 @@ extension ODEModel {
 }
 
 /// The quick form: a closure over one concrete scalar type, with an optional analytic Jacobian.
+///
+/// Without `jacobian:`, the stiff methods difference `f` (CVODE's error-weighted increments;
+/// `.centralDifferences` on request); there is no automatic differentiation of a closure. A Swift
+/// closure value has one concrete type, `(inout [Double], [Double], [Double], Double) -> Void`,
+/// and cannot be generic over the scalar, so the solver cannot call it with dual numbers; any
+/// wrapper that could would have to be a named type with a generic method, which is what an
+/// ``ODEModel`` is. For forward-mode AD Jacobians and for gradients, write the right-hand side
+/// once as an ``ODEModel`` (`func rhs<S: DiffEqScalar>(...)`, the same body as the closure) and
+/// use `ODEProblem(model:u0:tspan:p:)`.
 public struct ClosureRHS<Scalar: DiffEqScalar>: ODEFunction, Sendable {
     public typealias Function = @Sendable (inout [Scalar], [Scalar], [Scalar], Scalar) -> Void
 

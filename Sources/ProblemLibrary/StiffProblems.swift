@@ -181,7 +181,9 @@ public struct UnscaledVanDerPol: ODEModel, Sendable {
 ///
 /// `y₃′` is computed as `y₂′ − y₄′`, as the test set's `feval` does, so that the invariant
 /// `y₂ − y₃ − y₄ = 0` (exact, from `y(0) = (1.76e-3, 0, 0, 0)`) holds for the right-hand side
-/// up to one rounding. Over `[0, 10¹³]` the components span more than 280 orders of magnitude
+/// up to one rounding; the Jacobian's `J₂₁` is likewise `J₃₁ + J₄₁`, so that `wᵀJ = 0`
+/// (`w = (0, 1, −1, −1)`) holds exactly in the column where the published `J₂₁ = A` breaks it
+/// by a rounding (the comment in ``jacobian(_:_:_:_:)`` says why it matters). Over `[0, 10¹³]` the components span more than 280 orders of magnitude
 /// (`y₁(10¹³) ≈ 10⁻²⁹¹`, `y₂ ≈ y₃ ≈ 9·10⁻²³`), so every solver needs an absolute tolerance far
 /// below `10⁻²²`: the test set's R port (package deTestSet, `E5()`) defaults to
 /// `atol = 1.11e-24`, and this project's tests judge E5 at `abstol = 1e-24`.
@@ -219,6 +221,16 @@ public struct DetestE5: ODEModel, Sendable {
         J[2 + 0 * n] = a - b * u[2]; J[2 + 1 * n] = -cm * u[2]; J[2 + 2 * n] = -b * u[0] - cm * u[1]
         J[2 + 3 * n] = c
         J[3 + 0 * n] = b * u[2]; J[3 + 2 * n] = b * u[0]; J[3 + 3 * n] = -c
+        // J₂₁ as J₃₁ + J₄₁, as y₃′ = y₂′ − y₄′ in `rhs`: with the published J₂₁ = A,
+        // J₃₁ = A − B·y₃ rounds away A's low bits, so wᵀJ ≠ 0 for w = (0, 1, −1, −1) by up to
+        // ulp(B·y₃)/2 step after step, and a Rosenbrock method using that J leaves the invariant
+        // (Rodas4 by 383 tolerances at reltol 1e-4). While B·y₃ ≥ A (t up to about 1e6, where the
+        // drift happened) the two terms are within a factor 2 of each other's negative, so the
+        // sum is exact (Sterbenz) and the first column keeps wᵀJ = 0 exactly; it differs from A
+        // by one rounding of B·y₃. The third column is left as published: the same sum there
+        // (J₂₃ = J₃₃ + J₄₃) cancels B·y₁ ≈ 2e4 down to CM·y₂ ≈ 0.2, which costs Float all
+        // its digits, and with the first column exact Rodas4 already ends within 1.2 tolerances.
+        J[1 + 0 * n] = J[2 + 0 * n] + J[3 + 0 * n]
     }
 }
 
@@ -341,6 +353,25 @@ extension TestProblems {
             + "(University of Bari, 2008), problem E5: subroutine solut of e5.f (revision 1.3, 2006/10/03; "
             + "computed with RADAU on an Alphaserver DS20E, uround = 1.01e-19, rtol = h0 = 1.1e-18, "
             + "atol = 1.1e-40)")
+
+    /// Settings for VDPOLM: the scaled VDPOL's sweep (`reltol = 10^-(4+m/4)`, `m = 0...32`,
+    /// `abstol = reltol`, `h0 = 10⁻² reltol`), carried over because the report describes the two
+    /// forms as one problem (§II.8) and publishes a sweep only for the scaled one.
+    public static let unscaledVanDerPolInfo = TestProblemInfo(
+        name: "VDPOLM", isStiff: true, reltolExponentOffset: 4, reltolSteps: 32, abstolPerReltol: 1,
+        initialStepPerReltol: 1e-2,
+        source: "Mazzia & Magherini, Test Set for IVP Solvers, release 2.4, problem VDPOL, §II.8.4 (the scaled "
+            + "equation's sweep, used for the unscaled vdpolm.f)")
+
+    /// Settings for E5: `reltol = 10^-(4+m/4)`, `m = 0...24` (1e-4 ... 1e-10), with the absolute
+    /// tolerance fixed at 1e-24. The report publishes no sweep for E5; the test set's R port
+    /// (package deTestSet, function `E5()`) runs it with `atol = 1.11e-24`, and with `y₂, y₃`
+    /// ending near 9e-23 an abstol proportional to `reltol` would not ask for a single digit.
+    public static let detestE5Info = TestProblemInfo(
+        name: "E5", isStiff: true, reltolExponentOffset: 4, reltolSteps: 24, abstolPerReltol: 0,
+        initialStepPerReltol: 1e-2, fixedAbstol: 1e-24,
+        source: "this library's sweep; abstol after the test set's R port (K. Soetaert, J. Cash, F. Mazzia, "
+            + "deTestSet, function E5(), default atol = 1.11e-24)")
 
     /// Test-set settings of ROBER: `reltol = 10^-(4+m/4)`, `m = 0...32`, `abstol = 10⁻⁴ reltol`,
     /// `h0 = 10⁻² reltol`.

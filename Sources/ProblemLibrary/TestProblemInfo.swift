@@ -30,8 +30,13 @@ public struct TestProblemInfo: Sendable {
     public let reltolExponentOffset: Double
     /// The last `m` of the sweep (`m = 0...reltolSteps`).
     public let reltolSteps: Int
-    /// `abstol = abstolPerReltol · reltol` in the test set's runs.
+    /// `abstol = abstolPerReltol · reltol` in the test set's runs (unless ``fixedAbstol`` is set).
     public let abstolPerReltol: Double
+    /// An absolute tolerance that does not scale with `reltol` (`nil`: `abstolPerReltol · reltol`).
+    /// E5's components fall to 1e-22 and below, so an abstol proportional to `reltol` would
+    /// accept an answer without a single correct digit; it is judged at a fixed 1e-24. Where it
+    /// is set, `abstolPerReltol` is 0: read the tolerance through ``testSetAbstol(reltol:)``.
+    public let fixedAbstol: Double?
     /// `h0 = initialStepPerReltol · reltol` for the test set's solvers that take an initial step.
     public let initialStepPerReltol: Double
     /// The components the test set's `scd` is computed over (`nil`: all of them).
@@ -41,7 +46,7 @@ public struct TestProblemInfo: Sendable {
 
     public init(
         name: String, isStiff: Bool, reltolExponentOffset: Double, reltolSteps: Int, abstolPerReltol: Double,
-        initialStepPerReltol: Double, scdComponents: Range<Int>? = nil, source: String
+        initialStepPerReltol: Double, scdComponents: Range<Int>? = nil, fixedAbstol: Double? = nil, source: String
     ) {
         self.name = name
         self.isStiff = isStiff
@@ -50,6 +55,7 @@ public struct TestProblemInfo: Sendable {
         self.abstolPerReltol = abstolPerReltol
         self.initialStepPerReltol = initialStepPerReltol
         self.scdComponents = scdComponents
+        self.fixedAbstol = fixedAbstol
         self.source = source
     }
 
@@ -58,18 +64,32 @@ public struct TestProblemInfo: Sendable {
         (0...reltolSteps).map { m in pow(10.0, -(reltolExponentOffset + Double(m) / 4)) }
     }
 
-    /// The absolute tolerance the test set uses together with `reltol`.
-    public func testSetAbstol(reltol: Double) -> Double { abstolPerReltol * reltol }
+    /// The absolute tolerance the test set uses together with `reltol` (``fixedAbstol`` when set).
+    public func testSetAbstol(reltol: Double) -> Double { fixedAbstol ?? abstolPerReltol * reltol }
 }
 
 /// The stiff problems of the IVP test set in this library, each with its published reference and
 /// the test set's tolerance settings: what stiff-solver tests and benchmarks iterate over.
+///
+/// The first five have the test set's own tolerance sweeps (§4 of each problem description).
+/// ``e5`` (stiff DETEST E5, the test set's e5.f) and ``vdpolm`` (the unscaled van der Pol
+/// oscillator, vdpolm.f) come with the test set's published reference solutions but without a
+/// sweep of their own in the report; their ``info`` says which settings this library uses and
+/// where they come from. ``fiveWithPublishedSweeps`` lists the first five.
 public enum StiffTestSet: String, CaseIterable, Sendable, CustomStringConvertible {
     case rober = "ROBER"
     case hires = "HIRES"
     case pollu = "POLLU"
     case orego = "OREGO"
     case vdpol = "VDPOL"
+    /// E5 of the stiff DETEST set over `[0, 1e13]`, judged at a fixed abstol of 1e-24.
+    case e5 = "E5"
+    /// The unscaled van der Pol oscillator (`μ = 1000`, `t ∈ [0, 2000]`, one relaxation jump).
+    case vdpolm = "VDPOLM"
+
+    /// ROBER, HIRES, POLLU, OREGO and VDPOL: the problems whose tolerance sweeps the test-set
+    /// report publishes (what the work-precision benchmarks compare with other codes on).
+    public static let fiveWithPublishedSweeps: [StiffTestSet] = [.rober, .hires, .pollu, .orego, .vdpol]
 
     public var description: String { rawValue }
 
@@ -81,6 +101,8 @@ public enum StiffTestSet: String, CaseIterable, Sendable, CustomStringConvertibl
         case .pollu: return TestProblems.pollutionReference
         case .orego: return TestProblems.oregoReference
         case .vdpol: return TestProblems.vanDerPolReference
+        case .e5: return TestProblems.detestE5Reference
+        case .vdpolm: return TestProblems.unscaledVanDerPolReference
         }
     }
 
@@ -92,6 +114,8 @@ public enum StiffTestSet: String, CaseIterable, Sendable, CustomStringConvertibl
         case .pollu: return TestProblems.pollutionInfo
         case .orego: return TestProblems.oregoInfo
         case .vdpol: return TestProblems.vanDerPolInfo
+        case .e5: return TestProblems.detestE5Info
+        case .vdpolm: return TestProblems.unscaledVanDerPolInfo
         }
     }
 }

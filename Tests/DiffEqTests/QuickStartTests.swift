@@ -27,7 +27,9 @@ private struct LotkaVolterraQS: ODEModel {
     let ref = try solve(prob, CVODE_Adams(), reltol: 1e-8, abstol: 1e-10, saveat: .every(0.5))
     print(ref.stats)
 
-    // The quick form: a closure over Double.
+    // The quick form: a closure over Double. Stiff methods difference it for their Jacobian (or take
+    // `jacobian:`); a closure cannot be generic over the scalar, so for AD Jacobians and gradients
+    // write the same body as an ODEModel, as above.
     let decay = ODEProblem(f: { du, u, p, t in du[0] = -p[0] * u[0] }, u0: [1.0], tspan: (0, 1), p: [0.5])
     print(try solve(decay, Tsit5()).u.last!)
 

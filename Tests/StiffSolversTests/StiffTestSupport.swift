@@ -17,8 +17,7 @@ struct AlgorithmSolver<A: ODEAlgorithm>: StiffProblemSolver {
 }
 
 extension StiffTestSet {
-    /// The test set's options at `reltol`: `abstol = abstolPerReltol · reltol` (unless given),
-    /// end state only.
+    /// The test set's options at `reltol`: its abstol for `reltol` (unless given), end state only.
     func options(reltol: Double, abstol: Double? = nil) -> SolveOptions {
         SolveOptions(reltol: reltol, abstol: .scalar(abstol ?? info.testSetAbstol(reltol: reltol)), saveEverystep: false)
     }
@@ -31,6 +30,8 @@ extension StiffTestSet {
         case .pollu: return try solver.solve(TestProblems.pollution(), options: options)
         case .orego: return try solver.solve(TestProblems.orego(), options: options)
         case .vdpol: return try solver.solve(TestProblems.vanDerPol(), options: options)
+        case .e5: return try solver.solve(TestProblems.detestE5(), options: options)
+        case .vdpolm: return try solver.solve(TestProblems.unscaledVanDerPol(), options: options)
         }
     }
 
@@ -43,7 +44,7 @@ extension StiffTestSet {
     /// is `-log10` of this) at the test set's abstol for `reltol`: a relative error for components
     /// above `abstol/reltol`, an absolute one (scaled by `reltol/abstol`) below.
     func mixedError(_ u: [Double], reltol: Double) -> Double {
-        let ratio = info.abstolPerReltol
+        let ratio = info.testSetAbstol(reltol: reltol) / reltol
         var worst = 0.0
         for (x, r) in zip(u, reference.u) { worst = Swift.max(worst, Swift.abs(x - r) / (ratio + Swift.abs(r))) }
         return worst
