@@ -201,7 +201,7 @@ package.targets += [
     .target(name: "RandomStreams"),
     .target(name: "StochasticDE", dependencies: ["DiffEqCore", "RandomStreams"]),
     .executableTarget(
-        name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams"], path: "Benchmarks/sde-bench",
+        name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams", "NotebookSupport"], path: "Benchmarks/sde-bench",
         swiftSettings: scriptSettings),
     .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams"]),
     .testTarget(name: "StochasticDETests", dependencies: ["StochasticDE", "RandomStreams", "DiffEqCore"]),
