@@ -61,15 +61,14 @@ enum FormedProblem: String, CaseIterable, CustomStringConvertible, Sendable {
 
     var description: String { rawValue }
 
+    /// The test set's five are ``StiffTestSet``'s (same names).
+    var testSetProblem: StiffTestSet? { StiffTestSet(rawValue: rawValue) }
+
     var reference: ReferenceSolution {
         switch self {
-        case .rober: return TestProblems.roberReference
-        case .hires: return TestProblems.hiresReference
-        case .pollu: return TestProblems.pollutionReference
-        case .orego: return TestProblems.oregoReference
-        case .vdpol: return TestProblems.vanDerPolReference
         case .e5: return TestProblems.detestE5Reference
         case .vdpolm: return TestProblems.unscaledVanDerPolReference
+        default: return testSetProblem!.reference
         }
     }
 
