@@ -169,11 +169,15 @@ package.targets += [
     .target(name: "CMPIShim", dependencies: ["CMPI"], path: "Vendor-shims/CMPIShim"),
     .target(name: "Ensembles", dependencies: ["DiffEqCore"]),
     .target(name: "EnsemblesMPI", dependencies: ["Ensembles", "DiffEqCore", "CMPIShim"]),
+    // The ensembles both EnsemblesTests and the MPI probe solve.
+    .target(
+        name: "EnsembleTestSupport", dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity"],
+        path: "Tests/EnsembleTestSupport"),
     .testTarget(
         name: "EnsemblesTests",
-        dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"]),
+        dependencies: ["Ensembles", "EnsembleTestSupport", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"]),
     .executableTarget(
-        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
+        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "EnsembleTestSupport", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
         path: "Tests/EnsembleMPIProbe", swiftSettings: scriptSettings),
     .testTarget(
         name: "EnsemblesMPITests",
