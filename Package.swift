@@ -169,11 +169,15 @@ package.targets += [
     .target(name: "CMPIShim", dependencies: ["CMPI"], path: "Vendor-shims/CMPIShim"),
     .target(name: "Ensembles", dependencies: ["DiffEqCore", "StochasticDE"]),
     .target(name: "EnsemblesMPI", dependencies: ["Ensembles", "DiffEqCore", "CMPIShim"]),
+    // The ensembles both EnsemblesTests and the MPI probe solve.
+    .target(
+        name: "EnsembleTestSupport", dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity"],
+        path: "Tests/EnsembleTestSupport"),
     .testTarget(
         name: "EnsemblesTests",
-        dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks", "StochasticDE"]),
+        dependencies: ["Ensembles", "EnsembleTestSupport", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks", "StochasticDE"]),
     .executableTarget(
-        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
+        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "EnsembleTestSupport", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
         path: "Tests/EnsembleMPIProbe", swiftSettings: scriptSettings),
     .testTarget(
         name: "EnsemblesMPITests",
@@ -202,7 +206,7 @@ package.targets += [
     .target(name: "RandomStreams"),
     .target(name: "StochasticDE", dependencies: ["DiffEqCore", "RandomStreams"]),
     .executableTarget(
-        name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams"], path: "Benchmarks/sde-bench",
+        name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams", "NotebookSupport"], path: "Benchmarks/sde-bench",
         swiftSettings: scriptSettings),
     .executableTarget(
         name: "sde-lotka-volterra-fit", dependencies: ["StochasticDE", "NeuralNetworks", "NotebookSupport"],

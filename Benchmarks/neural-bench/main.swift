@@ -161,16 +161,7 @@ do {
 }
 
 // MARK: Lotka-Volterra gradient
-struct SeedLotkaVolterra: ODEModel {
-    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
-        du[0] = p[0] * u[0] - p[1] * u[0] * u[1]
-        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1]
-    }
-    var isAutonomous: Bool { true }
-}
-struct RabbitsAtOne: PointLoss {
-    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { (u[0] - 1) * (u[0] - 1) }
-}
+// SeedLotkaVolterra and RabbitsAtOne: the lotka-volterra-fit script's (NotebookSupport).
 print("Lotka-Volterra fit, one gradient Σ(u1(t_k) - 1)² at p = [2.2, 1, 2, 0.4], Tsit5 saveat 0.1, reltol = abstol = 1e-8 (wrt p):")
 func lv<M: SensitivityAlgorithm>(_ s: M) throws {
     let prob = ODEProblem(model: SeedLotkaVolterra(), u0: [1, 1], tspan: (0, 10), p: [2.2, 1.0, 2.0, 0.4])

@@ -203,25 +203,6 @@ if !overheadOnly {
 let opts = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: false)
 
 
-/// Minimum thread CPU seconds per call of `body` over `samples` samples, each repeating the
-/// call until it lasts at least 20 ms (after one warm-up sample).
-func cpuTimePerCall(samples: Int = 15, _ body: () throws -> Void) rethrows -> Double {
-    var reps = 1
-    while true {
-        let start = threadCPUSeconds()
-        for _ in 0..<reps { try body() }
-        if threadCPUSeconds() - start > 0.02 { break }
-        reps *= 2
-    }
-    var best = Double.infinity
-    for _ in 0..<samples {
-        let start = threadCPUSeconds()
-        for _ in 0..<reps { try body() }
-        best = Swift.min(best, (threadCPUSeconds() - start) / Double(reps))
-    }
-    return best
-}
-
 /// Seconds per call of `f`, called the way the stepper calls it.
 @inline(never)
 func fSeconds<F: ODEFunction>(_ problem: ODEProblem<F>) -> Double where F.Scalar == Double {

@@ -95,30 +95,30 @@ struct StaticOrego: StaticODEFunction {
 }
 let staticOrego = StaticODEProblem(StaticOrego(), u0: SIMD3(1, 2, 3), tspan: (0, 360), p: SIMD3(77.27, 8.375e-6, 0.161))
 
+/// Rodas5P, Rodas4 and (unless `rosenbrock23` is false) Rosenbrock23 on one problem, in the
+/// array form and then in the fixed-size form.
+func benchRosenbrockMethods<F: ODEFunction, G: StaticODEFunction>(
+    _ name: String, _ problem: ODEProblem<F>, fixed: StaticODEProblem<G>, rtol: Double, rosenbrock23: Bool = true
+) where F.Scalar == Double {
+    bench("\(name) Rodas5P \(rtol)", problem, Rodas5P(), rtol: rtol)
+    bench("\(name) Rodas4 \(rtol)", problem, Rodas4(), rtol: rtol)
+    if rosenbrock23 { bench("\(name) Rosenbrock23 \(rtol)", problem, Rosenbrock23(), rtol: rtol) }
+    benchStatic("\(name) Rodas5P fixed \(rtol)", fixed, Rodas5P(), rtol: rtol)
+    benchStatic("\(name) Rodas4 fixed \(rtol)", fixed, Rodas4(), rtol: rtol)
+    if rosenbrock23 { benchStatic("\(name) Rosenbrock23 fixed \(rtol)", fixed, Rosenbrock23(), rtol: rtol) }
+}
+
 let which = CommandLine.arguments.dropFirst().first ?? "all"
 /// RTOLS=a,b,...: the tolerances to run (default 1e-6 and 1e-9).
 let rtols = ProcessInfo.processInfo.environment["RTOLS"].map { $0.split(separator: ",").compactMap { Double($0) } } ?? [1e-6, 1e-9]
 for rtol in rtols {
     if which == "all" || which.contains("V") {
-        bench("VDPOL Rodas5P \(rtol)", TestProblems.vanDerPol(), Rodas5P(), rtol: rtol)
-        bench("VDPOL Rodas4 \(rtol)", TestProblems.vanDerPol(), Rodas4(), rtol: rtol)
-        bench("VDPOL Rosenbrock23 \(rtol)", TestProblems.vanDerPol(), Rosenbrock23(), rtol: rtol)
-        benchStatic("VDPOL Rodas5P fixed \(rtol)", TestProblems.staticVanDerPol(), Rodas5P(), rtol: rtol)
-        benchStatic("VDPOL Rodas4 fixed \(rtol)", TestProblems.staticVanDerPol(), Rodas4(), rtol: rtol)
-        benchStatic("VDPOL Rosenbrock23 fixed \(rtol)", TestProblems.staticVanDerPol(), Rosenbrock23(), rtol: rtol)
+        benchRosenbrockMethods("VDPOL", TestProblems.vanDerPol(), fixed: TestProblems.staticVanDerPol(), rtol: rtol)
     }
     if which == "all" || which.contains("O") {
-        bench("OREGO Rodas5P \(rtol)", TestProblems.orego(), Rodas5P(), rtol: rtol)
-        bench("OREGO Rodas4 \(rtol)", TestProblems.orego(), Rodas4(), rtol: rtol)
-        benchStatic("OREGO Rodas5P fixed \(rtol)", staticOrego, Rodas5P(), rtol: rtol)
-        benchStatic("OREGO Rodas4 fixed \(rtol)", staticOrego, Rodas4(), rtol: rtol)
+        benchRosenbrockMethods("OREGO", TestProblems.orego(), fixed: staticOrego, rtol: rtol, rosenbrock23: false)
     }
     if which == "all" || which.contains("H") {
-        bench("HIRES Rodas5P \(rtol)", TestProblems.hires(), Rodas5P(), rtol: rtol)
-        bench("HIRES Rodas4 \(rtol)", TestProblems.hires(), Rodas4(), rtol: rtol)
-        bench("HIRES Rosenbrock23 \(rtol)", TestProblems.hires(), Rosenbrock23(), rtol: rtol)
-        benchStatic("HIRES Rodas5P fixed \(rtol)", TestProblems.staticHires(), Rodas5P(), rtol: rtol)
-        benchStatic("HIRES Rodas4 fixed \(rtol)", TestProblems.staticHires(), Rodas4(), rtol: rtol)
-        benchStatic("HIRES Rosenbrock23 fixed \(rtol)", TestProblems.staticHires(), Rosenbrock23(), rtol: rtol)
+        benchRosenbrockMethods("HIRES", TestProblems.hires(), fixed: TestProblems.staticHires(), rtol: rtol)
     }
 }

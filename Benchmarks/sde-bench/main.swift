@@ -20,33 +20,9 @@
 // (setup cancels).
 import DiffEqCore
 import Foundation
+import NotebookSupport
 import RandomStreams
 import StochasticDE
-
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + 1e-9 * Double(ts.tv_nsec)
-}
-
-@inline(never) func blackHole(_ x: Double) { if x == 0.123456789 { print("") } }
-
-func cpuTimePerCall(samples: Int = 15, _ body: () throws -> Void) rethrows -> Double {
-    var reps = 1
-    while true {
-        let start = threadCPUSeconds()
-        for _ in 0..<reps { try body() }
-        if threadCPUSeconds() - start > 0.02 { break }
-        reps *= 2
-    }
-    var best = Double.infinity
-    for _ in 0..<samples {
-        let start = threadCPUSeconds()
-        for _ in 0..<reps { try body() }
-        best = min(best, (threadCPUSeconds() - start) / Double(reps))
-    }
-    return best
-}
 
 struct GBM: SDEModel {
     func drift<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { for i in u.indices { du[i] = p[0] * u[i] } }

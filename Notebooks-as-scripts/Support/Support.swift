@@ -111,6 +111,25 @@ public func timePerCall(samples: Int = 5, minimumSample: Double = 0.02, _ body: 
     return seconds / Double(perSample)
 }
 
+/// Minimum thread CPU seconds per call of `body` over `samples` samples, each repeating the
+/// call until it lasts at least 20 ms (after one warm-up sample).
+public func cpuTimePerCall(samples: Int = 15, _ body: () throws -> Void) rethrows -> Double {
+    var reps = 1
+    while true {
+        let start = threadCPUSeconds()
+        for _ in 0..<reps { try body() }
+        if threadCPUSeconds() - start > 0.02 { break }
+        reps *= 2
+    }
+    var best = Double.infinity
+    for _ in 0..<samples {
+        let start = threadCPUSeconds()
+        for _ in 0..<reps { try body() }
+        best = Swift.min(best, (threadCPUSeconds() - start) / Double(reps))
+    }
+    return best
+}
+
 /// `y` at `x` on the piecewise-linear curve through `points` in log-log space (points sorted by
 /// `x` in either direction); `nil` outside the curve's range.
 public func logLogInterpolate(_ points: [(x: Double, y: Double)], at x: Double) -> Double? {

@@ -17,19 +17,6 @@ import NotebookSupport
 import Sensitivity
 import SensitivityCVODES
 
-struct SeedLotkaVolterra: ODEModel {
-    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
-        du[0] = p[0] * u[0] - p[1] * u[0] * u[1]
-        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1]
-    }
-    var isAutonomous: Bool { true }
-}
-
-/// Σ_k (u1(t_k) − 1)²: the rabbits held at 1.
-struct RabbitsAtOne: PointLoss {
-    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { (u[0] - 1) * (u[0] - 1) }
-}
-
 let out = try ScriptOutput(name: "lotka-volterra-fit")
 let args = CommandLine.arguments
 let choice = args.firstIndex(of: "--sensealg").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } ?? "all"

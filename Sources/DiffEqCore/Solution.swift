@@ -139,11 +139,7 @@ public struct ODESolution<Scalar: DiffEqScalar>: Sendable {
     /// the point where a failed solve stopped, or NaN) throws
     /// ``InterpolationError/outOfDomain(t:domain:)``, whatever the method.
     public func callAsFunction(_ time: Double) throws(InterpolationError) -> [Scalar] {
-        guard let dense = denseOutput else { throw .noDenseOutput }
-        let (lo, hi) = dense.domain
-        // An empty interpolant reports an empty domain (lo > hi), which no range can hold.
-        guard lo <= hi else { throw .noDenseOutput }
-        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
+        let dense = try checkedDenseOutput(at: time)
         var out = [Scalar](repeating: .zero, count: dense.stateCount)
         dense.evaluate(at: time, into: &out)
         return out
@@ -152,13 +148,21 @@ public struct ODESolution<Scalar: DiffEqScalar>: Sendable {
     /// `du/dt` at time `t`, the derivative of the dense output (of the step starting at `t` when
     /// `t` is a step's end). Throws as ``callAsFunction(_:)``.
     public func derivative(_ time: Double) throws(InterpolationError) -> [Scalar] {
-        guard let dense = denseOutput else { throw .noDenseOutput }
-        let (lo, hi) = dense.domain
-        guard lo <= hi else { throw .noDenseOutput }
-        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
+        let dense = try checkedDenseOutput(at: time)
         var out = [Scalar](repeating: .zero, count: dense.stateCount)
         dense.derivative(at: time, into: &out)
         return out
+    }
+
+    /// The dense output, once `time` is known to lie in what it covers: the checks of
+    /// ``callAsFunction(_:)`` and ``derivative(_:)``.
+    private func checkedDenseOutput(at time: Double) throws(InterpolationError) -> any DenseOutput<Scalar> {
+        guard let dense = denseOutput else { throw .noDenseOutput }
+        let (lo, hi) = dense.domain
+        // An empty interpolant reports an empty domain (lo > hi), which no range can hold.
+        guard lo <= hi else { throw .noDenseOutput }
+        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
+        return dense
     }
 
     /// Component `i` of the state at time `t`.

@@ -123,14 +123,7 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
         }
         self.chain = chain
         self.program = program
-        var starts: [Int] = []
-        var total = 0
-        for w in chain.slotSizes {
-            starts.append(total)
-            total += w
-        }
-        slotStarts = starts
-        totalWidth = total
+        (slotStarts, totalWidth) = chain.slotOffsets
     }
 
     @inlinable public var isAutonomous: Bool { true }

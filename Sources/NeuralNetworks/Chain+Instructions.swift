@@ -27,6 +27,11 @@ extension Chain {
     /// The size of every slot the instructions read and write.
     public var slotSizes: [Int] { slotWidths }
 
+    /// Where each slot starts when all of them lie one after another in one buffer (the
+    /// running sums of ``slotSizes``), and that buffer's size: the layout the chain's own
+    /// workspace uses.
+    public var slotOffsets: (starts: [Int], total: Int) { (slotStarts, totalWidth) }
+
     /// The compiled operations in evaluation order.
     public var instructions: [NetworkInstruction] {
         operations.map { operation in

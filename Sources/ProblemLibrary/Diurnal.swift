@@ -89,6 +89,46 @@ public struct DiurnalKinetics2D: ODEModel, Sendable {
         return (verticalDiffusion * Double.exp(0.2 * yDown), verticalDiffusion * Double.exp(0.2 * yUp))
     }
 
+    /// Mesh point `(jx, jy)` with its four transport neighbours, a boundary neighbour reflected
+    /// into the mesh (homogeneous Neumann, as the example's `f`), and the vertical diffusion
+    /// coefficients of its row (``verticalCoefficients(_:)``).
+    @usableFromInline
+    struct Stencil {
+        @usableFromInline let jx: Int, jy: Int
+        @usableFromInline let jxLeft: Int, jxRight: Int, jyDown: Int, jyUp: Int
+        @usableFromInline let cyDown: Double, cyUp: Double
+
+        /// The point `(jx, jy)`, with its row's vertical coefficients.
+        @inlinable
+        init(jx: Int, jy: Int, vertical: (down: Double, up: Double)) {
+            let mx = DiurnalKinetics2D.meshX, my = DiurnalKinetics2D.meshY
+            self.jx = jx
+            self.jy = jy
+            jxLeft = jx == 0 ? 1 : jx - 1
+            jxRight = jx == mx - 1 ? mx - 2 : jx + 1
+            jyDown = jy == 0 ? 1 : jy - 1
+            jyUp = jy == my - 1 ? my - 2 : jy + 1
+            (cyDown, cyUp) = vertical
+        }
+
+        /// Index of species `i` at this point and at each neighbour.
+        @inlinable func center(_ i: Int) -> Int { DiurnalKinetics2D.index(species: i, jx: jx, jy: jy) }
+        @inlinable func down(_ i: Int) -> Int { DiurnalKinetics2D.index(species: i, jx: jx, jy: jyDown) }
+        @inlinable func up(_ i: Int) -> Int { DiurnalKinetics2D.index(species: i, jx: jx, jy: jyUp) }
+        @inlinable func left(_ i: Int) -> Int { DiurnalKinetics2D.index(species: i, jx: jxLeft, jy: jy) }
+        @inlinable func right(_ i: Int) -> Int { DiurnalKinetics2D.index(species: i, jx: jxRight, jy: jy) }
+    }
+
+    /// Calls `body` at every mesh point, row by row (`jy` outer, `jx` inner: the state's order),
+    /// the one traversal of `f`, its Jacobian and `J v`.
+    @inlinable
+    func forEachStencil(_ body: (Stencil) -> Void) {
+        for jy in 0..<Self.meshY {
+            let vertical = verticalCoefficients(jy)
+            for jx in 0..<Self.meshX { body(Stencil(jx: jx, jy: jy, vertical: vertical)) }
+        }
+    }
+
     /// `f` does depend on `t` (the diurnal rates).
     public var isAutonomous: Bool { false }
 
@@ -98,32 +138,22 @@ public struct DiurnalKinetics2D: ODEModel, Sendable {
         // methods that need ∂f/∂t difference it).
         let (q3, q4) = rates(t.primal)
         let hd = horizontalDiffusion, ha = horizontalAdvection
-        let mx = Self.meshX, my = Self.meshY
-        for jy in 0..<my {
-            let (cyDown, cyUp) = verticalCoefficients(jy)
-            let jyDown = jy == 0 ? 1 : jy - 1
-            let jyUp = jy == my - 1 ? my - 2 : jy + 1
-            for jx in 0..<mx {
-                let jxLeft = jx == 0 ? 1 : jx - 1
-                let jxRight = jx == mx - 1 ? mx - 2 : jx + 1
-                let c1 = u[Self.index(species: 0, jx: jx, jy: jy)]
-                let c2 = u[Self.index(species: 1, jx: jx, jy: jy)]
-                let qq1 = c1.scaled(by: Self.q1).scaled(by: Self.c3)
-                let qq2 = (c1.scaled(by: Self.q2)) * c2
-                let qq3 = q3 * Self.c3
-                let qq4 = c2.scaled(by: q4)
-                for i in 0..<2 {
-                    let c = i == 0 ? c1 : c2
-                    let kinetics = i == 0 ? -qq1 - qq2 + S(2 * qq3) + qq4 : qq1 - qq2 - qq4
-                    let down = u[Self.index(species: i, jx: jx, jy: jyDown)]
-                    let up = u[Self.index(species: i, jx: jx, jy: jyUp)]
-                    let left = u[Self.index(species: i, jx: jxLeft, jy: jy)]
-                    let right = u[Self.index(species: i, jx: jxRight, jy: jy)]
-                    let vertical = (up - c).scaled(by: cyUp) - (c - down).scaled(by: cyDown)
-                    let horizontal = (right - c.scaled(by: 2) + left).scaled(by: hd)
-                    let advection = (right - left).scaled(by: ha)
-                    du[Self.index(species: i, jx: jx, jy: jy)] = vertical + horizontal + advection + kinetics
-                }
+        forEachStencil { s in
+            let c1 = u[s.center(0)]
+            let c2 = u[s.center(1)]
+            let qq1 = c1.scaled(by: Self.q1).scaled(by: Self.c3)
+            let qq2 = (c1.scaled(by: Self.q2)) * c2
+            let qq3 = q3 * Self.c3
+            let qq4 = c2.scaled(by: q4)
+            for i in 0..<2 {
+                let c = i == 0 ? c1 : c2
+                let kinetics = i == 0 ? -qq1 - qq2 + S(2 * qq3) + qq4 : qq1 - qq2 - qq4
+                let down = u[s.down(i)], up = u[s.up(i)]
+                let left = u[s.left(i)], right = u[s.right(i)]
+                let vertical = (up - c).scaled(by: s.cyUp) - (c - down).scaled(by: s.cyDown)
+                let horizontal = (right - c.scaled(by: 2) + left).scaled(by: hd)
+                let advection = (right - left).scaled(by: ha)
+                du[s.center(i)] = vertical + horizontal + advection + kinetics
             }
         }
     }
@@ -139,31 +169,23 @@ public struct DiurnalKinetics2D: ODEModel, Sendable {
         for k in 0..<(n * n) { J[k] = .zero }
         let q4 = rates(t.primal).q4
         let hd = horizontalDiffusion, ha = horizontalAdvection
-        let mx = Self.meshX, my = Self.meshY
-        for jy in 0..<my {
-            let (cyDown, cyUp) = verticalCoefficients(jy)
-            let jyDown = jy == 0 ? 1 : jy - 1
-            let jyUp = jy == my - 1 ? my - 2 : jy + 1
-            for jx in 0..<mx {
-                let jxLeft = jx == 0 ? 1 : jx - 1
-                let jxRight = jx == mx - 1 ? mx - 2 : jx + 1
-                let i1 = Self.index(species: 0, jx: jx, jy: jy), i2 = i1 + 1
-                let c1 = u[i1], c2 = u[i2]
-                J[i1 + n * i1] = J[i1 + n * i1] - c2.scaled(by: Self.q2) - S(Self.q1 * Self.c3)
-                J[i1 + n * i2] = J[i1 + n * i2] - c1.scaled(by: Self.q2) + S(q4)
-                J[i2 + n * i1] = J[i2 + n * i1] - c2.scaled(by: Self.q2) + S(Self.q1 * Self.c3)
-                J[i2 + n * i2] = J[i2 + n * i2] - c1.scaled(by: Self.q2) - S(q4)
-                for i in 0..<2 {
-                    let row = i1 + i
-                    let entries: [(Int, Double)] = [
-                        (row, -(cyUp + cyDown) - 2 * hd),
-                        (Self.index(species: i, jx: jx, jy: jyUp), cyUp),
-                        (Self.index(species: i, jx: jx, jy: jyDown), cyDown),
-                        (Self.index(species: i, jx: jxRight, jy: jy), hd + ha),
-                        (Self.index(species: i, jx: jxLeft, jy: jy), hd - ha),
-                    ]
-                    for (column, value) in entries { J[row + n * column] = J[row + n * column] + S(value) }
-                }
+        forEachStencil { s in
+            let i1 = s.center(0), i2 = i1 + 1
+            let c1 = u[i1], c2 = u[i2]
+            J[i1 + n * i1] = J[i1 + n * i1] - c2.scaled(by: Self.q2) - S(Self.q1 * Self.c3)
+            J[i1 + n * i2] = J[i1 + n * i2] - c1.scaled(by: Self.q2) + S(q4)
+            J[i2 + n * i1] = J[i2 + n * i1] - c2.scaled(by: Self.q2) + S(Self.q1 * Self.c3)
+            J[i2 + n * i2] = J[i2 + n * i2] - c1.scaled(by: Self.q2) - S(q4)
+            for i in 0..<2 {
+                let row = i1 + i
+                let entries: [(Int, Double)] = [
+                    (row, -(s.cyUp + s.cyDown) - 2 * hd),
+                    (s.up(i), s.cyUp),
+                    (s.down(i), s.cyDown),
+                    (s.right(i), hd + ha),
+                    (s.left(i), hd - ha),
+                ]
+                for (column, value) in entries { J[row + n * column] = J[row + n * column] + S(value) }
             }
         }
     }
@@ -175,33 +197,23 @@ public struct DiurnalKinetics2D: ODEModel, Sendable {
     ) {
         let q4 = rates(t).q4
         let hd = horizontalDiffusion, ha = horizontalAdvection
-        let mx = Self.meshX, my = Self.meshY
-        for jy in 0..<my {
-            let (cyDown, cyUp) = verticalCoefficients(jy)
-            let jyDown = jy == 0 ? 1 : jy - 1
-            let jyUp = jy == my - 1 ? my - 2 : jy + 1
-            for jx in 0..<mx {
-                let jxLeft = jx == 0 ? 1 : jx - 1
-                let jxRight = jx == mx - 1 ? mx - 2 : jx + 1
-                let c1 = u[Self.index(species: 0, jx: jx, jy: jy)]
-                let c2 = u[Self.index(species: 1, jx: jx, jy: jy)]
-                let v1 = v[Self.index(species: 0, jx: jx, jy: jy)]
-                let v2 = v[Self.index(species: 1, jx: jx, jy: jy)]
-                for i in 0..<2 {
-                    let vc = i == 0 ? v1 : v2
-                    let down = v[Self.index(species: i, jx: jx, jy: jyDown)]
-                    let up = v[Self.index(species: i, jx: jx, jy: jyUp)]
-                    let left = v[Self.index(species: i, jx: jxLeft, jy: jy)]
-                    let right = v[Self.index(species: i, jx: jxRight, jy: jy)]
-                    var w =
-                        i == 0
-                        ? -(Self.q1 * Self.c3 + Self.q2 * c2) * v1 + (q4 - Self.q2 * c1) * v2
-                        : (Self.q1 * Self.c3 - Self.q2 * c2) * v1 - (q4 + Self.q2 * c1) * v2
-                    w += -(cyUp + cyDown) * vc + cyUp * up + cyDown * down
-                    w += hd * (right - 2 * vc + left)
-                    w += ha * (right - left)
-                    Jv[Self.index(species: i, jx: jx, jy: jy)] = w
-                }
+        forEachStencil { s in
+            let c1 = u[s.center(0)]
+            let c2 = u[s.center(1)]
+            let v1 = v[s.center(0)]
+            let v2 = v[s.center(1)]
+            for i in 0..<2 {
+                let vc = i == 0 ? v1 : v2
+                let down = v[s.down(i)], up = v[s.up(i)]
+                let left = v[s.left(i)], right = v[s.right(i)]
+                var w =
+                    i == 0
+                    ? -(Self.q1 * Self.c3 + Self.q2 * c2) * v1 + (q4 - Self.q2 * c1) * v2
+                    : (Self.q1 * Self.c3 - Self.q2 * c2) * v1 - (q4 + Self.q2 * c1) * v2
+                w += -(s.cyUp + s.cyDown) * vc + s.cyUp * up + s.cyDown * down
+                w += hd * (right - 2 * vc + left)
+                w += ha * (right - left)
+                Jv[s.center(i)] = w
             }
         }
     }

@@ -94,28 +94,21 @@ public enum StiffTestSet: String, CaseIterable, Sendable, CustomStringConvertibl
     public var description: String { rawValue }
 
     /// The published reference solution at the end of the span.
-    public var reference: ReferenceSolution {
-        switch self {
-        case .rober: return TestProblems.roberReference
-        case .hires: return TestProblems.hiresReference
-        case .pollu: return TestProblems.pollutionReference
-        case .orego: return TestProblems.oregoReference
-        case .vdpol: return TestProblems.vanDerPolReference
-        case .e5: return TestProblems.detestE5Reference
-        case .vdpolm: return TestProblems.unscaledVanDerPolReference
-        }
-    }
+    public var reference: ReferenceSolution { published.reference }
 
     /// The test set's tolerance settings.
-    public var info: TestProblemInfo {
+    public var info: TestProblemInfo { published.info }
+
+    /// What the test set publishes for this problem: its reference solution and its settings.
+    private var published: (reference: ReferenceSolution, info: TestProblemInfo) {
         switch self {
-        case .rober: return TestProblems.roberInfo
-        case .hires: return TestProblems.hiresInfo
-        case .pollu: return TestProblems.pollutionInfo
-        case .orego: return TestProblems.oregoInfo
-        case .vdpol: return TestProblems.vanDerPolInfo
-        case .e5: return TestProblems.detestE5Info
-        case .vdpolm: return TestProblems.unscaledVanDerPolInfo
+        case .rober: return (TestProblems.roberReference, TestProblems.roberInfo)
+        case .hires: return (TestProblems.hiresReference, TestProblems.hiresInfo)
+        case .pollu: return (TestProblems.pollutionReference, TestProblems.pollutionInfo)
+        case .orego: return (TestProblems.oregoReference, TestProblems.oregoInfo)
+        case .vdpol: return (TestProblems.vanDerPolReference, TestProblems.vanDerPolInfo)
+        case .e5: return (TestProblems.detestE5Reference, TestProblems.detestE5Info)
+        case .vdpolm: return (TestProblems.unscaledVanDerPolReference, TestProblems.unscaledVanDerPolInfo)
         }
     }
 }

@@ -367,6 +367,18 @@ func _denseForward<M: ODEModel, A: ODEAlgorithm>(
     return (sol, observed)
 }
 
+/// A forward pass that keeps the observations alone (``_observingSolve``), kept for the
+/// backward pass.
+@inlinable
+func _keptObservingForward<F: ODEFunction, A: ODEAlgorithm>(
+    _ problem: ODEProblem<F>, _ algorithm: A, _ plan: ObservationPlan, _ workspace: GradientWorkspace
+) throws(SensitivityError) -> _KeptForward where F.Scalar == Double {
+    let forward = try _observingSolve(problem, algorithm, plan)
+    let kept = _KeptForward(observed: forward.u, solution: forward, dense: false)
+    workspace.kept = kept
+    return kept
+}
+
 /// The interpolating adjoints' forward pass (``_denseForward``) in a workspace's adjoint
 /// workspace, with the compressed Jacobians prepared at this point, kept for the backward pass.
 @inlinable
@@ -395,19 +407,12 @@ func _keptDenseForward<M: ODEModel, A: ODEAlgorithm>(
 ///
 /// Cao, Li, Petzold & Serban (2003); Ma et al., arXiv:1812.01892 (where it is the robust
 /// adjoint: unlike ``BacksolveAdjoint`` it never integrates the state backward).
-public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
+public struct InterpolatingAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
     public var checkpointing: Bool
     public init(checkpointing: Bool = false) {
         self.checkpointing = checkpointing
     }
     public var name: String { checkpointing ? "InterpolatingAdjoint(checkpointing)" : "InterpolatingAdjoint" }
-
-    @inlinable
-    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
-        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
-    ) throws(SensitivityError) -> SensitivityResult {
-        try gradient(of: loss, problem, algorithm: algorithm, plan: plan, workspace: GradientWorkspace())
-    }
 
     /// The forward solve, kept: with dense output and every step, or with checkpointing the
     /// observations alone.
@@ -427,10 +432,7 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
         let forwardJacobian = ws.prepareCompressedJacobian(u0: plan.u0, t0: plan.t0, includeMu: true)
         let forwardProblem = ODEProblem(
             _AdjointForwardRHS(model, compressed: forwardJacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
-        let forward = try _observingSolve(forwardProblem, algorithm, plan)
-        let kept = _KeptForward(observed: forward.u, solution: forward, dense: false)
-        workspace.kept = kept
-        return kept
+        return try _keptObservingForward(forwardProblem, algorithm, plan, workspace)
     }
 
     @inlinable
@@ -438,14 +440,11 @@ public struct InterpolatingAdjoint: SensitivityAlgorithm, Sendable {
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
         workspace: GradientWorkspace
     ) throws(SensitivityError) -> SensitivityResult {
+        let kept = try workspace._keptForward(dense: !checkpointing) { () throws(SensitivityError) in
+            try _forward(problem.f.model, algorithm, plan, workspace)
+        }
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
-        let kept: _KeptForward
-        if let k = workspace.kept, k.dense != checkpointing {
-            kept = k
-        } else {
-            kept = try _forward(model, algorithm, plan, workspace)
-        }
         let ws = workspace._adjointWorkspace(model, p: plan.p, n: n)
         let forwardJacobian = ws.forwardCompressed
         let observed = kept.observed
@@ -532,7 +531,7 @@ func _denseSolve<M: ODEModel, A: ODEAlgorithm>(
 ///
 /// Cao, Li, Petzold & Serban (2003), §2 (the quadrature form of the parameter gradient);
 /// Ma et al., arXiv:1812.01892.
-public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
+public struct QuadratureAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
     public init() {}
     public var name: String { "QuadratureAdjoint" }
 
@@ -582,13 +581,6 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
         }
     }
 
-    @inlinable
-    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
-        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
-    ) throws(SensitivityError) -> SensitivityResult {
-        try gradient(of: loss, problem, algorithm: algorithm, plan: plan, workspace: GradientWorkspace())
-    }
-
     /// The forward solve with dense output and every step (the quadrature's breakpoints), kept.
     @inlinable
     public func forwardPass<M: ODEModel, A: ODEAlgorithm>(
@@ -602,14 +594,11 @@ public struct QuadratureAdjoint: SensitivityAlgorithm, Sendable {
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
         workspace: GradientWorkspace
     ) throws(SensitivityError) -> SensitivityResult {
+        let kept = try workspace._keptForward(dense: true) { () throws(SensitivityError) in
+            try _keptDenseForward(problem.f.model, algorithm, plan, workspace, includeMu: false)
+        }
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
-        let kept: _KeptForward
-        if let k = workspace.kept, k.dense {
-            kept = k
-        } else {
-            kept = try _keptDenseForward(model, algorithm, plan, workspace, includeMu: false)
-        }
         let ws = workspace._adjointWorkspace(model, p: plan.p, n: n)
         let forward = kept.solution, observed = kept.observed
         let forwardTimes = forward.t
@@ -703,7 +692,7 @@ func _drift(_ y: [Double], _ u: [Double], _ plan: ObservationPlan) -> Double {
 ///
 /// With `checkpointing: true` the state is reset to the stored forward state at every
 /// observation time (SciMLSensitivity.jl's default), which bounds the drift to one interval.
-public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
+public struct BacksolveAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
     public var checkpointing: Bool
     /// With checkpointing: the largest distance, in tolerances (``SensitivityStats/stateDrift``),
     /// between the state integrated backward and a stored forward state before the gradient is
@@ -715,24 +704,22 @@ public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
     }
     public var name: String { checkpointing ? "BacksolveAdjoint(checkpointing)" : "BacksolveAdjoint" }
 
-    @inlinable
-    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
-        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
-    ) throws(SensitivityError) -> SensitivityResult {
-        try gradient(of: loss, problem, algorithm: algorithm, plan: plan, workspace: GradientWorkspace())
-    }
-
     /// The forward solve at the observation times, kept (the backward pass resets its state to
     /// them).
     @inlinable
     public func forwardPass<M: ODEModel, A: ODEAlgorithm>(
         _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan, workspace: GradientWorkspace
     ) throws(SensitivityError) -> [[Double]] {
-        let model = problem.f.model
-        let forwardProblem = ODEProblem(model: model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
-        let forward = try _observingSolve(forwardProblem, algorithm, plan)
-        workspace.kept = _KeptForward(observed: forward.u, solution: forward, dense: false)
-        return forward.u
+        try _forward(problem, algorithm, plan, workspace).observed
+    }
+
+    @inlinable
+    func _forward<M: ODEModel, A: ODEAlgorithm>(
+        _ problem: ODEProblem<GenericRHS<M, Double>>, _ algorithm: A, _ plan: ObservationPlan,
+        _ workspace: GradientWorkspace
+    ) throws(SensitivityError) -> _KeptForward {
+        let forwardProblem = ODEProblem(model: problem.f.model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+        return try _keptObservingForward(forwardProblem, algorithm, plan, workspace)
     }
 
     @inlinable
@@ -740,14 +727,11 @@ public struct BacksolveAdjoint: SensitivityAlgorithm, Sendable {
         of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan,
         workspace: GradientWorkspace
     ) throws(SensitivityError) -> SensitivityResult {
+        let kept = try workspace._keptForward(dense: false) { () throws(SensitivityError) in
+            try _forward(problem, algorithm, plan, workspace)
+        }
         let model = problem.f.model
         let n = plan.u0.count, np = plan.p.count
-        if workspace.kept.map({ $0.dense }) != false {
-            _ = try forwardPass(problem, algorithm: algorithm, plan: plan, workspace: workspace)
-        }
-        guard let kept = workspace.kept else {
-            throw .unsupported("the forward pass kept no states")
-        }
         let forward = kept.solution
         let observed = kept.observed
         let ws = workspace._adjointWorkspace(model, p: plan.p, n: n)

@@ -215,24 +215,11 @@ package final class _CompressedJacobian<Model: ODEModel> {
             swap(&pd, &self.pd)
             swap(&out, &self.out)
         }
+        // One call on the narrow buffers: passed in place, one access each, as a move would be.
         if lastWidth == 4 {
-            var ud: [Dual<4, Double>] = [], pd: [Dual<4, Double>] = [], out: [Dual<4, Double>] = []
-            swap(&ud, &ud4)
-            swap(&pd, &pd4)
-            swap(&out, &out4)
-            _chunk(chunks - 1, &ud, &pd, &out, seeded: true, u: u, p: p, t: t, output)
-            swap(&ud, &ud4)
-            swap(&pd, &pd4)
-            swap(&out, &out4)
+            _chunk(chunks - 1, &ud4, &pd4, &out4, seeded: true, u: u, p: p, t: t, output)
         } else if lastWidth == 2 {
-            var ud: [Dual<2, Double>] = [], pd: [Dual<2, Double>] = [], out: [Dual<2, Double>] = []
-            swap(&ud, &ud2)
-            swap(&pd, &pd2)
-            swap(&out, &out2)
-            _chunk(chunks - 1, &ud, &pd, &out, seeded: true, u: u, p: p, t: t, output)
-            swap(&ud, &ud2)
-            swap(&pd, &pd2)
-            swap(&out, &out2)
+            _chunk(chunks - 1, &ud2, &pd2, &out2, seeded: true, u: u, p: p, t: t, output)
         }
     }
 

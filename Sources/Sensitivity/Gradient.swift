@@ -457,7 +457,7 @@ func _solve<F: ODEFunction, A: ODEAlgorithm>(
 /// size `n` rather than `n + np`, which matters most for stiff problems (the backward solve
 /// factors an `(n + np)`-sized matrix otherwise), and it never integrates the state backward
 /// (unlike ``BacksolveAdjoint``).
-public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
+public struct AutoSensitivity: _WorkspaceSensitivityAlgorithm, Sendable {
     /// Forward mode at most up to this many forward-mode directions (`np + n`, or `np` for a
     /// gradient with respect to the parameters only) whatever the number of observations.
     public var forwardModeLimit: Int
@@ -477,20 +477,6 @@ public struct AutoSensitivity: SensitivityAlgorithm, Sendable {
     /// observed at `observations` times.
     public func choice(states n: Int, parameters np: Int, observations: Int = 1) -> any SensitivityAlgorithm {
         usesForwardMode(directions: n + np, observations: observations) ? ForwardDiffSensitivity() : QuadratureAdjoint()
-    }
-
-    @inlinable
-    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
-        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
-    ) throws(SensitivityError) -> SensitivityResult {
-        var result: SensitivityResult
-        if usesForwardMode(directions: plan.directionCount, observations: plan.times.count) {
-            result = try ForwardDiffSensitivity().gradient(of: loss, problem, algorithm: algorithm, plan: plan)
-        } else {
-            result = try QuadratureAdjoint().gradient(of: loss, problem, algorithm: algorithm, plan: plan)
-        }
-        result.method = "AutoSensitivity → " + result.method
-        return result
     }
 
     @inlinable

@@ -31,6 +31,34 @@ public final class GradientWorkspace {
     }
 }
 
+extension GradientWorkspace {
+    /// The forward pass kept at this point when it is of the kind the caller's backward pass
+    /// reads (`dense`: every step and the dense output; otherwise the observations alone), else
+    /// the one `run` makes now (which keeps it).
+    @inlinable
+    func _keptForward(
+        dense: Bool, orRun run: () throws(SensitivityError) -> _KeptForward
+    ) throws(SensitivityError) -> _KeptForward {
+        if let kept, kept.dense == dense { return kept }
+        return try run()
+    }
+}
+
+/// A method whose gradient works in a ``GradientWorkspace`` (the adjoints, and
+/// ``AutoSensitivity`` choosing among methods): its gradient without one is the gradient with a
+/// new workspace, so that the two cannot differ.
+@usableFromInline
+protocol _WorkspaceSensitivityAlgorithm: SensitivityAlgorithm {}
+
+extension _WorkspaceSensitivityAlgorithm {
+    @inlinable
+    public func gradient<M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
+        of loss: L, _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan
+    ) throws(SensitivityError) -> SensitivityResult {
+        try gradient(of: loss, problem, algorithm: algorithm, plan: plan, workspace: GradientWorkspace())
+    }
+}
+
 /// A forward pass kept for the backward pass: the states at the observation times and, for the
 /// interpolating adjoints, the solution with its dense output.
 @usableFromInline

@@ -102,6 +102,14 @@ package final class CVODESFunctions {
         nonFiniteTime = t
     }
 
+    /// A callback's return code for an evaluation at `t` that was `finite` or not: 0, or the
+    /// recoverable failure 1 (recorded).
+    func status(finite: Bool, at t: Double) -> Int32 {
+        if finite { return 0 }
+        recordNonFinite(at: t)
+        return 1
+    }
+
     /// Whether the forward `f` may run now (always, outside the backward pass).
     ///
     /// A recomputation from a checkpoint starts with CVODES' step counter at the checkpoint's
@@ -139,9 +147,7 @@ func cvodesRightHandSide(
     } else {
         functions.rhsCalls += 1
     }
-    if functions.rhs(t, UnsafePointer(yData), dyData) { return 0 }
-    functions.recordNonFinite(at: t)
-    return 1
+    return functions.status(finite: functions.rhs(t, UnsafePointer(yData), dyData), at: t)
 }
 
 /// `CVLsJacFn`: `∂f/∂u` into SUNDIALS' dense (column-major) matrix.
@@ -151,9 +157,7 @@ func cvodesJacobian(
 ) -> Int32 {
     guard let userData, let yData = sdq_nvector_data(y), let jData = sdq_dense_data(jac) else { return -1 }
     let functions = Unmanaged<CVODESFunctions>.fromOpaque(userData).takeUnretainedValue()
-    if functions.jacobian(t, UnsafePointer(yData), jData) { return 0 }
-    functions.recordNonFinite(at: t)
-    return 1
+    return functions.status(finite: functions.jacobian(t, UnsafePointer(yData), jData), at: t)
 }
 
 /// `CVSensRhsFn`: every sensitivity right-hand side in one call.
@@ -175,39 +179,36 @@ func cvodesSensitivityRHS(
         guard let column = sdq_nvector_data(ySdot[j]) else { return -1 }
         column.update(from: functions.sOut + j * n, count: n)
     }
-    if finite { return 0 }
-    functions.recordNonFinite(at: t)
-    return 1
+    return functions.status(finite: finite, at: t)
 }
 
 /// `CVRhsFnB`: the adjoint right-hand side at the interpolated forward state `y`.
 func cvodesAdjointRHS(
     _ t: sunrealtype, _ y: N_Vector?, _ yB: N_Vector?, _ yBdot: N_Vector?, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
-    guard let userData, let yData = sdq_nvector_data(y), let lData = sdq_nvector_data(yB),
-        let dData = sdq_nvector_data(yBdot)
-    else { return -1 }
-    let functions = Unmanaged<CVODESFunctions>.fromOpaque(userData).takeUnretainedValue()
-    guard let adjointRHS = functions.adjointRHS else { return -1 }
-    functions.adjointRHSCalls += 1
-    if adjointRHS(t, UnsafePointer(yData), UnsafePointer(lData), dData) { return 0 }
-    functions.recordNonFinite(at: t)
-    return 1
+    cvodesAdjointProduct(t, y, yB, yBdot, userData, \.adjointRHS, calls: \.adjointRHSCalls)
 }
 
 /// `CVQuadRhsFnB`: the backward quadrature integrand.
 func cvodesAdjointQuadrature(
     _ t: sunrealtype, _ y: N_Vector?, _ yB: N_Vector?, _ qBdot: N_Vector?, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
+    cvodesAdjointProduct(t, y, yB, qBdot, userData, \.adjointQuadrature, calls: \.quadratureCalls)
+}
+
+/// The two backward products above: `product(t, y, λ)` into `out`, counted in `calls`.
+private func cvodesAdjointProduct(
+    _ t: sunrealtype, _ y: N_Vector?, _ yB: N_Vector?, _ out: N_Vector?, _ userData: UnsafeMutableRawPointer?,
+    _ product: KeyPath<CVODESFunctions, CVODESFunctions.Product?>,
+    calls: ReferenceWritableKeyPath<CVODESFunctions, Int>
+) -> Int32 {
     guard let userData, let yData = sdq_nvector_data(y), let lData = sdq_nvector_data(yB),
-        let qData = sdq_nvector_data(qBdot)
+        let outData = sdq_nvector_data(out)
     else { return -1 }
     let functions = Unmanaged<CVODESFunctions>.fromOpaque(userData).takeUnretainedValue()
-    guard let adjointQuadrature = functions.adjointQuadrature else { return -1 }
-    functions.quadratureCalls += 1
-    if adjointQuadrature(t, UnsafePointer(yData), UnsafePointer(lData), qData) { return 0 }
-    functions.recordNonFinite(at: t)
-    return 1
+    guard let product = functions[keyPath: product] else { return -1 }
+    functions[keyPath: calls] += 1
+    return functions.status(finite: product(t, UnsafePointer(yData), UnsafePointer(lData), outData), at: t)
 }
 
 /// `CVLsJacFnB`: the adjoint system's Jacobian `−(∂f/∂u)ᵀ`.
@@ -219,7 +220,5 @@ func cvodesAdjointJacobian(
     let functions = Unmanaged<CVODESFunctions>.fromOpaque(userData).takeUnretainedValue()
     guard let adjointJacobian = functions.adjointJacobian else { return -1 }
     functions.adjointJacobianCalls += 1
-    if adjointJacobian(t, UnsafePointer(yData), jData) { return 0 }
-    functions.recordNonFinite(at: t)
-    return 1
+    return functions.status(finite: adjointJacobian(t, UnsafePointer(yData), jData), at: t)
 }

@@ -296,6 +296,30 @@ package final class CVODESSensitivitySession {
         return v
     }
 
+    /// Functional iteration without Anderson acceleration (m = 0) on vectors like `y`: plain
+    /// functional iteration, as CVODE_Adams runs it.
+    private func newFixedPointSolver(_ y: N_Vector, phase: String) throws(CVODESFailure) -> SUNNonlinearSolver {
+        guard let nls = SUNNonlinSol_FixedPoint(y, 0, context) else {
+            throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNNonlinSol_FixedPoint failed")
+        }
+        return nls
+    }
+
+    /// The dense `n x n` matrix and the dense direct solver of a Newton iteration on vectors like
+    /// `y` (the matrix is freed here if the solver cannot be made).
+    private func newDenseLinearSolver(
+        _ y: N_Vector, phase: String
+    ) throws(CVODESFailure) -> (matrix: SUNMatrix, solver: SUNLinearSolver) {
+        guard let matrix = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
+            throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNDenseMatrix failed: out of memory")
+        }
+        guard let solver = SUNLinSol_Dense(y, matrix, context) else {
+            SUNMatDestroy(matrix)
+            throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNLinSol_Dense failed")
+        }
+        return (matrix, solver)
+    }
+
     private func values(_ v: N_Vector?, count: Int) -> [Double] {
         guard let data = sdq_nvector_data(v) else { return [] }
         return Array(UnsafeBufferPointer(start: data, count: count))
@@ -325,20 +349,12 @@ package final class CVODESSensitivitySession {
             try check(CVodeSVtolerances(memory, settings.reltol, v), "CVodeSVtolerances", phase: phase)
         }
         if settings.fixedPoint {
-            // No Anderson acceleration (m = 0): plain functional iteration, as CVODE_Adams.
-            guard let nls = SUNNonlinSol_FixedPoint(y, 0, context) else {
-                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNNonlinSol_FixedPoint failed")
-            }
+            let nls = try newFixedPointSolver(y, phase: phase)
             nonlinearSolver = nls
             try check(CVodeSetNonlinearSolver(memory, nls), "CVodeSetNonlinearSolver", phase: phase)
         } else {
-            guard let matrix = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
-                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNDenseMatrix failed: out of memory")
-            }
+            let (matrix, linearSolver) = try newDenseLinearSolver(y, phase: phase)
             self.matrix = matrix
-            guard let linearSolver = SUNLinSol_Dense(y, matrix, context) else {
-                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNLinSol_Dense failed")
-            }
             self.linearSolver = linearSolver
             try check(CVodeSetLinearSolver(memory, linearSolver, matrix), "CVodeSetLinearSolver", phase: phase)
             try check(CVodeSetJacFn(memory, cvodesJacobian), "CVodeSetJacFn", phase: phase)
@@ -597,19 +613,12 @@ package final class CVODESSensitivitySession {
         try check(
             CVodeSetUserDataB(memory, which, Unmanaged.passUnretained(functions).toOpaque()), "CVodeSetUserDataB", phase: phase)
         if settings.fixedPoint {
-            guard let nls = SUNNonlinSol_FixedPoint(yB, 0, context) else {
-                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNNonlinSol_FixedPoint failed")
-            }
+            let nls = try newFixedPointSolver(yB, phase: phase)
             nonlinearSolverB = nls
             try check(CVodeSetNonlinearSolverB(memory, which, nls), "CVodeSetNonlinearSolverB", phase: phase)
         } else {
-            guard let matrixB = SUNDenseMatrix(sunindextype(n), sunindextype(n), context) else {
-                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNDenseMatrix failed: out of memory")
-            }
+            let (matrixB, linearSolverB) = try newDenseLinearSolver(yB, phase: phase)
             self.matrixB = matrixB
-            guard let linearSolverB = SUNLinSol_Dense(yB, matrixB, context) else {
-                throw CVODESFailure(phase: phase, retcode: .failure, message: "SUNLinSol_Dense failed")
-            }
             self.linearSolverB = linearSolverB
             try check(CVodeSetLinearSolverB(memory, which, linearSolverB, matrixB), "CVodeSetLinearSolverB", phase: phase)
             try check(CVodeSetJacFnB(memory, which, cvodesAdjointJacobian), "CVodeSetJacFnB", phase: phase)

@@ -98,19 +98,10 @@ let unaryCases: [UnaryCase] = [
 
     @Test func chunkedGradientAndJacobianMatchForAnyChunkSize() throws {
         // Rosenbrock function in 7 variables: chunks of 1, 3 and 8 must agree exactly.
-        func rosen<S: DiffEqScalar>(_ x: [S]) -> S {
-            var s = S.zero
-            for i in 0..<(x.count - 1) {
-                let a = x[i + 1] - x[i] * x[i]
-                let b = 1 - x[i]
-                s += 100 * a * a + b * b
-            }
-            return s
-        }
         let x = [0.1, -0.4, 1.2, 0.7, -1.1, 0.3, 2.0]
-        let g1 = gradient(of: { (y: [Dual<1, Double>]) in rosen(y) }, at: x)
-        let g3 = gradient(of: { (y: [Dual<3, Double>]) in rosen(y) }, at: x)
-        let g8 = gradient(of: { (y: [Dual<8, Double>]) in rosen(y) }, at: x)
+        let g1 = gradient(of: { (y: [Dual<1, Double>]) in rosenbrock(y) }, at: x)
+        let g3 = gradient(of: { (y: [Dual<3, Double>]) in rosenbrock(y) }, at: x)
+        let g8 = gradient(of: { (y: [Dual<8, Double>]) in rosenbrock(y) }, at: x)
         #expect(g1 == g3 && g3 == g8)
         // Closed form.
         for i in 0..<7 {
@@ -145,4 +136,16 @@ let unaryCases: [UnaryCase] = [
     _ = try rhsJacobians(TestProblems.lorenz().f, u: u, p: p, t: 0)
     let closure = ClosureRHS<Double> { du, u, p, t in du[0] = u[0] }
     #expect(throws: ReverseModeError.self) { try rhsJacobians(closure, u: [1], p: [], t: 0) }
+}
+
+/// The extended Rosenbrock function `Σᵢ 100 (x_{i+1} − x_i²)² + (1 − x_i)²` (Rosenbrock 1960),
+/// shared by the forward- and reverse-mode tests.
+func rosenbrock<S: DiffEqScalar>(_ x: [S]) -> S {
+    var s = S.zero
+    for i in 0..<(x.count - 1) {
+        let a = x[i + 1] - x[i] * x[i]
+        let b = 1 - x[i]
+        s += 100 * a * a + b * b
+    }
+    return s
 }

@@ -82,12 +82,7 @@ enum ReverseElementary: String, CaseIterable, CustomStringConvertible, Sendable,
 /// A scalar function of 12 variables mixing every kind of operation.
 struct ReverseTestLoss: ScalarFunction {
     func callAsFunction<S: DiffEqScalar>(_ x: [S]) -> S {
-        var s = S.zero
-        for i in 0..<(x.count - 1) {
-            let a = x[i + 1] - x[i] * x[i]
-            let b = 1 - x[i]
-            s += 100 * a * a + b * b
-        }
+        var s = rosenbrock(x)
         s += DiffEqCore.exp(x[0] * x[1]) / (2 + DiffEqCore.sin(x[2])) + DiffEqCore.sqrt(1 + x[3] * x[3])
         s += DiffEqCore.pow(DiffEqCore.abs(x[4]) + 1, x[5]) + DiffEqCore.log1p(x[6] * x[6]) * DiffEqCore.atan(x[7])
         return s

@@ -13,6 +13,7 @@
 import DiffEqCore
 import Ensembles
 import EnsemblesMPI
+import EnsembleTestSupport
 import ExplicitRK
 import Foundation
 import NeuralNetworks
@@ -37,66 +38,11 @@ struct FNV {
     var hex: String { String(hash, radix: 16) }
 }
 
-/// The ensemble of EnsemblesTests' bitwise test: Lotka-Volterra with parameters and initial
-/// state drawn from each trajectory's seed.
-func randomizedLotkaVolterra() -> EnsembleProblem<
-    ODEProblem<GenericRHS<LotkaVolterra, Double>>, ODESolution<Double>, [Double], [[Double]]
-> {
-    EnsembleProblem(
-        TestProblems.lotkaVolterra(),
-        probFunc: { prob, ctx in
-            var rng = ctx.generator
-            let p = prob.p.map { $0 * (0.9 + 0.2 * rng.nextUniform()) }
-            return prob.remake(p: p, u0: [1 + 0.5 * rng.nextUniform(), 1 + 0.5 * rng.nextUniform()])
-        },
-        outputFunc: { sol, _ in .keep(sol.u.last ?? []) }, seed: 2026)
-}
-
 func digest(_ rows: [[Double]], _ records: [TrajectoryRecord]) -> String {
     var h = FNV()
     for row in rows { for x in row { h.add(x) } }
     for r in records { h.add(UInt64(r.index)); h.add(UInt64(r.attempts)); h.add(UInt64(r.retcode.isSuccessful ? 1 : 0)) }
     return h.hex
-}
-
-/// The observations of the fitting problem: Lotka-Volterra from 8 initial states at the
-/// library's parameters, saved at t = 1 ... 5.
-struct TargetLoss: PointLoss, Sendable {
-    let times: [Double]
-    let targets: [[Double]]
-    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S {
-        let k = times.firstIndex(of: t) ?? 0
-        var s = S(0)
-        for j in u.indices { s += (u[j] - S(targets[k][j])) * (u[j] - S(targets[k][j])) }
-        return s
-    }
-}
-
-let fitTimes = [1.0, 2, 3, 4, 5]
-let fitOptions = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times(fitTimes))
-func initialState(_ i: Int) -> [Double] { [1 + 0.1 * Double(i), 1 + 0.05 * Double(i % 3)] }
-
-/// One member of the fit: its problem and the observations it is compared with.
-struct FitCase: Sendable {
-    var prob: ODEProblem<GenericRHS<LotkaVolterra, Double>>
-    var targets: [[Double]]
-}
-
-/// Targets from the true parameters, computed identically on every rank; trajectory i starts
-/// from initialState(i) and is compared with its own targets.
-func fitEnsemble(p: [Double], trajectories: Int) throws -> EnsembleProblem<FitCase, LossGradient, LossGradient, LossGradient> {
-    let truth = TestProblems.lotkaVolterra()
-    let targets = try (0..<trajectories).map { i in try solve(truth.remake(u0: initialState(i)), Tsit5(), options: fitOptions).u }
-    return EnsembleProblem(
-        FitCase(prob: truth.remake(p: p), targets: []),
-        probFunc: { fit, ctx in FitCase(prob: fit.prob.remake(u0: initialState(ctx.index)), targets: targets[ctx.index]) },
-        outputFunc: { r, _ in .keep(r) }, reduction: .sum(parameters: p.count))
-}
-
-@Sendable func lossGradient(_ fit: FitCase) throws -> LossGradient {
-    let loss = TargetLoss(times: fitTimes, targets: fit.targets)
-    let r = try gradient(of: loss, fit.prob, algorithm: Tsit5(), options: fitOptions, sensealg: ForwardDiffSensitivity(), wrt: .parameters)
-    return LossGradient(loss: r.loss, gradient: r.dp)
 }
 
 let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "bitwise"
@@ -132,7 +78,7 @@ do {
     case "gradient":
         let trajectories = Int(option("--trajectories", "8")) ?? 8
         let p = [1.4, 1.1, 2.9, 0.95]
-        let ensemble = try fitEnsemble(p: p, trajectories: trajectories)
+        let ensemble = fitEnsemble(p: p, targets: try fitTargets(trajectories: trajectories))
         guard let total = try solve(ensemble, EnsembleMPI(world, placement: .allRanks), trajectories: trajectories, solver: lossGradient) else {
             fatalError("allRanks placement returned no result")
         }
@@ -170,7 +116,7 @@ do {
         let steps = Int(option("--steps", "5")) ?? 5
         var p = [1.4, 1.1, 2.9, 0.95]
         var adam = try Adam<Double>(0.01)
-        var ensemble = try fitEnsemble(p: p, trajectories: 6)
+        var ensemble = fitEnsemble(p: p, targets: try fitTargets(trajectories: 6))
         for step in 1...steps {
             ensemble.prob.prob = ensemble.prob.prob.remake(p: p)
             guard let total = try solve(ensemble, EnsembleMPI(world, share: .strided, placement: .allRanks), trajectories: 6, solver: lossGradient) else {

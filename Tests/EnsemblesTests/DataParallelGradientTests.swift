@@ -4,61 +4,30 @@
 // mpirun in EnsemblesMPITests.)
 import DiffEqCore
 import Ensembles
+import EnsembleTestSupport
 import ExplicitRK
 import NeuralNetworks
 import ProblemLibrary
 import Sensitivity
 import Testing
 
-struct TargetLoss: PointLoss, Sendable {
-    let times: [Double]
-    let targets: [[Double]]
-    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S {
-        let k = times.firstIndex(of: t) ?? 0
-        var s = S(0)
-        for j in u.indices { s += (u[j] - S(targets[k][j])) * (u[j] - S(targets[k][j])) }
-        return s
-    }
-}
-
-struct FitCase: Sendable {
-    var prob: ODEProblem<GenericRHS<LotkaVolterra, Double>>
-    var targets: [[Double]]
-}
-
-private let times = [1.0, 2, 3, 4, 5]
-private let options = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times(times))
-private func initialState(_ i: Int) -> [Double] { [1 + 0.1 * Double(i), 1 + 0.05 * Double(i % 3)] }
-
-@Sendable private func lossGradient(_ fit: FitCase) throws -> LossGradient {
-    let r = try gradient(
-        of: TargetLoss(times: times, targets: fit.targets), fit.prob, algorithm: Tsit5(), options: options,
-        sensealg: ForwardDiffSensitivity(), wrt: .parameters)
-    return LossGradient(loss: r.loss, gradient: r.dp)
-}
-
 @Suite struct DataParallelGradientTests {
     let trajectories = 12
     let targets: [[[Double]]]
 
     init() throws {
-        let truth = TestProblems.lotkaVolterra()
-        targets = try (0..<12).map { i in try solve(truth.remake(u0: initialState(i)), Tsit5(), options: options).u }
+        targets = try fitTargets(trajectories: 12)
     }
 
     func ensemble(_ p: [Double]) -> EnsembleProblem<FitCase, LossGradient, LossGradient, LossGradient> {
-        let targets = self.targets
-        return EnsembleProblem(
-            FitCase(prob: TestProblems.lotkaVolterra().remake(p: p), targets: []),
-            probFunc: { fit, ctx in FitCase(prob: fit.prob.remake(u0: initialState(ctx.index)), targets: targets[ctx.index]) },
-            outputFunc: { r, _ in .keep(r) }, reduction: .sum(parameters: p.count))
+        fitEnsemble(p: p, targets: targets)
     }
 
     /// The single-process gradient: a plain loop, summed in trajectory order.
     func loopGradient(_ p: [Double]) throws -> LossGradient {
         var total = LossGradient(loss: 0, gradient: [0, 0, 0, 0])
         for i in 0..<trajectories {
-            let r = try lossGradient(FitCase(prob: TestProblems.lotkaVolterra().remake(p: p, u0: initialState(i)), targets: targets[i]))
+            let r = try lossGradient(FitCase(prob: TestProblems.lotkaVolterra().remake(p: p, u0: fitInitialState(i)), targets: targets[i]))
             total.loss += r.loss
             for k in 0..<4 { total.gradient[k] += r.gradient[k] }
         }

@@ -3,24 +3,11 @@
 // the per-trajectory seeds.
 import DiffEqCore
 import Ensembles
+import EnsembleTestSupport
 import ExplicitRK
 import Foundation
 import ProblemLibrary
 import Testing
-
-/// Lotka-Volterra with each trajectory's parameters and initial state drawn from its seed.
-func randomizedLotkaVolterra() -> EnsembleProblem<
-    ODEProblem<GenericRHS<LotkaVolterra, Double>>, ODESolution<Double>, [Double], [[Double]]
-> {
-    EnsembleProblem(
-        TestProblems.lotkaVolterra(),
-        probFunc: { prob, ctx in
-            var rng = ctx.generator
-            let p = prob.p.map { $0 * (0.9 + 0.2 * rng.nextUniform()) }
-            return prob.remake(p: p, u0: [1 + 0.5 * rng.nextUniform(), 1 + 0.5 * rng.nextUniform()])
-        },
-        outputFunc: { sol, _ in .keep(sol.u.last ?? []) }, seed: 2026)
-}
 
 /// The bit patterns, so that a comparison says "bitwise" and NaN compares equal to itself.
 func bits(_ rows: [[Double]]) -> [[UInt64]] { rows.map { $0.map(\.bitPattern) } }

@@ -24,17 +24,25 @@ func peerSpiralWeights(_ chain: Chain<Double>) throws -> [Double] {
     return p
 }
 
+/// The peers' spiral training problem: the seed's network (`x³`, 2→50 tanh, 50→2) with the
+/// peers' initial weights `p0`, its neural ODE on [0, 1.5] saving at the data's times (Tsit5,
+/// reltol 1e-7, abstol 1e-9, the default sensealg) and the squared error against the data.
+func peerSpiralTraining() throws -> (
+    node: NeuralODE<Double, Tsit5, AutoSensitivity>, p0: [Double], loss: SquaredErrorLoss
+) {
+    let (ts, data) = try peerSpiralData()
+    let chain = try Chain<Double>(.power(3), .dense(2, 50, .tanh), .dense(50, 2))
+    let node = try NeuralODE(chain, tspan: (0, 1.5), Tsit5(), saveat: .times(ts), reltol: 1e-7, abstol: 1e-9)
+    return (node, try peerSpiralWeights(chain), try SquaredErrorLoss(data: data))
+}
+
 @Suite("Spiral training")
 struct SpiralTrainingTests {
     /// 300 Adam(0.1) iterations with the default sensealg, twice: the same loss sequence bit
     /// for bit; the loss at the start is the peers' (217.5, all of them); after 300 iterations
     /// it is in the range the peers reach.
     @Test func deterministicTrainingReachesThePeersLoss() throws {
-        let (ts, data) = try peerSpiralData()
-        let chain = try Chain<Double>(.power(3), .dense(2, 50, .tanh), .dense(50, 2))
-        let p0 = try peerSpiralWeights(chain)
-        let node = try NeuralODE(chain, tspan: (0, 1.5), Tsit5(), saveat: .times(ts), reltol: 1e-7, abstol: 1e-9)
-        let loss = try SquaredErrorLoss(data: data)
+        let (node, p0, loss) = try peerSpiralTraining()
         func run() throws -> [Double] {
             var p = p0
             let layer = try node.makeLayer(u0: [2, 0], parameters: p)
@@ -100,11 +108,7 @@ struct SpiralTrainingTests {
 /// The default sensealg of a realistic network (252 parameters, 30 observations) is the
 /// quadrature adjoint, and its products are the network's own.
 @Test func defaultSensealgOfTheSpiralIsTheQuadratureAdjoint() throws {
-    let (ts, data) = try peerSpiralData()
-    let chain = try Chain<Double>(.power(3), .dense(2, 50, .tanh), .dense(50, 2))
-    let p = try peerSpiralWeights(chain)
-    let node = try NeuralODE(chain, tspan: (0, 1.5), Tsit5(), saveat: .times(ts), reltol: 1e-7, abstol: 1e-9)
-    let loss = try SquaredErrorLoss(data: data)
+    let (node, p, loss) = try peerSpiralTraining()
     let (value, g) = try node.makeLayer(u0: [2, 0], parameters: p).valueAndGradient(u0: [2, 0], p: p) { s, c in try loss(s, &c) }
     #expect(g.method == "AutoSensitivity → QuadratureAdjoint")
     #expect(g.stats.vjps > 0)

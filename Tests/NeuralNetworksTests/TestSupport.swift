@@ -32,23 +32,23 @@ func centralDifferences(
     _ chain: Chain<Double>, x: [Double], parameters: [Double], dy: [Double], h: Double = 1e-6
 ) throws -> (dx: [Double], dp: [Double]) {
     func loss(_ x: [Double], _ p: [Double]) throws -> Double { dot(try chain(x, parameters: p), dy) }
-    var dx = [Double](repeating: 0, count: x.count)
+    return (
+        try centralDifferences(of: { try loss($0, parameters) }, at: x, h: h),
+        try centralDifferences(of: { try loss(x, $0) }, at: parameters, h: h)
+    )
+}
+
+/// Central differences `(f(x + h e_i) − f(x − h e_i)) / 2h` of a scalar function, every `i`.
+func centralDifferences(of f: ([Double]) throws -> Double, at x: [Double], h: Double) rethrows -> [Double] {
+    var d = [Double](repeating: 0, count: x.count)
     for i in x.indices {
         var plus = x
         var minus = x
         plus[i] += h
         minus[i] -= h
-        dx[i] = (try loss(plus, parameters) - loss(minus, parameters)) / (2 * h)
+        d[i] = (try f(plus) - f(minus)) / (2 * h)
     }
-    var dp = [Double](repeating: 0, count: parameters.count)
-    for i in parameters.indices {
-        var plus = parameters
-        var minus = parameters
-        plus[i] += h
-        minus[i] -= h
-        dp[i] = (try loss(x, plus) - loss(x, minus)) / (2 * h)
-    }
-    return (dx, dp)
+    return d
 }
 
 /// The hand-written pullback for one vector.

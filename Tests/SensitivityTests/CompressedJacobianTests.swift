@@ -136,19 +136,14 @@ private struct Branching: ODEModel {
 
     /// The adjoints whose stiff solves take compressed Jacobians agree with forward mode.
     @Test func brusselatorAdjointsMatchForwardMode() throws {
-        let model = Brusselator2D(gridSize: 3)
-        let prob = ODEProblem(model: model, u0: model.initialState, tspan: (0, 0.5), p: model.nominalParameters)
-        let options = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
-        let loss = SumOfSquaresLoss()
-        let reference = try gradient(of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: ForwardDiffSensitivity())
-        let results = [
-            try gradient(of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: QuadratureAdjoint()),
-            try gradient(of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: InterpolatingAdjoint()),
-            try gradient(
-                of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: InterpolatingAdjoint(checkpointing: true)),
-            try gradient(of: loss, prob, algorithm: Rodas5P(), options: options, sensealg: CVODESAdjoint()),
-        ]
-        for r in results {
+        let gradients = try brusselator3x3Gradients(
+            reltol: 1e-8, abstol: 1e-8,
+            [
+                ForwardDiffSensitivity(), QuadratureAdjoint(), InterpolatingAdjoint(),
+                InterpolatingAdjoint(checkpointing: true), CVODESAdjoint(),
+            ])
+        let reference = gradients[0]
+        for r in gradients.dropFirst() {
             let e = relativeError(r.dp + r.du0, reference.dp + reference.du0)
             print("Brusselator 3x3 \(r.method): rel diff to ForwardDiffSensitivity \(e); \(r.stats)")
             #expect(e < 1e-5, "\(r.method)")

@@ -36,14 +36,30 @@ private struct ResizingModel: ODEModel {
         (false, false), (true, false), (false, true), (true, true),
     ]
 
+    /// Records an issue unless `gradient` throws an error that names the resized `du`.
+    private static func expectResizedDuError(_ label: String, _ gradient: () throws -> SensitivityResult) {
+        do {
+            let r = try gradient()
+            Issue.record("\(label): no error for a resized du, loss \(r.loss), dp \(r.dp), du0 \(r.du0)")
+        } catch {
+            let text = String(describing: error)
+            #expect(text.contains("length of du") || text.contains("du written by the model"), "\(label): \(text)")
+        }
+    }
+
+    /// The model of case `c`, resizing its output from `t = 0.5` on.
+    private static func problem(_ c: (lengthen: Bool, derivativesOnly: Bool)) -> ODEProblem<GenericRHS<ResizingModel, Double>> {
+        ODEProblem(
+            model: ResizingModel(lengthen: c.lengthen, derivativesOnly: c.derivativesOnly, from: 0.5),
+            u0: [1.0, 2.0], tspan: (0, 1), p: [0.7])
+    }
+
     /// The plain solve this mirrors: a failure code whose message names the length change.
     /// Rodas5P forms `∂f/∂u` by dual numbers (`GenericRHS.forwardModeJacobian`), which trapped
     /// on the resized `du` until the same check covered it.
     @Test func plainSolveFails() throws {
         for c in Self.cases {
-            let prob = ODEProblem(
-                model: ResizingModel(lengthen: c.lengthen, derivativesOnly: c.derivativesOnly, from: 0.5),
-                u0: [1.0, 2.0], tspan: (0, 1), p: [0.7])
+            let prob = Self.problem(c)
             let options = SolveOptions(reltol: 1e-8, abstol: 1e-10)
             let explicit = try solve(prob, Tsit5(), options: options)
             let implicit = try solve(prob, Rodas5P(), options: options)
@@ -66,19 +82,9 @@ private struct ResizingModel: ODEModel {
 
     @Test(arguments: robustMethodNames) func resizedDuIsAnError(_ m: String) {
         for c in Self.cases {
-            let prob = ODEProblem(
-                model: ResizingModel(lengthen: c.lengthen, derivativesOnly: c.derivativesOnly, from: 0.5),
-                u0: [1.0, 2.0], tspan: (0, 1), p: [0.7])
+            let prob = Self.problem(c)
             let o = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .times([0.25, 0.75, 1.0]))
-            do {
-                let r = try robustGradient(m, SumOfSquaresLoss(), prob, o)
-                Issue.record("\(m) \(c): no error for a resized du, loss \(r.loss), dp \(r.dp), du0 \(r.du0)")
-            } catch {
-                let text = error.description
-                #expect(
-                    text.contains("length of du") || text.contains("du written by the model"),
-                    "\(m) \(c): \(text)")
-            }
+            Self.expectResizedDuError("\(m) \(c)") { try robustGradient(m, SumOfSquaresLoss(), prob, o) }
         }
     }
 
@@ -87,30 +93,21 @@ private struct ResizingModel: ODEModel {
     @Test(arguments: ["Interpolating", "Quadrature", "Backsolve", "CVODESForward", "CVODESAdjoint"])
     func resizedDuUnderImplicitIntegrator(_ m: String) {
         for c in Self.cases {
-            let prob = ODEProblem(
-                model: ResizingModel(lengthen: c.lengthen, derivativesOnly: c.derivativesOnly, from: 0.5),
-                u0: [1.0, 2.0], tspan: (0, 1), p: [0.7])
+            let prob = Self.problem(c)
             let o = SolveOptions(reltol: 1e-6, abstol: 1e-8, saveat: .times([0.25, 0.75, 1.0]))
-            do {
-                let r: SensitivityResult
+            Self.expectResizedDuError("\(m) \(c)") {
                 switch m {
                 case "Interpolating":
-                    r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: InterpolatingAdjoint())
+                    try gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: InterpolatingAdjoint())
                 case "Quadrature":
-                    r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: QuadratureAdjoint())
+                    try gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: QuadratureAdjoint())
                 case "Backsolve":
-                    r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: BacksolveAdjoint())
+                    try gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: BacksolveAdjoint())
                 case "CVODESForward":
-                    r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: CVODE_BDF(), options: o, sensealg: CVODESForward())
+                    try gradient(of: SumOfSquaresLoss(), prob, algorithm: CVODE_BDF(), options: o, sensealg: CVODESForward())
                 default:
-                    r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: CVODE_BDF(), options: o, sensealg: CVODESAdjoint())
+                    try gradient(of: SumOfSquaresLoss(), prob, algorithm: CVODE_BDF(), options: o, sensealg: CVODESAdjoint())
                 }
-                Issue.record("\(m) \(c): no error for a resized du, loss \(r.loss), dp \(r.dp), du0 \(r.du0)")
-            } catch {
-                let text = error.description
-                #expect(
-                    text.contains("length of du") || text.contains("du written by the model"),
-                    "\(m) \(c): \(text)")
             }
         }
     }

@@ -162,13 +162,21 @@ private struct StartOnlyOnDouble: ParameterDependence {
 @Suite struct ParameterDependenceRobustnessTests {
     let o = SolveOptions(reltol: 1e-8, abstol: 1e-10)
 
+    /// The gradient of the sum of squares of `RDecay` from `u0 = [1, 1]` on `[0, 1]` at `p`, with
+    /// `dependence` (Tsit5).
+    func rdecayGradient<D: ParameterDependence, M: SensitivityAlgorithm>(
+        p: [Double], _ dependence: D, _ sensealg: M
+    ) throws(SensitivityError) -> SensitivityResult {
+        try gradient(
+            of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: p, dependence: dependence,
+            algorithm: Tsit5(), options: o, sensealg: sensealg)
+    }
+
     /// `initialState(p)` of one value for a two-state `u0`. Was: the model indexed past it (a
     /// trap); now `invalidInput(.dimensionMismatch)`.
     @Test func initialStateWrongSize() {
         #expect(throws: SensitivityError.invalidInput(.dimensionMismatch(what: "initialState(p)", expected: 2, got: 1))) {
-            try gradient(
-                of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: [0.7],
-                dependence: WrongSizeStart(), algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity())
+            try rdecayGradient(p: [0.7], WrongSizeStart(), ForwardDiffSensitivity())
         }
     }
 
@@ -176,23 +184,17 @@ private struct StartOnlyOnDouble: ParameterDependence {
     /// dependence's derivative silently dropped (dL/dp1 = 0); now refused.
     @Test func dependenceOnlyOnDouble() {
         #expect(throws: SensitivityError.self) {
-            try gradient(
-                of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: [0.7, 1.0],
-                dependence: EndOnlyOnDouble(), algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity())
+            try rdecayGradient(p: [0.7, 1.0], EndOnlyOnDouble(), ForwardDiffSensitivity())
         }
         #expect(throws: SensitivityError.self) {
-            try gradient(
-                of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: [0.7, 1.0],
-                dependence: StartOnlyOnDouble(), algorithm: Tsit5(), options: o, sensealg: QuadratureAdjoint())
+            try rdecayGradient(p: [0.7, 1.0], StartOnlyOnDouble(), QuadratureAdjoint())
         }
     }
 
     /// Was: `dp = [-0.49, nan]` returned as a success; now `nonFiniteResult`.
     @Test func infiniteInitialStateDerivative() {
         #expect(throws: SensitivityError.self) {
-            try gradient(
-                of: SumOfSquaresLoss(), model: RDecay(), u0: [1, 1], tspan: (0, 1), p: [0.7, 0.0],
-                dependence: SqrtStart(), algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity())
+            try rdecayGradient(p: [0.7, 0.0], SqrtStart(), ForwardDiffSensitivity())
         }
     }
 }

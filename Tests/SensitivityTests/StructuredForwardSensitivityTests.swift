@@ -54,17 +54,11 @@ import SundialsBridge
     /// block-solved forward sensitivities agree with CVODES' forward sensitivities (its own
     /// BDF and Newton matrix) and with the interpolating and quadrature adjoints to 1e-6.
     @Test func brusselatorAgreesWithCVODESForwardAndTheAdjoints() throws {
-        let model = Brusselator2D(gridSize: 3)
-        let problem = ODEProblem(model: model, u0: model.initialState, tspan: (0, 0.5), p: model.nominalParameters)
-        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .every(0.1))
-        let loss = SumOfSquaresLoss()
-        let forward = try gradient(of: loss, problem, algorithm: Rodas5P(), options: options, sensealg: ForwardSensitivity())
-        let others = [
-            try gradient(of: loss, problem, algorithm: Rodas5P(), options: options, sensealg: CVODESForward()),
-            try gradient(of: loss, problem, algorithm: Rodas5P(), options: options, sensealg: InterpolatingAdjoint()),
-            try gradient(of: loss, problem, algorithm: Rodas5P(), options: options, sensealg: QuadratureAdjoint()),
-        ]
-        for r in others {
+        let gradients = try brusselator3x3Gradients(
+            reltol: 1e-10, abstol: 1e-10,
+            [ForwardSensitivity(), CVODESForward(), InterpolatingAdjoint(), QuadratureAdjoint()])
+        let forward = gradients[0]
+        for r in gradients.dropFirst() {
             let e = relativeError(forward.dp + forward.du0, r.dp + r.du0)
             print("Brusselator 3x3 ForwardSensitivity (block solve) vs \(r.method): rel diff \(e)")
             #expect(e < 1e-6, "\(r.method)")

@@ -1,9 +1,26 @@
 import Foundation
 import Testing
 import DiffEqCore
+import ProblemLibrary
 import Sensitivity
+import StiffSolvers
 
 // Helpers shared by the sensitivity test files.
+
+/// The gradients of the sum of squares of the 2-D Brusselator on a 3 x 3 grid (18 states, 36
+/// parameters) over `[0, 0.5]`, observed every 0.1, solved by Rodas5P at `reltol`/`abstol`, by
+/// each of `sensealgs` in turn: the stiff problem on which the structured and compressed paths
+/// are checked against each other.
+func brusselator3x3Gradients(
+    reltol: Double, abstol: Double, _ sensealgs: [any SensitivityAlgorithm]
+) throws -> [SensitivityResult] {
+    let model = Brusselator2D(gridSize: 3)
+    let problem = ODEProblem(model: model, u0: model.initialState, tspan: (0, 0.5), p: model.nominalParameters)
+    let options = SolveOptions(reltol: reltol, abstol: .scalar(abstol), saveat: .every(0.1))
+    return try sensealgs.map { sensealg throws(SensitivityError) in
+        try gradient(of: SumOfSquaresLoss(), problem, algorithm: Rodas5P(), options: options, sensealg: sensealg)
+    }
+}
 
 /// `L(θ)` by a tight plain solve, for central differences.
 func lossBySolve<M: ODEModel, A: ODEAlgorithm>(

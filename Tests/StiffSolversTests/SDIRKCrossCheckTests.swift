@@ -27,27 +27,19 @@ import Testing
         }
     }
 
-    static func solve<A: ODEAlgorithm>(_ problem: SDIRKProblem, _ algorithm: A, reltol: Double) throws
-        -> ODESolution<Double>
-    {
-        let options = SolveOptions(
+    static func options(_ problem: SDIRKProblem, reltol: Double) -> SolveOptions {
+        SolveOptions(
             reltol: reltol, abstol: .scalar(problem.info.testSetAbstol(reltol: reltol)),
             saveat: .times(saveTimes(problem)))
-        return try problem.solve(AlgorithmSolver(algorithm: algorithm), options: options)
     }
 
     @Test(arguments: SDIRKProblem.fiveWithPublishedSweeps)
     func nativeAgreesWithCVODE(problem: SDIRKProblem) throws {
-        let partner = try Self.solve(problem, CVODE_BDF(), reltol: 1e-10)
+        let partner = try problem.solve(AlgorithmSolver(algorithm: CVODE_BDF()), options: Self.options(problem, reltol: 1e-10))
         #expect(partner.retcode == .success)
         #expect(problem.mixedError(try #require(partner.u.last), reltol: 1e-10) < 6e-8)
         for method in SDIRKMethod.allCases {
-            let sol: ODESolution<Double>
-            switch method {
-            case .trbdf2: sol = try Self.solve(problem, TRBDF2(), reltol: 1e-8)
-            case .kenCarp4: sol = try Self.solve(problem, KenCarp4(), reltol: 1e-8)
-            case .kvaerno5: sol = try Self.solve(problem, Kvaerno5(), reltol: 1e-8)
-            }
+            let sol = try problem.solve(method, options: Self.options(problem, reltol: 1e-8))
             #expect(sol.retcode == .success)
             #expect(sol.t == partner.t)
             var worst = 0.0

@@ -44,46 +44,40 @@ import Testing
         #expect((1...6).map { SDIRKTree.all(order: $0).count } == [1, 1, 2, 4, 9, 20])
     }
 
+    /// The implicit trapezoidal rule as an ESDIRK (a valid tableau), with the given entries
+    /// changed: each refusal below states only what it breaks.
+    static func trapezoid(
+        name: String = "x", order: Int = 2, c: [Double] = [0, 1], a: [[Double]] = [[0], [0.5, 0.5]],
+        b: [Double] = [0.5, 0.5], bhat: [Double] = [0, 1], isStifflyAccurate: Bool = true,
+        interpolant: [[Double]] = [[0.5], [0.5]]
+    ) throws(SDIRKTableauError) -> SDIRKTableau {
+        try SDIRKTableau(
+            name: name, order: order, embeddedOrder: 1, c: c, a: a, b: b, bhat: bhat, hasExplicitFirstStage: true,
+            isStifflyAccurate: isStifflyAccurate,
+            interpolant: SDIRKInterpolant(order: 1, coefficients: interpolant, source: "test"))
+    }
+
     @Test func invalidTableausAreRefused() {
-        let ok = SDIRKInterpolant(order: 1, coefficients: [[0.5], [0.5]], source: "test")
-        // The implicit trapezoidal rule as an ESDIRK: valid.
-        #expect(throws: Never.self) {
-            try SDIRKTableau(
-                name: "trapezoid", order: 2, embeddedOrder: 1, c: [0, 1], a: [[0], [0.5, 0.5]], b: [0.5, 0.5],
-                bhat: [0, 1], hasExplicitFirstStage: true, isStifflyAccurate: true, interpolant: ok)
-        }
+        #expect(throws: Never.self) { try Self.trapezoid(name: "trapezoid") }
         #expect(throws: SDIRKTableauError.rowSumNotC(row: 1, sum: 1, c: 0.9)) {
-            try SDIRKTableau(
-                name: "x", order: 2, embeddedOrder: 1, c: [0, 0.9], a: [[0], [0.5, 0.5]], b: [0.5, 0.5],
-                bhat: [0, 1], hasExplicitFirstStage: true, isStifflyAccurate: false, interpolant: ok)
+            try Self.trapezoid(c: [0, 0.9], isStifflyAccurate: false)
         }
         #expect(throws: SDIRKTableauError.diagonalNotConstant(row: 2, value: 0.3, gamma: 0.5)) {
-            try SDIRKTableau(
-                name: "x", order: 1, embeddedOrder: 1, c: [0, 1, 0.8], a: [[0], [0.5, 0.5], [0.25, 0.25, 0.3]],
-                b: [0.25, 0.25, 0.5], bhat: [0, 1, 0], hasExplicitFirstStage: true, isStifflyAccurate: false,
-                interpolant: SDIRKInterpolant(order: 1, coefficients: [[0.25], [0.25], [0.5]], source: "test"))
+            try Self.trapezoid(
+                order: 1, c: [0, 1, 0.8], a: [[0], [0.5, 0.5], [0.25, 0.25, 0.3]], b: [0.25, 0.25, 0.5],
+                bhat: [0, 1, 0], isStifflyAccurate: false, interpolant: [[0.25], [0.25], [0.5]])
         }
         #expect(throws: SDIRKTableauError.weightsDoNotSumToOne(which: "b̂", sum: 0.9)) {
-            try SDIRKTableau(
-                name: "x", order: 2, embeddedOrder: 1, c: [0, 1], a: [[0], [0.5, 0.5]], b: [0.5, 0.5],
-                bhat: [0, 0.9], hasExplicitFirstStage: true, isStifflyAccurate: true, interpolant: ok)
+            try Self.trapezoid(bhat: [0, 0.9])
         }
         #expect(throws: SDIRKTableauError.notStifflyAccurate("a[s][0] = 0.5 differs from b = 0.4")) {
-            try SDIRKTableau(
-                name: "x", order: 1, embeddedOrder: 1, c: [0, 1], a: [[0], [0.5, 0.5]], b: [0.4, 0.6],
-                bhat: [0, 1], hasExplicitFirstStage: true, isStifflyAccurate: true,
-                interpolant: SDIRKInterpolant(order: 1, coefficients: [[0.4], [0.6]], source: "test"))
+            try Self.trapezoid(order: 1, b: [0.4, 0.6], interpolant: [[0.4], [0.6]])
         }
         #expect(throws: SDIRKTableauError.notExplicitFirstStage("a[0][0] = 0.5")) {
-            try SDIRKTableau(
-                name: "x", order: 1, embeddedOrder: 1, c: [0.5, 1], a: [[0.5], [0.5, 0.5]], b: [0.5, 0.5],
-                bhat: [0, 1], hasExplicitFirstStage: true, isStifflyAccurate: false, interpolant: ok)
+            try Self.trapezoid(order: 1, c: [0.5, 1], a: [[0.5], [0.5, 0.5]], isStifflyAccurate: false)
         }
         #expect(throws: SDIRKTableauError.interpolantDoesNotMatchWeights(stage: 0, value: 0.4, b: 0.5)) {
-            try SDIRKTableau(
-                name: "x", order: 2, embeddedOrder: 1, c: [0, 1], a: [[0], [0.5, 0.5]], b: [0.5, 0.5],
-                bhat: [0, 1], hasExplicitFirstStage: true, isStifflyAccurate: true,
-                interpolant: SDIRKInterpolant(order: 1, coefficients: [[0.4], [0.6]], source: "test"))
+            try Self.trapezoid(interpolant: [[0.4], [0.6]])
         }
     }
 }

@@ -141,11 +141,19 @@ import Testing
 
     // MARK: Bad callbacks: a return code with the reason and SUNDIALS' message
 
-    @Test func preconditionerReturningNaNStopsWithAMessage() throws {
-        let sol = try CVODE_BDF(linearSolver: .gmres(CVODEKrylov(preconditioner: { NaNPreconditioner() })))
-            .solve(Self.problem(), options: SolveOptions())
+    /// A GMRES solve with a preconditioner that fails: it must stop with `.failure` and a
+    /// message; returns the solution and the message.
+    static func failedGMRESSolve(
+        preconditioner: @escaping @Sendable () -> any CVODEPreconditioner
+    ) throws -> (solution: ODESolution<Double>, message: String) {
+        let sol = try CVODE_BDF(linearSolver: .gmres(CVODEKrylov(preconditioner: preconditioner)))
+            .solve(problem(), options: SolveOptions())
         #expect(sol.retcode == .failure)
-        let message = try #require(sol.message)
+        return (sol, try #require(sol.message))
+    }
+
+    @Test func preconditionerReturningNaNStopsWithAMessage() throws {
+        let (sol, message) = try Self.failedGMRESSolve { NaNPreconditioner() }
         #expect(message.contains("preconditioner's solve returned nan"), "\(message)")
         #expect(message.contains("CV_LSOLVE_FAIL"), "\(message)")
         // It stops in the first steps.
@@ -153,10 +161,7 @@ import Testing
     }
 
     @Test func preconditionerThatThrowsStopsWithItsError() throws {
-        let sol = try CVODE_BDF(linearSolver: .gmres(CVODEKrylov(preconditioner: { FailingPreconditioner() })))
-            .solve(Self.problem(), options: SolveOptions())
-        #expect(sol.retcode == .failure)
-        let message = try #require(sol.message)
+        let (_, message) = try Self.failedGMRESSolve { FailingPreconditioner() }
         #expect(message.contains("no factorization today"), "\(message)")
         #expect(message.contains("CV_LSETUP_FAIL"), "\(message)")
     }
