@@ -70,7 +70,7 @@ struct ProblemResult: Encodable {
 
 /// The adaptive methods on the fixed-size form (the same steps and numbers as the array form,
 /// tested in StaticStateTests; the state lives in registers instead of heap arrays).
-func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMethod<F>] {
+func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMethod<F>] where F.State.Scalar == Double {
     [
         FixedSizeBenchmarkMethod(BS3()), FixedSizeBenchmarkMethod(DP5()), FixedSizeBenchmarkMethod(Tsit5()), FixedSizeBenchmarkMethod(Vern6()),
         FixedSizeBenchmarkMethod(Vern7()), FixedSizeBenchmarkMethod(Vern8()), FixedSizeBenchmarkMethod(Vern9()), FixedSizeBenchmarkMethod(DP8()),
@@ -78,7 +78,7 @@ func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMetho
 }
 
 /// Work-precision points of the fixed-size suite, measured as the array-form ones.
-func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, reference: [Double]) throws -> [WorkPrecisionPoint] {
+func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, reference: [Double]) throws -> [WorkPrecisionPoint] where F.State.Scalar == Double {
     var points: [WorkPrecisionPoint] = []
     for m in fixedSizeSuite(F.self) {
         for tol in tolerances where !(m.name.hasPrefix("BS3") && tol < 1e-10) {
@@ -284,7 +284,7 @@ let inlineLorenz = StaticODEProblem(InlineLorenz(), u0: [1, 0, 0], tspan: (0, 10
 /// independent accumulators keep the loop from being bound by the latency of one sum. (This is
 /// the cheapest way to run `f`, so it gives the smallest f cost and the largest overhead ratio.)
 @inline(never)
-func staticFSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, states: [F.State]) -> Double {
+func staticFSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, states: [F.State]) -> Double where F.State.Scalar == Double {
     let f = problem.f
     let p = problem.p
     let reps = 256
@@ -324,7 +324,7 @@ func perStep(_ stats: SolverStats, solve: () throws -> Void, loop: () throws -> 
 
 /// `stepSeconds` for the fixed-size form.
 func staticStepSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>) throws
-    -> (solve: Double, loop: Double, stats: SolverStats)
+    -> (solve: Double, loop: Double, stats: SolverStats) where F.State.Scalar == Double
 {
     var integrator = try Tsit5().makeIntegrator(problem, options: opts)
     return try perStep(
