@@ -1,5 +1,5 @@
-// The fixed-size state form: a problem whose state is a value of a fixed number of `Double`s
-// (`SIMD3<Double>`, `StaticVector<3>`, ...) and whose right-hand side returns the
+// The fixed-size state form: a problem whose state is a value of a fixed number of scalars
+// (`SIMD3<Double>`, `StaticVector<3>`, `FixedVector<3, Dual<2, Double>>`, ...) and whose right-hand side returns the
 // derivative by value, as `ODEProblem(f, SA[...], tspan, p)` with static arrays in
 // DifferentialEquations.jl.
 //
@@ -10,9 +10,10 @@
 // "Solver overhead"). A fixed-size value lives in registers: no allocation, no reference
 // counting, no checks, and the whole step specializes into straight-line code.
 //
-// The form is for plain `Double` states solved by the explicit Runge-Kutta and the Rosenbrock
-// methods; models that must run with dual numbers or tape scalars, callbacks, mass matrices and
-// dense output stay with the array form (``ODEProblem``).
+// The explicit Runge-Kutta methods solve it over any scalar (`FixedVector<2, Dual<4, Double>>`
+// carries four derivatives in registers); the Rosenbrock methods over `Double` states. Callbacks,
+// mass matrices and dense output stay with the array form (``ODEProblem``). Both forms' states
+// conform to ``DiffEqState``, the one state protocol (DESIGN.md, "The state protocol").
 
 /// A state of a fixed number of components, held by value: a ``DiffEqState`` with value
 /// arithmetic and a square-matrix type.
