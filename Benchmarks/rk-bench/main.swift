@@ -362,6 +362,45 @@ func overheadRow(_ path: String, perStep: (solve: Double, loop: Double, stats: S
         overheadRatio: (perStep.solve - fStep) / fStep)
 }
 
+// --dual-lv array|fixed: the dual solve ForwardDiffSensitivity runs for Lotka-Volterra's four
+// parameters (one chunk of `Dual<4, Double>`, direction j seeded with |p_j|), Tsit5 at 1e-8, in the
+// array form (`[Dual<4, Double>]`) or the fixed-size form (`FixedVector<2, Dual<4, Double>>`):
+// the same steps and bits (ExplicitRKTests/DualStaticStateTests). `SOLVES=k` repeats it k times,
+// for instruction counts under callgrind (per step: the difference of two counts over the
+// difference in steps). Prints the steps with --show-steps.
+struct DualLotkaVolterra: StaticODEFunction {
+    typealias State = FixedVector<2, Dual<4, Double>>
+    @inlinable
+    func callAsFunction(_ u: State, _ p: FixedVector<4, Dual<4, Double>>, _ t: Double) -> State {
+        let xy = u[0] * u[1]
+        return FixedVector([p[0] * u[0] - p[1] * xy, p[3] * xy - p[2] * u[1]] as InlineArray)
+    }
+}
+if let i = CommandLine.arguments.firstIndex(of: "--dual-lv"), i + 1 < CommandLine.arguments.count {
+    typealias D = Dual<4, Double>
+    let pd = [1.5, 1, 3, 1].enumerated().map { j, v in
+        var d = D(constant: v)
+        d.partials[j] = Swift.abs(v)
+        return d
+    }
+    let o = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: false)
+    let solves = Int(ProcessInfo.processInfo.environment["SOLVES"] ?? "1") ?? 1
+    var stats = SolverStats()
+    if CommandLine.arguments[i + 1] == "array" {
+        let prob = ODEProblem(model: LotkaVolterra(), u0: [D(1.0), D(1.0)], tspan: (0, 10), p: pd)
+        for _ in 0..<solves { stats = try Tsit5().solve(prob, options: o).stats }
+    } else {
+        let prob = StaticODEProblem(
+            DualLotkaVolterra(), u0: FixedVector([D(1.0), D(1.0)] as InlineArray), tspan: (0, 10),
+            p: FixedVector([pd[0], pd[1], pd[2], pd[3]] as InlineArray))
+        for _ in 0..<solves { stats = try Tsit5().solve(prob, options: o).stats }
+    }
+    if CommandLine.arguments.contains("--show-steps") {
+        print("dual Lotka-Volterra, \(CommandLine.arguments[i + 1]) form: \(stats.naccept + stats.nreject) step attempts")
+    }
+    exit(0)
+}
+
 // --malloc-check TOL: one solve of each form at reltol = abstol = TOL, then exit. Run under an
 // LD_PRELOAD malloc counter at two tolerances: equal counts at different step counts mean the
 // step loop allocates nothing. It prints nothing (formatting numbers of different lengths would
