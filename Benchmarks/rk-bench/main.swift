@@ -70,7 +70,7 @@ struct ProblemResult: Encodable {
 
 /// The adaptive methods on the fixed-size form (the same steps and numbers as the array form,
 /// tested in StaticStateTests; the state lives in registers instead of heap arrays).
-func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMethod<F>] {
+func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMethod<F>] where F.State.Scalar == Double {
     [
         FixedSizeBenchmarkMethod(BS3()), FixedSizeBenchmarkMethod(DP5()), FixedSizeBenchmarkMethod(Tsit5()), FixedSizeBenchmarkMethod(Vern6()),
         FixedSizeBenchmarkMethod(Vern7()), FixedSizeBenchmarkMethod(Vern8()), FixedSizeBenchmarkMethod(Vern9()), FixedSizeBenchmarkMethod(DP8()),
@@ -78,7 +78,7 @@ func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMetho
 }
 
 /// Work-precision points of the fixed-size suite, measured as the array-form ones.
-func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, reference: [Double]) throws -> [WorkPrecisionPoint] {
+func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, reference: [Double]) throws -> [WorkPrecisionPoint] where F.State.Scalar == Double {
     var points: [WorkPrecisionPoint] = []
     for m in fixedSizeSuite(F.self) {
         for tol in tolerances where !(m.name.hasPrefix("BS3") && tol < 1e-10) {
@@ -265,7 +265,7 @@ let inlineLorenz = StaticODEProblem(InlineLorenz(), u0: [1, 0, 0], tspan: (0, 10
 /// independent accumulators keep the loop from being bound by the latency of one sum. (This is
 /// the cheapest way to run `f`, so it gives the smallest f cost and the largest overhead ratio.)
 @inline(never)
-func staticFSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, states: [F.State]) -> Double {
+func staticFSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, states: [F.State]) -> Double where F.State.Scalar == Double {
     let f = problem.f
     let p = problem.p
     let reps = 256
@@ -305,7 +305,7 @@ func perStep(_ stats: SolverStats, solve: () throws -> Void, loop: () throws -> 
 
 /// `stepSeconds` for the fixed-size form.
 func staticStepSeconds<F: StaticODEFunction>(_ problem: StaticODEProblem<F>) throws
-    -> (solve: Double, loop: Double, stats: SolverStats)
+    -> (solve: Double, loop: Double, stats: SolverStats) where F.State.Scalar == Double
 {
     var integrator = try Tsit5().makeIntegrator(problem, options: opts)
     return try perStep(
@@ -341,6 +341,45 @@ func overheadRow(_ path: String, perStep: (solve: Double, loop: Double, stats: S
         path: path, steps: perStep.stats.naccept, fPerStep: fPerStep, nsPerStepSolve: perStep.solve * 1e9,
         nsPerStepLoop: perStep.loop * 1e9, fNsPerCall: fCall * 1e9, fNsPerStep: fStep * 1e9,
         overheadRatio: (perStep.solve - fStep) / fStep)
+}
+
+// --dual-lv array|fixed: the dual solve ForwardDiffSensitivity runs for Lotka-Volterra's four
+// parameters (one chunk of `Dual<4, Double>`, direction j seeded with |p_j|), Tsit5 at 1e-8, in the
+// array form (`[Dual<4, Double>]`) or the fixed-size form (`FixedVector<2, Dual<4, Double>>`):
+// the same steps and bits (ExplicitRKTests/DualStaticStateTests). `SOLVES=k` repeats it k times,
+// for instruction counts under callgrind (per step: the difference of two counts over the
+// difference in steps). Prints the steps with --show-steps.
+struct DualLotkaVolterra: StaticODEFunction {
+    typealias State = FixedVector<2, Dual<4, Double>>
+    @inlinable
+    func callAsFunction(_ u: State, _ p: FixedVector<4, Dual<4, Double>>, _ t: Double) -> State {
+        let xy = u[0] * u[1]
+        return FixedVector([p[0] * u[0] - p[1] * xy, p[3] * xy - p[2] * u[1]] as InlineArray)
+    }
+}
+if let i = CommandLine.arguments.firstIndex(of: "--dual-lv"), i + 1 < CommandLine.arguments.count {
+    typealias D = Dual<4, Double>
+    let pd = [1.5, 1, 3, 1].enumerated().map { j, v in
+        var d = D(constant: v)
+        d.partials[j] = Swift.abs(v)
+        return d
+    }
+    let o = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveEverystep: false)
+    let solves = Int(ProcessInfo.processInfo.environment["SOLVES"] ?? "1") ?? 1
+    var stats = SolverStats()
+    if CommandLine.arguments[i + 1] == "array" {
+        let prob = ODEProblem(model: LotkaVolterra(), u0: [D(1.0), D(1.0)], tspan: (0, 10), p: pd)
+        for _ in 0..<solves { stats = try Tsit5().solve(prob, options: o).stats }
+    } else {
+        let prob = StaticODEProblem(
+            DualLotkaVolterra(), u0: FixedVector([D(1.0), D(1.0)] as InlineArray), tspan: (0, 10),
+            p: FixedVector([pd[0], pd[1], pd[2], pd[3]] as InlineArray))
+        for _ in 0..<solves { stats = try Tsit5().solve(prob, options: o).stats }
+    }
+    if CommandLine.arguments.contains("--show-steps") {
+        print("dual Lotka-Volterra, \(CommandLine.arguments[i + 1]) form: \(stats.naccept + stats.nreject) step attempts")
+    }
+    exit(0)
 }
 
 // --malloc-check TOL: one solve of each form at reltol = abstol = TOL, then exit. Run under an

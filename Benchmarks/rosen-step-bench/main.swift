@@ -62,7 +62,7 @@ func bench<F: ODEFunction, A: ODEAlgorithm>(_ label: String, _ problem: ODEProbl
 }
 
 /// `bench` for the fixed-size form (same timing, same hash of the final state).
-func benchStatic<F: StaticODEFunction, A: RosenbrockAlgorithm>(_ label: String, _ problem: StaticODEProblem<F>, _ alg: A, rtol: Double) {
+func benchStatic<F: StaticODEFunction, A: RosenbrockAlgorithm>(_ label: String, _ problem: StaticODEProblem<F>, _ alg: A, rtol: Double) where F.State.Scalar == Double {
     if let only = ProcessInfo.processInfo.environment["ONLY"], !label.hasPrefix(only) { return }
     let opts = SolveOptions(reltol: rtol, abstol: .scalar(rtol), saveEverystep: false, maxiters: 1_000_000)
     let sol = try! alg.solve(problem, options: opts)

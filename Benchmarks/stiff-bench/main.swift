@@ -47,7 +47,7 @@ let samples = quick ? 3 : 5
 typealias Point = WorkPrecisionPoint
 
 /// Rodas4 and Rodas5P on the fixed-size form.
-func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMethod<F>] {
+func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMethod<F>] where F.State.Scalar == Double {
     [FixedSizeBenchmarkMethod(Rodas4()), FixedSizeBenchmarkMethod(Rodas5P())].filter {
         onlyMethods?.contains(String($0.name.prefix { $0 != " " })) ?? true
     }
@@ -55,7 +55,7 @@ func fixedSizeSuite<F: StaticODEFunction>(_: F.Type) -> [FixedSizeBenchmarkMetho
 
 /// Work-precision points of the fixed-size suite, measured as the array-form ones.
 func fixedSizePoints<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, reference: ReferenceSolution, info: TestProblemInfo)
-    throws -> [Point]
+    throws -> [Point] where F.State.Scalar == Double
 {
     var points: [Point] = []
     for m in fixedSizeSuite(F.self) {

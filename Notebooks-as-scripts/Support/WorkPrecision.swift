@@ -61,7 +61,7 @@ public struct BenchmarkMethod<F: ODEFunction> where F.Scalar == Double {
 /// ``BenchmarkMethod`` for the fixed-size form (``StaticODEProblem``): a method named
 /// "<method> (fixed-size)". The initialiser is `@inlinable` for the same reason: the timed solve
 /// must be specialised in the benchmark's module.
-public struct FixedSizeBenchmarkMethod<F: StaticODEFunction> {
+public struct FixedSizeBenchmarkMethod<F: StaticODEFunction> where F.State.Scalar == Double {
     public let name: String
     public let run: (StaticODEProblem<F>, SolveOptions) throws -> StaticODESolution<F.State>
 

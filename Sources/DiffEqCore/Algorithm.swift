@@ -69,7 +69,7 @@ public protocol StaticODEAlgorithm {
     /// Solves `problem`; invalid input throws before any work (options the fixed-size form does
     /// not offer, such as dense output or `isOutOfDomain`, among it).
     func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws(DiffEqError)
-        -> StaticODESolution<F.State>
+        -> StaticODESolution<F.State> where F.State.Scalar == Double
 
     /// As ``ODEAlgorithm/toleranceExponent``.
     var toleranceExponent: Double? { get }
@@ -83,7 +83,7 @@ extension StaticODEAlgorithm {
 @inlinable
 public func solve<F: StaticODEFunction, A: StaticODEAlgorithm>(
     _ problem: StaticODEProblem<F>, _ algorithm: A, options: SolveOptions
-) throws(DiffEqError) -> StaticODESolution<F.State> {
+) throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar == Double {
     try algorithm.solve(problem, options: options)
 }
 
@@ -100,7 +100,7 @@ public func solve<F: StaticODEFunction, A: StaticODEAlgorithm>(
     saveEverystep: Bool? = nil, dt: Double? = nil, dtmin: Double? = nil,
     dtmax: Double? = nil, maxiters: Int = 100_000, tstops: [Double] = [], adaptive: Bool = true,
     controller: StepController? = nil
-) throws(DiffEqError) -> StaticODESolution<F.State> {
+) throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar == Double {
     try algorithm.solve(
         problem,
         options: SolveOptions(

@@ -253,7 +253,7 @@ extension GlobalErrorControl: StaticODEAlgorithm where Base: StaticODEAlgorithm 
     /// the trajectory.
     @inlinable
     public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws(DiffEqError)
-        -> StaticODESolution<F.State>
+        -> StaticODESolution<F.State> where F.State.Scalar == Double
     {
         let alpha = try validate(options, baseExponent: base.toleranceExponent)
         return try reintegrate(options, alpha: alpha, minimumReltol: minimumReltol) { (o: SolveOptions) throws(DiffEqError) in
@@ -333,7 +333,7 @@ extension ODESolution: ReintegratedSolution {
     }
 }
 
-extension StaticODESolution: ReintegratedSolution {
+extension StaticODESolution: ReintegratedSolution where State.Scalar == Double {
     /// At the saved times the two solves share (no dense output in this form); with none in
     /// common, the end states.
     @inlinable

@@ -1,5 +1,5 @@
-// The fixed-size state form: a problem whose state is a value of a fixed number of `Double`s
-// (`SIMD3<Double>`, `StaticVector<3>`, ...) and whose right-hand side returns the
+// The fixed-size state form: a problem whose state is a value of a fixed number of scalars
+// (`SIMD3<Double>`, `StaticVector<3>`, `FixedVector<3, Dual<2, Double>>`, ...) and whose right-hand side returns the
 // derivative by value, as `ODEProblem(f, SA[...], tspan, p)` with static arrays in
 // DifferentialEquations.jl.
 //
@@ -10,16 +10,19 @@
 // "Solver overhead"). A fixed-size value lives in registers: no allocation, no reference
 // counting, no checks, and the whole step specializes into straight-line code.
 //
-// The form is for plain `Double` states solved by the explicit Runge-Kutta and the Rosenbrock
-// methods; models that must run with dual numbers or tape scalars, callbacks, mass matrices and
-// dense output stay with the array form (``ODEProblem``).
+// The explicit Runge-Kutta methods solve it over any scalar (`FixedVector<2, Dual<4, Double>>`
+// carries four derivatives in registers); the Rosenbrock methods over `Double` states. Callbacks,
+// mass matrices and dense output stay with the array form (``ODEProblem``). Both forms' states
+// conform to ``DiffEqState``, the one state protocol (DESIGN.md, "The state protocol").
 
-/// A state of a fixed number of `Double` components, held by value.
+/// A state of a fixed number of components, held by value: a ``DiffEqState`` with value
+/// arithmetic and a square-matrix type.
 ///
-/// `SIMD2`...`SIMD64` of `Double` and ``StaticVector`` (any `N`, held in an `InlineArray`) conform. The arithmetic is
-/// component-wise; the solvers combine states only with `+`, `-` and scaling by a `Double`, in
-/// the same order as for array states, so both forms give the same numbers.
-public protocol StaticState: Sendable {
+/// `SIMD2`...`SIMD64` of `Double` and ``FixedVector`` (any `N`, any ``DiffEqScalar``, held in an
+/// `InlineArray`; ``StaticVector`` over `Double`) conform. The arithmetic is component-wise; the
+/// solvers combine states only with `+`, `-` and scaling by a `Double`, in the same order as for
+/// array states, so both forms give the same numbers.
+public protocol StaticState: DiffEqState, Sendable {
     /// A square matrix with one column of this type per component (a Jacobian, an iteration
     /// matrix), held by value like the state.
     associatedtype SquareMatrix: StaticSquareMatrix where SquareMatrix.Column == Self
@@ -27,25 +30,16 @@ public protocol StaticState: Sendable {
     init()
     /// Number of components.
     var scalarCount: Int { get }
-    subscript(index: Int) -> Double { get set }
     static func + (lhs: Self, rhs: Self) -> Self
     static func - (lhs: Self, rhs: Self) -> Self
-    /// Every component multiplied by `rhs`.
+    /// Every component multiplied by `rhs` (``DiffEqScalar/scaled(by:)``).
     static func * (lhs: Self, rhs: Double) -> Self
 }
 
 extension StaticState {
-    /// `true` when every component is finite.
+    /// The components' values as an array (for reports and comparisons with the array form).
     @inlinable
-    public var isFiniteState: Bool {
-        var finite = true
-        for i in 0..<scalarCount { finite = finite && self[i].isFinite }
-        return finite
-    }
-
-    /// The components as an array (for reports and comparisons with the array form).
-    @inlinable
-    public var array: [Double] { (0..<scalarCount).map { self[$0] } }
+    public var array: [Double] { (0..<scalarCount).map { self[$0].primal } }
 }
 
 extension SIMD2: StaticState where Scalar == Double {
@@ -70,20 +64,22 @@ extension SIMD64: StaticState where Scalar == Double {
     public typealias SquareMatrix = StaticMatrix<64, Self>
 }
 
-/// `N` doubles held inline (an `InlineArray`), for states of any fixed size: the component-wise
-/// arithmetic ``StaticState`` needs as loops of compile-time length, which the optimizer unrolls.
-/// (`InlineArray` itself cannot conform: the witness of its subscript does not compile in Swift
-/// 6.3, "'self.subscript' is borrowed and cannot be consumed".)
-public struct StaticVector<let N: Int>: StaticState, Sendable {
+/// `N` scalars held inline (an `InlineArray`), for states of any fixed size and any scalar
+/// (`FixedVector<2, Dual<4, Double>>` carries four derivatives through a solve): the
+/// component-wise arithmetic ``StaticState`` needs as loops of compile-time length, which the
+/// optimizer unrolls. (`InlineArray` itself cannot conform: the witness of its subscript does
+/// not compile in Swift 6.3, "'self.subscript' is borrowed and cannot be consumed".)
+public struct FixedVector<let N: Int, Scalar: DiffEqScalar>: StaticState, Sendable {
     public typealias SquareMatrix = StaticMatrix<N, Self>
-    public var storage: InlineArray<N, Double>
+    public var storage: InlineArray<N, Scalar>
 
-    @inlinable public init() { storage = InlineArray(repeating: 0) }
-    @inlinable public init(_ storage: InlineArray<N, Double>) { self.storage = storage }
+    @inlinable public init() { storage = InlineArray(repeating: .zero) }
+    @inlinable public init(_ storage: InlineArray<N, Scalar>) { self.storage = storage }
     @inlinable public var scalarCount: Int { N }
+    @inlinable public var count: Int { N }
 
     @inlinable
-    public subscript(index: Int) -> Double {
+    public subscript(index: Int) -> Scalar {
         get { storage[index] }
         set { storage[index] = newValue }
     }
@@ -105,18 +101,21 @@ public struct StaticVector<let N: Int>: StaticState, Sendable {
     @inlinable
     public static func * (lhs: Self, rhs: Double) -> Self {
         var out = lhs
-        for i in 0..<N { out.storage[i] = lhs.storage[i] * rhs }
+        for i in 0..<N { out.storage[i] = lhs.storage[i].scaled(by: rhs) }
         return out
     }
 }
 
-extension StaticVector: ExpressibleByArrayLiteral {
+/// `N` doubles held inline: the fixed-size state of any length over `Double`.
+public typealias StaticVector<let N: Int> = FixedVector<N, Double>
+
+extension FixedVector: ExpressibleByArrayLiteral {
     /// `[1, 0, 0]` as a `StaticVector<3>`; the literal must have exactly `N` elements. (The
     /// literal goes through a variadic array: in a right-hand side, build the result from an
     /// `InlineArray` literal, `StaticVector([a, b, c] as InlineArray)`, which needs no heap.)
     @inlinable
-    public init(arrayLiteral elements: Double...) {
-        precondition(elements.count == N, "a StaticVector<\(N)> literal needs \(N) elements, got \(elements.count)")
+    public init(arrayLiteral elements: Scalar...) {
+        precondition(elements.count == N, "a FixedVector<\(N), _> literal needs \(N) elements, got \(elements.count)")
         self.init()
         for i in 0..<N { storage[i] = elements[i] }
     }
@@ -134,7 +133,7 @@ public protocol StaticSquareMatrix: Sendable {
 extension StaticSquareMatrix {
     /// Entry `(i, j)`: row `i` of column `j`.
     @inlinable
-    public subscript(i: Int, j: Int) -> Double {
+    public subscript(i: Int, j: Int) -> Column.Scalar {
         get { self[column: j][i] }
         set { self[column: j][i] = newValue }
     }

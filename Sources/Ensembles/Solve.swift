@@ -49,7 +49,7 @@ public func solve<F: ODEFunction & Sendable, A: ODEAlgorithm & Sendable, Output,
 public func solve<F: StaticODEFunction & Sendable, A: StaticODEAlgorithm & Sendable, Output, Reduced, B: EnsembleAlgorithm>(
     _ ensemble: EnsembleProblem<StaticODEProblem<F>, StaticODESolution<F.State>, Output, Reduced>, _ algorithm: A,
     _ backend: B, trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions()
-) throws(EnsembleError) -> EnsembleSolution<Reduced> where F.Parameters: Sendable {
+) throws(EnsembleError) -> EnsembleSolution<Reduced> where F.Parameters: Sendable, F.State.Scalar == Double {
     try solve(
         ensemble, backend, trajectories: trajectories, batchSize: batchSize, maxReruns: maxReruns,
         solver: { problem in try algorithm.solve(problem, options: options) })

@@ -129,7 +129,7 @@ public func solve<F: ODEFunction & Sendable, A: ODEAlgorithm & Sendable, Output:
 public func solve<F: StaticODEFunction & Sendable, A: StaticODEAlgorithm & Sendable, Output: MPITransferable, Reduced>(
     _ ensemble: EnsembleProblem<StaticODEProblem<F>, StaticODESolution<F.State>, Output, Reduced>, _ algorithm: A,
     _ backend: EnsembleMPI, trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions()
-) throws -> EnsembleSolution<Reduced>? where F.Parameters: Sendable {
+) throws -> EnsembleSolution<Reduced>? where F.Parameters: Sendable, F.State.Scalar == Double {
     try solve(
         ensemble, backend, trajectories: trajectories, batchSize: batchSize, maxReruns: maxReruns,
         solver: { problem in try algorithm.solve(problem, options: options) })

@@ -40,7 +40,7 @@ final class StaticStageStorage<State: StaticState> {
 public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
 
     public let tableau: ButcherTableau
-    public let setup: SolveSetup<Double>
+    public let setup: SolveSetup<F.State.Scalar>
     public let f: F
     public let p: F.Parameters
     @usableFromInline let s: Int
@@ -164,19 +164,15 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
         if hasBtilde3 {
             for j in 0..<s { err3 = err3 + k[j] * (dt * x[offsetBtilde3 &+ j]) }
         }
-        var e5 = 0.0, e3 = 0.0
+        let (u, uNew) = (loop.u, loop.uNew)
+        let e5 = err.weightedSumOfSquares(from: u, to: uNew, abstol: abstol, reltol: reltol, viaReciprocal: true)
         let n = setup.count
-        for m in 0..<n {
-            let sc = errorWeight(abstol: abstol[m], reltol: reltol, loop.u[m], loop.uNew[m])
-            let inv = 1 / (sc * sc)
-            e5 += (err[m] * err[m]) * inv
-            if hasBtilde3 { e3 += (err3[m] * err3[m]) * inv }
-        }
-        if !hasBtilde3 { return (e5 / Double(n)).squareRoot() }
+        if !hasBtilde3 { return ErrorScale.finish(e5, count: n, as: State.Scalar.self) }
+        let e3 = err3.weightedSumOfSquares(from: u, to: uNew, abstol: abstol, reltol: reltol, viaReciprocal: true)
         // DOP853's combined estimator, as ExplicitRKStepper.
         var deno = e5 + 0.01 * e3
         if deno <= 0 { deno = 1 }
-        return e5 / (Double(n) * deno).squareRoot()
+        return e5 / (Double(n * State.Scalar.componentCount) * deno).squareRoot()
     }
 
     /// ``ExplicitRKStepper``'s residual estimate on the fixed-size state (the same operations in
@@ -199,12 +195,8 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
             let point = u * (1 - theta) + uNew * theta + inner * w
             let slope = delta + inner * (2 * theta - 1) + (hf0 + hf1 - delta * 2) * w
             let r = f(point, p, t + theta * dt) * dt - slope
-            var sum = 0.0
-            for m in 0..<n {
-                let sc = errorWeight(abstol: abstol[m], reltol: reltol, u[m], uNew[m])
-                sum += (r[m] * r[m]) / (sc * sc)
-            }
-            let e = (sum / Double(n)).squareRoot()
+            let sum = r.weightedSumOfSquares(from: u, to: uNew, abstol: abstol, reltol: reltol)
+            let e = ErrorScale.finish(sum, count: n, as: State.Scalar.self)
             guard e.isFinite else { return e }
             largest = Swift.max(largest, e)
         }
@@ -264,14 +256,8 @@ public struct StaticRKIntegrator<F: StaticODEFunction>: StaticIntegrator {
         err = err + k5 * (dt * x[32])
         err = err + k6 * (dt * x[33])
         err = err + k7 * (dt * x[34])
-        var sum = 0.0
-        let n = setup.count
-        for m in 0..<n {
-            let sc = errorWeight(abstol: abstol[m], reltol: reltol, u[m], g[m])
-            let inv = 1 / (sc * sc)
-            sum += (err[m] * err[m]) * inv
-        }
-        return (sum / Double(n)).squareRoot()
+        let sum = err.weightedSumOfSquares(from: u, to: g, abstol: abstol, reltol: reltol, viaReciprocal: true)
+        return ErrorScale.finish(sum, count: setup.count, as: State.Scalar.self)
     }
 
     /// The method's continuous extension at `loop.tPrev + theta*dt` inside the step just accepted

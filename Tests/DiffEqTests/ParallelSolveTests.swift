@@ -50,7 +50,7 @@ private struct Fingerprint: Equatable, Sendable, CustomStringConvertible {
         bits += [sol.stats.nf, sol.stats.naccept, sol.stats.nreject, sol.stats.njacs].map { UInt64($0) }
     }
 
-    init<State: StaticState>(_ label: String, _ sol: StaticODESolution<State>) {
+    init<State: StaticState>(_ label: String, _ sol: StaticODESolution<State>) where State.Scalar == Double {
         self.label = label
         retcode = "\(sol.retcode)"
         succeeded = sol.retcode == .success

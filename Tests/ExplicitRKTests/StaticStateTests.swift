@@ -95,7 +95,7 @@ import ProblemLibrary
 /// The fixed-size forms of the benchmark problems (ProblemLibrary/StaticProblems.swift) against
 /// their array forms: same steps, same numbers, bit for bit, for a method of each kind.
 @Suite struct StaticBenchmarkProblemTests {
-    static func expectSame<S: StaticState>(_ a: StaticODESolution<S>, _ b: ODESolution<Double>, _ what: String) {
+    static func expectSame<S: StaticState>(_ a: StaticODESolution<S>, _ b: ODESolution<Double>, _ what: String) where S.Scalar == Double {
         #expect(a.retcode == .success && b.retcode == .success, "\(what)")
         #expect(a.stats == b.stats, "\(what)")
         #expect(a.t == b.t, "\(what)")

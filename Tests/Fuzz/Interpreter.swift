@@ -204,7 +204,7 @@ enum Interpreter {
 
     static func runStatic<State: StaticState>(
         _ zero: State, _ model: FuzzModel, _ spec: ProblemSpec, _ a: StaticAlgorithm, _ o: SolveOptions, _ ops: [IntegratorOp]?
-    ) -> Outcome {
+    ) -> Outcome where State.Scalar == Double {
         let width = zero.scalarCount
         var u0 = zero
         for i in 0..<width { u0[i] = i < spec.u0.count ? spec.u0[i] : 0.5 }
@@ -233,7 +233,7 @@ enum Interpreter {
     }
 
     static func solveStatic<F: StaticODEFunction>(_ prob: StaticODEProblem<F>, _ a: StaticAlgorithm, _ o: SolveOptions) throws(DiffEqError)
-        -> StaticODESolution<F.State>
+        -> StaticODESolution<F.State> where F.State.Scalar == Double
     {
         switch a {
         case .tsit5: return try solve(prob, Tsit5(), options: o)
@@ -253,7 +253,7 @@ enum Interpreter {
         }
     }
 
-    static func judgeStatic<State: StaticState>(_ sol: StaticODESolution<State>, span: (Double, Double), savesEnd: Bool) -> Outcome {
+    static func judgeStatic<State: StaticState>(_ sol: StaticODESolution<State>, span: (Double, Double), savesEnd: Bool) -> Outcome where State.Scalar == Double {
         if sol.retcode == .success {
             if let i = sol.u.firstIndex(where: { !$0.isFiniteState }) {
                 return Outcome(kind: .nanSuccess, detail: "u at t=\(sol.t[i]) is \(sol.u[i].array.prefix(4))")
@@ -267,7 +267,7 @@ enum Interpreter {
 
     static func driveStatic<I: StaticIntegrator>(
         _ integ: inout I, _ ops: [IntegratorOp], _ span: (Double, Double), _ savesEnd: Bool
-    ) throws -> Outcome {
+    ) throws -> Outcome where I.State.Scalar == Double {
         for op in ops {
             switch op {
             case .step(let count): for _ in 0..<count { _ = integ.step() }
@@ -281,7 +281,7 @@ enum Interpreter {
     }
 
     /// The fixed-size integrator has no `u` setter: a restart from an edited state stands in.
-    static func reinitStatic<I: StaticIntegrator>(_ integ: inout I, _ e: StateEdit?) throws {
+    static func reinitStatic<I: StaticIntegrator>(_ integ: inout I, _ e: StateEdit?) throws where I.State.Scalar == Double {
         var u = integ.u
         if let e {
             let v = edited(u.array, e)

@@ -69,7 +69,7 @@ import Testing
 @Suite struct StaticStiffProblemTests {
     static func expectSame<F: StaticODEFunction>(
         _ f: F, _ p: F.Parameters, _ name: String, declaredAutonomous: Bool
-    ) {
+    ) where F.State.Scalar == Double {
         let m = Models.named(name)
         let n = m.dimension
         #expect(f.hasAnalyticJacobian && f.isAutonomous == declaredAutonomous)

@@ -11,7 +11,7 @@ import Testing
 @Suite struct StaticRosenbrockTests {
     static func expectSame<S: StaticState>(
         _ a: StaticODESolution<S>, _ b: ODESolution<Double>, _ what: String
-    ) {
+    ) where S.Scalar == Double {
         #expect(a.retcode == b.retcode, "\(what)")
         #expect(a.message == b.message, "\(what)")
         #expect(a.stats == b.stats, "\(what)")
@@ -203,7 +203,7 @@ import Testing
 
 extension RosMethod {
     func solveStatic<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws
-        -> StaticODESolution<F.State>
+        -> StaticODESolution<F.State> where F.State.Scalar == Double
     {
         switch self {
         case .rosenbrock23: return try Rosenbrock23().solve(problem, options: options)
@@ -225,7 +225,7 @@ enum Cascade {
         return 0
     }
 
-    static func rhs<S: StaticState>(_ u: S, _ t: Double) -> S {
+    static func rhs<S: StaticState>(_ u: S, _ t: Double) -> S where S.Scalar == Double {
         var du = S()
         let n = u.scalarCount
         for i in 0..<n {
@@ -236,14 +236,14 @@ enum Cascade {
         return du
     }
 
-    static func jacobian<S: StaticState>(_: S.Type) -> S.SquareMatrix {
+    static func jacobian<S: StaticState>(_: S.Type) -> S.SquareMatrix where S.Scalar == Double {
         var J = S.SquareMatrix()
         let n = S().scalarCount
         for i in 0..<n { for j in 0..<n { J[i, j] = a(i, j) } }
         return J
     }
 
-    static func staticProblem<S: StaticState>(_: S.Type, analytic: Bool = false) -> StaticODEProblem<StaticClosureRHS<S, Double>> {
+    static func staticProblem<S: StaticState>(_: S.Type, analytic: Bool = false) -> StaticODEProblem<StaticClosureRHS<S, Double>> where S.Scalar == Double {
         var u0 = S()
         for i in 0..<u0.scalarCount { u0[i] = Double(i + 1) / 4 }
         let f: StaticClosureRHS<S, Double>.Function = { u, _, t in rhs(u, t) }

@@ -61,7 +61,7 @@ import Testing
             return (s.stats, s.u.last!)
         }
         func fixed<A: StaticODEAlgorithm, F: StaticODEFunction>(_ alg: A, _ p: StaticODEProblem<F>, _ rtol: Double) throws
-            -> (SolverStats, [Double])
+            -> (SolverStats, [Double]) where F.State.Scalar == Double
         {
             let s = try alg.solve(p, options: SolveOptions(reltol: rtol, abstol: .scalar(rtol), saveEverystep: false))
             return (s.stats, s.u.last!.array)

@@ -129,13 +129,13 @@ enum StaticLUKernel {
 /// slot.
 @usableFromInline
 protocol StaticStageSolver {
-    associatedtype Column: StaticState
+    associatedtype Column: StaticState where Column.Scalar == Double
     func solve(_ r: Column, into x: UnsafeMutablePointer<Column>)
 }
 
 /// The factors in ``StaticRosenbrockStages``' memory, for the kernel's solve in place.
 @usableFromInline
-struct StaticLUInMemory<Column: StaticState>: StaticStageSolver {
+struct StaticLUInMemory<Column: StaticState>: StaticStageSolver where Column.Scalar == Double {
     @usableFromInline let n: Int
     @usableFromInline let ld: Int
     @usableFromInline let a: UnsafeMutablePointer<Double>
@@ -169,7 +169,7 @@ struct StaticLUInMemory<Column: StaticState>: StaticStageSolver {
 /// n = 2: a Rodas5P step in 215 ns against 280 ns with the factors in memory). The same
 /// operations in the same order as the kernel, so the same bits.
 @usableFromInline
-struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver {
+struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver where Matrix.Column.Scalar == Double {
     public typealias Column = Matrix.Column
     /// `L` (unit, below the diagonal) and `U` packed as LAPACK packs them.
     @usableFromInline var a: Matrix
@@ -305,7 +305,7 @@ struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver {
 /// the array form; the fixed-size form has no dual-number evaluation of `f`). No mass matrix, no
 /// callbacks, no dense output (use `saveat`), no `isOutOfDomain` test. The step loop allocates
 /// nothing.
-public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator {
+public struct StaticRosenbrockIntegrator<F: StaticODEFunction>: StaticIntegrator where F.State.Scalar == Double {
     public typealias Matrix = State.SquareMatrix
 
     public let tableau: RosenbrockTableau
@@ -703,7 +703,7 @@ extension RosenbrockAlgorithm {
     /// An integrator for a fixed-size state, for step-by-step use.
     @inlinable
     public func makeIntegrator<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions = .init())
-        throws(DiffEqError) -> StaticRosenbrockIntegrator<F>
+        throws(DiffEqError) -> StaticRosenbrockIntegrator<F> where F.State.Scalar == Double
     {
         try StaticRosenbrockIntegrator(problem, tableau: tableau, jacobian: jacobian, options: options)
     }
@@ -712,7 +712,7 @@ extension RosenbrockAlgorithm {
     /// singular returns ``ReturnCode/convergenceFailure`` with a message saying where.
     @inlinable
     public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions)
-        throws(DiffEqError) -> StaticODESolution<F.State>
+        throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar == Double
     {
         var integrator = try makeIntegrator(problem, options: options)
         return integrator.solve()

@@ -1,0 +1,211 @@
+// The state protocol: what a method family needs of a state vector, after SUNDIALS' N_Vector
+// (SUNDIALS documentation, "Vector Data Structures": a small set of required operations, fused
+// operations with defaults that an implementation may override, one conformance test suite run
+// against every implementation; `test/unit_tests/nvector/test_nvector.c`).
+//
+// Required: the length, access to a component by index and a zero state of the same shape.
+// Everything a step does with whole states has a default written with those three, and each
+// conforming type overrides what it can do faster (an array through its buffer, a SIMD vector as
+// vector instructions): `y += c·x` (`N_VLinearSum` with a = 1, the stage sums of Runge-Kutta and
+// Rosenbrock methods), `y = c·x` (`N_VScale`), the finiteness test and the weighted sum of
+// squares behind the RMS error norm (`N_VWrmsNorm`, with the weights of ``errorWeight``).
+//
+// Every operation is component by component in index order, and a default and an override
+// compute each component with the same operations in the same order: which implementation runs
+// never changes a bit (the conformance suite, `DiffEqCoreTests/StateConformanceTests`, checks
+// every override against the formula).
+
+/// A state vector of scalars the solvers can step: `[S]` for any ``DiffEqScalar``, the
+/// fixed-size ``FixedVector`` (``StaticVector`` over `Double`, or over dual numbers), and
+/// `SIMD2`...`SIMD64` of `Double`.
+///
+/// Conform by supplying ``count``, the subscript and ``zeroed()``; the fused operations have
+/// defaults. A conforming type must keep value semantics (a copy never changes when the original
+/// is written).
+public protocol DiffEqState {
+    associatedtype Scalar: DiffEqScalar
+
+    /// Number of components.
+    var count: Int { get }
+    /// Component `index`, `0 ..< count`.
+    subscript(index: Int) -> Scalar { get set }
+    /// A state of the same length with every component zero (a buffer of this shape).
+    func zeroed() -> Self
+
+    /// `self[m] += x[m]·c` for every component (`N_VLinearSum(1, self, c, x)`): one term of a
+    /// stage sum `u + Σ_j (h a_ij) k_j`.
+    mutating func addScaled(_ x: Self, _ c: Double)
+    /// `self[m] = x[m]·c` for every component (`N_VScale`).
+    mutating func assignScaled(_ x: Self, _ c: Double)
+    /// `true` when every component (value and partials) is finite.
+    var isFiniteState: Bool { get }
+    /// `Σ_m ‖self[m]‖² / w_m²` over every component of each scalar, with the error weight
+    /// `w_m = errorWeight(abstol: abstol[m].primal, reltol: reltol, a[m].primal, b[m].primal)`:
+    /// the sum inside the RMS error norm of an error estimate `self` for a step from `a` to `b`
+    /// (divide by `count · Scalar.componentCount` and take the root, ``ErrorScale/finish(_:count:as:)``).
+    ///
+    /// `viaReciprocal` chooses the rounding of each term: `‖e‖² · (1/w²)` (the explicit
+    /// Runge-Kutta methods' embedded estimates) or `‖e‖² / w²` (every other estimate). Both are
+    /// kept because each method's steps, and the benchmark hashes, depend on the one it has
+    /// always used.
+    func weightedSumOfSquares(from a: Self, to b: Self, abstol: Self, reltol: Double, viaReciprocal: Bool) -> Double
+}
+
+extension DiffEqState {
+    @inlinable
+    public mutating func addScaled(_ x: Self, _ c: Double) {
+        for m in 0..<count { self[m] += x[m].scaled(by: c) }
+    }
+
+    @inlinable
+    public mutating func assignScaled(_ x: Self, _ c: Double) {
+        for m in 0..<count { self[m] = x[m].scaled(by: c) }
+    }
+
+    @inlinable
+    public var isFiniteState: Bool {
+        var finite = true
+        for m in 0..<count { finite = finite && self[m].isFiniteScalar }
+        return finite
+    }
+
+    @inlinable
+    public func weightedSumOfSquares(from a: Self, to b: Self, abstol: Self, reltol: Double, viaReciprocal: Bool) -> Double {
+        var sum = 0.0
+        for m in 0..<count {
+            let w = errorWeight(abstol: abstol[m].primal, reltol: reltol, a[m].primal, b[m].primal)
+            if viaReciprocal {
+                sum += self[m].sumOfSquaredComponents * (1 / (w * w))
+            } else {
+                sum += self[m].sumOfSquaredComponents / (w * w)
+            }
+        }
+        return sum
+    }
+
+    /// ``weightedSumOfSquares(from:to:abstol:reltol:viaReciprocal:)`` with each term `‖e‖² / w²`.
+    @inlinable
+    public func weightedSumOfSquares(from a: Self, to b: Self, abstol: Self, reltol: Double) -> Double {
+        weightedSumOfSquares(from: a, to: b, abstol: abstol, reltol: reltol, viaReciprocal: false)
+    }
+
+    /// The scaled RMS norm `sqrt(weightedSumOfSquares / (count · componentCount))` of an error
+    /// estimate (DESIGN.md §4: the partials of a dual state are controlled as its values).
+    @inlinable
+    public func weightedRMSNorm(from a: Self, to b: Self, abstol: Self, reltol: Double) -> Double {
+        ErrorScale.finish(weightedSumOfSquares(from: a, to: b, abstol: abstol, reltol: reltol), count: count, as: Scalar.self)
+    }
+
+    /// The components as an array (reports, comparisons between state types).
+    @inlinable
+    public var components: [Scalar] { (0..<count).map { self[$0] } }
+
+    /// A state of this shape holding `values` (`values.count == count`).
+    @inlinable
+    public func assigning(_ values: [Scalar]) -> Self {
+        var out = self
+        for m in 0..<count { out[m] = values[m] }
+        return out
+    }
+
+    /// A state of this shape with every component `Scalar(values[m])` (tolerances, the options'
+    /// initial values).
+    @inlinable
+    public func assigning(primal values: [Double]) -> Self {
+        var out = self
+        for m in 0..<count { out[m] = Scalar(values[m]) }
+        return out
+    }
+}
+
+// MARK: - Arrays
+
+extension Array: DiffEqState where Element: DiffEqScalar {
+    public typealias Scalar = Element
+
+    @inlinable
+    public func zeroed() -> [Element] { [Element](repeating: .zero, count: count) }
+
+    // The array operations through the buffers: no bounds checks or uniqueness checks inside
+    // the loop (the uniqueness check of `self` is paid once per call).
+    @inlinable
+    public mutating func addScaled(_ x: [Element], _ c: Double) {
+        let n = Swift.min(count, x.count)
+        x.withUnsafeBufferPointer { xp in
+            withUnsafeMutableBufferPointer { yp in
+                for m in 0..<n { yp[m] += xp[m].scaled(by: c) }
+            }
+        }
+    }
+
+    @inlinable
+    public mutating func assignScaled(_ x: [Element], _ c: Double) {
+        let n = Swift.min(count, x.count)
+        x.withUnsafeBufferPointer { xp in
+            withUnsafeMutableBufferPointer { yp in
+                for m in 0..<n { yp[m] = xp[m].scaled(by: c) }
+            }
+        }
+    }
+
+    @inlinable
+    public var isFiniteState: Bool { allSatisfy(\.isFiniteScalar) }
+
+    @inlinable
+    public func weightedSumOfSquares(
+        from a: [Element], to b: [Element], abstol: [Element], reltol: Double, viaReciprocal: Bool
+    ) -> Double {
+        let n = Swift.min(count, a.count, b.count, abstol.count)
+        var sum = 0.0
+        withUnsafeBufferPointer { e in
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    abstol.withUnsafeBufferPointer { tol in
+                        for m in 0..<n {
+                            let w = errorWeight(abstol: tol[m].primal, reltol: reltol, a[m].primal, b[m].primal)
+                            if viaReciprocal {
+                                sum += e[m].sumOfSquaredComponents * (1 / (w * w))
+                            } else {
+                                sum += e[m].sumOfSquaredComponents / (w * w)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return sum
+    }
+}
+
+// MARK: - Fixed-size states
+
+extension StaticState {
+    // As whole values: a SIMD state's operations are vector instructions, a FixedVector's loops
+    // of compile-time length.
+    @inlinable @inline(__always)
+    public mutating func addScaled(_ x: Self, _ c: Double) { self = self + x * c }
+
+    @inlinable @inline(__always)
+    public mutating func assignScaled(_ x: Self, _ c: Double) { self = x * c }
+
+    @inlinable @inline(__always)
+    public func zeroed() -> Self { Self() }
+
+    // Over `scalarCount`, a constant of the type: for SIMD8 the optimizer turns this into vector
+    // compares (the default over `count` compiled to a branch per component, +119 instructions
+    // per HIRES Rodas5P step under callgrind).
+    @inlinable
+    public var isFiniteState: Bool {
+        var finite = true
+        for i in 0..<scalarCount { finite = finite && self[i].isFiniteScalar }
+        return finite
+    }
+}
+
+extension SIMD2: DiffEqState where Scalar == Double { @inlinable public var count: Int { scalarCount } }
+extension SIMD3: DiffEqState where Scalar == Double { @inlinable public var count: Int { scalarCount } }
+extension SIMD4: DiffEqState where Scalar == Double { @inlinable public var count: Int { scalarCount } }
+extension SIMD8: DiffEqState where Scalar == Double { @inlinable public var count: Int { scalarCount } }
+extension SIMD16: DiffEqState where Scalar == Double { @inlinable public var count: Int { scalarCount } }
+extension SIMD32: DiffEqState where Scalar == Double { @inlinable public var count: Int { scalarCount } }
+extension SIMD64: DiffEqState where Scalar == Double { @inlinable public var count: Int { scalarCount } }

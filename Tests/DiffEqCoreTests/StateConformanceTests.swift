@@ -1,0 +1,160 @@
+import Testing
+import DiffEqCore
+
+/// The one conformance suite of ``DiffEqState`` (as SUNDIALS runs `test_nvector.c` against every
+/// N_Vector): every conforming state type, over every scalar it takes, must give each operation
+/// the value of its formula, component by component and bit for bit, so that which type holds a
+/// state never changes a solve's numbers.
+@Suite struct StateConformanceTests {
+    enum Kind: String, CaseIterable, Sendable {
+        case arrayDouble, arrayFloat, arrayDual
+        case simd2, simd3, simd4, simd8
+        case staticVector3, staticVector5, fixedDual, fixedFloat
+    }
+
+    @Test(arguments: Kind.allCases)
+    func conforms(_ kind: Kind) {
+        switch kind {
+        case .arrayDouble: check([Double](repeating: 0, count: 7), bits: Self.bits)
+        case .arrayFloat: check([Float](repeating: 0, count: 4), bits: Self.bits)
+        case .arrayDual: check([Dual<2, Double>](repeating: .zero, count: 5), bits: Self.bits)
+        case .simd2: checkStatic(SIMD2<Double>(), bits: Self.bits)
+        case .simd3: checkStatic(SIMD3<Double>(), bits: Self.bits)
+        case .simd4: checkStatic(SIMD4<Double>(), bits: Self.bits)
+        case .simd8: checkStatic(SIMD8<Double>(), bits: Self.bits)
+        case .staticVector3: checkStatic(StaticVector<3>(), bits: Self.bits)
+        case .staticVector5: checkStatic(StaticVector<5>(), bits: Self.bits)
+        case .fixedDual: checkStatic(FixedVector<3, Dual<2, Double>>(), bits: Self.bits)
+        case .fixedFloat: checkStatic(FixedVector<2, Float>(), bits: Self.bits)
+        }
+    }
+
+    // The bit patterns of every component of a scalar (value, then partials).
+    static func bits(_ x: Double) -> [UInt64] { [x.bitPattern] }
+    static func bits(_ x: Float) -> [UInt64] { [UInt64(x.bitPattern)] }
+    static func bits(_ x: Dual<2, Double>) -> [UInt64] { [x.value.bitPattern, x.partials[0].bitPattern, x.partials[1].bitPattern] }
+
+    /// A scalar with distinct, non-trivial value and partials from `seed` (partials through the
+    /// dual's constructor where the scalar has them).
+    static func sample<S: DiffEqScalar>(_ seed: Int, as _: S.Type) -> S {
+        let x = S(0.37 + 1.3 * Double.sin(Double(seed) * 1.7))
+        // `x * y` with `y` a dual whose partials are nonzero gives partials to duals; for plain
+        // reals it is a product of two reals.
+        let y = S(1.1 + 0.2 * Double(seed % 3))
+        return x * y + S(1e-3 * Double(seed))
+    }
+
+    func filled<State: DiffEqState>(_ zero: State, seed: Int) -> State {
+        var s = zero
+        for m in 0..<s.count {
+            var v = Self.sample(seed &* 31 &+ m, as: State.Scalar.self)
+            if let dual = v as? Dual<2, Double> {
+                // Give the partials values of their own so that partials are checked too.
+                var d = dual
+                d.partials[0] = 0.5 - Double(m)
+                d.partials[1] = Double(seed) * 0.25 + 0.125
+                v = d as! State.Scalar
+            }
+            s[m] = v
+        }
+        return s
+    }
+
+    func equalBits<State: DiffEqState>(_ a: State, _ b: State, bits: @escaping (State.Scalar) -> [UInt64]) -> Bool {
+        guard a.count == b.count else { return false }
+        return (0..<a.count).allSatisfy { bits(a[$0]) == bits(b[$0]) }
+    }
+
+    /// The checks of every ``DiffEqState``.
+    func check<State: DiffEqState>(_ zero: State, bits: @escaping (State.Scalar) -> [UInt64]) {
+        let n = zero.count
+        #expect(n > 0)
+        let x = filled(zero, seed: 1)
+        let y = filled(zero, seed: 2)
+
+        // Element access and value semantics.
+        var copy = x
+        var written = x
+        written[n - 1] = State.Scalar(42.0)
+        #expect(written[n - 1].primal == 42)
+        #expect(equalBits(copy, x, bits: bits), "writing a copy changed the original")
+        copy[0] = State.Scalar(-1.0)
+        #expect(x[0].primal != -1)
+
+        // zeroed: same length, every component (value and partials) zero.
+        let z = x.zeroed()
+        #expect(z.count == n)
+        #expect((0..<n).allSatisfy { z[$0].sumOfSquaredComponents == 0 })
+
+        // addScaled: y[m] + x[m]·c, bit for bit.
+        for c in [0.0, 1.0, -0.3125, 1.0 / 3.0, 7.5e5] {
+            var sum = y
+            sum.addScaled(x, c)
+            var expected = y
+            for m in 0..<n { expected[m] = y[m] + x[m].scaled(by: c) }
+            #expect(equalBits(sum, expected, bits: bits), "addScaled by \(c)")
+
+            var scaled = y
+            scaled.assignScaled(x, c)
+            for m in 0..<n { expected[m] = x[m].scaled(by: c) }
+            #expect(equalBits(scaled, expected, bits: bits), "assignScaled by \(c)")
+        }
+
+        // A stage sum u + Σ c_j k_j term by term is the same as each term in turn.
+        var stage = x
+        stage.addScaled(y, 0.25)
+        stage.addScaled(x, -1.5)
+        var byHand = x
+        for m in 0..<n { byHand[m] = (x[m] + y[m].scaled(by: 0.25)) + x[m].scaled(by: -1.5) }
+        #expect(equalBits(stage, byHand, bits: bits))
+
+        // Finiteness sees every component (a NaN partial makes the state non-finite).
+        #expect(x.isFiniteState)
+        for m in [0, n - 1] {
+            var bad = x
+            bad[m] = State.Scalar(Double.nan)
+            #expect(!bad.isFiniteState, "NaN at \(m)")
+            var infinite = x
+            infinite[m] = State.Scalar(-Double.infinity)
+            #expect(!infinite.isFiniteState, "-inf at \(m)")
+        }
+
+        // The weighted sum of squares and the RMS norm, against their formulas.
+        let abstol = zero.assigning(primal: (0..<n).map { 1e-6 * Double($0 + 1) })
+        let reltol = 1e-3
+        var expectedSum = 0.0, expectedReciprocal = 0.0
+        for m in 0..<n {
+            let w = errorWeight(abstol: abstol[m].primal, reltol: reltol, x[m].primal, y[m].primal)
+            expectedSum += y[m].sumOfSquaredComponents / (w * w)
+            expectedReciprocal += y[m].sumOfSquaredComponents * (1 / (w * w))
+        }
+        let sum = y.weightedSumOfSquares(from: x, to: y, abstol: abstol, reltol: reltol)
+        #expect(sum.bitPattern == expectedSum.bitPattern)
+        let viaReciprocal = y.weightedSumOfSquares(from: x, to: y, abstol: abstol, reltol: reltol, viaReciprocal: true)
+        #expect(viaReciprocal.bitPattern == expectedReciprocal.bitPattern)
+        let rms = y.weightedRMSNorm(from: x, to: y, abstol: abstol, reltol: reltol)
+        #expect(rms.bitPattern == (expectedSum / Double(n * State.Scalar.componentCount)).squareRoot().bitPattern)
+        // The error weight uses the larger end: swapping the ends does not change the sum.
+        #expect(y.weightedSumOfSquares(from: y, to: x, abstol: abstol, reltol: reltol).bitPattern == sum.bitPattern)
+
+        // Components out and back.
+        #expect(equalBits(zero.assigning(x.components), x, bits: bits))
+        #expect(x.components.count == n)
+    }
+
+    /// The checks of every ``StaticState``: its value arithmetic agrees with the fused operations.
+    func checkStatic<State: StaticState>(_ zero: State, bits: @escaping (State.Scalar) -> [UInt64]) {
+        check(zero, bits: bits)
+        let x = filled(zero, seed: 3)
+        let y = filled(zero, seed: 4)
+        #expect(State().count == zero.count && State().scalarCount == zero.count)
+        #expect(equalBits(State(), x.zeroed(), bits: bits))
+        var fused = y
+        fused.addScaled(x, -0.75)
+        #expect(equalBits(y + x * -0.75, fused, bits: bits))
+        var difference = y
+        for m in 0..<y.count { difference[m] = y[m] - x[m] }
+        #expect(equalBits(y - x, difference, bits: bits))
+        #expect(x.array == x.components.map(\.primal))
+    }
+}
