@@ -6,6 +6,13 @@
 // same data and initial weights when a Python with them is found in .venv-peers/
 // (scripts/install-peers.sh); skipped cleanly otherwise.
 //
+// One run with the peers (2026-12-07, commit 22e21c4, loaded 2-core machine, wall with this
+// thread's CPU in brackets): tight spiral AutoSensitivity 33.2 ms [6.09 ms] per iteration,
+// diffrax (checkpointed) 58.2 ms, ours/diffrax 0.57; torchdiffeq 2,630 ms, ours/torchdiffeq
+// 0.0126; default tolerances 4.99 ms [1.8 ms], diffrax 13 ms (0.384), torchdiffeq 343 ms.
+// The seed's Lotka-Volterra fit (`--lv-fit 100` minus `--lv-fit 0`, callgrind): 72.5M
+// instructions for the 100 iterations.
+//
 // Process start to first gradient, in instructions (callgrind, `--first-gradient`, release): 45.2M,
 // of which 26.8M the dynamic loader binding libswiftCore and Foundation, 5.8M reading the peers'
 // JSON, 10.8M the first gradient (one-time metadata and conformance lookups included); built
@@ -103,6 +110,13 @@ if let i = args.firstIndex(of: "--gradient-cost"), i + 3 < args.count, let k = I
     case "backsolve": try cost(BacksolveAdjoint(checkpointing: true))
     default: try cost(QuadratureAdjoint())
     }
+    exit(0)
+}
+
+// `--lv-fit N`: N iterations of the seed's Lotka-Volterra fit (callgrind at N = 0 and 100 gives
+// the instructions of the whole 100-iteration fit).
+if let i = args.firstIndex(of: "--lv-fit"), i + 1 < args.count, let n = Int(args[i + 1]) {
+    print("Lotka-Volterra fit, \(n) iterations: loss \(try lotkaVolterraFit(iterations: n))")
     exit(0)
 }
 
@@ -206,6 +220,34 @@ struct SeedLotkaVolterra: ODEModel {
 }
 struct RabbitsAtOne: PointLoss {
     func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { (u[0] - 1) * (u[0] - 1) }
+}
+/// The seed's whole fit: 100 Adam(0.1) iterations of `train` from p = [2.2, 1, 2, 0.4], each a
+/// ForwardDiffSensitivity gradient (AutoSensitivity's choice for 4 parameters) at
+/// reltol = abstol = 1e-8, as `lotka-volterra-fit` runs it; returns the final loss.
+func lotkaVolterraFit(iterations: Int) throws -> Double {
+    var p = [2.2, 1.0, 2.0, 0.4]
+    var adam = try Adam<Double>(0.1)
+    let options = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
+    let result = try train(&p, optimizer: &adam, iterations: iterations) { p, g in
+        let prob = ODEProblem(model: SeedLotkaVolterra(), u0: [1, 1], tspan: (0, 10), p: p)
+        let r = try gradient(of: RabbitsAtOne(), prob, algorithm: Tsit5(), options: options, sensealg: ForwardDiffSensitivity(), wrt: .parameters)
+        for k in 0..<4 { g[k] = r.dp[k] }
+        return r.loss
+    }
+    return result.lossHistory.last ?? .nan
+}
+do {
+    var samples: [(wall: Double, cpu: Double)] = []
+    var final = 0.0
+    for _ in 0..<5 {
+        let c0 = threadCPUSeconds()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        final = try lotkaVolterraFit(iterations: 100)
+        samples.append((Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, threadCPUSeconds() - c0))
+    }
+    let wall = samples.map(\.wall).sorted(), cpu = samples.map(\.cpu).sorted()
+    print("Lotka-Volterra fit, 100 Adam(0.1) iterations (ForwardDiffSensitivity, reltol = abstol = 1e-8), whole fit, 5 runs: median \(sig(wall[2] * 1000, 3)) ms, min \(sig(wall[0] * 1000, 3)) ms [CPU median \(sig(cpu[2] * 1000, 3)) ms]; final loss \(sig(final, 6))")
+    rows.append(Row(benchmark: "Lotka-Volterra fit, 100 iterations", sensealg: "ForwardDiffSensitivity", tolerances: "1e-8", msPerIteration: wall[2] * 1000, cpuMsPerIteration: cpu[2] * 1000, lossAfter: final, note: "whole fit, median of 5"))
 }
 print("Lotka-Volterra fit, one gradient Σ(u1(t_k) - 1)² at p = [2.2, 1, 2, 0.4], Tsit5 saveat 0.1, reltol = abstol = 1e-8 (wrt p):")
 func lv<M: SensitivityAlgorithm>(_ s: M) throws {
