@@ -6,12 +6,20 @@
 // same data and initial weights when a Python with them is found in .venv-peers/
 // (scripts/install-peers.sh); skipped cleanly otherwise.
 //
+// One run with the peers (2026-12-07, commit 22e21c4, loaded 2-core machine, wall with this
+// thread's CPU in brackets): tight spiral AutoSensitivity 33.2 ms [6.09 ms] per iteration,
+// diffrax (checkpointed) 58.2 ms, ours/diffrax 0.57; torchdiffeq 2,630 ms, ours/torchdiffeq
+// 0.0126; default tolerances 4.99 ms [1.8 ms], diffrax 13 ms (0.384), torchdiffeq 343 ms.
+// The seed's Lotka-Volterra fit (`--lv-fit 100` minus `--lv-fit 0`, callgrind): 72.5M
+// instructions for the 100 iterations.
+//
 // Process start to first gradient, in instructions (callgrind, `--first-gradient`, release): 45.2M,
 // of which 26.8M the dynamic loader binding libswiftCore and Foundation, 5.8M reading the peers'
 // JSON, 10.8M the first gradient (one-time metadata and conformance lookups included); built
 // with `--static-swift-stdlib`, 32.0M. Wall times on the shared machine follow the loader.
 //
-// Usage: neural-bench [--quick]      (release build: swift run -c release neural-bench)
+// Usage: neural-bench [--quick] [--all-peers]   (release build: swift run -c release neural-bench;
+//        --all-peers adds diffrax's BacksolveAdjoint)
 //        neural-bench --first-gradient   (the child: one spiral gradient, then exit)
 import DiffEqCore
 import ExplicitRK
@@ -74,6 +82,44 @@ if let i = args.firstIndex(of: "--malloc-gradients"), i + 1 < args.count, let co
     exit(0)
 }
 
+// The cost of one tight spiral gradient by a given adjoint later in training (for
+// AutoSensitivity's choice): `--gradient-cost METHOD K N` runs K Adam(0.1) iterations with
+// QuadratureAdjoint from the peers' start, then N gradients at that point by METHOD
+// (quadrature, interpolating, backsolve) and prints the last one's counts; callgrind at two
+// values of N gives the instructions of one gradient.
+if let i = args.firstIndex(of: "--gradient-cost"), i + 3 < args.count, let k = Int(args[i + 2]), let count = Int(args[i + 3]) {
+    let (peers, chain, p0) = try spiralSetup()
+    let loss = try SquaredErrorLoss(data: peers.data)
+    let train = try NeuralODE(chain, tspan: peers.tspan, Tsit5(), saveat: .times(peers.ts), sensealg: QuadratureAdjoint(), reltol: 1e-7, abstol: 1e-9)
+    let trainLayer = try train.makeLayer(u0: peers.u0, parameters: p0)
+    var p = p0
+    var adam = try Adam<Double>(0.1)
+    for _ in 0..<k {
+        let (_, r) = try trainLayer.valueAndGradient(u0: peers.u0, p: p) { s, c in try loss(s, &c) }
+        try adam.update(&p, gradient: r.dp)
+    }
+    func cost<M: SensitivityAlgorithm>(_ sensealg: M) throws {
+        let node = try NeuralODE(chain, tspan: peers.tspan, Tsit5(), saveat: .times(peers.ts), sensealg: sensealg, reltol: 1e-7, abstol: 1e-9)
+        let layer = try node.makeLayer(u0: peers.u0, parameters: p)
+        var last: (Double, SolvePullbackResult)? = nil
+        for _ in 0..<count { last = try layer.valueAndGradient(u0: peers.u0, p: p) { s, c in try loss(s, &c) } }
+        if let (value, r) = last { print("\(sensealg.name) at iteration \(k): loss \(value), \(r.stats)") }
+    }
+    switch args[i + 1] {
+    case "interpolating": try cost(InterpolatingAdjoint())
+    case "backsolve": try cost(BacksolveAdjoint(checkpointing: true))
+    default: try cost(QuadratureAdjoint())
+    }
+    exit(0)
+}
+
+// `--lv-fit N`: N iterations of the seed's Lotka-Volterra fit (callgrind at N = 0 and 100 gives
+// the instructions of the whole 100-iteration fit).
+if let i = args.firstIndex(of: "--lv-fit"), i + 1 < args.count, let n = Int(args[i + 1]) {
+    print("Lotka-Volterra fit, \(n) iterations: loss \(try lotkaVolterraFit(iterations: n))")
+    exit(0)
+}
+
 print("neural-bench: timings on a shared 2-core machine (other jobs running): noise of ±25% or more; CPU seconds of this thread in brackets")
 let (peers, chain, p0) = try spiralSetup()
 let loss = try SquaredErrorLoss(data: peers.data)
@@ -96,9 +142,12 @@ func spiral<M: SensitivityAlgorithm>(_ sensealg: M, reltol: Double, abstol: Doub
     let layer = try node.makeLayer(u0: peers.u0, parameters: p)
     var adam = try Adam<Double>(0.1)
     var g = [Double](repeating: 0, count: p.count)
-    let iterations = quick ? 30 : 110
+    // The peers' protocol: time iterations 10-109, report the loss after 300 updates.
+    let iterations = quick ? 30 : 301
+    let timed = 10..<min(110, iterations)
     var wall = 0.0, cpu = 0.0, value = 0.0
     var stats = SensitivityStats()
+    var method = ""
     for k in 0..<iterations {
         let c0 = threadCPUSeconds()
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -106,21 +155,22 @@ func spiral<M: SensitivityAlgorithm>(_ sensealg: M, reltol: Double, abstol: Doub
         for i in g.indices { g[i] = r.dp[i] }
         try adam.update(&p, gradient: g)
         let t1 = DispatchTime.now().uptimeNanoseconds
-        if k >= 10 {
+        if timed.contains(k) {
             wall += Double(t1 - t0) * 1e-9
             cpu += threadCPUSeconds() - c0
         }
         value = v
-        stats = r.stats
+        if k == min(100, iterations - 1) { (stats, method) = (r.stats, r.method) }
     }
-    let n = Double(iterations - 10)
+    let n = Double(timed.count)
     let ms = 1000 * wall / n, cpuMs = 1000 * cpu / n
-    print("  spiral \(pad(label, 8)) \(pad(layer.sensealg.name, 34)) \(pad(sig(ms, 3) + " ms", 10)) [\(sig(cpuMs, 3)) ms]  loss after \(iterations - 1): \(sig(value, 5))  (\(stats))")
-    rows.append(Row(benchmark: "spiral iteration", sensealg: layer.sensealg.name, tolerances: label, msPerIteration: ms, cpuMsPerIteration: cpuMs, lossAfter: value, note: "mean over iterations 10-\(iterations - 1)"))
+    print("  spiral \(pad(label, 8)) \(pad(method, 44)) \(pad(sig(ms, 3) + " ms", 10)) [\(sig(cpuMs, 3)) ms]  loss after \(iterations - 1): \(sig(value, 5))  (iteration 100: \(stats))")
+    rows.append(Row(benchmark: "spiral iteration", sensealg: layer.sensealg.name, tolerances: label, msPerIteration: ms, cpuMsPerIteration: cpuMs, lossAfter: value, note: "mean over iterations \(timed.lowerBound)-\(timed.upperBound - 1), loss after \(iterations - 1) updates"))
 }
 
-print("Spiral, one training iteration = forward solve + loss + gradient + Adam(0.1) update, mean over iterations 10-109:")
+print("Spiral, one training iteration = forward solve + loss + gradient + Adam(0.1) update, mean over iterations 10-109 of 300:")
 for (label, rt, at) in [("tight", 1e-7, 1e-9), ("default", 1e-3, 1e-6)] {
+    try spiral(AutoSensitivity(), reltol: rt, abstol: at, label: label)
     try spiral(QuadratureAdjoint(), reltol: rt, abstol: at, label: label)
     try spiral(InterpolatingAdjoint(), reltol: rt, abstol: at, label: label)
     try spiral(BacksolveAdjoint(checkpointing: true), reltol: rt, abstol: at, label: label)
@@ -162,6 +212,34 @@ do {
 
 // MARK: Lotka-Volterra gradient
 // SeedLotkaVolterra and RabbitsAtOne: the lotka-volterra-fit script's (NotebookSupport).
+/// The seed's whole fit: 100 Adam(0.1) iterations of `train` from p = [2.2, 1, 2, 0.4], each a
+/// ForwardDiffSensitivity gradient (AutoSensitivity's choice for 4 parameters) at
+/// reltol = abstol = 1e-8, as `lotka-volterra-fit` runs it; returns the final loss.
+func lotkaVolterraFit(iterations: Int) throws -> Double {
+    var p = [2.2, 1.0, 2.0, 0.4]
+    var adam = try Adam<Double>(0.1)
+    let options = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(0.1))
+    let result = try train(&p, optimizer: &adam, iterations: iterations) { p, g in
+        let prob = ODEProblem(model: SeedLotkaVolterra(), u0: [1, 1], tspan: (0, 10), p: p)
+        let r = try gradient(of: RabbitsAtOne(), prob, algorithm: Tsit5(), options: options, sensealg: ForwardDiffSensitivity(), wrt: .parameters)
+        for k in 0..<4 { g[k] = r.dp[k] }
+        return r.loss
+    }
+    return result.lossHistory.last ?? .nan
+}
+do {
+    var samples: [(wall: Double, cpu: Double)] = []
+    var final = 0.0
+    for _ in 0..<5 {
+        let c0 = threadCPUSeconds()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        final = try lotkaVolterraFit(iterations: 100)
+        samples.append((Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, threadCPUSeconds() - c0))
+    }
+    let wall = samples.map(\.wall).sorted(), cpu = samples.map(\.cpu).sorted()
+    print("Lotka-Volterra fit, 100 Adam(0.1) iterations (ForwardDiffSensitivity, reltol = abstol = 1e-8), whole fit, 5 runs: median \(sig(wall[2] * 1000, 3)) ms, min \(sig(wall[0] * 1000, 3)) ms [CPU median \(sig(cpu[2] * 1000, 3)) ms]; final loss \(sig(final, 6))")
+    rows.append(Row(benchmark: "Lotka-Volterra fit, 100 iterations", sensealg: "ForwardDiffSensitivity", tolerances: "1e-8", msPerIteration: wall[2] * 1000, cpuMsPerIteration: cpu[2] * 1000, lossAfter: final, note: "whole fit, median of 5"))
+}
 print("Lotka-Volterra fit, one gradient Σ(u1(t_k) - 1)² at p = [2.2, 1, 2, 0.4], Tsit5 saveat 0.1, reltol = abstol = 1e-8 (wrt p):")
 func lv<M: SensitivityAlgorithm>(_ s: M) throws {
     let prob = ODEProblem(model: SeedLotkaVolterra(), u0: [1, 1], tspan: (0, 10), p: [2.2, 1.0, 2.0, 0.4])
@@ -220,15 +298,19 @@ func peer(_ script: String, _ arguments: [String]) -> [String: Any]? {
     return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
 }
 if FileManager.default.isExecutableFile(atPath: venv.path) {
-    print("Peers (same data, initial weights and protocol), ratio = peer / ours (QuadratureAdjoint, same tolerances):")
-    for (script, extra) in [("spiral_diffrax.py", ["checkpointed"]), ("spiral_diffrax.py", ["backsolve"]), ("spiral_torchdiffeq.py", [])] {
+    print("Peers (same data, initial weights and protocol), ratio = ours (AutoSensitivity, same tolerances) / peer:")
+    var peerRuns = [("spiral_diffrax.py", ["checkpointed"]), ("spiral_torchdiffeq.py", [])]
+    if args.contains("--all-peers") { peerRuns.insert(("spiral_diffrax.py", ["backsolve"]), at: 1) }
+    for (script, extra) in peerRuns {
         for tol in ["tight", "default"] {
             guard let r = peer(script, [tol] + extra), let ms = r["ms_per_iteration"] as? Double else {
                 print("  \(script) \(tol): not available (import failed or the run failed)")
                 continue
             }
-            let ours = rows.first { $0.benchmark == "spiral iteration" && $0.sensealg == "QuadratureAdjoint" && $0.tolerances == tol }?.msPerIteration ?? .nan
-            print("  \(pad(r["peer"] as? String ?? script, 28)) \(pad(tol, 8)) \(pad(sig(ms, 3) + " ms", 10)) first iteration \(sig(r["first_iteration_s"] as? Double ?? .nan, 3)) s, loss after 300 \(sig(r["loss_300"] as? Double ?? .nan, 4)); ratio \(sig(ms / ours, 3))")
+            let ours = rows.first { $0.benchmark == "spiral iteration" && $0.sensealg == "AutoSensitivity" && $0.tolerances == tol }
+            let oursMs = ours?.msPerIteration ?? .nan
+            print("  \(pad(r["peer"] as? String ?? script, 28)) \(pad(tol, 8)) \(pad(sig(ms, 3) + " ms", 10)) first iteration \(sig(r["first_iteration_s"] as? Double ?? .nan, 3)) s, loss after 300 \(sig(r["loss_300"] as? Double ?? .nan, 4)) (ours \(sig(ours?.lossAfter ?? .nan, 4))); ours \(sig(oursMs, 3)) ms, ours/peer \(sig(oursMs / ms, 3))")
+            rows.append(Row(benchmark: "peer spiral iteration", sensealg: r["peer"] as? String ?? script, tolerances: tol, msPerIteration: ms, cpuMsPerIteration: .nan, lossAfter: r["loss_300"] as? Double ?? .nan, note: "ours/peer \(oursMs / ms)"))
         }
     }
 } else {

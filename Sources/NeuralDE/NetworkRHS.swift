@@ -141,7 +141,7 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
             let v = slots.baseAddress!
             v.initialize(repeating: S.zero, count: totalWidth)
             u.withUnsafeBufferPointer { u in for i in 0..<n { v[i] = u[i] } }
-            p.withUnsafeBufferPointer { p in _run(v, p) }
+            p.withUnsafeBufferPointer { p in _run(v, p, activate: _activate(_:_:count:)) }
             let out = v + slotStarts[slotStarts.count - 1]
             du.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] = out[i] } }
             v.deinitialize(count: totalWidth)
@@ -150,10 +150,12 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
 
     /// The instructions on slots laid out one after another from `v`; with `preactivations`,
     /// each dense layer's `Wx + b` is also stored there, at its output slot's offset (for the
-    /// pullback).
+    /// pullback). `activate` evaluates the activations: ``_activate(_:_:)`` in the solver's
+    /// arithmetic, NeuralNetworks' own (``_networkTanh(_:)`` for tanh) in the `Double` products.
     @inlinable
     func _run<S: DiffEqScalar>(
-        _ v: UnsafeMutablePointer<S>, _ p: UnsafeBufferPointer<S>, preactivations: UnsafeMutablePointer<S>? = nil
+        _ v: UnsafeMutablePointer<S>, _ p: UnsafeBufferPointer<S>, preactivations: UnsafeMutablePointer<S>? = nil,
+        activate: (Activation, UnsafeMutablePointer<S>, Int) -> Void
     ) {
         for instruction in program {
             switch instruction {
@@ -167,10 +169,11 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
                     for i in 0..<k { y[i] += p[w + i + j * k] * xj }
                 }
                 if let z = preactivations.map({ $0 + slotStarts[output] }) { for i in 0..<k { z[i] = y[i] } }
-                if activation != .identity { for i in 0..<k { y[i] = _activate(activation, y[i]) } }
+                activate(activation, y, k)
             case .activation(let input, let output, let count, let activation):
                 let x = v + slotStarts[input], y = v + slotStarts[output]
-                for i in 0..<count { y[i] = _activate(activation, x[i]) }
+                for i in 0..<count { y[i] = x[i] }
+                activate(activation, y, count)
             case .power(let input, let output, let count, let e):
                 let x = v + slotStarts[input], y = v + slotStarts[output]
                 for i in 0..<count {
@@ -235,7 +238,7 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
                     let x = values.baseAddress!, z = pre.baseAddress!, a = adjoints.baseAddress!
                     x.update(repeating: 0, count: width)
                     for i in 0..<n { x[i] = u[i] }
-                    _run(x, p, preactivations: z)
+                    _run(x, p, preactivations: z) { a, y, k in a._apply(y, into: y, count: k) }
                     a.update(repeating: 0, count: width)
                     for i in 0..<n { a[outputStart + i] = v[i] }
                     dp?.update(repeating: 0)
@@ -258,9 +261,7 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
                 let xin = x + slotStarts[input], y = x + slotStarts[output]
                 let zs = z + slotStarts[output], dy = a + slotStarts[output], dx = a + slotStarts[input]
                 // dz = dy ⊙ act'(z), kept in dy's place (the slot is not read again).
-                if activation != .identity {
-                    for i in 0..<k { dy[i] *= _derivative(activation, zs[i], y[i]) }
-                }
+                activation._scaleByDerivative(dy, at: zs, output: y, into: dy, count: k)
                 if let dp {
                     if let b { for i in 0..<k { dp[b + i] += dy[i] } }
                     for j in 0..<m {
@@ -351,6 +352,17 @@ func _activate<S: DiffEqScalar>(_ a: Activation, _ x: S) -> S {
         let inner = S(0.797_884_560_802_865_4) * (x + S(0.044715) * x * x * x)
         return x * (1 + tanh(inner)) / 2
     case .gelu: return S(Double.nan)
+    }
+}
+
+/// The activation of `count` values in place, the case dispatched once per vector (as
+/// NeuralNetworks' `Activation._apply` does).
+@inlinable
+func _activate<S: DiffEqScalar>(_ a: Activation, _ y: UnsafeMutablePointer<S>, count: Int) {
+    switch a {
+    case .identity: return
+    case .tanh: for i in 0..<count { y[i] = tanh(y[i]) }
+    default: for i in 0..<count { y[i] = _activate(a, y[i]) }
     }
 }
 

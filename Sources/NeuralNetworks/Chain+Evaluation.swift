@@ -3,7 +3,7 @@
 // For a Dense layer Z = W X + b 1ᵀ, Y = σ(Z) on a batch X (one column per sample), the pullback
 // of a cotangent dY is
 //   dZ = dY ⊙ σ'(Z),   dW += dZ Xᵀ,   db += dZ 1,   dX += Wᵀ dZ,
-// so one gemm (gemv for a single column) per product. Every BLAS call here uses beta = 1 on a
+// so one gemm per product (gemv for a single column, and a loop for its outer product dZ Xᵀ). Every BLAS call here uses beta = 1 on a
 // buffer this code has just filled (bias, or zeros), never beta = 0 on stale contents: some
 // OpenBLAS versions scale by beta instead of overwriting, and 0 * NaN would leak a stale NaN.
 
@@ -239,8 +239,7 @@ extension Chain {
                     }
                     if d.pre != d.output {
                         let out = v + slotStarts[d.output] * capacity
-                        let activation = d.activation
-                        for k in 0..<(n * b) { out[k] = activation.value(z[k]) }
+                        d.activation._apply(z, into: out, count: n * b)
                     }
                 case .elementwise(let input, let output, let count, let function):
                     let xs = v + slotStarts[input] * capacity
@@ -302,16 +301,27 @@ extension Chain {
                             let z = v + slotStarts[d.pre] * capacity
                             dz = a + slotStarts[d.pre] * capacity
                             let y = v + slotStarts[d.output] * capacity
-                            let activation = d.activation
-                            for k in 0..<(n * b) { dz[k] = dout[k] * activation.derivative(z[k], output: y[k]) }
+                            d.activation._scaleByDerivative(dout, at: z, output: y, into: dz, count: n * b)
                         } else {
                             dz = a + slotStarts[d.output] * capacity
                         }
-                        // dW += dZ Xᵀ (an outer product when b == 1).
-                        Scalar._gemm(
-                            transposeA: false, transposeB: true, m: Int32(n), n: Int32(m), k: Int32(b), alpha: 1,
-                            dz, leadingDimensionA: Int32(n), xs, leadingDimensionB: Int32(m),
-                            beta: 1, dp + d.weightOffset, leadingDimensionC: Int32(n))
+                        // dW += dZ Xᵀ. For one column an outer product, as a loop: gemm with an
+                        // inner dimension of 1 went through OpenBLAS's level-3 driver (a mutex and
+                        // a buffer per call), and dger through one axpy call per column, each
+                        // costlier than the loop at the widths of an ODE right-hand side.
+                        if b == 1 {
+                            let dw = dp + d.weightOffset
+                            for j in 0..<m {
+                                let xj = xs[j]
+                                let column = dw + j * n
+                                for i in 0..<n { column[i] += dz[i] * xj }
+                            }
+                        } else {
+                            Scalar._gemm(
+                                transposeA: false, transposeB: true, m: Int32(n), n: Int32(m), k: Int32(b), alpha: 1,
+                                dz, leadingDimensionA: Int32(n), xs, leadingDimensionB: Int32(m),
+                                beta: 1, dp + d.weightOffset, leadingDimensionC: Int32(n))
+                        }
                         if d.biasOffset >= 0 {
                             let db = dp + d.biasOffset
                             for j in 0..<b {

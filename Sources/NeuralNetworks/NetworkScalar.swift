@@ -31,7 +31,8 @@ extension Double: NetworkScalar {
     @inlinable public static func _expm1(_ x: Double) -> Double { expm1(x) }
     @inlinable public static func _log1p(_ x: Double) -> Double { log1p(x) }
     @inlinable public static func _log(_ x: Double) -> Double { log(x) }
-    @inlinable public static func _tanh(_ x: Double) -> Double { tanh(x) }
+    /// ``_networkTanh(_:)``, not glibc's `tanh` (see there).
+    @inlinable public static func _tanh(_ x: Double) -> Double { _networkTanh(x) }
     @inlinable public static func _erf(_ x: Double) -> Double { erf(x) }
     @inlinable public static func _cos(_ x: Double) -> Double { cos(x) }
 }

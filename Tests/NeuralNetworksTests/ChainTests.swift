@@ -133,7 +133,9 @@ struct ChainTests {
         let (y, dx, dp) = try pullback(chain, x: [0.5, -1, 2], parameters: [], dy: [1, 1, 1])
         #expect(dp.isEmpty)
         let expectedY = [0.25, 1.0, 4.0].map { _tanh($0) }
-        #expect(relativeError(y, expectedY) < 1e-16)
+        // The chain's tanh is NeuralNetworks' own (within 2 ulp of the correctly rounded value,
+        // TanhTests), the reference glibc's: they may differ by a few ulp (1 measured here).
+        #expect(relativeError(y, expectedY) < 5e-16)
         // d/dx tanh(x²) = 2x (1 - tanh²(x²)).
         let expectedDx = [0.5, -1.0, 2.0].map { 2 * $0 * (1 - _tanh($0 * $0) * _tanh($0 * $0)) }
         #expect(relativeError(dx, expectedDx) < 1e-15)
