@@ -99,7 +99,7 @@ let staticOrego = StaticODEProblem(StaticOrego(), u0: SIMD3(1, 2, 3), tspan: (0,
 /// array form and then in the fixed-size form.
 func benchRosenbrockMethods<F: ODEFunction, G: StaticODEFunction>(
     _ name: String, _ problem: ODEProblem<F>, fixed: StaticODEProblem<G>, rtol: Double, rosenbrock23: Bool = true
-) where F.Scalar == Double {
+) where F.Scalar == Double, G.State.Scalar == Double {
     bench("\(name) Rodas5P \(rtol)", problem, Rodas5P(), rtol: rtol)
     bench("\(name) Rodas4 \(rtol)", problem, Rodas4(), rtol: rtol)
     if rosenbrock23 { bench("\(name) Rosenbrock23 \(rtol)", problem, Rosenbrock23(), rtol: rtol) }
