@@ -25,7 +25,8 @@
 // Timings on a loaded 2-core machine shared with other builds are noise; the memory figures and
 // the work counters (f evaluations, Jacobians, factorizations) are not.
 //
-// Run: swift run -c release large-stiff-bench [--quick] [--sizes 32,64] [--output DIR]
+// Run: swift run -c release large-stiff-bench [--quick] [--sizes 32,64] [--reltols 1e-4,1e-6] [--methods KLU,GMRES]
+//      [--output DIR]
 //
 // Measured (--quick, N = 32 only, 2026-12-07, load average ~19 on 2 cores: times are noise):
 // peak RSS 23 MB baseline, 34 MB CVODE_BDF KLU, 25 MB SPGMR, 128 MB each dense native method.
@@ -83,9 +84,10 @@ func analyticSparseJacobian(_ model: Brusselator2D) -> CVODESparseJacobian {
 }
 
 /// The preconditioner a user would write for this layout (u of every cell, then v): the 2 x 2
-/// block of I − γJ of each cell, reaction plus the diffusion stencil's diagonal, inverted in
-/// closed form. It drops the coupling between cells (the diffusion's off-diagonal entries).
-final class CellBlockPreconditioner: CVODEPreconditioner {
+/// block of α I + β J of each cell (CVODE: I − γJ), reaction plus the diffusion stencil's
+/// diagonal, inverted in closed form. It drops the coupling between cells (the diffusion's
+/// off-diagonal entries). Shared by the CVODE and the native GMRES runs.
+struct CellBlocks {
     let model: Brusselator2D
     var inverse: [Double]  // per cell: the 2 x 2 inverse, row-major
 
@@ -94,10 +96,8 @@ final class CellBlockPreconditioner: CVODEPreconditioner {
         inverse = [Double](repeating: 0, count: 4 * model.gridSize * model.gridSize)
     }
 
-    func setup(
-        t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], mayReuseJacobian: Bool,
-        gamma: Double
-    ) throws -> Bool {
+    /// Inverts every cell's block of α I + β J at u; the first singular cell, or nil.
+    mutating func setup(u: UnsafeBufferPointer<Double>, p: [Double], alpha: Double, beta: Double) -> Int? {
         let N = model.gridSize, cells = N * N
         let inv = Double((N - 1) * (N - 1))
         for c in 0..<cells {
@@ -105,15 +105,37 @@ final class CellBlockPreconditioner: CVODEPreconditioner {
             let a = p[4 * c]
             let j11 = 2 * x * y - (a + 1) - 4 * p[4 * c + 2] * inv, j12 = x * x
             let j21 = a - 2 * x * y, j22 = -x * x - 4 * p[4 * c + 3] * inv
-            let m11 = 1 - gamma * j11, m12 = -gamma * j12, m21 = -gamma * j21, m22 = 1 - gamma * j22
+            let m11 = alpha + beta * j11, m12 = beta * j12, m21 = beta * j21, m22 = alpha + beta * j22
             let det = m11 * m22 - m12 * m21
-            guard det != 0, det.isFinite else {
-                throw CVODEPreconditionerFailure.recoverable("singular cell block \(c)")
-            }
+            guard det != 0, det.isFinite else { return c }
             inverse[4 * c] = m22 / det
             inverse[4 * c + 1] = -m12 / det
             inverse[4 * c + 2] = -m21 / det
             inverse[4 * c + 3] = m11 / det
+        }
+        return nil
+    }
+
+    func solve(_ r: UnsafePointer<Double>, into z: UnsafeMutablePointer<Double>) {
+        let cells = model.gridSize * model.gridSize
+        for c in 0..<cells {
+            let a = r[c], b = r[cells + c]
+            z[c] = inverse[4 * c] * a + inverse[4 * c + 1] * b
+            z[cells + c] = inverse[4 * c + 2] * a + inverse[4 * c + 3] * b
+        }
+    }
+}
+
+final class CellBlockPreconditioner: CVODEPreconditioner {
+    var blocks: CellBlocks
+    init(_ model: Brusselator2D) { blocks = CellBlocks(model) }
+
+    func setup(
+        t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], mayReuseJacobian: Bool,
+        gamma: Double
+    ) throws -> Bool {
+        if let c = blocks.setup(u: u, p: p, alpha: 1, beta: -gamma) {
+            throw CVODEPreconditionerFailure.recoverable("singular cell block \(c)")
         }
         return true
     }
@@ -122,13 +144,51 @@ final class CellBlockPreconditioner: CVODEPreconditioner {
         t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], r: UnsafeBufferPointer<Double>,
         z: UnsafeMutableBufferPointer<Double>, gamma: Double, delta: Double, left: Bool
     ) throws {
-        let cells = model.gridSize * model.gridSize
-        for c in 0..<cells {
-            let a = r[c], b = r[cells + c]
-            z[c] = inverse[4 * c] * a + inverse[4 * c + 1] * b
-            z[cells + c] = inverse[4 * c + 2] * a + inverse[4 * c + 3] * b
-        }
+        blocks.solve(r.baseAddress!, into: z.baseAddress!)
     }
+}
+
+/// The same cell blocks as the native GMRES's right preconditioner (a value: each solve its own).
+struct NativeCellBlockPreconditioner: GMRESPreconditioner {
+    var blocks: CellBlocks
+    var scratch: [Double]
+    init(_ model: Brusselator2D) {
+        blocks = CellBlocks(model)
+        scratch = [Double](repeating: 0, count: model.stateCount)
+    }
+
+    mutating func setup(
+        t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], alpha: Double, beta: Double
+    ) throws(GMRESPreconditionerFailure) {
+        if let c = blocks.setup(u: u, p: p, alpha: alpha, beta: beta) { throw GMRESPreconditionerFailure("singular cell block \(c)") }
+    }
+
+    func solve(_ r: UnsafeMutableBufferPointer<Double>) {
+        // r is read whole before z is written: z = P⁻¹ r cell by cell touches only (c, cells + c).
+        blocks.solve(UnsafePointer(r.baseAddress!), into: r.baseAddress!)
+    }
+}
+
+/// Brusselator2D with its sparsity pattern declared, so that the native stiff methods evaluate
+/// J by coloured forward-mode AD into the compressed layout of their sparse solvers.
+struct SparseBrusselator2D: ODEModel, Sendable {
+    let base: Brusselator2D
+    let pattern: SparsityPattern
+    init(_ base: Brusselator2D) {
+        self.base = base
+        let (starts, rows) = base.jacobianPattern
+        var entries: [(row: Int, column: Int)] = []
+        entries.reserveCapacity(rows.count)
+        for j in 0..<base.stateCount { for k in starts[j]..<starts[j + 1] { entries.append((rows[k], j)) } }
+        pattern = try! SparsityPattern(rows: base.stateCount, columns: base.stateCount, entries: entries)
+    }
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { base.rhs(&du, u, p, t) }
+    var isAutonomous: Bool { true }
+    var jacobianStructure: JacobianStructure { .sparse(pattern) }
+}
+
+func sparseProblem(_ model: Brusselator2D) -> ODEProblem<GenericRHS<SparseBrusselator2D, Double>> {
+    ODEProblem(model: SparseBrusselator2D(model), u0: model.initialState, tspan: (0, endTime), p: model.nominalParameters)
 }
 
 /// Why the dense n x n forms do not run at grid size N (nil where they do).
@@ -158,10 +218,35 @@ let nativeDenseMethods: [Method] = [
 ]
 
 /// The native stiff methods with sparse (KLU) and Krylov (GMRES) linear solvers, issue #20
-/// items 1-2 (the `sparse` branch): one `Method` per (method, linear solver), e.g.
-/// `Method(name: "Rodas5P KLU", fits: { _ in nil }) { model, options in ... }`. Empty until
-/// those solvers exist; every table, plot and summary below iterates over `allMethods`.
-func nativeSparseMethods() -> [Method] { [] }
+/// items 1-2: J by coloured forward-mode AD (compressed, never n x n); GMRES with the same
+/// cell-block right preconditioner as CVODE's SPGMR run, J v by the stored sparse J.
+func nativeSparseMethods() -> [Method] {
+    func gmres(_ model: Brusselator2D) -> LinearSolver { .gmres(preconditioner: NativeCellBlockPreconditioner(model)) }
+    return [
+        Method(name: "Rodas5P KLU", fits: { _ in nil }) { model, options in
+            try Rodas5P(linearSolver: .sparseLU).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "KenCarp4 KLU", fits: { _ in nil }) { model, options in
+            try KenCarp4(linearSolver: .sparseLU).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "TRBDF2 KLU", fits: { _ in nil }) { model, options in
+            try TRBDF2(linearSolver: .sparseLU).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "Rodas5P GMRES", fits: { _ in nil }) { model, options in
+            try Rodas5P(linearSolver: gmres(model)).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "KenCarp4 GMRES", fits: { _ in nil }) { model, options in
+            try KenCarp4(linearSolver: gmres(model)).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "TRBDF2 GMRES", fits: { _ in nil }) { model, options in
+            try TRBDF2(linearSolver: gmres(model)).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "KenCarp4 GMRES (J-free)", fits: { _ in nil }) { model, options in
+            try KenCarp4(linearSolver: .gmres(preconditioner: NativeCellBlockPreconditioner(model), jacobianFree: true))
+                .solve(sparseProblem(model), options: options)
+        },
+    ]
+}
 
 let allMethods = cvodeMethods + nativeDenseMethods + nativeSparseMethods()
 
@@ -259,7 +344,10 @@ if arguments.contains("--child") {
 
 let out = try ScriptOutput(name: "large-stiff-bench")
 let sizes = argument("--sizes").map { $0.split(separator: ",").compactMap { Int($0) } } ?? [32, 64, 128]
-let reltols: [Double] = quick ? [1e-4, 1e-6] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
+let reltols: [Double] =
+    argument("--reltols").map { $0.split(separator: ",").compactMap { Double($0) } } ?? (quick ? [1e-4, 1e-6] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8])
+/// `--methods A,B`: only the methods whose names contain one of these (all by default).
+let methodFilter = argument("--methods").map { $0.split(separator: ",").map(String.init) }
 
 func child(_ method: String, _ N: Int, _ reltol: Double, _ referenceFile: URL) throws -> Measurement? {
     let process = Process()
@@ -305,6 +393,7 @@ for N in sizes {
     print("  " + ["method", "reltol", "error", "wall s", "cpu s", "peak MB", "nf", "njacs", "nLU/npe", "nlin", "steps", "retcode"]
         .enumerated().map { pad($1, $0 == 0 ? 28 : 9) }.joined(separator: " "))
     for method in allMethods {
+        if let methodFilter, !methodFilter.contains(where: { method.name.contains($0) }) { continue }
         if let why = method.fits(N) {
             notRun.append((method.name, N, why))
             print("  " + pad(method.name, 28) + "  not run: \(why)")
