@@ -98,8 +98,15 @@ extension JacobianStructure {
 ///   guide, "Forward sensitivity analysis"). Factorization `O(b³)` instead of `O(n³)`, storage
 ///   `O(n b)` instead of `O(n²)`, a solve `O(n b)`.
 ///
-/// A zero pivot is reported as `false` from ``factor(alpha:beta:J:mass:stats:)``: the caller
-/// rejects the step and retries with a smaller one, never crashes.
+/// - **sparse LU** (``LinearSolver/sparseLU``, a sparse structure): ``SparseIterationMatrix``,
+///   KLU on `W`'s pattern; `J` holds one value per entry of the pattern.
+/// - **GMRES** (``LinearSolver/gmres(_:)``): ``KrylovIterationMatrix``; `J` as for sparse LU
+///   (sparse structure), dense, or absent (Jacobian-free).
+///
+/// A zero pivot (or a preconditioner whose setup fails) is reported as `false` from
+/// ``factor(alpha:beta:J:mass:stats:)``: the caller rejects the step and retries with a smaller
+/// one, never crashes. A GMRES solve that fails fills `b` with NaN (the attempt is rejected) and
+/// says why in ``failureMessage``.
 public struct IterationMatrix<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
     /// `n` for the dense solver, `b` for the variational one.
