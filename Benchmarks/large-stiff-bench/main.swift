@@ -57,6 +57,16 @@
 // accurate (1.2e-6) in 0.29 s and KenCarp4 KLU (5.0e-6) in 0.21 s: 2.1x and 3.0x in CPU time,
 // noisy figures. Memory is the matrices' nonzeros, not n²: 29 MB native KLU (6 MB above the
 // 23 MB baseline) against 128 MB for the dense forms.
+// Instructions (callgrind, one solve per child: `SOLVE_ONCE=1 valgrind --tool=callgrind
+// large-stiff-bench --child METHOD 32 RELTOL reference-N32.json`, the binary's debug info
+// stripped for valgrind): problem setup alone 0.044e9; CVODE_BDF KLU at 1e-6 (error 4.5e-6)
+// 5.30e9; Rodas5P KLU at 1e-4 (1.2e-6) 2.78e9, 1.9x fewer; KenCarp4 KLU at 1e-4 (5.0e-6) 2.01e9,
+// 2.6x fewer.
+// N = 64, same run (error, CPU s, peak MB at 1e-4 / 1e-6): CVODE_BDF KLU 1.1e-4 / 2.4e-6,
+// 7.6 / 9.7 s, 57.9 MB; SPGMR 1.7e-4 at 12.9 s, 27.5 MB; Rodas5P KLU 8.9e-7 / 4.5e-8, 3.7 /
+// 6.3 s, 46 MB; KenCarp4 KLU 5.8e-6 / 2.6e-7, 2.9 / 5.2 s, 45.6 MB; TRBDF2 KLU 1.5e-4 / 1.2e-5,
+// 4.2 / 9.1 s. At CVODE KLU's 2.4e-6 (9.7 s): Rodas5P KLU 8.9e-7 in 3.7 s (2.6x), KenCarp4 KLU
+// 5.8e-6 in 2.9 s. The GMRES rows at N = 64 and N = 128 were not finished by the deadline.
 import DiffEq
 import Foundation
 import NotebookSupport
