@@ -66,7 +66,11 @@
 // 7.6 / 9.7 s, 57.9 MB; SPGMR 1.7e-4 at 12.9 s, 27.5 MB; Rodas5P KLU 8.9e-7 / 4.5e-8, 3.7 /
 // 6.3 s, 46 MB; KenCarp4 KLU 5.8e-6 / 2.6e-7, 2.9 / 5.2 s, 45.6 MB; TRBDF2 KLU 1.5e-4 / 1.2e-5,
 // 4.2 / 9.1 s. At CVODE KLU's 2.4e-6 (9.7 s): Rodas5P KLU 8.9e-7 in 3.7 s (2.6x), KenCarp4 KLU
-// 5.8e-6 in 2.9 s. The GMRES rows at N = 64 and N = 128 were not finished by the deadline.
+// 5.8e-6 in 2.9 s. GMRES with the cell-block preconditioner at N = 64 (1e-4 / 1e-6): Rodas5P
+// 1.5e-4 / 6.1e-7, 9.1 / 8.6 s (its 0.005-unit Krylov rule costs ~270 iterations per step);
+// KenCarp4 4.2e-5 / 1.8e-7, 3.6 / 6.1 s; TRBDF2 3.3e-5 / 1.1e-5, 1.5 / 3.1 s; 33 MB each
+// (10 MB above baseline, against 34 MB for KLU's fill-in on the periodic grid). At CVODE_BDF
+// KLU's 1.1e-4 (7.6 s), TRBDF2 GMRES reaches 3.3e-5 in 1.5 s (5x, noisy). N = 128 not run.
 import DiffEq
 import Foundation
 import NotebookSupport
