@@ -69,7 +69,7 @@
 // 5.8e-6 in 2.9 s. GMRES with the cell-block preconditioner at N = 64 (1e-4 / 1e-6): Rodas5P
 // 1.5e-4 / 6.1e-7, 9.1 / 8.6 s (its 0.005-unit Krylov rule costs ~270 iterations per step);
 // KenCarp4 4.2e-5 / 1.8e-7, 3.6 / 6.1 s; TRBDF2 3.3e-5 / 1.1e-5, 1.5 / 3.1 s; 33 MB each
-// (10 MB above baseline, against 34 MB for KLU's fill-in on the periodic grid). At CVODE_BDF
+// (10 MB above baseline, against 46 MB native and 58 MB CVODE with KLU's fill-in). At CVODE_BDF
 // KLU's 1.1e-4 (7.6 s), TRBDF2 GMRES reaches 3.3e-5 in 1.5 s (5x, noisy). N = 128 not run.
 import DiffEq
 import Foundation
