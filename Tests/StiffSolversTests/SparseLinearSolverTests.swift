@@ -160,6 +160,29 @@ struct InterleavedBrusselator: ODEModel, Sendable {
         #expect(perSolvePreconditioned < perSolvePlain)
     }
 
+    /// `cvsDiurnal_kry` as SUNDIALS runs it (GMRES with the block-diagonal preconditioner of
+    /// its `Precond`), natively: the same published output (SUNDIALS v6.4.1,
+    /// examples/cvodes/serial/cvsDiurnal_kry.out, in `DiurnalKinetics2D.publishedOutput`) within
+    /// one unit of its last printed digit, as the dense native solves (DiurnalNativeTests) and
+    /// CVODE's SPGMR run (SundialsBridgeTests/DiurnalKrylovTests) do.
+    @Test(arguments: [("Rodas5P", false), ("KenCarp4", false), ("KenCarp4", true)])
+    func diurnalWithBlockPreconditionedGMRES(method: String, jacobianFree: Bool) throws {
+        let model = DiurnalKinetics2D()
+        let prob = ODEProblem(model: model, u0: model.initialState, tspan: model.timeSpan)
+        let times = DiurnalKinetics2D.publishedOutput.map(\.t)
+        let options = SolveOptions(reltol: 1e-7, abstol: .scalar(DiurnalNativeTests.abstol), saveat: .times(times))
+        let blocks = BlockDiagonalPreconditioner(blockSize: 2, blockCount: 100) { k, J, u, _, t in model.diagonalBlock(k, J, u, t) }
+        let solver = LinearSolver.gmres(preconditioner: blocks, jacobianFree: jacobianFree)
+        let sol = try method == "Rodas5P"
+            ? Rodas5P(linearSolver: solver).solve(prob, options: options) : KenCarp4(linearSolver: solver).solve(prob, options: options)
+        #expect(sol.retcode == .success)
+        try #require(sol.t == times)
+        let (worst, noise) = DiurnalNativeTests.compare(sol)
+        #expect(worst <= 1)
+        #expect(noise < DiurnalNativeTests.abstol)
+        if jacobianFree { #expect(sol.stats.njacs == 0) }
+    }
+
     // MARK: Failures and bad input
 
     /// `u' = 4u` with Rodas4 (`γ = 1/4`) and `h = 1`: `W = 1/(γh) − 4 = 0` exactly; `u' = 32u`
