@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "AutoDiff", targets: ["AutoDiff"]),
         .library(name: "StiffSolvers", targets: ["StiffSolvers"]),
         .library(name: "DenseLinearAlgebra", targets: ["DenseLinearAlgebra"]),
+        .library(name: "SparseLinearAlgebra", targets: ["SparseLinearAlgebra"]),
         .library(name: "Sensitivity", targets: ["Sensitivity"]),
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "NeuralDE", targets: ["NeuralDE"]),
@@ -60,13 +61,20 @@ let package = Package(
         .target(
             name: "CSundialsShim", dependencies: ["CSundials"], path: "Vendor-shims/CSundialsShim",
             cSettings: [.headerSearchPath("klu-compat")]),
+        // SuiteSparse's KLU for the native stiff methods' sparse LU, without SUNDIALS.
+        .systemLibrary(name: "CKLU", path: "Vendor-shims/CKLU", providers: [.apt(["libsuitesparse-dev"])]),
+        .target(
+            name: "CKLUShim", dependencies: ["CKLU"], path: "Vendor-shims/CKLUShim", cSettings: [.headerSearchPath("klu-compat")],
+            // A C target does not import CKLU's module, so its `link` directive is not applied: link here.
+            linkerSettings: [.linkedLibrary("klu")]),
 
         // MARK: Library modules (arrows point downward only; see DESIGN.md).
         .target(name: "DenseLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"]),
+        .target(name: "SparseLinearAlgebra", dependencies: ["CKLUShim"]),
         .target(name: "DiffEqCore"),
         .target(name: "AutoDiff", dependencies: ["DiffEqCore", "DenseLinearAlgebra"]),
         .target(name: "ExplicitRK", dependencies: ["DiffEqCore"]),
-        .target(name: "StiffSolvers", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "ExplicitRK"]),
+        .target(name: "StiffSolvers", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "SparseLinearAlgebra", "ExplicitRK"]),
         .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
         .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
         // Layers, flat parameters, optimizers, training; knows nothing of differential equations.
@@ -124,6 +132,7 @@ let package = Package(
         // MARK: Tests, one target per library module.
         .testTarget(name: "DiffEqCoreTests", dependencies: ["DiffEqCore"]),
         .testTarget(name: "DenseLinearAlgebraTests", dependencies: ["DenseLinearAlgebra"]),
+        .testTarget(name: "SparseLinearAlgebraTests", dependencies: ["SparseLinearAlgebra"]),
         .testTarget(name: "ExplicitRKTests", dependencies: ["ExplicitRK", "ProblemLibrary"]),
         .testTarget(name: "StiffSolversTests", dependencies: ["StiffSolvers", "ProblemLibrary", "SundialsBridge"]),
         // Sensitivity and NeuralDE for the ODE glue and the dense layer that exercise the tape (rhsJacobians, endStateDerivatives, denseLayer).

@@ -7,9 +7,10 @@
 // difference quotients); native Rodas5P, KenCarp4 and TRBDF2 with their dense LU where it fits
 // (N = 32: a 2,048² matrix, 32 MB; N = 64 needs 512 MB per n x n matrix and 64x the LU work of
 // N = 32, N = 128 8.6 GB per matrix: beyond this machine's 23 GB once the Jacobian and the
-// iteration matrix are both held, so those rows say so instead of running). The native sparse
-// (KLU) and Krylov (GMRES) methods of the stiff solvers join in `nativeSparseMethods` when they
-// land (issue #20 items 1-2).
+// iteration matrix are both held, so those rows say so instead of running); native Rodas5P,
+// KenCarp4 and TRBDF2 with sparse LU (KLU, `linearSolver: .sparseLU`) and with GMRES (the same
+// cell-block preconditioner as the SPGMR run; one KenCarp4 run Jacobian-free), J by coloured
+// forward-mode AD (`nativeSparseMethods`).
 //
 // Error: at t = 1, max_i |y_i − ref_i| / max_i |ref_i|, against CVODE_BDF + KLU at reltol =
 // abstol = 1e-10 (the reference run); its distance to CVODE_BDF + SPGMR at 1e-10 (same
@@ -25,7 +26,8 @@
 // Timings on a loaded 2-core machine shared with other builds are noise; the memory figures and
 // the work counters (f evaluations, Jacobians, factorizations) are not.
 //
-// Run: swift run -c release large-stiff-bench [--quick] [--sizes 32,64] [--output DIR]
+// Run: swift run -c release large-stiff-bench [--quick] [--sizes 32,64] [--reltols 1e-4,1e-6] [--methods KLU,GMRES]
+//      [--output DIR]
 //
 // Measured (--quick, N = 32 only, 2026-12-07, load average ~19 on 2 cores: times are noise):
 // peak RSS 23 MB baseline, 34 MB CVODE_BDF KLU, 25 MB SPGMR, 128 MB each dense native method.
@@ -40,6 +42,35 @@
 // 24 / 26 factorizations, 7.5 / 9.5 CPU s (15x N = 32's for 4x the states: KLU's fill-in on a
 // periodic 2-D grid); SPGMR 3206 / 2560 steps, 13.6 / 12.3 CPU s; dense forms not run
 // (0.54 GB per matrix, 183 Gflop per LU). N = 128: not finished in that run.
+//
+// Native KLU and GMRES (issue #20 items 1-2), run `--quick --sizes 32,64 --methods "CVODE_BDF
+// KLU,SPGMR,Rodas5P KLU,KenCarp4 KLU,TRBDF2 KLU,GMRES"` on 2026-12-07, load ~17 on 2 cores
+// (wall and CPU seconds are noise; errors, counters and peak RSS are not). N = 32, reltol 1e-4 /
+// 1e-6: error, CPU s, peak MB:
+//   CVODE_BDF KLU       6.9e-5 / 4.5e-6   0.51 / 0.62   34.4      SPGMR 2.4e-4 / 1.5e-5, 0.75 / 1.68 s, 25.5 MB
+//   Rodas5P KLU         1.2e-6 / 4.2e-8   0.29 / 0.51   29.4      Rodas5P GMRES  3.5e-5 / 2.6e-7, 0.37 / 0.51 s, 27.1 MB
+//   KenCarp4 KLU        5.0e-6 / 2.8e-7   0.21 / 0.39   29.4      KenCarp4 GMRES 1.8e-6 / 3.1e-7, 0.34 / 0.45 s, 27.1 MB
+//   TRBDF2 KLU          1.3e-4 / 1.1e-5   0.35 / 0.76   29.2      TRBDF2 GMRES   1.4e-4 / 1.2e-5, 0.16 / 0.34 s, 27.1 MB
+//   KenCarp4 GMRES with Jacobian-free J v: 5.4e-5 / 5.2e-6 at 4.1 / 8.8 s (one f per Krylov
+//   iteration, 6,000-16,000 of them: the stored coloured J is far cheaper here).
+// At CVODE_BDF KLU's error 4.5e-6 (reltol 1e-6, 0.62 s) Rodas5P KLU at reltol 1e-4 is more
+// accurate (1.2e-6) in 0.29 s and KenCarp4 KLU (5.0e-6) in 0.21 s: 2.1x and 3.0x in CPU time,
+// noisy figures. Memory is the matrices' nonzeros, not n²: 29 MB native KLU (6 MB above the
+// 23 MB baseline) against 128 MB for the dense forms.
+// Instructions (callgrind, one solve per child: `SOLVE_ONCE=1 valgrind --tool=callgrind
+// large-stiff-bench --child METHOD 32 RELTOL reference-N32.json`, the binary's debug info
+// stripped for valgrind): problem setup alone 0.044e9; CVODE_BDF KLU at 1e-6 (error 4.5e-6)
+// 5.30e9; Rodas5P KLU at 1e-4 (1.2e-6) 2.78e9, 1.9x fewer; KenCarp4 KLU at 1e-4 (5.0e-6) 2.01e9,
+// 2.6x fewer.
+// N = 64, same run (error, CPU s, peak MB at 1e-4 / 1e-6): CVODE_BDF KLU 1.1e-4 / 2.4e-6,
+// 7.6 / 9.7 s, 57.9 MB; SPGMR 1.7e-4 at 12.9 s, 27.5 MB; Rodas5P KLU 8.9e-7 / 4.5e-8, 3.7 /
+// 6.3 s, 46 MB; KenCarp4 KLU 5.8e-6 / 2.6e-7, 2.9 / 5.2 s, 45.6 MB; TRBDF2 KLU 1.5e-4 / 1.2e-5,
+// 4.2 / 9.1 s. At CVODE KLU's 2.4e-6 (9.7 s): Rodas5P KLU 8.9e-7 in 3.7 s (2.6x), KenCarp4 KLU
+// 5.8e-6 in 2.9 s. GMRES with the cell-block preconditioner at N = 64 (1e-4 / 1e-6): Rodas5P
+// 1.5e-4 / 6.1e-7, 9.1 / 8.6 s (its 0.005-unit Krylov rule costs ~270 iterations per step);
+// KenCarp4 4.2e-5 / 1.8e-7, 3.6 / 6.1 s; TRBDF2 3.3e-5 / 1.1e-5, 1.5 / 3.1 s; 33 MB each
+// (10 MB above baseline, against 46 MB native and 58 MB CVODE with KLU's fill-in). At CVODE_BDF
+// KLU's 1.1e-4 (7.6 s), TRBDF2 GMRES reaches 3.3e-5 in 1.5 s (5x, noisy). N = 128 not run.
 import DiffEq
 import Foundation
 import NotebookSupport
@@ -83,9 +114,10 @@ func analyticSparseJacobian(_ model: Brusselator2D) -> CVODESparseJacobian {
 }
 
 /// The preconditioner a user would write for this layout (u of every cell, then v): the 2 x 2
-/// block of I − γJ of each cell, reaction plus the diffusion stencil's diagonal, inverted in
-/// closed form. It drops the coupling between cells (the diffusion's off-diagonal entries).
-final class CellBlockPreconditioner: CVODEPreconditioner {
+/// block of α I + β J of each cell (CVODE: I − γJ), reaction plus the diffusion stencil's
+/// diagonal, inverted in closed form. It drops the coupling between cells (the diffusion's
+/// off-diagonal entries). Shared by the CVODE and the native GMRES runs.
+struct CellBlocks {
     let model: Brusselator2D
     var inverse: [Double]  // per cell: the 2 x 2 inverse, row-major
 
@@ -94,10 +126,8 @@ final class CellBlockPreconditioner: CVODEPreconditioner {
         inverse = [Double](repeating: 0, count: 4 * model.gridSize * model.gridSize)
     }
 
-    func setup(
-        t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], mayReuseJacobian: Bool,
-        gamma: Double
-    ) throws -> Bool {
+    /// Inverts every cell's block of α I + β J at u; the first singular cell, or nil.
+    mutating func setup(u: UnsafeBufferPointer<Double>, p: [Double], alpha: Double, beta: Double) -> Int? {
         let N = model.gridSize, cells = N * N
         let inv = Double((N - 1) * (N - 1))
         for c in 0..<cells {
@@ -105,15 +135,37 @@ final class CellBlockPreconditioner: CVODEPreconditioner {
             let a = p[4 * c]
             let j11 = 2 * x * y - (a + 1) - 4 * p[4 * c + 2] * inv, j12 = x * x
             let j21 = a - 2 * x * y, j22 = -x * x - 4 * p[4 * c + 3] * inv
-            let m11 = 1 - gamma * j11, m12 = -gamma * j12, m21 = -gamma * j21, m22 = 1 - gamma * j22
+            let m11 = alpha + beta * j11, m12 = beta * j12, m21 = beta * j21, m22 = alpha + beta * j22
             let det = m11 * m22 - m12 * m21
-            guard det != 0, det.isFinite else {
-                throw CVODEPreconditionerFailure.recoverable("singular cell block \(c)")
-            }
+            guard det != 0, det.isFinite else { return c }
             inverse[4 * c] = m22 / det
             inverse[4 * c + 1] = -m12 / det
             inverse[4 * c + 2] = -m21 / det
             inverse[4 * c + 3] = m11 / det
+        }
+        return nil
+    }
+
+    func solve(_ r: UnsafePointer<Double>, into z: UnsafeMutablePointer<Double>) {
+        let cells = model.gridSize * model.gridSize
+        for c in 0..<cells {
+            let a = r[c], b = r[cells + c]
+            z[c] = inverse[4 * c] * a + inverse[4 * c + 1] * b
+            z[cells + c] = inverse[4 * c + 2] * a + inverse[4 * c + 3] * b
+        }
+    }
+}
+
+final class CellBlockPreconditioner: CVODEPreconditioner {
+    var blocks: CellBlocks
+    init(_ model: Brusselator2D) { blocks = CellBlocks(model) }
+
+    func setup(
+        t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], mayReuseJacobian: Bool,
+        gamma: Double
+    ) throws -> Bool {
+        if let c = blocks.setup(u: u, p: p, alpha: 1, beta: -gamma) {
+            throw CVODEPreconditionerFailure.recoverable("singular cell block \(c)")
         }
         return true
     }
@@ -122,13 +174,51 @@ final class CellBlockPreconditioner: CVODEPreconditioner {
         t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], r: UnsafeBufferPointer<Double>,
         z: UnsafeMutableBufferPointer<Double>, gamma: Double, delta: Double, left: Bool
     ) throws {
-        let cells = model.gridSize * model.gridSize
-        for c in 0..<cells {
-            let a = r[c], b = r[cells + c]
-            z[c] = inverse[4 * c] * a + inverse[4 * c + 1] * b
-            z[cells + c] = inverse[4 * c + 2] * a + inverse[4 * c + 3] * b
-        }
+        blocks.solve(r.baseAddress!, into: z.baseAddress!)
     }
+}
+
+/// The same cell blocks as the native GMRES's right preconditioner (a value: each solve its own).
+struct NativeCellBlockPreconditioner: GMRESPreconditioner {
+    var blocks: CellBlocks
+    var scratch: [Double]
+    init(_ model: Brusselator2D) {
+        blocks = CellBlocks(model)
+        scratch = [Double](repeating: 0, count: model.stateCount)
+    }
+
+    mutating func setup(
+        t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], alpha: Double, beta: Double
+    ) throws(GMRESPreconditionerFailure) {
+        if let c = blocks.setup(u: u, p: p, alpha: alpha, beta: beta) { throw GMRESPreconditionerFailure("singular cell block \(c)") }
+    }
+
+    func solve(_ r: UnsafeMutableBufferPointer<Double>) {
+        // r is read whole before z is written: z = P⁻¹ r cell by cell touches only (c, cells + c).
+        blocks.solve(UnsafePointer(r.baseAddress!), into: r.baseAddress!)
+    }
+}
+
+/// Brusselator2D with its sparsity pattern declared, so that the native stiff methods evaluate
+/// J by coloured forward-mode AD into the compressed layout of their sparse solvers.
+struct SparseBrusselator2D: ODEModel, Sendable {
+    let base: Brusselator2D
+    let pattern: SparsityPattern
+    init(_ base: Brusselator2D) {
+        self.base = base
+        let (starts, rows) = base.jacobianPattern
+        var entries: [(row: Int, column: Int)] = []
+        entries.reserveCapacity(rows.count)
+        for j in 0..<base.stateCount { for k in starts[j]..<starts[j + 1] { entries.append((rows[k], j)) } }
+        pattern = try! SparsityPattern(rows: base.stateCount, columns: base.stateCount, entries: entries)
+    }
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) { base.rhs(&du, u, p, t) }
+    var isAutonomous: Bool { true }
+    var jacobianStructure: JacobianStructure { .sparse(pattern) }
+}
+
+func sparseProblem(_ model: Brusselator2D) -> ODEProblem<GenericRHS<SparseBrusselator2D, Double>> {
+    ODEProblem(model: SparseBrusselator2D(model), u0: model.initialState, tspan: (0, endTime), p: model.nominalParameters)
 }
 
 /// Why the dense n x n forms do not run at grid size N (nil where they do).
@@ -158,10 +248,35 @@ let nativeDenseMethods: [Method] = [
 ]
 
 /// The native stiff methods with sparse (KLU) and Krylov (GMRES) linear solvers, issue #20
-/// items 1-2 (the `sparse` branch): one `Method` per (method, linear solver), e.g.
-/// `Method(name: "Rodas5P KLU", fits: { _ in nil }) { model, options in ... }`. Empty until
-/// those solvers exist; every table, plot and summary below iterates over `allMethods`.
-func nativeSparseMethods() -> [Method] { [] }
+/// items 1-2: J by coloured forward-mode AD (compressed, never n x n); GMRES with the same
+/// cell-block right preconditioner as CVODE's SPGMR run, J v by the stored sparse J.
+func nativeSparseMethods() -> [Method] {
+    func gmres(_ model: Brusselator2D) -> LinearSolver { .gmres(preconditioner: NativeCellBlockPreconditioner(model)) }
+    return [
+        Method(name: "Rodas5P KLU", fits: { _ in nil }) { model, options in
+            try Rodas5P(linearSolver: .sparseLU).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "KenCarp4 KLU", fits: { _ in nil }) { model, options in
+            try KenCarp4(linearSolver: .sparseLU).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "TRBDF2 KLU", fits: { _ in nil }) { model, options in
+            try TRBDF2(linearSolver: .sparseLU).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "Rodas5P GMRES", fits: { _ in nil }) { model, options in
+            try Rodas5P(linearSolver: gmres(model)).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "KenCarp4 GMRES", fits: { _ in nil }) { model, options in
+            try KenCarp4(linearSolver: gmres(model)).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "TRBDF2 GMRES", fits: { _ in nil }) { model, options in
+            try TRBDF2(linearSolver: gmres(model)).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "KenCarp4 GMRES (J-free)", fits: { _ in nil }) { model, options in
+            try KenCarp4(linearSolver: .gmres(preconditioner: NativeCellBlockPreconditioner(model), jacobianFree: true))
+                .solve(sparseProblem(model), options: options)
+        },
+    ]
+}
 
 let allMethods = cvodeMethods + nativeDenseMethods + nativeSparseMethods()
 
@@ -224,7 +339,8 @@ func runChild() throws {
         let sol = try method.solve(model, options)
         // Solves of a second or more are timed once; shorter ones as the median of 3.
         var times: [Double] = [], cpu: [Double] = []
-        let samples = 3
+        // SOLVE_ONCE=1 (for instruction counts under callgrind): the one solve above, no timing.
+        let samples = ProcessInfo.processInfo.environment["SOLVE_ONCE"] == "1" ? 0 : 3
         for _ in 0..<samples {
             let t0 = DispatchTime.now().uptimeNanoseconds, c0 = threadCPUSeconds()
             blackHole(try method.solve(model, options))
@@ -233,6 +349,7 @@ func runChild() throws {
             times.append(dt)
             if dt > 1 { break }
         }
+        if times.isEmpty { (times, cpu) = ([.nan], [.nan]) }
         times.sort()
         cpu.sort()
         m = Measurement(
@@ -259,7 +376,10 @@ if arguments.contains("--child") {
 
 let out = try ScriptOutput(name: "large-stiff-bench")
 let sizes = argument("--sizes").map { $0.split(separator: ",").compactMap { Int($0) } } ?? [32, 64, 128]
-let reltols: [Double] = quick ? [1e-4, 1e-6] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
+let reltols: [Double] =
+    argument("--reltols").map { $0.split(separator: ",").compactMap { Double($0) } } ?? (quick ? [1e-4, 1e-6] : [1e-4, 1e-5, 1e-6, 1e-7, 1e-8])
+/// `--methods A,B`: only the methods whose names contain one of these (all by default).
+let methodFilter = argument("--methods").map { $0.split(separator: ",").map(String.init) }
 
 func child(_ method: String, _ N: Int, _ reltol: Double, _ referenceFile: URL) throws -> Measurement? {
     let process = Process()
@@ -305,6 +425,7 @@ for N in sizes {
     print("  " + ["method", "reltol", "error", "wall s", "cpu s", "peak MB", "nf", "njacs", "nLU/npe", "nlin", "steps", "retcode"]
         .enumerated().map { pad($1, $0 == 0 ? 28 : 9) }.joined(separator: " "))
     for method in allMethods {
+        if let methodFilter, !methodFilter.contains(where: { method.name.contains($0) }) { continue }
         if let why = method.fits(N) {
             notRun.append((method.name, N, why))
             print("  " + pad(method.name, 28) + "  not run: \(why)")

@@ -25,6 +25,11 @@
 // the gradient's relative difference to the reference method's (ForwardDiffSensitivity, or
 // the interpolating adjoint where forward mode was skipped), so that a fast wrong answer shows.
 //
+// Structured forward sensitivities (issue #20): `--only brusselator --sizes 5,8 --methods
+// "ForwardSensitivity,CVODESForward(BDF)"`, 2026-12-07, load ~10 on 2 cores (thread CPU time,
+// noisy): N = 5, ForwardSensitivity 172 ms vs CVODESForward(BDF) 142 ms, 1.21x; N = 8, 3.26 s
+// vs 1.82 s, 1.79x (goal: at most 2x; 400x before the block solve).
+//
 // Run: swift run -c release sens-bench [--quick] [--with-u0] [--only FAMILY] [--sizes N,...] [--methods A,B,...]
 //      [--profile METHOD] [--stiff-solver NAME] [--output DIR]
 import AutoDiff

@@ -33,6 +33,13 @@ public protocol ODEFunction {
     func forwardModeJacobian(
         _ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring)
 
+    /// The coloured forward-mode Jacobian in compressed form: `values[k]` is the entry at row
+    /// `pattern.rowIndices[k]` of its column (`values.count == pattern.nonzeroCount`), for the
+    /// sparse linear solvers, which never hold the `n × n` matrix. The default evaluates the
+    /// dense Jacobian (`n²` entries) and gathers.
+    func forwardModeJacobianValues(
+        _ values: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring)
+
     /// Whether `f` is declared not to depend on `t` (default `false`). Methods that need
     /// `∂f/∂t` (Rosenbrock) skip evaluating it, one evaluation of `f` per step, when `true`; a
     /// wrong `true` for a time-dependent `f` costs those methods their order.
@@ -53,6 +60,17 @@ extension ODEFunction {
         _ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring
     ) {
         forwardModeJacobian(&J, u, p, t)
+    }
+    @inlinable
+    public func forwardModeJacobianValues(
+        _ values: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring
+    ) {
+        let n = u.count
+        var J = [Scalar](repeating: .zero, count: n * n)
+        forwardModeJacobian(&J, u, p, t, pattern: pattern, coloring: coloring)
+        for j in 0..<Swift.min(n, pattern.columns) {
+            for k in pattern.columnStart[j]..<pattern.columnStart[j + 1] { values[k] = J[pattern.rowIndices[k] + j * n] }
+        }
     }
     @inlinable public var isAutonomous: Bool { false }
     @inlinable public var jacobianStructure: JacobianStructure { .dense }
@@ -228,6 +246,24 @@ extension GenericRHS {
     public func forwardModeJacobian(
         _ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring
     ) {
+        let n = u.count
+        coloredForwardMode(u, p, t, pattern: pattern, coloring: coloring) { k, i, j, v in J[i + j * n] = v }
+    }
+
+    /// The same entries in the pattern's compressed order.
+    @inlinable
+    public func forwardModeJacobianValues(
+        _ values: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring
+    ) {
+        coloredForwardMode(u, p, t, pattern: pattern, coloring: coloring) { k, _, _, v in values[k] = v }
+    }
+
+    /// Calls `store(k, i, j, ∂f_i/∂u_j)` for every entry `k` of `pattern` (row `i`, column `j`).
+    @inlinable @inline(__always)
+    func coloredForwardMode(
+        _ u: [Scalar], _ p: [Scalar], _ t: Scalar, pattern: SparsityPattern, coloring: ColumnColoring,
+        store: (Int, Int, Int, Scalar) -> Void
+    ) {
         typealias D = Dual<8, Scalar>
         let n = u.count
         guard n > 0, pattern.columns == n, coloring.colors.count == n else { return }
@@ -243,8 +279,7 @@ extension GenericRHS {
             for j in 0..<n where chunk.contains(coloring.colors[j]) {
                 let slot = coloring.colors[j] - first
                 for k in pattern.columnStart[j]..<pattern.columnStart[j + 1] {
-                    let i = pattern.rowIndices[k]
-                    J[i + j * n] = dud[i].partials[slot]
+                    store(k, pattern.rowIndices[k], j, dud[pattern.rowIndices[k]].partials[slot])
                 }
                 ud[j].partials[slot] = .zero
             }

@@ -1,4 +1,5 @@
 import CSundials
+import DiffEqCore
 import CSundialsShim
 import Glibc
 
@@ -30,40 +31,19 @@ final class CVODESparseJacobianEvaluator {
         perturbedF = perturbed
     }
 
-    /// Greedy distance-2 colouring of the columns (Curtis, Powell & Reid, "On the estimation of
-    /// sparse Jacobian matrices", J. Inst. Math. Appl. 13 (1974) 117-119): column `j` takes the
-    /// smallest colour not used by an earlier column with a row in common.
+    /// The columns of each colour of DiffEqCore's greedy distance-2 colouring
+    /// (``SparsityPattern/columnColoring(columns:)``, the one the native stiff methods use):
+    /// column `j` takes the smallest colour not used by an earlier column with a row in common.
     static func colour(_ p: CVODESparsityPattern) -> [[Int]] {
         let n = p.count
-        // Columns of each row (the transpose's pattern).
-        var rowStarts = [Int](repeating: 0, count: n + 1)
-        for i in p.rowIndices { rowStarts[i + 1] += 1 }
-        for i in 0..<n { rowStarts[i + 1] += rowStarts[i] }
-        var fill = rowStarts
-        var rowColumns = [Int](repeating: 0, count: p.rowIndices.count)
-        for j in 0..<n {
-            for k in p.columnStarts[j]..<p.columnStarts[j + 1] {
-                let i = p.rowIndices[k]
-                rowColumns[fill[i]] = j
-                fill[i] += 1
-            }
-        }
-        var colourOf = [Int](repeating: -1, count: n)
-        var forbiddenBy = [Int](repeating: -1, count: n + 1)
-        var groups: [[Int]] = []
-        for j in 0..<n {
-            for k in p.columnStarts[j]..<p.columnStarts[j + 1] {
-                let i = p.rowIndices[k]
-                for c in rowColumns[rowStarts[i]..<rowStarts[i + 1]] where colourOf[c] >= 0 {
-                    forbiddenBy[colourOf[c]] = j
-                }
-            }
-            var colour = 0
-            while forbiddenBy[colour] == j { colour += 1 }
-            colourOf[j] = colour
-            if colour == groups.count { groups.append([]) }
-            groups[colour].append(j)
-        }
+        var entries: [(row: Int, column: Int)] = []
+        entries.reserveCapacity(p.nonzeroCount)
+        for j in 0..<n { for k in p.columnStarts[j]..<p.columnStarts[j + 1] { entries.append((p.rowIndices[k], j)) } }
+        // The pattern was validated before the solve started; one column per colour otherwise.
+        guard let pattern = try? SparsityPattern(rows: n, columns: n, entries: entries) else { return (0..<n).map { [$0] } }
+        let coloring = pattern.columnColoring()
+        var groups = [[Int]](repeating: [], count: coloring.count)
+        for j in 0..<n { groups[coloring.colors[j]].append(j) }
         return groups
     }
 

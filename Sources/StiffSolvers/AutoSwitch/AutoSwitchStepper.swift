@@ -195,13 +195,8 @@ extension RosenbrockStepper {
     /// `‖J‖∞` of the last Jacobian: a bound on the dominant eigenvalue's magnitude, the stiff
     /// side's estimate for switching back (as DifferentialEquations.jl's Rosenbrock23 reports).
     public var stiffnessEstimate: Double {
-        // `accept()` follows an attempt, which evaluated (or reused) J at the step's start.
-        var norm = 0.0
-        for i in 0..<n {
-            var row = 0.0
-            for j in 0..<n { row += Swift.abs(J[i + j * n].primal) }
-            norm = Swift.max(norm, row)
-        }
-        return norm
+        // `accept()` follows an attempt, which evaluated (or reused) J at the step's start; the
+        // evaluator knows J's layout (dense, compressed sparse, or none for Jacobian-free GMRES).
+        jacobianEvaluator.infinityNorm(J)
     }
 }

@@ -179,13 +179,15 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         }
         if case .identity = mass { massIsIdentity = true } else { massIsIdentity = false }
         let structure = f.jacobianStructure.resolved(count: n, hasMass: self.massMatrix != nil, solver: linearSolver)
-        jacobianEvaluator = JacobianEvaluator(f, count: n, source: source, structure: structure)
+        jacobianEvaluator = JacobianEvaluator(f, count: n, source: source, structure: structure, solver: linearSolver)
         autonomous = f.isAutonomous
         self.structure = f.jacobianStructure
         var eps = 1.0
         while Scalar(1 + eps / 2).primal != 1 { eps /= 2 }
         unitRoundoff = eps
-        W = IterationMatrix(count: n, structure: structure)
+        W = IterationMatrix(
+            count: n, structure: structure, solver: linearSolver, hasMass: self.massMatrix != nil,
+            linearization: jacobianEvaluator.linearization)
         let zeros = [Scalar](repeating: .zero, count: n)
         J = [Scalar](repeating: .zero, count: jacobianEvaluator.storageCount)
         f0 = zeros
@@ -203,11 +205,14 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     /// The right-hand side's Jacobian structure, checked before any work.
     public func validateSettings() throws(DiffEqError) {
         try structure.validateForStiffMethods(count: n, hasMass: massMatrix != nil)
+        if let error = W.setupError { throw error }
     }
 
     /// A singular `W` at every step size tried as the reason the step size collapsed.
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
-        diagnostics.failureMessage(method: name).map { (.convergenceFailure, $0) }
+        // An iterative linear solver that kept failing (or whose preconditioner did) is the reason.
+        if let linear = W.failureMessage { return (.convergenceFailure, "\(name): \(linear)") }
+        return diagnostics.failureMessage(method: name).map { (.convergenceFailure, $0) }
     }
 
     public var name: String { tableau.name }

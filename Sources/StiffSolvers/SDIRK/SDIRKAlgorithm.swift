@@ -90,5 +90,6 @@ extension SDIRKStepper {
     public func validateSettings() throws(DiffEqError) {
         try newton.validate(method: name)
         try structure.validateForStiffMethods(count: n, hasMass: false)
+        if let error = W.setupError { throw error }
     }
 }

@@ -257,14 +257,17 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         delta = base
         structure = f.jacobianStructure
         let resolved = structure.resolved(count: n, hasMass: false, solver: linearSolver)
-        jacobianEvaluator = JacobianEvaluator(f, count: n, source: jacobian, structure: resolved)
+        jacobianEvaluator = JacobianEvaluator(f, count: n, source: jacobian, structure: resolved, solver: linearSolver)
         J = [Scalar](repeating: .zero, count: jacobianEvaluator.storageCount)
-        W = IterationMatrix(count: n, structure: resolved)
+        W = IterationMatrix(
+            count: n, structure: resolved, solver: linearSolver, hasMass: false, linearization: jacobianEvaluator.linearization)
         thetaWeights = [Double](repeating: 0, count: used.count)
     }
 
     /// Repeated stage-solve failures as the reason the step size collapsed.
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
+        // An iterative linear solver that kept failing is the reason the Newton iteration did.
+        if let linear = W.failureMessage { return (.convergenceFailure, "\(name): \(linear)") }
         guard let why = log.last, log.consecutive > 0 else { return nil }
         return (
             .convergenceFailure,

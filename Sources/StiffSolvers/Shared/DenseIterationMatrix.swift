@@ -211,3 +211,6 @@ public struct GenericLU<Scalar: DiffEqScalar> {
         }
     }
 }
+
+// Arrays of its scalars only (a block preconditioner holding its factors is part of an algorithm value).
+extension GenericLU: Sendable where Scalar: Sendable {}

@@ -10,6 +10,47 @@ public enum LinearSolver: Sendable, Equatable {
     case automatic
     /// Dense LU of the full `W`, whatever the structure (today's behaviour for every method).
     case denseLU
+    /// Sparse LU of `W` by SuiteSparse's KLU (``SparseIterationMatrix``): the symbolic analysis
+    /// once per solve, numeric refactorization per new `W`. Needs a
+    /// ``JacobianStructure/sparse(_:)`` right-hand side (the Jacobian is evaluated by colouring
+    /// and stored compressed; an analytic Jacobian is written dense, `n²` entries, and gathered);
+    /// `Double` or `Float` states, no mass matrix.
+    case sparseLU
+    /// Restarted GMRES with an optional right preconditioner, Jacobian-free if asked
+    /// (``KrylovIterationMatrix``, ``GMRESOptions``). `Double` states, no mass matrix.
+    case gmres(GMRESOptions)
+
+    /// GMRES with default settings and the given preconditioner.
+    public static func gmres(preconditioner: (any GMRESPreconditioner)? = nil, jacobianFree: Bool = false) -> LinearSolver {
+        .gmres(GMRESOptions(preconditioner: preconditioner, jacobianFree: jacobianFree))
+    }
+
+    /// What ``JacobianEvaluator`` stores for this solver and structure.
+    @inlinable
+    func jacobianLayout(_ structure: JacobianStructure, count n: Int) -> JacobianLayout {
+        switch self {
+        case .automatic, .denseLU:
+            return .standard
+        case .sparseLU:
+            if case .sparse(let pattern) = structure { return .compressed(pattern) }
+            return .standard
+        case .gmres(let options):
+            if options.jacobianFree { return .none }
+            if case .sparse(let pattern) = structure { return .compressed(pattern) }
+            return .standard
+        }
+    }
+}
+
+/// How ``JacobianEvaluator`` lays out `J` for the linear solver.
+@usableFromInline
+enum JacobianLayout {
+    /// Column-major `n × storedColumns` (dense, or a variational structure's first block column).
+    case standard
+    /// One value per entry of the pattern, in its compressed-column order.
+    case compressed(SparsityPattern)
+    /// Nothing: `J v` is a difference quotient of `f`.
+    case none
 }
 
 extension JacobianStructure {
@@ -57,8 +98,15 @@ extension JacobianStructure {
 ///   guide, "Forward sensitivity analysis"). Factorization `O(b³)` instead of `O(n³)`, storage
 ///   `O(n b)` instead of `O(n²)`, a solve `O(n b)`.
 ///
-/// A zero pivot is reported as `false` from ``factor(alpha:beta:J:mass:stats:)``: the caller
-/// rejects the step and retries with a smaller one, never crashes.
+/// - **sparse LU** (``LinearSolver/sparseLU``, a sparse structure): ``SparseIterationMatrix``,
+///   KLU on `W`'s pattern; `J` holds one value per entry of the pattern.
+/// - **GMRES** (``LinearSolver/gmres(_:)``): ``KrylovIterationMatrix``; `J` as for sparse LU
+///   (sparse structure), dense, or absent (Jacobian-free).
+///
+/// A zero pivot (or a preconditioner whose setup fails) is reported as `false` from
+/// ``factor(alpha:beta:J:mass:stats:)``: the caller rejects the step and retries with a smaller
+/// one, never crashes. A GMRES solve that fails fills `b` with NaN (the attempt is rejected) and
+/// says why in ``failureMessage``.
 public struct IterationMatrix<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
     /// `n` for the dense solver, `b` for the variational one.
@@ -70,12 +118,28 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     @usableFromInline var diagonalBlock: [Scalar]
     /// Variational: `−β [C_1; …; C_m]`, `(n − b) × b` column-major.
     @usableFromInline var coupling: [Scalar]
+    /// ``LinearSolver/sparseLU``: KLU (then `dense` is an empty placeholder).
+    @usableFromInline var sparse: SparseIterationMatrix<Scalar>?
+    /// ``LinearSolver/gmres(_:)``: GMRES.
+    @usableFromInline var krylov: KrylovIterationMatrix<Scalar>?
+    /// Why the chosen solver cannot work for this system (thrown by the steppers'
+    /// `validateSettings()` before any work).
+    public let setupError: DiffEqError?
+    /// The last failure of an iterative solve, for the steppers' failure messages.
+    public let log: LinearSolverLog
 
-    public var alpha: Double { dense.alpha }
-    public var beta: Double { dense.beta }
-    public var isFactored: Bool { dense.isFactored }
+    public var alpha: Double { krylov?.alpha ?? sparse.map { _ in sparseAlpha } ?? dense.alpha }
+    public var beta: Double { krylov?.beta ?? sparse.map { _ in sparseBeta } ?? dense.beta }
+    @usableFromInline var sparseAlpha = 0.0
+    @usableFromInline var sparseBeta = 0.0
+    public var isFactored: Bool { krylov?.isFactored ?? sparse?.isFactored ?? dense.isFactored }
     /// Whether `W` is one dense `n × n` matrix (its `J` the full `n × n` Jacobian).
-    public var isDense: Bool { !isVariational }
+    public var isDense: Bool { !isVariational && sparse == nil && krylov == nil }
+    /// Why the last solves failed (an iterative solver that did not converge, a preconditioner
+    /// that failed), while they keep failing; `nil` otherwise.
+    public var failureMessage: String? { log.message }
+    /// The nonzeros of `W` and of its LU factors (sparse LU only).
+    public var sparseNonzeroCounts: (matrix: Int, factors: Int)? { sparse?.nonzeroCounts }
 
     /// The dense LU for `n` components.
     public init(count n: Int) {
@@ -84,7 +148,55 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
 
     /// The solver for `structure` (resolved: see ``JacobianStructure/resolved(count:hasMass:solver:)``).
     public init(count n: Int, structure: JacobianStructure) {
+        self.init(count: n, structure: structure, solver: .automatic, hasMass: false, linearization: nil)
+    }
+
+    /// The solver `solver` for `structure` (resolved), with the ``LinearizationPoint`` of the
+    /// stepper's ``JacobianEvaluator`` (``JacobianEvaluator/linearization``; GMRES needs it).
+    /// A combination that cannot work is recorded in ``setupError``.
+    @usableFromInline
+    init(count n: Int, structure: JacobianStructure, solver: LinearSolver, hasMass: Bool, linearization: LinearizationPoint<Scalar>?) {
         self.n = n
+        log = LinearSolverLog()
+        var setupError: DiffEqError?
+        switch solver {
+        case .automatic, .denseLU:
+            break
+        case .sparseLU:
+            if hasMass {
+                setupError = .unsupported("linearSolver .sparseLU with a mass matrix")
+            } else if Scalar.self != Double.self && Scalar.self != Float.self {
+                setupError = .unsupported("linearSolver .sparseLU for \(Scalar.self) states (Double and Float only)")
+            } else if case .sparse(let pattern) = structure {
+                sparse = SparseIterationMatrix(pattern: pattern)
+                if sparse == nil { setupError = .unsupported("linearSolver .sparseLU: KLU refused the sparsity pattern") }
+            } else {
+                setupError = .unsupported(
+                    "linearSolver .sparseLU needs a sparse Jacobian structure: declare a SparsityPattern (jacobianStructure .sparse)")
+            }
+        case .gmres(let options):
+            do throws(DiffEqError) { try options.validate() } catch { setupError = error }
+            if hasMass {
+                setupError = .unsupported("linearSolver .gmres with a mass matrix")
+            } else if Scalar.self != Double.self {
+                setupError = .unsupported("linearSolver .gmres for \(Scalar.self) states (Double only)")
+            } else if setupError == nil, let linearization {
+                var pattern: SparsityPattern?
+                if case .sparse(let p) = structure { pattern = p }
+                krylov = KrylovIterationMatrix(count: n, options: options, point: linearization, pattern: pattern, log: log)
+            } else if setupError == nil {
+                setupError = .unsupported("linearSolver .gmres: the stepper gave no linearization point")
+            }
+        }
+        self.setupError = setupError
+        if sparse != nil || krylov != nil {
+            blockSize = n
+            isVariational = false
+            dense = DenseIterationMatrix(count: 0)
+            diagonalBlock = []
+            coupling = []
+            return
+        }
         if case .variational(let b) = structure, b < n, b >= 1, n % b == 0 {
             blockSize = b
             isVariational = true
@@ -105,6 +217,14 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     /// structure stores it (variational: the `n × b` first block column; `mass` must be `nil`).
     @inlinable
     public mutating func factor(alpha: Double, beta: Double, J: [Scalar], mass: [Double]?, stats: inout SolverStats) -> Bool {
+        if krylov != nil {
+            return krylov!.factor(alpha: alpha, beta: beta, J: J, stats: &stats)
+        }
+        if sparse != nil {
+            sparseAlpha = alpha
+            sparseBeta = beta
+            return sparse!.factor(alpha: alpha, beta: beta, J: J, stats: &stats)
+        }
         guard isVariational else {
             return dense.factor(alpha: alpha, beta: beta, J: J, mass: mass, stats: &stats)
         }
@@ -142,6 +262,14 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     /// ``factor(alpha:beta:J:mass:stats:)``.
     @inlinable
     public func solve(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+        if let krylov {
+            krylov.solve(b, stats: &stats)
+            return
+        }
+        if let sparse {
+            sparse.solve(b, stats: &stats)
+            return
+        }
         guard isVariational else {
             dense.solve(b, stats: &stats)
             return

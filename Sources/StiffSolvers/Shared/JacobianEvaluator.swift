@@ -145,6 +145,15 @@ public struct JacobianEvaluator<F: ODEFunction> {
     @usableFromInline var fPerturbed: [Scalar]
     /// `f` at `u − σ e_j` (central differences only).
     @usableFromInline var fMinus: [Scalar]
+    /// How `J` is stored for the linear solver (``LinearSolver``): standard column-major,
+    /// compressed in the pattern's order (sparse LU, GMRES on a sparse `J`), or not at all
+    /// (Jacobian-free GMRES).
+    @usableFromInline let layout: JacobianLayout
+    /// Where `J` was last taken, for GMRES (its weights, preconditioner and `J v`); `nil` for the
+    /// direct solvers.
+    @usableFromInline let linearization: LinearizationPoint<Scalar>?
+    /// An analytic Jacobian for a compressed layout: written dense here, then gathered.
+    @usableFromInline var analyticScratch: [Scalar]
     /// Columns recomputed because they were rounding error, over the evaluator's life.
     public var roundingRetries: Int { _roundingRetries }
     @usableFromInline var _roundingRetries = 0
@@ -152,8 +161,20 @@ public struct JacobianEvaluator<F: ODEFunction> {
     /// The evaluator for `f` on `n` components; `structure` as resolved by the stepper
     /// (``JacobianStructure/resolved(count:hasMass:solver:)``).
     public init(_ f: F, count n: Int, source: JacobianSource = .automatic, structure: JacobianStructure = .dense) {
+        self.init(f, count: n, source: source, structure: structure, solver: .automatic)
+    }
+
+    /// The evaluator for `f` with `J` laid out for `solver` (see ``LinearSolver``).
+    public init(_ f: F, count n: Int, source: JacobianSource, structure: JacobianStructure, solver: LinearSolver) {
         self.n = n
         storedColumns = structure.storedColumns(count: n)
+        let layout = solver.jacobianLayout(structure, count: n)
+        self.layout = layout
+        if case .gmres(let options) = solver {
+            linearization = options.jacobianFree ? DirectionalDerivative(f, count: n) : LinearizationPoint(count: n)
+        } else {
+            linearization = nil
+        }
         switch source {
         case .finiteDifferences: kind = .finiteDifference
         case .centralDifferences: kind = .centralDifference
@@ -172,6 +193,11 @@ public struct JacobianEvaluator<F: ODEFunction> {
         perturbed = [Scalar](repeating: .zero, count: n)
         fPerturbed = [Scalar](repeating: .zero, count: n)
         fMinus = kind == .centralDifference ? fPerturbed : []
+        if case .compressed = layout, kind == .analytic {
+            analyticScratch = [Scalar](repeating: .zero, count: n * n)
+        } else {
+            analyticScratch = []
+        }
         if case .sparse(let pattern) = structure, kind != .analytic, pattern.rows == n, pattern.columns == n {
             let coloring = pattern.columnColoring()
             var start = [Int](repeating: 0, count: coloring.count + 1)
@@ -201,8 +227,43 @@ public struct JacobianEvaluator<F: ODEFunction> {
         }
     }
 
-    /// The entries of the `J` buffer the evaluator writes: `n × storedColumns`.
-    public var storageCount: Int { n * storedColumns }
+    /// The entries of the `J` buffer the evaluator writes: `n × storedColumns`, the pattern's
+    /// nonzeros for a compressed layout, none for Jacobian-free GMRES.
+    public var storageCount: Int {
+        switch layout {
+        case .standard: return n * storedColumns
+        case .compressed(let pattern): return pattern.nonzeroCount
+        case .none: return 0
+        }
+    }
+
+    /// Whether `J` is stored compressed (one value per entry of the sparsity pattern).
+    @inlinable var isCompressed: Bool {
+        if case .compressed = layout { return true }
+        return false
+    }
+
+    /// `‖J‖∞` of the stored `J`, whatever its layout (`0` when none is stored; a variational
+    /// structure's stored first block column only).
+    @inlinable
+    public func infinityNorm(_ J: [Scalar]) -> Double {
+        switch layout {
+        case .none:
+            return 0
+        case .compressed(let pattern):
+            var rows = [Double](repeating: 0, count: n)
+            for k in 0..<Swift.min(J.count, pattern.nonzeroCount) { rows[pattern.rowIndices[k]] += Swift.abs(J[k].primal) }
+            return rows.max() ?? 0
+        case .standard:
+            var norm = 0.0
+            for i in 0..<n {
+                var row = 0.0
+                for j in 0..<storedColumns { row += Swift.abs(J[i + j * n].primal) }
+                norm = Swift.max(norm, row)
+            }
+            return norm
+        }
+    }
 
     /// Evaluations of `f` (or dual chunks) per Jacobian saved by colouring: the number of
     /// colours of a sparse structure, `nil` without one.
@@ -220,13 +281,24 @@ public struct JacobianEvaluator<F: ODEFunction> {
         _ f: F, _ p: [Scalar], t: Double, u: [Scalar], fu: [Scalar], h: Double, tolerance: ErrorScale,
         into J: inout [Scalar], stats: inout SolverStats
     ) {
+        linearization?.update(t: t, u: u, fu: fu, p: p, tolerance: tolerance)
+        if case .none = layout { return }
         stats.njacs += 1
         switch kind {
         case .analytic:
-            f.jacobian(&J, u, p, Scalar(t))
+            if case .compressed(let pattern) = layout {
+                f.jacobian(&analyticScratch, u, p, Scalar(t))
+                for j in 0..<n {
+                    for k in pattern.columnStart[j]..<pattern.columnStart[j + 1] { J[k] = analyticScratch[pattern.rowIndices[k] + j * n] }
+                }
+            } else {
+                f.jacobian(&J, u, p, Scalar(t))
+            }
         case .forwardAD:
             stats.njacsAD += 1
-            if let pattern, let coloring {
+            if let pattern, let coloring, isCompressed {
+                f.forwardModeJacobianValues(&J, u, p, Scalar(t), pattern: pattern, coloring: coloring)
+            } else if let pattern, let coloring {
                 f.forwardModeJacobian(&J, u, p, Scalar(t), pattern: pattern, coloring: coloring)
             } else {
                 f.forwardModeJacobian(&J, u, p, Scalar(t))
@@ -386,9 +458,11 @@ public struct JacobianEvaluator<F: ODEFunction> {
                     }
                     let inv = 1 / denominator[j]
                     let column = j * n
+                    let compressed = isCompressed
                     for k in pattern.columnStart[j]..<pattern.columnStart[j + 1] {
                         let i = pattern.rowIndices[k]
-                        J[i + column] = central ? (fPerturbed[i] - fMinus[i]).scaled(by: inv) : (fPerturbed[i] - fu[i]).scaled(by: inv)
+                        J[compressed ? k : i + column] =
+                            central ? (fPerturbed[i] - fMinus[i]).scaled(by: inv) : (fPerturbed[i] - fu[i]).scaled(by: inv)
                     }
                     // Done: later repeats of this colour leave the column as it is.
                     retries[j] = -1 - retries[j]
