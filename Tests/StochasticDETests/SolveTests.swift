@@ -10,25 +10,14 @@ import Testing
 func solveStrongErrors<F: SDEFunction>(
     _ prob: SDEProblem<F>, _ alg: some SDEAlgorithm, trajectories: Int = 50, exact: ([Double]) -> [Double]
 ) throws -> (order: Double, errors: [Double]) where F.Scalar == Double {
-    let m = prob.wienerCount
-    let auxiliary = alg.scheme.needsAuxiliaryIncrement
-    var errors = [Double](repeating: 0, count: strongOrderDts.count)
-    var w1 = [Double](repeating: 0, count: auxiliary ? 2 * m : m)
-    for seed in 0..<trajectories {
-        let tree = try VirtualBrownianTree(
-            t0: 0, t1: 1, dimension: m, seed: UInt64(seed), tolerance: 0x1p-10, auxiliary: auxiliary)
-        try tree.value(at: 1, into: &w1)
-        let reference = exact(Array(w1[0..<m]))
-        for (level, dt) in strongOrderDts.enumerated() {
-            let sol = try solve(
-                prob, alg, noise: BrownianTreeNoise(tree),
-                options: SolveOptions(saveEverystep: false, dt: dt, adaptive: false))
-            #expect(sol.retcode == .success)
-            #expect(sol.stats.naccept == Int((1 / dt).rounded()))
-            errors[level] += zip(sol.u.last!, reference).map { abs($0 - $1) }.max()! / Double(trajectories)
-        }
+    try strongErrors(prob, alg, trajectories: trajectories, exact: exact) { tree, dt in
+        let sol = try solve(
+            prob, alg, noise: BrownianTreeNoise(tree),
+            options: SolveOptions(saveEverystep: false, dt: dt, adaptive: false))
+        #expect(sol.retcode == .success)
+        #expect(sol.stats.naccept == Int((1 / dt).rounded()))
+        return sol.u.last!
     }
-    return (fittedOrder(dts: strongOrderDts, errors: errors), errors)
 }
 
 let solveStrongOrderCases: [StrongOrderCase] = [

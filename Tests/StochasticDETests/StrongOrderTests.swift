@@ -23,10 +23,12 @@ struct StrongOrderCase: CustomTestStringConvertible, Sendable {
 
 let strongOrderDts = (2...10).map { Foundation.pow(2.0, -Double($0)) }
 
-/// Mean over `trajectories` seeded paths of max_i |u_i(1) − exact_i|, at each dt.
+/// Mean over `trajectories` seeded paths of max_i |u_i(1) − exact_i|, at each dt: each path is a
+/// virtual Brownian tree seeded by its index, and `endState(tree, dt)` integrates on it with
+/// fixed steps of `dt` (the kernel by hand here, `solve` in SolveTests).
 func strongErrors<F: SDEFunction>(
     _ prob: SDEProblem<F>, _ alg: some SDEAlgorithm, trajectories: Int = 50,
-    exact: ([Double]) -> [Double]
+    exact: ([Double]) -> [Double], endState: (VirtualBrownianTree, Double) throws -> [Double]
 ) throws -> (order: Double, errors: [Double]) where F.Scalar == Double {
     let m = prob.wienerCount
     let auxiliary = alg.scheme.needsAuxiliaryIncrement
@@ -38,12 +40,22 @@ func strongErrors<F: SDEFunction>(
         try tree.value(at: 1, into: &w1)
         let reference = exact(Array(w1[0..<m]))
         for (level, dt) in strongOrderDts.enumerated() {
-            var noise = BrownianTreeNoise(tree)
-            let u = try integrateFixed(prob, alg, noise: &noise, steps: Int((1 / dt).rounded()))
+            let u = try endState(tree, dt)
             errors[level] += zip(u, reference).map { abs($0 - $1) }.max()! / Double(trajectories)
         }
     }
     return (fittedOrder(dts: strongOrderDts, errors: errors), errors)
+}
+
+/// ``strongErrors(_:_:trajectories:exact:endState:)`` with the kernel driven by hand.
+func strongErrors<F: SDEFunction>(
+    _ prob: SDEProblem<F>, _ alg: some SDEAlgorithm, trajectories: Int = 50,
+    exact: ([Double]) -> [Double]
+) throws -> (order: Double, errors: [Double]) where F.Scalar == Double {
+    try strongErrors(prob, alg, trajectories: trajectories, exact: exact) { tree, dt in
+        var noise = BrownianTreeNoise(tree)
+        return try integrateFixed(prob, alg, noise: &noise, steps: Int((1 / dt).rounded()))
+    }
 }
 
 let gbmParameters = [GBM.mu, GBM.sigma]

@@ -313,6 +313,18 @@ public struct JacobianEvaluator<F: ODEFunction> {
         }
     }
 
+    /// The floor of every column's increment, from the weighted norm of `f(u)` (shared by the
+    /// plain and the coloured differences).
+    @inlinable
+    func minimumIncrement(u: [Scalar], fu: [Scalar], h: Double, tolerance: ErrorScale) -> Double {
+        var squares = 0.0
+        for i in 0..<n {
+            let v = fu[i].primal / tolerance.scale(i, u[i].primal, u[i].primal)
+            squares += v * v
+        }
+        return increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
+    }
+
     @inlinable
     mutating func differences(
         _ f: F, _ p: [Scalar], t: Double, u: [Scalar], fu: [Scalar], h: Double, tolerance: ErrorScale,
@@ -321,12 +333,7 @@ public struct JacobianEvaluator<F: ODEFunction> {
         let n = self.n
         let central = kind == .centralDifference
         let time = Scalar(t)
-        var squares = 0.0
-        for i in 0..<n {
-            let v = fu[i].primal / tolerance.scale(i, u[i].primal, u[i].primal)
-            squares += v * v
-        }
-        let sigma0 = increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
+        let sigma0 = minimumIncrement(u: u, fu: fu, h: h, tolerance: tolerance)
         for m in 0..<n { perturbed[m] = u[m] }
         for j in 0..<storedColumns {
             let uj = u[j]
@@ -396,12 +403,7 @@ public struct JacobianEvaluator<F: ODEFunction> {
         let n = self.n
         let central = kind == .centralDifference
         let time = Scalar(t)
-        var squares = 0.0
-        for i in 0..<n {
-            let v = fu[i].primal / tolerance.scale(i, u[i].primal, u[i].primal)
-            squares += v * v
-        }
-        let sigma0 = increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
+        let sigma0 = minimumIncrement(u: u, fu: fu, h: h, tolerance: tolerance)
         for m in 0..<n { perturbed[m] = u[m] }
         for c in 0..<(colorStart.count - 1) {
             let group = colorStart[c]..<colorStart[c + 1]
