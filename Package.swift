@@ -177,16 +177,16 @@ package.targets += [
         name: "CMPI", path: "Vendor-shims/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "pkg-config"])]),
     .target(name: "CMPIShim", dependencies: ["CMPI"], path: "Vendor-shims/CMPIShim"),
     .target(name: "Ensembles", dependencies: ["DiffEqCore", "StochasticDE"]),
-    .target(name: "EnsemblesMPI", dependencies: ["Ensembles", "DiffEqCore", "CMPIShim"]),
+    .target(name: "EnsemblesMPI", dependencies: ["Ensembles", "DiffEqCore", "StochasticDE", "CMPIShim"]),
     // The ensembles both EnsemblesTests and the MPI probe solve.
     .target(
-        name: "EnsembleTestSupport", dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity"],
+        name: "EnsembleTestSupport", dependencies: ["Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "StochasticDE"],
         path: "Tests/EnsembleTestSupport"),
     .testTarget(
         name: "EnsemblesTests",
         dependencies: ["Ensembles", "EnsembleTestSupport", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks", "StochasticDE"]),
     .executableTarget(
-        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "EnsembleTestSupport", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks"],
+        name: "ensemble-mpi-probe", dependencies: ["EnsemblesMPI", "Ensembles", "EnsembleTestSupport", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "Sensitivity", "NeuralNetworks", "StochasticDE"],
         path: "Tests/EnsembleMPIProbe", swiftSettings: scriptSettings),
     .testTarget(
         name: "EnsemblesMPITests",
@@ -195,7 +195,7 @@ package.targets += [
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
     .executableTarget(
-        name: "ensemble-uq", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "NotebookSupport"],
+        name: "ensemble-uq", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "StiffSolvers", "ProblemLibrary", "NotebookSupport", "StochasticDE"],
         path: "Notebooks-as-scripts/ensemble-uq", swiftSettings: scriptSettings),
     .executableTarget(
         name: "ensemble-bench", dependencies: ["EnsemblesMPI", "Ensembles", "DiffEqCore", "ExplicitRK", "ProblemLibrary", "NotebookSupport", "StochasticDE"],

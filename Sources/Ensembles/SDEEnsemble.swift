@@ -9,10 +9,38 @@ extension SDEProblem: EnsembleProblemKind {
     public typealias Solution = ODESolution<F.Scalar>
 }
 
+/// A problem whose random draws are fixed by one seed it holds: an ensemble sets it to each
+/// trajectory's ``TrajectoryContext/seed`` (``EnsembleProblem/seedingEachTrajectory()``), the
+/// same way on every back end. ``SDEProblem`` conforms (its ``SDEProblem/seed`` picks the
+/// Wiener process `solve(prob, alg, options:)` draws from).
+public protocol TrajectorySeeded {
+    var seed: UInt64 { get set }
+}
+
+extension SDEProblem: TrajectorySeeded {}
+
+extension EnsembleProblem where Problem: TrajectorySeeded {
+    /// This ensemble with each trajectory's problem, as `probFunc` makes it, given the
+    /// trajectory's seed (``TrajectoryContext/seed``): its noise then depends on the ensemble's
+    /// seed, the trajectory index and the repeat alone, never on the back end, the rank or the
+    /// order the trajectories ran in, and a rerun asked for by `outputFunc` gets a new seed.
+    /// Every back end's SDE `solve` (``EnsembleSerial``, ``EnsembleThreads``, `EnsembleMPI`)
+    /// seeds through this one function.
+    public func seedingEachTrajectory() -> EnsembleProblem {
+        var seeded = self
+        let probFunc = self.probFunc
+        seeded.probFunc = { prob, context in
+            var trajectory = try probFunc(prob, context)
+            trajectory.seed = context.seed
+            return trajectory
+        }
+        return seeded
+    }
+}
+
 /// Solves an ensemble of SDE problems with `algorithm` and `options` on `backend`: trajectory
 /// `i`'s problem is `probFunc`'s, with its ``SDEProblem/seed`` then set to the trajectory's seed
-/// (``TrajectoryContext/seed``), so its noise depends on the index alone, never on the back end
-/// or the order the trajectories ran in. A rerun asked for by `outputFunc` gets a new seed.
+/// (``EnsembleProblem/seedingEachTrajectory()``), so its noise depends on the index alone.
 ///
 /// ```swift
 /// let ensemble = EnsembleProblem(prob, outputFunc: { sol, _ in .keep(sol.u.last![0]) }, seed: 7)
@@ -24,14 +52,7 @@ public func solve<F: SDEFunction & Sendable, A: SDEAlgorithm, Output, Reduced, B
     _ ensemble: EnsembleProblem<SDEProblem<F>, ODESolution<F.Scalar>, Output, Reduced>, _ algorithm: A, _ backend: B,
     trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions()
 ) throws(EnsembleError) -> EnsembleSolution<Reduced> {
-    var seeded = ensemble
-    let probFunc = ensemble.probFunc
-    seeded.probFunc = { prob, context in
-        var trajectory = try probFunc(prob, context)
-        trajectory.seed = context.seed
-        return trajectory
-    }
-    return try solve(
-        seeded, backend, trajectories: trajectories, batchSize: batchSize, maxReruns: maxReruns,
+    try solve(
+        ensemble.seedingEachTrajectory(), backend, trajectories: trajectories, batchSize: batchSize, maxReruns: maxReruns,
         solver: { problem in try solve(problem, algorithm, options: options) })
 }

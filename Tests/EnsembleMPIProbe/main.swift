@@ -4,6 +4,9 @@
 //
 //   ensemble-mpi-probe bitwise [--trajectories N] [--share contiguous|strided] [--placement root|all]
 //                              [--threads K] [--batch B]
+//   ensemble-mpi-probe sde [--method sosri|em] [--trajectories N] [--share S] [--threads K] [--batch B]
+//                          [--local-backends]  stochastic Lotka-Volterra Monte Carlo; with
+//                          --local-backends rank 0 also prints the Threads(2) and Threads(4) digests
 //   ensemble-mpi-probe gradient [--trajectories N]   data-parallel loss gradient, all ranks
 //   ensemble-mpi-probe train [--steps S]              Adam on the all-reduced gradient
 //   ensemble-mpi-probe throw                          probFunc throws on trajectory 5
@@ -19,6 +22,7 @@ import Foundation
 import NeuralNetworks
 import ProblemLibrary
 import Sensitivity
+import StochasticDE
 
 func option(_ name: String, _ fallback: String) -> String {
     let args = CommandLine.arguments
@@ -72,6 +76,41 @@ do {
             // The single-process reference, in this process, with the serial back end.
             let serial = try solve(ensemble, Tsit5(), EnsembleSerial(), trajectories: trajectories, batchSize: batch, options: options)
             say("serial-digest", digest(serial.u, serial.trajectories))
+        } else {
+            say("result", "none")
+        }
+    case "sde":
+        let trajectories = Int(option("--trajectories", "1000")) ?? 1000
+        let share = EnsembleMPI.Share(rawValue: option("--share", "contiguous")) ?? .contiguous
+        let threads = Int(option("--threads", "1")) ?? 1
+        let batch = Int(option("--batch", "0")).flatMap { $0 > 0 ? $0 : nil }
+        let ensemble = stochasticLotkaVolterraEnsemble(tEnd: 1)
+        let backend = EnsembleMPI(world, share: share, threadsPerRank: threads)
+        // Both cases every back end must agree on: the adaptive SOSRI (a rejected step's
+        // point is drawn from the Brownian bridge) and fixed-step Euler-Maruyama.
+        let em = option("--method", "sosri") == "em"
+        let options =
+            em ? SolveOptions(saveEverystep: false, dt: 1e-2, adaptive: false) : SolveOptions(reltol: 1e-2, abstol: 1e-2, saveEverystep: false)
+        func run<B: EnsembleAlgorithm>(_ local: B) throws -> EnsembleSolution<[[Double]]> {
+            em ? try solve(ensemble, EM(), local, trajectories: trajectories, batchSize: batch, options: options)
+                : try solve(ensemble, SOSRI(), local, trajectories: trajectories, batchSize: batch, options: options)
+        }
+        let mpiResult =
+            em ? try solve(ensemble, EM(), backend, trajectories: trajectories, batchSize: batch, options: options)
+            : try solve(ensemble, SOSRI(), backend, trajectories: trajectories, batchSize: batch, options: options)
+        if let sim = mpiResult {
+            say("digest", digest(sim.u, sim.trajectories))
+            say("count", "\(sim.u.count)")
+            say("distinct", "\(Set(sim.u).count)")
+            say("failed", "\(sim.failedTrajectories.count)")
+            let serial = try run(EnsembleSerial())
+            say("serial-digest", digest(serial.u, serial.trajectories))
+            if CommandLine.arguments.contains("--local-backends") {
+                for k in [2, 4] {
+                    let threaded = try run(EnsembleThreads(k))
+                    say("threads\(k)-digest", digest(threaded.u, threaded.trajectories))
+                }
+            }
         } else {
             say("result", "none")
         }

@@ -6,6 +6,7 @@ import Ensembles
 import ExplicitRK
 import ProblemLibrary
 import Sensitivity
+import StochasticDE
 
 /// Lotka-Volterra with each trajectory's parameters and initial state drawn from its seed.
 public func randomizedLotkaVolterra() -> EnsembleProblem<
@@ -19,6 +20,31 @@ public func randomizedLotkaVolterra() -> EnsembleProblem<
             return prob.remake(p: p, u0: [1 + 0.5 * rng.nextUniform(), 1 + 0.5 * rng.nextUniform()])
         },
         outputFunc: { sol, _ in .keep(sol.u.last ?? []) }, seed: 2026)
+}
+
+/// The stochastic Lotka-Volterra model of issue #17 (the sde-lotka-volterra-fit script's):
+/// drift du₁ = p₁u₁ − p₂u₁u₂, du₂ = −p₃u₂ + p₄u₁u₂, diagonal multiplicative noise g = 0.1 u.
+public struct StochasticLotkaVolterra: SDEModel, Sendable {
+    public init() {}
+    public func drift<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = p[0] * u[0] - p[1] * u[0] * u[1]
+        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1]
+    }
+    public func diffusion<S: DiffEqScalar>(_ g: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        g[0] = S(0.1) * u[0]
+        g[1] = S(0.1) * u[1]
+    }
+}
+
+/// Monte Carlo of the stochastic Lotka-Volterra model (p = 1.5, 1, 3, 1; u0 = 1, 1 on
+/// [0, `tEnd`]): every trajectory the same problem on the Wiener process of its own seed, the
+/// end state kept.
+public func stochasticLotkaVolterraEnsemble(tEnd: Double = 1) -> EnsembleProblem<
+    SDEProblem<GenericSDE<StochasticLotkaVolterra, Double>>, ODESolution<Double>, [Double], [[Double]]
+> {
+    EnsembleProblem(
+        SDEProblem(model: StochasticLotkaVolterra(), u0: [1.0, 1.0], tspan: (0, tEnd), p: [1.5, 1.0, 3.0, 1.0]),
+        outputFunc: { sol, _ in .keep(sol.u.last ?? []) }, seed: 1917)
 }
 
 // MARK: The data-parallel fit: Lotka-Volterra from several initial states, compared with

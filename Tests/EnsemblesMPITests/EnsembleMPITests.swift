@@ -109,6 +109,34 @@ enum MPITestSupport {
         #expect(Set(single.values("digest").values) == digests)
     }
 
+    /// Issue #19's SDE case: a 1,000-path Monte Carlo of the stochastic Lotka-Volterra model
+    /// gives the same bits on Serial, Threads(2), Threads(4) and MPI(1, 2, 3), for the adaptive
+    /// SOSRI and for fixed-step Euler-Maruyama. Each path is its own (no two end states equal),
+    /// so the agreement is of 1,000 different noise paths, not of one path repeated.
+    @Test(arguments: ["sosri", "em"]) func aThousandSDEPathsGiveSerialBitsOnThreadsAndOneTwoAndThreeRanks(method: String) async throws {
+        var digests: Set<String> = []
+        let runs: [(Int, [String])] = [
+            (1, ["--share", "contiguous", "--local-backends"]), (2, ["--share", "strided", "--threads", "2"]),
+            (3, ["--share", "contiguous", "--batch", "128"]),
+        ]
+        for (ranks, extra) in runs {
+            let run = try await MPITestSupport.run(ranks: ranks, ["sde", "--method", method, "--trajectories", "1000"] + extra)
+            #expect(run.exitedCleanly, "mpirun -np \(ranks): \(run.status)\n\(run.output)")
+            let digest = run.values("digest")
+            #expect(digest.count == 1 && run.values("result").count == ranks - 1, "\(run.output)")
+            #expect(run.values("count")[0] == "1000" && run.values("distinct")[0] == "1000", "\(run.output)")
+            #expect(run.values("failed")[0] == "0", "\(run.output)")
+            #expect(digest[0] != nil && digest[0] == run.values("serial-digest")[0], "\(method) MPI(\(ranks)) differs from Serial:\n\(run.output)")
+            if ranks == 1 {
+                for k in [2, 4] {
+                    #expect(run.values("threads\(k)-digest")[0] == digest[0], "\(method) Threads(\(k)) differs:\n\(run.output)")
+                }
+            }
+            digests.formUnion(digest.values)
+        }
+        #expect(digests.count == 1)
+    }
+
     @Test func everyRankFoldsTheSameBitsWithBatchesAndAllRanksPlacement() async throws {
         let run = try await MPITestSupport.run(ranks: 3, ["bitwise", "--trajectories", "200", "--placement", "all", "--batch", "17", "--share", "strided"])
         #expect(run.exitedCleanly, "\(run.output)")
