@@ -37,4 +37,22 @@ struct EnsembleGBM: SDEModel, Sendable {
         let se = (variance / Double(n)).squareRoot()
         #expect(abs(mean - 0.5 * Foundation.exp(1.01)) <= 3 * se, "mean \(mean), SE \(se)")
     }
+
+    /// The one seeding function every back end's SDE solve uses: `probFunc` runs first, then the
+    /// trajectory's seed replaces whatever seed `probFunc` left, and a rerun gets another seed.
+    @Test func seedingEachTrajectorySetsTheContextSeedAfterProbFunc() throws {
+        let ensemble = EnsembleProblem(
+            Self.prob, probFunc: { prob, ctx in prob.remake(p: [1.01, 0.87 + 0.01 * Double(ctx.index)], seed: 99) },
+            outputFunc: { sol, _ in .keep(sol.u.last![0]) }, seed: 5)
+        let seeded = ensemble.seedingEachTrajectory()
+        var seeds: Set<UInt64> = []
+        for (index, attempt) in [(0, 0), (7, 0), (7, 1)] {
+            let context = TrajectoryContext(index: index, repeat: attempt, ensembleSeed: ensemble.seed)
+            let problem = try seeded.probFunc(seeded.prob, context)
+            #expect(problem.seed == trajectorySeed(ensembleSeed: 5, index: index, repeat: attempt))
+            #expect(problem.p == [1.01, 0.87 + 0.01 * Double(index)])
+            seeds.insert(problem.seed)
+        }
+        #expect(seeds.count == 3)
+    }
 }
