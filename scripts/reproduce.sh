@@ -19,7 +19,7 @@ if command -v mpirun >/dev/null 2>&1; then
     mpirun_flags=(--oversubscribe)
     [ "$(id -u)" -eq 0 ] && mpirun_flags+=(--allow-run-as-root)
     mpirun "${mpirun_flags[@]}" -np 2 "$bin/ensemble-uq" --output output/ensemble-uq-mpi2
-    for f in rober.csv lotka-volterra.csv ensemble-uq.json digest.txt; do
+    for f in rober.csv lotka-volterra.csv sde-lotka-volterra.csv ensemble-uq.json digest.txt; do
         cmp "output/ensemble-uq/$f" "output/ensemble-uq-mpi2/$f" || { echo "ensemble-uq: $f differs between 1 process and 2 ranks" >&2; exit 1; }
     done
     echo "ensemble-uq: 1 process and mpirun -np 2 give the same bits"
