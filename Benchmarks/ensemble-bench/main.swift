@@ -73,14 +73,16 @@ guard longSteps >= 1, trajectories >= 1, longTrajectories >= 1 else {
     exit(64)
 }
 
-/// One benchmark case: its problem kind and the number of fixed steps per trajectory.
+/// A benchmark problem; the number of fixed steps per trajectory is passed beside it.
 enum Case: String {
     case lorenz, em
 }
 
 let options = SolveOptions(saveEverystep: false, dt: dt, adaptive: false)
 
-func lorenzEnsemble(steps: Int) -> EnsembleProblem<StaticODEProblem<StaticLorenz>, StaticODESolution<SIMD3<Double>>, SIMD3<Double>, [SIMD3<Double>]> {
+func lorenzEnsemble(
+    steps: Int
+) -> EnsembleProblem<StaticODEProblem<StaticLorenz>, StaticODESolution<SIMD3<Double>>, SIMD3<Double>, [SIMD3<Double>]> {
     EnsembleProblem(
         TestProblems.staticLorenz(tEnd: Double(steps) * dt),
         probFunc: { prob, ctx in
