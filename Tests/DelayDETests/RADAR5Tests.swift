@@ -13,9 +13,9 @@ import Testing
 ///     u₁' = −a u₁ + b u₂(t − τ) u₃,  u₂' = a u₁ − b u₂(t − τ) u₃ − c u₂²,  u₃' = c u₂²,
 ///
 /// a = 0.04, b = 1e4, c = 3e7, u(0) = (1, 0, 0), u₂ = 0 on [−τ, 0], on [0, 1e10] with τ = 0.01
-/// (the problem file and DDEProblemLibrary). Steps far longer than τ are the point: capped at
-/// the lag it would take 1e12 steps, and DelayDiffEq's benchmark notes that it cannot reach
-/// t = 1e10 at all.
+/// (the problem file and DDEProblemLibrary; RADAR5's own driver ships τ = 1e-3 and XEND = 1e11).
+/// DelayDiffEq's benchmark notes that it cannot reach t = 1e10; neither does a solve that
+/// resolves the lag, and the second test below says why.
 func radar5Robertson(lag: Double, end: Double) -> DDEProblem<ClosureDDE<Double>> {
     DDEProblem(
         f: { du, u, h, p, t in
@@ -29,48 +29,58 @@ func radar5Robertson(lag: Double, end: Double) -> DDEProblem<ClosureDDE<Double>>
 }
 
 @Suite struct RADAR5RobertsonTests {
-    /// τ = 0.01, t = 1e10. Reference: RADAR5 v2.2 itself (Fortran, the authors' code, not ours),
-    /// run offline with the distribution's driver changed only in τ (its commented alternative
-    /// `RPAR(4)=1.0D-2`), XEND = 1e10 and RTOL (ATOL = 1e-5·RTOL): gfortran 12 -O2, on
-    /// radar5.f/decsol.f/dc_decdel.f of RADAR5-V2.2 (as mirrored in mjschurig/numwasm,
-    /// packages/odewasm/reference/delay/RADAR5-V2.2). At RTOL = 1e-12 (2,772 steps):
-    /// u = (2.083328494222828e-7, 8.333315692160174e-13, 0.9999997916663149); at 1e-11:
-    /// (2.083328518226774e-7, 8.333316042883753e-13, 0.9999997916663123), so the reference is
-    /// good to ~1e-8 relative in u₁ and ~5e-8 in u₂. The same build reproduces the published
-    /// τ = 0.001 result of the distribution's results.txt to all ten digits (next test).
+    /// Before its quasi-steady state loses stability (t < 8, see below), against JiTCDDE 1.8.3
+    /// (Ansmann 2018; explicit Bogacki-Shampine 3(2) on a Hermite history, not ours), run offline
+    /// once with rtol 1e-10 and 1e-11, atol 1e-16, max_step 0.001 (so every step resolves the
+    /// lag): u(1), u(4), u(7) below, the 1e-11 run; the two runs differ by ≤ 1e-11 in u₁, u₃ and
+    /// ≤ 5e-15 in u₂. Measured (reltol 1e-8, abstol 1e-14): Rodas5P 458 steps (27 rejected),
+    /// largest relative error 8.0e-8; KenCarp4 556 steps (108 rejected), 4.9e-9. Their mean step
+    /// (0.015, 0.013) is longer than τ: steps capped at the lag would be at least 700.
     @Test(arguments: [0, 1])
-    func reachesTheEndOfItsInterval(index: Int) throws {
-        let reference = [2.083328494222828e-7, 8.333315692160174e-13, 0.9999997916663149]
-        let (reltol, abstol) = (1e-8, 1e-16)
-        let prob = radar5Robertson(lag: 0.01, end: 1e10)
-        let sol: ODESolution<Double>
-        if index == 0 {
-            sol = try solve(prob, MethodOfSteps(Rodas5P()), reltol: reltol, abstol: .scalar(abstol))
-        } else {
-            sol = try solve(prob, MethodOfSteps(KenCarp4()), reltol: reltol, abstol: .scalar(abstol))
-        }
+    func agreesWithJiTCDDEBeforeTheInstability(index: Int) throws {
+        let reference: [(Double, [Double])] = [
+            (1, [9.6646680030435084e-01, 3.0740424962007750e-05, 3.3502459270689670e-02]),
+            (4, [9.0554980456924272e-01, 2.2401173899900750e-05, 9.4427794256860195e-02]),
+            (7, [8.6841305849295614e-01, 1.8548293389905489e-05, 1.3156839321365604e-01]),
+        ]
+        let (reltol, abstol) = (1e-8, 1e-14)
+        let prob = radar5Robertson(lag: 0.01, end: 7)
+        let sol = index == 0
+            ? try solve(prob, MethodOfSteps(Rodas5P()), reltol: reltol, abstol: .scalar(abstol))
+            : try solve(prob, MethodOfSteps(KenCarp4()), reltol: reltol, abstol: .scalar(abstol))
         #expect(sol.retcode == .success, "\(sol.message ?? "")")
-        #expect(sol.t.last == 1e10)
-        let u = sol.u.last!
-        for i in 0..<3 {
-            let tolerances = abs(u[i] - reference[i]) / (reltol * abs(reference[i]) + abstol)
-            #expect(
-                abs(u[i] - reference[i]) <= 1e-4 * abs(reference[i]),
-                "\(sol.algorithm) u[\(i)] = \(u[i]) vs RADAR5 \(reference[i]) (\(tolerances) tolerances), \(sol.stats.naccept) steps")
+        var worst = 0.0
+        for (t, u) in reference {
+            let ours = try sol(t)
+            for i in 0..<3 { worst = max(worst, abs(ours[i] - u[i]) / abs(u[i])) }
         }
-        #expect(abs(u[0] + u[1] + u[2] - 1) < 1e-12, "mass \(u[0] + u[1] + u[2])")
+        print("RADAR5 Robertson to t = 7, \(sol.algorithm): \(sol.stats.naccept) steps, \(sol.stats.nreject) rejected, \(sol.stats.nf) f, largest relative error \(worst)")
+        #expect(worst < 1e-6, "\(sol.algorithm): largest relative error \(worst), \(sol.stats.naccept) steps")
     }
 
-    /// τ = 0.001 on [0, 1e11]: the published result of RADAR5's own distribution (results.txt
-    /// of RADAR5-V2.2, driver dr-roberts.f as shipped, RTOL = 1e-9):
-    /// u = (0.2083340039e-7, 0.8333360328e-13, 0.9999999792), ten digits printed.
-    @Test func publishedRADAR5Result() throws {
-        let published = [0.2083340039e-7, 0.8333360328e-13, 0.9999999792]
-        let sol = try solve(radar5Robertson(lag: 0.001, end: 1e11), MethodOfSteps(Rodas5P()), reltol: 1e-8, abstol: 1e-16)
-        #expect(sol.retcode == .success, "\(sol.message ?? "")")
-        let u = sol.u.last!
-        for i in 0..<3 {
-            #expect(abs(u[i] - published[i]) <= 1e-4 * published[i], "u[\(i)] = \(u[i]) vs \(published[i]), \(sol.stats.naccept) steps")
+    /// The whole published interval, [0, 1e10], is not reached, and should not be by a solver
+    /// that resolves the lag. Linearised about the quasi-steady u₂* = a·u₁/(b·u₃), a
+    /// perturbation obeys δ' = −α δ − β δ(t − τ) with α = 2c·u₂* ≈ 240·u₁/u₃ and β = b·u₃;
+    /// once β > α (u₃ > ~0.14, near t = 8) and βτ > π/2 the steady state is unstable (Hayes'
+    /// criterion; here βτ ≈ 14), and the growing oscillation of period ~τ drives u₂ negative,
+    /// where −c·u₂² makes it blow up. Measured: KenCarp4 stops at t ≈ 8.2 (dtLessThanMin, u₂ ≈
+    /// −6e5), Rodas5P at t ≈ 7.7 (unstable); JiTCDDE stops between t = 8 and 8.5 ("could not
+    /// integrate"). RADAR5 reaches 1e10 (the reference below, RADAR5 v2.2 itself run offline:
+    /// the distribution's dr-roberts.f with τ = 1e-2, XEND = 1e10, RTOL = 1e-12, ATOL =
+    /// 1e-17, gfortran -O2; the same build reproduces the τ = 1e-3 result printed in the
+    /// distribution's results.txt to its ten digits) because its steps are already ~0.03 > τ at
+    /// t = 0.5 and do not resolve the oscillation: its answer is the branch that long, damped
+    /// steps follow. The solve must end with a return code and a message, never a crash.
+    @Test func longSpanStopsWhereTheSteadyStateLosesStability() throws {
+        let radar5 = [2.083328494222828e-7, 8.333315692160174e-13, 0.9999997916663149]
+        let sol = try solve(radar5Robertson(lag: 0.01, end: 1e10), MethodOfSteps(KenCarp4()), reltol: 1e-8, abstol: 1e-14)
+        let end = sol.t.last!
+        #expect(sol.retcode != .success && sol.message != nil)
+        #expect(end > 7 && end < 9, "stopped at \(end): \(sol.retcode) \(sol.message ?? "")")
+        withKnownIssue("the delayed Robertson steady state is unstable for t > ~8: stopped at t = \(end), \(sol.retcode)") {
+            #expect(sol.retcode == .success)
+            let u = sol.u.last!
+            for i in 0..<3 { #expect(abs(u[i] - radar5[i]) <= 1e-4 * radar5[i]) }
         }
     }
 }
