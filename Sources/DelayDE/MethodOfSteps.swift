@@ -92,6 +92,10 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
     /// `nil` when constrained (no fixed-point iteration); else `(κ, maxIterations, shortest
     /// lag)` (see `FixedPointStepper`).
     @usableFromInline let fixedPoint: (kappa: Double, maxIterations: Int, shortestLag: Double)?
+    /// Points where `f` itself jumps (a neutral equation's propagated points), sorted: the method
+    /// restarts there, so that an FSAL method does not start the next step from the left limit.
+    @usableFromInline var restartPoints: [Double] = []
+    @usableFromInline var nextRestart = 0
 
     @usableFromInline init(
         history: DDEHistory<D.Scalar>, tracker: DependentLagTracker?, p: [Double],
@@ -125,6 +129,11 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
         if let tracker { _ = tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) }
         while integrator.step() {
             history.append(from: integrator.interpolant)
+            while nextRestart < restartPoints.count && restartPoints[nextRestart] < integrator.t { nextRestart += 1 }
+            if nextRestart < restartPoints.count && restartPoints[nextRestart] == integrator.t {
+                integrator.u = integrator.u
+                nextRestart += 1
+            }
             if let tracker, tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) {
                 // The step was cut at a located discontinuity: restart the method there (an FSAL
                 // method would otherwise start the next step from f at the uncut step's end).
@@ -204,8 +213,10 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
     let order = method.algorithm.methodOrder
     var points: [(t: Double, level: Int)] = []
     if method.trackDiscontinuities && !lags.isEmpty {
+        // Neutral: every level keeps the jump's order, so every point up to t1 matters.
+        let levels = problem.neutral ? Int.max : order + 1 - startOrder
         points = try propagatedDiscontinuityLevels(
-            t0: t0, t1: t1, lags: lags, levels: order + 1 - startOrder, limit: method.maxDiscontinuities)
+            t0: t0, t1: t1, lags: lags, levels: levels, limit: method.maxDiscontinuities)
         inner.tstops += points.map(\.t)
     }
     let f = problem.f
@@ -213,7 +224,8 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
     var odeProblem = ODEProblem(DelayedRHS(problem.f, history: history), u0: problem.u0, tspan: problem.tspan, p: problem.p)
     var tracker: DependentLagTracker?
     if method.trackDiscontinuities && !problem.dependentLags.isEmpty {
-        let known = [(t: t0, order: startOrder)] + points.map { (t: $0.t, order: startOrder + $0.level) }
+        let known = [(t: t0, order: startOrder)]
+            + points.map { (t: $0.t, order: problem.neutral ? startOrder : startOrder + $0.level) }
         let watcher = DependentLagTracker(
             lags: problem.dependentLags, points: known, maxOrder: order, tolerance: history.boundaryTolerance)
         odeProblem.callbacks = watcher.callbacks(D.Scalar.self)
@@ -225,6 +237,7 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
             ? nil
             : (method.fixedPointTolerance, method.maxFixedPointIterations,
                !method.stageCoupling ? .infinity : problem.dependentLags.isEmpty ? (lags.min() ?? .infinity) : 0))
+    if problem.neutral { driver.restartPoints = points.map(\.t) }
     do {
         return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
     } catch {
