@@ -109,3 +109,37 @@ func smallLagError(_ sol: ODESolution<Double>, reltol: Double, abstol: Double) t
     }
 }
 
+
+/// A stiff delayed term on steps far longer than the lag: u' = −1000·(u(t − τ) − cos t),
+/// τ = 1e-4, φ = 0 (1000·τ = 0.1: stable), on [0, 2]. After the first milliseconds u follows
+/// cos t: the delayed term is the stiff one and ∂f/∂u(t) = 0. Reference: MethodOfSteps(Vern9(),
+/// constrained: true) at 1e-12 (every step within the lag, no iteration, 20,000+ steps).
+/// Measured (reltol 1e-6, abstol 1e-9; steps, rejected, f, error in tolerances):
+/// KenCarp4 1,313, 483, 45,634, 0.009 (without the stage coupling 1,403, 463, 56,209, 0.031);
+/// Rodas5P 1,500, 3, 25,571, 0.092 (without 915, 134, 33,014, 0.004). The mean step, ~1.5e-3,
+/// is 15 lags but stays where h·1000 ≈ 1: the fixed-point iteration still limits a stiff delayed
+/// term, and the coupling does not lift that limit (RADAR5's Newton iteration on the collocation
+/// polynomial would; not done).
+@Suite struct StiffDelayedTermTests {
+    static func problem() -> DDEProblem<ClosureDDE<Double>> {
+        DDEProblem(
+            f: { du, u, h, p, t in du[0] = -1000 * (h(p, t - 1e-4, idxs: 0) - Foundation.cos(t)) },
+            u0: [0.0], history: { _, _ in [0.0] }, tspan: (0, 2), constantLags: [1e-4])
+    }
+
+    @Test func stepsLongerThanTheLag() throws {
+        let reference = try solve(
+            Self.problem(), MethodOfSteps(Vern9(), constrained: true), reltol: 1e-12, abstol: 1e-12, maxiters: 1_000_000)
+        #expect(reference.retcode == .success)
+        let times = [0.5, 1.0, 1.5, 2.0]
+        let exact = try times.map { try reference($0)[0] }
+        func check<A: MethodOfStepsAlgorithm>(_ m: A) throws {
+            let sol = try solve(Self.problem(), MethodOfSteps(m), reltol: 1e-6, abstol: 1e-9, maxiters: 1_000_000)
+            let err = try zip(times, exact).map { abs(try sol($0)[0] - $1) / (1e-6 * abs($1) + 1e-9) }.max()!
+            #expect(sol.retcode == .success && err < 10, "\(m.name): \(err) tolerances")
+            #expect(sol.stats.naccept * 10 < reference.stats.naccept, "\(m.name): \(sol.stats.naccept) steps vs \(reference.stats.naccept)")
+        }
+        try check(KenCarp4())
+        try check(Rodas5P())
+    }
+}
