@@ -90,7 +90,7 @@ let package = Package(
         // The umbrella: re-exports the pure-Swift library modules, and holds the default
         // `solve(prob)` (DESIGN.md, "The one path"). No C shim, no SUNDIALS, no test problems.
         .target(
-            name: "DiffEq", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "Sensitivity"]),
+            name: "DiffEq", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "AutoDiff", "ExplicitRK", "StiffSolvers", "Sensitivity", "DelayDE"]),
 
         // MARK: Reproducibility scripts and benchmarks (public API only).
         .target(name: "NotebookSupport", dependencies: ["DiffEq"], path: "Notebooks-as-scripts/Support"),

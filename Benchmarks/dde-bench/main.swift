@@ -7,7 +7,10 @@
 //    history costs (copying each step's polynomial, reading it back).
 // 2. Work-precision of MethodOfSteps over explicit and stiff methods on u' = −u(t − 1), φ = 1
 //    (exact piecewise-polynomial solution, Paul 1994 eq. 1.1.1): largest error at t = 1…10 against
-//    time per solve.
+//    time per solve; 3. the same on Mackey-Glass (DDETST A1, t ∈ [0, 500]) against the tests'
+//    reference; 4. JiTCDDE on both (Benchmarks/peers/dde_jitcdde.py) when .venv-peers/ has it,
+//    skipped otherwise, and the time ratio; 5. steps longer than the lag (fixed-point iteration)
+//    against steps capped at it on u' = −u(t − 0.01): steps, rejections, f evaluations.
 //
 // --malloc-check TOL: one Hutchinson solve at reltol = abstol = TOL, then exit, printing nothing
 // unless --show-steps. Run under the malloc counter at two tolerances:
@@ -32,7 +35,18 @@
 //   the steps, the amortised growth of the history's and the solution's arrays.
 // - Work-precision on u' = −u(t − 1) (error at t = 1...10): see the table this prints; Vern7/Vern9
 //   reach 3e-13 in 19-25 steps, Tsit5 9e-11 in 91, Rodas5P 5e-11 in 146, KenCarp4 5e-10 in 284.
-//   No Python DDE solver is run here (JiTCDDE was used offline for the Mackey-Glass reference).
+// Closing note, fixed-point iteration and peer (ddefp branch; release build, load 10-17 while
+// measuring, so times are noise and the counts are the figure):
+// - Hutchinson unchanged by the fixed-point wrapper: 64 steps, 386 f at 1e-6 (its steps stay
+//   below τ = 1). Allocations (malloc-count, whole process) 784, 800, 814, 827 at 31, 64, 138,
+//   328 steps: still none per step, 10 more per solve than before (the wrapper's buffers).
+// - u' = −u(t − 0.01) on [0, 10], reltol 1e-8, abstol 1e-12 (section 5): Tsit5 76 steps,
+//   1,256 f with the iteration against 1,000 steps, 6,002 f capped at τ; Vern7 32 / 1,143 f
+//   against 1,000 / 16,001; Rodas5P 119 / 1,996 against 1,000 / 10,001; no rejections.
+// - JiTCDDE 1.8.3 (section 4; time per solve, ours/JiTCDDE, noisy): u' = −u(t − 1) at 1e-6
+//   187 vs 264 µs (0.71), 1e-8 182 vs 582 µs (0.31); Mackey-Glass at 1e-6 772 µs vs 11.5 ms
+//   (0.067), 1e-8 1.5 vs 21.3 ms (0.073), at similar errors (table). JiTCDDE's time includes
+//   its Python loop over the ten output times; its C compilation is outside the timing.
 import DelayDE
 import DiffEq
 import Foundation
@@ -129,6 +143,108 @@ try workPrecision(Rosenbrock23(), tolerances: [1e-4, 1e-6])
 try workPrecision(Rodas5P(), tolerances: tols)
 try workPrecision(KenCarp4(), tolerances: tols)
 
+// 3. Work-precision on Mackey-Glass (DDETST A1), against the reference the tests commit.
+let mackeyReference: [Double] = [
+    5.1220304575546460e-01, 8.2818774781057347e-01, 1.0328172042647590e+00, 1.2627331651569047e+00,
+    1.0072183547168414e+00, 5.4388363752501157e-01, 8.1284582132974237e-01, 1.0338060918693914e+00,
+    1.2638264848737757e+00, 1.0104431117001342e+00,
+]
+let mackey = DDEProblem(
+    f: { du, u, h, p, t in
+        let d = h(p, t - 14, idxs: 0)
+        du[0] = 0.2 * d / (1 + pow(d, 10)) - 0.1 * u[0]
+    }, u0: [0.5], history: { _, _ in [0.5] }, tspan: (0, 500), constantLags: [14])
+var mackeyPoints: [Point] = []
+func mackeyPrecision(_ method: some MethodOfStepsAlgorithm, tolerances: [Double]) throws {
+    for tol in tolerances {
+        let sol = try solve(mackey, MethodOfSteps(method), reltol: tol, abstol: .scalar(tol))
+        var err = 0.0
+        for k in 1...10 { err = max(err, abs(try sol(Double(50 * k))[0] - mackeyReference[k - 1])) }
+        let time = try timePerCall(samples: 3) { blackHole(try solve(mackey, MethodOfSteps(method), reltol: tol, abstol: .scalar(tol))) }
+        mackeyPoints.append(Point(method: method.name, tolerance: tol, error: err, seconds: time, steps: sol.stats.naccept))
+        print("  \(pad(method.name, 14)) tol \(pad(sig(tol, 1), 7)) error \(pad(sig(err, 3), 10)) \(pad(sig(time * 1e6), 9)) µs  \(sol.stats.naccept) steps")
+    }
+}
+print("work-precision, Mackey-Glass (A1) on [0, 500]:")
+try mackeyPrecision(BS3(), tolerances: [1e-4, 1e-6, 1e-8])
+try mackeyPrecision(Tsit5(), tolerances: tols)
+try mackeyPrecision(Vern9(), tolerances: tols)
+try mackeyPrecision(Rodas5P(), tolerances: tols)
+
+// 4. The peer: JiTCDDE on the same two problems (Benchmarks/peers/dde_jitcdde.py), when
+// .venv-peers/ has it (scripts/install-peers.sh); ratio = ours (Tsit5, same tolerance) / JiTCDDE.
+struct PeerPoint: Encodable {
+    let problem: String
+    let tolerance: Double
+    let peerSeconds: Double
+    let peerError: Double
+    let oursSeconds: Double
+    let oursError: Double
+}
+var peerPoints: [PeerPoint] = []
+let venv = URL(fileURLWithPath: ".venv-peers/bin/python")
+func peer(_ arguments: [String]) -> [String: Any]? {
+    let process = Process()
+    process.executableURL = venv
+    process.arguments = ["Benchmarks/peers/dde_jitcdde.py"] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last else { return nil }
+    return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+}
+if FileManager.default.isExecutableFile(atPath: venv.path) {
+    print("peer: JiTCDDE (Bogacki-Shampine 3(2), compiled C right-hand side), ratio = ours MethodOfSteps(Tsit5()) / JiTCDDE:")
+    for (name, tol) in [("unitlag", 1e-6), ("unitlag", 1e-8), ("mackey", 1e-6), ("mackey", 1e-8)] {
+        guard let r = peer([name, "\(tol)"]), let seconds = r["seconds"] as? Double, let error = r["error"] as? Double else {
+            print("  \(name) \(tol): JiTCDDE not available (import or C compilation failed)")
+            continue
+        }
+        let ours = (name == "unitlag" ? points : mackeyPoints).first { $0.method == "Tsit5" && $0.tolerance == tol }
+        let oursSeconds = ours?.seconds ?? .nan
+        print("  \(pad(name, 8)) tol \(pad(sig(tol, 1), 6)) JiTCDDE \(pad(sig(seconds * 1e6), 9)) µs error \(pad(sig(error, 3), 9)); "
+            + "ours \(pad(sig(oursSeconds * 1e6), 9)) µs error \(pad(sig(ours?.error ?? .nan, 3), 9)); ratio \(sig(oursSeconds / seconds, 3))")
+        peerPoints.append(PeerPoint(problem: name, tolerance: tol, peerSeconds: seconds, peerError: error, oursSeconds: oursSeconds, oursError: ours?.error ?? .nan))
+    }
+} else {
+    print("peer: skipped (.venv-peers/ with jitcdde not found; scripts/install-peers.sh creates it)")
+}
+
+// 5. Steps longer than the lag: u' = -u(t - 0.01) on [0, 10] (exact values in
+// Tests/DelayDETests/FixedPointTests.swift), unconstrained (fixed-point iteration) against steps
+// capped at the lag (`constrained: true`), reltol 1e-8, abstol 1e-12.
+struct FixedPointPoint: Encodable {
+    let method: String
+    let constrained: Bool
+    let steps: Int
+    let rejected: Int
+    let evaluations: Int
+    let seconds: Double
+}
+var fixedPointPoints: [FixedPointPoint] = []
+let smallLag = DDEProblem(
+    f: { du, u, h, p, t in du[0] = -h(p, t - 0.01, idxs: 0) }, u0: [1.0], history: { _, _ in [1.0] }, tspan: (0, 10),
+    constantLags: [0.01])
+func fixedPointEffect(_ method: some MethodOfStepsAlgorithm) throws {
+    for constrained in [false, true] {
+        let alg = MethodOfSteps(method, constrained: constrained)
+        let sol = try solve(smallLag, alg, reltol: 1e-8, abstol: 1e-12)
+        let time = try timePerCall(samples: 3) { blackHole(try solve(smallLag, alg, reltol: 1e-8, abstol: 1e-12)) }
+        fixedPointPoints.append(
+            FixedPointPoint(method: method.name, constrained: constrained, steps: sol.stats.naccept, rejected: sol.stats.nreject,
+                evaluations: sol.stats.nf, seconds: time))
+        print("  \(pad(method.name, 9)) \(constrained ? "capped at τ " : "fixed point ") \(pad("\(sol.stats.naccept)", 6)) steps "
+            + "\(pad("\(sol.stats.nreject)", 4)) rejected \(pad("\(sol.stats.nf)", 7)) f  \(pad(sig(time * 1e6), 9)) µs")
+    }
+}
+print("steps longer than the lag, u' = -u(t - 0.01) on [0, 10], reltol 1e-8:")
+try fixedPointEffect(Tsit5())
+try fixedPointEffect(Vern7())
+try fixedPointEffect(Rodas5P())
+
 struct Report: Encodable {
     let timingNote: String
     let hutchinsonMicrosecondsPerSolve: Double
@@ -137,12 +253,16 @@ struct Report: Encodable {
     let logisticSteps: Int
     let ratioPerStep: Double
     let workPrecision: [Point]
+    let mackeyGlassWorkPrecision: [Point]
+    let jitcdde: [PeerPoint]
+    let fixedPoint: [FixedPointPoint]
 }
 try out.writeJSON(
     Report(
         timingNote: "wall clock; on a shared machine with other builds running these are noise, not a benchmark",
         hutchinsonMicrosecondsPerSolve: ddeTime * 1e6, hutchinsonSteps: ddeSol.stats.naccept,
         logisticMicrosecondsPerSolve: odeTime * 1e6, logisticSteps: odeSol.stats.naccept,
-        ratioPerStep: ddePerStep / odePerStep, workPrecision: points),
+        ratioPerStep: ddePerStep / odePerStep, workPrecision: points, mackeyGlassWorkPrecision: mackeyPoints,
+        jitcdde: peerPoints, fixedPoint: fixedPointPoints),
     to: "dde-bench.json")
 print("wrote \(out.folder.path)/dde-bench.json")

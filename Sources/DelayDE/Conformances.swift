@@ -3,7 +3,7 @@ import ExplicitRK
 import StiffSolvers
 
 // Which native methods the method of steps wraps: those with a dense output of their own. Each
-// family builds its integrator with its public `makeIntegrator`; the driver steps it.
+// family builds its stepper; the driver wraps it (fixed-point iteration) and steps it.
 
 extension MethodOfStepsAlgorithm where Self: ExplicitRKAlgorithm {
     public var methodOrder: Int { tableau.order }
@@ -12,8 +12,9 @@ extension MethodOfStepsAlgorithm where Self: ExplicitRKAlgorithm {
     public func runMethodOfSteps<D: DDEFunction>(
         _ problem: ODEProblem<DelayedRHS<D>>, options: SolveOptions, driver: inout MethodOfStepsDriver<D>
     ) throws(DiffEqError) -> ODESolution<D.Scalar> {
-        var integrator = try makeIntegrator(problem, options: options)
-        return driver.run(&integrator)
+        let stepper = ExplicitRKStepper<DelayedRHS<D>>(
+            tableau: tableau, count: problem.resolvedInitialState().count, estimatingError: options.adaptive)
+        return try driver.run(problem, stepper: stepper, options: options)
     }
 }
 
@@ -24,8 +25,7 @@ extension MethodOfStepsAlgorithm where Self: RosenbrockAlgorithm {
     public func runMethodOfSteps<D: DDEFunction>(
         _ problem: ODEProblem<DelayedRHS<D>>, options: SolveOptions, driver: inout MethodOfStepsDriver<D>
     ) throws(DiffEqError) -> ODESolution<D.Scalar> {
-        var integrator = try makeIntegrator(problem, options: options)
-        return driver.run(&integrator)
+        try driver.run(problem, stepper: makeStepper(problem, options: options), options: options)
     }
 }
 
@@ -36,8 +36,10 @@ extension MethodOfStepsAlgorithm where Self: SDIRKAlgorithm {
     public func runMethodOfSteps<D: DDEFunction>(
         _ problem: ODEProblem<DelayedRHS<D>>, options: SolveOptions, driver: inout MethodOfStepsDriver<D>
     ) throws(DiffEqError) -> ODESolution<D.Scalar> {
-        var integrator = try makeIntegrator(problem, options: options)
-        return driver.run(&integrator)
+        // The SDIRK stepper's initialiser is internal to StiffSolvers: take it from an integrator.
+        // Its Newton iterations take the delayed block into their Jacobian (`jacobianCoupling`).
+        driver.history.jacobianCoupling = true
+        return try driver.run(problem, stepper: makeIntegrator(problem, options: options).method, options: options)
     }
 }
 

@@ -131,6 +131,12 @@ public struct DDEProblem<F: DDEFunction> {
     /// with respect to the lag).
     public var constantLagParameters: [Int]
     public var dependentLags: [DependentLag]
+    /// A neutral equation (`f` reads `h.derivative`): a jump in `u'` then recurs at every
+    /// propagated point instead of moving to a higher derivative (Bellen & Zennaro 2003, §2.2),
+    /// so discontinuity tracking steps onto all of them up to `t1` (at most
+    /// `maxDiscontinuities`), not only the first levels. Default `false`, as DelayDiffEq's
+    /// `neutral` keyword.
+    public var neutral = false
     public init(
         _ f: F, u0: [Scalar], tspan: (Double, Double), p: [Scalar] = [], constantLags: [Double] = [],
         constantLagParameters: [Int] = [], dependentLags: [DependentLag] = []

@@ -21,6 +21,7 @@ public struct DelayedRHS<D: DDEFunction>: ODEFunction {
     @inlinable
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
         history.stageTime = t.primal
+        if history.couplingStep > 0 { history.setStageState(u) }
         dde(&du, u, history, p, t)
     }
 }

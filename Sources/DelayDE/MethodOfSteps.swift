@@ -13,12 +13,17 @@ import DiffEqCore
 ///   derivative above the method's order are passed to the integrator as `tstops`, so no step
 ///   straddles one and the method keeps its order (`MethodOfStepsTests` measures the order with
 ///   tracking on and off).
-/// - **Steps longer than the smallest lag** are not taken: `dtmax` is capped at the smallest
-///   constant lag, so every delayed time of a stage lies in a step already accepted. (DelayDiffEq.jl
-///   instead iterates a fixed point on the current step's interpolant; that needs the step to be
-///   redone inside the integrator loop, which this wrapper does not change.) A state-dependent or
-///   vanishing lag shorter than the step reads the last step's polynomial extrapolated (the
-///   zeroth iterate of that fixed point), which costs order only where the lag is that short.
+/// - **Steps longer than the smallest lag** (`constrained: false`, the default) are taken by
+///   fixed-point iteration on the step's own interpolant (`FixedPointStepper`, Bellen & Zennaro
+///   §4.2, §5.2): a step whose stages read past the accepted history is repeated with the
+///   history extended by the previous iterate's interpolant until the end state settles in the
+///   error norm (`fixedPointTolerance` κ, at most `maxFixedPointIterations` iterates); a step
+///   that does not converge is rejected and cut, and a solve whose steps cannot be cut enough
+///   (`dtmin`) ends with ``ReturnCode/convergenceFailure``. This serves small constant lags on
+///   long spans (the step follows the solution, not the lag) and vanishing or state-dependent
+///   lags shorter than the step. `constrained: true` caps `dtmax` at the smallest constant lag
+///   instead and iterates nothing (a lag shorter than the step then reads the last step's
+///   polynomial extrapolated).
 /// - **State-dependent lags** bound no step; where `t − τ(u(t), p, t)` crosses a known
 ///   discontinuity, a continuous callback on the dense output locates the point and the step is
 ///   cut there (`DependentLagTracker`), up to the method's order.
@@ -37,11 +42,29 @@ public struct MethodOfSteps<A: MethodOfStepsAlgorithm>: Sendable {
     /// The most propagated points passed as stops (many lags multiply them); past it the solve
     /// is refused with ``DDEError/solve(_:)`` (``DiffEqError/invalidStepOption(_:)``).
     public var maxDiscontinuities: Int
+    /// Keep every step within the smallest constant lag (no fixed-point iteration), as
+    /// DelayDiffEq's `constrained = true`; default `false`.
+    public var constrained: Bool
+    /// κ of the fixed-point iteration's stopping rule `η·Δ ≤ κ`, `Δ` in the error norm of the
+    /// solve (default 1/100, the `κ` of DelayDiffEq's `NLFunctional`).
+    public var fixedPointTolerance: Double
+    /// The most iterates of a step before it is rejected and cut (default 10, as DelayDiffEq's
+    /// `NLFunctional`).
+    public var maxFixedPointIterations: Int
+    /// The stage coupling of the values read inside a long step (`DDEHistory.couplingStep`); off
+    /// only to measure what it does.
+    @usableFromInline var stageCoupling = true
 
-    public init(_ algorithm: A, trackDiscontinuities: Bool = true, maxDiscontinuities: Int = 100_000) {
+    public init(
+        _ algorithm: A, trackDiscontinuities: Bool = true, maxDiscontinuities: Int = 100_000,
+        constrained: Bool = false, fixedPointTolerance: Double = 0.01, maxFixedPointIterations: Int = 10
+    ) {
         self.algorithm = algorithm
         self.trackDiscontinuities = trackDiscontinuities
         self.maxDiscontinuities = maxDiscontinuities
+        self.constrained = constrained
+        self.fixedPointTolerance = fixedPointTolerance
+        self.maxFixedPointIterations = maxFixedPointIterations
     }
 
     public var name: String { "MethodOfSteps(\(algorithm.name))" }
@@ -66,11 +89,38 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
     @usableFromInline let history: DDEHistory<D.Scalar>
     @usableFromInline let tracker: DependentLagTracker?
     @usableFromInline let plainP: [Double]
+    /// `nil` when constrained (no fixed-point iteration); else `(κ, maxIterations, shortest
+    /// lag)` (see `FixedPointStepper`).
+    @usableFromInline let fixedPoint: (kappa: Double, maxIterations: Int, shortestLag: Double)?
+    /// Points where `f` itself jumps (a neutral equation's propagated points), sorted: the method
+    /// restarts there, so that an FSAL method does not start the next step from the left limit.
+    @usableFromInline var restartPoints: [Double] = []
+    @usableFromInline var nextRestart = 0
 
-    @usableFromInline init(history: DDEHistory<D.Scalar>, tracker: DependentLagTracker?, p: [Double]) {
+    @usableFromInline init(
+        history: DDEHistory<D.Scalar>, tracker: DependentLagTracker?, p: [Double],
+        fixedPoint: (kappa: Double, maxIterations: Int, shortestLag: Double)?
+    ) {
         self.history = history
         self.tracker = tracker
         self.plainP = p
+        self.fixedPoint = fixedPoint
+    }
+
+    /// Steps `stepper` for `problem`: wrapped in the fixed-point iteration unless constrained.
+    @inlinable
+    public mutating func run<S: ODEStepper>(
+        _ problem: ODEProblem<DelayedRHS<D>>, stepper: S, options: SolveOptions
+    ) throws(DiffEqError) -> ODESolution<D.Scalar> where S.Function == DelayedRHS<D> {
+        if let (kappa, maxIterations, shortestLag) = fixedPoint {
+            let wrapped = FixedPointStepper(
+                stepper, count: problem.resolvedInitialState().count, kappa: kappa, maxIterations: maxIterations,
+                shortestLag: shortestLag)
+            var integrator = try ODEIntegrator(problem, stepper: wrapped, options: options)
+            return run(&integrator)
+        }
+        var integrator = try ODEIntegrator(problem, stepper: stepper, options: options)
+        return run(&integrator)
     }
 
     @inlinable
@@ -79,6 +129,11 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
         if let tracker { _ = tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) }
         while integrator.step() {
             history.append(from: integrator.interpolant)
+            while nextRestart < restartPoints.count && restartPoints[nextRestart] < integrator.t { nextRestart += 1 }
+            if nextRestart < restartPoints.count && restartPoints[nextRestart] == integrator.t {
+                integrator.u = integrator.u
+                nextRestart += 1
+            }
             if let tracker, tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) {
                 // The step was cut at a located discontinuity: restart the method there (an FSAL
                 // method would otherwise start the next step from f at the uncut step's end).
@@ -142,8 +197,14 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
     let (t0, t1) = problem.tspan
     var inner = options
     inner.dense = true
-    if let smallest = lags.min() {
+    if method.constrained, let smallest = lags.min() {
         inner.dtmax = Swift.min(options.dtmax ?? (t1 - t0), smallest)
+    }
+    guard method.fixedPointTolerance > 0, method.fixedPointTolerance.isFinite else {
+        throw .solve(.invalidStepOption("fixedPointTolerance must be positive and finite, got \(method.fixedPointTolerance)"))
+    }
+    guard method.maxFixedPointIterations >= 1 else {
+        throw .solve(.invalidStepOption("maxFixedPointIterations must be at least 1, got \(method.maxFixedPointIterations)"))
     }
     // Order of the jump at t0: 0 when u itself jumps (u0 ≠ φ(t0)), 1 when only u' does.
     var phi = problem.u0
@@ -152,8 +213,10 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
     let order = method.algorithm.methodOrder
     var points: [(t: Double, level: Int)] = []
     if method.trackDiscontinuities && !lags.isEmpty {
+        // Neutral: every level keeps the jump's order, so every point up to t1 matters.
+        let levels = problem.neutral ? Int.max : order + 1 - startOrder
         points = try propagatedDiscontinuityLevels(
-            t0: t0, t1: t1, lags: lags, levels: order + 1 - startOrder, limit: method.maxDiscontinuities)
+            t0: t0, t1: t1, lags: lags, levels: levels, limit: method.maxDiscontinuities)
         inner.tstops += points.map(\.t)
     }
     let f = problem.f
@@ -161,13 +224,20 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
     var odeProblem = ODEProblem(DelayedRHS(problem.f, history: history), u0: problem.u0, tspan: problem.tspan, p: problem.p)
     var tracker: DependentLagTracker?
     if method.trackDiscontinuities && !problem.dependentLags.isEmpty {
-        let known = [(t: t0, order: startOrder)] + points.map { (t: $0.t, order: startOrder + $0.level) }
+        let known = [(t: t0, order: startOrder)]
+            + points.map { (t: $0.t, order: problem.neutral ? startOrder : startOrder + $0.level) }
         let watcher = DependentLagTracker(
             lags: problem.dependentLags, points: known, maxOrder: order, tolerance: history.boundaryTolerance)
         odeProblem.callbacks = watcher.callbacks(D.Scalar.self)
         tracker = watcher
     }
-    var driver = MethodOfStepsDriver<D>(history: history, tracker: tracker, p: problem.p.map(\.primal))
+    var driver = MethodOfStepsDriver<D>(
+        history: history, tracker: tracker, p: problem.p.map(\.primal),
+        fixedPoint: method.constrained
+            ? nil
+            : (method.fixedPointTolerance, method.maxFixedPointIterations,
+               !method.stageCoupling ? .infinity : problem.dependentLags.isEmpty ? (lags.min() ?? .infinity) : 0))
+    if problem.neutral { driver.restartPoints = points.map(\.t) }
     do {
         return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
     } catch {

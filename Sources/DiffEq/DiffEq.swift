@@ -3,6 +3,7 @@
 // SUNDIALS (`import SundialsBridge`, `import SensitivityCVODES`, product `Sundials`) and the
 // test problems (`import ProblemLibrary`) are imported explicitly; the C shims never are.
 @_exported import AutoDiff
+@_exported import DelayDE
 @_exported import DenseLinearAlgebra
 @_exported import DiffEqCore
 @_exported import ExplicitRK
