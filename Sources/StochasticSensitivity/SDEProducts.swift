@@ -96,42 +96,56 @@ func _noiseApplied<S: DiffEqScalar>(_ g: [S], _ dW: [Double], noise: NoiseKind, 
 /// SDE `du = f dt + G dW` is the Stratonovich SDE `du = (f − ½c) dt + G ∘ dW` (Kloeden & Platen
 /// 1992, §4.9). Generic over the scalar, so that a dual `S` differentiates the
 /// correction itself (the adjoint needs `∂c/∂u`, `∂c/∂p`: second derivatives of `g`, by nested
-/// duals). `∂G/∂u` comes from duals with 8 directions per evaluation of `g`.
+/// duals). `∂G/∂u` comes from duals with 8 directions per evaluation of `g`; the buffers are the caller's.
 @inlinable
 func _itoCorrection<M: SDEModel, S: DiffEqScalar>(
-    _ model: M, noise: NoiseKind, u: [S], p: [S], t: S, into c: inout [S]
+    _ model: M, noise: NoiseKind, u: [S], p: [S], t: S, into c: inout [S], _ w: inout _CorrectionWorkspace<S>
 ) {
-    typealias E = Dual<8, S>
     let n = u.count
-    let length = noise.diffusionLength(states: n)
-    var g = [S](repeating: .zero, count: length)
-    model.diffusion(&g, u, p, t)
-    var uE = u.map { E(constant: $0) }
-    let pE = p.map { E(constant: $0) }
-    var gE = [E](repeating: .zero, count: length)
+    model.diffusion(&w.g, u, p, t)
+    for i in 0..<n { w.u[i] = Dual(constant: u[i]) }
+    for k in p.indices { w.p[k] = Dual(constant: p[k]) }
+    let tE = Dual<8, S>(constant: t)
     for i in 0..<n { c[i] = .zero }
     var offset = 0
     while offset < n {
         let width = Swift.min(8, n - offset)
-        for j in 0..<width { uE[offset + j].partials[j] = S(1.0) }
-        model.diffusion(&gE, uE, pE, E(constant: t))
+        for j in 0..<width { w.u[offset + j].partials[j] = S(1.0) }
+        model.diffusion(&w.gE, w.u, w.p, tE)
         for j in 0..<width {
             let k = offset + j
-            // ∂G_ij/∂u_k is gE[i + j' n].partials[j]; G_kj' is g[k + j' n].
+            // ∂G_ij/∂u_k is gE[i + col·n].partials[j]; G_k,col is g[k + col·n].
             switch noise {
             case .additive: break
             case .diagonal:
-                c[k] += gE[k].partials[j] * g[k]
+                c[k] += w.gE[k].partials[j] * w.g[k]
             case .scalar:
-                for i in 0..<n { c[i] += gE[i].partials[j] * g[k] }
+                for i in 0..<n { c[i] += w.gE[i].partials[j] * w.g[k] }
             case .general(let m):
                 for col in 0..<m {
-                    for i in 0..<n { c[i] += gE[i + col * n].partials[j] * g[k + col * n] }
+                    for i in 0..<n { c[i] += w.gE[i + col * n].partials[j] * w.g[k + col * n] }
                 }
             }
-            uE[k].partials[j] = .zero
+            w.u[k].partials[j] = .zero
         }
         offset += width
+    }
+}
+
+/// The buffers of ``_itoCorrection(_:noise:u:p:t:into:_:)`` at one scalar, made once per gradient.
+@usableFromInline
+struct _CorrectionWorkspace<S: DiffEqScalar> {
+    @usableFromInline var g: [S]
+    @usableFromInline var u: [Dual<8, S>]
+    @usableFromInline var p: [Dual<8, S>]
+    @usableFromInline var gE: [Dual<8, S>]
+
+    @inlinable
+    init(states n: Int, parameters np: Int, diffusionLength: Int) {
+        g = [S](repeating: .zero, count: diffusionLength)
+        u = [Dual<8, S>](repeating: .zero, count: n)
+        p = [Dual<8, S>](repeating: .zero, count: np)
+        gE = [Dual<8, S>](repeating: .zero, count: diffusionLength)
     }
 }
 
@@ -167,6 +181,7 @@ final class _SDEProducts<M: SDEModel> {
     @usableFromInline var cotangent: [Double]
     @usableFromInline var du: [Double]
     @usableFromInline var dp: [Double]
+    @usableFromInline var correction: _CorrectionWorkspace<D>
     /// Products evaluated (one per call of ``step(u:p:t:h:dW:a:phi:vu:vp:)``).
     @usableFromInline var count = 0
 
@@ -192,6 +207,7 @@ final class _SDEProducts<M: SDEModel> {
         cotangent = g
         du = f
         dp = [Double](repeating: 0, count: p.count)
+        correction = _CorrectionWorkspace(states: corrected ? n : 0, parameters: corrected ? p.count : 0, diffusionLength: corrected ? length : 0)
     }
 
     /// Writes `φ = b h + G ΔW` into `phi`, `aᵀ∂φ/∂u` into `vu`, `aᵀ∂φ/∂p` into `vp`.
@@ -237,7 +253,7 @@ final class _SDEProducts<M: SDEModel> {
             model.drift(&fD, uD, pD, tD)
             model.diffusion(&gD, uD, pD, tD)
             _noiseApplied(gD, dW, noise: noise, states: n, into: &gwD)
-            if corrected { _itoCorrection(model, noise: noise, u: uD, p: pD, t: tD, into: &cD) }
+            if corrected { _itoCorrection(model, noise: noise, u: uD, p: pD, t: tD, into: &cD, &correction) }
             for i in 0..<n {
                 var y = fD[i].scaled(by: h) + gwD[i]
                 if corrected { y = y - cD[i].scaled(by: 0.5 * h) }

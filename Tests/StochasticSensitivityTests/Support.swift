@@ -40,3 +40,30 @@ func relativeError(_ a: [Double], _ b: [Double]) -> Double {
     }
     return num / den
 }
+
+/// Two states, one Wiener process whose coefficients cross-couple the states (`g₀` depends on
+/// `u₁`), `p = [a, b, σ₁, σ₂]`: the Itô correction's off-diagonal terms `Σ_k ∂g_i/∂u_k g_k`.
+struct CrossCoupledScalarNoise: SDEModel, Sendable {
+    func drift<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = u[1] - p[0] * u[0]
+        du[1] = -p[1] * u[1] * u[0]
+    }
+    func diffusion<S: DiffEqScalar>(_ g: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        g[0] = p[2] * u[1]
+        g[1] = p[3] * u[0] * u[1]
+    }
+}
+
+/// Two states, two Wiener processes, a full noise-rate matrix (column-major), `p = [a, σ₁, σ₂, σ₃]`.
+struct GeneralNoiseModel: SDEModel, Sendable {
+    func drift<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = -p[0] * u[0] + u[1]
+        du[1] = -u[1]
+    }
+    func diffusion<S: DiffEqScalar>(_ g: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        g[0] = p[1] * u[0]
+        g[1] = p[3]
+        g[2] = p[2]
+        g[3] = p[1] * u[1]
+    }
+}
