@@ -14,6 +14,10 @@ public import StochasticSensitivity
 /// `p = [θ; φ]`: an SDE model (generic evaluation, so duals flow through for pathwise forward
 /// mode) with the networks' own pullbacks as its products (``SDEModelWithVJP``), which
 /// ``SDEBacksolveAdjoint`` uses instead of dual numbers.
+///
+/// Performance: the products copy `θ` and `φ` into the workspace and allocate nothing; the
+/// generic evaluation (the forward solve) slices `p` into a new array per call, since
+/// ``NetworkRHS/rhs(_:_:_:_:)`` takes the chain's parameters as an array of their own.
 public struct NetworkSDE: SDEModelWithVJP, Sendable {
     public let driftNetwork: NetworkRHS<Double>
     public let diffusionNetwork: NetworkRHS<Double>

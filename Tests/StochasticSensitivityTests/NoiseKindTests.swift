@@ -55,3 +55,43 @@ import Testing
         }
     }
 }
+
+/// A drift that turns NaN once the state passes a threshold.
+struct BlowsUp: SDEModel, Sendable {
+    func drift<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = u[0].primal > 2 ? S(Double.nan) : p[0] * u[0]
+    }
+    func diffusion<S: DiffEqScalar>(_ g: inout [S], _ u: [S], _ p: [S], _ t: S) { g[0] = p[1] * u[0] }
+}
+
+@Suite struct SDEGradientInputTests {
+    /// `wrt: .parameters` gives the same dL/dp and an empty dL/du0, for both methods.
+    @Test func parametersOnly() throws {
+        let prob = SDEProblem(model: GBMModel(), u0: [0.5], tspan: (0, 1), p: [1.01, 0.87])
+        let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 2, tolerance: 0x1p-10)
+        let options = SolveOptions(saveat: .every(0.25), dt: 0x1p-6, adaptive: false)
+        for sensealg in [SDEBacksolveAdjoint() as any SDESensitivityAlgorithm, SDEForwardDiffSensitivity()] {
+            func run(_ inputs: GradientInputs) throws -> SensitivityResult {
+                try gradient(of: SquaresLoss(), prob, algorithm: EulerHeun(), noise: tree, options: options, sensealg: sensealg, wrt: inputs)
+            }
+            let all = try run(.parametersAndInitialState), only = try run(.parameters)
+            #expect(only.du0.isEmpty && all.du0.count == 1)
+            #expect(only.dp == all.dp && only.loss == all.loss)
+        }
+    }
+
+    /// NaN from the drift ends the forward solve, and the gradient throws `solveFailed`.
+    @Test func nanFromTheModelIsATypedError() throws {
+        let prob = SDEProblem(model: BlowsUp(), u0: [1], tspan: (0, 1), p: [3, 0.1])
+        let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 2, tolerance: 0x1p-10)
+        let options = SolveOptions(dt: 0x1p-6, adaptive: false)
+        for sensealg in [SDEBacksolveAdjoint() as any SDESensitivityAlgorithm, SDEForwardDiffSensitivity()] {
+            #expect {
+                try gradient(of: SquaresLoss(), prob, algorithm: EulerHeun(), noise: tree, options: options, sensealg: sensealg)
+            } throws: { error in
+                if case SensitivityError.solveFailed = error { return true }
+                return false
+            }
+        }
+    }
+}
