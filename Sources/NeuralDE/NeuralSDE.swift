@@ -157,11 +157,14 @@ public struct NeuralSDE<Algorithm: SDEAlgorithm, Method: SDESensitivityAlgorithm
             + model.diffusionNetwork.chain.initialParameters(seed: seed &+ 1)
     }
 
+    /// The leaf width of the Brownian trees: 1/64 of the step.
+    @inlinable public var treeTolerance: Double { (options.dt ?? 1) / 64 }
+
     /// The Brownian path of `seed` on the span.
     public func brownianTree(seed: UInt64) throws(NeuralDEError) -> VirtualBrownianTree {
         do {
             return try VirtualBrownianTree(
-                t0: tspan.0, t1: tspan.1, dimension: model.stateCount, seed: seed, tolerance: (options.dt ?? 1) / 64,
+                t0: tspan.0, t1: tspan.1, dimension: model.stateCount, seed: seed, tolerance: treeTolerance,
                 auxiliary: algorithm.scheme.needsAuxiliaryIncrement)
         } catch {
             throw .invalidInput(.unsupported("Brownian tree: \(error)"))
@@ -215,21 +218,14 @@ public struct NeuralSDE<Algorithm: SDEAlgorithm, Method: SDESensitivityAlgorithm
         of loss: some PointLoss, u0: [Double], parameters p: [Double], seeds: [UInt64]
     ) throws(NeuralDEError) -> SensitivityResult {
         guard !seeds.isEmpty else { throw .wrongLength(what: "seeds", expected: 1, got: 0) }
-        var mean = try gradient(of: loss, u0: u0, parameters: p, seed: seeds[0])
-        for seed in seeds.dropFirst() {
-            let r = try gradient(of: loss, u0: u0, parameters: p, seed: seed)
-            mean.loss += r.loss
-            for k in mean.dp.indices { mean.dp[k] += r.dp[k] }
-            for k in mean.du0.indices { mean.du0[k] += r.du0[k] }
-            mean.stats.forwardSteps += r.stats.forwardSteps
-            mean.stats.backwardSteps += r.stats.backwardSteps
-            mean.stats.vjps += r.stats.vjps
+        let prob = try problem(u0, p)
+        do {
+            return try StochasticSensitivity.meanGradient(
+                of: loss, prob, algorithm: algorithm, seeds: seeds, treeTolerance: treeTolerance, options: options,
+                sensealg: sensealg)
+        } catch {
+            throw .sensitivity(error)
         }
-        let scale = 1 / Double(seeds.count)
-        mean.loss *= scale
-        for k in mean.dp.indices { mean.dp[k] *= scale }
-        for k in mean.du0.indices { mean.du0[k] *= scale }
-        return mean
     }
 }
 

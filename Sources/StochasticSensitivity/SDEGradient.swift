@@ -139,3 +139,51 @@ func _observingSDESolve<F: SDEFunction, A: SDEAlgorithm>(
     }
     return sol
 }
+
+/// The mean loss over the Brownian paths of `seeds` and its gradient: the Monte Carlo estimate
+/// of `∇E[L]` (each path's pathwise gradient, averaged), for the fits to an ensemble mean.
+///
+/// Path `s` is `VirtualBrownianTree(t0:t1:dimension:seed: s, tolerance:)` on the problem's span
+/// (with the auxiliary process when the method needs it). The gradients are summed in the order
+/// of `seeds`, one path at a time, so the same seeds give the same bits and the memory is one
+/// path's. The statistics add up the paths' work.
+@inlinable
+public func meanGradient<M: SDEModel, L: PointLoss, A: SDEAlgorithm, S: SDESensitivityAlgorithm>(
+    of loss: L, _ problem: SDEProblem<GenericSDE<M, Double>>, algorithm: A, seeds: [UInt64], treeTolerance: Double,
+    options: SolveOptions, sensealg: S, wrt inputs: GradientInputs = .parametersAndInitialState
+) throws(SensitivityError) -> SensitivityResult {
+    guard !seeds.isEmpty else { throw .invalidInput(.unsupported("meanGradient needs at least one seed")) }
+    var mean: SensitivityResult? = nil
+    for seed in seeds {
+        let tree: VirtualBrownianTree
+        do {
+            tree = try VirtualBrownianTree(
+                t0: problem.tspan.0, t1: problem.tspan.1, dimension: problem.wienerCount, seed: seed,
+                tolerance: treeTolerance, auxiliary: algorithm.scheme.needsAuxiliaryIncrement)
+        } catch {
+            throw .invalidInput(.unsupported("Brownian tree: \(error)"))
+        }
+        let r = try gradient(of: loss, problem, algorithm: algorithm, noise: tree, options: options, sensealg: sensealg, wrt: inputs)
+        guard var m = mean else {
+            mean = r
+            continue
+        }
+        m.loss += r.loss
+        for k in m.dp.indices { m.dp[k] += r.dp[k] }
+        for k in m.du0.indices { m.du0[k] += r.du0[k] }
+        m.stats.forwardEvaluations += r.stats.forwardEvaluations
+        m.stats.backwardEvaluations += r.stats.backwardEvaluations
+        m.stats.vjps += r.stats.vjps
+        m.stats.forwardSteps += r.stats.forwardSteps
+        m.stats.backwardSteps += r.stats.backwardSteps
+        m.stats.checkpoints += r.stats.checkpoints
+        mean = m
+    }
+    guard var m = mean else { throw .invalidInput(.unsupported("meanGradient needs at least one seed")) }
+    let scale = 1 / Double(seeds.count)
+    m.loss *= scale
+    for k in m.dp.indices { m.dp[k] *= scale }
+    for k in m.du0.indices { m.du0[k] *= scale }
+    m.reconstructedInitialState = nil
+    return m
+}
