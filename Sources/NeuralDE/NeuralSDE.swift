@@ -16,8 +16,7 @@ public import StochasticSensitivity
 /// ``SDEBacksolveAdjoint`` uses instead of dual numbers.
 ///
 /// Performance: the products copy `θ` and `φ` into the workspace and allocate nothing; the
-/// generic evaluation (the forward solve) slices `p` into a new array per call, since
-/// ``NetworkRHS/rhs(_:_:_:_:)`` takes the chain's parameters as an array of their own.
+/// generic evaluation reads each network's range of `p` in place.
 public struct NetworkSDE: SDEModelWithVJP, Sendable {
     public let driftNetwork: NetworkRHS<Double>
     public let diffusionNetwork: NetworkRHS<Double>
@@ -41,12 +40,37 @@ public struct NetworkSDE: SDEModelWithVJP, Sendable {
 
     @inlinable
     public func drift<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
-        driftNetwork.rhs(&du, u, Array(p[0..<driftParameterCount]), t)
+        Self.evaluate(driftNetwork, &du, u, p, parameters: 0..<driftParameterCount)
     }
 
     @inlinable
     public func diffusion<S: DiffEqScalar>(_ g: inout [S], _ u: [S], _ p: [S], _ t: S) {
-        diffusionNetwork.rhs(&g, u, Array(p[driftParameterCount...]), t)
+        Self.evaluate(diffusionNetwork, &g, u, p, parameters: driftParameterCount..<parameterCount)
+    }
+
+    /// `NetworkRHS.rhs` on the range of `p` that holds the network's parameters, read in place
+    /// (a slice copied into an array of its own was an allocation per evaluation).
+    @inlinable
+    static func evaluate<S: DiffEqScalar>(
+        _ network: NetworkRHS<Double>, _ out: inout [S], _ u: [S], _ p: [S], parameters range: Range<Int>
+    ) {
+        let n = network.chain.inputCount
+        guard u.count == n, out.count == n, p.count >= range.upperBound, range.count == network.chain.parameterCount else {
+            for i in out.indices { out[i] = S(Double.nan) }
+            return
+        }
+        let width = network.totalWidth
+        withUnsafeTemporaryAllocation(of: S.self, capacity: width) { slots in
+            let v = slots.baseAddress!
+            v.initialize(repeating: S.zero, count: width)
+            u.withUnsafeBufferPointer { u in for i in 0..<n { v[i] = u[i] } }
+            p.withUnsafeBufferPointer { whole in
+                network._run(v, UnsafeBufferPointer(rebasing: whole[range]), activate: _activate(_:_:count:))
+            }
+            let result = v + network.slotStarts[network.slotStarts.count - 1]
+            out.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] = result[i] } }
+            v.deinitialize(count: width)
+        }
     }
 
     /// Both networks' workspaces and the split parameter and product buffers.
@@ -161,6 +185,7 @@ public struct NeuralSDE<Algorithm: SDEAlgorithm, Method: SDESensitivityAlgorithm
     @inlinable public var treeTolerance: Double { (options.dt ?? 1) / 64 }
 
     /// The Brownian path of `seed` on the span.
+    @inlinable
     public func brownianTree(seed: UInt64) throws(NeuralDEError) -> VirtualBrownianTree {
         do {
             return try VirtualBrownianTree(
@@ -182,6 +207,7 @@ public struct NeuralSDE<Algorithm: SDEAlgorithm, Method: SDESensitivityAlgorithm
 
     /// The states at the save times (the end of the span when `saveat` is `nil`) on the path of
     /// `seed`.
+    @inlinable
     public func callAsFunction(_ u0: [Double], parameters p: [Double], seed: UInt64) throws(NeuralDEError) -> [[Double]] {
         let prob = try problem(u0, p)
         let sol: ODESolution<Double>
@@ -198,6 +224,7 @@ public struct NeuralSDE<Algorithm: SDEAlgorithm, Method: SDESensitivityAlgorithm
 
     /// The loss `Σ_k g(u(t_k), t_k)` over the save times on the path of `seed`, and its gradient
     /// with respect to the parameters and `u0`, by ``sensealg``.
+    @inlinable
     public func gradient(
         of loss: some PointLoss, u0: [Double], parameters p: [Double], seed: UInt64
     ) throws(NeuralDEError) -> SensitivityResult {
@@ -214,6 +241,7 @@ public struct NeuralSDE<Algorithm: SDEAlgorithm, Method: SDESensitivityAlgorithm
     /// The mean loss over the paths of `seeds` and its gradient with respect to the parameters
     /// (and `u0`): the Monte Carlo estimate of `E[L]`'s gradient, one adjoint per path, summed
     /// in the order of `seeds` (the same bits for the same seeds).
+    @inlinable
     public func meanGradient(
         of loss: some PointLoss, u0: [Double], parameters p: [Double], seeds: [UInt64]
     ) throws(NeuralDEError) -> SensitivityResult {

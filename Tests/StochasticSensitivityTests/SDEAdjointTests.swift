@@ -161,6 +161,13 @@ func gbmExactGradient(tree: VirtualBrownianTree, times: [Double], mu: Double, si
 
     /// Memory does not grow with the number of steps: the states held are the observation
     /// states (peakStoredStates) whatever the step, while the backward steps grow 16-fold.
+    ///
+    /// The allocation half is measured outside the tests (a debug build allocates in
+    /// unspecialised generic code): a release client calling `gradient` with concrete types on
+    /// this Lotka-Volterra, counted with `scripts/malloc-count.c` (LD_PRELOAD), makes the same
+    /// number of mallocs at 2⁶ and 2¹² steps: 319 and 319 (EulerHeun), 346 and 346 (EM, with the
+    /// nested-dual Itô correction), and 421 and 421 for a NeuralSDE (2→16→2 tanh drift, 2→2
+    /// sigmoid diffusion); the forward solve alone, 251 and 251.
     @Test func memoryDoesNotGrowWithSteps() throws {
         let lv = SDEProblem(model: NoisyLotkaVolterra(), u0: [1, 1], tspan: (0, 1), p: [1.5, 1, 3, 1, 0.3, 0.2])
         let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 2, seed: 5, tolerance: 0x1p-14)
