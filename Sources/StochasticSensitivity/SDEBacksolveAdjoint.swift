@@ -71,6 +71,10 @@ public struct SDEBacksolveAdjoint: SDESensitivityAlgorithm {
             throw .invalidInput(.invalidStepOption(
                 "SDEBacksolveAdjoint needs a backward step: pass SDEBacksolveAdjoint(dt:) or options.dt (positive, finite)"))
         }
+        // Int(Double) traps beyond Int's range: refuse a step count no solve can take.
+        guard (plan.t1 - plan.t0) / h <= 1e12 else {
+            throw .invalidInput(.invalidStepOption("SDEBacksolveAdjoint's step \(h) needs more than 10¹² steps on [\(plan.t0), \(plan.t1)]"))
+        }
         let n = problem.u0.count
         let np = problem.p.count
         let model = problem.f.model

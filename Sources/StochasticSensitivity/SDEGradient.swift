@@ -51,6 +51,11 @@ public struct SDEObservationPlan: Sendable {
         case .times(let ts): times = ts.sorted()
         case .every(let d):
             guard d.isFinite, d > 0 else { throw .invalidInput(.invalidSaveAt("saveat every \(d): the interval must be positive")) }
+            // Each observation is a stored state: refuse a count no memory holds rather than
+            // loop towards it.
+            guard (t1 - t0) / d <= 1e7 else {
+                throw .invalidInput(.invalidSaveAt("saveat every \(d) on [\(t0), \(t1)] asks for more than 10⁷ observations"))
+            }
             times = []
             var k = 0.0
             while t0 + k * d < t1 {

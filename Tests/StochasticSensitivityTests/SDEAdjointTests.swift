@@ -198,6 +198,15 @@ func gbmExactGradient(tree: VirtualBrownianTree, times: [Double], mu: Double, si
         #expect(throws: SensitivityError.self) {
             try gradient(of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: outside, sensealg: SDEBacksolveAdjoint())
         }
+        let tiny = SolveOptions(saveat: .every(1e-300), dt: 0x1p-6, adaptive: false)
+        #expect(throws: SensitivityError.self) {
+            try gradient(of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: tiny, sensealg: SDEBacksolveAdjoint())
+        }
+        #expect(throws: SensitivityError.self) {
+            try gradient(
+                of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options,
+                sensealg: SDEBacksolveAdjoint(dt: 1e-300))
+        }
         // SOSRI needs the auxiliary process: the forward solve refuses the tree without it.
         #expect(throws: SensitivityError.self) {
             try gradient(of: SquaresLoss(), Self.gbm, algorithm: SOSRI(), noise: tree, options: options, sensealg: SDEBacksolveAdjoint())
