@@ -222,7 +222,7 @@ package.targets += [
         name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams", "NotebookSupport"], path: "Benchmarks/sde-bench",
         swiftSettings: scriptSettings),
     .executableTarget(
-        name: "sde-lotka-volterra-fit", dependencies: ["StochasticDE", "NeuralNetworks", "NotebookSupport"],
+        name: "sde-lotka-volterra-fit", dependencies: ["StochasticDE", "StochasticSensitivity", "Sensitivity", "NeuralNetworks", "NotebookSupport"],
         path: "Notebooks-as-scripts/sde-lotka-volterra-fit", swiftSettings: scriptSettings),
     .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams"]),
     .testTarget(name: "StochasticDETests", dependencies: ["StochasticDE", "RandomStreams", "DiffEqCore"]),
