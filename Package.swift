@@ -86,7 +86,9 @@ let package = Package(
         // gradient code that needs SUNDIALS, so a user of the native gradients installs none.
         .target(name: "SensitivityCVODES", dependencies: ["DiffEqCore", "AutoDiff", "Sensitivity", "SundialsBridge"]),
         // Neural differential equations: networks as right-hand sides, the solve as a layer.
-        .target(name: "NeuralDE", dependencies: ["DiffEqCore", "AutoDiff", "NeuralNetworks", "Sensitivity"]),
+        .target(
+            name: "NeuralDE",
+            dependencies: ["DiffEqCore", "AutoDiff", "NeuralNetworks", "Sensitivity", "StochasticDE", "StochasticSensitivity"]),
         // The umbrella: re-exports the pure-Swift library modules, and holds the default
         // `solve(prob)` (DESIGN.md, "The one path"). No C shim, no SUNDIALS, no test problems.
         .target(
@@ -142,7 +144,9 @@ let package = Package(
         .testTarget(name: "DiffEqTests", dependencies: ["DiffEq", "ProblemLibrary", "SundialsBridge", "SensitivityCVODES"]),
         .testTarget(name: "SensitivityTests", dependencies: ["Sensitivity", "SensitivityCVODES", "ProblemLibrary", "SundialsBridge"]),
         // DiffEqCore only for its Dual numbers: an independent check of the hand-written pullbacks.
-        .testTarget(name: "NeuralDETests", dependencies: ["NeuralDE", "SensitivityCVODES", "AutoDiff", "ExplicitRK", "SundialsBridge"]),
+        .testTarget(
+            name: "NeuralDETests",
+            dependencies: ["NeuralDE", "SensitivityCVODES", "AutoDiff", "ExplicitRK", "SundialsBridge", "StochasticDE", "StochasticSensitivity"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "DiffEqCore"], exclude: ["Fixtures"]),
         // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
         .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
@@ -218,10 +222,20 @@ package.targets += [
         name: "sde-bench", dependencies: ["StochasticDE", "RandomStreams", "NotebookSupport"], path: "Benchmarks/sde-bench",
         swiftSettings: scriptSettings),
     .executableTarget(
-        name: "sde-lotka-volterra-fit", dependencies: ["StochasticDE", "NeuralNetworks", "NotebookSupport"],
+        name: "sde-lotka-volterra-fit", dependencies: ["StochasticDE", "StochasticSensitivity", "Sensitivity", "NeuralNetworks", "NotebookSupport"],
         path: "Notebooks-as-scripts/sde-lotka-volterra-fit", swiftSettings: scriptSettings),
     .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams"]),
     .testTarget(name: "StochasticDETests", dependencies: ["StochasticDE", "RandomStreams", "DiffEqCore"]),
+]
+
+// MARK: Gradients through SDE solves (issue #17 item 4): the stochastic adjoint of Li et al. 2020
+// and pathwise forward mode behind Sensitivity's loss and result types, on a Brownian tree's path.
+package.products += [
+    .library(name: "StochasticSensitivity", targets: ["StochasticSensitivity"]),
+]
+package.targets += [
+    .target(name: "StochasticSensitivity", dependencies: ["DiffEqCore", "StochasticDE", "Sensitivity"]),
+    .testTarget(name: "StochasticSensitivityTests", dependencies: ["StochasticSensitivity", "StochasticDE", "Sensitivity", "DiffEqCore"]),
 ]
 
 // MARK: Delay differential equations (issue #18): the method of steps around every native method

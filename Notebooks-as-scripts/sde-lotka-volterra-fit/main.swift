@@ -5,7 +5,13 @@
 // Brownian path (a virtual Brownian tree, so every iteration sees the same W), and on the mean of
 // an ensemble of fixed paths (loss on the mean of u₁ over the paths). Gradients are pathwise
 // forward mode: Dual<4> parameters through the SOSRI solve (fixed steps of 0.01, so the gradient
-// is that of the discretized solve on the fixed path).
+// is that of the discretized solve on the fixed path). With `--sensealg adjoint` the fixed-path
+// fit takes its gradients from the stochastic adjoint (StochasticSensitivity's
+// SDEBacksolveAdjoint, Li et al. 2020: backward Stratonovich solve on the same tree path, with
+// the Itô correction for SOSRI's Itô reading; memory independent of the step count). The
+// ensemble fit stays in forward mode: its loss is of the mean of u₁ over the paths, not a mean
+// of per-path losses. Either way the script prints the adjoint's gradient at the start point
+// against forward mode's (they differ by the adjoint's O(dt) discretisation error).
 //
 // Writes sde-lotka-volterra-fit.json, loss.csv, trajectories.csv (the fixed-path trajectories
 // at the start and end, and 5/50/95 % quantiles over 200 fresh paths at the start and at the
@@ -15,14 +21,19 @@
 // Measured (release, loaded machine): fixed path, loss 1769.7 -> 0.713 in 100 iterations
 // (1.5 s), p = [1.454, 1.581, 1.284, 1.300]; ensemble mean over 32 paths, loss 1783.9 -> 0.121
 // (33 s), p = [1.505, 1.564, 1.260, 1.308]. The loss on u₁ alone does not identify the four
-// parameters: many p keep u₁ near 1 on a path.
+// parameters: many p keep u₁ near 1 on a path. With `--sensealg adjoint` (release, --paths 4):
+// fixed path 1769.73 -> 0.713698 (forward mode: 0.713317), p = [1.454, 1.581, 1.284, 1.300]; at
+// the start the adjoint's dL/dp is 1.05e-3 (backward dt 0.01) and 7.5e-4 (0.0025) relative from
+// forward mode's, which itself carries the dt = 0.01 forward solve's discretisation.
 //
-// Usage: sde-lotka-volterra-fit [--output DIR] [--iterations N] [--paths N]
+// Usage: sde-lotka-volterra-fit [--output DIR] [--iterations N] [--paths N] [--sensealg forward|adjoint]
 import DiffEqCore
 import Foundation
 import NeuralNetworks
 import NotebookSupport
+import Sensitivity
 import StochasticDE
+import StochasticSensitivity
 
 let out = try ScriptOutput(name: "sde-lotka-volterra-fit")
 let args = CommandLine.arguments
@@ -32,6 +43,7 @@ func option(_ name: String) -> String? {
 }
 let iterations = Int(option("iterations") ?? "") ?? 100
 let ensemblePaths = Int(option("paths") ?? "") ?? 32
+let useAdjoint = option("sensealg") == "adjoint"
 let bandPaths = 200
 
 struct LotkaVolterraSDE: SDEModel {
@@ -90,8 +102,36 @@ func lossAndGradient(_ x: [D], _ gradient: inout [Double]) -> Double {
     return loss
 }
 
-let fixedObjective: LossAndGradient<Double> = { p, gradient in
-    try lossAndGradient(dualSolve(p, fixedTree).map { $0[0] }, &gradient)
+/// (u₁ − 1)² at one save time, for the adjoint.
+struct DistanceOfU1FromOne: PointLoss {
+    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S {
+        let r = u[0] - S(1.0)
+        return r * r
+    }
+}
+
+func adjointGradient(_ p: [Double], backwardStep: Double) throws -> SensitivityResult {
+    let prob = SDEProblem(model: LotkaVolterraSDE(), u0: [1.0, 1.0], tspan: tspan, p: p)
+    return try gradient(
+        of: DistanceOfU1FromOne(), prob, algorithm: SOSRI(), noise: fixedTree, options: options,
+        sensealg: SDEBacksolveAdjoint(dt: backwardStep), wrt: .parameters)
+}
+
+let fixedObjective: LossAndGradient<Double> = useAdjoint
+    ? { p, gradient in
+        let r = try adjointGradient(p, backwardStep: 0.01)
+        gradient = r.dp
+        return r.loss
+    }
+    : { p, gradient in try lossAndGradient(dualSolve(p, fixedTree).map { $0[0] }, &gradient) }
+
+// The adjoint against forward mode at the start point, on the fixed path.
+var forwardAtStart = [0.0, 0.0, 0.0, 0.0]
+_ = lossAndGradient(try dualSolve(start, fixedTree).map { $0[0] }, &forwardAtStart)
+for h in [0.01, 0.0025] {
+    let a = try adjointGradient(start, backwardStep: h).dp
+    let difference = zip(a, forwardAtStart).map { abs($0 - $1) }.max()! / forwardAtStart.map(abs).max()!
+    print("  dL/dp at the start, fixed path: forward mode \(forwardAtStart.map { sig($0, 6) }), adjoint (backward dt \(h)) \(a.map { sig($0, 6) }), relative difference \(sig(difference, 3))")
 }
 let ensembleObjective: LossAndGradient<Double> = { p, gradient in
     var mean = [D](repeating: .zero, count: saveTimes.count)
@@ -102,7 +142,7 @@ let ensembleObjective: LossAndGradient<Double> = { p, gradient in
     return lossAndGradient(mean.map { $0.scaled(by: 1 / Double(ensemblePaths)) }, &gradient)
 }
 
-print("stochastic Lotka-Volterra fit: SOSRI, dt = 0.01, Adam(0.1) x \(iterations); ensemble of \(ensemblePaths) fixed paths")
+print("stochastic Lotka-Volterra fit: SOSRI, dt = 0.01, Adam(0.1) x \(iterations); ensemble of \(ensemblePaths) fixed paths; fixed-path gradients by \(useAdjoint ? "the SDE adjoint" : "forward mode")")
 var snapshots: [(iteration: Int, u1: [Double])] = []
 func train(_ name: String, _ objective: LossAndGradient<Double>, snapshot: Bool) throws -> (p: [Double], losses: [Double], seconds: Double) {
     var p = start
@@ -166,7 +206,8 @@ struct Summary: Encodable {
 try out.writeJSON(
     Summary(
         model: "du1 = p1 u1 - p2 u1 u2, du2 = -p3 u2 + p4 u1 u2, g = 0.1 u (Ito, diagonal), u0 = [1, 1], t in [0, 5]",
-        method: "SOSRI, fixed dt = 0.01, virtual Brownian tree paths (tolerance 1e-6); loss sum_k (u1(t_k) - 1)^2, saveat 0.1; Adam(0.1)",
+        method: "SOSRI, fixed dt = 0.01, virtual Brownian tree paths (tolerance 1e-6); loss sum_k (u1(t_k) - 1)^2, saveat 0.1; Adam(0.1); fixed-path gradients by "
+            + (useAdjoint ? "SDEBacksolveAdjoint(dt: 0.01)" : "forward mode"),
         start: start,
         fixedPath: .init(parameters: fixed.p, lossStart: fixed.losses.first ?? .nan, lossEnd: fixed.losses.last ?? .nan, seconds: fixed.seconds),
         ensembleMean: .init(
