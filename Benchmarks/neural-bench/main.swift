@@ -10,6 +10,14 @@
 // thread's CPU in brackets): tight spiral AutoSensitivity 33.2 ms [6.09 ms] per iteration,
 // diffrax (checkpointed) 58.2 ms, ours/diffrax 0.57; torchdiffeq 2,630 ms, ours/torchdiffeq
 // 0.0126; default tolerances 4.99 ms [1.8 ms], diffrax 13 ms (0.384), torchdiffeq 343 ms.
+// DiscreteAdjoint rows (2026-12-07, branch discadj, same machine, no peers; this thread's CPU,
+// noisy): tight 3.39 ms per iteration against QuadratureAdjoint's 5.49 ms, loss after 300
+// 0.21455 (quadrature 0.19744); default 0.768 ms against 1.63 ms, loss after 300 13.57
+// (quadrature 109.3, interpolating 69.7, backsolve 0.223; diffrax 0.335 and torchdiffeq 0.43 from
+// the same start). Instructions per gradient at the start (`--gradient-cost discrete|quadrature
+// 0 N [--default-tolerances]`, callgrind, N = 3 minus N = 1, over 2, forward solve included):
+// tight 3.14M against 5.97M, default 1.70M against 5.19M. Why the default-tolerance run still
+// fails with an exact gradient: NeuralDETests' DefaultToleranceSpiralTests.
 // The seed's Lotka-Volterra fit (`--lv-fit 100` minus `--lv-fit 0`, callgrind): 72.5M
 // instructions for the 100 iterations.
 //
