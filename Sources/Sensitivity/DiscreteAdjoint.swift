@@ -45,7 +45,7 @@ import ExplicitRK
 /// derivative of the exact solution to about the tolerance instead). What it does not do: make
 /// a loose solve accurate. At reltol 1e-3 the spiral's training (issue #16) still fails with
 /// it: the solve's own error jumps at some parameters (a loss of 1.008 where the accurate one is
-/// 0.492) and the exact derivative of that solve is then 185 times the true gradient
+/// 0.492) and the exact derivative of that solve is then 186 times the true gradient in norm
 /// (`DefaultToleranceSpiralTests`).
 ///
 /// Cost: the forward solve keeps its dense output (one step start state and the interpolation

@@ -63,7 +63,8 @@ struct DiscreteAdjointTests {
     /// arithmetic (up to the rounding of the two sweeps and of `t_{n+1} − t_n` against the
     /// forward step's `h`), for FSAL (Tsit5, DP5, BS3) and non-FSAL methods with extra
     /// interpolation stages (Vern7), with observations inside steps. Measured worst relative
-    /// difference: see the message (about 1e-14 here).
+    /// differences (dp, du0): Tsit5 1.7e-14, 7.3e-15 (24 steps); DP5 8.4e-16, 6.1e-16 (19);
+    /// Vern7 7.1e-14, 6.2e-14 (18); BS3 5.3e-15, 5.4e-15 (95).
     @Test(arguments: ["Tsit5", "DP5", "Vern7", "BS3"])
     func equalsForwardModeOfTheFrozenSteps(method: String) throws {
         func check<A: ODEAlgorithm>(_ algorithm: A) throws {
@@ -92,7 +93,7 @@ struct DiscreteAdjointTests {
 
     /// Against central differences of the frozen map (the replay above at perturbed `p` and
     /// `u0`), which needs no derivative code at all. Relative step 1e-6: truncation `O(h²)` and
-    /// rounding `ε/h` both near 1e-10 relative, so 1e-7 is a bound with room.
+    /// rounding `ε/h` both near 1e-10 relative, so 1e-7 is a bound with room (measured 5.1e-9).
     @Test func equalsCentralDifferencesOfTheFrozenMap() throws {
         let (reltol, abstol) = (1e-4, 1e-7)
         let ends = try stepEnds(Tsit5(), reltol: reltol, abstol: abstol)
@@ -117,7 +118,8 @@ struct DiscreteAdjointTests {
     }
 
     /// At tight tolerance the discrete gradient and the continuous adjoints' both converge to the
-    /// derivative of the exact solution; they agree to 1e-6 relative at 1e-10/1e-12.
+    /// derivative of the exact solution: measured 5.6e-11 relative apart (both adjoints) at
+    /// 1e-10/1e-12, held to 1e-9.
     @Test func agreesWithTheContinuousAdjointsAtTightTolerance() throws {
         let problem = ODEProblem(model: ForcedLotkaVolterra(), u0: u0, tspan: span, p: p0)
         let options = SolveOptions(reltol: 1e-10, abstol: 1e-12, saveat: .times(observationTimes))
@@ -125,7 +127,7 @@ struct DiscreteAdjointTests {
         for sensealg in [InterpolatingAdjoint(), QuadratureAdjoint()] as [any SensitivityAlgorithm] {
             let c = try gradient(of: CubicLoss(), problem, algorithm: Vern7(), options: options, sensealg: sensealg)
             let err = relativeError(d.dp + d.du0, c.dp + c.du0)
-            #expect(err < 1e-6, "\(sensealg.name): \(err)")
+            #expect(err < 1e-9, "\(sensealg.name): \(err)")
         }
     }
 
