@@ -18,9 +18,10 @@ public import Sensitivity
 /// let (loss, g) = try context.valueAndGradient(u0: [2, 0], p: p) { states, dstates in ... }
 /// ```
 ///
-/// The default `sensealg` is ``AutoSensitivity``: for a network (hundreds of parameters) it
-/// chooses ``QuadratureAdjoint``, whose products come from the network's own pullback
-/// (``NetworkRHS``); forward mode only for tiny networks, as for any model.
+/// The default `sensealg` is ``AutoSensitivity``: for a network (hundreds of parameters) solved
+/// by an explicit Runge-Kutta method it chooses ``DiscreteAdjoint`` (``QuadratureAdjoint`` with
+/// other solvers), whose products come from the network's own pullback (``NetworkRHS``);
+/// forward mode only for tiny networks, as for any model.
 ///
 /// A `Float` network (`Chain<Float>`) takes and returns `Float` states and parameters; the
 /// solves and the adjoint run in `Double` on the promoted values, the network's products in

@@ -13,6 +13,8 @@ import DiffEqCore
 public final class GradientWorkspace {
     /// The adjoint methods' ``_AdjointWorkspace`` (found again by one cast per gradient).
     @usableFromInline var adjoint: AnyObject?
+    /// ``DiscreteAdjoint``'s ``_DiscreteAdjointWorkspace``.
+    @usableFromInline var discrete: AnyObject?
     /// The forward pass at the current point, kept for the next gradient at the same point.
     @usableFromInline var kept: _KeptForward?
 

@@ -50,7 +50,7 @@ func pullbacks<M: ODEModel>(
     return [
         try run(InterpolatingAdjoint()), try run(QuadratureAdjoint()), try run(BacksolveAdjoint(checkpointing: true)),
         try run(ForwardDiffSensitivity()), try run(ForwardSensitivity()),
-        try run(CVODESAdjoint(method: .adams)), try run(CVODESForward(method: .adams)),
+        try run(CVODESAdjoint(method: .adams)), try run(CVODESForward(method: .adams)), try run(DiscreteAdjoint()),
     ]
 }
 
@@ -101,6 +101,7 @@ struct SolveLayerTests {
         let others = [
             try run(InterpolatingAdjoint()), try run(QuadratureAdjoint()), try run(BacksolveAdjoint(checkpointing: true)),
             try run(ForwardSensitivity()), try run(AutoSensitivity()), try run(CVODESAdjoint(method: .adams)),
+            try run(DiscreteAdjoint()),
         ]
         for (name, value, g) in others {
             #expect(abs(value - reference.1) <= 1e-8 * abs(reference.1), "\(name) loss")
