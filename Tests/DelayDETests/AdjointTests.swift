@@ -1,0 +1,80 @@
+import AutoDiff
+import DiffEqCore
+import ExplicitRK
+import Foundation
+import Sensitivity
+import Testing
+
+@testable import DelayDE
+
+/// g(u) = u₀: the loss whose gradient is ∂u₀(t_k)/∂x summed over the observations.
+struct FirstComponent: PointLoss {
+    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { u[0] }
+}
+
+/// The seed fit's loss term (u₁ − 1)².
+struct DistanceFromOne: PointLoss {
+    func callAsFunction<S: DiffEqScalar>(_ u: [S], _ t: Double) -> S { (u[0] - 1) * (u[0] - 1) }
+}
+
+@Suite struct DDEAdjointTests {
+    /// Hutchinson (r = 1.8, K = 1, τ = 1, φ = 0.5, u0 = 0.5, t ∈ [0, 10]), L = u(10):
+    /// ∂L/∂(r, K, τ, φ, u0) from the discrete adjoint (ReverseDiffAdjoint), from forward mode
+    /// (ForwardDiffSensitivity) and from central differences that re-solve (moving the stops
+    /// τ, 2τ, … with τ) agree to 1e-6 relative.
+    @Test func hutchinsonAdjointForwardAndDifferencesAgree() throws {
+        let x = [1.8, 1.0, 1.0, 0.5, 0.5]
+        let options = SolveOptions(reltol: 1e-12, abstol: 1e-12)
+        func problem(_ x: [Double]) -> DDEProblem<GenericDDE<Hutchinson, Double>> {
+            DDEProblem(model: Hutchinson(), u0: [x[4]], tspan: (0, 10), p: Array(x[0..<4]), constantLagParameters: [2])
+        }
+        func end(_ x: [Double]) throws -> Double {
+            try solve(problem(x), MethodOfSteps(Vern9()), options: options).u.last![0]
+        }
+        let fd = try centralDifferences(x, end)
+        let plan = try DDEObservationPlan(problem(x), options: options, wrt: .parametersAndInitialState)
+        let (adjoint, slots) = try ReverseDiffAdjoint()._gradientAndTapeSize(
+            of: FirstComponent(), problem(x), MethodOfSteps(Vern9()), plan: plan)
+        let forward = try gradient(
+            of: FirstComponent(), problem(x), MethodOfSteps(Vern9()), options: options, sensealg: ForwardDiffSensitivity())
+        print("hutchinson tape slots \(slots) (\(slots * 41 / 1024) KiB), steps \(adjoint.stats.forwardSteps)")
+        #expect(abs(adjoint.loss - (try end(x))) < 1e-12)
+        let a = adjoint.dp + adjoint.du0, f = forward.dp + forward.du0
+        for i in 0..<5 {
+            print("  x[\(i)]: adjoint \(a[i]) forward \(f[i]) fd \(fd[i])")
+            #expect(abs(a[i] - fd[i]) <= 1e-6 * abs(fd[i]), "∂u(10)/∂x[\(i)]: adjoint \(a[i]), differences \(fd[i])")
+            #expect(abs(f[i] - fd[i]) <= 1e-6 * abs(fd[i]), "∂u(10)/∂x[\(i)]: forward \(f[i]), differences \(fd[i])")
+            #expect(abs(a[i] - f[i]) <= 1e-6 * abs(f[i]), "∂u(10)/∂x[\(i)]: adjoint \(a[i]), forward \(f[i])")
+        }
+    }
+
+    /// The seed fit's loss Σ_k (u₁(t_k) − 1)², t_k = 0, 0.1, …, 10, of the delay Lotka-Volterra
+    /// at p = (2.2, 1.0, 2.0, 0.4), τ = 0.1, u0 = (1, 1): ∂L/∂(α, β, δ, γ, τ) and ∂L/∂u0 from the
+    /// adjoint, forward mode and central differences agree to 1e-6 relative.
+    @Test func delayLotkaVolterraAdjointForwardAndDifferencesAgree() throws {
+        let x = [2.2, 1.0, 2.0, 0.4, 0.1, 1.0, 1.0]
+        let options = SolveOptions(reltol: 1e-12, abstol: 1e-12, saveat: .every(0.1))
+        func problem(_ x: [Double]) -> DDEProblem<GenericDDE<DelayLotkaVolterra, Double>> {
+            DDEProblem(model: DelayLotkaVolterra(), u0: Array(x[5..<7]), tspan: (0, 10), p: Array(x[0..<5]), constantLagParameters: [4])
+        }
+        func loss(_ x: [Double]) throws -> Double {
+            try solve(problem(x), MethodOfSteps(Vern9()), options: options).u.reduce(0) { $0 + ($1[0] - 1) * ($1[0] - 1) }
+        }
+        let fd = try centralDifferences(x, loss)
+        let plan = try DDEObservationPlan(problem(x), options: options, wrt: .parametersAndInitialState)
+        let (adjoint, slots) = try ReverseDiffAdjoint()._gradientAndTapeSize(
+            of: DistanceFromOne(), problem(x), MethodOfSteps(Vern9()), plan: plan)
+        let forward = try gradient(
+            of: DistanceFromOne(), problem(x), MethodOfSteps(Vern9()), options: options, sensealg: ForwardDiffSensitivity())
+        print("dlv tape slots \(slots) (\(slots * 41 / 1024) KiB), steps \(adjoint.stats.forwardSteps), observations \(adjoint.stats.peakStoredStates)")
+        #expect(adjoint.stats.peakStoredStates == 101)
+        #expect(abs(adjoint.loss - (try loss(x))) < 1e-10)
+        let a = adjoint.dp + adjoint.du0, f = forward.dp + forward.du0
+        for i in 0..<7 {
+            print("  x[\(i)]: adjoint \(a[i]) forward \(f[i]) fd \(fd[i])")
+            #expect(abs(a[i] - fd[i]) <= 1e-6 * abs(fd[i]), "∂L/∂x[\(i)]: adjoint \(a[i]), differences \(fd[i])")
+            #expect(abs(f[i] - fd[i]) <= 1e-6 * abs(fd[i]), "∂L/∂x[\(i)]: forward \(f[i]), differences \(fd[i])")
+            #expect(abs(a[i] - f[i]) <= 1e-6 * abs(f[i]), "∂L/∂x[\(i)]: adjoint \(a[i]), forward \(f[i])")
+        }
+    }
+}
