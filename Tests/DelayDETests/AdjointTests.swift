@@ -77,4 +77,30 @@ struct DistanceFromOne: PointLoss {
             #expect(abs(a[i] - f[i]) <= 1e-6 * abs(f[i]), "∂L/∂x[\(i)]: adjoint \(a[i]), forward \(f[i])")
         }
     }
+
+    /// Bad input gets a typed error before any solve, for either method; `wrt: .parameters`
+    /// returns no `du0`.
+    @Test func badInputIsRefusedBeforeAnySolve() throws {
+        let options = SolveOptions(reltol: 1e-6, abstol: 1e-8)
+        func problem(lag: Double, history: Double = 0.5) -> DDEProblem<GenericDDE<Hutchinson, Double>> {
+            DDEProblem(model: Hutchinson(), u0: [0.5], tspan: (0, 10), p: [1.8, 1, lag, history], constantLagParameters: [2])
+        }
+        #expect(throws: DDEGradientError.invalidInput(.invalidLag(index: 0, value: -1))) {
+            try gradient(of: FirstComponent(), problem(lag: -1), MethodOfSteps(Tsit5()), options: options, sensealg: ReverseDiffAdjoint())
+        }
+        #expect(throws: DDEGradientError.invalidInput(.invalidLag(index: 0, value: -1))) {
+            try gradient(of: FirstComponent(), problem(lag: -1), MethodOfSteps(Tsit5()), options: options, sensealg: ForwardDiffSensitivity())
+        }
+        #expect(throws: DDEGradientError.invalidInput(.nonFiniteHistory(component: 0, t: 0))) {
+            try gradient(of: FirstComponent(), problem(lag: 1, history: .infinity), MethodOfSteps(Tsit5()), options: options, sensealg: ReverseDiffAdjoint())
+        }
+        var empty = options
+        empty.saveat = .times([])
+        #expect(throws: DDEGradientError.self) {
+            try gradient(of: FirstComponent(), problem(lag: 1), MethodOfSteps(Tsit5()), options: empty, sensealg: ReverseDiffAdjoint())
+        }
+        let r = try gradient(
+            of: FirstComponent(), problem(lag: 1), MethodOfSteps(Tsit5()), options: options, sensealg: ReverseDiffAdjoint(), wrt: .parameters)
+        #expect(r.du0.isEmpty && r.dp.count == 4)
+    }
 }
