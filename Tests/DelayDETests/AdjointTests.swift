@@ -103,4 +103,30 @@ struct DistanceFromOne: PointLoss {
             of: FirstComponent(), problem(lag: 1), MethodOfSteps(Tsit5()), options: options, sensealg: ReverseDiffAdjoint(), wrt: .parameters)
         #expect(r.du0.isEmpty && r.dp.count == 4)
     }
+
+    /// At the fit script's tolerance (Tsit5, reltol 1e-8, abstol 1e-10) forward mode's dL/dτ of
+    /// the seed's loss stays within 1e-5 of the tight value (Vern9 at 1e-12, which the three
+    /// methods agree on above), but the discrete adjoint's does not: it is the exact derivative
+    /// of a solve whose steps were chosen for u alone, and the lag's sensitivity, which reads
+    /// u'(t − τ) from the interpolant, is not controlled by them (forward mode's step control
+    /// sees the partials). Measured: forward 66.370368 (1.2e-6 relative), adjoint 66.516148
+    /// (2.2e-3) against 66.370292; the rates' entries agree within 1e-6 for both.
+    @Test func lagDerivativeAtLooseToleranceNeedsSensitivityAwareSteps() throws {
+        let x = [2.2, 1.0, 2.0, 0.4, 0.1]
+        let prob = DDEProblem(model: DelayLotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: x, constantLagParameters: [4])
+        let tight = try gradient(
+            of: DistanceFromOne(), prob, MethodOfSteps(Vern9()),
+            options: SolveOptions(reltol: 1e-12, abstol: 1e-12, saveat: .every(0.1)), sensealg: ForwardDiffSensitivity())
+        let loose = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveat: .every(0.1))
+        let forward = try gradient(of: DistanceFromOne(), prob, MethodOfSteps(Tsit5()), options: loose, sensealg: ForwardDiffSensitivity())
+        let adjoint = try gradient(of: DistanceFromOne(), prob, MethodOfSteps(Tsit5()), options: loose, sensealg: ReverseDiffAdjoint())
+        let reference = tight.dp[4]
+        #expect(abs(forward.dp[4] - reference) <= 1e-5 * abs(reference))
+        withKnownIssue("the discrete adjoint's steps are chosen for u alone; dL/dτ is 2.2e-3 off at reltol 1e-8") {
+            #expect(abs(adjoint.dp[4] - reference) <= 1e-5 * abs(reference), "adjoint \(adjoint.dp[4]), reference \(reference)")
+        }
+        for i in 0..<4 {
+            #expect(abs(adjoint.dp[i] - tight.dp[i]) <= 1e-6 * abs(tight.dp[i]), "entry \(i)")
+        }
+    }
 }
