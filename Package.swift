@@ -88,7 +88,7 @@ let package = Package(
         // Neural differential equations: networks as right-hand sides, the solve as a layer.
         .target(
             name: "NeuralDE",
-            dependencies: ["DiffEqCore", "AutoDiff", "NeuralNetworks", "Sensitivity", "StochasticDE", "StochasticSensitivity"]),
+            dependencies: ["DiffEqCore", "AutoDiff", "DelayDE", "NeuralNetworks", "Sensitivity", "StochasticDE", "StochasticSensitivity"]),
         // The umbrella: re-exports the pure-Swift library modules, and holds the default
         // `solve(prob)` (DESIGN.md, "The one path"). No C shim, no SUNDIALS, no test problems.
         .target(
@@ -146,7 +146,9 @@ let package = Package(
         // DiffEqCore only for its Dual numbers: an independent check of the hand-written pullbacks.
         .testTarget(
             name: "NeuralDETests",
-            dependencies: ["NeuralDE", "SensitivityCVODES", "AutoDiff", "ExplicitRK", "SundialsBridge", "StochasticDE", "StochasticSensitivity"]),
+            dependencies: [
+                "NeuralDE", "SensitivityCVODES", "AutoDiff", "DelayDE", "ExplicitRK", "SundialsBridge", "StochasticDE", "StochasticSensitivity",
+            ]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "DiffEqCore"], exclude: ["Fixtures"]),
         // The benchmarks' shared support: how a speed-up at matched error is read off the curves.
         .testTarget(name: "NotebookSupportTests", dependencies: ["NotebookSupport"]),
@@ -244,9 +246,9 @@ package.products += [
     .library(name: "DelayDE", targets: ["DelayDE"]),
 ]
 package.targets += [
-    .target(name: "DelayDE", dependencies: ["DiffEqCore", "ExplicitRK", "StiffSolvers"]),
+    .target(name: "DelayDE", dependencies: ["DiffEqCore", "AutoDiff", "ExplicitRK", "StiffSolvers", "Sensitivity"]),
     .testTarget(
-        name: "DelayDETests", dependencies: ["DelayDE", "DiffEqCore", "ExplicitRK", "StiffSolvers"], exclude: ["Reference"]),
+        name: "DelayDETests", dependencies: ["DelayDE", "AutoDiff", "DiffEqCore", "ExplicitRK", "Sensitivity", "StiffSolvers"], exclude: ["Reference"]),
 ]
 package.products += [
     .executable(name: "delay-lotka-volterra-fit", targets: ["delay-lotka-volterra-fit"]),

@@ -86,6 +86,8 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     @exclusivity(unchecked) @usableFromInline var previousSlot = -1
     /// How close to a boundary a time is read one-sidedly: a few ulps of the span's magnitude.
     @usableFromInline let boundaryTolerance: Double
+    /// The scalar records on the reverse-mode tape (see ``timeParts(_:)``).
+    @usableFromInline let timeOnTape: Bool
 
     @usableFromInline
     init(
@@ -99,6 +101,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         self.stepStart = t0
         self.stageTime = t0
         self.boundaryTolerance = 8 * Swift.max(Swift.abs(t0), Swift.abs(t1), 1).ulp
+        self.timeOnTape = Scalar.self is any _TapeTimeScalar.Type
     }
 
     /// The number of accepted steps stored.
@@ -241,9 +244,12 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         }
     }
 
-    /// Whether `t` carries dual parts (then its value needs the chain rule through time).
+    /// Whether `t` carries dual parts (then its value needs the chain rule through time). On the
+    /// tape every time takes it: `t − primal(t)` is a recorded zero when `t` depends on a lag
+    /// (its adjoint is the lag's) and an unrecorded constant otherwise.
     @inlinable @inline(__always)
     func timeParts(_ t: Scalar) -> Scalar? {
+        if timeOnTape { return t - Scalar(t.primal) }
         guard Scalar.componentCount > 1 else { return nil }
         let d = t - Scalar(t.primal)
         return d.sumOfSquaredComponents == 0 ? nil : d

@@ -1,5 +1,6 @@
 // Typed errors of the neural-DE layer: every check runs before any solve.
 
+public import DelayDE
 public import DiffEqCore
 public import NeuralNetworks
 public import Sensitivity
@@ -21,6 +22,9 @@ public enum NeuralDEError: Error, Equatable, CustomStringConvertible, Sendable {
     case sensitivity(SensitivityError)
     /// A network evaluation failed.
     case network(NetworkError)
+    /// A neural delay equation's problem (a lag that is not positive and finite, ...) or its
+    /// gradient (``NeuralCDDE``).
+    case delay(DDEGradientError)
 
     public var description: String {
         switch self {
@@ -32,6 +36,7 @@ public enum NeuralDEError: Error, Equatable, CustomStringConvertible, Sendable {
             return "the forward solve stopped with \(code)" + (message.map { ": \($0)" } ?? "")
         case .sensitivity(let e): return "gradient: \(e)"
         case .network(let e): return "network: \(e)"
+        case .delay(let e): return "delay equation: \(e)"
         }
     }
 }

@@ -111,6 +111,14 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
                 "its input has \(chain.inputCount) entries and its output \(chain.outputCount); a right-hand side maps a state to a state of the same size"
             )
         }
+        try self.init(anyShape: chain)
+    }
+
+    /// The chain's instructions for ``_run(_:_:preactivations:activate:)`` whatever its input and
+    /// output sizes (a delay network reads more inputs than it returns: ``NeuralCDDE``); only
+    /// ``init(_:)``'s networks are right-hand sides.
+    @usableFromInline
+    init(anyShape chain: Chain<Scalar>) throws(NeuralDEError) {
         let program = chain.instructions
         for instruction in program {
             switch instruction {
