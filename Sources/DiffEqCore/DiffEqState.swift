@@ -49,6 +49,13 @@ public protocol DiffEqState {
     /// kept because each method's steps, and the benchmark hashes, depend on the one it has
     /// always used.
     func weightedSumOfSquares(from a: Self, to b: Self, abstol: Self, reltol: Double, viaReciprocal: Bool) -> Double
+
+    /// The components as an array, as the callbacks and the domain test see a state (an array
+    /// state is itself, with no copy).
+    var componentArray: [Scalar] { get }
+    /// A state of this shape holding `values` (`values.count == count`; an array state is
+    /// `values` itself).
+    func replacingComponents(_ values: [Scalar]) -> Self
 }
 
 extension DiffEqState {
@@ -100,6 +107,10 @@ extension DiffEqState {
     @inlinable
     public var components: [Scalar] { (0..<count).map { self[$0] } }
 
+    @inlinable public var componentArray: [Scalar] { components }
+
+    @inlinable public func replacingComponents(_ values: [Scalar]) -> Self { assigning(values) }
+
     /// A state of this shape holding `values` (`values.count == count`).
     @inlinable
     public func assigning(_ values: [Scalar]) -> Self {
@@ -149,7 +160,16 @@ extension Array: DiffEqState where Element: DiffEqScalar {
     }
 
     @inlinable
-    public var isFiniteState: Bool { allSatisfy(\.isFiniteScalar) }
+    public var isFiniteState: Bool {
+        withUnsafeBufferPointer { x in
+            for m in 0..<x.count where !x[m].isFiniteScalar { return false }
+            return true
+        }
+    }
+
+    @inlinable public var componentArray: [Element] { self }
+
+    @inlinable public func replacingComponents(_ values: [Element]) -> [Element] { values }
 
     @inlinable
     public func weightedSumOfSquares(
