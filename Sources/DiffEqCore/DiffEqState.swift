@@ -50,6 +50,12 @@ public protocol DiffEqState {
     /// always used.
     func weightedSumOfSquares(from a: Self, to b: Self, abstol: Self, reltol: Double, viaReciprocal: Bool) -> Double
 
+    /// After an accepted step, `previous ← current ← proposed` (the loop's `uPrev`, `u`, `uNew`);
+    /// `proposed` is scratch afterwards. The default rotates the three (an array's buffers change
+    /// hands: nothing is copied or allocated); a value state (`StaticState`) assigns twice
+    /// instead of swapping twice, a third of the moves.
+    static func acceptProposal(previous: inout Self, current: inout Self, proposed: inout Self)
+
     /// The components as an array, as the callbacks and the domain test see a state (an array
     /// state is itself, with no copy).
     var componentArray: [Scalar] { get }
@@ -108,6 +114,12 @@ extension DiffEqState {
     public var components: [Scalar] { (0..<count).map { self[$0] } }
 
     @inlinable public var componentArray: [Scalar] { components }
+
+    @inlinable @inline(__always)
+    public static func acceptProposal(previous: inout Self, current: inout Self, proposed: inout Self) {
+        swap(&previous, &current)
+        swap(&current, &proposed)
+    }
 
     @inlinable public func replacingComponents(_ values: [Scalar]) -> Self { assigning(values) }
 
@@ -210,6 +222,12 @@ extension StaticState {
 
     @inlinable @inline(__always)
     public func zeroed() -> Self { Self() }
+
+    @inlinable @inline(__always)
+    public static func acceptProposal(previous: inout Self, current: inout Self, proposed: inout Self) {
+        previous = current
+        current = proposed
+    }
 
     // Over `scalarCount`, a constant of the type: for SIMD8 the optimizer turns this into vector
     // compares (the default over `count` compiled to a branch per component, +119 instructions

@@ -326,8 +326,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 _stats.naccept += 1
                 tPrev = _t
                 _t = landing ? target : _t + h
-                swap(&uPrev, &_u)
-                swap(&_u, &uNew)
+                State.acceptProposal(previous: &uPrev, current: &_u, proposed: &uNew)
                 stepper.accept()
                 if landing && nextStop < stops.count { nextStop += 1 }
                 if adaptive {
@@ -626,6 +625,15 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 }
 
 extension ODEIntegrator where F: ODEFunction {
+    /// The problem as this integrator resolved it: `u0(p, t0)` and `tspan(p)` evaluated, the
+    /// callbacks and the mass matrix (what ``reinit(u0:t0:)`` starts from).
+    public var problem: ODEProblem<F> {
+        var resolved = ODEProblem(f, u0: u0, tspan: (setup.t0, setup.t1), p: p0)
+        resolved.callbacks = callbacks
+        resolved.massMatrix = setup.massMatrix
+        return resolved
+    }
+
     /// Steps until the end of the span, a terminating event or a failure.
     @inlinable
     public mutating func solve() -> ODESolution<Scalar> {
@@ -642,6 +650,11 @@ extension ODEIntegrator where F: ODEFunction {
 }
 
 extension ODEIntegrator where F: StaticODEFunction {
+    /// The problem this integrator solves (what ``reinit(u0:t0:)`` starts from).
+    public var problem: StaticODEProblem<F> {
+        StaticODEProblem(f, u0: u0, tspan: (setup.t0, setup.t1), p: p0, callbacks: callbacks)
+    }
+
     /// Steps until the end of the span, a terminating event or a failure.
     @inlinable
     public mutating func solve() -> StaticODESolution<State> {

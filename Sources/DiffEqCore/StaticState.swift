@@ -158,6 +158,9 @@ public struct StaticMatrix<let N: Int, Column: StaticState>: StaticSquareMatrix 
 
 /// The right-hand side of `du/dt = f(u, p, t)` over a fixed-size state, returning `du`.
 public protocol StaticODEFunction: DiffEqFunction {
+    // Restated (the compiler suggests a `where` clause instead): with `where State: StaticState`
+    // a conforming type's `State` and `Parameters` are no longer inferred from its
+    // `callAsFunction`, and every model would have to name them.
     associatedtype State: StaticState
     /// Whatever the model reads its parameters from (a SIMD vector, a struct, an array).
     associatedtype Parameters
@@ -219,6 +222,17 @@ public struct StaticClosureRHS<State: StaticState, Parameters>: StaticODEFunctio
     public func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix { jac?(u, p, t) ?? .init() }
 
     @inlinable public var isAutonomous: Bool { autonomous }
+
+    // A generic type's conformance picks one witness for every `Parameters`, so the defaults
+    // constrained to `Parameters == [State.Scalar]` never apply here: the casts restore them.
+    // Specialized for a concrete `Parameters`, each folds to a constant (no runtime cast).
+    @inlinable
+    public func parameterScalars(_ p: Parameters) -> [State.Scalar] { (p as? [State.Scalar]) ?? [] }
+
+    @inlinable
+    public func parameters(_ p: Parameters, replacedBy scalars: [State.Scalar]) -> Parameters {
+        (scalars as? Parameters) ?? p
+    }
 }
 
 /// An initial-value problem `du/dt = f(u, p, t)`, `u(t0) = u0`, with a fixed-size state.

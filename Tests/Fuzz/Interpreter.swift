@@ -181,7 +181,7 @@ enum Interpreter {
 
     static func drive<S: ODEStepper>(
         _ integ: inout ODEIntegrator<S>, _ ops: [IntegratorOp], _ queries: [Double], _ o: SolveOptions
-    ) throws -> Outcome where S.Function.Scalar == Double {
+    ) throws -> Outcome where S.Function: ODEFunction, S.Function.Scalar == Double {
         let span = integ.problem.resolvedTimeSpan()
         for op in ops {
             switch op {
