@@ -26,7 +26,8 @@
 //
 // Run: swift run -c release rk-bench [--quick] [--overhead] [--output DIR]
 // --overhead: only the solver-overhead section (no work-precision suite, no JSON or plots);
-// --malloc-check TOL, --profile-loop, --profile-static: see the overhead section.
+// --malloc-check TOL, --profile-loop, --profile-static, --lorenz FORM, --dual-lv FORM: see the
+// overhead section.
 import DiffEq
 import Foundation
 import NotebookSupport
@@ -395,6 +396,24 @@ if let i = CommandLine.arguments.firstIndex(of: "--malloc-check"), i + 1 < Comma
     let c = try solve(inlineLorenz, Tsit5(), options: o)
     if CommandLine.arguments.contains("--show-steps") {
         print("reltol \(tol): [Double] \(a.stats.naccept), SIMD3 \(b.stats.naccept), StaticVector \(c.stats.naccept) steps")
+    }
+    exit(0)
+}
+
+// --lorenz array|simd3|staticvector: the overhead section's Tsit5 solve of Lorenz (reltol = abstol
+// = 1e-8, end point only) in one state form, `SOLVES=k` times, then exit: for instruction counts
+// per step under callgrind, (count at SOLVES=11 - count at SOLVES=1) / (10 x steps). Prints the
+// steps with --show-steps.
+if let i = CommandLine.arguments.firstIndex(of: "--lorenz"), i + 1 < CommandLine.arguments.count {
+    let solves = Int(ProcessInfo.processInfo.environment["SOLVES"] ?? "1") ?? 1
+    var stats = SolverStats()
+    switch CommandLine.arguments[i + 1] {
+    case "array": for _ in 0..<solves { stats = try solve(lorenz, Tsit5(), options: opts).stats }
+    case "simd3": for _ in 0..<solves { stats = try solve(TestProblems.staticLorenz(tEnd: 10), Tsit5(), options: opts).stats }
+    default: for _ in 0..<solves { stats = try solve(inlineLorenz, Tsit5(), options: opts).stats }
+    }
+    if CommandLine.arguments.contains("--show-steps") {
+        print("Lorenz Tsit5, \(CommandLine.arguments[i + 1]) form: \(stats.naccept) steps, \(stats.nreject) rejected")
     }
     exit(0)
 }

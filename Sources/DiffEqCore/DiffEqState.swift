@@ -49,6 +49,19 @@ public protocol DiffEqState {
     /// kept because each method's steps, and the benchmark hashes, depend on the one it has
     /// always used.
     func weightedSumOfSquares(from a: Self, to b: Self, abstol: Self, reltol: Double, viaReciprocal: Bool) -> Double
+
+    /// After an accepted step, `previous ← current ← proposed` (the loop's `uPrev`, `u`, `uNew`);
+    /// `proposed` is scratch afterwards. The default rotates the three (an array's buffers change
+    /// hands: nothing is copied or allocated); a value state (`StaticState`) assigns twice
+    /// instead of swapping twice, a third of the moves.
+    static func acceptProposal(previous: inout Self, current: inout Self, proposed: inout Self)
+
+    /// The components as an array, as the callbacks and the domain test see a state (an array
+    /// state is itself, with no copy).
+    var componentArray: [Scalar] { get }
+    /// A state of this shape holding `values` (`values.count == count`; an array state is
+    /// `values` itself).
+    func replacingComponents(_ values: [Scalar]) -> Self
 }
 
 extension DiffEqState {
@@ -100,6 +113,16 @@ extension DiffEqState {
     @inlinable
     public var components: [Scalar] { (0..<count).map { self[$0] } }
 
+    @inlinable public var componentArray: [Scalar] { components }
+
+    @inlinable @inline(__always)
+    public static func acceptProposal(previous: inout Self, current: inout Self, proposed: inout Self) {
+        swap(&previous, &current)
+        swap(&current, &proposed)
+    }
+
+    @inlinable public func replacingComponents(_ values: [Scalar]) -> Self { assigning(values) }
+
     /// A state of this shape holding `values` (`values.count == count`).
     @inlinable
     public func assigning(_ values: [Scalar]) -> Self {
@@ -149,7 +172,16 @@ extension Array: DiffEqState where Element: DiffEqScalar {
     }
 
     @inlinable
-    public var isFiniteState: Bool { allSatisfy(\.isFiniteScalar) }
+    public var isFiniteState: Bool {
+        withUnsafeBufferPointer { x in
+            for m in 0..<x.count where !x[m].isFiniteScalar { return false }
+            return true
+        }
+    }
+
+    @inlinable public var componentArray: [Element] { self }
+
+    @inlinable public func replacingComponents(_ values: [Element]) -> [Element] { values }
 
     @inlinable
     public func weightedSumOfSquares(
@@ -190,6 +222,12 @@ extension StaticState {
 
     @inlinable @inline(__always)
     public func zeroed() -> Self { Self() }
+
+    @inlinable @inline(__always)
+    public static func acceptProposal(previous: inout Self, current: inout Self, proposed: inout Self) {
+        previous = current
+        current = proposed
+    }
 
     // Over `scalarCount`, a constant of the type: for SIMD8 the optimizer turns this into vector
     // compares (the default over `count` compiled to a branch per component, +119 instructions

@@ -248,9 +248,9 @@ public struct GlobalErrorControl<Base: ODEAlgorithm>: ODEAlgorithm {
 }
 
 extension GlobalErrorControl: StaticODEAlgorithm where Base: StaticODEAlgorithm {
-    /// The fixed-size form: the same iteration. Its solutions have no dense output, so with every
-    /// step saved the estimate covers the end point (and `tstops`) only; give `saveat` to cover
-    /// the trajectory.
+    /// The fixed-size form: the same iteration. Its solutions have no dense output unless asked
+    /// for, so with every step saved the estimate covers the end point (and `tstops`) only; give
+    /// `saveat` to cover the trajectory.
     @inlinable
     public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> StaticODESolution<F.State> where F.State.Scalar == Double

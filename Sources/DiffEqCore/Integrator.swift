@@ -5,22 +5,32 @@
 /// The state `u`, time `t`, next step `dt` and parameters `p` are readable and writable; the
 /// loop allocates nothing per step (saving a step copies the state into the solution, which is
 /// the point of saving it).
+///
+/// One loop for every state form (DESIGN.md, "The state protocol"): the state is the stepper's
+/// ``DiffEqState`` (`[S]` for an ``ODEProblem``; a `SIMD` vector or a ``FixedVector`` over any
+/// scalar for a ``StaticODEProblem``), and `f` is called through ``DiffEqFunction``. Events,
+/// dense output, `saveat`, `tstops` and `isOutOfDomain` work for every form; the callbacks and
+/// the domain test see a fixed-size state as the array of its components.
 public struct ODEIntegrator<Stepper: ODEStepper> {
     public typealias F = Stepper.Function
-    public typealias Scalar = F.Scalar
+    public typealias State = Stepper.State
+    public typealias Parameters = Stepper.Parameters
+    public typealias Scalar = State.Scalar
 
-    public let problem: ODEProblem<F>
     public let setup: SolveSetup<Scalar>
     @usableFromInline var stepper: Stepper
     @usableFromInline let f: F
-    @usableFromInline var _p: [Scalar]
+    /// The problem's initial state and parameters (what ``reinit(u0:t0:)`` starts from).
+    @usableFromInline let u0: State
+    @usableFromInline let p0: Parameters
+    @usableFromInline var _p: Parameters
     @usableFromInline let scale: ErrorScale
     @usableFromInline let callbacks: CallbackSet<Scalar>
     /// Step-size control is on: the method estimates its error and the options allow it.
     @usableFromInline let adaptive: Bool
 
     @usableFromInline var _t: Double
-    @usableFromInline var _u: [Scalar]
+    @usableFromInline var _u: State
     @usableFromInline var _dt: Double
     @usableFromInline var _retcode: ReturnCode?
     @usableFromInline var _message: String?
@@ -29,10 +39,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// re-evaluates `f` so that FSAL methods start from the new values.
     @usableFromInline var needsRestart = false
 
-    @usableFromInline var uNew: [Scalar]
-    @usableFromInline var work: [Scalar]
+    @usableFromInline var uNew: State
+    @usableFromInline var work: State
     @usableFromInline var tPrev: Double
-    @usableFromInline var uPrev: [Scalar]
+    @usableFromInline var uPrev: State
     /// `log` of the previous accepted step's error (floored at 1e-4), kept as a logarithm so
     /// that the controller needs one `log` per step (see ``PIController``).
     @usableFromInline var logErrPrev: Double = ODEIntegrator.logErrFloor
@@ -54,7 +64,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var domainP: [Double] = []
 
     /// What is saved (the options' `saveat`, `saveEverystep`, the ends and the events' points).
-    @usableFromInline var saved: SavingRecorder<[Scalar]>
+    @usableFromInline var saved: SavingRecorder<State>
     /// The dense output, one step appended at each accepted step when `setup.dense`.
     @usableFromInline var dense: PiecewisePolynomial<Scalar>
 
@@ -80,7 +90,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// Current state. Setting it (as `set_u!` does) restarts the method from the new state.
     /// A state of another length is refused (a setter cannot throw, and this was a trap): the
     /// state is kept and the integration ends with ``ReturnCode/failure`` and a message.
-    public var u: [Scalar] {
+    public var u: State {
         get { _u }
         set {
             guard newValue.count == _u.count else {
@@ -92,7 +102,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         }
     }
     /// Parameters used from the next step on.
-    public var p: [Scalar] {
+    public var p: Parameters {
         get { _p }
         set { _p = newValue; needsRestart = true }
     }
@@ -129,27 +139,52 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// through witness tables, which for a forward-mode gradient (a dual `f` per chunk) was 5%
     /// of a POLLU gradient.
     @inlinable
-    public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError) {
+    public init(_ problem: ODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError)
+    where F: ODEFunction {
         let setup = try SolveSetup(problem, options)
+        try self.init(
+            f: problem.f, u0: setup.u0, p: problem.p, callbacks: problem.callbacks, setup: setup, stepper: stepper)
+    }
+
+    /// The loop for a fixed-size problem. Its dense output is built only when asked for
+    /// (`dense: true`): the fixed-size form is the fast path, and its solutions are read at
+    /// their saved points unless the caller wants `sol(t)`.
+    @inlinable
+    public init(_ problem: StaticODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError)
+    where F: StaticODEFunction {
+        var resolved = options
+        if resolved.dense == nil { resolved.dense = false }
+        let setup = try SolveSetup(u0: problem.u0.components, tspan: problem.tspan, massMatrix: nil, resolved)
+        try self.init(f: problem.f, u0: problem.u0, p: problem.p, callbacks: problem.callbacks, setup: setup, stepper: stepper)
+    }
+
+    /// The loop on a validated setup: checks the method's settings against it, evaluates
+    /// `f(t0, u0)` and chooses the initial step.
+    @inlinable
+    package init(
+        f: F, u0: State, p: Parameters, callbacks: CallbackSet<Scalar>, setup: SolveSetup<Scalar>, stepper: Stepper
+    ) throws(DiffEqError) {
         try stepper.validateSettings()
         if setup.massMatrix != nil && !stepper.supportsMassMatrix {
             throw .unsupported("\(stepper.name) does not support a mass matrix: use a Rosenbrock method (Rodas5P)")
         }
         try setup.checkFixedSteps(method: stepper.name, methodIsAdaptive: stepper.isAdaptive)
-        self.problem = problem
         self.setup = setup
         self.stepper = stepper
         self.adaptive = stepper.isAdaptive && setup.adaptive
-        self.f = problem.f
-        self._p = problem.p
-        self.callbacks = problem.callbacks
-        self.scale = ErrorScale(reltol: setup.reltol, abstol: setup.abstol)
+        self.f = f
+        self.u0 = u0
+        self.p0 = p
+        self._p = p
+        self.callbacks = callbacks
+        let scale = ErrorScale(reltol: setup.reltol, abstol: setup.abstol)
+        self.scale = scale
         self._t = setup.t0
-        self._u = setup.u0
+        self._u = u0
         self.tPrev = setup.t0
-        self.uPrev = setup.u0
-        self.uNew = setup.u0
-        self.work = setup.u0
+        self.uPrev = u0
+        self.uNew = u0
+        self.work = u0
         self._dt = 0
         self.stops = setup.tstops
         self.dense = PiecewisePolynomial(stateCount: setup.count)
@@ -157,8 +192,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self.conditionValues = [Double](repeating: 0, count: callbacks.continuous.count)
         if setup.isOutOfDomain != nil {
             domainU = [Double](repeating: 0, count: setup.count)
-            domainP = [Double](repeating: 0, count: problem.p.count)
+            domainP = [Double](repeating: 0, count: f.parameterScalars(p).count)
         }
+        self.stepper.configure(tolerance: scale)
         begin()
     }
 
@@ -166,7 +202,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @inlinable
     mutating func begin() {
         var du0 = _u
-        f(&du0, _u, _p, Scalar(_t))
+        f.evaluate(into: &du0, _u, _p, _t)
         _stats.nf += 1
         if let h = setup.dt {
             _dt = setup.direction * Swift.min(h, setup.dtmax)
@@ -184,12 +220,14 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// (a restart at the end would integrate nothing: the save code then interpolated inside a
     /// zero-length step, NaN reported as success). Save times and stops before `t0` are skipped:
     /// the solution never holds a point outside what this run integrated.
-    public mutating func reinit(u0: [Scalar]? = nil, t0: Double? = nil) throws(DiffEqError) {
-        let start = u0 ?? setup.u0
+    public mutating func reinit(u0: State? = nil, t0: Double? = nil) throws(DiffEqError) {
+        let start = u0 ?? self.u0
         guard start.count == _u.count else {
             throw .dimensionMismatch(what: "reinit u0", expected: _u.count, got: start.count)
         }
-        if let bad = start.firstIndex(where: { !$0.isFiniteScalar }) { throw .nonFiniteInitialState(component: bad) }
+        if let bad = (0..<start.count).first(where: { !start[$0].isFiniteScalar }) {
+            throw .nonFiniteInitialState(component: bad)
+        }
         let dir = setup.direction
         let restart = t0 ?? setup.t0
         guard restart.isFinite, dir * (restart - setup.t0) >= 0, dir * (setup.t1 - restart) > 0 else {
@@ -199,7 +237,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         _t = restart
         tPrev = _t
         uPrev = _u
-        _p = problem.p
+        _p = p0
         _retcode = nil
         _message = nil
         _stats = SolverStats()
@@ -219,7 +257,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// The automatic initial step of Hairer, Nørsett & Wanner, Solving ODEs I, §II.4
     /// ("Starting step size"), in the error weights of the solve.
     @inlinable
-    mutating func initialStepSize(du0: [Scalar]) -> Double {
+    mutating func initialStepSize(du0: State) -> Double {
         let n = _u.count
         var d0 = 0.0, d1 = 0.0
         for i in 0..<n {
@@ -232,7 +270,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         d1 = (d1 / m).squareRoot()
         let h0 = initialTrialStep(d0: d0, d1: d1, dtmax: setup.dtmax)
         for i in 0..<n { work[i] = _u[i] + du0[i].scaled(by: setup.direction * h0) }
-        f(&uNew, work, _p, Scalar(_t + setup.direction * h0))
+        f.evaluate(into: &uNew, work, _p, _t + setup.direction * h0)
         _stats.nf += 1
         var d2 = 0.0
         for i in 0..<n {
@@ -270,13 +308,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             let (h, landing) = clippedStep(from: _t, dt: _dt, toward: target, direction: dir, steps: _stats.naccept)
             iterations += 1
             let err = stepper.attempt(f, _p, t: _t, dt: h, u: _u, uNew: &uNew, tolerance: scale, stats: &_stats)
-            var finite = err.isFinite
-            if finite {
-                for i in uNew.indices where !uNew[i].isFiniteScalar {
-                    finite = false
-                    break
-                }
-            }
+            let finite = err.isFinite && uNew.isFiniteState
             if finite, let check = setup.isOutOfDomain, isOutside(check, t: _t + h) {
                 // As a failed step in DifferentialEquations.jl: retry with the smallest
                 // step factor the controller allows.
@@ -294,8 +326,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                 _stats.naccept += 1
                 tPrev = _t
                 _t = landing ? target : _t + h
-                swap(&uPrev, &_u)
-                swap(&_u, &uNew)
+                State.acceptProposal(previous: &uPrev, current: &_u, proposed: &uNew)
                 stepper.accept()
                 if landing && nextStop < stops.count { nextStop += 1 }
                 if adaptive {
@@ -345,9 +376,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// The options' domain test on the candidate state `uNew` at `t`.
     @inlinable @inline(never)
     mutating func isOutside(_ check: DomainCheck, t: Double) -> Bool {
-        for i in uNew.indices { domainU[i] = uNew[i].primal }
-        if domainP.count != _p.count { domainP = [Double](repeating: 0, count: _p.count) }
-        for i in _p.indices { domainP[i] = _p[i].primal }
+        for i in 0..<uNew.count { domainU[i] = uNew[i].primal }
+        let p = f.parameterScalars(_p)
+        if domainP.count != p.count { domainP = [Double](repeating: 0, count: p.count) }
+        for i in p.indices { domainP[i] = p[i].primal }
         return domainU.withUnsafeBufferPointer { u in domainP.withUnsafeBufferPointer { p in check(u, p, t) } }
     }
 
@@ -375,7 +407,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         saved.skip(before: _t)
         while nextStop < stops.count, dir * (stops[nextStop] - _t) <= 0 { nextStop += 1 }
         var du = _u
-        f(&du, _u, _p, Scalar(_t))
+        f.evaluate(into: &du, _u, _p, _t)
         _stats.nf += 1
         stepper.start(t: _t, u: _u, du: du)
         logErrPrev = Self.logErrFloor
@@ -410,9 +442,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// The method's interpolant inside the step just accepted (from `tPrev` with size `h`, ending
     /// at `_t` with state `uNew`).
     @inlinable
-    mutating func interpolateInStep(_ time: Double, h: Double, into out: inout [Scalar]) {
+    mutating func interpolateInStep(_ time: Double, h: Double, into out: inout State) {
         if time == _t {
-            for i in out.indices { out[i] = uNew[i] }
+            for i in 0..<out.count { out[i] = uNew[i] }
             return
         }
         stepper.interpolate(
@@ -433,9 +465,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         // the interpolant keeps working while `_u` is moved to an event.
         swap(&_u, &uNew)
         let dir = setup.direction
-        // A buffer taken out of `self` (no allocation) so that interpolating into it does not
-        // overlap the access to `self`.
-        var probe: [Scalar] = []
+        // `work` taken out of `self` so that interpolating into it does not overlap the access
+        // to `self`; what stands in for it meanwhile is a copy of `_u`, which for an array
+        // shares `_u`'s buffer (no allocation) and is never written.
+        var probe = _u
         swap(&probe, &work)
         defer { swap(&probe, &work) }
         var earliest: (index: Int, time: Double, up: Bool)?
@@ -448,14 +481,14 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             // callback fired, its value at the start is the handled zero: skip it.
             let points = cb.interpolationPoints + 1
             var prevT = tPrev
-            var prevG = cb.condition(uPrev, tPrev, _p)
+            var prevG = cb.condition(uPrev.componentArray, tPrev, f.parameterScalars(_p))
             if prevG.isNaN { nanCondition = (ci, tPrev); break conditions }
             if lastEvent == ci { prevG = 0 }
             for j in 1...points {
                 let tj = j == points ? _t : tPrev + h * Double(j) / Double(points)
                 if let e = earliest, dir * (tj - e.time) > 0 && j > 1 { break }
                 interpolateInStep(tj, h: h, into: &probe)
-                let gj = cb.condition(probe, tj, _p)
+                let gj = cb.condition(probe.componentArray, tj, f.parameterScalars(_p))
                 if gj.isNaN { nanCondition = (ci, tj); break conditions }
                 if prevG != 0 && gj != 0 && (prevG < 0) != (gj < 0) {
                     let up = prevG < 0
@@ -463,7 +496,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
                         let root = findRoot(
                             { s in
                                 self.interpolateInStep(s, h: h, into: &probe)
-                                return cb.condition(probe, s, self._p)
+                                return cb.condition(probe.componentArray, s, self.f.parameterScalars(self._p))
                             }, a: prevT, b: tj, ga: prevG, gb: gj)
                         if earliest == nil || dir * (root - earliest!.time) < 0 {
                             earliest = (ci, root, up)
@@ -500,7 +533,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         if cb.savePositions.before && !(saved.count > savedBefore && saved.lastTime == event.time) {
             saved.save(event.time, _u)
         }
-        var context = EventContext(u: _u, p: _p, t: event.time)
+        var context = EventContext(u: _u.componentArray, p: f.parameterScalars(_p), t: event.time)
         (event.up ? cb.affect : cb.affectNeg)?(&context)
         // The step was cut, so a method's last stage (FSAL) belongs to the uncut step's end: it
         // restarts even when the affect changed nothing (found by the DDE driver: a no-op event
@@ -515,9 +548,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @inlinable @inline(never)
     mutating func runDiscreteCallbacks() {
         for cb in callbacks.discrete where _retcode == nil {
-            guard cb.condition(_u, _t, _p) else { continue }
+            guard cb.condition(_u.componentArray, _t, f.parameterScalars(_p)) else { continue }
             if cb.savePositions.before && saved.lastTime != _t { saved.save(_t, _u) }
-            var context = EventContext(u: _u, p: _p, t: _t)
+            var context = EventContext(u: _u.componentArray, p: f.parameterScalars(_p), t: _t)
             cb.affect(&context)
             applyAffect(context, saveAfter: cb.savePositions.after)
         }
@@ -528,14 +561,17 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// a `cut` step, whose state came from the interpolant).
     @inlinable @inline(never)
     mutating func applyAffect(_ context: EventContext<Scalar>, saveAfter: Bool, cut: Bool = false) {
-        guard context.u.count == _u.count, context.p.count == _p.count else {
+        let p = f.parameterScalars(_p)
+        guard context.u.count == _u.count, context.p.count == p.count else {
             finish(.failure, "an event's affect changed the length of u (\(_u.count) -> \(context.u.count)) "
-                + "or p (\(_p.count) -> \(context.p.count)) at t = \(_t); the state is kept as before the event")
+                + "or p (\(p.count) -> \(context.p.count)) at t = \(_t); the state is kept as before the event")
             return
         }
-        let changed = context.u != _u || context.p != _p
-        _u = context.u
-        _p = context.p
+        let changed = context.u != _u.componentArray || context.p != p
+        if changed {
+            _u = _u.replacingComponents(context.u)
+            _p = f.parameters(_p, replacedBy: context.p)
+        }
         if saveAfter { saved.save(_t, _u) }
         if changed || (cut && !context.isTerminated) { restart() }
         if context.isTerminated { finish(.terminated, nil) }
@@ -554,6 +590,50 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         saved.finish(at: _t, _u, failed: !code.isSuccessful)
     }
 
+    /// The dense output to hand to a solution: `nil` without `dense: true` or before the first
+    /// step.
+    @inlinable var finishedDenseOutput: PiecewisePolynomial<Scalar>? { setup.dense && !dense.isEmpty ? dense : nil }
+
+    /// The dense output of the steps accepted so far (empty without `dense: true`): it grows
+    /// with each step, so the solution's past can be read while the integration goes on.
+    public var interpolant: PiecewisePolynomial<Scalar> { dense }
+
+    /// Writes the state at a time already passed (from the first step's start to `t`) into
+    /// `out`, from the dense output: what a delay equation reads of its history. Needs
+    /// `dense: true`; throws ``InterpolationError/outOfDomain(t:domain:)`` for a time not yet
+    /// reached (or NaN) and ``InterpolationError/noDenseOutput`` before the first step.
+    @inlinable
+    public func interpolate(at time: Double, into out: inout State) throws(InterpolationError) {
+        try checkHistory(time, out.count)
+        dense.evaluate(at: time, into: &out)
+    }
+
+    /// Writes `du/dt` at a time already passed into `out` (see ``interpolate(at:into:)``).
+    @inlinable
+    public func derivative(at time: Double, into out: inout State) throws(InterpolationError) {
+        try checkHistory(time, out.count)
+        dense.derivative(at: time, into: &out)
+    }
+
+    @inlinable
+    func checkHistory(_ time: Double, _ count: Int) throws(InterpolationError) {
+        guard setup.dense, !dense.isEmpty else { throw .noDenseOutput }
+        let (lo, hi) = dense.domain
+        guard count == dense.stateCount else { throw .lengthMismatch(expected: dense.stateCount, got: count) }
+        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
+    }
+}
+
+extension ODEIntegrator where F: ODEFunction {
+    /// The problem as this integrator resolved it: `u0(p, t0)` and `tspan(p)` evaluated, the
+    /// callbacks and the mass matrix (what ``reinit(u0:t0:)`` starts from).
+    public var problem: ODEProblem<F> {
+        var resolved = ODEProblem(f, u0: u0, tspan: (setup.t0, setup.t1), p: p0)
+        resolved.callbacks = callbacks
+        resolved.massMatrix = setup.massMatrix
+        return resolved
+    }
+
     /// Steps until the end of the span, a terminating event or a failure.
     @inlinable
     public mutating func solve() -> ODESolution<Scalar> {
@@ -565,35 +645,28 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     public var solution: ODESolution<Scalar> {
         ODESolution(
             t: saved.times, u: saved.values, retcode: _retcode ?? .default, message: _message, stats: _stats,
-            algorithm: stepper.name, denseOutput: setup.dense && !dense.isEmpty ? dense : nil)
+            algorithm: stepper.name, denseOutput: finishedDenseOutput)
+    }
+}
+
+extension ODEIntegrator where F: StaticODEFunction {
+    /// The problem this integrator solves (what ``reinit(u0:t0:)`` starts from).
+    public var problem: StaticODEProblem<F> {
+        StaticODEProblem(f, u0: u0, tspan: (setup.t0, setup.t1), p: p0, callbacks: callbacks)
     }
 
-    /// The dense output of the steps accepted so far (empty without `dense: true`): it grows
-    /// with each step, so the solution's past can be read while the integration goes on.
-    public var interpolant: PiecewisePolynomial<Scalar> { dense }
-
-    /// Writes the state at a time already passed (from the first step's start to `t`) into
-    /// `out`, from the dense output: what a delay equation reads of its history. Needs
-    /// `dense: true`; throws ``InterpolationError/outOfDomain(t:domain:)`` for a time not yet
-    /// reached (or NaN) and ``InterpolationError/noDenseOutput`` before the first step.
+    /// Steps until the end of the span, a terminating event or a failure.
     @inlinable
-    public func interpolate(at time: Double, into out: inout [Scalar]) throws(InterpolationError) {
-        try checkHistory(time, out.count)
-        dense.evaluate(at: time, into: &out)
+    public mutating func solve() -> StaticODESolution<State> {
+        while step() {}
+        return solution
     }
 
-    /// Writes `du/dt` at a time already passed into `out` (see ``interpolate(at:into:)``).
+    /// The solution so far.
     @inlinable
-    public func derivative(at time: Double, into out: inout [Scalar]) throws(InterpolationError) {
-        try checkHistory(time, out.count)
-        dense.derivative(at: time, into: &out)
-    }
-
-    @inlinable
-    func checkHistory(_ time: Double, _ count: Int) throws(InterpolationError) {
-        guard setup.dense, !dense.isEmpty else { throw .noDenseOutput }
-        let (lo, hi) = dense.domain
-        guard count == dense.stateCount else { throw .lengthMismatch(expected: dense.stateCount, got: count) }
-        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
+    public var solution: StaticODESolution<State> {
+        StaticODESolution(
+            t: saved.times, u: saved.values, retcode: _retcode ?? .default, message: _message, stats: _stats,
+            algorithm: stepper.name, denseOutput: finishedDenseOutput)
     }
 }

@@ -123,7 +123,8 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
 
     /// Appends a step whose interpolant is linear between `u0` and `u1` (order 1).
     @inlinable
-    public mutating func appendLinear(from start: Double, to end: Double, step h: Double, u0: [Scalar], u1: [Scalar]) {
+    public mutating func appendLinear<S: DiffEqState>(from start: Double, to end: Double, step h: Double, u0: S, u1: S)
+    where S.Scalar == Scalar {
         let n = stateCount
         appendStep(from: start, to: end, step: h, rows: 0, order: 1) { v in
             for m in 0..<n {
@@ -167,6 +168,31 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
         from start: Double, to end: Double, step h: Double, u0: [Scalar], u1: [Scalar],
         stages: UnsafePointer<Scalar>, stageCount: Int, weights: UnsafePointer<Double>, degree d: Int, order: Int
     ) {
+        let n = stateCount
+        appendStageWeighted(
+            from: start, to: end, step: h, u0: u0, u1: u1, stageCount: stageCount, weights: weights, degree: d,
+            order: order) { j, m in stages[j * n + m] }
+    }
+
+    /// ``appendStageWeighted(from:to:step:u0:u1:stages:stageCount:weights:degree:order:)`` with
+    /// the stages held as states (a fixed-size stepper's stage block: stage `j` is `stages[j]`);
+    /// the same operations per component.
+    @inlinable
+    public mutating func appendStageWeighted<S: DiffEqState>(
+        from start: Double, to end: Double, step h: Double, u0: S, u1: S,
+        stages: UnsafePointer<S>, stageCount: Int, weights: UnsafePointer<Double>, degree d: Int, order: Int
+    ) where S.Scalar == Scalar {
+        appendStageWeighted(
+            from: start, to: end, step: h, u0: u0, u1: u1, stageCount: stageCount, weights: weights, degree: d,
+            order: order) { j, m in stages[j][m] }
+    }
+
+    /// The two forms' common body: `stage(j, m)` is component `m` of stage `j`.
+    @inlinable @inline(__always)
+    mutating func appendStageWeighted<S: DiffEqState>(
+        from start: Double, to end: Double, step h: Double, u0: S, u1: S, stageCount: Int,
+        weights: UnsafePointer<Double>, degree d: Int, order: Int, stage: (Int, Int) -> Scalar
+    ) where S.Scalar == Scalar {
         guard d >= 2 else {
             // b_j(θ) = θ b_j: linear between the step's ends.
             appendLinear(from: start, to: end, step: h, u0: u0, u1: u1)
@@ -184,7 +210,7 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
                     var a = Scalar.zero
                     for j in 0..<stageCount {
                         let w = weights[j * d + q - 1]
-                        if w != 0 { a += stages[j * n + m].scaled(by: w) }
+                        if w != 0 { a += stage(j, m).scaled(by: w) }
                     }
                     tail += a.scaled(by: h)
                     v[(2 + q - 2) * n + m] = .zero - tail
@@ -214,21 +240,31 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// components.
     @inlinable
     public func evaluate(at t: Double, into out: inout [Scalar]) {
+        out.withUnsafeMutableBufferPointer { o in evaluateComponents(at: t) { m, x in o[m] = x } }
+    }
+
+    /// ``evaluate(at:into:)`` into a state of any form.
+    @inlinable
+    public func evaluate<S: DiffEqState>(at t: Double, into out: inout S) where S.Scalar == Scalar {
+        evaluateComponents(at: t) { m, x in out[m] = x }
+    }
+
+    /// Calls `write(m, u_m(t))` for every component, in index order.
+    @inlinable @inline(__always)
+    func evaluateComponents(at t: Double, _ write: (Int, Scalar) -> Void) {
         let i = stepIndex(containing: t)
         let theta = t == ends[i] ? endThetas[i] : (t - starts[i]) / steps[i]
         let n = stateCount, r = (offsets[i + 1] - offsets[i]) / Swift.max(n, 1) - 2
         values.withUnsafeBufferPointer { all in
             let v = all.baseAddress! + offsets[i]
-            out.withUnsafeMutableBufferPointer { o in
-                for m in 0..<n {
-                    var poly = Scalar.zero
-                    var k = r - 1
-                    while k >= 0 {
-                        poly = v[(2 + k) * n + m] + poly.scaled(by: theta)
-                        k -= 1
-                    }
-                    o[m] = v[m].scaled(by: 1 - theta) + (v[n + m] + poly.scaled(by: 1 - theta)).scaled(by: theta)
+            for m in 0..<n {
+                var poly = Scalar.zero
+                var k = r - 1
+                while k >= 0 {
+                    poly = v[(2 + k) * n + m] + poly.scaled(by: theta)
+                    k -= 1
                 }
+                write(m, v[m].scaled(by: 1 - theta) + (v[n + m] + poly.scaled(by: 1 - theta)).scaled(by: theta))
             }
         }
     }
@@ -238,24 +274,34 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// it is that of the step starting there.
     @inlinable
     public func derivative(at t: Double, into out: inout [Scalar]) {
+        out.withUnsafeMutableBufferPointer { o in derivativeComponents(at: t) { m, x in o[m] = x } }
+    }
+
+    /// ``derivative(at:into:)`` into a state of any form.
+    @inlinable
+    public func derivative<S: DiffEqState>(at t: Double, into out: inout S) where S.Scalar == Scalar {
+        derivativeComponents(at: t) { m, x in out[m] = x }
+    }
+
+    /// Calls `write(m, u_m'(t))` for every component, in index order.
+    @inlinable @inline(__always)
+    func derivativeComponents(at t: Double, _ write: (Int, Scalar) -> Void) {
         let i = stepIndex(containing: t)
         let h = steps[i]
         let theta = t == ends[i] ? endThetas[i] : (t - starts[i]) / h
         let n = stateCount, r = (offsets[i + 1] - offsets[i]) / Swift.max(n, 1) - 2
         values.withUnsafeBufferPointer { all in
             let v = all.baseAddress! + offsets[i]
-            out.withUnsafeMutableBufferPointer { o in
-                for m in 0..<n {
-                    var q = Scalar.zero, dq = Scalar.zero
-                    var k = r - 1
-                    while k >= 0 {
-                        dq = q + dq.scaled(by: theta)
-                        q = v[(2 + k) * n + m] + q.scaled(by: theta)
-                        k -= 1
-                    }
-                    let slope = (v[n + m] - v[m]) + q.scaled(by: 1 - 2 * theta) + dq.scaled(by: theta * (1 - theta))
-                    o[m] = slope.scaled(by: 1 / h)
+            for m in 0..<n {
+                var q = Scalar.zero, dq = Scalar.zero
+                var k = r - 1
+                while k >= 0 {
+                    dq = q + dq.scaled(by: theta)
+                    q = v[(2 + k) * n + m] + q.scaled(by: theta)
+                    k -= 1
                 }
+                let slope = (v[n + m] - v[m]) + q.scaled(by: 1 - 2 * theta) + dq.scaled(by: theta * (1 - theta))
+                write(m, slope.scaled(by: 1 / h))
             }
         }
     }

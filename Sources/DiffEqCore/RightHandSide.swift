@@ -5,8 +5,41 @@
 // a type with a generic method (`ODEModel`). A closure over `Double` is the quick form. Solvers
 // are generic over `ODEFunction`, so either form is specialised into the step loop.
 
+/// The one call a stepper makes to a right-hand side, whatever the problem's form: writes
+/// `f(u, p, t)` into `du` (DESIGN.md, "The state protocol", step 1 of the road to one loop).
+///
+/// The array form (``ODEFunction``) writes in place into its buffer; the fixed-size form
+/// (``StaticODEFunction``) returns a value, which its adapter assigns. A method written against
+/// this call and ``DiffEqState`` runs on either, inside the one loop (``ODEIntegrator``).
+public protocol DiffEqFunction {
+    associatedtype State: DiffEqState
+    /// Whatever the model reads its parameters from.
+    associatedtype Parameters
+
+    /// `du = f(u, p, t)`.
+    func evaluate(into du: inout State, _ u: State, _ p: Parameters, _ t: Double)
+
+    /// The parameters as scalars, as the callbacks (``EventContext/p``) and the options' domain
+    /// test see them: the array itself for the array form, empty for parameters of another type.
+    func parameterScalars(_ p: Parameters) -> [State.Scalar]
+
+    /// `p` with the scalars an event's affect left in ``EventContext/p`` (see
+    /// ``parameterScalars(_:)``); parameters of another type are kept as they are.
+    func parameters(_ p: Parameters, replacedBy scalars: [State.Scalar]) -> Parameters
+}
+
+extension DiffEqFunction {
+    @inlinable public func parameterScalars(_ p: Parameters) -> [State.Scalar] { [] }
+    @inlinable public func parameters(_ p: Parameters, replacedBy scalars: [State.Scalar]) -> Parameters { p }
+}
+
+extension DiffEqFunction where Parameters == [State.Scalar] {
+    @inlinable public func parameterScalars(_ p: Parameters) -> [State.Scalar] { p }
+    @inlinable public func parameters(_ p: Parameters, replacedBy scalars: [State.Scalar]) -> Parameters { scalars }
+}
+
 /// The right-hand side of `du/dt = f(u, p, t)` as the solvers see it, written in place.
-public protocol ODEFunction {
+public protocol ODEFunction: DiffEqFunction where State == [Scalar], Parameters == [Scalar] {
     associatedtype Scalar: DiffEqScalar
 
     /// Writes `f(u, p, t)` into `du` (which has the length of `u`).
@@ -51,6 +84,12 @@ public protocol ODEFunction {
 }
 
 extension ODEFunction {
+    /// The in-place call, with the time as a constant of the scalar type.
+    @inlinable @inline(__always)
+    public func evaluate(into du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Double) {
+        self(&du, u, p, Scalar(t))
+    }
+
     @inlinable public var hasAnalyticJacobian: Bool { false }
     @inlinable public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {}
     @inlinable public var supportsForwardModeAD: Bool { false }

@@ -1,5 +1,5 @@
 /// The saving rules of every solve, in one place: the array loop (``ODEIntegrator``), the
-/// fixed-size loop (``StaticIntegrator``) and the CVODE session record through it, so that the
+/// frozen fixed-size loop of the Rosenbrock methods (``StaticIntegrator``) and the CVODE session record through it, so that the
 /// same options save the same times whatever the method.
 ///
 /// The rules: at the start, the initial point once when every step is saved or nothing else is

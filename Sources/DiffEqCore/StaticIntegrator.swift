@@ -79,8 +79,9 @@ public struct StaticIntegratorState<State: StaticState> {
 }
 
 extension SolveSetup {
-    /// The array form's checks and setup for a fixed-size problem, which keeps no dense output
-    /// and has no `isOutOfDomain` test. (Inlinable, with ``abstol(as:)``, so that reading the
+    /// The array form's checks and setup for a fixed-size problem on the frozen fixed-size loop
+    /// (the Rosenbrock methods), which keeps no dense output and has no events or
+    /// `isOutOfDomain` test. (Inlinable, with ``abstol(as:)``, so that reading the
     /// fixed-size values specializes: as generic code they cost some 10,000 instructions per
     /// solve, 140 per step of a HIRES Rodas5P solve.)
     @inlinable
@@ -92,6 +93,9 @@ extension SolveSetup {
         }
         if options.isOutOfDomain != nil {
             throw .unsupported("a fixed-size (StaticODEProblem) solve has no isOutOfDomain test: use the array form")
+        }
+        if !problem.callbacks.isEmpty {
+            throw .unsupported("this method's fixed-size (StaticODEProblem) solve has no events: use the array form")
         }
         var plain = options
         plain.dense = false

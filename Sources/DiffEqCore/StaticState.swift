@@ -11,9 +11,11 @@
 // counting, no checks, and the whole step specializes into straight-line code.
 //
 // The explicit Runge-Kutta methods solve it over any scalar (`FixedVector<2, Dual<4, Double>>`
-// carries four derivatives in registers); the Rosenbrock methods over `Double` states. Callbacks,
-// mass matrices and dense output stay with the array form (``ODEProblem``). Both forms' states
-// conform to ``DiffEqState``, the one state protocol (DESIGN.md, "The state protocol").
+// carries four derivatives in registers) on the one loop (``ODEIntegrator``), with events,
+// dense output and `isOutOfDomain` as in the array form; the Rosenbrock methods over `Double`
+// states on the frozen fixed-size loop (``StaticIntegrator``: no events, no dense output). Mass
+// matrices stay with the array form (``ODEProblem``). Both forms' states conform to
+// ``DiffEqState``, the one state protocol (DESIGN.md, "The state protocol").
 
 /// A state of a fixed number of components, held by value: a ``DiffEqState`` with value
 /// arithmetic and a square-matrix type.
@@ -155,7 +157,10 @@ public struct StaticMatrix<let N: Int, Column: StaticState>: StaticSquareMatrix 
 }
 
 /// The right-hand side of `du/dt = f(u, p, t)` over a fixed-size state, returning `du`.
-public protocol StaticODEFunction {
+public protocol StaticODEFunction: DiffEqFunction {
+    // Restated (the compiler suggests a `where` clause instead): with `where State: StaticState`
+    // a conforming type's `State` and `Parameters` are no longer inferred from its
+    // `callAsFunction`, and every model would have to name them.
     associatedtype State: StaticState
     /// Whatever the model reads its parameters from (a SIMD vector, a struct, an array).
     associatedtype Parameters
@@ -176,6 +181,12 @@ public protocol StaticODEFunction {
 }
 
 extension StaticODEFunction {
+    /// The value-returning call, assigned.
+    @inlinable @inline(__always)
+    public func evaluate(into du: inout State, _ u: State, _ p: Parameters, _ t: Double) {
+        du = self(u, p, t)
+    }
+
     @inlinable public var hasAnalyticJacobian: Bool { false }
     @inlinable public func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix { .init() }
     @inlinable public var isAutonomous: Bool { false }
@@ -211,6 +222,17 @@ public struct StaticClosureRHS<State: StaticState, Parameters>: StaticODEFunctio
     public func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix { jac?(u, p, t) ?? .init() }
 
     @inlinable public var isAutonomous: Bool { autonomous }
+
+    // A generic type's conformance picks one witness for every `Parameters`, so the defaults
+    // constrained to `Parameters == [State.Scalar]` never apply here: the casts restore them.
+    // Specialized for a concrete `Parameters`, each folds to a constant (no runtime cast).
+    @inlinable
+    public func parameterScalars(_ p: Parameters) -> [State.Scalar] { (p as? [State.Scalar]) ?? [] }
+
+    @inlinable
+    public func parameters(_ p: Parameters, replacedBy scalars: [State.Scalar]) -> Parameters {
+        (scalars as? Parameters) ?? p
+    }
 }
 
 /// An initial-value problem `du/dt = f(u, p, t)`, `u(t0) = u0`, with a fixed-size state.
@@ -229,12 +251,18 @@ public struct StaticODEProblem<F: StaticODEFunction> {
     public var u0: State
     public var tspan: (Double, Double)
     public var p: F.Parameters
+    /// Events, handled by the one loop as for ``ODEProblem``: a condition and an affect see the
+    /// state as the array of its components (``EventContext/u``, written back into the state)
+    /// and `p` as ``DiffEqFunction/parameterScalars(_:)`` gives it: the parameters themselves
+    /// when they are an array of the state's scalar, else empty (capture them in the closure).
+    public var callbacks: CallbackSet<State.Scalar>
 
-    public init(_ f: F, u0: State, tspan: (Double, Double), p: F.Parameters) {
+    public init(_ f: F, u0: State, tspan: (Double, Double), p: F.Parameters, callbacks: CallbackSet<State.Scalar> = .init()) {
         self.f = f
         self.u0 = u0
         self.tspan = tspan
         self.p = p
+        self.callbacks = callbacks
     }
 }
 
@@ -249,8 +277,9 @@ extension StaticODEProblem {
     }
 }
 
-/// What a fixed-size solve computed: the saved times and states (as values), the return code
-/// and the work counters. (No dense output: ask for the times you need with `saveat`.)
+/// What a fixed-size solve computed: the saved times and states (as values), the return code,
+/// the work counters and, when the solve was asked for it (`dense: true`), the dense output
+/// (`sol(t)`).
 public struct StaticODESolution<State: StaticState>: Sendable {
     public let t: [Double]
     public let u: [State]
@@ -262,14 +291,46 @@ public struct StaticODESolution<State: StaticState>: Sendable {
     /// The estimated global error at the saved points, in tolerances, when the algorithm
     /// estimates it (``GlobalErrorControl``); `nil` otherwise.
     public var globalErrorEstimate: Double?
+    /// The interpolant of the accepted steps (``PiecewisePolynomial``), `nil` unless the solve
+    /// was given `dense: true`.
+    public let denseOutput: PiecewisePolynomial<State.Scalar>?
 
-    public init(t: [Double], u: [State], retcode: ReturnCode, message: String?, stats: SolverStats, algorithm: String) {
+    public init(
+        t: [Double], u: [State], retcode: ReturnCode, message: String?, stats: SolverStats, algorithm: String,
+        denseOutput: PiecewisePolynomial<State.Scalar>? = nil
+    ) {
         self.t = t
         self.u = u
         self.retcode = retcode
         self.message = message
         self.stats = stats
         self.algorithm = algorithm
+        self.denseOutput = denseOutput
+    }
+
+    /// The state at `time` from the dense output. Throws ``InterpolationError/noDenseOutput``
+    /// for a solve without `dense: true`, ``InterpolationError/outOfDomain(t:domain:)`` outside
+    /// what was integrated.
+    public func callAsFunction(_ time: Double) throws(InterpolationError) -> State {
+        let dense = try checkedDenseOutput(at: time)
+        var out = State()
+        dense.evaluate(at: time, into: &out)
+        return out
+    }
+
+    /// `du/dt` at `time` from the dense output (see ``callAsFunction(_:)``).
+    public func derivative(_ time: Double) throws(InterpolationError) -> State {
+        let dense = try checkedDenseOutput(at: time)
+        var out = State()
+        dense.derivative(at: time, into: &out)
+        return out
+    }
+
+    private func checkedDenseOutput(at time: Double) throws(InterpolationError) -> PiecewisePolynomial<State.Scalar> {
+        guard let dense = denseOutput, !dense.isEmpty else { throw .noDenseOutput }
+        let (lo, hi) = dense.domain
+        guard time >= lo && time <= hi else { throw .outOfDomain(t: time, domain: lo...hi) }
+        return dense
     }
 }
 

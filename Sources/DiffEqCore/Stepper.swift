@@ -4,9 +4,15 @@
 /// stepper owns its stage caches and knows how to take one step, estimate its error and
 /// interpolate inside it. Steppers allocate their caches in their initialiser; `attempt`,
 /// `accept` and `interpolate` must not allocate.
+///
+/// A stepper is written for one state form: `Function` is an ``ODEFunction`` (array states, `p`
+/// an array) or a ``StaticODEFunction`` (fixed-size states, returned by value); the loop is the
+/// same for both (DESIGN.md, "The state protocol").
 public protocol ODEStepper {
-    associatedtype Function: ODEFunction
-    typealias Scalar = Function.Scalar
+    associatedtype Function: DiffEqFunction
+    typealias State = Function.State
+    typealias Parameters = Function.Parameters
+    typealias Scalar = Function.State.Scalar
 
     /// The algorithm name reported on the solution.
     var name: String { get }
@@ -46,15 +52,20 @@ public protocol ODEStepper {
     /// default accepts (a method with no settings of its own).
     func validateSettings() throws(DiffEqError)
 
+    /// Called once by ``ODEIntegrator``'s initializer, before ``start(t:u:du:)``, with the solve's
+    /// error weights (a fixed-size stepper keeps the absolute tolerances as a state). The default
+    /// does nothing.
+    mutating func configure(tolerance: ErrorScale)
+
     /// Called before the first step (and after the state is changed from outside) with
     /// `f(t, u)` already evaluated, so FSAL methods can reuse it.
-    mutating func start(t: Double, u: [Scalar], du: [Scalar])
+    mutating func start(t: Double, u: State, du: State)
 
     /// Attempts a step of signed size `dt` from `(t, u)`: writes the proposal into `uNew` and
     /// returns the scaled RMS error norm (≤ 1 means acceptable; 0 for fixed-step methods;
     /// NaN or infinity when `f` produced non-finite values).
     mutating func attempt(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, uNew: inout State,
         tolerance: ErrorScale, stats: inout SolverStats) -> Double
 
     /// The last attempted step was accepted.
@@ -63,15 +74,15 @@ public protocol ODEStepper {
     /// Writes the method's dense output at `t + theta*dt` of the last accepted step (from `u`
     /// at `t` to `uNew` at `t + dt`) into `out`.
     mutating func interpolate(
-        _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
-        uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats)
+        _ f: Function, _ p: Parameters, theta: Double, t: Double, dt: Double, u: State,
+        uNew: State, into out: inout State, stats: inout SolverStats)
 
     /// Appends the method's interpolant of the last accepted step (from `u` at `t` to `uNew` at
     /// `t + dt`) to `dense`, covering `t` to `end` (`end` is `t + dt`, or an event's time inside
     /// the step when the event cut it short). The dense output grows step by step, so the past
     /// can be read during the solve (``ODEIntegrator/interpolate(at:into:)``).
     mutating func appendDenseStep(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, end: Double, u: State, uNew: State,
         to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats)
 }
 
@@ -82,6 +93,7 @@ extension ODEStepper {
     public var stabilityBoundary: Double { .infinity }
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? { nil }
     public func validateSettings() throws(DiffEqError) {}
+    public mutating func configure(tolerance: ErrorScale) {}
 }
 
 /// The error weight of one component, `abstol + reltol·max(|a|, |b|)` for the states `a`, `b` at

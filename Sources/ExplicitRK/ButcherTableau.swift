@@ -225,3 +225,17 @@ extension ButcherTableau {
         return -hi
     }
 }
+
+extension ButcherTableau {
+    /// The continuous extension's coefficients flattened for the dense output, as both
+    /// steppers append it: stage `j`'s `θ^1 … θ^d` at `[j·d, (j+1)·d)` (zero-padded), `d` the
+    /// largest degree; empty with `d = 0` for a method without one.
+    var denseWeightTable: (weights: [Double], degree: Int) {
+        let stageCount = stages + (interpolant?.extraC.count ?? 0)
+        let polys = interpolant?.coefficients ?? []
+        let d = polys.map(\.count).max() ?? 0
+        var flat = [Double](repeating: 0, count: stageCount * d)
+        for (j, poly) in polys.enumerated() where j < stageCount { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
+        return (flat, d)
+    }
+}

@@ -89,12 +89,7 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         du = [Scalar](repeating: .zero, count: n)
         stageArg = [Scalar](repeating: .zero, count: n)
         thetaWeights = [Double](repeating: 0, count: totalStages)
-        let polys = tableau.interpolant?.coefficients ?? []
-        let d = polys.map(\.count).max() ?? 0
-        var flat = [Double](repeating: 0, count: totalStages * d)
-        for (j, poly) in polys.enumerated() where j < totalStages { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
-        denseWeights = flat
-        denseDegree = d
+        (denseWeights, denseDegree) = tableau.denseWeightTable
         scaledCoefficients = StageStorage(count: aFlat.count + b.count + btilde.count + btilde3.count)
         previousArg = [Scalar](repeating: .zero, count: n)
         endDerivative = residual == nil ? [] : [Scalar](repeating: .zero, count: n)

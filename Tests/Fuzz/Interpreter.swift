@@ -181,7 +181,7 @@ enum Interpreter {
 
     static func drive<S: ODEStepper>(
         _ integ: inout ODEIntegrator<S>, _ ops: [IntegratorOp], _ queries: [Double], _ o: SolveOptions
-    ) throws -> Outcome where S.Function.Scalar == Double {
+    ) throws -> Outcome where S.Function: ODEFunction, S.Function.Scalar == Double {
         let span = integ.problem.resolvedTimeSpan()
         for op in ops {
             switch op {
@@ -222,8 +222,8 @@ enum Interpreter {
                 switch a {
                 case .rosenbrock23: var i = try Rosenbrock23().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
                 case .rodas5P: var i = try Rodas5P().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
-                case .rk4: var i = try RK4().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
-                default: var i = try Tsit5().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
+                case .rk4: var i = try RK4().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
+                default: var i = try Tsit5().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
                 }
             }
             return judgeStatic(try solveStatic(prob, a, o), span: spec.tspan, savesEnd: end)
@@ -280,7 +280,34 @@ enum Interpreter {
         return judgeStatic(integ.solve(), span: span, savesEnd: savesEnd)
     }
 
-    /// The fixed-size integrator has no `u` setter: a restart from an edited state stands in.
+    /// ``driveStatic(_:_:_:_:)`` for a fixed-size problem on the one loop (the explicit RK
+    /// methods), whose `u` setter restarts the method as for arrays.
+    static func driveLoop<S: ODEStepper>(
+        _ integ: inout ODEIntegrator<S>, _ ops: [IntegratorOp], _ span: (Double, Double), _ savesEnd: Bool
+    ) throws -> Outcome where S.Function: StaticODEFunction, S.Scalar == Double {
+        for op in ops {
+            switch op {
+            case .step(let count): for _ in 0..<count { _ = integ.step() }
+            case .setDt(let h): integ.dt = h
+            case .reinit(let e, _):
+                var u = integ.u
+                if let e {
+                    let v = edited(u.array, e)
+                    for i in 0..<Swift.min(v.count, u.scalarCount) { u[i] = v[i] }
+                }
+                try integ.reinit(u0: u)
+            case .setU(let e):
+                let v = edited(integ.u.array, e)
+                var u = integ.u
+                for i in 0..<Swift.min(v.count, u.scalarCount) { u[i] = v[i] }
+                integ.u = u
+            default: break
+            }
+        }
+        return judgeStatic(integ.solve(), span: span, savesEnd: savesEnd)
+    }
+
+    /// The frozen fixed-size integrator has no `u` setter: a restart from an edited state stands in.
     static func reinitStatic<I: StaticIntegrator>(_ integ: inout I, _ e: StateEdit?) throws where I.State.Scalar == Double {
         var u = integ.u
         if let e {

@@ -12,7 +12,7 @@ import ExplicitRK
 /// consecutive steps switches back. The stiff method's `ρ` is `‖J‖∞` of its last Jacobian.
 /// A switch restarts the new method from the current state (one extra `f` evaluation).
 public struct AutoSwitchStepper<NonStiff: ODEStepper, Stiff: ODEStepper>: ODEStepper
-where NonStiff.Function == Stiff.Function {
+where NonStiff.Function == Stiff.Function, NonStiff.Function: ODEFunction {
     public typealias Function = NonStiff.Function
     public typealias Scalar = Function.Scalar
 
@@ -52,6 +52,11 @@ where NonStiff.Function == Stiff.Function {
         try parameters.validate()
         try nonStiff.validateSettings()
         try stiff.validateSettings()
+    }
+
+    public mutating func configure(tolerance: ErrorScale) {
+        nonStiff.configure(tolerance: tolerance)
+        stiff.configure(tolerance: tolerance)
     }
 
     public mutating func start(t: Double, u: [Scalar], du: [Scalar]) {
