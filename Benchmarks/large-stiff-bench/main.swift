@@ -270,6 +270,12 @@ func nativeSparseMethods() -> [Method] {
         Method(name: "TRBDF2 GMRES", fits: { _ in nil }) { model, options in
             try TRBDF2(linearSolver: gmres(model)).solve(sparseProblem(model), options: options)
         },
+        Method(name: "Rosenbrock23 KLU", fits: { _ in nil }) { model, options in
+            try Rosenbrock23(linearSolver: .sparseLU).solve(sparseProblem(model), options: options)
+        },
+        Method(name: "Rosenbrock23 GMRES", fits: { _ in nil }) { model, options in
+            try Rosenbrock23(linearSolver: gmres(model)).solve(sparseProblem(model), options: options)
+        },
         Method(name: "KenCarp4 GMRES (J-free)", fits: { _ in nil }) { model, options in
             try KenCarp4(linearSolver: .gmres(preconditioner: NativeCellBlockPreconditioner(model), jacobianFree: true))
                 .solve(sparseProblem(model), options: options)
