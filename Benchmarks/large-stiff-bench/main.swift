@@ -99,12 +99,15 @@
 //   KenCarp4 KLU     4.2e-6   21.4   120.8   21
 //   KenCarp4 GMRES   2.5e-4   41.9    57.4  229 (322 preconditioner setups, 40,585 Krylov iterations)
 //   TRBDF2 GMRES     2.5e-4   28.9    56.8  266 (302 setups, 26,694 iterations)
+// and, as children against the same reference file right after (`--child METHOD 128 1e-4
+// reference-N128.json`, two at once, load ~5): TRBDF2 KLU 1.6e-4, 48.4 s, 120.1 MB, 63 steps;
+// CVODE_BDF SPGMR 2.1e-4, 173.3 s, 34.7 MB, 9,324 steps (474 preconditioner setups, 62,978
+// Krylov iterations): CVODE's best at N = 128 stays KLU.
 // At CVODE_BDF KLU's 1.0e-4 (98.8 s) KenCarp4 KLU is more accurate (4.2e-6, at the reference's
 // limit) in 21.4 s: 4.6x (Rodas5P KLU 2.3x); the goal >= 2x holds at N = 32, 64 and 128. The
 // cell-block GMRES runs miss the tolerance at N = 128 (2.5e-4) and take 10x the steps: the
 // preconditioner leaves out the diffusion, whose stiffness grows as N². Not run at N = 128 for
-// lack of time on the shared machine: reltol 1e-6 (needs a 1e-8 reference), CVODE_BDF SPGMR,
-// TRBDF2 KLU, Rodas5P GMRES. Memory grows with the nonzeros: 97 MB above baseline for native KLU,
+// lack of time on the shared machine: reltol 1e-6 (needs a 1e-8 reference), Rodas5P GMRES. Memory grows with the nonzeros: 97 MB above baseline for native KLU,
 // 167 MB for CVODE's KLU, 32 MB for GMRES (n² dense would be 8.6 GB per matrix).
 import DiffEq
 import Foundation
