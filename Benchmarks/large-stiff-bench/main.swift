@@ -107,8 +107,9 @@
 // limit) in 21.4 s: 4.6x (Rodas5P KLU 2.3x); the goal >= 2x holds at N = 32, 64 and 128. The
 // cell-block GMRES runs miss the tolerance at N = 128 (2.5e-4) and take 10x the steps: the
 // preconditioner leaves out the diffusion, whose stiffness grows as N². Not run at N = 128 for
-// lack of time on the shared machine: reltol 1e-6 (needs a 1e-8 reference), Rodas5P GMRES. Memory grows with the nonzeros: 97 MB above baseline for native KLU,
-// 167 MB for CVODE's KLU, 32 MB for GMRES (n² dense would be 8.6 GB per matrix).
+// lack of time on the shared machine: reltol 1e-6 (needs a 1e-8 reference), Rodas5P GMRES.
+// Memory grows with the nonzeros: 97 MB above baseline for native KLU, 167 MB for CVODE's KLU,
+// 32 MB for GMRES (n² dense would be 8.6 GB per matrix).
 import DiffEq
 import Foundation
 import NotebookSupport
