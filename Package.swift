@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "AutoDiff", dependencies: ["DiffEqCore", "DenseLinearAlgebra"]),
         .target(name: "ExplicitRK", dependencies: ["DiffEqCore"]),
         .target(name: "StiffSolvers", dependencies: ["DiffEqCore", "DenseLinearAlgebra", "SparseLinearAlgebra", "ExplicitRK"]),
-        .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "CSundialsShim"]),
+        .target(name: "SundialsBridge", dependencies: ["DiffEqCore", "SparseLinearAlgebra", "CSundialsShim"]),
         .target(name: "ProblemLibrary", dependencies: ["DiffEqCore"]),
         // Layers, flat parameters, optimizers, training; knows nothing of differential equations.
         .target(name: "NeuralNetworks", dependencies: ["DenseLinearAlgebra"]),

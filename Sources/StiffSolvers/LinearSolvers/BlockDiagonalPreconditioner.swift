@@ -1,9 +1,11 @@
 import DiffEqCore
+import SparseLinearAlgebra
 
 /// The block-diagonal preconditioner `P = α I + β J_bd` for ``LinearSolver/gmres(_:)``: `J_bd`
 /// keeps the square diagonal blocks of the Jacobian (consecutive states `k·b ..< (k+1)·b`, e.g.
 /// the species of one grid cell) and drops the coupling between blocks; each block of `P` is
-/// LU-factored with partial pivoting at setup (``GenericLU``). This is the preconditioner of
+/// LU-factored with partial pivoting at setup (SparseLinearAlgebra's `BlockDiagonalLU`, the same
+/// code as the CVODE form). This is the preconditioner of
 /// SUNDIALS' example `cvsDiurnal_kry` (its `Precond` and `PSolve`), for any block size; the
 /// CVODE form is SundialsBridge's `CVODEBlockDiagonalPreconditioner`.
 ///
@@ -17,37 +19,29 @@ public struct BlockDiagonalPreconditioner: GMRESPreconditioner {
         @Sendable (_ block: Int, _ J: UnsafeMutableBufferPointer<Double>, _ u: UnsafeBufferPointer<Double>, _ p: [Double], _ t: Double)
         -> Void
 
-    public let blockSize: Int
-    public let blockCount: Int
+    public var blockSize: Int { lu.blockSize }
+    public var blockCount: Int { lu.blockCount }
     @usableFromInline let blockJacobian: BlockJacobian
     @usableFromInline var jacobianBlock: [Double]
-    @usableFromInline var factors: [GenericLU<Double>]
+    /// The factors of `P`, block by block (SparseLinearAlgebra's, shared with CVODE's form).
+    @usableFromInline var lu: BlockDiagonalLU
 
     /// `blockSize · blockCount` must be the number of states (checked at the first setup).
     public init(blockSize: Int, blockCount: Int, blockJacobian: @escaping BlockJacobian) {
-        self.blockSize = Swift.max(blockSize, 1)
-        self.blockCount = Swift.max(blockCount, 0)
+        lu = BlockDiagonalLU(blockSize: blockSize, blockCount: blockCount)
         self.blockJacobian = blockJacobian
-        jacobianBlock = [Double](repeating: 0, count: self.blockSize * self.blockSize)
-        factors = []
+        jacobianBlock = [Double](repeating: 0, count: lu.blockSize * lu.blockSize)
     }
 
     public mutating func setup(
         t: Double, u: UnsafeBufferPointer<Double>, fu: UnsafeBufferPointer<Double>, p: [Double], alpha: Double, beta: Double
     ) throws(GMRESPreconditionerFailure) {
-        let b = blockSize
-        guard b * blockCount == u.count else {
-            throw GMRESPreconditionerFailure(
-                "BlockDiagonalPreconditioner: \(blockCount) blocks of \(b) cover \(b * blockCount) states, the problem has \(u.count)")
-        }
-        if factors.count != blockCount { factors = [GenericLU<Double>](repeating: GenericLU(count: b), count: blockCount) }
-        for k in 0..<blockCount {
-            for i in 0..<(b * b) { jacobianBlock[i] = 0 }
+        if let why = lu.mismatch(stateCount: u.count) { throw GMRESPreconditionerFailure("BlockDiagonalPreconditioner: \(why)") }
+        for k in 0..<lu.blockCount {
+            for i in 0..<jacobianBlock.count { jacobianBlock[i] = 0 }
             jacobianBlock.withUnsafeMutableBufferPointer { J in blockJacobian(k, J, u, p, t) }
-            for j in 0..<b {
-                for i in 0..<b { factors[k].a[i + j * b] = beta * jacobianBlock[i + j * b] + (i == j ? alpha : 0) }
-            }
-            guard factors[k].factor() else {
+            let factored = jacobianBlock.withUnsafeBufferPointer { J in lu.factor(block: k, alpha: alpha, beta: beta, jacobian: J) }
+            guard factored else {
                 // A smaller step moves αI + βJ towards αI: the method retries smaller.
                 throw GMRESPreconditionerFailure("block \(k) of αI + βJ is singular or not finite at t = \(t)")
             }
@@ -55,9 +49,7 @@ public struct BlockDiagonalPreconditioner: GMRESPreconditioner {
     }
 
     public func solve(_ r: UnsafeMutableBufferPointer<Double>) {
-        let b = blockSize
-        guard let base = r.baseAddress, factors.count == blockCount else { return }
-        for k in 0..<blockCount { factors[k].solve(base + k * b) }
+        guard let base = r.baseAddress, r.count == lu.count else { return }
+        lu.solve(base)
     }
 }
-

@@ -42,10 +42,19 @@ public protocol GMRESPreconditioner: Sendable {
 /// wrong by at most `η` tolerance units. The default `η = 0.005` is CVODE's: its Krylov
 /// iterations stop at `δ = ε_L · ε` with `ε_L = 0.05` (`CVodeSetEpsLin`) times its nonlinear
 /// convergence coefficient `ε = 0.1` (`CVodeSetNonlinConvCoef`) (CVODE User Guide, Mathematical
-/// Considerations). A Rosenbrock method has no Newton iteration to correct an inexact solve:
-/// its stages carry the linear error straight into the step, so `η` must stay well below the
-/// error test's 1 (Hairer & Wanner II §IV.7 treat W-methods, which tolerate an inexact `J` but
-/// not an inexact solve); `η = 0.005` keeps it 200 times below.
+/// Considerations).
+///
+/// **Rosenbrock stages.** A Rosenbrock method has no Newton iteration to correct an inexact
+/// solve (Hairer & Wanner II §IV.7: W-methods tolerate an inexact `J`, not an inexact solve):
+/// a residual error `e` in the solve for stage `U_i = Σ_j Γ_ij k_j` (HW II (7.25)) is an error
+/// `e/γ` in `k_i`, which enters `u_new` with the standard-form weight `b_i` and the error
+/// estimate with `b_i − b̂_i` (its effect on later stages is `O(h)` for a small `J` and cancels
+/// in a stiffly accurate method's stiff components). The stage solves thus reach the step with
+/// gain at most `S = max(Σ|b_i|, Σ|b_i − b̂_i|)/γ`: Rodas5P 23.3, Rodas4 20.4 (through its
+/// estimate), Rosenbrock23 3.41. At `η = 0.005` per stage that is at most 0.117, 0.102 and
+/// 0.017 tolerance units per step, for the Rodas methods already the whole budget CVODE grants
+/// its Newton iteration (`ε = 0.1`). So every stage keeps `η` (measurements in the
+/// Performance note at the end of this type).
 ///
 /// A solve that does not meet the test within ``maxIterations`` (or in which the
 /// preconditioner returns NaN) fails: the step is rejected and retried smaller (a smaller `h`
@@ -92,4 +101,17 @@ public struct GMRESOptions: Sendable, Equatable {
         guard maxIterations >= 1 else { throw .unsupported("GMRES maxIterations must be at least 1, got \(maxIterations)") }
         guard tolerance > 0, tolerance.isFinite else { throw .unsupported("GMRES tolerance must be positive and finite, got \(tolerance)") }
     }
+
+    // Performance: the Rosenbrock stages' η, measured on the 2-D Brusselator with the cell-block
+    // preconditioner (large-stiff-bench's Rodas5P and Rosenbrock23 GMRES rows, η varied, one
+    // solve per setting, 2026-12-07). Spending the whole ε = 0.1 on Rosenbrock23 (η = 0.029)
+    // changed its Krylov iterations by −22 % to +8 % but raised its error 1.4-6.4 times (N = 64,
+    // reltol 1e-4: 5.3e-5 to 3.4e-4; KLU 3.0e-5), out of the direct solve's band. Rodas5P's
+    // iterations per step move ~10 % for a 4x change of η either way (N = 32, reltol 1e-4: 229 /
+    // 208 / 180 at η = 0.00125 / 0.005 / 0.02) while its error moves 6.3e-6 / 3.5e-5 / 1.5e-4
+    // (KLU 1.2e-6). Sharing the same total among the stages in proportion to
+    // 1/max(|b_i|, |b_i − b̂_i|) took more steps (47 against 31) and more iterations (10,959
+    // against 6,461). The ~270 iterations per Rodas5P step at N = 64 are the preconditioner's: it
+    // leaves out the diffusion's coupling between cells, and 16x in η is only ~50 iterations per
+    // 8-stage step (the residual contracts by ~0.6 per iteration).
 }
