@@ -70,52 +70,49 @@ public struct VirtualBrownianTree: Sendable {
 /// fewer node evaluations for nearby consecutive queries. Memory `O(depth × components)`.
 /// Mutable per-solve state: each task makes its own.
 ///
-/// Performance: a forward sweep with leaves about one step wide costs about one normal pair per
-/// query (siblings share a Philox block). With seven per-level arrays the cursor's bookkeeping
-/// was about three times the pair's ~200 instructions (133 ns per increment); one flat array
-/// walked through an unsafe buffer brings it to the figure in sde-bench.
+/// Performance: a forward sweep evaluates each node's midpoint once; with one component the
+/// two children of a node share one Philox block, and the pair is kept with the parent's level
+/// (the walk comes back to the parent between the two children, so a single most-recent-pair
+/// cache lost it whenever the left child had descendants: 1.23 instead of 0.82 blocks per query
+/// on the sde-bench solve with leaves 0.61 step wide); with several components one block serves
+/// two components (it served one, the other half discarded). The walk runs in a static function
+/// on unsafe pointers to the levels, so no level costs a uniqueness check or a retain of `self`.
+/// Instructions per query (callgrind, sde-bench `em-scalar+tree` minus `em-scalar+grid`, per
+/// step): 1,027 before, see the commit message for after.
 public struct BrownianTreeCursor {
     public let tree: VirtualBrownianTree
     // Level l is `stride` doubles of `levels` from l·stride: a, b, whether the midpoint value is
-    // known (0/1), then W(a), W(b), W(midpoint), `components` each; its node id is `nodes[l]`.
-    // Levels 0 ... valid are the path of the last query. One flat array, walked through an
-    // unsafe buffer, so a level costs no uniqueness checks (see the Performance note).
+    // known (0/1), whether the children's pair is known (0/1, one component only), that pair
+    // (2), then W(a), W(b), W(midpoint), `components` each; its node id is `nodes[l]`.
+    // Levels 0 ... valid are the path of the last query.
     @usableFromInline var levels: [Double]
     @usableFromInline var nodes: [UInt64]
     @usableFromInline let stride: Int
     @usableFromInline var valid = 0
-    // One component: the last pair drawn, for the sibling that shares it.
-    @usableFromInline var cachedPairIndex = UInt64.max
-    @usableFromInline var cachedPair = (0.0, 0.0)
+
+    // Offsets inside a level.
+    @usableFromInline static var midpointKnown: Int { 2 }
+    @usableFromInline static var childPairKnown: Int { 3 }
+    @usableFromInline static var childPair: Int { 4 }
+    @usableFromInline static var values: Int { 6 }
 
     public init(_ tree: VirtualBrownianTree) {
         self.tree = tree
         let c = tree.components
-        stride = 3 + 3 * c
+        stride = Self.values + 3 * c
         levels = [Double](repeating: 0, count: (tree.depth + 1) * stride)
         nodes = [UInt64](repeating: 0, count: tree.depth + 1)
         levels[0] = tree.t0
         levels[1] = tree.t1
         nodes[0] = 1
-        // W(t1) = √(t1 − t0) z₀ (no node has id 0).
+        // W(t1) = √(t1 − t0) z₀ (no node has id 0; with one component z₀ is the first member of
+        // the pair at index 0, the root's own normal the second).
         let scale = (tree.t1 - tree.t0).squareRoot()
-        for k in 0..<c { levels[3 + c + k] = scale * nodeNormal(0, component: k) }
-    }
-
-    /// `z_k` of node `k`, component `j`: with one component the `k & 1` member of the pair at
-    /// index `k >> 1` (cached, so the sibling's costs nothing), otherwise component `j` of
-    /// index `k`.
-    @inlinable
-    mutating func nodeNormal(_ k: UInt64, component j: Int) -> Double {
-        if tree.components == 1 {
-            let index = k >> 1
-            if index != cachedPairIndex {
-                cachedPair = tree.stream.pair(index: index, lane: 0)
-                cachedPairIndex = index
-            }
-            return k & 1 == 0 ? cachedPair.0 : cachedPair.1
+        if c == 1 {
+            levels[Self.values + 1] = scale * tree.stream.pair(index: 0, lane: 0).0
+        } else {
+            for k in 0..<c { levels[Self.values + c + k] = scale * tree.stream.normal(index: 0, component: k) }
         }
-        return tree.stream.normal(index: k, component: j)
     }
 
     /// `W(t)` (then `Z(t)` with the auxiliary process) for `t` in `[t0, t1]`.
@@ -128,63 +125,95 @@ public struct BrownianTreeCursor {
             for k in 0..<c { w[k] = 0 }
             return
         }
-        if t == tree.t1 {
-            for k in 0..<c { w[k] = levels[3 + c + k] }
-            return
-        }
-        let depth = tree.depth
-        let st = stride
+        let depth = tree.depth, st = stride, stream = tree.stream
         var l = valid
-        // Take the storage out of self, so the walk below can use self for the normals while it
-        // holds the buffer (and the buffer is uniquely referenced: no copy).
-        var storage: [Double] = []
-        swap(&storage, &levels)
-        storage.withUnsafeMutableBufferPointer { L in
-            while l > 0 && !(L[l * st] < t && t < L[l * st + 1]) { l -= 1 }
-            while true {
-                let base = l * st
-                let wa = base + 3, wb = base + 3 + c, wm = base + 3 + 2 * c
-                let a = L[base], b = L[base + 1]
-                if l == depth {
-                    // Leaf: linear interpolation (t is strictly inside).
-                    let q = (t - a) / (b - a)
-                    for k in 0..<c { w[k] = L[wa + k] + q * (L[wb + k] - L[wa + k]) }
-                    break
+        levels.withUnsafeMutableBufferPointer { L in
+            nodes.withUnsafeMutableBufferPointer { N in
+                w.withUnsafeMutableBufferPointer { W in
+                    // The buffers have the sizes the initializer gave them (never empty).
+                    l = Self.walk(
+                        L.baseAddress.unsafelyUnwrapped, N.baseAddress.unsafelyUnwrapped, W.baseAddress.unsafelyUnwrapped,
+                        from: l, to: t, depth: depth, components: c, stride: st, stream: stream)
                 }
-                let mid = a + 0.5 * (b - a)
-                if L[base + 2] == 0 {
-                    let sd = 0.5 * (b - a).squareRoot()
-                    for k in 0..<c { L[wm + k] = 0.5 * (L[wa + k] + L[wb + k]) + sd * nodeNormal(nodes[l], component: k) }
-                    L[base + 2] = 1
-                }
-                if t == mid {
-                    for k in 0..<c { w[k] = L[wm + k] }
-                    break
-                }
-                let child = base + st
-                if t < mid {
-                    nodes[l + 1] = nodes[l] &* 2
-                    L[child] = a
-                    L[child + 1] = mid
-                    for k in 0..<c {
-                        L[child + 3 + k] = L[wa + k]
-                        L[child + 3 + c + k] = L[wm + k]
-                    }
-                } else {
-                    nodes[l + 1] = nodes[l] &* 2 &+ 1
-                    L[child] = mid
-                    L[child + 1] = b
-                    for k in 0..<c {
-                        L[child + 3 + k] = L[wm + k]
-                        L[child + 3 + c + k] = L[wb + k]
-                    }
-                }
-                L[child + 2] = 0
-                l += 1
             }
         }
-        swap(&storage, &levels)
         valid = l
+    }
+
+    /// From the cached path down to `t` (up to its lowest level that still contains `t`, then
+    /// down, drawing each new midpoint); writes `W(t)` and returns the level reached.
+    @inlinable
+    static func walk(
+        _ L: UnsafeMutablePointer<Double>, _ N: UnsafeMutablePointer<UInt64>, _ w: UnsafeMutablePointer<Double>,
+        from start: Int, to t: Double, depth: Int, components c: Int, stride st: Int, stream: NormalStream
+    ) -> Int {
+        if t == L[1] {
+            for k in 0..<c { w[k] = L[values + c + k] }
+            return start
+        }
+        var l = start
+        while l > 0 && !(L[l * st] < t && t < L[l * st + 1]) { l -= 1 }
+        while true {
+            let base = l * st
+            let wa = base + values, wb = wa + c, wm = wb + c
+            let a = L[base], b = L[base + 1]
+            if l == depth {
+                // Leaf: linear interpolation (t is strictly inside).
+                let q = (t - a) / (b - a)
+                for k in 0..<c { w[k] = L[wa + k] + q * (L[wb + k] - L[wa + k]) }
+                return l
+            }
+            let mid = a + 0.5 * (b - a)
+            if L[base + midpointKnown] == 0 {
+                let sd = 0.5 * (b - a).squareRoot()
+                let node = N[l]
+                if c == 1 {
+                    // z of node k: member k & 1 of the pair at index k >> 1 (the parent's id), kept
+                    // at the parent's level for the sibling; the root's is the pair at index 0.
+                    let z: Double
+                    if l == 0 {
+                        z = stream.pair(index: 0, lane: 0).1
+                    } else {
+                        let parent = base - st
+                        if L[parent + childPairKnown] == 0 {
+                            let pair = stream.pair(index: node >> 1, lane: 0)
+                            L[parent + childPair] = pair.0
+                            L[parent + childPair + 1] = pair.1
+                            L[parent + childPairKnown] = 1
+                        }
+                        z = L[parent + childPair + Int(node & 1)]
+                    }
+                    L[wm] = 0.5 * (L[wa] + L[wb]) + sd * z
+                } else {
+                    // Component j is member j & 1 of the pair at (node, lane j >> 1).
+                    var j = 0
+                    while j < c {
+                        let pair = stream.pair(index: node, lane: UInt32(truncatingIfNeeded: j >> 1))
+                        L[wm + j] = 0.5 * (L[wa + j] + L[wb + j]) + sd * pair.0
+                        if j + 1 < c { L[wm + j + 1] = 0.5 * (L[wa + j + 1] + L[wb + j + 1]) + sd * pair.1 }
+                        j += 2
+                    }
+                }
+                L[base + midpointKnown] = 1
+            }
+            if t == mid {
+                for k in 0..<c { w[k] = L[wm + k] }
+                return l
+            }
+            let child = base + st
+            let left = t < mid
+            N[l + 1] = left ? N[l] &* 2 : N[l] &* 2 &+ 1
+            L[child] = left ? a : mid
+            L[child + 1] = left ? mid : b
+            let lo = left ? wa : wm, hi = left ? wm : wb
+            for k in 0..<c {
+                L[child + values + k] = L[lo + k]
+                L[child + values + c + k] = L[hi + k]
+            }
+            L[child + midpointKnown] = 0
+            L[child + childPairKnown] = 0
+            l += 1
+        }
     }
 }
 
