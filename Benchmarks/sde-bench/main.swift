@@ -302,8 +302,8 @@ func sweep<F: SDEFunction>(
     let settings = adaptive ? tolerances : (name == "EM" ? emDts : fixedDts)
     for setting in settings {
         let options = adaptive
-            ? SolveOptions(reltol: setting, abstol: .scalar(setting), saveEverystep: false)
-            : SolveOptions(saveEverystep: false, dt: setting, adaptive: false)
+            ? SolveOptions(reltol: setting, abstol: .scalar(setting), saveEverystep: false, maxiters: 10_000_000)
+            : SolveOptions(saveEverystep: false, dt: setting, maxiters: 10_000_000, adaptive: false)
         guard let r = workPoint(prob, alg, options: options, exact: exact) else {
             print("  \(pad(name, 10)) \(adaptive ? "tol" : "dt ") \(sig(setting, 3)): a solve failed; point left out")
             continue
