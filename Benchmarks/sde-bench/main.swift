@@ -356,10 +356,17 @@ if !args.contains("--skip-work-precision") {
             if let r = reaching {
                 line += "EM dt 2^\(Int(Foundation.log2(r.setting).rounded())) error \(sig(r.strongError, 3)) in "
                     + "\(sig(r.cpuSecondsPerPath * 1e6, 4)) µs: EM/\(adaptiveName) \(sig(r.cpuSecondsPerPath / a.cpuSecondsPerPath, 3))x"
-            } else {
-                let best = em.min { $0.strongError < $1.strongError }
-                line += "no EM point reaches it (EM's smallest error \(sig(best?.strongError ?? .nan, 3)) at dt 2^-18 in "
-                    + "\(sig((best?.cpuSecondsPerPath ?? .nan) * 1e6, 4)) µs)"
+            } else if let best = em.min(by: { $0.strongError < $1.strongError }) {
+                // Beyond the measured points: EM's last four points fitted as error ∝ time^s
+                // (s about −1/2 for GBM, −1 for additive noise), extrapolated to the error.
+                let tail = em.sorted { $0.cpuSecondsPerPath < $1.cpuSecondsPerPath }.suffix(4)
+                let xs = tail.map { Foundation.log($0.cpuSecondsPerPath) }, ys = tail.map { Foundation.log($0.strongError) }
+                let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
+                let slope = zip(xs, ys).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) } / xs.reduce(0) { $0 + ($1 - mx) * ($1 - mx) }
+                let needed = best.cpuSecondsPerPath * Foundation.pow(a.strongError / best.strongError, 1 / slope)
+                line += "no measured EM point reaches it (smallest \(sig(best.strongError, 3)) at dt 2^\(Int(Foundation.log2(best.setting).rounded())) "
+                    + "in \(sig(best.cpuSecondsPerPath * 1e6, 4)) µs); extrapolated (error ∝ time^\(sig(slope, 2))) EM "
+                    + "\(sig(needed * 1e6, 3)) µs: EM/\(adaptiveName) ≈ \(sig(needed / a.cpuSecondsPerPath, 3))x"
             }
             if let t = interpolated { line += "; interpolated EM \(sig(t * 1e6, 4)) µs, ratio \(sig(t / a.cpuSecondsPerPath, 3))x" }
             print(line)
