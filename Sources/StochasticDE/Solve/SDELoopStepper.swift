@@ -43,11 +43,13 @@ extension SDEDrift: Sendable where F: Sendable {}
 /// Performance: nothing is allocated per step (the increments are written into arrays owned by
 /// the stepper; the kernel allocates its workspaces once). Instructions per EM step on GBM
 /// (callgrind, sde-bench `--case`, release): the kernel on pre-drawn increments 344 (scalar) /
-/// 487 (4-D); kernel plus WienerProcess draws by hand 1066 / 1675; the whole `solve` on the
-/// shared loop with the same draws 1641 / 2296. The loop and this stepper add about 600
-/// instructions per step (the loop's step bookkeeping and clipping, the copy into `uNew`, the
-/// finiteness scans, uniqueness checks); the normal draws (Philox and Box–Muller) are the
-/// largest part either way.
+/// 487 (4-D); kernel plus WienerProcess draws by hand 948 (scalar); the whole `solve` on the
+/// shared loop with the same draws 1,485 / 2,220 (1,641 / 2,296 before the draws' log took
+/// its exponent from the bits and a scalar increment skipped the copy loop). Of the scalar
+/// solve's 1,485: the normal pair (Philox, log, sin/cos) about 350, the EM kernel 193, the
+/// loop's `step` and `recordStep` 224, this stepper's `attempt` and `accept` 200, the Wiener
+/// path's bookkeeping (propose, append, accept, trim) about 240, retain/release and uniqueness
+/// checks about 160.
 public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     public typealias Function = SDEDrift<F>
     public typealias Scalar = F.Scalar
