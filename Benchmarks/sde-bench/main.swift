@@ -449,7 +449,7 @@ func oursEnsemble() -> (forwardMs: Double, gradientMs: Double, mean: Double, gra
 }
 
 if !args.contains("--skip-peers") {
-    let python = [".venv-peers/bin/python", "/work/venv-peers/bin/python"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    let python: String? = FileManager.default.isExecutableFile(atPath: ".venv-peers/bin/python") ? ".venv-peers/bin/python" : nil
     func peer(_ script: String, _ arguments: [String]) -> [String: Any]? {
         guard let python else { return nil }
         let process = Process()
