@@ -469,8 +469,14 @@ if !args.contains("--skip-peers") {
     } else {
         let ours = oursEnsemble()
         print("\nPeers: GBM ensemble, 100 paths × 1000 EM steps, float64, wall ms (median of 5); ratio = ours / peer")
+        // Each side draws its own 100 paths: the means differ by sampling error. E u(1) =
+        // u0 e^μ and Var u(1) = u0² e^{2μ} (e^{σ²} − 1) for Itô GBM.
+        let exactMean = 0.5 * Foundation.exp(gbmMu)
+        let meanSE = (0.25 * Foundation.exp(2 * gbmMu) * (Foundation.exp(gbmSigma * gbmSigma) - 1) / 100).squareRoot()
+        print("  exact E u(1) = d/dμ E u(1) = \(sig(exactMean, 5)); standard error of a 100-path mean \(sig(meanSE, 3))")
         print("  ours (solve, WienerProcess; gradient by duals)  forward \(sig(ours.forwardMs, 4)) ms, gradient "
-            + "\(sig(ours.gradientMs, 4)) ms; mean u(1) \(sig(ours.mean, 5)), d/dμ \(sig(ours.gradient, 5))")
+            + "\(sig(ours.gradientMs, 4)) ms; mean u(1) \(sig(ours.mean, 5)), d/dμ \(sig(ours.gradient, 5)); "
+            + "mean \(sig((ours.mean - exactMean) / meanSE, 2)) standard errors from the exact")
         for (script, arguments) in [("sde_gbm_diffrax.py", ["unsafe"]), ("sde_gbm_diffrax.py", ["tree"]), ("sde_gbm_torchsde.py", [])] {
             guard let r = peer(script, arguments), let f = r["forward_ms"] as? Double, let g = r["gradient_ms"] as? Double else {
                 print("  \(script) \(arguments.joined(separator: " ")): not available (import failed or the run failed)")
@@ -479,7 +485,8 @@ if !args.contains("--skip-peers") {
             let label = (r["peer"] as? String ?? script) + (r["brownian"].map { " (\($0))" } ?? "")
             print("  \(label): forward \(sig(f, 4)) ms (ours/peer \(sig(ours.forwardMs / f, 3))), gradient \(sig(g, 4)) ms "
                 + "(ours/peer \(sig(ours.gradientMs / g, 3))); its mean \(sig(r["mean"] as? Double ?? .nan, 5)), "
-                + "d/dμ \(sig(r["gradient"] as? Double ?? .nan, 5)) (other random paths: agree within sampling error)")
+                + "d/dμ \(sig(r["gradient"] as? Double ?? .nan, 5)); its mean \(sig(((r["mean"] as? Double ?? .nan) - exactMean) / meanSE, 2)) "
+                + "standard errors from the exact")
             fflush(stdout)
         }
     }
