@@ -174,6 +174,41 @@ import Testing
         #expect(parallel == serial)
     }
 
+    /// The tree's values pinned bit for bit (FNV-1a over the bit patterns), so a faster cursor
+    /// cannot change the path a seed produces: a forward sweep at non-dyadic step times (leaves
+    /// narrower than the step, wider than the step, and one with the auxiliary process and three
+    /// components), a backward sweep, and random-order queries from scratch. The hashes were
+    /// computed by the cursor of commit c1350c9 (before the per-level pair cache).
+    @Test func valuesArePinned() throws {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ w: [Double]) {
+            for x in w {
+                hash ^= x.bitPattern
+                hash = hash &* 0x100_0000_01b3
+            }
+        }
+        for (m, auxiliary, tolerance, steps) in [(1, false, 1e-4, 10_000), (1, false, 1e-2, 3_000), (3, true, 1e-5, 700)] {
+            let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: m, seed: 2, tolerance: tolerance, auxiliary: auxiliary)
+            var cursor = BrownianTreeCursor(tree)
+            var w = [Double](repeating: 0, count: tree.components)
+            for k in 1...steps {
+                try cursor.value(at: Double(k) * (1.0 / Double(steps)), into: &w)
+                mix(w)
+            }
+            for k in stride(from: steps - 1, through: 1, by: -7) {
+                try cursor.value(at: Double(k) / Double(steps) + 0.3 / Double(steps), into: &w)
+                mix(w)
+            }
+            let g = Philox4x32(seed: 9)
+            for i in 0..<200 {
+                let b = g.block((UInt32(i), 0, 0, 0))
+                try tree.value(at: NormalStream.openUniform(b.0, b.1), into: &w)
+                mix(w)
+            }
+        }
+        #expect(hash == 2_729_393_963_421_484_784, "tree value hash \(hash)")
+    }
+
     @Test func depthMeetsTheTolerance() throws {
         let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 0, tolerance: 1e-3)
         #expect(tree.depth == 10)  // 2⁻¹⁰ ≤ 1e-3 < 2⁻⁹

@@ -85,10 +85,18 @@ struct BrownianPath: Sendable {
         if i == times.count {
             let dt = t - last
             let scale = dt.squareRoot()
-            drawNormals()
             let base = (times.count - 1) * c
             times.append(t)
-            for k in 0..<c { values.append(values[base + k] + scale * normals[k]) }
+            if c == 1 {
+                // The first member of the pair, as `drawNormals` would write it, without the
+                // round trip through `normals` (a uniqueness check and a loop per draw).
+                let z = stream.pair(index: drawCount, lane: 0).0
+                drawCount &+= 1
+                values.append(values[base] + scale * z)
+            } else {
+                drawNormals()
+                for k in 0..<c { values.append(values[base + k] + scale * normals[k]) }
+            }
             return i
         }
         // Brownian bridge between (ta, Wa) and (tb, Wb): mean Wa + q (Wb − Wa), variance

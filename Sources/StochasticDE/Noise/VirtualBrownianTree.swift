@@ -70,52 +70,53 @@ public struct VirtualBrownianTree: Sendable {
 /// fewer node evaluations for nearby consecutive queries. Memory `O(depth × components)`.
 /// Mutable per-solve state: each task makes its own.
 ///
-/// Performance: a forward sweep with leaves about one step wide costs about one normal pair per
-/// query (siblings share a Philox block). With seven per-level arrays the cursor's bookkeeping
-/// was about three times the pair's ~200 instructions (133 ns per increment); one flat array
-/// walked through an unsafe buffer brings it to the figure in sde-bench.
+/// Performance: a forward sweep evaluates each node's midpoint once; with one component the
+/// two children of a node share one Philox block, and the pair is kept with the parent's level
+/// (the walk comes back to the parent between the two children, so a single most-recent-pair
+/// cache lost it whenever the left child had descendants: 1.23 instead of 0.82 blocks per query
+/// on the sde-bench solve with leaves 0.61 step wide); with several components one block serves
+/// two components (it served one, the other half discarded). The walk runs in static functions
+/// on an unsafe pointer to the one array of levels (no uniqueness check per level, no retain of
+/// `self`), with wrapping index arithmetic, and one component has its own walk with constant
+/// offsets (``scalarValue(at:)``): per level the general loops with overflow checks cost about
+/// 100 instructions. EM on scalar GBM over the tree (sde-bench `em-scalar+tree`, callgrind):
+/// 1,608 instructions per step before, 1,341 with the pair cache, 1,021 with the scalar walk,
+/// against 580 on a stored path (`em-scalar+grid`): 1.76x. Per increment of a 1000-step
+/// sweep with tolerance 1e-3 (`tree-1e-3`): 1,020 before, 565 now (NoiseGrid 269, drawing a
+/// WienerProcess 608).
 public struct BrownianTreeCursor {
     public let tree: VirtualBrownianTree
     // Level l is `stride` doubles of `levels` from l·stride: a, b, whether the midpoint value is
-    // known (0/1), then W(a), W(b), W(midpoint), `components` each; its node id is `nodes[l]`.
-    // Levels 0 ... valid are the path of the last query. One flat array, walked through an
-    // unsafe buffer, so a level costs no uniqueness checks (see the Performance note).
+    // known (0/1), whether the children's pair is known (0/1, one component only), that pair
+    // (2), the node id (its bit pattern), then W(a), W(b), W(midpoint), `components` each.
+    // Levels 0 ... valid are the path of the last query.
     @usableFromInline var levels: [Double]
-    @usableFromInline var nodes: [UInt64]
     @usableFromInline let stride: Int
     @usableFromInline var valid = 0
-    // One component: the last pair drawn, for the sibling that shares it.
-    @usableFromInline var cachedPairIndex = UInt64.max
-    @usableFromInline var cachedPair = (0.0, 0.0)
+
+    // Offsets inside a level.
+    @usableFromInline static var midpointKnown: Int { 2 }
+    @usableFromInline static var childPairKnown: Int { 3 }
+    @usableFromInline static var childPair: Int { 4 }
+    @usableFromInline static var node: Int { 6 }
+    @usableFromInline static var values: Int { 7 }
 
     public init(_ tree: VirtualBrownianTree) {
         self.tree = tree
         let c = tree.components
-        stride = 3 + 3 * c
+        stride = Self.values + 3 * c
         levels = [Double](repeating: 0, count: (tree.depth + 1) * stride)
-        nodes = [UInt64](repeating: 0, count: tree.depth + 1)
         levels[0] = tree.t0
         levels[1] = tree.t1
-        nodes[0] = 1
-        // W(t1) = √(t1 − t0) z₀ (no node has id 0).
+        levels[Self.node] = Double(bitPattern: 1)
+        // W(t1) = √(t1 − t0) z₀ (no node has id 0; with one component z₀ is the first member of
+        // the pair at index 0, the root's own normal the second).
         let scale = (tree.t1 - tree.t0).squareRoot()
-        for k in 0..<c { levels[3 + c + k] = scale * nodeNormal(0, component: k) }
-    }
-
-    /// `z_k` of node `k`, component `j`: with one component the `k & 1` member of the pair at
-    /// index `k >> 1` (cached, so the sibling's costs nothing), otherwise component `j` of
-    /// index `k`.
-    @inlinable
-    mutating func nodeNormal(_ k: UInt64, component j: Int) -> Double {
-        if tree.components == 1 {
-            let index = k >> 1
-            if index != cachedPairIndex {
-                cachedPair = tree.stream.pair(index: index, lane: 0)
-                cachedPairIndex = index
-            }
-            return k & 1 == 0 ? cachedPair.0 : cachedPair.1
+        if c == 1 {
+            levels[Self.values + 1] = scale * tree.stream.pair(index: 0, lane: 0).0
+        } else {
+            for k in 0..<c { levels[Self.values + c + k] = scale * tree.stream.normal(index: 0, component: k) }
         }
-        return tree.stream.normal(index: k, component: j)
     }
 
     /// `W(t)` (then `Z(t)` with the auxiliary process) for `t` in `[t0, t1]`.
@@ -123,68 +124,165 @@ public struct BrownianTreeCursor {
     public mutating func value(at t: Double, into w: inout [Double]) throws(NoiseError) {
         let c = tree.components
         guard w.count == c else { throw .wrongLength(what: "w", expected: c, got: w.count) }
+        if c == 1 {
+            w[0] = try scalarValue(at: t)
+            return
+        }
         guard t >= tree.t0 && t <= tree.t1 else { throw .timeOutOfRange(requested: t, allowed: tree.t0...tree.t1) }
         if t == tree.t0 {
             for k in 0..<c { w[k] = 0 }
             return
         }
-        if t == tree.t1 {
-            for k in 0..<c { w[k] = levels[3 + c + k] }
-            return
-        }
-        let depth = tree.depth
-        let st = stride
+        let depth = tree.depth, st = stride, stream = tree.stream
         var l = valid
-        // Take the storage out of self, so the walk below can use self for the normals while it
-        // holds the buffer (and the buffer is uniquely referenced: no copy).
-        var storage: [Double] = []
-        swap(&storage, &levels)
-        storage.withUnsafeMutableBufferPointer { L in
-            while l > 0 && !(L[l * st] < t && t < L[l * st + 1]) { l -= 1 }
-            while true {
-                let base = l * st
-                let wa = base + 3, wb = base + 3 + c, wm = base + 3 + 2 * c
-                let a = L[base], b = L[base + 1]
-                if l == depth {
-                    // Leaf: linear interpolation (t is strictly inside).
-                    let q = (t - a) / (b - a)
-                    for k in 0..<c { w[k] = L[wa + k] + q * (L[wb + k] - L[wa + k]) }
-                    break
-                }
-                let mid = a + 0.5 * (b - a)
-                if L[base + 2] == 0 {
-                    let sd = 0.5 * (b - a).squareRoot()
-                    for k in 0..<c { L[wm + k] = 0.5 * (L[wa + k] + L[wb + k]) + sd * nodeNormal(nodes[l], component: k) }
-                    L[base + 2] = 1
-                }
-                if t == mid {
-                    for k in 0..<c { w[k] = L[wm + k] }
-                    break
-                }
-                let child = base + st
-                if t < mid {
-                    nodes[l + 1] = nodes[l] &* 2
-                    L[child] = a
-                    L[child + 1] = mid
-                    for k in 0..<c {
-                        L[child + 3 + k] = L[wa + k]
-                        L[child + 3 + c + k] = L[wm + k]
-                    }
-                } else {
-                    nodes[l + 1] = nodes[l] &* 2 &+ 1
-                    L[child] = mid
-                    L[child + 1] = b
-                    for k in 0..<c {
-                        L[child + 3 + k] = L[wm + k]
-                        L[child + 3 + c + k] = L[wb + k]
-                    }
-                }
-                L[child + 2] = 0
-                l += 1
+        levels.withUnsafeMutableBufferPointer { L in
+            w.withUnsafeMutableBufferPointer { W in
+                // The buffers have the sizes the initializer gave them (never empty).
+                l = Self.walk(
+                    L.baseAddress.unsafelyUnwrapped, W.baseAddress.unsafelyUnwrapped,
+                    from: l, to: t, depth: depth, components: c, stride: st, stream: stream)
             }
         }
-        swap(&storage, &levels)
         valid = l
+    }
+
+    /// `W(t)` of a one-component tree (no auxiliary process) for `t` in `[t0, t1]`.
+    @inlinable
+    public mutating func scalarValue(at t: Double) throws(NoiseError) -> Double {
+        guard tree.components == 1 else {
+            throw .wrongLength(what: "w", expected: tree.components, got: 1)
+        }
+        guard t >= tree.t0 && t <= tree.t1 else { throw .timeOutOfRange(requested: t, allowed: tree.t0...tree.t1) }
+        if t == tree.t0 { return 0 }
+        let depth = tree.depth, stream = tree.stream
+        var l = valid
+        let w = levels.withUnsafeMutableBufferPointer { L in
+            Self.walkScalar(L.baseAddress.unsafelyUnwrapped, from: &l, to: t, depth: depth, stream: stream)
+        }
+        valid = l
+        return w
+    }
+
+    /// ``walk(_:_:from:to:depth:components:stride:stream:)`` for one component, with the level
+    /// layout's offsets as constants (stride 10).
+    @inlinable
+    static func walkScalar(
+        _ L: UnsafeMutablePointer<Double>, from level: inout Int, to t: Double, depth: Int, stream: NormalStream
+    ) -> Double {
+        let st = values &+ 3
+        let wa = values, wb = values &+ 1, wm = values &+ 2
+        if t == L[1] { return L[wb] }
+        var l = level
+        var base = l &* st
+        while l > 0 && !(L[base] < t && t < L[base &+ 1]) {
+            l &-= 1
+            base &-= st
+        }
+        while true {
+            let a = L[base], b = L[base &+ 1]
+            if l == depth {
+                // Leaf: linear interpolation (t is strictly inside).
+                level = l
+                let q = (t - a) / (b - a)
+                return L[base &+ wa] + q * (L[base &+ wb] - L[base &+ wa])
+            }
+            let mid = a + 0.5 * (b - a)
+            if L[base &+ midpointKnown] == 0 {
+                let sd = 0.5 * (b - a).squareRoot()
+                // z of node k: member k & 1 of the pair at index k >> 1 (the parent's id), kept
+                // at the parent's level for the sibling; the root's is the pair at index 0.
+                let z: Double
+                if l == 0 {
+                    z = stream.pair(index: 0, lane: 0).1
+                } else {
+                    let parent = base &- st
+                    let node = L[base &+ Self.node].bitPattern
+                    if L[parent &+ childPairKnown] == 0 {
+                        let pair = stream.pair(index: node >> 1, lane: 0)
+                        L[parent &+ childPair] = pair.0
+                        L[parent &+ childPair &+ 1] = pair.1
+                        L[parent &+ childPairKnown] = 1
+                    }
+                    z = L[parent &+ childPair &+ Int(node & 1)]
+                }
+                L[base &+ wm] = 0.5 * (L[base &+ wa] + L[base &+ wb]) + sd * z
+                L[base &+ midpointKnown] = 1
+            }
+            if t == mid {
+                level = l
+                return L[base &+ wm]
+            }
+            let child = base &+ st
+            let left = t < mid
+            let node = L[base &+ Self.node].bitPattern
+            L[child &+ Self.node] = Double(bitPattern: left ? node &* 2 : node &* 2 &+ 1)
+            L[child] = left ? a : mid
+            L[child &+ 1] = left ? mid : b
+            L[child &+ wa] = left ? L[base &+ wa] : L[base &+ wm]
+            L[child &+ wb] = left ? L[base &+ wm] : L[base &+ wb]
+            L[child &+ midpointKnown] = 0
+            L[child &+ childPairKnown] = 0
+            l &+= 1
+            base = child
+        }
+    }
+
+    /// From the cached path down to `t` (up to its lowest level that still contains `t`, then
+    /// down, drawing each new midpoint); writes `W(t)` and returns the level reached. Several
+    /// components (see ``walkScalar(_:from:to:depth:stream:)`` for one).
+    @inlinable
+    static func walk(
+        _ L: UnsafeMutablePointer<Double>, _ w: UnsafeMutablePointer<Double>,
+        from start: Int, to t: Double, depth: Int, components c: Int, stride st: Int, stream: NormalStream
+    ) -> Int {
+        if t == L[1] {
+            for k in 0..<c { w[k] = L[values &+ c &+ k] }
+            return start
+        }
+        var l = start
+        while l > 0 && !(L[l &* st] < t && t < L[l &* st &+ 1]) { l &-= 1 }
+        while true {
+            let base = l &* st
+            let wa = base &+ values, wb = wa &+ c, wm = wb &+ c
+            let a = L[base], b = L[base &+ 1]
+            if l == depth {
+                // Leaf: linear interpolation (t is strictly inside).
+                let q = (t - a) / (b - a)
+                for k in 0..<c { w[k] = L[wa &+ k] + q * (L[wb &+ k] - L[wa &+ k]) }
+                return l
+            }
+            let mid = a + 0.5 * (b - a)
+            if L[base &+ midpointKnown] == 0 {
+                let sd = 0.5 * (b - a).squareRoot()
+                let node = L[base &+ Self.node].bitPattern
+                // Component j is member j & 1 of the pair at (node, lane j >> 1).
+                var j = 0
+                while j < c {
+                    let pair = stream.pair(index: node, lane: UInt32(truncatingIfNeeded: j >> 1))
+                    L[wm &+ j] = 0.5 * (L[wa &+ j] + L[wb &+ j]) + sd * pair.0
+                    if j &+ 1 < c { L[wm &+ j &+ 1] = 0.5 * (L[wa &+ j &+ 1] + L[wb &+ j &+ 1]) + sd * pair.1 }
+                    j &+= 2
+                }
+                L[base &+ midpointKnown] = 1
+            }
+            if t == mid {
+                for k in 0..<c { w[k] = L[wm &+ k] }
+                return l
+            }
+            let child = base &+ st
+            let left = t < mid
+            let node = L[base &+ Self.node].bitPattern
+            L[child &+ Self.node] = Double(bitPattern: left ? node &* 2 : node &* 2 &+ 1)
+            L[child] = left ? a : mid
+            L[child &+ 1] = left ? mid : b
+            let lo = left ? wa : wm, hi = left ? wm : wb
+            for k in 0..<c {
+                L[child &+ values &+ k] = L[lo &+ k]
+                L[child &+ values &+ c &+ k] = L[hi &+ k]
+            }
+            L[child &+ midpointKnown] = 0
+            l &+= 1
+        }
     }
 }
 
@@ -217,6 +315,14 @@ public struct BrownianTreeNoise: NoiseProcess {
             throw .wrongLength(what: "dZ", expected: hasAuxiliary ? m : 0, got: dZ.count)
         }
         guard t1 > now else { throw .timeOutOfRange(requested: t1, allowed: now.nextUp...cursor.tree.t1) }
+        if cursor.tree.components == 1 {
+            // One component: the scalar walk, no arrays in between (same value bit for bit).
+            let w = try cursor.scalarValue(at: t1)
+            wNext[0] = w
+            dW[0] = w - wNow[0]
+            proposed = t1
+            return
+        }
         try cursor.value(at: t1, into: &wNext)
         for k in 0..<m { dW[k] = wNext[k] - wNow[k] }
         if hasAuxiliary { for k in 0..<m { dZ[k] = wNext[m + k] - wNow[m + k] } }

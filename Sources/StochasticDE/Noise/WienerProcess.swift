@@ -56,6 +56,12 @@ public struct WienerProcess: NoiseProcess, Sendable {
             throw .wrongLength(what: "dZ", expected: hasAuxiliary ? m : 0, got: dZ.count)
         }
         let j = try path.propose(t1)
+        if m == 1 && !hasAuxiliary {
+            // One component: the difference itself (the general copy loop cost 60 instructions
+            // per step of the sde-bench EM solve).
+            dW[0] = path.values[j] - path.values[path.head]
+            return
+        }
         path.difference(to: j, components: 0..<m, into: &dW)
         if hasAuxiliary { path.difference(to: j, components: m..<(2 * m), into: &dZ) }
     }

@@ -43,11 +43,14 @@ extension SDEDrift: Sendable where F: Sendable {}
 /// Performance: nothing is allocated per step (the increments are written into arrays owned by
 /// the stepper; the kernel allocates its workspaces once). Instructions per EM step on GBM
 /// (callgrind, sde-bench `--case`, release): the kernel on pre-drawn increments 344 (scalar) /
-/// 487 (4-D); kernel plus WienerProcess draws by hand 1066 / 1675; the whole `solve` on the
-/// shared loop with the same draws 1641 / 2296. The loop and this stepper add about 600
-/// instructions per step (the loop's step bookkeeping and clipping, the copy into `uNew`, the
-/// finiteness scans, uniqueness checks); the normal draws (Philox and Box–Muller) are the
-/// largest part either way.
+/// 487 (4-D); kernel plus WienerProcess draws by hand 948 (scalar); the whole `solve` on the
+/// shared loop with the same draws 1,423 / 2,162 (1,641 / 2,296 before the draws' log took
+/// its exponent from the bits, a scalar increment skipped the copy loop and `attempt` stopped
+/// reassigning the unchanged parameters and clearing an empty failure). Of the scalar solve's
+/// 1,485 before the last of these: the normal pair (Philox, log, sin/cos) about 350, the EM
+/// kernel 193, the loop's `step` and `recordStep` 224, this stepper's `attempt` and `accept` 200, the Wiener
+/// path's bookkeeping (propose, append, accept, trim) about 240, retain/release and uniqueness
+/// checks about 160.
 public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     public typealias Function = SDEDrift<F>
     public typealias Scalar = F.Scalar
@@ -128,8 +131,10 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
         // `target` in the last bits; the noise is then a few ulps away and continues from there.
         // A real gap (an event inside the last step, `t` set from outside) moves it.
         // The failure of this attempt, if any, is what `explainFailure` reports.
-        failure = nil
-        failureCode = nil
+        if failure != nil {
+            failure = nil
+            failureCode = nil
+        }
         let now = noise.currentTime
         if now != t && Swift.abs(now - t) > 4 * Swift.max(Swift.abs(t), Swift.abs(t1)).ulp {
             moveNoise(to: t)
@@ -142,7 +147,12 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
             failure = "the noise process could not give the increment to t = \(end): \(error)"
             return .nan
         }
-        kernel.p = p
+        // The loop passes the same parameter array every step: assign (a retain and a release)
+        // only when it is another buffer.
+        if kernel.p.withUnsafeBufferPointer({ $0.baseAddress }) != p.withUnsafeBufferPointer({ $0.baseAddress })
+            || kernel.p.count != p.count {
+            kernel.p = p
+        }
         for i in uNew.indices { uNew[i] = u[i] }
         do {
             try kernel.step(&uNew, t: t, dt: dt, dW: dW, dZ: dZ)
