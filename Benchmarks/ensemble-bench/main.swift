@@ -30,19 +30,20 @@
 // Lorenz, 20,000 steps are about 18 million instructions: 1 ms or more below 18 instructions
 // per ns.)
 //
-// Measured once with this file and the library at 41492c6 (release, 2 cores shared with ~6 other helpers' builds: load
-// average 16.6 at the start, 20.9 at the end; this process got about a quarter of a core, so
-// these figures are noise, to be measured again on a quiet machine), defaults (4,000 trajectories
-// of 1,000 steps, 1,000 of 20,000 steps), ns per trajectory-step and parallel efficiency:
+// Measured on a quiet machine (release, the merged branches of 2026-12-07, load average 1.06 at
+// the start, nothing else running; wall-clock minima of 3 runs), defaults (4,000 trajectories of
+// 1,000 steps, 1,000 of 20,000 steps), ns per trajectory-step and parallel efficiency:
 //                        Lorenz 1,000      Lorenz 20,000     EM GBM 1,000
-//   EnsembleSerial       263   1           233   1           658   1
-//   EnsembleThreads(2)   285   0.46        250   0.47        719   0.46
-//   EnsembleMPI, 1 rank  251   1.04        272   0.86        765   0.86
-//   EnsembleMPI, 2 ranks 272   0.48        279   0.42        866   0.38
-//   MPI overhead per trajectory, µs, 1 rank / 2 ranks: -11 / 140; 762 / 3,250; 107 / 537.
-// Under that load two workers get no more CPU than one, so the efficiencies of about 0.45 say
-// nothing about the 90 % goal. Weak scaling (Lorenz 1,000 steps, 1,000 per rank):
-// 1 rank 0.325 s, 2 ranks 0.662 s, 4 ranks 1.19 s, 8 ranks 2.25 s (4 and 8 oversubscribed).
+//   EnsembleSerial       70.3  1           67.1  1           162   1
+//   EnsembleThreads(2)   35.6  0.986       34.0  0.987       86.2  0.939
+//   EnsembleMPI, 1 rank  71.5  0.983       67.5  0.994       169   0.958
+//   EnsembleMPI, 2 ranks 35.8  0.983       34.9  0.961       83.1  0.974
+//   MPI overhead per trajectory, µs, 1 rank / 2 ranks: 1.18 / 0.61; 7.8 / 27.4; 7.18 / 2.15.
+// The goal (>= 90 % for trajectories of 1 ms or more: Lorenz 20,000 steps, 1.34 ms) holds
+// for Threads(2) and MPI(2). Weak scaling (Lorenz 1,000 steps, 1,000 per rank): 1 rank 0.0708 s,
+// 2 ranks 0.0709 s (0.999), 4 ranks 0.148 s, 8 ranks 0.302 s (4 and 8 oversubscribed: they
+// time-share the 2 cores). An earlier run under a load of 17-21 gave efficiencies near 0.45: two
+// workers then got no more CPU than one.
 // Every back end's outputs were bitwise equal to serial in every case.
 import DiffEqCore
 import Dispatch
