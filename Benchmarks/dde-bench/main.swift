@@ -182,21 +182,8 @@ struct PeerPoint: Encodable {
     let oursError: Double
 }
 var peerPoints: [PeerPoint] = []
-let venv = URL(fileURLWithPath: ".venv-peers/bin/python")
-func peer(_ arguments: [String]) -> [String: Any]? {
-    let process = Process()
-    process.executableURL = venv
-    process.arguments = ["Benchmarks/peers/dde_jitcdde.py"] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last else { return nil }
-    return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-}
-if FileManager.default.isExecutableFile(atPath: venv.path) {
+func peer(_ arguments: [String]) -> [String: Any]? { PythonPeers.run("dde_jitcdde.py", arguments) }
+if PythonPeers.isAvailable {
     print("peer: JiTCDDE (Bogacki-Shampine 3(2), compiled C right-hand side), ratio = ours MethodOfSteps(Tsit5()) / JiTCDDE:")
     for (name, tol) in [("unitlag", 1e-6), ("unitlag", 1e-8), ("mackey", 1e-6), ("mackey", 1e-8)] {
         guard let r = peer([name, "\(tol)"]), let seconds = r["seconds"] as? Double, let error = r["error"] as? Double else {

@@ -295,21 +295,8 @@ do {
 }
 
 // MARK: Peers
-let venv = URL(fileURLWithPath: ".venv-peers/bin/python")
-func peer(_ script: String, _ arguments: [String]) -> [String: Any]? {
-    let process = Process()
-    process.executableURL = venv
-    process.arguments = ["Benchmarks/peers/" + script] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last else { return nil }
-    return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-}
-if FileManager.default.isExecutableFile(atPath: venv.path) {
+func peer(_ script: String, _ arguments: [String]) -> [String: Any]? { PythonPeers.run(script, arguments) }
+if PythonPeers.isAvailable {
     print("Peers (same data, initial weights and protocol), ratio = ours (AutoSensitivity, same tolerances) / peer:")
     var peerRuns = [("spiral_diffrax.py", ["checkpointed"]), ("spiral_torchdiffeq.py", [])]
     if args.contains("--all-peers") { peerRuns.insert(("spiral_diffrax.py", ["backsolve"]), at: 1) }

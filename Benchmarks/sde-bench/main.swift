@@ -449,22 +449,8 @@ func oursEnsemble() -> (forwardMs: Double, gradientMs: Double, mean: Double, gra
 }
 
 if !args.contains("--skip-peers") {
-    let python: String? = FileManager.default.isExecutableFile(atPath: ".venv-peers/bin/python") ? ".venv-peers/bin/python" : nil
-    func peer(_ script: String, _ arguments: [String]) -> [String: Any]? {
-        guard let python else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["Benchmarks/peers/" + script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last else { return nil }
-        return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-    }
-    if python == nil {
+    func peer(_ script: String, _ arguments: [String]) -> [String: Any]? { PythonPeers.run(script, arguments) }
+    if !PythonPeers.isAvailable {
         print("\nPeers: skipped (no .venv-peers/; scripts/install-peers.sh creates it)")
     } else {
         let ours = oursEnsemble()

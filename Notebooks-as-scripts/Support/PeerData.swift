@@ -49,3 +49,33 @@ public struct PeerSpiral {
         throw ScriptError("Data/peers/spiral_data.json not found (run from the repository root)")
     }
 }
+
+/// The Python peers of the benchmarks (`Benchmarks/peers/*.py`), run with the interpreter of the
+/// `.venv-peers/` environment in the working directory (`scripts/install-peers.sh` makes it).
+/// A peer script prints one JSON object as its last line; a peer that is missing, fails to
+/// import or exits non-zero gives `nil`, so a benchmark skips it cleanly. The peer's standard
+/// error is discarded: its libraries' warnings are not ours to print.
+public enum PythonPeers {
+    public static let interpreter = URL(fileURLWithPath: ".venv-peers/bin/python")
+
+    /// Whether the peers' environment exists (a benchmark prints why it skips them otherwise).
+    public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: interpreter.path) }
+
+    /// Runs `Benchmarks/peers/<script>` with `arguments` and decodes its last output line.
+    public static func run(_ script: String, _ arguments: [String]) -> [String: Any]? {
+        guard isAvailable else { return nil }
+        let process = Process()
+        process.executableURL = interpreter
+        process.arguments = ["Benchmarks/peers/" + script] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last else {
+            return nil
+        }
+        return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    }
+}
