@@ -63,14 +63,7 @@ struct DualOnly: SDEModel, Sendable {
             func loss(_ q: [Double]) throws -> Double {
                 try forward(u0, parameters: q, seed: 3).reduce(0) { $0 + DistanceFromOne()($1, 0) }
             }
-            var fd = [Double]()
-            for k in p.indices {
-                var a = p, b = p
-                let eps = 1e-6 * max(abs(p[k]), 0.1)
-                a[k] += eps
-                b[k] -= eps
-                fd.append((try loss(a) - loss(b)) / (2 * eps))
-            }
+            let fd = try centralDifferences(p, h: 1e-6, floor: 0.1, loss)
             let err = relativeDifference(r.dp, fd)
             #expect(err <= 1e-6, "dt \(dt): forward mode vs central differences \(err)")
             let a = try adjoint.gradient(of: DistanceFromOne(), u0: u0, parameters: p, seed: 3)
@@ -118,14 +111,7 @@ struct DualOnly: SDEModel, Sendable {
             return s / Double(seeds.count)
         }
         #expect(abs(r.loss - (try meanLoss(p))) <= 1e-13 * r.loss)
-        var fd = [Double]()
-        for k in p.indices {
-            var a = p, b = p
-            let eps = 1e-6 * max(abs(p[k]), 0.1)
-            a[k] += eps
-            b[k] -= eps
-            fd.append((try meanLoss(a) - meanLoss(b)) / (2 * eps))
-        }
+        let fd = try centralDifferences(p, h: 1e-6, floor: 0.1, meanLoss)
         let err = relativeDifference(r.dp, fd)
         #expect(err <= 1e-6, "mean gradient vs central differences: \(err)")
     }

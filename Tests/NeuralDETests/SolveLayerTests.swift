@@ -25,11 +25,11 @@ func linearFunctional<M: ODEModel>(
     return s
 }
 
-/// Central differences of `φ(θ)`, step `h·max(1, |θ_j|)` (error O(h²) ≈ 1e-10 plus the solves'
-/// 1e-13 / h ≈ 1e-8, relative to entries of order one).
-func centralDifferences(_ theta: [Double], h: Double = 1e-5, _ phi: ([Double]) throws -> Double) rethrows -> [Double] {
+/// Central differences of `φ(θ)`, step `h·max(floor, |θ_j|)` (with the defaults, error O(h²) ≈
+/// 1e-10 plus the solves' 1e-13 / h ≈ 1e-8, relative to entries of order one).
+func centralDifferences(_ theta: [Double], h: Double = 1e-5, floor: Double = 1, _ phi: ([Double]) throws -> Double) rethrows -> [Double] {
     try theta.indices.map { j in
-        let step = h * max(1, abs(theta[j]))
+        let step = h * max(floor, abs(theta[j]))
         var plus = theta, minus = theta
         plus[j] += step
         minus[j] -= step
