@@ -126,7 +126,7 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
     @inlinable
     public mutating func run<S: ODEStepper>(_ integrator: inout ODEIntegrator<S>) -> ODESolution<D.Scalar>
     where S.Function == DelayedRHS<D> {
-        if let tracker { _ = tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) }
+        if let tracker { _ = tracker.advance(u: integrator.u.map { $0.primal }, p: plainP, t: integrator.t) }
         while integrator.step() {
             history.append(from: integrator.interpolant)
             while nextRestart < restartPoints.count && restartPoints[nextRestart] < integrator.t { nextRestart += 1 }
@@ -134,7 +134,7 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
                 integrator.u = integrator.u
                 nextRestart += 1
             }
-            if let tracker, tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) {
+            if let tracker, tracker.advance(u: integrator.u.map { $0.primal }, p: plainP, t: integrator.t) {
                 // The step was cut at a located discontinuity: restart the method there (an FSAL
                 // method would otherwise start the next step from f at the uncut step's end).
                 integrator.u = integrator.u
@@ -150,7 +150,7 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
 public func propagatedDiscontinuities(
     t0: Double, t1: Double, lags: [Double], levels: Int, limit: Int = 100_000
 ) throws(DDEError) -> [Double] {
-    try propagatedDiscontinuityLevels(t0: t0, t1: t1, lags: lags, levels: levels, limit: limit).map(\.t)
+    try propagatedDiscontinuityLevels(t0: t0, t1: t1, lags: lags, levels: levels, limit: limit).map { $0.t }
 }
 
 /// ``propagatedDiscontinuities(t0:t1:lags:levels:limit:)`` with the level of each point (the
@@ -217,7 +217,7 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
         let levels = problem.neutral ? Int.max : order + 1 - startOrder
         points = try propagatedDiscontinuityLevels(
             t0: t0, t1: t1, lags: lags, levels: levels, limit: method.maxDiscontinuities)
-        inner.tstops += points.map(\.t)
+        inner.tstops += points.map { $0.t }
     }
     let f = problem.f
     let history = DDEHistory<D.Scalar>(u0: problem.u0, t0: t0, t1: t1) { out, p, t in f.initialHistory(&out, p, t) }
@@ -232,12 +232,12 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
         tracker = watcher
     }
     var driver = MethodOfStepsDriver<D>(
-        history: history, tracker: tracker, p: problem.p.map(\.primal),
+        history: history, tracker: tracker, p: problem.p.map { $0.primal },
         fixedPoint: method.constrained
             ? nil
             : (method.fixedPointTolerance, method.maxFixedPointIterations,
                !method.stageCoupling ? .infinity : problem.dependentLags.isEmpty ? (lags.min() ?? .infinity) : 0))
-    if problem.neutral { driver.restartPoints = points.map(\.t) }
+    if problem.neutral { driver.restartPoints = points.map { $0.t } }
     do {
         return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
     } catch {

@@ -129,6 +129,9 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     /// The method's stepper (read-only: its caches and any state it reports, e.g. switches).
     public var method: Stepper { stepper }
 
+    /// The steps the dense output and the saved points have room for from the start.
+    @inlinable static var initialStepCapacity: Int { 64 }
+
     /// `log(1e-4)`: the controller's floor for the previous error, and its value at a (re)start.
     @inlinable static var logErrFloor: Double { PIController.logErrorFloor }
 
@@ -189,6 +192,11 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         self.stops = setup.tstops
         self.dense = PiecewisePolynomial(stateCount: setup.count)
         self.saved = SavingRecorder(setup)
+        // Room for the first `initialStepCapacity` steps, the values capped at 32 KB: the
+        // arrays' doubling from empty reallocated each of them ~6 times in a solve of ~60 steps.
+        let steps = Self.initialStepCapacity
+        if setup.dense { dense.reserveCapacity(steps: steps, values: Swift.min(8 * steps * setup.count, 4096)) }
+        if setup.saveEverystep { saved.reserveCapacity(steps + 1) }
         self.conditionValues = [Double](repeating: 0, count: callbacks.continuous.count)
         if setup.isOutOfDomain != nil {
             domainU = [Double](repeating: 0, count: setup.count)
@@ -596,7 +604,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
 
     /// The dense output of the steps accepted so far (empty without `dense: true`): it grows
     /// with each step, so the solution's past can be read while the integration goes on.
-    public var interpolant: PiecewisePolynomial<Scalar> { dense }
+    ///
+    /// Inlinable so that a reader in another module (the method of steps, once per step) borrows
+    /// it specialized instead of copying it through the generic value witness.
+    @inlinable public var interpolant: PiecewisePolynomial<Scalar> { dense }
 
     /// Writes the state at a time already passed (from the first step's start to `t`) into
     /// `out`, from the dense output: what a delay equation reads of its history. Needs

@@ -82,6 +82,17 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// empty).
     @inlinable public var lastTime: Double? { ends.last }
 
+    /// Makes room for `steps` steps and `values` values in all (the values of a step are
+    /// `(2 + r)·n`, see the type), so that a solve of up to that size never regrows the arrays.
+    public mutating func reserveCapacity(steps: Int, values valueCount: Int) {
+        starts.reserveCapacity(steps)
+        ends.reserveCapacity(steps)
+        self.steps.reserveCapacity(steps)
+        endThetas.reserveCapacity(steps)
+        offsets.reserveCapacity(steps + 1)
+        values.reserveCapacity(valueCount)
+    }
+
     /// Removes every step, keeping the capacity (an integrator's `reinit`).
     public mutating func removeAll() {
         starts.removeAll(keepingCapacity: true)
@@ -115,7 +126,8 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
         // The interval ends where its step does when `end` is `start + h` up to the rounding of
         // that sum (a landing on a stop computes `h` as `stop − start`, a free step `end` as
         // `start + h`): two ulps of the times. An event's time cut inside the step is farther.
-        let full = Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
+        // (Exact equality, the common case, first: it skips the `ulp`.)
+        let full = end - start == h || Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
         endThetas.append(full ? 1 : (end - start) / h)
         offsets.append(base + size)
         _order = Swift.max(_order ?? order, order)

@@ -34,6 +34,13 @@
         self.init(saveTimes: setup.saveTimes, saveEverystep: setup.saveEverystep, direction: setup.direction)
     }
 
+    /// Makes room for `count` saved points.
+    @inlinable
+    package mutating func reserveCapacity(_ count: Int) {
+        times.reserveCapacity(count)
+        values.reserveCapacity(count)
+    }
+
     /// Takes the rules of `setup` (a loop whose state is built before its setup is at hand),
     /// keeping what is saved.
     @inlinable

@@ -233,7 +233,7 @@ extension ButcherTableau {
     var denseWeightTable: (weights: [Double], degree: Int) {
         let stageCount = stages + (interpolant?.extraC.count ?? 0)
         let polys = interpolant?.coefficients ?? []
-        let d = polys.map(\.count).max() ?? 0
+        let d = polys.map { $0.count }.max() ?? 0
         var flat = [Double](repeating: 0, count: stageCount * d)
         for (j, poly) in polys.enumerated() where j < stageCount { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
         return (flat, d)
