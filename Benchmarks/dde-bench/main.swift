@@ -47,6 +47,32 @@
 //   187 vs 264 µs (0.71), 1e-8 182 vs 582 µs (0.31); Mackey-Glass at 1e-6 772 µs vs 11.5 ms
 //   (0.067), 1e-8 1.5 vs 21.3 ms (0.073), at similar errors (table). JiTCDDE's time includes
 //   its Python loop over the ten output times; its C compilation is outside the timing.
+// Closing note, setup and loop costs (loopfast branch; instructions by callgrind on the stripped
+// release binary, --repeat-solves 101 minus 1, /100; machine at load 18-21, so times are noise):
+// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6: 509 k -> 394 k instructions per solve (64 steps,
+//   386 f; -23%). The logistic ODE (Tsit5, dtmax 1, 28 steps): 144 k -> 129 k (-11%). Where
+//   (inclusive counts per solve, Hutchinson): DDEProblem.validate 35 k -> 6 k (its key paths
+//   `\.primal`, instantiated at run time on every call); DDEHistory.locate 47 k -> 21 k (the
+//   last step found tried first); the arrays' growth from empty, now room for 64 steps:
+//   history.append 36 k -> 18 k and the loop's recordStep (dense output, saved points)
+//   99 k -> 71 k; beginIterate on empty stage arrays 14 k -> 1 k. Logistic: recordStep
+//   48 k -> 31 k, ExplicitRKStepper.init 20 k -> 14 k (ButcherTableau's `\.count` key path),
+//   the integrator's init +4 k (the reservations). Lorenz Tsit5 [Double] (rk-bench, end point
+//   only: no dense output, no saved steps) gains only the key path, ~5 k per solve (not
+//   measured: rk-bench computes its references before `--lorenz`, too slow under callgrind).
+// - Median wall time per solve under that load (first section of this benchmark, base -> this;
+//   it has no thread-CPU-time mode): 112 -> 93 µs (Hutchinson), 32 -> 28 µs (logistic): noise,
+//   not a speed claim.
+// - Allocations (malloc-count, whole process): 713, 713, 733, 744 at 31, 64, 138, 328 steps
+//   (reltol 1e-4 ... 1e-10; 792, 808, 822, 835 before): none per step.
+// - Issue 18's goal (20 µs per solve) is not reached. What remains per solve (394 k): the
+//   history reads, 384 per solve at ~190 instructions each with the step location (73 k); the
+//   loop's recordStep, ~1,100 per step (dense output append, saving every step: one state array
+//   allocated per saved step, which the [[S]] solution layout needs); the Tsit5 stage arithmetic
+//   ~860 per step; ExplicitRKStepper.init rebuilding its tableau arrays, 14 k per solve; the
+//   solution's release (65 state arrays); PiecewisePolynomial copied through its value witness
+//   when the driver reads `integrator.interpolant` each step, 12 k (making that getter
+//   inlinable did not remove the copy).
 import DelayDE
 import DiffEq
 import Foundation
