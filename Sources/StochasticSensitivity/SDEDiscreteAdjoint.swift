@@ -29,9 +29,12 @@ public import StochasticDE
 /// The step-size controller's choices are not differentiated (the step sequence is frozen, as
 /// diffrax's `PIDController` stops gradients through the step factor and as Sensitivity's
 /// `DiscreteAdjoint` does): on fixed steps the result is the derivative of the solve,
-/// equal to ``SDEForwardDiffSensitivity``'s to rounding; on adaptive steps it is the derivative
-/// of the solve with its steps held, which differs from a difference quotient of re-adapted
-/// solves by about the tolerance.
+/// equal to ``SDEForwardDiffSensitivity``'s to rounding (3e-15 relative measured). On adaptive
+/// steps it is the derivative of the solve with its steps held. Neither reference checks that
+/// yet: forward mode's dual solve picks other steps (its error norm adds the squared partials),
+/// measured 2.8e-4, 1.9e-3, 4.9e-4 from this adjoint with SOSRI on GBM at reltol = abstol = 1e-4,
+/// 1e-5, 1e-6 (seed 3, 2,570 to 256,712 steps); and central differences of re-adapted solves
+/// jump with the accepted steps (O(1) from both there).
 ///
 /// **Methods.** ``EM``, ``LambaEM`` (its step is EM's; the estimate only picks the steps),
 /// ``EulerHeun`` and the SRI tableaus (``SRIW1``, ``SOSRI``, or a user's `SRITableau`), every
@@ -47,7 +50,13 @@ public import StochasticDE
 /// evaluation of the step (EM: one drift and one diffusion product at `u_k`); the tree is
 /// queried at each step's ends. ``SensitivityStats/peakStoredStates`` counts the kept states.
 ///
-/// Performance: the sweep allocates nothing per step (stage buffers and the products' dual
+/// Performance: instructions per gradient (callgrind, release, a client calling `gradient` with
+/// concrete types, 3 gradients minus 1 over 2), 2-D Lotka-Volterra with σ in p, 1,024 steps, 4
+/// observations: EM 9.46M against ``SDEBacksolveAdjoint``'s 22.86M (whose Itô correction needs
+/// nested duals) and forward mode's 2.47M; EulerHeun 16.34M against 15.25M and 3.42M. With
+/// `n + np = 8` one dual chunk carries all directions, so forward mode is cheapest on such
+/// small systems. A NeuralSDE (2→16→2 tanh drift, 2→2 sigmoid diffusion, 88 parameters,
+/// EulerHeun, 128 steps): 5.02M against the backsolve's 5.99M. The sweep allocates nothing per step (stage buffers and the products' dual
 /// buffers are made once per gradient); the observation loss gradients allocate one dual array
 /// each, as in the other adjoints.
 public struct SDEDiscreteAdjoint: SDESensitivityAlgorithm {
