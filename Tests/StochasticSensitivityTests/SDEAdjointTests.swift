@@ -83,21 +83,7 @@ func gbmExactGradient(tree: VirtualBrownianTree, times: [Double], mu: Double, si
             return sol.u.reduce(0) { $0 + SquaresLoss()($1, 0) }
         }
         #expect(abs(r.loss - (try loss(prob.u0, prob.p))) <= 1e-14 * abs(r.loss))
-        var fd = [Double]()
-        for k in prob.p.indices {
-            var a = prob.p, b = prob.p
-            let eps = 1e-6 * abs(prob.p[k])
-            a[k] += eps
-            b[k] -= eps
-            fd.append((try loss(prob.u0, a) - loss(prob.u0, b)) / (2 * eps))
-        }
-        for i in prob.u0.indices {
-            var a = prob.u0, b = prob.u0
-            let eps = 1e-6 * abs(prob.u0[i])
-            a[i] += eps
-            b[i] -= eps
-            fd.append((try loss(a, prob.p) - loss(b, prob.p)) / (2 * eps))
-        }
+        let fd = try centralDifferences(prob, loss)
         let err = relativeError(r.dp + r.du0, fd)
         #expect(err <= 1e-6, "\(name): \(r.method) \(r.dp + r.du0), central differences \(fd), relative error \(err)")
     }
