@@ -58,9 +58,10 @@ public import StochasticDE
 /// nested duals) and forward mode's 2.47M; EulerHeun 16.34M against 15.25M and 3.42M. With
 /// `n + np = 8` one dual chunk carries all directions, so forward mode is cheapest on such
 /// small systems. A NeuralSDE (2→16→2 tanh drift, 2→2 sigmoid diffusion, 88 parameters,
-/// EulerHeun, 128 steps): 5.02M against the backsolve's 5.99M. The sweep allocates nothing per step (stage buffers and the products' dual
-/// buffers are made once per gradient); the observation loss gradients allocate one dual array
-/// each, as in the other adjoints.
+/// EulerHeun, 128 steps): 5.02M against the backsolve's 5.99M. The stage buffers and the
+/// products' dual buffers are made once per gradient, so the sweep is meant not to allocate per
+/// step (not yet counted with `scripts/malloc-count.c`); the observation loss gradients allocate
+/// one dual array each, as in the other adjoints.
 public struct SDEDiscreteAdjoint: SDESensitivityAlgorithm {
     public init() {}
     public var name: String { "SDEDiscreteAdjoint" }
