@@ -13,7 +13,7 @@ public import StochasticSensitivity
 /// Drift and diagonal diffusion from two networks, `du = f_θ(u) dt + g_φ(u) ∘ dW` with
 /// `p = [θ; φ]`: an SDE model (generic evaluation, so duals flow through for pathwise forward
 /// mode) with the networks' own pullbacks as its products (``SDEModelWithVJP``), which
-/// ``SDEBacksolveAdjoint`` uses instead of dual numbers.
+/// ``SDEDiscreteAdjoint`` and ``SDEBacksolveAdjoint`` use instead of dual numbers.
 ///
 /// Performance: the products copy `θ` and `φ` into the workspace and allocate nothing; the
 /// generic evaluation reads each network's range of `p` in place.
@@ -148,10 +148,15 @@ func _networkVJP(
 /// The path of seed `s` is the ``VirtualBrownianTree`` of `s` on the span (with the auxiliary
 /// process when the method needs one), with leaves 1/64 of `dt` wide: the solve and the
 /// gradient's backward pass read the same path, and the same seed gives the same bits. The
-/// default `sensealg` is ``SDEBacksolveAdjoint`` (memory independent of the number of steps,
-/// products from the networks' pullbacks; needs a Stratonovich method such as ``EulerHeun``
-/// unless the noise is additive); ``SDEForwardDiffSensitivity`` (duals through the solve) is the
-/// option for small networks or an Itô method. Fixed steps of `dt`.
+/// default `sensealg` is ``SDEDiscreteAdjoint`` (the exact derivative of the solve, products from
+/// the networks' pullbacks, Itô or Stratonovich methods among EM, LambaEM, EulerHeun and the SRI
+/// methods; memory two states per step), cheaper than ``SDEBacksolveAdjoint`` on the measured
+/// case: a 2→16→2 tanh drift and 2→2 sigmoid diffusion, EulerHeun, 128 steps, 10 observations,
+/// 5.02M instructions per gradient against the backsolve's 5.99M (callgrind, release, 3 minus 1
+/// gradients over 2). ``SDEBacksolveAdjoint`` (memory independent of the number of steps, O(dt)
+/// from the solve's derivative; Stratonovich methods unless the noise is additive) is the option
+/// for very many steps, ``SDEForwardDiffSensitivity`` (duals through the solve) for small
+/// networks. Fixed steps of `dt`.
 public struct NeuralSDE<Algorithm: SDEAlgorithm, Method: SDESensitivityAlgorithm>: Sendable {
     public let model: NetworkSDE
     public let tspan: (Double, Double)
@@ -257,14 +262,14 @@ public struct NeuralSDE<Algorithm: SDEAlgorithm, Method: SDESensitivityAlgorithm
     }
 }
 
-extension NeuralSDE where Method == SDEBacksolveAdjoint {
-    /// The neural SDE with the default `sensealg`, ``SDEBacksolveAdjoint`` (backward steps of `dt`).
+extension NeuralSDE where Method == SDEDiscreteAdjoint {
+    /// The neural SDE with the default `sensealg`, ``SDEDiscreteAdjoint``.
     public init(
         drift: Chain<Double>, diffusion: Chain<Double>, tspan: (Double, Double), _ algorithm: Algorithm,
         saveat: SaveAt? = nil, dt: Double
     ) throws(NeuralDEError) {
         try self.init(
             drift: drift, diffusion: diffusion, tspan: tspan, algorithm, saveat: saveat, dt: dt,
-            sensealg: SDEBacksolveAdjoint())
+            sensealg: SDEDiscreteAdjoint())
     }
 }

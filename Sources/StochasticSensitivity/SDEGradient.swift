@@ -123,15 +123,18 @@ public func gradient<M: SDEModel, L: PointLoss, A: SDEAlgorithm, S: SDESensitivi
     return r
 }
 
-/// The forward solve on the tree's path, saving at the observation times; errors and failures
-/// become ``SensitivityError``.
+/// The forward solve on the tree's path, saving at the observation times (and keeping every
+/// step's dense output with `dense`); errors and failures become ``SensitivityError``.
 @inlinable
 func _observingSDESolve<F: SDEFunction, A: SDEAlgorithm>(
-    _ problem: SDEProblem<F>, _ algorithm: A, _ tree: VirtualBrownianTree, _ plan: SDEObservationPlan, phase: String
+    _ problem: SDEProblem<F>, _ algorithm: A, _ tree: VirtualBrownianTree, _ plan: SDEObservationPlan, phase: String,
+    dense: Bool = false
 ) throws(SensitivityError) -> ODESolution<F.Scalar> {
     let sol: ODESolution<F.Scalar>
+    var options = plan.options
+    options.dense = dense
     do {
-        sol = try solve(problem, algorithm, noise: BrownianTreeNoise(tree), options: plan.options)
+        sol = try solve(problem, algorithm, noise: BrownianTreeNoise(tree), options: options)
     } catch {
         switch error {
         case .invalidOptions(let e): throw .invalidInput(e)

@@ -226,14 +226,7 @@ final class _SDEProducts<M: SDEModel> {
             custom.drift(u, p, t, a, &du, &dp)
             for i in 0..<n { vu[i] = h * du[i] }
             for k in 0..<np { vp[k] = h * dp[k] }
-            switch noise {
-            case .diagonal, .additive:
-                for i in 0..<n { cotangent[i] = a[i] * dW[i] }
-            case .scalar:
-                for i in 0..<n { cotangent[i] = a[i] * dW[0] }
-            case .general(let m):
-                for j in 0..<m { for i in 0..<n { cotangent[i + j * n] = a[i] * dW[j] } }
-            }
+            _noiseCotangent(a, dW, scale: 1, noise: noise, states: n, into: &cotangent)
             custom.diffusion(u, p, t, cotangent, &du, &dp)
             for i in 0..<n { vu[i] += du[i] }
             for k in 0..<np { vp[k] += dp[k] }

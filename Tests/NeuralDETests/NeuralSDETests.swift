@@ -34,7 +34,8 @@ struct DualOnly: SDEModel, Sendable {
     /// products of the same model (same backward scheme, different differentiation) to 1e-12.
     @Test func networkProductsMatchDuals() throws {
         let (f, g) = try Self.chains()
-        let sde = try NeuralSDE(drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), saveat: Self.saveat, dt: 0x1p-7)
+        let sde = try NeuralSDE(
+            drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), saveat: Self.saveat, dt: 0x1p-7, sensealg: SDEBacksolveAdjoint())
         let p = sde.initialParameters(seed: 1)
         let r = try sde.gradient(of: DistanceFromOne(), u0: [1, 0.5], parameters: p, seed: 3)
         let prob = SDEProblem(model: DualOnly(model: sde.model), u0: [1, 0.5], tspan: (0, 1), p: p)
@@ -56,7 +57,8 @@ struct DualOnly: SDEModel, Sendable {
             let forward = try NeuralSDE(
                 drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), saveat: Self.saveat, dt: dt,
                 sensealg: SDEForwardDiffSensitivity())
-            let adjoint = try NeuralSDE(drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), saveat: Self.saveat, dt: dt)
+            let adjoint = try NeuralSDE(
+                drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), saveat: Self.saveat, dt: dt, sensealg: SDEBacksolveAdjoint())
             let p = forward.initialParameters(seed: 1)
             let u0 = [1.0, 0.5]
             let r = try forward.gradient(of: DistanceFromOne(), u0: u0, parameters: p, seed: 3)
@@ -78,7 +80,8 @@ struct DualOnly: SDEModel, Sendable {
     /// (measured: 7.33 → 0.242), and two runs give the same loss sequence bit for bit.
     @Test func trainingOnAFixedPathIsDeterministic() throws {
         let (f, g) = try Self.chains()
-        let sde = try NeuralSDE(drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), saveat: Self.saveat, dt: 0x1p-6)
+        let sde = try NeuralSDE(
+            drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), saveat: Self.saveat, dt: 0x1p-6, sensealg: SDEBacksolveAdjoint())
         func run() throws -> [Double] {
             var p = sde.initialParameters(seed: 2)
             var adam = try Adam<Double>(0.05)
@@ -116,7 +119,35 @@ struct DualOnly: SDEModel, Sendable {
         #expect(err <= 1e-6, "mean gradient vs central differences: \(err)")
     }
 
-    /// Bad input: wrong sizes and an Itô method with the networks' products are typed errors.
+    /// The discrete adjoint with the networks' own products (no duals) is the derivative of the
+    /// solve: it equals pathwise forward mode to rounding, for a Stratonovich method (EulerHeun)
+    /// and for Itô ones (EM, SOSRI), which the backsolve adjoint refuses with a model's own
+    /// products.
+    @Test(arguments: ["EulerHeun", "EM", "SOSRI"])
+    func discreteAdjointWithNetworkProductsIsTheSolvesDerivative(method: String) throws {
+        let (f, g) = try Self.chains()
+        func check<A: SDEAlgorithm>(_ alg: A) throws {
+            let adjoint = try NeuralSDE(
+                drift: f, diffusion: g, tspan: (0, 1), alg, saveat: Self.saveat, dt: 0x1p-7, sensealg: SDEDiscreteAdjoint())
+            let forward = try NeuralSDE(
+                drift: f, diffusion: g, tspan: (0, 1), alg, saveat: Self.saveat, dt: 0x1p-7, sensealg: SDEForwardDiffSensitivity())
+            let p = adjoint.initialParameters(seed: 1)
+            let a = try adjoint.gradient(of: DistanceFromOne(), u0: [1, 0.5], parameters: p, seed: 3)
+            let r = try forward.gradient(of: DistanceFromOne(), u0: [1, 0.5], parameters: p, seed: 3)
+            #expect(abs(a.loss - r.loss) <= 1e-14 * r.loss)
+            let err = relativeDifference(a.dp + a.du0, r.dp + r.du0)
+            #expect(err <= 1e-12, "\(method): discrete adjoint vs forward mode \(err)")
+            #expect(a.stats.vjps == ["EM": 2, "EulerHeun": 4, "SOSRI": 8][method]! * 128, "one product per function evaluation of a step")
+        }
+        switch method {
+        case "EM": try check(EM())
+        case "SOSRI": try check(SOSRI())
+        default: try check(EulerHeun())
+        }
+    }
+
+    /// Bad input: wrong sizes, and an Itô method with the networks' products in the backsolve
+    /// adjoint, are typed errors.
     @Test func badInput() throws {
         let (f, g) = try Self.chains()
         let sde = try NeuralSDE(drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), saveat: Self.saveat, dt: 0x1p-6)
@@ -124,7 +155,8 @@ struct DualOnly: SDEModel, Sendable {
         #expect(throws: NeuralDEError.self) { try sde([1], parameters: p, seed: 0) }
         #expect(throws: NeuralDEError.self) { try sde([1, 2], parameters: [1], seed: 0) }
         #expect(throws: NeuralDEError.self) { try NeuralSDE(drift: f, diffusion: g, tspan: (0, 1), EulerHeun(), dt: 0) }
-        let ito = try NeuralSDE(drift: f, diffusion: g, tspan: (0, 1), EM(), saveat: Self.saveat, dt: 0x1p-6)
+        let ito = try NeuralSDE(
+            drift: f, diffusion: g, tspan: (0, 1), EM(), saveat: Self.saveat, dt: 0x1p-6, sensealg: SDEBacksolveAdjoint())
         #expect(throws: NeuralDEError.self) { try ito.gradient(of: DistanceFromOne(), u0: [1, 0.5], parameters: p, seed: 0) }
         let wide = try Chain<Double>(.dense(3, 3))
         #expect(throws: NeuralDEError.self) { try NeuralSDE(drift: f, diffusion: wide, tspan: (0, 1), EulerHeun(), dt: 0.1) }

@@ -67,3 +67,26 @@ struct GeneralNoiseModel: SDEModel, Sendable {
         g[3] = p[1] * u[1]
     }
 }
+
+/// Central differences of `loss(u0, p)` at the problem's `u0`, `p` (step 1e-6 relative to each
+/// component): `∂/∂p` then `∂/∂u0`, as `SensitivityResult`'s `dp + du0`.
+func centralDifferences<F: SDEFunction>(
+    _ prob: SDEProblem<F>, _ loss: ([Double], [Double]) throws -> Double
+) rethrows -> [Double] where F.Scalar == Double {
+    var fd = [Double]()
+    for k in prob.p.indices {
+        var a = prob.p, b = prob.p
+        let eps = 1e-6 * abs(prob.p[k])
+        a[k] += eps
+        b[k] -= eps
+        fd.append((try loss(prob.u0, a) - loss(prob.u0, b)) / (2 * eps))
+    }
+    for i in prob.u0.indices {
+        var a = prob.u0, b = prob.u0
+        let eps = 1e-6 * abs(prob.u0[i])
+        a[i] += eps
+        b[i] -= eps
+        fd.append((try loss(a, prob.p) - loss(b, prob.p)) / (2 * eps))
+    }
+    return fd
+}
