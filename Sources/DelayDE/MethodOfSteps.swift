@@ -54,6 +54,9 @@ public struct MethodOfSteps<A: MethodOfStepsAlgorithm>: Sendable {
     /// The stage coupling of the values read inside a long step (`DDEHistory.couplingStep`); off
     /// only to measure what it does.
     @usableFromInline var stageCoupling = true
+    /// The derivative of a located jump's motion (`jumpCorrected`); off only to measure what it
+    /// does.
+    @usableFromInline var movingJumps = true
 
     public init(
         _ algorithm: A, trackDiscontinuities: Bool = true, maxDiscontinuities: Int = 100_000,
@@ -96,6 +99,8 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
     /// restarts there, so that an FSAL method does not start the next step from the left limit.
     @usableFromInline var restartPoints: [Double] = []
     @usableFromInline var nextRestart = 0
+    /// Whether a located point where `f` jumps corrects the derivative (`MethodOfSteps.movingJumps`).
+    @usableFromInline var movingJumps = true
 
     @usableFromInline init(
         history: DDEHistory<D.Scalar>, tracker: DependentLagTracker?, p: [Double],
@@ -137,7 +142,17 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
             if let tracker, tracker.advance(u: integrator.u.map(\.primal), p: plainP, t: integrator.t) {
                 // The step was cut at a located discontinuity: restart the method there (an FSAL
                 // method would otherwise start the next step from f at the uncut step's end).
-                integrator.u = integrator.u
+                // Where f itself jumps, the state takes the derivative of the jump's motion.
+                if let jump = tracker.takeJump(), movingJumps, history.count > 0,
+                    let moved = jumpCorrected(
+                        integrator.u, p: integrator.p, f: integrator.problem.f.dde, t: integrator.t,
+                        lastStepStart: history.starts[history.count - 1], lag: tracker.lags[jump.lag],
+                        crossing: jump.point)
+                {
+                    integrator.u = moved
+                } else {
+                    integrator.u = integrator.u
+                }
             }
         }
         return integrator.solution
@@ -227,7 +242,8 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
         let known = [(t: t0, order: startOrder)]
             + points.map { (t: $0.t, order: problem.neutral ? startOrder : startOrder + $0.level) }
         let watcher = DependentLagTracker(
-            lags: problem.dependentLags, points: known, maxOrder: order, tolerance: history.boundaryTolerance)
+            lags: problem.dependentLags, points: known, maxOrder: order, tolerance: history.boundaryTolerance,
+            neutral: problem.neutral)
         odeProblem.callbacks = watcher.callbacks(D.Scalar.self)
         tracker = watcher
     }
@@ -238,6 +254,7 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
             : (method.fixedPointTolerance, method.maxFixedPointIterations,
                !method.stageCoupling ? .infinity : problem.dependentLags.isEmpty ? (lags.min() ?? .infinity) : 0))
     if problem.neutral { driver.restartPoints = points.map(\.t) }
+    driver.movingJumps = method.movingJumps
     do {
         return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
     } catch {
