@@ -120,10 +120,13 @@ extension MethodOfStepsDriver {
     /// first of the next one). Without it, forward mode and the adjoint are off by 16-170%
     /// (`DependentLagGradientTests`).
     ///
+    /// The same holds at the stops `t0 + τ` of constant lags (`lag` `nil`: `dg/dt = 1`), which
+    /// move with a lag that is a parameter.
+    ///
     /// Returns `nil` when `f` reads no time near `ξ` (then nothing moves).
     @inlinable
     func jumpCorrected(
-        _ u: [D.Scalar], p: [D.Scalar], f: D, t: Double, lastStepStart: Double, lag: DependentLag, crossing xi: Double
+        _ u: [D.Scalar], p: [D.Scalar], f: D, t: Double, lastStepStart: Double, lag: DependentLag?, crossing xi: Double
     ) -> [D.Scalar]? {
         typealias S = D.Scalar
         let h = history
@@ -158,13 +161,30 @@ extension MethodOfStepsDriver {
             right = evaluate(left: false)
         }
         let left = evaluate(left: true)
-        let up = u.map(\.primal), fl = left.map(\.primal)
-        let e = 1e-6 * Swift.max(1, Swift.abs(t))
-        let ahead = zip(up, fl).map { $0 + e * $1 }, behind = zip(up, fl).map { $0 - e * $1 }
-        let gt = 1 - (lag(ahead, plainP, t + e) - lag(behind, plainP, t - e)) / (2 * e)
+        let fl = left.map(\.primal)
+        var gt = 1.0
+        if let lag {
+            let up = u.map(\.primal), e = 1e-6 * Swift.max(1, Swift.abs(t))
+            let ahead = zip(up, fl).map { $0 + e * $1 }, behind = zip(up, fl).map { $0 - e * $1 }
+            gt = 1 - (lag(ahead, plainP, t + e) - lag(behind, plainP, t - e)) / (2 * e)
+        }
         guard gt.isFinite, gt != 0 else { return nil }
         // dt*/dx as a scalar whose primal is zero.
         let dt = (S(delayed.primal) - delayed).scaled(by: 1 / gt)
         return u.indices.map { i in u[i] + dt.scaled(by: fl[i] - right[i].primal) }
+    }
+}
+
+extension MethodOfStepsDriver {
+    /// `jumpCorrected` for the step `integrator` just accepted onto a jump point, `nil` when off
+    /// (`movingJumps`) or nothing moves.
+    @inlinable
+    func correctedForMovingJump<S: ODEStepper>(
+        _ integrator: ODEIntegrator<S>, lag: DependentLag?, crossing xi: Double
+    ) -> [D.Scalar]? where S.Function == DelayedRHS<D> {
+        guard movingJumps, history.count > 0 else { return nil }
+        return jumpCorrected(
+            integrator.u, p: integrator.p, f: integrator.problem.f.dde, t: integrator.t,
+            lastStepStart: history.starts[history.count - 1], lag: lag, crossing: xi)
     }
 }

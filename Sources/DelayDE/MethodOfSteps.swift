@@ -101,6 +101,9 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
     @usableFromInline var nextRestart = 0
     /// Whether a located point where `f` jumps corrects the derivative (`MethodOfSteps.movingJumps`).
     @usableFromInline var movingJumps = true
+    /// The stops `t0 + τ_i` of the constant lags when `u` jumps at `t0` (`f` jumps there), sorted.
+    @usableFromInline var jumpStops: [Double] = []
+    @usableFromInline var nextJumpStop = 0
 
     @usableFromInline init(
         history: DDEHistory<D.Scalar>, tracker: DependentLagTracker?, p: [Double],
@@ -143,16 +146,14 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
                 // The step was cut at a located discontinuity: restart the method there (an FSAL
                 // method would otherwise start the next step from f at the uncut step's end).
                 // Where f itself jumps, the state takes the derivative of the jump's motion.
-                if let jump = tracker.takeJump(), movingJumps, history.count > 0,
-                    let moved = jumpCorrected(
-                        integrator.u, p: integrator.p, f: integrator.problem.f.dde, t: integrator.t,
-                        lastStepStart: history.starts[history.count - 1], lag: tracker.lags[jump.lag],
-                        crossing: jump.point)
-                {
-                    integrator.u = moved
-                } else {
-                    integrator.u = integrator.u
-                }
+                let jump = tracker.takeJump()
+                integrator.u = jump.flatMap { correctedForMovingJump(integrator, lag: tracker.lags[$0.lag], crossing: $0.point) }
+                    ?? integrator.u
+            }
+            while nextJumpStop < jumpStops.count && jumpStops[nextJumpStop] < integrator.t { nextJumpStop += 1 }
+            if nextJumpStop < jumpStops.count && jumpStops[nextJumpStop] == integrator.t {
+                nextJumpStop += 1
+                if let moved = correctedForMovingJump(integrator, lag: nil, crossing: history.t0) { integrator.u = moved }
             }
         }
         return integrator.solution
@@ -255,6 +256,7 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
                !method.stageCoupling ? .infinity : problem.dependentLags.isEmpty ? (lags.min() ?? .infinity) : 0))
     if problem.neutral { driver.restartPoints = points.map(\.t) }
     driver.movingJumps = method.movingJumps
+    if startOrder == 0 && !problem.neutral { driver.jumpStops = points.filter { $0.level == 1 }.map(\.t) }
     do {
         return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
     } catch {

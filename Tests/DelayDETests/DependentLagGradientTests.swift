@@ -118,4 +118,30 @@ struct StateLagDecay: DDEModel {
             }
         }
     }
+
+    /// The same jump at the stops of a constant lag that is a parameter: Hutchinson (r = 1.8,
+    /// K = 1, τ = 1, φ = 0.5) with u0 = 0.6 ≠ φ, so u jumps at 0 and u' at τ, 2τ is where u''
+    /// does. ∂u(3)/∂(r, K, τ, φ, u0) from forward mode, the adjoint and central differences agree
+    /// to 1e-6 relative (measured worst 1.8e-9, the τ entry); without the correction ∂u/∂τ was −0.16593
+    /// instead of −0.32518 (49% off) in both, the other entries right.
+    @Test func constantLagStopWhereUJumps() throws {
+        let x = [1.8, 1.0, 1.0, 0.5, 0.6]
+        var options = Self.options
+        options.saveat = .times([3])
+        func problem(_ x: [Double]) -> DDEProblem<GenericDDE<Hutchinson, Double>> {
+            DDEProblem(model: Hutchinson(), u0: [x[4]], tspan: (0, 3), p: Array(x[0..<4]), constantLagParameters: [2])
+        }
+        let fd = try centralDifferences(x) { try solve(problem($0), MethodOfSteps(Vern9()), options: options).u.last![0] }
+        var frozen = MethodOfSteps(Vern9())
+        frozen.movingJumps = false
+        for sensealg in [ForwardDiffSensitivity() as any DDESensitivityAlgorithm, ReverseDiffAdjoint()] {
+            let r = try gradient(of: FirstComponent(), problem(x), MethodOfSteps(Vern9()), options: options, sensealg: sensealg)
+            let g = r.dp + r.du0
+            for i in 0..<5 {
+                #expect(abs(g[i] - fd[i]) <= 1e-6 * abs(fd[i]), "\(sensealg.name) ∂u(3)/∂x[\(i)]: \(g[i]), differences \(fd[i])")
+            }
+            let old = try gradient(of: FirstComponent(), problem(x), frozen, options: options, sensealg: sensealg)
+            #expect(abs(old.dp[2] - fd[2]) > 0.1 * abs(fd[2]), "\(sensealg.name) without the correction: \(old.dp[2])")
+        }
+    }
 }
