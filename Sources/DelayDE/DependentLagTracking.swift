@@ -117,7 +117,7 @@ extension MethodOfStepsDriver {
     /// number, a central difference of the `Double` lag closure along `f_L` (step `1e-6·max(1, |t*|)`,
     /// relative error ~1e-10, which only scales the correction). `f_L` and `f_R` are `f` at `t*`
     /// read from the two sides of `ξ` (as the last stage of the step that ends at `t*` and the
-    /// first of the next one). Without it, forward mode and the adjoint are off by 16-170%
+    /// first of the next one). Without it, forward mode and the adjoint are off by 16-172%
     /// (`DependentLagGradientTests`).
     ///
     /// The same holds at the stops `t0 + τ` of constant lags (`lag` `nil`: `dg/dt = 1`), which

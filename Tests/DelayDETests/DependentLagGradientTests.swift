@@ -44,6 +44,25 @@ struct StateLagDecay: DDEModel {
 @Suite struct DependentLagGradientTests {
     static let options = SolveOptions(reltol: 1e-12, abstol: 1e-12)
 
+    /// ∂u(T)/∂x from central differences (re-solving), forward mode and the adjoint, and u(T),
+    /// with MethodOfSteps(Vern9()) at 1e-12.
+    static func gradients(_ x: [Double], at T: Double) throws
+        -> (differences: [Double], forward: [Double], adjoint: [Double], value: Double)
+    {
+        var options = Self.options
+        options.saveat = .times([T])
+        func end(_ x: [Double]) throws -> Double {
+            try solve(StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options).u.last![0]
+        }
+        let forward = try gradient(
+            of: FirstComponent(), StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options,
+            sensealg: ForwardDiffSensitivity())
+        let adjoint = try gradient(
+            of: FirstComponent(), StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options,
+            sensealg: ReverseDiffAdjoint())
+        return (try centralDifferences(x, end), forward.dp + forward.du0, adjoint.dp + adjoint.du0, try end(x))
+    }
+
     /// ∂u(T)/∂x, x = (a, b, φ, u0), from forward mode, the adjoint and central differences, each
     /// against the exact gradient (the closed form on dual numbers) to 1e-6 relative, and the
     /// value to 1e-10. T lies after the located point t1 whose time depends on every entry of x:
@@ -51,21 +70,9 @@ struct StateLagDecay: DDEModel {
     /// right), t1 = 1/2 for x = (1, 1, 1, 1) (u continuous: no correction is needed or applied).
     @Test(arguments: [([1.0, 1.0, 0.5, 1.0], 1.0), ([1.0, 1.0, 1.0, 1.0], 0.7)])
     func gradientsMatchTheExactSolution(x: [Double], T: Double) throws {
-        var options = Self.options
-        options.saveat = .times([T])
-        func end(_ x: [Double]) throws -> Double {
-            try solve(StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options).u.last![0]
-        }
         let exact = StateLagDecay.exact((0..<4).map { Dual<4, Double>(x[$0], seed: $0) }, at: T)
-        #expect(abs(try end(x) - exact.value) < 1e-10)
-        let fd = try centralDifferences(x, end)
-        let forward = try gradient(
-            of: FirstComponent(), StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options,
-            sensealg: ForwardDiffSensitivity())
-        let adjoint = try gradient(
-            of: FirstComponent(), StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options,
-            sensealg: ReverseDiffAdjoint())
-        let f = forward.dp + forward.du0, r = adjoint.dp + adjoint.du0
+        let (fd, f, r, value) = try Self.gradients(x, at: T)
+        #expect(abs(value - exact.value) < 1e-10)
         for i in 0..<4 {
             let g = exact.partials[i]
             #expect(abs(f[i] - g) <= 1e-6 * abs(g), "∂u(\(T))/∂x[\(i)]: forward \(f[i]), exact \(g)")
@@ -78,20 +85,7 @@ struct StateLagDecay: DDEModel {
     /// forward mode, the adjoint and central differences agree to 1e-6 relative. Measured worst:
     /// forward 2.5e-8, adjoint 8.5e-7 (the adjoint's steps do not see the partials).
     @Test func gradientsAgreeAcrossLaterPoints() throws {
-        let x = [1.0, 1.0, 0.5, 1.0]
-        var options = Self.options
-        options.saveat = .times([3])
-        func end(_ x: [Double]) throws -> Double {
-            try solve(StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options).u.last![0]
-        }
-        let fd = try centralDifferences(x, end)
-        let forward = try gradient(
-            of: FirstComponent(), StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options,
-            sensealg: ForwardDiffSensitivity())
-        let adjoint = try gradient(
-            of: FirstComponent(), StateLagDecay.problem(x), MethodOfSteps(Vern9()), options: options,
-            sensealg: ReverseDiffAdjoint())
-        let f = forward.dp + forward.du0, r = adjoint.dp + adjoint.du0
+        let (fd, f, r, _) = try Self.gradients([1.0, 1.0, 0.5, 1.0], at: 3)
         for i in 0..<4 {
             #expect(abs(f[i] - fd[i]) <= 1e-6 * abs(fd[i]), "∂u(3)/∂x[\(i)]: forward \(f[i]), differences \(fd[i])")
             #expect(abs(r[i] - fd[i]) <= 1e-6 * abs(fd[i]), "∂u(3)/∂x[\(i)]: adjoint \(r[i]), differences \(fd[i])")
