@@ -188,8 +188,9 @@ extension ForwardDiffSensitivity: DDESensitivityAlgorithm {
 /// with `p` and `u0` as the tape's variables, the loss is evaluated on the tracked observations
 /// and one reverse sweep gives `dL/dp` and `dL/du0` together, whatever their number. It is the
 /// exact derivative of the discrete solution with the steps the primal step control chose (the
-/// step sizes and stops are not differentiated); forward mode differs from it only through its
-/// step control, which also sees the partials.
+/// step sizes and stops are not differentiated, but where `f` jumps at a moving stop the state
+/// takes the jump's derivative, as in forward mode); forward mode differs from it only through
+/// its step control, which also sees the partials.
 ///
 /// Accuracy: the step control sees `u` alone, so a derivative the steps do not resolve is only as
 /// good as they make it. The lag's is the weak one (it reads `u'(t − τ)` from the interpolant):
