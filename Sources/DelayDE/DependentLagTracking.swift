@@ -154,6 +154,8 @@ extension MethodOfStepsDriver {
         var right = evaluate(left: false)
         guard let delayed = h.captured else { return nil }
         let offset = Swift.abs(delayed.primal - xi)
+        // A read this far from ξ is not the crossing (f reads nothing near ξ, so f does not jump).
+        guard offset <= 1e-8 * Swift.max(1, Swift.abs(t)) else { return nil }
         if offset > h.boundaryTolerance {
             // The root is located to a few ulps of t*, not of the delayed time: read the sides
             // with that offset as the boundary.
