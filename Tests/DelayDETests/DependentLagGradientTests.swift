@@ -3,6 +3,7 @@ import DiffEqCore
 import ExplicitRK
 import Foundation
 import Sensitivity
+import StiffSolvers
 import Testing
 
 @testable import DelayDE
@@ -137,5 +138,30 @@ struct StateLagDecay: DDEModel {
             let old = try gradient(of: FirstComponent(), problem(x), frozen, options: options, sensealg: sensealg)
             #expect(abs(old.dp[2] - fd[2]) > 0.1 * abs(fd[2]), "\(sensealg.name) without the correction: \(old.dp[2])")
         }
+    }
+
+    /// The correction through explicit and stiff methods (it evaluates the problem's own `f`, not
+    /// the stepper): at reltol = abstol = 1e-10, T = 1, x = (1, 1, 0.5, 1), forward mode and the
+    /// adjoint within 1e-6 of the exact gradient. Measured worst: Tsit5 7.5e-8, Vern7 1.7e-9,
+    /// Rodas5P 2.3e-9, KenCarp4 1.3e-7 (adjoint, b entry).
+    @Test func explicitAndStiffMethods() throws {
+        let x = [1.0, 1.0, 0.5, 1.0]
+        let exact = StateLagDecay.exact((0..<4).map { Dual<4, Double>(x[$0], seed: $0) }, at: 1)
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10, saveat: .times([1]))
+        func check<A: MethodOfStepsAlgorithm>(_ method: A) throws {
+            for sensealg in [ForwardDiffSensitivity() as any DDESensitivityAlgorithm, ReverseDiffAdjoint()] {
+                let r = try gradient(
+                    of: FirstComponent(), StateLagDecay.problem(x), MethodOfSteps(method), options: options, sensealg: sensealg)
+                let g = r.dp + r.du0
+                for i in 0..<4 {
+                    let e = exact.partials[i]
+                    #expect(abs(g[i] - e) <= 1e-6 * abs(e), "\(method.name) \(sensealg.name) x[\(i)]: \(g[i]), exact \(e)")
+                }
+            }
+        }
+        try check(Tsit5())
+        try check(Vern7())
+        try check(Rodas5P())
+        try check(KenCarp4())
     }
 }
