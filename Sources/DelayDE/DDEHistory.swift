@@ -30,7 +30,8 @@ import DiffEqCore
 /// storage is `@exclusivity(unchecked)`: a history belongs to one solve on one thread, is
 /// written only between steps (by the driver) and read only inside `f`, so accesses never
 /// overlap; the dynamic exclusivity checks of a class's stored properties were 24% of the
-/// instructions of a Hutchinson solve (callgrind).
+/// instructions of a Hutchinson solve (callgrind). The jump correction's read capture (one flag
+/// test per read) adds 934 instructions to a Hutchinson solve's 509,163 (+0.18%, callgrind).
 public final class DDEHistory<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
     @usableFromInline let t0: Double
