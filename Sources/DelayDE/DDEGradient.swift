@@ -7,7 +7,10 @@
 // Both differentiate the same discrete computation: the steps, the stops at the propagated
 // discontinuities and the side of each discontinuity a stage reads are fixed by the primal
 // solve, and a lag that is a parameter enters through the time argument of every delayed read,
-// `u(t − τ) + u'(t − τ)·d(t − τ)` (DDEHistory). Reading each stage's delayed value from the side
+// `u(t − τ) + u'(t − τ)·d(t − τ)` (DDEHistory). The one place a stop's motion is differentiated
+// is where `f` itself jumps (u0 ≠ φ(t0), at `t0 + τ` and at the located points of state-dependent
+// lags that cross t0): there the state takes the saltation term `(f_L − f_R)·dt*/dx`
+// (`jumpCorrected`, DependentLagTracking.swift), without which both were off by 16-172%. Reading each stage's delayed value from the side
 // of the discontinuity it lies on is what makes that derivative converge to dL/dτ although the
 // stops `t0 + kτ` themselves move with τ (see DESIGN.md, delay equations; the tests compare with
 // central differences, which move the stops).
@@ -185,15 +188,19 @@ extension ForwardDiffSensitivity: DDESensitivityAlgorithm {
 /// with `p` and `u0` as the tape's variables, the loss is evaluated on the tracked observations
 /// and one reverse sweep gives `dL/dp` and `dL/du0` together, whatever their number. It is the
 /// exact derivative of the discrete solution with the steps the primal step control chose (the
-/// step sizes and stops are not differentiated); forward mode differs from it only through its
-/// step control, which also sees the partials.
+/// step sizes and stops are not differentiated, but where `f` jumps at a moving stop the state
+/// takes the jump's derivative, as in forward mode); forward mode differs from it only through
+/// its step control, which also sees the partials.
 ///
 /// Accuracy: the step control sees `u` alone, so a derivative the steps do not resolve is only as
 /// good as they make it. The lag's is the weak one (it reads `u'(t − τ)` from the interpolant):
 /// on the seed's delay Lotka-Volterra loss with Tsit5 at reltol 1e-8, dL/dτ is 2.2e-3 off where
 /// forward mode, whose step control sees the partials, is 1.2e-6 off; the rates' entries are
-/// within 1e-6 for both (`lagDerivativeAtLooseToleranceNeedsSensitivityAwareSteps`). At tight
-/// tolerances (Vern9, 1e-12) the adjoint and forward mode agree to 1e-10.
+/// within 1e-6 for both (`lagDerivativeAtLooseToleranceNeedsSensitivityAwareSteps`). That is
+/// not a wrong derivative: the solve with its steps frozen is not differentiable in τ (its stops
+/// stay while the discontinuities move: one-sided dL/dτ 62.918 and 66.516) and the adjoint is
+/// its right derivative to 3.3e-9; the branch itself is 2.2e-3 off the true value at that
+/// tolerance. At tight tolerances (Vern9, 1e-12) the adjoint and forward mode agree to 1e-10.
 ///
 /// Memory: the tape holds every scalar operation of the solve (each stage's right-hand side and
 /// delayed reads, the stage sums, the error estimates and the saved interpolations), about

@@ -54,6 +54,9 @@ public struct MethodOfSteps<A: MethodOfStepsAlgorithm>: Sendable {
     /// The stage coupling of the values read inside a long step (`DDEHistory.couplingStep`); off
     /// only to measure what it does.
     @usableFromInline var stageCoupling = true
+    /// The derivative of a located jump's motion (`jumpCorrected`); off only to measure what it
+    /// does.
+    @usableFromInline var movingJumps = true
 
     public init(
         _ algorithm: A, trackDiscontinuities: Bool = true, maxDiscontinuities: Int = 100_000,
@@ -96,6 +99,11 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
     /// restarts there, so that an FSAL method does not start the next step from the left limit.
     @usableFromInline var restartPoints: [Double] = []
     @usableFromInline var nextRestart = 0
+    /// Whether a located point where `f` jumps corrects the derivative (`MethodOfSteps.movingJumps`).
+    @usableFromInline var movingJumps = true
+    /// The stops `t0 + τ_i` of the constant lags when `u` jumps at `t0` (`f` jumps there), sorted.
+    @usableFromInline var jumpStops: [Double] = []
+    @usableFromInline var nextJumpStop = 0
 
     @usableFromInline init(
         history: DDEHistory<D.Scalar>, tracker: DependentLagTracker?, p: [Double],
@@ -137,7 +145,15 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
             if let tracker, tracker.advance(u: integrator.u.map { $0.primal }, p: plainP, t: integrator.t) {
                 // The step was cut at a located discontinuity: restart the method there (an FSAL
                 // method would otherwise start the next step from f at the uncut step's end).
-                integrator.u = integrator.u
+                // Where f itself jumps, the state takes the derivative of the jump's motion.
+                let jump = tracker.takeJump()
+                integrator.u = jump.flatMap { correctedForMovingJump(integrator, lag: tracker.lags[$0.lag], crossing: $0.point) }
+                    ?? integrator.u
+            }
+            while nextJumpStop < jumpStops.count && jumpStops[nextJumpStop] < integrator.t { nextJumpStop += 1 }
+            if nextJumpStop < jumpStops.count && jumpStops[nextJumpStop] == integrator.t {
+                nextJumpStop += 1
+                if let moved = correctedForMovingJump(integrator, lag: nil, crossing: history.t0) { integrator.u = moved }
             }
         }
         return integrator.solution
@@ -227,7 +243,8 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
         let known = [(t: t0, order: startOrder)]
             + points.map { (t: $0.t, order: problem.neutral ? startOrder : startOrder + $0.level) }
         let watcher = DependentLagTracker(
-            lags: problem.dependentLags, points: known, maxOrder: order, tolerance: history.boundaryTolerance)
+            lags: problem.dependentLags, points: known, maxOrder: order, tolerance: history.boundaryTolerance,
+            neutral: problem.neutral)
         odeProblem.callbacks = watcher.callbacks(D.Scalar.self)
         tracker = watcher
     }
@@ -238,6 +255,8 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
             : (method.fixedPointTolerance, method.maxFixedPointIterations,
                !method.stageCoupling ? .infinity : problem.dependentLags.isEmpty ? (lags.min() ?? .infinity) : 0))
     if problem.neutral { driver.restartPoints = points.map { $0.t } }
+    driver.movingJumps = method.movingJumps
+    if startOrder == 0 && !problem.neutral { driver.jumpStops = points.filter { $0.level == 1 }.map { $0.t } }
     do {
         return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
     } catch {

@@ -107,14 +107,27 @@ struct DistanceFromOne: PointLoss {
 
     /// At the fit script's tolerance (Tsit5, reltol 1e-8, abstol 1e-10) forward mode's dL/dτ of
     /// the seed's loss stays within 1e-5 of the tight value (Vern9 at 1e-12, which the three
-    /// methods agree on above), but the discrete adjoint's does not: it is the exact derivative
-    /// of a solve whose steps were chosen for u alone, and the lag's sensitivity, which reads
-    /// u'(t − τ) from the interpolant, is not controlled by them (forward mode's step control
-    /// sees the partials). Measured: forward 66.370368 (1.2e-6 relative), adjoint 66.516148
-    /// (2.2e-3) against 66.370292; the rates' entries agree within 1e-6 for both.
+    /// methods agree on above), but the discrete adjoint's does not: forward 66.370368 (1.2e-6
+    /// relative), adjoint 66.516145 (2.2e-3) against 66.370292; the rates' entries agree within
+    /// 1e-6 for both.
+    ///
+    /// Not a defect of the adjoint: it is the exact derivative of its own discrete map. That map,
+    /// the solve with its steps and stops frozen (fixed steps onto the primal's step points, no
+    /// tracking), reproduces the adaptive solve (same points, states within 5e-15) and is not
+    /// differentiable in τ: its stops `kτ` stay put while the discontinuities move, so the side
+    /// a stage reads changes at the nominal τ (one-sided differences: left 62.9176, right
+    /// 66.5161). The adjoint (and forward mode on the frozen map) is its right derivative:
+    /// 3.3e-9 from the Richardson-extrapolated right differences (checked to 1e-8). What is off
+    /// is that branch against the true dL/dτ: a discretization error of a step sequence chosen
+    /// for u alone (forward mode's adaptive steps also see the partials), which shrinks with the
+    /// tolerance (at Vern9, 1e-12 the three methods agree to 1e-6 above). The known issue below
+    /// is that accuracy limit, not a wrong derivative.
     @Test func lagDerivativeAtLooseToleranceNeedsSensitivityAwareSteps() throws {
         let x = [2.2, 1.0, 2.0, 0.4, 0.1]
-        let prob = DDEProblem(model: DelayLotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: x, constantLagParameters: [4])
+        func problem(_ x: [Double]) -> DDEProblem<GenericDDE<DelayLotkaVolterra, Double>> {
+            DDEProblem(model: DelayLotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: x, constantLagParameters: [4])
+        }
+        let prob = problem(x)
         let tight = try gradient(
             of: DistanceFromOne(), prob, MethodOfSteps(Vern9()),
             options: SolveOptions(reltol: 1e-12, abstol: 1e-12, saveat: .every(0.1)), sensealg: ForwardDiffSensitivity())
@@ -129,6 +142,34 @@ struct DistanceFromOne: PointLoss {
         for i in 0..<4 {
             #expect(abs(adjoint.dp[i] - tight.dp[i]) <= 1e-6 * abs(tight.dp[i]), "entry \(i)")
         }
+
+        // The adjoint's own map: the adaptive solve's step points as fixed steps.
+        var everyStep = loose
+        everyStep.saveat = nil
+        everyStep.saveEverystep = true
+        let steps = try solve(prob, MethodOfSteps(Tsit5()), options: everyStep)
+        let frozenMethod = MethodOfSteps(Tsit5(), trackDiscontinuities: false)
+        var frozen = loose
+        frozen.adaptive = false
+        frozen.dt = 10
+        frozen.tstops = Array(steps.t.dropFirst())
+        var frozenSteps = frozen
+        frozenSteps.saveat = nil
+        frozenSteps.saveEverystep = true
+        let replay = try solve(prob, frozenMethod, options: frozenSteps)
+        #expect(replay.t == steps.t)
+        #expect(zip(replay.u, steps.u).allSatisfy { abs($0[0] - $1[0]) <= 1e-12 && abs($0[1] - $1[1]) <= 1e-12 })
+        func loss(_ tau: Double) throws -> Double {
+            var p = x
+            p[4] = tau
+            return try solve(problem(p), frozenMethod, options: frozen).u.reduce(0) { $0 + ($1[0] - 1) * ($1[0] - 1) }
+        }
+        let l0 = try loss(x[4]), delta = 1e-6
+        let right = 2 * (try loss(x[4] + delta) - l0) / delta - (try loss(x[4] + 2 * delta) - l0) / (2 * delta)
+        let left = 2 * (l0 - (try loss(x[4] - delta))) / delta - (l0 - (try loss(x[4] - 2 * delta))) / (2 * delta)
+        print("  frozen map: dL/dτ right \(right), left \(left), adjoint \(adjoint.dp[4])")
+        #expect(abs(adjoint.dp[4] - right) <= 1e-8 * abs(right), "adjoint \(adjoint.dp[4]), right derivative of its map \(right)")
+        #expect(abs(right - left) > 1, "the frozen map's one-sided derivatives: right \(right), left \(left)")
     }
 
     /// A stiff method under both sensealgs: Hutchinson's dL/d(r, K, τ, φ, u0) of u(10) with
