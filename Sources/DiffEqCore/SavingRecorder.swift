@@ -1,6 +1,6 @@
-/// The saving rules of every solve, in one place: the array loop (``ODEIntegrator``), the
-/// frozen fixed-size loop of the Rosenbrock methods (``StaticIntegrator``) and the CVODE session record through it, so that the
-/// same options save the same times whatever the method.
+/// The saving rules of every solve, in one place: the one loop (``ODEIntegrator``, every state
+/// form) and the CVODE session record through it, so that the same options save the same times
+/// whatever the method.
 ///
 /// The rules: at the start, the initial point once when every step is saved or nothing else is
 /// asked for (`saveat` empty), plus once per `saveat` time equal to `t0`; after each step, every
@@ -39,15 +39,6 @@
     package mutating func reserveCapacity(_ count: Int) {
         times.reserveCapacity(count)
         values.reserveCapacity(count)
-    }
-
-    /// Takes the rules of `setup` (a loop whose state is built before its setup is at hand),
-    /// keeping what is saved.
-    @inlinable
-    package mutating func configure<S: DiffEqScalar>(_ setup: SolveSetup<S>) {
-        saveTimes = setup.saveTimes
-        saveEverystep = setup.saveEverystep
-        direction = setup.direction
     }
 
     /// The time of the last saved point.

@@ -11,10 +11,9 @@
 // counting, no checks, and the whole step specializes into straight-line code.
 //
 // The explicit Runge-Kutta methods solve it over any scalar (`FixedVector<2, Dual<4, Double>>`
-// carries four derivatives in registers) on the one loop (``ODEIntegrator``), with events,
-// dense output and `isOutOfDomain` as in the array form; the Rosenbrock methods over `Double`
-// states on the frozen fixed-size loop (``StaticIntegrator``: no events, no dense output). Mass
-// matrices stay with the array form (``ODEProblem``). Both forms' states conform to
+// carries four derivatives in registers), the Rosenbrock methods over `Double` states, both on
+// the one loop (``ODEIntegrator``), with events, dense output and `isOutOfDomain` as in the
+// array form. Mass matrices stay with the array form (``ODEProblem``). Both forms' states conform to
 // ``DiffEqState``, the one state protocol (DESIGN.md, "The state protocol").
 
 /// A state of a fixed number of components, held by value: a ``DiffEqState`` with value

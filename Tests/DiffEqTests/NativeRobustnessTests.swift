@@ -142,13 +142,7 @@ private func nativeSolve<F: ODEFunction>(_ name: String, _ prob: ODEProblem<F>, 
 }
 
 @Suite struct FixedSizeSavingTests {
-    /// The saved states' buffer: where it is and how much it holds.
-    private func savedBuffer<I: StaticIntegrator>(_ integrator: I) -> (address: UnsafeRawPointer?, capacity: Int) {
-        let saved = integrator.loop.savedU
-        return (saved.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }, saved.capacity)
-    }
-
-    /// The same for a fixed-size solve on the one loop (explicit RK).
+    /// The saved states' buffer of a fixed-size solve: where it is and how much it holds.
     private func savedBuffer<S: ODEStepper>(_ integrator: ODEIntegrator<S>) -> (address: UnsafeRawPointer?, capacity: Int)
     where S.Function: StaticODEFunction {
         let saved = integrator.solution.u

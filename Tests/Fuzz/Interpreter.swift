@@ -220,8 +220,8 @@ enum Interpreter {
         do {
             if let ops {
                 switch a {
-                case .rosenbrock23: var i = try Rosenbrock23().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
-                case .rodas5P: var i = try Rodas5P().makeIntegrator(prob, options: o); return try driveStatic(&i, ops, spec.tspan, end)
+                case .rosenbrock23: var i = try Rosenbrock23().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
+                case .rodas5P: var i = try Rodas5P().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
                 case .rk4: var i = try RK4().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
                 default: var i = try Tsit5().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
                 }
@@ -265,22 +265,7 @@ enum Interpreter {
         return Outcome(kind: .solution, detail: "\(sol.retcode)" + (sol.message == nil && sol.retcode != .success ? " (no message)" : ""))
     }
 
-    static func driveStatic<I: StaticIntegrator>(
-        _ integ: inout I, _ ops: [IntegratorOp], _ span: (Double, Double), _ savesEnd: Bool
-    ) throws -> Outcome where I.State.Scalar == Double {
-        for op in ops {
-            switch op {
-            case .step(let count): for _ in 0..<count { _ = integ.step() }
-            case .setDt(let h): integ.dt = h
-            case .reinit(let e, _): try reinitStatic(&integ, e)
-            case .setU(let e): try reinitStatic(&integ, e)
-            default: break
-            }
-        }
-        return judgeStatic(integ.solve(), span: span, savesEnd: savesEnd)
-    }
-
-    /// ``driveStatic(_:_:_:_:)`` for a fixed-size problem on the one loop (the explicit RK
+    /// Drives a fixed-size problem's integrator on the one loop (explicit RK and Rosenbrock
     /// methods), whose `u` setter restarts the method as for arrays.
     static func driveLoop<S: ODEStepper>(
         _ integ: inout ODEIntegrator<S>, _ ops: [IntegratorOp], _ span: (Double, Double), _ savesEnd: Bool
@@ -305,16 +290,6 @@ enum Interpreter {
             }
         }
         return judgeStatic(integ.solve(), span: span, savesEnd: savesEnd)
-    }
-
-    /// The frozen fixed-size integrator has no `u` setter: a restart from an edited state stands in.
-    static func reinitStatic<I: StaticIntegrator>(_ integ: inout I, _ e: StateEdit?) throws where I.State.Scalar == Double {
-        var u = integ.u
-        if let e {
-            let v = edited(u.array, e)
-            for i in 0..<Swift.min(v.count, u.scalarCount) { u[i] = v[i] }
-        }
-        try integ.reinit(u0: u)
     }
 
     // MARK: Gradients

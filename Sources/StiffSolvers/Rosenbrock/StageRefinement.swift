@@ -1,5 +1,5 @@
 /// The refinement of a Rosenbrock stage solve shared by ``RosenbrockStepper`` and
-/// ``StaticRosenbrockIntegrator``, so that both forms round alike (see
+/// ``StaticRosenbrockStepper``, so that both forms round alike (see
 /// `RosenbrockStepper.refineStage` for why it exists).
 @usableFromInline
 enum StageRefinement {
