@@ -35,6 +35,15 @@ public protocol NeuralDEScalar: NetworkScalar {
         _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, u: UnsafeBufferPointer<Double>,
         p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
     ) throws(NetworkError)
+    /// ``NetworkRHS/rhs(_:keeping:u:p:t:du:)``.
+    static func _networkKeptRHS(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>)
+    /// ``NetworkRHS/vjp(_:kept:u:p:t:v:du:dp:)``.
+    static func _networkKeptVJP(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>)
 }
 
 extension Double: NeuralDEScalar {
@@ -59,6 +68,23 @@ extension Double: NeuralDEScalar {
     ) throws(NetworkError) {
         try rhs._programVJP(&workspace, u: u, p: p, v: v, du: du, dp: nil)
     }
+
+    @inlinable
+    public static func _networkKeptRHS(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) {
+        rhs._keptRHS(&workspace, slot: slot, u: u, p: p, du: du)
+    }
+
+    @inlinable
+    public static func _networkKeptVJP(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        rhs._keptVJP(&workspace, slot: slot, p: p, v: v, du: du, dp: dp)
+    }
 }
 
 extension Float: NeuralDEScalar {
@@ -78,6 +104,23 @@ extension Float: NeuralDEScalar {
         p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
     ) throws(NetworkError) {
         try rhs._programVJP(&workspace, u: u, p: p, v: v, du: du, dp: nil)
+    }
+
+    @inlinable
+    public static func _networkKeptRHS(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) {
+        rhs._keptRHS(&workspace, slot: slot, u: u, p: p, du: du)
+    }
+
+    @inlinable
+    public static func _networkKeptVJP(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        rhs._keptVJP(&workspace, slot: slot, p: p, v: v, du: du, dp: dp)
     }
 }
 
@@ -213,6 +256,9 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
         @usableFromInline var values: [Double]
         @usableFromInline var preactivations: [Double]
         @usableFromInline var adjoints: [Double]
+        /// The slots and pre-activations of kept evaluations (``rhs(_:keeping:u:p:t:du:)``),
+        /// `2 · totalWidth` per slot, grown on a slot's first use.
+        @usableFromInline var kept: [Double] = []
     }
 
     public func makeVJPWorkspace(stateCount n: Int, parameters p: [Double]) -> VJPWorkspace {
@@ -238,21 +284,75 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
         guard p.count == chain.parameterCount, dp.map({ $0.count == p.count }) ?? true else {
             throw .dimensionMismatch(what: "p and dp", expected: chain.parameterCount, got: p.count)
         }
-        let width = totalWidth
-        let outputStart = slotStarts[slotStarts.count - 1]
         workspace.values.withUnsafeMutableBufferPointer { values in
             workspace.preactivations.withUnsafeMutableBufferPointer { pre in
+                _forwardKeeping(values.baseAddress!, pre.baseAddress!, u: u, p: p)
                 workspace.adjoints.withUnsafeMutableBufferPointer { adjoints in
-                    let x = values.baseAddress!, z = pre.baseAddress!, a = adjoints.baseAddress!
-                    x.update(repeating: 0, count: width)
-                    for i in 0..<n { x[i] = u[i] }
-                    _run(x, p, preactivations: z) { a, y, k in a._apply(y, into: y, count: k) }
-                    a.update(repeating: 0, count: width)
-                    for i in 0..<n { a[outputStart + i] = v[i] }
-                    dp?.update(repeating: 0)
-                    _pullback(x, z, a, p, dp)
-                    for i in 0..<n { du[i] = a[i] }
+                    _reverse(values.baseAddress!, pre.baseAddress!, adjoints.baseAddress!, p: p, v: v, du: du, dp: dp)
                 }
+            }
+        }
+    }
+
+    /// The instructions' forward pass from `u` in `Double` on the slots `x`, keeping each dense
+    /// layer's pre-activation in `z` (NeuralNetworks' activations: ``_networkTanh(_:)`` for tanh).
+    @inlinable
+    func _forwardKeeping(
+        _ x: UnsafeMutablePointer<Double>, _ z: UnsafeMutablePointer<Double>, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>
+    ) {
+        x.update(repeating: 0, count: totalWidth)
+        for i in 0..<chain.inputCount { x[i] = u[i] }
+        _run(x, p, preactivations: z) { a, y, k in a._apply(y, into: y, count: k) }
+    }
+
+    /// The reverse pass after ``_forwardKeeping(_:_:u:p:)`` on `x`, `z`: `vᵀ∂f/∂u` into `du` and,
+    /// unless `nil`, `vᵀ∂f/∂p` into `dp`, with `a` (totalWidth entries) for the adjoints.
+    @inlinable
+    func _reverse(
+        _ x: UnsafeMutablePointer<Double>, _ z: UnsafeMutablePointer<Double>, _ a: UnsafeMutablePointer<Double>,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>?
+    ) {
+        let n = chain.inputCount, outputStart = slotStarts[slotStarts.count - 1]
+        a.update(repeating: 0, count: totalWidth)
+        for i in 0..<n { a[outputStart + i] = v[i] }
+        dp?.update(repeating: 0)
+        _pullback(x, z, a, p, dp)
+        for i in 0..<n { du[i] = a[i] }
+    }
+
+    /// `f(u)` into `du` by the instructions in `Double`, with the slots and pre-activations kept
+    /// under `slot` for ``_keptVJP(_:slot:p:v:du:dp:)``. Sizes are the problem's (the discrete
+    /// adjoint passes its own buffers); the kept storage grows on a slot's first use only.
+    @inlinable
+    public func _keptRHS(
+        _ workspace: inout VJPWorkspace, slot: Int, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>,
+        du: UnsafeMutableBufferPointer<Double>
+    ) {
+        let width = totalWidth, end = (slot + 1) * 2 * width
+        if workspace.kept.count < end {
+            workspace.kept.append(contentsOf: repeatElement(0, count: end - workspace.kept.count))
+        }
+        let outputStart = slotStarts[slotStarts.count - 1]
+        workspace.kept.withUnsafeMutableBufferPointer { kept in
+            let x = kept.baseAddress! + slot * 2 * width
+            _forwardKeeping(x, x + width, u: u, p: p)
+            for i in 0..<chain.outputCount { du[i] = x[outputStart + i] }
+        }
+    }
+
+    /// The products at slot `slot`'s kept evaluation: the reverse pass alone.
+    @inlinable
+    public func _keptVJP(
+        _ workspace: inout VJPWorkspace, slot: Int, p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
+        du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        let width = totalWidth
+        workspace.kept.withUnsafeMutableBufferPointer { kept in
+            workspace.adjoints.withUnsafeMutableBufferPointer { adjoints in
+                let x = kept.baseAddress! + slot * 2 * width
+                _reverse(x, x + width, adjoints.baseAddress!, p: p, v: v, du: du, dp: dp)
             }
         }
     }
@@ -326,6 +426,39 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
             du.update(repeating: .nan)
             dp.update(repeating: .nan)
         }
+    }
+
+    /// `f(u, p)` by the instructions' forward pass in `Double`, with its activations kept for
+    /// ``vjp(_:kept:u:p:t:v:du:dp:)`` (the discrete adjoint's stages); `t` is not used.
+    @inlinable
+    public func rhs(
+        _ workspace: inout VJPWorkspace, keeping slot: Int, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, t: Double, du: UnsafeMutableBufferPointer<Double>
+    ) -> Bool {
+        guard slot >= 0, u.count == chain.inputCount, du.count == chain.outputCount, p.count == chain.parameterCount
+        else { return false }
+        Scalar._networkKeptRHS(self, &workspace, slot: slot, u: u, p: p, du: du)
+        return true
+    }
+
+    /// The products at a kept evaluation: the pullback of the instructions alone, no second
+    /// forward pass.
+    @inlinable
+    public func vjp(
+        _ workspace: inout VJPWorkspace, kept slot: Int, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, t: Double, v: UnsafeBufferPointer<Double>,
+        du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        let width = 2 * totalWidth
+        guard slot >= 0, (slot + 1) * width <= workspace.kept.count, v.count == chain.outputCount,
+            du.count == chain.inputCount, p.count == chain.parameterCount, dp.count == p.count
+        else {
+            // Only on sizes other than the problem's, or a slot never kept: as in `vjp`.
+            du.update(repeating: .nan)
+            dp.update(repeating: .nan)
+            return
+        }
+        Scalar._networkKeptVJP(self, &workspace, slot: slot, p: p, v: v, du: du, dp: dp)
     }
 
     /// `vᵀ∂f/∂u` alone, by the instructions' pullback in `Double` without its parameter part

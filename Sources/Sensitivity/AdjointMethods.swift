@@ -206,6 +206,15 @@ package final class _AdjointWorkspace<Model: ODEModel> {
         }
     }
 
+    /// ``vjp(t:stateOnly:)`` at the point of the model's kept evaluation `slot` (see
+    /// ``ODEModelWithVJP/rhs(_:keeping:u:p:t:du:)``), with `u` set to that evaluation's state.
+    @inlinable @inline(__always)
+    func keptVJP(slot: Int, t: Double) {
+        guard let custom = engine.custom else { return vjp(t: t) }
+        vjps += 1
+        custom.keptVJP(slot, u, p, t, lambda, &vjpU, &vjpP)
+    }
+
     /// `u(t)` from the forward dense output into `u`.
     @inlinable @inline(__always)
     func interpolateForward(_ t: Double) {

@@ -146,7 +146,7 @@ public struct DiscreteAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
             while next >= 0 && times[next] > start { next -= 1 }
             let interiorLow = next + 1
             let needed = interiorLow <= interiorHigh ? sweep.interiorStages : sweep.stepStages
-            let evaluations = sweep.computeStages(needed, model, p: p, t: start, h: h)
+            let evaluations = sweep.computeStages(needed, model, ws, p: p, t: start, h: h)
             stats.backwardEvaluations += evaluations
             sweep.seedStages(needed, h: h)
             if interiorLow <= interiorHigh {
@@ -215,6 +215,8 @@ final class _DiscreteAdjointWorkspace {
     @usableFromInline var argument: [Double]
     @usableFromInline var derivative: [Double]
     @usableFromInline var weights: [Double]
+    /// Stages `0..<keptStages` of the latest ``computeStages(_:_:_:p:t:h:)`` are kept by the model.
+    @usableFromInline var keptStages = 0
 
     @usableFromInline enum Target { case lambda }
 
@@ -268,9 +270,15 @@ final class _DiscreteAdjointWorkspace {
     }
 
     /// Recomputes stages `0..<count` of the step from `start` with step `h` at `t` (the forward
-    /// stepper's formulas); returns the evaluations of `f`.
+    /// stepper's formulas); returns the evaluations of `f`. A model with its own products keeps
+    /// stage `i`'s evaluation under slot `i` when it can (``ODEModelWithVJP``), and
+    /// ``reverseStages(_:_:t:h:mu:)`` then takes the products from it.
     @inlinable
-    func computeStages<M: ODEModel>(_ count: Int, _ model: M, p: [Double], t: Double, h: Double) -> Int {
+    func computeStages<M: ODEModel>(
+        _ count: Int, _ model: M, _ ws: _AdjointWorkspace<M>, p: [Double], t: Double, h: Double
+    ) -> Int {
+        let custom = ws.engine.custom
+        keptStages = 0
         let n = self.n
         for i in 0..<count {
             let row = i * (i - 1) / 2
@@ -287,7 +295,12 @@ final class _DiscreteAdjointWorkspace {
                     }
                 }
             }
-            model.lengthCheckedRHS(&derivative, argument, p, t + c[i] * h)
+            let ti = t + c[i] * h
+            if let custom, custom.keptRHS(i, argument, p, ti, &derivative) {
+                if keptStages == i { keptStages = i + 1 }
+            } else {
+                model.lengthCheckedRHS(&derivative, argument, p, ti)
+            }
             let base = i * n
             argument.withUnsafeBufferPointer { arg in
                 derivative.withUnsafeBufferPointer { d in
@@ -378,7 +391,7 @@ final class _DiscreteAdjointWorkspace {
                     ws.lambda.withUnsafeMutableBufferPointer { l in for m in 0..<n { l[m] = kb[base + m] } }
                 }
             }
-            ws.vjp(t: t + c[i] * h)
+            if i < keptStages { ws.keptVJP(slot: i, t: t + c[i] * h) } else { ws.vjp(t: t + c[i] * h) }
             let row = i * (i - 1) / 2
             ws.vjpU.withUnsafeBufferPointer { v in
                 lambda.withUnsafeMutableBufferPointer { l in for m in 0..<n { l[m] += v[m] } }
