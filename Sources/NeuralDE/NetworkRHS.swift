@@ -188,43 +188,57 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
             for i in du.indices { du[i] = S(Double.nan) }
             return
         }
-        withUnsafeTemporaryAllocation(of: S.self, capacity: totalWidth) { slots in
+        // The slots, then room for the pre-activations (activations from one buffer into
+        // another: in place, the vectorised tanh's overlap check sent it to its scalar loop).
+        withUnsafeTemporaryAllocation(of: S.self, capacity: 2 * totalWidth) { slots in
             let v = slots.baseAddress!
-            v.initialize(repeating: S.zero, count: totalWidth)
+            v.initialize(repeating: S.zero, count: 2 * totalWidth)
             u.withUnsafeBufferPointer { u in for i in 0..<n { v[i] = u[i] } }
-            p.withUnsafeBufferPointer { p in _run(v, p, activate: _activate(_:_:count:)) }
+            p.withUnsafeBufferPointer { p in
+                _run(v, p, preactivations: v + totalWidth, activate: _activate(_:_:_:count:))
+            }
             let out = v + slotStarts[slotStarts.count - 1]
             du.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] = out[i] } }
-            v.deinitialize(count: totalWidth)
+            v.deinitialize(count: 2 * totalWidth)
         }
     }
 
     /// The instructions on slots laid out one after another from `v`; with `preactivations`,
-    /// each dense layer's `Wx + b` is also stored there, at its output slot's offset (for the
-    /// pullback). `activate` evaluates the activations: ``_activate(_:_:)`` in the solver's
-    /// arithmetic, NeuralNetworks' own (``_networkTanh(_:)`` for tanh) in the `Double` products.
+    /// each dense layer's `Wx + b` goes there, at its output slot's offset (for the pullback),
+    /// and its activation from there into the slot. `activate(a, x, y, k)` evaluates the
+    /// activation `a` of `k` values from `x` into `y` (`y` may be `x`): ``_activate(_:_:_:count:)``
+    /// in the solver's arithmetic, NeuralNetworks' own in the `Double` products.
     @inlinable
     func _run<S: DiffEqScalar>(
         _ v: UnsafeMutablePointer<S>, _ p: UnsafeBufferPointer<S>, preactivations: UnsafeMutablePointer<S>? = nil,
-        activate: (Activation, UnsafeMutablePointer<S>, Int) -> Void
+        activate: (Activation, UnsafePointer<S>, UnsafeMutablePointer<S>, Int) -> Void
     ) {
         for instruction in program {
             switch instruction {
             case .dense(let input, let output, let m, let k, let activation, let w, let b):
                 let x = v + slotStarts[input]
-                let y = v + slotStarts[output]
-                for i in 0..<k { y[i] = b.map { p[$0 + i] } ?? S.zero }
-                // Column-major W: column j scales x_j (the order BLAS's gemv sums in).
-                for j in 0..<m {
-                    let xj = x[j]
-                    for i in 0..<k { y[i] += p[w + i + j * k] * xj }
+                let y = preactivations.map { $0 + slotStarts[output] } ?? v + slotStarts[output]
+                let weights = p.baseAddress! + w
+                // y_i = b_i + W_i0 x_0 + W_i1 x_1 + … in that order (column-major W: the order of
+                // BLAS's gemv). With more inputs than outputs, row by row with the sum in a
+                // register (a 50-to-2 layer: two sums of 50 terms rather than 50 passes over two
+                // outputs); else column by column (inner loops over the outputs). Same values.
+                if m > k {
+                    for i in 0..<k {
+                        var sum = b.map { p[$0 + i] } ?? S.zero
+                        for j in 0..<m { sum += weights[i + j * k] * x[j] }
+                        y[i] = sum
+                    }
+                } else {
+                    if let b { for i in 0..<k { y[i] = p[b + i] } } else { for i in 0..<k { y[i] = S.zero } }
+                    for j in 0..<m {
+                        let xj = x[j], column = weights + j * k
+                        for i in 0..<k { y[i] += column[i] * xj }
+                    }
                 }
-                if let z = preactivations.map({ $0 + slotStarts[output] }) { for i in 0..<k { z[i] = y[i] } }
-                activate(activation, y, k)
+                activate(activation, y, v + slotStarts[output], k)
             case .activation(let input, let output, let count, let activation):
-                let x = v + slotStarts[input], y = v + slotStarts[output]
-                for i in 0..<count { y[i] = x[i] }
-                activate(activation, y, count)
+                activate(activation, v + slotStarts[input], v + slotStarts[output], count)
             case .power(let input, let output, let count, let e):
                 let x = v + slotStarts[input], y = v + slotStarts[output]
                 for i in 0..<count {
@@ -303,7 +317,7 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
     ) {
         x.update(repeating: 0, count: totalWidth)
         for i in 0..<chain.inputCount { x[i] = u[i] }
-        _run(x, p, preactivations: z) { a, y, k in a._apply(y, into: y, count: k) }
+        _run(x, p, preactivations: z) { a, x, y, k in a._apply(x, into: y, count: k) }
     }
 
     /// The reverse pass after ``_forwardKeeping(_:_:u:p:)`` on `x`, `z`: `vᵀ∂f/∂u` into `du` and,
@@ -370,17 +384,38 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
                 let zs = z + slotStarts[output], dy = a + slotStarts[output], dx = a + slotStarts[input]
                 // dz = dy ⊙ act'(z), kept in dy's place (the slot is not read again).
                 activation._scaleByDerivative(dy, at: zs, output: y, into: dy, count: k)
+                let weights = p.baseAddress! + w
                 if let dp {
                     if let b { for i in 0..<k { dp[b + i] += dy[i] } }
-                    for j in 0..<m {
-                        let xj = xin[j]
-                        for i in 0..<k { dp[w + i + j * k] += dy[i] * xj }
+                    // dW_ij += dy_i x_j, the inner loop over the longer dimension.
+                    let dw = dp.baseAddress! + w
+                    if m > k {
+                        for i in 0..<k {
+                            let dyi = dy[i]
+                            for j in 0..<m { dw[i + j * k] += dyi * xin[j] }
+                        }
+                    } else {
+                        for j in 0..<m {
+                            let xj = xin[j], column = dw + j * k
+                            for i in 0..<k { column[i] += dy[i] * xj }
+                        }
                     }
                 }
-                for j in 0..<m {
-                    var s = 0.0
-                    for i in 0..<k { s += p[w + i + j * k] * dy[i] }
-                    dx[j] += s
+                // dx_j += Σ_i W_ij dy_i: with more inputs than outputs term by term into dx (the
+                // same value when dx_j starts at zero, as for a slot that one instruction reads;
+                // otherwise it differs by rounding), else the sum in a register.
+                if m > k {
+                    for i in 0..<k {
+                        let dyi = dy[i]
+                        for j in 0..<m { dx[j] += weights[i + j * k] * dyi }
+                    }
+                } else {
+                    for j in 0..<m {
+                        let column = weights + j * k
+                        var s = 0.0
+                        for i in 0..<k { s += column[i] * dy[i] }
+                        dx[j] += s
+                    }
                 }
             case .activation(let input, let output, let count, let activation):
                 let xin = x + slotStarts[input], y = x + slotStarts[output]
@@ -496,14 +531,25 @@ func _activate<S: DiffEqScalar>(_ a: Activation, _ x: S) -> S {
     }
 }
 
-/// The activation of `count` values in place, the case dispatched once per vector (as
-/// NeuralNetworks' `Activation._apply` does).
+/// The activation of `count` values from `x` into `y` (`y` may be `x`), the case dispatched once
+/// per vector (as NeuralNetworks' `Activation._apply` does).
 @inlinable
-func _activate<S: DiffEqScalar>(_ a: Activation, _ y: UnsafeMutablePointer<S>, count: Int) {
+func _activate<S: DiffEqScalar>(_ a: Activation, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, count: Int) {
     switch a {
-    case .identity: return
-    case .tanh: for i in 0..<count { y[i] = tanh(y[i]) }
-    default: for i in 0..<count { y[i] = _activate(a, y[i]) }
+    case .identity: if UnsafePointer(y) != x { y.update(from: x, count: count) }
+    case .tanh:
+        // In Double, the products' own tanh (NeuralNetworks' ``_networkTanh(_:into:count:)``,
+        // vectorised, within 2 ulp): the forward solve, the discrete adjoint's recomputed stages
+        // and the products then evaluate one function, and glibc's tanh cost 110 instructions a
+        // value against about 30. Rebinding `S` to `Double` when it is `Double` is no conversion.
+        if S.self == Double.self {
+            x.withMemoryRebound(to: Double.self, capacity: count) { x in
+                y.withMemoryRebound(to: Double.self, capacity: count) { _networkTanh(x, into: $0, count: count) }
+            }
+        } else {
+            for i in 0..<count { y[i] = tanh(x[i]) }
+        }
+    default: for i in 0..<count { y[i] = _activate(a, x[i]) }
     }
 }
 

@@ -23,7 +23,8 @@ import DiffEqCore
 // the next step's Jacobian at one time), when that Jacobian costs at most two dual evaluations.
 
 /// Buffers and counters shared by the backward right-hand sides (one per gradient; the
-/// closures of the backward problems capture it, so a step allocates nothing).
+/// closures of the backward problems capture it, so a step allocates nothing). The state and
+/// product buffers are `@exclusivity(unchecked)`: a workspace serves one gradient on one thread.
 @usableFromInline
 package final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline let model: Model
@@ -39,10 +40,10 @@ package final class _AdjointWorkspace<Model: ODEModel> {
         }
     }
     @usableFromInline var forwardEvaluator: ((Double, inout [Double]) -> Void)?
-    @usableFromInline var u: [Double]
-    @usableFromInline var lambda: [Double]
-    @usableFromInline var vjpU: [Double]
-    @usableFromInline var vjpP: [Double]
+    @exclusivity(unchecked) @usableFromInline var u: [Double]
+    @exclusivity(unchecked) @usableFromInline var lambda: [Double]
+    @exclusivity(unchecked) @usableFromInline var vjpU: [Double]
+    @exclusivity(unchecked) @usableFromInline var vjpP: [Double]
     @usableFromInline var vjps = 0
     @usableFromInline var jacobians = 0
     @usableFromInline var error: ReverseModeError?

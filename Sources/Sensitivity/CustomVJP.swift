@@ -104,7 +104,8 @@ class _CustomVJP {
 @usableFromInline
 final class _ModelVJP<M: ODEModelWithVJP>: _CustomVJP {
     @usableFromInline let model: M
-    @usableFromInline var workspace: M.VJPWorkspace
+    /// Unchecked exclusivity: one gradient's products run on one thread, one at a time.
+    @exclusivity(unchecked) @usableFromInline var workspace: M.VJPWorkspace
 
     @usableFromInline
     init(_ model: M, n: Int, p: [Double]) {

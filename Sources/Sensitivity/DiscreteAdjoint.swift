@@ -62,9 +62,11 @@ import ExplicitRK
 /// products (and no extra `f`) for ``QuadratureAdjoint``; default tolerances: 6 steps, 40 and
 /// 40, against 306 products. Instructions per spiral gradient, forward solve included
 /// (callgrind, `neural-bench --gradient-cost discrete|quadrature 0 N [--default-tolerances]`,
-/// N = 3 minus N = 1, over 2): tight 3.14M against the quadrature adjoint's 5.97M, default
-/// 1.70M against 5.19M; after 100 tight Adam iterations (121 steps, 754 products) 27.6M against
-/// the quadrature adjoint's 49.7M and the interpolating adjoint's 39.3M. The sweep's buffers and the flattened tableau come from the
+/// N = 3 minus N = 1, over 2): tight 1.73M against the quadrature adjoint's 4.16M (3.14M and
+/// 5.97M before the model kept its stage evaluations, ``ODEModelWithVJP/rhs(_:keeping:u:p:t:du:)``,
+/// and the network's tanh was vectorised); before that change, default tolerances 1.70M against
+/// 5.19M, and after 100 tight Adam iterations (121 steps, 754 products) 27.6M against the
+/// quadrature adjoint's 49.7M and the interpolating adjoint's 39.3M. The sweep's buffers and the flattened tableau come from the
 /// ``GradientWorkspace`` of a ``GradientContext`` (made once); the loss gradient at each
 /// observation allocates, as in the other adjoints. A whole tight spiral gradient through a
 /// `SolveLayer` (forward solve included) makes 166 allocations (malloc counter,
@@ -182,7 +184,9 @@ extension GradientWorkspace {
 }
 
 /// The tableau in flat arrays and the buffers of one step's reverse sweep, made once per
-/// ``GradientContext`` (a step of the sweep allocates nothing).
+/// ``GradientContext`` (a step of the sweep allocates nothing). The buffers are
+/// `@exclusivity(unchecked)`: one gradient uses them on one thread, and their dynamic access
+/// checks cost 130k instructions of a tight spiral gradient's 2.7M (callgrind).
 @usableFromInline
 final class _DiscreteAdjointWorkspace {
     @usableFromInline let n: Int
@@ -205,16 +209,16 @@ final class _DiscreteAdjointWorkspace {
     @usableFromInline let poly: [Double]
     @usableFromInline let degree: Int
     /// Stage arguments `U_i` and values `k_i`, stage `i` at `i·n`.
-    @usableFromInline var arguments: [Double]
-    @usableFromInline var values: [Double]
+    @exclusivity(unchecked) @usableFromInline var arguments: [Double]
+    @exclusivity(unchecked) @usableFromInline var values: [Double]
     /// Stage adjoints `k̄_i`.
-    @usableFromInline var stageAdjoints: [Double]
-    @usableFromInline var start: [Double]
-    @usableFromInline var lambda: [Double]
-    @usableFromInline var g: [Double]
-    @usableFromInline var argument: [Double]
-    @usableFromInline var derivative: [Double]
-    @usableFromInline var weights: [Double]
+    @exclusivity(unchecked) @usableFromInline var stageAdjoints: [Double]
+    @exclusivity(unchecked) @usableFromInline var start: [Double]
+    @exclusivity(unchecked) @usableFromInline var lambda: [Double]
+    @exclusivity(unchecked) @usableFromInline var g: [Double]
+    @exclusivity(unchecked) @usableFromInline var argument: [Double]
+    @exclusivity(unchecked) @usableFromInline var derivative: [Double]
+    @exclusivity(unchecked) @usableFromInline var weights: [Double]
     /// Stages `0..<keptStages` of the latest ``computeStages(_:_:_:p:t:h:)`` are kept by the model.
     @usableFromInline var keptStages = 0
 
