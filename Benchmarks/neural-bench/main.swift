@@ -18,6 +18,16 @@
 // 0 N [--default-tolerances]`, callgrind, N = 3 minus N = 1, over 2, forward solve included):
 // tight 3.14M against 5.97M, default 1.70M against 5.19M. Why the default-tolerance run still
 // fails with an exact gradient: NeuralDETests' DefaultToleranceSpiralTests.
+// After branch nfast (2026-12-07: kept stage evaluations, vectorised tanh, loops by shape):
+// tight DiscreteAdjoint 1.734M instructions per gradient, QuadratureAdjoint 4.155M; default
+// tolerances 1.006M and 3.650M. Where the
+// DiscreteAdjoint's 1.734M go (callgrind, inclusive): forward solve 596k (74 evaluations of f
+// 386k, the stepper and the dense output's storage 210k); the reverse sweep 1,070k (82 kept
+// stage evaluations 397k, 82 pullbacks 437k, the sweep's own arithmetic, observations and loss
+// gradients 236k); the layer around it 62k. tanh (7,800 values, 35 instructions each) is 274k
+// of the f and stage evaluations; the affine loops 379k; the pullback's loops 346k. Adam's
+// update (252 parameters) is not in these counts. Allocations per gradient: 161 (malloc
+// counter, `--malloc-gradients` 11 minus 1, over 10), none in f or the products.
 // The seed's Lotka-Volterra fit (`--lv-fit 100` minus `--lv-fit 0`, callgrind): 72.5M
 // instructions for the 100 iterations.
 //
@@ -25,6 +35,11 @@
 // of which 26.8M the dynamic loader binding libswiftCore and Foundation, 5.8M reading the peers'
 // JSON, 10.8M the first gradient (one-time metadata and conformance lookups included); built
 // with `--static-swift-stdlib`, 32.0M. Wall times on the shared machine follow the loader.
+// Branch nfast (same probe, stripped binary): 43.1M before its changes, 41.7M after, of which
+// 29.4M in the loader's start (relocation and symbol lookup), 5.9M reading the JSON (JSONDecoder
+// and type-metadata lookups), about 5M the gradient with its one-time costs. Foundation comes
+// in through NeuralNetworks (ParameterFile's JSON, ProgressReporter's FileHandle), NotebookSupport
+// (this probe's JSON) and this file (Process, DispatchTime); none of the solve's path uses it.
 //
 // Usage: neural-bench [--quick] [--all-peers]   (release build: swift run -c release neural-bench;
 //        --all-peers adds diffrax's BacksolveAdjoint)

@@ -62,14 +62,15 @@ import ExplicitRK
 /// products (and no extra `f`) for ``QuadratureAdjoint``; default tolerances: 6 steps, 40 and
 /// 40, against 306 products. Instructions per spiral gradient, forward solve included
 /// (callgrind, `neural-bench --gradient-cost discrete|quadrature 0 N [--default-tolerances]`,
-/// N = 3 minus N = 1, over 2): tight 1.73M against the quadrature adjoint's 4.16M (3.14M and
-/// 5.97M before the model kept its stage evaluations, ``ODEModelWithVJP/rhs(_:keeping:u:p:t:du:)``,
-/// and the network's tanh was vectorised); before that change, default tolerances 1.70M against
-/// 5.19M, and after 100 tight Adam iterations (121 steps, 754 products) 27.6M against the
-/// quadrature adjoint's 49.7M and the interpolating adjoint's 39.3M. The sweep's buffers and the flattened tableau come from the
-/// ``GradientWorkspace`` of a ``GradientContext`` (made once); the loss gradient at each
-/// observation allocates, as in the other adjoints. A whole tight spiral gradient through a
-/// `SolveLayer` (forward solve included) makes 166 allocations (malloc counter,
+/// N = 3 minus N = 1, over 2): tight 1.73M against the quadrature adjoint's 4.16M, default
+/// 1.01M against 3.65M (3.14M and 5.97M, 1.70M and 5.19M before the model kept its stage
+/// evaluations, ``ODEModelWithVJP/rhs(_:keeping:u:p:t:du:)``, and the network's tanh was
+/// vectorised); before that change, after 100 tight Adam iterations (121 steps, 754 products)
+/// 27.6M against the quadrature adjoint's 49.7M and the interpolating adjoint's 39.3M. The
+/// sweep's buffers and the flattened tableau come from the ``GradientWorkspace`` of a
+/// ``GradientContext`` (made once); the loss gradient at each observation allocates, as in the
+/// other adjoints. A whole tight spiral gradient through a `SolveLayer` (forward solve
+/// included) makes 161 allocations (166 before the kept stages; malloc counter,
 /// `neural-bench --malloc-gradients` 11 minus 1, over 10) against the quadrature adjoint's 377;
 /// not yet attributed between the forward solve's storage and the 30 loss gradients.
 public struct DiscreteAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
