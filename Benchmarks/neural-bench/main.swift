@@ -195,13 +195,23 @@ func spiral<M: SensitivityAlgorithm>(_ sensealg: M, reltol: Double, abstol: Doub
 }
 
 print("Spiral, one training iteration = forward solve + loss + gradient + Adam(0.1) update, mean over iterations 10-109 of 300:")
+// A method whose training fails (BacksolveAdjoint's reverse-time state can drift past its check
+// at some parameters, and rounding-level changes elsewhere move where training goes) is reported
+// on its row; the other rows still run.
+func spiralRow<M: SensitivityAlgorithm>(_ sensealg: M, reltol: Double, abstol: Double, label: String) {
+    do {
+        try spiral(sensealg, reltol: reltol, abstol: abstol, label: label)
+    } catch {
+        print("  spiral \(pad(label, 8)) \(pad(sensealg.name, 44)) failed: \(error)")
+    }
+}
 for (label, rt, at) in [("tight", 1e-7, 1e-9), ("default", 1e-3, 1e-6)] {
-    try spiral(AutoSensitivity(), reltol: rt, abstol: at, label: label)
-    try spiral(QuadratureAdjoint(), reltol: rt, abstol: at, label: label)
-    try spiral(InterpolatingAdjoint(), reltol: rt, abstol: at, label: label)
-    try spiral(BacksolveAdjoint(checkpointing: true), reltol: rt, abstol: at, label: label)
-    try spiral(CVODESAdjoint(method: .adams), reltol: rt, abstol: at, label: label)
-    try spiral(DiscreteAdjoint(), reltol: rt, abstol: at, label: label)
+    spiralRow(AutoSensitivity(), reltol: rt, abstol: at, label: label)
+    spiralRow(QuadratureAdjoint(), reltol: rt, abstol: at, label: label)
+    spiralRow(InterpolatingAdjoint(), reltol: rt, abstol: at, label: label)
+    spiralRow(BacksolveAdjoint(checkpointing: true), reltol: rt, abstol: at, label: label)
+    spiralRow(CVODESAdjoint(method: .adams), reltol: rt, abstol: at, label: label)
+    spiralRow(DiscreteAdjoint(), reltol: rt, abstol: at, label: label)
 }
 print("  (not run: ForwardDiffSensitivity and ForwardSensitivity, 254 forward directions per gradient; CVODESForward likewise)")
 

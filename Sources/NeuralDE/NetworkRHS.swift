@@ -46,6 +46,27 @@ public protocol NeuralDEScalar: NetworkScalar {
         dp: UnsafeMutableBufferPointer<Double>)
 }
 
+/// The kept evaluations and their products run the instructions in `Double` for both scalars
+/// (the witness for a concrete scalar specializes these, as for the products above).
+extension NeuralDEScalar {
+    @inlinable
+    public static func _networkKeptRHS(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) {
+        rhs._keptRHS(&workspace, slot: slot, u: u, p: p, du: du)
+    }
+
+    @inlinable
+    public static func _networkKeptVJP(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        rhs._keptVJP(&workspace, slot: slot, p: p, v: v, du: du, dp: dp)
+    }
+}
+
 extension Double: NeuralDEScalar {
     /// The chain's own forward pass and pullback through BLAS.
     @inlinable
@@ -68,23 +89,6 @@ extension Double: NeuralDEScalar {
     ) throws(NetworkError) {
         try rhs._programVJP(&workspace, u: u, p: p, v: v, du: du, dp: nil)
     }
-
-    @inlinable
-    public static func _networkKeptRHS(
-        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
-        u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
-    ) {
-        rhs._keptRHS(&workspace, slot: slot, u: u, p: p, du: du)
-    }
-
-    @inlinable
-    public static func _networkKeptVJP(
-        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
-        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
-        dp: UnsafeMutableBufferPointer<Double>
-    ) {
-        rhs._keptVJP(&workspace, slot: slot, p: p, v: v, du: du, dp: dp)
-    }
 }
 
 extension Float: NeuralDEScalar {
@@ -104,23 +108,6 @@ extension Float: NeuralDEScalar {
         p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
     ) throws(NetworkError) {
         try rhs._programVJP(&workspace, u: u, p: p, v: v, du: du, dp: nil)
-    }
-
-    @inlinable
-    public static func _networkKeptRHS(
-        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
-        u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
-    ) {
-        rhs._keptRHS(&workspace, slot: slot, u: u, p: p, du: du)
-    }
-
-    @inlinable
-    public static func _networkKeptVJP(
-        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
-        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
-        dp: UnsafeMutableBufferPointer<Double>
-    ) {
-        rhs._keptVJP(&workspace, slot: slot, p: p, v: v, du: du, dp: dp)
     }
 }
 
