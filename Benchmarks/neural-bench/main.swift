@@ -28,6 +28,12 @@
 // of the f and stage evaluations; the affine loops 379k; the pullback's loops 346k. Adam's
 // update (252 parameters) is not in these counts. Allocations per gradient: 161 (malloc
 // counter, `--malloc-gradients` 11 minus 1, over 10), none in f or the products.
+// Full run after branch nfast (loaded machine, no peers, this thread's CPU): tight
+// DiscreteAdjoint 1.9-2.25 ms per iteration (3.39 ms before), loss after 300 0.21371 (0.21455
+// before: the forward solve's tanh changed at the rounding level); default 0.32 ms, loss after
+// 300 0.20054 (13.57 before: the chaotic departure of DefaultToleranceSpiralTests no longer
+// occurs on this run); default BacksolveAdjoint now stops on its reverse-time drift check
+// (1317 tolerances), reported on its row.
 // The seed's Lotka-Volterra fit (`--lv-fit 100` minus `--lv-fit 0`, callgrind): 72.5M
 // instructions for the 100 iterations.
 //
