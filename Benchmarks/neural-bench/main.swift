@@ -20,7 +20,8 @@
 // fails with an exact gradient: NeuralDETests' DefaultToleranceSpiralTests.
 // After branch nfast (2026-12-07: kept stage evaluations, vectorised tanh, loops by shape):
 // tight DiscreteAdjoint 1.734M instructions per gradient, QuadratureAdjoint 4.155M; default
-// tolerances 1.006M and 3.650M. Where the
+// tolerances 1.006M and 3.650M; after 100 tight Adam iterations (121 steps) 14.1M (27.6M before).
+// Where the
 // DiscreteAdjoint's 1.734M go (callgrind, inclusive): forward solve 596k (74 evaluations of f
 // 386k, the stepper and the dense output's storage 210k); the reverse sweep 1,070k (82 kept
 // stage evaluations 397k, 82 pullbacks 437k, the sweep's own arithmetic, observations and loss

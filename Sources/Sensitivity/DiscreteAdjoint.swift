@@ -66,8 +66,8 @@ import ExplicitRK
 /// N = 3 minus N = 1, over 2): tight 1.73M against the quadrature adjoint's 4.16M, default
 /// 1.01M against 3.65M (3.14M and 5.97M, 1.70M and 5.19M before the model kept its stage
 /// evaluations, ``ODEModelWithVJP/rhs(_:keeping:u:p:t:du:)``, and the network's tanh was
-/// vectorised); before that change, after 100 tight Adam iterations (121 steps, 754 products)
-/// 27.6M against the quadrature adjoint's 49.7M and the interpolating adjoint's 39.3M. The
+/// vectorised); after 100 tight Adam iterations (121 steps, 754 products) 14.1M (27.6M before
+/// that change, against the quadrature adjoint's 49.7M and the interpolating adjoint's 39.3M). The
 /// sweep's buffers and the flattened tableau come from the ``GradientWorkspace`` of a
 /// ``GradientContext`` (made once); the loss gradient at each observation allocates, as in the
 /// other adjoints. A whole tight spiral gradient through a `SolveLayer` (forward solve
