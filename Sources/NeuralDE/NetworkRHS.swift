@@ -35,6 +35,36 @@ public protocol NeuralDEScalar: NetworkScalar {
         _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, u: UnsafeBufferPointer<Double>,
         p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
     ) throws(NetworkError)
+    /// ``NetworkRHS/rhs(_:keeping:u:p:t:du:)``.
+    static func _networkKeptRHS(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>)
+    /// ``NetworkRHS/vjp(_:kept:u:p:t:v:du:dp:)``.
+    static func _networkKeptVJP(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>)
+}
+
+/// The kept evaluations and their products run the instructions in `Double` for both scalars
+/// (the witness for a concrete scalar specializes these, as for the products above).
+extension NeuralDEScalar {
+    @inlinable
+    public static func _networkKeptRHS(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
+    ) {
+        rhs._keptRHS(&workspace, slot: slot, u: u, p: p, du: du)
+    }
+
+    @inlinable
+    public static func _networkKeptVJP(
+        _ rhs: NetworkRHS<Self>, _ workspace: inout NetworkRHS<Self>.VJPWorkspace, slot: Int,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        rhs._keptVJP(&workspace, slot: slot, p: p, v: v, du: du, dp: dp)
+    }
 }
 
 extension Double: NeuralDEScalar {
@@ -145,43 +175,57 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
             for i in du.indices { du[i] = S(Double.nan) }
             return
         }
-        withUnsafeTemporaryAllocation(of: S.self, capacity: totalWidth) { slots in
+        // The slots, then room for the pre-activations (activations from one buffer into
+        // another: in place, the vectorised tanh's overlap check sent it to its scalar loop).
+        withUnsafeTemporaryAllocation(of: S.self, capacity: 2 * totalWidth) { slots in
             let v = slots.baseAddress!
-            v.initialize(repeating: S.zero, count: totalWidth)
+            v.initialize(repeating: S.zero, count: 2 * totalWidth)
             u.withUnsafeBufferPointer { u in for i in 0..<n { v[i] = u[i] } }
-            p.withUnsafeBufferPointer { p in _run(v, p, activate: _activate(_:_:count:)) }
+            p.withUnsafeBufferPointer { p in
+                _run(v, p, preactivations: v + totalWidth, activate: _activate(_:_:_:count:))
+            }
             let out = v + slotStarts[slotStarts.count - 1]
             du.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] = out[i] } }
-            v.deinitialize(count: totalWidth)
+            v.deinitialize(count: 2 * totalWidth)
         }
     }
 
     /// The instructions on slots laid out one after another from `v`; with `preactivations`,
-    /// each dense layer's `Wx + b` is also stored there, at its output slot's offset (for the
-    /// pullback). `activate` evaluates the activations: ``_activate(_:_:)`` in the solver's
-    /// arithmetic, NeuralNetworks' own (``_networkTanh(_:)`` for tanh) in the `Double` products.
+    /// each dense layer's `Wx + b` goes there, at its output slot's offset (for the pullback),
+    /// and its activation from there into the slot. `activate(a, x, y, k)` evaluates the
+    /// activation `a` of `k` values from `x` into `y` (`y` may be `x`): ``_activate(_:_:_:count:)``
+    /// in the solver's arithmetic, NeuralNetworks' own in the `Double` products.
     @inlinable
     func _run<S: DiffEqScalar>(
         _ v: UnsafeMutablePointer<S>, _ p: UnsafeBufferPointer<S>, preactivations: UnsafeMutablePointer<S>? = nil,
-        activate: (Activation, UnsafeMutablePointer<S>, Int) -> Void
+        activate: (Activation, UnsafePointer<S>, UnsafeMutablePointer<S>, Int) -> Void
     ) {
         for instruction in program {
             switch instruction {
             case .dense(let input, let output, let m, let k, let activation, let w, let b):
                 let x = v + slotStarts[input]
-                let y = v + slotStarts[output]
-                for i in 0..<k { y[i] = b.map { p[$0 + i] } ?? S.zero }
-                // Column-major W: column j scales x_j (the order BLAS's gemv sums in).
-                for j in 0..<m {
-                    let xj = x[j]
-                    for i in 0..<k { y[i] += p[w + i + j * k] * xj }
+                let y = preactivations.map { $0 + slotStarts[output] } ?? v + slotStarts[output]
+                let weights = p.baseAddress! + w
+                // y_i = b_i + W_i0 x_0 + W_i1 x_1 + … in that order (column-major W: the order of
+                // BLAS's gemv). With more inputs than outputs, row by row with the sum in a
+                // register (a 50-to-2 layer: two sums of 50 terms rather than 50 passes over two
+                // outputs); else column by column (inner loops over the outputs). Same values.
+                if m > k {
+                    for i in 0..<k {
+                        var sum = b.map { p[$0 + i] } ?? S.zero
+                        for j in 0..<m { sum += weights[i + j * k] * x[j] }
+                        y[i] = sum
+                    }
+                } else {
+                    if let b { for i in 0..<k { y[i] = p[b + i] } } else { for i in 0..<k { y[i] = S.zero } }
+                    for j in 0..<m {
+                        let xj = x[j], column = weights + j * k
+                        for i in 0..<k { y[i] += column[i] * xj }
+                    }
                 }
-                if let z = preactivations.map({ $0 + slotStarts[output] }) { for i in 0..<k { z[i] = y[i] } }
-                activate(activation, y, k)
+                activate(activation, y, v + slotStarts[output], k)
             case .activation(let input, let output, let count, let activation):
-                let x = v + slotStarts[input], y = v + slotStarts[output]
-                for i in 0..<count { y[i] = x[i] }
-                activate(activation, y, count)
+                activate(activation, v + slotStarts[input], v + slotStarts[output], count)
             case .power(let input, let output, let count, let e):
                 let x = v + slotStarts[input], y = v + slotStarts[output]
                 for i in 0..<count {
@@ -213,6 +257,9 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
         @usableFromInline var values: [Double]
         @usableFromInline var preactivations: [Double]
         @usableFromInline var adjoints: [Double]
+        /// The slots and pre-activations of kept evaluations (``rhs(_:keeping:u:p:t:du:)``),
+        /// `2 · totalWidth` per slot, grown on a slot's first use.
+        @usableFromInline var kept: [Double] = []
     }
 
     public func makeVJPWorkspace(stateCount n: Int, parameters p: [Double]) -> VJPWorkspace {
@@ -238,21 +285,75 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
         guard p.count == chain.parameterCount, dp.map({ $0.count == p.count }) ?? true else {
             throw .dimensionMismatch(what: "p and dp", expected: chain.parameterCount, got: p.count)
         }
-        let width = totalWidth
-        let outputStart = slotStarts[slotStarts.count - 1]
         workspace.values.withUnsafeMutableBufferPointer { values in
             workspace.preactivations.withUnsafeMutableBufferPointer { pre in
+                _forwardKeeping(values.baseAddress!, pre.baseAddress!, u: u, p: p)
                 workspace.adjoints.withUnsafeMutableBufferPointer { adjoints in
-                    let x = values.baseAddress!, z = pre.baseAddress!, a = adjoints.baseAddress!
-                    x.update(repeating: 0, count: width)
-                    for i in 0..<n { x[i] = u[i] }
-                    _run(x, p, preactivations: z) { a, y, k in a._apply(y, into: y, count: k) }
-                    a.update(repeating: 0, count: width)
-                    for i in 0..<n { a[outputStart + i] = v[i] }
-                    dp?.update(repeating: 0)
-                    _pullback(x, z, a, p, dp)
-                    for i in 0..<n { du[i] = a[i] }
+                    _reverse(values.baseAddress!, pre.baseAddress!, adjoints.baseAddress!, p: p, v: v, du: du, dp: dp)
                 }
+            }
+        }
+    }
+
+    /// The instructions' forward pass from `u` in `Double` on the slots `x`, keeping each dense
+    /// layer's pre-activation in `z` (NeuralNetworks' activations: ``_networkTanh(_:)`` for tanh).
+    @inlinable
+    func _forwardKeeping(
+        _ x: UnsafeMutablePointer<Double>, _ z: UnsafeMutablePointer<Double>, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>
+    ) {
+        x.update(repeating: 0, count: totalWidth)
+        for i in 0..<chain.inputCount { x[i] = u[i] }
+        _run(x, p, preactivations: z) { a, x, y, k in a._apply(x, into: y, count: k) }
+    }
+
+    /// The reverse pass after ``_forwardKeeping(_:_:u:p:)`` on `x`, `z`: `vᵀ∂f/∂u` into `du` and,
+    /// unless `nil`, `vᵀ∂f/∂p` into `dp`, with `a` (totalWidth entries) for the adjoints.
+    @inlinable
+    func _reverse(
+        _ x: UnsafeMutablePointer<Double>, _ z: UnsafeMutablePointer<Double>, _ a: UnsafeMutablePointer<Double>,
+        p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+        dp: UnsafeMutableBufferPointer<Double>?
+    ) {
+        let n = chain.inputCount, outputStart = slotStarts[slotStarts.count - 1]
+        a.update(repeating: 0, count: totalWidth)
+        for i in 0..<n { a[outputStart + i] = v[i] }
+        dp?.update(repeating: 0)
+        _pullback(x, z, a, p, dp)
+        for i in 0..<n { du[i] = a[i] }
+    }
+
+    /// `f(u)` into `du` by the instructions in `Double`, with the slots and pre-activations kept
+    /// under `slot` for ``_keptVJP(_:slot:p:v:du:dp:)``. Sizes are the problem's (the discrete
+    /// adjoint passes its own buffers); the kept storage grows on a slot's first use only.
+    @inlinable
+    public func _keptRHS(
+        _ workspace: inout VJPWorkspace, slot: Int, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>,
+        du: UnsafeMutableBufferPointer<Double>
+    ) {
+        let width = totalWidth, end = (slot + 1) * 2 * width
+        if workspace.kept.count < end {
+            workspace.kept.append(contentsOf: repeatElement(0, count: end - workspace.kept.count))
+        }
+        let outputStart = slotStarts[slotStarts.count - 1]
+        workspace.kept.withUnsafeMutableBufferPointer { kept in
+            let x = kept.baseAddress! + slot * 2 * width
+            _forwardKeeping(x, x + width, u: u, p: p)
+            for i in 0..<chain.outputCount { du[i] = x[outputStart + i] }
+        }
+    }
+
+    /// The products at slot `slot`'s kept evaluation: the reverse pass alone.
+    @inlinable
+    public func _keptVJP(
+        _ workspace: inout VJPWorkspace, slot: Int, p: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
+        du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        let width = totalWidth
+        workspace.kept.withUnsafeMutableBufferPointer { kept in
+            workspace.adjoints.withUnsafeMutableBufferPointer { adjoints in
+                let x = kept.baseAddress! + slot * 2 * width
+                _reverse(x, x + width, adjoints.baseAddress!, p: p, v: v, du: du, dp: dp)
             }
         }
     }
@@ -270,17 +371,38 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
                 let zs = z + slotStarts[output], dy = a + slotStarts[output], dx = a + slotStarts[input]
                 // dz = dy ⊙ act'(z), kept in dy's place (the slot is not read again).
                 activation._scaleByDerivative(dy, at: zs, output: y, into: dy, count: k)
+                let weights = p.baseAddress! + w
                 if let dp {
                     if let b { for i in 0..<k { dp[b + i] += dy[i] } }
-                    for j in 0..<m {
-                        let xj = xin[j]
-                        for i in 0..<k { dp[w + i + j * k] += dy[i] * xj }
+                    // dW_ij += dy_i x_j, the inner loop over the longer dimension.
+                    let dw = dp.baseAddress! + w
+                    if m > k {
+                        for i in 0..<k {
+                            let dyi = dy[i]
+                            for j in 0..<m { dw[i + j * k] += dyi * xin[j] }
+                        }
+                    } else {
+                        for j in 0..<m {
+                            let xj = xin[j], column = dw + j * k
+                            for i in 0..<k { column[i] += dy[i] * xj }
+                        }
                     }
                 }
-                for j in 0..<m {
-                    var s = 0.0
-                    for i in 0..<k { s += p[w + i + j * k] * dy[i] }
-                    dx[j] += s
+                // dx_j += Σ_i W_ij dy_i: with more inputs than outputs term by term into dx (the
+                // same value when dx_j starts at zero, as for a slot that one instruction reads;
+                // otherwise it differs by rounding), else the sum in a register.
+                if m > k {
+                    for i in 0..<k {
+                        let dyi = dy[i]
+                        for j in 0..<m { dx[j] += weights[i + j * k] * dyi }
+                    }
+                } else {
+                    for j in 0..<m {
+                        let column = weights + j * k
+                        var s = 0.0
+                        for i in 0..<k { s += column[i] * dy[i] }
+                        dx[j] += s
+                    }
                 }
             case .activation(let input, let output, let count, let activation):
                 let xin = x + slotStarts[input], y = x + slotStarts[output]
@@ -328,6 +450,39 @@ public struct NetworkRHS<Scalar: NeuralDEScalar>: ODEModelWithVJP, Sendable {
         }
     }
 
+    /// `f(u, p)` by the instructions' forward pass in `Double`, with its activations kept for
+    /// ``vjp(_:kept:u:p:t:v:du:dp:)`` (the discrete adjoint's stages); `t` is not used.
+    @inlinable
+    public func rhs(
+        _ workspace: inout VJPWorkspace, keeping slot: Int, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, t: Double, du: UnsafeMutableBufferPointer<Double>
+    ) -> Bool {
+        guard slot >= 0, u.count == chain.inputCount, du.count == chain.outputCount, p.count == chain.parameterCount
+        else { return false }
+        Scalar._networkKeptRHS(self, &workspace, slot: slot, u: u, p: p, du: du)
+        return true
+    }
+
+    /// The products at a kept evaluation: the pullback of the instructions alone, no second
+    /// forward pass.
+    @inlinable
+    public func vjp(
+        _ workspace: inout VJPWorkspace, kept slot: Int, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, t: Double, v: UnsafeBufferPointer<Double>,
+        du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        let width = 2 * totalWidth
+        guard slot >= 0, (slot + 1) * width <= workspace.kept.count, v.count == chain.outputCount,
+            du.count == chain.inputCount, p.count == chain.parameterCount, dp.count == p.count
+        else {
+            // Only on sizes other than the problem's, or a slot never kept: as in `vjp`.
+            du.update(repeating: .nan)
+            dp.update(repeating: .nan)
+            return
+        }
+        Scalar._networkKeptVJP(self, &workspace, slot: slot, p: p, v: v, du: du, dp: dp)
+    }
+
     /// `vᵀ∂f/∂u` alone, by the instructions' pullback in `Double` without its parameter part
     /// (what the quadrature adjoint's backward solve asks for at every stage).
     @inlinable
@@ -363,14 +518,25 @@ func _activate<S: DiffEqScalar>(_ a: Activation, _ x: S) -> S {
     }
 }
 
-/// The activation of `count` values in place, the case dispatched once per vector (as
-/// NeuralNetworks' `Activation._apply` does).
+/// The activation of `count` values from `x` into `y` (`y` may be `x`), the case dispatched once
+/// per vector (as NeuralNetworks' `Activation._apply` does).
 @inlinable
-func _activate<S: DiffEqScalar>(_ a: Activation, _ y: UnsafeMutablePointer<S>, count: Int) {
+func _activate<S: DiffEqScalar>(_ a: Activation, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, count: Int) {
     switch a {
-    case .identity: return
-    case .tanh: for i in 0..<count { y[i] = tanh(y[i]) }
-    default: for i in 0..<count { y[i] = _activate(a, y[i]) }
+    case .identity: if UnsafePointer(y) != x { y.update(from: x, count: count) }
+    case .tanh:
+        // In Double, the products' own tanh (NeuralNetworks' ``_networkTanh(_:into:count:)``,
+        // vectorised, within 2 ulp): the forward solve, the discrete adjoint's recomputed stages
+        // and the products then evaluate one function, and glibc's tanh cost 110 instructions a
+        // value against about 30. Rebinding `S` to `Double` when it is `Double` is no conversion.
+        if S.self == Double.self {
+            x.withMemoryRebound(to: Double.self, capacity: count) { x in
+                y.withMemoryRebound(to: Double.self, capacity: count) { _networkTanh(x, into: $0, count: count) }
+            }
+        } else {
+            for i in 0..<count { y[i] = tanh(x[i]) }
+        }
+    default: for i in 0..<count { y[i] = _activate(a, x[i]) }
     }
 }
 

@@ -58,7 +58,7 @@ public struct NeuralCDDEModel<Scalar: NeuralDEScalar>: DDEModel, Sendable {
                 let delayed = t - p[nθ + k]
                 for i in 0..<n { v[n * (k + 1) + i] = h(p, delayed, idxs: i) }
             }
-            p.withUnsafeBufferPointer { p in network._run(v, p, activate: _activate(_:_:count:)) }
+            p.withUnsafeBufferPointer { p in network._run(v, p, activate: _activate(_:_:_:count:)) }
             let out = v + network.slotStarts[network.slotStarts.count - 1]
             for i in 0..<n { du[i] = out[i] }
             v.deinitialize(count: width)

@@ -65,7 +65,7 @@ public struct NetworkSDE: SDEModelWithVJP, Sendable {
             v.initialize(repeating: S.zero, count: width)
             u.withUnsafeBufferPointer { u in for i in 0..<n { v[i] = u[i] } }
             p.withUnsafeBufferPointer { whole in
-                network._run(v, UnsafeBufferPointer(rebasing: whole[range]), activate: _activate(_:_:count:))
+                network._run(v, UnsafeBufferPointer(rebasing: whole[range]), activate: _activate(_:_:_:count:))
             }
             let result = v + network.slotStarts[network.slotStarts.count - 1]
             out.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] = result[i] } }

@@ -103,7 +103,7 @@ extension Activation {
         case .identity:
             if UnsafePointer(y) != x { y.update(from: x, count: count) }
         case .tanh:
-            for k in 0..<count { y[k] = T._tanh(x[k]) }
+            T._tanh(x, into: y, count: count)
         case .relu:
             for k in 0..<count { y[k] = x[k] > 0 ? x[k] : 0 }
         default:

@@ -22,6 +22,8 @@ public protocol NetworkScalar: LAPACKScalar, Codable {
     static func _log1p(_ x: Self) -> Self
     static func _log(_ x: Self) -> Self
     static func _tanh(_ x: Self) -> Self
+    /// `_tanh` of `count` values from `x` into `y` (`y` may be `x`).
+    static func _tanh(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
     static func _erf(_ x: Self) -> Self
     static func _cos(_ x: Self) -> Self
 }
@@ -33,6 +35,10 @@ extension Double: NetworkScalar {
     @inlinable public static func _log(_ x: Double) -> Double { log(x) }
     /// ``_networkTanh(_:)``, not glibc's `tanh` (see there).
     @inlinable public static func _tanh(_ x: Double) -> Double { _networkTanh(x) }
+    /// The vectorised loop of ``_networkTanh(_:into:count:)``, the same values.
+    @inlinable public static func _tanh(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>, count: Int) {
+        _networkTanh(x, into: y, count: count)
+    }
     @inlinable public static func _erf(_ x: Double) -> Double { erf(x) }
     @inlinable public static func _cos(_ x: Double) -> Double { cos(x) }
 }
@@ -43,6 +49,9 @@ extension Float: NetworkScalar {
     @inlinable public static func _log1p(_ x: Float) -> Float { log1pf(x) }
     @inlinable public static func _log(_ x: Float) -> Float { logf(x) }
     @inlinable public static func _tanh(_ x: Float) -> Float { tanhf(x) }
+    @inlinable public static func _tanh(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        for k in 0..<count { y[k] = tanhf(x[k]) }
+    }
     @inlinable public static func _erf(_ x: Float) -> Float { erff(x) }
     @inlinable public static func _cos(_ x: Float) -> Float { cosf(x) }
 }

@@ -34,10 +34,35 @@ public func _networkTanh(_ x: Double) -> Double {
     let a = x.magnitude
     // NaN fails the comparison too.
     guard a < 22 else { return a.isNaN ? x : Double(signOf: x, magnitudeOf: 1) }
+    return Double(signOf: x, magnitudeOf: _tanhMagnitude(a))
+}
+
+/// ``_networkTanh(_:)`` of `count` values from `x` into `y` (`y` may be `x`), bit for bit the
+/// same values, in a loop without branches or integer conversions that the compiler vectorises
+/// (two lanes with SSE2): the out-of-range cases are selected after the evaluation, and
+/// `_tanhMagnitude` runs on `min(|x|, 22)` so that every lane's arithmetic is finite.
+@inlinable
+public func _networkTanh(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>, count: Int) {
+    for i in 0..<count {
+        let xi = x[i]
+        let a = xi.magnitude
+        // `a < 22` is false for NaN; `a > 22` is false for NaN, so NaN's lane computes 22's.
+        let m = _tanhMagnitude(a > 22 ? 22 : a)
+        let r = a < 22 ? m : (a == a ? 1 : a)
+        y[i] = Double(signOf: xi, magnitudeOf: r)
+    }
+}
+
+/// tanh(a) for `a` in [0, 22] (see the file's note). The exponent of `2^k` is built from the bit
+/// pattern of the rounding shift itself (its low bits hold `k` as a two's-complement integer),
+/// not by converting `k` to `Int`, which would trap on a NaN and keeps the loop scalar.
+@inlinable @inline(__always)
+func _tanhMagnitude(_ a: Double) -> Double {
     let y = -2 * a
     // Round to nearest through the 1.5 · 2^52 shift: no libm `rint` call on baseline x86-64.
     let shifter: Double = 0x1.8p52
-    let kf = (y * _inverseLn2 + shifter) - shifter
+    let shifted = y * _inverseLn2 + shifter
+    let kf = shifted - shifter
     let r = (y - kf * _ln2Head) - kf * _ln2Tail
     // expm1(r) = r + r² (1/2! + r/3! + … + r¹¹/13!), Horner from the highest term.
     var q: Double = 1.0 / 6_227_020_800  // 1/13!
@@ -53,8 +78,8 @@ public func _networkTanh(_ x: Double) -> Double {
     q = q * r + 1.0 / 6
     q = q * r + 0.5
     let e = r + (r * r) * q
-    // k ∈ [−64, 0]: 2^k is a normal number.
-    let scale = Double(bitPattern: UInt64(1023 + Int(kf)) << 52)
+    // k ∈ [−64, 0]: 2^k is a normal number; (k + 1023) << 52 from the shift's low bits.
+    let scale = Double(bitPattern: (shifted.bitPattern &+ 1023) &<< 52)
     let m = scale * e + (scale - 1)
-    return Double(signOf: x, magnitudeOf: -m / (2 + m))
+    return -m / (2 + m)
 }

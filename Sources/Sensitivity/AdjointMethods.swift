@@ -23,7 +23,8 @@ import DiffEqCore
 // the next step's Jacobian at one time), when that Jacobian costs at most two dual evaluations.
 
 /// Buffers and counters shared by the backward right-hand sides (one per gradient; the
-/// closures of the backward problems capture it, so a step allocates nothing).
+/// closures of the backward problems capture it, so a step allocates nothing). The state and
+/// product buffers are `@exclusivity(unchecked)`: a workspace serves one gradient on one thread.
 @usableFromInline
 package final class _AdjointWorkspace<Model: ODEModel> {
     @usableFromInline let model: Model
@@ -39,10 +40,10 @@ package final class _AdjointWorkspace<Model: ODEModel> {
         }
     }
     @usableFromInline var forwardEvaluator: ((Double, inout [Double]) -> Void)?
-    @usableFromInline var u: [Double]
-    @usableFromInline var lambda: [Double]
-    @usableFromInline var vjpU: [Double]
-    @usableFromInline var vjpP: [Double]
+    @exclusivity(unchecked) @usableFromInline var u: [Double]
+    @exclusivity(unchecked) @usableFromInline var lambda: [Double]
+    @exclusivity(unchecked) @usableFromInline var vjpU: [Double]
+    @exclusivity(unchecked) @usableFromInline var vjpP: [Double]
     @usableFromInline var vjps = 0
     @usableFromInline var jacobians = 0
     @usableFromInline var error: ReverseModeError?
@@ -204,6 +205,15 @@ package final class _AdjointWorkspace<Model: ODEModel> {
             for i in 0..<n { vjpU[i] = .nan }
             for k in 0..<np { vjpP[k] = .nan }
         }
+    }
+
+    /// ``vjp(t:stateOnly:)`` at the point of the model's kept evaluation `slot` (see
+    /// ``ODEModelWithVJP/rhs(_:keeping:u:p:t:du:)``), with `u` set to that evaluation's state.
+    @inlinable @inline(__always)
+    func keptVJP(slot: Int, t: Double) {
+        guard let custom = engine.custom else { return vjp(t: t) }
+        vjps += 1
+        custom.keptVJP(slot, u, p, t, lambda, &vjpU, &vjpP)
     }
 
     /// `u(t)` from the forward dense output into `u`.

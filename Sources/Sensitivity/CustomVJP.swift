@@ -30,6 +30,23 @@ public protocol ODEModelWithVJP: ODEModel {
     func stateVJP(
         _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, t: Double,
         v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) -> Bool
+
+    /// Evaluates `f(u, p, t)` into `du`, keeps in `workspace` under `slot` what a later
+    /// ``vjp(_:kept:u:p:t:v:du:dp:)`` at the same point needs, and returns `true`; the default
+    /// keeps nothing and returns `false` (the caller then evaluates `f` itself).
+    /// ``DiscreteAdjoint`` evaluates a step's stages in order into slots `0, 1, …` and then takes
+    /// their products in reverse order: a network keeps its activations and its product is the
+    /// pullback alone, not a second forward pass.
+    func rhs(
+        _ workspace: inout VJPWorkspace, keeping slot: Int, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, t: Double, du: UnsafeMutableBufferPointer<Double>) -> Bool
+
+    /// ``vjp(_:u:p:t:v:du:dp:)`` at the point of slot `slot`'s latest kept evaluation (`u`, `p`
+    /// and `t` are that evaluation's); the default is ``vjp(_:u:p:t:v:du:dp:)`` itself.
+    func vjp(
+        _ workspace: inout VJPWorkspace, kept slot: Int, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, t: Double, v: UnsafeBufferPointer<Double>,
+        du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>)
 }
 
 extension ODEModelWithVJP {
@@ -37,6 +54,19 @@ extension ODEModelWithVJP {
         _ workspace: inout VJPWorkspace, u: UnsafeBufferPointer<Double>, p: UnsafeBufferPointer<Double>, t: Double,
         v: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>
     ) -> Bool { false }
+
+    public func rhs(
+        _ workspace: inout VJPWorkspace, keeping slot: Int, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, t: Double, du: UnsafeMutableBufferPointer<Double>
+    ) -> Bool { false }
+
+    public func vjp(
+        _ workspace: inout VJPWorkspace, kept slot: Int, u: UnsafeBufferPointer<Double>,
+        p: UnsafeBufferPointer<Double>, t: Double, v: UnsafeBufferPointer<Double>,
+        du: UnsafeMutableBufferPointer<Double>, dp: UnsafeMutableBufferPointer<Double>
+    ) {
+        vjp(&workspace, u: u, p: p, t: t, v: v, du: du, dp: dp)
+    }
 }
 
 /// A model's own products behind one class (a virtual call per product), found once per
@@ -54,12 +84,28 @@ class _CustomVJP {
     func stateVJP(_ u: [Double], _ p: [Double], _ t: Double, _ v: [Double], _ du: inout [Double], _ dp: inout [Double]) {
         fatalError("abstract")
     }
+
+    /// `f` into `du`, kept under `slot` for ``keptVJP(_:_:_:_:_:_:_:)``; `false` when the model
+    /// keeps nothing (then `du` is untouched).
+    @usableFromInline
+    func keptRHS(_ slot: Int, _ u: [Double], _ p: [Double], _ t: Double, _ du: inout [Double]) -> Bool {
+        fatalError("abstract")
+    }
+
+    @usableFromInline
+    func keptVJP(
+        _ slot: Int, _ u: [Double], _ p: [Double], _ t: Double, _ v: [Double], _ du: inout [Double],
+        _ dp: inout [Double]
+    ) {
+        fatalError("abstract")
+    }
 }
 
 @usableFromInline
 final class _ModelVJP<M: ODEModelWithVJP>: _CustomVJP {
     @usableFromInline let model: M
-    @usableFromInline var workspace: M.VJPWorkspace
+    /// Unchecked exclusivity: one gradient's products run on one thread, one at a time.
+    @exclusivity(unchecked) @usableFromInline var workspace: M.VJPWorkspace
 
     @usableFromInline
     init(_ model: M, n: Int, p: [Double]) {
@@ -98,6 +144,35 @@ final class _ModelVJP<M: ODEModelWithVJP>: _CustomVJP {
             }
         }
         if !done { vjp(u, p, t, v, &du, &dp) }
+    }
+
+    @usableFromInline
+    override func keptRHS(_ slot: Int, _ u: [Double], _ p: [Double], _ t: Double, _ du: inout [Double]) -> Bool {
+        u.withUnsafeBufferPointer { u in
+            p.withUnsafeBufferPointer { p in
+                du.withUnsafeMutableBufferPointer { du in
+                    model.rhs(&workspace, keeping: slot, u: u, p: p, t: t, du: du)
+                }
+            }
+        }
+    }
+
+    @usableFromInline
+    override func keptVJP(
+        _ slot: Int, _ u: [Double], _ p: [Double], _ t: Double, _ v: [Double], _ du: inout [Double],
+        _ dp: inout [Double]
+    ) {
+        u.withUnsafeBufferPointer { u in
+            p.withUnsafeBufferPointer { p in
+                v.withUnsafeBufferPointer { v in
+                    du.withUnsafeMutableBufferPointer { du in
+                        dp.withUnsafeMutableBufferPointer { dp in
+                            model.vjp(&workspace, kept: slot, u: u, p: p, t: t, v: v, du: du, dp: dp)
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

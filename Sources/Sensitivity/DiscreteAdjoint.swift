@@ -43,10 +43,11 @@ import ExplicitRK
 /// What it is for: the gradient of the loss the optimizer actually evaluates, exact to rounding
 /// at any tolerance (``QuadratureAdjoint`` and ``InterpolatingAdjoint`` approximate the
 /// derivative of the exact solution to about the tolerance instead). What it does not do: make
-/// a loose solve accurate. At reltol 1e-3 the spiral's training (issue #16) still fails with
+/// a loose solve accurate. At reltol 1e-3 the spiral's training (issue #16) can still fail with
 /// it: the solve's own error jumps at some parameters (a loss of 1.008 where the accurate one is
-/// 0.492) and the exact derivative of that solve is then 186 times the true gradient in norm
-/// (`DefaultToleranceSpiralTests`).
+/// 0.492) and the exact derivative of that solve is then 186 times the true gradient in norm;
+/// whether a run meets such a point is chaotic (a rounding-level change to the network's tanh
+/// moved the same run from 13.57 to 0.2005 after 300 iterations; `DefaultToleranceSpiralTests`).
 ///
 /// Cost: the forward solve keeps its dense output (one step start state and the interpolation
 /// data per step: memory `O(steps · n)`, the interpolating adjoints' storage); the backward
@@ -62,12 +63,15 @@ import ExplicitRK
 /// products (and no extra `f`) for ``QuadratureAdjoint``; default tolerances: 6 steps, 40 and
 /// 40, against 306 products. Instructions per spiral gradient, forward solve included
 /// (callgrind, `neural-bench --gradient-cost discrete|quadrature 0 N [--default-tolerances]`,
-/// N = 3 minus N = 1, over 2): tight 3.14M against the quadrature adjoint's 5.97M, default
-/// 1.70M against 5.19M; after 100 tight Adam iterations (121 steps, 754 products) 27.6M against
-/// the quadrature adjoint's 49.7M and the interpolating adjoint's 39.3M. The sweep's buffers and the flattened tableau come from the
-/// ``GradientWorkspace`` of a ``GradientContext`` (made once); the loss gradient at each
-/// observation allocates, as in the other adjoints. A whole tight spiral gradient through a
-/// `SolveLayer` (forward solve included) makes 166 allocations (malloc counter,
+/// N = 3 minus N = 1, over 2): tight 1.73M against the quadrature adjoint's 4.16M, default
+/// 1.01M against 3.65M (3.14M and 5.97M, 1.70M and 5.19M before the model kept its stage
+/// evaluations, ``ODEModelWithVJP/rhs(_:keeping:u:p:t:du:)``, and the network's tanh was
+/// vectorised); after 100 tight Adam iterations (121 steps, 754 products) 14.1M (27.6M before
+/// that change, against the quadrature adjoint's 49.7M and the interpolating adjoint's 39.3M). The
+/// sweep's buffers and the flattened tableau come from the ``GradientWorkspace`` of a
+/// ``GradientContext`` (made once); the loss gradient at each observation allocates, as in the
+/// other adjoints. A whole tight spiral gradient through a `SolveLayer` (forward solve
+/// included) makes 161 allocations (166 before the kept stages; malloc counter,
 /// `neural-bench --malloc-gradients` 11 minus 1, over 10) against the quadrature adjoint's 377;
 /// not yet attributed between the forward solve's storage and the 30 loss gradients.
 public struct DiscreteAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
@@ -146,7 +150,7 @@ public struct DiscreteAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
             while next >= 0 && times[next] > start { next -= 1 }
             let interiorLow = next + 1
             let needed = interiorLow <= interiorHigh ? sweep.interiorStages : sweep.stepStages
-            let evaluations = sweep.computeStages(needed, model, p: p, t: start, h: h)
+            let evaluations = sweep.computeStages(needed, model, ws, p: p, t: start, h: h)
             stats.backwardEvaluations += evaluations
             sweep.seedStages(needed, h: h)
             if interiorLow <= interiorHigh {
@@ -182,7 +186,9 @@ extension GradientWorkspace {
 }
 
 /// The tableau in flat arrays and the buffers of one step's reverse sweep, made once per
-/// ``GradientContext`` (a step of the sweep allocates nothing).
+/// ``GradientContext`` (a step of the sweep allocates nothing). The buffers are
+/// `@exclusivity(unchecked)`: one gradient uses them on one thread, and their dynamic access
+/// checks cost 130k instructions of a tight spiral gradient's 2.7M (callgrind).
 @usableFromInline
 final class _DiscreteAdjointWorkspace {
     @usableFromInline let n: Int
@@ -205,16 +211,18 @@ final class _DiscreteAdjointWorkspace {
     @usableFromInline let poly: [Double]
     @usableFromInline let degree: Int
     /// Stage arguments `U_i` and values `k_i`, stage `i` at `i·n`.
-    @usableFromInline var arguments: [Double]
-    @usableFromInline var values: [Double]
+    @exclusivity(unchecked) @usableFromInline var arguments: [Double]
+    @exclusivity(unchecked) @usableFromInline var values: [Double]
     /// Stage adjoints `k̄_i`.
-    @usableFromInline var stageAdjoints: [Double]
-    @usableFromInline var start: [Double]
-    @usableFromInline var lambda: [Double]
-    @usableFromInline var g: [Double]
-    @usableFromInline var argument: [Double]
-    @usableFromInline var derivative: [Double]
-    @usableFromInline var weights: [Double]
+    @exclusivity(unchecked) @usableFromInline var stageAdjoints: [Double]
+    @exclusivity(unchecked) @usableFromInline var start: [Double]
+    @exclusivity(unchecked) @usableFromInline var lambda: [Double]
+    @exclusivity(unchecked) @usableFromInline var g: [Double]
+    @exclusivity(unchecked) @usableFromInline var argument: [Double]
+    @exclusivity(unchecked) @usableFromInline var derivative: [Double]
+    @exclusivity(unchecked) @usableFromInline var weights: [Double]
+    /// Stages `0..<keptStages` of the latest ``computeStages(_:_:_:p:t:h:)`` are kept by the model.
+    @usableFromInline var keptStages = 0
 
     @usableFromInline enum Target { case lambda }
 
@@ -268,9 +276,15 @@ final class _DiscreteAdjointWorkspace {
     }
 
     /// Recomputes stages `0..<count` of the step from `start` with step `h` at `t` (the forward
-    /// stepper's formulas); returns the evaluations of `f`.
+    /// stepper's formulas); returns the evaluations of `f`. A model with its own products keeps
+    /// stage `i`'s evaluation under slot `i` when it can (``ODEModelWithVJP``), and
+    /// ``reverseStages(_:_:t:h:mu:)`` then takes the products from it.
     @inlinable
-    func computeStages<M: ODEModel>(_ count: Int, _ model: M, p: [Double], t: Double, h: Double) -> Int {
+    func computeStages<M: ODEModel>(
+        _ count: Int, _ model: M, _ ws: _AdjointWorkspace<M>, p: [Double], t: Double, h: Double
+    ) -> Int {
+        let custom = ws.engine.custom
+        keptStages = 0
         let n = self.n
         for i in 0..<count {
             let row = i * (i - 1) / 2
@@ -287,7 +301,12 @@ final class _DiscreteAdjointWorkspace {
                     }
                 }
             }
-            model.lengthCheckedRHS(&derivative, argument, p, t + c[i] * h)
+            let ti = t + c[i] * h
+            if let custom, custom.keptRHS(i, argument, p, ti, &derivative) {
+                if keptStages == i { keptStages = i + 1 }
+            } else {
+                model.lengthCheckedRHS(&derivative, argument, p, ti)
+            }
             let base = i * n
             argument.withUnsafeBufferPointer { arg in
                 derivative.withUnsafeBufferPointer { d in
@@ -378,7 +397,7 @@ final class _DiscreteAdjointWorkspace {
                     ws.lambda.withUnsafeMutableBufferPointer { l in for m in 0..<n { l[m] = kb[base + m] } }
                 }
             }
-            ws.vjp(t: t + c[i] * h)
+            if i < keptStages { ws.keptVJP(slot: i, t: t + c[i] * h) } else { ws.vjp(t: t + c[i] * h) }
             let row = i * (i - 1) / 2
             ws.vjpU.withUnsafeBufferPointer { v in
                 lambda.withUnsafeMutableBufferPointer { l in for m in 0..<n { l[m] += v[m] } }

@@ -95,15 +95,21 @@ struct DefaultToleranceSpiralTests {
             if k < 300 { try adam.update(&p, gradient: g.dp) }
         }
         #expect(abs(history[0] - 217.473) < 1e-3)
-        let first = try #require(jump, "the loose loss never left the accurate one: \(history.last ?? .nan) after 300 iterations")
-        // Before it the descent was smooth (the loss at most 1 from iteration 150 on), after it
-        // the loss jumped by two orders of magnitude.
-        try #require(first.k > 150 && first.k < 300, "the first departure at iteration \(first.k)")
-        #expect(history[first.k - 1] < 1, "the loss before iteration \(first.k): \(history[first.k - 1])")
-        #expect(history[first.k + 1] > 50 * history[first.k - 1], "\(history[(first.k - 1)...(first.k + 1)])")
-        #expect(first.gradient > 10 * first.tightGradient, "at iteration \(first.k): |g| \(first.gradient), at 1e-10 \(first.tightGradient)")
+        // Whether this run meets such a point is chaotic: with the forward solve's tanh changed
+        // at the rounding level (2 ulp, NeuralNetworks' `_networkTanh` in place of glibc's), the
+        // same protocol never departs (measured: within half of the accurate loss for all 300
+        // iterations, 0.2005 at the end), where the run with glibc's tanh jumped at iteration
+        // 178 as described above. When a departure occurs, it is the one measured above.
+        if let first = jump {
+            // Before it the descent was smooth (the loss at most 1 from iteration 150 on), after
+            // it the loss jumped by two orders of magnitude.
+            try #require(first.k > 150 && first.k < 300, "the first departure at iteration \(first.k)")
+            #expect(history[first.k - 1] < 1, "the loss before iteration \(first.k): \(history[first.k - 1])")
+            #expect(history[first.k + 1] > 50 * history[first.k - 1], "\(history[(first.k - 1)...(first.k + 1)])")
+            #expect(first.gradient > 10 * first.tightGradient, "at iteration \(first.k): |g| \(first.gradient), at 1e-10 \(first.tightGradient)")
+        }
         let final = history[300]
-        withKnownIssue("at default tolerances the loose solve's error spikes (measured above) throw Adam off: \(final) after 300 iterations, the peers 0.33-0.43") {
+        withKnownIssue("at default tolerances the loose solve's error can spike (measured above) and throw Adam off: \(final) after 300 iterations, the peers 0.33-0.43", isIntermittent: true) {
             #expect(final >= 0.2 && final <= 0.5, "loss after 300 iterations \(final)")
         }
     }
