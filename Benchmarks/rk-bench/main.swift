@@ -344,7 +344,7 @@ func overheadRow(_ path: String, perStep: (solve: Double, loop: Double, stats: S
         overheadRatio: (perStep.solve - fStep) / fStep)
 }
 
-// --dual-lv array|fixed: the dual solve ForwardDiffSensitivity runs for Lotka-Volterra's four
+// --dual-lv array|erased|fixed: the dual solve ForwardDiffSensitivity runs for Lotka-Volterra's four
 // parameters (one chunk of `Dual<4, Double>`, direction j seeded with |p_j|), Tsit5 at 1e-8, in the
 // array form (`[Dual<4, Double>]`) or the fixed-size form (`FixedVector<2, Dual<4, Double>>`):
 // the same steps and bits (ExplicitRKTests/DualStaticStateTests). `SOLVES=k` repeats it k times,
@@ -371,6 +371,11 @@ if let i = CommandLine.arguments.firstIndex(of: "--dual-lv"), i + 1 < CommandLin
     if CommandLine.arguments[i + 1] == "array" {
         let prob = ODEProblem(model: LotkaVolterra(), u0: [D(1.0), D(1.0)], tspan: (0, 10), p: pd)
         for _ in 0..<solves { stats = try Tsit5().solve(prob, options: o).stats }
+    } else if CommandLine.arguments[i + 1] == "erased" {
+        // The array form as ForwardDiffSensitivity runs it: the model behind closures, the solve
+        // compiled in ExplicitRK (`_solvePrecompiled`).
+        let prob = ODEProblem(ErasedModelRHS<D>(LotkaVolterra()), u0: [D(1.0), D(1.0)], tspan: (0, 10), p: pd)
+        for _ in 0..<solves { stats = try Tsit5()._solvePrecompiled(prob, options: o).stats }
     } else {
         let prob = StaticODEProblem(
             DualLotkaVolterra(), u0: FixedVector([D(1.0), D(1.0)] as InlineArray), tspan: (0, 10),

@@ -17,6 +17,10 @@ import DiffEqCore
 /// relative change of `x_j` does to `u`, so it is measured in the state's own units and the
 /// state's tolerances fit it; unscaled, a parameter of size 1e-3 (a slow rate constant) has a
 /// sensitivity a thousand times larger than its effect and forces tiny steps for nothing.
+///
+/// A fixed-size problem in the generic form (``StaticODEModel``) runs on
+/// `FixedVector<N, Dual<C, Double>>` states, in registers, with the same chunks and bits
+/// (`gradient(of:_:algorithm:options:sensealg:wrt:)` for a `StaticODEProblem`).
 public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
     public init() {}
     public var name: String { "ForwardDiffSensitivity" }
