@@ -344,7 +344,7 @@ func overheadRow(_ path: String, perStep: (solve: Double, loop: Double, stats: S
         overheadRatio: (perStep.solve - fStep) / fStep)
 }
 
-// --dual-lv array|fixed: the dual solve ForwardDiffSensitivity runs for Lotka-Volterra's four
+// --dual-lv array|erased|fixed: the dual solve ForwardDiffSensitivity runs for Lotka-Volterra's four
 // parameters (one chunk of `Dual<4, Double>`, direction j seeded with |p_j|), Tsit5 at 1e-8, in the
 // array form (`[Dual<4, Double>]`) or the fixed-size form (`FixedVector<2, Dual<4, Double>>`):
 // the same steps and bits (ExplicitRKTests/DualStaticStateTests). `SOLVES=k` repeats it k times,
@@ -371,6 +371,11 @@ if let i = CommandLine.arguments.firstIndex(of: "--dual-lv"), i + 1 < CommandLin
     if CommandLine.arguments[i + 1] == "array" {
         let prob = ODEProblem(model: LotkaVolterra(), u0: [D(1.0), D(1.0)], tspan: (0, 10), p: pd)
         for _ in 0..<solves { stats = try Tsit5().solve(prob, options: o).stats }
+    } else if CommandLine.arguments[i + 1] == "erased" {
+        // The array form as ForwardDiffSensitivity runs it: the model behind closures, the solve
+        // compiled in ExplicitRK (`_solvePrecompiled`).
+        let prob = ODEProblem(ErasedModelRHS<D>(LotkaVolterra()), u0: [D(1.0), D(1.0)], tspan: (0, 10), p: pd)
+        for _ in 0..<solves { stats = try Tsit5()._solvePrecompiled(prob, options: o).stats }
     } else {
         let prob = StaticODEProblem(
             DualLotkaVolterra(), u0: FixedVector([D(1.0), D(1.0)] as InlineArray), tspan: (0, 10),
@@ -379,6 +384,47 @@ if let i = CommandLine.arguments.firstIndex(of: "--dual-lv"), i + 1 < CommandLin
     }
     if CommandLine.arguments.contains("--show-steps") {
         print("dual Lotka-Volterra, \(CommandLine.arguments[i + 1]) form: \(stats.naccept + stats.nreject) step attempts")
+    }
+    exit(0)
+}
+
+// --gradient-lv array|fixed: the whole ForwardDiffSensitivity gradient the dual solve above
+// belongs to (Lotka-Volterra's four parameters, one `Dual<4>` chunk, Tsit5 at 1e-8, the loss
+// Σ|u|² at t = 0, 1, ..., 10), for an array problem (`ODEModel`) or a fixed-size one
+// (`StaticODEModel`): the same bits (SensitivityTests/ForwardModeFormsTests). `SOLVES=k` repeats
+// it, for instructions per gradient under callgrind ((count at k - count at 1) / (k - 1)).
+struct StaticLotkaVolterraModel: StaticODEModel {
+    @inlinable
+    func rhs<let N: Int, let P: Int, S: DiffEqScalar>(_ u: FixedVector<N, S>, _ p: FixedVector<P, S>, _ t: S)
+        -> FixedVector<N, S>
+    {
+        var du = u
+        let xy = u[0] * u[1]
+        du[0] = p[0] * u[0] - p[1] * xy
+        du[1] = p[3] * xy - p[2] * u[1]
+        return du
+    }
+    var isAutonomous: Bool { true }
+}
+if let i = CommandLine.arguments.firstIndex(of: "--gradient-lv"), i + 1 < CommandLine.arguments.count {
+    let o = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(1))
+    let solves = Int(ProcessInfo.processInfo.environment["SOLVES"] ?? "1") ?? 1
+    var r: SensitivityResult?
+    if CommandLine.arguments[i + 1] == "array" {
+        let prob = ODEProblem(model: LotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])
+        for _ in 0..<solves {
+            r = try gradient(
+                of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: o, sensealg: ForwardDiffSensitivity(),
+                wrt: .parameters)
+        }
+    } else {
+        let prob = StaticODEProblem(
+            model: StaticLotkaVolterraModel(), u0: [1.0, 1.0] as StaticVector<2>, tspan: (0, 10),
+            p: [1.5, 1, 3, 1] as StaticVector<4>)
+        for _ in 0..<solves { r = try gradient(of: SumOfSquaresLoss(), prob, algorithm: Tsit5(), options: o, wrt: .parameters) }
+    }
+    if CommandLine.arguments.contains("--show-steps"), let r {
+        print("LV gradient, \(CommandLine.arguments[i + 1]) form: dp \(r.dp), \(r.stats)")
     }
     exit(0)
 }

@@ -19,6 +19,19 @@ public protocol ODEAlgorithm {
     /// algorithm that does not declare how its error follows the tolerances cannot be wrapped
     /// (one that ignored them would give two identical solves, an estimate of 0).
     var toleranceExponent: Double? { get }
+
+    /// Solves a dual-number problem whose model is behind closures (``ErasedModelRHS``), as
+    /// forward-mode gradients do, in code compiled once in the algorithm's module where it
+    /// provides one (the explicit Runge-Kutta and Rosenbrock methods), so that a user's module
+    /// compiles only its model's right-hand side. The default is ``solve(_:options:)``.
+    func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<2, Double>>>, options: SolveOptions)
+        throws(DiffEqError) -> ODESolution<Dual<2, Double>>
+    func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<4, Double>>>, options: SolveOptions)
+        throws(DiffEqError) -> ODESolution<Dual<4, Double>>
+    func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<8, Double>>>, options: SolveOptions)
+        throws(DiffEqError) -> ODESolution<Dual<8, Double>>
+    func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<13, Double>>>, options: SolveOptions)
+        throws(DiffEqError) -> ODESolution<Dual<13, Double>>
 }
 
 extension ODEAlgorithm {

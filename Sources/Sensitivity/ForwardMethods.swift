@@ -17,6 +17,10 @@ import DiffEqCore
 /// relative change of `x_j` does to `u`, so it is measured in the state's own units and the
 /// state's tolerances fit it; unscaled, a parameter of size 1e-3 (a slow rate constant) has a
 /// sensitivity a thousand times larger than its effect and forces tiny steps for nothing.
+///
+/// A fixed-size problem in the generic form (``StaticODEModel``) runs on
+/// `FixedVector<N, Dual<C, Double>>` states, in registers, with the same chunks and bits
+/// (`gradient(of:_:algorithm:options:sensealg:wrt:)` for a `StaticODEProblem`).
 public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
     public init() {}
     public var name: String { "ForwardDiffSensitivity" }
@@ -35,27 +39,36 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
         // step control, saving) plus a share per direction, so a remainder of 1 or 2 directions
         // carried in a wide dual would cost as much as a full chunk.
         //
-        // Each width is the whole solver compiled again over `Dual<width>` in the user's module
-        // (generic code is specialized where it is used; Benchmarks/compile-bench measures it).
-        // `maxWidth` is a constant once the model's type is known, so the branch on it lets the
-        // compiler drop the `Dual<13>` solver for a model without an analytic Jacobian, which
-        // never reaches it; the widths used at run time are unchanged.
+        // Each width's solve runs on the model behind closures (`ErasedModelRHS`) through
+        // `ODEAlgorithm._solvePrecompiled`, which the explicit Runge-Kutta and Rosenbrock
+        // methods compile once in their own modules: the user's module compiles `model.rhs` on
+        // the dual numbers and not the solver for every width (Benchmarks/compile-bench; DESIGN.md,
+        // "Compile time is a figure"). `maxWidth` is a constant once the model's type is known, so
+        // the branch on it drops the `Dual<13>` case for a model without an analytic Jacobian.
         let maxWidth = Self.chunkWidth(problem.f.model)
+        let model = problem.f.model
         var offset = 0
         repeat {
             let width = Swift.min(maxWidth, total - offset)
-            if maxWidth > 8 {
-                switch width {
-                case ...2: try _chunk(Dual<2, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-                case ...4: try _chunk(Dual<4, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-                case ...8: try _chunk(Dual<8, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-                default: try _chunk(Dual<13, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+            switch width {
+            case ...2:
+                try _chunk(offset, width, loss, ErasedModelRHS<Dual<2, Double>>(model), plan, &result) {
+                    p, o throws(DiffEqError) in try algorithm._solvePrecompiled(p, options: o)
                 }
-            } else {
-                switch width {
-                case ...2: try _chunk(Dual<2, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-                case ...4: try _chunk(Dual<4, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
-                default: try _chunk(Dual<8, Double>.self, offset, width, loss, problem.f.model, algorithm, plan, &result)
+            case ...4:
+                try _chunk(offset, width, loss, ErasedModelRHS<Dual<4, Double>>(model), plan, &result) {
+                    p, o throws(DiffEqError) in try algorithm._solvePrecompiled(p, options: o)
+                }
+            case ...8:
+                try _chunk(offset, width, loss, ErasedModelRHS<Dual<8, Double>>(model), plan, &result) {
+                    p, o throws(DiffEqError) in try algorithm._solvePrecompiled(p, options: o)
+                }
+            default:
+                // Reached only when `maxWidth` is 13 (`width <= maxWidth`).
+                if maxWidth > 8 {
+                    try _chunk(offset, width, loss, ErasedModelRHS<Dual<13, Double>>(model), plan, &result) {
+                        p, o throws(DiffEqError) in try algorithm._solvePrecompiled(p, options: o)
+                    }
                 }
             }
             offset += width
@@ -84,14 +97,32 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
     /// One dual solve carrying directions `offset..<offset + width` (the parameters are
     /// directions `0..<np`, the initial values `np..<np + n`); adds its partials to `result`.
     @inlinable
-    func _chunk<let C: Int, M: ODEModel, L: PointLoss, A: ODEAlgorithm>(
-        _: Dual<C, Double>.Type, _ offset: Int, _ width: Int, _ loss: L, _ model: M, _ algorithm: A,
-        _ plan: ObservationPlan, _ result: inout SensitivityResult
+    func _chunk<let C: Int, L: PointLoss>(
+        _ offset: Int, _ width: Int, _ loss: L, _ f: ErasedModelRHS<Dual<C, Double>>, _ plan: ObservationPlan,
+        _ result: inout SensitivityResult,
+        solve: (ODEProblem<ErasedModelRHS<Dual<C, Double>>>, SolveOptions) throws(DiffEqError)
+            -> ODESolution<Dual<C, Double>>
     ) throws(SensitivityError) {
-        typealias D = Dual<C, Double>
+        let (pd, ud) = Self._seededInputs(Dual<C, Double>.self, offset, width, plan)
+        let prob = ODEProblem(f, u0: ud, tspan: (plan.t0, plan.t1), p: pd)
+        let sol: ODESolution<Dual<C, Double>>
+        do { sol = try solve(prob, plan.options) } catch { throw .invalidInput(error) }
+        try _checkSuccess(sol, phase: "forward (dual)")
+        var l = Dual<C, Double>.zero
+        for (t, u) in zip(sol.t, sol.u) { l += loss(u, t) }
+        Self._accumulate(l, offset, width, plan, sol.stats, observations: sol.u.count, into: &result)
+    }
+
+    /// The parameters and the initial state as dual numbers with directions
+    /// `offset..<offset + width` seeded (direction `j` in partial `j - offset`, scaled by
+    /// ``_seed(_:)``).
+    @inlinable
+    static func _seededInputs<let C: Int>(_: Dual<C, Double>.Type, _ offset: Int, _ width: Int, _ plan: ObservationPlan)
+        -> (p: [Dual<C, Double>], u0: [Dual<C, Double>])
+    {
         let np = plan.p.count
-        var pd = plan.p.map { D(constant: $0) }
-        var ud = plan.u0.map { D(constant: $0) }
+        var pd = plan.p.map { Dual<C, Double>(constant: $0) }
+        var ud = plan.u0.map { Dual<C, Double>(constant: $0) }
         for j in 0..<width {
             let direction = offset + j
             if direction < np {
@@ -100,10 +131,16 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
                 ud[direction - np].partials[j] = _seed(plan.u0[direction - np])
             }
         }
-        let prob = ODEProblem(model: model, u0: ud, tspan: (plan.t0, plan.t1), p: pd)
-        let sol = try _solve(prob, algorithm, plan.options, phase: "forward (dual)")
-        var l = D.zero
-        for (t, u) in zip(sol.t, sol.u) { l += loss(u, t) }
+        return (pd, ud)
+    }
+
+    /// Puts the loss `l` of one chunk and its partials, unscaled, into `result`.
+    @inlinable
+    static func _accumulate<let C: Int>(
+        _ l: Dual<C, Double>, _ offset: Int, _ width: Int, _ plan: ObservationPlan, _ stats: SolverStats,
+        observations: Int, into result: inout SensitivityResult
+    ) {
+        let np = plan.p.count
         result.loss = l.value
         for j in 0..<width {
             let direction = offset + j
@@ -113,9 +150,9 @@ public struct ForwardDiffSensitivity: SensitivityAlgorithm, Sendable {
                 result.du0[direction - np] = l.partials[j] / _seed(plan.u0[direction - np])
             }
         }
-        result.stats.forwardEvaluations += sol.stats.nf
-        result.stats.forwardSteps += sol.stats.naccept
-        result.stats.peakStoredStates = Swift.max(result.stats.peakStoredStates, sol.u.count)
+        result.stats.forwardEvaluations += stats.nf
+        result.stats.forwardSteps += stats.naccept
+        result.stats.peakStoredStates = Swift.max(result.stats.peakStoredStates, observations)
     }
 }
 

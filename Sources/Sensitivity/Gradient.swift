@@ -429,10 +429,17 @@ func _solve<F: ODEFunction, A: ODEAlgorithm>(
 ) throws(SensitivityError) -> ODESolution<F.Scalar> {
     let sol: ODESolution<F.Scalar>
     do { sol = try algorithm.solve(problem, options: options) } catch { throw .invalidInput(error) }
+    try _checkSuccess(sol, phase: phase)
+    return sol
+}
+
+/// Throws ``SensitivityError/solveFailed(phase:retcode:message:)`` for a solve that did not reach
+/// its end.
+@inlinable
+func _checkSuccess<S: DiffEqScalar>(_ sol: ODESolution<S>, phase: String) throws(SensitivityError) {
     guard sol.retcode.isSuccessful else {
         throw .solveFailed(phase: phase, retcode: sol.retcode, message: sol.message)
     }
-    return sol
 }
 
 /// The default `sensealg`: forward mode (``ForwardDiffSensitivity``) for small problems and the

@@ -1,0 +1,75 @@
+// The fixed-size form written once over its scalar, as ``ODEModel`` is for the array form: a
+// model whose right-hand side runs on `Double` for a solve and on dual numbers for forward-mode
+// gradients, with the state in registers either way (`FixedVector<2, Dual<4, Double>>`).
+
+/// A fixed-size model written once over the scalar protocol: returns `f(u, p, t)` for a state of
+/// `N` scalars and `P` parameters of any ``DiffEqScalar``.
+///
+/// The sizes are those of the problem's `u0` and `p` (``StaticODEProblem/init(model:u0:tspan:p:)``);
+/// a model reads the components it has (`u[0]`, `p[3]`), so it is written for its own sizes:
+///
+/// ```swift
+/// struct LotkaVolterra: StaticODEModel {
+///     func rhs<let N: Int, let P: Int, S: DiffEqScalar>(
+///         _ u: FixedVector<N, S>, _ p: FixedVector<P, S>, _ t: S
+///     ) -> FixedVector<N, S> {
+///         var du = u
+///         du[0] = p[0] * u[0] - p[1] * u[0] * u[1]
+///         du[1] = -p[2] * u[1] + p[3] * u[0] * u[1]
+///         return du
+///     }
+/// }
+/// let prob = StaticODEProblem(model: LotkaVolterra(), u0: [1.0, 1.0] as StaticVector<2>, tspan: (0, 10),
+///                             p: [1.5, 1, 3, 1] as StaticVector<4>)
+/// ```
+public protocol StaticODEModel {
+    /// `f(u, p, t)`.
+    func rhs<let N: Int, let P: Int, S: DiffEqScalar>(_ u: FixedVector<N, S>, _ p: FixedVector<P, S>, _ t: S)
+        -> FixedVector<N, S>
+
+    /// Whether ``rhs(_:_:_:)`` ignores `t` (default `false`); see ``ODEFunction/isAutonomous``.
+    var isAutonomous: Bool { get }
+}
+
+extension StaticODEModel {
+    public var isAutonomous: Bool { false }
+}
+
+/// A ``StaticODEModel`` evaluated at scalar type `Scalar`: the right-hand side of a
+/// ``StaticODEProblem`` (the fixed-size counterpart of ``GenericRHS``).
+public struct StaticModelRHS<Model: StaticODEModel, let N: Int, let P: Int, Scalar: DiffEqScalar>: StaticODEFunction {
+    public typealias State = FixedVector<N, Scalar>
+    public typealias Parameters = FixedVector<P, Scalar>
+    public let model: Model
+
+    @inlinable public init(_ model: Model) { self.model = model }
+
+    @inlinable @inline(__always)
+    public func callAsFunction(_ u: State, _ p: Parameters, _ t: Double) -> State {
+        model.rhs(u, p, Scalar(t))
+    }
+
+    @inlinable public var isAutonomous: Bool { model.isAutonomous }
+
+    @inlinable public func parameterScalars(_ p: Parameters) -> [Scalar] { p.components }
+
+    @inlinable
+    public func parameters(_ p: Parameters, replacedBy scalars: [Scalar]) -> Parameters {
+        guard scalars.count == P else { return p }
+        var q = p
+        for i in 0..<P { q[i] = scalars[i] }
+        return q
+    }
+}
+
+extension StaticModelRHS: Sendable where Model: Sendable {}
+
+extension StaticODEProblem {
+    /// A fixed-size problem in the generic form: `model` on the scalars of `u0` and `p`.
+    @inlinable
+    public init<M: StaticODEModel, let N: Int, let P: Int, S: DiffEqScalar>(
+        model: M, u0: FixedVector<N, S>, tspan: (Double, Double), p: FixedVector<P, S>
+    ) where F == StaticModelRHS<M, N, P, S> {
+        self.init(StaticModelRHS(model), u0: u0, tspan: tspan, p: p)
+    }
+}
