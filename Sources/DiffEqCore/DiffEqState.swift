@@ -94,6 +94,13 @@ public protocol DiffEqState {
     /// A value to leave in a stored buffer while the buffer is moved out into a local (`swap`):
     /// the empty array for an array (no allocation), `zeroed()` otherwise. Never read.
     func vacated() -> Self
+    /// A stepper's scratch buffer `stored` as a local for the length of a step, so that the
+    /// local is uniquely owned (an array's buffer changes hands: no copy, no reference
+    /// counting); ``returnScratch(_:to:)`` gives it back. A value state needs no stored buffer:
+    /// the local is a fresh zero and `stored` is left alone. The contents do not persist.
+    static func takeScratch(_ stored: inout Self) -> Self
+    /// Gives back a buffer taken with ``takeScratch(_:)`` (nothing for a value state).
+    static func returnScratch(_ local: inout Self, to stored: inout Self)
 }
 
 extension DiffEqState {

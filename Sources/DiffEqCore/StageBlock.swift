@@ -50,18 +50,34 @@ extension DiffEqState {
     }
 
     @inlinable @inline(__always) public func vacated() -> Self { zeroed() }
+
+    @inlinable @inline(__always) public static func takeScratch(_ stored: inout Self) -> Self { stored.zeroed() }
+
+    @inlinable @inline(__always) public static func returnScratch(_ local: inout Self, to stored: inout Self) {}
 }
 
 extension StaticState {
     @inlinable @inline(__always) public mutating func copyComponents(from x: Self) { self = x }
 }
 
+// Like the stage block's pointer, the states handed to the fused operations have this state's
+// length (the stepper's buffers, all of one shape); it is not checked per call.
 extension Array where Element: DiffEqScalar {
     @inlinable @inline(__always) public var stageStride: Int { count }
 
     @inlinable public var stageElementZero: Element { .zero }
 
     @inlinable @inline(__always) public func vacated() -> [Element] { [] }
+
+    @inlinable @inline(__always)
+    public static func takeScratch(_ stored: inout [Element]) -> [Element] {
+        var local: [Element] = []
+        swap(&local, &stored)
+        return local
+    }
+
+    @inlinable @inline(__always)
+    public static func returnScratch(_ local: inout [Element], to stored: inout [Element]) { swap(&local, &stored) }
 
     @inlinable @inline(__always)
     public func store(into block: UnsafeMutablePointer<Element>, stage j: Int) {
@@ -95,11 +111,11 @@ extension Array where Element: DiffEqScalar {
         base: [Element], stages: UnsafePointer<Element>, coefficients c: UnsafePointer<Double>, scale: Double,
         count: Int
     ) {
-        let n = Swift.min(self.count, base.count)
         withUnsafeTemporaryAllocation(of: Double.self, capacity: count) { w in
             for j in 0..<count { w[j] = scale * c[j] }
             base.withUnsafeBufferPointer { up in
                 withUnsafeMutableBufferPointer { out in
+                    let n = out.count
                     for m in 0..<n {
                         var acc = up[m]
                         var kj = stages + m
@@ -119,7 +135,7 @@ extension Array where Element: DiffEqScalar {
         stages: UnsafePointer<Element>, coefficients c: UnsafePointer<Double>, scale: Double, count: Int,
         from a: [Element], to b: [Element], abstol: [Element], tolerance: ErrorScale
     ) -> Double {
-        let n = Swift.min(a.count, b.count)
+        let n = a.count
         var sum = 0.0
         withUnsafeTemporaryAllocation(of: Double.self, capacity: count) { w in
             for j in 0..<count { w[j] = scale * c[j] }

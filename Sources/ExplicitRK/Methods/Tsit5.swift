@@ -82,10 +82,8 @@ extension ExplicitRKStepper {
         let k = uniqueStages()
         loadFirstStage(f, p, t: t, u: u, k: k, stats: &stats)
         let x = table.base
-        var arg = stageArg.vacated()
-        var du = self.du.vacated()
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
+        var arg = State.takeScratch(&stageArg)
+        var du = State.takeScratch(&self.du)
         arg.linearCombination(base: u, stages: k, coefficients: x, scale: dt, count: 1)
         f.evaluate(into: &du, arg, p, t + x[36] * dt)
         du.store(into: k, stage: 1)
@@ -106,8 +104,8 @@ extension ExplicitRKStepper {
         uNew.linearCombination(base: u, stages: k, coefficients: x + 15, scale: dt, count: 6)
         f.evaluate(into: &du, uNew, p, t + x[41] * dt)
         du.store(into: k, stage: 6)
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
+        State.returnScratch(&arg, to: &stageArg)
+        State.returnScratch(&du, to: &self.du)
         stats.nf += 6
         if tracksStiffness { estimateStiffness(lastArgument: uNew) }
         // The error is estimated even when the solve is not adaptive: the loop then looks only
@@ -116,6 +114,6 @@ extension ExplicitRKStepper {
         let sum = State.weightedStageSumOfSquares(
             stages: k, coefficients: x + 28, scale: dt, count: 7, from: u, to: uNew, abstol: abstol,
             tolerance: tolerance)
-        return ErrorScale.finish(sum, count: n, as: Scalar.self)
+        return ErrorScale.finish(sum, count: u.count, as: Scalar.self)
     }
 }
