@@ -72,8 +72,7 @@ extension ButcherTableau {
 extension ExplicitRKStepper {
     /// One Tsit5 step with the stage loop written out (``Kernel/tsit5``): the generic loop's
     /// arithmetic in the same order, with constant stage counts. Coefficients come from `table`
-    /// (the tableau above, so there is one copy of them): `A` rows at offsets 0, 1, 3, 6, 10,
-    /// 15, `btilde` at 28 and `c` at 35.
+    /// (the tableau above, so there is one copy of them): `btilde` at 28.
     @inlinable @inline(__always)
     mutating func attemptTsit5(
         _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, uNew: inout State,
@@ -84,26 +83,15 @@ extension ExplicitRKStepper {
         let x = table.base
         var arg = State.takeScratch(&stageArg)
         var du = State.takeScratch(&self.du)
-        arg.linearCombination(base: u, stages: k, coefficients: x, scale: dt, count: 1)
-        f.evaluate(into: &du, arg, p, t + x[36] * dt)
-        du.store(into: k, stage: 1)
-        arg.linearCombination(base: u, stages: k, coefficients: x + 1, scale: dt, count: 2)
-        f.evaluate(into: &du, arg, p, t + x[37] * dt)
-        du.store(into: k, stage: 2)
-        arg.linearCombination(base: u, stages: k, coefficients: x + 3, scale: dt, count: 3)
-        f.evaluate(into: &du, arg, p, t + x[38] * dt)
-        du.store(into: k, stage: 3)
-        arg.linearCombination(base: u, stages: k, coefficients: x + 6, scale: dt, count: 4)
-        f.evaluate(into: &du, arg, p, t + x[39] * dt)
-        du.store(into: k, stage: 4)
-        arg.linearCombination(base: u, stages: k, coefficients: x + 10, scale: dt, count: 5)
-        f.evaluate(into: &du, arg, p, t + x[40] * dt)
-        du.store(into: k, stage: 5)
+        // Stage i sums i stages, a constant count here: the fused combinations unroll.
+        stage(1, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        stage(2, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        stage(3, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        stage(4, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        stage(5, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
         if tracksStiffness { previousArg.copyComponents(from: arg) }
         // FSAL: the last stage's argument is the new state itself, so it is formed in `uNew`.
-        uNew.linearCombination(base: u, stages: k, coefficients: x + 15, scale: dt, count: 6)
-        f.evaluate(into: &du, uNew, p, t + x[41] * dt)
-        du.store(into: k, stage: 6)
+        stage(6, f, p, t: t, dt: dt, u: u, k: k, arg: &uNew, du: &du)
         State.returnScratch(&arg, to: &stageArg)
         State.returnScratch(&du, to: &self.du)
         stats.nf += 6
