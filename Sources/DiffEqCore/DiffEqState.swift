@@ -62,6 +62,45 @@ public protocol DiffEqState {
     /// A state of this shape holding `values` (`values.count == count`; an array state is
     /// `values` itself).
     func replacingComponents(_ values: [Scalar]) -> Self
+
+    // The stage block of a Runge-Kutta step, in the state's own layout (StageBlock.swift): the
+    // fused `N_VLinearCombination` over it keeps each form's summation order and its bits.
+
+    /// What a stage block holds: `Self` (one value per stage, the default) or, for an array,
+    /// its scalars (``stageStride`` of them per stage, stage-major).
+    associatedtype StageElement = Self
+    /// Elements of a stage block per stage: 1 for a value, `count` for an array.
+    var stageStride: Int { get }
+    /// A zero element of a stage block (to fill a new one).
+    var stageElementZero: StageElement { get }
+    /// Writes this state as stage `j` of `block`.
+    func store(into block: UnsafeMutablePointer<StageElement>, stage j: Int)
+    /// Component `m` of stage `j` of `block` (`stride`: ``stageStride``).
+    static func component(_ m: Int, ofStage j: Int, in block: UnsafePointer<StageElement>, stride: Int) -> Scalar
+    /// `self = base + Σ_{j<count} k_j·(scale·c_j)` over the stages `k_j` of `stages`, summed in
+    /// stage order for each component (`N_VLinearCombination`).
+    mutating func linearCombination(
+        base: Self, stages: UnsafePointer<StageElement>, coefficients c: UnsafePointer<Double>, scale: Double, count: Int)
+    /// `Σ_m ‖e_m‖²·(1/w_m²)` of the error estimate `e = 0 + Σ_{j<count} k_j·(scale·c_j)` of a
+    /// step from `a` to `b`, without forming `e` as a state where the layout allows (the explicit
+    /// RK embedded estimates: ``weightedSumOfSquares(from:to:abstol:reltol:viaReciprocal:)`` of
+    /// `e`, `viaReciprocal: true`). The weights' absolute parts are `abstol` for a value state
+    /// and `tolerance.abstol` for an array (the same numbers).
+    static func weightedStageSumOfSquares(
+        stages: UnsafePointer<StageElement>, coefficients c: UnsafePointer<Double>, scale: Double, count: Int,
+        from a: Self, to b: Self, abstol: Self, tolerance: ErrorScale) -> Double
+    /// `self[m] = x[m]` for every component, in this state's storage (an array keeps its buffer).
+    mutating func copyComponents(from x: Self)
+    /// A value to leave in a stored buffer while the buffer is moved out into a local (`swap`):
+    /// the empty array for an array (no allocation), `zeroed()` otherwise. Never read.
+    func vacated() -> Self
+    /// A stepper's scratch buffer `stored` as a local for the length of a step, so that the
+    /// local is uniquely owned (an array's buffer changes hands: no copy, no reference
+    /// counting); ``returnScratch(_:to:)`` gives it back. A value state needs no stored buffer:
+    /// the local is a fresh zero and `stored` is left alone. The contents do not persist.
+    static func takeScratch(_ stored: inout Self) -> Self
+    /// Gives back a buffer taken with ``takeScratch(_:)`` (nothing for a value state).
+    static func returnScratch(_ local: inout Self, to stored: inout Self)
 }
 
 extension DiffEqState {
@@ -145,6 +184,7 @@ extension DiffEqState {
 
 extension Array: DiffEqState where Element: DiffEqScalar {
     public typealias Scalar = Element
+    public typealias StageElement = Element
 
     @inlinable
     public func zeroed() -> [Element] { [Element](repeating: .zero, count: count) }

@@ -199,9 +199,10 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
             order: order) { j, m in stages[j][m] }
     }
 
-    /// The two forms' common body: `stage(j, m)` is component `m` of stage `j`.
+    /// The two forms' common body: `stage(j, m)` is component `m` of stage `j` (any layout of
+    /// the stages, e.g. a state's stage block, `DiffEqState.component(_:ofStage:in:stride:)`).
     @inlinable @inline(__always)
-    mutating func appendStageWeighted<S: DiffEqState>(
+    public mutating func appendStageWeighted<S: DiffEqState>(
         from start: Double, to end: Double, step h: Double, u0: S, u1: S, stageCount: Int,
         weights: UnsafePointer<Double>, degree d: Int, order: Int, stage: (Int, Int) -> Scalar
     ) where S.Scalar == Scalar {

@@ -1,56 +1,72 @@
 import DiffEqCore
 
-/// The one stepper behind every explicit Runge-Kutta method: stages from the tableau, the
-/// embedded error estimate, FSAL reuse and the tableau's continuous extension (extra stages
-/// computed only when the solution is evaluated inside a step).
+/// The one stepper behind every explicit Runge-Kutta method, for every state form: stages from
+/// the tableau, the embedded error estimate, FSAL reuse and the tableau's continuous extension
+/// (extra stages computed only when the solution is evaluated inside a step).
+///
+/// Generic over the state (``DiffEqState``): the stages live in a block in the state's own
+/// layout (a flat block of scalars for `[S]`, one value per stage for SIMD and ``FixedVector``
+/// states) and every stage sum is the state's fused `linearCombination` over it, which sums each
+/// component in stage order with the products `dt·a_ij` formed once. So the array form keeps
+/// its component-outer sums, a fixed-size state its whole-value sums in registers, and the same
+/// problem in both forms gives the same steps and numbers bit for bit (`StaticStateTests`,
+/// `DualStaticStateTests`, `FixedSizeLoopTests`).
 ///
 /// Caches are allocated in `init`; a step allocates nothing.
-public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
-    public typealias Scalar = Function.Scalar
+///
+/// Performance: the stage block is a class instance checked for uniqueness once per attempt.
+/// Tsit5 runs a written-out stage sequence (``Kernel/tsit5``): the same operations as the
+/// generic loop, with constant stage counts that the fused combinations unroll.
+public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
+    public typealias State = Function.State
+    public typealias Parameters = Function.Parameters
+    public typealias Scalar = Function.State.Scalar
 
     public let tableau: ButcherTableau
     @usableFromInline let s: Int
     @usableFromInline let n: Int
     @usableFromInline let totalStages: Int
-    @usableFromInline let c: [Double]
-    /// Row `i` of A (method stages, then extra interpolation stages) starts at `i*(i-1)/2`.
-    @usableFromInline let aFlat: [Double]
-    @usableFromInline let b: [Double]
-    @usableFromInline let btilde: [Double]
-    @usableFromInline let btilde3: [Double]
+    /// Elements of the stage block per stage (``DiffEqState/stageStride``).
+    @usableFromInline let stride: Int
+    /// The tableau's coefficients in one read-only block: `A` row by row (extra stages
+    /// included; row `i` at `i(i−1)/2`), `b`, `btilde`, `btilde3`, then `c` (extra stages
+    /// included). Never written after `init`, so copies of the stepper share it.
+    @usableFromInline let table: StageStorage<Double>
+    @usableFromInline let offsetB: Int
+    @usableFromInline let offsetBtilde: Int
+    @usableFromInline let offsetBtilde3: Int
+    @usableFromInline let offsetC: Int
+    @usableFromInline let hasBtilde3: Bool
     /// The tableau's residual estimate (RK4), if any.
     @usableFromInline let residual: ResidualErrorEstimate?
     /// The step estimates its error: the tableau has an estimate and the solve is adaptive.
     @usableFromInline let adaptive: Bool
     @usableFromInline let fsal: Bool
-    /// The tableau's coefficients in one read-only block: `A` row by row (extra stages
-    /// included), `b`, `btilde`, `btilde3`, then `c`. Never written after `init`, so copies of
-    /// the stepper share it without a uniqueness check.
-    @usableFromInline let table: StageStorage<Double>
     /// Which stage loop runs the step (see ``Kernel``).
     @usableFromInline var kernel: Kernel
-    /// Stage `j` of the current step at `k.base + j*n`.
-    @usableFromInline var k: StageStorage<Scalar>
-    /// `f` writes here and the stage arguments are formed here: the right-hand side takes Swift
-    /// arrays.
-    @usableFromInline var du: [Scalar]
-    @usableFromInline var stageArg: [Scalar]
+    /// Stage `j` of the current step (method stages, then the interpolant's extra stages).
+    @usableFromInline var k: StageStorage<State.StageElement>
+    /// `f` writes here and the stage arguments are formed here (an array form's right-hand
+    /// side takes Swift arrays).
+    @usableFromInline var du: State
+    @usableFromInline var stageArg: State
+    /// The solve's absolute tolerances as a state (``configure(tolerance:)``): the fixed-size
+    /// states' error norms use it as one value.
+    @usableFromInline var abstol: State
     @usableFromInline var thetaWeights: [Double]
     /// The continuous extension's coefficients flattened for the dense output: stage `j`'s
     /// `θ^1 … θ^d` at `[j·d, (j+1)·d)` (zero-padded), `d = denseDegree`.
     @usableFromInline let denseWeights: [Double]
     @usableFromInline let denseDegree: Int
-    /// The step's coefficients times dt (see `scaleCoefficients`).
-    @usableFromInline var scaledCoefficients: StageStorage<Double>
     @usableFromInline var firstStage: FirstStage = .missing
     /// The extra interpolation stages of the last accepted step are computed.
     @usableFromInline var extrasReady = false
     /// Keep an estimate of the dominant eigenvalue of ∂f/∂u (for stiffness switching).
     public var tracksStiffness = false
-    @usableFromInline var previousArg: [Scalar]
+    @usableFromInline var previousArg: State
     /// `f(t + dt, uNew)` of the last attempt, evaluated by the residual estimate: the next step's
     /// first stage.
-    @usableFromInline var endDerivative: [Scalar]
+    @usableFromInline var endDerivative: State
     @usableFromInline var _stiffnessEstimate = Double.nan
     public let stabilityBoundary: Double
 
@@ -59,40 +75,45 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline enum FirstStage { case missing, inFirst, inLast, inEnd }
 
     /// The stage loop of a step. `generic` runs any tableau with loops over stages whose trip
-    /// counts are only known at run time; for n = 3 (Lorenz) their set-up and the per-stage pass
-    /// over the coefficient buffer cost several times the right-hand side (rk-bench's overhead
-    /// section). `tsit5` is the same arithmetic written out stage by stage for Tsit5's tableau
-    /// (as OrdinaryDiffEq.jl's `perform_step!` does): same coefficients (read from `table`),
-    /// same products and same summation order, so its results are bitwise those of `generic`.
+    /// counts are only known at run time; for n = 3 (Lorenz) their set-up costs several times
+    /// the right-hand side (rk-bench's overhead section). `tsit5` is the same arithmetic written
+    /// out stage by stage for Tsit5's tableau (as OrdinaryDiffEq.jl's `perform_step!` does):
+    /// same coefficients (read from `table`), same products and same summation order, so its
+    /// results are bitwise those of `generic`.
     @usableFromInline enum Kernel { case generic, tsit5 }
 
-    /// A stepper for `n` components; `estimatingError: false` (a solve with `adaptive: false`)
-    /// skips the error estimate, whose residual form (RK4) costs evaluations of `f`.
-    public init(tableau: ButcherTableau, count n: Int, estimatingError: Bool = true) {
+    /// A stepper for states shaped like `prototype`; `estimatingError: false` (a solve with
+    /// `adaptive: false`) skips the error estimate, whose residual form (RK4) costs evaluations
+    /// of `f`.
+    public init(tableau: ButcherTableau, prototype: State, estimatingError: Bool = true) {
         self.tableau = tableau
         s = tableau.stages
-        self.n = n
-        totalStages = s + (tableau.interpolant?.extraC.count ?? 0)
-        c = tableau.c + (tableau.interpolant?.extraC ?? [])
-        aFlat = (tableau.a + (tableau.interpolant?.extraA ?? [])).flatMap { $0 }
-        b = tableau.b
-        btilde = tableau.btilde ?? [Double](repeating: 0, count: s)
-        btilde3 = tableau.btilde3 ?? []
+        n = prototype.count
+        let extraA = tableau.interpolant?.extraA ?? []
+        totalStages = s + extraA.count
+        stride = prototype.stageStride
+        let aFlat = (tableau.a + extraA).flatMap { $0 }
+        let btilde = tableau.btilde ?? [Double](repeating: 0, count: s)
+        let btilde3 = tableau.btilde3 ?? []
+        table = StageStorage(aFlat + tableau.b + btilde + btilde3 + tableau.c + (tableau.interpolant?.extraC ?? []))
+        offsetB = aFlat.count
+        offsetBtilde = offsetB + s
+        offsetBtilde3 = offsetBtilde + s
+        offsetC = offsetBtilde3 + btilde3.count
+        hasBtilde3 = !btilde3.isEmpty
         residual = tableau.residualEstimate
         adaptive = tableau.isAdaptive && estimatingError
         fsal = tableau.isFSAL
-        let coefficients = aFlat + b + btilde + btilde3 + c
-        table = StageStorage(count: coefficients.count)
-        table.base.update(from: coefficients, count: coefficients.count)
         kernel = tableau.hasTsit5Coefficients ? .tsit5 : .generic
-        k = StageStorage(count: totalStages * n)
-        du = [Scalar](repeating: .zero, count: n)
-        stageArg = [Scalar](repeating: .zero, count: n)
+        k = StageStorage(repeating: prototype.stageElementZero, count: totalStages * stride)
+        let zero = prototype.zeroed()
+        du = zero
+        stageArg = prototype.zeroed()
+        abstol = prototype.zeroed()
         thetaWeights = [Double](repeating: 0, count: totalStages)
         (denseWeights, denseDegree) = tableau.denseWeightTable
-        scaledCoefficients = StageStorage(count: aFlat.count + b.count + btilde.count + btilde3.count)
-        previousArg = [Scalar](repeating: .zero, count: n)
-        endDerivative = residual == nil ? [] : [Scalar](repeating: .zero, count: n)
+        previousArg = prototype.zeroed()
+        endDerivative = residual == nil ? zero.vacated() : prototype.zeroed()
         stabilityBoundary = tableau.realStabilityBoundary
     }
 
@@ -107,90 +128,66 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     public var controller: PIController { tableau.controller }
     public var controllerOrder: Int { tableau.controllerOrder }
 
+    public mutating func configure(tolerance: ErrorScale) {
+        abstol = abstol.assigning(primal: tolerance.abstol)
+    }
+
     /// Copies the stage block if another stepper value shares it (copy-on-write).
     @inlinable @inline(__always)
-    mutating func uniqueStages() -> UnsafeMutablePointer<Scalar> {
+    mutating func uniqueStages() -> UnsafeMutablePointer<State.StageElement> {
         if !isKnownUniquelyReferenced(&k) { k = k.copy() }
         return k.base
     }
 
-    public mutating func start(t: Double, u: [Scalar], du f0: [Scalar]) {
-        let kb = uniqueStages()
-        for m in 0..<n { kb[m] = f0[m] }
+    /// Component `m` of stage `j` of the current step.
+    @inlinable @inline(__always)
+    func stageComponent(_ m: Int, _ j: Int) -> Scalar {
+        State.component(m, ofStage: j, in: k.base, stride: stride)
+    }
+
+    public mutating func start(t: Double, u: State, du f0: State) {
+        f0.store(into: uniqueStages(), stage: 0)
         firstStage = .inFirst
         extrasReady = false
     }
 
     /// `arg = u + Σ_{j<i} (dt a_ij) k_j`, then `k_i = f(t + c_i dt, arg)` (through `du`).
-    /// `w` holds the row of `dt·A` (scaled once per step); the sum runs component-outer so that
-    /// each component is accumulated in a register.
     ///
     /// `arg` and `du` are the stepper's buffers moved into locals by the caller: as locals they
-    /// are uniquely owned, so passing them to `f` needs no reference counting or copy checks.
+    /// are uniquely owned, so passing an array to `f` needs no reference counting or copy checks.
     @inlinable @inline(__always)
     func stage(
-        _ i: Int, _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], kb: UnsafeMutablePointer<Scalar>,
-        w: UnsafePointer<Double>, arg: inout [Scalar], du: inout [Scalar]
+        _ i: Int, _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State,
+        k: UnsafeMutablePointer<State.StageElement>, arg: inout State, du: inout State
     ) {
-        let n = self.n
-        let row = w + i &* (i &- 1) / 2
-        u.withUnsafeBufferPointer { up in
-            arg.withUnsafeMutableBufferPointer { arg in
-                for m in 0..<n {
-                    var acc = up[m]
-                    var kj = kb + m
-                    for j in 0..<i {
-                        acc += kj.pointee.scaled(by: row[j])
-                        kj += n
-                    }
-                    arg[m] = acc
-                }
-            }
-        }
-        f(&du, arg, p, Scalar(t + c[i] * dt))
-        du.withUnsafeBufferPointer { d in
-            let slot = kb + i &* n
-            for m in 0..<n { slot[m] = d[m] }
-        }
-    }
-
-    /// The step's coefficients times `dt` in this stepper's own (copied if shared) buffer.
-    @inlinable @inline(__always)
-    mutating func coefficientsScaled(by dt: Double) -> UnsafeMutablePointer<Double> {
-        if !isKnownUniquelyReferenced(&scaledCoefficients) { scaledCoefficients = scaledCoefficients.copy() }
-        scaleCoefficients(dt: dt, into: scaledCoefficients.base)
-        return scaledCoefficients.base
-    }
-
-    /// Fills `w` with `dt·A` (all rows, extra stages included), then `dt·b` and `dt·btilde`
-    /// (and `dt·btilde3`) after it: the step's coefficients, scaled once.
-    @inlinable @inline(__always)
-    func scaleCoefficients(dt: Double, into w: UnsafeMutablePointer<Double>) {
-        let count = aFlat.count &+ b.count &+ btilde.count &+ btilde3.count
         let x = table.base
-        for o in 0..<count { w[o] = dt * x[o] }
+        arg.linearCombination(base: u, stages: k, coefficients: x + i &* (i &- 1) / 2, scale: dt, count: i)
+        f.evaluate(into: &du, arg, p, t + x[offsetC &+ i] * dt)
+        du.store(into: k, stage: i)
     }
 
-    /// Puts the step's first stage `f(t, u)` in slot 0: copied from the last slot (FSAL) or
-    /// evaluated.
+    /// Puts the step's first stage `f(t, u)` in slot 0: copied from the last slot (FSAL) or the
+    /// residual estimate's end derivative, or evaluated.
     @inlinable @inline(__always)
     mutating func loadFirstStage(
-        _ f: Function, _ p: [Scalar], t: Double, u: [Scalar], kb: UnsafeMutablePointer<Scalar>, stats: inout SolverStats
+        _ f: Function, _ p: Parameters, t: Double, u: State, k: UnsafeMutablePointer<State.StageElement>,
+        stats: inout SolverStats
     ) {
-        let (n, s) = (self.n, self.s)
         switch firstStage {
         case .inFirst: break
         case .inLast:
-            let last = kb + (s &- 1) &* n
-            for m in 0..<n { kb[m] = last[m] }
-        case .inEnd:
-            endDerivative.withUnsafeBufferPointer { d in kb.update(from: d.baseAddress!, count: n) }
+            // A loop, not `update(from:count:)`, which calls `memmove` (10 instructions per
+            // step on Lorenz).
+            // `u.stageStride`: a constant 1 for a value state once specialized.
+            let stride = u.stageStride
+            let last = (s &- 1) &* stride
+            for o in 0..<stride { k[o] = k[last &+ o] }
+        case .inEnd: endDerivative.store(into: k, stage: 0)
         case .missing:
-            var du: [Scalar] = []
-            swap(&du, &self.du)
-            f(&du, u, p, Scalar(t))
-            du.withUnsafeBufferPointer { d in kb.update(from: d.baseAddress!, count: n) }
-            swap(&du, &self.du)
+            var du = State.takeScratch(&self.du)
+            f.evaluate(into: &du, u, p, t)
+            du.store(into: k, stage: 0)
+            State.returnScratch(&du, to: &self.du)
             stats.nf += 1
         }
         firstStage = .inFirst
@@ -199,60 +196,40 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
 
     @inlinable
     public mutating func attempt(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, uNew: inout State,
         tolerance: ErrorScale, stats: inout SolverStats
     ) -> Double {
         if kernel == .tsit5 {
             return attemptTsit5(f, p, t: t, dt: dt, u: u, uNew: &uNew, tolerance: tolerance, stats: &stats)
         }
         let kb = uniqueStages()
-        let (n, s) = (self.n, self.s)
-        loadFirstStage(f, p, t: t, u: u, kb: kb, stats: &stats)
-        let w = coefficientsScaled(by: dt)
-        var arg: [Scalar] = []
-        var du: [Scalar] = []
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
+        let s = self.s
+        loadFirstStage(f, p, t: t, u: u, k: kb, stats: &stats)
+        var arg = State.takeScratch(&stageArg)
+        var du = State.takeScratch(&self.du)
         for i in 1..<max(s, 1) {
-            stage(i, f, p, t: t, dt: dt, u: u, kb: kb, w: w, arg: &arg, du: &du)
-            if tracksStiffness && i == s &- 2 { for m in 0..<n { previousArg[m] = arg[m] } }
+            stage(i, f, p, t: t, dt: dt, u: u, k: kb, arg: &arg, du: &du)
+            if tracksStiffness && i == s &- 2 { previousArg.copyComponents(from: arg) }
         }
-        if tracksStiffness && s >= 3 {
-            let (a, b) = (kb + (s &- 1) &* n, kb + (s &- 2) &* n)
-            _stiffnessEstimate = stiffnessRatio(
-                count: n, dk: { a[$0].primal - b[$0].primal }, dg: { arg[$0].primal - previousArg[$0].primal })
-        }
+        if tracksStiffness && s >= 3 { estimateStiffness(lastArgument: arg) }
         stats.nf += s - 1
-        if fsal {
-            // The last stage was evaluated at the new state itself.
-            arg.withUnsafeBufferPointer { a in
-                uNew.withUnsafeMutableBufferPointer { un in
-                    for m in 0..<n { un[m] = a[m] }
-                }
-            }
-        }
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
-        let wb = w + aFlat.count
-        if !fsal {
-            u.withUnsafeBufferPointer { up in
-                uNew.withUnsafeMutableBufferPointer { un in
-                    for m in 0..<n {
-                        var acc = up[m]
-                        for j in 0..<s { acc += kb[j &* n &+ m].scaled(by: wb[j]) }
-                        un[m] = acc
-                    }
-                }
-            }
-        }
+        // The last stage of an FSAL method was evaluated at the new state itself.
+        if fsal { uNew.copyComponents(from: arg) }
+        State.returnScratch(&arg, to: &stageArg)
+        State.returnScratch(&du, to: &self.du)
+        let x = table.base
+        if !fsal { uNew.linearCombination(base: u, stages: kb, coefficients: x + offsetB, scale: dt, count: s) }
         guard adaptive else { return 0 }
         if let residual {
-            return residualError(residual, f, p, t: t, dt: dt, u: u, uNew: uNew, kb: kb, tolerance: tolerance, stats: &stats)
+            return residualError(residual, f, p, t: t, dt: dt, u: u, uNew: uNew, tolerance: tolerance, stats: &stats)
         }
-        let (e5, e3) = errorSums(u: u, uNew: uNew, tolerance: tolerance, kb: kb, w: wb + s)
-        if btilde3.isEmpty {
-            return ErrorScale.finish(e5, count: n, as: Scalar.self)
-        }
+        let e5 = State.weightedStageSumOfSquares(
+            stages: kb, coefficients: x + offsetBtilde, scale: dt, count: s, from: u, to: uNew, abstol: abstol,
+            tolerance: tolerance)
+        if !hasBtilde3 { return ErrorScale.finish(e5, count: n, as: Scalar.self) }
+        let e3 = State.weightedStageSumOfSquares(
+            stages: kb, coefficients: x + offsetBtilde3, scale: dt, count: s, from: u, to: uNew, abstol: abstol,
+            tolerance: tolerance)
         // DOP853's estimator (Hairer, Nørsett & Wanner I, §II.10; dop853.f): the fifth-order
         // estimate corrected by the third-order one, err = E5 / sqrt(N (E5 + 0.01 E3)).
         var deno = e5 + 0.01 * e3
@@ -260,33 +237,14 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         return e5 / (Double(n * Scalar.componentCount) * deno).squareRoot()
     }
 
-    /// Sums of squared scaled errors of the embedded estimate(s); `w` holds `dt·btilde` followed
-    /// by `dt·btilde3`.
-    @inlinable @inline(__always)
-    func errorSums(u: [Scalar], uNew: [Scalar], tolerance: ErrorScale, kb: UnsafeMutablePointer<Scalar>, w: UnsafePointer<Double>)
-        -> (Double, Double)
-    {
-        let (n, s) = (self.n, self.s)
-        let second = !btilde3.isEmpty
-        let w3 = w + s
-        var sum = 0.0, sum3 = 0.0
-        u.withUnsafeBufferPointer { up in
-            uNew.withUnsafeBufferPointer { un in
-                for m in 0..<n {
-                    var err = Scalar.zero
-                    for j in 0..<s { err += kb[j &* n &+ m].scaled(by: w[j]) }
-                    let sc = tolerance.scale(m, up[m].primal, un[m].primal)
-                    let inv = 1 / (sc * sc)
-                    sum += err.sumOfSquaredComponents * inv
-                    if second {
-                        var err3 = Scalar.zero
-                        for j in 0..<s { err3 += kb[j &* n &+ m].scaled(by: w3[j]) }
-                        sum3 += err3.sumOfSquaredComponents * inv
-                    }
-                }
-            }
-        }
-        return (sum, sum3)
+    /// The stiffness estimate from the last two stages, `lastArgument` being the last stage's
+    /// argument and ``previousArg`` the one before.
+    @inlinable
+    mutating func estimateStiffness(lastArgument arg: State) {
+        let s = self.s
+        _stiffnessEstimate = stiffnessRatio(
+            count: n, dk: { stageComponent($0, s &- 1).primal - stageComponent($0, s &- 2).primal },
+            dg: { arg[$0].primal - previousArg[$0].primal })
     }
 
     /// The scaled residual estimate of ``ResidualErrorEstimate`` for the attempt from `(t, u)`
@@ -296,38 +254,37 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     /// (`Δ = uNew − u`; HNW I, §II.6, (6.7)) at each node, in the error weights of the step.
     @inlinable
     mutating func residualError(
-        _ estimate: ResidualErrorEstimate, _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar],
-        uNew: [Scalar], kb: UnsafeMutablePointer<Scalar>, tolerance: ErrorScale, stats: inout SolverStats
+        _ estimate: ResidualErrorEstimate, _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State,
+        uNew: State, tolerance: ErrorScale, stats: inout SolverStats
     ) -> Double {
         let n = self.n
-        var end: [Scalar] = []
-        var arg: [Scalar] = []
-        var du: [Scalar] = []
+        // `end` persists (the next step's first stage), so it is swapped, not taken as scratch.
+        var end = endDerivative.vacated()
         swap(&end, &endDerivative)
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
+        var arg = State.takeScratch(&stageArg)
+        var du = State.takeScratch(&self.du)
         defer {
             swap(&end, &endDerivative)
-            swap(&arg, &stageArg)
-            swap(&du, &self.du)
+            State.returnScratch(&arg, to: &stageArg)
+            State.returnScratch(&du, to: &self.du)
         }
-        f(&end, uNew, p, Scalar(t + dt))
+        f.evaluate(into: &end, uNew, p, t + dt)
         stats.nf += 1 + estimate.nodes.count
         var largest = 0.0
         for theta in estimate.nodes {
             let w = theta * (theta - 1)
             for m in 0..<n {
                 let delta = uNew[m] - u[m]
-                let hf0 = kb[m].scaled(by: dt)
+                let hf0 = stageComponent(m, 0).scaled(by: dt)
                 let hf1 = end[m].scaled(by: dt)
                 let inner = delta.scaled(by: 1 - 2 * theta) + hf0.scaled(by: theta - 1) + hf1.scaled(by: theta)
                 arg[m] = u[m].scaled(by: 1 - theta) + uNew[m].scaled(by: theta) + inner.scaled(by: w)
             }
-            f(&du, arg, p, Scalar(t + theta * dt))
+            f.evaluate(into: &du, arg, p, t + theta * dt)
             var sum = 0.0
             for m in 0..<n {
                 let delta = uNew[m] - u[m]
-                let hf0 = kb[m].scaled(by: dt)
+                let hf0 = stageComponent(m, 0).scaled(by: dt)
                 let hf1 = end[m].scaled(by: dt)
                 let inner = delta.scaled(by: 1 - 2 * theta) + hf0.scaled(by: theta - 1) + hf1.scaled(by: theta)
                 // dt·P'(θ) = Δ + (2θ−1)·inner + θ(θ−1)·(h f₀ + h f₁ − 2Δ).
@@ -352,26 +309,25 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
     /// (After `accept()` an FSAL method's slot 0 still holds this step's first stage: it is
     /// overwritten only when the next step starts.)
     @inlinable
-    mutating func computeExtraStages(_ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], stats: inout SolverStats) {
+    mutating func computeExtraStages(_ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, stats: inout SolverStats) {
         guard !extrasReady else { return }
         extrasReady = true
         guard totalStages > s else { return }
         let kb = uniqueStages()
-        let w = coefficientsScaled(by: dt)
-        var arg: [Scalar] = []
-        var du: [Scalar] = []
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
-        for i in s..<totalStages { stage(i, f, p, t: t, dt: dt, u: u, kb: kb, w: w, arg: &arg, du: &du) }
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
+        var arg = State.takeScratch(&stageArg)
+        var du = State.takeScratch(&self.du)
+        for i in s..<totalStages { stage(i, f, p, t: t, dt: dt, u: u, k: kb, arg: &arg, du: &du) }
+        State.returnScratch(&arg, to: &stageArg)
+        State.returnScratch(&du, to: &self.du)
         stats.nf += totalStages - s
     }
 
-    @inlinable
+    /// The method's continuous extension at `t + theta*dt` inside the step just accepted (linear
+    /// for methods without one). Inlinable so that `saveat` specializes with the step.
+    @inlinable @inline(never)
     public mutating func interpolate(
-        _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
-        uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats
+        _ f: Function, _ p: Parameters, theta: Double, t: Double, dt: Double, u: State,
+        uNew: State, into out: inout State, stats: inout SolverStats
     ) {
         guard let ext = tableau.interpolant else {
             // No published dense output (the fixed-step methods): linear between the ends.
@@ -380,35 +336,54 @@ public struct ExplicitRKStepper<Function: ODEFunction>: ODEStepper {
         }
         computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
         evaluateWeights(ext.coefficients, theta: theta, into: &thetaWeights)
-        let kb = k.base
-        for m in 0..<n { out[m] = u[m] }
+        out.copyComponents(from: u)
         for j in 0..<totalStages where thetaWeights[j] != 0 {
             let w = dt * thetaWeights[j]
-            for m in 0..<n { out[m] += kb[j * n + m].scaled(by: w) }
+            for m in 0..<n { out[m] += stageComponent(m, j).scaled(by: w) }
         }
     }
 
-    @inlinable
+    @inlinable @inline(never)
     public mutating func appendDenseStep(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, end: Double, u: State, uNew: State,
         to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
     ) {
-        guard tableau.interpolant != nil else {
+        guard let ext = tableau.interpolant else {
             // No published dense output (the fixed-step methods): linear between the ends.
             dense.appendLinear(from: t, to: end, step: dt, u0: u, u1: uNew)
             return
         }
         computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
-        let (degree, order) = (denseDegree, tableau.interpolant?.order ?? 1)
+        let (kb, stride) = (UnsafePointer<State.StageElement>(k.base), self.stride)
         denseWeights.withUnsafeBufferPointer { w in
             dense.appendStageWeighted(
-                from: t, to: end, step: dt, u0: u, u1: uNew, stages: k.base, stageCount: totalStages,
-                weights: w.baseAddress!, degree: degree, order: order)
+                from: t, to: end, step: dt, u0: u, u1: uNew, stageCount: totalStages, weights: w.baseAddress!,
+                degree: denseDegree, order: ext.order
+            ) { j, m in State.component(m, ofStage: j, in: kb, stride: stride) }
         }
     }
 }
 
-/// The algorithms of this module: a tableau run by ``ExplicitRKStepper``.
+extension ExplicitRKStepper where Function: ODEFunction {
+    /// A stepper for array states of `n` components.
+    public init(tableau: ButcherTableau, count n: Int, estimatingError: Bool = true) {
+        self.init(tableau: tableau, prototype: [Function.Scalar](repeating: .zero, count: n), estimatingError: estimatingError)
+    }
+}
+
+extension ExplicitRKStepper where Function.State: StaticState {
+    /// A stepper for a fixed-size state.
+    public init(tableau: ButcherTableau, estimatingError: Bool = true) {
+        self.init(tableau: tableau, prototype: State(), estimatingError: estimatingError)
+    }
+}
+
+/// The explicit RK stepper of a fixed-size problem: ``ExplicitRKStepper`` itself (one stepper
+/// for every state form), under the name it had when the two forms had two steppers.
+public typealias StaticRKStepper<Function: StaticODEFunction> = ExplicitRKStepper<Function>
+
+/// The algorithms of this module: a tableau run by ``ExplicitRKStepper``, on arrays
+/// (``ODEProblem``) and on fixed-size states (``StaticODEProblem``).
 public protocol ExplicitRKAlgorithm: ODEAlgorithm, StaticODEAlgorithm, Sendable {
     var tableau: ButcherTableau { get }
 }
@@ -436,6 +411,26 @@ extension ExplicitRKAlgorithm {
     @inlinable
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
+    {
+        var integrator = try makeIntegrator(problem, options: options)
+        return integrator.solve()
+    }
+}
+
+extension ExplicitRKAlgorithm {
+    /// An integrator for a fixed-size state, for step-by-step use: the one loop
+    /// (``ODEIntegrator``) with this method's stepper.
+    @inlinable
+    public func makeIntegrator<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions = .init())
+        throws(DiffEqError) -> ODEIntegrator<ExplicitRKStepper<F>>
+    {
+        try ODEIntegrator(problem, stepper: ExplicitRKStepper(tableau: tableau, estimatingError: options.adaptive), options: options)
+    }
+
+    /// Solves a fixed-size problem with this method.
+    @inlinable
+    public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions)
+        throws(DiffEqError) -> StaticODESolution<F.State>
     {
         var integrator = try makeIntegrator(problem, options: options)
         return integrator.solve()

@@ -140,6 +140,67 @@ import DiffEqCore
         // Components out and back.
         #expect(equalBits(zero.assigning(x.components), x, bits: bits))
         #expect(x.components.count == n)
+
+        checkStageBlock(zero, abstol: abstol, reltol: reltol, bits: bits)
+    }
+
+    /// The stage block and its fused operations (what the explicit RK stepper runs on): stages
+    /// stored and read back exactly, and `linearCombination` and `weightedStageSumOfSquares`
+    /// equal, bit for bit, to their formulas summed in stage order per component with the
+    /// products `scale·c_j` formed once.
+    func checkStageBlock<State: DiffEqState>(
+        _ zero: State, abstol: State, reltol: Double, bits: @escaping (State.Scalar) -> [UInt64]
+    ) {
+        let n = zero.count
+        let stageCount = 4
+        let stride = zero.stageStride
+        let stages = (0..<stageCount).map { filled(zero, seed: 10 + $0) }
+        let block = UnsafeMutablePointer<State.StageElement>.allocate(capacity: stageCount * stride)
+        block.initialize(repeating: zero.stageElementZero, count: stageCount * stride)
+        defer {
+            block.deinitialize(count: stageCount * stride)
+            block.deallocate()
+        }
+        for j in 0..<stageCount { stages[j].store(into: block, stage: j) }
+        for j in 0..<stageCount {
+            for m in 0..<n {
+                #expect(bits(State.component(m, ofStage: j, in: block, stride: stride)) == bits(stages[j][m]), "stage \(j), \(m)")
+            }
+        }
+        let c: [Double] = [0.3, -1.0 / 3.0, 2.5e-3, 7]
+        let scale = 0.1875 + 1e-9
+        let base = filled(zero, seed: 5)
+        for count in 0...stageCount {
+            var combined = zero.zeroed()
+            c.withUnsafeBufferPointer { cp in
+                combined.linearCombination(base: base, stages: block, coefficients: cp.baseAddress!, scale: scale, count: count)
+            }
+            var expected = base
+            for m in 0..<n {
+                var acc = base[m]
+                for j in 0..<count { acc = acc + stages[j][m].scaled(by: scale * c[j]) }
+                expected[m] = acc
+            }
+            #expect(equalBits(combined, expected, bits: bits), "linearCombination over \(count) stages")
+
+            let tolerance = ErrorScale(reltol: reltol, abstol: (0..<n).map { abstol[$0].primal })
+            let sum = c.withUnsafeBufferPointer { cp in
+                State.weightedStageSumOfSquares(
+                    stages: block, coefficients: cp.baseAddress!, scale: scale, count: count, from: base, to: expected,
+                    abstol: abstol, tolerance: tolerance)
+            }
+            var expectedSum = 0.0
+            for m in 0..<n {
+                var e = State.Scalar.zero
+                for j in 0..<count { e = e + stages[j][m].scaled(by: scale * c[j]) }
+                let w = errorWeight(abstol: abstol[m].primal, reltol: reltol, base[m].primal, expected[m].primal)
+                expectedSum += e.sumOfSquaredComponents * (1 / (w * w))
+            }
+            #expect(sum.bitPattern == expectedSum.bitPattern, "weightedStageSumOfSquares over \(count) stages")
+        }
+        var copied = zero.zeroed()
+        copied.copyComponents(from: base)
+        #expect(equalBits(copied, base, bits: bits))
     }
 
     /// The checks of every ``StaticState``: its value arithmetic agrees with the fused operations.

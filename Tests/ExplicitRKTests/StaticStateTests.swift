@@ -3,7 +3,7 @@ import DiffEqCore
 import ExplicitRK
 import ProblemLibrary
 
-/// The fixed-size form (`StaticODEProblem`, `StaticRKStepper` on the one loop) against the array form: the
+/// The fixed-size form (`StaticODEProblem`, `ExplicitRKStepper` on the one loop) against the array form: the
 /// same problem must give the same steps and the same numbers, bit for bit, since both run the
 /// same operations in the same order.
 @Suite struct StaticStateTests {

@@ -71,139 +71,37 @@ extension ButcherTableau {
 
 extension ExplicitRKStepper {
     /// One Tsit5 step with the stage loop written out (``Kernel/tsit5``): the generic loop's
-    /// arithmetic in the same order, without its run-time trip counts or the per-step pass that
-    /// scales the whole tableau by `dt`. Coefficients come from `table` (the tableau above, so
-    /// there is one copy of them): `A` rows at offsets 0, 1, 3, 6, 10, 15, `btilde` at 28 and
-    /// `c` at 35.
+    /// arithmetic in the same order, with constant stage counts. Coefficients come from `table`
+    /// (the tableau above, so there is one copy of them): `btilde` at 28.
     @inlinable @inline(__always)
     mutating func attemptTsit5(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, uNew: inout State,
         tolerance: ErrorScale, stats: inout SolverStats
     ) -> Double {
-        let kb = uniqueStages()
-        let n = self.n
-        loadFirstStage(f, p, t: t, u: u, kb: kb, stats: &stats)
+        let k = uniqueStages()
+        loadFirstStage(f, p, t: t, u: u, k: k, stats: &stats)
         let x = table.base
-        let k1 = kb, k2 = kb + n, k3 = kb + 2 &* n, k4 = kb + 3 &* n
-        let k5 = kb + 4 &* n, k6 = kb + 5 &* n, k7 = kb + 6 &* n
-        var arg: [Scalar] = []
-        var du: [Scalar] = []
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
-
-        let a21 = dt * x[0]
-        Self.formStage(&arg, u, n) { m, g in g + k1[m].scaled(by: a21) }
-        Self.evaluate(f, p, t + x[36] * dt, arg, &du, into: k2, n)
-
-        let (a31, a32) = (dt * x[1], dt * x[2])
-        Self.formStage(&arg, u, n) { m, g in
-            var g = g
-            g += k1[m].scaled(by: a31)
-            g += k2[m].scaled(by: a32)
-            return g
-        }
-        Self.evaluate(f, p, t + x[37] * dt, arg, &du, into: k3, n)
-
-        let (a41, a42, a43) = (dt * x[3], dt * x[4], dt * x[5])
-        Self.formStage(&arg, u, n) { m, g in
-            var g = g
-            g += k1[m].scaled(by: a41)
-            g += k2[m].scaled(by: a42)
-            g += k3[m].scaled(by: a43)
-            return g
-        }
-        Self.evaluate(f, p, t + x[38] * dt, arg, &du, into: k4, n)
-
-        let (a51, a52, a53, a54) = (dt * x[6], dt * x[7], dt * x[8], dt * x[9])
-        Self.formStage(&arg, u, n) { m, g in
-            var g = g
-            g += k1[m].scaled(by: a51)
-            g += k2[m].scaled(by: a52)
-            g += k3[m].scaled(by: a53)
-            g += k4[m].scaled(by: a54)
-            return g
-        }
-        Self.evaluate(f, p, t + x[39] * dt, arg, &du, into: k5, n)
-
-        let (a61, a62, a63, a64, a65) = (dt * x[10], dt * x[11], dt * x[12], dt * x[13], dt * x[14])
-        Self.formStage(&arg, u, n) { m, g in
-            var g = g
-            g += k1[m].scaled(by: a61)
-            g += k2[m].scaled(by: a62)
-            g += k3[m].scaled(by: a63)
-            g += k4[m].scaled(by: a64)
-            g += k5[m].scaled(by: a65)
-            return g
-        }
-        Self.evaluate(f, p, t + x[40] * dt, arg, &du, into: k6, n)
-        if tracksStiffness { for m in 0..<n { previousArg[m] = arg[m] } }
-
+        var arg = State.takeScratch(&stageArg)
+        var du = State.takeScratch(&self.du)
+        // Stage i sums i stages, a constant count here: the fused combinations unroll.
+        stage(1, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        stage(2, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        stage(3, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        stage(4, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        stage(5, f, p, t: t, dt: dt, u: u, k: k, arg: &arg, du: &du)
+        if tracksStiffness { previousArg.copyComponents(from: arg) }
         // FSAL: the last stage's argument is the new state itself, so it is formed in `uNew`.
-        let (a71, a72, a73) = (dt * x[15], dt * x[16], dt * x[17])
-        let (a74, a75, a76) = (dt * x[18], dt * x[19], dt * x[20])
-        Self.formStage(&uNew, u, n) { m, g in
-            var g = g
-            g += k1[m].scaled(by: a71)
-            g += k2[m].scaled(by: a72)
-            g += k3[m].scaled(by: a73)
-            g += k4[m].scaled(by: a74)
-            g += k5[m].scaled(by: a75)
-            g += k6[m].scaled(by: a76)
-            return g
-        }
-        Self.evaluate(f, p, t + x[41] * dt, uNew, &du, into: k7, n)
-        swap(&arg, &stageArg)
-        swap(&du, &self.du)
+        stage(6, f, p, t: t, dt: dt, u: u, k: k, arg: &uNew, du: &du)
+        State.returnScratch(&arg, to: &stageArg)
+        State.returnScratch(&du, to: &self.du)
         stats.nf += 6
-        if tracksStiffness {
-            _stiffnessEstimate = stiffnessRatio(
-                count: n, dk: { k7[$0].primal - k6[$0].primal }, dg: { uNew[$0].primal - previousArg[$0].primal })
-        }
-
-        // The embedded error estimate dt Σ btilde_j k_j and its scaled sum of squares, in the
-        // same pass.
-        let (e1, e2, e3, e4) = (dt * x[28], dt * x[29], dt * x[30], dt * x[31])
-        let (e5, e6, e7) = (dt * x[32], dt * x[33], dt * x[34])
-        var sum = 0.0
-        u.withUnsafeBufferPointer { up in
-            uNew.withUnsafeBufferPointer { un in
-                for m in 0..<n {
-                    var err = Scalar.zero
-                    err += k1[m].scaled(by: e1)
-                    err += k2[m].scaled(by: e2)
-                    err += k3[m].scaled(by: e3)
-                    err += k4[m].scaled(by: e4)
-                    err += k5[m].scaled(by: e5)
-                    err += k6[m].scaled(by: e6)
-                    err += k7[m].scaled(by: e7)
-                    let sc = tolerance.scale(m, up[m].primal, un[m].primal)
-                    let inv = 1 / (sc * sc)
-                    sum += err.sumOfSquaredComponents * inv
-                }
-            }
-        }
-        return ErrorScale.finish(sum, count: n, as: Scalar.self)
-    }
-
-    /// `arg[m] = stage(m, u[m])` for every component, through one pointer to each buffer.
-    @inlinable @inline(__always)
-    static func formStage(_ arg: inout [Scalar], _ u: [Scalar], _ n: Int, _ stage: (Int, Scalar) -> Scalar) {
-        u.withUnsafeBufferPointer { up in
-            arg.withUnsafeMutableBufferPointer { g in
-                for m in 0..<n { g[m] = stage(m, up[m]) }
-            }
-        }
-    }
-
-    /// `slot = f(time, arg)`, through the `du` buffer the right-hand side writes.
-    @inlinable @inline(__always)
-    static func evaluate(
-        _ f: Function, _ p: [Scalar], _ time: Double, _ arg: [Scalar], _ du: inout [Scalar],
-        into slot: UnsafeMutablePointer<Scalar>, _ n: Int
-    ) {
-        f(&du, arg, p, Scalar(time))
-        du.withUnsafeBufferPointer { d in
-            for m in 0..<n { slot[m] = d[m] }
-        }
+        if tracksStiffness { estimateStiffness(lastArgument: uNew) }
+        // The error is estimated even when the solve is not adaptive: the loop then looks only
+        // at its finiteness, which catches a non-finite last stage `f(t + dt, uNew)` in this
+        // step rather than the next.
+        let sum = State.weightedStageSumOfSquares(
+            stages: k, coefficients: x + 28, scale: dt, count: 7, from: u, to: uNew, abstol: abstol,
+            tolerance: tolerance)
+        return ErrorScale.finish(sum, count: u.count, as: Scalar.self)
     }
 }
