@@ -38,7 +38,11 @@
 // The seed's Lotka-Volterra fit (`--lv-fit 100` minus `--lv-fit 0`, callgrind): 72.5M
 // instructions for the 100 iterations.
 //
-// Process start to first gradient, in instructions (callgrind, `--first-gradient`, release): 45.2M,
+// Process start to first gradient, wall (2026-12-07, 6802de4 + the posix_spawn timer, idle machine
+// whose speed varies ~2x run to run): medians 23.2, 21.4 and 27.9 ms over 5 children (min 15.9 ms);
+// a `--static-swift-stdlib` build 16.6 ms median against 24.5 ms dynamic (15 runs each, timed from
+// Python). The 51 ms of earlier notes was Foundation's `Process.waitUntilExit()` polling in 50 ms slices.
+// In instructions (callgrind, `--first-gradient`, release): 45.2M,
 // of which 26.8M the dynamic loader binding libswiftCore and Foundation, 5.8M reading the peers'
 // JSON, 10.8M the first gradient (one-time metadata and conformance lookups included); built
 // with `--static-swift-stdlib`, 32.0M. Wall times on the shared machine follow the loader.
@@ -307,19 +311,38 @@ try lv(CVODESForward(method: .adams))
 try lv(CVODESAdjoint(method: .adams))
 
 // MARK: Process start to first gradient
+// The child is started with posix_spawn and reaped with waitpid, timed on CLOCK_MONOTONIC.
+// Foundation's `Process.waitUntilExit()` on Linux polls its run loop in 50 ms slices, which
+// rounded every figure up to about 51 ms (measured: `/usr/bin/time` and a Python
+// `subprocess.run` of the same child both gave 20-30 ms).
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+func spawnAndWait(_ path: String, _ arguments: [String]) throws -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    guard rc == 0 else { throw ScriptError("posix_spawn of the --first-gradient child failed: \(rc)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    return status
+}
 do {
     var samples: [Double] = []
+    let path = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
     for _ in 0..<5 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        process.arguments = ["--first-gradient"]
-        process.standardOutput = FileHandle.nullDevice
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        try process.run()
-        process.waitUntilExit()
-        let t1 = DispatchTime.now().uptimeNanoseconds
-        guard process.terminationStatus == 0 else { throw ScriptError("the --first-gradient child failed") }
-        samples.append(Double(t1 - t0) * 1e-9)
+        let t0 = monotonicSeconds()
+        let status = try spawnAndWait(path, ["--first-gradient"])
+        let t1 = monotonicSeconds()
+        guard status == 0 else { throw ScriptError("the --first-gradient child failed (wait status \(status))") }
+        samples.append(t1 - t0)
     }
     samples.sort()
     print("Process start to first tight spiral gradient (child process, exec to exit, 5 runs): median \(sig(samples[2] * 1000, 3)) ms, min \(sig(samples[0] * 1000, 3)) ms")
