@@ -102,7 +102,9 @@ let trees6 = (0..<trajectories).map { try! VirtualBrownianTree(t0: 0, t1: 1, dim
 
 // MARK: EM cases: one call = `emSteps` steps.
 
-let emSteps = 10_000
+/// `SDE_BENCH_EM_STEPS` changes it, so that a malloc count (scripts/malloc-count.c) at two
+/// lengths shows whether the step loop allocates.
+let emSteps = ProcessInfo.processInfo.environment["SDE_BENCH_EM_STEPS"].flatMap(Int.init) ?? 10_000
 let pre: [Double] = {
     var w = try! WienerProcess(dimension: 4, seed: 5, keepsHistory: false)
     var dW = [Double](repeating: 0, count: 4), none: [Double] = []

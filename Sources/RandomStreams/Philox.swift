@@ -43,8 +43,17 @@ public struct Philox4x32: Sendable, Hashable {
     }
 
     /// The block for a counter (four 32-bit words, word 0 first, as Random123 lists them).
-    @inlinable
+    @inlinable @inline(__always)
     public func block(_ counter: (UInt32, UInt32, UInt32, UInt32)) -> (UInt32, UInt32, UInt32, UInt32) {
+        // The published 10 rounds with a constant trip count, so the rounds unroll (see the
+        // Performance note); any other count runs the same rounds in a loop.
+        rounds == 10 ? Self.apply(10, counter, key0, key1) : Self.apply(rounds, counter, key0, key1)
+    }
+
+    @inlinable @inline(__always)
+    static func apply(
+        _ rounds: Int, _ counter: (UInt32, UInt32, UInt32, UInt32), _ key0: UInt32, _ key1: UInt32
+    ) -> (UInt32, UInt32, UInt32, UInt32) {
         var c = counter
         var k0 = key0
         var k1 = key1
@@ -62,3 +71,7 @@ public struct Philox4x32: Sendable, Hashable {
         return c
     }
 }
+
+// Performance: `block` is always inlined, and with the published 10 rounds the loop has a
+// constant trip count and unrolls; as an out-of-line call with the stored count it took 151
+// instructions per block in the sde-bench EM solve (callgrind).

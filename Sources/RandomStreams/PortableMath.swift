@@ -17,7 +17,7 @@ enum PortableMath {
     ///
     /// `x = 2^e m` with `m` in `[√½, √2)`; `log m = 2 atanh(s)`, `s = (m − 1)/(m + 1)`,
     /// `|s| ≤ 0.1716`, by its odd series to `s^23` (truncation below 1e-18 relative).
-    @inlinable
+    @inlinable @inline(__always)
     static func log(_ x: Double) -> Double {
         // Exponent and significand from the bits (what `x.exponent` and `x.significand` give for
         // a positive normal `x`, exactly; those are out-of-line calls into the standard library,
@@ -53,7 +53,7 @@ enum PortableMath {
     /// The turn is reduced exactly: `r = u − k/4` with `k = round(4u)` is exact (Sterbenz), so the
     /// only rounding before the series is `θ = 2π r`, `|θ| ≤ π/4`; Taylor series to `θ¹⁹` and
     /// `θ²⁰` (truncation below 1e-19). The quarter turns `k` rotate the result exactly.
-    @inlinable
+    @inlinable @inline(__always)
     static func sinCosTurn(_ u: Double) -> (sin: Double, cos: Double) {
         let k = (4 * u).rounded(.toNearestOrEven)
         let r = u - 0.25 * k

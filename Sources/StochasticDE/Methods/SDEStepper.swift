@@ -36,6 +36,9 @@ public struct SDEStepper<F: SDEFunction> {
     public let wienerCount: Int
     @usableFromInline let diffusionLength: Int
     @usableFromInline let kernel: Kernel
+    /// ``needsAuxiliaryIncrement``, read once: the scheme's SRI/SRA payloads hold arrays, and
+    /// switching over it per step retains them.
+    @usableFromInline let readsAuxiliary: Bool
     /// The tableau, flattened (see `SRITableau.flattened`, `SRATableau.flattened`).
     @usableFromInline let coefficients: [Double]
     @usableFromInline let stages: Int
@@ -89,6 +92,7 @@ public struct SDEStepper<F: SDEFunction> {
             (kernel, stages, coefficients, errorDriftStages) = (.sra, tab.stages, tab.flattened, tab.stages)
         }
         self.stages = stages
+        self.readsAuxiliary = scheme.needsAuxiliaryIncrement
         k = [[Scalar]](repeating: [Scalar](repeating: .zero, count: n), count: stages)
         gs = [[Scalar]](repeating: [Scalar](repeating: .zero, count: diffusionLength), count: stages)
         scratch = [Scalar](repeating: .zero, count: n)
@@ -102,7 +106,7 @@ public struct SDEStepper<F: SDEFunction> {
 
     /// Whether ``step(_:t:dt:dW:dZ:)`` reads `dZ`; the noise process must then have the
     /// auxiliary process.
-    @inlinable public var needsAuxiliaryIncrement: Bool { scheme.needsAuxiliaryIncrement }
+    @inlinable public var needsAuxiliaryIncrement: Bool { readsAuxiliary }
 
     /// Checks that a noise process fits this stepper (before a solve).
     public func check(_ process: some NoiseProcess) throws(SDEError) {
@@ -121,7 +125,7 @@ public struct SDEStepper<F: SDEFunction> {
     public mutating func step(_ u: inout [Scalar], t: Double, dt: Double, dW: [Double], dZ: [Double]) throws(SDEError) {
         guard u.count == stateCount else { throw .wrongOutputLength(what: "state u", expected: stateCount, got: u.count) }
         guard dW.count == wienerCount else { throw .noiseMismatch("dW has \(dW.count) values, expected \(wienerCount)") }
-        if needsAuxiliaryIncrement && dZ.count != wienerCount {
+        if readsAuxiliary && dZ.count != wienerCount {
             throw .noiseMismatch("\(scheme.name) needs dZ with \(wienerCount) values, got \(dZ.count)")
         }
         switch kernel {

@@ -69,36 +69,53 @@ struct BrownianPath: Sendable {
 
     /// The index of `t` on the path, drawing it if needed. `t` must be at or after the first
     /// retained time; beyond the last known time only when the path is extendable.
+    ///
+    /// A time beyond the last point (every step of a fixed-step solve, every accepted adaptive
+    /// step that was not retried) is tested first and drawn without the search and the bridge,
+    /// which stay out of line (see the Performance note of ``WienerProcess``).
     @inlinable
     mutating func ensurePoint(_ t: Double) throws(NoiseError) -> Int {
+        let count = times.count
+        let last = times[count - 1]
+        if t > last && extendable && t.isFinite { return appendDraw(t, after: last) }
+        return try knownOrBridged(t)
+    }
+
+    /// Draws `W(t)` for `t` beyond the last point `last`: `W(last) + √(t − last) z`.
+    @inlinable
+    mutating func appendDraw(_ t: Double, after last: Double) -> Int {
+        let i = times.count
+        let c = components
+        let scale = (t - last).squareRoot()
+        let base = (i - 1) * c
+        times.append(t)
+        if c == 1 {
+            // The first member of the pair, as `drawNormals` would write it, without the
+            // round trip through `normals` (a uniqueness check and a loop per draw).
+            let z = stream.pair(index: drawCount, lane: 0).0
+            drawCount &+= 1
+            values.append(values[base] + scale * z)
+        } else {
+            drawNormals()
+            for k in 0..<c { values.append(values[base + k] + scale * normals[k]) }
+        }
+        return i
+    }
+
+    /// The index of `t` at or before the last point: found, or drawn by the bridge.
+    @inlinable @inline(never)
+    mutating func knownOrBridged(_ t: Double) throws(NoiseError) -> Int {
         let first = times[0]
         let last = times[times.count - 1]
-        guard t.isFinite, t >= first, extendable || t <= last else {
+        guard t.isFinite, t >= first, t <= last else {
             throw .timeOutOfRange(requested: t, allowed: first...(extendable ? .infinity : last))
         }
         let c = components
         // Sequential stepping asks for the point after the current one: O(1) instead of a search.
         let next = head + 1
         if next < times.count && times[next] == t { return next }
-        let i = t > last ? times.count : lowerBound(t)
-        if i < times.count && times[i] == t { return i }
-        if i == times.count {
-            let dt = t - last
-            let scale = dt.squareRoot()
-            let base = (times.count - 1) * c
-            times.append(t)
-            if c == 1 {
-                // The first member of the pair, as `drawNormals` would write it, without the
-                // round trip through `normals` (a uniqueness check and a loop per draw).
-                let z = stream.pair(index: drawCount, lane: 0).0
-                drawCount &+= 1
-                values.append(values[base] + scale * z)
-            } else {
-                drawNormals()
-                for k in 0..<c { values.append(values[base + k] + scale * normals[k]) }
-            }
-            return i
-        }
+        let i = lowerBound(t)
+        if times[i] == t { return i }
         // Brownian bridge between (ta, Wa) and (tb, Wb): mean Wa + q (Wb − Wa), variance
         // (t − ta)(tb − t)/(tb − ta), with q = (t − ta)/(tb − ta).
         let ta = times[i - 1]

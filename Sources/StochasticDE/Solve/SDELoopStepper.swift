@@ -176,7 +176,9 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
                 return .nan
             }
         }
-        if let bad = kernel.nonFiniteSource(uNew) {
+        // The finiteness scan first, inline: `nonFiniteSource` is a method on the whole kernel,
+        // and calling it copied the stepper (a memcpy, 64 instructions per step).
+        if !uNew.isFiniteState, let bad = kernel.nonFiniteSource(uNew) {
             failure = "\(bad) returned NaN or Inf near t = \(t) and reducing dt did not avoid it"
             return .nan
         }

@@ -1,0 +1,98 @@
+// The bits a seed produces, pinned (FNV-1a over the bit patterns), so that a faster draw, a
+// cheaper path bookkeeping or a shorter loop cannot change what a seeded solve returns. The
+// hashes were computed by commit 8cf80ea (before the EM per-step work of issue #17's sde-bench),
+// debug build, by this file's functions run as an executable.
+import DiffEqCore
+import RandomStreams
+import StochasticDE
+import Testing
+
+/// FNV-1a over the bit patterns of the values mixed in.
+struct BitHash {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func mix(_ xs: [Double]) {
+        for x in xs {
+            value ^= x.bitPattern
+            value = value &* 0x100_0000_01b3
+        }
+    }
+}
+
+@Suite struct PinnedPathTests {
+    /// Normals by every entry point (pairs, single components, `fill` at odd and even counts),
+    /// at indices and lanes a block draw would cross.
+    @Test func normalStreamIsPinned() {
+        var h = BitHash()
+        let s = NormalStream(seed: 1, domain: 0x5750_0001)
+        var buffer = [Double](repeating: 0, count: 7)
+        for index in UInt64(0)..<300 {
+            let (a, b) = s.pair(index: index, lane: UInt32(index % 3))
+            h.mix([a, b, s.normal(index: index &+ 1 << 33, component: Int(index % 5))])
+            s.fill(&buffer, offset: 1, count: Int(index % 6) + 1, index: index)
+            h.mix(buffer)
+        }
+        #expect(h.value == 10_835_825_091_845_854_245, "normal stream hash \(h.value)")
+    }
+
+    /// The Wiener process of `solve(_:_:seed:)` (no history) stepped forward at non-dyadic
+    /// times, one and four components, with and without the auxiliary process; then with
+    /// rejected proposals, bridge draws and a rewind in between.
+    @Test func wienerIncrementsArePinned() throws {
+        var h = BitHash()
+        for (m, auxiliary) in [(1, false), (4, false), (1, true), (3, true)] {
+            var w = try WienerProcess(dimension: m, seed: 7, auxiliary: auxiliary, keepsHistory: false)
+            var dW = [Double](repeating: 0, count: m)
+            var dZ = [Double](repeating: 0, count: auxiliary ? m : 0)
+            for k in 1...1_000 {
+                try w.increment(to: Double(k) * 1e-3, &dW, &dZ)
+                try w.accept()
+                h.mix(dW)
+                h.mix(dZ)
+            }
+            var r = try WienerProcess(dimension: m, seed: 8, auxiliary: auxiliary)
+            var t = 0.0
+            for k in 1...300 {
+                let step = 0.01 * Double(1 + k % 3)
+                try r.increment(to: t + step, &dW, &dZ)
+                h.mix(dW)
+                if k % 4 == 0 {
+                    try r.increment(to: t + 0.3 * step, &dW, &dZ)  // a rejection: the bridge
+                    h.mix(dW)
+                    t += 0.3 * step
+                } else {
+                    t += step
+                }
+                try r.accept()
+                h.mix(dZ)
+                if k % 50 == 0 {
+                    t -= 0.25 * step
+                    try r.rewind(to: t)
+                }
+            }
+            var v = [Double](repeating: 0, count: m)
+            try r.value(at: 0.123, into: &v)
+            h.mix(v)
+        }
+        #expect(h.value == 5_761_580_506_776_783_604, "Wiener increment hash \(h.value)")
+    }
+
+    /// Seeded solves: fixed-step EM on scalar and 4-D GBM and on general noise (every step
+    /// saved, non-dyadic steps), and the adaptive LambaEM and SOSRI (rejections draw bridges).
+    @Test func seededSolvesArePinned() throws {
+        var h = BitHash()
+        let fixed = SolveOptions(dt: 1e-3, adaptive: false)
+        for sol in [
+            try solve(gbmScalarProblem, EM(), seed: 3, options: fixed),
+            try solve(gbm4Problem, EM(), seed: 3, options: fixed),
+            try solve(generalProblem, EM(), seed: 3, options: fixed),
+            try solve(gbm4Problem, EulerHeun(), seed: 3, options: fixed),
+            try solve(gbmScalarProblem, LambaEM(), seed: 3, options: SolveOptions(reltol: 1e-3, abstol: 1e-3)),
+            try solve(gbm4Problem, SOSRI(), seed: 3, options: SolveOptions(reltol: 1e-3, abstol: 1e-3)),
+        ] {
+            #expect(sol.retcode == .success)
+            h.mix(sol.t)
+            for u in sol.u { h.mix(u) }
+        }
+        #expect(h.value == 10_470_433_373_084_831_134, "seeded solve hash \(h.value)")
+    }
+}
