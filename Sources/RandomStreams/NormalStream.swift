@@ -23,8 +23,9 @@
 ///
 /// Performance: ``pair(index:lane:)``, the Philox block and the logarithm and sine/cosine series
 /// are always inlined. Called out of line, the scalar Wiener path of an EM solve paid for both
-/// series though it uses one member of the pair, and the calls spilled the series' registers:
-/// 354 instructions per normal (callgrind, sde-bench `--case em-scalar+solve`), 244 inlined.
+/// series though it uses one member of the pair (354 instructions per normal with the calls; a
+/// scalar Wiener draw with its path bookkeeping went from 604 to 494 instructions, callgrind on
+/// sde-bench `em-scalar+draws` minus `em-scalar`).
 @frozen
 public struct NormalStream: Sendable, Hashable {
     public let generator: Philox4x32

@@ -28,6 +28,11 @@ import RandomStreams
 /// With `auxiliary: true` the process also carries `Z`, `m` more independent components, for the
 /// order-1.5 methods. Memory: the known points (all of them with `keepsHistory`, otherwise those
 /// not yet behind the accepted time).
+///
+/// Performance: a fresh point beyond the end of the path (every step of a fixed-step solve) is
+/// drawn without the search and the bridge, which stay out of line; the normal draw is inlined.
+/// `increment` and `accept` on one component cost 494 instructions per step, 350 of them the
+/// draw and the append (callgrind, sde-bench `em-scalar+draws` minus `em-scalar`).
 public struct WienerProcess: NoiseProcess, Sendable {
     @usableFromInline var path: BrownianPath
     public let wienerCount: Int

@@ -41,16 +41,18 @@ extension SDEDrift: Sendable where F: Sendable {}
 /// `uNew` and the error norm) and ``interpolate(_:_:theta:t:dt:u:uNew:into:stats:)``.
 ///
 /// Performance: nothing is allocated per step (the increments are written into arrays owned by
-/// the stepper; the kernel allocates its workspaces once). Instructions per EM step on GBM
-/// (callgrind, sde-bench `--case`, release): the kernel on pre-drawn increments 344 (scalar) /
-/// 487 (4-D); kernel plus WienerProcess draws by hand 948 (scalar); the whole `solve` on the
-/// shared loop with the same draws 1,423 / 2,162 (1,641 / 2,296 before the draws' log took
-/// its exponent from the bits, a scalar increment skipped the copy loop and `attempt` stopped
-/// reassigning the unchanged parameters and clearing an empty failure). Of the scalar solve's
-/// 1,485 before the last of these: the normal pair (Philox, log, sin/cos) about 350, the EM
-/// kernel 193, the loop's `step` and `recordStep` 224, this stepper's `attempt` and `accept` 200, the Wiener
-/// path's bookkeeping (propose, append, accept, trim) about 240, retain/release and uniqueness
-/// checks about 160.
+/// the stepper; the kernel allocates its workspaces once): `solve(_:_:seed:)` with EM makes 31
+/// mallocs (scalar GBM) and 44 (4-D) at 10³ and at 10⁵ steps alike (scripts/malloc-count.c,
+/// sde-bench with `SDE_BENCH_EM_STEPS`). Instructions per EM step on GBM (callgrind, sde-bench
+/// `--case`, release, counts 1 and 3): the kernel on pre-drawn increments 340 (scalar); kernel
+/// plus WienerProcess draws by hand 834 (scalar); the whole `solve` on the shared loop with the
+/// same draws 1,228 (scalar) / 1,967 (4-D). Before the normal draw was inlined, a point beyond
+/// the path's end skipped the search and bridge, and the NaN-source scan stopped copying the
+/// kernel (a memcpy per step) these were 948 and 1,423 / 2,162. Of the scalar solve's 1,228:
+/// the draw with the path's append (Philox, log, cos, two appends) 350, the EM kernel 193, the
+/// shared loop's `step` and `recordStep` 224 (DiffEqCore), this stepper's `attempt` and `accept`
+/// 198, the Wiener process's increment, propose and accept 134, uniqueness checks and
+/// retain/release about 110.
 public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     public typealias Function = SDEDrift<F>
     public typealias Scalar = F.Scalar
