@@ -73,5 +73,5 @@ public struct Philox4x32: Sendable, Hashable {
 }
 
 // Performance: `block` is always inlined, and with the published 10 rounds the loop has a
-// constant trip count and unrolls; as an out-of-line call with the stored count it took 151
-// instructions per block in the sde-bench EM solve (callgrind).
+// constant trip count and unrolls (20 multiplications inline in the Wiener path's draw); as an
+// out-of-line call it took 151 instructions per block in the sde-bench EM solve (callgrind).
