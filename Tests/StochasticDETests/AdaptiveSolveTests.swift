@@ -381,6 +381,14 @@ struct RecordingTreeNoise: NoiseProcess {
             guard case SDEError.noiseMismatch = error else { return false }
             return true
         }
+        // An adaptive solve adds the saveat times to its stops: a bad one is still the loop's
+        // typed error, and a stop given twice (as a tstop and a save time) is taken once.
+        let adaptive = SolveOptions(reltol: 1e-2, abstol: 1e-2, saveat: .times([2]))
+        #expect(throws: SDEError.invalidOptions(.invalidSaveAt("time 2.0 lies outside the span (0.0, 1.0)"))) {
+            try solve(gbmScalarProblem, SOSRI(), seed: 1, options: adaptive)
+        }
+        let twice = try solve(gbmScalarProblem, SOSRI(), seed: 1, options: SolveOptions(reltol: 1e-2, abstol: 1e-2, saveat: .times([0.5]), tstops: [0.5]))
+        #expect(twice.retcode == .success && twice.t == [0.5])
         // A tree shorter than the span: the solve stops where the noise ends, with its reason.
         let short = try VirtualBrownianTree(t0: 0, t1: 0.5, dimension: 1, seed: 1, tolerance: 1e-6)
         let sol = try solve(gbmScalarProblem, EM(), noise: BrownianTreeNoise(short), options: SolveOptions(dt: 0.125, adaptive: false))
