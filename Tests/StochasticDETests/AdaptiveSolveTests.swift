@@ -114,19 +114,27 @@ struct RecordingTreeNoise: NoiseProcess {
         return (errors, steps, rejections)
     }
 
-    /// Asserts that the mean error reaches the requested tolerance at every tolerance
-    /// (`error ≤ tol`: C = 1 in `error ≤ C·tol`) and falls at least as fast as it (least-squares
-    /// slope of log error against log tolerance ≥ 1). What the order-1.5 methods give, measured
-    /// (release build, 20 paths): error/tol from 0.19 at 1e-2 down to 0.003 at 1e-6, slopes
-    /// 1.3-1.6, on both path sources. The error falls faster than the tolerance because the
-    /// steps shrink like the tolerance (see `sosriStepsGrowLikeOneOverTheTolerance`).
-    static func expectFollowsTheTolerance(
-        _ name: String, tolerances: [Double], errors: [Double], steps: [Double], source: PathSource
-    ) {
+    /// Mean errors over `paths` seeds at the `loose` tolerances and over `tightPaths` at the
+    /// `tight` ones, asserting that the mean error reaches the requested tolerance at every
+    /// tolerance (`error ≤ tol`: C = 1 in `error ≤ C·tol`) and falls at least as fast as it
+    /// (least-squares slope of log error against log tolerance ≥ 1). What the order-1.5 methods
+    /// give, measured (release build, 20 paths): error/tol from 0.19 at 1e-2 down to 0.003 at
+    /// 1e-6, slopes 1.3-1.6, on both path sources. The error falls faster than the tolerance
+    /// because the steps shrink like the tolerance (see `sosriStepsGrowLikeOneOverTheTolerance`).
+    /// Returns the rejections in all.
+    @discardableResult
+    static func expectFollowsTheTolerance<F: SDEFunction>(
+        _ name: String, _ prob: SDEProblem<F>, _ alg: some SDEAlgorithm, loose: [Double], paths: Int, tight: [Double] = [],
+        tightPaths: Int = 1, source: PathSource, saveat: [Double]? = nil, exact: (_ w: Double, _ t: Double) -> Double
+    ) throws -> Int where F.Scalar == Double {
+        let a = try adaptiveErrors(prob, alg, tolerances: loose, paths: paths, source: source, saveat: saveat, exact: exact)
+        let b = try adaptiveErrors(prob, alg, tolerances: tight, paths: tightPaths, source: source, saveat: saveat, exact: exact)
+        let (tolerances, errors, steps) = (loose + tight, a.errors + b.errors, a.steps + b.steps)
         let context = "\(name) on the \(source.rawValue) path: tolerances \(tolerances), mean errors \(errors), mean steps \(steps)"
         for (tol, e) in zip(tolerances, errors) { #expect(e <= tol, "tolerance \(tol): \(context)") }
         let slope = fittedOrder(dts: tolerances, errors: errors)
         #expect(slope >= 1, "slope \(slope): \(context)")
+        return a.rejections + b.rejections
     }
 
     /// SOSRI on GBM, 1e-2 ... 1e-5 on both path sources. Measured mean errors (release, 20
@@ -134,13 +142,9 @@ struct RecordingTreeNoise: NoiseProcess {
     /// 1.2e-3, 7.2e-5, 1.9e-6, 6.9e-8). Here 10 paths, and 1e-5 on one (47,000 steps; the
     /// largest single-path error in those 20 was 2.7e-7, 0.03 tol).
     @Test(arguments: PathSource.allCases) func sosriOnGBMFollowsTheTolerance(source: PathSource) throws {
-        let (errors, steps, rejections) = try Self.adaptiveErrors(
-            gbmScalarProblem, SOSRI(), tolerances: [1e-2, 1e-3, 1e-4], paths: 10, source: source) { GBM.ito($0, t: $1) }
-        let tight = try Self.adaptiveErrors(
-            gbmScalarProblem, SOSRI(), tolerances: [1e-5], paths: 1, source: source) { GBM.ito($0, t: $1) }
-        Self.expectFollowsTheTolerance(
-            "SOSRI, GBM", tolerances: [1e-2, 1e-3, 1e-4, 1e-5], errors: errors + tight.errors, steps: steps + tight.steps,
-            source: source)
+        let rejections = try Self.expectFollowsTheTolerance(
+            "SOSRI, GBM", gbmScalarProblem, SOSRI(), loose: [1e-2, 1e-3, 1e-4], paths: 10, tight: [1e-5], source: source
+        ) { GBM.ito($0, t: $1) }
         #expect(rejections > 0)
     }
 
@@ -148,26 +152,19 @@ struct RecordingTreeNoise: NoiseProcess {
     /// 4.5e-6, 1.8e-7, 7.5e-9 in 26, 77, 629, 5776, 60204 steps; tree alike. Here 10 paths,
     /// and 1e-6 on one (largest single-path error in those 20: 2.0e-8, 0.02 tol).
     @Test(arguments: PathSource.allCases) func sosriOnTheCubicFollowsTheTolerance(source: PathSource) throws {
-        let (errors, steps, _) = try Self.adaptiveErrors(
-            cubicProblem, SOSRI(), tolerances: [1e-2, 1e-3, 1e-4, 1e-5], paths: 10, source: source) { w, _ in Cubic.exact(w) }
-        let tight = try Self.adaptiveErrors(
-            cubicProblem, SOSRI(), tolerances: [1e-6], paths: 1, source: source) { w, _ in Cubic.exact(w) }
-        Self.expectFollowsTheTolerance(
-            "SOSRI, cubic", tolerances: [1e-2, 1e-3, 1e-4, 1e-5, 1e-6], errors: errors + tight.errors,
-            steps: steps + tight.steps, source: source)
+        try Self.expectFollowsTheTolerance(
+            "SOSRI, cubic", cubicProblem, SOSRI(), loose: [1e-2, 1e-3, 1e-4, 1e-5], paths: 10, tight: [1e-6], source: source
+        ) { w, _ in Cubic.exact(w) }
     }
 
     /// SOSRA on the additive problem (α = 10, so that the noise matters), 1e-2 ... 1e-5.
     /// Measured (release, 20 paths, Wiener): 8.0e-5, 2.5e-6, 4.1e-8, 2.1e-9 in 34, 132, 1145,
     /// 11204 steps; tree alike. Here 10 paths, 1e-5 on three.
     @Test(arguments: PathSource.allCases) func sosraOnTheAdditiveProblemFollowsTheTolerance(source: PathSource) throws {
-        let (errors, steps, _) = try Self.adaptiveErrors(
-            loudAdditiveProblem, SOSRA(), tolerances: [1e-2, 1e-3, 1e-4], paths: 10, source: source) { loudAdditiveModel.exact($0, t: $1) }
-        let tight = try Self.adaptiveErrors(
-            loudAdditiveProblem, SOSRA(), tolerances: [1e-5], paths: 3, source: source) { loudAdditiveModel.exact($0, t: $1) }
-        Self.expectFollowsTheTolerance(
-            "SOSRA, additive", tolerances: [1e-2, 1e-3, 1e-4, 1e-5], errors: errors + tight.errors, steps: steps + tight.steps,
-            source: source)
+        try Self.expectFollowsTheTolerance(
+            "SOSRA, additive", loudAdditiveProblem, SOSRA(), loose: [1e-2, 1e-3, 1e-4], paths: 10, tight: [1e-5], tightPaths: 3,
+            source: source
+        ) { loudAdditiveModel.exact($0, t: $1) }
     }
 
     /// Saved values inside the span follow the tolerance too: an adaptive SDE solve steps onto
@@ -178,11 +175,10 @@ struct RecordingTreeNoise: NoiseProcess {
     /// u(0.5) is 1.3e-6 (2,571 steps). Over 20 paths, saved at 1/4, 1/2, 3/4, 1: mean largest
     /// error 1.5e-3, 7.6e-5, 2.0e-6 at 1e-2, 1e-3, 1e-4 (tree, release build); here 10 paths.
     @Test(arguments: PathSource.allCases) func savedValuesFollowTheTolerance(source: PathSource) throws {
-        let tols = [1e-2, 1e-3, 1e-4]
-        let saveat = [0.25, 0.5, 0.75, 1]
-        let (errors, steps, _) = try Self.adaptiveErrors(
-            gbmScalarProblem, SOSRI(), tolerances: tols, paths: 10, source: source, saveat: saveat) { GBM.ito($0, t: $1) }
-        Self.expectFollowsTheTolerance("SOSRI, GBM, saveat", tolerances: tols, errors: errors, steps: steps, source: source)
+        try Self.expectFollowsTheTolerance(
+            "SOSRI, GBM, saveat", gbmScalarProblem, SOSRI(), loose: [1e-2, 1e-3, 1e-4], paths: 10, source: source,
+            saveat: [0.25, 0.5, 0.75, 1]
+        ) { GBM.ito($0, t: $1) }
 
         let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 3, tolerance: 0x1p-20, auxiliary: true)
         let sol = try solve(
