@@ -21,16 +21,25 @@ extension SDEProblem {
 /// Every check runs before any work: the problem and the method (``SDESetup``), the noise
 /// against the problem, then the options (shared `SolveSetup`), all as ``SDEError``.
 /// The fixed-step methods (``EM``, ``EulerHeun``, ``RKMil``) need `options.dt`.
+///
+/// `driftErrorWeight` is `δ` in the adaptive methods' error estimate `δ E₁ + E₂` (Rackauckas &
+/// Nie 2017; StochasticDiffEq.jl's `delta`, default 1/6). `E₁ = h Σ fᵢ` is O(h), so with the
+/// default the order-1.5 methods take about tol⁻¹ steps and end far inside the tolerance; a
+/// smaller `δ` lets `E₂`, the order-1.5 minus order-1 difference, choose the steps. SOSRI on
+/// GBM at reltol = abstol = 1e-6 (20 paths): 504,299 steps and mean error 0.003 tol with
+/// δ = 1/6, 27,886 steps and 0.15 tol with δ = 0.01, 11,353 and 0.66 tol with δ = 0. With
+/// δ = 0 nothing controls the error of the drift where the noise is small: keep δ > 0 unless
+/// the noise dominates.
 @inlinable
 public func makeIntegrator<F: SDEFunction, N: NoiseProcess>(
     _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, noise: N, options: SolveOptions = .init(),
-    callback: CallbackSet<F.Scalar>? = nil
+    callback: CallbackSet<F.Scalar>? = nil, driftErrorWeight: Double = 1.0 / 6
 ) throws(SDEError) -> ODEIntegrator<SDELoopStepper<F, N>> {
     let (t0, t1) = problem.tspan
     guard t1 > t0 || !(t0.isFinite && t1.isFinite) || t0 == t1 else {
         throw .invalidOptions(.invalidTimeSpan(t0: t0, t1: t1))
     }
-    let stepper = try SDELoopStepper(problem: problem, algorithm: algorithm, noise: noise)
+    let stepper = try SDELoopStepper(problem: problem, algorithm: algorithm, noise: noise, driftErrorWeight: driftErrorWeight)
     guard noise.currentTime == t0 else {
         throw .noiseMismatch("the noise starts at t = \(noise.currentTime), the problem at t0 = \(t0)")
     }
@@ -70,12 +79,15 @@ internal func stepsOntoSaveTimes<F: ODEFunction>(
 /// let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 7, tolerance: 1e-6, auxiliary: true)
 /// let sol = try solve(prob, SOSRI(), noise: BrownianTreeNoise(tree), options: SolveOptions(reltol: 1e-3, abstol: 1e-3))
 /// ```
+///
+/// `driftErrorWeight`: `δ` of the error estimate (see ``makeIntegrator(_:_:noise:options:callback:driftErrorWeight:)``).
 @inlinable
 public func solve<F: SDEFunction, N: NoiseProcess>(
     _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, noise: N, options: SolveOptions = .init(),
-    callback: CallbackSet<F.Scalar>? = nil
+    callback: CallbackSet<F.Scalar>? = nil, driftErrorWeight: Double = 1.0 / 6
 ) throws(SDEError) -> ODESolution<F.Scalar> {
-    var integrator = try makeIntegrator(problem, algorithm, noise: noise, options: options, callback: callback)
+    var integrator = try makeIntegrator(
+        problem, algorithm, noise: noise, options: options, callback: callback, driftErrorWeight: driftErrorWeight)
     return integrator.solve()
 }
 
