@@ -31,7 +31,7 @@ import Testing
     @Test func adaptiveLambaEMFollowsTheTolerance() throws {
         let tols = [1e-1, 1e-2]
         let (errors, steps, _) = try SDEAdaptiveSolveTests.adaptiveErrors(
-            gbmScalarProblem, LambaEM(), tolerances: tols, paths: 100, auxiliary: false) { GBM.ito($0) }
+            gbmScalarProblem, LambaEM(), tolerances: tols, paths: 100) { GBM.ito($0, t: $1) }
         #expect(errors[1] < errors[0] / 2, "errors \(errors), mean steps \(steps)")
         var generalErrors = [0.0, 0.0]
         for seed in 0..<50 {
@@ -49,6 +49,30 @@ import Testing
             }
         }
         #expect(generalErrors[1] < generalErrors[0] / 3, "general noise: errors \(generalErrors)")
+    }
+}
+
+extension LambaEMTests {
+    /// LambaEM on the cubic, 1e-1 ... 1e-3, on both path sources: the error falls like
+    /// √tol, as a strong order-½ method under local error control must (N ∝ 1/tol steps, each
+    /// adding a local error of about tol: √N · tol). Measured (release, 50 paths, Wiener): mean
+    /// errors 1.7e-2, 5.9e-3, 2.2e-3, 6.6e-4 at 1e-1 ... 1e-4 (43, 451, 4796, 49324 steps):
+    /// slopes 0.43-0.52 (40 paths, debug: 0.46 Wiener, 0.52 tree). Here 20 paths. Asserted:
+    /// slope between 0.3 and 0.7. Below 1e-2 the error is above the
+    /// tolerance (2.2 tol at 1e-3 here, 12 tol on GBM at 1e-3): a known issue of the method, not
+    /// of the controller; use an order-1.5 method for tight tolerances.
+    @Test(arguments: SDEAdaptiveSolveTests.PathSource.allCases)
+    func lambaEMErrorFallsLikeTheSquareRootOfTheTolerance(source: SDEAdaptiveSolveTests.PathSource) throws {
+        let tols = [1e-1, 1e-2, 1e-3]
+        let (errors, steps, _) = try SDEAdaptiveSolveTests.adaptiveErrors(
+            cubicProblem, LambaEM(), tolerances: tols, paths: 20, source: source) { w, _ in Cubic.exact(w) }
+        let slope = fittedOrder(dts: tols, errors: errors)
+        let context = "\(source.rawValue) path: mean errors \(errors), mean steps \(steps), slope \(slope)"
+        #expect(slope > 0.3 && slope < 0.7, "\(context)")
+        #expect(errors[0] <= tols[0], "\(context)")
+        withKnownIssue("LambaEM is of strong order 1/2: at 1e-3 the mean error is about 2 tolerances (\(context))") {
+            #expect(errors[2] <= tols[2])
+        }
     }
 }
 

@@ -35,7 +35,8 @@ extension SDEDrift: Sendable where F: Sendable {}
 ///   (``SDEScheme/hasErrorEstimate``), in the loop's error weights and RMS norm.
 /// - Between steps the solution is interpolated linearly (what StochasticDiffEq.jl does: an
 ///   SDE solution has no higher-order dense output; the Brownian path itself is interpolated by
-///   the bridge in ``WienerProcess/value(at:into:)``).
+///   the bridge in ``WienerProcess/value(at:into:)``). For that reason an adaptive `solve`
+///   steps onto the `saveat` times (`stepsOntoSaveTimes` in Solve.swift).
 ///
 /// The `[Scalar]`-specific code is in ``attempt(_:_:t:dt:u:uNew:tolerance:stats:)`` (the copy into
 /// `uNew` and the error norm) and ``interpolate(_:_:theta:t:dt:u:uNew:into:stats:)``.
