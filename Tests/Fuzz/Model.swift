@@ -102,3 +102,23 @@ struct FuzzLoss: PointLoss {
         }
     }
 }
+
+/// A fixed-size model as a user writes one for the sizes it declares (`nil`: whatever it is
+/// given): a decay `u'_i = -p_last u_i` over its own state and parameter counts, so on a problem
+/// of other sizes it reads past the end of `u` or `p` (a trap) unless the solve refuses first.
+struct FuzzStaticModel: StaticODEModel {
+    let declaredState: Int?
+    let declaredParameters: Int?
+    var stateCount: Int? { declaredState }
+    var parameterCount: Int? { declaredParameters }
+
+    func rhs<let N: Int, let P: Int, S: DiffEqScalar>(_ u: FixedVector<N, S>, _ p: FixedVector<P, S>, _ t: S)
+        -> FixedVector<N, S>
+    {
+        let parameters = declaredParameters ?? P
+        let rate = parameters > 0 ? p[parameters - 1] : S(1.0)
+        var du = u
+        for i in 0..<(declaredState ?? N) { du[i] = -rate * u[i] }
+        return du
+    }
+}
