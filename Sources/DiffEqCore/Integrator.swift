@@ -155,6 +155,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @inlinable
     public init(_ problem: StaticODEProblem<F>, stepper: Stepper, options: SolveOptions) throws(DiffEqError)
     where F: StaticODEFunction {
+        try problem.f.validate(u0: problem.u0, p: problem.p)
         var resolved = options
         if resolved.dense == nil { resolved.dense = false }
         let setup = try SolveSetup(u0: problem.u0.components, tspan: problem.tspan, massMatrix: nil, resolved)

@@ -6,10 +6,14 @@
 /// `N` scalars and `P` parameters of any ``DiffEqScalar``.
 ///
 /// The sizes are those of the problem's `u0` and `p` (``StaticODEProblem/init(model:u0:tspan:p:)``);
-/// a model reads the components it has (`u[0]`, `p[3]`), so it is written for its own sizes:
+/// a model reads the components it has (`u[0]`, `p[3]`), so it is written for its own sizes,
+/// which it declares (``stateCount``, ``parameterCount``) so that a problem of other sizes is
+/// refused with a thrown error instead of trapping inside the model:
 ///
 /// ```swift
 /// struct LotkaVolterra: StaticODEModel {
+///     var stateCount: Int? { 2 }
+///     var parameterCount: Int? { 4 }
 ///     func rhs<let N: Int, let P: Int, S: DiffEqScalar>(
 ///         _ u: FixedVector<N, S>, _ p: FixedVector<P, S>, _ t: S
 ///     ) -> FixedVector<N, S> {
@@ -29,10 +33,26 @@ public protocol StaticODEModel {
 
     /// Whether ``rhs(_:_:_:)`` ignores `t` (default `false`); see ``ODEFunction/isAutonomous``.
     var isAutonomous: Bool { get }
+
+    /// The number of state components ``rhs(_:_:_:)`` is written for, or `nil` (the default)
+    /// for a model that reads only the `N` components it is given.
+    ///
+    /// A model that reads fixed components (`u[1]`, `p[3]`) should declare its sizes: a solve
+    /// or gradient of a problem of other sizes then throws
+    /// ``DiffEqError/dimensionMismatch(what:expected:got:)`` before any work. Undeclared, the
+    /// model's first read past the end traps in `FixedVector`'s bounds check, which no caller
+    /// can catch.
+    var stateCount: Int? { get }
+
+    /// The number of parameters ``rhs(_:_:_:)`` is written for, or `nil` (the default); see
+    /// ``stateCount``.
+    var parameterCount: Int? { get }
 }
 
 extension StaticODEModel {
     public var isAutonomous: Bool { false }
+    public var stateCount: Int? { nil }
+    public var parameterCount: Int? { nil }
 }
 
 /// A ``StaticODEModel`` evaluated at scalar type `Scalar`: the right-hand side of a
@@ -50,6 +70,18 @@ public struct StaticModelRHS<Model: StaticODEModel, let N: Int, let P: Int, Scal
     }
 
     @inlinable public var isAutonomous: Bool { model.isAutonomous }
+
+    /// Throws when the problem's sizes `N`, `P` are not those the model declares
+    /// (``StaticODEModel/stateCount``, ``StaticODEModel/parameterCount``).
+    @inlinable
+    public func validate(u0: State, p: Parameters) throws(DiffEqError) {
+        if let n = model.stateCount, n != N {
+            throw .dimensionMismatch(what: "u0 of a model declaring stateCount \(n)", expected: n, got: N)
+        }
+        if let m = model.parameterCount, m != P {
+            throw .dimensionMismatch(what: "p of a model declaring parameterCount \(m)", expected: m, got: P)
+        }
+    }
 
     @inlinable public func parameterScalars(_ p: Parameters) -> [Scalar] { p.components }
 

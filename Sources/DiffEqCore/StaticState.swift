@@ -110,8 +110,25 @@ public struct FixedVector<let N: Int, Scalar: DiffEqScalar>: StaticState, Sendab
 /// `N` doubles held inline: the fixed-size state of any length over `Double`.
 public typealias StaticVector<let N: Int> = FixedVector<N, Double>
 
+extension StaticState {
+    /// The state holding `components`, from an array whose length is known only at run time
+    /// (data, a file, another solve's states). Throws
+    /// ``DiffEqError/dimensionMismatch(what:expected:got:)`` unless `components.count` is the
+    /// type's ``scalarCount``. (An array literal of the wrong length is an error in the source,
+    /// and traps: ``FixedVector/init(arrayLiteral:)``.)
+    @inlinable
+    public init(components: [Scalar]) throws(DiffEqError) {
+        self.init()
+        guard components.count == scalarCount else {
+            throw .dimensionMismatch(what: "the components of a \(Self.self)", expected: scalarCount, got: components.count)
+        }
+        for i in 0..<scalarCount { self[i] = components[i] }
+    }
+}
+
 extension FixedVector: ExpressibleByArrayLiteral {
-    /// `[1, 0, 0]` as a `StaticVector<3>`; the literal must have exactly `N` elements. (The
+    /// `[1, 0, 0]` as a `StaticVector<3>`; the literal must have exactly `N` elements
+    /// (``StaticState/init(components:)`` throws instead, for arrays built at run time). (The
     /// literal goes through a variadic array: in a right-hand side, build the result from an
     /// `InlineArray` literal, `StaticVector([a, b, c] as InlineArray)`, which needs no heap.)
     @inlinable
@@ -177,6 +194,11 @@ public protocol StaticODEFunction: DiffEqFunction {
     /// Whether `f` is declared not to depend on `t` (default `false`); see
     /// ``ODEFunction/isAutonomous``.
     var isAutonomous: Bool { get }
+
+    /// Throws when a problem's `u0` and `p` do not fit this right-hand side; checked before any
+    /// work by every fixed-size solve (default: nothing to check; ``StaticModelRHS`` compares
+    /// the sizes its model declares).
+    func validate(u0: State, p: Parameters) throws(DiffEqError)
 }
 
 extension StaticODEFunction {
@@ -189,6 +211,7 @@ extension StaticODEFunction {
     @inlinable public var hasAnalyticJacobian: Bool { false }
     @inlinable public func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix { .init() }
     @inlinable public var isAutonomous: Bool { false }
+    @inlinable public func validate(u0: State, p: Parameters) throws(DiffEqError) {}
 }
 
 /// A closure as a fixed-size right-hand side (the quick form).

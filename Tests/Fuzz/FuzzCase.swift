@@ -243,6 +243,12 @@ enum Mode {
     case integrator(Algorithm, [IntegratorOp])
     /// The fixed-size form, with a state of `width` 4 (SIMD4) or 8 (StaticVector<8>).
     case fixedSize(StaticAlgorithm, width: Int, ops: [IntegratorOp]?)
+    /// The fixed-size generic form: a ``FuzzStaticModel`` declaring `state` and `parameters`
+    /// (`nil`: undeclared) on a problem of `width` components (4 or 8) and 2 parameters, its `u0`
+    /// built from the drawn array by `init(components:)` when `fromArray` (throws unless the
+    /// length is `width`), else padded; solved by the algorithm, or differentiated
+    /// (`ForwardDiffSensitivity`, Tsit5) when `gradient`. Wrong sizes must throw, never trap.
+    case fixedSizeModel(StaticAlgorithm, width: Int, state: Int?, parameters: Int?, fromArray: Bool, gradient: Bool)
     case gradient(Sensealg, algorithm: Algorithm, loss: LossKind, parametersOnly: Bool)
 }
 
@@ -266,6 +272,10 @@ struct FuzzCase {
         case .integrator(let a, let ops): modeText = "integrator \(a) [\(ops.map(\.description).joined(separator: ", "))]"
         case .fixedSize(let a, let w, let ops):
             modeText = "fixed-size(\(w == 4 ? "SIMD4" : "StaticVector<8>")) \(a)\(ops.map { " integrator [\($0.map(\.description).joined(separator: ", "))]" } ?? "")"
+        case .fixedSizeModel(let a, let w, let n, let np, let fromArray, let g):
+            modeText = "fixed-size model(StaticVector<\(w)>, 2 parameters; declares state \(n.map(String.init) ?? "nil"), "
+                + "parameters \(np.map(String.init) ?? "nil"))\(fromArray ? " u0 from array" : "") "
+                + (g ? "gradient ForwardDiff Tsit5" : "\(a)")
         case .gradient(let s, let a, let l, let po): modeText = "gradient \(s) algorithm \(a) loss \(l.rawValue)\(po ? " wrt p" : "")"
         }
         let p = problem

@@ -40,7 +40,15 @@ enum Generator {
                 if case .setT = $0 { return false }
                 return true
             } : nil
-            mode = .fixedSize(a, width: width, ops: ops)
+            if r.chance(20) {
+                // A model written for the sizes it declares, sometimes not the problem's.
+                let state: Int? = r.weighted([(70, width), (15, nil), (15, r.pick([1, width - 1, width + 1, 2 * width]))])
+                let parameters: Int? = r.weighted([(70, 2), (15, nil), (15, r.pick([0, 1, 3]))])
+                mode = .fixedSizeModel(
+                    a, width: width, state: state, parameters: parameters, fromArray: r.chance(30), gradient: r.chance(20))
+            } else {
+                mode = .fixedSize(a, width: width, ops: ops)
+            }
         default:
             if options.saveat == nil, r.chance(80) {
                 let (t0, t1) = problem.tspan

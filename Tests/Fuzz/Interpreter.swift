@@ -32,6 +32,11 @@ enum Interpreter {
         case .fixedSize(let a, let width, let ops):
             return width == 4
                 ? runStatic(SIMD4<Double>(), model, spec, a, c.options, ops) : runStatic(StaticVector<8>(), model, spec, a, c.options, ops)
+        case .fixedSizeModel(let a, let width, let state, let parameters, let fromArray, let gradient):
+            let m = FuzzStaticModel(declaredState: state, declaredParameters: parameters)
+            return width == 4
+                ? runStaticModel(StaticVector<4>.self, m, spec, a, c.options, fromArray: fromArray, gradient: gradient)
+                : runStaticModel(StaticVector<8>.self, m, spec, a, c.options, fromArray: fromArray, gradient: gradient)
         case .gradient(let s, let a, let loss, let parametersOnly):
             if spec.form == .closure {
                 let prob = closureProblem(model, spec)
@@ -263,6 +268,31 @@ enum Interpreter {
             }
         }
         return Outcome(kind: .solution, detail: "\(sol.retcode)" + (sol.message == nil && sol.retcode != .success ? " (no message)" : ""))
+    }
+
+    /// A ``FuzzStaticModel`` problem of `N` components and two parameters (the drawn ones,
+    /// padded with 1), solved or differentiated.
+    static func runStaticModel<let N: Int>(
+        _: StaticVector<N>.Type, _ model: FuzzStaticModel, _ spec: ProblemSpec, _ a: StaticAlgorithm, _ o: SolveOptions,
+        fromArray: Bool, gradient: Bool
+    ) -> Outcome {
+        do {
+            let u0 = fromArray
+                ? try StaticVector<N>(components: spec.u0)
+                : try StaticVector<N>(components: (0..<N).map { $0 < spec.u0.count ? spec.u0[$0] : 0.5 })
+            let p = try StaticVector<2>(components: (0..<2).map { $0 < spec.p.count ? spec.p[$0] : 1 })
+            let prob = StaticODEProblem(model: model, u0: u0, tspan: spec.tspan, p: p)
+            if gradient {
+                let r = try DiffEq.gradient(of: FuzzLoss(kind: .sumOfSquares), prob, algorithm: Tsit5(), options: o)
+                if !r.loss.isFinite || r.dp.contains(where: { !$0.isFinite }) || r.du0.contains(where: { !$0.isFinite }) {
+                    return Outcome(kind: .nanSuccess, detail: "loss \(r.loss), dp \(r.dp.prefix(4)), du0 \(r.du0.prefix(4))")
+                }
+                return Outcome(kind: .gradient, detail: "\(r.dp.count + r.du0.count) entries")
+            }
+            return judgeStatic(try solveStatic(prob, a, o), span: spec.tspan, savesEnd: savesEnd(o, span: spec.tspan))
+        } catch {
+            return threw(error)
+        }
     }
 
     /// Drives a fixed-size problem's integrator on the one loop (explicit RK and Rosenbrock

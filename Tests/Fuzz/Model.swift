@@ -102,3 +102,25 @@ struct FuzzLoss: PointLoss {
         }
     }
 }
+
+/// A fixed-size model as a user writes one for the sizes it declares (`nil`: whatever it is
+/// given): `u'_i = 10⁻⁶ p_last − u_i` over its own state and parameter counts, so on a problem
+/// of other sizes it reads past the end of `u` or `p` (a trap) unless the solve refuses first.
+/// The drawn parameters go in as a forcing, not a rate: Robertson's 3e7 as a decay rate made
+/// an explicit method's gradient run for minutes in a debug build.
+struct FuzzStaticModel: StaticODEModel {
+    let declaredState: Int?
+    let declaredParameters: Int?
+    var stateCount: Int? { declaredState }
+    var parameterCount: Int? { declaredParameters }
+
+    func rhs<let N: Int, let P: Int, S: DiffEqScalar>(_ u: FixedVector<N, S>, _ p: FixedVector<P, S>, _ t: S)
+        -> FixedVector<N, S>
+    {
+        let parameters = declaredParameters ?? P
+        let forcing = parameters > 0 ? S(1e-6) * p[parameters - 1] : S(0.0)
+        var du = u
+        for i in 0..<(declaredState ?? N) { du[i] = forcing - u[i] }
+        return du
+    }
+}
