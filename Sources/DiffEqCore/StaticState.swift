@@ -120,7 +120,7 @@ extension StaticState {
     public init(components: [Scalar]) throws(DiffEqError) {
         self.init()
         guard components.count == scalarCount else {
-            throw .dimensionMismatch(what: "the components of a \(Self.self)", expected: scalarCount, got: components.count)
+            throw .dimensionMismatch(what: "the component array for a \(Self.self)", expected: scalarCount, got: components.count)
         }
         for i in 0..<scalarCount { self[i] = components[i] }
     }

@@ -101,10 +101,10 @@ import StiffSolvers
         #expect(try SIMD3<Double>(components: [1, 2, 3]) == SIMD3(1, 2, 3))
         let dual = try FixedVector<2, Dual<2, Double>>(components: [Dual(1, seed: 0), Dual(2, seed: 1)])
         #expect(dual[1].value == 2 && dual[1].partials[1] == 1 && dual[1].partials[0] == 0)
-        #expect(throws: DiffEqError.dimensionMismatch(what: "the components of a FixedVector<3, Double>", expected: 3, got: 2)) {
+        #expect(throws: DiffEqError.dimensionMismatch(what: "the component array for a FixedVector<3, Double>", expected: 3, got: 2)) {
             try StaticVector<3>(components: [1, 2])
         }
-        #expect(throws: DiffEqError.dimensionMismatch(what: "the components of a SIMD3<Double>", expected: 3, got: 4)) {
+        #expect(throws: DiffEqError.dimensionMismatch(what: "the component array for a SIMD3<Double>", expected: 3, got: 4)) {
             try SIMD3<Double>(components: [1, 2, 3, 4])
         }
         #expect(throws: DiffEqError.self) { try SIMD4<Double>(components: []) }
