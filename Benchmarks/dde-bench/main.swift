@@ -73,6 +73,30 @@
 //   solution's release (65 state arrays); PiecewisePolynomial copied through its value witness
 //   when the driver reads `integrator.interpolant` each step, 12 k (making that getter
 //   inlinable did not remove the copy).
+// Closing note, ddefast branch (callgrind on the stripped release binary, --repeat-solves 101
+// minus 1, /100; load 12-35 while measuring, so times are noise and the counts are the figure):
+// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6 (64 steps, 386 f, same as before): 401,803 ->
+//   336,112 instructions per solve (-16%). Inclusive counts per solve: history reads with their
+//   location 73 k -> 52 k (the step of the last interior read answered without a search or the
+//   per-step loads); propagatedDiscontinuityLevels 11.6 k -> 1.8 k (one lag: singleLagLevels);
+//   the driver's copy of the integrator's dense output after each step, 12 k -> 0 (a `_read`
+//   accessor); the stepper's setup, ~11 k less (coefficients built once with the tableau,
+//   ExplicitRKStepper.init inlinable so that it specializes).
+// - Allocations: malloc-count 695, 695, 715, 726 at 31, 64, 138, 328 steps (712, 712, 732, 743
+//   before): none per step with saveEverystep: false. Per solve with every step saved (the
+//   benchmark's solve; --repeat-solves 11 minus 1, /10): 142 -> 113 mallocs, of which 65 are
+//   the saved states, one array per saved step, which the [[S]] layout of ODESolution.u needs.
+// - Still short of issue 18's 20 µs. What remains per solve (336 k): the Tsit5 attempts 134 k
+//   (stage arithmetic ~860 per step with 12 array uniqueness checks, plus the six reads); the
+//   loop's recordStep 79 k (the dense output's stage-weighted append ~1,000 per step: the
+//   Horner sums over 7 stages x 3 powers with overflow checks; one saved-state array per step);
+//   releasing the solution 31 k (65 state arrays); the history's own copy of each step 18 k;
+//   the integrator's init 17 k; ~12 k of copies of the stepper struct during setup (an
+//   outlined copy called ~23 times per solve). A flat state buffer behind `sol.u` would remove
+//   one allocation per saved step and most of the release; it changes the layout every solver
+//   saves into, so it was left for a change checked with rk-bench and every solver's tests.
+// - Step count: DelayDiffEq.jl's figures for this problem (50 µs, 1,076 allocations; its
+//   PR #350) give no step count, so the 64 steps were not compared with it (not checked).
 import DelayDE
 import DiffEq
 import Foundation

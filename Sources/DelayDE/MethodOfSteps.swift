@@ -176,6 +176,9 @@ func propagatedDiscontinuityLevels(
     t0: Double, t1: Double, lags: [Double], levels: Int, limit: Int
 ) throws(DDEError) -> [(t: Double, level: Int)] {
     let tolerance = 8 * Swift.max(Swift.abs(t0), Swift.abs(t1), 1).ulp
+    if lags.count == 1, lags[0] > 2 * tolerance {
+        return try singleLagLevels(t0: t0, t1: t1, lag: lags[0], levels: levels, limit: limit, tolerance: tolerance)
+    }
     func merged(_ points: [Double]) -> [Double] {
         var out: [Double] = []
         for s in points.sorted() where out.last.map({ s - $0 > tolerance }) ?? true { out.append(s) }
@@ -194,11 +197,39 @@ func propagatedDiscontinuityLevels(
         frontier = merged(next)
         for s in frontier where !all.contains(where: { Swift.abs($0.t - s) <= tolerance }) { all.append((s, level)) }
         guard all.count <= limit else {
-            throw .solve(.invalidStepOption(
-                "the lags propagate more than \(limit) discontinuities over the span: raise maxDiscontinuities or turn tracking off"))
+            throw tooManyDiscontinuities(limit)
         }
     }
     return all.sorted { $0.t < $1.t }
+}
+
+private func tooManyDiscontinuities(_ limit: Int) -> DDEError {
+    .solve(.invalidStepOption(
+        "the lags propagate more than \(limit) discontinuities over the span: raise maxDiscontinuities or turn tracking off"))
+}
+
+/// ``propagatedDiscontinuityLevels(t0:t1:lags:levels:limit:)`` for one lag `τ`: level `k` is the
+/// single point `(…((t0 + τ) + τ)…) + τ`, summed in the order the general frontier sums it, so the
+/// points are the same bits. `τ > 2·tolerance` keeps consecutive points farther apart than the
+/// merging tolerance (a sum rounds by at most half an ulp, `tolerance/16`), so none would have
+/// been merged. Performance: one array instead of the frontier's sorted copies at every level:
+/// 11.6 k -> 1.8 k instructions per Hutchinson solve (five points; callgrind).
+private func singleLagLevels(
+    t0: Double, t1: Double, lag tau: Double, levels: Int, limit: Int, tolerance: Double
+) throws(DDEError) -> [(t: Double, level: Int)] {
+    var all: [(t: Double, level: Int)] = []
+    var s = t0
+    var level = 0
+    while level < levels {
+        s += tau
+        guard s < t1 - tolerance else { break }
+        level += 1
+        all.append((s, level))
+        guard all.count <= limit else {
+            throw tooManyDiscontinuities(limit)
+        }
+    }
+    return all
 }
 
 /// Solves a delay differential equation by the method of steps. Invalid input throws before any

@@ -107,6 +107,10 @@ public struct ButcherTableau: Sendable {
     /// Where the stability region crosses the negative real axis, as `|z|` (computed once, when
     /// the tableau is built: stiffness switching compares `|h|ρ` with it after every step).
     public let realStabilityBoundary: Double
+    /// The coefficients in the layout ``ExplicitRKStepper`` reads, built once with the tableau:
+    /// a stepper is made per solve, and building them there (with the stepper's `init` not yet
+    /// inlinable) was ~11 k of the instructions of a Hutchinson delay solve (callgrind).
+    @usableFromInline let stepperCoefficients: StepperCoefficients
 
     public var stages: Int { c.count }
 
@@ -190,6 +194,49 @@ public struct ButcherTableau: Sendable {
         self.interpolant = interpolant
         self.controller = controller ?? (btilde == nil && residualEstimate == nil ? .fixed : .standard(order: order))
         self.realStabilityBoundary = Self.stabilityBoundary(a: a, b: b)
+        self.stepperCoefficients = StepperCoefficients(
+            a: a, b: b, btilde: btilde, btilde3: btilde3, c: c, interpolant: interpolant)
+    }
+}
+
+/// A tableau's coefficients as one read-only block (see ``ExplicitRKStepper``'s `table`) and its
+/// continuous extension's weights flattened for the dense output.
+///
+/// `@unchecked Sendable`: nothing is written after `init`, and the block is only read.
+@usableFromInline
+final class StepperCoefficients: @unchecked Sendable {
+    /// `A` row by row (extra stages included; row `i` at `i(i−1)/2`), `b`, `btilde` (zeros
+    /// without one), `btilde3`, then `c` (extra stages included).
+    @usableFromInline let table: StageStorage<Double>
+    @usableFromInline let offsetB: Int
+    @usableFromInline let offsetBtilde: Int
+    @usableFromInline let offsetBtilde3: Int
+    @usableFromInline let offsetC: Int
+    /// Stage `j`'s `θ^1 … θ^d` at `[j·d, (j+1)·d)` (zero-padded), `d = denseDegree`; empty with
+    /// `d = 0` for a method without a continuous extension.
+    @usableFromInline let denseWeights: [Double]
+    @usableFromInline let denseDegree: Int
+
+    init(
+        a: [[Double]], b: [Double], btilde: [Double]?, btilde3: [Double]?, c: [Double],
+        interpolant: ContinuousExtension?
+    ) {
+        let s = c.count
+        let aFlat = (a + (interpolant?.extraA ?? [])).flatMap { $0 }
+        let btilde3 = btilde3 ?? []
+        table = StageStorage(
+            aFlat + b + (btilde ?? [Double](repeating: 0, count: s)) + btilde3 + c + (interpolant?.extraC ?? []))
+        offsetB = aFlat.count
+        offsetBtilde = offsetB + s
+        offsetBtilde3 = offsetBtilde + s
+        offsetC = offsetBtilde3 + btilde3.count
+        let stageCount = s + (interpolant?.extraC.count ?? 0)
+        let polys = interpolant?.coefficients ?? []
+        let d = polys.map { $0.count }.max() ?? 0
+        var flat = [Double](repeating: 0, count: stageCount * d)
+        for (j, poly) in polys.enumerated() where j < stageCount { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
+        denseWeights = flat
+        denseDegree = d
     }
 }
 
@@ -223,19 +270,5 @@ extension ButcherTableau {
             if amplification(mid) <= 1 { hi = mid } else { lo = mid }
         }
         return -hi
-    }
-}
-
-extension ButcherTableau {
-    /// The continuous extension's coefficients flattened for the dense output, as both
-    /// steppers append it: stage `j`'s `θ^1 … θ^d` at `[j·d, (j+1)·d)` (zero-padded), `d` the
-    /// largest degree; empty with `d = 0` for a method without one.
-    var denseWeightTable: (weights: [Double], degree: Int) {
-        let stageCount = stages + (interpolant?.extraC.count ?? 0)
-        let polys = interpolant?.coefficients ?? []
-        let d = polys.map { $0.count }.max() ?? 0
-        var flat = [Double](repeating: 0, count: stageCount * d)
-        for (j, poly) in polys.enumerated() where j < stageCount { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
-        return (flat, d)
     }
 }

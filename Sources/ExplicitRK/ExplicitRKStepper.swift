@@ -85,6 +85,10 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     /// A stepper for states shaped like `prototype`; `estimatingError: false` (a solve with
     /// `adaptive: false`) skips the error estimate, whose residual form (RK4) costs evaluations
     /// of `f`.
+    ///
+    /// Inlinable so that it specializes in the caller's module: compiled here, its state
+    /// buffers were made through witness tables (`zeroed()`, ~1 k instructions each per solve).
+    @inlinable
     public init(tableau: ButcherTableau, prototype: State, estimatingError: Bool = true) {
         self.tableau = tableau
         s = tableau.stages
@@ -92,15 +96,13 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         let extraA = tableau.interpolant?.extraA ?? []
         totalStages = s + extraA.count
         stride = prototype.stageStride
-        let aFlat = (tableau.a + extraA).flatMap { $0 }
-        let btilde = tableau.btilde ?? [Double](repeating: 0, count: s)
-        let btilde3 = tableau.btilde3 ?? []
-        table = StageStorage(aFlat + tableau.b + btilde + btilde3 + tableau.c + (tableau.interpolant?.extraC ?? []))
-        offsetB = aFlat.count
-        offsetBtilde = offsetB + s
-        offsetBtilde3 = offsetBtilde + s
-        offsetC = offsetBtilde3 + btilde3.count
-        hasBtilde3 = !btilde3.isEmpty
+        let coefficients = tableau.stepperCoefficients
+        table = coefficients.table
+        offsetB = coefficients.offsetB
+        offsetBtilde = coefficients.offsetBtilde
+        offsetBtilde3 = coefficients.offsetBtilde3
+        offsetC = coefficients.offsetC
+        hasBtilde3 = tableau.btilde3.map { !$0.isEmpty } ?? false
         residual = tableau.residualEstimate
         adaptive = tableau.isAdaptive && estimatingError
         fsal = tableau.isFSAL
@@ -111,7 +113,7 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         stageArg = prototype.zeroed()
         abstol = prototype.zeroed()
         thetaWeights = [Double](repeating: 0, count: totalStages)
-        (denseWeights, denseDegree) = tableau.denseWeightTable
+        (denseWeights, denseDegree) = (coefficients.denseWeights, coefficients.denseDegree)
         previousArg = prototype.zeroed()
         endDerivative = residual == nil ? zero.vacated() : prototype.zeroed()
         stabilityBoundary = tableau.realStabilityBoundary
@@ -366,6 +368,7 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
 
 extension ExplicitRKStepper where Function: ODEFunction {
     /// A stepper for array states of `n` components.
+    @inlinable
     public init(tableau: ButcherTableau, count n: Int, estimatingError: Bool = true) {
         self.init(tableau: tableau, prototype: [Function.Scalar](repeating: .zero, count: n), estimatingError: estimatingError)
     }

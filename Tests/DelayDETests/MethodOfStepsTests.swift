@@ -171,3 +171,27 @@ func odeUnitLagError(_ method: some ODEAlgorithm, tol: Double) throws -> Double 
         #expect(off.last! > 100 * on.last!, "\(method.name): tracking on \(on.last!), off \(off.last!)")
     }
 }
+
+/// The one-lag path of the propagated points (`singleLagLevels`) against the general frontier,
+/// reached with the same lag given twice (the general path merges the copies into one lag, so
+/// its points are the same sums): every point, level and refusal must be the same, bit for bit.
+@Suite struct PropagatedDiscontinuityTests {
+    @Test(arguments: [(0.0, 10.0, 1.0), (0.0, 10.0, 0.3), (-2.5, 7.1, 0.7), (0.0, 20.0, 0.01), (1e6, 1e6 + 3, 0.1)])
+    func oneLagMatchesTheGeneralFrontier(t0: Double, t1: Double, lag: Double) throws {
+        for levels in [0, 1, 5, Int.max] {
+            let one = try propagatedDiscontinuityLevels(t0: t0, t1: t1, lags: [lag], levels: levels, limit: 100_000)
+            let twice = try propagatedDiscontinuityLevels(t0: t0, t1: t1, lags: [lag, lag], levels: levels, limit: 100_000)
+            #expect(one.map(\.t) == twice.map(\.t), "t0 \(t0), t1 \(t1), lag \(lag), levels \(levels)")
+            #expect(one.map(\.level) == twice.map(\.level), "t0 \(t0), t1 \(t1), lag \(lag), levels \(levels)")
+            #expect(one.map(\.level) == Array(0..<one.count).map { $0 + 1 })
+            #expect(one.count <= levels && (levels == 0 || !one.isEmpty))
+        }
+        // Too many points: the same refusal from both paths.
+        let limit = 5
+        var oneError: DDEError?
+        var twiceError: DDEError?
+        do { _ = try propagatedDiscontinuityLevels(t0: t0, t1: t1, lags: [lag], levels: Int.max, limit: limit) } catch { oneError = error }
+        do { _ = try propagatedDiscontinuityLevels(t0: t0, t1: t1, lags: [lag, lag], levels: Int.max, limit: limit) } catch { twiceError = error }
+        #expect(oneError != nil && oneError == twiceError)
+    }
+}

@@ -62,7 +62,7 @@ extension ButcherTableau {
 extension ButcherTableau {
     /// Whether this is Tsit5's tableau, coefficient for coefficient (whatever its name): the
     /// steppers then run their written-out Tsit5 stage sequence.
-    var hasTsit5Coefficients: Bool {
+    @usableFromInline var hasTsit5Coefficients: Bool {
         let t5 = ButcherTableau.tsit5
         return c == t5.c && a == t5.a && b == t5.b && btilde == t5.btilde && btilde3 == nil && isFSAL
             && interpolant?.extraC.isEmpty ?? true
