@@ -98,6 +98,14 @@ struct _SDEBinomialReplay<M: SDEModel> {
         store(slot: 0)
     }
 
+    /// The forward solve (the loop from the checkpoint at `t0` to the end).
+    @inlinable
+    mutating func solve() -> ODESolution<Double> {
+        let sol = loop.solve()
+        position = loop.stats.naccept
+        return sol
+    }
+
     @inlinable
     mutating func store(slot: Int) {
         if slot < slots.count {
