@@ -14,7 +14,9 @@ public import StochasticDE
 
 /// How the pathwise gradient of a loss of an SDE solution is computed (the SDE counterpart of
 /// Sensitivity's `SensitivityAlgorithm`): ``SDEBacksolveAdjoint`` (memory independent of the
-/// number of steps) or ``SDEForwardDiffSensitivity`` (duals through the solve).
+/// number of steps), ``SDEDiscreteAdjoint`` (the exact derivative of the solve's steps; bounded
+/// memory with ``SDECheckpointing/binomial(_:)``) or ``SDEForwardDiffSensitivity`` (duals
+/// through the solve).
 public protocol SDESensitivityAlgorithm: Sendable {
     var name: String { get }
     /// Computes the gradient; called by
