@@ -5,43 +5,30 @@
 /// The checkpointed adjoints take these to redo the steps between two stored states instead of
 /// storing every step.
 @usableFromInline package struct LoopCheckpoint<State: DiffEqState> {
-    @usableFromInline package var t: Double
+    @usableFromInline package var t = 0.0
     @usableFromInline package var u: State
-    @usableFromInline package var dt: Double
-    @usableFromInline var logErrPrev: Double
-    @usableFromInline var logErrPrevPrev: Double
-    @usableFromInline var lastWasRejected: Bool
-    @usableFromInline var iterations: Int
-    @usableFromInline var nextStop: Int
+    @usableFromInline package var dt = 0.0
+    @usableFromInline var logErrPrev = 0.0
+    @usableFromInline var logErrPrevPrev = 0.0
+    @usableFromInline var lastWasRejected = false
+    @usableFromInline var iterations = 0
+    @usableFromInline var nextStop = 0
     @usableFromInline var lastEvent: Int?
-    @usableFromInline var stats: SolverStats
+    @usableFromInline var stats = SolverStats()
 
+    /// Its state buffer starts as `u`'s (shared until written).
     @inlinable
-    init(
-        t: Double, u: State, dt: Double, logErrPrev: Double, logErrPrevPrev: Double, lastWasRejected: Bool, iterations: Int,
-        nextStop: Int, lastEvent: Int?, stats: SolverStats
-    ) {
-        self.t = t
-        self.u = u
-        self.dt = dt
-        self.logErrPrev = logErrPrev
-        self.logErrPrevPrev = logErrPrevPrev
-        self.lastWasRejected = lastWasRejected
-        self.iterations = iterations
-        self.nextStop = nextStop
-        self.lastEvent = lastEvent
-        self.stats = stats
-    }
+    init(u: State) { self.u = u }
 }
 
 extension ODEIntegrator {
-    /// A checkpoint of the loop as it is now (its state shares the integrator's buffer until
-    /// one of them is written; ``checkpoint(into:)`` then reuses the checkpoint's own).
+    /// A checkpoint of the loop as it is now, with a state buffer of its own (which
+    /// ``checkpoint(into:)`` then reuses).
     @inlinable
     package func checkpoint() -> LoopCheckpoint<State> {
-        LoopCheckpoint(
-            t: _t, u: _u, dt: _dt, logErrPrev: logErrPrev, logErrPrevPrev: logErrPrevPrev, lastWasRejected: lastWasRejected,
-            iterations: iterations, nextStop: nextStop, lastEvent: lastEvent, stats: _stats)
+        var c = LoopCheckpoint(u: _u)
+        checkpoint(into: &c)
+        return c
     }
 
     /// Overwrites `c` with the loop as it is now, copying the state into `c`'s buffer (no
