@@ -43,6 +43,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     @usableFromInline var work: State
     @usableFromInline var tPrev: Double
     @usableFromInline var uPrev: State
+    /// The signed size of the last accepted step (`_t − tPrev` can differ from it in the last bit).
+    @usableFromInline var hPrev: Double = 0
     /// `log` of the previous accepted step's error (floored at 1e-4), kept as a logarithm so
     /// that the controller needs one `log` per step (see ``PIController``).
     @usableFromInline var logErrPrev: Double = ODEIntegrator.logErrFloor
@@ -335,6 +337,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
             if finite && (err <= 1 || !adaptive) {
                 _stats.naccept += 1
                 tPrev = _t
+                hPrev = h
                 _t = landing ? target : _t + h
                 State.acceptProposal(previous: &uPrev, current: &_u, proposed: &uNew)
                 stepper.accept()

@@ -14,7 +14,9 @@ public import StochasticDE
 
 /// How the pathwise gradient of a loss of an SDE solution is computed (the SDE counterpart of
 /// Sensitivity's `SensitivityAlgorithm`): ``SDEBacksolveAdjoint`` (memory independent of the
-/// number of steps) or ``SDEForwardDiffSensitivity`` (duals through the solve).
+/// number of steps), ``SDEDiscreteAdjoint`` (the exact derivative of the solve's steps; bounded
+/// memory with ``SDECheckpointing/binomial(_:)``) or ``SDEForwardDiffSensitivity`` (duals
+/// through the solve).
 public protocol SDESensitivityAlgorithm: Sendable {
     var name: String { get }
     /// Computes the gradient; called by
@@ -130,17 +132,30 @@ func _observingSDESolve<F: SDEFunction, A: SDEAlgorithm>(
     _ problem: SDEProblem<F>, _ algorithm: A, _ tree: VirtualBrownianTree, _ plan: SDEObservationPlan, phase: String,
     dense: Bool = false
 ) throws(SensitivityError) -> ODESolution<F.Scalar> {
-    let sol: ODESolution<F.Scalar>
+    var integrator = try _observingSDEIntegrator(problem, algorithm, tree, plan, dense: dense)
+    return try _observedSolution(integrator.solve(), plan, phase: phase)
+}
+
+/// The loop of ``_observingSDESolve`` before its first step (for a caller that drives it).
+@inlinable
+func _observingSDEIntegrator<F: SDEFunction, A: SDEAlgorithm>(
+    _ problem: SDEProblem<F>, _ algorithm: A, _ tree: VirtualBrownianTree, _ plan: SDEObservationPlan, dense: Bool = false
+) throws(SensitivityError) -> ODEIntegrator<SDELoopStepper<F, BrownianTreeNoise>> {
     var options = plan.options
     options.dense = dense
     do {
-        sol = try solve(problem, algorithm, noise: BrownianTreeNoise(tree), options: options)
+        return try makeIntegrator(problem, algorithm, noise: BrownianTreeNoise(tree), options: options)
     } catch {
         switch error {
         case .invalidOptions(let e): throw .invalidInput(e)
         default: throw .unsupported("\(error)")
         }
     }
+}
+
+/// `sol` if the solve succeeded and saved one state per observation.
+@inlinable
+func _observedSolution<S>(_ sol: ODESolution<S>, _ plan: SDEObservationPlan, phase: String) throws(SensitivityError) -> ODESolution<S> {
     guard sol.retcode.isSuccessful else { throw .solveFailed(phase: phase, retcode: sol.retcode, message: sol.message) }
     guard sol.u.count == plan.times.count else {
         throw .unsupported("the \(phase) solve saved \(sol.u.count) states for \(plan.times.count) observations")

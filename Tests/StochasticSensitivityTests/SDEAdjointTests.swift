@@ -118,7 +118,8 @@ func gbmExactGradient(tree: VirtualBrownianTree, times: [Double], mu: Double, si
     /// errors, O(dt) (measured on GBM, seed 11: 5.4e-4 at dt = 2⁻¹⁰; the adjoint is 4.2e-5 from
     /// the closed form at 2⁻¹⁴, so 1e-6 would need about 2²⁰ steps and more). The discrete
     /// adjoint (``SDEDiscreteAdjoint``), which differentiates the forward solve itself, meets it
-    /// on the same path and step (asserted 1e-12), at memory growing with the steps.
+    /// on the same path and step (asserted 1e-12), with memory growing with the steps, or bounded
+    /// with `checkpoints: .binomial(8)` (the same bits, 8 states for these 1,024 steps).
     @Test func adjointWithinOneInAMillionOfForwardMode() throws {
         let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 11, tolerance: 0x1p-14)
         let options = SolveOptions(saveat: .times([0.5, 1]), dt: 0x1p-10, adaptive: false)
@@ -128,6 +129,10 @@ func gbmExactGradient(tree: VirtualBrownianTree, times: [Double], mu: Double, si
         let discrete = try gradient(
             of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options, sensealg: SDEDiscreteAdjoint())
         #expect(relativeError(discrete.dp + discrete.du0, fwd.dp + fwd.du0) <= 1e-12)
+        let bounded = try gradient(
+            of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options,
+            sensealg: SDEDiscreteAdjoint(checkpoints: .binomial(8)))
+        #expect(bounded.dp == discrete.dp && bounded.du0 == discrete.du0 && bounded.stats.peakStoredStates == 8)
         withKnownIssue("continuous adjoint vs discrete derivative differ by O(dt): \(err) at dt = 2^-10") {
             #expect(err <= 1e-6)
         }

@@ -116,6 +116,16 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
         if noise.currentTime != t { moveNoise(to: t) }
     }
 
+    /// Puts the noise at `t` with nothing proposed, as it was when a checkpoint of the loop was
+    /// taken there (`ODEIntegrator.restore`): the path does not change, so the steps redone from
+    /// the checkpoint read the same increments bit for bit.
+    @inlinable
+    package mutating func restoreNoise(at t: Double) throws(NoiseError) {
+        failure = nil
+        failureCode = nil
+        try _noise.rewind(to: t)
+    }
+
     @usableFromInline
     mutating func moveNoise(to t: Double) {
         do {

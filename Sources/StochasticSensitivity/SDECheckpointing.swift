@@ -1,0 +1,191 @@
+public import DiffEqCore
+public import Sensitivity
+public import StochasticDE
+
+/// How ``SDEDiscreteAdjoint`` gets the start of each step back in its reverse sweep.
+public enum SDECheckpointing: Sendable, Equatable {
+    /// Keep every accepted step's start and end state (the forward solve's dense output): no
+    /// step is redone, memory grows with the number of steps (`2n + 3` doubles per step).
+    case storeAll
+    /// Keep at most `c` states (`c ≥ 1`, the one at `t0` included) and redo the steps between
+    /// them by the binomial schedule of Griewank & Walther ("Algorithm 799: revolve", ACM TOMS
+    /// 26(1), 2000): memory independent of the number of steps `N`, forward work
+    /// `N + T(N, c) + N` steps, where the first `N` count the steps (the forward solve), `T` is
+    /// the revolve minimum `r·N − β(c + 1, r − 1)` with `β(s, r) = C(s + r, s)` and `r` the
+    /// smallest with `β(c, r) ≥ N` (each step redone at most `r` times), and the last `N` redo
+    /// each step once more at its turn in the sweep to read its size. The gradient is the
+    /// store-all one bit for bit: a checkpoint holds the loop's time, state, proposed step,
+    /// controller memory and counters and the noise's position, and the path comes from the
+    /// tree, so the redone steps are the forward solve's.
+    case binomial(Int)
+}
+
+/// Griewank & Walther's binomial schedule ("Algorithm 799: revolve", ACM TOMS 26(1), 2000,
+/// §2): with `s` checkpoints and steps redone at most `r` times, at most `β(s, r) = C(s + r, s)`
+/// steps can be reversed, with the fewest forward steps `T(l, s) = r·l − β(s + 1, r − 1)` for
+/// `β(s, r − 1) < l ≤ β(s, r)`.
+@usableFromInline
+enum _BinomialSchedule {
+    /// `C(s + r, s)`, 0 for `r < 0`, capped at 2⁶² (far above any step count).
+    @inlinable
+    static func beta(_ s: Int, _ r: Int) -> Int {
+        guard r >= 0 else { return 0 }
+        var b = 1
+        for i in stride(from: 1, through: r, by: 1) {
+            // C(s + i, i) = C(s + i − 1, i − 1)·(s + i)/i, exact at every i.
+            let (product, overflow) = b.multipliedReportingOverflow(by: s + i)
+            if overflow || product / i > 1 << 62 { return 1 << 62 }
+            b = product / i
+        }
+        return b
+    }
+
+    /// The fewest repetitions `r` with `β(s, r) ≥ l`.
+    @inlinable
+    static func repetitions(steps l: Int, checkpoints s: Int) -> Int {
+        var r = 0
+        while beta(s, r) < l { r += 1 }
+        return r
+    }
+
+    /// Where to put the next checkpoint when reversing `l ≥ 2` steps with `s ≥ 2` checkpoints
+    /// (the one at the start included): `m` steps ahead, so that the `l − m` steps after it are
+    /// reversed with `s − 1` checkpoints and `r` repetitions, those before it (already stepped
+    /// once) with `s` checkpoints and `r − 1`, and the total is `T(l, s)`. A split `m` with
+    /// `β(s, r − 2) ≤ m ≤ β(s, r − 1)` and `β(s − 1, r − 1) ≤ l − m ≤ β(s − 1, r)` gives
+    /// `m + T(l − m, s − 1) + T(m, s) = T(l, s)`; the largest such `m` is taken (checked against
+    /// the minimum of that recursion by exhaustive search for l < 80, s < 6, and against the
+    /// closed form for l < 4,000 and l = 10⁴, 2¹⁶, 10⁵, 10⁶ with s ≤ 12, offline).
+    @inlinable
+    static func split(steps l: Int, checkpoints s: Int) -> Int {
+        let r = repetitions(steps: l, checkpoints: s)
+        let upper = Swift.min(l - 1, beta(s, r - 1), l - beta(s - 1, r - 1))
+        return Swift.max(1, upper)
+    }
+}
+
+/// The reverse sweep of ``SDEDiscreteAdjoint`` with binomial checkpointing: the loop of the
+/// forward solve, redone from stored checkpoints (``SDECheckpointing/binomial(_:)``).
+@usableFromInline
+struct _SDEBinomialReplay<M: SDEModel> {
+    @usableFromInline typealias Loop = ODEIntegrator<SDELoopStepper<GenericSDE<M, Double>, BrownianTreeNoise>>
+
+    @usableFromInline var loop: Loop
+    /// Checkpoint `d` belongs to the recursion level with `c − d` checkpoints (a stack).
+    @usableFromInline var slots: [LoopCheckpoint<[Double]>] = []
+    @usableFromInline var noiseTimes: [Double]
+    @usableFromInline var slotSteps: [Int]
+    @usableFromInline let c: Int
+    /// The step the loop is at (the number of steps taken from `t0`).
+    @usableFromInline var position = 0
+    @usableFromInline var held = 0
+    @usableFromInline var peak = 0
+    @usableFromInline var stored = 0
+    /// Steps redone to move between checkpoints, and at each step's turn in the sweep.
+    @usableFromInline var advances = 0
+    @usableFromInline var turns = 0
+    @usableFromInline var evaluations = 0
+    /// Where the noise was when the step of the current turn began.
+    @usableFromInline var turnNoiseFrom = 0.0
+
+    /// Takes the checkpoint at `t0` of `loop`, which has not stepped yet.
+    @inlinable
+    init(_ loop: Loop, checkpoints c: Int) {
+        self.loop = loop
+        self.c = c
+        noiseTimes = [Double](repeating: 0, count: c)
+        slotSteps = [Int](repeating: 0, count: c)
+        store(slot: 0)
+    }
+
+    /// The forward solve (the loop from the checkpoint at `t0` to the end).
+    @inlinable
+    mutating func solve() -> ODESolution<Double> {
+        let sol = loop.solve()
+        position = loop.stats.naccept
+        return sol
+    }
+
+    @inlinable
+    mutating func store(slot: Int) {
+        if slot < slots.count {
+            loop.checkpoint(into: &slots[slot])
+        } else {
+            slots.append(loop.checkpoint())
+        }
+        noiseTimes[slot] = loop.withStepper { $0.noise.currentTime }
+        slotSteps[slot] = position
+        held = slot + 1
+        peak = Swift.max(peak, held)
+        stored += 1
+    }
+
+    @inlinable
+    mutating func restore(slot: Int) throws(SensitivityError) {
+        loop.restore(slots[slot])
+        let t = noiseTimes[slot]
+        do {
+            try loop.withStepper { (s) throws(NoiseError) in try s.restoreNoise(at: t) }
+        } catch {
+            throw .unsupported("Brownian tree: \(error)")
+        }
+        position = slotSteps[slot]
+    }
+
+    /// One step of the loop, which must be the forward solve's: refused if the loop stops.
+    @inlinable
+    mutating func step() throws(SensitivityError) {
+        let before = loop.stats
+        loop.step()
+        guard loop.stats.naccept == before.naccept + 1 else {
+            throw .solveFailed(phase: "checkpoint replay", retcode: loop.retcode ?? .failure, message: loop.message)
+        }
+        evaluations += loop.stats.nf - before.nf
+        position += 1
+    }
+
+    /// Reverses steps `a..<b` with `s` checkpoints, the one of `a` in slot `c − s`: `turn(k)` is
+    /// called for `k = b − 1 … a`, each time right after the loop redid step `k`.
+    @inlinable
+    mutating func reverse(
+        _ a: Int, _ b: Int, checkpoints s: Int, turn: (inout Self) throws(SensitivityError) -> Void
+    ) throws(SensitivityError) {
+        var b = b
+        while b - a > 1 {
+            if s == 1 {
+                for k in stride(from: b - 1, through: a + 1, by: -1) {
+                    try moveTo(k, from: a, slot: c - s)
+                    try takeTurn(turn)
+                }
+                break
+            }
+            let m = _BinomialSchedule.split(steps: b - a, checkpoints: s)
+            try moveTo(a + m, from: a, slot: c - s)
+            store(slot: c - s + 1)
+            try reverse(a + m, b, checkpoints: s - 1, turn: turn)
+            held = c - s + 1
+            b = a + m
+        }
+        try moveTo(a, from: a, slot: c - s)
+        try takeTurn(turn)
+    }
+
+    /// Brings the loop to step `k` from the checkpoint of step `a` (or from where it is, when
+    /// that is on the way).
+    @inlinable
+    mutating func moveTo(_ k: Int, from a: Int, slot: Int) throws(SensitivityError) {
+        if position > k || position < a { try restore(slot: slot) }
+        while position < k {
+            try step()
+            advances += 1
+        }
+    }
+
+    @inlinable
+    mutating func takeTurn(_ turn: (inout Self) throws(SensitivityError) -> Void) throws(SensitivityError) {
+        turnNoiseFrom = loop.withStepper { $0.noise.currentTime }
+        try step()
+        turns += 1
+        try turn(&self)
+    }
+}
