@@ -8,7 +8,7 @@ import DiffEqCore
 /// var integrator = try Kvaerno5().makeIntegrator(TestProblems.hires(), options: SolveOptions(reltol: 1e-6))
 /// while integrator.step() {}
 /// ```
-public protocol SDIRKAlgorithm: ODEAlgorithm, Sendable {
+public protocol SDIRKAlgorithm: ODEAlgorithm, StaticODEAlgorithm, Sendable {
     var tableau: SDIRKTableau { get }
     /// How `J = ∂f/∂u` is obtained (``JacobianSource/automatic``: analytic, else forward-mode AD
     /// for generic models, else finite differences).
@@ -57,6 +57,29 @@ extension SDIRKAlgorithm {
     @inlinable
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
+    {
+        var integrator = try makeIntegrator(problem, options: options)
+        return integrator.solve()
+    }
+}
+
+extension SDIRKAlgorithm {
+    /// An integrator for a fixed-size state, for step-by-step use: the one loop
+    /// (``ODEIntegrator``) with this method's fixed-size stepper (``StaticSDIRKStepper``).
+    @inlinable
+    public func makeIntegrator<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions = .init())
+        throws(DiffEqError) -> ODEIntegrator<StaticSDIRKStepper<F>> where F.State.Scalar == Double
+    {
+        let stepper = StaticSDIRKStepper(
+            tableau: tableau, function: problem.f, jacobian: jacobian, newton: newton, fixedStep: !options.adaptive)
+        return try ODEIntegrator(problem, stepper: stepper, options: options)
+    }
+
+    /// Solves a fixed-size problem with this method; repeated stage-solve failures end it with
+    /// ``ReturnCode/convergenceFailure`` and the array form's message.
+    @inlinable
+    public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions)
+        throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar == Double
     {
         var integrator = try makeIntegrator(problem, options: options)
         return integrator.solve()

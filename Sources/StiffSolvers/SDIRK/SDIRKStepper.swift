@@ -187,7 +187,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let structure: JacobianStructure
     @usableFromInline var thetaWeights: [Double]
 
-    @usableFromInline var firstStage: FirstStage = .missing
+    @usableFromInline var firstStage: SDIRKFirstStage = .missing
     @usableFromInline var hasJacobian = false
     /// `J` was evaluated at the current step's `(t, u)`.
     @usableFromInline var jacobianIsCurrent = false
@@ -199,8 +199,6 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline var stepMaxRate = 0.0
     @usableFromInline var consecutiveFailures = 0
 
-    /// Where the explicit first stage `f(t_n, u_n)` of the next step is.
-    @usableFromInline enum FirstStage { case missing, current, inLast }
 
     /// A stepper for `n` components. `fixedStep` is `true` for `adaptive: false` solves, where a
     /// failed stage solve must stop the integration rather than ask for a smaller step.
@@ -229,23 +227,12 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         gamma = tableau.gamma
         firstImplicit = tableau.hasExplicitFirstStage ? 1 : 0
         fsal = tableau.hasExplicitFirstStage && tableau.isStifflyAccurate
-        var predictor = [Int](repeating: -1, count: s)
-        for i in 1..<Swift.max(s, 1) {
-            var best = 0
-            for j in 0..<i where Swift.abs(tableau.c[i] - tableau.c[j]) <= Swift.abs(tableau.c[i] - tableau.c[best]) {
-                best = j
-            }
-            predictor[i] = best
-        }
-        self.predictor = predictor
-        let used = (0..<s).filter { i in tableau.interpolant.coefficients[i].contains { $0 != 0 } }
-        denseStages = used
-        denseCoefficients = used.map { tableau.interpolant.coefficients[$0] }
-        let d = tableau.interpolant.coefficients.map(\.count).max() ?? 0
-        var flat = [Double](repeating: 0, count: s * d)
-        for (j, poly) in tableau.interpolant.coefficients.enumerated() { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
-        denseWeights = flat
-        denseDegree = d
+        let tables = SDIRKStageTables(tableau)
+        predictor = tables.predictor
+        denseStages = tables.denseStages
+        denseCoefficients = tables.denseCoefficients
+        denseWeights = tables.denseWeights
+        denseDegree = tables.denseDegree
         self.newton = newton
         self.fixedStep = fixedStep
         self.log = log
@@ -261,7 +248,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         J = [Scalar](repeating: .zero, count: jacobianEvaluator.storageCount)
         W = IterationMatrix(
             count: n, structure: resolved, solver: linearSolver, hasMass: false, linearization: jacobianEvaluator.linearization)
-        thetaWeights = [Double](repeating: 0, count: used.count)
+        thetaWeights = [Double](repeating: 0, count: tables.denseStages.count)
     }
 
     /// Repeated stage-solve failures as the reason the step size collapsed.
@@ -269,11 +256,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         // An iterative linear solver that kept failing is the reason the Newton iteration did.
         if let linear = W.failureMessage { return (.convergenceFailure, "\(name): \(linear)") }
         guard let why = log.last, log.consecutive > 0 else { return nil }
-        return (
-            .convergenceFailure,
-            "\(name): \(why) in \(log.consecutive) consecutive attempts at t = \(log.time) "
-                + "(last step size tried \(Swift.abs(log.stepSize)))"
-        )
+        return (.convergenceFailure, why.message(method: name, consecutive: log.consecutive, t: log.time, h: log.stepSize))
     }
 
     public var name: String { tableau.name }
@@ -389,9 +372,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         let n = self.n
         let gh = gamma * dt
         let invGH = 1 / gh
-        let kappa = newton.kappa
         let kmax = newton.maxIterations
-        let uround = Double.ulpOfOne
         var base: [Scalar] = []
         var z: [Scalar] = []
         var arg: [Scalar] = []
@@ -424,8 +405,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
                 base[m] = acc
                 z[m] = src >= 0 ? k[src * n + m].scaled(by: gh) : .zero
             }
-            var previous = 0.0
-            var eta = Double.pow(Swift.max(etaOld, uround), 0.8)
+            var monitor = SDIRKNewtonMonitor(newton, etaOld: etaOld)
             var converged = false
             // With a J from an earlier step the first stage measures its rate (see "Stale
             // Jacobian" above).
@@ -444,30 +424,15 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
                     sum += delta[m].sumOfSquaredComponents / (sc * sc)
                 }
                 let size = (sum * norm).squareRoot()
-                guard size.isFinite else { return .nonFiniteResidual }
-                if iteration == 0 {
-                    if mayStopAfterOneIteration && eta * size <= kappa && size <= kappa {
-                        converged = true
-                        break
-                    }
-                } else {
-                    let rate = size / previous
-                    stepMaxRate = Swift.max(stepMaxRate, rate)
-                    if rate >= 1 { return .newtonDiverged(rate: rate) }
-                    eta = rate / (1 - rate)
-                    if eta * size <= kappa {
-                        converged = true
-                        break
-                    }
-                    let remaining = kmax - 1 - iteration
-                    if remaining == 0 || Double.pow(rate, Double(remaining)) / (1 - rate) * size > kappa {
-                        return .newtonTooSlow(rate: rate)
-                    }
+                switch monitor.judge(size: size, iteration: iteration, mayStopAfterOneIteration: mayStopAfterOneIteration, maxRate: &stepMaxRate) {
+                case .converged: converged = true
+                case .iterate: continue
+                case .failed(let why): return why
                 }
-                previous = size
+                break
             }
             guard converged else { return .newtonTooSlow(rate: stepMaxRate) }
-            etaOld = eta
+            etaOld = monitor.eta
             let slot = i * n
             for m in 0..<n { k[slot + m] = z[m].scaled(by: invGH) }
         }
@@ -521,12 +486,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         log.last = why
         log.time = t
         log.stepSize = dt
-        if fixedStep || why == .nonFiniteResidual { return .nan }
-        let shrink = consecutiveFailures == 1 ? 0.5 : 0.25
-        let ctrl = tableau.controller
-        guard ctrl.beta1 > 0 else { return 1e300 }
-        // rejectedFactor(err) = safety / err^β1 = shrink.
-        return Double.pow(ctrl.safety / shrink, 1 / ctrl.beta1)
+        return why.rejectionError(consecutive: consecutiveFailures, fixedStep: fixedStep, controller: tableau.controller)
     }
 
     public mutating func accept() {
