@@ -1,6 +1,7 @@
 import DiffEqCore
 
-/// The algorithms of this family: a tableau run by ``SDIRKStepper``, with a choice of Jacobian
+/// The algorithms of this family: a tableau run by ``SDIRKStepper`` (arrays) or
+/// ``StaticSDIRKStepper`` (fixed-size states, ``StaticODEProblem``), with a choice of Jacobian
 /// and Newton settings.
 ///
 /// ```swift
