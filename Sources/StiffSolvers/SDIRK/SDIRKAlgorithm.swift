@@ -37,17 +37,10 @@ extension SDIRKAlgorithm {
     public func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions = .init())
         throws(DiffEqError) -> ODEIntegrator<SDIRKStepper<F>>
     {
-        try makeIntegrator(problem, options: options, log: SDIRKFailureLog())
-    }
-
-    @inlinable
-    func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions, log: SDIRKFailureLog)
-        throws(DiffEqError) -> ODEIntegrator<SDIRKStepper<F>>
-    {
         let n = problem.resolvedInitialState().count
         let stepper = SDIRKStepper(
             tableau: tableau, function: problem.f, count: n, jacobian: jacobian, newton: newton,
-            fixedStep: !options.adaptive, log: log, linearSolver: linearSolver)
+            fixedStep: !options.adaptive, linearSolver: linearSolver)
         return try ODEIntegrator(problem, stepper: stepper, options: options)
     }
 

@@ -112,3 +112,96 @@ extension SDIRKFailure {
         "\(method): \(self) in \(consecutive) consecutive attempts at t = \(t) (last step size tried \(Swift.abs(h)))"
     }
 }
+
+/// The state both SDIRK steppers keep between attempts, and its rules: where the first stage
+/// is, whether `J` and the factors of `W` may be reused ("Reuse" on ``SDIRKStepper``), the
+/// Newton rate carried from stage to stage, and the record of consecutive failed attempts.
+@usableFromInline
+struct SDIRKStepControl {
+    @usableFromInline var firstStage: SDIRKFirstStage = .missing
+    @usableFromInline var hasJacobian = false
+    /// `J` was evaluated at the current step's `(t, u)`.
+    @usableFromInline var jacobianIsCurrent = false
+    @usableFromInline var jacobianRequested = true
+    /// `W`'s factors are those of `I − γh_W J` for the current `J`.
+    @usableFromInline var wIsCurrent = false
+    @usableFromInline var factoredGammaH = 0.0
+    @usableFromInline var etaOld = 1.0
+    /// The slowest contraction rate of the current attempt.
+    @usableFromInline var stepMaxRate = 0.0
+    @usableFromInline var consecutiveFailures = 0
+    /// What ``explanation(method:)`` reports: the failures before the last success, the last
+    /// one's reason, time and step size.
+    @usableFromInline var loggedFailures = 0
+    @usableFromInline var lastFailure: SDIRKFailure?
+    @usableFromInline var failureTime = 0.0
+    @usableFromInline var failureStep = 0.0
+
+    @usableFromInline init() {}
+
+    @inlinable var needsJacobian: Bool { jacobianRequested || !hasJacobian }
+
+    /// A new state (the start, or a change from outside): `J` is evaluated there.
+    @inlinable mutating func restart() {
+        jacobianIsCurrent = false
+        jacobianRequested = true
+        consecutiveFailures = 0
+    }
+
+    @inlinable mutating func jacobianEvaluated() {
+        hasJacobian = true
+        jacobianIsCurrent = true
+        jacobianRequested = false
+        wIsCurrent = false
+    }
+
+    /// Whether the factors may be reused for `γh = gh` (`|gh/γh_W − 1| ≤ threshold` with a
+    /// current `W`); otherwise `gh` becomes `γh_W`, and the caller factors `W` and sets
+    /// ``wIsCurrent``.
+    @inlinable @inline(__always)
+    mutating func mayReuseFactors(gh: Double, threshold: Double) -> Bool {
+        if wIsCurrent && Swift.abs(gh / factoredGammaH - 1) <= threshold { return true }
+        factoredGammaH = gh
+        return false
+    }
+
+    /// After a failed stage solve: with a `J` from an earlier step, the step is retried once
+    /// with a fresh one (`true`, and `J` is requested).
+    @inlinable mutating func retriesWithFreshJacobian(after why: SDIRKFailure, retried: Bool) -> Bool {
+        guard !jacobianIsCurrent && !retried && why != .nonFiniteResidual else { return false }
+        jacobianRequested = true
+        return true
+    }
+
+    @inlinable mutating func succeeded() {
+        consecutiveFailures = 0
+        loggedFailures = 0
+    }
+
+    /// Records a failed attempt at `t` with step `dt` and returns the error norm with which
+    /// the loop rejects it (``SDIRKFailure/rejectionError(consecutive:fixedStep:controller:)``).
+    @inlinable
+    mutating func reject(_ why: SDIRKFailure, t: Double, dt: Double, fixedStep: Bool, controller: PIController) -> Double {
+        consecutiveFailures += 1
+        loggedFailures = consecutiveFailures
+        lastFailure = why
+        failureTime = t
+        failureStep = dt
+        return why.rejectionError(consecutive: consecutiveFailures, fixedStep: fixedStep, controller: controller)
+    }
+
+    /// An accepted step: the stages stay in place for its dense output (a stiffly accurate
+    /// method's last stage is the next step's first, copied when that step starts), and `J` is
+    /// requested when the step's slowest rate exceeded `slowRate`.
+    @inlinable mutating func accept(fsal: Bool, slowRate: Double) {
+        firstStage = fsal ? .inLast : .missing
+        jacobianIsCurrent = false
+        if stepMaxRate > slowRate { jacobianRequested = true }
+    }
+
+    /// Repeated stage-solve failures as the reason the step size collapsed.
+    func explanation(method: String) -> (code: ReturnCode, message: String)? {
+        guard let why = lastFailure, loggedFailures > 0 else { return nil }
+        return (.convergenceFailure, why.message(method: method, consecutive: loggedFailures, t: failureTime, h: failureStep))
+    }
+}

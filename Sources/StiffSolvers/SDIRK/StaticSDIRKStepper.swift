@@ -57,20 +57,9 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
     /// The last stage's value `ũ_s + z_s`: a stiffly accurate method's new state.
     @usableFromInline var lastStageValue = State()
 
-    @usableFromInline var firstStage: SDIRKFirstStage = .missing
-    @usableFromInline var hasJacobian = false
-    @usableFromInline var jacobianIsCurrent = false
-    @usableFromInline var jacobianRequested = true
-    @usableFromInline var wIsCurrent = false
-    @usableFromInline var factoredGammaH = 0.0
-    @usableFromInline var etaOld = 1.0
-    @usableFromInline var stepMaxRate = 0.0
-    @usableFromInline var consecutiveFailures = 0
-    /// The failure record ``explainFailure(_:)`` reports (the array form's `SDIRKFailureLog`).
-    @usableFromInline var loggedFailures = 0
-    @usableFromInline var lastFailure: SDIRKFailure?
-    @usableFromInline var failureTime = 0.0
-    @usableFromInline var failureStep = 0.0
+    /// Where the first stage is, the reuse of `J` and `W`, the failure record (as the array
+    /// form's).
+    @usableFromInline var control = SDIRKStepControl()
 
     /// A stepper for `tableau` on `f`'s states. `fixedStep` is `true` for `adaptive: false`
     /// solves, where a failed stage solve must stop the integration.
@@ -111,8 +100,7 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
     /// Repeated stage-solve failures as the reason the step size collapsed (the array form's
     /// message).
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
-        guard let why = lastFailure, loggedFailures > 0 else { return nil }
-        return (.convergenceFailure, why.message(method: name, consecutive: loggedFailures, t: failureTime, h: failureStep))
+        control.explanation(method: name)
     }
 
     /// The largest state whose factors are a stored value (``StaticLU``) rather than in the
@@ -129,12 +117,10 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
         if firstImplicit == 1 {
             makeStagesUnique()
             stages.U[0] = du
-            firstStage = .current
+            control.firstStage = .current
         }
         // A new state (the start, or a change from outside): evaluate J there.
-        jacobianIsCurrent = false
-        jacobianRequested = true
-        consecutiveFailures = 0
+        control.restart()
     }
 
     /// Puts `f(t_n, u_n)` into stage 0: the previous step's last stage derivative (FSAL), or a
@@ -142,7 +128,7 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
     @inlinable
     mutating func prepareFirstStage(_ f: Function, _ p: Function.Parameters, t: Double, u: State, stats: inout SolverStats) {
         guard firstImplicit == 1 else { return }
-        switch firstStage {
+        switch control.firstStage {
         case .current:
             break
         case .inLast:
@@ -151,7 +137,7 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
             stages.U[0] = f(u, p, t)
             stats.nf += 1
         }
-        firstStage = .current
+        control.firstStage = .current
     }
 
     /// `J` at `(t, u)` for steps of size about `dt`, as ``SDIRKStepper``'s `computeJacobian`:
@@ -170,26 +156,12 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
             stats.nf += 1
             if firstImplicit == 1 {
                 stages.U[0] = f0
-                firstStage = .current
+                control.firstStage = .current
             }
             stats.njacsFiniteDifference += 1
             J = increments.jacobian(of: f, p, t: t, u: u, fu: f0, h: dt, tolerance: tolerance, stats: &stats)
         }
-        hasJacobian = true
-        jacobianIsCurrent = true
-        jacobianRequested = false
-        wIsCurrent = false
-    }
-
-    /// Whether the factors of `W` may be reused for `γh = gh` (``SDIRKNewtonOptions/refactorThreshold``);
-    /// otherwise records `gh` as the value `W` is about to be factored with and counts the
-    /// factorization.
-    @inlinable @inline(__always)
-    mutating func mayReuseFactors(gh: Double, stats: inout SolverStats) -> Bool {
-        if wIsCurrent && Swift.abs(gh / factoredGammaH - 1) <= newton.refactorThreshold { return true }
-        factoredGammaH = gh
-        stats.nluFactorizations += 1
-        return false
+        control.jacobianEvaluated()
     }
 
     @inlinable
@@ -199,49 +171,49 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
     ) -> Double {
         makeStagesUnique()
         prepareFirstStage(f, p, t: t, u: u, stats: &stats)
-        stepMaxRate = 0
+        control.stepMaxRate = 0
         var retried = false
         while true {
-            if jacobianRequested || !hasJacobian { computeJacobian(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats) }
+            if control.needsJacobian { computeJacobian(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats) }
             var failure: SDIRKFailure? = .singularIterationMatrix
             var err = 0.0
             let gh = gamma * dt
             if State().scalarCount <= Self.registerLimit {
-                if !mayReuseFactors(gh: gh, stats: &stats) {
+                if !control.mayReuseFactors(gh: gh, threshold: newton.refactorThreshold) {
+                    stats.nluFactorizations += 1
                     let lu = StaticLU.factoring(J, alpha: 1, beta: -gh)
-                    wIsCurrent = lu != nil
+                    control.wIsCurrent = lu != nil
                     if let lu { factorsByValue = lu }
                 }
-                if wIsCurrent {
+                if control.wIsCurrent {
                     failure = stagesAndError(f, p, t: t, dt: dt, u: u, uNew: &uNew, factorsByValue, err: &err, stats: &stats)
                 }
             } else {
                 let block = stages
-                if !mayReuseFactors(gh: gh, stats: &stats) {
-                    wIsCurrent =
+                if !control.mayReuseFactors(gh: gh, threshold: newton.refactorThreshold) {
+                    stats.nluFactorizations += 1
+                    control.wIsCurrent =
                         StaticLUInMemory<State>.factoring(
                             &J, alpha: 1, beta: -gh, a: block.factors, pivots: block.pivots, reciprocals: block.reciprocals)
                         != nil
                 }
-                if wIsCurrent {
+                if control.wIsCurrent {
                     let lu = StaticLUInMemory<State>.factored(
                         a: block.factors, pivots: block.pivots, reciprocals: block.reciprocals)
                     failure = stagesAndError(f, p, t: t, dt: dt, u: u, uNew: &uNew, lu, err: &err, stats: &stats)
                 }
             }
             guard let why = failure else {
-                consecutiveFailures = 0
-                loggedFailures = 0
+                control.succeeded()
                 return err
             }
             stats.nnonlinconvfail += 1
             // With a Jacobian from an earlier step, retry this step once with a fresh one.
-            if !jacobianIsCurrent && !retried && why != .nonFiniteResidual {
+            if control.retriesWithFreshJacobian(after: why, retried: retried) {
                 retried = true
-                jacobianRequested = true
                 continue
             }
-            return reject(why, t: t, dt: dt)
+            return control.reject(why, t: t, dt: dt, fixedStep: fixedStep, controller: tableau.controller)
         }
     }
 
@@ -271,11 +243,11 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
             for j in 0..<i { base = base + K[j] * (dt * a[row &+ j]) }
             let src = tables.predictor[i]
             var z = src >= 0 ? K[src] * gh : State()
-            var monitor = SDIRKNewtonMonitor(newton, etaOld: etaOld)
+            var monitor = SDIRKNewtonMonitor(newton, etaOld: control.etaOld)
             var converged = false
             // With a J from an earlier step the first stage measures its rate (SDIRKStepper,
             // "Stale Jacobian").
-            let mayStopAfterOneIteration = jacobianIsCurrent || i > firstImplicit
+            let mayStopAfterOneIteration = control.jacobianIsCurrent || i > firstImplicit
             for iteration in 0..<kmax {
                 let fz = f(base + z, p, ti)
                 stats.nf += 1
@@ -293,7 +265,7 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
                 let size = (sum * norm).squareRoot()
                 switch monitor.judge(
                     size: size, iteration: iteration, mayStopAfterOneIteration: mayStopAfterOneIteration,
-                    maxRate: &stepMaxRate)
+                    maxRate: &control.stepMaxRate)
                 {
                 case .converged: converged = true
                 case .iterate: continue
@@ -301,8 +273,8 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
                 }
                 break
             }
-            guard converged else { return .newtonTooSlow(rate: stepMaxRate) }
-            etaOld = monitor.eta
+            guard converged else { return .newtonTooSlow(rate: control.stepMaxRate) }
+            control.etaOld = monitor.eta
             K[i] = z * invGH
             if i == s &- 1 { lastStageValue = base + z }
         }
@@ -331,24 +303,8 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
         return nil
     }
 
-    /// Records a failed attempt and returns the error norm with which the loop rejects it
-    /// (``SDIRKFailure/rejectionError(consecutive:fixedStep:controller:)``).
-    @inlinable
-    mutating func reject(_ why: SDIRKFailure, t: Double, dt: Double) -> Double {
-        consecutiveFailures += 1
-        loggedFailures = consecutiveFailures
-        lastFailure = why
-        failureTime = t
-        failureStep = dt
-        return why.rejectionError(consecutive: consecutiveFailures, fixedStep: fixedStep, controller: tableau.controller)
-    }
-
     public mutating func accept() {
-        // The stages stay in place for the dense output of this step; the FSAL copy into
-        // stage 0 happens when the next step starts.
-        firstStage = fsal ? .inLast : .missing
-        jacobianIsCurrent = false
-        if stepMaxRate > newton.slowConvergenceRate { jacobianRequested = true }
+        control.accept(fsal: fsal, slowRate: newton.slowConvergenceRate)
     }
 
     /// The tableau's interpolant at `t + θh`, `u + h Σ_j b_j(θ) k_j`, summed as
