@@ -9,7 +9,10 @@
 // VDPOL, OREGO and HIRES also run on the fixed-size form (`StaticODEProblem`, lines marked
 // "fixed"): the same steps, so the same hash when the two forms agree bit for bit.
 //
-// Run: swift run -c release rosen-step-bench [V|O|H|all]
+// The (E)SDIRK methods KenCarp4 and TRBDF2 run on VDPOL and HIRES in both forms with the
+// argument S only (not part of "all", whose lines and hashes stay those of earlier builds).
+//
+// Run: swift run -c release rosen-step-bench [V|O|H|S|all]
 // Environment: BATCHES (default 40); ONLY=<label prefix> to run one line; SOLVES=k to solve k
 // times without timing (for counting instructions or allocations per solve from outside);
 // RTOLS=1e-2,1e-4 to choose the tolerances.
@@ -62,7 +65,7 @@ func bench<F: ODEFunction, A: ODEAlgorithm>(_ label: String, _ problem: ODEProbl
 }
 
 /// `bench` for the fixed-size form (same timing, same hash of the final state).
-func benchStatic<F: StaticODEFunction, A: RosenbrockAlgorithm>(_ label: String, _ problem: StaticODEProblem<F>, _ alg: A, rtol: Double) where F.State.Scalar == Double {
+func benchStatic<F: StaticODEFunction, A: StaticODEAlgorithm>(_ label: String, _ problem: StaticODEProblem<F>, _ alg: A, rtol: Double) where F.State.Scalar == Double {
     if let only = ProcessInfo.processInfo.environment["ONLY"], !label.hasPrefix(only) { return }
     let opts = SolveOptions(reltol: rtol, abstol: .scalar(rtol), saveEverystep: false, maxiters: 1_000_000)
     let sol = try! alg.solve(problem, options: opts)
@@ -120,5 +123,15 @@ for rtol in rtols {
     }
     if which == "all" || which.contains("H") {
         benchRosenbrockMethods("HIRES", TestProblems.hires(), fixed: TestProblems.staticHires(), rtol: rtol)
+    }
+    if which.contains("S") {
+        bench("VDPOL KenCarp4 \(rtol)", TestProblems.vanDerPol(), KenCarp4(), rtol: rtol)
+        bench("VDPOL TRBDF2 \(rtol)", TestProblems.vanDerPol(), TRBDF2(), rtol: rtol)
+        benchStatic("VDPOL KenCarp4 fixed \(rtol)", TestProblems.staticVanDerPol(), KenCarp4(), rtol: rtol)
+        benchStatic("VDPOL TRBDF2 fixed \(rtol)", TestProblems.staticVanDerPol(), TRBDF2(), rtol: rtol)
+        bench("HIRES KenCarp4 \(rtol)", TestProblems.hires(), KenCarp4(), rtol: rtol)
+        bench("HIRES TRBDF2 \(rtol)", TestProblems.hires(), TRBDF2(), rtol: rtol)
+        benchStatic("HIRES KenCarp4 fixed \(rtol)", TestProblems.staticHires(), KenCarp4(), rtol: rtol)
+        benchStatic("HIRES TRBDF2 fixed \(rtol)", TestProblems.staticHires(), TRBDF2(), rtol: rtol)
     }
 }

@@ -75,7 +75,7 @@ public func solve<F: ODEFunction, A: ODEAlgorithm>(
 }
 
 /// How to solve a fixed-size problem (``StaticODEProblem``): the native methods that have a
-/// fixed-size form (ExplicitRK's Runge-Kutta methods, StiffSolvers' Rosenbrock methods).
+/// fixed-size form (ExplicitRK's Runge-Kutta methods, StiffSolvers' Rosenbrock and (E)SDIRK methods).
 public protocol StaticODEAlgorithm {
     var name: String { get }
 

@@ -148,7 +148,7 @@ private func newtonText(_ n: SDIRKNewtonOptions) -> String {
 
 /// The fixed-size form's algorithms.
 indirect enum StaticAlgorithm: CustomStringConvertible {
-    case tsit5, dp5, vern9, rk4, bs3, rosenbrock23, rodas4, rodas5P
+    case tsit5, dp5, vern9, rk4, bs3, rosenbrock23, rodas4, rodas5P, trbdf2, kenCarp4, kvaerno5
     case globalErrorControl(StaticAlgorithm, maxSolves: Int)
     var description: String {
         switch self {
@@ -160,6 +160,9 @@ indirect enum StaticAlgorithm: CustomStringConvertible {
         case .rosenbrock23: return "Rosenbrock23"
         case .rodas4: return "Rodas4"
         case .rodas5P: return "Rodas5P"
+        case .trbdf2: return "TRBDF2"
+        case .kenCarp4: return "KenCarp4"
+        case .kvaerno5: return "Kvaerno5"
         case .globalErrorControl(let b, let n): return "GlobalErrorControl(\(b), maxSolves: \(n))"
         }
     }

@@ -242,7 +242,9 @@ enum Generator {
         .tsit5, .vern9, .rk4, .dp5, .rosenbrock23(finiteDifferences: false), .rodas5P(finiteDifferences: false), .trbdf2(.init()),
         .kenCarp4(.init()), .kvaerno5(.init()), .autoTsit5,
     ]
-    static let staticAlgorithms: [StaticAlgorithm] = [.tsit5, .dp5, .vern9, .rk4, .bs3, .rosenbrock23, .rodas4, .rodas5P]
+    static let staticAlgorithms: [StaticAlgorithm] = [
+        .tsit5, .dp5, .vern9, .rk4, .bs3, .rosenbrock23, .rodas4, .rodas5P, .trbdf2, .kenCarp4, .kvaerno5,
+    ]
 
     static func drawNewton(_ r: inout SplitMix64) -> SDIRKNewtonOptions {
         if r.chance(70) { return SDIRKNewtonOptions() }

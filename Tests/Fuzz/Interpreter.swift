@@ -227,6 +227,7 @@ enum Interpreter {
                 switch a {
                 case .rosenbrock23: var i = try Rosenbrock23().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
                 case .rodas5P: var i = try Rodas5P().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
+                case .kenCarp4: var i = try KenCarp4().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
                 case .rk4: var i = try RK4().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
                 default: var i = try Tsit5().makeIntegrator(prob, options: o); return try driveLoop(&i, ops, spec.tspan, end)
                 }
@@ -249,6 +250,9 @@ enum Interpreter {
         case .rosenbrock23: return try solve(prob, Rosenbrock23(), options: o)
         case .rodas4: return try solve(prob, Rodas4(), options: o)
         case .rodas5P: return try solve(prob, Rodas5P(), options: o)
+        case .trbdf2: return try solve(prob, TRBDF2(), options: o)
+        case .kenCarp4: return try solve(prob, KenCarp4(), options: o)
+        case .kvaerno5: return try solve(prob, Kvaerno5(), options: o)
         case .globalErrorControl(let base, let n):
             switch base {
             case .rodas5P: return try solve(prob, GlobalErrorControl(Rodas5P(), maxSolves: n), options: o)

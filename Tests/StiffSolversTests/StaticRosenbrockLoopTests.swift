@@ -6,8 +6,8 @@ import Testing
 
 /// A ball falling from 50 m under gravity, u = [height, velocity], in both forms with the
 /// analytic Jacobian `[[0, 1], [0, 0]]` (so both forms take the same steps).
-private let gravity = 9.81
-private struct FallingBall: StaticODEFunction {
+let gravity = 9.81
+struct FallingBall: StaticODEFunction {
     var hasAnalyticJacobian: Bool { true }
     func callAsFunction(_ u: SIMD2<Double>, _ g: Double, _ t: Double) -> SIMD2<Double> { SIMD2(u[1], -g) }
     func jacobian(_ u: SIMD2<Double>, _ g: Double, _ t: Double) -> SIMD2<Double>.SquareMatrix {
@@ -16,7 +16,7 @@ private struct FallingBall: StaticODEFunction {
         return J
     }
 }
-private func fallingBall(until tEnd: Double) -> (fixed: StaticODEProblem<FallingBall>, array: ODEProblem<ClosureRHS<Double>>) {
+func fallingBall(until tEnd: Double) -> (fixed: StaticODEProblem<FallingBall>, array: ODEProblem<ClosureRHS<Double>>) {
     let fixed = StaticODEProblem(FallingBall(), u0: SIMD2(50, 0), tspan: (0, tEnd), p: gravity)
     let array = ODEProblem(
         f: { du, u, p, t in du[0] = u[1]; du[1] = -p[0] }, jacobian: { J, _, _, _ in J[2] = 1 }, u0: [50, 0],

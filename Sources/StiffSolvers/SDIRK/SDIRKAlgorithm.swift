@@ -1,6 +1,7 @@
 import DiffEqCore
 
-/// The algorithms of this family: a tableau run by ``SDIRKStepper``, with a choice of Jacobian
+/// The algorithms of this family: a tableau run by ``SDIRKStepper`` (arrays) or
+/// ``StaticSDIRKStepper`` (fixed-size states, ``StaticODEProblem``), with a choice of Jacobian
 /// and Newton settings.
 ///
 /// ```swift
@@ -8,7 +9,7 @@ import DiffEqCore
 /// var integrator = try Kvaerno5().makeIntegrator(TestProblems.hires(), options: SolveOptions(reltol: 1e-6))
 /// while integrator.step() {}
 /// ```
-public protocol SDIRKAlgorithm: ODEAlgorithm, Sendable {
+public protocol SDIRKAlgorithm: ODEAlgorithm, StaticODEAlgorithm, Sendable {
     var tableau: SDIRKTableau { get }
     /// How `J = ∂f/∂u` is obtained (``JacobianSource/automatic``: analytic, else forward-mode AD
     /// for generic models, else finite differences).
@@ -36,17 +37,10 @@ extension SDIRKAlgorithm {
     public func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions = .init())
         throws(DiffEqError) -> ODEIntegrator<SDIRKStepper<F>>
     {
-        try makeIntegrator(problem, options: options, log: SDIRKFailureLog())
-    }
-
-    @inlinable
-    func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions, log: SDIRKFailureLog)
-        throws(DiffEqError) -> ODEIntegrator<SDIRKStepper<F>>
-    {
         let n = problem.resolvedInitialState().count
         let stepper = SDIRKStepper(
             tableau: tableau, function: problem.f, count: n, jacobian: jacobian, newton: newton,
-            fixedStep: !options.adaptive, log: log, linearSolver: linearSolver)
+            fixedStep: !options.adaptive, linearSolver: linearSolver)
         return try ODEIntegrator(problem, stepper: stepper, options: options)
     }
 
@@ -57,6 +51,29 @@ extension SDIRKAlgorithm {
     @inlinable
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
+    {
+        var integrator = try makeIntegrator(problem, options: options)
+        return integrator.solve()
+    }
+}
+
+extension SDIRKAlgorithm {
+    /// An integrator for a fixed-size state, for step-by-step use: the one loop
+    /// (``ODEIntegrator``) with this method's fixed-size stepper (``StaticSDIRKStepper``).
+    @inlinable
+    public func makeIntegrator<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions = .init())
+        throws(DiffEqError) -> ODEIntegrator<StaticSDIRKStepper<F>> where F.State.Scalar == Double
+    {
+        let stepper = StaticSDIRKStepper(
+            tableau: tableau, function: problem.f, jacobian: jacobian, newton: newton, fixedStep: !options.adaptive)
+        return try ODEIntegrator(problem, stepper: stepper, options: options)
+    }
+
+    /// Solves a fixed-size problem with this method; repeated stage-solve failures end it with
+    /// ``ReturnCode/convergenceFailure`` and the array form's message.
+    @inlinable
+    public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions)
+        throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar == Double
     {
         var integrator = try makeIntegrator(problem, options: options)
         return integrator.solve()

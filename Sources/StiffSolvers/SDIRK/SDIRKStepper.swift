@@ -86,19 +86,6 @@ public enum SDIRKFailure: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The record of consecutive failed attempts, shared between a stepper and the `solve` that
-/// created it, so that a solve ended by repeated stage-solve failures reports
-/// ``ReturnCode/convergenceFailure`` (the integrator loop itself only sees rejected steps).
-@usableFromInline
-final class SDIRKFailureLog {
-    @usableFromInline var consecutive = 0
-    @usableFromInline var last: SDIRKFailure?
-    @usableFromInline var time = 0.0
-    @usableFromInline var stepSize = 0.0
-
-    @usableFromInline init() {}
-}
-
 /// The one stepper behind every (E)SDIRK method: explicit first stage (FSAL for stiffly accurate
 /// methods), implicit stages by simplified Newton on `W = I − γhJ`, the embedded error estimate
 /// filtered through `W⁻¹`, and the tableau's dense output.
@@ -171,7 +158,6 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let denseDegree: Int
     @usableFromInline let newton: SDIRKNewtonOptions
     @usableFromInline let fixedStep: Bool
-    @usableFromInline let log: SDIRKFailureLog
 
     /// Stage derivative `k_j` at `j*n ..< (j+1)*n`.
     @usableFromInline var k: [Scalar]
@@ -187,36 +173,14 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     @usableFromInline let structure: JacobianStructure
     @usableFromInline var thetaWeights: [Double]
 
-    @usableFromInline var firstStage: FirstStage = .missing
-    @usableFromInline var hasJacobian = false
-    /// `J` was evaluated at the current step's `(t, u)`.
-    @usableFromInline var jacobianIsCurrent = false
-    @usableFromInline var jacobianRequested = true
-    /// `W` holds the factors of `I − γh_W J` for the current `J`.
-    @usableFromInline var wIsCurrent = false
-    @usableFromInline var factoredGammaH = 0.0
-    @usableFromInline var etaOld = 1.0
-    @usableFromInline var stepMaxRate = 0.0
-    @usableFromInline var consecutiveFailures = 0
-
-    /// Where the explicit first stage `f(t_n, u_n)` of the next step is.
-    @usableFromInline enum FirstStage { case missing, current, inLast }
+    /// Where the first stage is, the reuse of `J` and `W`, the failure record.
+    @usableFromInline var control = SDIRKStepControl()
 
     /// A stepper for `n` components. `fixedStep` is `true` for `adaptive: false` solves, where a
     /// failed stage solve must stop the integration rather than ask for a smaller step.
     public init(
         tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource = .automatic,
         newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false, linearSolver: LinearSolver = .automatic
-    ) {
-        self.init(
-            tableau: tableau, function: f, count: n, jacobian: jacobian, newton: newton, fixedStep: fixedStep,
-            log: SDIRKFailureLog(), linearSolver: linearSolver)
-    }
-
-    @usableFromInline
-    init(
-        tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource,
-        newton: SDIRKNewtonOptions, fixedStep: Bool, log: SDIRKFailureLog, linearSolver: LinearSolver = .automatic
     ) {
         self.tableau = tableau
         let s = tableau.stages
@@ -229,26 +193,14 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         gamma = tableau.gamma
         firstImplicit = tableau.hasExplicitFirstStage ? 1 : 0
         fsal = tableau.hasExplicitFirstStage && tableau.isStifflyAccurate
-        var predictor = [Int](repeating: -1, count: s)
-        for i in 1..<Swift.max(s, 1) {
-            var best = 0
-            for j in 0..<i where Swift.abs(tableau.c[i] - tableau.c[j]) <= Swift.abs(tableau.c[i] - tableau.c[best]) {
-                best = j
-            }
-            predictor[i] = best
-        }
-        self.predictor = predictor
-        let used = (0..<s).filter { i in tableau.interpolant.coefficients[i].contains { $0 != 0 } }
-        denseStages = used
-        denseCoefficients = used.map { tableau.interpolant.coefficients[$0] }
-        let d = tableau.interpolant.coefficients.map(\.count).max() ?? 0
-        var flat = [Double](repeating: 0, count: s * d)
-        for (j, poly) in tableau.interpolant.coefficients.enumerated() { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
-        denseWeights = flat
-        denseDegree = d
+        let tables = SDIRKStageTables(tableau)
+        predictor = tables.predictor
+        denseStages = tables.denseStages
+        denseCoefficients = tables.denseCoefficients
+        denseWeights = tables.denseWeights
+        denseDegree = tables.denseDegree
         self.newton = newton
         self.fixedStep = fixedStep
-        self.log = log
         k = [Scalar](repeating: .zero, count: s * n)
         base = [Scalar](repeating: .zero, count: n)
         z = base
@@ -261,19 +213,14 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         J = [Scalar](repeating: .zero, count: jacobianEvaluator.storageCount)
         W = IterationMatrix(
             count: n, structure: resolved, solver: linearSolver, hasMass: false, linearization: jacobianEvaluator.linearization)
-        thetaWeights = [Double](repeating: 0, count: used.count)
+        thetaWeights = [Double](repeating: 0, count: tables.denseStages.count)
     }
 
     /// Repeated stage-solve failures as the reason the step size collapsed.
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
         // An iterative linear solver that kept failing is the reason the Newton iteration did.
         if let linear = W.failureMessage { return (.convergenceFailure, "\(name): \(linear)") }
-        guard let why = log.last, log.consecutive > 0 else { return nil }
-        return (
-            .convergenceFailure,
-            "\(name): \(why) in \(log.consecutive) consecutive attempts at t = \(log.time) "
-                + "(last step size tried \(Swift.abs(log.stepSize)))"
-        )
+        return control.explanation(method: name)
     }
 
     public var name: String { tableau.name }
@@ -285,12 +232,10 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     public mutating func start(t: Double, u: [Scalar], du: [Scalar]) {
         if firstImplicit == 1 {
             for m in 0..<n { k[m] = du[m] }
-            firstStage = .current
+            control.firstStage = .current
         }
         // A new state (the start, or a change from outside): evaluate J there.
-        jacobianIsCurrent = false
-        jacobianRequested = true
-        consecutiveFailures = 0
+        control.restart()
     }
 
     /// Puts `f(t_n, u_n)` into stage slot 0: the previous step's last stage derivative (FSAL), or
@@ -298,7 +243,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     @inlinable
     mutating func prepareFirstStage(_ f: Function, _ p: [Scalar], t: Double, u: [Scalar], stats: inout SolverStats) {
         guard firstImplicit == 1 else { return }
-        switch firstStage {
+        switch control.firstStage {
         case .current:
             break
         case .inLast:
@@ -312,7 +257,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
             swap(&fu, &fvalue)
             stats.nf += 1
         }
-        firstStage = .current
+        control.firstStage = .current
     }
 
     /// Evaluates `J` at `(t, u)` for steps of size about `dt`. Finite differences need `f(t, u)`
@@ -328,14 +273,11 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
             stats.nf += 1
             if firstImplicit == 1 {
                 for m in 0..<n { k[m] = fvalue[m] }
-                firstStage = .current
+                control.firstStage = .current
             }
         }
         jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: fvalue, h: dt, tolerance: tolerance, into: &J, stats: &stats)
-        hasJacobian = true
-        jacobianIsCurrent = true
-        jacobianRequested = false
-        wIsCurrent = false
+        control.jacobianEvaluated()
     }
 
     /// Factors `W = I − γhJ` unless the current factors may be reused. Returns `false` when `W`
@@ -343,10 +285,9 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     @inlinable
     mutating func prepareIterationMatrix(dt: Double, stats: inout SolverStats) -> Bool {
         let gh = gamma * dt
-        if wIsCurrent && Swift.abs(gh / factoredGammaH - 1) <= newton.refactorThreshold { return true }
-        factoredGammaH = gh
-        wIsCurrent = W.factor(alpha: 1, beta: -gh, J: J, mass: nil, stats: &stats)
-        return wIsCurrent
+        if control.mayReuseFactors(gh: gh, threshold: newton.refactorThreshold) { return true }
+        control.wIsCurrent = W.factor(alpha: 1, beta: -gh, J: J, mass: nil, stats: &stats)
+        return control.wIsCurrent
     }
 
     @inlinable
@@ -355,10 +296,10 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         tolerance: ErrorScale, stats: inout SolverStats
     ) -> Double {
         prepareFirstStage(f, p, t: t, u: u, stats: &stats)
-        stepMaxRate = 0
+        control.stepMaxRate = 0
         var retried = false
         while true {
-            if jacobianRequested || !hasJacobian { computeJacobian(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats) }
+            if control.needsJacobian { computeJacobian(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats) }
             var failure: SDIRKFailure?
             if prepareIterationMatrix(dt: dt, stats: &stats) {
                 failure = solveStages(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats)
@@ -368,15 +309,13 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
             guard let why = failure else { break }
             stats.nnonlinconvfail += 1
             // With a Jacobian from an earlier step, retry this step once with a fresh one.
-            if !jacobianIsCurrent && !retried && why != .nonFiniteResidual {
+            if control.retriesWithFreshJacobian(after: why, retried: retried) {
                 retried = true
-                jacobianRequested = true
                 continue
             }
-            return reject(why, t: t, dt: dt)
+            return control.reject(why, t: t, dt: dt, fixedStep: fixedStep, controller: tableau.controller)
         }
-        consecutiveFailures = 0
-        log.consecutive = 0
+        control.succeeded()
         return finishStep(dt: dt, u: u, uNew: &uNew, tolerance: tolerance, stats: &stats)
     }
 
@@ -389,9 +328,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         let n = self.n
         let gh = gamma * dt
         let invGH = 1 / gh
-        let kappa = newton.kappa
         let kmax = newton.maxIterations
-        let uround = Double.ulpOfOne
         var base: [Scalar] = []
         var z: [Scalar] = []
         var arg: [Scalar] = []
@@ -424,12 +361,11 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
                 base[m] = acc
                 z[m] = src >= 0 ? k[src * n + m].scaled(by: gh) : .zero
             }
-            var previous = 0.0
-            var eta = Double.pow(Swift.max(etaOld, uround), 0.8)
+            var monitor = SDIRKNewtonMonitor(newton, etaOld: control.etaOld)
             var converged = false
             // With a J from an earlier step the first stage measures its rate (see "Stale
             // Jacobian" above).
-            let mayStopAfterOneIteration = jacobianIsCurrent || i > firstImplicit
+            let mayStopAfterOneIteration = control.jacobianIsCurrent || i > firstImplicit
             for iteration in 0..<kmax {
                 for m in 0..<n { arg[m] = base[m] + z[m] }
                 f(&fz, arg, p, ti)
@@ -444,30 +380,15 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
                     sum += delta[m].sumOfSquaredComponents / (sc * sc)
                 }
                 let size = (sum * norm).squareRoot()
-                guard size.isFinite else { return .nonFiniteResidual }
-                if iteration == 0 {
-                    if mayStopAfterOneIteration && eta * size <= kappa && size <= kappa {
-                        converged = true
-                        break
-                    }
-                } else {
-                    let rate = size / previous
-                    stepMaxRate = Swift.max(stepMaxRate, rate)
-                    if rate >= 1 { return .newtonDiverged(rate: rate) }
-                    eta = rate / (1 - rate)
-                    if eta * size <= kappa {
-                        converged = true
-                        break
-                    }
-                    let remaining = kmax - 1 - iteration
-                    if remaining == 0 || Double.pow(rate, Double(remaining)) / (1 - rate) * size > kappa {
-                        return .newtonTooSlow(rate: rate)
-                    }
+                switch monitor.judge(size: size, iteration: iteration, mayStopAfterOneIteration: mayStopAfterOneIteration, maxRate: &control.stepMaxRate) {
+                case .converged: converged = true
+                case .iterate: continue
+                case .failed(let why): return why
                 }
-                previous = size
+                break
             }
-            guard converged else { return .newtonTooSlow(rate: stepMaxRate) }
-            etaOld = eta
+            guard converged else { return .newtonTooSlow(rate: control.stepMaxRate) }
+            control.etaOld = monitor.eta
             let slot = i * n
             for m in 0..<n { k[slot + m] = z[m].scaled(by: invGH) }
         }
@@ -510,31 +431,10 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
         return ErrorScale.finish(sum, count: n, as: Scalar.self)
     }
 
-    /// Records a failed attempt and returns the error norm that makes the integrator reject the
-    /// step and shrink it by 2 (first failure) or 4 (consecutive failures); NaN, which the
-    /// integrator treats as a non-finite step (shrink by 10, or stop in a fixed-step solve), for
-    /// non-finite values and for fixed-step solves.
-    @inlinable
-    mutating func reject(_ why: SDIRKFailure, t: Double, dt: Double) -> Double {
-        consecutiveFailures += 1
-        log.consecutive = consecutiveFailures
-        log.last = why
-        log.time = t
-        log.stepSize = dt
-        if fixedStep || why == .nonFiniteResidual { return .nan }
-        let shrink = consecutiveFailures == 1 ? 0.5 : 0.25
-        let ctrl = tableau.controller
-        guard ctrl.beta1 > 0 else { return 1e300 }
-        // rejectedFactor(err) = safety / err^β1 = shrink.
-        return Double.pow(ctrl.safety / shrink, 1 / ctrl.beta1)
-    }
-
     public mutating func accept() {
         // The stages stay in place for the dense output of this step; the FSAL copy into slot 0
         // happens when the next step starts.
-        firstStage = fsal ? .inLast : .missing
-        jacobianIsCurrent = false
-        if stepMaxRate > newton.slowConvergenceRate { jacobianRequested = true }
+        control.accept(fsal: fsal, slowRate: newton.slowConvergenceRate)
     }
 
     @inlinable
