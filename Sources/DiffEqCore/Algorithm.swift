@@ -20,10 +20,13 @@ public protocol ODEAlgorithm {
     /// (one that ignored them would give two identical solves, an estimate of 0).
     var toleranceExponent: Double? { get }
 
-    /// Solves a dual-number problem whose model is behind closures (``ErasedModelRHS``), as
-    /// forward-mode gradients do, in code compiled once in the algorithm's module where it
-    /// provides one (the explicit Runge-Kutta and Rosenbrock methods), so that a user's module
-    /// compiles only its model's right-hand side. The default is ``solve(_:options:)``.
+    /// Solves a problem whose right-hand side is behind closures (``ErasedModelRHS``), as
+    /// gradients do (forward mode on dual numbers, the adjoints' forward and backward solves in
+    /// `Double`), in code compiled once in the algorithm's module where it provides one (the
+    /// explicit Runge-Kutta and Rosenbrock methods), so that a user's module compiles only its
+    /// model's right-hand side. The default is ``solve(_:options:)``.
+    func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Double>>, options: SolveOptions)
+        throws(DiffEqError) -> ODESolution<Double>
     func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<2, Double>>>, options: SolveOptions)
         throws(DiffEqError) -> ODESolution<Dual<2, Double>>
     func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<4, Double>>>, options: SolveOptions)

@@ -1,17 +1,23 @@
-// A model's right-hand side behind closures, so that a solve over it does not depend on the
-// model's type and can be compiled once in the algorithm's module
+// A right-hand side behind closures, so that a solve over it does not depend on the model's
+// type and can be compiled once in the algorithm's module
 // (``ODEAlgorithm/_solvePrecompiled(_:options:)``). Forward-mode gradients solve the model on
-// dual numbers of several widths; in the generic form (``GenericRHS``) each width is the whole
-// solver compiled again in the user's module for every model (DESIGN.md, "Compile time is a
-// figure"). Behind closures only `model.rhs` (and its forward-mode Jacobian) is compiled there.
+// dual numbers of several widths, and the adjoints solve it forward and their backward systems
+// in `Double`; in the generic form (``GenericRHS``, or any other concrete right-hand-side type)
+// each of those solves is the whole solver compiled again in the user's module for every model
+// (DESIGN.md, "Compile time is a figure"). Behind closures only `model.rhs` (and its
+// forward-mode Jacobian) is compiled there.
 
-/// ``GenericRHS`` with its model behind closures: the same calls, the same arithmetic, so a
-/// solve over it gives a ``GenericRHS`` solve's bits, and its type names only the scalar.
+/// A right-hand side (``GenericRHS`` or any other ``ODEFunction``) behind closures: the same
+/// calls, the same arithmetic, so a solve over it gives the erased function's bits, and its type
+/// names only the scalar.
 ///
 /// Performance: each evaluation of `f` is an indirect call that the solver cannot inline: the
 /// `Dual<4>` Lotka-Volterra solve of `ForwardDiffSensitivity` (Tsit5 at 1e-8, 417 steps) costs
 /// 3343 instructions per step against 3171 in the generic form, 5.4 % more (callgrind,
-/// `rk-bench --overhead --dual-lv erased|array`).
+/// `rk-bench --overhead --dual-lv erased|array`). The adjoints' `Double` solves behind closures
+/// cost 0.6-1.4 % more per gradient on the same problem (11 observations, reltol 1e-8:
+/// InterpolatingAdjoint with Tsit5 7.25M → 7.35M instructions, QuadratureAdjoint with Tsit5
+/// 11.85M → 11.95M, with Rodas5P 34.20M → 34.39M; callgrind, (I(6) − I(1))/5).
 public struct ErasedModelRHS<Scalar: DiffEqScalar>: ODEFunction {
     public typealias Function = (inout [Scalar], [Scalar], [Scalar], Scalar) -> Void
     public typealias ColoredJacobian = (
@@ -24,13 +30,19 @@ public struct ErasedModelRHS<Scalar: DiffEqScalar>: ODEFunction {
     @usableFromInline let adColoredJacobian: ColoredJacobian
     @usableFromInline let adColoredValues: ColoredJacobian
     public let hasAnalyticJacobian: Bool
+    public let supportsForwardModeAD: Bool
     public let isAutonomous: Bool
     public let jacobianStructure: JacobianStructure
 
     /// `model` at scalar type `Scalar`, as ``GenericRHS`` evaluates it.
     @inlinable
     public init<M: ODEModel>(_ model: M, as scalar: Scalar.Type = Scalar.self) {
-        let g = GenericRHS<M, Scalar>(model)
+        self.init(erasing: GenericRHS<M, Scalar>(model))
+    }
+
+    /// `g` behind closures: every requirement of ``ODEFunction`` answers as `g`'s does.
+    @inlinable
+    public init<F: ODEFunction>(erasing g: F) where F.Scalar == Scalar {
         f = { du, u, p, t in g(&du, u, p, t) }
         jac = { J, u, p, t in g.jacobian(&J, u, p, t) }
         adJacobian = { J, u, p, t in g.forwardModeJacobian(&J, u, p, t) }
@@ -41,6 +53,7 @@ public struct ErasedModelRHS<Scalar: DiffEqScalar>: ODEFunction {
             g.forwardModeJacobianValues(&values, u, p, t, pattern: pattern, coloring: coloring)
         }
         hasAnalyticJacobian = g.hasAnalyticJacobian
+        supportsForwardModeAD = g.supportsForwardModeAD
         isAutonomous = g.isAutonomous
         jacobianStructure = g.jacobianStructure
     }
@@ -54,8 +67,6 @@ public struct ErasedModelRHS<Scalar: DiffEqScalar>: ODEFunction {
     public func jacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
         jac(&J, u, p, t)
     }
-
-    @inlinable public var supportsForwardModeAD: Bool { true }
 
     @inlinable
     public func forwardModeJacobian(_ J: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
@@ -78,6 +89,13 @@ public struct ErasedModelRHS<Scalar: DiffEqScalar>: ODEFunction {
 }
 
 extension ODEAlgorithm {
+    @inlinable
+    public func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Double>>, options: SolveOptions)
+        throws(DiffEqError) -> ODESolution<Double>
+    {
+        try solve(problem, options: options)
+    }
+
     @inlinable
     public func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<2, Double>>>, options: SolveOptions)
         throws(DiffEqError) -> ODESolution<Dual<2, Double>>

@@ -1,7 +1,7 @@
 import DiffEqCore
 
-// The dual-number solves of forward-mode gradients, compiled here once per dual width
-// (``ODEAlgorithm/_solvePrecompiled(_:options:)``): the problem's model is behind closures
+// The solves of gradients (forward mode on dual numbers of each width, the adjoints in
+// `Double`), compiled here once (``ODEAlgorithm/_solvePrecompiled(_:options:)``): the problem's model is behind closures
 // (``ErasedModelRHS``) and the method is its tableau, so these functions depend on neither and a
 // user's module calls them instead of compiling the solver again for each width and model.
 
@@ -14,6 +14,13 @@ struct _TableauRK: ExplicitRKAlgorithm {
 }
 
 extension ExplicitRKAlgorithm {
+    @inlinable
+    public func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Double>>, options: SolveOptions)
+        throws(DiffEqError) -> ODESolution<Double>
+    {
+        try _explicitRKSolve(tableau, problem, options)
+    }
+
     @inlinable
     public func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<2, Double>>>, options: SolveOptions)
         throws(DiffEqError) -> ODESolution<Dual<2, Double>>
@@ -41,6 +48,13 @@ extension ExplicitRKAlgorithm {
     {
         try _explicitRKSolve(tableau, problem, options)
     }
+}
+
+@usableFromInline
+func _explicitRKSolve(_ tableau: ButcherTableau, _ problem: ODEProblem<ErasedModelRHS<Double>>, _ options: SolveOptions)
+    throws(DiffEqError) -> ODESolution<Double>
+{
+    try _TableauRK(tableau).solve(problem, options: options)
 }
 
 @usableFromInline

@@ -313,8 +313,9 @@ func _sweepBackward<A: ODEAlgorithm>(
             savePositions: (false, false))
         var opts = options
         opts.tstops = interior
-        let problem = ODEProblem(rhs, u0: y, tspan: (last, t0), p: []).remake(callbacks: CallbackSet(jumps))
-        let sol = try _solve(problem, algorithm, opts, phase: "backward (adjoint)")
+        let problem = ODEProblem(ErasedModelRHS(erasing: rhs), u0: y, tspan: (last, t0), p: [])
+            .remake(callbacks: CallbackSet(jumps))
+        let sol = try _solveErased(problem, algorithm, opts, phase: "backward (adjoint)")
         guard let end = sol.u.last, sol.t.last == t0 else {
             throw .solveFailed(phase: "backward (adjoint)", retcode: sol.retcode, message: "the end state was not saved")
         }
@@ -355,8 +356,8 @@ func _denseForward<M: ODEModel, A: ODEAlgorithm>(
     options.dense = true
     options.saveEverystep = true
     let problem = ODEProblem(
-        _AdjointForwardRHS(model, compressed: jacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
-    let sol = try _solve(problem, algorithm, options, phase: "forward")
+        _AdjointForwardRHS.erased(model, compressed: jacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+    let sol = try _solveErased(problem, algorithm, options, phase: "forward")
     guard let dense = sol.denseOutput else {
         throw .unsupported("\(algorithm.name) gave no dense output, which the interpolating adjoints need")
     }
@@ -380,9 +381,10 @@ func _denseForward<M: ODEModel, A: ODEAlgorithm>(
 /// A forward pass that keeps the observations alone (``_observingSolve``), kept for the
 /// backward pass.
 @inlinable
-func _keptObservingForward<F: ODEFunction, A: ODEAlgorithm>(
-    _ problem: ODEProblem<F>, _ algorithm: A, _ plan: ObservationPlan, _ workspace: GradientWorkspace
-) throws(SensitivityError) -> _KeptForward where F.Scalar == Double {
+func _keptObservingForward<A: ODEAlgorithm>(
+    _ problem: ODEProblem<ErasedModelRHS<Double>>, _ algorithm: A, _ plan: ObservationPlan,
+    _ workspace: GradientWorkspace
+) throws(SensitivityError) -> _KeptForward {
     let forward = try _observingSolve(problem, algorithm, plan)
     let kept = _KeptForward(observed: forward.u, solution: forward, dense: false)
     workspace.kept = kept
@@ -441,7 +443,8 @@ public struct InterpolatingAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
         let ws = workspace._adjointWorkspace(model, p: plan.p, n: plan.u0.count)
         let forwardJacobian = ws.prepareCompressedJacobian(u0: plan.u0, t0: plan.t0, includeMu: true)
         let forwardProblem = ODEProblem(
-            _AdjointForwardRHS(model, compressed: forwardJacobian), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+            _AdjointForwardRHS.erased(model, compressed: forwardJacobian), u0: plan.u0, tspan: (plan.t0, plan.t1),
+            p: plan.p)
         return try _keptObservingForward(forwardProblem, algorithm, plan, workspace)
     }
 
@@ -521,8 +524,8 @@ func _denseSolve<M: ODEModel, A: ODEAlgorithm>(
     options.saveat = nil
     options.dense = true
     options.saveEverystep = true
-    let problem = ODEProblem(_AdjointForwardRHS(model, compressed: jacobian), u0: u0, tspan: span, p: plan.p)
-    let sol = try _solve(problem, algorithm, options, phase: "forward (checkpoint re-solve)")
+    let problem = ODEProblem(_AdjointForwardRHS.erased(model, compressed: jacobian), u0: u0, tspan: span, p: plan.p)
+    let sol = try _solveErased(problem, algorithm, options, phase: "forward (checkpoint re-solve)")
     guard sol.denseOutput != nil else {
         throw .unsupported("\(algorithm.name) gave no dense output, which the interpolating adjoints need")
     }
@@ -728,7 +731,8 @@ public struct BacksolveAdjoint: _WorkspaceSensitivityAlgorithm, Sendable {
         _ problem: ODEProblem<GenericRHS<M, Double>>, _ algorithm: A, _ plan: ObservationPlan,
         _ workspace: GradientWorkspace
     ) throws(SensitivityError) -> _KeptForward {
-        let forwardProblem = ODEProblem(model: problem.f.model, u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+        let forwardProblem = ODEProblem(
+            ErasedModelRHS(problem.f.model, as: Double.self), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
         return try _keptObservingForward(forwardProblem, algorithm, plan, workspace)
     }
 

@@ -503,4 +503,10 @@ struct _AdjointForwardRHS<Model: ODEModel>: ODEFunction {
     }
 
     @inlinable var isAutonomous: Bool { model.isAutonomous }
+
+    /// The same behind closures, for the algorithm's precompiled solve.
+    @inlinable
+    static func erased(_ model: Model, compressed: _CompressedJacobian<Model>?) -> ErasedModelRHS<Double> {
+        ErasedModelRHS(erasing: _AdjointForwardRHS(model, compressed: compressed))
+    }
 }

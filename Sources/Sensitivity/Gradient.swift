@@ -229,16 +229,18 @@ extension SensitivityAlgorithm {
     public func forwardPass<M: ODEModel, A: ODEAlgorithm>(
         _ problem: ODEProblem<GenericRHS<M, Double>>, algorithm: A, plan: ObservationPlan, workspace: GradientWorkspace
     ) throws(SensitivityError) -> [[Double]] {
-        try _observingSolve(problem, algorithm, plan).u
+        let erased = ODEProblem(
+            ErasedModelRHS(problem.f.model, as: Double.self), u0: plan.u0, tspan: (plan.t0, plan.t1), p: plan.p)
+        return try _observingSolve(erased, algorithm, plan).u
     }
 }
 
 /// The forward solve at the observation times, checked to have saved one state per time.
 @inlinable
-func _observingSolve<F: ODEFunction, A: ODEAlgorithm>(
-    _ problem: ODEProblem<F>, _ algorithm: A, _ plan: ObservationPlan
-) throws(SensitivityError) -> ODESolution<F.Scalar> {
-    let forward = try _solve(problem, algorithm, plan.options, phase: "forward")
+func _observingSolve<A: ODEAlgorithm>(
+    _ problem: ODEProblem<ErasedModelRHS<Double>>, _ algorithm: A, _ plan: ObservationPlan
+) throws(SensitivityError) -> ODESolution<Double> {
+    let forward = try _solveErased(problem, algorithm, plan.options, phase: "forward")
     guard forward.u.count == plan.times.count else {
         throw .unsupported("the forward solve saved \(forward.u.count) states for \(plan.times.count) observations")
     }
@@ -429,6 +431,20 @@ func _solve<F: ODEFunction, A: ODEAlgorithm>(
 ) throws(SensitivityError) -> ODESolution<F.Scalar> {
     let sol: ODESolution<F.Scalar>
     do { sol = try algorithm.solve(problem, options: options) } catch { throw .invalidInput(error) }
+    try _checkSuccess(sol, phase: phase)
+    return sol
+}
+
+/// ``_solve(_:_:_:phase:)`` for a right-hand side behind closures, by the algorithm's solve
+/// compiled in its own module (``ODEAlgorithm/_solvePrecompiled(_:options:)``): the adjoints'
+/// forward and backward solves, which the user's module would otherwise compile for every
+/// model and algorithm (DESIGN.md, "Compile time is a figure").
+@inlinable
+func _solveErased<A: ODEAlgorithm>(
+    _ problem: ODEProblem<ErasedModelRHS<Double>>, _ algorithm: A, _ options: SolveOptions, phase: String
+) throws(SensitivityError) -> ODESolution<Double> {
+    let sol: ODESolution<Double>
+    do { sol = try algorithm._solvePrecompiled(problem, options: options) } catch { throw .invalidInput(error) }
     try _checkSuccess(sol, phase: phase)
     return sol
 }

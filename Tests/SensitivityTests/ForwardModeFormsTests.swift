@@ -5,9 +5,10 @@ import ProblemLibrary
 import Sensitivity
 import StiffSolvers
 
-/// The forms forward-mode gradients run on: the model behind closures (`ErasedModelRHS`), solved
-/// by code compiled once in the method's module (`_solvePrecompiled`), must give the generic
-/// form's (`GenericRHS`) solve bit for bit, values and partials, steps and counters.
+/// The forms gradients run on: the model behind closures (`ErasedModelRHS`), solved by code
+/// compiled once in the method's module (`_solvePrecompiled`), must give the generic form's
+/// (`GenericRHS`) solve bit for bit, values and partials, steps and counters; likewise the
+/// adjoints' `Double` solves, forward and backward.
 @Suite struct ForwardModeFormsTests {
     /// Lotka-Volterra as a user writes it: no analytic Jacobian, so a Rosenbrock method takes
     /// its Jacobian by forward mode on nested duals.
@@ -75,6 +76,74 @@ import StiffSolvers
         let differenced = Rodas4(jacobian: .finiteDifferences)
         try Self.compare(UserLotkaVolterra(), differenced, width: Dual<2, Double>.self) { p, o throws(DiffEqError) in
             try differenced._solvePrecompiled(p, options: o)
+        }
+    }
+
+    /// The `Double` solves of the adjoints: the forward solve of the model (dense output and
+    /// every step kept, as the interpolating adjoints read it) and a backward system given by
+    /// closures with a jump at interior `tstops` (a discrete callback, as `_sweepBackward`
+    /// solves it), each behind closures and solved by `_solvePrecompiled`, against the same
+    /// solve of the concrete right-hand-side type: the same steps, states, counters and dense
+    /// output, bit for bit.
+    static func compareDouble<F: ODEFunction, A: ODEAlgorithm>(
+        _ f: F, _ algorithm: A, u0: [Double], tspan: (Double, Double), p: [Double], options: SolveOptions,
+        callbacks: CallbackSet<Double> = CallbackSet()
+    ) throws where F.Scalar == Double {
+        let generic = try algorithm.solve(
+            ODEProblem(f, u0: u0, tspan: tspan, p: p).remake(callbacks: callbacks), options: options)
+        let closures = try algorithm._solvePrecompiled(
+            ODEProblem(ErasedModelRHS(erasing: f), u0: u0, tspan: tspan, p: p).remake(callbacks: callbacks),
+            options: options)
+        #expect(generic.retcode == .success && closures.retcode == .success)
+        #expect(closures.stats == generic.stats)
+        #expect(closures.t == generic.t)
+        #expect(closures.algorithm == generic.algorithm)
+        #expect(closures.u.map { $0.map(\.bitPattern) } == generic.u.map { $0.map(\.bitPattern) })
+        guard options.dense == true else { return }
+        let (a, b) = (try #require(generic.denseOutput), try #require(closures.denseOutput))
+        var (x, y) = ([Double](repeating: 0, count: u0.count), [Double](repeating: 0, count: u0.count))
+        for k in 0...40 {
+            let t = tspan.0 + (tspan.1 - tspan.0) * Double(k) / 40
+            a.evaluate(at: t, into: &x)
+            b.evaluate(at: t, into: &y)
+            #expect(x.map(\.bitPattern) == y.map(\.bitPattern), "t = \(t)")
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func doubleSolvesOfTheAdjointsMatchTheGenericForm(_ stiff: Bool) throws {
+        let dense = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveEverystep: true, dense: true)
+        let p = [1.5, 1, 3, 1]
+        func check<A: ODEAlgorithm>(_ algorithm: A) throws {
+            // Forward: a Jacobian by forward mode (Rosenbrock) and the model's analytic one.
+            try Self.compareDouble(
+                GenericRHS(UserLotkaVolterra(), as: Double.self), algorithm, u0: [1, 1], tspan: (0, 10), p: p,
+                options: dense)
+            try Self.compareDouble(
+                GenericRHS(LotkaVolterra(), as: Double.self), algorithm, u0: [1, 1], tspan: (0, 10), p: p,
+                options: dense)
+            // Backward: a linear system in reverse time with an analytic Jacobian and a jump
+            // at t = 4 and t = 7, as the adjoint's observations are.
+            let backward = ClosureRHS<Double>(
+                { du, u, _, t in
+                    du[0] = -0.5 * u[0] + t * u[1]
+                    du[1] = -2 * u[1] + u[0]
+                },
+                jacobian: { J, _, _, t in J[0] = -0.5; J[1] = 1; J[2] = t; J[3] = -2 })
+            let jumps = DiscreteCallback<Double>(
+                condition: { _, t, _ in t == 4 || t == 7 }, affect: { $0.u[0] += 1 }, savePositions: (false, false))
+            var options = SolveOptions(reltol: 1e-8, abstol: 1e-10, saveEverystep: false)
+            options.tstops = [4, 7]
+            try Self.compareDouble(
+                backward, algorithm, u0: [0.5, -0.25], tspan: (10, 0), p: [], options: options,
+                callbacks: CallbackSet(jumps))
+        }
+        if stiff {
+            try check(Rodas5P())
+            try check(Rosenbrock23())
+        } else {
+            try check(Tsit5())
+            try check(Vern7())
         }
     }
 

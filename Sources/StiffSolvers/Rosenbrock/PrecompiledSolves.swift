@@ -1,10 +1,10 @@
 import DiffEqCore
 
-// The dual-number solves of forward-mode gradients, compiled here once per dual width
-// (``ODEAlgorithm/_solvePrecompiled(_:options:)``), as for the explicit Runge-Kutta methods
-// (ExplicitRK's PrecompiledSolves.swift): the model is behind closures (``ErasedModelRHS``,
-// its forward-mode Jacobian included) and the method is its tableau, Jacobian source and linear
-// solver.
+// The solves of gradients (forward mode on dual numbers of each width, the adjoints in
+// `Double`), compiled here once (``ODEAlgorithm/_solvePrecompiled(_:options:)``), as for the
+// explicit Runge-Kutta methods (ExplicitRK's PrecompiledSolves.swift): the model is behind
+// closures (``ErasedModelRHS``, its forward-mode Jacobian included) and the method is its
+// tableau, Jacobian source and linear solver.
 
 /// A Rosenbrock method given by the values ``RosenbrockAlgorithm``'s solve reads of it.
 @usableFromInline
@@ -20,6 +20,13 @@ struct _ValueRosenbrock: RosenbrockAlgorithm {
 }
 
 extension RosenbrockAlgorithm {
+    @inlinable
+    public func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Double>>, options: SolveOptions)
+        throws(DiffEqError) -> ODESolution<Double>
+    {
+        try _rosenbrockSolve(_ValueRosenbrock(self), problem, options)
+    }
+
     @inlinable
     public func _solvePrecompiled(_ problem: ODEProblem<ErasedModelRHS<Dual<2, Double>>>, options: SolveOptions)
         throws(DiffEqError) -> ODESolution<Dual<2, Double>>
@@ -47,6 +54,13 @@ extension RosenbrockAlgorithm {
     {
         try _rosenbrockSolve(_ValueRosenbrock(self), problem, options)
     }
+}
+
+@usableFromInline
+func _rosenbrockSolve(_ method: _ValueRosenbrock, _ problem: ODEProblem<ErasedModelRHS<Double>>, _ options: SolveOptions)
+    throws(DiffEqError) -> ODESolution<Double>
+{
+    try method.solve(problem, options: options)
 }
 
 @usableFromInline
