@@ -157,7 +157,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
     where F: StaticODEFunction {
         var resolved = options
         if resolved.dense == nil { resolved.dense = false }
-        let setup = try SolveSetup(u0: problem.u0.components, tspan: problem.tspan, massMatrix: nil, resolved)
+        let setup = try SolveSetup(
+            u0: problem.u0.components, tspan: problem.tspan, massMatrix: problem.massMatrixColumns, resolved)
         try self.init(f: problem.f, u0: problem.u0, p: problem.p, callbacks: problem.callbacks, setup: setup, stepper: stepper)
     }
 

@@ -1,14 +1,17 @@
 import DiffEqCore
 import ExplicitRK
+import StiffSolvers
 
 // Forward-mode gradients of a fixed-size problem (issue #15, the gate on
 // `ForwardDiffSensitivity`): the dual solve runs on `FixedVector<N, Dual<C, Double>>`, the
-// state and its derivatives in registers, on the explicit Runge-Kutta methods' fixed-size stepper.
+// state and its derivatives in registers, on the explicit Runge-Kutta methods' or the Rosenbrock
+// methods' fixed-size stepper.
 
 /// The gradient of `L = Σ_k g(u(t_k), t_k)` for a fixed-size problem in the generic form
 /// (``StaticODEModel``) by forward mode (``ForwardDiffSensitivity``), with an explicit
 /// Runge-Kutta method: the same chunks, seeds and scaling as for an array problem, each chunk one
-/// solve of `FixedVector<N, Dual<C, Double>>` states.
+/// solve of `FixedVector<N, Dual<C, Double>>` states. With a Rosenbrock method, see
+/// ``gradient(of:_:algorithm:options:sensealg:wrt:)-(_,_,RosenbrockAlgorithm,_,_,_)``.
 ///
 /// The result equals the array form's (`gradient(of:_:algorithm:options:sensealg:wrt:)` on an
 /// ``ODEModel`` with the same operations in the same order) to the bit: the fixed-size stepper
@@ -31,6 +34,66 @@ public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A:
     of loss: L, _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Double>>, algorithm: A, options: SolveOptions,
     sensealg: ForwardDiffSensitivity = ForwardDiffSensitivity(), wrt inputs: GradientInputs = .parametersAndInitialState
 ) throws(SensitivityError) -> SensitivityResult {
+    try _staticGradient(of: loss, problem, _StaticExplicitRK(algorithm: algorithm), options, sensealg, inputs)
+}
+
+/// The gradient of `L = Σ_k g(u(t_k), t_k)` for a fixed-size problem in the generic form by
+/// forward mode, with a Rosenbrock method: each chunk one solve of
+/// `FixedVector<N, Dual<C, Double>>` states on the fixed-size Rosenbrock stepper, with `J` by
+/// forward-mode AD on nested duals (``StaticModelRHS/forwardModeJacobian(_:_:_:)``) and the
+/// values of `W` factored once per attempt (``StaticRosenbrockStepper``), as the array form does.
+/// A mass matrix (``StaticODEProblem/massMatrix``) is carried into the dual solves.
+///
+/// The result equals the array form's (`gradient(of:_:algorithm:options:sensealg:wrt:)` on an
+/// ``ODEModel`` with the same operations in the same order) to the bit (`ForwardModeFormsTests`).
+@inlinable
+public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A: RosenbrockAlgorithm>(
+    of loss: L, _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Double>>, algorithm: A, options: SolveOptions,
+    sensealg: ForwardDiffSensitivity = ForwardDiffSensitivity(), wrt inputs: GradientInputs = .parametersAndInitialState
+) throws(SensitivityError) -> SensitivityResult {
+    try _staticGradient(of: loss, problem, _StaticRosenbrock(algorithm: algorithm), options, sensealg, inputs)
+}
+
+/// A method family's fixed-size solve of a dual problem (what a forward-mode chunk runs).
+@usableFromInline
+protocol _StaticDualSolver {
+    func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(
+        _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Dual<C, Double>>>, options: SolveOptions
+    ) throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>>
+}
+
+@usableFromInline
+struct _StaticExplicitRK<A: ExplicitRKAlgorithm>: _StaticDualSolver {
+    @usableFromInline let algorithm: A
+    @inlinable init(algorithm: A) { self.algorithm = algorithm }
+
+    @inlinable
+    func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(
+        _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Dual<C, Double>>>, options: SolveOptions
+    ) throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>> {
+        try algorithm.solve(problem, options: options)
+    }
+}
+
+@usableFromInline
+struct _StaticRosenbrock<A: RosenbrockAlgorithm>: _StaticDualSolver {
+    @usableFromInline let algorithm: A
+    @inlinable init(algorithm: A) { self.algorithm = algorithm }
+
+    @inlinable
+    func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(
+        _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Dual<C, Double>>>, options: SolveOptions
+    ) throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>> {
+        try algorithm.solve(problem, options: options)
+    }
+}
+
+/// The chunks of a fixed-size forward-mode gradient, each solved by `solver`.
+@inlinable
+func _staticGradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, S: _StaticDualSolver>(
+    of loss: L, _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Double>>, _ solver: S, _ options: SolveOptions,
+    _ sensealg: ForwardDiffSensitivity, _ inputs: GradientInputs
+) throws(SensitivityError) -> SensitivityResult {
     guard problem.callbacks.isEmpty else {
         throw .unsupported("gradients through events (callbacks) are not supported by the sensitivity methods")
     }
@@ -50,9 +113,9 @@ public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A:
     repeat {
         let width = Swift.min(8, total - offset)
         switch width {
-        case ...2: try _staticChunk(Dual<2, Double>.self, offset, width, loss, problem, algorithm, plan, &result)
-        case ...4: try _staticChunk(Dual<4, Double>.self, offset, width, loss, problem, algorithm, plan, &result)
-        default: try _staticChunk(Dual<8, Double>.self, offset, width, loss, problem, algorithm, plan, &result)
+        case ...2: try _staticChunk(Dual<2, Double>.self, offset, width, loss, problem, solver, plan, &result)
+        case ...4: try _staticChunk(Dual<4, Double>.self, offset, width, loss, problem, solver, plan, &result)
+        default: try _staticChunk(Dual<8, Double>.self, offset, width, loss, problem, solver, plan, &result)
         }
         offset += width
     } while offset < total
@@ -61,9 +124,9 @@ public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A:
 
 /// One fixed-size dual solve carrying directions `offset..<offset + width`.
 @inlinable
-func _staticChunk<let C: Int, M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A: ExplicitRKAlgorithm>(
+func _staticChunk<let C: Int, M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, S: _StaticDualSolver>(
     _: Dual<C, Double>.Type, _ offset: Int, _ width: Int, _ loss: L,
-    _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Double>>, _ algorithm: A,
+    _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Double>>, _ solver: S,
     _ plan: ObservationPlan, _ result: inout SensitivityResult
 ) throws(SensitivityError) {
     typealias D = Dual<C, Double>
@@ -72,9 +135,15 @@ func _staticChunk<let C: Int, M: StaticODEModel, let N: Int, let P: Int, L: Poin
     for i in 0..<N { u0[i] = ud[i] }
     var p = FixedVector<P, D>()
     for k in 0..<P { p[k] = pd[k] }
-    let prob = StaticODEProblem(model: problem.f.model, u0: u0, tspan: (plan.t0, plan.t1), p: p)
+    var prob = StaticODEProblem(model: problem.f.model, u0: u0, tspan: (plan.t0, plan.t1), p: p)
+    // The mass matrix is a constant: its entries as duals without partials.
+    prob.massMatrix = problem.massMatrix.map { m in
+        var lifted = FixedVector<N, D>.SquareMatrix()
+        for j in 0..<N { for i in 0..<N { lifted[i, j] = D(constant: m[i, j]) } }
+        return lifted
+    }
     let sol: StaticODESolution<FixedVector<N, D>>
-    do { sol = try algorithm.solve(prob, options: plan.options) } catch { throw .invalidInput(error) }
+    do { sol = try solver.solve(prob, options: plan.options) } catch { throw .invalidInput(error) }
     guard sol.retcode.isSuccessful else {
         throw .solveFailed(phase: "forward (dual, fixed size)", retcode: sol.retcode, message: sol.message)
     }
