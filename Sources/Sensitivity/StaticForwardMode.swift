@@ -34,7 +34,7 @@ public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A:
     of loss: L, _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Double>>, algorithm: A, options: SolveOptions,
     sensealg: ForwardDiffSensitivity = ForwardDiffSensitivity(), wrt inputs: GradientInputs = .parametersAndInitialState
 ) throws(SensitivityError) -> SensitivityResult {
-    try _staticGradient(of: loss, problem, _StaticExplicitRK(algorithm: algorithm), options, sensealg, inputs)
+    try _staticGradient(of: loss, problem, _StaticExplicitRK(algorithm), options, sensealg, inputs)
 }
 
 /// The gradient of `L = Σ_k g(u(t_k), t_k)` for a fixed-size problem in the generic form by
@@ -42,7 +42,7 @@ public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A:
 /// `FixedVector<N, Dual<C, Double>>` states on the fixed-size Rosenbrock stepper, with `J` by
 /// forward-mode AD on nested duals (``StaticModelRHS/forwardModeJacobian(_:_:_:)``) and the
 /// values of `W` factored once per attempt (``StaticRosenbrockStepper``), as the array form does.
-/// A mass matrix (``StaticODEProblem/massMatrix``) is carried into the dual solves.
+/// A problem with a mass matrix is refused, as for an array problem.
 ///
 /// The result equals the array form's (`gradient(of:_:algorithm:options:sensealg:wrt:)` on an
 /// ``ODEModel`` with the same operations in the same order) to the bit (`ForwardModeFormsTests`).
@@ -51,41 +51,36 @@ public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A:
     of loss: L, _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Double>>, algorithm: A, options: SolveOptions,
     sensealg: ForwardDiffSensitivity = ForwardDiffSensitivity(), wrt inputs: GradientInputs = .parametersAndInitialState
 ) throws(SensitivityError) -> SensitivityResult {
-    try _staticGradient(of: loss, problem, _StaticRosenbrock(algorithm: algorithm), options, sensealg, inputs)
+    try _staticGradient(of: loss, problem, _StaticRosenbrock(algorithm), options, sensealg, inputs)
 }
 
-/// A method family's fixed-size solve of a dual problem (what a forward-mode chunk runs).
+/// The dual problem of one forward-mode chunk.
+public typealias _StaticDualProblem<M: StaticODEModel, let N: Int, let P: Int, let C: Int> =
+    StaticODEProblem<StaticModelRHS<M, N, P, Dual<C, Double>>>
+
+/// A method family's fixed-size solve of a dual problem (what a forward-mode chunk runs); one
+/// adapter per family, since the explicit and Rosenbrock methods' `solve`s are requirements of
+/// two protocols.
 @usableFromInline
 protocol _StaticDualSolver {
-    func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(
-        _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Dual<C, Double>>>, options: SolveOptions
-    ) throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>>
+    func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(_ problem: _StaticDualProblem<M, N, P, C>, _ options: SolveOptions)
+        throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>>
 }
 
 @usableFromInline
 struct _StaticExplicitRK<A: ExplicitRKAlgorithm>: _StaticDualSolver {
     @usableFromInline let algorithm: A
-    @inlinable init(algorithm: A) { self.algorithm = algorithm }
-
-    @inlinable
-    func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(
-        _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Dual<C, Double>>>, options: SolveOptions
-    ) throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>> {
-        try algorithm.solve(problem, options: options)
-    }
+    @inlinable init(_ algorithm: A) { self.algorithm = algorithm }
+    @inlinable func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(_ problem: _StaticDualProblem<M, N, P, C>, _ options: SolveOptions)
+        throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>> { try algorithm.solve(problem, options: options) }
 }
 
 @usableFromInline
 struct _StaticRosenbrock<A: RosenbrockAlgorithm>: _StaticDualSolver {
     @usableFromInline let algorithm: A
-    @inlinable init(algorithm: A) { self.algorithm = algorithm }
-
-    @inlinable
-    func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(
-        _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Dual<C, Double>>>, options: SolveOptions
-    ) throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>> {
-        try algorithm.solve(problem, options: options)
-    }
+    @inlinable init(_ algorithm: A) { self.algorithm = algorithm }
+    @inlinable func solve<M: StaticODEModel, let N: Int, let P: Int, let C: Int>(_ problem: _StaticDualProblem<M, N, P, C>, _ options: SolveOptions)
+        throws(DiffEqError) -> StaticODESolution<FixedVector<N, Dual<C, Double>>> { try algorithm.solve(problem, options: options) }
 }
 
 /// The chunks of a fixed-size forward-mode gradient, each solved by `solver`.
@@ -96,6 +91,10 @@ func _staticGradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, S:
 ) throws(SensitivityError) -> SensitivityResult {
     guard problem.callbacks.isEmpty else {
         throw .unsupported("gradients through events (callbacks) are not supported by the sensitivity methods")
+    }
+    // As for an array problem (an identity given explicitly is no mass matrix).
+    if let m = problem.massMatrix, !(0..<N).allSatisfy({ j in (0..<N).allSatisfy { i in m[i, j] == (i == j ? 1 : 0) } }) {
+        throw .unsupported("a mass matrix (DAE) is not supported by the sensitivity methods")
     }
     // The plan's checks (span, options, observation times) are the array form's; they read the
     // initial state, span and parameters, never the right-hand side.
@@ -135,15 +134,9 @@ func _staticChunk<let C: Int, M: StaticODEModel, let N: Int, let P: Int, L: Poin
     for i in 0..<N { u0[i] = ud[i] }
     var p = FixedVector<P, D>()
     for k in 0..<P { p[k] = pd[k] }
-    var prob = StaticODEProblem(model: problem.f.model, u0: u0, tspan: (plan.t0, plan.t1), p: p)
-    // The mass matrix is a constant: its entries as duals without partials.
-    prob.massMatrix = problem.massMatrix.map { m in
-        var lifted = FixedVector<N, D>.SquareMatrix()
-        for j in 0..<N { for i in 0..<N { lifted[i, j] = D(constant: m[i, j]) } }
-        return lifted
-    }
+    let prob = StaticODEProblem(model: problem.f.model, u0: u0, tspan: (plan.t0, plan.t1), p: p)
     let sol: StaticODESolution<FixedVector<N, D>>
-    do { sol = try solver.solve(prob, options: plan.options) } catch { throw .invalidInput(error) }
+    do { sol = try solver.solve(prob, plan.options) } catch { throw .invalidInput(error) }
     guard sol.retcode.isSuccessful else {
         throw .solveFailed(phase: "forward (dual, fixed size)", retcode: sol.retcode, message: sol.message)
     }

@@ -366,42 +366,6 @@ where Function.State.Scalar: StaticRosenbrockScalar {
         return Scalar._factorAndRunStages(&self, f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
     }
 
-    /// The attempt of a `Double` state once `J` is current: `W` factored by value (at most
-    /// ``registerLimit`` components: for a small system the factors stay in registers) or in
-    /// the stage block (larger systems, and any mass matrix), then the stages.
-    @inlinable @inline(__always)
-    mutating func _doubleFactorAndRunStages(
-        _ f: Function, _ p: Function.Parameters, t: Double, h: Double, u: State, uNew: inout State,
-        stats: inout SolverStats
-    ) -> Double where Scalar == Double {
-        let alpha = 1 / (gamma * h)
-        if massMatrix == nil && State().scalarCount <= Self.registerLimit {
-            guard let lu = StaticLU.factoring(J, alpha: alpha) else { return singular(t: t, h: h) }
-            return stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, lu, stats: &stats)
-        }
-        let block = stages
-        guard
-            let lu = StaticLUInMemory<State>.factoring(
-                &J, alpha: alpha, mass: massMatrix, a: block.factors, pivots: block.pivots, reciprocals: block.reciprocals)
-        else { return singular(t: t, h: h) }
-        return stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, lu, stats: &stats)
-    }
-
-    /// The attempt of a first-order dual state once `J` is current: the values of `W` factored
-    /// (``FirstOrderDualLU``, the array form's), then the stages.
-    @inlinable @inline(__always)
-    mutating func _dualFactorAndRunStages(
-        _ f: Function, _ p: Function.Parameters, t: Double, h: Double, u: State, uNew: inout State,
-        stats: inout SolverStats
-    ) -> Double {
-        guard var factors = dualFactors else { return .nan }
-        dualFactors = nil
-        let ok = factors.factor(J, alpha: 1 / (gamma * h), mass: massColumns)
-        dualFactors = factors
-        guard ok else { return singular(t: t, h: h) }
-        return stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, factors, stats: &stats)
-    }
-
     /// The largest state solved with the LU factors held by value (``StaticLU``); above it they
     /// are kept in memory (``StaticRosenbrockStages``). Measured (rosen-step-bench, ns per
     /// step): n = 2, VDPOL Rodas5P, by value 215 against 280 in memory; n = 3, OREGO (`SIMD3`),
@@ -602,22 +566,46 @@ public protocol StaticRosenbrockScalar: DiffEqScalar {
     ) -> Double where F.State.Scalar == Self
 }
 
-extension Double: StaticRosenbrockScalar {
-    @inlinable @inline(__always)
-    public static func _factorAndRunStages<F: StaticODEFunction>(
-        _ stepper: inout StaticRosenbrockStepper<F>, _ f: F, _ p: F.Parameters, t: Double, h: Double, u: F.State,
-        uNew: inout F.State, stats: inout SolverStats
-    ) -> Double where F.State.Scalar == Double {
-        stepper._doubleFactorAndRunStages(f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
-    }
-}
-
-extension Dual: StaticRosenbrockScalar where V == Double {
+extension StaticRosenbrockScalar {
+    /// First-order dual states: the values of `W` factored (``FirstOrderDualLU``, the array
+    /// form's), then the stages.
     @inlinable @inline(__always)
     public static func _factorAndRunStages<F: StaticODEFunction>(
         _ stepper: inout StaticRosenbrockStepper<F>, _ f: F, _ p: F.Parameters, t: Double, h: Double, u: F.State,
         uNew: inout F.State, stats: inout SolverStats
     ) -> Double where F.State.Scalar == Self {
-        stepper._dualFactorAndRunStages(f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
+        // Taken out of the stepper while factored, so that its buffers are uniquely referenced.
+        guard var factors = stepper.dualFactors else { return .nan }
+        stepper.dualFactors = nil
+        let ok = factors.factor(stepper.J, alpha: 1 / (stepper.gamma * h), mass: stepper.massColumns)
+        stepper.dualFactors = factors
+        guard ok else { return stepper.singular(t: t, h: h) }
+        return stepper.stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, factors, stats: &stats)
     }
 }
+
+extension Double: StaticRosenbrockScalar {
+    /// `W` factored by value (at most ``StaticRosenbrockStepper/registerLimit`` components: for
+    /// a small system the factors stay in registers) or in the stage block (larger systems, and
+    /// any mass matrix), then the stages.
+    @inlinable @inline(__always)
+    public static func _factorAndRunStages<F: StaticODEFunction>(
+        _ stepper: inout StaticRosenbrockStepper<F>, _ f: F, _ p: F.Parameters, t: Double, h: Double, u: F.State,
+        uNew: inout F.State, stats: inout SolverStats
+    ) -> Double where F.State.Scalar == Double {
+        let alpha = 1 / (stepper.gamma * h)
+        if stepper.massMatrix == nil && F.State().scalarCount <= StaticRosenbrockStepper<F>.registerLimit {
+            guard let lu = StaticLU.factoring(stepper.J, alpha: alpha) else { return stepper.singular(t: t, h: h) }
+            return stepper.stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, lu, stats: &stats)
+        }
+        let block = stepper.stages
+        guard
+            let lu = StaticLUInMemory<F.State>.factoring(
+                &stepper.J, alpha: alpha, mass: stepper.massMatrix, a: block.factors, pivots: block.pivots,
+                reciprocals: block.reciprocals)
+        else { return stepper.singular(t: t, h: h) }
+        return stepper.stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, lu, stats: &stats)
+    }
+}
+
+extension Dual: StaticRosenbrockScalar where V == Double {}
