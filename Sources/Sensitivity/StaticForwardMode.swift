@@ -45,7 +45,13 @@ public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A:
 /// A problem with a mass matrix is refused, as for an array problem.
 ///
 /// The result equals the array form's (`gradient(of:_:algorithm:options:sensealg:wrt:)` on an
-/// ``ODEModel`` with the same operations in the same order) to the bit (`ForwardModeFormsTests`).
+/// ``ODEModel`` with the same operations in the same order) to the bit
+/// (`StaticRosenbrockGradientTests`).
+///
+/// Performance: Lotka-Volterra's four parameters (one `Dual<4>` chunk, Rodas5P at 1e-8, 718
+/// steps, `J` by forward mode in both forms) cost 9,140,600 instructions per gradient against
+/// 13,896,041 in the array form, 1.52x fewer (callgrind, `rosen-step-bench --gradient-lv
+/// fixed|array`, (11 − 1 gradients)/10).
 @inlinable
 public func gradient<M: StaticODEModel, let N: Int, let P: Int, L: PointLoss, A: RosenbrockAlgorithm>(
     of loss: L, _ problem: StaticODEProblem<StaticModelRHS<M, N, P, Double>>, algorithm: A, options: SolveOptions,
