@@ -12,7 +12,7 @@
 // The (E)SDIRK methods KenCarp4 and TRBDF2 run on VDPOL and HIRES in both forms with the
 // argument S only (not part of "all", whose lines and hashes stay those of earlier builds).
 //
-// Run: swift run -c release rosen-step-bench [V|O|H|S|all]
+// Run: swift run -c release rosen-step-bench [V|O|H|S|all]; --gradient-lv array|fixed (below).
 // Environment: BATCHES (default 40); ONLY=<label prefix> to run one line; SOLVES=k to solve k
 // times without timing (for counting instructions or allocations per solve from outside);
 // RTOLS=1e-2,1e-4 to choose the tolerances.
@@ -109,6 +109,57 @@ func benchRosenbrockMethods<F: ODEFunction, G: StaticODEFunction>(
     benchStatic("\(name) Rodas5P fixed \(rtol)", fixed, Rodas5P(), rtol: rtol)
     benchStatic("\(name) Rodas4 fixed \(rtol)", fixed, Rodas4(), rtol: rtol)
     if rosenbrock23 { benchStatic("\(name) Rosenbrock23 fixed \(rtol)", fixed, Rosenbrock23(), rtol: rtol) }
+}
+
+// --gradient-lv array|fixed: a ForwardDiffSensitivity gradient with Rodas5P (Lotka-Volterra's
+// four parameters, one `Dual<4>` chunk, at 1e-8, the loss Σ|u|² at t = 0, 1, ..., 10) for an
+// array problem (`ODEModel`) or a fixed-size one (`StaticODEModel`), both without an analytic
+// Jacobian (`J` by forward mode on nested duals): the same bits
+// (SensitivityTests/StaticRosenbrockGradientTests). `SOLVES=k` repeats it, for instructions per
+// gradient under callgrind ((count at k − count at 1) / (k − 1)). Prints nothing unless
+// --show-steps is given.
+struct ArrayLotkaVolterraAD: ODEModel {
+    var isAutonomous: Bool { true }
+    func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
+        du[0] = p[0] * u[0] - p[1] * (u[0] * u[1])
+        du[1] = p[3] * (u[0] * u[1]) - p[2] * u[1]
+    }
+}
+struct FixedLotkaVolterraAD: StaticODEModel {
+    var isAutonomous: Bool { true }
+    func rhs<let N: Int, let P: Int, S: DiffEqScalar>(_ u: FixedVector<N, S>, _ p: FixedVector<P, S>, _ t: S)
+        -> FixedVector<N, S>
+    {
+        var du = u
+        du[0] = p[0] * u[0] - p[1] * (u[0] * u[1])
+        du[1] = p[3] * (u[0] * u[1]) - p[2] * u[1]
+        return du
+    }
+}
+if let i = CommandLine.arguments.firstIndex(of: "--gradient-lv"), i + 1 < CommandLine.arguments.count {
+    let form = CommandLine.arguments[i + 1]
+    let solves = Int(ProcessInfo.processInfo.environment["SOLVES"] ?? "1") ?? 1
+    let o = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(1))
+    var r: SensitivityResult?
+    if form == "array" {
+        let prob = ODEProblem(model: ArrayLotkaVolterraAD(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])
+        for _ in 0..<solves {
+            r = try! gradient(
+                of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: ForwardDiffSensitivity(),
+                wrt: .parameters)
+        }
+    } else {
+        let prob = StaticODEProblem(
+            model: FixedLotkaVolterraAD(), u0: [1.0, 1.0] as StaticVector<2>, tspan: (0, 10),
+            p: [1.5, 1, 3, 1] as StaticVector<4>)
+        for _ in 0..<solves {
+            r = try! gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, wrt: .parameters)
+        }
+    }
+    if CommandLine.arguments.contains("--show-steps"), let r {
+        print("LV Rodas5P gradient, \(form) form: dp \(r.dp), \(r.stats)")
+    }
+    exit(0)
 }
 
 let which = CommandLine.arguments.dropFirst().first ?? "all"

@@ -160,7 +160,8 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         try problem.f.validate(u0: problem.u0, p: problem.p)
         var resolved = options
         if resolved.dense == nil { resolved.dense = false }
-        let setup = try SolveSetup(u0: problem.u0.components, tspan: problem.tspan, massMatrix: nil, resolved)
+        let setup = try SolveSetup(
+            u0: problem.u0.components, tspan: problem.tspan, massMatrix: problem.massMatrixColumns, resolved)
         try self.init(f: problem.f, u0: problem.u0, p: problem.p, callbacks: problem.callbacks, setup: setup, stepper: stepper)
     }
 

@@ -83,6 +83,30 @@ public struct StaticModelRHS<Model: StaticODEModel, let N: Int, let P: Int, Scal
         }
     }
 
+    @inlinable public var supportsForwardModeAD: Bool { true }
+
+    /// `∂f/∂u` from one evaluation of the model on `Dual<N, Scalar>` states, column `j` seeded
+    /// in direction `j`, as ``GenericRHS/forwardModeJacobian(_:_:_:_:)`` does for the array form
+    /// (in chunks of eight there; each direction of a dual number is computed alone, so the
+    /// entries are the same). For a dual `Scalar` (a forward-mode gradient) the duals nest: the
+    /// entries of `J` carry the derivatives of the Jacobian along the gradient's directions.
+    @inlinable
+    public func forwardModeJacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix {
+        typealias D = Dual<N, Scalar>
+        var ud = FixedVector<N, D>()
+        for i in 0..<N { ud[i] = D(u[i], seed: i) }
+        var pd = FixedVector<P, D>()
+        for k in 0..<P { pd[k] = D(constant: p[k]) }
+        let du = model.rhs(ud, pd, D(constant: Scalar(t)))
+        var J = State.SquareMatrix()
+        for j in 0..<N {
+            var column = State()
+            for i in 0..<N { column[i] = du[i].partials[j] }
+            J[column: j] = column
+        }
+        return J
+    }
+
     @inlinable public func parameterScalars(_ p: Parameters) -> [Scalar] { p.components }
 
     @inlinable

@@ -11,9 +11,10 @@
 // counting, no checks, and the whole step specializes into straight-line code.
 //
 // The explicit Runge-Kutta methods solve it over any scalar (`FixedVector<2, Dual<4, Double>>`
-// carries four derivatives in registers), the Rosenbrock methods over `Double` states, both on
+// carries four derivatives in registers), the Rosenbrock methods over `Double` and first-order
+// dual states (`FixedVector<2, Dual<4, Double>>`), both on
 // the one loop (``ODEIntegrator``), with events, dense output and `isOutOfDomain` as in the
-// array form. Mass matrices stay with the array form (``ODEProblem``). Both forms' states conform to
+// array form, and the Rosenbrock methods take a mass matrix as the array form's do. Both forms' states conform to
 // ``DiffEqState``, the one state protocol (DESIGN.md, "The state protocol").
 
 /// A state of a fixed number of components, held by value: a ``DiffEqState`` with value
@@ -191,6 +192,14 @@ public protocol StaticODEFunction: DiffEqFunction {
     /// ``hasAnalyticJacobian`` is `true`.
     func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix
 
+    /// Whether ``forwardModeJacobian(_:_:_:)`` differentiates `f` exactly (default `false`;
+    /// `true` for the generic form, ``StaticModelRHS``), as ``ODEFunction/supportsForwardModeAD``.
+    var supportsForwardModeAD: Bool { get }
+
+    /// `∂f/∂u` at `(u, p, t)` by forward-mode automatic differentiation. Called only when
+    /// ``supportsForwardModeAD`` is `true`.
+    func forwardModeJacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix
+
     /// Whether `f` is declared not to depend on `t` (default `false`); see
     /// ``ODEFunction/isAutonomous``.
     var isAutonomous: Bool { get }
@@ -210,6 +219,8 @@ extension StaticODEFunction {
 
     @inlinable public var hasAnalyticJacobian: Bool { false }
     @inlinable public func jacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix { .init() }
+    @inlinable public var supportsForwardModeAD: Bool { false }
+    @inlinable public func forwardModeJacobian(_ u: State, _ p: Parameters, _ t: Double) -> State.SquareMatrix { .init() }
     @inlinable public var isAutonomous: Bool { false }
     @inlinable public func validate(u0: State, p: Parameters) throws(DiffEqError) {}
 }
@@ -278,13 +289,31 @@ public struct StaticODEProblem<F: StaticODEFunction> {
     /// and `p` as ``DiffEqFunction/parameterScalars(_:)`` gives it: the parameters themselves
     /// when they are an array of the state's scalar, else empty (capture them in the closure).
     public var callbacks: CallbackSet<State.Scalar>
+    /// A constant mass matrix `M` for `M du/dt = f(u, p, t)`, as ``ODEProblem/massMatrix`` in a
+    /// fixed-size matrix (entry `(i, j)` is `massMatrix[i, j]`; only the values of its entries
+    /// are read, so for a dual state `M` is a constant); `nil` is the identity. Rosenbrock
+    /// methods accept one; the others throw ``DiffEqError/unsupported(_:)``.
+    public var massMatrix: State.SquareMatrix?
 
-    public init(_ f: F, u0: State, tspan: (Double, Double), p: F.Parameters, callbacks: CallbackSet<State.Scalar> = .init()) {
+    public init(
+        _ f: F, u0: State, tspan: (Double, Double), p: F.Parameters, callbacks: CallbackSet<State.Scalar> = .init(),
+        massMatrix: State.SquareMatrix? = nil
+    ) {
         self.f = f
         self.u0 = u0
         self.tspan = tspan
         self.p = p
         self.callbacks = callbacks
+        self.massMatrix = massMatrix
+    }
+
+    /// ``massMatrix`` column-major, the array form's layout (``ODEProblem/massMatrix``).
+    @inlinable
+    public var massMatrixColumns: [Double]? {
+        massMatrix.map { m in
+            let n = u0.scalarCount
+            return (0..<(n * n)).map { k in m[k % n, k / n].primal }
+        }
     }
 }
 

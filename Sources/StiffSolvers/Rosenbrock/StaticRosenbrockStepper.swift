@@ -78,17 +78,31 @@ final class StaticRosenbrockStages<State: StaticState> {
 /// (`StaticRosenbrockTests`), and the loop gives this form events, dense output
 /// (`dense: true`), `saveat`, `tstops` and `isOutOfDomain`.
 ///
-/// `J` is the function's analytic Jacobian when it has one
-/// (``StaticODEFunction/hasAnalyticJacobian``), else forward differences (as for a closure in
-/// the array form; the fixed-size form has no dual-number evaluation of `f`). `W = I/(γh) − J`
-/// is factored by ``StaticLU`` (by value) or ``StaticLUInMemory``, the two implementations of
-/// ``StaticStageSolver``. No mass matrix (``StaticODEProblem`` has none).
+/// `J` is, under ``JacobianSource/automatic``, the function's analytic Jacobian when it has one
+/// (``StaticODEFunction/hasAnalyticJacobian``), else forward-mode AD for the generic form
+/// (``StaticModelRHS``: the model on nested duals, as ``GenericRHS`` in the array form), else
+/// forward differences (as for a closure in the array form).
+///
+/// **States.** `Double` states (``StaticVector``, `SIMD`) and first-order dual states
+/// (`FixedVector<N, Dual<K, Double>>`, forward-mode gradients): the scalar chooses how `W` is
+/// factored (``StaticRosenbrockScalar``). For `Double`, `W = M/(γh) − J` is factored by
+/// ``StaticLU`` (by value) or ``StaticLUInMemory``, the two implementations of
+/// ``StaticStageSolver``. For dual numbers, as in the array form, only the values of `W` are
+/// factored (``FirstOrderDualLU``) and the partials of each stage follow from them: the `J` of a
+/// dual state is `∂f/∂u` at the dual point, so its partials are the derivatives of the Jacobian
+/// along the seeded directions, and the dual solve is the derivative of the `Double` one.
+///
+/// **Mass matrix.** ``StaticODEProblem/massMatrix`` (`M u' = f`, `M` constant, possibly singular:
+/// index-1 DAEs), used as ``RosenbrockStepper`` uses the array form's: `W = M/(γh) − J`, and
+/// `M Σ_j (C_ij/h) U_j` in the stage right-hand sides.
 ///
 /// Performance: the step loop allocates nothing; the stage block is a class instance checked
 /// for uniqueness once per attempt; for `n ≤` ``registerLimit`` the factors are a local value
 /// that stays in registers through the stage solves.
-public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper where Function.State.Scalar == Double {
+public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper
+where Function.State.Scalar: StaticRosenbrockScalar {
     public typealias State = Function.State
+    public typealias Scalar = State.Scalar
     public typealias Matrix = State.SquareMatrix
 
     public let tableau: RosenbrockTableau
@@ -103,6 +117,16 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
     @usableFromInline let fsal: Bool
     @usableFromInline let autonomous: Bool
     @usableFromInline let analyticJacobian: Bool
+    /// `J` by ``StaticODEFunction/forwardModeJacobian(_:_:_:)`` (no analytic Jacobian, a generic
+    /// form, ``JacobianSource/automatic``).
+    @usableFromInline let forwardModeJacobian: Bool
+    /// The mass matrix as the array form's stepper holds it (``MassStructure``), and as a
+    /// fixed-size matrix for the `Double` factorization; `nil` and `.identity` for `M = I`.
+    @usableFromInline let mass: MassStructure
+    @usableFromInline let massColumns: [Double]?
+    @usableFromInline let massMatrix: Matrix?
+    /// The factors of `W` for a dual state (``FirstOrderDualLU``), `nil` for `Double`.
+    @usableFromInline var dualFactors: StaticDualIterationMatrix<State>?
     /// The difference increments (forward, or central for `.centralDifferences`) and the error
     /// weights they are scaled to: the array form's (``DifferenceIncrements``).
     @usableFromInline let increments: DifferenceIncrements
@@ -128,8 +152,11 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
     @usableFromInline var lastSingularTime = 0.0
     @usableFromInline var lastSingularStep = 0.0
 
-    /// A stepper for `tableau` on `f`'s states, with `J` from `jacobian`.
-    public init(tableau: RosenbrockTableau, function f: Function, jacobian: JacobianSource = .automatic) {
+    /// A stepper for `tableau` on `f`'s states, with `J` from `jacobian`; `massMatrix` is the
+    /// problem's (``StaticODEProblem/massMatrix``, `nil` for the identity).
+    public init(
+        tableau: RosenbrockTableau, function f: Function, jacobian: JacobianSource = .automatic, massMatrix: Matrix? = nil
+    ) {
         self.tableau = tableau
         s = tableau.stages
         gamma = tableau.gamma
@@ -139,9 +166,26 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
         fsal = tableau.isFSAL
         autonomous = f.isAutonomous
         analyticJacobian = jacobian == .automatic && f.hasAnalyticJacobian
+        forwardModeJacobian = jacobian == .automatic && !f.hasAnalyticJacobian && f.supportsForwardModeAD
         increments = DifferenceIncrements(uround: Double.ulpOfOne, central: jacobian == .centralDifferences)
         stages = StaticRosenbrockStages(count: tableau.stages)
+        let n = State().scalarCount
+        // As SolveSetup does for the array form: an identity given explicitly is no mass matrix.
+        let columns = massMatrix.map { m in (0..<(n * n)).map { k in m[k % n, k / n].primal } }
+        if let M = columns, !(0..<n).allSatisfy({ j in (0..<n).allSatisfy { i in M[i + j * n] == (i == j ? 1 : 0) } }) {
+            massColumns = M
+            self.massMatrix = massMatrix
+            let diagonal = (0..<n).allSatisfy { j in (0..<n).allSatisfy { i in i == j || M[i + j * n] == 0 } }
+            mass = diagonal ? .diagonal((0..<n).map { M[$0 * (n + 1)] }) : .full(M)
+        } else {
+            massColumns = nil
+            self.massMatrix = nil
+            mass = .identity
+        }
+        dualFactors = Scalar.firstOrderPartialCount == nil ? nil : StaticDualIterationMatrix(count: n)
     }
+
+    public var supportsMassMatrix: Bool { true }
 
     /// Factorizations of `W` that found it singular, over the whole solve.
     public var singularFactorizations: Int { singularCount }
@@ -200,43 +244,52 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
             J = f.jacobian(u, p, t)
             return
         }
+        if forwardModeJacobian {
+            stats.njacsAD += 1
+            J = f.forwardModeJacobian(u, p, t)
+            return
+        }
         stats.njacsFiniteDifference += 1
         let n = State().scalarCount
         let central = increments.central
         var squares = 0.0
         for i in 0..<n {
-            let v = f0[i] / tolerance.scale(i, u[i], u[i])
+            let v = f0[i].primal / tolerance.scale(i, u[i].primal, u[i].primal)
             squares += v * v
         }
         let sigma0 = increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
         var perturbed = u
         for j in 0..<n {
-            let x = u[j]
+            // The increments' arithmetic on the values, as JacobianEvaluator's for any scalar.
+            let uj = u[j]
+            let x = uj.primal
             let scale = tolerance.scale(j, x, x)
             let ceiling = increments.ceiling(x, scale: scale)
             var inc = increments.increment(x, scale: scale, minimum: sigma0)
             var retries = 0
             while true {
-                let up = (x + inc) - x
-                perturbed[j] = x + inc
+                let up = (uj + Scalar(inc)).primal - x
+                perturbed[j] = uj + Scalar(inc)
                 let fPlus = f(perturbed, p, t)
                 stats.nf += 1
                 var base = f0
                 var denominator = up
                 if central {
-                    perturbed[j] = x - inc
+                    perturbed[j] = uj - Scalar(inc)
                     base = f(perturbed, p, t)
                     stats.nf += 1
-                    denominator = up + (x - (x - inc))
+                    denominator = up + (x - (uj - Scalar(inc)).primal)
                 }
-                perturbed[j] = x
+                perturbed[j] = uj
                 var change = 0.0
                 var magnitude = 0.0
                 for i in 0..<n {
-                    let d = Swift.abs(fPlus[i] - base[i])
+                    let a = fPlus[i].primal
+                    let b = base[i].primal
+                    let d = Swift.abs(a - b)
                     if d > change {
                         change = d
-                        magnitude = Swift.max(Swift.abs(fPlus[i]), Swift.abs(base[i]))
+                        magnitude = Swift.max(Swift.abs(a), Swift.abs(b))
                     }
                 }
                 if retries < DifferenceIncrements.maxRetries && increments.isRounding(change: change, magnitude: magnitude)
@@ -299,7 +352,7 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
             evaluateJacobian(f, p, t: t, u: u, h: h, tolerance: tolerance, stats: &stats)
             let n = State().scalarCount
             var largest = 0.0
-            for j in 0..<n { for i in 0..<n { largest = Swift.max(largest, Swift.abs(J[i, j])) } }
+            for j in 0..<n { for i in 0..<n { largest = Swift.max(largest, Swift.abs(J[i, j].primal)) } }
             jacobianMaxAbs = largest
             // For an f declared autonomous, ∂f/∂t is zero and dT keeps its zeros.
             if !autonomous { evaluateTimeDerivative(f, p, t: t, u: u, stats: &stats) }
@@ -307,21 +360,10 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
             jacobianTime = t
         }
         // W is factored at every attempt: an attempt follows either an accepted step (new J) or
-        // a rejection (new h), the two cases in which the array form refactors too. Factored
-        // here, the factors are a local value: for a small system they stay in registers.
+        // a rejection (new h), the two cases in which the array form refactors too.
         stats.nluFactorizations += 1
         if !isKnownUniquelyReferenced(&stages) { stages = stages.copy() }
-        let alpha = 1 / (gamma * h)
-        if State().scalarCount <= Self.registerLimit {
-            guard let lu = StaticLU.factoring(J, alpha: alpha) else { return singular(t: t, h: h) }
-            return stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, lu, stats: &stats)
-        }
-        let block = stages
-        guard
-            let lu = StaticLUInMemory<State>.factoring(
-                &J, alpha: alpha, a: block.factors, pivots: block.pivots, reciprocals: block.reciprocals)
-        else { return singular(t: t, h: h) }
-        return stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, lu, stats: &stats)
+        return Scalar._factorAndRunStages(&self, f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
     }
 
     /// The largest state solved with the LU factors held by value (``StaticLU``); above it they
@@ -351,7 +393,7 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
     /// the factors' form rather than taking a closure: the closure was compiled as a function of
     /// its own, called per stage, with the factors read back from memory.)
     @inlinable @inline(__always)
-    mutating func stagesAndError<LU: StaticStageSolver>(
+    mutating func stagesAndError<LU: StaticColumnSolver>(
         _ f: Function, _ p: Function.Parameters, t: Double, h: Double, u: State, uNew: inout State, _ lu: LU,
         stats: inout SolverStats
     ) -> Double where LU.Column == State {
@@ -365,7 +407,8 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
         let d = c + s
         let invH = 1 / h
         let alpha = 1 / (gamma * h)
-        let refine = gamma * Swift.abs(h) * jacobianMaxAbs > StageRefinement.threshold
+        // As the array form: `Double` states with the identity mass matrix only.
+        let refine = LU.refinesStages && massMatrix == nil && gamma * Swift.abs(h) * jacobianMaxAbs > StageRefinement.threshold
         var arg = u
         var du = f0
         for i in 0..<s {
@@ -373,7 +416,7 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
                 arg = combine(u, row: i, U: U)
                 du = f(arg, p, t + c[i] * h)
             }
-            // W U_i = f + h d_i ∂f/∂t + Σ_j (C_ij/h) U_j, solved in U_i's slot.
+            // W U_i = f + h d_i ∂f/∂t + M Σ_j (C_ij/h) U_j, solved in U_i's slot.
             let hd = h * d[i]
             var r = du
             if hd != 0 && !autonomous { r = r + dT * hd }
@@ -384,22 +427,9 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
                 x = x + U[offsets[k]] * (w[k] * invH)
                 k &+= 1
             }
-            let b = r + x
+            let b = Self.addingMass(mass, x, to: r)
             lu.solve(b, into: U + i)
-            if refine {
-                // RosenbrockStepper.refineStage, in the same order of operations.
-                let xi = U[i]
-                var residual = State()
-                for m in 0..<n {
-                    var sum = b[m], carry = 0.0
-                    StageRefinement.accumulate(&sum, &carry, -alpha, xi[m])
-                    for j in 0..<n { StageRefinement.accumulate(&sum, &carry, J[m, j], xi[j]) }
-                    residual[m] = sum + carry
-                }
-                var correction = State()
-                lu.solve(residual, into: &correction)
-                U[i] = xi + correction
-            }
+            if refine { U[i] = lu.refined(U[i], rhs: b, jacobian: J, alpha: alpha) }
         }
         stats.nf += s - 1
         stats.nlinsolves += refine ? 2 &* s : s
@@ -413,10 +443,35 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
         let e = combine(State(), row: 2 &* s, U: U)
         var sum = 0.0
         for m in 0..<n {
-            let sc = errorWeight(abstol: abstol[m], reltol: reltol, u[m], uNew[m])
-            sum += (e[m] * e[m]) / (sc * sc)
+            let sc = errorWeight(abstol: abstol[m].primal, reltol: reltol, u[m].primal, uNew[m].primal)
+            sum += e[m].sumOfSquaredComponents / (sc * sc)
         }
-        return (sum / Double(n)).squareRoot()
+        // Over values and partials (DESIGN.md §4), as the array form.
+        return ErrorScale.finish(sum, count: n, as: Scalar.self)
+    }
+
+    /// `r + M x` summed as ``RosenbrockStepper``'s `applyMass` (zero entries of `x` and `M`
+    /// skipped), `r + x` for the identity.
+    @inlinable @inline(__always)
+    static func addingMass(_ mass: MassStructure, _ x: State, to r: State) -> State {
+        switch mass {
+        case .identity:
+            return r + x
+        case .diagonal(let diagonal):
+            var out = r
+            for m in 0..<x.scalarCount { out[m] += x[m].scaled(by: diagonal[m]) }
+            return out
+        case .full(let M):
+            let n = x.scalarCount
+            var out = r
+            for k in 0..<n where x[k] != .zero {
+                for m in 0..<n {
+                    let mk = M[m &+ k &* n]
+                    if mk != 0 { out[m] += x[k].scaled(by: mk) }
+                }
+            }
+            return out
+        }
     }
 
     /// The dense vector `h_k = Σ_j H_kj U_j` of the last accepted step (rodas.f, CONTRO), summed
@@ -456,7 +511,7 @@ public struct StaticRosenbrockStepper<Function: StaticODEFunction>: ODEStepper w
     @inlinable
     public mutating func appendDenseStep(
         _ f: Function, _ p: Function.Parameters, t: Double, dt: Double, end: Double, u: State, uNew: State,
-        to dense: inout PiecewisePolynomial<Double>, stats: inout SolverStats
+        to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
     ) {
         let (n, rows) = (State().scalarCount, denseRows)
         dense.appendStep(from: t, to: end, step: dt, rows: rows, order: rows + 1) { v in
@@ -477,10 +532,12 @@ extension RosenbrockAlgorithm {
     /// (``ODEIntegrator``) with this method's fixed-size stepper.
     @inlinable
     public func makeIntegrator<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions = .init())
-        throws(DiffEqError) -> ODEIntegrator<StaticRosenbrockStepper<F>> where F.State.Scalar == Double
+        throws(DiffEqError) -> ODEIntegrator<StaticRosenbrockStepper<F>> where F.State.Scalar: StaticRosenbrockScalar
     {
         try ODEIntegrator(
-            problem, stepper: StaticRosenbrockStepper(tableau: tableau, function: problem.f, jacobian: jacobian),
+            problem,
+            stepper: StaticRosenbrockStepper(
+                tableau: tableau, function: problem.f, jacobian: jacobian, massMatrix: problem.massMatrix),
             options: options)
     }
 
@@ -488,9 +545,67 @@ extension RosenbrockAlgorithm {
     /// singular returns ``ReturnCode/convergenceFailure`` with a message saying where.
     @inlinable
     public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions)
-        throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar == Double
+        throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar: StaticRosenbrockScalar
     {
         var integrator = try makeIntegrator(problem, options: options)
         return integrator.solve()
     }
 }
+
+/// A scalar the fixed-size Rosenbrock methods solve over: it chooses how `W` is factored for
+/// states of its type. `Double` (``StaticLU``, ``StaticLUInMemory``) and first-order dual numbers
+/// over `Double`, `Dual<K, Double>` (the values factored once, ``FirstOrderDualLU``, as the array
+/// form does), conform. The choice is a static requirement so that it is made when the stepper is
+/// specialized, not per step.
+public protocol StaticRosenbrockScalar: DiffEqScalar {
+    /// Factors `W` of `stepper`'s current `J` for a step of size `h` and runs the stages;
+    /// returns the attempt's scaled error (NaN when `W` is singular).
+    static func _factorAndRunStages<F: StaticODEFunction>(
+        _ stepper: inout StaticRosenbrockStepper<F>, _ f: F, _ p: F.Parameters, t: Double, h: Double, u: F.State,
+        uNew: inout F.State, stats: inout SolverStats
+    ) -> Double where F.State.Scalar == Self
+}
+
+extension StaticRosenbrockScalar {
+    /// First-order dual states: the values of `W` factored (``FirstOrderDualLU``, the array
+    /// form's), then the stages.
+    @inlinable @inline(__always)
+    public static func _factorAndRunStages<F: StaticODEFunction>(
+        _ stepper: inout StaticRosenbrockStepper<F>, _ f: F, _ p: F.Parameters, t: Double, h: Double, u: F.State,
+        uNew: inout F.State, stats: inout SolverStats
+    ) -> Double where F.State.Scalar == Self {
+        // Taken out of the stepper while factored, so that its buffers are uniquely referenced.
+        guard var factors = stepper.dualFactors else { return .nan }
+        stepper.dualFactors = nil
+        let ok = factors.factor(stepper.J, alpha: 1 / (stepper.gamma * h), mass: stepper.massColumns)
+        stepper.dualFactors = factors
+        guard ok else { return stepper.singular(t: t, h: h) }
+        return stepper.stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, factors, stats: &stats)
+    }
+}
+
+extension Double: StaticRosenbrockScalar {
+    /// `W` factored by value (at most ``StaticRosenbrockStepper/registerLimit`` components: for
+    /// a small system the factors stay in registers) or in the stage block (larger systems, and
+    /// any mass matrix), then the stages.
+    @inlinable @inline(__always)
+    public static func _factorAndRunStages<F: StaticODEFunction>(
+        _ stepper: inout StaticRosenbrockStepper<F>, _ f: F, _ p: F.Parameters, t: Double, h: Double, u: F.State,
+        uNew: inout F.State, stats: inout SolverStats
+    ) -> Double where F.State.Scalar == Double {
+        let alpha = 1 / (stepper.gamma * h)
+        if stepper.massMatrix == nil && F.State().scalarCount <= StaticRosenbrockStepper<F>.registerLimit {
+            guard let lu = StaticLU.factoring(stepper.J, alpha: alpha) else { return stepper.singular(t: t, h: h) }
+            return stepper.stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, lu, stats: &stats)
+        }
+        let block = stepper.stages
+        guard
+            let lu = StaticLUInMemory<F.State>.factoring(
+                &stepper.J, alpha: alpha, mass: stepper.massMatrix, a: block.factors, pivots: block.pivots,
+                reciprocals: block.reciprocals)
+        else { return stepper.singular(t: t, h: h) }
+        return stepper.stagesAndError(f, p, t: t, h: h, u: u, uNew: &uNew, lu, stats: &stats)
+    }
+}
+
+extension Dual: StaticRosenbrockScalar where V == Double {}

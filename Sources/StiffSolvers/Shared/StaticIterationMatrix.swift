@@ -66,12 +66,45 @@ enum StaticLUKernel {
     }
 }
 
-/// The factors of a fixed-size `W`, as a stage solve uses them: solves `W x = r`, writing `x` at
-/// a stage's slot.
+/// The factors of a fixed-size `W` over any scalar, as a stage solve uses them: solves `W x = r`,
+/// writing `x` at a stage's slot, and refines a solution where the factorization supports it.
 @usableFromInline
-protocol StaticStageSolver {
-    associatedtype Column: StaticState where Column.Scalar == Double
+protocol StaticColumnSolver {
+    associatedtype Column: StaticState
     func solve(_ r: Column, into x: UnsafeMutablePointer<Column>)
+    /// Whether ``refined(_:rhs:jacobian:alpha:)`` refines (`W = αI − J`, ``StageRefinement``).
+    static var refinesStages: Bool { get }
+    /// `x` after one step of iterative refinement of `W x = b` (``StageRefinement``).
+    func refined(_ x: Column, rhs b: Column, jacobian J: Column.SquareMatrix, alpha: Double) -> Column
+}
+
+/// The factors of a fixed-size `W` of `Double`s, as a stage solve uses them: solves `W x = r`,
+/// writing `x` at a stage's slot.
+@usableFromInline
+protocol StaticStageSolver: StaticColumnSolver where Column.Scalar == Double {
+    func solve(_ r: Column, into x: UnsafeMutablePointer<Column>)
+}
+
+extension StaticStageSolver {
+    @inlinable static var refinesStages: Bool { true }
+
+    /// One step of iterative refinement with the residual `b − αx + J x` summed in twice the
+    /// working precision, in ``RosenbrockStepper``'s `refineStage` order of operations (why:
+    /// ``StageRefinement``).
+    @inlinable @inline(__always)
+    func refined(_ x: Column, rhs b: Column, jacobian J: Column.SquareMatrix, alpha: Double) -> Column {
+        let n = x.scalarCount
+        var residual = Column()
+        for m in 0..<n {
+            var sum = b[m], carry = 0.0
+            StageRefinement.accumulate(&sum, &carry, -alpha, x[m])
+            for j in 0..<n { StageRefinement.accumulate(&sum, &carry, J[m, j], x[j]) }
+            residual[m] = sum + carry
+        }
+        var correction = Column()
+        solve(residual, into: &correction)
+        return x + correction
+    }
 }
 
 /// The factors in ``StaticRosenbrockStages``' memory, for the kernel's solve in place.
@@ -110,6 +143,37 @@ struct StaticLUInMemory<Column: StaticState>: StaticStageSolver where Column.Sca
             }
         }
         guard assembled, StaticLUKernel.factor(n, ld, a, pivots, reciprocals) else { return nil }
+        return StaticLUInMemory(n: n, ld: ld, a: a, pivots: pivots, reciprocals: reciprocals)
+    }
+
+    /// ``factoring(_:alpha:a:pivots:reciprocals:)`` of `W = α M − J`, as the array form's
+    /// ``DenseIterationMatrix`` assembles it with a mass matrix (`−J + α m` for every entry);
+    /// `mass == nil` is the identity (the same bits as the form without it).
+    @inlinable @inline(__always)
+    static func factoring(
+        _ J: inout Column.SquareMatrix, alpha: Double, mass: Column.SquareMatrix?, a: UnsafeMutablePointer<Double>,
+        pivots: UnsafeMutablePointer<Int32>, reciprocals: UnsafeMutablePointer<Double>
+    ) -> StaticLUInMemory? {
+        guard var M = mass else { return factoring(&J, alpha: alpha, a: a, pivots: pivots, reciprocals: reciprocals) }
+        let n = Column().scalarCount
+        let ld = StaticLUKernel.leadingDimension(Column.self)
+        var nonFinite = 0
+        withUnsafePointer(to: &J) { matrix in
+            matrix.withMemoryRebound(to: Double.self, capacity: n &* ld) { jacobian in
+                withUnsafePointer(to: &M) { massMatrix in
+                    massMatrix.withMemoryRebound(to: Double.self, capacity: n &* ld) { m in
+                        for j in 0..<n {
+                            for i in 0..<n {
+                                let e = i &+ j &* ld
+                                a[e] = -1 * jacobian[e] + alpha * m[e]
+                                nonFinite |= a[e].isFinite ? 0 : 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard nonFinite == 0, StaticLUKernel.factor(n, ld, a, pivots, reciprocals) else { return nil }
         return StaticLUInMemory(n: n, ld: ld, a: a, pivots: pivots, reciprocals: reciprocals)
     }
 
@@ -270,3 +334,59 @@ struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver where Matrix.Colu
     }
 }
 
+
+/// `W = α M − J` of a fixed-size state of first-order dual numbers over `Double`
+/// (``DiffEqScalar/firstOrderPartialCount``), factored as the array form factors it: only the
+/// values, by ``FirstOrderDualLU`` (the partials of each solve follow from the factors of the
+/// values and the partials of `J`). The same operations as the array form's dense dual
+/// iteration matrix, so the same numbers: a fixed-size dual solve equals the array form's.
+///
+/// `J` and each right-hand side are copied component by component into the LU's column-major
+/// buffers (no assumption on the state's layout); at the sizes of this form that is small
+/// beside the factorization.
+@usableFromInline
+struct StaticDualIterationMatrix<Column: StaticState>: StaticColumnSolver {
+    @usableFromInline var lu: FirstOrderDualLU<Column.Scalar>
+    /// `J`, column-major, as the LU reads it.
+    @usableFromInline var jacobian: StageStorage<Column.Scalar>
+
+    @usableFromInline
+    init(count n: Int) {
+        lu = FirstOrderDualLU(count: n)
+        jacobian = StageStorage(count: n * n)
+    }
+
+    /// Factors the values of `α M − J` (`mass` column-major, `nil` for the identity); `false`
+    /// when an entry is not finite or `W` is singular.
+    @inlinable
+    mutating func factor(_ J: Column.SquareMatrix, alpha: Double, mass: [Double]?) -> Bool {
+        if !isKnownUniquelyReferenced(&jacobian) { jacobian = jacobian.copy() }
+        let n = Column().scalarCount
+        let buffer = jacobian.base
+        for j in 0..<n {
+            let column = J[column: j]
+            for i in 0..<n { buffer[i &+ j &* n] = column[i] }
+        }
+        return lu.factor(alpha: alpha, beta: -1, J: buffer, mass: mass)
+    }
+
+    @inlinable
+    func solve(_ r: Column, into x: UnsafeMutablePointer<Column>) {
+        let n = r.scalarCount
+        withUnsafeTemporaryAllocation(of: Column.Scalar.self, capacity: Swift.max(n, 1)) { buffer in
+            let b = buffer.baseAddress.unsafelyUnwrapped
+            for i in 0..<n { b.advanced(by: i).initialize(to: r[i]) }
+            lu.solve(b)
+            var out = r
+            for i in 0..<n { out[i] = b[i] }
+            b.deinitialize(count: n)
+            x.pointee = out
+        }
+    }
+
+    /// The array form refines the stage solves of `Double` states only.
+    @inlinable static var refinesStages: Bool { false }
+
+    @inlinable
+    func refined(_ x: Column, rhs b: Column, jacobian J: Column.SquareMatrix, alpha: Double) -> Column { x }
+}
