@@ -146,28 +146,37 @@ struct _SDEBinomialReplay<M: SDEModel> {
 
     /// Reverses steps `a..<b` with `s` checkpoints, the one of `a` in slot `c − s`: `turn(k)` is
     /// called for `k = b − 1 … a`, each time right after the loop redid step `k`.
+    ///
+    /// The schedule is revolve's recursion (split at `m`, reverse `a + m..<b` with one
+    /// checkpoint less, then `a..<a + m` with the same ones), run from an explicit stack of the
+    /// intervals still to reverse: the recursion's depth is the number of checkpoints, and with
+    /// thousands of them a debug build overflowed a test thread's stack.
     @inlinable
     mutating func reverse(
         _ a: Int, _ b: Int, checkpoints s: Int, turn: (inout Self) throws(SensitivityError) -> Void
     ) throws(SensitivityError) {
-        var b = b
-        while b - a > 1 {
-            if s == 1 {
+        // Each entry: an interval a..<b whose first state is in slot c − s; the entry pushed last
+        // is reversed first, as the recursion's inner call was.
+        var pending = [(a: a, b: b, s: s)]
+        pending.reserveCapacity(Swift.min(s, b - a) + 1)
+        while let (a, b, s) = pending.popLast() {
+            held = c - s + 1
+            if b - a > 1 && s == 1 {
                 for k in stride(from: b - 1, through: a + 1, by: -1) {
                     try moveTo(k, from: a, slot: c - s)
                     try takeTurn(turn)
                 }
-                break
+            } else if b - a > 1 {
+                let m = _BinomialSchedule.split(steps: b - a, checkpoints: s)
+                try moveTo(a + m, from: a, slot: c - s)
+                store(slot: c - s + 1)
+                pending.append((a, a + m, s))
+                pending.append((a + m, b, s - 1))
+                continue
             }
-            let m = _BinomialSchedule.split(steps: b - a, checkpoints: s)
-            try moveTo(a + m, from: a, slot: c - s)
-            store(slot: c - s + 1)
-            try reverse(a + m, b, checkpoints: s - 1, turn: turn)
-            held = c - s + 1
-            b = a + m
+            try moveTo(a, from: a, slot: c - s)
+            try takeTurn(turn)
         }
-        try moveTo(a, from: a, slot: c - s)
-        try takeTurn(turn)
     }
 
     /// Brings the loop to step `k` from the checkpoint of step `a` (or from where it is, when
