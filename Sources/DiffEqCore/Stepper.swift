@@ -234,8 +234,14 @@ public func clippedStep(from t: Double, dt: Double, toward target: Double, direc
     -> (h: Double, landing: Bool)
 {
     let magnitude = Swift.abs(dt)
+    let gap = direction * (t + dt - target)
+    // The window lies between 1e-12·|dt| and 0.01·|dt|: outside that band the answer is known
+    // without the ulp, which costs ~30 instructions per step (callgrind, Lorenz Tsit5); the
+    // result is the full rule's in every case, NaN included.
+    if gap >= -1e-12 * magnitude { return (target - t, true) }
+    if gap < -0.01 * magnitude { return (dt, false) }
     let drift = Swift.min(Double(steps + 1) * Swift.max(Swift.abs(t), Swift.abs(target)).ulp, 0.01 * magnitude)
-    if direction * (t + dt - target) >= -Swift.max(1e-12 * magnitude, drift) { return (target - t, true) }
+    if gap >= -Swift.max(1e-12 * magnitude, drift) { return (target - t, true) }
     return (dt, false)
 }
 
