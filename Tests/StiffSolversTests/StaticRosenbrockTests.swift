@@ -20,6 +20,20 @@ import Testing
         #expect(a.algorithm == b.algorithm, "\(what)")
     }
 
+    /// ``expectSame(_:_:_:)``, and `a(t)` (with `derivative`, also `a.derivative(t)`) equals the
+    /// array solution's to the bit at each of `times`: the check of a fixed-size form's dense
+    /// output, shared by the Rosenbrock and SDIRK fixed-size tests.
+    static func expectSameInterpolant<S: StaticState>(
+        _ a: StaticODESolution<S>, _ b: ODESolution<Double>, at times: some Sequence<Double>,
+        derivative: Bool, _ what: String
+    ) throws where S.Scalar == Double {
+        expectSame(a, b, what)
+        for t in times {
+            #expect(try a(t).array == b(t), "\(what) at t = \(t)")
+            if derivative { #expect(try a.derivative(t).array == b.derivative(t), "\(what) at t = \(t)") }
+        }
+    }
+
     /// Options that exercise the loop's parts: tight and loose tolerances (rejections), Rodas
     /// dense output through `saveat`, stops inside the span, fixed steps.
     static let optionCases: [(String, SolveOptions)] = [
