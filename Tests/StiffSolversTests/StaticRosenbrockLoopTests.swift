@@ -24,6 +24,23 @@ func fallingBall(until tEnd: Double) -> (fixed: StaticODEProblem<FallingBall>, a
     return (fixed, array)
 }
 
+/// A stiff `u' = (−p u₀, p u₀)`, `p = 1000` then 10 after t = 0.001 (a discrete callback), that
+/// a continuous callback terminates where `u₀ = 1/4`, in both forms; `u₀ + u₁ = 1` is a linear
+/// invariant every Runge-Kutta or Rosenbrock step keeps to rounding.
+func switchingDecay() -> (fixed: StaticODEProblem<StaticClosureRHS<StaticVector<2>, [Double]>>, array: ODEProblem<ClosureRHS<Double>>) {
+    let slow = DiscreteCallback<Double>(condition: { u, t, p in t > 1e-3 }, affect: { ctx in ctx.p[0] = 10 })
+    let stop = ContinuousCallback<Double>(condition: { u, t, p in u[0] - 0.25 }, affect: { ctx in ctx.terminate() })
+    let callbacks = CallbackSet(continuous: [stop], discrete: [slow])
+    var fixed = StaticODEProblem(
+        f: { (u: StaticVector<2>, p: [Double], t: Double) -> StaticVector<2> in [-p[0] * u[0], p[0] * u[0]] },
+        u0: [1, 0], tspan: (0, 10), p: [1000.0])
+    fixed.callbacks = callbacks
+    var array = ODEProblem(
+        f: { du, u, p, t in du[0] = -p[0] * u[0]; du[1] = p[0] * u[0] }, u0: [1.0, 0], tspan: (0, 10), p: [1000.0])
+    array.callbacks = callbacks
+    return (fixed, array)
+}
+
 /// What the one loop (`ODEIntegrator`, issue #15 item 1) gives a fixed-size Rosenbrock solve
 /// that the frozen fixed-size loop refused: dense output, events and `isOutOfDomain`. Each is
 /// checked against the array form bit for bit (both forms run the same operations per
@@ -84,16 +101,7 @@ func fallingBall(until tEnd: Double) -> (fixed: StaticODEProblem<FallingBall>, a
     /// fixed-size system (`u' = −p u` with `p = 1000`, then 10 after t = 0.001): the same
     /// steps and values as the array form, and the stop where `u₀` reaches 1/4.
     @Test func terminatingAndDiscreteCallbacks() throws {
-        let slow = DiscreteCallback<Double>(condition: { u, t, p in t > 1e-3 }, affect: { ctx in ctx.p[0] = 10 })
-        let stop = ContinuousCallback<Double>(condition: { u, t, p in u[0] - 0.25 }, affect: { ctx in ctx.terminate() })
-        let callbacks = CallbackSet(continuous: [stop], discrete: [slow])
-        var fixed = StaticODEProblem(
-            f: { (u: StaticVector<2>, p: [Double], t: Double) -> StaticVector<2> in [-p[0] * u[0], p[0] * u[0]] },
-            u0: [1, 0], tspan: (0, 10), p: [1000.0])
-        fixed.callbacks = callbacks
-        var array = ODEProblem(
-            f: { du, u, p, t in du[0] = -p[0] * u[0]; du[1] = p[0] * u[0] }, u0: [1.0, 0], tspan: (0, 10), p: [1000.0])
-        array.callbacks = callbacks
+        let (fixed, array) = switchingDecay()
         let options = SolveOptions(reltol: 1e-9, abstol: 1e-12)
         let b = try Rodas5P().solve(fixed, options: options)
         let a = try Rodas5P().solve(array, options: options)

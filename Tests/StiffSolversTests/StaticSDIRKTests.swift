@@ -131,16 +131,7 @@ extension SDIRKMethod {
     /// where `u₀ = 1/4`, and the invariant `u₀ + u₁ = 1` (kept by every Runge-Kutta step).
     @Test(arguments: SDIRKMethod.allCases)
     func terminatingAndDiscreteCallbacks(method: SDIRKMethod) throws {
-        let slow = DiscreteCallback<Double>(condition: { u, t, p in t > 1e-3 }, affect: { ctx in ctx.p[0] = 10 })
-        let stop = ContinuousCallback<Double>(condition: { u, t, p in u[0] - 0.25 }, affect: { ctx in ctx.terminate() })
-        let callbacks = CallbackSet(continuous: [stop], discrete: [slow])
-        var fixed = StaticODEProblem(
-            f: { (u: StaticVector<2>, p: [Double], t: Double) -> StaticVector<2> in [-p[0] * u[0], p[0] * u[0]] },
-            u0: [1, 0], tspan: (0, 10), p: [1000.0])
-        fixed.callbacks = callbacks
-        var array = ODEProblem(
-            f: { du, u, p, t in du[0] = -p[0] * u[0]; du[1] = p[0] * u[0] }, u0: [1.0, 0], tspan: (0, 10), p: [1000.0])
-        array.callbacks = callbacks
+        let (fixed, array) = switchingDecay()
         let options = SolveOptions(reltol: 1e-9, abstol: 1e-12)
         let b = try method.solveStatic(fixed, options: options)
         #expect(b.retcode == .terminated)
