@@ -122,6 +122,11 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     @exclusivity(unchecked) @usableFromInline var captured: Scalar?
     /// The scalar records on the reverse-mode tape (see ``timeParts(_:)``).
     @usableFromInline let timeOnTape: Bool
+    /// Set by a gradient solve whose one constant lag `τ` is a parameter (`lagTimeScale`,
+    /// DDEGradient.swift): `ε = τ − τ̄` (a zero carrying `τ`'s derivative parts) and `τ̄`. The
+    /// steps are then in `s`, with `t = t0 + (τ/τ̄)(s − t0)`, and a stored step is read at
+    /// `s = t0 + (τ̄/τ)(t − t0)`.
+    @exclusivity(unchecked) @usableFromInline var lagScaling: (epsilon: Scalar, lag: Double)?
 
     @usableFromInline
     init(
@@ -351,6 +356,15 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         return d.sumOfSquaredComponents == 0 ? nil : d
     }
 
+    /// ``timeParts(_:)`` of a read of the stored steps: under `lagScaling` the first-order part
+    /// of the time `s` the steps are stored at, `(t − t̄) − ε(t̄ − t0)/τ̄`, exactly zero for the
+    /// constant lag itself (`t − τ` at `s` is `s − τ̄`).
+    @inlinable @inline(__always)
+    func storedTimeParts(_ t: Scalar) -> Scalar? {
+        guard let (epsilon, lag) = lagScaling else { return timeParts(t) }
+        return t - Scalar(t.primal) - epsilon.scaled(by: (t.primal - t0) / lag)
+    }
+
     /// Component `i` of the past at `t`: `u(t)` for `t0 ≤ t` reached so far, `φ(p, t)` before;
     /// NaN for a NaN time (the step then fails as for any non-finite `f`).
     @inlinable
@@ -367,7 +381,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// Component `i` of the stored past (initial history, accepted and tentative steps) at `t`.
     @inlinable @inline(__always)
     func stored(_ p: [Scalar], _ t: Scalar, _ s: Double, idxs i: Int) -> Scalar {
-        if s > interiorLow && s < interiorHigh && timeParts(t) == nil {
+        if s > interiorLow && s < interiorHigh && storedTimeParts(t) == nil {
             // Inside the step of the last interior read (see `interiorStep`): what `locate` and
             // `evaluate(step:…)` would do there, without the per-step loads.
             return evaluate(
@@ -386,7 +400,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
             initial(&scratch, p, t)
             return scratch[i]
         }
-        if let d = timeParts(t) {
+        if let d = storedTimeParts(t) {
             let (v, dv) = evaluate(step: k, component: i, at: s, derivative: true)
             return v + dv * d
         }
@@ -447,7 +461,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
             }
             return
         }
-        let d = timeParts(t)
+        let d = storedTimeParts(t)
         for m in 0..<n {
             let (v, dv) = evaluate(step: k, component: m, at: s, derivative: d != nil)
             out[m] = d.map { v + dv * $0 } ?? v

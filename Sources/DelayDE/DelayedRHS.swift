@@ -22,6 +22,13 @@ public struct DelayedRHS<D: DDEFunction>: ODEFunction {
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
         history.stageTime = t.primal
         if history.couplingStep > 0 { history.setStageState(u) }
+        if let (epsilon, lag) = history.lagScaling {
+            // In s (DDEHistory.lagScaling): du/ds = (τ/τ̄)·f(u, h, p, t0 + (τ/τ̄)(s − t0)).
+            dde(&du, u, history, p, t + epsilon.scaled(by: (t.primal - history.t0) / lag))
+            let rate = epsilon.scaled(by: 1 / lag)
+            for i in du.indices { du[i] = du[i] + du[i] * rate }
+            return
+        }
         dde(&du, u, history, p, t)
     }
 }

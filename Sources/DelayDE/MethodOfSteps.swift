@@ -57,6 +57,10 @@ public struct MethodOfSteps<A: MethodOfStepsAlgorithm>: Sendable {
     /// The derivative of a located jump's motion (`jumpCorrected`); off only to measure what it
     /// does.
     @usableFromInline var movingJumps = true
+    /// Solve in the lag-scaled time of `lagTimeScale` (set by the gradients, DDEGradient.swift).
+    @usableFromInline var lagTimeScaling = false
+    /// Whether the gradients use that time (off only to measure what it does).
+    @usableFromInline var lagScaledGradients = true
 
     public init(
         _ algorithm: A, trackDiscontinuities: Bool = true, maxDiscontinuities: Int = 100_000,
@@ -285,9 +289,20 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
             ? nil
             : (method.fixedPointTolerance, method.maxFixedPointIterations,
                !method.stageCoupling ? .infinity : problem.dependentLags.isEmpty ? (lags.min() ?? .infinity) : 0))
-    if problem.neutral { driver.restartPoints = points.map { $0.t } }
+    if problem.neutral {
+        driver.restartPoints = points.map { $0.t }
+    } else if method.lagTimeScaling && startOrder == 1 {
+        // A gradient: u0 and φ(t0) agree in value but not in their derivatives, so f's
+        // derivative jumps at t0 + τ_i, which an FSAL method would carry into the next step.
+        driver.restartPoints = points.filter { $0.level == 1 }.map { $0.t }
+    }
     driver.movingJumps = method.movingJumps
-    if startOrder == 0 && !problem.neutral { driver.jumpStops = points.filter { $0.level == 1 }.map { $0.t } }
+    if method.lagTimeScaling, let lag = lagTimeScale(problem) {
+        // The stops t0 + kτ are fixed points of s: the jump at t0 + τ no longer moves.
+        history.lagScaling = lag
+    } else if startOrder == 0 && !problem.neutral {
+        driver.jumpStops = points.filter { $0.level == 1 }.map { $0.t }
+    }
     do {
         return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
     } catch {
