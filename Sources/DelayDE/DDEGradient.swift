@@ -7,13 +7,15 @@
 // Both differentiate the same discrete computation: the steps, the stops at the propagated
 // discontinuities and the side of each discontinuity a stage reads are fixed by the primal
 // solve, and a lag that is a parameter enters through the time argument of every delayed read,
-// `u(t − τ) + u'(t − τ)·d(t − τ)` (DDEHistory). The one place a stop's motion is differentiated
-// is where `f` itself jumps (u0 ≠ φ(t0), at `t0 + τ` and at the located points of state-dependent
-// lags that cross t0): there the state takes the saltation term `(f_L − f_R)·dt*/dx`
-// (`jumpCorrected`, DependentLagTracking.swift), without which both were off by 16-172%. Reading each stage's delayed value from the side
-// of the discontinuity it lies on is what makes that derivative converge to dL/dτ although the
-// stops `t0 + kτ` themselves move with τ (see DESIGN.md, delay equations; the tests compare with
-// central differences, which move the stops).
+// `u(t − τ) + u'(t − τ)·d(t − τ)` (DDEHistory). When the problem's one constant lag is a
+// parameter, that computation runs in the lag-scaled time `s` (`lagTimeScale`), where the stops
+// `t0 + kτ` are fixed step points and every step point moves with τ: differentiating it
+// differentiates the grid too (without it the frozen-step map has a kink in τ and the adjoint
+// was 2.2e-3 off at reltol 1e-8). Where `f` itself jumps at a point that moves and is not
+// scaled (u0 ≠ φ(t0) without the scaling, and the located points of state-dependent lags that
+// cross t0) the state takes the saltation term `(f_L − f_R)·dt*/dx` (`jumpCorrected`,
+// DependentLagTracking.swift), without which both were off by 16-172%. The tests compare with
+// central differences, which move the stops (see DESIGN.md, delay equations).
 
 import AutoDiff
 import DiffEqCore
@@ -239,27 +241,29 @@ extension ForwardDiffSensitivity: DDESensitivityAlgorithm {
 /// mode through the solver): the solve runs once on the reverse-mode tape scalar (``Tracked``),
 /// with `p` and `u0` as the tape's variables, the loss is evaluated on the tracked observations
 /// and one reverse sweep gives `dL/dp` and `dL/du0` together, whatever their number. It is the
-/// exact derivative of the discrete solution with the steps the primal step control chose (the
-/// step sizes and stops are not differentiated, but where `f` jumps at a moving stop the state
-/// takes the jump's derivative, as in forward mode); forward mode differs from it only through
-/// its step control, which also sees the partials.
+/// exact derivative of the discrete solution with the steps the primal step control chose (in the
+/// lag-scaled time `s` of `lagTimeScale` when the one constant lag is a parameter, so that the
+/// step points, the stops `t0 + kτ` among them, move with τ; elsewhere the step sizes and stops
+/// are not differentiated, but where `f` jumps at a moving stop the state takes the jump's
+/// derivative, as in forward mode); forward mode differs from it only through its step control,
+/// which also sees the partials.
 ///
 /// Accuracy: the step control sees `u` alone, so a derivative the steps do not resolve is only as
-/// good as they make it. The lag's is the weak one (it reads `u'(t − τ)` from the interpolant):
-/// on the seed's delay Lotka-Volterra loss with Tsit5 at reltol 1e-8, dL/dτ is 2.2e-3 off where
-/// forward mode, whose step control sees the partials, is 1.2e-6 off; the rates' entries are
-/// within 1e-6 for both (`lagDerivativeAtLooseToleranceNeedsSensitivityAwareSteps`). That is
-/// not a wrong derivative: the solve with its steps frozen is not differentiable in τ (its stops
-/// stay while the discontinuities move: one-sided dL/dτ 62.918 and 66.516) and the adjoint is
-/// its right derivative to 3.3e-9; the branch itself is 2.2e-3 off the true value at that
-/// tolerance. At tight tolerances (Vern9, 1e-12) the adjoint and forward mode agree to 1e-10.
+/// good as they make it. Measured with Tsit5 at reltol 1e-8, abstol 1e-10
+/// (`lagDerivativeAtLooseTolerance`): every entry of Hutchinson's and the delay Lotka-Volterra's
+/// gradients within 1e-6 of converged central differences, but the adjoint's dL/dτ of the
+/// latter, 1.5e-6 (forward mode 4.1e-7; 2.4e-7 at reltol 1e-9). Solved in t with the steps
+/// frozen it was 2.2e-3: that map is not differentiable in τ (one-sided dL/dτ 62.918 and 66.516;
+/// in s 66.37036766 and 66.37036736, `frozenStepMapIsSmoothInTheLagOnlyInScaledTime`). At tight
+/// tolerances (Vern9, 1e-12) the adjoint and forward mode agree to 1e-10.
 ///
 /// Memory: the tape holds every scalar operation of the solve (each stage's right-hand side and
 /// delayed reads, the stage sums, the error estimates and the saved interpolations), about
 /// 41 bytes per operation, so it grows with steps × stages × (operations of `f` + state size ×
-/// stages). Measured (`DDEAdjointTests`, Vern9 at reltol = abstol = 1e-12 on [0, 10]):
-/// Hutchinson, 91 steps, 196,211 slots (7.9 MB); the delay Lotka-Volterra with 101 observations,
-/// 123 steps, 417,327 slots (16.7 MB). For long horizons or large states prefer
+/// stages). Measured (`DDEAdjointTests`, Vern9 at reltol = abstol = 1e-12 on [0, 10], in the
+/// lag-scaled time, whose map adds a few operations per evaluation of `f`): Hutchinson, 91 steps,
+/// 217,547 slots (8.9 MB); the delay Lotka-Volterra with 101 observations, 79 steps, 450,474
+/// slots (18.5 MB). For long horizons or large states prefer
 /// ``ForwardDiffSensitivity`` while the directions are few.
 ///
 /// Performance: every operation is recorded, including the step control's arithmetic, which
