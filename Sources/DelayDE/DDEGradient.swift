@@ -111,15 +111,17 @@ public func gradient<M: DDEModel, L: PointLoss, A: MethodOfStepsAlgorithm, S: DD
     return r
 }
 
-/// A solve of the gradient, its errors and failures converted.
+/// A solve of the gradient, its errors and failures converted: the observed states (see
+/// `_ddeObservations`) at the saved times, and the solve's statistics.
 @inlinable
 func _ddeSolve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
     _ problem: DDEProblem<D>, _ method: MethodOfSteps<A>, _ options: SolveOptions, phase: String
-) throws(DDEGradientError) -> ODESolution<D.Scalar> {
-    let sol: ODESolution<D.Scalar>
-    do { sol = try solve(problem, method, options: options) } catch { throw .invalidInput(error) }
+) throws(DDEGradientError) -> (u: [[D.Scalar]], t: [Double], stats: SolverStats) {
+    let run: (solution: ODESolution<D.Scalar>, history: DDEHistory<D.Scalar>)
+    do { run = try _methodOfSteps(problem, method, options: options) } catch { throw .invalidInput(error) }
+    let sol = run.solution
     guard sol.retcode.isSuccessful else { throw .solveFailed(phase: phase, retcode: sol.retcode, message: sol.message) }
-    return sol
+    return (_ddeObservations(sol, run.history, problem, method), sol.t, sol.stats)
 }
 
 /// The lag-scaled time of a gradient solve (`MethodOfSteps.lagTimeScaling`): when the problem's
@@ -152,20 +154,25 @@ func lagTimeScale<D: DDEFunction>(_ problem: DDEProblem<D>) -> (epsilon: D.Scala
 
 /// The observed states of a gradient solve: under the lag-scaled time (`lagTimeScale`) the
 /// state saved at `s = t` is `v(t)`, and `u(t) = v(s(t))` to first order in ε is
-/// `v(t) − v'(t)·ε(t − t0)/τ̄` (`v'` from the dense output, its primal only).
+/// `v(t) − v'(t)·ε(t − t0)/τ̄`, with `v'(t) = f(u(t), h, p, t)` (its primal only) evaluated on
+/// the solve's own history. Not the dense output's derivative: its error, amplified by
+/// `(t − t0)/τ̄`, was the whole of the adjoint's error in dL/dτ on the seed's loss with Tsit5
+/// at reltol 1e-8 (7.9e-5 of 66.37; u' up to 2.6e-5 relative off at the observations).
 @inlinable
 func _ddeObservations<D: DDEFunction, A: MethodOfStepsAlgorithm>(
-    _ sol: ODESolution<D.Scalar>, _ problem: DDEProblem<D>, _ method: MethodOfSteps<A>
-) throws(DDEGradientError) -> [[D.Scalar]] {
-    guard method.lagTimeScaling, let (epsilon, lag) = lagTimeScale(problem) else { return sol.u }
+    _ sol: ODESolution<D.Scalar>, _ history: DDEHistory<D.Scalar>, _ problem: DDEProblem<D>, _ method: MethodOfSteps<A>
+) -> [[D.Scalar]] {
+    guard method.lagTimeScaling, let (epsilon, lag) = history.lagScaling else { return sol.u }
     var out = sol.u
+    var slope = problem.u0
+    // Read the accepted steps as they are, at the observation's own time.
+    history.couplingStep = 0
+    history.lagScaling = nil
     for k in out.indices {
         let shift = (sol.t[k] - problem.tspan.0) / lag
         guard shift != 0 else { continue }
-        let slope: [D.Scalar]
-        do { slope = try sol.derivative(sol.t[k]) } catch {
-            throw .solveFailed(phase: "observation", retcode: sol.retcode, message: "\(error)")
-        }
+        history.stageTime = sol.t[k]
+        problem.f(&slope, sol.u[k].map { D.Scalar($0.primal) }, history, problem.p.map { D.Scalar($0.primal) }, D.Scalar(sol.t[k]))
         for m in out[k].indices { out[k][m] = out[k][m] - epsilon.scaled(by: slope[m].primal * shift) }
     }
     return out
@@ -221,7 +228,7 @@ extension ForwardDiffSensitivity: DDESensitivityAlgorithm {
             let dual = _ddeRetyped(problem, u0: ud, p: pd)
             let sol = try _ddeSolve(dual, scaled, plan.options, phase: "forward (dual)")
             var l = D.zero
-            for (u, t) in zip(try _ddeObservations(sol, dual, scaled), sol.t) { l += loss(u, t) }
+            for (u, t) in zip(sol.u, sol.t) { l += loss(u, t) }
             result.loss = l.value
             for j in 0..<width {
                 let g = l.partials[j] / scales[j]
@@ -251,10 +258,10 @@ extension ForwardDiffSensitivity: DDESensitivityAlgorithm {
 /// Accuracy: the step control sees `u` alone, so a derivative the steps do not resolve is only as
 /// good as they make it. Measured with Tsit5 at reltol 1e-8, abstol 1e-10
 /// (`lagDerivativeAtLooseTolerance`): every entry of Hutchinson's and the delay Lotka-Volterra's
-/// gradients within 1e-6 of converged central differences, but the adjoint's dL/dτ of the
-/// latter, 1.5e-6 (forward mode 4.1e-7; 2.4e-7 at reltol 1e-9). Solved in t with the steps
-/// frozen it was 2.2e-3: that map is not differentiable in τ (one-sided dL/dτ 62.918 and 66.516;
-/// in s 66.37036766 and 66.37036736, `frozenStepMapIsSmoothInTheLagOnlyInScaledTime`). At tight
+/// gradients within 3.3e-7 of converged central differences for both (the worst, dL/dτ of the
+/// latter: adjoint 2.9e-7, forward mode 3.3e-7). Solved in t with the steps frozen the adjoint's
+/// was 2.2e-3 off: that map is not differentiable in τ (one-sided dL/dτ 62.918 and 66.516; in s
+/// 66.37036766 and 66.37036736, `frozenStepMapIsSmoothInTheLagOnlyInScaledTime`). At tight
 /// tolerances (Vern9, 1e-12) the adjoint and forward mode agree to 1e-10.
 ///
 /// Memory: the tape holds every scalar operation of the solve (each stage's right-hand side and
@@ -303,7 +310,7 @@ public struct ReverseDiffAdjoint: DDESensitivityAlgorithm, Sendable {
             let taped = _ddeRetyped(problem, u0: ut, p: pt)
             let sol = try _ddeSolve(taped, scaled, plan.options, phase: "forward (tape)")
             var l = Tracked.zero
-            for (u, t) in zip(try _ddeObservations(sol, taped, scaled), sol.t) { l += loss(u, t) }
+            for (u, t) in zip(sol.u, sol.t) { l += loss(u, t) }
             tape.pullback(output: l)
             let adjoints = tape.variableAdjoints()
             var stats = SensitivityStats(forward: sol.stats)

@@ -244,6 +244,14 @@ private func singleLagLevels(
 public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
     _ problem: DDEProblem<D>, _ method: MethodOfSteps<A>, options: SolveOptions
 ) throws(DDEError) -> ODESolution<D.Scalar> {
+    try _methodOfSteps(problem, method, options: options).solution
+}
+
+/// ``solve(_:_:options:)`` with the history the right-hand side read, all accepted steps in it.
+@inlinable
+func _methodOfSteps<D: DDEFunction, A: MethodOfStepsAlgorithm>(
+    _ problem: DDEProblem<D>, _ method: MethodOfSteps<A>, options: SolveOptions
+) throws(DDEError) -> (solution: ODESolution<D.Scalar>, history: DDEHistory<D.Scalar>) {
     let lags = try problem.validate()
     let (t0, t1) = problem.tspan
     var inner = options
@@ -304,7 +312,7 @@ public func solve<D: DDEFunction, A: MethodOfStepsAlgorithm>(
         driver.jumpStops = points.filter { $0.level == 1 }.map { $0.t }
     }
     do {
-        return try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver)
+        return (try method.algorithm.runMethodOfSteps(odeProblem, options: inner, driver: &driver), history)
     } catch {
         throw .solve(error)
     }

@@ -119,14 +119,13 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
     /// At the fit script's tolerance (Tsit5, reltol 1e-8, abstol 1e-10) the adjoint and forward
     /// mode give dL/dτ, dL/dp and dL/du0 of Hutchinson (L = u(10)) and of the seed's loss on the
     /// delay Lotka-Volterra within 1e-6 relative of converged central differences (Vern9 at
-    /// 1e-12, re-solving, so the stops move with τ), but for the adjoint's dL/dτ of the delay
-    /// Lotka-Volterra: 1.5e-6 there (1.1e-6 from the Vern9 1e-12 adjoint and forward values,
-    /// which agree to 1e-10 and sit 3.4e-7 from the differences), 2.4e-7 at reltol 1e-9, asserted
-    /// below. That is the discretization error of a step sequence chosen for u alone (forward
-    /// mode's steps also see the partials: 4.1e-7), no longer a wrong derivative: without the
-    /// lag-scaled time (`lagScaledGradients = false`, the steps frozen in t with the stops `kτ`)
-    /// the same adjoint was 2.2e-3 off (66.516145), a kink of the frozen map
-    /// (`frozenStepMapIsSmoothInTheLagOnlyInScaledTime`).
+    /// 1e-12, re-solving, so the stops move with τ). Measured worst: the delay Lotka-Volterra's
+    /// dL/dτ, adjoint 66.3702882 (2.9e-7) and forward mode 66.3702909 (3.3e-7) against
+    /// 66.3702692, itself 3.4e-7 from the Vern9 1e-12 adjoint and forward values (66.3702916,
+    /// which agree to 1e-10). Without the lag-scaled time (`lagScaledGradients = false`,
+    /// the steps frozen in t with the stops `kτ`) the same adjoint was 2.2e-3 off (66.516145), a
+    /// kink of the frozen map (`frozenStepMapIsSmoothInTheLagOnlyInScaledTime`); and without the
+    /// FSAL restart at τ (the same switch) dL/dφ and dL/du0 of Hutchinson were 4.5% and 1.5% off.
     @Test func lagDerivativeAtLooseTolerance() throws {
         let loose = SolveOptions(reltol: 1e-8, abstol: 1e-10)
         let tight = SolveOptions(reltol: 1e-12, abstol: 1e-12)
@@ -152,7 +151,6 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
             for i in x.indices {
                 print("  \(name) x[\(i)]: adjoint \(a[i]) forward \(f[i]) unscaled adjoint \(u[i]) fd \(fd[i])")
                 #expect(abs(f[i] - fd[i]) <= 1e-6 * abs(fd[i]), "\(name) ∂L/∂x[\(i)]: forward \(f[i]), differences \(fd[i])")
-                if i == lag && name == "delay Lotka-Volterra" { continue }
                 #expect(abs(a[i] - fd[i]) <= 1e-6 * abs(fd[i]), "\(name) ∂L/∂x[\(i)]: adjoint \(a[i]), differences \(fd[i])")
             }
             return (a, u, fd)
@@ -162,16 +160,7 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
         let dlv = try check("delay Lotka-Volterra", DelayLotkaVolterra(), DistanceFromOne(), x: x, np: 5, lag: 4, saveat: .every(0.1))
         let scaledError = abs(dlv.adjoint[4] - dlv.fd[4]), unscaledError = abs(dlv.unscaled[4] - dlv.fd[4])
         #expect(unscaledError > 1e-3 * abs(dlv.fd[4]), "unscaled \(dlv.unscaled[4]), differences \(dlv.fd[4])")
-        #expect(scaledError < unscaledError / 100, "adjoint \(dlv.adjoint[4]), unscaled \(dlv.unscaled[4]), differences \(dlv.fd[4])")
-        withKnownIssue("Tsit5's steps at reltol 1e-8 resolve dL/dτ of the delay Lotka-Volterra to 1.5e-6 only (see above)") {
-            #expect(scaledError <= 1e-6 * abs(dlv.fd[4]), "adjoint \(dlv.adjoint[4]), differences \(dlv.fd[4])")
-        }
-        let prob = DDEProblem(
-            model: DelayLotkaVolterra(), u0: [1.0, 1.0], tspan: (0, 10), p: Array(x[0..<5]), constantLagParameters: [4])
-        let finer = try gradient(
-            of: DistanceFromOne(), prob, MethodOfSteps(Tsit5()), options: SolveOptions(reltol: 1e-9, abstol: 1e-11, saveat: .every(0.1)),
-            sensealg: ReverseDiffAdjoint())
-        #expect(abs(finer.dp[4] - dlv.fd[4]) <= 1e-6 * abs(dlv.fd[4]), "reltol 1e-9: adjoint \(finer.dp[4]), differences \(dlv.fd[4])")
+        #expect(scaledError < unscaledError / 1000, "adjoint \(dlv.adjoint[4]), unscaled \(dlv.unscaled[4]), differences \(dlv.fd[4])")
     }
 
     /// The map the adjoint differentiates is the solve with its steps frozen. In t (the stops
@@ -180,10 +169,11 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
     /// (one-sided dL/dτ 62.92 and 66.52 on the seed's loss, Tsit5 at reltol 1e-8). In the
     /// lag-scaled time s (`lagTimeScale`: `t = (τ/τ̄)s`, the stops the fixed `s = kτ̄`) the same
     /// frozen steps give a map whose one-sided derivatives agree, and the adjoint is its
-    /// derivative. The frozen maps: the adaptive solve's step points as fixed steps, no tracking;
-    /// in s the model `LagScaledTime` with the lag held at τ̄, observed at `s = (τ̄/τ)t_k`.
+    /// derivative but for the slope it reads at each observation (from `f`, not the dense
+    /// output). The frozen maps: the adaptive solve's step points as fixed steps, no tracking; in
+    /// s the model `LagScaledTime` with the lag held at τ̄, observed at `s = (τ̄/τ)t_k`.
     /// Measured: in t right 66.5161, left 62.9177 (the unscaled adjoint 66.5161, its right
-    /// derivative); in s right 66.37036766, left 66.37036736 (4.5e-9 apart), adjoint 66.37036758.
+    /// derivative); in s right 66.37036766, left 66.37036736 (4.5e-9 apart); the adjoint 66.37028823.
     @Test func frozenStepMapIsSmoothInTheLagOnlyInScaledTime() throws {
         let x = [2.2, 1.0, 2.0, 0.4, 0.1]
         func problem(_ x: [Double]) -> DDEProblem<GenericDDE<DelayLotkaVolterra, Double>> {
@@ -253,8 +243,16 @@ struct LagScaledTime<M: DDEModel>: DDEModel {
         #expect(abs(inT.right - inT.left) > 1, "in t: right \(inT.right), left \(inT.left)")
         #expect(abs(unscaledAdjoint.dp[4] - inT.right) <= 1e-8 * abs(inT.right))
         #expect(abs(inS.right - inS.left) <= 1e-7 * abs(inS.right), "in s: right \(inS.right), left \(inS.left)")
-        #expect(abs(adjoint.dp[4] - inS.right) <= 1e-6 * abs(inS.right), "adjoint \(adjoint.dp[4]), map \(inS.right)")
-        #expect(abs(adjoint.dp[4] - inS.left) <= 1e-6 * abs(inS.left), "adjoint \(adjoint.dp[4]), map \(inS.left)")
+        // The adjoint takes an observation's slope v'(t_k) from f, the frozen map from the dense
+        // output: Σ ∂L/∂u·(v'_dense − f)·t_k/τ̄ is all that separates them (measured −7.93e-5).
+        let slopeTerm = try observed.dropFirst().reduce(0) { sum, t in
+            let u = try scaledSteps(t), lagged = t <= x[4] ? 1 : try scaledSteps(t - x[4], component: 0)
+            let f = (x[0] - x[1] * u[1]) * lagged
+            return sum + 2 * (u[0] - 1) * (try scaledSteps.derivative(t)[0] - f) * t / x[4]
+        }
+        print("  slope term \(slopeTerm)")
+        #expect(abs(adjoint.dp[4] - (inS.right + slopeTerm)) <= 1e-8 * abs(inS.right), "adjoint \(adjoint.dp[4]), map \(inS.right)")
+        #expect(abs(adjoint.dp[4] - (inS.left + slopeTerm)) <= 1e-8 * abs(inS.left), "adjoint \(adjoint.dp[4]), map \(inS.left)")
     }
 
     /// A stiff method under both sensealgs: Hutchinson's dL/d(r, K, τ, φ, u0) of u(10) with
