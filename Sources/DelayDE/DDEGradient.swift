@@ -269,8 +269,8 @@ extension ForwardDiffSensitivity: DDESensitivityAlgorithm {
 /// 41 bytes per operation, so it grows with steps × stages × (operations of `f` + state size ×
 /// stages). Measured (`DDEAdjointTests`, Vern9 at reltol = abstol = 1e-12 on [0, 10], in the
 /// lag-scaled time, whose map adds a few operations per evaluation of `f`): Hutchinson, 91 steps,
-/// 217,547 slots (8.9 MB); the delay Lotka-Volterra with 101 observations, 79 steps, 450,474
-/// slots (18.5 MB). For long horizons or large states prefer
+/// 217,556 slots (8.9 MB); the delay Lotka-Volterra with 101 observations, 79 steps, 447,873
+/// slots (18.4 MB). For long horizons or large states prefer
 /// ``ForwardDiffSensitivity`` while the directions are few.
 ///
 /// Performance: every operation is recorded, including the step control's arithmetic, which
