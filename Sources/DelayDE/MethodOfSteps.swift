@@ -57,7 +57,8 @@ public struct MethodOfSteps<A: MethodOfStepsAlgorithm>: Sendable {
     /// The derivative of a located jump's motion (`jumpCorrected`); off only to measure what it
     /// does.
     @usableFromInline var movingJumps = true
-    /// Solve in the lag-scaled time of `lagTimeScale` (set by the gradients, DDEGradient.swift).
+    /// A gradient's solve (set by the gradients, DDEGradient.swift): in the lag-scaled time of
+    /// `lagTimeScale` where it applies, and restarting the method at the stops `t0 + τ_i`.
     @usableFromInline var lagTimeScaling = false
     /// Whether the gradients use that time (off only to measure what it does).
     @usableFromInline var lagScaledGradients = true
