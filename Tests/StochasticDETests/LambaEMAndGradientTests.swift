@@ -97,9 +97,10 @@ import Testing
     }
 
     /// The same on the commuting general-noise problem (2 states, 3 processes),
-    /// at 1e-2 … 1e-4 on 20 Wiener paths. Measured: mean errors 0.022, 0.0060, 0.0027 (0.22, 0.19,
-    /// 0.27 √tol) in 67, 526, 5,243 steps, slope 0.46 (at 1e-1, 20 steps, the error is not yet
-    /// in its asymptotic regime). Asserted: slope 0.3 … 0.7, error ≤ 0.4√tol.
+    /// at 1e-2 … 1e-4 on 20 Wiener paths. Measured: mean errors 0.019, 0.0067, 0.0016 (0.19, 0.21,
+    /// 0.16 √tol) in 122, 1,183, 11,878 steps, slope 0.54 (before the estimate held the cross
+    /// terms `j ≠ k` of Milstein's double sum: 0.022, 0.0060, 0.0027 in 67, 526, 5,243 steps,
+    /// slope 0.46). Asserted: slope 0.3 … 0.7, error ≤ 0.35√tol.
     @Test func adaptiveLambaEMOnGeneralNoise() throws {
         let tols = [1e-2, 1e-3, 1e-4]
         var errors = [0.0, 0.0, 0.0], steps = [0.0, 0.0, 0.0]
@@ -122,7 +123,7 @@ import Testing
         let slope = fittedOrder(dts: tols, errors: errors)
         let context = "general noise: mean errors \(errors), steps \(steps), slope \(slope)"
         #expect(slope > 0.3 && slope < 0.7, "\(context)")
-        for (tol, e) in zip(tols, errors) { #expect(e <= 0.4 * tol.squareRoot(), "\(context)") }
+        for (tol, e) in zip(tols, errors) { #expect(e <= 0.35 * tol.squareRoot(), "\(context)") }
     }
 }
 

@@ -8,8 +8,11 @@ import DiffEqCore
 ///
 /// - `E₁ = ½ h (f(ū, t + h) − f(u, t))`, `ū = u + h f(u, t)`: the difference between Euler's and
 ///   Heun's drift, the local error of the deterministic part;
-/// - `E₂ = (g(u + g√h) − g(u))/√h · ½ ΔW²` per Wiener process (one column at a time for general
-///   noise): the derivative-free form of `½ g g′ ΔW²`. The leading term of EM's strong local error
+/// - `E₂ = (g(u + g√h) − g(u))/√h · ½ ΔW²` per Wiener process: the derivative-free form of
+///   `½ g g′ ΔW²`; for general noise the double sum `½ Σ_{j,k} (Lʲg_k) ΔW_j ΔW_k` with
+///   `Lʲg_k ≈ (g_k(u + g_j√h) − g_k(u))/√h` (every column of the one evaluation per `j`), whose
+///   terms `j ≠ k` are as large as the others for commutative noise (the Lévy areas of
+///   non-commutative noise are not estimated). The leading term of EM's strong local error
 ///   is the Itô Milstein term `½ g g′ (ΔW² − h)` (Kloeden & Platen, "Numerical Solution of
 ///   Stochastic Differential Equations", Springer 1992, §10.3), which StochasticDiffEq.jl's
 ///   `LambaEM` uses; `ΔW²` alone is kept here on purpose, measured on GBM (20 Wiener paths):
@@ -50,8 +53,9 @@ extension SDEStepper {
         Self.addNoise(&u, gs[0], dW, scale: 1, noise: noise, states: stateCount)
     }
 
-    /// `E₂ = (g(u + g√h) − g(u))/√h · ½ ΔW²` per Wiener process into ``errorDiffusion``, with
-    /// `g(u)` in `gs[0]`; uses `gs[1]` and the scratch.
+    /// `E₂ = (g(u + g√h) − g(u))/√h · ½ ΔW²` per Wiener process (general noise: the double sum
+    /// over pairs of processes) into ``errorDiffusion``, with `g(u)` in `gs[0]`; uses `gs[1]` and
+    /// the scratch.
     @inlinable
     mutating func milsteinErrorTerm(_ u: [Scalar], t: Double, dt: Double, dW: [Double]) {
         let n = stateCount
@@ -71,8 +75,10 @@ extension SDEStepper {
             for j in 0..<m {
                 for i in 0..<n { scratch[i] = u[i] + gs[0][i + j * n].scaled(by: sqdt) }
                 f.diffusion(&gs[1], scratch, p, ts)
-                let c = 0.5 * dW[j] * dW[j] / sqdt
-                for i in 0..<n { errorDiffusion[i] += (gs[1][i + j * n] - gs[0][i + j * n]).scaled(by: c) }
+                for k in 0..<m {
+                    let c = 0.5 * dW[j] * dW[k] / sqdt
+                    for i in 0..<n { errorDiffusion[i] += (gs[1][i + k * n] - gs[0][i + k * n]).scaled(by: c) }
+                }
             }
         }
     }
