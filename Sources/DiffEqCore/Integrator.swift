@@ -313,7 +313,7 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         var sawNonFinite = false
         while true {
             if iterations >= setup.maxiters {
-                finish(.maxIters, "reached maxiters = \(setup.maxiters) at t = \(_t)")
+                finish(.maxIters, "reached maxiters = \(setup.maxiters) at t = \(_t): raise SolveOptions.maxiters to go on")
                 return false
             }
             // Clip the step so that it lands exactly on the next stop or the end.

@@ -41,6 +41,8 @@ extension EnsembleProblem where Problem: TrajectorySeeded {
 /// Solves an ensemble of SDE problems with `algorithm` and `options` on `backend`: trajectory
 /// `i`'s problem is `probFunc`'s, with its ``SDEProblem/seed`` then set to the trajectory's seed
 /// (``EnsembleProblem/seedingEachTrajectory()``), so its noise depends on the index alone.
+/// `driftErrorWeight` is `δ` of the adaptive methods' error estimate (StochasticDE's `solve`),
+/// checked before any trajectory runs.
 ///
 /// ```swift
 /// let ensemble = EnsembleProblem(prob, outputFunc: { sol, _ in .keep(sol.u.last![0]) }, seed: 7)
@@ -50,9 +52,15 @@ extension EnsembleProblem where Problem: TrajectorySeeded {
 @inlinable
 public func solve<F: SDEFunction & Sendable, A: SDEAlgorithm, Output, Reduced, B: EnsembleAlgorithm>(
     _ ensemble: EnsembleProblem<SDEProblem<F>, ODESolution<F.Scalar>, Output, Reduced>, _ algorithm: A, _ backend: B,
-    trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions()
+    trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions(),
+    driftErrorWeight: Double = 1.0 / 6
 ) throws(EnsembleError) -> EnsembleSolution<Reduced> {
-    try solve(
+    do {
+        try SDESetup.validate(driftErrorWeight: driftErrorWeight)
+    } catch {
+        throw .invalidArgument("\(error)")
+    }
+    return try solve(
         ensemble.seedingEachTrajectory(), backend, trajectories: trajectories, batchSize: batchSize, maxReruns: maxReruns,
-        solver: { problem in try solve(problem, algorithm, options: options) })
+        solver: { problem in try solve(problem, algorithm, options: options, driftErrorWeight: driftErrorWeight) })
 }

@@ -6,7 +6,8 @@ import StochasticDE
 /// (see ``solve(_:_:trajectories:batchSize:maxReruns:solver:)``). Each trajectory is seeded by
 /// `Ensembles`' `EnsembleProblem.seedingEachTrajectory()`, the function the local back ends
 /// use, so its path depends on the trajectory index alone and the result has the bits of
-/// `EnsembleSerial` for any number of ranks, shares and threads per rank.
+/// `EnsembleSerial` for any number of ranks, shares and threads per rank. `driftErrorWeight` is
+/// `δ` of the adaptive methods' error estimate, checked on every rank before any trajectory runs.
 ///
 /// ```swift
 /// let ensemble = EnsembleProblem(prob, outputFunc: { sol, _ in .keep(sol.u.last ?? []) }, seed: 7)
@@ -18,9 +19,15 @@ import StochasticDE
 @inlinable
 public func solve<F: SDEFunction & Sendable, A: SDEAlgorithm, Output: MPITransferable, Reduced>(
     _ ensemble: EnsembleProblem<SDEProblem<F>, ODESolution<F.Scalar>, Output, Reduced>, _ algorithm: A, _ backend: EnsembleMPI,
-    trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions()
+    trajectories: Int, batchSize: Int? = nil, maxReruns: Int = 100, options: SolveOptions = SolveOptions(),
+    driftErrorWeight: Double = 1.0 / 6
 ) throws -> EnsembleSolution<Reduced>? {
-    try solve(
+    do {
+        try SDESetup.validate(driftErrorWeight: driftErrorWeight)
+    } catch {
+        throw EnsembleError.invalidArgument("\(error)")
+    }
+    return try solve(
         ensemble.seedingEachTrajectory(), backend, trajectories: trajectories, batchSize: batchSize, maxReruns: maxReruns,
-        solver: { problem in try solve(problem, algorithm, options: options) })
+        solver: { problem in try solve(problem, algorithm, options: options, driftErrorWeight: driftErrorWeight) })
 }

@@ -10,10 +10,11 @@ public enum SDECheckpointing: Sendable, Equatable {
     /// Keep at most `c` states (`c ≥ 1`, the one at `t0` included) and redo the steps between
     /// them by the binomial schedule of Griewank & Walther ("Algorithm 799: revolve", ACM TOMS
     /// 26(1), 2000): memory independent of the number of steps `N`, forward work
-    /// `N + T(N, c) + N` steps, where the first `N` count the steps (the forward solve), `T` is
-    /// the revolve minimum `r·N − β(c + 1, r − 1)` with `β(s, r) = C(s + r, s)` and `r` the
-    /// smallest with `β(c, r) ≥ N` (each step redone at most `r` times), and the last `N` redo
-    /// each step once more at its turn in the sweep to read its size. The gradient is the
+    /// `N + T(N, c)` steps, where the `N` count the steps (the forward solve) and `T` is the
+    /// revolve minimum `r·N − β(c + 1, r − 1)` with `β(s, r) = C(s + r, s)` and `r` the smallest
+    /// with `β(c, r) ≥ N` (each step redone at most `r` times). A step is not redone at its turn
+    /// in the sweep: its size and end were read when the schedule last stepped over it (kept
+    /// with the interval it ends, one pair per pending interval, so O(c)). The gradient is the
     /// store-all one bit for bit: a checkpoint holds the loop's time, state, proposed step,
     /// controller memory and counters and the noise's position, and the path comes from the
     /// tree, so the redone steps are the forward solve's.
@@ -81,12 +82,19 @@ struct _SDEBinomialReplay<M: SDEModel> {
     @usableFromInline var held = 0
     @usableFromInline var peak = 0
     @usableFromInline var stored = 0
-    /// Steps redone to move between checkpoints, and at each step's turn in the sweep.
+    /// Steps redone to move between checkpoints, and steps redone at a turn because their size
+    /// was not known (none with this schedule; counted so that a test sees it).
     @usableFromInline var advances = 0
-    @usableFromInline var turns = 0
+    @usableFromInline var turnSteps = 0
     @usableFromInline var evaluations = 0
-    /// Where the noise was when the step of the current turn began.
+    /// The last step the loop took: its index, size and end.
+    @usableFromInline var seen = _StepSize(index: -1, h: 0, end: 0)
+    /// The step of the current turn: where the noise was when it began, its start time and state,
+    /// its size and end (the forward solve's, read when the loop last took it).
     @usableFromInline var turnNoiseFrom = 0.0
+    @usableFromInline var turnStep = _StepSize(index: -1, h: 0, end: 0)
+    @usableFromInline var turnStart = 0.0
+    @usableFromInline var turnState: [Double] = []
 
     /// Takes the checkpoint at `t0` of `loop`, which has not stepped yet.
     @inlinable
@@ -95,6 +103,7 @@ struct _SDEBinomialReplay<M: SDEModel> {
         self.c = c
         noiseTimes = [Double](repeating: 0, count: c)
         slotSteps = [Int](repeating: 0, count: c)
+        turnState = loop.u
         store(slot: 0)
     }
 
@@ -103,6 +112,7 @@ struct _SDEBinomialReplay<M: SDEModel> {
     mutating func solve() -> ODESolution<Double> {
         let sol = loop.solve()
         position = loop.stats.naccept
+        seen = _StepSize(index: position - 1, h: loop.lastStep.h, end: loop.t)
         return sol
     }
 
@@ -141,6 +151,7 @@ struct _SDEBinomialReplay<M: SDEModel> {
             throw .solveFailed(phase: "checkpoint replay", retcode: loop.retcode ?? .failure, message: loop.message)
         }
         evaluations += loop.stats.nf - before.nf
+        seen = _StepSize(index: position, h: loop.lastStep.h, end: loop.t)
         position += 1
     }
 
@@ -155,27 +166,32 @@ struct _SDEBinomialReplay<M: SDEModel> {
     mutating func reverse(
         _ a: Int, _ b: Int, checkpoints s: Int, turn: (inout Self) throws(SensitivityError) -> Void
     ) throws(SensitivityError) {
-        // Each entry: an interval a..<b whose first state is in slot c − s; the entry pushed last
-        // is reversed first, as the recursion's inner call was.
-        var pending = [(a: a, b: b, s: s)]
+        // Each entry: an interval a..<b whose first state is in slot c − s, with the size of its
+        // last step (known when the interval is made: the loop has just stepped over it, in the
+        // forward solve or on its way to the checkpoint at b); the entry pushed last is reversed
+        // first, as the recursion's inner call was. Every other step's size is read on the way to
+        // the next turn (the loop steps over step k to reach step k + 1's start).
+        var pending = [(a: a, b: b, s: s, last: seen)]
         pending.reserveCapacity(Swift.min(s, b - a) + 1)
-        while let (a, b, s) = pending.popLast() {
+        while let (a, b, s, last) = pending.popLast() {
             held = c - s + 1
+            var next = last
             if b - a > 1 && s == 1 {
                 for k in stride(from: b - 1, through: a + 1, by: -1) {
                     try moveTo(k, from: a, slot: c - s)
-                    try takeTurn(turn)
+                    try takeTurn(k, next, turn)
+                    next = seen
                 }
             } else if b - a > 1 {
                 let m = _BinomialSchedule.split(steps: b - a, checkpoints: s)
                 try moveTo(a + m, from: a, slot: c - s)
                 store(slot: c - s + 1)
-                pending.append((a, a + m, s))
-                pending.append((a + m, b, s - 1))
+                pending.append((a, a + m, s, seen))
+                pending.append((a + m, b, s - 1, last))
                 continue
             }
             try moveTo(a, from: a, slot: c - s)
-            try takeTurn(turn)
+            try takeTurn(a, next, turn)
         }
     }
 
@@ -190,11 +206,42 @@ struct _SDEBinomialReplay<M: SDEModel> {
         }
     }
 
+    /// The turn of step `k`, with the loop at its start and `size` the size and end of step `k`
+    /// if that is what it holds (otherwise the step is redone to read them).
     @inlinable
-    mutating func takeTurn(_ turn: (inout Self) throws(SensitivityError) -> Void) throws(SensitivityError) {
+    mutating func takeTurn(
+        _ k: Int, _ size: _StepSize, _ turn: (inout Self) throws(SensitivityError) -> Void
+    ) throws(SensitivityError) {
         turnNoiseFrom = loop.withStepper { $0.noise.currentTime }
-        try step()
-        turns += 1
+        if size.index == k {
+            turnStep = size
+            turnStart = loop.t
+            let u = loop.u
+            for i in u.indices { turnState[i] = u[i] }
+        } else {
+            try step()
+            turnSteps += 1
+            let (start, u, _) = loop.lastStep
+            turnStep = seen
+            turnStart = start
+            for i in u.indices { turnState[i] = u[i] }
+        }
         try turn(&self)
+    }
+}
+
+/// An accepted step of the loop as the reverse sweep needs it: its index from `t0`, its size and
+/// the time it ended at (which a landing on a stop can make differ from start + size).
+@usableFromInline
+struct _StepSize {
+    @usableFromInline var index: Int
+    @usableFromInline var h: Double
+    @usableFromInline var end: Double
+
+    @inlinable
+    init(index: Int, h: Double, end: Double) {
+        self.index = index
+        self.h = h
+        self.end = end
     }
 }

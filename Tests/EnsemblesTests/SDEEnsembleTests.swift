@@ -55,4 +55,25 @@ struct EnsembleGBM: SDEModel, Sendable {
         }
         #expect(seeds.count == 3)
     }
+
+    /// `driftErrorWeight` reaches every trajectory's solve (each trajectory equals the single
+    /// solve of its seed with the same δ, and differs from the default's), and a bad one is an
+    /// `invalidArgument` before any trajectory runs.
+    @Test func driftErrorWeightReachesEachTrajectory() throws {
+        let ensemble = EnsembleProblem(Self.prob, outputFunc: { sol, _ in .keep(sol.u.last![0]) }, seed: 11)
+        let options = SolveOptions(reltol: 1e-3, abstol: 1e-3, saveEverystep: false)
+        let small = try solve(ensemble, SOSRI(), EnsembleSerial(), trajectories: 4, options: options, driftErrorWeight: 0.01).u
+        let standard = try solve(ensemble, SOSRI(), EnsembleSerial(), trajectories: 4, options: options).u
+        for i in 0..<4 {
+            let seed = trajectorySeed(ensembleSeed: 11, index: i, repeat: 0)
+            let single = try solve(Self.prob, SOSRI(), seed: seed, options: options, driftErrorWeight: 0.01)
+            #expect(single.u.last![0] == small[i])
+            #expect(small[i] != standard[i])
+        }
+        for bad in [-1.0, .nan] {
+            #expect(throws: EnsembleError.self) {
+                try solve(ensemble, SOSRI(), EnsembleSerial(), trajectories: 4, options: options, driftErrorWeight: bad)
+            }
+        }
+    }
 }

@@ -240,6 +240,30 @@ struct RecordingTreeNoise: NoiseProcess {
         }
     }
 
+    /// `driftErrorWeight` on the seeded solves is the one of `solve(noise:)` on the same Wiener
+    /// process (same bits), and a solve that runs out of steps says what to raise: SOSRI on GBM
+    /// at 1e-4 takes about 4,000 steps with the default δ (see
+    /// `sosriStepsGrowLikeOneOverTheTolerance`), so 1,000 stop it.
+    @Test func seededSolvesTakeTheDriftErrorWeightAndMaxItersSaysWhatToRaise() throws {
+        let options = SolveOptions(reltol: 1e-3, abstol: 1e-3, saveEverystep: false)
+        let seeded = try solve(gbmScalarProblem, SOSRI(), seed: 4, options: options, driftErrorWeight: 0.01)
+        let noise = try WienerProcess(dimension: 1, seed: 4, auxiliary: true, keepsHistory: false)
+        let explicit = try solve(gbmScalarProblem, SOSRI(), noise: noise, options: options, driftErrorWeight: 0.01)
+        let standard = try solve(gbmScalarProblem, SOSRI(), seed: 4, options: options)
+        #expect(seeded.u == explicit.u && seeded.t == explicit.t)
+        #expect(seeded.stats.naccept < standard.stats.naccept, "δ = 0.01: \(seeded.stats), δ = 1/6: \(standard.stats)")
+        var problem = gbmScalarProblem
+        problem.seed = 4
+        #expect(try solve(problem, SOSRI(), options: options, driftErrorWeight: 0.01).u == seeded.u)
+
+        let short = SolveOptions(reltol: 1e-4, abstol: 1e-4, saveEverystep: false, maxiters: 1_000)
+        let stopped = try solve(gbmScalarProblem, SOSRI(), seed: 4, options: short)
+        #expect(stopped.retcode == .maxIters)
+        let message = stopped.message ?? ""
+        #expect(message.contains("raise SolveOptions.maxiters") && message.contains("driftErrorWeight"), "\(message)")
+        #expect(throws: SDEError.self) { try solve(gbmScalarProblem, SOSRI(), seed: 4, options: options, driftErrorWeight: .infinity) }
+    }
+
     static let rswmPaths = 2000
 
     /// An integral controller that lets the step grow tenfold: with StochasticDiffEq's default

@@ -113,29 +113,52 @@ func gbmExactGradient(tree: VirtualBrownianTree, times: [Double], mu: Double, si
         #expect(differences.last! < 1e-4, "differences \(differences)")
     }
 
-    /// The issue's bar, adjoint and forward mode within 1e-6 relative, is out of reach of a
-    /// strong-order-1 backward scheme at test cost: the two differ by both passes' discretisation
-    /// errors, O(dt) (measured on GBM, seed 11: 5.4e-4 at dt = 2⁻¹⁰; the adjoint is 4.2e-5 from
-    /// the closed form at 2⁻¹⁴, so 1e-6 would need about 2²⁰ steps and more). The discrete
-    /// adjoint (``SDEDiscreteAdjoint``), which differentiates the forward solve itself, meets it
-    /// on the same path and step (asserted 1e-12), with memory growing with the steps, or bounded
-    /// with `checkpoints: .binomial(8)` (the same bits, 8 states for these 1,024 steps).
-    @Test func adjointWithinOneInAMillionOfForwardMode() throws {
-        let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: 11, tolerance: 0x1p-14)
-        let options = SolveOptions(saveat: .times([0.5, 1]), dt: 0x1p-10, adaptive: false)
-        let adj = try gradient(of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options, sensealg: SDEBacksolveAdjoint())
-        let fwd = try gradient(of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options, sensealg: SDEForwardDiffSensitivity())
-        let err = relativeError(adj.dp + adj.du0, fwd.dp + fwd.du0)
-        let discrete = try gradient(
-            of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options, sensealg: SDEDiscreteAdjoint())
-        #expect(relativeError(discrete.dp + discrete.du0, fwd.dp + fwd.du0) <= 1e-12)
-        let bounded = try gradient(
-            of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options,
-            sensealg: SDEDiscreteAdjoint(checkpoints: .binomial(8)))
-        #expect(bounded.dp == discrete.dp && bounded.du0 == discrete.du0 && bounded.stats.peakStoredStates == 8)
-        withKnownIssue("continuous adjoint vs discrete derivative differ by O(dt): \(err) at dt = 2^-10") {
-            #expect(err <= 1e-6)
+    /// Which adjoint meets the issue's bar (gradients within 1e-6 relative of forward mode on a
+    /// fixed path): the discrete one. ``SDEDiscreteAdjoint`` differentiates the forward solve
+    /// itself, so it equals forward mode to rounding on the same path and step (asserted 1e-12),
+    /// with memory growing with the steps, or bounded with `checkpoints: .binomial(8)` (the same
+    /// bits, 8 states for 1,024 steps). ``SDEBacksolveAdjoint`` solves the continuous adjoint SDE
+    /// backwards with its own strong order-1 scheme, so it is O(dt) from the discrete derivative:
+    /// a property of a continuous adjoint, not a defect, asserted here as the observed order of
+    /// that difference on GBM (EulerHeun, observations at 1/2 and 1), mean over seeds 11 ... 16 of
+    /// the relative difference at dt = 2⁻⁶ … 2⁻¹⁰. Measured: mean differences 7.1e-3, 3.5e-3,
+    /// 1.8e-3, 8.8e-4, 3.9e-4, fitted order 1.04; per-seed orders 1.11, 0.65, 0.80, 1.22, 1.11,
+    /// 1.09 (mean 1.00, standard deviation 0.22, so the standard error of the six-seed mean is
+    /// about 0.09 and the asserted band 1 ± 0.3 is over three of them: the test fails for a
+    /// difference of order ½ or 3/2, not for an unlucky seed).
+    @Test func backsolveAdjointIsOrderDtFromTheDiscreteDerivative() throws {
+        let exponents = [6, 7, 8, 9, 10]
+        let seeds: [UInt64] = [11, 12, 13, 14, 15, 16]
+        var mean = [Double](repeating: 0, count: exponents.count)
+        var slopes = [Double]()
+        for seed in seeds {
+            let tree = try VirtualBrownianTree(t0: 0, t1: 1, dimension: 1, seed: seed, tolerance: 0x1p-14)
+            var differences = [Double]()
+            for e in exponents {
+                let options = SolveOptions(saveat: .times([0.5, 1]), dt: pow(2, -Double(e)), adaptive: false)
+                let adj = try gradient(
+                    of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options, sensealg: SDEBacksolveAdjoint())
+                let discrete = try gradient(
+                    of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options, sensealg: SDEDiscreteAdjoint())
+                let fwd = try gradient(
+                    of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options,
+                    sensealg: SDEForwardDiffSensitivity())
+                let toForward = relativeError(discrete.dp + discrete.du0, fwd.dp + fwd.du0)
+                #expect(toForward <= 1e-12, "seed \(seed), dt = 2^-\(e): discrete adjoint vs forward mode \(toForward)")
+                differences.append(relativeError(adj.dp + adj.du0, discrete.dp + discrete.du0))
+                if e == 10 {
+                    let bounded = try gradient(
+                        of: SquaresLoss(), Self.gbm, algorithm: EulerHeun(), noise: tree, options: options,
+                        sensealg: SDEDiscreteAdjoint(checkpoints: .binomial(8)))
+                    #expect(bounded.dp == discrete.dp && bounded.du0 == discrete.du0 && bounded.stats.peakStoredStates == 8)
+                }
+            }
+            for k in mean.indices { mean[k] += differences[k] / Double(seeds.count) }
+            slopes.append(fittedSlope(exponents.map { pow(2, -Double($0)) }, differences))
         }
+        let order = fittedSlope(exponents.map { pow(2, -Double($0)) }, mean)
+        let context = "fitted order \(order) of the mean differences \(mean); per seed \(slopes)"
+        #expect(abs(order - 1) <= 0.3, "\(context)")
     }
 
     /// An adaptive forward solve (SOSRI, Itô, reltol = abstol = 1e-5 on the tree's path) with the

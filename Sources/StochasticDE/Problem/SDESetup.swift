@@ -37,4 +37,12 @@ public enum SDESetup {
             for i in 0..<glen where g2[i].primal != g[i].primal { throw .diffusionNotAdditive(component: i) }
         }
     }
+
+    /// Throws unless `δ`, the weight of the drift term in the adaptive methods' error estimate
+    /// `δ E₁ + E₂` (`driftErrorWeight:` of `solve`), is finite and ≥ 0.
+    public static func validate(driftErrorWeight δ: Double) throws(SDEError) {
+        guard δ.isFinite, δ >= 0 else {
+            throw .invalidOptions(.invalidStepOption("the drift error weight δ must be finite and ≥ 0, got \(δ)"))
+        }
+    }
 }

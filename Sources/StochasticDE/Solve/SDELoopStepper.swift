@@ -84,9 +84,7 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     ) throws(SDEError) {
         kernel = try SDEStepper(problem: problem, algorithm: algorithm)
         try kernel.check(noise)
-        guard driftErrorWeight.isFinite, driftErrorWeight >= 0 else {
-            throw .invalidOptions(.invalidStepOption("the drift error weight δ must be finite and ≥ 0, got \(driftErrorWeight)"))
-        }
+        try SDESetup.validate(driftErrorWeight: driftErrorWeight)
         self._noise = noise
         self.driftErrorWeight = driftErrorWeight
         self.t1 = problem.tspan.1
