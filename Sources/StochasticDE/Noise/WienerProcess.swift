@@ -30,7 +30,12 @@ import RandomStreams
 ///
 /// With `auxiliary: true` the process also carries `Z`, `m` more independent components, for the
 /// order-1.5 methods. Memory: the known points (all of them with `keepsHistory`, otherwise those
-/// not yet behind the accepted time).
+/// not yet behind the accepted time, and one before it). When the path is kept: `keepsHistory`
+/// defaults to `true` for a process you make yourself, so that ``knownTimes``, ``knownValues``,
+/// ``NoiseGrid/init(recordedFrom:bridgeSeed:auxiliarySeed:)`` and ``value(at:into:)`` at past
+/// times work after the solve; `solve(_:_:seed:)`, which nobody can read the path of, makes its
+/// process with `keepsHistory: false` (StochasticDiffEq's `save_noise = false`). Either way the
+/// steps and their bits are the same.
 ///
 /// Performance: a fresh point beyond the end of the path (every step of a fixed-step solve) is
 /// drawn without the search and the bridge, which stay out of line; the normal draw is inlined.
