@@ -35,7 +35,7 @@ import RandomStreams
 /// ``NoiseGrid/init(recordedFrom:bridgeSeed:auxiliarySeed:)`` and ``value(at:into:)`` at past
 /// times work after the solve; `solve(_:_:seed:)`, which nobody can read the path of, makes its
 /// process with `keepsHistory: false` (StochasticDiffEq's `save_noise = false`). Either way the
-/// steps and their bits are the same.
+/// increments are the same bits: the draws depend only on the requested times.
 ///
 /// Performance: a fresh point beyond the end of the path (every step of a fixed-step solve) is
 /// drawn without the search and the bridge, which stay out of line; the normal draw is inlined.
