@@ -25,7 +25,13 @@
 /// are always inlined. Called out of line, the scalar Wiener path of an EM solve paid for both
 /// series though it uses one member of the pair (354 instructions per normal with the calls; a
 /// scalar Wiener draw with its path bookkeeping went from 604 to 494 instructions, callgrind on
-/// sde-bench `em-scalar+draws` minus `em-scalar`).
+/// sde-bench `em-scalar+draws` minus `em-scalar`). The constants of Philox and of the logarithm
+/// are computed properties (a stored `static let` is read through an accessor call from another
+/// module) and the quarter-turn rounding avoids a call to `rint`: with path stream version 2
+/// the scalar Wiener draw and append cost 360 instructions per step. A vectorised transform
+/// (`SIMD4<Double>` Box–Muller and `SIMD4<UInt64>` Philox rounds, bit for bit the scalar
+/// results) measured 309 instructions per pair against 323 for ``pair(index:lane:)`` on
+/// x86-64's baseline SSE2 (callgrind, a stand-alone probe): not worth its code.
 @frozen
 public struct NormalStream: Sendable, Hashable {
     public let generator: Philox4x32
@@ -58,6 +64,19 @@ public struct NormalStream: Sendable, Hashable {
     public func normal(index: UInt64, component: Int) -> Double {
         let (a, b) = pair(index: index, lane: UInt32(truncatingIfNeeded: component >> 1))
         return component & 1 == 0 ? a : b
+    }
+
+    /// Normal `n` of the stream read as one sequence along lane 0: the pair at `(⌊n/2⌋, 0)`,
+    /// its first member for even `n`, its second for odd `n`.
+    ///
+    /// The layout of StochasticDE's Wiener paths from path stream version 2 on (see the module
+    /// overview): a consumer that takes its normals one at a time reads them in this order and
+    /// pays one block and one transform per two normals, keeping the second member for the
+    /// next call.
+    @inlinable
+    public func sequential(_ n: UInt64) -> Double {
+        let (a, b) = pair(index: n >> 1, lane: 0)
+        return n & 1 == 0 ? a : b
     }
 
     /// Writes the normals of `index`, components `0..<count`, into `out[offset...]`

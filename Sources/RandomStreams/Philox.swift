@@ -24,10 +24,12 @@ public struct Philox4x32: Sendable, Hashable {
 
     // Multipliers and Weyl key increments of Philox4x32 (Salmon et al. 2011, §4.2; the Weyl
     // constants are the golden ratio and sqrt(3) - 1 in 0.32 fixed point).
-    @usableFromInline static let multiplier0: UInt32 = 0xD251_1F53
-    @usableFromInline static let multiplier1: UInt32 = 0xCD9E_8D57
-    @usableFromInline static let weyl0: UInt32 = 0x9E37_79B9
-    @usableFromInline static let weyl1: UInt32 = 0xBB67_AE85
+    // Computed, not stored: a `static let` is read through its lazy-initialization accessor
+    // from another module (a call per constant per block in the Wiener draw).
+    @inlinable static var multiplier0: UInt32 { 0xD251_1F53 }
+    @inlinable static var multiplier1: UInt32 { 0xCD9E_8D57 }
+    @inlinable static var weyl0: UInt32 { 0x9E37_79B9 }
+    @inlinable static var weyl1: UInt32 { 0xBB67_AE85 }
 
     @inlinable
     public init(key: (UInt32, UInt32), rounds: Int = 10) {

@@ -10,8 +10,9 @@
 @usableFromInline
 enum PortableMath {
     // ln 2 split so that `e * ln2Hi` is exact for |e| < 2^11 (fdlibm's e_log.c constants).
-    @usableFromInline static let ln2Hi: Double = 6.93147180369123816490e-01
-    @usableFromInline static let ln2Lo: Double = 1.90821492927058770002e-10
+    // Computed, not stored (as Philox's constants: no lazy-initialization accessor call).
+    @inlinable static var ln2Hi: Double { 6.93147180369123816490e-01 }
+    @inlinable static var ln2Lo: Double { 1.90821492927058770002e-10 }
 
     /// Natural logarithm of a positive, finite, normal `x`.
     ///
@@ -48,6 +49,18 @@ enum PortableMath {
         return de * ln2Hi + (logM + de * ln2Lo)
     }
 
+    /// `k = round(4u)` (ties to even) and `k mod 4`, for `u` in `[0, 1)`.
+    ///
+    /// `k` is `4u + 2⁵² − 2⁵²`: for `0 ≤ 4u < 2⁵²` the sum's unit in the last place is 1, so
+    /// IEEE round-to-nearest-even makes it `2⁵² + round(4u)` and the subtraction is exact: the
+    /// same `k` as `rounded(.toNearestOrEven)`, which without SSE4.1 (x86-64's baseline) is a
+    /// call to `rint`; the sum's low significand bits are `k mod 4`.
+    @inlinable @inline(__always)
+    static func quarterTurns(_ u: Double) -> (k: Double, quadrant: Int) {
+        let shifted = 4 * u + 0x1p52
+        return (shifted - 0x1p52, Int(truncatingIfNeeded: shifted.bitPattern & 3))
+    }
+
     /// `(sin 2πu, cos 2πu)` for `u` in `[0, 1)`.
     ///
     /// The turn is reduced exactly: `r = u − k/4` with `k = round(4u)` is exact (Sterbenz), so the
@@ -55,7 +68,7 @@ enum PortableMath {
     /// `θ²⁰` (truncation below 1e-19). The quarter turns `k` rotate the result exactly.
     @inlinable @inline(__always)
     static func sinCosTurn(_ u: Double) -> (sin: Double, cos: Double) {
-        let k = (4 * u).rounded(.toNearestOrEven)
+        let (k, quadrant) = quarterTurns(u)
         let r = u - 0.25 * k
         let theta = r * 6.283185307179586
         let t2 = theta * theta
@@ -81,7 +94,7 @@ enum PortableMath {
         cosSeries = cosSeries * t2 + 1.0 / 24.0
         cosSeries = cosSeries * t2 - 0.5
         let c = 1 + t2 * cosSeries
-        switch Int(k) & 3 {
+        switch quadrant {
         case 0: return (s, c)
         case 1: return (c, -s)
         case 2: return (-s, -c)

@@ -36,6 +36,34 @@ import Testing
         #expect(worst < 2e-15, "worst absolute error \(worst)")
     }
 
+    /// The quarter turns `k = round(4u)` by the 2⁵² shift are `rounded(.toNearestOrEven)`'s,
+    /// ties at the odd eighths included (so `sinCosTurn` keeps its bits).
+    @Test func quarterTurnsRoundToNearestEven() {
+        let g = Philox4x32(seed: 9)
+        var us = (0..<16).map { Double($0) / 16 } + [0x1p-53, 1 - 0x1p-53, 0.125.nextUp, 0.375.nextDown, 0.875.nextUp]
+        for i in 0..<5000 {
+            let b = g.block((UInt32(i), 0, 0, 0))
+            us.append(NormalStream.openUniform(b.0, b.1))
+        }
+        for u in us {
+            let k = (4 * u).rounded(.toNearestOrEven)
+            let (shiftK, quadrant) = PortableMath.quarterTurns(u)
+            #expect(shiftK.bitPattern == k.bitPattern && quadrant == Int(k) & 3, "u = \(u)")
+        }
+    }
+
+    /// ``NormalStream/sequential(_:)`` reads the lane-0 pairs in order: `2j` and `2j + 1` are the
+    /// two members of the pair at index `j`.
+    @Test func sequentialIsTheLaneZeroPairsInOrder() {
+        let s = NormalStream(seed: 5, domain: 0x5750_0001)
+        let indices: [UInt64] = [0, 1, 7, 1 << 32 - 1, 1 << 32, UInt64.max >> 1]
+        for j in indices {
+            let (a, b) = s.pair(index: j, lane: 0)
+            #expect(s.sequential(2 &* j).bitPattern == a.bitPattern)
+            #expect(s.sequential(2 &* j &+ 1).bitPattern == b.bitPattern)
+        }
+    }
+
     @Test func openUniformNeverHitsTheEnds() {
         #expect(NormalStream.openUniform(0, 0) > 0)
         #expect(NormalStream.openUniform(.max, .max) < 1)

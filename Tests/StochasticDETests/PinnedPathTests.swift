@@ -1,7 +1,10 @@
 // The bits a seed produces, pinned (FNV-1a over the bit patterns), so that a faster draw, a
 // cheaper path bookkeeping or a shorter loop cannot change what a seeded solve returns. The
 // hashes were computed by commit 8cf80ea (before the EM per-step work of issue #17's sde-bench),
-// debug build, by this file's functions run as an executable.
+// debug build, by this file's functions run as an executable. The Wiener-increment and
+// seeded-solve hashes were recomputed once, deliberately, for path stream version 2 (the paths
+// read the lane-0 normal sequence, two draws per Philox block: see the RandomStreams overview);
+// the normal stream's own hash did not change.
 import DiffEqCore
 import RandomStreams
 import StochasticDE
@@ -73,7 +76,39 @@ struct BitHash {
             try r.value(at: 0.123, into: &v)
             h.mix(v)
         }
-        #expect(h.value == 5_761_580_506_776_783_604, "Wiener increment hash \(h.value)")
+        #expect(h.value == 1_182_650_753_972_052_391, "Wiener increment hash \(h.value)")
+    }
+
+    /// Path stream version 2: draw `k` of a path with `c` components takes normals
+    /// `k c ..< (k + 1) c` of the lane-0 sequence of the Wiener-path domain, components in order
+    /// (`W` then `Z`), for one component as for several, odd or even.
+    @Test func wienerDrawsReadTheSequentialLayout() throws {
+        let stream = NormalStream(seed: 11, domain: 0x5750_0001)
+        for (m, auxiliary) in [(1, false), (3, false), (2, false), (1, true)] {
+            let c = auxiliary ? 2 * m : m
+            var w = try WienerProcess(dimension: m, seed: 11, auxiliary: auxiliary)
+            var dW = [Double](repeating: 0, count: m)
+            var dZ = [Double](repeating: 0, count: auxiliary ? m : 0)
+            var current = [Double](repeating: 0, count: c)
+            var expectedW = current[0..<m].map { $0 }, expectedZ = current[m..<c].map { $0 }
+            var n: UInt64 = 0
+            var last = 0.0
+            for k in 1...21 {
+                let t = Double(k) * 0.1
+                try w.increment(to: t, &dW, &dZ)
+                try w.accept()
+                let scale = (t - last).squareRoot()
+                for j in 0..<c {
+                    current[j] = current[j] + scale * stream.sequential(n)
+                    n += 1
+                }
+                last = t
+                expectedW += current[0..<m]
+                expectedZ += current[m..<c]
+            }
+            #expect(w.knownValues.map(\.bitPattern) == expectedW.map(\.bitPattern), "m = \(m), auxiliary \(auxiliary)")
+            #expect(w.knownAuxiliaryValues.map(\.bitPattern) == expectedZ.map(\.bitPattern), "m = \(m), auxiliary \(auxiliary)")
+        }
     }
 
     /// Seeded solves: fixed-step EM on scalar and 4-D GBM and on general noise (every step
@@ -93,6 +128,6 @@ struct BitHash {
             h.mix(sol.t)
             for u in sol.u { h.mix(u) }
         }
-        #expect(h.value == 10_470_433_373_084_831_134, "seeded solve hash \(h.value)")
+        #expect(h.value == 1_085_130_448_349_411_614, "seeded solve hash \(h.value)")
     }
 }

@@ -8,8 +8,11 @@ import RandomStreams
 /// property is its law given *all* known points, so the known points are always jointly those of
 /// a Brownian motion, whatever order they were asked for in. That is the invariant RSwM needs.
 ///
-/// Draw `k` (fresh or bridge) uses the normals at index `k` of the stream, components in order,
-/// so the path is a pure function of the seed and of the sequence of requested times.
+/// The draws read the stream's lane-0 sequence (``NormalStream/sequential(_:)``, path stream
+/// version 2): draw `k` (fresh or bridge) of a path with `c` components takes normals
+/// `k c ..< (k + 1) c` of it, components in order, so the path is a pure function of the seed
+/// and of the sequence of requested times. Each Philox block gives two consecutive normals, so
+/// a scalar path pays one block and one Box–Muller transform per two draws.
 @usableFromInline
 struct BrownianPath: Sendable {
     @usableFromInline var times: [Double]
@@ -18,7 +21,11 @@ struct BrownianPath: Sendable {
     @usableFromInline var head = 0
     @usableFromInline var pending: Int? = nil
     @usableFromInline let stream: NormalStream
-    @usableFromInline var drawCount: UInt64 = 0
+    /// Normals taken from the stream's sequence so far.
+    @usableFromInline var normalsUsed: UInt64 = 0
+    /// The second member of the pair of the last normal taken, when that was the first member
+    /// (`normalsUsed` odd): the next normal.
+    @usableFromInline var spare: Double = 0
     @usableFromInline let extendable: Bool
     @usableFromInline let keepsHistory: Bool
     @usableFromInline var normals: [Double]
@@ -61,10 +68,22 @@ struct BrownianPath: Sendable {
         return lo
     }
 
+    /// Normal `normalsUsed` of the sequence, then the count moves on: a Philox block and a
+    /// Box–Muller transform every second call, the other member kept in ``spare``.
+    @inlinable @inline(__always)
+    mutating func nextNormal() -> Double {
+        let n = normalsUsed
+        normalsUsed = n &+ 1
+        if n & 1 != 0 { return spare }
+        let (a, b) = stream.pair(index: n >> 1, lane: 0)
+        spare = b
+        return a
+    }
+
+    /// The next `components` normals of the sequence into ``normals``.
     @inlinable
     mutating func drawNormals() {
-        stream.fill(&normals, offset: 0, count: components, index: drawCount)
-        drawCount &+= 1
+        for k in 0..<components { normals[k] = nextNormal() }
     }
 
     /// The index of `t` on the path, drawing it if needed. `t` must be at or after the first
@@ -90,10 +109,8 @@ struct BrownianPath: Sendable {
         let base = (i - 1) * c
         times.append(t)
         if c == 1 {
-            // The first member of the pair, as `drawNormals` would write it, without the
-            // round trip through `normals` (a uniqueness check and a loop per draw).
-            let z = stream.pair(index: drawCount, lane: 0).0
-            drawCount &+= 1
+            // Without the round trip through `normals` (a uniqueness check and a loop per draw).
+            let z = nextNormal()
             values.append(values[base] + scale * z)
         } else {
             drawNormals()

@@ -19,20 +19,29 @@ import RandomStreams
 /// increments of later steps through it, see the same value.
 ///
 /// **Reproducibility (what is promised).** The path is a pure function of the seed and of the
-/// sequence of requested times: the `k`-th draw (fresh or bridge) uses the normals at index `k`
-/// of ``NormalStream`` (domain of Wiener paths), the same bits on every machine and thread count.
+/// sequence of requested times: the `k`-th draw (fresh or bridge) of a path with `c` components
+/// (`m`, or `2m` with the auxiliary process) uses normals `k c ..< (k + 1) c` of the lane-0
+/// sequence ``NormalStream/sequential(_:)`` (domain of Wiener paths; path stream version 2, see
+/// the RandomStreams overview: version 1 gave other paths for the same seed), the same bits on
+/// every machine and thread count.
 /// A value already on the path is returned bit for bit. A different sequence of requests (other
 /// step sizes) gives another, equally valid, sample path; for a path independent of the step
 /// sequence use ``VirtualBrownianTree``.
 ///
 /// With `auxiliary: true` the process also carries `Z`, `m` more independent components, for the
 /// order-1.5 methods. Memory: the known points (all of them with `keepsHistory`, otherwise those
-/// not yet behind the accepted time).
+/// not yet behind the accepted time, and one before it). When the path is kept: `keepsHistory`
+/// defaults to `true` for a process you make yourself, so that ``knownTimes``, ``knownValues``,
+/// ``NoiseGrid/init(recordedFrom:bridgeSeed:auxiliarySeed:)`` and ``value(at:into:)`` at past
+/// times work after the solve; `solve(_:_:seed:)`, which nobody can read the path of, makes its
+/// process with `keepsHistory: false` (StochasticDiffEq's `save_noise = false`). Either way the
+/// increments are the same bits: the draws depend only on the requested times.
 ///
 /// Performance: a fresh point beyond the end of the path (every step of a fixed-step solve) is
 /// drawn without the search and the bridge, which stay out of line; the normal draw is inlined.
-/// `increment` and `accept` on one component cost 494 instructions per step, 350 of them the
-/// draw and the append (callgrind, sde-bench `em-scalar+draws` minus `em-scalar`).
+/// `increment` and `accept` on one component cost 360 instructions per step (callgrind, sde-bench
+/// `em-scalar+draws` minus `em-scalar`, release); 494 before path stream version 2 let two
+/// consecutive draws share one Philox block and one Box–Muller transform (see ``BrownianPath``).
 public struct WienerProcess: NoiseProcess, Sendable {
     @usableFromInline var path: BrownianPath
     public let wienerCount: Int

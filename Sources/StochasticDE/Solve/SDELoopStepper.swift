@@ -42,18 +42,17 @@ extension SDEDrift: Sendable where F: Sendable {}
 /// `uNew` and the error norm) and ``interpolate(_:_:theta:t:dt:u:uNew:into:stats:)``.
 ///
 /// Performance: nothing is allocated per step (the increments are written into arrays owned by
-/// the stepper; the kernel allocates its workspaces once): `solve(_:_:seed:)` with EM makes 31
+/// the stepper; the kernel allocates its workspaces once): `solve(_:_:seed:)` with EM makes 30-32
 /// mallocs (scalar GBM) and 44 (4-D) at 10³ and at 10⁵ steps alike (scripts/malloc-count.c,
 /// sde-bench with `SDE_BENCH_EM_STEPS`). Instructions per EM step on GBM (callgrind, sde-bench
-/// `--case`, release, counts 1 and 3): the kernel on pre-drawn increments 340 (scalar); kernel
-/// plus WienerProcess draws by hand 834 (scalar); the whole `solve` on the shared loop with the
-/// same draws 1,228 (scalar) / 1,967 (4-D). Before the normal draw was inlined, a point beyond
-/// the path's end skipped the search and bridge, and the NaN-source scan stopped copying the
-/// kernel (a memcpy per step) these were 948 and 1,423 / 2,162. Of the scalar solve's 1,228:
-/// the draw with the path's append (Philox, log, cos, two appends) 350, the EM kernel 193, the
-/// shared loop's `step` and `recordStep` 224 (DiffEqCore), this stepper's `attempt` and `accept`
-/// 198, the Wiener process's increment, propose and accept 134, uniqueness checks and
-/// retain/release about 110.
+/// `--case`, release, counts 1 and 3): the kernel on pre-drawn increments 339 (scalar); kernel
+/// plus WienerProcess draws by hand 699 (scalar) / 1,490 (4-D); the whole `solve` on the shared
+/// loop with the same draws 1,035 (scalar) / 1,876 (4-D). Path stream version 2 (two draws per
+/// Philox block and transform) took these from 833 / 1,523 and 1,188 / 1,926. Where the scalar
+/// solve's instructions go (callgrind_annotate, exclusive): the draw with the path's append 212,
+/// the EM kernel 185 plus about 75 of uniqueness checks and retain/release in it, the shared
+/// loop's `step` and `recordStep` 181 (DiffEqCore), this stepper's `attempt` 166 and `accept`
+/// 25, the Wiener process's increment, propose and accept 120.
 public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     public typealias Function = SDEDrift<F>
     public typealias Scalar = F.Scalar
@@ -207,8 +206,11 @@ public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
 
     @inlinable
     public mutating func accept() {
-        failure = nil
-        failureCode = nil
+        // Tested first, as in `attempt`: the common path stores nothing.
+        if failure != nil {
+            failure = nil
+            failureCode = nil
+        }
         do {
             try _noise.accept()
         } catch {
