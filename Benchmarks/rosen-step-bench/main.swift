@@ -117,7 +117,8 @@ func benchRosenbrockMethods<F: ODEFunction, G: StaticODEFunction>(
 // Jacobian (`J` by forward mode on nested duals): the same bits
 // (SensitivityTests/StaticRosenbrockGradientTests). `SOLVES=k` repeats it, for instructions per
 // gradient under callgrind ((count at k − count at 1) / (k − 1)). Prints nothing unless
-// --show-steps is given.
+// --show-steps is given. METHOD=KenCarp4|TRBDF2|Kvaerno5 takes that SDIRK method instead of
+// Rodas5P (SensitivityTests/StaticSDIRKGradientTests).
 struct ArrayLotkaVolterraAD: ODEModel {
     var isAutonomous: Bool { true }
     func rhs<S: DiffEqScalar>(_ du: inout [S], _ u: [S], _ p: [S], _ t: S) {
@@ -140,24 +141,30 @@ if let i = CommandLine.arguments.firstIndex(of: "--gradient-lv"), i + 1 < Comman
     let form = CommandLine.arguments[i + 1]
     let solves = Int(ProcessInfo.processInfo.environment["SOLVES"] ?? "1") ?? 1
     let o = SolveOptions(reltol: 1e-8, abstol: 1e-8, saveat: .every(1))
+    let method = ProcessInfo.processInfo.environment["METHOD"] ?? "Rodas5P"
+    let arrayProblem = ODEProblem(model: ArrayLotkaVolterraAD(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])
+    let fixedProblem = StaticODEProblem(
+        model: FixedLotkaVolterraAD(), u0: [1.0, 1.0] as StaticVector<2>, tspan: (0, 10), p: [1.5, 1, 3, 1] as StaticVector<4>)
+    let forward = ForwardDiffSensitivity()
+    /// The gradient with an SDIRK method in the chosen form.
+    func sdirk<A: SDIRKAlgorithm>(_ algorithm: A) -> SensitivityResult {
+        form == "array"
+            ? try! gradient(of: SumOfSquaresLoss(), arrayProblem, algorithm: algorithm, options: o, sensealg: forward, wrt: .parameters)
+            : try! gradient(of: SumOfSquaresLoss(), fixedProblem, algorithm: algorithm, options: o, wrt: .parameters)
+    }
     var r: SensitivityResult?
-    if form == "array" {
-        let prob = ODEProblem(model: ArrayLotkaVolterraAD(), u0: [1.0, 1.0], tspan: (0, 10), p: [1.5, 1, 3, 1])
-        for _ in 0..<solves {
-            r = try! gradient(
-                of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, sensealg: ForwardDiffSensitivity(),
-                wrt: .parameters)
-        }
-    } else {
-        let prob = StaticODEProblem(
-            model: FixedLotkaVolterraAD(), u0: [1.0, 1.0] as StaticVector<2>, tspan: (0, 10),
-            p: [1.5, 1, 3, 1] as StaticVector<4>)
-        for _ in 0..<solves {
-            r = try! gradient(of: SumOfSquaresLoss(), prob, algorithm: Rodas5P(), options: o, wrt: .parameters)
+    for _ in 0..<solves {
+        switch (method, form) {
+        case ("KenCarp4", _): r = sdirk(KenCarp4())
+        case ("TRBDF2", _): r = sdirk(TRBDF2())
+        case ("Kvaerno5", _): r = sdirk(Kvaerno5())
+        case (_, "array"):
+            r = try! gradient(of: SumOfSquaresLoss(), arrayProblem, algorithm: Rodas5P(), options: o, sensealg: forward, wrt: .parameters)
+        default: r = try! gradient(of: SumOfSquaresLoss(), fixedProblem, algorithm: Rodas5P(), options: o, wrt: .parameters)
         }
     }
     if CommandLine.arguments.contains("--show-steps"), let r {
-        print("LV Rodas5P gradient, \(form) form: dp \(r.dp), \(r.stats)")
+        print("LV \(method) gradient, \(form) form: dp \(r.dp), \(r.stats)")
     }
     exit(0)
 }

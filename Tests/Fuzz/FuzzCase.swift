@@ -166,6 +166,15 @@ indirect enum StaticAlgorithm: CustomStringConvertible {
         case .globalErrorControl(let b, let n): return "GlobalErrorControl(\(b), maxSolves: \(n))"
         }
     }
+
+    /// The method of a fixed-size model's forward-mode gradient (`Interpreter.runStaticModel`):
+    /// the drawn one for Rodas5P and the SDIRK methods, else Tsit5.
+    var gradientMethod: String {
+        switch self {
+        case .rodas5P, .trbdf2, .kenCarp4, .kvaerno5: return description
+        default: return "Tsit5"
+        }
+    }
 }
 
 /// One use of the step-by-step interface.
@@ -278,7 +287,7 @@ struct FuzzCase {
         case .fixedSizeModel(let a, let w, let n, let np, let fromArray, let g):
             modeText = "fixed-size model(StaticVector<\(w)>, 2 parameters; declares state \(n.map(String.init) ?? "nil"), "
                 + "parameters \(np.map(String.init) ?? "nil"))\(fromArray ? " u0 from array" : "") "
-                + (g ? "gradient ForwardDiff Tsit5" : "\(a)")
+                + (g ? "gradient ForwardDiff \(a.gradientMethod)" : "\(a)")
         case .gradient(let s, let a, let l, let po): modeText = "gradient \(s) algorithm \(a) loss \(l.rawValue)\(po ? " wrt p" : "")"
         }
         let p = problem

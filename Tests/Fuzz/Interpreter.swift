@@ -287,7 +287,16 @@ enum Interpreter {
             let p = try StaticVector<2>(components: (0..<2).map { $0 < spec.p.count ? spec.p[$0] : 1 })
             let prob = StaticODEProblem(model: model, u0: u0, tspan: spec.tspan, p: p)
             if gradient {
-                let r = try DiffEq.gradient(of: FuzzLoss(kind: .sumOfSquares), prob, algorithm: Tsit5(), options: o)
+                let loss = FuzzLoss(kind: .sumOfSquares)
+                // The drawn algorithm's family on the fixed-size dual path (Tsit5 for the rest).
+                let r: SensitivityResult
+                switch a {
+                case .rodas5P: r = try DiffEq.gradient(of: loss, prob, algorithm: Rodas5P(), options: o)
+                case .trbdf2: r = try DiffEq.gradient(of: loss, prob, algorithm: TRBDF2(), options: o)
+                case .kenCarp4: r = try DiffEq.gradient(of: loss, prob, algorithm: KenCarp4(), options: o)
+                case .kvaerno5: r = try DiffEq.gradient(of: loss, prob, algorithm: Kvaerno5(), options: o)
+                default: r = try DiffEq.gradient(of: loss, prob, algorithm: Tsit5(), options: o)
+                }
                 if !r.loss.isFinite || r.dp.contains(where: { !$0.isFinite }) || r.du0.contains(where: { !$0.isFinite }) {
                     return Outcome(kind: .nanSuccess, detail: "loss \(r.loss), dp \(r.dp.prefix(4)), du0 \(r.du0.prefix(4))")
                 }

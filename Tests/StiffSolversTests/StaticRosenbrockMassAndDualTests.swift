@@ -152,8 +152,8 @@ struct StaticGenericVanDerPol: StaticODEModel {
 
     /// One dual solve in both forms: the parameters seeded (direction `j` scaled by `p_j`), as
     /// ForwardDiffSensitivity seeds them. Values, partials, steps and counters equal.
-    static func expectSameDualSolve<let K: Int, M: ODEModel, SM: StaticODEModel, let N: Int, let P: Int>(
-        _ method: RosMethod, array model: M, fixed staticModel: SM, u0: [Double], p fixedP: StaticVector<P>, tEnd: Double,
+    static func expectSameDualSolve<Method: StiffMethodInBothForms, let K: Int, M: ODEModel, SM: StaticODEModel, let N: Int, let P: Int>(
+        _ method: Method, array model: M, fixed staticModel: SM, u0: [Double], p fixedP: StaticVector<P>, tEnd: Double,
         mass: [Double]?, staticMass: StaticMatrix<N, StaticVector<N>>?, options: SolveOptions, width: Dual<K, Double>.Type
     ) throws {
         typealias D = Dual<K, Double>
@@ -173,13 +173,8 @@ struct StaticGenericVanDerPol: StaticODEModel {
             for j in 0..<N { for i in 0..<N { lifted[i, j] = D(constant: m[i, j]) } }
             return lifted
         }
-        let a = try Self.solve(method, fixed, options)
-        let b: ODESolution<D>
-        switch method {
-        case .rosenbrock23: b = try Rosenbrock23().solve(array, options: options)
-        case .rodas4: b = try Rodas4().solve(array, options: options)
-        case .rodas5P: b = try Rodas5P().solve(array, options: options)
-        }
+        let a = try method.solveFixed(fixed, options: options)
+        let b = try method.solve(array, options: options, jacobian: .automatic)
         #expect(a.retcode == b.retcode && a.message == b.message, "\(method)")
         #expect(a.retcode == .success, "\(method): \(a.retcode) \(a.message ?? "")")
         #expect(a.stats == b.stats, "\(method)")
@@ -214,5 +209,22 @@ struct StaticGenericVanDerPol: StaticODEModel {
             mass: RosenbrockDAETests.mass, staticMass: Self.diagonalMass,
             options: SolveOptions(reltol: 1e-6, abstol: .scalar(abstol), saveat: .times([1, 40, 4e5])),
             width: Dual<4, Double>.self)
+    }
+}
+
+/// A stiff method of the tests in both forms (``RosMethod``, ``SDIRKMethod``), for the checks
+/// that compare the two forms.
+protocol StiffMethodInBothForms: CustomStringConvertible {
+    func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions, jacobian: JacobianSource) throws
+        -> ODESolution<F.Scalar>
+    func solveFixed<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws
+        -> StaticODESolution<F.State> where F.State.Scalar: StaticRosenbrockScalar
+}
+
+extension RosMethod: StiffMethodInBothForms {
+    func solveFixed<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws
+        -> StaticODESolution<F.State> where F.State.Scalar: StaticRosenbrockScalar
+    {
+        try StaticRosenbrockMassAndDualTests.solve(self, problem, options)
     }
 }

@@ -4,10 +4,16 @@ import ProblemLibrary
 import StiffSolvers
 import Testing
 
-extension SDIRKMethod {
+extension SDIRKMethod: StiffMethodInBothForms {
+    func solveFixed<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions) throws
+        -> StaticODESolution<F.State> where F.State.Scalar: StaticRosenbrockScalar
+    {
+        try solveStatic(problem, options: options)
+    }
+
     func solveStatic<F: StaticODEFunction>(
         _ problem: StaticODEProblem<F>, options: SolveOptions, jacobian: JacobianSource = .automatic
-    ) throws -> StaticODESolution<F.State> where F.State.Scalar == Double {
+    ) throws -> StaticODESolution<F.State> where F.State.Scalar: StaticRosenbrockScalar {
         switch self {
         case .trbdf2: return try TRBDF2(jacobian: jacobian).solve(problem, options: options)
         case .kenCarp4: return try KenCarp4(jacobian: jacobian).solve(problem, options: options)

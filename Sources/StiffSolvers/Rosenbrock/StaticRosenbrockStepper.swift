@@ -116,10 +116,8 @@ where Function.State.Scalar: StaticRosenbrockScalar {
     @usableFromInline let denseRows: Int
     @usableFromInline let fsal: Bool
     @usableFromInline let autonomous: Bool
-    @usableFromInline let analyticJacobian: Bool
-    /// `J` by ``StaticODEFunction/forwardModeJacobian(_:_:_:)`` (no analytic Jacobian, a generic
-    /// form, ``JacobianSource/automatic``).
-    @usableFromInline let forwardModeJacobian: Bool
+    /// Where `J` comes from (analytic, forward-mode AD or differences, ``StaticJacobian``).
+    @usableFromInline let jacobianSource: StaticJacobian
     /// The mass matrix as the array form's stepper holds it (``MassStructure``), and as a
     /// fixed-size matrix for the `Double` factorization; `nil` and `.identity` for `M = I`.
     @usableFromInline let mass: MassStructure
@@ -127,9 +125,6 @@ where Function.State.Scalar: StaticRosenbrockScalar {
     @usableFromInline let massMatrix: Matrix?
     /// The factors of `W` for a dual state (``FirstOrderDualLU``), `nil` for `Double`.
     @usableFromInline var dualFactors: StaticDualIterationMatrix<State>?
-    /// The difference increments (forward, or central for `.centralDifferences`) and the error
-    /// weights they are scaled to: the array form's (``DifferenceIncrements``).
-    @usableFromInline let increments: DifferenceIncrements
     @usableFromInline let maxConsecutiveSingular = 5
     /// The solve's absolute tolerances as a state, and its relative tolerance
     /// (``configure(tolerance:)``).
@@ -165,9 +160,7 @@ where Function.State.Scalar: StaticRosenbrockScalar {
         denseRows = tableau.dense.count
         fsal = tableau.isFSAL
         autonomous = f.isAutonomous
-        analyticJacobian = jacobian == .automatic && f.hasAnalyticJacobian
-        forwardModeJacobian = jacobian == .automatic && !f.hasAnalyticJacobian && f.supportsForwardModeAD
-        increments = DifferenceIncrements(uround: Double.ulpOfOne, central: jacobian == .centralDifferences)
+        jacobianSource = StaticJacobian(jacobian, for: f)
         stages = StaticRosenbrockStages(count: tableau.stages)
         let n = State().scalarCount
         // As SolveSetup does for the array form: an identity given explicitly is no mass matrix.
@@ -231,78 +224,14 @@ where Function.State.Scalar: StaticRosenbrockScalar {
         return (.convergenceFailure, message)
     }
 
-    /// `J` at `(t, u)` for steps of size `h`: the analytic Jacobian, or differences with
-    /// ``DifferenceIncrements``' increments and rounding check, operation for operation as
-    /// ``JacobianEvaluator`` (forward differences reuse `f0 = f(t, u)`).
+    /// `J` at `(t, u)` for steps of size `h` (``StaticJacobian``; forward differences reuse
+    /// `f0 = f(t, u)`).
     @inlinable
     mutating func evaluateJacobian(
         _ f: Function, _ p: Function.Parameters, t: Double, u: State, h: Double, tolerance: ErrorScale,
         stats: inout SolverStats
     ) {
-        stats.njacs += 1
-        if analyticJacobian {
-            J = f.jacobian(u, p, t)
-            return
-        }
-        if forwardModeJacobian {
-            stats.njacsAD += 1
-            J = f.forwardModeJacobian(u, p, t)
-            return
-        }
-        stats.njacsFiniteDifference += 1
-        let n = State().scalarCount
-        let central = increments.central
-        var squares = 0.0
-        for i in 0..<n {
-            let v = f0[i].primal / tolerance.scale(i, u[i].primal, u[i].primal)
-            squares += v * v
-        }
-        let sigma0 = increments.minimumIncrement(weightedSquares: squares, h: h, count: n)
-        var perturbed = u
-        for j in 0..<n {
-            // The increments' arithmetic on the values, as JacobianEvaluator's for any scalar.
-            let uj = u[j]
-            let x = uj.primal
-            let scale = tolerance.scale(j, x, x)
-            let ceiling = increments.ceiling(x, scale: scale)
-            var inc = increments.increment(x, scale: scale, minimum: sigma0)
-            var retries = 0
-            while true {
-                let up = (uj + Scalar(inc)).primal - x
-                perturbed[j] = uj + Scalar(inc)
-                let fPlus = f(perturbed, p, t)
-                stats.nf += 1
-                var base = f0
-                var denominator = up
-                if central {
-                    perturbed[j] = uj - Scalar(inc)
-                    base = f(perturbed, p, t)
-                    stats.nf += 1
-                    denominator = up + (x - (uj - Scalar(inc)).primal)
-                }
-                perturbed[j] = uj
-                var change = 0.0
-                var magnitude = 0.0
-                for i in 0..<n {
-                    let a = fPlus[i].primal
-                    let b = base[i].primal
-                    let d = Swift.abs(a - b)
-                    if d > change {
-                        change = d
-                        magnitude = Swift.max(Swift.abs(a), Swift.abs(b))
-                    }
-                }
-                if retries < DifferenceIncrements.maxRetries && increments.isRounding(change: change, magnitude: magnitude)
-                    && inc * DifferenceIncrements.growth <= ceiling
-                {
-                    inc *= DifferenceIncrements.growth
-                    retries += 1
-                    continue
-                }
-                J[column: j] = (fPlus - base) * (1 / denominator)
-                break
-            }
-        }
+        J = jacobianSource.evaluate(f, p, t: t, u: u, fu: f0, h: h, tolerance: tolerance, stats: &stats)
     }
 
     /// `∂f/∂t` at `(t, u)`: rodas.f's forward difference, as
@@ -552,8 +481,8 @@ extension RosenbrockAlgorithm {
     }
 }
 
-/// A scalar the fixed-size Rosenbrock methods solve over: it chooses how `W` is factored for
-/// states of its type. `Double` (``StaticLU``, ``StaticLUInMemory``) and first-order dual numbers
+/// A scalar the fixed-size Rosenbrock and SDIRK methods solve over: it chooses how `W` is
+/// factored for states of its type. `Double` (``StaticLU``, ``StaticLUInMemory``) and first-order dual numbers
 /// over `Double`, `Dual<K, Double>` (the values factored once, ``FirstOrderDualLU``, as the array
 /// form does), conform. The choice is a static requirement so that it is made when the stepper is
 /// specialized, not per step.
@@ -564,6 +493,14 @@ public protocol StaticRosenbrockScalar: DiffEqScalar {
         _ stepper: inout StaticRosenbrockStepper<F>, _ f: F, _ p: F.Parameters, t: Double, h: Double, u: F.State,
         uNew: inout F.State, stats: inout SolverStats
     ) -> Double where F.State.Scalar == Self
+
+    /// Factors `W = I − γh J` of `stepper`'s current `J` for a step of size `dt` (unless its
+    /// factors may be reused) and solves the stages; returns the failure, or `nil` with the
+    /// attempt's scaled error in `err` (``StaticSDIRKStepper``, `StaticSDIRKStepper.swift`).
+    static func _factorAndSolveSDIRKStages<F: StaticODEFunction>(
+        _ stepper: inout StaticSDIRKStepper<F>, _ f: F, _ p: F.Parameters, t: Double, dt: Double, u: F.State,
+        uNew: inout F.State, err: inout Double, stats: inout SolverStats
+    ) -> SDIRKFailure? where F.State.Scalar == Self
 }
 
 extension StaticRosenbrockScalar {

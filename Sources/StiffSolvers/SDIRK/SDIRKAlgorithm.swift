@@ -62,7 +62,7 @@ extension SDIRKAlgorithm {
     /// (``ODEIntegrator``) with this method's fixed-size stepper (``StaticSDIRKStepper``).
     @inlinable
     public func makeIntegrator<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions = .init())
-        throws(DiffEqError) -> ODEIntegrator<StaticSDIRKStepper<F>> where F.State.Scalar == Double
+        throws(DiffEqError) -> ODEIntegrator<StaticSDIRKStepper<F>> where F.State.Scalar: StaticRosenbrockScalar
     {
         let stepper = StaticSDIRKStepper(
             tableau: tableau, function: problem.f, jacobian: jacobian, newton: newton, fixedStep: !options.adaptive)
@@ -73,7 +73,7 @@ extension SDIRKAlgorithm {
     /// ``ReturnCode/convergenceFailure`` and the array form's message.
     @inlinable
     public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions)
-        throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar == Double
+        throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar: StaticRosenbrockScalar
     {
         var integrator = try makeIntegrator(problem, options: options)
         return integrator.solve()

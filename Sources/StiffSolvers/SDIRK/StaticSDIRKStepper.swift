@@ -10,13 +10,23 @@ import DiffEqCore
 /// gives this form events, dense output (`dense: true`), `saveat`, `tstops` and
 /// `isOutOfDomain`.
 ///
-/// `J` is the function's analytic Jacobian when it has one
-/// (``StaticODEFunction/hasAnalyticJacobian``) and the method asks for ``JacobianSource/automatic``,
-/// else forward (or central) differences, as for a closure in the array form (the fixed-size
-/// form has no dual-number evaluation of `f`). `W` is factored by ``StaticLU`` (by value, for
-/// `n ≤ 2`) or ``StaticLUInMemory``, the two implementations of ``StaticStageSolver`` that the
-/// fixed-size Rosenbrock stepper uses; the algorithm's ``SDIRKAlgorithm/linearSolver`` does
-/// not apply (the fixed-size form is dense). No mass matrix (``StaticODEProblem`` has none).
+/// `J` is chosen as for the fixed-size Rosenbrock stepper and the array form: under
+/// ``JacobianSource/automatic`` the function's analytic Jacobian when it has one
+/// (``StaticODEFunction/hasAnalyticJacobian``), else forward-mode AD for the generic form
+/// (``StaticModelRHS``), else forward (or central) differences. The algorithm's
+/// ``SDIRKAlgorithm/linearSolver`` does not apply (the fixed-size form is dense).
+///
+/// **States.** `Double` states (``StaticVector``, `SIMD`) and first-order dual states
+/// (`FixedVector<N, Dual<K, Double>>`, forward-mode gradients): the scalar chooses how `W` is
+/// factored (``StaticRosenbrockScalar``). For `Double`, `W = I − γhJ` is factored by
+/// ``StaticLU`` (by value, for `n ≤ 2`) or ``StaticLUInMemory``, as for the fixed-size
+/// Rosenbrock methods. For dual numbers only the values of `W` are factored
+/// (``FirstOrderDualLU``, the array form's), and each Newton correction's partials follow from
+/// them: the iteration solves the dual stage equations, so that the stages' partials converge
+/// with their values, as in the array form.
+///
+/// **No mass matrix**, as ``SDIRKStepper``: a problem with one is refused before any work with
+/// the array form's ``DiffEqError/unsupported(_:)`` (``ODEStepper/supportsMassMatrix``).
 ///
 /// Why a second stepper rather than ``SDIRKStepper`` generic over the state: the array
 /// stepper's `J` and `W` are the general ones (banded, sparse, KLU, GMRES, dual-number LU,
@@ -26,8 +36,10 @@ import DiffEqCore
 /// Performance: the step loop allocates nothing; the stages and the in-memory factors live in
 /// one block (``StaticRosenbrockStages``, `s + 1` states: the stages and a solve's result),
 /// checked for uniqueness once per attempt; for `n ≤ 2` the factors are a stored value.
-public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where Function.State.Scalar == Double {
+public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper
+where Function.State.Scalar: StaticRosenbrockScalar {
     public typealias State = Function.State
+    public typealias Scalar = State.Scalar
     public typealias Matrix = State.SquareMatrix
 
     public let tableau: SDIRKTableau
@@ -41,8 +53,8 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
     @usableFromInline let coefficients: StageStorage<Double>
     @usableFromInline let newton: SDIRKNewtonOptions
     @usableFromInline let fixedStep: Bool
-    @usableFromInline let analyticJacobian: Bool
-    @usableFromInline let increments: DifferenceIncrements
+    /// Where `J` comes from (analytic, forward-mode AD or differences, ``StaticJacobian``).
+    @usableFromInline let jacobianSource: StaticJacobian
     @usableFromInline var abstol = State()
     @usableFromInline var reltol = 0.0
 
@@ -50,8 +62,10 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
     /// `n >` ``registerLimit``.
     @usableFromInline var stages: StaticRosenbrockStages<State>
     @usableFromInline var J = Matrix()
-    /// The factors of `W` for `n ≤` ``registerLimit``.
+    /// The factors of `W` for a `Double` state of `n ≤` ``registerLimit``.
     @usableFromInline var factorsByValue = StaticLU<Matrix>(Matrix())
+    /// The factors of `W` for a dual state (``FirstOrderDualLU``), `nil` for `Double`.
+    @usableFromInline var dualFactors: StaticDualIterationMatrix<State>?
     /// `f(t_n, u_n)`, evaluated afresh for a difference Jacobian.
     @usableFromInline var f0 = State()
     /// The last stage's value `ũ_s + z_s`: a stiffly accurate method's new state.
@@ -76,9 +90,9 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
         coefficients = StageStorage(tableau.c + tableau.a.flatMap { $0 } + tableau.b + tableau.btilde)
         self.newton = newton
         self.fixedStep = fixedStep
-        analyticJacobian = jacobian == .automatic && f.hasAnalyticJacobian
-        increments = DifferenceIncrements(uround: Double.ulpOfOne, central: jacobian == .centralDifferences)
+        jacobianSource = StaticJacobian(jacobian, for: f)
         stages = StaticRosenbrockStages(count: tableau.stages + 1)
+        dualFactors = Scalar.firstOrderPartialCount == nil ? nil : StaticDualIterationMatrix(count: State().scalarCount)
     }
 
     public var name: String { tableau.name }
@@ -148,19 +162,15 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
         _ f: Function, _ p: Function.Parameters, t: Double, dt: Double, u: State, tolerance: ErrorScale,
         stats: inout SolverStats
     ) {
-        stats.njacs += 1
-        if analyticJacobian {
-            J = f.jacobian(u, p, t)
-        } else {
+        if jacobianSource.usesDifferences {
             f0 = f(u, p, t)
             stats.nf += 1
             if firstImplicit == 1 {
                 stages.U[0] = f0
                 control.firstStage = .current
             }
-            stats.njacsFiniteDifference += 1
-            J = increments.jacobian(of: f, p, t: t, u: u, fu: f0, h: dt, tolerance: tolerance, stats: &stats)
         }
+        J = jacobianSource.evaluate(f, p, t: t, u: u, fu: f0, h: dt, tolerance: tolerance, stats: &stats)
         control.jacobianEvaluated()
     }
 
@@ -175,34 +185,8 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
         var retried = false
         while true {
             if control.needsJacobian { computeJacobian(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats) }
-            var failure: SDIRKFailure? = .singularIterationMatrix
             var err = 0.0
-            let gh = gamma * dt
-            if State().scalarCount <= Self.registerLimit {
-                if !control.mayReuseFactors(gh: gh, threshold: newton.refactorThreshold) {
-                    stats.nluFactorizations += 1
-                    let lu = StaticLU.factoring(J, alpha: 1, beta: -gh)
-                    control.wIsCurrent = lu != nil
-                    if let lu { factorsByValue = lu }
-                }
-                if control.wIsCurrent {
-                    failure = stagesAndError(f, p, t: t, dt: dt, u: u, uNew: &uNew, factorsByValue, err: &err, stats: &stats)
-                }
-            } else {
-                let block = stages
-                if !control.mayReuseFactors(gh: gh, threshold: newton.refactorThreshold) {
-                    stats.nluFactorizations += 1
-                    control.wIsCurrent =
-                        StaticLUInMemory<State>.factoring(
-                            &J, alpha: 1, beta: -gh, a: block.factors, pivots: block.pivots, reciprocals: block.reciprocals)
-                        != nil
-                }
-                if control.wIsCurrent {
-                    let lu = StaticLUInMemory<State>.factored(
-                        a: block.factors, pivots: block.pivots, reciprocals: block.reciprocals)
-                    failure = stagesAndError(f, p, t: t, dt: dt, u: u, uNew: &uNew, lu, err: &err, stats: &stats)
-                }
-            }
+            let failure = Scalar._factorAndSolveSDIRKStages(&self, f, p, t: t, dt: dt, u: u, uNew: &uNew, err: &err, stats: &stats)
             guard let why = failure else {
                 control.succeeded()
                 return err
@@ -217,12 +201,21 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
         }
     }
 
+    /// Whether `W` is factored for `γh = gh` (counted in `stats`), or its factors reused
+    /// (``SDIRKStepControl/mayReuseFactors(gh:threshold:)``).
+    @inlinable @inline(__always)
+    mutating func mustFactor(gh: Double, stats: inout SolverStats) -> Bool {
+        if control.mayReuseFactors(gh: gh, threshold: newton.refactorThreshold) { return false }
+        stats.nluFactorizations += 1
+        return true
+    }
+
     /// The implicit stages solved with the factors `lu`, then, when every stage converged,
     /// `uNew` and the scaled norm of the filtered error estimate in `err`; the failure
     /// otherwise. (Generic over the factors' form rather than taking a closure, as the
     /// Rosenbrock stepper's `stagesAndError`.)
     @inlinable @inline(__always)
-    mutating func stagesAndError<LU: StaticStageSolver>(
+    mutating func stagesAndError<LU: StaticColumnSolver>(
         _ f: Function, _ p: Function.Parameters, t: Double, dt: Double, u: State, uNew: inout State, _ lu: LU,
         err: inout Double, stats: inout SolverStats
     ) -> SDIRKFailure? where LU.Column == State {
@@ -230,7 +223,7 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
         let gh = gamma * dt
         let invGH = 1 / gh
         let kmax = newton.maxIterations
-        let norm = 1 / Double(n)
+        let norm = 1 / Double(n &* Scalar.componentCount)
         let K = stages.U
         let solved = K + s
         let c = coefficients.base
@@ -259,8 +252,8 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
                 let value = base + z
                 var sum = 0.0
                 for m in 0..<n {
-                    let sc = errorWeight(abstol: abstol[m], reltol: reltol, u[m], value[m])
-                    sum += (delta[m] * delta[m]) / (sc * sc)
+                    let sc = errorWeight(abstol: abstol[m].primal, reltol: reltol, u[m].primal, value[m].primal)
+                    sum += delta[m].sumOfSquaredComponents / (sc * sc)
                 }
                 let size = (sum * norm).squareRoot()
                 switch monitor.judge(
@@ -296,10 +289,11 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
         e = solved.pointee
         var sum = 0.0
         for m in 0..<n {
-            let sc = errorWeight(abstol: abstol[m], reltol: reltol, u[m], uNew[m])
-            sum += (e[m] * e[m]) / (sc * sc)
+            let sc = errorWeight(abstol: abstol[m].primal, reltol: reltol, u[m].primal, uNew[m].primal)
+            sum += e[m].sumOfSquaredComponents / (sc * sc)
         }
-        err = (sum / Double(n)).squareRoot()
+        // Over values and partials (DESIGN.md §4), as the array form.
+        err = ErrorScale.finish(sum, count: n, as: Scalar.self)
         return nil
     }
 
@@ -331,7 +325,7 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
     @inlinable
     public mutating func appendDenseStep(
         _ f: Function, _ p: Function.Parameters, t: Double, dt: Double, end: Double, u: State, uNew: State,
-        to dense: inout PiecewisePolynomial<Double>, stats: inout SolverStats
+        to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
     ) {
         let (s, degree, order, K) = (self.s, tables.denseDegree, tableau.interpolant.order, stages.U)
         tables.denseWeights.withUnsafeBufferPointer { w in
@@ -339,5 +333,59 @@ public struct StaticSDIRKStepper<Function: StaticODEFunction>: ODEStepper where 
                 from: t, to: end, step: dt, u0: u, u1: uNew, stages: UnsafePointer(K), stageCount: s,
                 weights: w.baseAddress!, degree: degree, order: order)
         }
+    }
+}
+
+extension StaticRosenbrockScalar {
+    /// First-order dual states: the values of `W = I − γhJ` factored (``FirstOrderDualLU``, the
+    /// array form's) unless the current factors may be reused, then the stages.
+    @inlinable @inline(__always)
+    public static func _factorAndSolveSDIRKStages<F: StaticODEFunction>(
+        _ stepper: inout StaticSDIRKStepper<F>, _ f: F, _ p: F.Parameters, t: Double, dt: Double, u: F.State,
+        uNew: inout F.State, err: inout Double, stats: inout SolverStats
+    ) -> SDIRKFailure? where F.State.Scalar == Self {
+        let gh = stepper.gamma * dt
+        if stepper.mustFactor(gh: gh, stats: &stats) {
+            // Taken out of the stepper while factored, so that its buffers are uniquely referenced.
+            guard var factors = stepper.dualFactors else { return .singularIterationMatrix }
+            stepper.dualFactors = nil
+            stepper.control.wIsCurrent = factors.factor(stepper.J, alpha: 1, beta: -gh, mass: nil)
+            stepper.dualFactors = factors
+        }
+        guard stepper.control.wIsCurrent, let factors = stepper.dualFactors else { return .singularIterationMatrix }
+        return stepper.stagesAndError(f, p, t: t, dt: dt, u: u, uNew: &uNew, factors, err: &err, stats: &stats)
+    }
+}
+
+extension Double {
+    /// `W = I − γhJ` factored (unless the current factors may be reused) by value, for at most
+    /// ``StaticSDIRKStepper/registerLimit`` components, or in the stage block, then the stages.
+    @inlinable @inline(__always)
+    public static func _factorAndSolveSDIRKStages<F: StaticODEFunction>(
+        _ stepper: inout StaticSDIRKStepper<F>, _ f: F, _ p: F.Parameters, t: Double, dt: Double, u: F.State,
+        uNew: inout F.State, err: inout Double, stats: inout SolverStats
+    ) -> SDIRKFailure? where F.State.Scalar == Double {
+        let gh = stepper.gamma * dt
+        let factor = stepper.mustFactor(gh: gh, stats: &stats)
+        if F.State().scalarCount <= StaticSDIRKStepper<F>.registerLimit {
+            if factor {
+                let lu = StaticLU.factoring(stepper.J, alpha: 1, beta: -gh)
+                stepper.control.wIsCurrent = lu != nil
+                if let lu { stepper.factorsByValue = lu }
+            }
+            guard stepper.control.wIsCurrent else { return .singularIterationMatrix }
+            let lu = stepper.factorsByValue
+            return stepper.stagesAndError(f, p, t: t, dt: dt, u: u, uNew: &uNew, lu, err: &err, stats: &stats)
+        }
+        let block = stepper.stages
+        if factor {
+            stepper.control.wIsCurrent =
+                StaticLUInMemory<F.State>.factoring(
+                    &stepper.J, alpha: 1, beta: -gh, a: block.factors, pivots: block.pivots,
+                    reciprocals: block.reciprocals) != nil
+        }
+        guard stepper.control.wIsCurrent else { return .singularIterationMatrix }
+        let lu = StaticLUInMemory<F.State>.factored(a: block.factors, pivots: block.pivots, reciprocals: block.reciprocals)
+        return stepper.stagesAndError(f, p, t: t, dt: dt, u: u, uNew: &uNew, lu, err: &err, stats: &stats)
     }
 }

@@ -1,8 +1,9 @@
 import DenseLinearAlgebra
 import DiffEqCore
 
-// The iteration matrix `W = I/(γh) − J` of a fixed-size state (StaticRosenbrockStepper): the
-// fixed-size sibling of IterationMatrix, which holds `W` for array states. `W` is assembled as
+// The iteration matrix `W = I/(γh) − J` of a fixed-size state (StaticRosenbrockStepper;
+// `I − γhJ` for StaticSDIRKStepper): the fixed-size sibling of IterationMatrix, which holds `W`
+// for array states. `W` is assembled as
 // IterationMatrix assembles it and factored and solved with the operations of
 // DenseLinearAlgebra's unblocked kernel, so that both forms round the same. Two implementations
 // of the one interface a stage solve needs (StaticStageSolver): the factors held by value
@@ -135,15 +136,37 @@ struct StaticLUInMemory<Column: StaticState>: StaticStageSolver where Column.Sca
         _ J: inout Column.SquareMatrix, alpha: Double, a: UnsafeMutablePointer<Double>,
         pivots: UnsafeMutablePointer<Int32>, reciprocals: UnsafeMutablePointer<Double>
     ) -> StaticLUInMemory? {
+        factoring(&J, alpha: alpha, beta: -1, a: a, pivots: pivots, reciprocals: reciprocals)
+    }
+
+    /// `W = α I + β J` (the SDIRK form is `I − γhJ`) assembled at `a`
+    /// (``StaticLUKernel/assemble(_:_:_:into:alpha:beta:)``) and factored there; `nil` when an
+    /// entry is not finite or `W` is singular.
+    @inlinable @inline(__always)
+    static func factoring(
+        _ J: inout Column.SquareMatrix, alpha: Double, beta: Double, a: UnsafeMutablePointer<Double>,
+        pivots: UnsafeMutablePointer<Int32>, reciprocals: UnsafeMutablePointer<Double>
+    ) -> StaticLUInMemory? {
         let n = Column().scalarCount
         let ld = StaticLUKernel.leadingDimension(Column.self)
         let assembled = withUnsafePointer(to: &J) { matrix in
             matrix.withMemoryRebound(to: Double.self, capacity: n &* ld) { jacobian in
-                StaticLUKernel.assemble(n, ld, jacobian, into: a, alpha: alpha, beta: -1)
+                StaticLUKernel.assemble(n, ld, jacobian, into: a, alpha: alpha, beta: beta)
             }
         }
         guard assembled, StaticLUKernel.factor(n, ld, a, pivots, reciprocals) else { return nil }
         return StaticLUInMemory(n: n, ld: ld, a: a, pivots: pivots, reciprocals: reciprocals)
+    }
+
+    /// The factors already at `a` (a `W` factored earlier and still current: the SDIRK methods
+    /// keep `W` across steps).
+    @inlinable @inline(__always)
+    static func factored(
+        a: UnsafeMutablePointer<Double>, pivots: UnsafeMutablePointer<Int32>, reciprocals: UnsafeMutablePointer<Double>
+    ) -> StaticLUInMemory {
+        StaticLUInMemory(
+            n: Column().scalarCount, ld: StaticLUKernel.leadingDimension(Column.self), a: a, pivots: pivots,
+            reciprocals: reciprocals)
     }
 
     /// ``factoring(_:alpha:a:pivots:reciprocals:)`` of `W = α M − J`, as the array form's
@@ -192,7 +215,7 @@ struct StaticLUInMemory<Column: StaticState>: StaticStageSolver where Column.Sca
 /// n = 2: a Rodas5P step in 215 ns against 280 ns with the factors in memory). The same
 /// operations in the same order as the kernel, so the same bits.
 @usableFromInline
-struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver where Matrix.Column.Scalar == Double {
+struct StaticLU<Matrix: StaticSquareMatrix> {
     public typealias Column = Matrix.Column
     /// `L` (unit, below the diagonal) and `U` packed as LAPACK packs them.
     @usableFromInline var a: Matrix
@@ -207,19 +230,31 @@ struct StaticLU<Matrix: StaticSquareMatrix>: StaticStageSolver where Matrix.Colu
         pivots = Column()
         reciprocals = Column()
     }
+}
 
-    /// `W = α I − J` assembled as ``IterationMatrix`` assembles it (`α·0` added off the
-    /// diagonal, so the signs of zeros match) and factored; `nil` when an entry is not finite or
-    /// `W` is singular.
+/// The factorization and solves, for `Double` entries (the type is declared for any scalar so
+/// that a stepper generic over the scalar can hold it).
+extension StaticLU: StaticColumnSolver, StaticStageSolver where Matrix.Column.Scalar == Double {
+
+    /// `W = α I − J` assembled and factored (``factoring(_:alpha:beta:)``).
     @inlinable @inline(__always)
     static func factoring(_ J: Matrix, alpha: Double) -> StaticLU? {
+        factoring(J, alpha: alpha, beta: -1)
+    }
+
+    /// `W = α I + β J` assembled as ``IterationMatrix`` assembles it (`βJ + α·0` off the
+    /// diagonal, so the signs of zeros match; `βJ + α` on it) and factored; `nil` when an entry
+    /// is not finite or `W` is singular.
+    @inlinable @inline(__always)
+    static func factoring(_ J: Matrix, alpha: Double, beta: Double) -> StaticLU? {
         let n = Column().scalarCount
         let offDiagonal = Column() * alpha
         var w = Matrix()
         var finite = true
         for j in 0..<n {
-            var column = J[column: j] * -1 + offDiagonal
-            column[j] = -1 * J[column: j][j] + alpha
+            let jacobianColumn = J[column: j]
+            var column = jacobianColumn * beta + offDiagonal
+            column[j] = beta * jacobianColumn[j] + alpha
             finite = finite && column.isFiniteState
             w[column: j] = column
         }
@@ -356,10 +391,11 @@ struct StaticDualIterationMatrix<Column: StaticState>: StaticColumnSolver {
         jacobian = StageStorage(count: n * n)
     }
 
-    /// Factors the values of `α M − J` (`mass` column-major, `nil` for the identity); `false`
-    /// when an entry is not finite or `W` is singular.
+    /// Factors the values of `α M + β J` (`mass` column-major, `nil` for the identity; `β = −1`
+    /// for the Rosenbrock methods, `−γh` for SDIRK); `false` when an entry is not finite or `W`
+    /// is singular.
     @inlinable
-    mutating func factor(_ J: Column.SquareMatrix, alpha: Double, mass: [Double]?) -> Bool {
+    mutating func factor(_ J: Column.SquareMatrix, alpha: Double, beta: Double = -1, mass: [Double]?) -> Bool {
         if !isKnownUniquelyReferenced(&jacobian) { jacobian = jacobian.copy() }
         let n = Column().scalarCount
         let buffer = jacobian.base
@@ -367,7 +403,7 @@ struct StaticDualIterationMatrix<Column: StaticState>: StaticColumnSolver {
             let column = J[column: j]
             for i in 0..<n { buffer[i &+ j &* n] = column[i] }
         }
-        return lu.factor(alpha: alpha, beta: -1, J: buffer, mass: mass)
+        return lu.factor(alpha: alpha, beta: beta, J: buffer, mass: mass)
     }
 
     @inlinable
