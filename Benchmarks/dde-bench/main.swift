@@ -125,16 +125,58 @@ let logistic = ODEProblem(
 
 // --repeat-solves N dde|ode: N solves at reltol 1e-6, then exit (for instruction counts under
 // valgrind --tool=callgrind, which a loaded machine does not disturb: run N = 1 and N = 101).
+// With dde, `--span T` integrates Hutchinson over [0, T] and `--save every|end|saveat` saves every
+// step (the default), the end only, or at t = 1, 2, …, 10: under the malloc counter, N = 1 and
+// N = 11 at two spans give the mallocs per solve and whether they grow with the steps.
 if let i = CommandLine.arguments.firstIndex(of: "--repeat-solves"), i + 2 < CommandLine.arguments.count,
     let n = Int(CommandLine.arguments[i + 1])
 {
+    let span = CommandLine.arguments.firstIndex(of: "--span").flatMap { Double(CommandLine.arguments[$0 + 1]) } ?? 10
+    let mode = CommandLine.arguments.firstIndex(of: "--save").map { CommandLine.arguments[$0 + 1] } ?? "every"
+    let problem = DDEProblem(
+        model: Hutchinson(), u0: [0.5], tspan: (0, span), p: [1.8, 1.0, 1.0], constantLagParameters: [2])
+    var steps = 0, saved = 0
     for _ in 0..<n {
         if CommandLine.arguments[i + 2] == "dde" {
-            blackHole(try solve(hutchinson, MethodOfSteps(Tsit5()), reltol: 1e-6, abstol: 1e-6))
+            let sol = try solve(
+                problem, MethodOfSteps(Tsit5()), reltol: 1e-6, abstol: 1e-6,
+                saveat: mode == "saveat" ? .times((1...10).map(Double.init)) : nil,
+                saveEverystep: mode == "every" ? nil : false)
+            (steps, saved) = (sol.stats.naccept, sol.t.count)
+            blackHole(sol)
         } else {
             blackHole(try solve(logistic, Tsit5(), reltol: 1e-6, abstol: 1e-6, dtmax: 1))
         }
     }
+    if CommandLine.arguments.contains("--show-steps") { print("span \(span), save \(mode): \(steps) steps, \(saved) saved") }
+    exit(0)
+}
+
+// --steps-study: where Hutchinson's 64 steps at 1e-6 come from. The same solve with tracking on
+// (the propagated points t = 1 … 5 as stops), off, and off with only the first k points as
+// stops; the steps, f evaluations and the largest error at t = 1, …, 10 against a Vern9 solve at
+// reltol = abstol = 1e-12 (ours: a diagnostic, not a reference for a test); and the logistic ODE.
+if CommandLine.arguments.contains("--steps-study") {
+    let reference = try solve(hutchinson, MethodOfSteps(Vern9()), reltol: 1e-12, abstol: 1e-12)
+    func row(_ label: String, _ sol: ODESolution<Double>) throws {
+        var err = 0.0
+        for k in 1...10 { err = max(err, abs(try sol(Double(k))[0] - reference(Double(k))[0])) }
+        print("  \(pad(label, 34)) \(pad("\(sol.stats.naccept)", 4)) steps \(pad("\(sol.stats.nreject)", 3)) rejected "
+            + "\(pad("\(sol.stats.nf)", 4)) f  error \(sig(err, 3))")
+    }
+    print("Hutchinson, Tsit5, reltol = abstol = 1e-6 (error: max at t = 1…10 against Vern9 at 1e-12):")
+    try row("tracking on (stops 1, 2, 3, 4, 5)", try solve(hutchinson, MethodOfSteps(Tsit5()), reltol: 1e-6, abstol: 1e-6))
+    for k in 0...4 {
+        let stops = (0..<k).map { Double($0 + 1) }
+        try row(
+            "tracking off, stops \(stops.isEmpty ? "none" : stops.map { "\(Int($0))" }.joined(separator: ", "))",
+            try solve(
+                hutchinson, MethodOfSteps(Tsit5(), trackDiscontinuities: false), reltol: 1e-6, abstol: 1e-6,
+                tstops: stops))
+    }
+    let ode = try solve(logistic, Tsit5(), reltol: 1e-6, abstol: 1e-6, dtmax: 1)
+    let free = try solve(logistic, Tsit5(), reltol: 1e-6, abstol: 1e-6)
+    print("  logistic ODE, Tsit5, 1e-6: \(ode.stats.naccept) steps with dtmax 1, \(free.stats.naccept) without")
     exit(0)
 }
 
