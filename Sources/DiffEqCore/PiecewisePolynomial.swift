@@ -84,6 +84,9 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
 
     /// Makes room for `steps` steps and `values` values in all (the values of a step are
     /// `(2 + r)·n`, see the type), so that a solve of up to that size never regrows the arrays.
+    /// Inlinable so that it specializes in the integrator's init (unspecialized: 2.4 k
+    /// instructions per call, the generic `values` array's reservation through the runtime).
+    @inlinable
     public mutating func reserveCapacity(steps: Int, values valueCount: Int) {
         starts.reserveCapacity(steps)
         ends.reserveCapacity(steps)
