@@ -97,6 +97,34 @@
 //   saves into, so it was left for a change checked with rk-bench and every solver's tests.
 // - Step count: DelayDiffEq.jl's figures for this problem (50 µs, 1,076 allocations; its
 //   PR #350) give no step count, so the 64 steps were not compared with it (not checked).
+// Closing note, ddefast2 branch (callgrind on the stripped release binary, --repeat-solves 101
+// minus 1, /100; load 8-20 while measuring, so times are noise and the counts are the figure):
+// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6 (64 steps, 386 f, unchanged): 332,806 -> 322,648
+//   instructions per solve (-3.1%); the logistic ODE 119,363 -> 115,010 (-3.6%). Where: the dense
+//   output's stage-weighted append without overflow tests on the weight index (-8.2 k, every
+//   explicit RK solve with dense output gains it); PiecewisePolynomial.reserveCapacity and
+//   DDEHistory.init inlinable, so that they specialize, and no conformance lookup for a Double
+//   history (-2.0 k). The JSON rows (errors, steps, f, rejections) are identical to the base's.
+// - Step count (--steps-study): 64 steps are what the tolerance needs, not the tracked points.
+//   Tracking off: 60 steps, 3 rejected, error 1.3e-4 at t = 1…10 (against Vern9 at 1e-12); with
+//   the stops t = 1; 1, 2; 1, 2, 3; 1…4: 59, 61, 62, 63 steps, errors 1.5e-5, 1.6e-6, 1.1e-6,
+//   8.2e-7; tracking on (t = 1…5, order 5 + 1 levels): 64 steps, error 2.2e-7. The stops cost 4
+//   steps and buy a 600x smaller error. The logistic ODE takes 28 steps (also without dtmax), but
+//   its solution is monotone, whereas Hutchinson's (r·τ = 1.8 > π/2) oscillates.
+// - Mallocs per solve (malloc-count, (11 - 1 solves)/10; --span T, --save): saving every step
+//   112.4 at 64 steps and 321.5 at 247 (one state array per saved step: the [[S]] layout of
+//   sol.u); saving the end only 53.4, 75.5, 97.5 at 64, 247, 985 steps; at ten saveat times
+//   69.5, 92.5 at 64, 247 steps. Nothing per step: +22 per four times the steps is the doubling
+//   of the 11 growable arrays (dense output 6, history 5) past the 64 steps they reserve. Whole
+//   process, one solve: 698, 698, 718, 729 at 31, 64, 138, 328 steps (702, 702, 722, 733 before).
+// - Wall clock, base and this branch alternated in one session, three runs each (load 8-13:
+//   noise): Hutchinson 74.7-133.6 µs vs 41.4-71.5 µs per solve, logistic 16.3-39.6 vs 14.2-28.9.
+// - Not done: the history still keeps its own copy of each step (~280 instructions per step,
+//   18 k per solve). Reading the integrator's dense output in place needs the stepper's dense
+//   append split into "evaluate the extra stages" (may call f, which reads the history) and
+//   "write the polynomial" (no f), so that the history can drop its share of the arrays between
+//   the two and the append stays in place; today one call does both (ExplicitRK's lazy Vern
+//   stages), and any share held across it makes the append copy the whole dense output.
 import DelayDE
 import DiffEq
 import Foundation
@@ -125,16 +153,58 @@ let logistic = ODEProblem(
 
 // --repeat-solves N dde|ode: N solves at reltol 1e-6, then exit (for instruction counts under
 // valgrind --tool=callgrind, which a loaded machine does not disturb: run N = 1 and N = 101).
+// With dde, `--span T` integrates Hutchinson over [0, T] and `--save every|end|saveat` saves every
+// step (the default), the end only, or at t = 1, 2, …, 10: under the malloc counter, N = 1 and
+// N = 11 at two spans give the mallocs per solve and whether they grow with the steps.
 if let i = CommandLine.arguments.firstIndex(of: "--repeat-solves"), i + 2 < CommandLine.arguments.count,
     let n = Int(CommandLine.arguments[i + 1])
 {
+    let span = CommandLine.arguments.firstIndex(of: "--span").flatMap { Double(CommandLine.arguments[$0 + 1]) } ?? 10
+    let mode = CommandLine.arguments.firstIndex(of: "--save").map { CommandLine.arguments[$0 + 1] } ?? "every"
+    let problem = DDEProblem(
+        model: Hutchinson(), u0: [0.5], tspan: (0, span), p: [1.8, 1.0, 1.0], constantLagParameters: [2])
+    var steps = 0, saved = 0
     for _ in 0..<n {
         if CommandLine.arguments[i + 2] == "dde" {
-            blackHole(try solve(hutchinson, MethodOfSteps(Tsit5()), reltol: 1e-6, abstol: 1e-6))
+            let sol = try solve(
+                problem, MethodOfSteps(Tsit5()), reltol: 1e-6, abstol: 1e-6,
+                saveat: mode == "saveat" ? .times((1...10).map(Double.init)) : nil,
+                saveEverystep: mode == "every" ? nil : false)
+            (steps, saved) = (sol.stats.naccept, sol.t.count)
+            blackHole(sol)
         } else {
             blackHole(try solve(logistic, Tsit5(), reltol: 1e-6, abstol: 1e-6, dtmax: 1))
         }
     }
+    if CommandLine.arguments.contains("--show-steps") { print("span \(span), save \(mode): \(steps) steps, \(saved) saved") }
+    exit(0)
+}
+
+// --steps-study: where Hutchinson's 64 steps at 1e-6 come from. The same solve with tracking on
+// (the propagated points t = 1 … 5 as stops), off, and off with only the first k points as
+// stops; the steps, f evaluations and the largest error at t = 1, …, 10 against a Vern9 solve at
+// reltol = abstol = 1e-12 (ours: a diagnostic, not a reference for a test); and the logistic ODE.
+if CommandLine.arguments.contains("--steps-study") {
+    let reference = try solve(hutchinson, MethodOfSteps(Vern9()), reltol: 1e-12, abstol: 1e-12)
+    func row(_ label: String, _ sol: ODESolution<Double>) throws {
+        var err = 0.0
+        for k in 1...10 { err = max(err, abs(try sol(Double(k))[0] - reference(Double(k))[0])) }
+        print("  \(pad(label, 34)) \(pad("\(sol.stats.naccept)", 4)) steps \(pad("\(sol.stats.nreject)", 3)) rejected "
+            + "\(pad("\(sol.stats.nf)", 4)) f  error \(sig(err, 3))")
+    }
+    print("Hutchinson, Tsit5, reltol = abstol = 1e-6 (error: max at t = 1…10 against Vern9 at 1e-12):")
+    try row("tracking on (stops 1, 2, 3, 4, 5)", try solve(hutchinson, MethodOfSteps(Tsit5()), reltol: 1e-6, abstol: 1e-6))
+    for k in 0...4 {
+        let stops = (0..<k).map { Double($0 + 1) }
+        try row(
+            "tracking off, stops \(stops.isEmpty ? "none" : stops.map { "\(Int($0))" }.joined(separator: ", "))",
+            try solve(
+                hutchinson, MethodOfSteps(Tsit5(), trackDiscontinuities: false), reltol: 1e-6, abstol: 1e-6,
+                tstops: stops))
+    }
+    let ode = try solve(logistic, Tsit5(), reltol: 1e-6, abstol: 1e-6, dtmax: 1)
+    let free = try solve(logistic, Tsit5(), reltol: 1e-6, abstol: 1e-6)
+    print("  logistic ODE, Tsit5, 1e-6: \(ode.stats.naccept) steps with dtmax 1, \(free.stats.naccept) without")
     exit(0)
 }
 

@@ -36,7 +36,11 @@ import DiffEqCore
 /// so accesses never overlap; the dynamic exclusivity checks of a class's stored properties were
 /// 24% of the instructions of a Hutchinson solve (callgrind). The jump correction's read capture
 /// (one flag test per read) adds 934 instructions to a Hutchinson solve's 509,163 (+0.18%,
-/// callgrind).
+/// callgrind). The init is inlinable so that it specializes; it tests `Scalar == Double` before
+/// the tape conformance lookup (with the specialized reservations: -2.0 k per solve). The copy of
+/// each accepted step costs ~280 instructions (18 k per Hutchinson solve); reading the
+/// integrator's dense output in place instead needs the stepper's dense append split in two
+/// (dde-bench's closing note, ddefast2).
 public final class DDEHistory<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
     @usableFromInline let t0: Double
@@ -128,7 +132,9 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// `s = t0 + (τ̄/τ)(t − t0)`.
     @exclusivity(unchecked) @usableFromInline var lagScaling: (epsilon: Scalar, lag: Double)?
 
-    @usableFromInline
+    /// Inlinable so that it specializes in `solve` (unspecialized, its reservations went through
+    /// the runtime's generic array functions: 9.3 k instructions per Hutchinson solve).
+    @inlinable
     init(
         u0: [Scalar], t0: Double, t1: Double, initial: @escaping (inout [Scalar], [Scalar], Scalar) -> Void
     ) {
@@ -141,7 +147,9 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         self.stageTime = t0
         self.boundaryTolerance = 8 * Swift.max(Swift.abs(t0), Swift.abs(t1), 1).ulp
         self.sideTolerance = boundaryTolerance
-        self.timeOnTape = Scalar.self is any _TapeTimeScalar.Type
+        // Double is never on the tape: the metatype test is folded away where the history is
+        // specialized, and the conformance lookup (~2.4 k instructions per solve) is skipped.
+        self.timeOnTape = Scalar.self != Double.self && DDEHistory.recordsTimeOnTape
         // Room for 64 steps (values capped at 32 KB), as the integrator's dense output: growing
         // from empty, `append` cost 36 k instructions per Hutchinson solve, 18 k with this.
         starts.reserveCapacity(64)
@@ -150,6 +158,11 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         offsets.reserveCapacity(65)
         values.reserveCapacity(Swift.min(8 * 64 * n, 4096))
     }
+
+    /// Whether `Scalar` is the reverse-mode tape's scalar (see ``timeParts(_:)``): a conformance
+    /// lookup, kept out of the inlinable init (the protocol is internal to the gradient code).
+    @usableFromInline
+    static var recordsTimeOnTape: Bool { Scalar.self is any _TapeTimeScalar.Type }
 
     /// The number of accepted steps stored.
     public var count: Int { starts.count - (hasTentative ? 1 : 0) }

@@ -84,6 +84,9 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
 
     /// Makes room for `steps` steps and `values` values in all (the values of a step are
     /// `(2 + r)·n`, see the type), so that a solve of up to that size never regrows the arrays.
+    /// Inlinable so that it specializes in the integrator's init (unspecialized: 2.4 k
+    /// instructions per call, the generic `values` array's reservation through the runtime).
+    @inlinable
     public mutating func reserveCapacity(steps: Int, values valueCount: Int) {
         starts.reserveCapacity(steps)
         ends.reserveCapacity(steps)
@@ -219,10 +222,12 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
                 var tail = Scalar.zero
                 var q = d
                 while q >= 2 {
-                    // a_q, component m.
+                    // a_q, component m. The index is below stageCount·d (the weights' size), so
+                    // it is computed unchecked: three overflow tests less per term, 21 terms per
+                    // Tsit5 step.
                     var a = Scalar.zero
                     for j in 0..<stageCount {
-                        let w = weights[j * d + q - 1]
+                        let w = weights[j &* d &+ (q &- 1)]
                         if w != 0 { a += stage(j, m).scaled(by: w) }
                     }
                     tail += a.scaled(by: h)
