@@ -139,20 +139,28 @@ extension Array where Element: DiffEqScalar {
         from a: [Element], to b: [Element], abstol: [Element], tolerance: ErrorScale
     ) -> Double {
         let n = a.count
+        // One length check for the whole loop: through `tolerance.scale(m, …)` the optimizer
+        // kept the check of `abstol[m]` inside the loop, with two spilled pointers reloaded per
+        // component (Lorenz Tsit5 [Double]: 1939.0 → 1928.0 instructions per step without it).
+        // The weight is the same `errorWeight` call, so no bit changes.
+        precondition(tolerance.abstol.count >= n, "the error scale has fewer tolerances than the state has components")
+        let reltol = tolerance.reltol
         var sum = 0.0
         _withUnprotectedUnsafeTemporaryAllocation(of: Double.self, capacity: count) { w in
             for j in 0..<count { w[j] = scale * c[j] }
             a.withUnsafeBufferPointer { up in
                 b.withUnsafeBufferPointer { un in
-                    for m in 0..<n {
-                        var err = Element.zero
-                        var kj = stages + m
-                        for j in 0..<count {
-                            err += kj.pointee.scaled(by: w[j])
-                            kj += n
+                    tolerance.abstol.withUnsafeBufferPointer { tol in
+                        for m in 0..<n {
+                            var err = Element.zero
+                            var kj = stages + m
+                            for j in 0..<count {
+                                err += kj.pointee.scaled(by: w[j])
+                                kj += n
+                            }
+                            let sc = errorWeight(abstol: tol[m], reltol: reltol, up[m].primal, un[m].primal)
+                            sum += err.sumOfSquaredComponents * (1 / (sc * sc))
                         }
-                        let sc = tolerance.scale(m, up[m].primal, un[m].primal)
-                        sum += err.sumOfSquaredComponents * (1 / (sc * sc))
                     }
                 }
             }
