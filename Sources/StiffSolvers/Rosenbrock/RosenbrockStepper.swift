@@ -271,9 +271,10 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
             // For an f declared autonomous, ∂f/∂t is zero: dT keeps the zeros it was created
             // with (the difference quotient would compute exactly those, for one f evaluation).
             if !autonomous { evaluateTimeDerivative(f, p, t: t, u: u, stats: &stats) }
-            var largest = 0.0
-            for k in 0..<J.count { largest = Swift.max(largest, Swift.abs(J[k].primal)) }
-            jacobianMaxAbs = largest
+            // Read only by the refinement rule, which needs Double states and M = I.
+            if Scalar.self == Double.self && massIsIdentity {
+                jacobianMaxAbs = J.withUnsafeBytes { StageRefinement.largestMagnitude($0) }
+            }
             haveJacobian = true
             jacobianTime = t
             factoredStep = 0
