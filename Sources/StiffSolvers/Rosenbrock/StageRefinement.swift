@@ -9,27 +9,31 @@ enum StageRefinement {
 
     /// `max_k |a_k|` over the `Double`s in `a`: the value of `largest = max(largest, |a_k|)` taken
     /// in order from 0 (NaN entries are passed over either way; the maximum of the others does
-    /// not depend on the order), in four lanes. Why: written entry by entry, the scan of HIRES's
-    /// 64 Jacobian entries (a compare and a branch each) cost some 550 instructions per Rodas5P
-    /// attempt, 2.8 % of it (callgrind, 123f1f7 against a04a921).
-    @inlinable
+    /// not depend on the order), in four independent accumulators. Why: written entry by entry,
+    /// the scan of HIRES's 64 Jacobian entries (a compare and a branch each, one dependency chain)
+    /// cost some 550 instructions per Rodas5P attempt, 2.8 % of it (callgrind, 123f1f7 against
+    /// a04a921); a `SIMD4<Double>` form was not inlined on baseline x86-64 and cost about 420.
+    @inlinable @inline(__always)
     static func largestMagnitude(_ a: UnsafeRawBufferPointer) -> Double {
         let count = a.count / MemoryLayout<Double>.stride
         guard let base = a.baseAddress, count > 0 else { return 0 }
-        var lanes = SIMD4<Double>()
+        @inline(__always) func magnitude(_ k: Int) -> Double {
+            Swift.abs(base.loadUnaligned(fromByteOffset: k &* 8, as: Double.self))
+        }
+        var (m0, m1, m2, m3) = (0.0, 0.0, 0.0, 0.0)
         var k = 0
         while k &+ 4 <= count {
-            let v = base.loadUnaligned(fromByteOffset: k &* 8, as: SIMD4<Double>.self)
-            let magnitude = v.replacing(with: -v, where: v .< 0)
-            lanes.replace(with: magnitude, where: lanes .< magnitude)
+            m0 = Swift.max(m0, magnitude(k))
+            m1 = Swift.max(m1, magnitude(k &+ 1))
+            m2 = Swift.max(m2, magnitude(k &+ 2))
+            m3 = Swift.max(m3, magnitude(k &+ 3))
             k &+= 4
         }
-        var largest = lanes.max()
         while k < count {
-            largest = Swift.max(largest, Swift.abs(base.loadUnaligned(fromByteOffset: k &* 8, as: Double.self)))
+            m0 = Swift.max(m0, magnitude(k))
             k &+= 1
         }
-        return largest
+        return Swift.max(Swift.max(m0, m1), Swift.max(m2, m3))
     }
 
     /// `sum + carry += a·c` in twice the working precision: the product split exactly by a fused
