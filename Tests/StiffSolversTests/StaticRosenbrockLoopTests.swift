@@ -52,22 +52,10 @@ func switchingDecay() -> (fixed: StaticODEProblem<StaticClosureRHS<StaticVector<
     /// memory); so are the steps and statistics.
     @Test(arguments: RosMethod.allCases)
     func denseOutputMatchesTheArrayFormBitwise(method: RosMethod) throws {
-        let options = SolveOptions(reltol: 1e-6, abstol: 1e-6, dense: true)
-        let a = try method.solve(TestProblems.vanDerPol(), options: options)
-        let b = try method.solveStatic(TestProblems.staticVanDerPol(), options: options)
-        #expect(b.denseOutput != nil)
-        let tEnd = a.t.last!
-        try StaticRosenbrockTests.expectSameInterpolant(
-            b, a, at: stride(from: 0.0, through: tEnd, by: tEnd / 997), derivative: true, "VDPOL \(method)")
-        #expect(throws: InterpolationError.self) { try b(tEnd + 1) }
+        try BothFormsChecks.expectSameDenseOutput(method)
         // Without `dense: true` the fixed-size form keeps none (its fast path's default).
-        var plain = options
-        plain.dense = nil
+        let plain = SolveOptions(reltol: 1e-6, abstol: 1e-6)
         #expect(try method.solveStatic(TestProblems.staticVanDerPol(), options: plain).denseOutput == nil)
-        let c = try method.solve(TestProblems.hires(), options: options)
-        let d = try method.solveStatic(TestProblems.staticHires(), options: options)
-        try StaticRosenbrockTests.expectSameInterpolant(
-            d, c, at: stride(from: 0.0, through: 321.8122, by: 1.37), derivative: false, "HIRES \(method)")
     }
 
     /// The ball bouncing with restitution `e` (a continuous event on a `SIMD2` state, Rodas5P

@@ -228,3 +228,44 @@ extension RosMethod: StiffMethodInBothForms {
         try StaticRosenbrockMassAndDualTests.solve(self, problem, options)
     }
 }
+
+/// Comparisons of the two forms that every stiff family's fixed-size tests run (the Rosenbrock
+/// and SDIRK suites), written once over ``StiffMethodInBothForms``.
+enum BothFormsChecks {
+    /// `sol(t)` and `sol.derivative(t)` with `dense: true` equal the array form's to the bit on
+    /// VDPOL (n = 2, factors by value, also refusing a time past the end) and `sol(t)` on HIRES
+    /// (n = 8, factors in memory).
+    static func expectSameDenseOutput<Method: StiffMethodInBothForms>(_ method: Method) throws {
+        let options = SolveOptions(reltol: 1e-6, abstol: 1e-6, dense: true)
+        let a = try method.solve(TestProblems.vanDerPol(), options: options, jacobian: .automatic)
+        let b = try method.solveFixed(TestProblems.staticVanDerPol(), options: options)
+        #expect(b.denseOutput != nil)
+        let tEnd = a.t.last!
+        try StaticRosenbrockTests.expectSameInterpolant(
+            b, a, at: stride(from: 0.0, through: tEnd, by: tEnd / 997), derivative: true, "VDPOL \(method)")
+        #expect(throws: InterpolationError.self) { try b(tEnd + 1) }
+        let c = try method.solve(TestProblems.hires(), options: options, jacobian: .automatic)
+        let d = try method.solveFixed(TestProblems.staticHires(), options: options)
+        try StaticRosenbrockTests.expectSameInterpolant(
+            d, c, at: stride(from: 0.0, through: 321.8122, by: 1.37), derivative: false, "HIRES \(method)")
+    }
+
+    /// ``Cascade`` (a `W` that needs row exchanges, non-autonomous) with difference Jacobians in
+    /// both forms: n = 2 (`SIMD2`, factors by value), n = 3 (`SIMD3`, factors in memory with
+    /// padded columns) and n = 5 (`StaticVector`, in memory) give the same solutions to the bit.
+    /// Returns the n = 5 fixed-size solution for the caller's own checks of its counters.
+    static func expectSameCascade<Method: StiffMethodInBothForms>(
+        _ method: Method, options: SolveOptions
+    ) throws -> StaticODESolution<StaticVector<5>> {
+        StaticRosenbrockTests.expectSame(
+            try method.solveFixed(Cascade.staticProblem(SIMD2<Double>.self), options: options),
+            try method.solve(Cascade.arrayProblem(count: 2), options: options, jacobian: .automatic), "cascade n = 2 \(method)")
+        StaticRosenbrockTests.expectSame(
+            try method.solveFixed(Cascade.staticProblem(SIMD3<Double>.self), options: options),
+            try method.solve(Cascade.arrayProblem(count: 3), options: options, jacobian: .automatic), "cascade n = 3 \(method)")
+        let sol = try method.solveFixed(Cascade.staticProblem(StaticVector<5>.self), options: options)
+        StaticRosenbrockTests.expectSame(
+            sol, try method.solve(Cascade.arrayProblem(count: 5), options: options, jacobian: .automatic), "cascade n = 5 \(method)")
+        return sol
+    }
+}

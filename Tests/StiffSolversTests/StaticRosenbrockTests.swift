@@ -96,17 +96,7 @@ import Testing
     @Test(arguments: RosMethod.allCases)
     func nonAutonomousFiniteDifferenceMatchesTheArrayForm(method: RosMethod) throws {
         let options = SolveOptions(reltol: 1e-7, abstol: 1e-9, saveat: .every(0.1))
-        Self.expectSame(
-            try method.solveStatic(Cascade.staticProblem(SIMD2<Double>.self), options: options),
-            try method.solve(Cascade.arrayProblem(count: 2), options: options), "cascade n = 2 \(method)")
-        // SIMD3: columns padded to four entries in memory.
-        Self.expectSame(
-            try method.solveStatic(Cascade.staticProblem(SIMD3<Double>.self), options: options),
-            try method.solve(Cascade.arrayProblem(count: 3), options: options), "cascade n = 3 \(method)")
-        Self.expectSame(
-            try method.solveStatic(Cascade.staticProblem(StaticVector<5>.self), options: options),
-            try method.solve(Cascade.arrayProblem(count: 5), options: options), "cascade n = 5 \(method)")
-        let sol = try method.solveStatic(Cascade.staticProblem(StaticVector<5>.self), options: options)
+        let sol = try BothFormsChecks.expectSameCascade(method, options: options)
         #expect(sol.stats.njacsFiniteDifference == sol.stats.njacs && sol.stats.njacs > 0)
         // The Jacobian counts as f evaluations, one per column; ∂f/∂t one more per Jacobian.
         #expect(sol.stats.nf > (5 + 1) * sol.stats.njacs)

@@ -52,17 +52,7 @@ extension SDIRKMethod: StiffMethodInBothForms {
     /// VDPOL (n = 2, factors by value) and HIRES (n = 8, factors in memory).
     @Test(arguments: SDIRKMethod.allCases)
     func denseOutputMatchesTheArrayFormBitwise(method: SDIRKMethod) throws {
-        let options = SolveOptions(reltol: 1e-6, abstol: 1e-6, dense: true)
-        let a = try method.solve(TestProblems.vanDerPol(), options: options)
-        let b = try method.solveStatic(TestProblems.staticVanDerPol(), options: options)
-        #expect(b.denseOutput != nil)
-        let tEnd = a.t.last!
-        try StaticRosenbrockTests.expectSameInterpolant(
-            b, a, at: stride(from: 0.0, through: tEnd, by: tEnd / 997), derivative: true, "VDPOL \(method)")
-        let c = try method.solve(TestProblems.hires(), options: options)
-        let d = try method.solveStatic(TestProblems.staticHires(), options: options)
-        try StaticRosenbrockTests.expectSameInterpolant(
-            d, c, at: stride(from: 0.0, through: 321.8122, by: 1.37), derivative: false, "HIRES \(method)")
+        try BothFormsChecks.expectSameDenseOutput(method)
     }
 
     /// The integrator's own interpolation (the stepper's `interpolate`, used for `saveat`
@@ -81,15 +71,7 @@ extension SDIRKMethod: StiffMethodInBothForms {
     @Test(arguments: SDIRKMethod.allCases)
     func finiteDifferenceJacobiansMatchTheArrayForm(method: SDIRKMethod) throws {
         let options = SolveOptions(reltol: 1e-7, abstol: 1e-9, saveat: .every(0.1))
-        StaticRosenbrockTests.expectSame(
-            try method.solveStatic(Cascade.staticProblem(SIMD2<Double>.self), options: options),
-            try method.solve(Cascade.arrayProblem(count: 2), options: options), "cascade n = 2 \(method)")
-        StaticRosenbrockTests.expectSame(
-            try method.solveStatic(Cascade.staticProblem(SIMD3<Double>.self), options: options),
-            try method.solve(Cascade.arrayProblem(count: 3), options: options), "cascade n = 3 \(method)")
-        let sol = try method.solveStatic(Cascade.staticProblem(StaticVector<5>.self), options: options)
-        StaticRosenbrockTests.expectSame(
-            sol, try method.solve(Cascade.arrayProblem(count: 5), options: options), "cascade n = 5 \(method)")
+        let sol = try BothFormsChecks.expectSameCascade(method, options: options)
         #expect(sol.retcode == .success && sol.stats.njacsFiniteDifference == sol.stats.njacs && sol.stats.njacs > 0)
         // Central differences, forced over an analytic Jacobian, in both forms.
         StaticRosenbrockTests.expectSame(
