@@ -63,26 +63,7 @@ func switchingDecay() -> (fixed: StaticODEProblem<StaticClosureRHS<StaticVector<
     /// sqrt(2·50/g)`, and every event time found is within 1e-9 of it; the whole solution is the
     /// array form's bit for bit.
     @Test func bouncingBallEventsOnAFixedSizeState() throws {
-        let e = 0.9
-        let bounce = ContinuousCallback<Double>(
-            condition: { u, t, p in u[0] }, upcrossing: nil, downcrossing: { ctx in ctx.u[1] = -e * ctx.u[1] })
-        var (fixed, array) = fallingBall(until: 15)
-        fixed.callbacks = CallbackSet(bounce)
-        array.callbacks = CallbackSet(bounce)
-        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10)
-        let sol = try Rodas5P().solve(fixed, options: options)
-        #expect(sol.retcode == .success)
-        StaticRosenbrockTests.expectSame(sol, try Rodas5P().solve(array, options: options), "bouncing ball")
-        let t1 = (2 * 50 / gravity).squareRoot()
-        // The times saved twice (before and after the affect) are the events.
-        let bounces = zip(sol.t.dropFirst(), sol.t).filter { $0 == $1 }.map(\.0)
-        // 15 s hold the bounces with t₁(1 + 2e(1 − e^k)/(1 − e)) ≤ 15: k = 0, 1, 2 (3.19 s,
-        // 8.94 s, 14.11 s; the next is at 18.77 s).
-        #expect(bounces.count == 3)
-        for (k, time) in bounces.enumerated() {
-            let analytic = t1 * (1 + 2 * e * (1 - pow(e, Double(k))) / (1 - e))
-            #expect(abs(time - analytic) < 1e-9, "bounce \(k) at \(time), analytic \(analytic)")
-        }
+        try BothFormsChecks.expectBouncingBall(RosMethod.rodas5P)
     }
 
     /// A terminating event and a discrete callback that changes a parameter, on a stiff

@@ -269,3 +269,47 @@ enum BothFormsChecks {
         return sol
     }
 }
+
+extension BothFormsChecks {
+    /// The ball bouncing with restitution 0.9 (a continuous event with an affect on a `SIMD2`
+    /// state, analytic Jacobian) to t = 15: the fixed-size solution is the array form's bit for
+    /// bit, and bounce `k` comes within 1e-9 of `t₁(1 + 2e(1 − e^k)/(1 − e))`, `t₁ =
+    /// sqrt(2·50/g)`: k = 0, 1, 2 (3.19 s, 8.94 s, 14.11 s; the next is at 18.77 s).
+    static func expectBouncingBall<Method: StiffMethodInBothForms>(_ method: Method) throws {
+        let e = 0.9
+        let bounce = ContinuousCallback<Double>(
+            condition: { u, t, p in u[0] }, upcrossing: nil, downcrossing: { ctx in ctx.u[1] = -e * ctx.u[1] })
+        var (fixed, array) = fallingBall(until: 15)
+        fixed.callbacks = CallbackSet(bounce)
+        array.callbacks = CallbackSet(bounce)
+        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10)
+        let sol = try method.solveFixed(fixed, options: options)
+        #expect(sol.retcode == .success)
+        StaticRosenbrockTests.expectSame(
+            sol, try method.solve(array, options: options, jacobian: .automatic), "bouncing ball \(method)")
+        let t1 = (2 * 50 / gravity).squareRoot()
+        // The times saved twice (before and after the affect) are the events.
+        let bounces = zip(sol.t.dropFirst(), sol.t).filter { $0 == $1 }.map(\.0)
+        #expect(bounces.count == 3)
+        for (k, time) in bounces.enumerated() {
+            let analytic = t1 * (1 + 2 * e * (1 - pow(e, Double(k))) / (1 - e))
+            #expect(abs(time - analytic) < 1e-9, "\(method) bounce \(k) at \(time), analytic \(analytic)")
+        }
+    }
+
+    /// VDPOL's and HIRES's fixed-size end states within 10 tolerances of the IVP test set's
+    /// references (Mazzia & Magherini), ending exactly at the references' times.
+    static func expectEndStatesNearTheReferences<Method: StiffMethodInBothForms>(_ method: Method, reltol: Double) throws {
+        let vdpol = StiffTestSet.vdpol, hires = StiffTestSet.hires
+        let a = try method.solveFixed(TestProblems.staticVanDerPol(), options: vdpol.options(reltol: reltol))
+        let b = try method.solveFixed(TestProblems.staticHires(), options: hires.options(reltol: reltol))
+        #expect(a.retcode == .success && b.retcode == .success)
+        #expect(a.t.last == vdpol.reference.t && b.t.last == hires.reference.t)
+        let errorA = tolerancesOfError(
+            a.u.last!.array, vdpol.reference.u, reltol: reltol, abstol: vdpol.info.testSetAbstol(reltol: reltol))
+        let errorB = tolerancesOfError(
+            b.u.last!.array, hires.reference.u, reltol: reltol, abstol: hires.info.testSetAbstol(reltol: reltol))
+        #expect(errorA <= 10, "VDPOL \(method) \(reltol): \(errorA) tolerances")
+        #expect(errorB <= 10, "HIRES \(method) \(reltol): \(errorB) tolerances")
+    }
+}

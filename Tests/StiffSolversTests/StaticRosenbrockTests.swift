@@ -74,19 +74,7 @@ import Testing
     /// tolerances in the test set's mixed error, the bound of RosenbrockAccuracyTests).
     @Test(arguments: [RosMethod.rodas4, .rodas5P])
     func endStatesMatchTheReferences(method: RosMethod) throws {
-        for reltol in [1e-6, 1e-8] {
-            let vdpol = StiffTestSet.vdpol, hires = StiffTestSet.hires
-            let a = try method.solveStatic(TestProblems.staticVanDerPol(), options: vdpol.options(reltol: reltol))
-            let b = try method.solveStatic(TestProblems.staticHires(), options: hires.options(reltol: reltol))
-            #expect(a.retcode == .success && b.retcode == .success)
-            #expect(a.t.last == vdpol.reference.t && b.t.last == hires.reference.t)
-            let errorA = tolerancesOfError(
-                a.u.last!.array, vdpol.reference.u, reltol: reltol, abstol: vdpol.info.testSetAbstol(reltol: reltol))
-            let errorB = tolerancesOfError(
-                b.u.last!.array, hires.reference.u, reltol: reltol, abstol: hires.info.testSetAbstol(reltol: reltol))
-            #expect(errorA <= 10, "VDPOL \(method) \(reltol): \(errorA) tolerances")
-            #expect(errorB <= 10, "HIRES \(method) \(reltol): \(errorB) tolerances")
-        }
+        for reltol in [1e-6, 1e-8] { try BothFormsChecks.expectEndStatesNearTheReferences(method, reltol: reltol) }
     }
 
     /// A stiff linear system whose `W` needs row exchanges (``Cascade``), non-autonomous (∂f/∂t

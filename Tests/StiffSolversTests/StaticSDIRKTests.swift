@@ -94,23 +94,7 @@ extension SDIRKMethod: StiffMethodInBothForms {
     /// bit for bit.
     @Test(arguments: SDIRKMethod.allCases)
     func bouncingBallEvents(method: SDIRKMethod) throws {
-        let e = 0.9
-        let bounce = ContinuousCallback<Double>(
-            condition: { u, t, p in u[0] }, upcrossing: nil, downcrossing: { ctx in ctx.u[1] = -e * ctx.u[1] })
-        var (fixed, array) = fallingBall(until: 15)
-        fixed.callbacks = CallbackSet(bounce)
-        array.callbacks = CallbackSet(bounce)
-        let options = SolveOptions(reltol: 1e-10, abstol: 1e-10)
-        let sol = try method.solveStatic(fixed, options: options)
-        #expect(sol.retcode == .success)
-        StaticRosenbrockTests.expectSame(sol, try method.solve(array, options: options), "bouncing ball \(method)")
-        let t1 = (2 * 50 / gravity).squareRoot()
-        let bounces = zip(sol.t.dropFirst(), sol.t).filter { $0 == $1 }.map(\.0)
-        #expect(bounces.count == 3)
-        for (k, time) in bounces.enumerated() {
-            let analytic = t1 * (1 + 2 * e * (1 - pow(e, Double(k))) / (1 - e))
-            #expect(abs(time - analytic) < 1e-9, "\(method) bounce \(k) at \(time), analytic \(analytic)")
-        }
+        try BothFormsChecks.expectBouncingBall(method)
     }
 
     /// A terminating event and a discrete callback that changes a parameter, on a stiff
@@ -150,17 +134,7 @@ extension SDIRKMethod: StiffMethodInBothForms {
     /// `SDIRKAccuracyTests`, measured there).
     @Test(arguments: [SDIRKMethod.kenCarp4, .kvaerno5])
     func endStatesMatchTheReferences(method: SDIRKMethod) throws {
-        let reltol = 1e-7
-        let vdpol = StiffTestSet.vdpol, hires = StiffTestSet.hires
-        let a = try method.solveStatic(TestProblems.staticVanDerPol(), options: vdpol.options(reltol: reltol))
-        let b = try method.solveStatic(TestProblems.staticHires(), options: hires.options(reltol: reltol))
-        #expect(a.retcode == .success && b.retcode == .success)
-        let errorA = tolerancesOfError(
-            a.u.last!.array, vdpol.reference.u, reltol: reltol, abstol: vdpol.info.testSetAbstol(reltol: reltol))
-        let errorB = tolerancesOfError(
-            b.u.last!.array, hires.reference.u, reltol: reltol, abstol: hires.info.testSetAbstol(reltol: reltol))
-        #expect(errorA <= 10, "VDPOL \(method): \(errorA) tolerances")
-        #expect(errorB <= 10, "HIRES \(method): \(errorB) tolerances")
+        try BothFormsChecks.expectEndStatesNearTheReferences(method, reltol: 1e-7)
     }
 
     /// Newton failures: `maxIterations: 1` on VDPOL with fixed steps cannot converge a stage;
