@@ -14,7 +14,24 @@ extension SDEStepper {
         let ts = Scalar(t)
         f.drift(&k[0], u, p, ts)
         f.diffusion(&gs[0], u, p, ts)
-        for i in 0..<stateCount { u[i] += k[0][i].scaled(by: dt) }
-        Self.addNoise(&u, gs[0], dW, scale: 1, noise: noise, states: stateCount)
+        // Diagonal and scalar noise in one pass over `u`: per component the same two additions
+        // as the drift pass followed by `addNoise`, so the same bits, without the second pass
+        // (its uniqueness check and the retained `gs[0]`).
+        switch noise {
+        case .diagonal, .additive:
+            for i in 0..<stateCount {
+                u[i] += k[0][i].scaled(by: dt)
+                u[i] += gs[0][i].scaled(by: 1 * dW[i])
+            }
+        case .scalar:
+            let s = 1 * dW[0]
+            for i in 0..<stateCount {
+                u[i] += k[0][i].scaled(by: dt)
+                u[i] += gs[0][i].scaled(by: s)
+            }
+        case .general:
+            for i in 0..<stateCount { u[i] += k[0][i].scaled(by: dt) }
+            Self.addNoise(&u, gs[0], dW, scale: 1, noise: noise, states: stateCount)
+        }
     }
 }

@@ -23,7 +23,8 @@ import DiffEqCore
 /// switching over ``scheme`` itself (an enum whose SRI/SRA payloads hold arrays) made the
 /// compiler copy the whole stepper on every step (an outlined copy plus ~40 retain/release
 /// pairs), and so did calling a non-static helper on `self` from a mutating kernel; EM on scalar
-/// GBM went from 1284 to 335 instructions per step (callgrind), 123 to 35 ns (sde-bench). Stage
+/// GBM went from 1284 to 335 instructions per step (callgrind), 123 to 35 ns (sde-bench); EM's
+/// drift and noise updates in one pass for diagonal and scalar noise took it to 259. Stage
 /// states are formed in one scratch array, since `H⁽⁰⁾ᵢ`, `H⁽¹⁾ᵢ` are only needed to evaluate
 /// `fᵢ`, `gᵢ`.
 public struct SDEStepper<F: SDEFunction> {
@@ -144,6 +145,15 @@ public struct SDEStepper<F: SDEFunction> {
     @usableFromInline
     enum Kernel: Sendable {
         case eulerMaruyama, lambaEM, implicitEM, eulerHeun, rkMilIto, rkMilStratonovich, sri, sra
+
+        /// The fixed-step methods whose only failure is a non-finite step: `solve` runs them in
+        /// `solveWithFixedSteps` (ImplicitEM's Newton statistics and failures stay on the loop).
+        @inlinable var runsOnFixedStepLoop: Bool {
+            switch self {
+            case .eulerMaruyama, .eulerHeun, .rkMilIto, .rkMilStratonovich: return true
+            case .lambaEM, .implicitEM, .sri, .sra: return false
+            }
+        }
     }
 
     /// `x += scale · G v`, `G` the noise-rate matrix in `g` for this noise kind. Static, so a

@@ -176,6 +176,56 @@ struct BrownianPath: Sendable {
         }
     }
 
+    /// ``propose(_:)`` of a fresh time `t` beyond the last point, the increment from the head
+    /// into `dW` (components `0..<m`) and `dZ` (the rest), then ``accept()``, with no history
+    /// kept: the path holds only the new head and the point before it, overwritten in place
+    /// (no append, no compaction). The values are those of the three calls bit for bit: the
+    /// new point is `W + √(t − last) z` with the same normal, and the increment is its
+    /// difference from `W`, not `√(t − last) z` (which can differ in the last bit).
+    ///
+    /// Returns `false`, changing nothing, unless the path is in that state: no history, no
+    /// pending proposal, the head the last of exactly two points, `t` finite and beyond it.
+    @inlinable @inline(__always)
+    mutating func advanceInPlace(to t: Double, m: Int, _ dW: inout [Double], _ dZ: inout [Double]) -> Bool {
+        guard !keepsHistory, pending == nil, head == 1, times.count == 2 else { return false }
+        let last = times[1]
+        guard t > last, t.isFinite else { return false }
+        let c = components
+        let scale = (t - last).squareRoot()
+        times[0] = last
+        times[1] = t
+        // `W`'s components, then `Z`'s (the order of the draws): one loop per array, since a
+        // write to `dZ` anywhere in the loop made it unique on every call, and an empty array
+        // is never unique (a copy per step).
+        for k in 0..<m {
+            let old = values[c + k]
+            let new = old + scale * nextNormal()
+            values[k] = old
+            values[c + k] = new
+            dW[k] = new - old
+        }
+        if c > m {
+            for k in m..<c {
+                let old = values[c + k]
+                let new = old + scale * nextNormal()
+                values[k] = old
+                values[c + k] = new
+                dZ[k - m] = new - old
+            }
+        }
+        return true
+    }
+
+    /// Without history and with nothing proposed, keeps only the head and the point before it,
+    /// so that ``advanceInPlace(to:m:_:_:)`` applies from the next step on.
+    @inlinable
+    mutating func keepOnlyTheLastStep() {
+        guard !keepsHistory, pending == nil, head == times.count - 1, head > 1 else { return }
+        times.removeFirst(head - 1)
+        values.removeFirst((head - 1) * components)
+        head = 1
+    }
+
     /// Makes `t` the accepted time (drawing it if it is not on the path), forgetting any
     /// pending proposal. `t` must be at or after the first retained time.
     @inlinable

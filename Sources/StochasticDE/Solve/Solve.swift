@@ -2,7 +2,8 @@ import DiffEqCore
 
 // `solve` for SDE problems: the shared integrator loop (`ODEIntegrator`) with the SDE method as
 // its stepper (``SDELoopStepper``). Options, return codes, statistics, `saveat`, `tstops`, dense
-// output, events and `isOutOfDomain` are the ODE solve's.
+// output, events and `isOutOfDomain` are the ODE solve's. Fixed-step EM, EulerHeun and RKMil
+// without callbacks or `isOutOfDomain` run the same steps in `solveWithFixedSteps`.
 
 extension SDEProblem {
     /// The drift as the ODE problem the loop runs on (same `u0`, span and parameters).
@@ -46,6 +47,22 @@ public func makeIntegrator<F: SDEFunction, N: NoiseProcess>(
     _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, noise: N, options: SolveOptions = .init(),
     callback: CallbackSet<F.Scalar>? = nil, driftErrorWeight: Double = 1.0 / 6
 ) throws(SDEError) -> ODEIntegrator<SDELoopStepper<F, N>> {
+    let stepper = try makeLoopStepper(problem, algorithm, noise: noise, driftErrorWeight: driftErrorWeight)
+    do {
+        let drift = problem.driftProblem(callbacks: callback)
+        return try ODEIntegrator(drift, stepper: stepper, options: stepsOntoSaveTimes(drift, algorithm.scheme, options))
+    } catch {
+        throw .invalidOptions(error)
+    }
+}
+
+/// The checks of ``makeIntegrator(_:_:noise:options:callback:driftErrorWeight:)`` before the
+/// loop's own (the time span, the problem and method, the noise) and the stepper, shared with
+/// `solve`.
+@inlinable
+func makeLoopStepper<F: SDEFunction, N: NoiseProcess>(
+    _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, noise: N, driftErrorWeight: Double
+) throws(SDEError) -> SDELoopStepper<F, N> {
     let (t0, t1) = problem.tspan
     guard t1 > t0 || !(t0.isFinite && t1.isFinite) || t0 == t1 else {
         throw .invalidOptions(.invalidTimeSpan(t0: t0, t1: t1))
@@ -54,12 +71,7 @@ public func makeIntegrator<F: SDEFunction, N: NoiseProcess>(
     guard noise.currentTime == t0 else {
         throw .noiseMismatch("the noise starts at t = \(noise.currentTime), the problem at t0 = \(t0)")
     }
-    do {
-        let drift = problem.driftProblem(callbacks: callback)
-        return try ODEIntegrator(drift, stepper: stepper, options: stepsOntoSaveTimes(drift, algorithm.scheme, options))
-    } catch {
-        throw .invalidOptions(error)
-    }
+    return stepper
 }
 
 /// `options` with the `saveat` times added to the `tstops` when the solve is adaptive: an SDE
@@ -97,9 +109,38 @@ public func solve<F: SDEFunction, N: NoiseProcess>(
     _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, noise: N, options: SolveOptions = .init(),
     callback: CallbackSet<F.Scalar>? = nil, driftErrorWeight: Double = 1.0 / 6
 ) throws(SDEError) -> ODESolution<F.Scalar> {
-    var integrator = try makeIntegrator(
-        problem, algorithm, noise: noise, options: options, callback: callback, driftErrorWeight: driftErrorWeight)
-    var solution = integrator.solve()
+    try solve(
+        problem, algorithm, noise: noise, driver: ProposeThenAccept<N>.self, options: options, callback: callback,
+        driftErrorWeight: driftErrorWeight)
+}
+
+/// `solve` on `noise`, driven by `driver` where the fixed-step loop applies
+/// (``solveWithFixedSteps(_:driver:drift:setup:)``: ``EM``, ``EulerHeun``, ``RKMil`` without
+/// callbacks or `isOutOfDomain`), otherwise on the shared loop. The same checks, in the same
+/// order and with the same errors, as ``makeIntegrator(_:_:noise:options:callback:driftErrorWeight:)``.
+@inlinable
+func solve<F: SDEFunction, Driver: FixedStepNoise>(
+    _ problem: SDEProblem<F>, _ algorithm: some SDEAlgorithm, noise: Driver.Noise, driver: Driver.Type,
+    options: SolveOptions, callback: CallbackSet<F.Scalar>?, driftErrorWeight: Double
+) throws(SDEError) -> ODESolution<F.Scalar> {
+    var stepper = try makeLoopStepper(problem, algorithm, noise: noise, driftErrorWeight: driftErrorWeight)
+    var solution: ODESolution<F.Scalar>
+    do {
+        let drift = problem.driftProblem(callbacks: callback)
+        let resolved = try stepsOntoSaveTimes(drift, algorithm.scheme, options)
+        if stepper.kernel.kernel.runsOnFixedStepLoop && (callback?.isEmpty ?? true) && options.isOutOfDomain == nil {
+            // `ODEIntegrator.init`'s checks (an SDE's drift has no mass matrix).
+            let setup = try SolveSetup(drift, resolved)
+            try stepper.validateSettings()
+            try setup.checkFixedSteps(method: stepper.name, methodIsAdaptive: stepper.isAdaptive)
+            solution = solveWithFixedSteps(&stepper, driver: Driver.self, drift: drift, setup: setup)
+        } else {
+            var integrator = try ODEIntegrator(drift, stepper: stepper, options: resolved)
+            solution = integrator.solve()
+        }
+    } catch {
+        throw .invalidOptions(error)
+    }
     if solution.retcode == .maxIters, options.adaptive, algorithm.scheme.hasErrorEstimate {
         // The order-1.5 methods take about tol⁻¹ steps with the default δ (SOSRI on GBM: 504,299
         // at 1e-6), so a tight tolerance meets the shared default of 100,000 steps.
@@ -128,7 +169,10 @@ public func solve<F: SDEFunction>(
     } catch {
         throw .noiseMismatch("\(error)")
     }
-    return try solve(problem, algorithm, noise: noise, options: options, callback: callback, driftErrorWeight: driftErrorWeight)
+    // Nobody can read this process after the solve: the fixed-step loop draws it in place.
+    return try solve(
+        problem, algorithm, noise: noise, driver: DrawAndAcceptAtOnce.self, options: options, callback: callback,
+        driftErrorWeight: driftErrorWeight)
 }
 
 /// Solves `problem` with `algorithm` on the ``WienerProcess`` of the problem's ``SDEProblem/seed``.
