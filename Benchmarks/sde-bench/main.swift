@@ -31,15 +31,16 @@
 //
 // Closing note (EM per step, issue #17's aim ≤ 30 ns on the scalar problem). Instructions per
 // step (callgrind, release, `--case NAME --count 1` and `3`, difference / 20,000), before the
-// fixed-step loop (main 4ced599) and with it: em-scalar+solve 1,035 -> 672, em-4d+solve 1,875
-// -> 1,315; the kernel alone (em-scalar) 341 -> 259, em-4d 482 -> 390 (EM's drift and noise in
-// one pass). In one binary, `solve` against the shared loop: EM 672 / 952, EulerHeun 1,100 /
-// 1,389, RKMil 863 / 1,147. Of the scalar solve's 672: the Wiener draw in place 279 (the Philox
-// block and Box–Muller transform shared by two draws are most of it), the loop 174, the EM
-// kernel with GBM 158, uniqueness checks 54. Mallocs per solve unchanged (31 scalar, 43-44
-// 4-D, at 10³ and 10⁵ steps alike). Times (noise: a loaded 2-core VM whose speed varies 2x):
-// em-scalar+solve about 108-118 ns before, see the run's own line now. The aim is not reached:
-// the draw alone is about 280 instructions per step.
+// fixed-step loop (main 4ced599) and with it: em-scalar+solve 1,035 -> 643, em-4d+solve 1,875
+// -> 1,323; the kernel alone (em-scalar) 341 -> 259, em-4d 482 -> 390 (EM's drift and noise in
+// one pass). In one binary, `solve` against the shared loop: EM 643 / 955, EulerHeun 1,100 /
+// 1,389, RKMil 863 / 1,147 (before the scalar draw's straight-line path, which took EM from 672
+// to 643). Of the scalar solve's 643: the Wiener draw in place 250 (the Philox block and the
+// Box–Muller transform, shared by two draws, are about 140 of it), the loop 174, the EM kernel
+// with GBM 158, uniqueness checks 54. Mallocs per solve unchanged (31 scalar, 43-44 4-D, at 10³
+// and 10⁵ steps alike). Times, noise on a loaded 2-core VM whose speed varies 2x: em-scalar+solve
+// 110 ns (main) and 72 ns (this loop, at 672 instructions), em-scalar+loop 94 ns in the same
+// run. The aim (≤ 30 ns) is not reached: the draw alone is about 250 instructions per step.
 import DiffEqCore
 import Foundation
 import NotebookSupport

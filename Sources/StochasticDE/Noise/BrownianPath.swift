@@ -194,6 +194,16 @@ struct BrownianPath: Sendable {
         let scale = (t - last).squareRoot()
         times[0] = last
         times[1] = t
+        if c == 1 {
+            // One component in straight-line code: the loops below kept the normal transform's
+            // constants and the loop state live on every call.
+            let old = values[1]
+            let new = old + scale * nextNormal()
+            values[0] = old
+            values[1] = new
+            dW[0] = new - old
+            return true
+        }
         // `W`'s components, then `Z`'s (the order of the draws): one loop per array, since a
         // write to `dZ` anywhere in the loop made it unique on every call, and an empty array
         // is never unique (a copy per step).

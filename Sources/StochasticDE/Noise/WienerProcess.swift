@@ -43,7 +43,7 @@ import RandomStreams
 /// `em-scalar+draws` minus `em-scalar`, release); 494 before path stream version 2 let two
 /// consecutive draws share one Philox block and one Box–Muller transform (see ``BrownianPath``).
 /// The fixed-step `solve(_:_:seed:)` draws through ``advance(to:_:_:)`` instead: the point
-/// written over the oldest of the two kept, no append or compaction, 279 instructions per step
+/// written over the oldest of the two kept, no append or compaction, 250 instructions per step
 /// with the draw (sde-bench `em-scalar+solve`).
 public struct WienerProcess: NoiseProcess, Sendable {
     @usableFromInline var path: BrownianPath

@@ -18,9 +18,9 @@ import DiffEqCore
 /// `drift` with the options (`t1 > t0`, so the direction is +1), and the caller checked the
 /// conditions above.
 ///
-/// Performance: EM on scalar GBM (sde-bench `em-scalar+solve`, callgrind) 672 instructions per
-/// step, the same solve on the shared loop 952 (1,035 before EM's one-pass kernel); the loop's
-/// own share is 174, the rest the draw (279) and the kernel (158, plus 54 of uniqueness
+/// Performance: EM on scalar GBM (sde-bench `em-scalar+solve`, callgrind) 643 instructions per
+/// step, the same solve on the shared loop 955 (1,035 before EM's one-pass kernel); the loop's
+/// own share is 174, the rest the draw (250) and the kernel (158, plus 54 of uniqueness
 /// checks). The increments in locals and the noise's time followed rather than read saved
 /// about 5 instructions per step.
 @inlinable
