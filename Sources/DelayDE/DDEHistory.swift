@@ -2,7 +2,7 @@ import DiffEqCore
 
 /// The past of a delay equation as its right-hand side reads it: the initial history `φ(p, t)`
 /// for `t < t0`, and after `t0` the solution's dense output, one polynomial per accepted step,
-/// copied from the integrator's ``PiecewisePolynomial`` as each step is accepted (same form:
+/// read in place from the integrator's ``PiecewisePolynomial`` (form:
 /// `u(θ) = (1 − θ)u₀ + θ(u₁ + (1 − θ)(c₀ + θ(c₁ + …)))`, `θ = (t − start)/h`).
 ///
 /// Read it as `h(p, t − τ, idxs: i)` (one component, no allocation), `h(&out, p, t − τ)` (in
@@ -31,33 +31,44 @@ import DiffEqCore
 /// binary search; a read strictly inside the step of the last interior read (`interiorStep`)
 /// needs neither, and `stored` then reads that step's start, size and offset from cached
 /// scalars (reads with their location, 386 per Hutchinson solve: 73 k -> 52 k instructions).
+/// The accepted steps are the integrator's own arrays, shared (`PiecewisePolynomial.storage`):
+/// the driver's stepper wrapper (`FixedPointStepper.appendDenseStep`) has the method evaluate
+/// what may call `f` first (`prepareDenseStep`), then the history lets go of the arrays
+/// (`release`), the method appends in place, and the history takes them again (`adopt`). This
+/// replaced a copy of each accepted step into arrays of its own (~280 instructions per step).
 /// The mutable storage is `@exclusivity(unchecked)`: a history belongs to one
-/// solve on one thread, is written only between steps (by the driver) and read only inside `f`,
-/// so accesses never overlap; the dynamic exclusivity checks of a class's stored properties were
+/// solve on one thread, is written only outside `f` (by the driver between steps, by the stepper
+/// wrapper in the append) and read only inside it, so accesses never overlap; the dynamic exclusivity checks of a class's stored properties were
 /// 24% of the instructions of a Hutchinson solve (callgrind). The jump correction's read capture
 /// (one flag test per read) adds 934 instructions to a Hutchinson solve's 509,163 (+0.18%,
 /// callgrind). The init is inlinable so that it specializes; it tests `Scalar == Double` before
-/// the tape conformance lookup (with the specialized reservations: -2.0 k per solve). The copy of
-/// each accepted step costs ~280 instructions (18 k per Hutchinson solve); reading the
-/// integrator's dense output in place instead needs the stepper's dense append split in two
-/// (dde-bench's closing note, ddefast2).
+/// the tape conformance lookup (-2.0 k per solve).
 public final class DDEHistory<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
     @usableFromInline let t0: Double
     @usableFromInline let u0: [Scalar]
     @usableFromInline let initial: (inout [Scalar], [Scalar], Scalar) -> Void
+    /// The accepted steps: the integrator's dense output's arrays, shared (see `adopt`; empty
+    /// before the first step and between `release` and `adopt`).
     @exclusivity(unchecked) @usableFromInline var starts: [Double] = []
     @exclusivity(unchecked) @usableFromInline var ends: [Double] = []
     @exclusivity(unchecked) @usableFromInline var steps: [Double] = []
-    @exclusivity(unchecked) @usableFromInline var offsets: [Int] = [0]
+    @exclusivity(unchecked) @usableFromInline var offsets: [Int] = []
     @exclusivity(unchecked) @usableFromInline var values: [Scalar] = []
+    /// The tentative step (`hasTentative`), in arrays of its own: step index `starts.count`.
+    @exclusivity(unchecked) @usableFromInline var tentativeStart = 0.0
+    @exclusivity(unchecked) @usableFromInline var tentativeEnd = 0.0
+    @exclusivity(unchecked) @usableFromInline var tentativeH = 1.0
+    @exclusivity(unchecked) @usableFromInline var tentativeValues: [Scalar] = []
+    /// The interior interval saved by `release` (restored by `adopt`: an append moves no bound).
+    @exclusivity(unchecked) @usableFromInline var releasedInterior = (low: Double.infinity, high: -Double.infinity)
     @exclusivity(unchecked) @usableFromInline var scratch: [Scalar]
     /// Start of the step the integrator is taking (the end of the last accepted one).
     @exclusivity(unchecked) @usableFromInline var stepStart: Double
     /// Time of the stage being evaluated (set by the right-hand side before it calls `f`).
     @exclusivity(unchecked) @usableFromInline var stageTime: Double
-    /// Whether the last entry of the arrays is the tentative step (the current step's interpolant
-    /// from the previous fixed-point iterate), not an accepted one.
+    /// Whether there is a tentative step after the accepted ones (the current step's interpolant
+    /// from the previous fixed-point iterate).
     @exclusivity(unchecked) @usableFromInline var hasTentative = false
     /// Set when a read lands after the last accepted step (cleared by the fixed-point stepper
     /// before each attempt).
@@ -150,13 +161,6 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         // Double is never on the tape: the metatype test is folded away where the history is
         // specialized, and the conformance lookup (~2.4 k instructions per solve) is skipped.
         self.timeOnTape = Scalar.self != Double.self && DDEHistory.recordsTimeOnTape
-        // Room for 64 steps (values capped at 32 KB), as the integrator's dense output: growing
-        // from empty, `append` cost 36 k instructions per Hutchinson solve, 18 k with this.
-        starts.reserveCapacity(64)
-        ends.reserveCapacity(64)
-        steps.reserveCapacity(64)
-        offsets.reserveCapacity(65)
-        values.reserveCapacity(Swift.min(8 * 64 * n, 4096))
     }
 
     /// Whether `Scalar` is the reverse-mode tape's scalar (see ``timeParts(_:)``): a conformance
@@ -165,39 +169,49 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     static var recordsTimeOnTape: Bool { Scalar.self is any _TapeTimeScalar.Type }
 
     /// The number of accepted steps stored.
-    public var count: Int { starts.count - (hasTentative ? 1 : 0) }
+    public var count: Int { starts.count }
 
-    /// Copies steps `count..<dense.count` of the integrator's dense output (the accepted steps;
-    /// a tentative step is dropped first).
+    /// Takes the integrator's dense output (all its steps accepted) as the accepted steps,
+    /// sharing its arrays; a tentative step is dropped.
     @inlinable
-    func append(from dense: PiecewisePolynomial<Scalar>) {
+    func adopt(_ dense: PiecewisePolynomial<Scalar>) {
         clearTentative()
-        var i = starts.count
-        while i < dense.count {
-            dense.withStep(i) { start, end, h, v in
-                starts.append(start)
-                ends.append(end)
-                steps.append(h)
-                values.append(contentsOf: v)
-                offsets.append(values.count)
-            }
-            i += 1
+        (starts, ends, steps, offsets, values) = dense.storage
+        if releasedInterior.low != .infinity {
+            (interiorLow, interiorHigh) = releasedInterior
+            releasedInterior = (.infinity, -.infinity)
         }
         if let last = ends.last { stepStart = last }
     }
 
+    /// Lets go of the integrator's arrays, so that its next append writes in place (`adopt`
+    /// takes them again). No read may come in between (the stepper calls no `f` there); one
+    /// would find no accepted step.
+    @inlinable
+    func release() {
+        releasedInterior = (interiorLow, interiorHigh)
+        (interiorLow, interiorHigh) = (.infinity, -.infinity)
+        (starts, ends, steps, offsets, values) = ([], [], [], [], [])
+    }
+
+    /// `adopt(dense)` unless the history already holds `dense`'s steps (the driver's stepper
+    /// wrapper adopted them in its append; any other stepper leaves it to this).
+    @inlinable
+    func synchronize(with dense: PiecewisePolynomial<Scalar>) {
+        if hasTentative || starts.count != dense.count { adopt(dense) }
+    }
+
     /// Reads times after the last accepted step from step `0` of `dense` (the current step's
-    /// interpolant), replacing any tentative step set before. No allocation once the arrays have
-    /// grown (removal keeps their capacity).
+    /// interpolant), replacing any tentative step set before. No allocation once its buffer has
+    /// grown (removal keeps the capacity).
     @inlinable
     func setTentative(from dense: PiecewisePolynomial<Scalar>) {
-        clearTentative()
         dense.withStep(0) { start, end, h, v in
-            starts.append(start)
-            ends.append(end)
-            steps.append(h)
-            values.append(contentsOf: v)
-            offsets.append(values.count)
+            tentativeStart = start
+            tentativeEnd = end
+            tentativeH = h
+            tentativeValues.removeAll(keepingCapacity: true)
+            tentativeValues.append(contentsOf: v)
         }
         hasTentative = true
     }
@@ -205,13 +219,13 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// Drops the tentative step: reads after the accepted steps extrapolate again.
     @inlinable
     func clearTentative() {
-        guard hasTentative else { return }
         hasTentative = false
-        starts.removeLast()
-        ends.removeLast()
-        steps.removeLast()
-        offsets.removeLast()
-        values.removeLast(values.count - offsets[offsets.count - 1])
+    }
+
+    /// The start of step `i`, accepted or (`i == count`) tentative.
+    @inlinable @inline(__always)
+    func start(_ i: Int) -> Double {
+        i < starts.count ? starts[i] : tentativeStart
     }
 
     /// Copies the stage state (element by element: holding the stepper's own buffer would make
@@ -264,7 +278,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     }
 
     /// Keeps `t` in `captured` if it is the read nearest to `captureTarget` so far.
-    @inlinable
+    @inlinable @inline(never)
     func capture(_ t: Scalar) {
         if let c = captured, Swift.abs(c.primal - captureTarget) <= Swift.abs(t.primal - captureTarget) { return }
         captured = t
@@ -282,36 +296,39 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     @inlinable
     func locate(_ t: Double) -> Int {
         if t > interiorLow && t < interiorHigh { return interiorStep }
-        let count = starts.count
+        let count = starts.count + (hasTentative ? 1 : 0)
         let rightSide = stageTime <= stepStart + sideTolerance
         if Swift.abs(t - t0) <= sideTolerance {
             return rightSide && count > 0 ? 0 : -1
         }
         if t < t0 || count == 0 { return -1 }
-        if t >= starts[count - 1] {
-            if count > 1 && !rightSide && t - starts[count - 1] <= sideTolerance { return count - 2 }
+        let lastStart = start(count - 1)
+        if t >= lastStart {
+            if count > 1 && !rightSide && t - lastStart <= sideTolerance { return count - 2 }
             return count - 1
         }
         // The last step found, then the one after it, are the first guesses (a constant lag
         // reads each stage a little after the previous one); either way `lo` is the last step
-        // starting at or before `t` (here `t < starts[count − 1]`, so `lo + 1 < count`).
+        // starting at or before `t` (here `t < start(count − 1)`, so `lo + 1 < count`: step `lo`
+        // is an accepted one, the next may be the tentative step).
         var lo = lastFound
-        if !(lo + 1 < count && starts[lo] <= t && t < starts[lo + 1]) {
-            if lo + 2 < count && starts[lo + 1] <= t && t < starts[lo + 2] {
+        if !(lo + 1 < count && starts[lo] <= t && t < start(lo + 1)) {
+            if lo + 2 < count && starts[lo + 1] <= t && t < start(lo + 2) {
                 lo += 1
             } else {
                 lo = 0
                 var hi = count
                 while hi - lo > 1 {
                     let mid = (lo + hi) / 2
-                    if starts[mid] <= t { lo = mid } else { hi = mid }
+                    if start(mid) <= t { lo = mid } else { hi = mid }
                 }
             }
             lastFound = lo
         }
+        let next = start(lo + 1)
         if lo > 0 && !rightSide && t - starts[lo] <= sideTolerance { return lo - 1 }
-        if lo + 1 < count && rightSide && starts[lo + 1] - t <= sideTolerance { return lo + 1 }
-        let low = starts[lo] + sideTolerance, high = Swift.min(ends[lo], starts[lo + 1]) - sideTolerance
+        if rightSide && next - t <= sideTolerance { return lo + 1 }
+        let low = starts[lo] + sideTolerance, high = Swift.min(ends[lo], next) - sideTolerance
         if t > low && t < high {
             interiorStep = lo
             interiorLow = low
@@ -327,6 +344,15 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// Value (and, if `wantDerivative`, `du/dt`) of component `m` of step `i` at `t`.
     @inlinable @inline(__always)
     func evaluate(step i: Int, component m: Int, at t: Double, derivative wantDerivative: Bool) -> (Scalar, Scalar) {
+        guard i < starts.count else {
+            let (start, end, h) = (tentativeStart, tentativeEnd, tentativeH)
+            let theta = t == end && Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
+                ? 1 : (t - start) / h
+            return tentativeValues.withUnsafeBufferPointer { v in
+                Self.evaluate(
+                    v.baseAddress!, n: n, rows: v.count / n - 2, h: h, theta: theta, component: m, derivative: wantDerivative)
+            }
+        }
         let h = steps[i]
         let theta = t == ends[i] && Swift.abs((ends[i] - starts[i]) - h) <= 2 * Swift.max(Swift.abs(starts[i]), Swift.abs(ends[i])).ulp
             ? 1 : (t - starts[i]) / h
@@ -343,19 +369,30 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         -> (Scalar, Scalar)
     {
         values.withUnsafeBufferPointer { all in
-            let v = all.baseAddress! + base
-            var q = Scalar.zero, dq = Scalar.zero
-            var k = r - 1
-            while k >= 0 {
-                if wantDerivative { dq = q + dq.scaled(by: theta) }
-                q = v[(2 + k) * n + m] + q.scaled(by: theta)
-                k -= 1
-            }
-            let value = v[m].scaled(by: 1 - theta) + (v[n + m] + q.scaled(by: 1 - theta)).scaled(by: theta)
-            guard wantDerivative else { return (value, .zero) }
-            let slope = (v[n + m] - v[m]) + q.scaled(by: 1 - 2 * theta) + dq.scaled(by: theta * (1 - theta))
-            return (value, slope.scaled(by: 1 / h))
+            Self.evaluate(
+                all.baseAddress! + base, n: n, rows: r, h: h, theta: theta, component: m, derivative: wantDerivative)
         }
+    }
+
+    /// The polynomial whose values (`u₀`, `u₁`, `r` correction rows, `n` each) start at `v`, of
+    /// step size `h`, at `theta`: component `m` and (if `wantDerivative`) its `du/dt`. The indices
+    /// are inside the step's values, so their arithmetic is unchecked.
+    @inlinable @inline(__always)
+    static func evaluate(
+        _ v: UnsafePointer<Scalar>, n: Int, rows r: Int, h: Double, theta: Double, component m: Int,
+        derivative wantDerivative: Bool
+    ) -> (Scalar, Scalar) {
+        var q = Scalar.zero, dq = Scalar.zero
+        var k = r &- 1
+        while k >= 0 {
+            if wantDerivative { dq = q + dq.scaled(by: theta) }
+            q = v[(2 &+ k) &* n &+ m] + q.scaled(by: theta)
+            k &-= 1
+        }
+        let value = v[m].scaled(by: 1 - theta) + (v[n &+ m] + q.scaled(by: 1 - theta)).scaled(by: theta)
+        guard wantDerivative else { return (value, .zero) }
+        let slope = (v[n &+ m] - v[m]) + q.scaled(by: 1 - 2 * theta) + dq.scaled(by: theta * (1 - theta))
+        return (value, slope.scaled(by: 1 / h))
     }
 
     /// Whether `t` carries dual parts (then its value needs the chain rule through time). On the
@@ -402,12 +439,19 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
                 component: i, derivative: false
             ).0
         }
+        return located(p, t, s, idxs: i)
+    }
+
+    /// ``stored(_:_:_:idxs:)`` outside the interval of the last interior read: kept out of line,
+    /// so that the interior read inlined into the caller stays small.
+    @inlinable @inline(never)
+    func located(_ p: [Scalar], _ t: Scalar, _ s: Double, idxs i: Int) -> Scalar {
         let k = locate(s)
         if k < 0 {
             // No step accepted yet and t ahead of t0: hold u0. With steps, `k < 0` after t0 is
             // the left side of t0 within `sideTolerance` (a stage before a point where the
             // delayed time reaches t0): φ, not u0, which differ when u jumps at t0.
-            if s > t0 && starts.isEmpty {
+            if s > t0 && starts.isEmpty && !hasTentative {
                 return u0[i]
             }
             initial(&scratch, p, t)
@@ -467,7 +511,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         }
         let k = locate(s)
         if k < 0 {
-            if s > t0 && starts.isEmpty {
+            if s > t0 && starts.isEmpty && !hasTentative {
                 for m in 0..<n { out[m] = u0[m] }
             } else {
                 initial(&out, p, t)
@@ -500,7 +544,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         noteRead(s)
         let k = locate(s)
         if k < 0 {
-            if s > t0 && starts.isEmpty { return .zero }
+            if s > t0 && starts.isEmpty && !hasTentative { return .zero }
             let e = 1e-6 * Swift.max(1, Swift.abs(s))
             initial(&scratch, p, Scalar(s + e))
             let a = scratch[i]
@@ -511,5 +555,5 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     }
 
     /// The last stored step's end (the time reached), `t0` while empty.
-    public var lastTime: Double { hasTentative ? (ends.count > 1 ? ends[ends.count - 2] : t0) : (ends.last ?? t0) }
+    public var lastTime: Double { ends.last ?? t0 }
 }

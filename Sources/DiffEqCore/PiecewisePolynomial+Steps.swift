@@ -1,6 +1,6 @@
-// A read-only view of one step of a dense output, for readers that keep their own copy of the
-// polynomials as they are appended (a delay equation's history, module DelayDE): they need the
-// coefficients in the type's documented form, which are otherwise internal.
+// Read-only views of a dense output's steps for readers in other modules: one step at a time
+// (`withStep`), or the arrays themselves (`storage`), which a delay equation's history (module
+// DelayDE) holds and reads in place during the solve instead of copying each step.
 
 extension PiecewisePolynomial {
     /// Calls `body` with step `i`'s interval (`start`, `end`), its signed step size `h` and its
@@ -14,5 +14,16 @@ extension PiecewisePolynomial {
         return values.withUnsafeBufferPointer { all in
             body(starts[i], ends[i], steps[i], UnsafeBufferPointer(rebasing: all[offsets[i]..<offsets[i + 1]]))
         }
+    }
+
+    /// The arrays behind the steps, shared (no copy): per step `i`, `starts[i]`, `ends[i]` and
+    /// the signed size `steps[i]`; its values in the type's form are
+    /// `values[offsets[i]..<offsets[i + 1]]` (`offsets` has `count + 1` entries). A reader that
+    /// holds them keeps the next append from writing in place (it copies every array first): let
+    /// go of them before the dense output grows (see
+    /// ``ODEStepper/prepareDenseStep(_:_:t:dt:u:stats:)``).
+    @inlinable
+    public var storage: (starts: [Double], ends: [Double], steps: [Double], offsets: [Int], values: [Scalar]) {
+        (starts, ends, self.steps, offsets, values)
     }
 }
