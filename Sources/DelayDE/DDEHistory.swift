@@ -31,11 +31,14 @@ import DiffEqCore
 /// binary search; a read strictly inside the step of the last interior read (`interiorStep`)
 /// needs neither, and `stored` then reads that step's start, size and offset from cached
 /// scalars (reads with their location, 386 per Hutchinson solve: 73 k -> 52 k instructions).
-/// The accepted steps are the integrator's own arrays, shared (`PiecewisePolynomial.storage`):
-/// the driver's stepper wrapper (`FixedPointStepper.appendDenseStep`) has the method evaluate
-/// what may call `f` first (`prepareDenseStep`), then the history lets go of the arrays
-/// (`release`), the method appends in place, and the history takes them again (`adopt`). This
-/// replaced a copy of each accepted step into arrays of its own (~280 instructions per step).
+/// The accepted steps are the integrator's own dense output, moved, not copied: the driver's
+/// stepper wrapper (`FixedPointStepper.appendDenseStep`) has the method evaluate what may call
+/// `f` first (`prepareDenseStep`), then moves the steps into the integrator's dense output
+/// (`lend`), the method appends in place, and the history takes them back (`takeBack`); the
+/// integrator holds an empty placeholder in between, and the driver hands the solution the
+/// history's steps. This replaced a copy of each step into arrays of the history's own (~280
+/// instructions per step); sharing the arrays instead (a reference to each, dropped before each
+/// append so that it writes in place) cost more, ten atomic reference-count operations per step.
 /// The mutable storage is `@exclusivity(unchecked)`: a history belongs to one
 /// solve on one thread, is written only outside `f` (by the driver between steps, by the stepper
 /// wrapper in the append) and read only inside it, so accesses never overlap; the dynamic exclusivity checks of a class's stored properties were
@@ -48,19 +51,15 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     @usableFromInline let t0: Double
     @usableFromInline let u0: [Scalar]
     @usableFromInline let initial: (inout [Scalar], [Scalar], Scalar) -> Void
-    /// The accepted steps: the integrator's dense output's arrays, shared (see `adopt`; empty
-    /// before the first step and between `release` and `adopt`).
-    @exclusivity(unchecked) @usableFromInline var starts: [Double] = []
-    @exclusivity(unchecked) @usableFromInline var ends: [Double] = []
-    @exclusivity(unchecked) @usableFromInline var steps: [Double] = []
-    @exclusivity(unchecked) @usableFromInline var offsets: [Int] = []
-    @exclusivity(unchecked) @usableFromInline var values: [Scalar] = []
-    /// The tentative step (`hasTentative`), in arrays of its own: step index `starts.count`.
+    /// The accepted steps: the integrator's own dense output, moved here between its appends
+    /// (see `lend`, `takeBack`).
+    @exclusivity(unchecked) @usableFromInline var dense: PiecewisePolynomial<Scalar>
+    /// The tentative step (`hasTentative`), in an array of its own: step index `count`.
     @exclusivity(unchecked) @usableFromInline var tentativeStart = 0.0
     @exclusivity(unchecked) @usableFromInline var tentativeEnd = 0.0
     @exclusivity(unchecked) @usableFromInline var tentativeH = 1.0
     @exclusivity(unchecked) @usableFromInline var tentativeValues: [Scalar] = []
-    /// The interior interval saved by `release` (restored by `adopt`: an append moves no bound).
+    /// The interior interval saved by `lend` (restored by `takeBack`: an append moves no bound).
     @exclusivity(unchecked) @usableFromInline var releasedInterior = (low: Double.infinity, high: -Double.infinity)
     @exclusivity(unchecked) @usableFromInline var scratch: [Scalar]
     /// Start of the step the integrator is taking (the end of the last accepted one).
@@ -158,6 +157,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         self.stageTime = t0
         self.boundaryTolerance = 8 * Swift.max(Swift.abs(t0), Swift.abs(t1), 1).ulp
         self.sideTolerance = boundaryTolerance
+        self.dense = PiecewisePolynomial(stateCount: u0.count)
         // Double is never on the tape: the metatype test is folded away where the history is
         // specialized, and the conformance lookup (~2.4 k instructions per solve) is skipped.
         self.timeOnTape = Scalar.self != Double.self && DDEHistory.recordsTimeOnTape
@@ -169,36 +169,39 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     static var recordsTimeOnTape: Bool { Scalar.self is any _TapeTimeScalar.Type }
 
     /// The number of accepted steps stored.
-    public var count: Int { starts.count }
+    public var count: Int { dense.count }
 
-    /// Takes the integrator's dense output (all its steps accepted) as the accepted steps,
-    /// sharing its arrays; a tentative step is dropped.
+    /// Before the integrator appends a step: moves the accepted steps into its dense output
+    /// (`integratorDense`, the placeholder `takeBack` left there), so that the append writes in
+    /// place; before the first step it appends to its own (empty) one. No read may come before
+    /// `takeBack` (the stepper calls no `f` there); one would find no accepted step.
     @inlinable
-    func adopt(_ dense: PiecewisePolynomial<Scalar>) {
-        clearTentative()
-        (starts, ends, steps, offsets, values) = dense.storage
-        if releasedInterior.low != .infinity {
-            (interiorLow, interiorHigh) = releasedInterior
-            releasedInterior = (.infinity, -.infinity)
-        }
-        if let last = ends.last { stepStart = last }
-    }
-
-    /// Lets go of the integrator's arrays, so that its next append writes in place (`adopt`
-    /// takes them again). No read may come in between (the stepper calls no `f` there); one
-    /// would find no accepted step.
-    @inlinable
-    func release() {
+    func lend(to integratorDense: inout PiecewisePolynomial<Scalar>) {
         releasedInterior = (interiorLow, interiorHigh)
         (interiorLow, interiorHigh) = (.infinity, -.infinity)
-        (starts, ends, steps, offsets, values) = ([], [], [], [], [])
+        if !dense.isEmpty { swap(&dense, &integratorDense) }
     }
 
-    /// `adopt(dense)` unless the history already holds `dense`'s steps (the driver's stepper
-    /// wrapper adopted them in its append; any other stepper leaves it to this).
+    /// After the append: takes the steps back (with the new one, which replaces any tentative
+    /// step), leaving the integrator the empty placeholder. A move both ways: no copy, no
+    /// reference counting.
     @inlinable
-    func synchronize(with dense: PiecewisePolynomial<Scalar>) {
-        if hasTentative || starts.count != dense.count { adopt(dense) }
+    func takeBack(from integratorDense: inout PiecewisePolynomial<Scalar>) {
+        clearTentative()
+        swap(&dense, &integratorDense)
+        (interiorLow, interiorHigh) = releasedInterior
+        if let last = dense.lastTime { stepStart = last }
+    }
+
+    /// For a stepper other than the driver's wrapper (which moves the steps, `lend`): shares the
+    /// integrator's dense output when it holds steps the history does not (correct, but the next
+    /// append then copies the shared arrays).
+    @inlinable
+    func synchronize(with integratorDense: PiecewisePolynomial<Scalar>) {
+        guard integratorDense.count > dense.count else { return }
+        clearTentative()
+        dense = integratorDense
+        if let last = dense.lastTime { stepStart = last }
     }
 
     /// Reads times after the last accepted step from step `0` of `dense` (the current step's
@@ -225,7 +228,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// The start of step `i`, accepted or (`i == count`) tentative.
     @inlinable @inline(__always)
     func start(_ i: Int) -> Double {
-        i < starts.count ? starts[i] : tentativeStart
+        i < dense.count ? dense.start(ofStep: i) : tentativeStart
     }
 
     /// Copies the stage state (element by element: holding the stepper's own buffer would make
@@ -296,7 +299,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     @inlinable
     func locate(_ t: Double) -> Int {
         if t > interiorLow && t < interiorHigh { return interiorStep }
-        let count = starts.count + (hasTentative ? 1 : 0)
+        let count = dense.count + (hasTentative ? 1 : 0)
         let rightSide = stageTime <= stepStart + sideTolerance
         if Swift.abs(t - t0) <= sideTolerance {
             return rightSide && count > 0 ? 0 : -1
@@ -312,8 +315,8 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         // starting at or before `t` (here `t < start(count − 1)`, so `lo + 1 < count`: step `lo`
         // is an accepted one, the next may be the tentative step).
         var lo = lastFound
-        if !(lo + 1 < count && starts[lo] <= t && t < start(lo + 1)) {
-            if lo + 2 < count && starts[lo + 1] <= t && t < start(lo + 2) {
+        if !(lo + 1 < count && dense.start(ofStep: lo) <= t && t < start(lo + 1)) {
+            if lo + 2 < count && dense.start(ofStep: lo + 1) <= t && t < start(lo + 2) {
                 lo += 1
             } else {
                 lo = 0
@@ -326,17 +329,18 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
             lastFound = lo
         }
         let next = start(lo + 1)
-        if lo > 0 && !rightSide && t - starts[lo] <= sideTolerance { return lo - 1 }
+        let current = dense.start(ofStep: lo)
+        if lo > 0 && !rightSide && t - current <= sideTolerance { return lo - 1 }
         if rightSide && next - t <= sideTolerance { return lo + 1 }
-        let low = starts[lo] + sideTolerance, high = Swift.min(ends[lo], next) - sideTolerance
+        let low = current + sideTolerance, high = Swift.min(dense.end(ofStep: lo), next) - sideTolerance
         if t > low && t < high {
             interiorStep = lo
             interiorLow = low
             interiorHigh = high
-            interiorStart = starts[lo]
-            interiorH = steps[lo]
-            interiorBase = offsets[lo]
-            interiorRows = (offsets[lo + 1] - offsets[lo]) / n - 2
+            interiorStart = current
+            interiorH = dense.size(ofStep: lo)
+            interiorBase = dense.offset(ofStep: lo)
+            interiorRows = (dense.offset(ofStep: lo + 1) - interiorBase) / n - 2
         }
         return lo
     }
@@ -344,7 +348,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// Value (and, if `wantDerivative`, `du/dt`) of component `m` of step `i` at `t`.
     @inlinable @inline(__always)
     func evaluate(step i: Int, component m: Int, at t: Double, derivative wantDerivative: Bool) -> (Scalar, Scalar) {
-        guard i < starts.count else {
+        guard i < dense.count else {
             let (start, end, h) = (tentativeStart, tentativeEnd, tentativeH)
             let theta = t == end && Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
                 ? 1 : (t - start) / h
@@ -353,12 +357,12 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
                     v.baseAddress!, n: n, rows: v.count / n - 2, h: h, theta: theta, component: m, derivative: wantDerivative)
             }
         }
-        let h = steps[i]
-        let theta = t == ends[i] && Swift.abs((ends[i] - starts[i]) - h) <= 2 * Swift.max(Swift.abs(starts[i]), Swift.abs(ends[i])).ulp
-            ? 1 : (t - starts[i]) / h
-        let base = offsets[i]
+        let (start, end, h) = (dense.start(ofStep: i), dense.end(ofStep: i), dense.size(ofStep: i))
+        let theta = t == end && Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
+            ? 1 : (t - start) / h
+        let base = dense.offset(ofStep: i)
         return evaluate(
-            base: base, rows: (offsets[i + 1] - base) / n - 2, h: h, theta: theta, component: m,
+            base: base, rows: (dense.offset(ofStep: i + 1) - base) / n - 2, h: h, theta: theta, component: m,
             derivative: wantDerivative)
     }
 
@@ -368,7 +372,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     func evaluate(base: Int, rows r: Int, h: Double, theta: Double, component m: Int, derivative wantDerivative: Bool)
         -> (Scalar, Scalar)
     {
-        values.withUnsafeBufferPointer { all in
+        dense.withValues { all in
             Self.evaluate(
                 all.baseAddress! + base, n: n, rows: r, h: h, theta: theta, component: m, derivative: wantDerivative)
         }
@@ -451,7 +455,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
             // No step accepted yet and t ahead of t0: hold u0. With steps, `k < 0` after t0 is
             // the left side of t0 within `sideTolerance` (a stage before a point where the
             // delayed time reaches t0): φ, not u0, which differ when u jumps at t0.
-            if s > t0 && starts.isEmpty && !hasTentative {
+            if s > t0 && dense.isEmpty && !hasTentative {
                 return u0[i]
             }
             initial(&scratch, p, t)
@@ -487,7 +491,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         let reference: Scalar
         if stageTime <= stepStart + boundaryTolerance {
             let accepted = count
-            reference = accepted > 0 ? values[offsets[accepted - 1] + n + i] : u0[i]
+            reference = accepted > 0 ? dense.withValues { $0[dense.offset(ofStep: accepted - 1) + n + i] } : u0[i]
         } else {
             reference = previousValues[previousSlot * n + i]
         }
@@ -511,7 +515,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         }
         let k = locate(s)
         if k < 0 {
-            if s > t0 && starts.isEmpty && !hasTentative {
+            if s > t0 && dense.isEmpty && !hasTentative {
                 for m in 0..<n { out[m] = u0[m] }
             } else {
                 initial(&out, p, t)
@@ -544,7 +548,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         noteRead(s)
         let k = locate(s)
         if k < 0 {
-            if s > t0 && starts.isEmpty && !hasTentative { return .zero }
+            if s > t0 && dense.isEmpty && !hasTentative { return .zero }
             let e = 1e-6 * Swift.max(1, Swift.abs(s))
             initial(&scratch, p, Scalar(s + e))
             let a = scratch[i]
@@ -555,5 +559,5 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     }
 
     /// The last stored step's end (the time reached), `t0` while empty.
-    public var lastTime: Double { ends.last ?? t0 }
+    public var lastTime: Double { dense.lastTime ?? t0 }
 }

@@ -183,10 +183,10 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
         inner.prepareDenseStep(f, p, t: t, dt: dt, u: u, stats: &stats)
     }
 
-    /// The accepted step's append, with the history sharing the dense output's arrays: what may
-    /// call `f` (reading the history, with any tentative step) first, then the history lets go
-    /// of the arrays so that the append writes in place (shared, it would copy them all), then
-    /// takes them again with the new step.
+    /// The accepted step's append into the dense output the history holds: what may call `f`
+    /// (reading the history, with any tentative step) first, then the history moves its steps
+    /// into the integrator's dense output, the method appends in place, and the history takes
+    /// them back with the new step.
     @inlinable
     mutating func appendDenseStep(
         _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
@@ -194,8 +194,8 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
     ) {
         let history = f.history
         inner.prepareDenseStep(f, p, t: t, dt: dt, u: u, stats: &stats)
-        history.release()
+        history.lend(to: &dense)
         inner.appendDenseStep(f, p, t: t, dt: dt, end: end, u: u, uNew: uNew, to: &dense, stats: &stats)
-        history.adopt(dense)
+        history.takeBack(from: &dense)
     }
 }

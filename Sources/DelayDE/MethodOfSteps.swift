@@ -160,7 +160,13 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
                 if let moved = correctedForMovingJump(integrator, lag: nil, crossing: history.t0) { integrator.u = moved }
             }
         }
-        return integrator.solution
+        // The steps are in the history (moved there after each append): the solution's dense
+        // output is that, not the integrator's empty placeholder.
+        let solution = integrator.solution
+        guard solution.denseOutput == nil, !history.dense.isEmpty else { return solution }
+        return ODESolution(
+            t: solution.t, u: solution.u, retcode: solution.retcode, message: solution.message, stats: solution.stats,
+            algorithm: solution.algorithm, denseOutput: history.dense)
     }
 }
 

@@ -1,6 +1,6 @@
 // Read-only views of a dense output's steps for readers in other modules: one step at a time
-// (`withStep`), or the arrays themselves (`storage`), which a delay equation's history (module
-// DelayDE) holds and reads in place during the solve instead of copying each step.
+// (`withStep`), or element by element (a delay equation's history, module DelayDE, which holds
+// the integrator's dense output between its appends and reads it in place).
 
 extension PiecewisePolynomial {
     /// Calls `body` with step `i`'s interval (`start`, `end`), its signed step size `h` and its
@@ -16,14 +16,19 @@ extension PiecewisePolynomial {
         }
     }
 
-    /// The arrays behind the steps, shared (no copy): per step `i`, `starts[i]`, `ends[i]` and
-    /// the signed size `steps[i]`; its values in the type's form are
-    /// `values[offsets[i]..<offsets[i + 1]]` (`offsets` has `count + 1` entries). A reader that
-    /// holds them keeps the next append from writing in place (it copies every array first): let
-    /// go of them before the dense output grows (see
-    /// ``ODEStepper/prepareDenseStep(_:_:t:dt:u:stats:)``).
+    /// Step `i`'s start, end, signed step size and the offset of its values, for readers that
+    /// hold a dense output and read it in place: the values of step `i` are
+    /// `offset(ofStep: i)..<offset(ofStep: i + 1)` of ``withValues(_:)`` (`i` up to ``count`` for
+    /// the offset).
+    /// Inlinable, so that a read is a load from the arrays (no copy of the dense output).
+    @inlinable public func start(ofStep i: Int) -> Double { starts[i] }
+    @inlinable public func end(ofStep i: Int) -> Double { ends[i] }
+    @inlinable public func size(ofStep i: Int) -> Double { steps[i] }
+    @inlinable public func offset(ofStep i: Int) -> Int { offsets[i] }
+
+    /// Calls `body` with every step's values, in the type's form, one step after another.
     @inlinable
-    public var storage: (starts: [Double], ends: [Double], steps: [Double], offsets: [Int], values: [Scalar]) {
-        (starts, ends, self.steps, offsets, values)
+    public func withValues<R>(_ body: (UnsafeBufferPointer<Scalar>) -> R) -> R {
+        values.withUnsafeBufferPointer(body)
     }
 }

@@ -80,8 +80,8 @@ public protocol ODEStepper {
     /// Does the part of ``appendDenseStep(_:_:t:dt:end:u:uNew:to:stats:)`` for the last accepted
     /// step that may call `f` (a lazy interpolant's extra stages, Vern's), so that the append
     /// which follows calls no `f`. A caller whose `f` reads the dense output being appended to (a
-    /// delay equation's history) lets go of its share of the arrays between the two, and the
-    /// append then writes in place instead of copying them all. The append stays complete on its
+    /// delay equation's history, which holds it between appends) hands it over between the two,
+    /// and the append writes in place. The append stays complete on its
     /// own: without this call it does the same work itself. Default: nothing (the method's
     /// append calls no `f`).
     mutating func prepareDenseStep(
