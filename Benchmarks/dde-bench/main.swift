@@ -131,17 +131,17 @@
 //   (ODEStepper.prepareDenseStep: Vern's lazy stages, which call f, first), and the history moves
 //   its steps into the integrator's dense output for the append and takes them back after it (a
 //   swap of the PiecewisePolynomial: no copy, no reference counting); the solution's dense output
-//   is the history's. Hutchinson, Tsit5, 1e-6 (64 steps, 386 f, unchanged): 336,188 -> 321,973
-//   instructions per solve (-4.2%): the copy (history.append, 1.81 M per 101 solves) is gone, the
-//   two swaps add ~97 per step, the reads with the tentative step kept apart +2 k per solve.
-//   Logistic ODE: 114,873 -> 114,889 (unchanged). Sharing the arrays instead (a reference to each,
+//   is the history's. Hutchinson, Tsit5, 1e-6 (64 steps, 386 f, unchanged): 336,188 -> 321,024
+//   instructions per solve (-4.5%): the copy (history.append, ~280 per step) is gone, the two
+//   swaps add ~100 per step, the reads with the tentative step kept apart ~+1 k per solve.
+//   Logistic ODE: 114,873 -> 114,869 (unchanged). Sharing the arrays instead (a reference to each,
 //   dropped before every append so that it writes in place) was measured first: 355,241 per solve,
 //   ten atomic reference-count operations per step cost more than copying a one-component step.
 // - Mallocs per solve (saving every step, (11 - 1 solves)/10): 112.9 -> 108.0; whole process, one
-//   solve: 699, 699, 710, 716 at 31, 64, 138, 328 steps (702, 702, 722, 733 on the base): the
-//   history's five growable arrays are gone; nothing per step.
+//   solve (--malloc-check): 694, 694, 705, 711 at 31, 64, 138, 328 steps (697, 697, 717, 728 on
+//   the base): the history's five growable arrays are gone; nothing per step.
 // - Same rows: --steps-study output and the JSON rows (errors, steps, f, rejections) of the
-//   default run identical to the base binary's.
+//   default run identical to the base binary's; rk-bench --quick error columns identical too.
 // - Not done: the reads themselves (~107 instructions each, 386 per solve) are unchanged.
 import DelayDE
 import DiffEq

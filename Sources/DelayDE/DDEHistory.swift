@@ -196,7 +196,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// For a stepper other than the driver's wrapper (which moves the steps, `lend`): shares the
     /// integrator's dense output when it holds steps the history does not (correct, but the next
     /// append then copies the shared arrays).
-    @inlinable
+    @inlinable @inline(__always)
     func synchronize(with integratorDense: PiecewisePolynomial<Scalar>) {
         guard integratorDense.count > dense.count else { return }
         clearTentative()
@@ -299,7 +299,10 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     @inlinable
     func locate(_ t: Double) -> Int {
         if t > interiorLow && t < interiorHigh { return interiorStep }
-        let count = dense.count + (hasTentative ? 1 : 0)
+        let accepted = dense.count
+        let count = accepted + (hasTentative ? 1 : 0)
+        // `start(_:)` with the number of accepted steps loaded once.
+        @inline(__always) func start(_ i: Int) -> Double { i < accepted ? dense.start(ofStep: i) : tentativeStart }
         let rightSide = stageTime <= stepStart + sideTolerance
         if Swift.abs(t - t0) <= sideTolerance {
             return rightSide && count > 0 ? 0 : -1
