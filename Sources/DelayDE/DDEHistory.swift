@@ -39,12 +39,12 @@ import DiffEqCore
 /// history's steps. This replaced a copy of each step into arrays of the history's own (~280
 /// instructions per step); sharing the arrays instead (a reference to each, dropped before each
 /// append so that it writes in place) cost more, ten atomic reference-count operations per step.
-/// The mutable storage is `@exclusivity(unchecked)`: a history belongs to one
-/// solve on one thread, is written only outside `f` (by the driver between steps, by the stepper
-/// wrapper in the append) and read only inside it, so accesses never overlap; the dynamic exclusivity checks of a class's stored properties were
-/// 24% of the instructions of a Hutchinson solve (callgrind). The jump correction's read capture
-/// (one flag test per read) adds 934 instructions to a Hutchinson solve's 509,163 (+0.18%,
-/// callgrind). The init is inlinable so that it specializes; it tests `Scalar == Double` before
+/// The mutable storage is `@exclusivity(unchecked)`: a history belongs to one solve on one
+/// thread, is written only outside `f` (by the driver between steps, by the stepper wrapper in
+/// the append) and read only inside it, so accesses never overlap; the dynamic exclusivity
+/// checks of a class's stored properties were 24% of the instructions of a Hutchinson solve
+/// (callgrind). The jump correction's read capture (one flag test per read) adds 934
+/// instructions to a Hutchinson solve's 509,163 (+0.18%, callgrind). The init is inlinable so that it specializes; it tests `Scalar == Double` before
 /// the tape conformance lookup (-2.0 k per solve).
 public final class DDEHistory<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
@@ -225,12 +225,6 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         hasTentative = false
     }
 
-    /// The start of step `i`, accepted or (`i == count`) tentative.
-    @inlinable @inline(__always)
-    func start(_ i: Int) -> Double {
-        i < dense.count ? dense.start(ofStep: i) : tentativeStart
-    }
-
     /// Copies the stage state (element by element: holding the stepper's own buffer would make
     /// its next write copy the array, an allocation per stage).
     @inlinable
@@ -301,7 +295,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         if t > interiorLow && t < interiorHigh { return interiorStep }
         let accepted = dense.count
         let count = accepted + (hasTentative ? 1 : 0)
-        // `start(_:)` with the number of accepted steps loaded once.
+        // The start of step `i`, accepted or (`i == accepted`) tentative.
         @inline(__always) func start(_ i: Int) -> Double { i < accepted ? dense.start(ofStep: i) : tentativeStart }
         let rightSide = stageTime <= stepStart + sideTolerance
         if Swift.abs(t - t0) <= sideTolerance {

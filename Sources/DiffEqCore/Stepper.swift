@@ -81,9 +81,8 @@ public protocol ODEStepper {
     /// step that may call `f` (a lazy interpolant's extra stages, Vern's), so that the append
     /// which follows calls no `f`. A caller whose `f` reads the dense output being appended to (a
     /// delay equation's history, which holds it between appends) hands it over between the two,
-    /// and the append writes in place. The append stays complete on its
-    /// own: without this call it does the same work itself. Default: nothing (the method's
-    /// append calls no `f`).
+    /// and the append writes in place. The append stays complete on its own: without this call
+    /// it does the same work itself. Default: nothing (the method's append calls no `f`).
     mutating func prepareDenseStep(
         _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, stats: inout SolverStats)
 
