@@ -289,8 +289,9 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         interiorHigh = -.infinity
     }
 
-    /// The step index to read `t` from; `-1` for the initial history.
-    @inlinable
+    /// The step index to read `t` from; `-1` for the initial history. Inlined into its callers
+    /// (the reads outside the interior interval).
+    @inlinable @inline(__always)
     func locate(_ t: Double) -> Int {
         if t > interiorLow && t < interiorHigh { return interiorStep }
         let accepted = dense.count
