@@ -125,6 +125,28 @@
 //   "write the polynomial" (no f), so that the history can drop its share of the arrays between
 //   the two and the append stays in place; today one call does both (ExplicitRK's lazy Vern
 //   stages), and any share held across it makes the append copy the whole dense output.
+// Closing note, ddehist branch (callgrind on the stripped release binary, --repeat-solves 101
+// minus 1, /100; base = /work/base's build of 4ced599, measured in the same session, load 8-12):
+// - The history no longer copies each step: the stepper's dense append is split
+//   (ODEStepper.prepareDenseStep: Vern's lazy stages, which call f, first), and the history moves
+//   its steps into the integrator's dense output for the append and takes them back after it (a
+//   swap of the PiecewisePolynomial: no copy, no reference counting); the solution's dense output
+//   is the history's. Hutchinson, Tsit5, 1e-6 (64 steps, 386 f, unchanged): 336,188 -> 319,384
+//   instructions per solve (-5.0%): the copy (history.append, ~280 per step) is gone, the two
+//   swaps add ~100 per step, the reads with the tentative step kept apart ~+1 k per solve, and
+//   `locate` inlined into the reads outside the interior interval -1.6 k. Logistic ODE:
+//   114,873 -> 114,869-114,889 (unchanged; the spread is code layout). Sharing the arrays instead (a reference to each,
+//   dropped before every append so that it writes in place) was measured first: 355,241 per solve,
+//   ten atomic reference-count operations per step cost more than copying a one-component step.
+// - Mallocs per solve (saving every step, (11 - 1 solves)/10): 112.9 -> 108.0; whole process, one
+//   solve (--malloc-check): 694, 694, 705, 711 at 31, 64, 138, 328 steps (697, 697, 717, 728 on
+//   the base): the history's five growable arrays are gone; nothing per step.
+// - Same rows: --steps-study output and the JSON rows (errors, steps, f, rejections) of the
+//   default run identical to the base binary's; rk-bench --quick error columns identical too.
+// - Not done: the reads themselves are little changed (386 per solve; the 269 inside the
+//   interval of the last interior read ~70 instructions each, the other 117 ~190 with the search;
+//   unchecked index arithmetic in the Horner sum, the slow path out of line). A read that moves
+//   on to the next step still takes the full search: that is where the rest is.
 import DelayDE
 import DiffEq
 import Foundation

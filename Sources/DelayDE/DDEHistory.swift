@@ -2,7 +2,7 @@ import DiffEqCore
 
 /// The past of a delay equation as its right-hand side reads it: the initial history `φ(p, t)`
 /// for `t < t0`, and after `t0` the solution's dense output, one polynomial per accepted step,
-/// copied from the integrator's ``PiecewisePolynomial`` as each step is accepted (same form:
+/// read in place from the integrator's ``PiecewisePolynomial`` (form:
 /// `u(θ) = (1 − θ)u₀ + θ(u₁ + (1 − θ)(c₀ + θ(c₁ + …)))`, `θ = (t − start)/h`).
 ///
 /// Read it as `h(p, t − τ, idxs: i)` (one component, no allocation), `h(&out, p, t − τ)` (in
@@ -31,33 +31,43 @@ import DiffEqCore
 /// binary search; a read strictly inside the step of the last interior read (`interiorStep`)
 /// needs neither, and `stored` then reads that step's start, size and offset from cached
 /// scalars (reads with their location, 386 per Hutchinson solve: 73 k -> 52 k instructions).
-/// The mutable storage is `@exclusivity(unchecked)`: a history belongs to one
-/// solve on one thread, is written only between steps (by the driver) and read only inside `f`,
-/// so accesses never overlap; the dynamic exclusivity checks of a class's stored properties were
-/// 24% of the instructions of a Hutchinson solve (callgrind). The jump correction's read capture
-/// (one flag test per read) adds 934 instructions to a Hutchinson solve's 509,163 (+0.18%,
-/// callgrind). The init is inlinable so that it specializes; it tests `Scalar == Double` before
-/// the tape conformance lookup (with the specialized reservations: -2.0 k per solve). The copy of
-/// each accepted step costs ~280 instructions (18 k per Hutchinson solve); reading the
-/// integrator's dense output in place instead needs the stepper's dense append split in two
-/// (dde-bench's closing note, ddefast2).
+/// The accepted steps are the integrator's own dense output, moved, not copied: the driver's
+/// stepper wrapper (`FixedPointStepper.appendDenseStep`) has the method evaluate what may call
+/// `f` first (`prepareDenseStep`), then moves the steps into the integrator's dense output
+/// (`lend`), the method appends in place, and the history takes them back (`takeBack`); the
+/// integrator holds an empty placeholder in between, and the driver hands the solution the
+/// history's steps. This replaced a copy of each step into arrays of the history's own (~280
+/// instructions per step); sharing the arrays instead (a reference to each, dropped before each
+/// append so that it writes in place) cost more, ten atomic reference-count operations per step.
+/// The mutable storage is `@exclusivity(unchecked)`: a history belongs to one solve on one
+/// thread, is written only outside `f` (by the driver between steps, by the stepper wrapper in
+/// the append) and read only inside it, so accesses never overlap; the dynamic exclusivity
+/// checks of a class's stored properties were 24% of the instructions of a Hutchinson solve
+/// (callgrind). The jump correction's read capture (one flag test per read) adds 934
+/// instructions to a Hutchinson solve's 509,163 (+0.18%, callgrind). The init is inlinable so that it specializes; it tests `Scalar == Double` before
+/// the tape conformance lookup (-2.0 k per solve).
 public final class DDEHistory<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
     @usableFromInline let t0: Double
     @usableFromInline let u0: [Scalar]
     @usableFromInline let initial: (inout [Scalar], [Scalar], Scalar) -> Void
-    @exclusivity(unchecked) @usableFromInline var starts: [Double] = []
-    @exclusivity(unchecked) @usableFromInline var ends: [Double] = []
-    @exclusivity(unchecked) @usableFromInline var steps: [Double] = []
-    @exclusivity(unchecked) @usableFromInline var offsets: [Int] = [0]
-    @exclusivity(unchecked) @usableFromInline var values: [Scalar] = []
+    /// The accepted steps: the integrator's own dense output, moved here between its appends
+    /// (see `lend`, `takeBack`).
+    @exclusivity(unchecked) @usableFromInline var dense: PiecewisePolynomial<Scalar>
+    /// The tentative step (`hasTentative`), in an array of its own: step index `count`.
+    @exclusivity(unchecked) @usableFromInline var tentativeStart = 0.0
+    @exclusivity(unchecked) @usableFromInline var tentativeEnd = 0.0
+    @exclusivity(unchecked) @usableFromInline var tentativeH = 1.0
+    @exclusivity(unchecked) @usableFromInline var tentativeValues: [Scalar] = []
+    /// The interior interval saved by `lend` (restored by `takeBack`: an append moves no bound).
+    @exclusivity(unchecked) @usableFromInline var releasedInterior = (low: Double.infinity, high: -Double.infinity)
     @exclusivity(unchecked) @usableFromInline var scratch: [Scalar]
     /// Start of the step the integrator is taking (the end of the last accepted one).
     @exclusivity(unchecked) @usableFromInline var stepStart: Double
     /// Time of the stage being evaluated (set by the right-hand side before it calls `f`).
     @exclusivity(unchecked) @usableFromInline var stageTime: Double
-    /// Whether the last entry of the arrays is the tentative step (the current step's interpolant
-    /// from the previous fixed-point iterate), not an accepted one.
+    /// Whether there is a tentative step after the accepted ones (the current step's interpolant
+    /// from the previous fixed-point iterate).
     @exclusivity(unchecked) @usableFromInline var hasTentative = false
     /// Set when a read lands after the last accepted step (cleared by the fixed-point stepper
     /// before each attempt).
@@ -147,16 +157,10 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         self.stageTime = t0
         self.boundaryTolerance = 8 * Swift.max(Swift.abs(t0), Swift.abs(t1), 1).ulp
         self.sideTolerance = boundaryTolerance
+        self.dense = PiecewisePolynomial(stateCount: u0.count)
         // Double is never on the tape: the metatype test is folded away where the history is
         // specialized, and the conformance lookup (~2.4 k instructions per solve) is skipped.
         self.timeOnTape = Scalar.self != Double.self && DDEHistory.recordsTimeOnTape
-        // Room for 64 steps (values capped at 32 KB), as the integrator's dense output: growing
-        // from empty, `append` cost 36 k instructions per Hutchinson solve, 18 k with this.
-        starts.reserveCapacity(64)
-        ends.reserveCapacity(64)
-        steps.reserveCapacity(64)
-        offsets.reserveCapacity(65)
-        values.reserveCapacity(Swift.min(8 * 64 * n, 4096))
     }
 
     /// Whether `Scalar` is the reverse-mode tape's scalar (see ``timeParts(_:)``): a conformance
@@ -165,39 +169,52 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     static var recordsTimeOnTape: Bool { Scalar.self is any _TapeTimeScalar.Type }
 
     /// The number of accepted steps stored.
-    public var count: Int { starts.count - (hasTentative ? 1 : 0) }
+    public var count: Int { dense.count }
 
-    /// Copies steps `count..<dense.count` of the integrator's dense output (the accepted steps;
-    /// a tentative step is dropped first).
+    /// Before the integrator appends a step: moves the accepted steps into its dense output
+    /// (`integratorDense`, the placeholder `takeBack` left there), so that the append writes in
+    /// place; before the first step it appends to its own (empty) one. No read may come before
+    /// `takeBack` (the stepper calls no `f` there); one would find no accepted step.
     @inlinable
-    func append(from dense: PiecewisePolynomial<Scalar>) {
+    func lend(to integratorDense: inout PiecewisePolynomial<Scalar>) {
+        releasedInterior = (interiorLow, interiorHigh)
+        (interiorLow, interiorHigh) = (.infinity, -.infinity)
+        if !dense.isEmpty { swap(&dense, &integratorDense) }
+    }
+
+    /// After the append: takes the steps back (with the new one, which replaces any tentative
+    /// step), leaving the integrator the empty placeholder. A move both ways: no copy, no
+    /// reference counting.
+    @inlinable
+    func takeBack(from integratorDense: inout PiecewisePolynomial<Scalar>) {
         clearTentative()
-        var i = starts.count
-        while i < dense.count {
-            dense.withStep(i) { start, end, h, v in
-                starts.append(start)
-                ends.append(end)
-                steps.append(h)
-                values.append(contentsOf: v)
-                offsets.append(values.count)
-            }
-            i += 1
-        }
-        if let last = ends.last { stepStart = last }
+        swap(&dense, &integratorDense)
+        (interiorLow, interiorHigh) = releasedInterior
+        if let last = dense.lastTime { stepStart = last }
+    }
+
+    /// For a stepper other than the driver's wrapper (which moves the steps, `lend`): shares the
+    /// integrator's dense output when it holds steps the history does not (correct, but the next
+    /// append then copies the shared arrays).
+    @inlinable @inline(__always)
+    func synchronize(with integratorDense: PiecewisePolynomial<Scalar>) {
+        guard integratorDense.count > dense.count else { return }
+        clearTentative()
+        dense = integratorDense
+        if let last = dense.lastTime { stepStart = last }
     }
 
     /// Reads times after the last accepted step from step `0` of `dense` (the current step's
-    /// interpolant), replacing any tentative step set before. No allocation once the arrays have
-    /// grown (removal keeps their capacity).
+    /// interpolant), replacing any tentative step set before. No allocation once its buffer has
+    /// grown (removal keeps the capacity).
     @inlinable
     func setTentative(from dense: PiecewisePolynomial<Scalar>) {
-        clearTentative()
         dense.withStep(0) { start, end, h, v in
-            starts.append(start)
-            ends.append(end)
-            steps.append(h)
-            values.append(contentsOf: v)
-            offsets.append(values.count)
+            tentativeStart = start
+            tentativeEnd = end
+            tentativeH = h
+            tentativeValues.removeAll(keepingCapacity: true)
+            tentativeValues.append(contentsOf: v)
         }
         hasTentative = true
     }
@@ -205,13 +222,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// Drops the tentative step: reads after the accepted steps extrapolate again.
     @inlinable
     func clearTentative() {
-        guard hasTentative else { return }
         hasTentative = false
-        starts.removeLast()
-        ends.removeLast()
-        steps.removeLast()
-        offsets.removeLast()
-        values.removeLast(values.count - offsets[offsets.count - 1])
     }
 
     /// Copies the stage state (element by element: holding the stepper's own buffer would make
@@ -264,7 +275,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     }
 
     /// Keeps `t` in `captured` if it is the read nearest to `captureTarget` so far.
-    @inlinable
+    @inlinable @inline(never)
     func capture(_ t: Scalar) {
         if let c = captured, Swift.abs(c.primal - captureTarget) <= Swift.abs(t.primal - captureTarget) { return }
         captured = t
@@ -278,48 +289,56 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         interiorHigh = -.infinity
     }
 
-    /// The step index to read `t` from; `-1` for the initial history.
-    @inlinable
+    /// The step index to read `t` from; `-1` for the initial history. Inlined into its callers
+    /// (the reads outside the interior interval).
+    @inlinable @inline(__always)
     func locate(_ t: Double) -> Int {
         if t > interiorLow && t < interiorHigh { return interiorStep }
-        let count = starts.count
+        let accepted = dense.count
+        let count = accepted + (hasTentative ? 1 : 0)
+        // The start of step `i`, accepted or (`i == accepted`) tentative.
+        @inline(__always) func start(_ i: Int) -> Double { i < accepted ? dense.start(ofStep: i) : tentativeStart }
         let rightSide = stageTime <= stepStart + sideTolerance
         if Swift.abs(t - t0) <= sideTolerance {
             return rightSide && count > 0 ? 0 : -1
         }
         if t < t0 || count == 0 { return -1 }
-        if t >= starts[count - 1] {
-            if count > 1 && !rightSide && t - starts[count - 1] <= sideTolerance { return count - 2 }
+        let lastStart = start(count - 1)
+        if t >= lastStart {
+            if count > 1 && !rightSide && t - lastStart <= sideTolerance { return count - 2 }
             return count - 1
         }
         // The last step found, then the one after it, are the first guesses (a constant lag
         // reads each stage a little after the previous one); either way `lo` is the last step
-        // starting at or before `t` (here `t < starts[count − 1]`, so `lo + 1 < count`).
+        // starting at or before `t` (here `t < start(count − 1)`, so `lo + 1 < count`: step `lo`
+        // is an accepted one, the next may be the tentative step).
         var lo = lastFound
-        if !(lo + 1 < count && starts[lo] <= t && t < starts[lo + 1]) {
-            if lo + 2 < count && starts[lo + 1] <= t && t < starts[lo + 2] {
+        if !(lo + 1 < count && dense.start(ofStep: lo) <= t && t < start(lo + 1)) {
+            if lo + 2 < count && dense.start(ofStep: lo + 1) <= t && t < start(lo + 2) {
                 lo += 1
             } else {
                 lo = 0
                 var hi = count
                 while hi - lo > 1 {
                     let mid = (lo + hi) / 2
-                    if starts[mid] <= t { lo = mid } else { hi = mid }
+                    if start(mid) <= t { lo = mid } else { hi = mid }
                 }
             }
             lastFound = lo
         }
-        if lo > 0 && !rightSide && t - starts[lo] <= sideTolerance { return lo - 1 }
-        if lo + 1 < count && rightSide && starts[lo + 1] - t <= sideTolerance { return lo + 1 }
-        let low = starts[lo] + sideTolerance, high = Swift.min(ends[lo], starts[lo + 1]) - sideTolerance
+        let next = start(lo + 1)
+        let current = dense.start(ofStep: lo)
+        if lo > 0 && !rightSide && t - current <= sideTolerance { return lo - 1 }
+        if rightSide && next - t <= sideTolerance { return lo + 1 }
+        let low = current + sideTolerance, high = Swift.min(dense.end(ofStep: lo), next) - sideTolerance
         if t > low && t < high {
             interiorStep = lo
             interiorLow = low
             interiorHigh = high
-            interiorStart = starts[lo]
-            interiorH = steps[lo]
-            interiorBase = offsets[lo]
-            interiorRows = (offsets[lo + 1] - offsets[lo]) / n - 2
+            interiorStart = current
+            interiorH = dense.size(ofStep: lo)
+            interiorBase = dense.offset(ofStep: lo)
+            interiorRows = (dense.offset(ofStep: lo + 1) - interiorBase) / n - 2
         }
         return lo
     }
@@ -327,12 +346,21 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// Value (and, if `wantDerivative`, `du/dt`) of component `m` of step `i` at `t`.
     @inlinable @inline(__always)
     func evaluate(step i: Int, component m: Int, at t: Double, derivative wantDerivative: Bool) -> (Scalar, Scalar) {
-        let h = steps[i]
-        let theta = t == ends[i] && Swift.abs((ends[i] - starts[i]) - h) <= 2 * Swift.max(Swift.abs(starts[i]), Swift.abs(ends[i])).ulp
-            ? 1 : (t - starts[i]) / h
-        let base = offsets[i]
+        guard i < dense.count else {
+            let (start, end, h) = (tentativeStart, tentativeEnd, tentativeH)
+            let theta = t == end && Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
+                ? 1 : (t - start) / h
+            return tentativeValues.withUnsafeBufferPointer { v in
+                Self.evaluate(
+                    v.baseAddress!, n: n, rows: v.count / n - 2, h: h, theta: theta, component: m, derivative: wantDerivative)
+            }
+        }
+        let (start, end, h) = (dense.start(ofStep: i), dense.end(ofStep: i), dense.size(ofStep: i))
+        let theta = t == end && Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
+            ? 1 : (t - start) / h
+        let base = dense.offset(ofStep: i)
         return evaluate(
-            base: base, rows: (offsets[i + 1] - base) / n - 2, h: h, theta: theta, component: m,
+            base: base, rows: (dense.offset(ofStep: i + 1) - base) / n - 2, h: h, theta: theta, component: m,
             derivative: wantDerivative)
     }
 
@@ -342,20 +370,31 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     func evaluate(base: Int, rows r: Int, h: Double, theta: Double, component m: Int, derivative wantDerivative: Bool)
         -> (Scalar, Scalar)
     {
-        values.withUnsafeBufferPointer { all in
-            let v = all.baseAddress! + base
-            var q = Scalar.zero, dq = Scalar.zero
-            var k = r - 1
-            while k >= 0 {
-                if wantDerivative { dq = q + dq.scaled(by: theta) }
-                q = v[(2 + k) * n + m] + q.scaled(by: theta)
-                k -= 1
-            }
-            let value = v[m].scaled(by: 1 - theta) + (v[n + m] + q.scaled(by: 1 - theta)).scaled(by: theta)
-            guard wantDerivative else { return (value, .zero) }
-            let slope = (v[n + m] - v[m]) + q.scaled(by: 1 - 2 * theta) + dq.scaled(by: theta * (1 - theta))
-            return (value, slope.scaled(by: 1 / h))
+        dense.withValues { all in
+            Self.evaluate(
+                all.baseAddress! + base, n: n, rows: r, h: h, theta: theta, component: m, derivative: wantDerivative)
         }
+    }
+
+    /// The polynomial whose values (`u₀`, `u₁`, `r` correction rows, `n` each) start at `v`, of
+    /// step size `h`, at `theta`: component `m` and (if `wantDerivative`) its `du/dt`. The indices
+    /// are inside the step's values, so their arithmetic is unchecked.
+    @inlinable @inline(__always)
+    static func evaluate(
+        _ v: UnsafePointer<Scalar>, n: Int, rows r: Int, h: Double, theta: Double, component m: Int,
+        derivative wantDerivative: Bool
+    ) -> (Scalar, Scalar) {
+        var q = Scalar.zero, dq = Scalar.zero
+        var k = r &- 1
+        while k >= 0 {
+            if wantDerivative { dq = q + dq.scaled(by: theta) }
+            q = v[(2 &+ k) &* n &+ m] + q.scaled(by: theta)
+            k &-= 1
+        }
+        let value = v[m].scaled(by: 1 - theta) + (v[n &+ m] + q.scaled(by: 1 - theta)).scaled(by: theta)
+        guard wantDerivative else { return (value, .zero) }
+        let slope = (v[n &+ m] - v[m]) + q.scaled(by: 1 - 2 * theta) + dq.scaled(by: theta * (1 - theta))
+        return (value, slope.scaled(by: 1 / h))
     }
 
     /// Whether `t` carries dual parts (then its value needs the chain rule through time). On the
@@ -402,12 +441,19 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
                 component: i, derivative: false
             ).0
         }
+        return located(p, t, s, idxs: i)
+    }
+
+    /// ``stored(_:_:_:idxs:)`` outside the interval of the last interior read: kept out of line,
+    /// so that the interior read inlined into the caller stays small.
+    @inlinable @inline(never)
+    func located(_ p: [Scalar], _ t: Scalar, _ s: Double, idxs i: Int) -> Scalar {
         let k = locate(s)
         if k < 0 {
             // No step accepted yet and t ahead of t0: hold u0. With steps, `k < 0` after t0 is
             // the left side of t0 within `sideTolerance` (a stage before a point where the
             // delayed time reaches t0): φ, not u0, which differ when u jumps at t0.
-            if s > t0 && starts.isEmpty {
+            if s > t0 && dense.isEmpty && !hasTentative {
                 return u0[i]
             }
             initial(&scratch, p, t)
@@ -443,7 +489,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         let reference: Scalar
         if stageTime <= stepStart + boundaryTolerance {
             let accepted = count
-            reference = accepted > 0 ? values[offsets[accepted - 1] + n + i] : u0[i]
+            reference = accepted > 0 ? dense.withValues { $0[dense.offset(ofStep: accepted - 1) + n + i] } : u0[i]
         } else {
             reference = previousValues[previousSlot * n + i]
         }
@@ -467,7 +513,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         }
         let k = locate(s)
         if k < 0 {
-            if s > t0 && starts.isEmpty {
+            if s > t0 && dense.isEmpty && !hasTentative {
                 for m in 0..<n { out[m] = u0[m] }
             } else {
                 initial(&out, p, t)
@@ -500,7 +546,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         noteRead(s)
         let k = locate(s)
         if k < 0 {
-            if s > t0 && starts.isEmpty { return .zero }
+            if s > t0 && dense.isEmpty && !hasTentative { return .zero }
             let e = 1e-6 * Swift.max(1, Swift.abs(s))
             initial(&scratch, p, Scalar(s + e))
             let a = scratch[i]
@@ -511,5 +557,5 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     }
 
     /// The last stored step's end (the time reached), `t0` while empty.
-    public var lastTime: Double { hasTentative ? (ends.count > 1 ? ends[ends.count - 2] : t0) : (ends.last ?? t0) }
+    public var lastTime: Double { dense.lastTime ?? t0 }
 }

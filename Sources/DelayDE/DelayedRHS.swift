@@ -3,7 +3,7 @@ import DiffEqCore
 /// A delay equation's right-hand side as an ordinary ``ODEFunction``: it evaluates the user's
 /// `f(du, u, h, p, t)` with `h` the shared ``DDEHistory``. This is how the method of steps runs
 /// every native method unchanged: the stepper sees an ODE whose right-hand side happens to read
-/// the past, and ``MethodOfSteps`` appends each accepted step to that past.
+/// the past, which grows by each accepted step (the integrator's own dense output).
 ///
 /// Jacobians (stiff methods) are finite differences of this function in `u` with the past held
 /// fixed, the `∂f/∂u(t)` block of the method of steps; no forward-mode AD of the wrapper.

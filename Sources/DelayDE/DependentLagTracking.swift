@@ -187,6 +187,6 @@ extension MethodOfStepsDriver {
         guard movingJumps, history.count > 0 else { return nil }
         return jumpCorrected(
             integrator.u, p: integrator.p, f: integrator.problem.f.dde, t: integrator.t,
-            lastStepStart: history.starts[history.count - 1], lag: lag, crossing: xi)
+            lastStepStart: history.dense.start(ofStep: history.count - 1), lag: lag, crossing: xi)
     }
 }

@@ -29,6 +29,10 @@ import DiffEqCore
 /// diverge and the step shrink to where it converges (StiffDelayedTermTests: steps ~15 lags for
 /// `1000·τ = 0.1`); the stage coupling (`DDEHistory.couplingStep`) does not lift that limit.
 ///
+/// The wrapper also keeps the history reading the integrator's dense output in place (its
+/// `appendDenseStep`); with `iterates: false` (the constrained method of steps) that is all it
+/// does, each attempt being the method's own.
+///
 /// Performance: the previous end state and the tentative interpolant live in buffers made once;
 /// an iterate costs one attempt of the method plus its dense output (the extra stages of a
 /// lazy interpolant such as Vern's). The FSAL stage of the accepted step is the one computed
@@ -43,6 +47,8 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
     /// The smallest constant lag (`0` with state-dependent lags, which may be shorter than any
     /// step; infinity without lags): steps no longer than it need no stage coupling.
     @usableFromInline let shortestLag: Double
+    /// Whether attempts iterate (off: constrained, an attempt is the inner method's).
+    @usableFromInline let iterates: Bool
     @usableFromInline var previous: [Scalar]
     @usableFromInline var tentative: PiecewisePolynomial<Scalar>
     /// `η` of the last converged iteration (the first iterate's estimate of the rate).
@@ -53,8 +59,9 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
     @usableFromInline var failures = 0
 
     @usableFromInline
-    init(_ inner: Inner, count n: Int, kappa: Double, maxIterations: Int, shortestLag: Double) {
+    init(_ inner: Inner, count n: Int, kappa: Double, maxIterations: Int, shortestLag: Double, iterates: Bool = true) {
         self.inner = inner
+        self.iterates = iterates
         self.shortestLag = shortestLag
         self.kappa = kappa
         self.maxIterations = maxIterations
@@ -108,6 +115,9 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
         _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
         tolerance: ErrorScale, stats: inout SolverStats
     ) -> Double {
+        guard iterates else {
+            return inner.attempt(f, p, t: t, dt: dt, u: u, uNew: &uNew, tolerance: tolerance, stats: &stats)
+        }
         let history = f.history
         history.clearTentative()
         history.readAhead = false
@@ -167,10 +177,25 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
     }
 
     @inlinable
+    mutating func prepareDenseStep(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], stats: inout SolverStats
+    ) {
+        inner.prepareDenseStep(f, p, t: t, dt: dt, u: u, stats: &stats)
+    }
+
+    /// The accepted step's append into the dense output the history holds: what may call `f`
+    /// (reading the history, with any tentative step) first, then the history moves its steps
+    /// into the integrator's dense output, the method appends in place, and the history takes
+    /// them back with the new step.
+    @inlinable
     mutating func appendDenseStep(
         _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
         to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
     ) {
+        let history = f.history
+        inner.prepareDenseStep(f, p, t: t, dt: dt, u: u, stats: &stats)
+        history.lend(to: &dense)
         inner.appendDenseStep(f, p, t: t, dt: dt, end: end, u: u, uNew: uNew, to: &dense, stats: &stats)
+        history.takeBack(from: &dense)
     }
 }

@@ -120,19 +120,18 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
         self.fixedPoint = fixedPoint
     }
 
-    /// Steps `stepper` for `problem`: wrapped in the fixed-point iteration unless constrained.
+    /// Steps `stepper` for `problem`, wrapped in the fixed-point iteration unless constrained;
+    /// either way the wrapper lets the history read the dense output in place
+    /// (`FixedPointStepper.appendDenseStep`).
     @inlinable
     public mutating func run<S: ODEStepper>(
         _ problem: ODEProblem<DelayedRHS<D>>, stepper: S, options: SolveOptions
     ) throws(DiffEqError) -> ODESolution<D.Scalar> where S.Function == DelayedRHS<D> {
-        if let (kappa, maxIterations, shortestLag) = fixedPoint {
-            let wrapped = FixedPointStepper(
-                stepper, count: problem.resolvedInitialState().count, kappa: kappa, maxIterations: maxIterations,
-                shortestLag: shortestLag)
-            var integrator = try ODEIntegrator(problem, stepper: wrapped, options: options)
-            return run(&integrator)
-        }
-        var integrator = try ODEIntegrator(problem, stepper: stepper, options: options)
+        let wrapped = FixedPointStepper(
+            stepper, count: problem.resolvedInitialState().count, kappa: fixedPoint?.kappa ?? 0,
+            maxIterations: fixedPoint?.maxIterations ?? 0, shortestLag: fixedPoint?.shortestLag ?? .infinity,
+            iterates: fixedPoint != nil)
+        var integrator = try ODEIntegrator(problem, stepper: wrapped, options: options)
         return run(&integrator)
     }
 
@@ -141,7 +140,7 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
     where S.Function == DelayedRHS<D> {
         if let tracker { _ = tracker.advance(u: integrator.u.map { $0.primal }, p: plainP, t: integrator.t) }
         while integrator.step() {
-            history.append(from: integrator.interpolant)
+            history.synchronize(with: integrator.interpolant)
             while nextRestart < restartPoints.count && restartPoints[nextRestart] < integrator.t { nextRestart += 1 }
             if nextRestart < restartPoints.count && restartPoints[nextRestart] == integrator.t {
                 integrator.u = integrator.u
@@ -161,7 +160,13 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
                 if let moved = correctedForMovingJump(integrator, lag: nil, crossing: history.t0) { integrator.u = moved }
             }
         }
-        return integrator.solution
+        // The steps are in the history (moved there after each append): the solution's dense
+        // output is that, not the integrator's empty placeholder.
+        let solution = integrator.solution
+        guard solution.denseOutput == nil, !history.dense.isEmpty else { return solution }
+        return ODESolution(
+            t: solution.t, u: solution.u, retcode: solution.retcode, message: solution.message, stats: solution.stats,
+            algorithm: solution.algorithm, denseOutput: history.dense)
     }
 }
 

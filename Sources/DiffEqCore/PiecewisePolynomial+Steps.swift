@@ -1,6 +1,6 @@
-// A read-only view of one step of a dense output, for readers that keep their own copy of the
-// polynomials as they are appended (a delay equation's history, module DelayDE): they need the
-// coefficients in the type's documented form, which are otherwise internal.
+// Read-only views of a dense output's steps for readers in other modules: one step at a time
+// (`withStep`), or element by element (a delay equation's history, module DelayDE, which holds
+// the integrator's dense output between its appends and reads it in place).
 
 extension PiecewisePolynomial {
     /// Calls `body` with step `i`'s interval (`start`, `end`), its signed step size `h` and its
@@ -14,5 +14,21 @@ extension PiecewisePolynomial {
         return values.withUnsafeBufferPointer { all in
             body(starts[i], ends[i], steps[i], UnsafeBufferPointer(rebasing: all[offsets[i]..<offsets[i + 1]]))
         }
+    }
+
+    /// Step `i`'s start, end, signed step size and the offset of its values, for readers that
+    /// hold a dense output and read it in place: the values of step `i` are
+    /// `offset(ofStep: i)..<offset(ofStep: i + 1)` of ``withValues(_:)`` (`i` up to ``count`` for
+    /// the offset).
+    /// Inlinable, so that a read is a load from the arrays (no copy of the dense output).
+    @inlinable public func start(ofStep i: Int) -> Double { starts[i] }
+    @inlinable public func end(ofStep i: Int) -> Double { ends[i] }
+    @inlinable public func size(ofStep i: Int) -> Double { steps[i] }
+    @inlinable public func offset(ofStep i: Int) -> Int { offsets[i] }
+
+    /// Calls `body` with every step's values, in the type's form, one step after another.
+    @inlinable
+    public func withValues<R>(_ body: (UnsafeBufferPointer<Scalar>) -> R) -> R {
+        values.withUnsafeBufferPointer(body)
     }
 }

@@ -77,6 +77,15 @@ public protocol ODEStepper {
         _ f: Function, _ p: Parameters, theta: Double, t: Double, dt: Double, u: State,
         uNew: State, into out: inout State, stats: inout SolverStats)
 
+    /// Does the part of ``appendDenseStep(_:_:t:dt:end:u:uNew:to:stats:)`` for the last accepted
+    /// step that may call `f` (a lazy interpolant's extra stages, Vern's), so that the append
+    /// which follows calls no `f`. A caller whose `f` reads the dense output being appended to (a
+    /// delay equation's history, which holds it between appends) hands it over between the two,
+    /// and the append writes in place. The append stays complete on its own: without this call
+    /// it does the same work itself. Default: nothing (the method's append calls no `f`).
+    mutating func prepareDenseStep(
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, stats: inout SolverStats)
+
     /// Appends the method's interpolant of the last accepted step (from `u` at `t` to `uNew` at
     /// `t + dt`) to `dense`, covering `t` to `end` (`end` is `t + dt`, or an event's time inside
     /// the step when the event cut it short). The dense output grows step by step, so the past
@@ -94,6 +103,10 @@ extension ODEStepper {
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? { nil }
     public func validateSettings() throws(DiffEqError) {}
     public mutating func configure(tolerance: ErrorScale) {}
+    @inlinable
+    public mutating func prepareDenseStep(
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, stats: inout SolverStats
+    ) {}
 }
 
 /// The error weight of one component, `abstol + reltol·max(|a|, |b|)` for the states `a`, `b` at

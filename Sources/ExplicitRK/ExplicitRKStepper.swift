@@ -345,6 +345,16 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         }
     }
 
+    /// The lazy extra stages of the continuous extension (Vern's), which call `f`: the append
+    /// after this calls none (see ``ODEStepper/prepareDenseStep(_:_:t:dt:u:stats:)``).
+    @inlinable
+    public mutating func prepareDenseStep(
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, stats: inout SolverStats
+    ) {
+        guard tableau.interpolant != nil else { return }
+        computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
+    }
+
     @inlinable @inline(never)
     public mutating func appendDenseStep(
         _ f: Function, _ p: Parameters, t: Double, dt: Double, end: Double, u: State, uNew: State,

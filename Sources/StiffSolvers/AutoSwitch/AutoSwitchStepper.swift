@@ -112,6 +112,18 @@ where NonStiff.Function == Stiff.Function, NonStiff.Function: ODEFunction {
         }
     }
 
+    /// The method that took the step prepares its own interpolant.
+    @inlinable
+    public mutating func prepareDenseStep(
+        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], stats: inout SolverStats
+    ) {
+        if lastStepByStiff {
+            stiff.prepareDenseStep(f, p, t: t, dt: dt, u: u, stats: &stats)
+        } else {
+            nonStiff.prepareDenseStep(f, p, t: t, dt: dt, u: u, stats: &stats)
+        }
+    }
+
     /// The method that took the step appends its own interpolant.
     @inlinable
     public mutating func appendDenseStep(
