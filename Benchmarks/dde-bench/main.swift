@@ -147,6 +147,34 @@
 //   interval of the last interior read ~70 instructions each, the other 117 ~190 with the search;
 //   unchecked index arithmetic in the Horner sum, the slow path out of line). A read that moves
 //   on to the next step still takes the full search: that is where the rest is.
+// Closing note, ddesetup branch (fixed per-solve costs; callgrind on the stripped release binary,
+// --repeat-solves 101 minus 1, /100; base = main 4ced599 rebuilt here and the lead's binary, same
+// counts; load 10-12 while measuring):
+// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6 (64 steps, 386 f, unchanged): 336,187 -> 326,162
+//   instructions per solve (-3.0%); the logistic ODE 114,864 -> 109,301 (-4.8%). (The 322,648 of
+//   the ddefast2 note above was not reproduced: 4ced599 measures 336,187 here.) Where, inclusive
+//   per solve: SolveSetup inlinable, so it specializes, and stops already sorted kept as given
+//   6.2 k -> 1.8 k (logistic 3.7 k -> 1.7 k); ButcherTableau's fields in one shared instance, so
+//   a copy of the stepper retains one object instead of ten arrays (the tableau's value-witness
+//   copies and releases, ~2.8 k, gone; the wrapped stepper's release 4.8 k -> 2.6 k); the
+//   stepper's interpolation weights and stiffness buffer allocated on first use, not in init
+//   (ExplicitRKStepper.init 4.6 k -> 2.6 k); FixedPointStepper.init inlinable. Mallocs per solve
+//   (malloc-count, (11 - 1 solves)/10): 112.9 -> 106.0 (logistic 50.0 -> 47.0); whole process,
+//   one solve, saveEverystep false: 687, 687, 707, 718 at 31, 64, 138, 328 steps (702 ... 733
+//   before): none per step. JSON rows (errors, steps, f, rejections) identical to the base's.
+//   Lorenz Tsit5 [Double] (rk-bench --overhead --lorenz array, SOLVES=11 minus 1, /10; 867 steps,
+//   end point only): 1,669,390 -> 1,667,691 per solve, so the ODE loop is not slower.
+// - Tried and reverted: saving every step into a fresh buffer (zeroed() + copyComponents) so that
+//   the attempt no longer copies `uNew` on write (the saved step's buffer comes back as `uNew`
+//   two steps later: the 22 k "copy per attempt" is that, one per saved step). It removed the
+//   copy-on-write (-21 k) but `[S](repeating:count:)` allocates through the unspecialized
+//   `_allocateBufferUninitialized`, which looks up the storage class's metadata on every call:
+//   +48 k in recordStep, 355 k per solve in all. The copy-on-write is the cheapest way to give
+//   each saved step its array: ~330 instructions, of which ~275 are the allocation itself.
+// - What remains of the fixed costs (inclusive per solve): releasing the solution 21 k (65 state
+//   arrays, the [[S]] layout of sol.u) and the saved-state copies 22 k, both one allocation per
+//   saved step; the integrator's init 8.4 k (its begin() 2.7 k: f twice for the first step) and
+//   its release 3.7 k; DDEProblem.validate 6 k and DDEHistory.init 6 k (not this branch's).
 import DelayDE
 import DiffEq
 import Foundation

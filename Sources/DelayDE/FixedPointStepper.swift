@@ -58,7 +58,9 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
     /// Attempts rejected because the iteration did not converge (all steps).
     @usableFromInline var failures = 0
 
-    @usableFromInline
+    /// Inlinable so that it specializes with the driver: compiled here only, it took `inner`
+    /// and stored it through value witnesses (unspecialized copies of the whole stepper).
+    @inlinable
     init(_ inner: Inner, count n: Int, kappa: Double, maxIterations: Int, shortestLag: Double, iterates: Bool = true) {
         self.inner = inner
         self.iterates = iterates

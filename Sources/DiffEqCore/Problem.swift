@@ -66,6 +66,7 @@ public struct ODEProblem<F: ODEFunction> {
     }
 
     /// The time span, evaluated at the current parameters.
+    @inlinable
     public func resolvedTimeSpan() -> TimeSpan {
         switch tspanSpec {
         case .value(let span): return span
@@ -74,6 +75,7 @@ public struct ODEProblem<F: ODEFunction> {
     }
 
     /// The initial state, evaluated at the current parameters and `t0`.
+    @inlinable
     public func resolvedInitialState() -> [Scalar] {
         switch u0Spec {
         case .value(let u0): return u0

@@ -12,9 +12,14 @@ import DiffEqCore
 /// problem in both forms gives the same steps and numbers bit for bit (`StaticStateTests`,
 /// `DualStaticStateTests`, `FixedSizeLoopTests`).
 ///
-/// Caches are allocated in `init`; a step allocates nothing.
+/// Caches are allocated in `init`, or once when first needed (see below); a step allocates
+/// nothing.
 ///
 /// Performance: the stage block is a class instance checked for uniqueness once per attempt.
+/// The tableau is one reference (``ButcherTableau`` keeps its fields in one instance), so the
+/// copies of the stepper made while a solve is set up retain one object, not ten arrays; the
+/// buffers only some solves use (the interpolation weights, the stiffness estimate's previous
+/// argument) are allocated when first needed, not in `init`.
 /// Tsit5 runs a written-out stage sequence (``Kernel/tsit5``): the same operations as the
 /// generic loop, with constant stage counts that the fused combinations unroll.
 public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
@@ -53,6 +58,8 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     /// The solve's absolute tolerances as a state (``configure(tolerance:)``): the fixed-size
     /// states' error norms use it as one value.
     @usableFromInline var abstol: State
+    /// The continuous extension's weights at one `θ`; empty until a solve interpolates inside a
+    /// step (`saveat`, events), which most solves never do.
     @usableFromInline var thetaWeights: [Double]
     /// The continuous extension's coefficients flattened for the dense output: stage `j`'s
     /// `θ^1 … θ^d` at `[j·d, (j+1)·d)` (zero-padded), `d = denseDegree`.
@@ -62,7 +69,11 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     /// The extra interpolation stages of the last accepted step are computed.
     @usableFromInline var extrasReady = false
     /// Keep an estimate of the dominant eigenvalue of ∂f/∂u (for stiffness switching).
-    public var tracksStiffness = false
+    public var tracksStiffness = false {
+        didSet { if tracksStiffness && previousArg.count != n { previousArg = stageArg.zeroed() } }
+    }
+    /// The second-to-last stage's argument, for the stiffness estimate: a buffer of the state's
+    /// shape only once ``tracksStiffness`` is set (an array state is empty until then).
     @usableFromInline var previousArg: State
     /// `f(t + dt, uNew)` of the last attempt, evaluated by the residual estimate: the next step's
     /// first stage.
@@ -112,9 +123,9 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         du = zero
         stageArg = prototype.zeroed()
         abstol = prototype.zeroed()
-        thetaWeights = [Double](repeating: 0, count: totalStages)
+        thetaWeights = []
         (denseWeights, denseDegree) = (coefficients.denseWeights, coefficients.denseDegree)
-        previousArg = prototype.zeroed()
+        previousArg = zero.vacated()
         endDerivative = residual == nil ? zero.vacated() : prototype.zeroed()
         stabilityBoundary = tableau.realStabilityBoundary
     }
@@ -337,6 +348,7 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
             return
         }
         computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
+        if thetaWeights.count != totalStages { thetaWeights = [Double](repeating: 0, count: totalStages) }
         evaluateWeights(ext.coefficients, theta: theta, into: &thetaWeights)
         out.copyComponents(from: u)
         for j in 0..<totalStages where thetaWeights[j] != 0 {

@@ -64,6 +64,7 @@ extension ButcherTableau {
     /// steppers then run their written-out Tsit5 stage sequence.
     @usableFromInline var hasTsit5Coefficients: Bool {
         let t5 = ButcherTableau.tsit5
+        if storage === t5.storage { return true }
         return c == t5.c && a == t5.a && b == t5.b && btilde == t5.btilde && btilde3 == nil && isFSAL
             && interpolant?.extraC.isEmpty ?? true
     }
