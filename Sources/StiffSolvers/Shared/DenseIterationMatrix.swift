@@ -144,6 +144,15 @@ public struct DenseIterationMatrix<Scalar: DiffEqScalar> {
     /// ``factor(alpha:beta:J:mass:stats:)``.
     @inlinable
     public func solve(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+        var matrix = self
+        matrix.solveInPlace(b, stats: &stats)
+    }
+
+    /// ``solve(_:stats:)`` on a value its owner reaches `inout` (``IterationMatrix``'s stored
+    /// LU): `mutating` although it only reads, so that `self` is passed by address rather than
+    /// copied first.
+    @inlinable @inline(__always)
+    mutating func solveInPlace(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
         stats.nlinsolves += 1
         let n = self.n
         if Scalar.self == Double.self {

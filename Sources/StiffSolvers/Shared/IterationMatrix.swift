@@ -292,6 +292,17 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     /// ``factor(alpha:beta:J:mass:stats:)``.
     @inlinable @inline(__always)
     public func solve(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+        var matrix = self
+        matrix.solveInPlace(b, stats: &stats)
+    }
+
+    /// ``solve(_:stats:)`` for a `W` that its owner reaches `inout` (a stepper's stored
+    /// property): `mutating` although it only reads, so that `self` is passed by address and the
+    /// factors are read where they are (Performance note at the end). An array argument `&x`
+    /// reaches it as a pointer without a closure (states are never empty: `SolveSetup` refuses
+    /// them).
+    @inlinable @inline(__always)
+    mutating func solveInPlace(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
         if _slowPath(backend == .krylov) {
             krylov[0].solve(b, stats: &stats)
             return
@@ -301,7 +312,7 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
             return
         }
         guard isVariational else {
-            dense.solve(b, stats: &stats)
+            dense.solveInPlace(b, stats: &stats)
             return
         }
         solveVariational(b, stats: &stats)
@@ -309,10 +320,10 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
 
     /// Block forward substitution; counted as one linear solve.
     @inlinable
-    func solveVariational(_ x: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+    mutating func solveVariational(_ x: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
         let (n, b) = (self.n, blockSize)
         let rest = n - b
-        dense.solve(x, stats: &stats)
+        dense.solveInPlace(x, stats: &stats)
         let tail = x + b
         coupling.withUnsafeBufferPointer { D in
             guard let D = D.baseAddress else { return }
@@ -326,7 +337,7 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
         var blockStats = SolverStats()
         var k = b
         while k < n {
-            dense.solve(x + k, stats: &blockStats)
+            dense.solveInPlace(x + k, stats: &blockStats)
             k &+= b
         }
     }
@@ -338,4 +349,11 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     // Rodas5P 7 % more (callgrind on rosen-step-bench, SOLVES=6 minus SOLVES=1). Holding them in
     // arrays (a copy is one retain; empty for the dense path), a stored `backend` tag tested
     // first, and inlined accessors bring it back to 3,481 (+3 %) and +0.7 %, same bits.
+    // A non-mutating solve on a `W` in memory that the caller also writes through pointers (the
+    // stage vectors) made the optimizer copy the whole value (448 bytes, `memcpy`) before the
+    // Rosenbrock stage loop and before each refined stage solve, and before each SDIRK Newton
+    // solve: the solve body is the `mutating` ``solveInPlace(_:stats:)``, which both steppers
+    // call on their stored `W`. The public `solve` runs it on a copy, which costs retains as well:
+    // SDIRK through it took 36,204 instructions per HIRES KenCarp4 attempt against 28,122 before
+    // and 27,599 in place (callgrind, rosen-step-bench S).
 }
