@@ -616,8 +616,9 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     // as well: Rodas5P on VDPOL at 1e-6 took 11,355 instructions per step attempt, 9,299 on
     // 123f1f7 with a04a921 (the refinement) alone. Passed `inout` to a static `solve`, one copy
     // was left before the stage loop and one before each refined solve (8,078 on VDPOL, 76 per
-    // HIRES attempt in `memcpy`); with `self` passed by address to the end, none: 7,723 on VDPOL,
-    // HIRES 20,293 → 20,242 (callgrind, stripped release, rosen-step-bench `ONLY=... SOLVES=11`
-    // − `SOLVES=1`, `SWIFT_DETERMINISTIC_HASHING=1`, same bits).
+    // HIRES attempt in `memcpy`); with `self` passed by address to the end, none: 7,666 on VDPOL,
+    // HIRES 20,293 → 20,198 (123f1f7 + a04a921: 20,214; callgrind, stripped release,
+    // rosen-step-bench `ONLY=... SOLVES=11` − `SOLVES=1`, `SWIFT_DETERMINISTIC_HASHING=1`, same
+    // bits).
 }
 

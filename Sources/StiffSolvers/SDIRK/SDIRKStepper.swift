@@ -372,7 +372,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
                 stats.nf += 1
                 stats.nnonliniter += 1
                 for m in 0..<n { delta[m] = fz[m].scaled(by: gh) - z[m] }
-                W.solveInPlace(&delta, stats: &stats)
+                W.solve(&delta, stats: &stats)
                 var sum = 0.0
                 for m in 0..<n {
                     z[m] += delta[m]
@@ -421,7 +421,7 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
             for j in 0..<s where btilde[j] != 0 { acc += k[j * n + m].scaled(by: dt * btilde[j]) }
             e[m] = acc
         }
-        W.solveInPlace(&e, stats: &stats)
+        W.solve(&e, stats: &stats)
         var sum = 0.0
         for m in 0..<n {
             let sc = tolerance.scale(m, u[m].primal, uNew[m].primal)

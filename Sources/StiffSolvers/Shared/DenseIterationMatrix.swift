@@ -144,15 +144,6 @@ public struct DenseIterationMatrix<Scalar: DiffEqScalar> {
     /// ``factor(alpha:beta:J:mass:stats:)``.
     @inlinable
     public func solve(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
-        var matrix = self
-        matrix.solveInPlace(b, stats: &stats)
-    }
-
-    /// ``solve(_:stats:)`` on a value its owner reaches `inout` (``IterationMatrix``'s stored
-    /// LU): `mutating` although it only reads, so that `self` is passed by address rather than
-    /// copied first.
-    @inlinable @inline(__always)
-    mutating func solveInPlace(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
         stats.nlinsolves += 1
         let n = self.n
         if Scalar.self == Double.self {
@@ -167,6 +158,22 @@ public struct DenseIterationMatrix<Scalar: DiffEqScalar> {
         } else {
             generic.unsafelyUnwrapped.solve(b)
         }
+    }
+
+    /// ``solve(_:stats:)`` on a value its owner reaches `inout` (``IterationMatrix``'s stored
+    /// LU): `mutating` although it only reads, so that `self` is passed by address rather than
+    /// copied first. `Double` states read their factors here; the others go through
+    /// ``solve(_:stats:)``.
+    @inlinable @inline(__always)
+    mutating func solveInPlace(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+        guard Scalar.self == Double.self else {
+            solve(b, stats: &stats)
+            return
+        }
+        stats.nlinsolves += 1
+        // Scalar is Double here: the memory is bound to Double.
+        let x = UnsafeMutableRawPointer(b).assumingMemoryBound(to: Double.self)
+        try? luDouble.unsafelyUnwrapped.solve(UnsafeMutableBufferPointer(start: x, count: n))
     }
 }
 

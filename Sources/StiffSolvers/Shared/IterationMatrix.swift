@@ -292,17 +292,6 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     /// ``factor(alpha:beta:J:mass:stats:)``.
     @inlinable @inline(__always)
     public func solve(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
-        var matrix = self
-        matrix.solveInPlace(b, stats: &stats)
-    }
-
-    /// ``solve(_:stats:)`` for a `W` that its owner reaches `inout` (a stepper's stored
-    /// property): `mutating` although it only reads, so that `self` is passed by address and the
-    /// factors are read where they are (Performance note at the end). An array argument `&x`
-    /// reaches it as a pointer without a closure (states are never empty: `SolveSetup` refuses
-    /// them).
-    @inlinable @inline(__always)
-    mutating func solveInPlace(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
         if _slowPath(backend == .krylov) {
             krylov[0].solve(b, stats: &stats)
             return
@@ -312,18 +301,31 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
             return
         }
         guard isVariational else {
-            dense.solveInPlace(b, stats: &stats)
+            dense.solve(b, stats: &stats)
             return
         }
         solveVariational(b, stats: &stats)
     }
 
+    /// ``solve(_:stats:)`` for a `W` that its owner reaches `inout` (a stepper's stored
+    /// property): `mutating` although it only reads, so that `self` is passed by address and the
+    /// dense factors are read where they are (Performance note at the end). The other solvers
+    /// go through ``solve(_:stats:)``.
+    @inlinable @inline(__always)
+    mutating func solveInPlace(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+        guard _fastPath(backend == .dense && !isVariational) else {
+            solve(b, stats: &stats)
+            return
+        }
+        dense.solveInPlace(b, stats: &stats)
+    }
+
     /// Block forward substitution; counted as one linear solve.
     @inlinable
-    mutating func solveVariational(_ x: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+    func solveVariational(_ x: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
         let (n, b) = (self.n, blockSize)
         let rest = n - b
-        dense.solveInPlace(x, stats: &stats)
+        dense.solve(x, stats: &stats)
         let tail = x + b
         coupling.withUnsafeBufferPointer { D in
             guard let D = D.baseAddress else { return }
@@ -337,7 +339,7 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
         var blockStats = SolverStats()
         var k = b
         while k < n {
-            dense.solveInPlace(x + k, stats: &blockStats)
+            dense.solve(x + k, stats: &blockStats)
             k &+= b
         }
     }
@@ -351,9 +353,8 @@ public struct IterationMatrix<Scalar: DiffEqScalar> {
     // first, and inlined accessors bring it back to 3,481 (+3 %) and +0.7 %, same bits.
     // A non-mutating solve on a `W` in memory that the caller also writes through pointers (the
     // stage vectors) made the optimizer copy the whole value (448 bytes, `memcpy`) before the
-    // Rosenbrock stage loop and before each refined stage solve, and before each SDIRK Newton
-    // solve: the solve body is the `mutating` ``solveInPlace(_:stats:)``, which both steppers
-    // call on their stored `W`. The public `solve` runs it on a copy, which costs retains as well:
-    // SDIRK through it took 36,204 instructions per HIRES KenCarp4 attempt against 28,122 before
-    // and 27,599 in place (callgrind, rosen-step-bench S).
+    // Rosenbrock stage loop and before each refined stage solve: the Rosenbrock stepper calls the
+    // `mutating` ``solveInPlace(_:stats:)`` on its stored `W`. (The same for SDIRK's Newton
+    // solves traded the copy for three retains and releases of the LU buffers per solve: HIRES
+    // KenCarp4 -1.9 %, VDPOL KenCarp4 +2.1 % per attempt; it keeps ``solve(_:stats:)``.)
 }
