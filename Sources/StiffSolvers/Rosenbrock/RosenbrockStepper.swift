@@ -433,17 +433,8 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
                 Self.applyMass(mass, x, into: Ui, count: n)
             }
         }
-        Self.solve(&W, Ui, stats: &stats)
+        W.solveInPlace(Ui, stats: &stats)
         if refineStages { refineStage(Ui, rhs: U + s &* n, alpha: 1 / (gamma * h), stats: &stats) }
-    }
-
-    /// `W x = b` in place at `b`. Static and with `W` passed `inout`, so that the solve reads the
-    /// factors where they are: called as `W.solve` on the stepper's stored `W`, the optimizer
-    /// copied the whole `IterationMatrix` (448 bytes, `memcpy`) to the stack at every stage solve
-    /// (Performance note at the end of the type).
-    @inlinable @inline(__always)
-    static func solve(_ W: inout IterationMatrix<Scalar>, _ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
-        W.solve(b, stats: &stats)
     }
 
     /// One step of iterative refinement of the stage solve `W x = b`, `W = I/(γh) − J`, with the
@@ -472,7 +463,7 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         let xd = UnsafeMutableRawPointer(x).assumingMemoryBound(to: Double.self)
         Self.refinementResidual(
             J, b: UnsafeMutableRawPointer(b).assumingMemoryBound(to: Double.self), x: xd, alpha: alpha, into: r, n: n)
-        Self.solve(&W, UnsafeMutableRawPointer(r).assumingMemoryBound(to: Scalar.self), stats: &stats)
+        W.solveInPlace(UnsafeMutableRawPointer(r).assumingMemoryBound(to: Scalar.self), stats: &stats)
         for i in 0..<n { xd[i] += r[i] }
     }
 
@@ -618,12 +609,16 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         }
     }
 
-    // Performance: the stored `W` (an `IterationMatrix`, 448 bytes) is reached only `inout`
-    // (``solve(_:_:stats:)``). Called as `W.solve` on the stored property, the optimizer copied
-    // the whole value to the stack (`memcpy`) at every stage solve, and inside the refinement's
-    // closures with its ten retains and releases as well: Rodas5P on VDPOL at 1e-6 took 11,355
-    // instructions per step attempt, 9,299 on 123f1f7 with a04a921 (the refinement) alone; now
-    // 8,049 (callgrind, stripped release, rosen-step-bench `ONLY=... SOLVES=11` − `SOLVES=1`,
-    // same bits). One `memcpy` per stage is left (47 instructions on VDPOL).
+    // Performance: the stored `W` (an `IterationMatrix`, 448 bytes) is solved with through the
+    // `mutating` ``IterationMatrix/solveInPlace(_:stats:)``. Called as the non-mutating `W.solve`
+    // on the stored property, the optimizer copied the whole value to the stack (`memcpy`) at
+    // every stage solve, and inside the refinement's closures with its ten retains and releases
+    // as well: Rodas5P on VDPOL at 1e-6 took 11,355 instructions per step attempt, 9,299 on
+    // 123f1f7 with a04a921 (the refinement) alone. Passed `inout` to a static `solve`, one copy
+    // was left before the stage loop and one before each refined solve (8,078 on VDPOL, 76 per
+    // HIRES attempt in `memcpy`); with `self` passed by address to the end, none: 7,666 on VDPOL,
+    // HIRES 20,293 → 20,198 (123f1f7 + a04a921: 20,214; callgrind, stripped release,
+    // rosen-step-bench `ONLY=... SOLVES=11` − `SOLVES=1`, `SWIFT_DETERMINISTIC_HASHING=1`, same
+    // bits).
 }
 

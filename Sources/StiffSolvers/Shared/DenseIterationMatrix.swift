@@ -159,6 +159,22 @@ public struct DenseIterationMatrix<Scalar: DiffEqScalar> {
             generic.unsafelyUnwrapped.solve(b)
         }
     }
+
+    /// ``solve(_:stats:)`` on a value its owner reaches `inout` (``IterationMatrix``'s stored
+    /// LU): `mutating` although it only reads, so that `self` is passed by address rather than
+    /// copied first. `Double` states read their factors here; the others go through
+    /// ``solve(_:stats:)``.
+    @inlinable @inline(__always)
+    mutating func solveInPlace(_ b: UnsafeMutablePointer<Scalar>, stats: inout SolverStats) {
+        guard Scalar.self == Double.self else {
+            solve(b, stats: &stats)
+            return
+        }
+        stats.nlinsolves += 1
+        // Scalar is Double here: the memory is bound to Double.
+        let x = UnsafeMutableRawPointer(b).assumingMemoryBound(to: Double.self)
+        try? luDouble.unsafelyUnwrapped.solve(UnsafeMutableBufferPointer(start: x, count: n))
+    }
 }
 
 /// LU with partial pivoting in Swift, for scalar types LAPACK does not know (dual numbers):
