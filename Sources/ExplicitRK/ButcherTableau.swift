@@ -78,35 +78,35 @@ public struct ResidualErrorEstimate: Sendable, Equatable {
 public struct ButcherTableau: Sendable {
     @usableFromInline let storage: Storage
 
-    @inlinable public var name: String { storage.name }
+    @inlinable public var name: String { storage.fields.name }
     /// Order of the propagated solution.
-    @inlinable public var order: Int { storage.order }
+    @inlinable public var order: Int { storage.fields.order }
     /// Order of the embedded solution used for the error estimate (for a
     /// ``residualEstimate``, the order of an embedded solution whose estimate would scale the
     /// same way, `h^(q̂+1)`); `nil` for fixed-step methods.
-    @inlinable public var embeddedOrder: Int? { storage.embeddedOrder }
+    @inlinable public var embeddedOrder: Int? { storage.fields.embeddedOrder }
     /// Nodes `c_i` (with `c_1 = 0`).
-    @inlinable public var c: [Double] { storage.c }
+    @inlinable public var c: [Double] { storage.fields.c }
     /// Strictly lower-triangular coupling: `a[i]` has `i` entries.
-    @inlinable public var a: [[Double]] { storage.a }
+    @inlinable public var a: [[Double]] { storage.fields.a }
     /// Weights of the propagated solution.
-    @inlinable public var b: [Double] { storage.b }
+    @inlinable public var b: [Double] { storage.fields.b }
     /// Error weights `b - b̂`: the local error estimate is `h Σ btilde_i k_i`.
-    @inlinable public var btilde: [Double]? { storage.btilde }
+    @inlinable public var btilde: [Double]? { storage.fields.btilde }
     /// A second, lower-order error estimate `h Σ btilde3_i k_i`. When present the error norm is
     /// DOP853's combination `E5 / sqrt(N (E5 + 0.01 E3))` of the squared scaled sums `E5` (from
     /// `btilde`) and `E3` (from `btilde3`) (Hairer, Nørsett & Wanner I, §II.10).
-    @inlinable public var btilde3: [Double]? { storage.btilde3 }
+    @inlinable public var btilde3: [Double]? { storage.fields.btilde3 }
     /// An estimate from the residual of the step's Hermite interpolant, for a method without
     /// error weights (RK4); `nil` otherwise.
-    @inlinable public var residualEstimate: ResidualErrorEstimate? { storage.residualEstimate }
+    @inlinable public var residualEstimate: ResidualErrorEstimate? { storage.fields.residualEstimate }
     /// First same as last: the last stage is `f(t + h, u_new)` and serves as the next step's
     /// first stage.
-    @inlinable public var isFSAL: Bool { storage.isFSAL }
+    @inlinable public var isFSAL: Bool { storage.fields.isFSAL }
     /// The method's published dense output.
-    @inlinable public var interpolant: ContinuousExtension? { storage.interpolant }
+    @inlinable public var interpolant: ContinuousExtension? { storage.fields.interpolant }
     /// The step-size controller tuned for this method.
-    @inlinable public var controller: PIController { storage.controller }
+    @inlinable public var controller: PIController { storage.fields.controller }
     /// The order `k` of the I and PID controllers' exponents: `min(p, p̂) + 1` for an embedded
     /// pair, `p` for DOP853's combined estimate (which behaves as `h^8`; HNW I §II.10).
     @inlinable public var controllerOrder: Int {
@@ -114,11 +114,11 @@ public struct ButcherTableau: Sendable {
     }
     /// Where the stability region crosses the negative real axis, as `|z|` (computed once, when
     /// the tableau is built: stiffness switching compares `|h|ρ` with it after every step).
-    @inlinable public var realStabilityBoundary: Double { storage.realStabilityBoundary }
+    @inlinable public var realStabilityBoundary: Double { storage.fields.realStabilityBoundary }
     /// The coefficients in the layout ``ExplicitRKStepper`` reads, built once with the tableau:
     /// a stepper is made per solve, and building them there (with the stepper's `init` not yet
     /// inlinable) was ~11 k of the instructions of a Hutchinson delay solve (callgrind).
-    @inlinable var stepperCoefficients: StepperCoefficients { storage.stepperCoefficients }
+    @inlinable var stepperCoefficients: StepperCoefficients { storage.fields.stepperCoefficients }
 
     @inlinable public var stages: Int { c.count }
 
@@ -189,56 +189,43 @@ public struct ButcherTableau: Sendable {
                 }
             }
         }
-        storage = Storage(
+        storage = Storage(Storage.Fields(
             name: name, order: order, embeddedOrder: embeddedOrder, c: c, a: a, b: b, btilde: btilde,
             btilde3: btilde3, residualEstimate: residualEstimate, isFSAL: isFSAL, interpolant: interpolant,
             controller: controller ?? (btilde == nil && residualEstimate == nil ? .fixed : .standard(order: order)),
             realStabilityBoundary: Self.stabilityBoundary(a: a, b: b),
             stepperCoefficients: StepperCoefficients(
-                a: a, b: b, btilde: btilde, btilde3: btilde3, c: c, interpolant: interpolant))
+                a: a, b: b, btilde: btilde, btilde3: btilde3, c: c, interpolant: interpolant)))
     }
 }
 
 extension ButcherTableau {
-    /// The fields of a tableau (see ``ButcherTableau``); never written after `init`.
+    /// The fields of a tableau (see ``ButcherTableau``), held in one shared instance so that a
+    /// copy of a stepper retains one object instead of each array; never written after `init`.
     @usableFromInline
     final class Storage: Sendable {
-        @usableFromInline let name: String
-        @usableFromInline let order: Int
-        @usableFromInline let embeddedOrder: Int?
-        @usableFromInline let c: [Double]
-        @usableFromInline let a: [[Double]]
-        @usableFromInline let b: [Double]
-        @usableFromInline let btilde: [Double]?
-        @usableFromInline let btilde3: [Double]?
-        @usableFromInline let residualEstimate: ResidualErrorEstimate?
-        @usableFromInline let isFSAL: Bool
-        @usableFromInline let interpolant: ContinuousExtension?
-        @usableFromInline let controller: PIController
-        @usableFromInline let realStabilityBoundary: Double
-        @usableFromInline let stepperCoefficients: StepperCoefficients
-
-        init(
-            name: String, order: Int, embeddedOrder: Int?, c: [Double], a: [[Double]], b: [Double],
-            btilde: [Double]?, btilde3: [Double]?, residualEstimate: ResidualErrorEstimate?, isFSAL: Bool,
-            interpolant: ContinuousExtension?, controller: PIController, realStabilityBoundary: Double,
-            stepperCoefficients: StepperCoefficients
-        ) {
-            self.name = name
-            self.order = order
-            self.embeddedOrder = embeddedOrder
-            self.c = c
-            self.a = a
-            self.b = b
-            self.btilde = btilde
-            self.btilde3 = btilde3
-            self.residualEstimate = residualEstimate
-            self.isFSAL = isFSAL
-            self.interpolant = interpolant
-            self.controller = controller
-            self.realStabilityBoundary = realStabilityBoundary
-            self.stepperCoefficients = stepperCoefficients
+        /// A struct, so that its memberwise initializer is the compiler's.
+        @usableFromInline
+        struct Fields: Sendable {
+            @usableFromInline let name: String
+            @usableFromInline let order: Int
+            @usableFromInline let embeddedOrder: Int?
+            @usableFromInline let c: [Double]
+            @usableFromInline let a: [[Double]]
+            @usableFromInline let b: [Double]
+            @usableFromInline let btilde: [Double]?
+            @usableFromInline let btilde3: [Double]?
+            @usableFromInline let residualEstimate: ResidualErrorEstimate?
+            @usableFromInline let isFSAL: Bool
+            @usableFromInline let interpolant: ContinuousExtension?
+            @usableFromInline let controller: PIController
+            @usableFromInline let realStabilityBoundary: Double
+            @usableFromInline let stepperCoefficients: StepperCoefficients
         }
+
+        @usableFromInline let fields: Fields
+
+        init(_ fields: Fields) { self.fields = fields }
     }
 }
 
