@@ -1,0 +1,69 @@
+import DiffEqCore
+
+/// The steps of ``solveWithFixedSteps(_:driver:drift:setup:)`` that need nothing of the loop but
+/// the step itself, for EM on a one-component ``ScalarWienerRun`` (scalar noise, or diagonal noise
+/// on one state): a full step `dt` that lands on no stop, does not end near `t1` and passes no
+/// `saveat` time (`saveLimit`: the next one, or +∞), with nothing saved per step and no dense
+/// output. Each step is the loop's, bit for bit: `clippedStep`, the run's draw, EM's update
+/// (`u + f h + g ΔW`, in `eulerMaruyamaStep`'s order), the statistics and `t + h`.
+///
+/// Returns `nil` at the first step that is not of that kind (nothing done for it: the loop takes
+/// it), or `h` when a step was not finite: its increment is drawn and `iterations` and `nf`
+/// counted, `t`, `u` and `naccept` are those before it, and the loop ends the solve.
+///
+/// Performance: a function of its own, not inlined into the loop, so that its few live values
+/// stay in registers (the loop's `stats`, `t`, `u`, `uPrev` and `uNew` spilled on every step).
+@inlinable @inline(never)
+func plainEulerMaruyamaSteps<F: SDEFunction, Driver: FixedStepNoise>(
+    _ driver: Driver.Type, run: inout Driver.Run, sde: F, p: [F.Scalar], drift: inout [F.Scalar],
+    diffusion: inout [F.Scalar], u: inout [F.Scalar], uNew: inout [F.Scalar], uPrev: inout [F.Scalar],
+    t: inout Double, tPrev: inout Double, stats: inout SolverStats, iterations: inout Int, dt: Double,
+    target: Double, t1: Double, endSnap: Double, saveLimit: Double, maxiters: Int, driftEvaluations: Int
+) -> Double? {
+    typealias Scalar = F.Scalar
+    let states = u.count
+    // The counters, the time and the run in locals (registers), written back on return.
+    var time = t
+    var previous = tPrev
+    var naccept = stats.naccept
+    var nf = stats.nf
+    var count = iterations
+    var cursor = run
+    defer {
+        t = time
+        tPrev = previous
+        stats.naccept = naccept
+        stats.nf = nf
+        iterations = count
+        run = cursor
+    }
+    while count < maxiters {
+        let (h, landing) = clippedStep(from: time, dt: dt, toward: target, direction: 1, steps: naccept)
+        let end = time + h
+        guard !landing, end < saveLimit, Swift.abs(end - t1) > endSnap, let dW = Driver.advance(&cursor, to: end) else {
+            return nil
+        }
+        count += 1
+        let ts = Scalar(time)
+        sde.drift(&drift, u, p, ts)
+        sde.diffusion(&diffusion, u, p, ts)
+        let s = 1 * dW
+        // `uNew.isFiniteState` folded into the update.
+        var finite = true
+        for i in 0..<states {
+            var x = u[i]
+            x += drift[i].scaled(by: h)
+            x += diffusion[i].scaled(by: s)
+            finite = finite && x.isFiniteScalar
+            uNew[i] = x
+        }
+        nf += driftEvaluations
+        if !finite { return h }
+        naccept += 1
+        previous = time
+        time = end
+        swap(&uPrev, &u)
+        swap(&u, &uNew)
+    }
+    return nil
+}
