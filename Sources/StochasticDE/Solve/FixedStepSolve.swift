@@ -126,7 +126,7 @@ func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
             let target = nextStop < stops.count ? stops[nextStop] : setup.t1
             if let h = plainEulerMaruyamaSteps(
                 Driver.self, run: &run!, sde: sde, p: kernelP, drift: &driftValues, diffusion: &diffusionValues, u: &u,
-                uNew: &uNew, uPrev: &uPrev, t: &t, tPrev: &tPrev, stats: &stats, iterations: &iterations, dt: dt,
+                uNew: &uNew, t: &t, tPrev: &tPrev, stats: &stats, iterations: &iterations, dt: dt,
                 target: target, t1: t1, endSnap: endSnap, saveLimit: saved.pendingTime(upTo: .infinity) ?? .infinity,
                 maxiters: setup.maxiters, driftEvaluations: driftEvaluations)
             {

@@ -8,15 +8,16 @@ import DiffEqCore
 /// (`u + f h + g ΔW`, in `eulerMaruyamaStep`'s order), the statistics and `t + h`.
 ///
 /// Returns `nil` at the first step that is not of that kind (nothing done for it: the loop takes
-/// it), or `h` when a step was not finite: its increment is drawn and `iterations` and `nf`
-/// counted, `t`, `u` and `naccept` are those before it, and the loop ends the solve.
+/// it), or `h` when a step was not finite: its increment is drawn, its result is in `uNew` and
+/// `iterations` and `nf` are counted, `t`, `u` and `naccept` are those before it, and the loop
+/// ends the solve. The loop's `uPrev` is not kept: its next step sets it before reading it.
 ///
 /// Performance: a function of its own, not inlined into the loop, so that its few live values
-/// stay in registers (the loop's `stats`, `t`, `u`, `uPrev` and `uNew` spilled on every step).
+/// stay in registers (the loop's `stats`, `t` and state arrays spilled on every step).
 @inlinable @inline(never)
 func plainEulerMaruyamaSteps<F: SDEFunction, Driver: FixedStepNoise>(
     _ driver: Driver.Type, run: inout Driver.Run, sde: F, p: [F.Scalar], drift: inout [F.Scalar],
-    diffusion: inout [F.Scalar], u: inout [F.Scalar], uNew: inout [F.Scalar], uPrev: inout [F.Scalar],
+    diffusion: inout [F.Scalar], u: inout [F.Scalar], uNew: inout [F.Scalar],
     t: inout Double, tPrev: inout Double, stats: inout SolverStats, iterations: inout Int, dt: Double,
     target: Double, t1: Double, endSnap: Double, saveLimit: Double, maxiters: Int, driftEvaluations: Int
 ) -> Double? {
@@ -62,8 +63,9 @@ func plainEulerMaruyamaSteps<F: SDEFunction, Driver: FixedStepNoise>(
         naccept += 1
         previous = time
         time = end
-        swap(&uPrev, &u)
-        swap(&u, &uNew)
+        // Copied rather than swapped, so that the arrays written in the loop stay the same
+        // buffers and their uniqueness checks leave the loop.
+        for i in 0..<states { u[i] = uNew[i] }
     }
     return nil
 }
