@@ -94,12 +94,13 @@ struct NaNAfter: SDEModel {
     }
 
     @Test func nonFiniteStepsFailAsOnTheSharedLoop() throws {
-        for inDrift in [true, false] {
-            let prob = SDEProblem(model: NaNAfter(badAfter: 0.4, inDrift: inDrift), u0: [0.5, 1], tspan: (0, 1))
+        // One state: the one-component run and the plain EM steps; two: the general loop.
+        for (inDrift, u0) in [(true, [0.5, 1]), (false, [0.5, 1]), (true, [0.5]), (false, [0.5])] {
+            let prob = SDEProblem(model: NaNAfter(badAfter: 0.4, inDrift: inDrift), u0: u0, tspan: (0, 1))
             for (label, options) in Self.options {
-                let what = "NaN in \(inDrift ? "f" : "g"), \(label)"
+                let what = "NaN in \(inDrift ? "f" : "g"), \(u0.count) states, \(label)"
                 let fast = try solve(prob, EM(), seed: 1, options: options)
-                let noise = try WienerProcess(dimension: 2, seed: 1, keepsHistory: false)
+                let noise = try WienerProcess(dimension: u0.count, seed: 1, keepsHistory: false)
                 var loop = try makeIntegrator(prob, EM(), noise: noise, options: options)
                 let reference = loop.solve()
                 expectSame(fast, reference, what)
