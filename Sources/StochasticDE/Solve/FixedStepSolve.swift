@@ -18,16 +18,17 @@ import DiffEqCore
 /// `drift` with the options (`t1 > t0`, so the direction is +1), and the caller checked the
 /// conditions above.
 ///
-/// Performance: EM on scalar GBM (sde-bench `em-scalar+solve`, callgrind) 330 instructions per
-/// step, the same solve on the shared loop 953. Before the one-component run and the plain EM
-/// steps it was 643: the loop 174, `WienerProcess.advance` 250 (the draw about 128 of it, the
+/// Performance: EM on scalar GBM (sde-bench `em-scalar+solve`, callgrind) 316 instructions per
+/// step, the same solve on the shared loop 952. Before the one-component run and the plain EM
+/// steps it was 641: the loop 174, `WienerProcess.advance` 250 (the draw about 128 of it, the
 /// rest the path's arrays and guards), the kernel 158 and 54 of uniqueness checks (the nested
 /// `k[0]`, `gs[0]`). With ``ScalarWienerRun`` and EM written out on the lent workspaces 440;
-/// the plain steps in a function of their own, whose counters stay in registers, 353, and with
-/// the run and counters in locals and the finiteness test folded into the update 330 (the
-/// Philox block and Box–Muller transform about 137 of it, the user's drift and diffusion about
-/// 50). 4-D EM 1,323 -> 1,160 (lent workspaces, no run), EulerHeun 1,073 -> 1,004 and RKMil
-/// 834 -> 769 (the run's draw).
+/// the plain steps in a function of their own 353; the run and counters in locals and the
+/// finiteness test folded into the update 330; the new state copied instead of the arrays
+/// rotated (no uniqueness check left in the loop) 316, of which the Philox block and the
+/// Box–Muller transform are about 120 and the user's drift and diffusion about 50. 4-D EM
+/// 1,325 -> 1,154 (lent workspaces; its draw stays in `WienerProcess.advance`, 787 of it),
+/// EulerHeun 1,075 -> 999 and RKMil 834 -> 761 (the run's draw).
 @inlinable
 func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
     _ stepper: inout SDELoopStepper<F, Driver.Noise>, driver: Driver.Type, drift: ODEProblem<SDEDrift<F>>,
