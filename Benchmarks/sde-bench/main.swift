@@ -43,24 +43,29 @@
 // run. The aim (≤ 30 ns) is not reached: the draw alone is about 250 instructions per step.
 //
 // Closing note, session 14 (same aim). The draw's 250 were mostly the path's bookkeeping: the
-// Philox block and the Box–Muller transform are about 273 instructions per pair, both members
-// already used (the spare), so 137 per step, and the portable log and sin/cos leave no exact
-// saving (their constants are folded; any reordering changes bits). The fixed-step loop now
-// borrows a one-component Wiener path's state as plain values (`ScalarWienerRun`), writes EM
-// out on the stepper's drift and diffusion arrays lent for the solve (no `k[0]`/`gs[0]`), and
-// takes the steps that need nothing but the step (no stop, no save time, not the last) in
-// `plainEulerMaruyamaSteps`, a function of its own whose counters stay in registers. Same
-// bits: this program's work-precision rows identical to main 13d79d1's, PinnedPathTests and
-// FixedStepSolveTests pass. Instructions per step (callgrind, stripped release, counts 1 and
-// 3, difference / 20,000), main 13d79d1 -> this: em-scalar+solve 641 -> 330 (the run and EM
-// written out 440; the separate plain-step function 353; the run and counters in locals and
-// the finiteness test folded into the update 330), em-4d+solve 1,323 -> 1,160,
-// eulerheun-scalar+solve 1,073 -> 1,004, rkmil-scalar+solve 834 -> 769, em-scalar+loop (the
-// shared loop, unchanged) 955 -> 953. Of the scalar 330: the draw 137, the user's GBM drift
-// and diffusion about 50, one uniqueness check (the new state's array), the update, the step
-// rule and the counters. Mallocs per solve unchanged (30 scalar, 39-40 4-D, at 10³ and 10⁵
-// steps). About 300-330 instructions is what this VM runs in 30 ns, so the aim is now at reach
-// in instructions; the wall clock (noise) is below.
+// Philox block and the Box–Muller transform are about 240 instructions per pair, both members
+// already used (the spare), so about 120 per step, and the portable log and sin/cos leave no
+// exact saving (their constants are folded; any reordering changes bits; hoisting the round
+// keys trades an `lea` for a load). The fixed-step loop now borrows the Wiener path's state
+// (`WienerRun`: one component in plain values, more in the path's own array), writes EM out
+// on the stepper's drift and diffusion arrays lent for the solve (no `k[0]`/`gs[0]`), and takes
+// the steps that need nothing but the step (no stop, no save time, not the last) in
+// `plainEulerMaruyamaSteps`, a function of its own whose counters stay in registers and whose
+// arrays stay the same buffers (no uniqueness check per step). Same bits: FixedStepSolveTests
+// (the fast solve against the shared loop on every option, NaN cases on one and two states)
+// and PinnedPathTests pass, and this program's work-precision rows (errors, steps) are
+// identical to main 13d79d1's. Instructions per step (callgrind, stripped release, counts 1 and
+// 3, difference / 20,000), main 13d79d1 -> this: em-scalar+solve 641 -> 304 (the run and EM
+// written out 440; the plain-step function 353; its run and counters in locals 330; the state
+// copied instead of the arrays rotated 316; one loop per kind of draw 304), em-4d+solve
+// 1,325 -> 877, eulerheun-scalar+solve 1,075 -> 1,013, rkmil-scalar+solve 834 -> 774,
+// em-scalar+loop (the shared loop, unchanged) 955 -> 955. Of the scalar 304: the draw about
+// 120, the user's GBM drift and diffusion about 50, the update, the step rule, the run's guards
+// and the counters. Mallocs per solve unchanged (29-30 scalar, 38-40 4-D, at 10³ and 10⁵ steps).
+// About 300-330 instructions is what this VM runs in 30 ns when idle; on the loaded VM of this
+// session (load 8-12 on 2 cores; noise), alternating main and this, `--case em-scalar+solve`
+// at counts 1 and 1001: user CPU min 73-77 / median 77-87 ns per step (main) against 44-45 /
+// 46-49 (this), wall min 118-147 / 87; 4-D user CPU min 173 against 155 (before the 4-D run).
 import DiffEqCore
 import Foundation
 import NotebookSupport

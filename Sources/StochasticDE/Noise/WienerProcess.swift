@@ -44,8 +44,8 @@ import RandomStreams
 /// consecutive draws share one Philox block and one Box–Muller transform (see ``BrownianPath``).
 /// The fixed-step `solve(_:_:seed:)` draws through ``advance(to:_:_:)`` instead: the point
 /// written over the oldest of the two kept, no append or compaction, 250 instructions per step
-/// with the draw (sde-bench `em-scalar+solve`); one component is lent to the loop as a
-/// ``ScalarWienerRun`` (the draw and a few instructions, no array).
+/// with the draw (sde-bench `em-scalar+solve`); or, without the auxiliary process, it lends the
+/// state to the loop as a ``WienerRun`` (one component: the draw and a few instructions).
 public struct WienerProcess: NoiseProcess, Sendable {
     @usableFromInline var path: BrownianPath
     public let wienerCount: Int

@@ -18,17 +18,19 @@ import DiffEqCore
 /// `drift` with the options (`t1 > t0`, so the direction is +1), and the caller checked the
 /// conditions above.
 ///
-/// Performance: EM on scalar GBM (sde-bench `em-scalar+solve`, callgrind) 316 instructions per
-/// step, the same solve on the shared loop 952. Before the one-component run and the plain EM
-/// steps it was 641: the loop 174, `WienerProcess.advance` 250 (the draw about 128 of it, the
-/// rest the path's arrays and guards), the kernel 158 and 54 of uniqueness checks (the nested
-/// `k[0]`, `gs[0]`). With ``ScalarWienerRun`` and EM written out on the lent workspaces 440;
-/// the plain steps in a function of their own 353; the run and counters in locals and the
-/// finiteness test folded into the update 330; the new state copied instead of the arrays
-/// rotated (no uniqueness check left in the loop) 316, of which the Philox block and the
-/// Box–Muller transform are about 120 and the user's drift and diffusion about 50. 4-D EM
-/// 1,325 -> 1,154 (lent workspaces; its draw stays in `WienerProcess.advance`, 787 of it),
-/// EulerHeun 1,075 -> 999 and RKMil 834 -> 761 (the run's draw).
+/// Performance: EM on scalar GBM (sde-bench `em-scalar+solve`, callgrind) 304 instructions per
+/// step, 4-D 877, the same scalar solve on the shared loop 955. Before the Wiener run and the
+/// plain EM steps it was 641: the loop 174, `WienerProcess.advance` 250 (the draw about 128 of
+/// it, the rest the path's arrays and guards), the kernel 158 and 54 of uniqueness checks (the
+/// nested `k[0]`, `gs[0]`). With ``WienerRun`` (one component) and EM written out on the lent
+/// workspaces 440; the plain steps in a function of their own 353; the run and counters in
+/// locals and the finiteness test folded into the update 330; the new state copied instead of
+/// the arrays rotated (no uniqueness check left in the loop) 316; the run for any number of
+/// components, one plain loop per kind of draw, 304, of which the Philox block and the
+/// Box–Muller transform are about 120 and the user's drift and diffusion about 50. 4-D
+/// 1,325 -> 1,154 with the lent workspaces, 877 with the run and the plain steps (its four
+/// normals, two Philox blocks and transforms, about 550). EulerHeun 1,075 -> 1,013 and RKMil
+/// 834 -> 774 (the run's draw).
 @inlinable
 func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
     _ stepper: inout SDELoopStepper<F, Driver.Noise>, driver: Driver.Type, drift: ODEProblem<SDEDrift<F>>,
@@ -79,9 +81,10 @@ func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
     // The noise's current time, followed here instead of read every step: by the protocol an
     // accepted proposal is the current time.
     var noiseTime = t0
-    // A one-component Wiener process lends its state (`FixedStepNoise.Run`); it is given back
-    // before the process is read, and at the end.
-    var run = Driver.beginRun(stepper._noise)
+    // A Wiener process lends its state (`FixedStepNoise.Run`); it is given back before the
+    // process is read, and at the end.
+    var run = Driver.beginRun(&stepper._noise)
+    let oneComponent = stepper.kernel.wienerCount == 1
     defer { if let r = run { Driver.endRun(r, &stepper._noise) } }
     var drawn = 0.0
     // EM with diagonal, additive or scalar noise is written out here, on the stepper's drift
@@ -109,8 +112,8 @@ func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
             swap(&diffusionValues, &stepper.kernel.gs[0])
         }
     }
-    // EM on a one-component run takes its plain steps in `plainEulerMaruyamaSteps`.
-    let plainSteps = lent && (emScalar || states == 1) && !setup.saveEverystep && !setup.dense
+    // EM on a run takes its plain steps in `plainEulerMaruyamaSteps`.
+    let plainSteps = lent && !setup.saveEverystep && !setup.dense
     // The end of the solve after a step from `t` of size `h` that could not be taken.
     func fail(h: Double) {
         let (_, failure) = rejectAttempt(
@@ -127,7 +130,7 @@ func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
             let target = nextStop < stops.count ? stops[nextStop] : setup.t1
             if let h = plainEulerMaruyamaSteps(
                 Driver.self, run: &run!, sde: sde, p: kernelP, drift: &driftValues, diffusion: &diffusionValues, u: &u,
-                uNew: &uNew, t: &t, tPrev: &tPrev, stats: &stats, iterations: &iterations, dt: dt,
+                uNew: &uNew, dW: &dW, oneComponent: oneComponent, t: &t, tPrev: &tPrev, stats: &stats, iterations: &iterations, dt: dt,
                 target: target, t1: t1, endSnap: endSnap, saveLimit: saved.pendingTime(upTo: .infinity) ?? .infinity,
                 maxiters: setup.maxiters, driftEvaluations: driftEvaluations)
             {
@@ -156,17 +159,20 @@ func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
             if let r = run { Driver.endRun(r, &stepper._noise) }
             stepper.moveNoise(to: t)
             noiseTime = stepper._noise.currentTime
-            run = Driver.beginRun(stepper._noise)
+            run = Driver.beginRun(&stepper._noise)
         }
         var end = t + h
         if Swift.abs(end - t1) <= endSnap { end = t1 }
         var finite = true
         var fromRun = false
         if run != nil {
-            if let d = Driver.advance(&run!, to: end) {
+            if oneComponent, let d = Driver.advance(&run!, to: end) {
                 drawn = d
                 fromRun = true
-            } else {
+            } else if !oneComponent && Driver.advance(&run!, to: end, &dW) {
+                fromRun = true
+            }
+            if !fromRun {
                 // `propose` below reports why.
                 Driver.endRun(run!, &stepper._noise)
                 run = nil
@@ -192,7 +198,7 @@ func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
                     x += diffusionValues[i].scaled(by: s)
                     uNew[i] = x
                 }
-            } else if fromRun {
+            } else if fromRun && oneComponent {
                 // One component: one state.
                 var x = u[0]
                 x += driftValues[0].scaled(by: h)
@@ -217,7 +223,7 @@ func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
                 }
             }
         } else if finite {
-            if fromRun { dW[0] = drawn }
+            if fromRun && oneComponent { dW[0] = drawn }
             for i in uNew.indices { uNew[i] = u[i] }
             do {
                 try stepper.kernel.step(&uNew, t: t, dt: h, dW: dW, dZ: dZ)

@@ -1,11 +1,12 @@
 import DiffEqCore
 
 /// The steps of ``solveWithFixedSteps(_:driver:drift:setup:)`` that need nothing of the loop but
-/// the step itself, for EM on a one-component ``ScalarWienerRun`` (scalar noise, or diagonal noise
-/// on one state): a full step `dt` that lands on no stop, does not end near `t1` and passes no
-/// `saveat` time (`saveLimit`: the next one, or +∞), with nothing saved per step and no dense
-/// output. Each step is the loop's, bit for bit: `clippedStep`, the run's draw, EM's update
-/// (`u + f h + g ΔW`, in `eulerMaruyamaStep`'s order), the statistics and `t + h`.
+/// the step itself, for EM with scalar, diagonal or additive noise on a ``WienerRun``
+/// (`oneComponent`: one Wiener process, else one per state, the increments in `dW`): a full
+/// step `dt` that lands on no stop, does not end near `t1` and passes no `saveat` time
+/// (`saveLimit`: the next one, or +∞), with nothing saved per step and no dense output. Each
+/// step is the loop's, bit for bit: `clippedStep`, the run's draw, EM's update (`u + f h + g ΔW`,
+/// in `eulerMaruyamaStep`'s order), the statistics and `t + h`.
 ///
 /// Returns `nil` at the first step that is not of that kind (nothing done for it: the loop takes
 /// it), or `h` when a step was not finite: its increment is drawn, its result is in `uNew` and
@@ -17,7 +18,7 @@ import DiffEqCore
 @inlinable @inline(never)
 func plainEulerMaruyamaSteps<F: SDEFunction, Driver: FixedStepNoise>(
     _ driver: Driver.Type, run: inout Driver.Run, sde: F, p: [F.Scalar], drift: inout [F.Scalar],
-    diffusion: inout [F.Scalar], u: inout [F.Scalar], uNew: inout [F.Scalar],
+    diffusion: inout [F.Scalar], u: inout [F.Scalar], uNew: inout [F.Scalar], dW: inout [Double], oneComponent: Bool,
     t: inout Double, tPrev: inout Double, stats: inout SolverStats, iterations: inout Int, dt: Double,
     target: Double, t1: Double, endSnap: Double, saveLimit: Double, maxiters: Int, driftEvaluations: Int
 ) -> Double? {
@@ -38,34 +39,65 @@ func plainEulerMaruyamaSteps<F: SDEFunction, Driver: FixedStepNoise>(
         iterations = count
         run = cursor
     }
-    while count < maxiters {
+    // The step from `time` when it is plain: its size and end.
+    @inline(__always) func plainStep() -> (h: Double, end: Double)? {
+        guard count < maxiters else { return nil }
         let (h, landing) = clippedStep(from: time, dt: dt, toward: target, direction: 1, steps: naccept)
         let end = time + h
-        guard !landing, end < saveLimit, Swift.abs(end - t1) > endSnap, let dW = Driver.advance(&cursor, to: end) else {
-            return nil
-        }
+        guard !landing, end < saveLimit, Swift.abs(end - t1) > endSnap else { return nil }
+        return (h, end)
+    }
+    @inline(__always) func evaluate() {
         count += 1
         let ts = Scalar(time)
         sde.drift(&drift, u, p, ts)
         sde.diffusion(&diffusion, u, p, ts)
-        let s = 1 * dW
-        // `uNew.isFiniteState` folded into the update.
-        var finite = true
-        for i in 0..<states {
-            var x = u[i]
-            x += drift[i].scaled(by: h)
-            x += diffusion[i].scaled(by: s)
-            finite = finite && x.isFiniteScalar
-            uNew[i] = x
-        }
-        nf += driftEvaluations
-        if !finite { return h }
+    }
+    @inline(__always) func accept(_ end: Double) {
         naccept += 1
         previous = time
         time = end
         // Copied rather than swapped, so that the arrays written in the loop stay the same
         // buffers and their uniqueness checks leave the loop.
         for i in 0..<states { u[i] = uNew[i] }
+    }
+    // One loop per kind of draw (a test inside one loop kept the arrays' uniqueness checks in
+    // it); `uNew.isFiniteState` is folded into the update.
+    if oneComponent {
+        // Scalar noise, or diagonal noise on one state.
+        while let (h, end) = plainStep() {
+            guard let w = Driver.advance(&cursor, to: end) else { return nil }
+            evaluate()
+            let s = 1 * w
+            var finite = true
+            for i in 0..<states {
+                var x = u[i]
+                x += drift[i].scaled(by: h)
+                x += diffusion[i].scaled(by: s)
+                finite = finite && x.isFiniteScalar
+                uNew[i] = x
+            }
+            nf += driftEvaluations
+            if !finite { return h }
+            accept(end)
+        }
+    } else {
+        // Diagonal or additive noise, one Wiener process per state.
+        while let (h, end) = plainStep() {
+            guard Driver.advance(&cursor, to: end, &dW) else { return nil }
+            evaluate()
+            var finite = true
+            for i in 0..<states {
+                var x = u[i]
+                x += drift[i].scaled(by: h)
+                x += diffusion[i].scaled(by: 1 * dW[i])
+                finite = finite && x.isFiniteScalar
+                uNew[i] = x
+            }
+            nf += driftEvaluations
+            if !finite { return h }
+            accept(end)
+        }
     }
     return nil
 }

@@ -53,8 +53,8 @@ extension SDEDrift: Sendable where F: Sendable {}
 /// the EM kernel 185 plus about 75 of uniqueness checks and retain/release in it, the shared
 /// loop's `step` and `recordStep` 181 (DiffEqCore), this stepper's `attempt` 166 and `accept`
 /// 25, the Wiener process's increment, propose and accept 120. `solve` now runs EM, EulerHeun
-/// and RKMil without callbacks in `solveWithFixedSteps` instead (316 / 1,154 instructions per
-/// step; this stepper on the shared loop, with the same kernel, 952 for the scalar problem).
+/// and RKMil without callbacks in `solveWithFixedSteps` instead (304 / 877 instructions per
+/// step; this stepper on the shared loop, with the same kernel, 955 for the scalar problem).
 public struct SDELoopStepper<F: SDEFunction, Noise: NoiseProcess>: ODEStepper {
     public typealias Function = SDEDrift<F>
     public typealias Scalar = F.Scalar
