@@ -54,8 +54,8 @@ struct NoRun {}
 
 /// The ``WienerProcess`` of `solve(_:_:seed:)`, which keeps no history and which nobody reads
 /// after the solve: each step's point is drawn and accepted at once, in place
-/// (``WienerProcess/advance(to:_:_:)``), or lent to the loop as a ``WienerRun``. A step that fails after its draw ends the solve, so the early
-/// acceptance is never seen.
+/// (``WienerProcess/advance(to:_:_:)``), or lent to the loop as a ``WienerRun``. A step that
+/// fails after its draw ends the solve, so the early acceptance is never seen.
 @usableFromInline
 enum DrawAndAcceptAtOnce: FixedStepNoise {
     @inlinable @inline(__always)

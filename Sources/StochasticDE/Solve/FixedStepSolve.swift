@@ -7,12 +7,14 @@ import DiffEqCore
 ///
 /// The same solve bit for bit: the step times come from the loop's own rule (`clippedStep`
 /// toward the next stop or the end, `t + h`, landing exactly on stops and on `t1`), the noise is
-/// moved, snapped to `t1` and drawn as ``SDELoopStepper``'s `attempt` does, the kernel runs on
-/// the same arrays, saving goes through the loop's `SavingRecorder` with the stepper's own
-/// interpolant and dense steps, a non-finite step ends the solve through the loop's
-/// `rejectAttempt` and the stepper's `explainFailure` (same return code and message), and
-/// `maxiters`, the statistics and the initial evaluation of `f` are the loop's
-/// (`FixedStepSolveTests` compares both on every option this covers).
+/// moved, snapped to `t1` and drawn as ``SDELoopStepper``'s `attempt` does (or from the
+/// ``WienerRun`` the noise lends, the same values), the kernel runs on the same arrays (EM
+/// written out on the stepper's own workspaces, the same operations in the same order), saving
+/// goes through the loop's `SavingRecorder` with the stepper's own interpolant and dense steps,
+/// a non-finite step ends the solve through the loop's `rejectAttempt` and the stepper's
+/// `explainFailure` (same return code and message), and `maxiters`, the statistics and the
+/// initial evaluation of `f` are the loop's (`FixedStepSolveTests` compares both on every
+/// option this covers).
 ///
 /// `stepper` is validated and its noise is at `setup.t0`; `setup` is the loop's validation of
 /// `drift` with the options (`t1 > t0`, so the direction is +1), and the caller checked the
@@ -129,10 +131,11 @@ func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
         if plainSteps && run != nil && noiseTime == t && stepper.failure == nil {
             let target = nextStop < stops.count ? stops[nextStop] : setup.t1
             if let h = plainEulerMaruyamaSteps(
-                Driver.self, run: &run!, sde: sde, p: kernelP, drift: &driftValues, diffusion: &diffusionValues, u: &u,
-                uNew: &uNew, dW: &dW, oneComponent: oneComponent, t: &t, tPrev: &tPrev, stats: &stats, iterations: &iterations, dt: dt,
-                target: target, t1: t1, endSnap: endSnap, saveLimit: saved.pendingTime(upTo: .infinity) ?? .infinity,
-                maxiters: setup.maxiters, driftEvaluations: driftEvaluations)
+                Driver.self, run: &run!, sde: sde, p: kernelP, drift: &driftValues, diffusion: &diffusionValues,
+                u: &u, uNew: &uNew, dW: &dW, oneComponent: oneComponent, t: &t, tPrev: &tPrev, stats: &stats,
+                iterations: &iterations, dt: dt, target: target, t1: t1, endSnap: endSnap,
+                saveLimit: saved.pendingTime(upTo: .infinity) ?? .infinity, maxiters: setup.maxiters,
+                driftEvaluations: driftEvaluations)
             {
                 swap(&driftValues, &stepper.kernel.k[0])
                 swap(&diffusionValues, &stepper.kernel.gs[0])
