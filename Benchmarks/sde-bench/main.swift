@@ -45,8 +45,9 @@
 // Closing note, session 14 (same aim). The draw's 250 were mostly the path's bookkeeping: the
 // Philox block and the Box–Muller transform are about 240 instructions per pair, both members
 // already used (the spare), so about 120 per step, and the portable log and sin/cos leave no
-// exact saving (their constants are folded; any reordering changes bits; hoisting the round
-// keys trades an `lea` for a load). The fixed-step loop now borrows the Wiener path's state
+// exact saving (their constants are folded and any reordering changes bits; precomputed
+// Philox round keys would trade each key `lea` for a load: read off the disassembly, not
+// measured). The fixed-step loop now borrows the Wiener path's state
 // (`WienerRun`: one component in plain values, more in the path's own array), writes EM out
 // on the stepper's drift and diffusion arrays lent for the solve (no `k[0]`/`gs[0]`), and takes
 // the steps that need nothing but the step (no stop, no save time, not the last) in
@@ -62,10 +63,14 @@
 // em-scalar+loop (the shared loop, unchanged) 955 -> 955. Of the scalar 304: the draw about
 // 120, the user's GBM drift and diffusion about 50, the update, the step rule, the run's guards
 // and the counters. Mallocs per solve unchanged (29-30 scalar, 38-40 4-D, at 10³ and 10⁵ steps).
-// About 300-330 instructions is what this VM runs in 30 ns when idle; on the loaded VM of this
-// session (load 8-12 on 2 cores; noise), alternating main and this, `--case em-scalar+solve`
-// at counts 1 and 1001: user CPU min 73-77 / median 77-87 ns per step (main) against 44-45 /
-// 46-49 (this), wall min 118-147 / 87; 4-D user CPU min 173 against 155 (before the 4-D run).
+// About 300-330 instructions is what this VM runs in 30 ns when idle, but the wall clock does
+// not show the aim reached: on this session's loaded VM (load 4-12 on 2 cores; noise),
+// alternating main and this, `--case em-scalar+solve` at counts 1 and 1001 (10⁷ steps apart),
+// 9 rounds at load 3.7: wall min 72.5 / median 79.7 ns per step (main) against 42.3 / 44.1
+// (this), user CPU the same within 1 ns; em-4d+solve user CPU min 163 against 126 (3 rounds).
+// This code runs fewer instructions per cycle than main's (the Philox multiplications and the
+// logarithm's division are chains); scaled by main's idle 57 ns of session 13, an idle step
+// would be about 33 ns.
 import DiffEqCore
 import Foundation
 import NotebookSupport
