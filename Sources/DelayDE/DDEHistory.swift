@@ -294,6 +294,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     @inlinable @inline(__always)
     func locate(_ t: Double) -> Int {
         if t > interiorLow && t < interiorHigh { return interiorStep }
+        if t >= interiorHigh && advanceInterior(t) { return interiorStep }
         let accepted = dense.count
         let count = accepted + (hasTentative ? 1 : 0)
         // The start of step `i`, accepted or (`i == accepted`) tentative.
@@ -341,6 +342,29 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
             interiorRows = (dense.offset(ofStep: lo + 1) - interiorBase) / n - 2
         }
         return lo
+    }
+
+    /// Whether `t` is strictly inside the step after `interiorStep`, which is not the last one
+    /// stored; if so, that step becomes `interiorStep` (as `locate` would make it). A constant lag
+    /// reads the steps in order, so a read that leaves the interval of the last one most often
+    /// lands in the next: no search, none of `locate`'s boundary tests (none applies inside).
+    @inlinable @inline(__always)
+    func advanceInterior(_ t: Double) -> Bool {
+        let j = interiorStep &+ 1
+        guard j > 0 && j &+ 1 < dense.count else { return false }
+        let current = dense.start(ofStep: j)
+        let low = current + sideTolerance
+        let high = Swift.min(dense.end(ofStep: j), dense.start(ofStep: j &+ 1)) - sideTolerance
+        guard t > low && t < high else { return false }
+        interiorStep = j
+        interiorLow = low
+        interiorHigh = high
+        interiorStart = current
+        interiorH = dense.size(ofStep: j)
+        interiorBase = dense.offset(ofStep: j)
+        interiorRows = (dense.offset(ofStep: j &+ 1) - interiorBase) / n - 2
+        lastFound = j
+        return true
     }
 
     /// Value (and, if `wantDerivative`, `du/dt`) of component `m` of step `i` at `t`.
@@ -448,6 +472,13 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// so that the interior read inlined into the caller stays small.
     @inlinable @inline(never)
     func located(_ p: [Scalar], _ t: Scalar, _ s: Double, idxs i: Int) -> Scalar {
+        if s >= interiorHigh && storedTimeParts(t) == nil && advanceInterior(s) {
+            // The next step's interior (see `advanceInterior`): read as `stored` reads inside it.
+            return evaluate(
+                base: interiorBase, rows: interiorRows, h: interiorH, theta: (s - interiorStart) / interiorH,
+                component: i, derivative: false
+            ).0
+        }
         let k = locate(s)
         if k < 0 {
             // No step accepted yet and t ahead of t0: hold u0. With steps, `k < 0` after t0 is

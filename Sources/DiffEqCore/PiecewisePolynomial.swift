@@ -28,21 +28,36 @@
 public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// Components per state.
     public let stateCount: Int
-    /// Step start times, in the direction of integration.
-    @usableFromInline var starts: [Double] = []
-    /// Step end times (the next step's start, except across a gap left by moving `t` forward).
-    @usableFromInline var ends: [Double] = []
-    /// Signed step sizes `h`: `θ = (t − start)/h`.
-    @usableFromInline var steps: [Double] = []
-    /// `θ` at the interval's end: 1 when the interval ends where its step does (so that the end
-    /// gives `u₁` exactly, whereas `((start + h) − start)/h` can round off 1), else
-    /// `(end − start)/h` (a step cut short by an event).
-    @usableFromInline var endThetas: [Double] = []
-    /// Step `i`'s values start at `offsets[i]`; `offsets[count]` is the end of `values`.
-    @usableFromInline var offsets: [Int] = [0]
+    /// One record per step, in the direction of integration (see ``StepRecord``).
+    @usableFromInline var records: [StepRecord] = []
+    /// The steps' values, one step after another; only the first `valueCount` are steps' (the
+    /// rest is room that an append writes in place, see ``appendStep(from:to:step:rows:order:_:)``).
     @usableFromInline var values: [Scalar] = []
+    @usableFromInline var valueCount = 0
     /// The largest order of the appended steps' interpolants (`nil` while empty).
     @usableFromInline var _order: Int?
+
+    /// Where step `i` is and which part of `values` it holds.
+    @usableFromInline
+    struct StepRecord: Sendable {
+        /// The interval's start and end (the next step's start, except across a gap left by
+        /// moving `t` forward), and the signed step size `h`: `θ = (t − start)/h`.
+        @usableFromInline var start: Double
+        @usableFromInline var end: Double
+        @usableFromInline var h: Double
+        /// `θ` at the interval's end: 1 when the interval ends where its step does (so that the
+        /// end gives `u₁` exactly, whereas `((start + h) − start)/h` can round off 1), else
+        /// `(end − start)/h` (a step cut short by an event).
+        @usableFromInline var endTheta: Double
+        /// The step's values are `values[offset ..< offset + size]`.
+        @usableFromInline var offset: Int
+        @usableFromInline var size: Int
+
+        @inlinable
+        init(start: Double, end: Double, h: Double, endTheta: Double, offset: Int, size: Int) {
+            (self.start, self.end, self.h, self.endTheta, self.offset, self.size) = (start, end, h, endTheta, offset, size)
+        }
+    }
 
     /// An empty dense output for states of `stateCount` components.
     public init(stateCount: Int) {
@@ -53,22 +68,19 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// `Double`, CVODE, returning a solution in the problem's scalar).
     public init<Other: DiffEqScalar>(converting other: PiecewisePolynomial<Other>) {
         stateCount = other.stateCount
-        starts = other.starts
-        ends = other.ends
-        steps = other.steps
-        endThetas = other.endThetas
-        offsets = other.offsets
-        values = other.values.map { Scalar($0.primal) }
+        records = other.records.map { StepRecord(start: $0.start, end: $0.end, h: $0.h, endTheta: $0.endTheta, offset: $0.offset, size: $0.size) }
+        values = other.values[0..<other.valueCount].map { Scalar($0.primal) }
+        valueCount = other.valueCount
         _order = other._order
     }
 
     /// The number of steps appended.
-    @inlinable public var count: Int { starts.count }
-    @inlinable public var isEmpty: Bool { starts.isEmpty }
+    @inlinable public var count: Int { records.count }
+    @inlinable public var isEmpty: Bool { records.isEmpty }
 
     /// The covered closed interval `(min, max)`; `(0, −1)` while empty.
     @inlinable public var domain: (Double, Double) {
-        guard let a = starts.first, let b = ends.last else { return (0, -1) }
+        guard let a = records.first?.start, let b = records.last?.end else { return (0, -1) }
         return (Swift.min(a, b), Swift.max(a, b))
     }
 
@@ -80,7 +92,7 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
 
     /// The time where the covered interval ends, in the direction of integration (`nil` while
     /// empty).
-    @inlinable public var lastTime: Double? { ends.last }
+    @inlinable public var lastTime: Double? { records.last?.end }
 
     /// Makes room for `steps` steps and `values` values in all (the values of a step are
     /// `(2 + r)·n`, see the type), so that a solve of up to that size never regrows the arrays.
@@ -88,23 +100,14 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// instructions per call, the generic `values` array's reservation through the runtime).
     @inlinable
     public mutating func reserveCapacity(steps: Int, values valueCount: Int) {
-        starts.reserveCapacity(steps)
-        ends.reserveCapacity(steps)
-        self.steps.reserveCapacity(steps)
-        endThetas.reserveCapacity(steps)
-        offsets.reserveCapacity(steps + 1)
+        records.reserveCapacity(steps)
         values.reserveCapacity(valueCount)
     }
 
     /// Removes every step, keeping the capacity (an integrator's `reinit`).
     public mutating func removeAll() {
-        starts.removeAll(keepingCapacity: true)
-        ends.removeAll(keepingCapacity: true)
-        steps.removeAll(keepingCapacity: true)
-        endThetas.removeAll(keepingCapacity: true)
-        offsets.removeAll(keepingCapacity: true)
-        offsets.append(0)
-        values.removeAll(keepingCapacity: true)
+        records.removeAll(keepingCapacity: true)
+        valueCount = 0
         _order = nil
     }
 
@@ -116,23 +119,25 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
         from start: Double, to end: Double, step h: Double, rows: Int, order: Int,
         _ write: (UnsafeMutableBufferPointer<Scalar>) -> Void
     ) {
-        let n = stateCount
-        let base = values.count
-        let size = (2 + rows) * n
-        values.append(contentsOf: repeatElement(Scalar.zero, count: size))
+        let base = valueCount
+        let size = (2 + rows) * stateCount
+        if values.count < base + size {
+            // Room for up to 64 steps more (zeros, the values' count doubling until then): the
+            // next appends write in place, without the array's append (~90 instructions a step).
+            let ahead = Swift.min(values.count, 64 * size)
+            values.append(contentsOf: repeatElement(Scalar.zero, count: Swift.max(base + size - values.count, ahead)))
+        }
         values.withUnsafeMutableBufferPointer { all in
             write(UnsafeMutableBufferPointer(rebasing: all[base..<(base + size)]))
         }
-        starts.append(start)
-        ends.append(end)
-        steps.append(h)
+        valueCount = base + size
         // The interval ends where its step does when `end` is `start + h` up to the rounding of
         // that sum (a landing on a stop computes `h` as `stop − start`, a free step `end` as
         // `start + h`): two ulps of the times. An event's time cut inside the step is farther.
         // (Exact equality, the common case, first: it skips the `ulp`.)
         let full = end - start == h || Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
-        endThetas.append(full ? 1 : (end - start) / h)
-        offsets.append(base + size)
+        records.append(
+            StepRecord(start: start, end: end, h: h, endTheta: full ? 1 : (end - start) / h, offset: base, size: size))
         _order = Swift.max(_order ?? order, order)
     }
 
@@ -242,14 +247,15 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// direction of integration (the first when `t` is before every start).
     @inlinable
     public func stepIndex(containing t: Double) -> Int {
-        let count = starts.count
+        let count = records.count
         guard count > 1 else { return 0 }
-        let forward = ends[count - 1] >= starts[0]
+        let forward = records[count - 1].end >= records[0].start
         var lo = 0, hi = count
         // Invariant: starts[lo] is at or before t (or lo = 0); starts[hi] is after t (or hi = count).
         while hi - lo > 1 {
             let mid = (lo + hi) / 2
-            if (starts[mid] <= t) == forward || starts[mid] == t { lo = mid } else { hi = mid }
+            let start = records[mid].start
+            if (start <= t) == forward || start == t { lo = mid } else { hi = mid }
         }
         return lo
     }
@@ -270,11 +276,11 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// Calls `write(m, u_m(t))` for every component, in index order.
     @inlinable @inline(__always)
     func evaluateComponents(at t: Double, _ write: (Int, Scalar) -> Void) {
-        let i = stepIndex(containing: t)
-        let theta = t == ends[i] ? endThetas[i] : (t - starts[i]) / steps[i]
-        let n = stateCount, r = (offsets[i + 1] - offsets[i]) / Swift.max(n, 1) - 2
+        let step = records[stepIndex(containing: t)]
+        let theta = t == step.end ? step.endTheta : (t - step.start) / step.h
+        let n = stateCount, r = step.size / Swift.max(n, 1) - 2
         values.withUnsafeBufferPointer { all in
-            let v = all.baseAddress! + offsets[i]
+            let v = all.baseAddress! + step.offset
             for m in 0..<n {
                 var poly = Scalar.zero
                 var k = r - 1
@@ -304,12 +310,12 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// Calls `write(m, u_m'(t))` for every component, in index order.
     @inlinable @inline(__always)
     func derivativeComponents(at t: Double, _ write: (Int, Scalar) -> Void) {
-        let i = stepIndex(containing: t)
-        let h = steps[i]
-        let theta = t == ends[i] ? endThetas[i] : (t - starts[i]) / h
-        let n = stateCount, r = (offsets[i + 1] - offsets[i]) / Swift.max(n, 1) - 2
+        let step = records[stepIndex(containing: t)]
+        let h = step.h
+        let theta = t == step.end ? step.endTheta : (t - step.start) / h
+        let n = stateCount, r = step.size / Swift.max(n, 1) - 2
         values.withUnsafeBufferPointer { all in
-            let v = all.baseAddress! + offsets[i]
+            let v = all.baseAddress! + step.offset
             for m in 0..<n {
                 var q = Scalar.zero, dq = Scalar.zero
                 var k = r - 1
