@@ -248,6 +248,8 @@ final class StepperCoefficients: @unchecked Sendable {
     @usableFromInline let denseDegree: Int
     /// The continuous extension's order (`nil` without one).
     @usableFromInline let denseOrder: Int?
+    /// Every weight of `θ^2 … θ^d` is nonzero (the dense append then skips none).
+    @usableFromInline let denseWeightsNonzero: Bool
 
     init(
         a: [[Double]], b: [Double], btilde: [Double]?, btilde3: [Double]?, c: [Double],
@@ -270,6 +272,7 @@ final class StepperCoefficients: @unchecked Sendable {
         offsetDense = offsetC + allC.count
         denseDegree = d
         denseOrder = interpolant?.order
+        denseWeightsNonzero = (0..<stageCount).allSatisfy { j in (1..<Swift.max(d, 1)).allSatisfy { flat[j * d + $0] != 0 } }
     }
 }
 

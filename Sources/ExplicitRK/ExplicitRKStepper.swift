@@ -21,7 +21,11 @@ import DiffEqCore
 /// buffers only some solves use (the interpolation weights, the stiffness estimate's previous
 /// argument) are allocated when first needed, not in `init`.
 /// Tsit5 runs a written-out stage sequence (``Kernel/tsit5``): the same operations as the
-/// generic loop, with constant stage counts that the fused combinations unroll.
+/// generic loop, with constant stage counts that the fused combinations unroll. The dense
+/// append reads the interpolation weights from the coefficient block and the interpolant's order
+/// from a stored value (reading `tableau.interpolant` copied it: four retains and releases per
+/// step), and appends an interpolant of Tsit5's shape (7 stages, degree 4, no zero weight) with
+/// constant trip counts.
 public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     public typealias State = Function.State
     public typealias Parameters = Function.Parameters
@@ -68,6 +72,9 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     @usableFromInline let offsetDense: Int
     @usableFromInline let denseDegree: Int
     @usableFromInline let denseOrder: Int?
+    /// Tsit5's interpolant (7 stages, degree 4, no zero weight): appended with constant trip
+    /// counts.
+    @usableFromInline let denseTsit5: Bool
     @usableFromInline var firstStage: FirstStage = .missing
     /// The extra interpolation stages of the last accepted step are computed.
     @usableFromInline var extrasReady = false
@@ -128,6 +135,7 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         abstol = prototype.zeroed()
         thetaWeights = []
         (offsetDense, denseDegree, denseOrder) = (coefficients.offsetDense, coefficients.denseDegree, coefficients.denseOrder)
+        denseTsit5 = totalStages == 7 && coefficients.denseDegree == 4 && coefficients.denseWeightsNonzero
         previousArg = zero.vacated()
         endDerivative = residual == nil ? zero.vacated() : prototype.zeroed()
         stabilityBoundary = tableau.realStabilityBoundary
@@ -382,11 +390,12 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         }
         computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
         let (kb, stride, w) = (UnsafePointer<State.StageElement>(k.base), self.stride, UnsafePointer(table.base + offsetDense))
-        if kernel == .tsit5 && totalStages == 7 && denseDegree == 4 {
-            // Tsit5's interpolant (the usual case): constant trip counts, which unroll; the same
-            // operations in the same order as the general call below.
+        if denseTsit5 {
+            // Tsit5's interpolant (the usual case): constant trip counts, which unroll, and no
+            // zero weight to skip; the same operations in the same order as the general call.
             dense.appendStageWeighted(
-                from: t, to: end, step: dt, u0: u, u1: uNew, stageCount: 7, weights: w, degree: 4, order: order
+                from: t, to: end, step: dt, u0: u, u1: uNew, stageCount: 7, weights: w, degree: 4, order: order,
+                weightsNonzero: true
             ) { j, m in State.component(m, ofStage: j, in: kb, stride: stride) }
             return
         }
