@@ -34,36 +34,14 @@
 public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// Components per state.
     public let stateCount: Int
-    /// One record per step, in the direction of integration (see ``StepRecord``).
-    @usableFromInline var records: [StepRecord] = []
+    /// One record per step, in the direction of integration (see ``PiecewisePolynomialStep``).
+    @usableFromInline var records: [PiecewisePolynomialStep] = []
     /// The steps' values, one step after another; only the first `valueCount` are steps' (the
     /// rest is room that an append writes in place, see ``appendStep(from:to:step:rows:order:_:)``).
     @usableFromInline var values: [Scalar] = []
     @usableFromInline var valueCount = 0
     /// The largest order of the appended steps' interpolants (`nil` while empty).
     @usableFromInline var _order: Int?
-
-    /// Where step `i` is and which part of `values` it holds.
-    @usableFromInline
-    struct StepRecord: Sendable {
-        /// The interval's start and end (the next step's start, except across a gap left by
-        /// moving `t` forward), and the signed step size `h`: `θ = (t − start)/h`.
-        @usableFromInline var start: Double
-        @usableFromInline var end: Double
-        @usableFromInline var h: Double
-        /// `θ` at the interval's end: 1 when the interval ends where its step does (so that the
-        /// end gives `u₁` exactly, whereas `((start + h) − start)/h` can round off 1), else
-        /// `(end − start)/h` (a step cut short by an event).
-        @usableFromInline var endTheta: Double
-        /// The step's values are `values[offset ..< offset + size]`.
-        @usableFromInline var offset: Int
-        @usableFromInline var size: Int
-
-        @inlinable
-        init(start: Double, end: Double, h: Double, endTheta: Double, offset: Int, size: Int) {
-            (self.start, self.end, self.h, self.endTheta, self.offset, self.size) = (start, end, h, endTheta, offset, size)
-        }
-    }
 
     /// An empty dense output for states of `stateCount` components.
     public init(stateCount: Int) {
@@ -74,7 +52,7 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
     /// `Double`, CVODE, returning a solution in the problem's scalar).
     public init<Other: DiffEqScalar>(converting other: PiecewisePolynomial<Other>) {
         stateCount = other.stateCount
-        records = other.records.map { StepRecord(start: $0.start, end: $0.end, h: $0.h, endTheta: $0.endTheta, offset: $0.offset, size: $0.size) }
+        records = other.records
         values = other.values[0..<other.valueCount].map { Scalar($0.primal) }
         valueCount = other.valueCount
         _order = other._order
@@ -143,7 +121,7 @@ public struct PiecewisePolynomial<Scalar: DiffEqScalar>: DenseOutput {
         // (Exact equality, the common case, first: it skips the `ulp`.)
         let full = end - start == h || Swift.abs((end - start) - h) <= 2 * Swift.max(Swift.abs(start), Swift.abs(end)).ulp
         records.append(
-            StepRecord(start: start, end: end, h: h, endTheta: full ? 1 : (end - start) / h, offset: base, size: size))
+            PiecewisePolynomialStep(start: start, end: end, h: h, endTheta: full ? 1 : (end - start) / h, offset: base, size: size))
         _order = Swift.max(_order ?? order, order)
     }
 
@@ -360,3 +338,27 @@ public func evaluateWeights(_ coefficients: [[Double]], theta: Double, into w: i
         w[i] = acc * theta
     }
 }
+
+/// Where a step of a ``PiecewisePolynomial`` is and which part of its values it holds. Not nested
+/// in the generic type: its metadata, and an array of it, then need no lookup at run time.
+@usableFromInline
+struct PiecewisePolynomialStep: Sendable {
+    /// The interval's start and end (the next step's start, except across a gap left by
+    /// moving `t` forward), and the signed step size `h`: `θ = (t − start)/h`.
+    @usableFromInline var start: Double
+    @usableFromInline var end: Double
+    @usableFromInline var h: Double
+    /// `θ` at the interval's end: 1 when the interval ends where its step does (so that the
+    /// end gives `u₁` exactly, whereas `((start + h) − start)/h` can round off 1), else
+    /// `(end − start)/h` (a step cut short by an event).
+    @usableFromInline var endTheta: Double
+    /// The step's values are `values[offset ..< offset + size]`.
+    @usableFromInline var offset: Int
+    @usableFromInline var size: Int
+
+    @inlinable
+    init(start: Double, end: Double, h: Double, endTheta: Double, offset: Int, size: Int) {
+        (self.start, self.end, self.h, self.endTheta, self.offset, self.size) = (start, end, h, endTheta, offset, size)
+    }
+}
+
