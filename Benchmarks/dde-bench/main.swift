@@ -175,6 +175,37 @@
 //   arrays, the [[S]] layout of sol.u) and the saved-state copies 22 k, both one allocation per
 //   saved step; the integrator's init 8.4 k (its begin() 2.7 k: f twice for the first step) and
 //   its release 3.7 k; DDEProblem.validate 6 k and DDEHistory.init 6 k (not this branch's).
+// Closing note, ddeappend branch (the dense append and the delayed reads; callgrind on the
+// stripped release binary, --repeat-solves 101 minus 1, /100; base = the lead's build of main
+// 13d79d1 in /work/base, measured in the same session):
+// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6 (64 steps, 386 f, unchanged): 311,785 -> 256,311
+//   instructions per solve (-17.8%); the logistic ODE 109,301 -> 92,922 (-15.0%). Inclusive per
+//   solve: the dense append (ExplicitRKStepper.appendDenseStep) 55.2 k -> 20.0 k, 862 -> 312 per
+//   step: one step record appended where five arrays took one element each, the values written
+//   into room kept ahead instead of an array append, no copy of `tableau.interpolant` (four
+//   retains and releases), the weights read from the coefficient block, and Tsit5's shape with
+//   constant trip counts and no zero-weight test; the loop's recordStep 75.2 k -> 38.1 k. The
+//   reads (386 per solve) 52.7 k -> 38.2 k: a read past the last interior interval tries the
+//   next step's interior before `locate` (58 of the 67 reads a solve that left it), located
+//   23.2 k -> 14.9 k, and three correction rows summed written out. The step record is a
+//   top-level type: nested in the generic PiecewisePolynomial, its array's metadata was looked
+//   up at run time (~1.1 k per solve, 1.7 k for the logistic ODE).
+// - Lorenz Tsit5 [Double] (rk-bench --overhead --lorenz array, SOLVES=11 minus 1, /10; end point
+//   only, no dense output): 1,669,434 -> 1,670,360 per solve (+0.06%, ~1 instruction a step:
+//   code layout; this solve appends no dense output).
+// - Mallocs per solve (malloc-count, (11 - 1 solves)/10): saving every step 101.0 -> 97.0; the
+//   end only 42.0, 54.0, 66.0 -> 38.0, 42.0, 46.0 at 64, 247, 985 steps (two growable arrays in
+//   the dense output instead of seven); logistic 47.0 -> 43.0. Whole process, one solve
+//   (--malloc-check): 682, 682, 685, 687 at 31, 64, 138, 328 steps (685, 685, 696, 702 on the
+//   base): nothing per step.
+// - Same bits: --steps-study output and the default run's JSON rows (errors, steps, f,
+//   rejections; 26 + 15 + 6 rows) identical to the base binary's; rk-bench --quick's 173 error
+//   cells identical.
+// - Issue 18's 20 µs (~190-200 k instructions here) is not reached. What remains per solve
+//   (inclusive): the Tsit5 attempts 132 k, of which f 66 k (the reads 38 k, of which 50 reads
+//   before t0 through the initial-history closure); releasing the solution ~26 k and the saved
+//   states' copies (one array per saved step, the [[S]] layout of sol.u); recordStep 38 k, of
+//   which the append 20 k and the saving 7 k.
 import DelayDE
 import DiffEq
 import Foundation

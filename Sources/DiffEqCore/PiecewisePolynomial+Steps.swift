@@ -11,8 +11,9 @@ extension PiecewisePolynomial {
         _ i: Int, _ body: (_ start: Double, _ end: Double, _ h: Double, _ values: UnsafeBufferPointer<Scalar>) -> R
     ) -> R {
         precondition(i >= 0 && i < count, "step \(i) is not in 0..<\(count)")
+        let step = records[i]
         return values.withUnsafeBufferPointer { all in
-            body(starts[i], ends[i], steps[i], UnsafeBufferPointer(rebasing: all[offsets[i]..<offsets[i + 1]]))
+            body(step.start, step.end, step.h, UnsafeBufferPointer(rebasing: all[step.offset..<(step.offset + step.size)]))
         }
     }
 
@@ -21,14 +22,14 @@ extension PiecewisePolynomial {
     /// `offset(ofStep: i)..<offset(ofStep: i + 1)` of ``withValues(_:)`` (`i` up to ``count`` for
     /// the offset).
     /// Inlinable, so that a read is a load from the arrays (no copy of the dense output).
-    @inlinable public func start(ofStep i: Int) -> Double { starts[i] }
-    @inlinable public func end(ofStep i: Int) -> Double { ends[i] }
-    @inlinable public func size(ofStep i: Int) -> Double { steps[i] }
-    @inlinable public func offset(ofStep i: Int) -> Int { offsets[i] }
+    @inlinable public func start(ofStep i: Int) -> Double { records[i].start }
+    @inlinable public func end(ofStep i: Int) -> Double { records[i].end }
+    @inlinable public func size(ofStep i: Int) -> Double { records[i].h }
+    @inlinable public func offset(ofStep i: Int) -> Int { i == records.count ? valueCount : records[i].offset }
 
     /// Calls `body` with every step's values, in the type's form, one step after another.
     @inlinable
     public func withValues<R>(_ body: (UnsafeBufferPointer<Scalar>) -> R) -> R {
-        values.withUnsafeBufferPointer(body)
+        values.withUnsafeBufferPointer { all in body(UnsafeBufferPointer(start: all.baseAddress, count: valueCount)) }
     }
 }

@@ -242,10 +242,14 @@ final class StepperCoefficients: @unchecked Sendable {
     @usableFromInline let offsetBtilde: Int
     @usableFromInline let offsetBtilde3: Int
     @usableFromInline let offsetC: Int
-    /// Stage `j`'s `θ^1 … θ^d` at `[j·d, (j+1)·d)` (zero-padded), `d = denseDegree`; empty with
-    /// `d = 0` for a method without a continuous extension.
-    @usableFromInline let denseWeights: [Double]
+    /// Stage `j`'s `θ^1 … θ^d` of the continuous extension at `offsetDense + [j·d, (j+1)·d)` of
+    /// `table` (zero-padded), `d = denseDegree`; none with `d = 0` for a method without one.
+    @usableFromInline let offsetDense: Int
     @usableFromInline let denseDegree: Int
+    /// The continuous extension's order (`nil` without one).
+    @usableFromInline let denseOrder: Int?
+    /// Every weight of `θ^2 … θ^d` is nonzero (the dense append then skips none).
+    @usableFromInline let denseWeightsNonzero: Bool
 
     init(
         a: [[Double]], b: [Double], btilde: [Double]?, btilde3: [Double]?, c: [Double],
@@ -254,19 +258,21 @@ final class StepperCoefficients: @unchecked Sendable {
         let s = c.count
         let aFlat = (a + (interpolant?.extraA ?? [])).flatMap { $0 }
         let btilde3 = btilde3 ?? []
-        table = StageStorage(
-            aFlat + b + (btilde ?? [Double](repeating: 0, count: s)) + btilde3 + c + (interpolant?.extraC ?? []))
-        offsetB = aFlat.count
-        offsetBtilde = offsetB + s
-        offsetBtilde3 = offsetBtilde + s
-        offsetC = offsetBtilde3 + btilde3.count
+        let allC = c + (interpolant?.extraC ?? [])
         let stageCount = s + (interpolant?.extraC.count ?? 0)
         let polys = interpolant?.coefficients ?? []
         let d = polys.map { $0.count }.max() ?? 0
         var flat = [Double](repeating: 0, count: stageCount * d)
         for (j, poly) in polys.enumerated() where j < stageCount { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
-        denseWeights = flat
+        table = StageStorage(aFlat + b + (btilde ?? [Double](repeating: 0, count: s)) + btilde3 + allC + flat)
+        offsetB = aFlat.count
+        offsetBtilde = offsetB + s
+        offsetBtilde3 = offsetBtilde + s
+        offsetC = offsetBtilde3 + btilde3.count
+        offsetDense = offsetC + allC.count
         denseDegree = d
+        denseOrder = interpolant?.order
+        denseWeightsNonzero = (0..<stageCount).allSatisfy { j in (1..<Swift.max(d, 1)).allSatisfy { flat[j * d + $0] != 0 } }
     }
 }
 

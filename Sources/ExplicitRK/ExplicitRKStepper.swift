@@ -21,7 +21,11 @@ import DiffEqCore
 /// buffers only some solves use (the interpolation weights, the stiffness estimate's previous
 /// argument) are allocated when first needed, not in `init`.
 /// Tsit5 runs a written-out stage sequence (``Kernel/tsit5``): the same operations as the
-/// generic loop, with constant stage counts that the fused combinations unroll.
+/// generic loop, with constant stage counts that the fused combinations unroll. The dense
+/// append reads the interpolation weights from the coefficient block and the interpolant's order
+/// from a stored value (reading `tableau.interpolant` copied it: four retains and releases per
+/// step), and appends an interpolant of Tsit5's shape (7 stages, degree 4, no zero weight) with
+/// constant trip counts.
 public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     public typealias State = Function.State
     public typealias Parameters = Function.Parameters
@@ -62,9 +66,15 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     /// step (`saveat`, events), which most solves never do.
     @usableFromInline var thetaWeights: [Double]
     /// The continuous extension's coefficients flattened for the dense output: stage `j`'s
-    /// `θ^1 … θ^d` at `[j·d, (j+1)·d)` (zero-padded), `d = denseDegree`.
-    @usableFromInline let denseWeights: [Double]
+    /// `θ^1 … θ^d` at `offsetDense + [j·d, (j+1)·d)` of `table` (zero-padded), `d = denseDegree`;
+    /// its order `denseOrder` (`nil`: no continuous extension, the dense output is linear). Read
+    /// here rather than from `tableau.interpolant`, whose copy retains and releases its arrays.
+    @usableFromInline let offsetDense: Int
     @usableFromInline let denseDegree: Int
+    @usableFromInline let denseOrder: Int?
+    /// Tsit5's interpolant (7 stages, degree 4, no zero weight): appended with constant trip
+    /// counts.
+    @usableFromInline let denseTsit5: Bool
     @usableFromInline var firstStage: FirstStage = .missing
     /// The extra interpolation stages of the last accepted step are computed.
     @usableFromInline var extrasReady = false
@@ -124,7 +134,8 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         stageArg = prototype.zeroed()
         abstol = prototype.zeroed()
         thetaWeights = []
-        (denseWeights, denseDegree) = (coefficients.denseWeights, coefficients.denseDegree)
+        (offsetDense, denseDegree, denseOrder) = (coefficients.offsetDense, coefficients.denseDegree, coefficients.denseOrder)
+        denseTsit5 = totalStages == 7 && coefficients.denseDegree == 4 && coefficients.denseWeightsNonzero
         previousArg = zero.vacated()
         endDerivative = residual == nil ? zero.vacated() : prototype.zeroed()
         stabilityBoundary = tableau.realStabilityBoundary
@@ -372,19 +383,26 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         _ f: Function, _ p: Parameters, t: Double, dt: Double, end: Double, u: State, uNew: State,
         to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
     ) {
-        guard let ext = tableau.interpolant else {
+        guard let order = denseOrder else {
             // No published dense output (the fixed-step methods): linear between the ends.
             dense.appendLinear(from: t, to: end, step: dt, u0: u, u1: uNew)
             return
         }
         computeExtraStages(f, p, t: t, dt: dt, u: u, stats: &stats)
-        let (kb, stride) = (UnsafePointer<State.StageElement>(k.base), self.stride)
-        denseWeights.withUnsafeBufferPointer { w in
+        let (kb, stride, w) = (UnsafePointer<State.StageElement>(k.base), self.stride, UnsafePointer(table.base + offsetDense))
+        if denseTsit5 {
+            // Tsit5's interpolant (the usual case): constant trip counts, which unroll, and no
+            // zero weight to skip; the same operations in the same order as the general call.
             dense.appendStageWeighted(
-                from: t, to: end, step: dt, u0: u, u1: uNew, stageCount: totalStages, weights: w.baseAddress!,
-                degree: denseDegree, order: ext.order
+                from: t, to: end, step: dt, u0: u, u1: uNew, stageCount: 7, weights: w, degree: 4, order: order,
+                weightsNonzero: true
             ) { j, m in State.component(m, ofStage: j, in: kb, stride: stride) }
+            return
         }
+        dense.appendStageWeighted(
+            from: t, to: end, step: dt, u0: u, u1: uNew, stageCount: totalStages, weights: w, degree: denseDegree,
+            order: order
+        ) { j, m in State.component(m, ofStage: j, in: kb, stride: stride) }
     }
 }
 
