@@ -67,7 +67,7 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
         self.shortestLag = shortestLag
         self.kappa = kappa
         self.maxIterations = maxIterations
-        self.previous = [Scalar](repeating: .zero, count: n)
+        self.previous = [Scalar](specializedRepeating: .zero, count: n)
         self.tentative = PiecewisePolynomial(stateCount: n)
     }
 

@@ -228,6 +228,9 @@ private func singleLagLevels(
     t0: Double, t1: Double, lag tau: Double, levels: Int, limit: Int, tolerance: Double
 ) throws(DDEError) -> [(t: Double, level: Int)] {
     var all: [(t: Double, level: Int)] = []
+    // Room for the levels of every method's order (at most 10), so that the array does not grow
+    // four times for a handful of points.
+    all.reserveCapacity(Swift.min(levels, 16))
     var s = t0
     var level = 0
     while level < levels {
@@ -282,7 +285,12 @@ func _methodOfSteps<D: DDEFunction, A: MethodOfStepsAlgorithm>(
         let levels = problem.neutral ? Int.max : order + 1 - startOrder
         points = try propagatedDiscontinuityLevels(
             t0: t0, t1: t1, lags: lags, levels: levels, limit: method.maxDiscontinuities)
-        inner.tstops += points.map { $0.t }
+        // The caller's stops first, as before; without any, the points are the stops (one array).
+        if inner.tstops.isEmpty {
+            inner.tstops = points.map { $0.t }
+        } else {
+            inner.tstops += points.map { $0.t }
+        }
     }
     let f = problem.f
     let history = DDEHistory<D.Scalar>(u0: problem.u0, t0: t0, t1: t1) { out, p, t in f.initialHistory(&out, p, t) }

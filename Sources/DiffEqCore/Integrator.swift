@@ -202,10 +202,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         let steps = Self.initialStepCapacity
         if setup.dense { dense.reserveCapacity(steps: steps, values: Swift.min(8 * steps * setup.count, 4096)) }
         if setup.saveEverystep { saved.reserveCapacity(steps + 1) }
-        self.conditionValues = [Double](repeating: 0, count: callbacks.continuous.count)
+        self.conditionValues = [Double](specializedRepeating: 0, count: callbacks.continuous.count)
         if setup.isOutOfDomain != nil {
-            domainU = [Double](repeating: 0, count: setup.count)
-            domainP = [Double](repeating: 0, count: f.parameterScalars(p).count)
+            domainU = [Double](specializedRepeating: 0, count: setup.count)
+            domainP = [Double](specializedRepeating: 0, count: f.parameterScalars(p).count)
         }
         self.stepper.configure(tolerance: scale)
         begin()

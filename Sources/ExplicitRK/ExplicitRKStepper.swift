@@ -392,7 +392,7 @@ extension ExplicitRKStepper where Function: ODEFunction {
     /// A stepper for array states of `n` components.
     @inlinable
     public init(tableau: ButcherTableau, count n: Int, estimatingError: Bool = true) {
-        self.init(tableau: tableau, prototype: [Function.Scalar](repeating: .zero, count: n), estimatingError: estimatingError)
+        self.init(tableau: tableau, prototype: [Function.Scalar](specializedRepeating: .zero, count: n), estimatingError: estimatingError)
     }
 }
 
