@@ -123,15 +123,20 @@ public struct MethodOfStepsDriver<D: DDEFunction> {
     /// Steps `stepper` for `problem`, wrapped in the fixed-point iteration unless constrained;
     /// either way the wrapper lets the history read the dense output in place
     /// (`FixedPointStepper.appendDenseStep`).
+    ///
+    /// The stepper is consumed and moved into the wrapper, and the wrapper into the integrator:
+    /// each copy of a stepper retains and later releases every buffer it holds, through the
+    /// value witnesses of an outlined copy.
     @inlinable
     public mutating func run<S: ODEStepper>(
-        _ problem: ODEProblem<DelayedRHS<D>>, stepper: S, options: SolveOptions
+        _ problem: ODEProblem<DelayedRHS<D>>, stepper: consuming S, options: SolveOptions
     ) throws(DiffEqError) -> ODESolution<D.Scalar> where S.Function == DelayedRHS<D> {
+        let count = problem.resolvedInitialState().count
         let wrapped = FixedPointStepper(
-            stepper, count: problem.resolvedInitialState().count, kappa: fixedPoint?.kappa ?? 0,
+            stepper, count: count, kappa: fixedPoint?.kappa ?? 0,
             maxIterations: fixedPoint?.maxIterations ?? 0, shortestLag: fixedPoint?.shortestLag ?? .infinity,
             iterates: fixedPoint != nil)
-        var integrator = try ODEIntegrator(problem, stepper: wrapped, options: options)
+        var integrator = try ODEIntegrator(problem, stepper: consume wrapped, options: options)
         return run(&integrator)
     }
 

@@ -177,8 +177,10 @@ public struct ODEIntegrator<Stepper: ODEStepper> {
         }
         try setup.checkFixedSteps(method: stepper.name, methodIsAdaptive: stepper.isAdaptive)
         self.setup = setup
-        self.stepper = stepper
+        // `stepper` is read before it is stored, so that storing it is its last use (a move,
+        // not a copy of every buffer of the stepper).
         self.adaptive = stepper.isAdaptive && setup.adaptive
+        self.stepper = stepper
         self.f = f
         self.u0 = u0
         self.p0 = p
