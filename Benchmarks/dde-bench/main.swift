@@ -178,18 +178,19 @@
 // Closing note, ddesave branch (per-solve fixed costs and saving; callgrind on the stripped
 // release binary, --repeat-solves 101 minus 1, /100; base = the lead's build of main 13d79d1,
 // measured in the same session):
-// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6 (64 steps, 386 f, unchanged): 311,794 -> 301,048
-//   instructions per solve (-3.4%); the logistic ODE 109,310 -> 105,806 (-3.2%). Where: the
+// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6 (64 steps, 386 f, unchanged): 311,794 -> 296,334
+//   instructions per solve (-5.0%); the logistic ODE 109,310 -> 103,936 (-4.9%). Where: the
 //   solvers' state buffers made by code that specializes (`Array(specializedRepeating:count:)`;
 //   `Array(repeating:count:)` allocates through the standard library's unspecialized
 //   `_allocateUninitialized`, a metadata lookup per call: 815 against 473 instructions to
 //   allocate, fill and release one Double); DDEProblem.validate inlinable, 6.1 k -> 0.8 k; the
-//   propagated points reserved and the stops made in one array (4 + 2 allocations -> 1 + 1); the
-//   stepper moved, not copied, into the fixed-point wrapper and the integrator (-1.1 k: each
-//   copy went through value witnesses). Mallocs per solve (malloc-count, (11 - 1 solves)/10):
-//   101.0 -> 93.0 (logistic 47.0 -> 47.0); --malloc-check 663, 663, 674, 680 at 1e-4 ... 1e-10
-//   (680, 680, 691, 697 on the base): none per step. --steps-study and the JSON rows identical
-//   to the base binary's.
+//   propagated points reserved and the stops made in one array (4 + 2 allocations -> 1 + 1)
+//   (these three: -9.7 k, logistic -3.5 k); the stepper moved, not copied, into the fixed-point
+//   wrapper and the integrator (`consume`; a copy went through value witnesses and left the
+//   stepper's buffers shared until their first writes copied them): -5.8 k, logistic -1.9 k.
+//   Mallocs per solve (malloc-count, (11 - 1 solves)/10): 101.0 -> 90.0 (logistic 47.0 ->
+//   45.0); --malloc-check 660, 660, 671, 677 at 1e-4 ... 1e-10 (680, 680, 691, 697 on the
+//   base): none per step. --steps-study and the JSON rows identical to the base binary's.
 // - Saving every step is one allocation and one release per saved state, which the [[S]]
 //   layout of sol.u needs: the attempt's copy-on-write of `uNew` (21.6 k per solve, ~337 per
 //   copy, ~280 of them malloc) and the solution's release (20.8 k, 65 arrays through the
@@ -206,7 +207,10 @@
 //   (`lagScaling`, `captured`: Optional<(Scalar, Double)>, ~1.1 k per solve; a class's deinit
 //   does not specialize), left alone because the reads use them; the remaining fixed costs are
 //   the integrator's init 12.4 k (5 k of it the consolidation above, 2.9 k the two f of the
-//   first step size) and the intermediate solution and integrator releases (~5.5 k).
+//   first step size) and the intermediate solution and integrator releases (~5.5 k). In the
+//   delay solve the stepper's stage block is still shared when the first `start` runs (it
+//   copies it: two allocations; not in the logistic ODE): some copy of the stepper remains,
+//   not found.
 import DelayDE
 import DiffEq
 import Foundation
