@@ -187,7 +187,8 @@
 //   propagated points reserved and the stops made in one array (4 + 2 allocations -> 1 + 1)
 //   (these three: -9.7 k, logistic -3.5 k); the stepper moved, not copied, into the fixed-point
 //   wrapper and the integrator (`consume`; a copy went through value witnesses and left the
-//   stepper's buffers shared until their first writes copied them): -5.8 k, logistic -1.9 k.
+//   stepper's buffers shared until their first writes copied them, the stage block at the
+//   first `start` included): -5.8 k, logistic -1.9 k.
 //   Mallocs per solve (malloc-count, (11 - 1 solves)/10): 101.0 -> 90.0 (logistic 47.0 ->
 //   45.0); --malloc-check 660, 660, 671, 677 at 1e-4 ... 1e-10 (680, 680, 691, 697 on the
 //   base): none per step. --steps-study and the JSON rows identical to the base binary's.
@@ -207,10 +208,7 @@
 //   (`lagScaling`, `captured`: Optional<(Scalar, Double)>, ~1.1 k per solve; a class's deinit
 //   does not specialize), left alone because the reads use them; the remaining fixed costs are
 //   the integrator's init 12.4 k (5 k of it the consolidation above, 2.9 k the two f of the
-//   first step size) and the intermediate solution and integrator releases (~5.5 k). In the
-//   delay solve the stepper's stage block is still shared when the first `start` runs (it
-//   copies it: two allocations; not in the logistic ODE): some copy of the stepper remains,
-//   not found.
+//   first step size) and the intermediate solution and integrator releases (~5.5 k).
 import DelayDE
 import DiffEq
 import Foundation
