@@ -206,6 +206,40 @@
 //   before t0 through the initial-history closure); releasing the solution ~26 k and the saved
 //   states' copies (one array per saved step, the [[S]] layout of sol.u); recordStep 38 k, of
 //   which the append 20 k and the saving 7 k.
+// Closing note, ddesave branch (per-solve fixed costs and saving; callgrind on the stripped
+// release binary, --repeat-solves 101 minus 1, /100; base = the lead's build of main 13d79d1,
+// measured in the same session):
+// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6 (64 steps, 386 f, unchanged): 311,794 -> 296,334
+//   instructions per solve (-5.0%); the logistic ODE 109,310 -> 103,936 (-4.9%). Where: the
+//   solvers' state buffers made by code that specializes (`Array(specializedRepeating:count:)`;
+//   `Array(repeating:count:)` allocates through the standard library's unspecialized
+//   `_allocateUninitialized`, a metadata lookup per call: 815 against 473 instructions to
+//   allocate, fill and release one Double); DDEProblem.validate inlinable, 6.1 k -> 0.8 k; the
+//   propagated points reserved and the stops made in one array (4 + 2 allocations -> 1 + 1)
+//   (these three: -9.7 k, logistic -3.5 k); the stepper moved, not copied, into the fixed-point
+//   wrapper and the integrator (`consume`; a copy went through value witnesses and left the
+//   stepper's buffers shared until their first writes copied them, the stage block at the
+//   first `start` included): -5.8 k, logistic -1.9 k.
+//   Mallocs per solve (malloc-count, (11 - 1 solves)/10): 101.0 -> 90.0 (logistic 47.0 ->
+//   45.0); --malloc-check 660, 660, 671, 677 at 1e-4 ... 1e-10 (680, 680, 691, 697 on the
+//   base): none per step. --steps-study and the JSON rows identical to the base binary's.
+// - Saving every step is one allocation and one release per saved state, which the [[S]]
+//   layout of sol.u needs: the attempt's copy-on-write of `uNew` (21.6 k per solve, ~337 per
+//   copy, ~280 of them malloc) and the solution's release (20.8 k, 65 arrays through the
+//   runtime's generic destroy and free). The second reference behind the copy is the saved
+//   state itself (it shares `_u`'s buffer, which comes back as `uNew` two steps later). Saving a
+//   fresh buffer instead (zeroed() + copyComponents) was measured again with the specialized
+//   allocation: +4.9 k per solve with an append-built buffer, and in a micro benchmark a fresh
+//   zeroed buffer plus the copy costs 690 instructions against the copy-on-write's 617 (one
+//   Double, allocation and release included): the copy-on-write is the cheapest way to give each
+//   saved step its array. glibc makes the allocations dear here: 65 chunks of 48 bytes overflow
+//   the 7-entry tcache, and the next solve's first large request (the dense output's 4 KB)
+//   consolidates the fastbins (malloc_consolidate 3.5 k, _int_malloc ~210 per small request).
+// - Not done: the history's deinit instantiates the metadata of its two optional fields
+//   (`lagScaling`, `captured`: Optional<(Scalar, Double)>, ~1.1 k per solve; a class's deinit
+//   does not specialize), left alone because the reads use them; the remaining fixed costs are
+//   the integrator's init 12.4 k (5 k of it the consolidation above, 2.9 k the two f of the
+//   first step size) and the intermediate solution and integrator releases (~5.5 k).
 import DelayDE
 import DiffEq
 import Foundation

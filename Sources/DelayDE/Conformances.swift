@@ -14,7 +14,7 @@ extension MethodOfStepsAlgorithm where Self: ExplicitRKAlgorithm {
     ) throws(DiffEqError) -> ODESolution<D.Scalar> {
         let stepper = ExplicitRKStepper<DelayedRHS<D>>(
             tableau: tableau, count: problem.resolvedInitialState().count, estimatingError: options.adaptive)
-        return try driver.run(problem, stepper: stepper, options: options)
+        return try driver.run(problem, stepper: consume stepper, options: options)
     }
 }
 

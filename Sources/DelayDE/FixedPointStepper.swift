@@ -62,12 +62,12 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
     /// and stored it through value witnesses (unspecialized copies of the whole stepper).
     @inlinable
     init(_ inner: Inner, count n: Int, kappa: Double, maxIterations: Int, shortestLag: Double, iterates: Bool = true) {
-        self.inner = inner
+        self.inner = consume inner
         self.iterates = iterates
         self.shortestLag = shortestLag
         self.kappa = kappa
         self.maxIterations = maxIterations
-        self.previous = [Scalar](repeating: .zero, count: n)
+        self.previous = [Scalar](specializedRepeating: .zero, count: n)
         self.tentative = PiecewisePolynomial(stateCount: n)
     }
 

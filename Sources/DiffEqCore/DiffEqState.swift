@@ -182,12 +182,25 @@ extension DiffEqState {
 
 // MARK: - Arrays
 
+extension Array {
+    /// `count` copies of `value`, as `Array(repeating:count:)`, allocated by code that specializes
+    /// in the caller: `Array(repeating:count:)` allocates through the standard library's
+    /// unspecialized `_allocateUninitialized`, which looks up the storage class's metadata on
+    /// every call. Allocating, filling and releasing one Double: 815 instructions that way, 473
+    /// this way, 582 by appending the repeated value to an empty array (callgrind, -O). The
+    /// solvers' setup makes its state buffers with this (``DiffEqState/zeroed()``).
+    @inlinable
+    package init(specializedRepeating value: Element, count: Int) {
+        self.init(repeatElement(value, count: count))
+    }
+}
+
 extension Array: DiffEqState where Element: DiffEqScalar {
     public typealias Scalar = Element
     public typealias StageElement = Element
 
     @inlinable
-    public func zeroed() -> [Element] { [Element](repeating: .zero, count: count) }
+    public func zeroed() -> [Element] { [Element](specializedRepeating: .zero, count: count) }
 
     // The array operations through the buffers: no bounds checks or uniqueness checks inside
     // the loop (the uniqueness check of `self` is paid once per call).

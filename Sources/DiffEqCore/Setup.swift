@@ -62,7 +62,7 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         guard r.isFinite, r > 0 else { throw .invalidRelativeTolerance(r) }
         var abstol: [Double]
         switch options.abstol {
-        case .scalar(let a): abstol = [Double](repeating: a, count: n)
+        case .scalar(let a): abstol = [Double](specializedRepeating: a, count: n)
         case .perComponent(let a):
             guard a.count == n else { throw .dimensionMismatch(what: "abstol", expected: n, got: a.count) }
             abstol = a

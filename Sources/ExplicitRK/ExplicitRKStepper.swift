@@ -152,8 +152,11 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     public var controller: PIController { tableau.controller }
     public var controllerOrder: Int { tableau.controllerOrder }
 
+    /// In place and inlinable: `abstol` is the buffer this stepper made for it, so writing it
+    /// needs no copy (`assigning(primal:)` copied it, and compiled here ran unspecialized).
+    @inlinable
     public mutating func configure(tolerance: ErrorScale) {
-        abstol = abstol.assigning(primal: tolerance.abstol)
+        for m in 0..<abstol.count { abstol[m] = Scalar(tolerance.abstol[m]) }
     }
 
     /// Copies the stage block if another stepper value shares it (copy-on-write).
@@ -410,7 +413,7 @@ extension ExplicitRKStepper where Function: ODEFunction {
     /// A stepper for array states of `n` components.
     @inlinable
     public init(tableau: ButcherTableau, count n: Int, estimatingError: Bool = true) {
-        self.init(tableau: tableau, prototype: [Function.Scalar](repeating: .zero, count: n), estimatingError: estimatingError)
+        self.init(tableau: tableau, prototype: [Function.Scalar](specializedRepeating: .zero, count: n), estimatingError: estimatingError)
     }
 }
 
