@@ -1,24 +1,30 @@
 // Gathered stage sums: the fused operations of DiffEqState that a linearly implicit method
-// (Rosenbrock) runs over its stage block, each sum over a list of terms `(offset, weight)`
-// rather than over every stage (a Rosenbrock tableau is sparse: Rodas5P's stage arguments have
-// 1 to 7 nonzero weights of 8).
+// (Rosenbrock) runs over its stage block, each sum over a run of terms `first ..< last` of a
+// term table `(offset, weight)` rather than over every stage (a Rosenbrock tableau is sparse:
+// Rodas5P's stage arguments have 1 to 7 nonzero weights of 8).
 //
 // As for `linearCombination` (StageBlock.swift), each component is summed in term order with the
 // same operations in every layout: a value state as whole values (SIMD instructions, unrolled
 // loops), an array component by component in a register, so the layout changes no bit
-// (`StateConformanceTests`). The term loops are `while` loops: a range loop over a count of 1 to
-// 8 terms compiled to a two-way unrolled body with a prologue and a remainder, more instructions
-// than the sum itself.
+// (`StateConformanceTests`). The term loops are `while` loops over the table's own indices
+// `first ..< last`: a range loop over a count of 1 to 8 terms compiled to a two-way unrolled
+// body with a prologue and a remainder, more instructions than the sum itself, and a count with
+// pointers offset to the run's start cost address arithmetic per component.
+//
+// `storeGatheredSum` weighs term `k` by `w_k · scale`, the product formed where it is used: a
+// Rosenbrock stage's `C_ij/h` is `w_k · (1/h)`. A value state uses each product once; an array
+// uses it once per component, so its caller passes products formed once per step with
+// `scale: 1` (`x · 1` is `x`, and folds away).
 
 extension DiffEqState where StageElement == Self {
     @inlinable @inline(__always)
     public mutating func gatheredCombination(
         base: Self, stages U: UnsafePointer<Self>, offsets o: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>,
-        count: Int
+        terms first: Int, to last: Int
     ) {
         var acc = base
-        var k = 0
-        while k < count {
+        var k = first
+        while k < last {
             acc.addScaled(U[o[k]], w[k])
             k &+= 1
         }
@@ -29,12 +35,12 @@ extension DiffEqState where StageElement == Self {
     public static func storeGatheredSum(
         into slot: UnsafeMutablePointer<Self>, _ a: Self, plus b: Self, scaledBy c: Double, addingB: Bool,
         stages U: UnsafePointer<Self>, offsets o: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>,
-        count: Int
+        scale: Double, terms first: Int, to last: Int
     ) {
         var x = a.zeroed()
-        var k = 0
-        while k < count {
-            x.addScaled(U[o[k]], w[k])
+        var k = first
+        while k < last {
+            x.addScaled(U[o[k]], w[k] * scale)
             k &+= 1
         }
         var r = a
@@ -47,11 +53,11 @@ extension DiffEqState where StageElement == Self {
     @inlinable @inline(__always)
     public static func gatheredWeightedSumOfSquares(
         stages U: UnsafePointer<Self>, offsets o: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>,
-        count: Int, from a: Self, to b: Self, abstol: Self, tolerance: ErrorScale
+        terms first: Int, to last: Int, from a: Self, to b: Self, abstol: Self, tolerance: ErrorScale
     ) -> Double {
         var e = a.zeroed()
-        var k = 0
-        while k < count {
+        var k = first
+        while k < last {
             e.addScaled(U[o[k]], w[k])
             k &+= 1
         }
@@ -65,14 +71,14 @@ extension Array where Element: DiffEqScalar {
     @inlinable @inline(__always)
     public mutating func gatheredCombination(
         base: [Element], stages U: UnsafePointer<Element>, offsets o: UnsafePointer<Int>,
-        coefficients w: UnsafePointer<Double>, count: Int
+        coefficients w: UnsafePointer<Double>, terms first: Int, to last: Int
     ) {
         base.withUnsafeBufferPointer { up in
             withUnsafeMutableBufferPointer { out in
                 for m in 0..<out.count {
                     var acc = up[m]
-                    var k = 0
-                    while k < count {
+                    var k = first
+                    while k < last {
                         acc += U[o[k] &+ m].scaled(by: w[k])
                         k &+= 1
                     }
@@ -86,15 +92,15 @@ extension Array where Element: DiffEqScalar {
     public static func storeGatheredSum(
         into slot: UnsafeMutablePointer<Element>, _ a: [Element], plus b: [Element], scaledBy c: Double, addingB: Bool,
         stages U: UnsafePointer<Element>, offsets o: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>,
-        count: Int
+        scale: Double, terms first: Int, to last: Int
     ) {
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 for m in 0..<ap.count {
                     var x = Element.zero
-                    var k = 0
-                    while k < count {
-                        x += U[o[k] &+ m].scaled(by: w[k])
+                    var k = first
+                    while k < last {
+                        x += U[o[k] &+ m].scaled(by: w[k] * scale)
                         k &+= 1
                     }
                     var r = ap[m]
@@ -108,7 +114,7 @@ extension Array where Element: DiffEqScalar {
     @inlinable @inline(__always)
     public static func gatheredWeightedSumOfSquares(
         stages U: UnsafePointer<Element>, offsets o: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>,
-        count: Int, from a: [Element], to b: [Element], abstol: [Element], tolerance: ErrorScale
+        terms first: Int, to last: Int, from a: [Element], to b: [Element], abstol: [Element], tolerance: ErrorScale
     ) -> Double {
         let n = a.count
         precondition(tolerance.abstol.count >= n, "the error scale has fewer tolerances than the state has components")
@@ -119,8 +125,8 @@ extension Array where Element: DiffEqScalar {
                 tolerance.abstol.withUnsafeBufferPointer { tol in
                     for m in 0..<n {
                         var e = Element.zero
-                        var k = 0
-                        while k < count {
+                        var k = first
+                        while k < last {
                             e += U[o[k] &+ m].scaled(by: w[k])
                             k &+= 1
                         }

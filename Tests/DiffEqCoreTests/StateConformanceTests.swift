@@ -226,46 +226,53 @@ import DiffEqCore
             slot.deallocate()
         }
         let tolerance = ErrorScale(reltol: reltol, abstol: (0..<n).map { abstol[$0].primal })
-        for count in 0...termStages.count {
+        // Every run of terms `first ..< last` of the table, the empty ones included.
+        let runs = (0...termStages.count).flatMap { first in (first...termStages.count).map { (first, $0) } }
+        let scale = 1 / 0.37
+        for (first, last) in runs {
             offsets.withUnsafeBufferPointer { o in
                 w.withUnsafeBufferPointer { wp in
                     var combined = zero.zeroed()
                     combined.gatheredCombination(
-                        base: base, stages: block, offsets: o.baseAddress!, coefficients: wp.baseAddress!, count: count)
+                        base: base, stages: block, offsets: o.baseAddress!, coefficients: wp.baseAddress!, terms: first,
+                        to: last)
                     var expected = base
                     for m in 0..<n {
                         var acc = base[m]
-                        for k in 0..<count { acc = acc + stages[termStages[k]][m].scaled(by: w[k]) }
+                        for k in first..<last { acc = acc + stages[termStages[k]][m].scaled(by: w[k]) }
                         expected[m] = acc
                     }
-                    #expect(equalBits(combined, expected, bits: bits), "gatheredCombination over \(count) terms")
+                    #expect(equalBits(combined, expected, bits: bits), "gatheredCombination over terms \(first)..<\(last)")
 
-                    for addingB in [false, true] {
+                    for (addingB, termScale) in [(false, 1.0), (true, 1.0), (false, scale), (true, scale)] {
                         State.storeGatheredSum(
                             into: slot, base, plus: b, scaledBy: c, addingB: addingB, stages: block,
-                            offsets: o.baseAddress!, coefficients: wp.baseAddress!, count: count)
+                            offsets: o.baseAddress!, coefficients: wp.baseAddress!, scale: termScale, terms: first,
+                            to: last)
                         for m in 0..<n {
                             var x = State.Scalar.zero
-                            for k in 0..<count { x = x + stages[termStages[k]][m].scaled(by: w[k]) }
+                            for k in first..<last { x = x + stages[termStages[k]][m].scaled(by: w[k] * termScale) }
                             var r = base[m]
                             if addingB { r = r + b[m].scaled(by: c) }
                             #expect(
                                 bits(State.component(m, ofStage: 0, in: slot, stride: stride)) == bits(r + x),
-                                "storeGatheredSum over \(count) terms, component \(m)")
+                                "storeGatheredSum over terms \(first)..<\(last) scaled by \(termScale), component \(m)")
                         }
                     }
 
                     let sum = State.gatheredWeightedSumOfSquares(
-                        stages: block, offsets: o.baseAddress!, coefficients: wp.baseAddress!, count: count, from: base,
-                        to: b, abstol: abstol, tolerance: tolerance)
+                        stages: block, offsets: o.baseAddress!, coefficients: wp.baseAddress!, terms: first, to: last,
+                        from: base, to: b, abstol: abstol, tolerance: tolerance)
                     var expectedSum = 0.0
                     for m in 0..<n {
                         var e = State.Scalar.zero
-                        for k in 0..<count { e = e + stages[termStages[k]][m].scaled(by: w[k]) }
+                        for k in first..<last { e = e + stages[termStages[k]][m].scaled(by: w[k]) }
                         let weight = errorWeight(abstol: abstol[m].primal, reltol: reltol, base[m].primal, b[m].primal)
                         expectedSum += e.sumOfSquaredComponents / (weight * weight)
                     }
-                    #expect(sum.bitPattern == expectedSum.bitPattern, "gatheredWeightedSumOfSquares over \(count) terms")
+                    #expect(
+                        sum.bitPattern == expectedSum.bitPattern,
+                        "gatheredWeightedSumOfSquares over terms \(first)..<\(last)")
                 }
             }
         }

@@ -65,12 +65,11 @@ struct RosenbrockStageSumTable {
         termOffset = sums.bounds.count
     }
 
-    /// The first term of sum `row`, where its offsets and weights start, and how many it has.
+    /// Sum `row`'s terms `first ..< last`, and where the table's offsets and weights start.
     @inlinable @inline(__always)
-    func sum(_ row: Int) -> (first: Int, offsets: UnsafePointer<Int>, weights: UnsafePointer<Double>, count: Int) {
+    func sum(_ row: Int) -> (first: Int, last: Int, offsets: UnsafePointer<Int>, weights: UnsafePointer<Double>) {
         let t = terms.base
-        let first = t[row]
-        return (first, UnsafePointer(t + (termOffset &+ first)), UnsafePointer(weights.base + first), t[row &+ 1] &- first)
+        return (t[row], t[row &+ 1], UnsafePointer(t + termOffset), UnsafePointer(weights.base))
     }
 }
 
@@ -81,7 +80,7 @@ struct RosenbrockStageSumTable {
 /// ``ArrayStiffLinearSystem`` for arrays (``ArrayRosenbrockStepper``), ``StaticStiffLinearSystem``
 /// for fixed-size states (``StaticRosenbrockStepper``). The stages live in a block in the
 /// state's own layout, and every sum over them is one of the state's gathered fused operations
-/// (``DiffEqState/gatheredCombination(base:stages:offsets:coefficients:count:)``), each
+/// (``DiffEqState/gatheredCombination(base:stages:offsets:coefficients:terms:to:)``), each
 /// component summed in the tableau's term order: the same problem gives the same bits in both
 /// forms when both use the same Jacobian.
 ///
@@ -333,7 +332,7 @@ where Linear.Function == Function {
         computeStages(f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
         let e = sums.sum(2 &* s)
         let sum = State.gatheredWeightedSumOfSquares(
-            stages: stages.base, offsets: e.offsets, coefficients: e.weights, count: e.count, from: u, to: uNew,
+            stages: stages.base, offsets: e.offsets, coefficients: e.weights, terms: e.first, to: e.last, from: u, to: uNew,
             abstol: abstol, tolerance: tolerance)
         // Over values and partials (DESIGN.md §4).
         return ErrorScale.finish(sum, count: n, as: Scalar.self)
@@ -350,18 +349,28 @@ where Linear.Function == Function {
         _ f: Function, _ p: Parameters, t: Double, h: Double, u: State, uNew: inout State, stats: inout SolverStats
     ) {
         if !isKnownUniquelyReferenced(&stages) { stages = stages.copy() }
-        if !isKnownUniquelyReferenced(&scaledC) { scaledC = scaledC.copy() }
         denseCacheValid = false
         let U = stages.base
         let terms = sums.terms.base
         let offsets = UnsafePointer(terms + sums.termOffset)
         let weights = UnsafePointer(sums.weights.base)
         let coefficients = UnsafePointer(self.coefficients.base)
-        // C_ij/h, once per step rather than once per component; `cOverH[k]` is term `k`'s.
+        // C_ij/h = w_k·(1/h). With one block element per stage (a value state; `stageStride` is
+        // then a constant 1) and the identity mass matrix each product is used once and formed
+        // where it is used; otherwise once per step rather than once per component, `cOverH[k]`
+        // being term `k`'s. The same products either way.
         let invH = 1 / h
-        let c0 = terms[s]
-        let cOverH = UnsafePointer(scaledC.base - c0)
-        for k in 0..<scaledC.count { scaledC.base[k] = weights[c0 &+ k] * invH }
+        // `u.stageStride` rather than the stored `stride`: a constant 1 for a value state once
+        // specialized (no multiply per stage slot, no loop for a slot copy).
+        let stride = u.stageStride
+        let formsScaleInline = stride == 1 && massIsIdentity
+        var cOverH = weights
+        if !formsScaleInline {
+            if !isKnownUniquelyReferenced(&scaledC) { scaledC = scaledC.copy() }
+            let c0 = terms[s]
+            for k in 0..<scaledC.count { scaledC.base[k] = weights[c0 &+ k] * invH }
+            cOverH = UnsafePointer(scaledC.base - c0)
+        }
         let refine = refineStages
         let alpha = 1 / (gamma * h)
         // `f`'s argument and output move into locals for the stage loop: uniquely owned, no
@@ -372,16 +381,14 @@ where Linear.Function == Function {
             if i == 0 {
                 du.copyComponents(from: f0)
             } else {
-                let first = terms[i]
                 arg.gatheredCombination(
-                    base: u, stages: U, offsets: offsets + first, coefficients: weights + first,
-                    count: terms[i &+ 1] &- first)
+                    base: u, stages: U, offsets: offsets, coefficients: weights, terms: terms[i], to: terms[i &+ 1])
                 f.evaluate(into: &du, arg, p, t + coefficients[i] * h)
             }
             let slot = U + i &* stride
             stageRightHandSide(
                 i, into: slot, du, hd: h * coefficients[s &+ i], U: U, terms: terms,
-                offsets: offsets, cOverH: cOverH)
+                offsets: offsets, cOverH: cOverH, scaleBy: formsScaleInline ? invH : nil)
             linearSystem.solve(slot, stats: &stats)
             if refine {
                 linearSystem.refine(
@@ -395,42 +402,50 @@ where Linear.Function == Function {
             uNew.copyComponents(from: arg)
             fLast.copyComponents(from: du)
         } else {
-            let first = terms[2 &* s &+ 1]
             uNew.gatheredCombination(
-                base: u, stages: U, offsets: offsets + first, coefficients: weights + first,
-                count: terms[2 &* s &+ 2] &- first)
+                base: u, stages: U, offsets: offsets, coefficients: weights, terms: terms[2 &* s &+ 1],
+                to: terms[2 &* s &+ 2])
         }
         State.returnScratch(&arg, to: &self.arg)
         State.returnScratch(&du, to: &self.du)
     }
 
     /// Stage `i`'s right-hand side `f + h d_i ∂f/∂t + M Σ_j (C_ij/h) U_j` (`fi` is `f` at the
-    /// stage's argument) into its slot; with refinement, kept again in
-    /// the first spare slot. (`mutating` although it writes only through pointers: a
-    /// non-mutating method had the optimizer copy the whole stepper at every step.)
+    /// stage's argument; term `k`'s `C_ij/h` is `cOverH[k]`, or `cOverH[k]·invH` given `invH`)
+    /// into its slot; with refinement, kept again in the first spare slot. (`mutating` although
+    /// it writes only through pointers: a non-mutating method had the optimizer copy the whole
+    /// stepper at every step.)
     @inlinable @inline(__always)
     mutating func stageRightHandSide(
         _ i: Int, into slot: UnsafeMutablePointer<State.StageElement>, _ fi: State, hd: Double,
         U: UnsafeMutablePointer<State.StageElement>, terms: UnsafeMutablePointer<Int>, offsets: UnsafePointer<Int>,
-        cOverH: UnsafePointer<Double>
+        cOverH: UnsafePointer<Double>, scaleBy invH: Double?
     ) {
         let withTime = hd != 0 && !autonomous
         let first = terms[s &+ i]
-        let count = terms[s &+ i &+ 1] &- first
+        let last = terms[s &+ i &+ 1]
         if massIsIdentity {
-            State.storeGatheredSum(
-                into: slot, fi, plus: dT, scaledBy: hd, addingB: withTime, stages: U, offsets: offsets + first,
-                coefficients: cOverH + first, count: count)
+            if let invH {
+                State.storeGatheredSum(
+                    into: slot, fi, plus: dT, scaledBy: hd, addingB: withTime, stages: U, offsets: offsets,
+                    coefficients: cOverH, scale: invH, terms: first, to: last)
+            } else {
+                // The products precomputed: the `· 1` folds away.
+                State.storeGatheredSum(
+                    into: slot, fi, plus: dT, scaledBy: hd, addingB: withTime, stages: U, offsets: offsets,
+                    coefficients: cOverH, scale: 1, terms: first, to: last)
+            }
             // A refined solve needs the right-hand side again (a loop: `update(from:count:)`
             // calls `memmove`).
             if refineStages {
+                let stride = fi.stageStride
                 let copy = U + s &* stride
                 for o in 0..<stride { copy[o] = slot[o] }
             }
         } else {
             stageWithMass(
-                i, slot, withTime: withTime, hd: hd, U: U, offsets: offsets + first, coefficients: cOverH + first,
-                count: count, fi: fi)
+                i, slot, withTime: withTime, hd: hd, U: U, offsets: offsets, coefficients: cOverH, terms: first,
+                to: last, fi: fi)
         }
     }
 
@@ -440,11 +455,12 @@ where Linear.Function == Function {
     mutating func stageWithMass(
         _ i: Int, _ slot: UnsafeMutablePointer<State.StageElement>, withTime: Bool, hd: Double,
         U: UnsafeMutablePointer<State.StageElement>, offsets: UnsafePointer<Int>, coefficients: UnsafePointer<Double>,
-        count: Int, fi: State
+        terms first: Int, to last: Int, fi: State
     ) {
         var x = State.takeScratch(&massSum)
         var r = State.takeScratch(&massRHS)
-        x.gatheredCombination(base: zeros, stages: U, offsets: offsets, coefficients: coefficients, count: count)
+        x.gatheredCombination(
+            base: zeros, stages: U, offsets: offsets, coefficients: coefficients, terms: first, to: last)
         r.copyComponents(from: fi)
         if withTime { r.addScaled(dT, hd) }
         switch mass {
@@ -488,7 +504,7 @@ where Linear.Function == Function {
             let d = denseSums.sum(k)
             State.storeGatheredSum(
                 into: denseCache.base + k &* stride, zeros, plus: zeros, scaledBy: 0, addingB: false, stages: U,
-                offsets: d.offsets, coefficients: d.weights, count: d.count)
+                offsets: d.offsets, coefficients: d.weights, scale: 1, terms: d.first, to: d.last)
         }
         denseCacheValid = true
     }
@@ -540,6 +556,13 @@ where Linear.Function == Function {
     // stored property, the optimizer copied the whole value to the stack (`memcpy`) at every
     // stage solve (Rodas5P VDPOL at 1e-6: 11,355 instructions per step attempt against 7,666
     // with `self` passed by address; callgrind, stripped release, rosen-step-bench).
+    // The gathered sums run over the term table's indices `first ..< last` from its base
+    // pointers, and a value state forms `C_ij/h` inline (`formsScaleInline`): with a term count
+    // and pointers offset to the run, and `C/h` filled into a table per attempt, Rodas5P at
+    // 1e-6 took 3,088 instructions per attempt on VDPOL fixed-size (2,694 now) and 20,806 on
+    // HIRES `[Double]` (20,334). Tried and dropped: one test of `refine` per stage with the
+    // solve written twice (VDPOL fixed-size 2,713, HIRES `[Double]` 20,603, VDPOL `[Double]`
+    // 7,788 against 7,634).
 }
 
 /// The Rosenbrock stepper of array states (``ODEProblem``).
