@@ -329,16 +329,13 @@ where Linear.Function == Function {
         }
         resetSingular()
         refineStages = linearSystem.refinesSolves(gammaStep: gamma * Swift.abs(h))
-        computeStages(f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
-        let e = sums.sum(2 &* s)
-        let sum = State.gatheredWeightedSumOfSquares(
-            stages: stages.base, offsets: e.offsets, coefficients: e.weights, terms: e.first, to: e.last, from: u, to: uNew,
-            abstol: abstol, tolerance: tolerance)
+        let sum = computeStages(f, p, t: t, h: h, u: u, uNew: &uNew, tolerance: tolerance, stats: &stats)
         // Over values and partials (DESIGN.md §4).
         return ErrorScale.finish(sum, count: n, as: Scalar.self)
     }
 
-    /// The stages, then `uNew`. The stage block, the coefficients and the scratch are reached
+    /// The stages, then `uNew` and the error estimate's weighted sum of squares (here, where
+    /// the block's and the tables' pointers are at hand). The stage block, the coefficients and the scratch are reached
     /// through pointers taken once per attempt (``StageStorage``) and passed to each stage:
     /// reached through `self` inside the stage loop they were loaded again for every stage (the
     /// stores through the block may alias them), and Swift arrays cost uniqueness checks and
@@ -346,8 +343,9 @@ where Linear.Function == Function {
     /// right-hand side is formed in its slot of the block and solved there in place.
     @inlinable
     mutating func computeStages(
-        _ f: Function, _ p: Parameters, t: Double, h: Double, u: State, uNew: inout State, stats: inout SolverStats
-    ) {
+        _ f: Function, _ p: Parameters, t: Double, h: Double, u: State, uNew: inout State, tolerance: ErrorScale,
+        stats: inout SolverStats
+    ) -> Double {
         if !isKnownUniquelyReferenced(&stages) { stages = stages.copy() }
         denseCacheValid = false
         let U = stages.base
@@ -408,6 +406,9 @@ where Linear.Function == Function {
         }
         State.returnScratch(&arg, to: &self.arg)
         State.returnScratch(&du, to: &self.du)
+        return State.gatheredWeightedSumOfSquares(
+            stages: U, offsets: offsets, coefficients: weights, terms: terms[2 &* s], to: terms[2 &* s &+ 1], from: u,
+            to: uNew, abstol: abstol, tolerance: tolerance)
     }
 
     /// Stage `i`'s right-hand side `f + h d_i ∂f/∂t + M Σ_j (C_ij/h) U_j` (`fi` is `f` at the
@@ -559,8 +560,10 @@ where Linear.Function == Function {
     // The gathered sums run over the term table's indices `first ..< last` from its base
     // pointers, and a value state forms `C_ij/h` inline (`formsScaleInline`): with a term count
     // and pointers offset to the run, and `C/h` filled into a table per attempt, Rodas5P at
-    // 1e-6 took 3,088 instructions per attempt on VDPOL fixed-size (2,694 now) and 20,806 on
-    // HIRES `[Double]` (20,334). Tried and dropped: one test of `refine` per stage with the
+    // 1e-6 took 3,088 instructions per attempt on VDPOL fixed-size (2,694 after) and 20,806 on
+    // HIRES `[Double]` (20,334). The error estimate's sum is formed in `computeStages`, where
+    // the block's and tables' pointers are live (2,677 and 20,266; base main 13d79d1's two
+    // steppers 2,634 and 20,073). Tried and dropped: one test of `refine` per stage with the
     // solve written twice (VDPOL fixed-size 2,713, HIRES `[Double]` 20,603, VDPOL `[Double]`
     // 7,788 against 7,634).
 }
