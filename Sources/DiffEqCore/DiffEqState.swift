@@ -89,6 +89,32 @@ public protocol DiffEqState {
     static func weightedStageSumOfSquares(
         stages: UnsafePointer<StageElement>, coefficients c: UnsafePointer<Double>, scale: Double, count: Int,
         from a: Self, to b: Self, abstol: Self, tolerance: ErrorScale) -> Double
+
+    // Gathered sums over a stage block (GatheredStageSums.swift): a linearly implicit method's
+    // stage sums have few nonzero terms (Rosenbrock: `u + Σ_k w_k U_{j_k}` over the tableau's
+    // nonzero entries), so they name their terms by offset rather than running over every stage.
+
+    /// `self = base + Σ_{first≤k<last} U_{o_k}·w_k`, added onto `base` term by term in order,
+    /// where `o_k = offsets[k]` is where the term's stage starts in the block (stage `j` at
+    /// `j·stageStride`) and `w_k = coefficients[k]`.
+    mutating func gatheredCombination(
+        base: Self, stages: UnsafePointer<StageElement>, offsets: UnsafePointer<Int>,
+        coefficients w: UnsafePointer<Double>, terms first: Int, to last: Int)
+    /// Writes `(a + b·c) + (0 + Σ_{first≤k<last} U_{o_k}·(w_k·scale))` (the `b·c` term only
+    /// when `addingB`) into the block slot at `slot` (`stageStride` elements): a Rosenbrock
+    /// stage's right-hand side `f + h d_i ∂f/∂t + Σ_j (C_ij/h) U_j`, formed where it is then
+    /// solved in place.
+    static func storeGatheredSum(
+        into slot: UnsafeMutablePointer<StageElement>, _ a: Self, plus b: Self, scaledBy c: Double, addingB: Bool,
+        stages: UnsafePointer<StageElement>, offsets: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>,
+        scale: Double, terms first: Int, to last: Int)
+    /// `Σ_m ‖e_m‖²/w_m²` of `e = 0 + Σ_{first≤k<last} U_{o_k}·w_k` (a gathered error estimate)
+    /// for a step from `a` to `b`: ``weightedSumOfSquares(from:to:abstol:reltol:viaReciprocal:)``
+    /// of `e` with `viaReciprocal: false`, without forming `e` as a state where the layout allows.
+    static func gatheredWeightedSumOfSquares(
+        stages: UnsafePointer<StageElement>, offsets: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>,
+        terms first: Int, to last: Int, from a: Self, to b: Self, abstol: Self, tolerance: ErrorScale) -> Double
+
     /// `self[m] = x[m]` for every component, in this state's storage (an array keeps its buffer).
     mutating func copyComponents(from x: Self)
     /// A value to leave in a stored buffer while the buffer is moved out into a local (`swap`):

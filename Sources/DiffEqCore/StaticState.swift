@@ -23,8 +23,8 @@
 /// `SIMD2`...`SIMD64` of `Double` and ``FixedVector`` (any `N`, any ``DiffEqScalar``, held in an
 /// `InlineArray`; ``StaticVector`` over `Double`) conform. The arithmetic is component-wise; the
 /// solvers combine states only with `+`, `-` and scaling by a `Double`, in the same order as for
-/// array states, so both forms give the same numbers.
-public protocol StaticState: DiffEqState, Sendable {
+/// array states, so both forms give the same numbers. A stage block holds one value per stage.
+public protocol StaticState: DiffEqState, Sendable where StageElement == Self {
     /// A square matrix with one column of this type per component (a Jacobian, an iteration
     /// matrix), held by value like the state.
     associatedtype SquareMatrix: StaticSquareMatrix where SquareMatrix.Column == Self

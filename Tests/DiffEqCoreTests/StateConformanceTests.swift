@@ -201,6 +201,81 @@ import DiffEqCore
         var copied = zero.zeroed()
         copied.copyComponents(from: base)
         #expect(equalBits(copied, base, bits: bits))
+        checkGatheredSums(zero, stages: stages, block: block, base: base, abstol: abstol, reltol: reltol, bits: bits)
+    }
+
+    /// The gathered sums (what the Rosenbrock stepper runs on), over terms that name their
+    /// stages out of order and repeat one, equal bit for bit to their formulas summed in term
+    /// order per component: `base + U·w + …`, `(a + b·c) + (0 + U·w + …)`, and the weighted sum
+    /// of squares of `0 + U·w + …` with `e²/w²`.
+    func checkGatheredSums<State: DiffEqState>(
+        _ zero: State, stages: [State], block: UnsafeMutablePointer<State.StageElement>, base: State, abstol: State,
+        reltol: Double, bits: @escaping (State.Scalar) -> [UInt64]
+    ) {
+        let n = zero.count
+        let stride = zero.stageStride
+        let termStages = [2, 0, 3, 2, 1]
+        let offsets = termStages.map { $0 * stride }
+        let w: [Double] = [-0.7, 1.0 / 7.0, 3.25, 1e-3, -11]
+        let b = filled(zero, seed: 7)
+        let c = -0.4375 + 1e-10
+        let slot = UnsafeMutablePointer<State.StageElement>.allocate(capacity: stride)
+        slot.initialize(repeating: zero.stageElementZero, count: stride)
+        defer {
+            slot.deinitialize(count: stride)
+            slot.deallocate()
+        }
+        let tolerance = ErrorScale(reltol: reltol, abstol: (0..<n).map { abstol[$0].primal })
+        // Every run of terms `first ..< last` of the table, the empty ones included.
+        let runs = (0...termStages.count).flatMap { first in (first...termStages.count).map { (first, $0) } }
+        let scale = 1 / 0.37
+        for (first, last) in runs {
+            offsets.withUnsafeBufferPointer { o in
+                w.withUnsafeBufferPointer { wp in
+                    var combined = zero.zeroed()
+                    combined.gatheredCombination(
+                        base: base, stages: block, offsets: o.baseAddress!, coefficients: wp.baseAddress!, terms: first,
+                        to: last)
+                    var expected = base
+                    for m in 0..<n {
+                        var acc = base[m]
+                        for k in first..<last { acc = acc + stages[termStages[k]][m].scaled(by: w[k]) }
+                        expected[m] = acc
+                    }
+                    #expect(equalBits(combined, expected, bits: bits), "gatheredCombination over terms \(first)..<\(last)")
+
+                    for (addingB, termScale) in [(false, 1.0), (true, 1.0), (false, scale), (true, scale)] {
+                        State.storeGatheredSum(
+                            into: slot, base, plus: b, scaledBy: c, addingB: addingB, stages: block,
+                            offsets: o.baseAddress!, coefficients: wp.baseAddress!, scale: termScale, terms: first,
+                            to: last)
+                        for m in 0..<n {
+                            var x = State.Scalar.zero
+                            for k in first..<last { x = x + stages[termStages[k]][m].scaled(by: w[k] * termScale) }
+                            var r = base[m]
+                            if addingB { r = r + b[m].scaled(by: c) }
+                            #expect(
+                                bits(State.component(m, ofStage: 0, in: slot, stride: stride)) == bits(r + x),
+                                "storeGatheredSum over terms \(first)..<\(last) scaled by \(termScale), component \(m)")
+                        }
+                    }
+
+                    let sum = State.gatheredWeightedSumOfSquares(
+                        stages: block, offsets: o.baseAddress!, coefficients: wp.baseAddress!, terms: first, to: last,
+                        from: base, to: b, abstol: abstol, tolerance: tolerance)
+                    var expectedSum = 0.0
+                    for m in 0..<n {
+                        var e = State.Scalar.zero
+                        for k in first..<last { e = e + stages[termStages[k]][m].scaled(by: w[k]) }
+                        let weight = errorWeight(abstol: abstol[m].primal, reltol: reltol, base[m].primal, b[m].primal)
+                        expectedSum += e.sumOfSquaredComponents / (weight * weight)
+                    }
+                    #expect(
+                        sum.bitPattern == expectedSum.bitPattern,
+                        "gatheredWeightedSumOfSquares over terms \(first)..<\(last)")
+                }
+            }
+        }
     }
 
     /// The checks of every ``StaticState``: its value arithmetic agrees with the fused operations.

@@ -183,7 +183,7 @@ public struct AutoSwitch<NonStiffAlgorithm: ExplicitRKAlgorithm, StiffAlgorithm:
 
     @inlinable
     public func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions = .init())
-        throws(DiffEqError) -> ODEIntegrator<AutoSwitchStepper<ExplicitRKStepper<F>, RosenbrockStepper<F>>>
+        throws(DiffEqError) -> ODEIntegrator<AutoSwitchStepper<ExplicitRKStepper<F>, ArrayRosenbrockStepper<F>>>
     {
         let n = problem.resolvedInitialState().count
         var explicit = ExplicitRKStepper<F>(tableau: nonStiff.tableau, count: n)
@@ -207,13 +207,3 @@ public func AutoTsit5<S: RosenbrockAlgorithm>(_ stiff: S) -> AutoSwitch<Tsit5, S
 
 /// `Vern7` switching to `stiff` where the problem is stiff.
 public func AutoVern7<S: RosenbrockAlgorithm>(_ stiff: S) -> AutoSwitch<Vern7, S> { AutoSwitch(nonStiff: Vern7(), stiff: stiff) }
-
-extension RosenbrockStepper {
-    /// `‖J‖∞` of the last Jacobian: a bound on the dominant eigenvalue's magnitude, the stiff
-    /// side's estimate for switching back (as DifferentialEquations.jl's Rosenbrock23 reports).
-    public var stiffnessEstimate: Double {
-        // `accept()` follows an attempt, which evaluated (or reused) J at the step's start; the
-        // evaluator knows J's layout (dense, compressed sparse, or none for Jacobian-free GMRES).
-        jacobianEvaluator.infinityNorm(J)
-    }
-}

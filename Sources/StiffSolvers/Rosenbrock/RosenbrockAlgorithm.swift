@@ -30,7 +30,7 @@ extension RosenbrockAlgorithm {
     @inlinable
     public func makeStepper<F: ODEFunction>(
         _ problem: ODEProblem<F>, options: SolveOptions, diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
-    ) throws(DiffEqError) -> RosenbrockStepper<F> {
+    ) throws(DiffEqError) -> ArrayRosenbrockStepper<F> {
         let setup = try SolveSetup(problem, options)
         return RosenbrockStepper(
             tableau: tableau, function: problem.f, count: setup.count, massMatrix: setup.massMatrix,
@@ -45,7 +45,7 @@ extension RosenbrockAlgorithm {
     public func makeIntegrator<F: ODEFunction>(
         _ problem: ODEProblem<F>, options: SolveOptions = .init(),
         diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
-    ) throws(DiffEqError) -> ODEIntegrator<RosenbrockStepper<F>> {
+    ) throws(DiffEqError) -> ODEIntegrator<ArrayRosenbrockStepper<F>> {
         try ODEIntegrator(
             problem, stepper: makeStepper(problem, options: options, diagnostics: diagnostics), options: options)
     }
@@ -56,6 +56,31 @@ extension RosenbrockAlgorithm {
     @inlinable
     public func solve<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions) throws(DiffEqError)
         -> ODESolution<F.Scalar>
+    {
+        var integrator = try makeIntegrator(problem, options: options)
+        return integrator.solve()
+    }
+}
+
+extension RosenbrockAlgorithm {
+    /// An integrator for a fixed-size state, for step-by-step use: the one loop
+    /// (``ODEIntegrator``) with this method's stepper on the fixed-size linear system.
+    @inlinable
+    public func makeIntegrator<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions = .init())
+        throws(DiffEqError) -> ODEIntegrator<StaticRosenbrockStepper<F>> where F.State.Scalar: StaticRosenbrockScalar
+    {
+        try ODEIntegrator(
+            problem,
+            stepper: StaticRosenbrockStepper(
+                tableau: tableau, function: problem.f, jacobian: jacobian, massMatrix: problem.massMatrix),
+            options: options)
+    }
+
+    /// Solves a fixed-size problem with this method. A solve that ends because `W` stayed
+    /// singular returns ``ReturnCode/convergenceFailure`` with a message saying where.
+    @inlinable
+    public func solve<F: StaticODEFunction>(_ problem: StaticODEProblem<F>, options: SolveOptions)
+        throws(DiffEqError) -> StaticODESolution<F.State> where F.State.Scalar: StaticRosenbrockScalar
     {
         var integrator = try makeIntegrator(problem, options: options)
         return integrator.solve()

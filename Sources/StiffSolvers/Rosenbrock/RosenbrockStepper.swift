@@ -17,15 +17,8 @@ public final class RosenbrockDiagnostics {
     /// Why the solve failed, when it ended while `W` was singular.
     public func failureMessage(method: String) -> String? {
         guard consecutiveSingular > 0 else { return nil }
-        return Self.message(method: method, consecutive: consecutiveSingular, t: lastSingularTime, h: lastSingularStep)
-    }
-
-    /// The failure message, shared with the fixed-size integrator (which keeps these counters
-    /// in its own value).
-    @usableFromInline
-    static func message(method: String, consecutive: Int, t: Double, h: Double) -> String {
-        "\(method): the iteration matrix W = M/(γh) − J was singular at t = \(t) in "
-            + "\(consecutive) consecutive attempt(s), the last with h = \(h); for a DAE, "
+        return "\(method): the iteration matrix W = M/(γh) − J was singular at t = \(lastSingularTime) in "
+            + "\(consecutiveSingular) consecutive attempt(s), the last with h = \(lastSingularStep); for a DAE, "
             + "check that the algebraic equations determine the algebraic variables (index 1) and that u0 is consistent"
     }
 
@@ -44,32 +37,56 @@ enum MassStructure: Sendable {
     case diagonal([Double])
     /// Column-major `n x n`.
     case full([Double])
+
+    /// `nil` (no matrix) is the identity; `M` column-major `n × n`.
+    init(_ M: [Double]?, count n: Int) {
+        guard let M else {
+            self = .identity
+            return
+        }
+        let diagonal = (0..<n).allSatisfy { j in (0..<n).allSatisfy { i in i == j || M[i + j * n] == 0 } }
+        self = diagonal ? .diagonal((0..<n).map { M[$0 * (n + 1)] }) : .full(M)
+    }
 }
 
-/// A tableau's ``RosenbrockStageSums`` laid out for the stage loops of a system of `n`
-/// components: `terms` holds the bounds (sum `r` is terms `terms[r] ..< terms[r + 1]`), then, at
-/// `termOffset + k`, where term `k`'s stage starts in the stage block (`j * n`); `weights[k]` is
-/// its coefficient. Never written after `init`: copies of a stepper share it.
+/// Sums over a stage block by their nonzero terms (``RosenbrockStageSums``): `terms` holds the
+/// bounds (sum `r` is terms `terms[r] ..< terms[r + 1]`), then, at `termOffset + k`, where term
+/// `k`'s stage starts in the block (`j · stride`, the state's ``DiffEqState/stageStride``);
+/// `weights[k]` is its coefficient. Never written after `init`: copies of a stepper share it.
 @usableFromInline
 struct RosenbrockStageSumTable {
     @usableFromInline let terms: StageStorage<Int>
     @usableFromInline let weights: StageStorage<Double>
     @usableFromInline let termOffset: Int
 
-    init(_ sums: RosenbrockStageSums, count n: Int) {
-        terms = StageStorage(sums.bounds + sums.stages.map { $0 * n })
+    init(_ sums: RosenbrockStageSums, count stride: Int) {
+        terms = StageStorage(sums.bounds + sums.stages.map { $0 * stride })
         weights = StageStorage(sums.weights)
         termOffset = sums.bounds.count
     }
+
+    /// Sum `row`'s terms `first ..< last`, and where the table's offsets and weights start.
+    @inlinable @inline(__always)
+    func sum(_ row: Int) -> (first: Int, last: Int, offsets: UnsafePointer<Int>, weights: UnsafePointer<Double>) {
+        let t = terms.base
+        return (t[row], t[row &+ 1], UnsafePointer(t + termOffset), UnsafePointer(weights.base))
+    }
 }
 
-/// The one stepper behind every Rosenbrock method: the stages of ``RosenbrockTableau`` in the
+/// Every Rosenbrock method on every state form: the stages of ``RosenbrockTableau`` in the
 /// W-transformed form of Hairer & Wanner II (7.25)-(7.27), `M u' = f` as in §VI.4, the embedded
-/// error estimate and the Rodas-form dense output.
+/// error estimate and the Rodas-form dense output, written once over the state protocol
+/// (``DiffEqState``) with the linear algebra as a parameter (``StiffLinearSystem``):
+/// ``ArrayStiffLinearSystem`` for arrays (``ArrayRosenbrockStepper``), ``StaticStiffLinearSystem``
+/// for fixed-size states (``StaticRosenbrockStepper``). The stages live in a block in the
+/// state's own layout, and every sum over them is one of the state's gathered fused operations
+/// (``DiffEqState/gatheredCombination(base:stages:offsets:coefficients:terms:to:)``), each
+/// component summed in the tableau's term order: the same problem gives the same bits in both
+/// forms when both use the same Jacobian.
 ///
 /// Per step attempt: `f(t, u)` (reused from the last stage of an FSAL method), `J` and `∂f/∂t`
-/// at `(t, u)` (`∂f/∂t` only when `f` is not declared ``ODEFunction/isAutonomous``), one LU factorization of `W = M/(γh) − J`, then per stage one evaluation of `f`
-/// and one solve with the factors.
+/// at `(t, u)` (`∂f/∂t` only when `f` is not declared autonomous), one factorization of
+/// `W = M/(γh) − J`, then per stage one evaluation of `f` and one solve with the factors.
 ///
 /// **Jacobian reuse rule.** A Rosenbrock method needs the exact `J` of the step's start for its
 /// order, so `J` (and `∂f/∂t`) are evaluated once per starting point `(t, u)`: when an attempt
@@ -80,136 +97,137 @@ struct RosenbrockStageSumTable {
 ///
 /// **Singular `W`.** The attempt is rejected with a non-finite error, so the integrator retries
 /// with a ten times smaller step; after five consecutive singular factorizations (rodas.f gives
-/// up after five as well) the stepper stops trying, the integration ends, and the algorithm's
-/// `solve` reports ``ReturnCode/convergenceFailure`` with the ``RosenbrockDiagnostics`` message.
-/// (The integrator asks ``explainFailure(_:)`` when it stops, so `solve` and an integrator driven
-/// by hand both end with ``ReturnCode/convergenceFailure`` and the diagnostics' message.)
+/// up after five as well) the stepper stops trying, the integration ends, and the loop reports
+/// ``ReturnCode/convergenceFailure`` with the ``RosenbrockDiagnostics`` message
+/// (``explainFailure(_:)``).
 ///
-/// Caches are allocated in `init`; an attempt allocates nothing (the forward-mode Jacobian of
-/// JacobianEvaluator aside).
-public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
-    public typealias Scalar = Function.Scalar
+/// **Mass matrix.** Constant, possibly singular (index-1 DAEs): `W = M/(γh) − J`, and
+/// `M Σ_j (C_ij/h) U_j` in the stage right-hand sides.
+///
+/// Buffers are allocated in `init`; an attempt allocates nothing (the array form's forward-mode
+/// Jacobian of ``JacobianEvaluator`` aside).
+public struct RosenbrockStepper<Function: DiffEqFunction, Linear: StiffLinearSystem>: ODEStepper
+where Linear.Function == Function {
+    public typealias State = Function.State
+    public typealias Parameters = Function.Parameters
+    public typealias Scalar = Function.State.Scalar
 
     public let tableau: RosenbrockTableau
     @usableFromInline let n: Int
     @usableFromInline let s: Int
+    /// Block elements per stage (``DiffEqState/stageStride``).
+    @usableFromInline let stride: Int
     @usableFromInline let gamma: Double
     @usableFromInline let sums: RosenbrockStageSumTable
-    @usableFromInline let nodes: [Double]
-    @usableFromInline let timeCoefficients: [Double]
-    /// Dense row `k` at `k*s`.
-    @usableFromInline let denseFlat: [Double]
+    /// The dense rows' nonzero terms (row `k`: the dense vector `h_k = Σ_j H_kj U_j`).
+    @usableFromInline let denseSums: RosenbrockStageSumTable
+    /// `c`, then `d`; read-only after `init`.
+    @usableFromInline let coefficients: StageStorage<Double>
     @usableFromInline let denseRows: Int
     @usableFromInline let fsal: Bool
     @usableFromInline let mass: MassStructure
     @usableFromInline let massIsIdentity: Bool
-    @usableFromInline let massMatrix: [Double]?
     @usableFromInline let maxConsecutiveSingular = 5
     /// `f.isAutonomous`: `∂f/∂t` is zero and never evaluated.
     @usableFromInline let autonomous: Bool
-    /// `f`'s declared Jacobian structure (validated in ``validateSettings()``).
-    @usableFromInline let structure: JacobianStructure
     /// The unit roundoff of `Scalar`'s values (2^-52 for Double, 2^-23 for Float).
     @usableFromInline let unitRoundoff: Double
 
-    @usableFromInline var jacobianEvaluator: JacobianEvaluator<Function>
-    @usableFromInline var W: IterationMatrix<Scalar>
-    @usableFromInline var J: [Scalar]
+    /// `J`, `W` and the solves with it.
+    public var linearSystem: Linear
     /// `f(t, u)` at the current starting point.
-    @usableFromInline var f0: [Scalar]
-    @usableFromInline var dT: [Scalar]
-    /// Stage `U_j` at `stages.base + j*n`; after an accepted step, those of that step (the
-    /// dense output reads them). Then `n` entries of scratch for `Σ_j (C_ij/h) U_j` before a
-    /// non-identity mass matrix is applied, or for a refined stage solve's right-hand side
-    /// (identity mass only), and `n` for that solve's residual.
-    @usableFromInline var stages: StageStorage<Scalar>
+    @usableFromInline var f0: State
+    @usableFromInline var dT: State
+    /// The last stage's `f(t + h, u_new)` of an FSAL method.
+    @usableFromInline var fLast: State
+    /// The stage arguments and `f`'s outputs (scratch: an array's buffers change hands for the
+    /// attempt, ``DiffEqState/takeScratch(_:)``).
+    @usableFromInline var arg: State
+    @usableFromInline var du: State
+    /// A zero state (the dense vectors' sums start from it), and for a non-identity mass matrix
+    /// the scratch of `Σ_j (C_ij/h) U_j` and of a stage's right-hand side.
+    @usableFromInline let zeros: State
+    @usableFromInline var massSum: State
+    @usableFromInline var massRHS: State
+    /// The absolute tolerances as a state (``configure(tolerance:)``).
+    @usableFromInline var abstol: State
+    /// Stage `U_j` at `j · stride`; after an accepted step, those of that step (the dense output
+    /// reads them). Then a slot for a refined stage solve's right-hand side and one for its
+    /// residual.
+    @usableFromInline var stages: StageStorage<State.StageElement>
     /// The `C` weights of ``sums`` divided by the step's `h`.
     @usableFromInline var scaledC: StageStorage<Double>
-    /// `f` takes and writes Swift arrays: the stage arguments are formed in `arg`, `f` writes
-    /// `du`.
-    @usableFromInline var arg: [Scalar]
-    @usableFromInline var du: [Scalar]
-    /// The last stage's `f(t + h, u_new)` of an FSAL method.
-    @usableFromInline var fLast: [Scalar]
+    /// The dense vectors `h_k` of the last accepted step (slot `k`), formed by the first
+    /// ``interpolate(_:_:theta:t:dt:u:uNew:into:stats:)`` or ``appendDenseStep(_:_:t:dt:end:u:uNew:to:stats:)``
+    /// after the step and reused by the others: a solve saving at many points per step (POLLU's
+    /// 121 observations over some 25 steps) formed them once per save, 8% of a forward-mode
+    /// gradient's time. Invalid once new stages are computed.
+    @usableFromInline var denseCache: StageStorage<State.StageElement>
+    @usableFromInline var denseCacheValid = false
     @usableFromInline var haveF0 = false
     @usableFromInline var haveJacobian = false
     @usableFromInline var jacobianTime = 0.0
     /// The `h` that `W` is factored for with the current `J` (0: not factored).
     @usableFromInline var factoredStep = 0.0
-    /// The dense vectors `h_k` (``denseVector(_:_:)``) of the last accepted step, row `k` at
-    /// `k n`, formed by the first ``interpolate(_:_:theta:t:dt:u:uNew:into:stats:)`` after the
-    /// step and reused by the others: a solve saving at many points per step (POLLU's 121
-    /// observations over some 25 steps) formed them once per save, 8% of a forward-mode
-    /// gradient's time. Invalid once new stages are computed.
-    @usableFromInline var denseCache: StageStorage<Scalar>
-    @usableFromInline var denseCacheValid = false
-    /// `max_ij |J_ij|` of the current `J`, for the refinement rule.
-    @usableFromInline var jacobianMaxAbs = 0.0
-    /// Whether this attempt's stage solves are refined (``refineStage(_:rhs:alpha:stats:)``).
+    /// Whether this attempt's stage solves are refined (``StiffLinearSystem/refine(_:rhs:scratch:alpha:stats:)``).
     @usableFromInline var refineStages = false
+    /// ``RosenbrockDiagnostics``' count of consecutive singular factorizations, kept here as
+    /// well so that an attempt reads and resets a stored integer rather than a class property
+    /// (which costs a dynamic exclusivity check per access, some 70 instructions per attempt).
+    @usableFromInline var consecutiveSingular = 0
 
     /// Singular-`W` bookkeeping, shared with the `solve` that created this stepper.
     public let diagnostics: RosenbrockDiagnostics
 
-    /// A stepper for states of `n` components. `massMatrix` is column-major `n x n` (`nil` is
-    /// the identity).
+    /// A stepper for `tableau` on states shaped like `prototype`, with `linearSystem` built for
+    /// the same `f` and mass matrix (`massMatrix` column-major `n × n`, `nil` for the identity);
+    /// `autonomous`: `f` is declared not to depend on `t`.
     public init(
-        tableau: RosenbrockTableau, function f: Function, count n: Int, massMatrix: [Double]? = nil,
-        jacobian source: JacobianSource = .automatic, linearSolver: LinearSolver = .automatic,
-        diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
+        tableau: RosenbrockTableau, linearSystem: Linear, prototype: State, massMatrix: [Double]?,
+        autonomous: Bool, diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
     ) {
         self.tableau = tableau
-        self.n = n
+        n = prototype.count
         s = tableau.stages
+        stride = prototype.stageStride
         gamma = tableau.gamma
-        sums = RosenbrockStageSumTable(tableau.stageSums, count: n)
-        nodes = tableau.c
-        timeCoefficients = tableau.d
-        denseFlat = tableau.dense.flatMap { $0 }
+        sums = RosenbrockStageSumTable(tableau.stageSums, count: stride)
+        denseSums = RosenbrockStageSumTable(RosenbrockStageSums(rows: tableau.dense), count: stride)
+        coefficients = StageStorage(tableau.c + tableau.d)
         denseRows = tableau.dense.count
         fsal = tableau.isFSAL
-        if let M = massMatrix, M.count == n * n {
-            self.massMatrix = M
-            let diagonal = (0..<n).allSatisfy { j in (0..<n).allSatisfy { i in i == j || M[i + j * n] == 0 } }
-            mass = diagonal ? .diagonal((0..<n).map { M[$0 * (n + 1)] }) : .full(M)
-        } else {
-            self.massMatrix = nil
-            mass = .identity
-        }
+        mass = MassStructure(massMatrix, count: prototype.count)
         if case .identity = mass { massIsIdentity = true } else { massIsIdentity = false }
-        let structure = f.jacobianStructure.resolved(count: n, hasMass: self.massMatrix != nil, solver: linearSolver)
-        jacobianEvaluator = JacobianEvaluator(f, count: n, source: source, structure: structure, solver: linearSolver)
-        autonomous = f.isAutonomous
-        self.structure = f.jacobianStructure
+        self.autonomous = autonomous
         var eps = 1.0
         while Scalar(1 + eps / 2).primal != 1 { eps /= 2 }
         unitRoundoff = eps
-        W = IterationMatrix(
-            count: n, structure: structure, solver: linearSolver, hasMass: self.massMatrix != nil,
-            linearization: jacobianEvaluator.linearization)
-        let zeros = [Scalar](repeating: .zero, count: n)
-        J = [Scalar](repeating: .zero, count: jacobianEvaluator.storageCount)
-        f0 = zeros
-        dT = zeros
-        stages = StageStorage(count: s * n + 2 * n)
-        denseCache = StageStorage(count: tableau.dense.count * n)
-        scaledC = StageStorage(count: sums.terms.base[2 * s] - sums.terms.base[s])
-        arg = zeros
-        du = zeros
-        fLast = zeros
+        self.linearSystem = linearSystem
+        let zero = prototype.zeroed()
+        f0 = zero
+        dT = prototype.zeroed()
+        fLast = prototype.zeroed()
+        arg = prototype.zeroed()
+        du = prototype.zeroed()
+        zeros = prototype.zeroed()
+        massSum = massIsIdentity ? zero.vacated() : prototype.zeroed()
+        massRHS = massIsIdentity ? zero.vacated() : prototype.zeroed()
+        abstol = prototype.zeroed()
+        stages = StageStorage(repeating: prototype.stageElementZero, count: (tableau.stages + 2) * stride)
+        scaledC = StageStorage(repeating: 0, count: Swift.max(1, tableau.stageSums.bounds[2 * s] - tableau.stageSums.bounds[s]))
+        denseCache = StageStorage(repeating: prototype.stageElementZero, count: Swift.max(1, tableau.dense.count * stride))
         self.diagnostics = diagnostics
     }
 
-    /// The right-hand side's Jacobian structure, checked before any work.
+    /// The linear system's settings, checked before any work.
     public func validateSettings() throws(DiffEqError) {
-        try structure.validateForStiffMethods(count: n, hasMass: massMatrix != nil)
-        if let error = W.setupError { throw error }
+        try linearSystem.validate()
     }
 
     /// A singular `W` at every step size tried as the reason the step size collapsed.
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
         // An iterative linear solver that kept failing (or whose preconditioner did) is the reason.
-        if let linear = W.failureMessage { return (.convergenceFailure, "\(name): \(linear)") }
+        if let linear = linearSystem.failureMessage { return (.convergenceFailure, "\(name): \(linear)") }
         return diagnostics.failureMessage(method: name).map { (.convergenceFailure, $0) }
     }
 
@@ -219,283 +237,236 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
     public var controller: PIController { tableau.controller }
     public var controllerOrder: Int { Swift.min(tableau.order, tableau.embeddedOrder) + 1 }
     public var supportsMassMatrix: Bool { true }
-    /// How `J` is obtained for this right-hand side.
-    public var jacobianKind: JacobianEvaluator<Function>.Kind { jacobianEvaluator.kind }
+    /// Factorizations of `W` that found it singular, over the whole solve.
+    public var singularFactorizations: Int { diagnostics.singularFactorizations }
+    /// `‖J‖∞` of the last Jacobian (``StiffLinearSystem/jacobianNorm``; NaN where not
+    /// computed): a bound on the dominant eigenvalue's magnitude, the stiff side's estimate for
+    /// switching back (``AutoSwitch``, as DifferentialEquations.jl's Rosenbrock23 reports).
+    public var stiffnessEstimate: Double { linearSystem.jacobianNorm }
 
-    public mutating func start(t: Double, u: [Scalar], du f: [Scalar]) {
-        for m in 0..<n { f0[m] = f[m] }
+    public mutating func configure(tolerance: ErrorScale) {
+        abstol = abstol.assigning(primal: tolerance.abstol)
+    }
+
+    @inlinable
+    public mutating func start(t: Double, u: State, du f: State) {
+        f0.copyComponents(from: f)
         haveF0 = true
         haveJacobian = false
         factoredStep = 0
-        diagnostics.consecutiveSingular = 0
+        resetSingular()
+    }
+
+    @inlinable @inline(__always)
+    mutating func resetSingular() {
+        if consecutiveSingular != 0 {
+            consecutiveSingular = 0
+            diagnostics.consecutiveSingular = 0
+        }
     }
 
     /// `∂f/∂t` at `(t, u)` into `dT`, by the forward difference of rodas.f (Hairer & Wanner):
     /// `(f(t + δ, u) − f(t, u))/δ`, `δ = sqrt(uround · max(1e-5, |t|))`, reusing `f0 = f(t, u)`.
     /// One evaluation of `f` per starting point; exactly zero for an autonomous `f`.
     ///
-    /// Forward-mode AD in `t` would be exact for generic models, but `ODEFunction` offers no
-    /// entry point for it, and reaching the model through a dynamic cast runs unspecialized
-    /// (measured: it doubled the time of a HIRES solve). Measured on Prothero-Robinson
-    /// (λ = −10 … −1e6), the difference quotient changes the error by less than 1e-11.
+    /// Forward-mode AD in `t` would be exact for generic models, but the function protocols offer
+    /// no entry point for it. Measured on Prothero-Robinson (λ = −10 … −1e6), the difference
+    /// quotient changes the error by less than 1e-11.
     @inlinable
-    mutating func evaluateTimeDerivative(_ f: Function, _ p: [Scalar], t: Double, u: [Scalar], stats: inout SolverStats) {
+    mutating func evaluateTimeDerivative(
+        _ f: Function, _ p: Parameters, t: Double, u: State, stats: inout SolverStats
+    ) {
         stats.nf += 1
         let delta = (unitRoundoff * Swift.max(1e-5, Swift.abs(t))).squareRoot()
+        let tShift = t + delta
         // The step as the scalar type represents it: (t + δ) − t.
-        let tShift = Scalar(t + delta)
-        let step = tShift.primal - Scalar(t).primal
+        let step = Scalar(tShift).primal - Scalar(t).primal
         // Beyond |t| ~ 1/uround no shift is representable: treat f as autonomous there.
         let inv = step == 0 ? 0 : 1 / step
-        var out: [Scalar] = []
-        swap(&out, &du)
-        f(&out, u, p, tShift)
-        for m in 0..<n { dT[m] = (out[m] - f0[m]).scaled(by: inv) }
-        swap(&out, &du)
+        var out = State.takeScratch(&du)
+        f.evaluate(into: &out, u, p, tShift)
+        // `(f(t + δ) − f0)·inv`, the subtraction as `+ f0·(−1)` (the same IEEE operation).
+        out.addScaled(f0, -1)
+        dT.assignScaled(out, inv)
+        State.returnScratch(&out, to: &du)
     }
 
+    /// Attempts a step of signed size `h` from `(t, u)` into `uNew`; returns the scaled RMS
+    /// error, or NaN when `W` is singular (or `J` not finite).
     @inlinable
     public mutating func attempt(
-        _ f: Function, _ p: [Scalar], t: Double, dt h: Double, u: [Scalar], uNew: inout [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt h: Double, u: State, uNew: inout State,
         tolerance: ErrorScale, stats: inout SolverStats
     ) -> Double {
-        // Gave up on a singular W: let the integrator stop (solve reports why).
-        if diagnostics.consecutiveSingular >= maxConsecutiveSingular { return .nan }
+        // Gave up on a singular W: let the integrator stop (explainFailure says why).
+        if consecutiveSingular >= maxConsecutiveSingular { return .nan }
         if !haveF0 {
-            f(&f0, u, p, Scalar(t))
+            f.evaluate(into: &f0, u, p, t)
             stats.nf += 1
             haveF0 = true
         }
         if !haveJacobian || jacobianTime != t {
-            jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: f0, h: h, tolerance: tolerance, into: &J, stats: &stats)
+            linearSystem.evaluateJacobian(f, p, t: t, u: u, fu: f0, h: h, tolerance: tolerance, stats: &stats)
             // For an f declared autonomous, ∂f/∂t is zero: dT keeps the zeros it was created
             // with (the difference quotient would compute exactly those, for one f evaluation).
             if !autonomous { evaluateTimeDerivative(f, p, t: t, u: u, stats: &stats) }
-            // Read only by the refinement rule, which needs Double states and M = I.
-            if Scalar.self == Double.self && massIsIdentity {
-                jacobianMaxAbs = J.withUnsafeBytes { StageRefinement.largestMagnitude($0) }
-            }
             haveJacobian = true
             jacobianTime = t
             factoredStep = 0
         }
         if factoredStep != h {
-            guard W.factor(alpha: 1 / (gamma * h), beta: -1, J: J, mass: massMatrix, stats: &stats) else {
+            guard linearSystem.factor(alpha: 1 / (gamma * h), beta: -1, stats: &stats) else {
                 factoredStep = 0
                 // A non-finite J is f's doing (the integrator reports it as such), not a
                 // singular W.
-                if J.allSatisfy(\.isFiniteScalar) { diagnostics.recordSingular(t: t, h: h) }
+                if linearSystem.jacobianIsFinite {
+                    diagnostics.recordSingular(t: t, h: h)
+                    consecutiveSingular = diagnostics.consecutiveSingular
+                }
                 return .nan
             }
             factoredStep = h
         }
-        diagnostics.consecutiveSingular = 0
-        refineStages = Scalar.self == Double.self && massIsIdentity && W.isDense
-            && gamma * Swift.abs(h) * jacobianMaxAbs > StageRefinement.threshold
-        computeStages(f, p, t: t, h: h, u: u, uNew: &uNew, stats: &stats)
-        return Self.errorNorm(stages.base, sums, stages: s, count: n, u: u, uNew: uNew, tolerance: tolerance)
+        resetSingular()
+        refineStages = linearSystem.refinesSolves(gammaStep: gamma * Swift.abs(h))
+        let sum = computeStages(f, p, t: t, h: h, u: u, uNew: &uNew, tolerance: tolerance, stats: &stats)
+        // Over values and partials (DESIGN.md §4).
+        return ErrorScale.finish(sum, count: n, as: Scalar.self)
     }
 
-    /// The stages, then `u_new = u + Σ m_j U_j` (or the last stage's argument for FSAL).
-    ///
-    /// The stage vectors, coefficients and scratch are reached through pointers taken once per
-    /// step (``StageStorage``): reaching Swift arrays through `self` or through closures inside
-    /// the stage loop cost uniqueness checks and retains per stage, which at n = 2 ... 8 weighed
-    /// as much as the arithmetic. Each stage's right-hand side is formed in its slot of
-    /// `stages` and solved there in place.
+    /// The stages, then `uNew` and the error estimate's weighted sum of squares (here, where
+    /// the block's and the tables' pointers are at hand). The stage block, the coefficients and the scratch are reached
+    /// through pointers taken once per attempt (``StageStorage``) and passed to each stage:
+    /// reached through `self` inside the stage loop they were loaded again for every stage (the
+    /// stores through the block may alias them), and Swift arrays cost uniqueness checks and
+    /// retains per stage, which at n = 2 ... 8 weighed as much as the arithmetic. Each stage's
+    /// right-hand side is formed in its slot of the block and solved there in place.
     @inlinable
     mutating func computeStages(
-        _ f: Function, _ p: [Scalar], t: Double, h: Double, u: [Scalar], uNew: inout [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, h: Double, u: State, uNew: inout State, tolerance: ErrorScale,
         stats: inout SolverStats
-    ) {
+    ) -> Double {
         if !isKnownUniquelyReferenced(&stages) { stages = stages.copy() }
-        if !isKnownUniquelyReferenced(&scaledC) { scaledC = scaledC.copy() }
         denseCacheValid = false
-        let (n, s) = (self.n, self.s)
         let U = stages.base
         let terms = sums.terms.base
-        let w = sums.weights.base
-        // C_ij/h, once per step rather than once per component.
+        let offsets = UnsafePointer(terms + sums.termOffset)
+        let weights = UnsafePointer(sums.weights.base)
+        let coefficients = UnsafePointer(self.coefficients.base)
+        // C_ij/h = w_k·(1/h). With one block element per stage (a value state; `stageStride` is
+        // then a constant 1) and the identity mass matrix each product is used once and formed
+        // where it is used; otherwise once per step rather than once per component, `cOverH[k]`
+        // being term `k`'s. The same products either way.
         let invH = 1 / h
-        let c0 = terms[s]
-        for k in 0..<scaledC.count { scaledC.base[k] = w[c0 &+ k] * invH }
-        // The argument and output buffers of `f` move into locals for the stage loop: uniquely
-        // owned, no exclusivity checks against `self` when passed to `f`.
-        var arg: [Scalar] = []
-        var du: [Scalar] = []
-        swap(&arg, &self.arg)
-        swap(&du, &self.du)
-        for i in 0..<s {
-            stage(i, f, p, t: t, h: h, u: u, arg: &arg, du: &du, stats: &stats)
+        // `u.stageStride` rather than the stored `stride`: a constant 1 for a value state once
+        // specialized (no multiply per stage slot, no loop for a slot copy).
+        let stride = u.stageStride
+        let formsScaleInline = stride == 1 && massIsIdentity
+        var cOverH = weights
+        if !formsScaleInline {
+            if !isKnownUniquelyReferenced(&scaledC) { scaledC = scaledC.copy() }
+            let c0 = terms[s]
+            for k in 0..<scaledC.count { scaledC.base[k] = weights[c0 &+ k] * invH }
+            cOverH = UnsafePointer(scaledC.base - c0)
         }
+        let refine = refineStages
+        let alpha = 1 / (gamma * h)
+        // `f`'s argument and output move into locals for the stage loop: uniquely owned, no
+        // exclusivity checks against `self` when passed to `f`.
+        var arg = State.takeScratch(&self.arg)
+        var du = State.takeScratch(&self.du)
+        for i in 0..<s {
+            if i == 0 {
+                du.copyComponents(from: f0)
+            } else {
+                arg.gatheredCombination(
+                    base: u, stages: U, offsets: offsets, coefficients: weights, terms: terms[i], to: terms[i &+ 1])
+                f.evaluate(into: &du, arg, p, t + coefficients[i] * h)
+            }
+            let slot = U + i &* stride
+            stageRightHandSide(
+                i, into: slot, du, hd: h * coefficients[s &+ i], U: U, terms: terms,
+                offsets: offsets, cOverH: cOverH, scaleBy: formsScaleInline ? invH : nil)
+            linearSystem.solve(slot, stats: &stats)
+            if refine {
+                linearSystem.refine(
+                    slot, rhs: U + s &* stride, scratch: U + (s &+ 1) &* stride, alpha: alpha, stats: &stats)
+            }
+        }
+        stats.nf += s &- 1
+        linearSystem.countSolves(refine ? 2 &* s : s, stats: &stats)
         if fsal {
             // The last stage was evaluated at the new solution itself.
-            for m in 0..<n {
-                uNew[m] = arg[m]
-                fLast[m] = du[m]
-            }
+            uNew.copyComponents(from: arg)
+            fLast.copyComponents(from: du)
         } else {
-            Self.combine(u, into: &uNew, terms: 2 &* s &+ 1, n: n, stages: U, sums: sums)
+            uNew.gatheredCombination(
+                base: u, stages: U, offsets: offsets, coefficients: weights, terms: terms[2 &* s &+ 1],
+                to: terms[2 &* s &+ 2])
         }
-        swap(&arg, &self.arg)
-        swap(&du, &self.du)
+        State.returnScratch(&arg, to: &self.arg)
+        State.returnScratch(&du, to: &self.du)
+        return State.gatheredWeightedSumOfSquares(
+            stages: U, offsets: offsets, coefficients: weights, terms: terms[2 &* s], to: terms[2 &* s &+ 1], from: u,
+            to: uNew, abstol: abstol, tolerance: tolerance)
     }
 
-    /// `out_m = u_m + Σ_k w_k U_{j_k, m}` over the nonzero terms of sum number `row` of the
-    /// flattened tableau (a stage argument, or the new solution), summed in a register per
-    /// component in the tableau's order (the same rounding as stage by stage; for the n = 2 ... 20
-    /// of the test problems this avoids a load-add-store round trip through `out` per term).
+    /// Stage `i`'s right-hand side `f + h d_i ∂f/∂t + M Σ_j (C_ij/h) U_j` (`fi` is `f` at the
+    /// stage's argument; term `k`'s `C_ij/h` is `cOverH[k]`, or `cOverH[k]·invH` given `invH`)
+    /// into its slot; with refinement, kept again in the first spare slot. (`mutating` although
+    /// it writes only through pointers: a non-mutating method had the optimizer copy the whole
+    /// stepper at every step.)
     @inlinable @inline(__always)
-    static func combine(
-        _ u: [Scalar], into out: inout [Scalar], terms row: Int, n: Int, stages U: UnsafeMutablePointer<Scalar>,
-        sums: RosenbrockStageSumTable
+    mutating func stageRightHandSide(
+        _ i: Int, into slot: UnsafeMutablePointer<State.StageElement>, _ fi: State, hd: Double,
+        U: UnsafeMutablePointer<State.StageElement>, terms: UnsafeMutablePointer<Int>, offsets: UnsafePointer<Int>,
+        cOverH: UnsafePointer<Double>, scaleBy invH: Double?
     ) {
-        let terms = sums.terms.base
-        let offsets = terms + sums.termOffset
-        let w = sums.weights.base
-        let first = terms[row], last = terms[row &+ 1]
-        u.withUnsafeBufferPointer { u in
-            out.withUnsafeMutableBufferPointer { x in
-                for m in 0..<n {
-                    x[m] = termSum(u[m], component: m, first, last, offsets: offsets, stages: U, weights: w)
-                }
-            }
-        }
-    }
-
-    /// `start + Σ_k weights[k] U_{j_k, m}` for the terms `first ..< last` (added in order).
-    @inlinable @inline(__always)
-    static func termSum(
-        _ start: Scalar, component m: Int, _ first: Int, _ last: Int, offsets: UnsafeMutablePointer<Int>,
-        stages U: UnsafeMutablePointer<Scalar>, weights: UnsafeMutablePointer<Double>
-    ) -> Scalar {
-        var acc = start
-        var k = first
-        while k < last {
-            acc += U[offsets[k] &+ m].scaled(by: weights[k])
-            k &+= 1
-        }
-        return acc
-    }
-
-    /// Stage `i`: `f` at `u + Σ_j a_ij U_j` (or `f0` for the first stage), then `U_i` from
-    /// `W U_i = f + h d_i ∂f/∂t + M Σ_j (C_ij/h) U_j`. (`mutating` although it writes only
-    /// through pointers: a non-mutating method had the optimizer copy the whole stepper, some
-    /// 600 bytes, at every step.)
-    @inlinable @inline(__always)
-    mutating func stage(
-        _ i: Int, _ f: Function, _ p: [Scalar], t: Double, h: Double, u: [Scalar], arg: inout [Scalar],
-        du: inout [Scalar], stats: inout SolverStats
-    ) {
-        let n = self.n
-        let U = stages.base
-        let terms = sums.terms.base
-        let offsets = terms + sums.termOffset
-        if i == 0 {
-            f0.withUnsafeBufferPointer { f0 in
-                du.withUnsafeMutableBufferPointer { d in
-                    for m in 0..<n { d[m] = f0[m] }
-                }
-            }
-        } else {
-            Self.combine(u, into: &arg, terms: i, n: n, stages: U, sums: sums)
-            f(&du, arg, p, Scalar(t + nodes[i] * h))
-            stats.nf += 1
-        }
-        // The right-hand side, written into U_i's slot: f + h d_i ∂f/∂t + M x with
-        // x = Σ_j (C_ij/h) U_j (the mass matrix applied once, in the form it has).
-        let Ui = U + i &* n
-        let hd = h * timeCoefficients[i]
         let withTime = hd != 0 && !autonomous
-        let first = terms[s &+ i], last = terms[s &+ i &+ 1]
-        let cOverH = scaledC.base - terms[s]
-        du.withUnsafeBufferPointer { fi in
-            if massIsIdentity {
-                for m in 0..<n {
-                    let x = Self.termSum(.zero, component: m, first, last, offsets: offsets, stages: U, weights: cOverH)
-                    var r = fi[m]
-                    if withTime { r += dT[m].scaled(by: hd) }
-                    Ui[m] = r + x
-                }
-                // A refined solve needs the right-hand side again: kept in the scratch slot
-                // (unused with the identity mass matrix).
-                if refineStages { (U + s &* n).update(from: Ui, count: n) }
+        let first = terms[s &+ i]
+        let last = terms[s &+ i &+ 1]
+        if massIsIdentity {
+            if let invH {
+                State.storeGatheredSum(
+                    into: slot, fi, plus: dT, scaledBy: hd, addingB: withTime, stages: U, offsets: offsets,
+                    coefficients: cOverH, scale: invH, terms: first, to: last)
             } else {
-                let x = U + s &* n
-                for m in 0..<n {
-                    x[m] = Self.termSum(.zero, component: m, first, last, offsets: offsets, stages: U, weights: cOverH)
-                }
-                for m in 0..<n {
-                    var r = fi[m]
-                    if withTime { r += dT[m].scaled(by: hd) }
-                    Ui[m] = r
-                }
-                Self.applyMass(mass, x, into: Ui, count: n)
+                // The products precomputed: the `· 1` folds away.
+                State.storeGatheredSum(
+                    into: slot, fi, plus: dT, scaledBy: hd, addingB: withTime, stages: U, offsets: offsets,
+                    coefficients: cOverH, scale: 1, terms: first, to: last)
             }
-        }
-        W.solveInPlace(Ui, stats: &stats)
-        if refineStages { refineStage(Ui, rhs: U + s &* n, alpha: 1 / (gamma * h), stats: &stats) }
-    }
-
-    /// One step of iterative refinement of the stage solve `W x = b`, `W = I/(γh) − J`, with the
-    /// residual `b − x/(γh) + J x` summed in twice the working precision
-    /// (``StageRefinement/accumulate(_:_:_:_:)``), when `γ|h|·max|J_ij|` exceeds
-    /// ``StageRefinement/threshold``. `Double` states with the identity mass matrix only; the
-    /// residual is formed in the last `n` entries of ``stages``.
-    ///
-    /// Why: the rounding of the LU solve perturbs `x` by about `ε·γ|h|·|J||x|`, which is
-    /// invisible to the error estimate (both solutions share the rounded stages) but breaks
-    /// linear invariants `wᵀf = 0` that the exact method keeps. On E5 (issue #13) the invariant
-    /// `y₂ − y₃ − y₄ = 0` drifted by 1e-21 per step at `γh|J| ≈ 4e6` (t in [1e2, 1e4], where
-    /// `y ≈ 1e-10`, well inside the tolerance), and since E5 conserves it while `y₂, y₃` decay
-    /// to 9e-23, Rodas5P ended with `y₂ = 2.1e-21, y₃ ≈ 0` (2e3 tolerances at reltol 1e-8,
-    /// `success`). Refinement with a residual in working precision does not help (its own
-    /// rounding is as large: Rodas5P stays 200-5000 tolerances off); with this residual Rodas5P
-    /// holds the invariant to 1e-24 and ends within 0.4-6 tolerances at reltol 1e-4 ... 1e-8.
-    @inlinable @inline(__always)
-    mutating func refineStage(
-        _ x: UnsafeMutablePointer<Scalar>, rhs b: UnsafeMutablePointer<Scalar>, alpha: Double, stats: inout SolverStats
-    ) {
-        // Only for `Double` states (``refineStages``): `Scalar` is `Double` here, and the
-        // memory is bound to it.
-        let n = self.n
-        let r = UnsafeMutableRawPointer(stages.base + (s &+ 1) &* n).assumingMemoryBound(to: Double.self)
-        let xd = UnsafeMutableRawPointer(x).assumingMemoryBound(to: Double.self)
-        Self.refinementResidual(
-            J, b: UnsafeMutableRawPointer(b).assumingMemoryBound(to: Double.self), x: xd, alpha: alpha, into: r, n: n)
-        W.solveInPlace(UnsafeMutableRawPointer(r).assumingMemoryBound(to: Scalar.self), stats: &stats)
-        for i in 0..<n { xd[i] += r[i] }
-    }
-
-    /// `r = b − αx + J x`, each component summed by ``StageRefinement/accumulate(_:_:_:_:)``
-    /// (static: nothing of the stepper is copied).
-    @inlinable @inline(__always)
-    static func refinementResidual(
-        _ J: [Scalar], b: UnsafeMutablePointer<Double>, x: UnsafeMutablePointer<Double>, alpha: Double,
-        into r: UnsafeMutablePointer<Double>, n: Int
-    ) {
-        J.withUnsafeBufferPointer { jb in
-            guard let base = jb.baseAddress else { return }
-            let J = UnsafeRawPointer(base).assumingMemoryBound(to: Double.self)
-            for i in 0..<n {
-                var sum = b[i], carry = 0.0
-                StageRefinement.accumulate(&sum, &carry, -alpha, x[i])
-                for j in 0..<n { StageRefinement.accumulate(&sum, &carry, J[i &+ j &* n], x[j]) }
-                r[i] = sum + carry
+            // A refined solve needs the right-hand side again (a loop: `update(from:count:)`
+            // calls `memmove`).
+            if refineStages {
+                let stride = fi.stageStride
+                let copy = U + s &* stride
+                for o in 0..<stride { copy[o] = slot[o] }
             }
+        } else {
+            stageWithMass(
+                i, slot, withTime: withTime, hd: hd, U: U, offsets: offsets, coefficients: cOverH, terms: first,
+                to: last, fi: fi)
         }
     }
 
-    /// `r += M x` for a diagonal or full mass matrix, skipping zero entries of `x` and `M`.
-    /// (Static: as a method it had the optimizer copy the whole stepper, some 600 bytes, for a
-    /// call that identity-mass problems never make.)
+    /// A stage's right-hand side `f + h d_i ∂f/∂t + M x`, `x = Σ_j (C_ij/h) U_j`, with the mass
+    /// matrix applied once in the form it has (zero entries of `x` and `M` skipped).
     @inlinable
-    static func applyMass(
-        _ mass: MassStructure, _ x: UnsafeMutablePointer<Scalar>, into r: UnsafeMutablePointer<Scalar>, count n: Int
+    mutating func stageWithMass(
+        _ i: Int, _ slot: UnsafeMutablePointer<State.StageElement>, withTime: Bool, hd: Double,
+        U: UnsafeMutablePointer<State.StageElement>, offsets: UnsafePointer<Int>, coefficients: UnsafePointer<Double>,
+        terms first: Int, to last: Int, fi: State
     ) {
+        var x = State.takeScratch(&massSum)
+        var r = State.takeScratch(&massRHS)
+        x.gatheredCombination(
+            base: zeros, stages: U, offsets: offsets, coefficients: coefficients, terms: first, to: last)
+        r.copyComponents(from: fi)
+        if withTime { r.addScaled(dT, hd) }
         switch mass {
         case .identity:
-            for m in 0..<n { r[m] += x[m] }
+            r.addScaled(x, 1)
         case .diagonal(let diag):
             for m in 0..<n { r[m] += x[m].scaled(by: diag[m]) }
         case .full(let M):
@@ -506,30 +477,9 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
                 }
             }
         }
-    }
-
-    /// The scaled RMS norm of `Σ e_j U_j`. (Static, for the reason given at ``applyMass``.)
-    @inlinable
-    static func errorNorm(
-        _ U: UnsafePointer<Scalar>, _ sums: RosenbrockStageSumTable, stages s: Int, count n: Int, u: [Scalar],
-        uNew: [Scalar], tolerance: ErrorScale
-    ) -> Double {
-        let terms = sums.terms.base
-        let offsets = terms + sums.termOffset
-        let w = sums.weights.base
-        let first = terms[2 &* s], last = terms[2 &* s &+ 1]
-        var sum = 0.0
-        for m in 0..<n {
-            var e = Scalar.zero
-            var k = first
-            while k < last {
-                e += U[offsets[k] &+ m].scaled(by: w[k])
-                k &+= 1
-            }
-            let sc = tolerance.scale(m, u[m].primal, uNew[m].primal)
-            sum += e.sumOfSquaredComponents / (sc * sc)
-        }
-        return ErrorScale.finish(sum, count: n, as: Scalar.self)
+        r.store(into: U, stage: i)
+        State.returnScratch(&x, to: &massSum)
+        State.returnScratch(&r, to: &massRHS)
     }
 
     @inlinable
@@ -544,44 +494,35 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
         }
     }
 
-    /// The dense vector `h_k = Σ_j H_kj U_j`, component `m`, of the last accepted step.
+    /// The dense vectors `h_k = Σ_j H_kj U_j` of the last accepted step into ``denseCache``
+    /// (each from zero, over the row's nonzero terms in stage order), unless already there.
     @inlinable
-    func denseVector(_ k: Int, _ m: Int) -> Scalar {
-        var acc = Scalar.zero
-        for j in 0..<s {
-            let w = denseFlat[k * s + j]
-            if w != 0 { acc += stages.base[j * n + m].scaled(by: w) }
+    mutating func formDenseVectors() {
+        if denseCacheValid { return }
+        if !isKnownUniquelyReferenced(&denseCache) { denseCache = denseCache.copy() }
+        let U = stages.base
+        for k in 0..<denseRows {
+            let d = denseSums.sum(k)
+            State.storeGatheredSum(
+                into: denseCache.base + k &* stride, zeros, plus: zeros, scaledBy: 0, addingB: false, stages: U,
+                offsets: d.offsets, coefficients: d.weights, scale: 1, terms: d.first, to: d.last)
         }
-        return acc
+        denseCacheValid = true
     }
 
+    /// The Rodas dense output of the step just accepted at `t + θh`:
+    /// `(1−θ)u₀ + θ(u₁ + (1−θ)(h₁ + θ(h₂ + …)))` (rodas.f, CONTRO).
     @inlinable
     public mutating func interpolate(
-        _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
-        uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats
+        _ f: Function, _ p: Parameters, theta: Double, t: Double, dt: Double, u: State, uNew: State,
+        into out: inout State, stats: inout SolverStats
     ) {
-        if !denseCacheValid {
-            if !isKnownUniquelyReferenced(&denseCache) { denseCache = denseCache.copy() }
-            // ``denseVector(_:_:)`` for every component, a stage at a time (unit stride, the
-            // weight loaded once): the same sums in the same order.
-            let U = stages.base
-            for k in 0..<denseRows {
-                let row = denseCache.base + k &* n
-                for m in 0..<n { row[m] = .zero }
-                for j in 0..<s {
-                    let w = denseFlat[k &* s &+ j]
-                    if w == 0 { continue }
-                    let Uj = U + j &* n
-                    for m in 0..<n { row[m] += Uj[m].scaled(by: w) }
-                }
-            }
-            denseCacheValid = true
-        }
-        let h = denseCache.base
+        formDenseVectors()
+        let h = UnsafePointer(denseCache.base)
         for m in 0..<n {
             var poly = Scalar.zero
-            for k in stride(from: denseRows - 1, through: 0, by: -1) {
-                poly = h[k * n + m] + poly.scaled(by: theta)
+            for k in Swift.stride(from: denseRows - 1, through: 0, by: -1) {
+                poly = State.component(m, ofStage: k, in: h, stride: stride) + poly.scaled(by: theta)
             }
             out[m] = u[m].scaled(by: 1 - theta) + (uNew[m] + poly.scaled(by: 1 - theta)).scaled(by: theta)
         }
@@ -589,36 +530,86 @@ public struct RosenbrockStepper<Function: ODEFunction>: ODEStepper {
 
     /// Appends the step as the Rodas dense output `(1−θ)u₀ + θ(u₁ + (1−θ)(h₁ + θ(h₂ + …)))`
     /// (rodas.f, CONTRO), which is the form of ``PiecewisePolynomial``: `c_k = h_{k+1}`, the
-    /// dense vectors ``denseVector(_:_:)``, so its values are those of ``interpolate``. The
-    /// Rodas-form interpolant with `r` dense rows has order `r + 1` (Rosenbrock23: 2; Rodas4: 3,
-    /// Hairer & Wanner II §VI.4; Rodas5P: 4, Steinebach 2023).
+    /// dense vectors, so its values are those of ``interpolate``. The Rodas-form interpolant
+    /// with `r` dense rows has order `r + 1` (Rosenbrock23: 2; Rodas4: 3, Hairer & Wanner II
+    /// §VI.4; Rodas5P: 4, Steinebach 2023).
     @inlinable
     public mutating func appendDenseStep(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, end: Double, u: State, uNew: State,
         to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
     ) {
-        let (n, rows) = (self.n, denseRows)
+        formDenseVectors()
+        let (n, rows, stride) = (self.n, denseRows, self.stride)
+        let h = UnsafePointer(denseCache.base)
         dense.appendStep(from: t, to: end, step: dt, rows: rows, order: rows + 1) { v in
             for m in 0..<n {
                 v[m] = u[m]
                 v[n + m] = uNew[m]
             }
             for k in 0..<rows {
-                for m in 0..<n { v[(2 + k) * n + m] = denseVector(k, m) }
+                for m in 0..<n { v[(2 + k) * n + m] = State.component(m, ofStage: k, in: h, stride: stride) }
             }
         }
     }
 
-    // Performance: the stored `W` (an `IterationMatrix`, 448 bytes) is solved with through the
-    // `mutating` ``IterationMatrix/solveInPlace(_:stats:)``. Called as the non-mutating `W.solve`
-    // on the stored property, the optimizer copied the whole value to the stack (`memcpy`) at
-    // every stage solve, and inside the refinement's closures with its ten retains and releases
-    // as well: Rodas5P on VDPOL at 1e-6 took 11,355 instructions per step attempt, 9,299 on
-    // 123f1f7 with a04a921 (the refinement) alone. Passed `inout` to a static `solve`, one copy
-    // was left before the stage loop and one before each refined solve (8,078 on VDPOL, 76 per
-    // HIRES attempt in `memcpy`); with `self` passed by address to the end, none: 7,666 on VDPOL,
-    // HIRES 20,293 → 20,198 (123f1f7 + a04a921: 20,214; callgrind, stripped release,
-    // rosen-step-bench `ONLY=... SOLVES=11` − `SOLVES=1`, `SWIFT_DETERMINISTIC_HASHING=1`, same
-    // bits).
+    // Performance: the linear system (for arrays an `IterationMatrix` of 448 bytes) is stored
+    // and reached `inout` through `mutating` requirements: called as a non-mutating method on a
+    // stored property, the optimizer copied the whole value to the stack (`memcpy`) at every
+    // stage solve (Rodas5P VDPOL at 1e-6: 11,355 instructions per step attempt against 7,666
+    // with `self` passed by address; callgrind, stripped release, rosen-step-bench).
+    // The gathered sums run over the term table's indices `first ..< last` from its base
+    // pointers, and a value state forms `C_ij/h` inline (`formsScaleInline`): with a term count
+    // and pointers offset to the run, and `C/h` filled into a table per attempt, Rodas5P at
+    // 1e-6 took 3,088 instructions per attempt on VDPOL fixed-size (2,694 after) and 20,806 on
+    // HIRES `[Double]` (20,334). The error estimate's sum is formed in `computeStages`, where
+    // the block's and tables' pointers are live (2,677 and 20,266; base main 13d79d1's two
+    // steppers 2,634 and 20,073). Tried and dropped: one test of `refine` per stage with the
+    // solve written twice (VDPOL fixed-size 2,713, HIRES `[Double]` 20,603, VDPOL `[Double]`
+    // 7,788 against 7,634).
 }
 
+/// The Rosenbrock stepper of array states (``ODEProblem``).
+public typealias ArrayRosenbrockStepper<F: ODEFunction> = RosenbrockStepper<F, ArrayStiffLinearSystem<F>>
+
+/// The Rosenbrock stepper of fixed-size states (``StaticODEProblem``): `Double` states
+/// (``StaticVector``, `SIMD`) and first-order dual states (`FixedVector<N, Dual<K, Double>>`,
+/// forward-mode gradients).
+public typealias StaticRosenbrockStepper<F: StaticODEFunction> = RosenbrockStepper<F, StaticStiffLinearSystem<F>>
+where F.State.Scalar: StaticRosenbrockScalar
+
+extension RosenbrockStepper where Function: ODEFunction, Linear == ArrayStiffLinearSystem<Function> {
+    /// A stepper for states of `n` components. `massMatrix` is column-major `n x n` (`nil` is
+    /// the identity).
+    public init(
+        tableau: RosenbrockTableau, function f: Function, count n: Int, massMatrix: [Double]? = nil,
+        jacobian source: JacobianSource = .automatic, linearSolver: LinearSolver = .automatic,
+        diagnostics: RosenbrockDiagnostics = RosenbrockDiagnostics()
+    ) {
+        let M = massMatrix.flatMap { $0.count == n * n ? $0 : nil }
+        self.init(
+            tableau: tableau,
+            linearSystem: ArrayStiffLinearSystem(
+                function: f, count: n, massMatrix: M, jacobian: source, linearSolver: linearSolver),
+            prototype: [Function.Scalar](repeating: .zero, count: n), massMatrix: M, autonomous: f.isAutonomous,
+            diagnostics: diagnostics)
+    }
+
+    /// How `J` is obtained for this right-hand side.
+    public var jacobianKind: JacobianEvaluator<Function>.Kind { linearSystem.jacobianKind }
+}
+
+extension RosenbrockStepper
+where Function: StaticODEFunction, Function.State.Scalar: StaticRosenbrockScalar,
+    Linear == StaticStiffLinearSystem<Function> {
+    /// A stepper for `tableau` on `f`'s states, with `J` from `jacobian`; `massMatrix` is the
+    /// problem's (``StaticODEProblem/massMatrix``, `nil` for the identity).
+    public init(
+        tableau: RosenbrockTableau, function f: Function, jacobian: JacobianSource = .automatic,
+        massMatrix: Function.State.SquareMatrix? = nil
+    ) {
+        let linear = StaticStiffLinearSystem(function: f, jacobian: jacobian, massMatrix: massMatrix)
+        self.init(
+            tableau: tableau, linearSystem: linear, prototype: Function.State(), massMatrix: linear.massColumns,
+            autonomous: f.isAutonomous)
+    }
+}

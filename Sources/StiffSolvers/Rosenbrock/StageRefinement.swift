@@ -1,6 +1,19 @@
-/// The refinement of a Rosenbrock stage solve shared by ``RosenbrockStepper`` and
-/// ``StaticRosenbrockStepper``, so that both forms round alike (see
-/// `RosenbrockStepper.refineStage` for why it exists).
+/// The refinement of a Rosenbrock stage solve, shared by both linear systems
+/// (``ArrayStiffLinearSystem``, ``StaticStiffLinearSystem``) so that both forms round alike:
+/// one step of iterative refinement of `W x = b`, `W = I/(γh) − J`, with the residual
+/// `b − x/(γh) + J x` summed in twice the working precision (``accumulate(_:_:_:_:)``), when
+/// `γ|h|·max|J_ij|` exceeds ``threshold`` (`Double` states with the identity mass matrix and a
+/// dense `W` only).
+///
+/// Why: the rounding of the LU solve perturbs `x` by about `ε·γ|h|·|J||x|`, which is invisible to
+/// the error estimate (both solutions share the rounded stages) but breaks linear invariants
+/// `wᵀf = 0` that the exact method keeps. On E5 (issue #13) the invariant `y₂ − y₃ − y₄ = 0`
+/// drifted by 1e-21 per step at `γh|J| ≈ 4e6` (t in [1e2, 1e4], where `y ≈ 1e-10`, well inside
+/// the tolerance), and since E5 conserves it while `y₂, y₃` decay to 9e-23, Rodas5P ended with
+/// `y₂ = 2.1e-21, y₃ ≈ 0` (2e3 tolerances at reltol 1e-8, `success`). Refinement with a residual
+/// in working precision does not help (its own rounding is as large: Rodas5P stays 200-5000
+/// tolerances off); with this residual Rodas5P holds the invariant to 1e-24 and ends within
+/// 0.4-6 tolerances at reltol 1e-4 ... 1e-8.
 @usableFromInline
 enum StageRefinement {
     /// A stage solve is refined when `γ|h|·max|J_ij|` exceeds this: below it the rounding of the

@@ -223,6 +223,13 @@ struct StaticLU<Matrix: StaticSquareMatrix> {
     /// type is the one fixed-size vector available here).
     @usableFromInline var pivots: Column
     @usableFromInline var reciprocals: Column
+    /// The pivot rows again, four bits each (row `k`'s at bits `4k ..< 4k + 4`), for
+    /// `n ≤` ``packedPivotLimit``: read as integers without the checked conversion of
+    /// `Int(pivots[k])`, which the optimizer cannot hoist out of a stage loop when the factors
+    /// are stored (a stepper's property) rather than a local.
+    @usableFromInline var packedPivots = 0
+
+    @inlinable static var packedPivotLimit: Int { 16 }
 
     @inlinable @inline(__always)
     init(_ a: Matrix) {
@@ -230,11 +237,19 @@ struct StaticLU<Matrix: StaticSquareMatrix> {
         pivots = Column()
         reciprocals = Column()
     }
+
 }
 
 /// The factorization and solves, for `Double` entries (the type is declared for any scalar so
 /// that a stepper generic over the scalar can hold it).
 extension StaticLU: StaticColumnSolver, StaticStageSolver where Matrix.Column.Scalar == Double {
+
+    /// The pivot row of step `k` (``pivots``, or ``packedPivots`` where they fit).
+    @inlinable @inline(__always)
+    func pivot(_ k: Int) -> Int {
+        if Column().scalarCount <= Self.packedPivotLimit { return (packedPivots &>> (4 &* k)) & 15 }
+        return Int(pivots[k])
+    }
 
     /// `W = α I − J` assembled and factored (``factoring(_:alpha:beta:)``).
     @inlinable @inline(__always)
@@ -245,6 +260,25 @@ extension StaticLU: StaticColumnSolver, StaticStageSolver where Matrix.Column.Sc
     /// `W = α I + β J` assembled as ``IterationMatrix`` assembles it (`βJ + α·0` off the
     /// diagonal, so the signs of zeros match; `βJ + α` on it) and factored; `nil` when an entry
     /// is not finite or `W` is singular.
+    /// `W = α M − J` assembled as ``StaticLUInMemory``'s `factoring(_:alpha:mass:a:pivots:reciprocals:)`
+    /// assembles it (`−1·J_ij + α·M_ij`, the array form's), factored by value.
+    @inlinable @inline(__always)
+    static func factoring(_ J: Matrix, alpha: Double, mass M: Matrix) -> StaticLU? {
+        let n = Column().scalarCount
+        var w = Matrix()
+        var finite = true
+        for j in 0..<n {
+            let jacobianColumn = J[column: j], massColumn = M[column: j]
+            var column = Column()
+            for i in 0..<n { column[i] = -1 * jacobianColumn[i] + alpha * massColumn[i] }
+            finite = finite && column.isFiniteState
+            w[column: j] = column
+        }
+        guard finite else { return nil }
+        var lu = StaticLU(w)
+        return lu.factor() ? lu : nil
+    }
+
     @inlinable @inline(__always)
     static func factoring(_ J: Matrix, alpha: Double, beta: Double) -> StaticLU? {
         let n = Column().scalarCount
@@ -282,6 +316,7 @@ extension StaticLU: StaticColumnSolver, StaticStageSolver where Matrix.Column.Sc
                 i &+= 1
             }
             pivots[k] = Double(p)
+            if n <= Self.packedPivotLimit { packedPivots |= p &<< (4 &* k) }
             if largest == 0 { return false }
             if p != k {
                 var j = 0
@@ -335,7 +370,7 @@ extension StaticLU: StaticColumnSolver, StaticStageSolver where Matrix.Column.Sc
         var b = rhs
         var k = 0
         while k < n {
-            let p = Int(pivots[k])
+            let p = pivot(k)
             if p != k {
                 let t = b[k]
                 b[k] = b[p]

@@ -1,7 +1,7 @@
 import DiffEqCore
 
-// `J = ∂f/∂u` of a fixed-size right-hand side, for both fixed-size stiff steppers
-// (StaticRosenbrockStepper, StaticSDIRKStepper): the sibling of JacobianEvaluator, which
+// `J = ∂f/∂u` of a fixed-size right-hand side, for the fixed-size stiff methods
+// (StaticStiffLinearSystem, StaticSDIRKStepper): the sibling of JacobianEvaluator, which
 // evaluates `J` for array states. One source of `J` per solve, chosen as the array form chooses
 // it, and differences with the array form's increments, so that both forms get the same `J`.
 
