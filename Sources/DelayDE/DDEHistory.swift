@@ -336,15 +336,22 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         if rightSide && next - t <= sideTolerance { return lo + 1 }
         let low = current + sideTolerance, high = Swift.min(dense.end(ofStep: lo), next) - sideTolerance
         if t > low && t < high {
-            interiorStep = lo
-            interiorLow = low
-            interiorHigh = high
-            interiorStart = current
-            interiorH = dense.size(ofStep: lo)
-            interiorBase = dense.offset(ofStep: lo)
-            interiorRows = (dense.offset(ofStep: lo + 1) - interiorBase) / n - 2
+            setInterior(lo, low: low, high: high, start: current)
         }
         return lo
+    }
+
+    /// Makes step `j` the interior step that reads test first: its open interval `(low, high)`
+    /// inside the step's bounds, its start, size, offset and row count.
+    @inlinable @inline(__always)
+    func setInterior(_ j: Int, low: Double, high: Double, start: Double) {
+        interiorStep = j
+        interiorLow = low
+        interiorHigh = high
+        interiorStart = start
+        interiorH = dense.size(ofStep: j)
+        interiorBase = dense.offset(ofStep: j)
+        interiorRows = (dense.offset(ofStep: j &+ 1) - interiorBase) / n - 2
     }
 
     /// Whether `t` is strictly inside the step after `interiorStep`, which is not the last one
@@ -359,13 +366,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
         let low = current + sideTolerance
         let high = Swift.min(dense.end(ofStep: j), dense.start(ofStep: j &+ 1)) - sideTolerance
         guard t > low && t < high else { return false }
-        interiorStep = j
-        interiorLow = low
-        interiorHigh = high
-        interiorStart = current
-        interiorH = dense.size(ofStep: j)
-        interiorBase = dense.offset(ofStep: j)
-        interiorRows = (dense.offset(ofStep: j &+ 1) - interiorBase) / n - 2
+        setInterior(j, low: low, high: high, start: current)
         lastFound = j
         return true
     }

@@ -213,8 +213,9 @@ extension Array {
     /// in the caller: `Array(repeating:count:)` allocates through the standard library's
     /// unspecialized `_allocateUninitialized`, which looks up the storage class's metadata on
     /// every call. Allocating, filling and releasing one Double: 815 instructions that way, 473
-    /// this way, 582 by appending the repeated value to an empty array (callgrind, -O). The
-    /// solvers' setup makes its state buffers with this (``DiffEqState/zeroed()``).
+    /// this way, 582 by appending the repeated value to an empty array (callgrind, -O). Only
+    /// for callers that specialize (the explicit RK and delay setups): unspecialized, the
+    /// sequence copy looks up `Repeated`'s conformances on every call, some 18 k instructions.
     @inlinable
     package init(specializedRepeating value: Element, count: Int) {
         self.init(repeatElement(value, count: count))
@@ -225,8 +226,13 @@ extension Array: DiffEqState where Element: DiffEqScalar {
     public typealias Scalar = Element
     public typealias StageElement = Element
 
+    // `Array(repeating:count:)`, not `Array(specializedRepeating:count:)`: `zeroed()` is also
+    // called where nothing is specialized (a stepper's non-inlinable init), and there the
+    // latter's sequence copy looks up `Repeated`'s conformances on every call (about 18 k
+    // instructions a call: Rodas5P HIRES 20,266 -> 22,226 instructions per attempt, nine calls
+    // per solve); the former costs some 340 more where it is specialized.
     @inlinable
-    public func zeroed() -> [Element] { [Element](specializedRepeating: .zero, count: count) }
+    public func zeroed() -> [Element] { [Element](repeating: .zero, count: count) }
 
     // The array operations through the buffers: no bounds checks or uniqueness checks inside
     // the loop (the uniqueness check of `self` is paid once per call).

@@ -72,12 +72,7 @@ struct BrownianPath: Sendable {
     /// Box–Muller transform every second call, the other member kept in ``spare``.
     @inlinable @inline(__always)
     mutating func nextNormal() -> Double {
-        let n = normalsUsed
-        normalsUsed = n &+ 1
-        if n & 1 != 0 { return spare }
-        let (a, b) = stream.pair(index: n >> 1, lane: 0)
-        spare = b
-        return a
+        stream.nextLaneZeroNormal(count: &normalsUsed, spare: &spare)
     }
 
     /// The next `components` normals of the sequence into ``normals``.
@@ -255,5 +250,21 @@ struct BrownianPath: Sendable {
             out[o] = values[b + k] - values[a + k]
             o += 1
         }
+    }
+}
+
+extension NormalStream {
+    /// Normal `count` of lane 0's sequence, then `count` moves on: a Philox block and a Box–Muller
+    /// transform every second call, the pair's other member kept in `spare` for the next. The one
+    /// cursor rule of ``BrownianPath`` and ``WienerRun`` (which borrows a path's cursor for a
+    /// fixed-step solve), so both draw the same sequence.
+    @inlinable @inline(__always)
+    func nextLaneZeroNormal(count: inout UInt64, spare: inout Double) -> Double {
+        let n = count
+        count = n &+ 1
+        if n & 1 != 0 { return spare }
+        let (a, b) = pair(index: n >> 1, lane: 0)
+        spare = b
+        return a
     }
 }

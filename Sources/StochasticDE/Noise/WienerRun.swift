@@ -51,12 +51,7 @@ struct WienerRun: Sendable {
     /// Normal `normalsUsed` of the lane-0 sequence (``BrownianPath/nextNormal()``).
     @inlinable @inline(__always)
     mutating func nextNormal() -> Double {
-        let n = normalsUsed
-        normalsUsed = n &+ 1
-        if n & 1 != 0 { return spare }
-        let (a, b) = stream.pair(index: n >> 1, lane: 0)
-        spare = b
-        return a
+        stream.nextLaneZeroNormal(count: &normalsUsed, spare: &spare)
     }
 
     /// One component: draws `W(t)` for `t` beyond the head, makes it the head and returns the
