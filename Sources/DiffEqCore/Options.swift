@@ -63,8 +63,8 @@ public struct SolveOptions: Sendable {
     public var dtmax: Double?
     /// Maximum number of steps (accepted and rejected) before ``ReturnCode/maxIters``.
     public var maxiters: Int
-    /// Times the integrator must step onto exactly (discontinuities, events). Times outside
-    /// the span are ignored.
+    /// Times the integrator must step onto exactly (discontinuities, events), in any order; a
+    /// time given more than once is one stop. Times outside the span are ignored.
     public var tstops: [Double]
     /// `false` takes fixed steps of size `dt` even with an adaptive method (as `adaptive = false`
     /// in DifferentialEquations.jl; convergence studies use it).

@@ -19,7 +19,7 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
     public let saveTimes: [Double]
     public let saveEverystep: Bool
     public let dense: Bool
-    /// Stop times strictly inside the span, in the direction of integration.
+    /// Stop times strictly inside the span, in the direction of integration, each once.
     public let tstops: [Double]
     public let dt: Double?
     public let dtmin: Double
@@ -133,12 +133,21 @@ public struct SolveSetup<Scalar: DiffEqScalar>: Sendable {
         self.saveTimes = saveTimes
         self.saveEverystep = saveEverystep
         self.dense = dense
-        // Stops given inside the span and in order (a delay solve's propagated points) are kept
-        // as they are: filtering and sorting them made two arrays per solve.
+        // Stops given inside the span, in order and distinct (a delay solve's propagated points)
+        // are kept as they are: filtering and sorting them made two arrays per solve. A stop
+        // given twice is one stop: the loop lands on it once, where a copy left in the list
+        // asked the method for a step of length zero (a Rosenbrock method then ended the solve
+        // as unstable). OrdinaryDiffEqCore drops such copies too (`handle_tstop!`, integrator_utils.jl).
         let strictlyInside = { (s: Double) in s.isFinite && dir * (s - t0) > 0 && dir * (t1 - s) > 0 }
         let stops = options.tstops.allSatisfy(strictlyInside) ? options.tstops : options.tstops.filter(strictlyInside)
-        let ordered = stops.indices.dropFirst().allSatisfy { dir * (stops[$0] - stops[$0 - 1]) >= 0 }
-        self.tstops = ordered ? stops : stops.sorted { dir * ($1 - $0) > 0 }
+        let increasing = stops.indices.dropFirst().allSatisfy { dir * (stops[$0] - stops[$0 - 1]) > 0 }
+        if increasing {
+            self.tstops = stops
+        } else {
+            var distinct: [Double] = []
+            for s in stops.sorted(by: { dir * ($1 - $0) > 0 }) where distinct.last != s { distinct.append(s) }
+            self.tstops = distinct
+        }
         self.dt = options.dt.map(Swift.abs)
         self.dtmin = dtmin
         self.dtmax = Swift.min(dtmax, span)

@@ -75,6 +75,17 @@ private func decay(u0: [Double] = [1.0], tspan: (Double, Double) = (0, 1)) -> OD
         #expect(setup.tstops == [0.3, 0.7])
     }
 
+    /// A stop given twice is one stop (a copy would ask the loop for a step of length zero),
+    /// in either direction of integration.
+    @Test func repeatedTstopsAreOneStop() throws {
+        let forward = try SolveSetup(decay(), .init(tstops: [0.7, 0.3, 0.7, 0.3, 0.3]))
+        #expect(forward.tstops == [0.3, 0.7])
+        let inOrder = try SolveSetup(decay(), .init(tstops: [0.3, 0.3, 0.7]))
+        #expect(inOrder.tstops == [0.3, 0.7])
+        let backward = try SolveSetup(decay(tspan: (1, 0)), .init(tstops: [0.3, 0.7, 0.3]))
+        #expect(backward.tstops == [0.7, 0.3])
+    }
+
     @Test func parameterDependentInitialStateAndSpan() throws {
         let prob = ODEProblem(
             ClosureRHS<Double> { du, u, p, t in du[0] = p[0] * u[0] },
