@@ -477,7 +477,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
 
     /// Component `i` of the past at `t`: `u(t)` for `t0 ≤ t` reached so far, `φ(p, t)` before;
     /// NaN for a NaN time (the step then fails as for any non-finite `f`).
-    @inlinable
+    @inlinable @inline(__always)
     public func callAsFunction(_ p: [Scalar], _ t: Scalar, idxs i: Int) -> Scalar {
         let s = t.primal
         if s.isNaN { return Scalar(Double.nan) }
