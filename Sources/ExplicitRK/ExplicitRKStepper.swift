@@ -129,10 +129,14 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
         fsal = tableau.isFSAL
         kernel = tableau.hasTsit5Coefficients ? .tsit5 : .generic
         k = StageStorage(repeating: prototype.stageElementZero, count: totalStages * stride)
+        // One zero state, shared by the three buffers until each is first written (an array's
+        // copy-on-write, specialized here): for an array `zeroed()` is `Array(repeating:count:)`,
+        // whose allocation runs unspecialized and looks up the storage's metadata. Each buffer
+        // is written in full before it is read (`configure`, the stage sums, `f`).
         let zero = prototype.zeroed()
         du = zero
-        stageArg = prototype.zeroed()
-        abstol = prototype.zeroed()
+        stageArg = zero
+        abstol = zero
         thetaWeights = []
         (offsetDense, denseDegree, denseOrder) = (coefficients.offsetDense, coefficients.denseDegree, coefficients.denseOrder)
         denseTsit5 = totalStages == 7 && coefficients.denseDegree == 4 && coefficients.denseWeightsNonzero
