@@ -210,7 +210,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// After the append: takes the steps back (with the new one, which replaces any tentative
     /// step), leaving the integrator the empty placeholder. A move both ways: no copy, no
     /// reference counting.
-    @inlinable
+    @inlinable @inline(__always)
     func takeBack(from integratorDense: inout PiecewisePolynomial<Scalar>) {
         clearTentative()
         swap(&dense, &integratorDense)
@@ -274,7 +274,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
 
     /// Starts an iterate: this iterate's stage states become the previous ones (`first`: there
     /// are none, the attempt starts).
-    @inlinable
+    @inlinable @inline(__always)
     func beginIterate(first: Bool) {
         // Emptiness tested first: steps within the smallest lag record no stage states, and
         // `removeAll(keepingCapacity:)` is a call with a uniqueness test even on an empty array.
