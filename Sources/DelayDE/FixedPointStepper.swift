@@ -69,8 +69,8 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
         self.kappa = kappa
         self.maxIterations = maxIterations
         // Made by the first iteration (`attempt`): a solve whose steps stay within the lags
-        // never iterates, and each allocation costs a solve of a small problem ~300-450
-        // instructions with its release (callgrind, Hutchinson).
+        // never iterates, and in a small problem's solve an allocation with its release costs
+        // ~300-450 instructions (callgrind, Hutchinson).
         self.previous = []
         self.tentative = PiecewisePolynomial(stateCount: n)
     }

@@ -341,7 +341,7 @@ public struct ExplicitRKStepper<Function: DiffEqFunction>: ODEStepper {
     /// overwritten only when the next step starts.)
     ///
     /// The tests inline, the stages out of line: the dense append calls this twice a step, and
-    /// most tableaus (Tsit5's) have no extra stage. Where `f` is inlined into the stages (the
+    /// Tsit5's tableau has no extra stage. Where `f` is inlined into the stages (the
     /// delayed right-hand side) the whole function stopped being inlined: 2.9 k instructions per
     /// Hutchinson solve in calls that returned at once (callgrind).
     @inlinable @inline(__always)
