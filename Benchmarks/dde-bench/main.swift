@@ -245,6 +245,39 @@
 //   does not specialize), left alone because the reads use them; the remaining fixed costs are
 //   the integrator's init 12.4 k (5 k of it the consolidation above, 2.9 k the two f of the
 //   first step size) and the intermediate solution and integrator releases (~5.5 k).
+// Closing note, ddesolve branch (session 15; callgrind on the stripped release binary,
+// --repeat-solves 101 minus 1, /100; base = the lead's build of main 43ecf29, same session,
+// load 10-14, so times are noise and the counts are the figure):
+// - Hutchinson, MethodOfSteps(Tsit5()), 1e-6 (64 steps, 386 f, unchanged): 242,617 ->
+//   223,644 instructions per solve (-7.8%); the logistic ODE 90,113 -> 87,933 (-2.4%). Where:
+//   the delayed read and DelayedRHS inlined into the stages (-7.0 k); ExplicitRK's extra-stage
+//   test inlined, its stages out of line (the inlining had made it a call, twice a step,
+//   2.9 k), and no retain and release of the state around each dense append (-6.6 k for the
+//   two); the history's deinit without the metadata of an optional of the scalar, three setup
+//   allocations fewer (-2.9 k together); the stepper's scratch buffers from one zero state
+//   (-0.7 k); the history's per-step calls inlined (-1.7 k). Lorenz Tsit5 [Double] (rk-bench
+//   --overhead --lorenz array, SOLVES=11 minus 1, /10): 1,666,902 -> 1,667,386 (+0.03%).
+// - Saving each state as a fresh exact-size copy (a `copying:` SavingRecorder and a
+//   DiffEqState.savedCopy()) was measured and reverted: 242,622 -> 244,337, logistic 90,113 ->
+//   92,525. The copy-on-write it replaces is already one allocation per saved state (the
+//   saved buffer comes back as uNew two steps later and the attempt's write copies it: the
+//   copy becomes the accepted state, saved in turn). The fresh copy costs 301
+//   instructions against the copy-on-write's 337, but the working buffers then need
+//   allocations of their own (86 -> 90 mallocs per solve). A saved state's ~650 instructions
+//   are mostly the allocator: malloc ~220 and free ~115 per call in this loop (each solve's
+//   first large request, the dense output's 4 KB, consolidates the fastbins that the previous
+//   solution's 65 frees filled, and the small requests after it take _int_malloc's slow
+//   path), and the runtime's allocation and release around them (~150): ~42 k per solve,
+//   fixed by the [[S]] layout of sol.u.
+// - Mallocs per solve (malloc-count, 11 minus 1 solves, /10) 86 -> 83; --malloc-check 666,
+//   671 -> 624, 629 at 1e-6, 1e-10 (64, 328 steps): nothing per step. --steps-study and the
+//   default run's JSON (timing keys stripped) identical to the base binary's.
+// - Not reached: 20 µs (~182 k at the lead's instructions per ns). What remains (inclusive,
+//   per solve, 223.6 k): the attempts 122.9 k (the proposal's copy-on-write, one per saved
+//   state, 23.1 k; the stages with f and the reads inlined ~100 k, of which, read off the
+//   disassembly, ~60 instructions a stage are the array loops' set-up for one component); recordStep 33.8 k (dense append 19.6 k,
+//   saving 7.0 k); releasing the solution 23.5 k (its 65 state arrays 19.3 k); the
+//   integrator's init 9.2 k.
 import DelayDE
 import DiffEq
 import Foundation

@@ -48,7 +48,10 @@ import DiffEqCore
 /// checks of a class's stored properties were 24% of the instructions of a Hutchinson solve
 /// (callgrind). The jump correction's read capture (one flag test per read) adds 934
 /// instructions to a Hutchinson solve's 509,163 (+0.18%, callgrind). The init is inlinable so that it specializes; it tests `Scalar == Double` before
-/// the tape conformance lookup (-2.0 k per solve).
+/// the tape conformance lookup (-2.0 k per solve). No stored property is an optional of
+/// `Scalar` (`captured` and `lagScaling` are a flag and values): the deinit of a generic class
+/// is never specialized, and it looked up the metadata of `Scalar?` and of the optional tuple
+/// to destroy them, ~1.1 k instructions per solve (callgrind).
 public final class DDEHistory<Scalar: DiffEqScalar> {
     @usableFromInline let n: Int
     @usableFromInline let t0: Double
@@ -136,14 +139,33 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// crossing lag depends on `p` and `u`.
     @exclusivity(unchecked) @usableFromInline var capturing = false
     @exclusivity(unchecked) @usableFromInline var captureTarget = 0.0
-    @exclusivity(unchecked) @usableFromInline var captured: Scalar?
+    @inlinable var captured: Scalar? {
+        get { hasCaptured ? capturedTime : nil }
+        set {
+            hasCaptured = newValue != nil
+            capturedTime = newValue ?? .zero
+        }
+    }
+    /// `captured`, stored as a flag and a value (see Performance in the type's notes).
+    @exclusivity(unchecked) @usableFromInline var capturedTime = Scalar.zero
+    @exclusivity(unchecked) @usableFromInline var hasCaptured = false
     /// The scalar records on the reverse-mode tape (see ``timeParts(_:)``).
     @usableFromInline let timeOnTape: Bool
     /// Set by a gradient solve whose one constant lag `τ` is a parameter (`lagTimeScale`,
     /// DDEGradient.swift): `ε = τ − τ̄` (a zero carrying `τ`'s derivative parts) and `τ̄`. The
     /// steps are then in `s`, with `t = t0 + (τ/τ̄)(s − t0)`, and a stored step is read at
     /// `s = t0 + (τ̄/τ)(t − t0)`.
-    @exclusivity(unchecked) @usableFromInline var lagScaling: (epsilon: Scalar, lag: Double)?
+    @inlinable var lagScaling: (epsilon: Scalar, lag: Double)? {
+        get { isLagScaled ? (lagEpsilon, lagReference) : nil }
+        set {
+            isLagScaled = newValue != nil
+            (lagEpsilon, lagReference) = newValue ?? (.zero, 0)
+        }
+    }
+    /// `lagScaling`, stored as a flag and its two values (see Performance in the type's notes).
+    @exclusivity(unchecked) @usableFromInline var lagEpsilon = Scalar.zero
+    @exclusivity(unchecked) @usableFromInline var lagReference = 0.0
+    @exclusivity(unchecked) @usableFromInline var isLagScaled = false
 
     /// Inlinable so that it specializes in `solve` (unspecialized, its reservations went through
     /// the runtime's generic array functions: 9.3 k instructions per Hutchinson solve).
@@ -188,7 +210,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
     /// After the append: takes the steps back (with the new one, which replaces any tentative
     /// step), leaving the integrator the empty placeholder. A move both ways: no copy, no
     /// reference counting.
-    @inlinable
+    @inlinable @inline(__always)
     func takeBack(from integratorDense: inout PiecewisePolynomial<Scalar>) {
         clearTentative()
         swap(&dense, &integratorDense)
@@ -252,7 +274,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
 
     /// Starts an iterate: this iterate's stage states become the previous ones (`first`: there
     /// are none, the attempt starts).
-    @inlinable
+    @inlinable @inline(__always)
     func beginIterate(first: Bool) {
         // Emptiness tested first: steps within the smallest lag record no stage states, and
         // `removeAll(keepingCapacity:)` is a call with a uniqueness test even on an empty array.
@@ -455,7 +477,7 @@ public final class DDEHistory<Scalar: DiffEqScalar> {
 
     /// Component `i` of the past at `t`: `u(t)` for `t0 ≤ t` reached so far, `φ(p, t)` before;
     /// NaN for a NaN time (the step then fails as for any non-finite `f`).
-    @inlinable
+    @inlinable @inline(__always)
     public func callAsFunction(_ p: [Scalar], _ t: Scalar, idxs i: Int) -> Scalar {
         let s = t.primal
         if s.isNaN { return Scalar(Double.nan) }

@@ -18,7 +18,7 @@ public struct DelayedRHS<D: DDEFunction>: ODEFunction {
         self.history = history
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func callAsFunction(_ du: inout [Scalar], _ u: [Scalar], _ p: [Scalar], _ t: Scalar) {
         history.stageTime = t.primal
         if history.couplingStep > 0 { history.setStageState(u) }

@@ -33,7 +33,8 @@ import DiffEqCore
 /// `appendDenseStep`); with `iterates: false` (the constrained method of steps) that is all it
 /// does, each attempt being the method's own.
 ///
-/// Performance: the previous end state and the tentative interpolant live in buffers made once;
+/// Performance: the previous end state and the tentative interpolant live in buffers made once
+/// (the end state's by the first iteration);
 /// an iterate costs one attempt of the method plus its dense output (the extra stages of a
 /// lazy interpolant such as Vern's). The FSAL stage of the accepted step is the one computed
 /// with the last tentative history, within `κ` of the converged one.
@@ -67,7 +68,10 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
         self.shortestLag = shortestLag
         self.kappa = kappa
         self.maxIterations = maxIterations
-        self.previous = [Scalar](specializedRepeating: .zero, count: n)
+        // Made by the first iteration (`attempt`): a solve whose steps stay within the lags
+        // never iterates, and in a small problem's solve an allocation with its release costs
+        // ~300-450 instructions (callgrind, Hutchinson).
+        self.previous = []
         self.tentative = PiecewisePolynomial(stateCount: n)
     }
 
@@ -134,6 +138,7 @@ struct FixedPointStepper<Inner: ODEStepper, D: DDEFunction>: ODEStepper where In
         var k = 0
         while k < maxIterations {
             k += 1
+            if previous.count != uNew.count { previous = [Scalar](specializedRepeating: .zero, count: uNew.count) }
             for i in uNew.indices { previous[i] = uNew[i] }
             tentative.removeAll()
             inner.appendDenseStep(f, p, t: t, dt: dt, end: t + dt, u: u, uNew: uNew, to: &tentative, stats: &stats)

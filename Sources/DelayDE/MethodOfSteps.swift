@@ -102,6 +102,7 @@ public protocol MethodOfStepsAlgorithm: Sendable {
 public struct MethodOfStepsDriver<D: DDEFunction> {
     @usableFromInline let history: DDEHistory<D.Scalar>
     @usableFromInline let tracker: DependentLagTracker?
+    /// The parameters' primal values, for the dependent lags (empty without a tracker).
     @usableFromInline let plainP: [Double]
     /// `nil` when constrained (no fixed-point iteration); else `(κ, maxIterations, shortest
     /// lag)` (see `FixedPointStepper`).
@@ -281,10 +282,13 @@ func _methodOfSteps<D: DDEFunction, A: MethodOfStepsAlgorithm>(
     guard method.maxFixedPointIterations >= 1 else {
         throw .solve(.invalidStepOption("maxFixedPointIterations must be at least 1, got \(method.maxFixedPointIterations)"))
     }
-    // Order of the jump at t0: 0 when u itself jumps (u0 ≠ φ(t0)), 1 when only u' does.
-    var phi = problem.u0
-    problem.f.initialHistory(&phi, problem.p, D.Scalar(t0))
-    let startOrder = zip(phi, problem.u0).allSatisfy { $0.primal == $1.primal } ? 1 : 0
+    let f = problem.f
+    let history = DDEHistory<D.Scalar>(u0: problem.u0, t0: t0, t1: t1) { out, p, t in f.initialHistory(&out, p, t) }
+    // Order of the jump at t0: 0 when u itself jumps (u0 ≠ φ(t0)), 1 when only u' does. φ(t0)
+    // goes to the history's scratch buffer, which a read of φ writes anyway: one allocation
+    // (its copy from u0's buffer) instead of two.
+    problem.f.initialHistory(&history.scratch, problem.p, D.Scalar(t0))
+    let startOrder = zip(history.scratch, problem.u0).allSatisfy { $0.primal == $1.primal } ? 1 : 0
     let order = method.algorithm.methodOrder
     var points: [(t: Double, level: Int)] = []
     if method.trackDiscontinuities && !lags.isEmpty {
@@ -299,8 +303,6 @@ func _methodOfSteps<D: DDEFunction, A: MethodOfStepsAlgorithm>(
             inner.tstops += points.map { $0.t }
         }
     }
-    let f = problem.f
-    let history = DDEHistory<D.Scalar>(u0: problem.u0, t0: t0, t1: t1) { out, p, t in f.initialHistory(&out, p, t) }
     var odeProblem = ODEProblem(DelayedRHS(problem.f, history: history), u0: problem.u0, tspan: problem.tspan, p: problem.p)
     var tracker: DependentLagTracker?
     if method.trackDiscontinuities && !problem.dependentLags.isEmpty {
@@ -313,7 +315,7 @@ func _methodOfSteps<D: DDEFunction, A: MethodOfStepsAlgorithm>(
         tracker = watcher
     }
     var driver = MethodOfStepsDriver<D>(
-        history: history, tracker: tracker, p: problem.p.map { $0.primal },
+        history: history, tracker: tracker, p: tracker == nil ? [] : problem.p.map { $0.primal },
         fixedPoint: method.constrained
             ? nil
             : (method.fixedPointTolerance, method.maxFixedPointIterations,
