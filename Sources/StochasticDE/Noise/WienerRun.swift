@@ -78,13 +78,8 @@ struct WienerRun: Sendable {
         guard t > time, t.isFinite else { return false }
         let scale = (t - time).squareRoot()
         let c = components
-        for k in 0..<c {
-            let old = points[c + k]
-            let new = old + scale * nextNormal()
-            points[k] = old
-            points[c + k] = new
-            dW[k] = new - old
-        }
+        stream.stepComponents(
+            0..<c, of: &points, components: c, scale: scale, count: &normalsUsed, spare: &spare, increments: &dW)
         previousTime = time
         time = t
         moved = true
