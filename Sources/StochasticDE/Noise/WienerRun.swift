@@ -59,7 +59,9 @@ struct WienerRun: Sendable {
     /// process itself then reports the error).
     @inlinable @inline(__always)
     mutating func advance(to t: Double) -> Double? {
-        guard t > time, t.isFinite else { return nil }
+        // `t > time` already excludes NaN and −∞: `t < ∞` is `t.isFinite` then, in two
+        // instructions instead of five.
+        guard t > time, t < .infinity else { return nil }
         let scale = (t - time).squareRoot()
         let old = value
         let new = old + scale * nextNormal()
@@ -75,7 +77,7 @@ struct WienerRun: Sendable {
     /// `false`, changing nothing, when ``advance(to:)`` would return `nil`.
     @inlinable @inline(__always)
     mutating func advance(to t: Double, into dW: inout [Double]) -> Bool {
-        guard t > time, t.isFinite else { return false }
+        guard t > time, t < .infinity else { return false }
         let scale = (t - time).squareRoot()
         let c = components
         stream.stepComponents(
