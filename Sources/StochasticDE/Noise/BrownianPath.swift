@@ -202,21 +202,11 @@ struct BrownianPath: Sendable {
         // `W`'s components, then `Z`'s (the order of the draws): one loop per array, since a
         // write to `dZ` anywhere in the loop made it unique on every call, and an empty array
         // is never unique (a copy per step).
-        for k in 0..<m {
-            let old = values[c + k]
-            let new = old + scale * nextNormal()
-            values[k] = old
-            values[c + k] = new
-            dW[k] = new - old
-        }
+        stream.stepComponents(
+            0..<m, of: &values, components: c, scale: scale, count: &normalsUsed, spare: &spare, increments: &dW)
         if c > m {
-            for k in m..<c {
-                let old = values[c + k]
-                let new = old + scale * nextNormal()
-                values[k] = old
-                values[c + k] = new
-                dZ[k - m] = new - old
-            }
+            stream.stepComponents(
+                m..<c, of: &values, components: c, scale: scale, count: &normalsUsed, spare: &spare, increments: &dZ)
         }
         return true
     }

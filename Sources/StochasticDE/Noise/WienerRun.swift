@@ -59,7 +59,9 @@ struct WienerRun: Sendable {
     /// process itself then reports the error).
     @inlinable @inline(__always)
     mutating func advance(to t: Double) -> Double? {
-        guard t > time, t.isFinite else { return nil }
+        // `t > time` already excludes NaN and −∞: `t < ∞` is `t.isFinite` then, in two
+        // instructions instead of five.
+        guard t > time, t < .infinity else { return nil }
         let scale = (t - time).squareRoot()
         let old = value
         let new = old + scale * nextNormal()
@@ -75,16 +77,11 @@ struct WienerRun: Sendable {
     /// `false`, changing nothing, when ``advance(to:)`` would return `nil`.
     @inlinable @inline(__always)
     mutating func advance(to t: Double, into dW: inout [Double]) -> Bool {
-        guard t > time, t.isFinite else { return false }
+        guard t > time, t < .infinity else { return false }
         let scale = (t - time).squareRoot()
         let c = components
-        for k in 0..<c {
-            let old = points[c + k]
-            let new = old + scale * nextNormal()
-            points[k] = old
-            points[c + k] = new
-            dW[k] = new - old
-        }
+        stream.stepComponents(
+            0..<c, of: &points, components: c, scale: scale, count: &normalsUsed, spare: &spare, increments: &dW)
         previousTime = time
         time = t
         moved = true
