@@ -83,6 +83,16 @@
 // the aim's 220 would need a cheaper normal, and a ziggurat on the same Philox blocks saves
 // about 40 per step (probe; NormalStream's Performance note): not enough for a new path layout.
 // Mallocs per solve unchanged (29 scalar, 39 4-D).
+//
+// Closing note, session 15, path stream version 3 (the Wiener paths' lane-0 normals by a
+// 256-layer ziggurat instead of Box–Muller; RandomStreams overview). Instructions per step
+// (callgrind, stripped release, counts 1 and 3, difference / 20,000), 346a61a -> this:
+// em-scalar+solve 251.7 -> 234.4, em-4d+solve 864.7 -> 759.9, eulerheun-scalar+solve
+// 1,009.9 -> 982.5, rkmil-scalar+solve 768.6 -> 744.2. The probe's 40 per scalar step became
+// 17: the tables' global addressor and its `swift_once` check cost 8 per step and the rare
+// wedge and tail cases 5. At the lead's idle 7.3 instructions per ns, 234 is about 32 ns (an
+// estimate, not a timing; timings on this loaded VM are noise). Mallocs per solve (counts 11
+// minus 1, / 10): 29 scalar, 38 4-D.
 import DiffEqCore
 import Foundation
 import NotebookSupport

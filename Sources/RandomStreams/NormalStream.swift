@@ -31,17 +31,16 @@
 /// the scalar Wiener draw and append cost 360 instructions per step. A vectorised transform
 /// (`SIMD4<Double>` Box–Muller and `SIMD4<UInt64>` Philox rounds, bit for bit the scalar
 /// results) measured 309 instructions per pair against 323 for ``pair(index:lane:)`` on
-/// x86-64's baseline SSE2 (callgrind, a stand-alone probe): not worth its code. A ziggurat
-/// (Marsaglia & Tsang, "The Ziggurat Method for Generating Random Variables", J. Stat. Softw.
-/// 5(8), 2000: 256 layers, the paper's r = 3.6541528853610088 and v = 0.00492867323399, tables
-/// from its recurrence) on the same blocks, 64 bits of a block per normal (layer, sign and a
-/// 53-bit magnitude from separate bits), the wedge and tail cases (1.5% of draws) from further
-/// blocks addressed by the normal's index, measured 86.2 instructions per normal against 125.7
-/// for the lane-0 sequence (``sequential(_:)`` with the spare; callgrind, a stand-alone probe,
-/// 10⁶ normals, which passed Kolmogorov–Smirnov against N(0, 1) at √n·D = 0.79): about 40
-/// fewer per scalar EM step (one normal per step), short of the 60 a new path stream version
-/// would have had to buy. The Philox block alone is about 52 per normal, so no transform saves
-/// more than about 65; the layout stays.
+/// x86-64's baseline SSE2 (callgrind, a stand-alone probe): not worth its code. The ziggurat
+/// (``zigguratNormal(index:member:)``, Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000; 64 bits of a
+/// block per normal) measured 86.2 instructions per normal against 125.7 for the Box–Muller
+/// lane-0 sequence in a stand-alone probe (10⁶ normals), and became path stream version 3's
+/// sequence: sde-bench per step (callgrind, stripped release, counts 3 minus 1, / 20,000),
+/// version 2 -> 3, em-scalar+solve 251.7 -> 234.4, em-4d+solve 864.7 -> 759.9,
+/// eulerheun-scalar+solve 1,009.9 -> 982.5, rkmil-scalar+solve 768.6 -> 744.2. Of the scalar
+/// step's 234, the tables' global (`zigguratLayers`: its addressor and `swift_once` check, once
+/// per two normals) costs 8 and the out-of-line rare cases 5. Not yet tried: a table pointer
+/// fetched once per path and handed to the draw, which would take the 8 off.
 @frozen
 public struct NormalStream: Sendable, Hashable {
     public let generator: Philox4x32
@@ -76,17 +75,16 @@ public struct NormalStream: Sendable, Hashable {
         return component & 1 == 0 ? a : b
     }
 
-    /// Normal `n` of the stream read as one sequence along lane 0: the pair at `(⌊n/2⌋, 0)`,
-    /// its first member for even `n`, its second for odd `n`.
+    /// Normal `n` of the stream read as one sequence along lane 0: the ziggurat normal at
+    /// `(⌊n/2⌋, n mod 2)` (``zigguratNormal(index:member:)``).
     ///
-    /// The layout of StochasticDE's Wiener paths from path stream version 2 on (see the module
+    /// The layout of StochasticDE's Wiener paths from path stream version 3 on (see the module
     /// overview): a consumer that takes its normals one at a time reads them in this order and
-    /// pays one block and one transform per two normals, keeping the second member for the
-    /// next call.
+    /// pays one block per two normals (``zigguratPair(index:)``), keeping the second member for
+    /// the next call. Version 2 read the Box–Muller pair at `(⌊n/2⌋, 0)` instead.
     @inlinable
     public func sequential(_ n: UInt64) -> Double {
-        let (a, b) = pair(index: n >> 1, lane: 0)
-        return n & 1 == 0 ? a : b
+        zigguratNormal(index: n >> 1, member: Int(truncatingIfNeeded: n & 1))
     }
 
     /// Writes the normals of `index`, components `0..<count`, into `out[offset...]`

@@ -52,13 +52,13 @@ import Testing
         }
     }
 
-    /// ``NormalStream/sequential(_:)`` reads the lane-0 pairs in order: `2j` and `2j + 1` are the
-    /// two members of the pair at index `j`.
+    /// ``NormalStream/sequential(_:)`` reads the lane-0 ziggurat pairs in order (path stream
+    /// version 3): `2j` and `2j + 1` are the two members at index `j`.
     @Test func sequentialIsTheLaneZeroPairsInOrder() {
         let s = NormalStream(seed: 5, domain: 0x5750_0001)
         let indices: [UInt64] = [0, 1, 7, 1 << 32 - 1, 1 << 32, UInt64.max >> 1]
         for j in indices {
-            let (a, b) = s.pair(index: j, lane: 0)
+            let (a, b) = s.zigguratPair(index: j)
             #expect(s.sequential(2 &* j).bitPattern == a.bitPattern)
             #expect(s.sequential(2 &* j &+ 1).bitPattern == b.bitPattern)
         }

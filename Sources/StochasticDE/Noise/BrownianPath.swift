@@ -9,10 +9,10 @@ import RandomStreams
 /// a Brownian motion, whatever order they were asked for in. That is the invariant RSwM needs.
 ///
 /// The draws read the stream's lane-0 sequence (``NormalStream/sequential(_:)``, path stream
-/// version 2): draw `k` (fresh or bridge) of a path with `c` components takes normals
+/// version 3): draw `k` (fresh or bridge) of a path with `c` components takes normals
 /// `k c ..< (k + 1) c` of it, components in order, so the path is a pure function of the seed
 /// and of the sequence of requested times. Each Philox block gives two consecutive normals, so
-/// a scalar path pays one block and one Box–Muller transform per two draws.
+/// a scalar path pays one block and two ziggurat normals per two draws.
 @usableFromInline
 struct BrownianPath: Sendable {
     @usableFromInline var times: [Double]
@@ -68,8 +68,8 @@ struct BrownianPath: Sendable {
         return lo
     }
 
-    /// Normal `normalsUsed` of the sequence, then the count moves on: a Philox block and a
-    /// Box–Muller transform every second call, the other member kept in ``spare``.
+    /// Normal `normalsUsed` of the sequence, then the count moves on: a Philox block and two
+    /// ziggurat normals every second call, the second kept in ``spare``.
     @inlinable @inline(__always)
     mutating func nextNormal() -> Double {
         stream.nextLaneZeroNormal(count: &normalsUsed, spare: &spare)
@@ -244,8 +244,9 @@ struct BrownianPath: Sendable {
 }
 
 extension NormalStream {
-    /// Normal `count` of lane 0's sequence, then `count` moves on: a Philox block and a Box–Muller
-    /// transform every second call, the pair's other member kept in `spare` for the next. The one
+    /// Normal `count` of lane 0's sequence, then `count` moves on: a Philox block and two
+    /// ziggurat normals every second call (path stream version 3), the second kept in `spare`
+    /// for the next. The one
     /// cursor rule of ``BrownianPath`` and ``WienerRun`` (which borrows a path's cursor for a
     /// fixed-step solve), so both draw the same sequence.
     @inlinable @inline(__always)
@@ -253,7 +254,7 @@ extension NormalStream {
         let n = count
         count = n &+ 1
         if n & 1 != 0 { return spare }
-        let (a, b) = pair(index: n >> 1, lane: 0)
+        let (a, b) = zigguratPair(index: n >> 1)
         spare = b
         return a
     }

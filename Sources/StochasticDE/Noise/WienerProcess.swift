@@ -21,9 +21,9 @@ import RandomStreams
 /// **Reproducibility (what is promised).** The path is a pure function of the seed and of the
 /// sequence of requested times: the `k`-th draw (fresh or bridge) of a path with `c` components
 /// (`m`, or `2m` with the auxiliary process) uses normals `k c ..< (k + 1) c` of the lane-0
-/// sequence ``NormalStream/sequential(_:)`` (domain of Wiener paths; path stream version 2, see
-/// the RandomStreams overview: version 1 gave other paths for the same seed), the same bits on
-/// every machine and thread count.
+/// sequence ``NormalStream/sequential(_:)`` (domain of Wiener paths; path stream version 3, see
+/// the RandomStreams overview: versions 1 and 2 gave other paths for the same seed), the same
+/// bits on every machine and thread count.
 /// A value already on the path is returned bit for bit. A different sequence of requests (other
 /// step sizes) gives another, equally valid, sample path; for a path independent of the step
 /// sequence use ``VirtualBrownianTree``.

@@ -35,7 +35,7 @@ import DiffEqCore
 /// 834 -> 774 (the run's draw). Then 252 scalar and 865 4-D: the plain steps count the steps
 /// taken once for the three counters, one state with one Wiener process has its own loop in
 /// straight-line code (no update and copy loops), and the run tests `t < ∞` after `t > time`
-/// for `isFinite`.
+/// for `isFinite`. Path stream version 3's ziggurat normals: 234 scalar, 760 4-D.
 @inlinable
 func solveWithFixedSteps<F: SDEFunction, Driver: FixedStepNoise>(
     _ stepper: inout SDELoopStepper<F, Driver.Noise>, driver: Driver.Type, drift: ODEProblem<SDEDrift<F>>,
