@@ -60,6 +60,8 @@ public struct ArrayStiffLinearSystem<Function: ODEFunction>: StiffLinearSystem {
         }
     }
 
+    @inlinable public var jacobianDifferencesF: Bool { jacobianEvaluator.differencesF }
+
     public var jacobianIsFinite: Bool {
         J.withUnsafeBufferPointer { j in
             for x in j where !x.isFiniteScalar { return false }

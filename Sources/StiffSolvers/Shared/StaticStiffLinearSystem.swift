@@ -80,6 +80,8 @@ where Function.State.Scalar: StaticRosenbrockScalar {
         jacobianMaxAbs = largest
     }
 
+    @inlinable public var jacobianDifferencesF: Bool { source.usesDifferences }
+
     @inlinable
     public var jacobianIsFinite: Bool {
         var finite = true
@@ -191,14 +193,6 @@ public protocol StaticRosenbrockScalar: DiffEqScalar {
     static func _refine<F: StaticODEFunction>(
         _ system: inout StaticStiffLinearSystem<F>, _ x: UnsafeMutablePointer<F.State>, rhs b: UnsafePointer<F.State>,
         alpha: Double) where F.State.Scalar == Self
-
-    /// Factors `W = I − γh J` of `stepper`'s current `J` for a step of size `dt` (unless its
-    /// factors may be reused) and solves the stages; returns the failure, or `nil` with the
-    /// attempt's scaled error in `err` (``StaticSDIRKStepper``, `StaticSDIRKStepper.swift`).
-    static func _factorAndSolveSDIRKStages<F: StaticODEFunction>(
-        _ stepper: inout StaticSDIRKStepper<F>, _ f: F, _ p: F.Parameters, t: Double, dt: Double, u: F.State,
-        uNew: inout F.State, err: inout Double, stats: inout SolverStats
-    ) -> SDIRKFailure? where F.State.Scalar == Self
 }
 
 extension StaticRosenbrockScalar {
