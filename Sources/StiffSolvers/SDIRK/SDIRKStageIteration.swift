@@ -52,20 +52,24 @@ struct SDIRKStageTables: Sendable {
 /// stepper share it.
 @usableFromInline
 struct SDIRKStageTerms {
+    /// The terms' offsets, then from ``predictorOffset`` stage `i`'s predictor as an offset in
+    /// the block (`-1`: `z = 0`).
     @usableFromInline let offsets: StageStorage<Int>
+    /// The terms' weights, then from ``nodeOffset`` the nodes `c_i`.
     @usableFromInline let weights: StageStorage<Double>
-    /// Stage `i`'s predictor as an offset in the block (`-1`: `z = 0`).
-    @usableFromInline let predictors: StageStorage<Int>
-    /// The nodes `c_i`.
-    @usableFromInline let nodes: StageStorage<Double>
+    @usableFromInline let predictorOffset: Int
+    @usableFromInline let nodeOffset: Int
     @usableFromInline let bFirst: Int
     @usableFromInline let bLast: Int
     @usableFromInline let errorTerm: Int
 
     @usableFromInline init(_ tableau: SDIRKTableau, predictor: [Int], stride: Int) {
         let s = tableau.stages
+        let (b, btilde) = (tableau.b, tableau.btilde)
         var offsets: [Int] = []
         var weights: [Double] = []
+        offsets.reserveCapacity(s * (s + 1) / 2 + 4 * s + 1)
+        weights.reserveCapacity(s * (s + 1) / 2 + 3 * s + 1)
         for row in tableau.a {
             for (j, a) in row.enumerated() {
                 offsets.append(j * stride)
@@ -73,22 +77,24 @@ struct SDIRKStageTerms {
             }
         }
         bFirst = offsets.count
-        for j in 0..<s where tableau.b[j] != 0 {
+        for j in 0..<s where b[j] != 0 {
             offsets.append(j * stride)
-            weights.append(tableau.b[j])
+            weights.append(b[j])
         }
         bLast = offsets.count
-        for j in 0..<s where tableau.btilde[j] != 0 {
+        for j in 0..<s where btilde[j] != 0 {
             offsets.append(j * stride)
-            weights.append(tableau.btilde[j])
+            weights.append(btilde[j])
         }
         errorTerm = offsets.count
         offsets.append(s * stride)
         weights.append(1)
+        predictorOffset = offsets.count
+        for i in 0..<s { offsets.append(predictor[i] >= 0 ? predictor[i] * stride : -1) }
+        nodeOffset = weights.count
+        weights.append(contentsOf: tableau.c)
         self.offsets = StageStorage(offsets)
         self.weights = StageStorage(weights)
-        predictors = StageStorage(predictor.map { $0 >= 0 ? $0 * stride : -1 })
-        nodes = StageStorage(tableau.c)
     }
 }
 

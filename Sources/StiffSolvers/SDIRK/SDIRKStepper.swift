@@ -173,13 +173,15 @@ where Linear.Function == Function {
     /// The terms' weights times `h`, filled per attempt where a state uses a product more than
     /// once (``SDIRKStageTerms``).
     @usableFromInline var scaledWeights: StageStorage<Double>
-    /// `f(t_n, u_n)`, evaluated afresh for a difference Jacobian.
-    @usableFromInline var f0: State
-    /// A stage's `ũ_i`, `z`, `f`'s argument `ũ_i + z` and its value (scratch: an array's buffers
-    /// change hands for the attempt, ``DiffEqState/takeScratch(_:)``).
+    /// A stage's `ũ_i`, `z` and `f`'s argument `ũ_i + z` (scratch: an array's buffers change
+    /// hands for the attempt, ``DiffEqState/takeScratch(_:)``).
     @usableFromInline var base: State
     @usableFromInline var z: State
     @usableFromInline var arg: State
+    /// `f`'s last value: at a Newton iterate, or `f(t_n, u_n)` when evaluated afresh (for the
+    /// first stage, or for a difference Jacobian). It is the `fu` of every Jacobian evaluation
+    /// (read by differences, which evaluate it afresh, and by a Jacobian-free GMRES's
+    /// linearization point, which has always taken the last value as it is).
     @usableFromInline var fz: State
     /// A zero state (the error estimate's sum starts from it).
     @usableFromInline let zeros: State
@@ -192,6 +194,7 @@ where Linear.Function == Function {
     /// A stepper for `tableau` on states shaped like `prototype`, with `linearSystem` built for
     /// the same `f` (no mass matrix). `fixedStep` is `true` for `adaptive: false` solves, where a
     /// failed stage solve must stop the integration rather than ask for a smaller step.
+    @inlinable
     public init(
         tableau: SDIRKTableau, linearSystem: Linear, prototype: State, newton: SDIRKNewtonOptions = .init(),
         fixedStep: Bool = false
@@ -208,8 +211,9 @@ where Linear.Function == Function {
         self.fixedStep = fixedStep
         self.linearSystem = linearSystem
         stages = StageStorage(repeating: prototype.stageElementZero, count: (tableau.stages + 1) * prototype.stageStride)
-        scaledWeights = StageStorage(repeating: 0, count: Swift.max(1, terms.errorTerm))
-        f0 = prototype.zeroed()
+        // Products formed per attempt for arrays (and `b` for a method that is not FSAL).
+        let formsScaleInline = prototype.stageStride == 1
+        scaledWeights = StageStorage(repeating: 0, count: formsScaleInline && fsal ? 1 : Swift.max(1, terms.errorTerm))
         base = prototype.zeroed()
         z = prototype.zeroed()
         arg = prototype.zeroed()
@@ -238,6 +242,7 @@ where Linear.Function == Function {
     public var controller: PIController { tableau.controller }
     public var controllerOrder: Int { Swift.min(tableau.order, tableau.embeddedOrder) + 1 }
 
+    @inlinable
     public mutating func configure(tolerance: ErrorScale) {
         abstol = abstol.assigning(primal: tolerance.abstol)
     }
@@ -291,14 +296,14 @@ where Linear.Function == Function {
         stats: inout SolverStats
     ) {
         if linearSystem.jacobianDifferencesF {
-            f.evaluate(into: &f0, u, p, t)
+            f.evaluate(into: &fz, u, p, t)
             stats.nf += 1
             if firstImplicit == 1 {
-                f0.store(into: stages.base, stage: 0)
+                fz.store(into: stages.base, stage: 0)
                 control.firstStage = .current
             }
         }
-        linearSystem.evaluateJacobian(f, p, t: t, u: u, fu: f0, h: dt, tolerance: tolerance, stats: &stats)
+        linearSystem.evaluateJacobian(f, p, t: t, u: u, fu: fz, h: dt, tolerance: tolerance, stats: &stats)
         control.jacobianEvaluated()
     }
 
@@ -352,7 +357,7 @@ where Linear.Function == Function {
     /// The block, the term table and the scratch states are reached through pointers and locals
     /// taken once per attempt, as in ``RosenbrockStepper``'s `computeStages`; each residual is
     /// formed in the block's spare slot and solved there in place.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func stagesAndError(
         _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, uNew: inout State, err: inout Double,
         tolerance: ErrorScale, stats: inout SolverStats
@@ -367,8 +372,8 @@ where Linear.Function == Function {
         let stride = u.stageStride
         let slot = U + s &* stride
         let offsets = UnsafePointer(terms.offsets.base)
-        let predictors = UnsafePointer(terms.predictors.base)
-        let nodes = UnsafePointer(terms.nodes.base)
+        let predictors = offsets + terms.predictorOffset
+        let nodes = UnsafePointer(terms.weights.base + terms.nodeOffset)
         // A value state uses each product `h·w_k` once and forms it where it is used; an array
         // uses it once per component, so it gets the products formed once per attempt (with
         // `scale: 1`, which folds away). The same products either way.
@@ -433,9 +438,9 @@ where Linear.Function == Function {
             }
             guard converged else { return .newtonTooSlow(rate: control.stepMaxRate) }
             control.etaOld = monitor.eta
-            // k_i = z/(γh), through the free f-value buffer.
-            fz.assignScaled(z, invGH)
-            fz.store(into: U, stage: i)
+            // k_i = z/(γh), through `base`, free once `arg` holds ũ_i + z (`fz` keeps f's value).
+            base.assignScaled(z, invGH)
+            base.store(into: U, stage: i)
         }
         if fsal {
             // Stiffly accurate: the result is the last stage's value ũ_s + z_s itself.
@@ -465,6 +470,7 @@ where Linear.Function == Function {
         return nil
     }
 
+    @inlinable
     public mutating func accept() {
         // The stages stay in place for the dense output of this step; the FSAL copy into slot 0
         // happens when the next step starts.
@@ -519,6 +525,15 @@ where Linear.Function == Function {
             ) { j, m in State.component(m, ofStage: j, in: U, stride: stride) }
         }
     }
+
+    // Performance: KenCarp4 at 1e-6, instructions per step attempt (callgrind, stripped release,
+    // rosen-step-bench S, SOLVES=11 − SOLVES=1), base 43ecf29's two steppers → this: VDPOL
+    // `[Double]` 11,642 → 9,632, fixed-size 3,953 → 4,052; HIRES `[Double]` 27,994 → 24,229,
+    // fixed-size 10,443 → 10,657. A first draft was at 4,094 and 10,965 fixed-size: HIRES has 64
+    // attempts per solve, so per-solve costs count; the init is inlinable (unspecialized it looked
+    // up conformances per solve), the term tables are two blocks built without regrowth, and the
+    // linear system skips `max|J_ij|` (`refinesStages: false`); `stagesAndError` is inlined
+    // into `attempt`.
 }
 
 /// The SDIRK stepper of array states (``ODEProblem``): any scalar, `J` and `W` by
@@ -537,6 +552,7 @@ where F.State.Scalar: StaticRosenbrockScalar
 extension SDIRKStepper where Function: ODEFunction, Linear == ArrayStiffLinearSystem<Function> {
     /// A stepper for `n` components. `fixedStep` is `true` for `adaptive: false` solves, where a
     /// failed stage solve must stop the integration rather than ask for a smaller step.
+    @inlinable
     public init(
         tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource = .automatic,
         newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false, linearSolver: LinearSolver = .automatic
@@ -544,7 +560,8 @@ extension SDIRKStepper where Function: ODEFunction, Linear == ArrayStiffLinearSy
         self.init(
             tableau: tableau,
             linearSystem: ArrayStiffLinearSystem(
-                function: f, count: n, massMatrix: nil, jacobian: jacobian, linearSolver: linearSolver),
+                function: f, count: n, massMatrix: nil, jacobian: jacobian, linearSolver: linearSolver,
+                refinesStages: false),
             prototype: [Function.Scalar](repeating: .zero, count: n), newton: newton, fixedStep: fixedStep)
     }
 }
@@ -554,12 +571,13 @@ where Function: StaticODEFunction, Function.State.Scalar: StaticRosenbrockScalar
     Linear == StaticStiffLinearSystem<Function> {
     /// A stepper for `tableau` on `f`'s states. `fixedStep` is `true` for `adaptive: false`
     /// solves, where a failed stage solve must stop the integration.
+    @inlinable
     public init(
         tableau: SDIRKTableau, function f: Function, jacobian: JacobianSource = .automatic,
         newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false
     ) {
         self.init(
-            tableau: tableau, linearSystem: StaticStiffLinearSystem(function: f, jacobian: jacobian),
+            tableau: tableau, linearSystem: StaticStiffLinearSystem(function: f, jacobian: jacobian, refinesStages: false),
             prototype: Function.State(), newton: newton, fixedStep: fixedStep)
     }
 }
