@@ -115,6 +115,31 @@ public protocol DiffEqState {
         stages: UnsafePointer<StageElement>, offsets: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>,
         terms first: Int, to last: Int, from a: Self, to b: Self, abstol: Self, tolerance: ErrorScale) -> Double
 
+    // The stages of an implicit (SDIRK) step in the z form (NewtonStageOperations.swift): each
+    // stage starts from a gathered sum and a predictor and is corrected by simplified Newton
+    // iterations whose residual and correction are solved in a slot of the stage block.
+
+    /// Starts an implicit stage: `self = base + Σ_{first≤k<last} U_{o_k}·(w_k·scale)` (the stage's
+    /// `ũ_i`, added term by term in order as ``gatheredCombination(base:stages:offsets:coefficients:terms:to:)``),
+    /// `z = U_p·c` (the predictor: the stage starting at block offset `p`; zero when `p < 0`)
+    /// and `argument = self + z`, `f`'s first argument.
+    mutating func startImplicitStage(
+        z: inout Self, argument: inout Self, base: Self, stages: UnsafePointer<StageElement>,
+        offsets: UnsafePointer<Int>, coefficients w: UnsafePointer<Double>, scale: Double, terms first: Int,
+        to last: Int, predictor p: Int, predictorScale c: Double)
+    /// Writes `x·c − y` into the block slot at `slot` (`stageStride` elements): the simplified
+    /// Newton residual `γh f(ũ + z) − z` of a z-form stage, then solved in place.
+    static func storeNewtonResidual(
+        into slot: UnsafeMutablePointer<StageElement>, _ x: Self, scaledBy c: Double, minus y: Self)
+    /// Adds the solved correction `δ` (the block slot at `delta`) to `self` (`z`), sets
+    /// `argument = base + self` (the next iterate's argument, and the stage's value) and returns
+    /// `Σ_m ‖δ_m‖²/w_m²` with `w_m` the error weight of `a[m]` and `argument[m]`, as
+    /// ``weightedSumOfSquares(from:to:abstol:reltol:viaReciprocal:)`` with `viaReciprocal: false`
+    /// (the weights' absolute parts: `abstol` for a value state, `tolerance.abstol` for an array).
+    mutating func addNewtonCorrection(
+        _ delta: UnsafePointer<StageElement>, base: Self, argument: inout Self, from a: Self, abstol: Self,
+        tolerance: ErrorScale) -> Double
+
     /// `self[m] = x[m]` for every component, in this state's storage (an array keeps its buffer).
     mutating func copyComponents(from x: Self)
     /// A value to leave in a stored buffer while the buffer is moved out into a local (`swap`):

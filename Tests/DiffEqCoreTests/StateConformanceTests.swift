@@ -202,6 +202,89 @@ import DiffEqCore
         copied.copyComponents(from: base)
         #expect(equalBits(copied, base, bits: bits))
         checkGatheredSums(zero, stages: stages, block: block, base: base, abstol: abstol, reltol: reltol, bits: bits)
+        checkNewtonStageOperations(zero, stages: stages, block: block, base: base, abstol: abstol, reltol: reltol, bits: bits)
+    }
+
+    /// The operations of an SDIRK stage (what the SDIRK stepper runs on), equal bit for bit to
+    /// their formulas per component: the stage start `ũ = base + U·(w·scale) + …` in term order
+    /// with the predictor `z = U_p·c` (or zero) and `ũ + z`; the residual `x·c − y`; the
+    /// correction `z + δ` with `base + z` and the sum of `‖δ‖²/w²` weighted at `a` and `base + z`.
+    func checkNewtonStageOperations<State: DiffEqState>(
+        _ zero: State, stages: [State], block: UnsafeMutablePointer<State.StageElement>, base: State, abstol: State,
+        reltol: Double, bits: @escaping (State.Scalar) -> [UInt64]
+    ) {
+        let n = zero.count
+        let stride = zero.stageStride
+        let termStages = [0, 1, 3, 1]
+        let offsets = termStages.map { $0 * stride }
+        let w: [Double] = [0.25, -1.0 / 3.0, 0, 2.125e-2]
+        let scale = 0.0625 + 1e-11
+        let c = 1 / 0.43
+        let tolerance = ErrorScale(reltol: reltol, abstol: (0..<n).map { abstol[$0].primal })
+        let runs = (0...termStages.count).flatMap { first in (first...termStages.count).map { (first, $0) } }
+        for (first, last) in runs {
+            for predictor in [-1, 0, 2] {
+                var start = filled(zero, seed: 21)
+                var z = filled(zero, seed: 22)
+                var argument = filled(zero, seed: 23)
+                offsets.withUnsafeBufferPointer { o in
+                    w.withUnsafeBufferPointer { wp in
+                        start.startImplicitStage(
+                            z: &z, argument: &argument, base: base, stages: block, offsets: o.baseAddress!,
+                            coefficients: wp.baseAddress!, scale: scale, terms: first, to: last,
+                            predictor: predictor < 0 ? -1 : predictor * stride, predictorScale: c)
+                    }
+                }
+                var expected = base, expectedZ = base, expectedArgument = base
+                for m in 0..<n {
+                    var acc = base[m]
+                    for k in first..<last { acc = acc + stages[termStages[k]][m].scaled(by: w[k] * scale) }
+                    let zm = predictor < 0 ? State.Scalar.zero : stages[predictor][m].scaled(by: c)
+                    expected[m] = acc
+                    expectedZ[m] = zm
+                    expectedArgument[m] = acc + zm
+                }
+                let label = "startImplicitStage over terms \(first)..<\(last), predictor \(predictor)"
+                #expect(equalBits(start, expected, bits: bits), "\(label): ũ")
+                #expect(equalBits(z, expectedZ, bits: bits), "\(label): z")
+                #expect(equalBits(argument, expectedArgument, bits: bits), "\(label): ũ + z")
+            }
+        }
+
+        let slot = UnsafeMutablePointer<State.StageElement>.allocate(capacity: stride)
+        slot.initialize(repeating: zero.stageElementZero, count: stride)
+        defer {
+            slot.deinitialize(count: stride)
+            slot.deallocate()
+        }
+        let x = filled(zero, seed: 31)
+        let y = filled(zero, seed: 32)
+        for scaleBy in [1.0, -0.75, 1 / 0.37, 0] {
+            State.storeNewtonResidual(into: slot, x, scaledBy: scaleBy, minus: y)
+            for m in 0..<n {
+                #expect(
+                    bits(State.component(m, ofStage: 0, in: slot, stride: stride)) == bits(x[m].scaled(by: scaleBy) - y[m]),
+                    "storeNewtonResidual scaled by \(scaleBy), component \(m)")
+            }
+        }
+
+        let delta = filled(zero, seed: 33)
+        delta.store(into: slot, stage: 0)
+        let z0 = filled(zero, seed: 34)
+        var z = z0
+        var argument = filled(zero, seed: 35)
+        let sum = z.addNewtonCorrection(slot, base: base, argument: &argument, from: y, abstol: abstol, tolerance: tolerance)
+        var expectedZ = z0, expectedArgument = z0
+        var expectedSum = 0.0
+        for m in 0..<n {
+            expectedZ[m] = z0[m] + delta[m]
+            expectedArgument[m] = base[m] + expectedZ[m]
+            let weight = errorWeight(abstol: abstol[m].primal, reltol: reltol, y[m].primal, expectedArgument[m].primal)
+            expectedSum += delta[m].sumOfSquaredComponents / (weight * weight)
+        }
+        #expect(equalBits(z, expectedZ, bits: bits), "addNewtonCorrection: z + δ")
+        #expect(equalBits(argument, expectedArgument, bits: bits), "addNewtonCorrection: base + z")
+        #expect(sum.bitPattern == expectedSum.bitPattern, "addNewtonCorrection: weighted sum of squares")
     }
 
     /// The gathered sums (what the Rosenbrock stepper runs on), over terms that name their

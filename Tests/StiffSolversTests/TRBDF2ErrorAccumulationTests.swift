@@ -8,7 +8,7 @@ import Testing
 ///
 /// TRBDF2's embedded estimate is Hosea & Shampine's companion-formula difference filtered
 /// through `W⁻¹ = (I − dhJ)⁻¹` (M. E. Hosea and L. F. Shampine, "Analysis and implementation of
-/// TR-BDF2", Appl. Numer. Math. 20 (1996) 21-37), as `SDIRKStepper.finishStep` does for every
+/// TR-BDF2", Appl. Numer. Math. 20 (1996) 21-37), as `SDIRKStepper.stagesAndError` does for every
 /// (E)SDIRK method. Each test steps the method by hand and, every k-th accepted step, measures
 /// the step's true local error against Rodas5P run from the same `(t_n, u_n)` over the same
 /// step at reltol 1e-13 (its own error is below 1e-3 of the tolerance), in the solve's RMS error

@@ -35,10 +35,10 @@ extension SDIRKAlgorithm {
     /// DifferentialEquations.jl.
     @inlinable
     public func makeIntegrator<F: ODEFunction>(_ problem: ODEProblem<F>, options: SolveOptions = .init())
-        throws(DiffEqError) -> ODEIntegrator<SDIRKStepper<F>>
+        throws(DiffEqError) -> ODEIntegrator<ArraySDIRKStepper<F>>
     {
         let n = problem.resolvedInitialState().count
-        let stepper = SDIRKStepper(
+        let stepper = ArraySDIRKStepper(
             tableau: tableau, function: problem.f, count: n, jacobian: jacobian, newton: newton,
             fixedStep: !options.adaptive, linearSolver: linearSolver)
         return try ODEIntegrator(problem, stepper: stepper, options: options)
@@ -99,14 +99,5 @@ extension SDIRKNewtonOptions {
         guard refactorThreshold.isFinite, refactorThreshold >= 0 else {
             throw .invalidStepOption("\(method): newton.refactorThreshold must be finite and >= 0, got \(refactorThreshold)")
         }
-    }
-}
-
-extension SDIRKStepper {
-    /// The Newton options, checked before any work (``ODEStepper/validateSettings()``).
-    public func validateSettings() throws(DiffEqError) {
-        try newton.validate(method: name)
-        try structure.validateForStiffMethods(count: n, hasMass: false)
-        if let error = W.setupError { throw error }
     }
 }

@@ -1,9 +1,8 @@
 import DiffEqCore
 
-// What the two (E)SDIRK steppers share, written once: the tables derived from a tableau, the
-// simplified Newton iteration's stopping and failure tests, and the error a failed attempt
-// reports to the loop. SDIRKStepper (array states) and StaticSDIRKStepper (fixed-size states)
-// differ only in how they hold states, `J` and the factors of `W`.
+// What SDIRKStepper derives from a tableau and keeps between attempts: the tables, the term table
+// of its stage sums, the simplified Newton iteration's stopping and failure tests, and the error
+// a failed attempt reports to the loop.
 
 /// The tables a stepper derives from an ``SDIRKTableau`` once: the predictor of each stage and
 /// the dense output's polynomial weights.
@@ -40,6 +39,62 @@ struct SDIRKStageTables: Sendable {
         for (j, poly) in tableau.interpolant.coefficients.enumerated() { for (q, c) in poly.enumerated() { flat[j * d + q] = c } }
         denseWeights = flat
         denseDegree = d
+    }
+}
+
+/// The stage sums of ``SDIRKStepper`` as terms of one table, each term a stage's offset in the
+/// block (stage `j` at `j · stride`) and its weight, for the gathered operations of
+/// ``DiffEqState``: the rows of `A` with the diagonal (stage `i`'s `ũ_i` is row `i`'s terms
+/// `j < i`, from `i(i+1)/2`; every `a_ij` is kept, zeros too, as both former steppers summed
+/// them), then the nonzero `b_j` (`bFirst ..< bLast`), the nonzero `b_j − b̂_j` (`bLast ..<
+/// errorTerm`) and one term of weight 1 at the spare slot `s` (the solved error estimate). The
+/// weights are the tableau's; a step scales them by `h`. Never written after `init`: copies of a
+/// stepper share it.
+@usableFromInline
+struct SDIRKStageTerms {
+    /// The terms' offsets, then from ``predictorOffset`` stage `i`'s predictor as an offset in
+    /// the block (`-1`: `z = 0`).
+    @usableFromInline let offsets: StageStorage<Int>
+    /// The terms' weights, then from ``nodeOffset`` the nodes `c_i`.
+    @usableFromInline let weights: StageStorage<Double>
+    @usableFromInline let predictorOffset: Int
+    @usableFromInline let nodeOffset: Int
+    @usableFromInline let bFirst: Int
+    @usableFromInline let bLast: Int
+    @usableFromInline let errorTerm: Int
+
+    @usableFromInline init(_ tableau: SDIRKTableau, predictor: [Int], stride: Int) {
+        let s = tableau.stages
+        let (b, btilde) = (tableau.b, tableau.btilde)
+        var offsets: [Int] = []
+        var weights: [Double] = []
+        offsets.reserveCapacity(s * (s + 1) / 2 + 4 * s + 1)
+        weights.reserveCapacity(s * (s + 1) / 2 + 3 * s + 1)
+        for row in tableau.a {
+            for (j, a) in row.enumerated() {
+                offsets.append(j * stride)
+                weights.append(a)
+            }
+        }
+        bFirst = offsets.count
+        for j in 0..<s where b[j] != 0 {
+            offsets.append(j * stride)
+            weights.append(b[j])
+        }
+        bLast = offsets.count
+        for j in 0..<s where btilde[j] != 0 {
+            offsets.append(j * stride)
+            weights.append(btilde[j])
+        }
+        errorTerm = offsets.count
+        offsets.append(s * stride)
+        weights.append(1)
+        predictorOffset = offsets.count
+        for i in 0..<s { offsets.append(predictor[i] >= 0 ? predictor[i] * stride : -1) }
+        nodeOffset = weights.count
+        weights.append(contentsOf: tableau.c)
+        self.offsets = StageStorage(offsets)
+        self.weights = StageStorage(weights)
     }
 }
 
@@ -113,7 +168,7 @@ extension SDIRKFailure {
     }
 }
 
-/// The state both SDIRK steppers keep between attempts, and its rules: where the first stage
+/// The state the SDIRK stepper keeps between attempts, and its rules: where the first stage
 /// is, whether `J` and the factors of `W` may be reused ("Reuse" on ``SDIRKStepper``), the
 /// Newton rate carried from stage to stage, and the record of consecutive failed attempts.
 @usableFromInline

@@ -86,9 +86,16 @@ public enum SDIRKFailure: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The one stepper behind every (E)SDIRK method: explicit first stage (FSAL for stiffly accurate
-/// methods), implicit stages by simplified Newton on `W = I − γhJ`, the embedded error estimate
-/// filtered through `W⁻¹`, and the tableau's dense output.
+/// The one stepper behind every (E)SDIRK method on every state form: explicit first stage (FSAL
+/// for stiffly accurate methods), implicit stages by simplified Newton on `W = I − γhJ`, the
+/// embedded error estimate filtered through `W⁻¹`, and the tableau's dense output, written once
+/// over the state protocol (``DiffEqState``) with the linear algebra as a parameter
+/// (``StiffLinearSystem``): ``ArrayStiffLinearSystem`` for arrays (``ArraySDIRKStepper``: dense,
+/// banded, sparse, KLU or GMRES, any scalar), ``StaticStiffLinearSystem`` for fixed-size states
+/// (``StaticSDIRKStepper``: `Double` and first-order dual states). The stages live in a block in
+/// the state's own layout and every operation on whole states is one of the state's fused
+/// operations, each component computed with the same operations in the same order in every
+/// layout: the same problem gives the same bits in both forms when both use the same Jacobian.
 ///
 /// **Stage equations.** Stage `i` solves `z = γh f(t + c_i h, ũ_i + z)` with
 /// `ũ_i = u + h Σ_{j<i} a_ij k_j` for `z = γh k_i` (the "z form" of Hairer & Wanner IV.8, which
@@ -108,7 +115,9 @@ public enum SDIRKFailure: Sendable, Equatable, CustomStringConvertible {
 /// cannot accept a large first correction). It has failed when `θ_k ≥ 1`, when
 /// `θ_k^(kmax−k)/(1 − θ_k) ‖Δ_k‖ > κ` (no convergence predicted within `kmax` iterations), or
 /// when `f` becomes non-finite. Every iteration is counted in `nnonliniter`, every failed stage
-/// solve (and every singular `W`) in `nnonlinconvfail`.
+/// solve (and every singular `W`) in `nnonlinconvfail`. For dual-number states the iteration
+/// solves the dual stage equations (the values of `W` factored, the partials of each correction
+/// following from them), so that the stages' partials converge with their values.
 ///
 /// **Stale Jacobian.** The first implicit stage of a step solved with a `J` from an earlier step
 /// takes at least two iterations, so that every such step measures the rate its reuse of `J`
@@ -131,95 +140,99 @@ public enum SDIRKFailure: Sendable, Equatable, CustomStringConvertible {
 /// integrator's own `h/10` path. In a fixed-step solve (`adaptive: false`) a failure stops the
 /// solve. `solve` reports repeated failures as ``ReturnCode/convergenceFailure``.
 ///
-/// Caches are allocated in `init`; a step allocates nothing (except forward-mode AD Jacobians,
-/// which allocate their dual arrays once per evaluation).
-public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
-    public typealias Scalar = Function.Scalar
+/// **No mass matrix**: a problem with one is refused before any work with
+/// ``DiffEqError/unsupported(_:)`` (``ODEStepper/supportsMassMatrix``).
+///
+/// Buffers are allocated in `init`; a step allocates nothing (except the array form's
+/// forward-mode AD Jacobians, which allocate their dual arrays once per evaluation).
+public struct SDIRKStepper<Function: DiffEqFunction, Linear: StiffLinearSystem>: ODEStepper
+where Linear.Function == Function {
+    public typealias State = Function.State
+    public typealias Parameters = Function.Parameters
+    public typealias Scalar = Function.State.Scalar
 
     public let tableau: SDIRKTableau
     @usableFromInline let s: Int
     @usableFromInline let n: Int
-    @usableFromInline let c: [Double]
-    /// Row `i` of A (the diagonal included) starts at `i*(i+1)/2`.
-    @usableFromInline let aFlat: [Double]
-    @usableFromInline let b: [Double]
-    @usableFromInline let btilde: [Double]
     @usableFromInline let gamma: Double
     @usableFromInline let firstImplicit: Int
     @usableFromInline let fsal: Bool
-    /// For each stage, the earlier stage whose derivative predicts it (-1: `z = 0`).
-    @usableFromInline let predictor: [Int]
-    /// The stages the dense output uses, and their polynomials `b_i(θ)`.
-    @usableFromInline let denseStages: [Int]
-    @usableFromInline let denseCoefficients: [[Double]]
-    /// The interpolant's `B_{jq}` over all stages for the dense output: stage `j`'s `θ^1 … θ^d`
-    /// at `[j·d, (j+1)·d)` (zero-padded), `d = denseDegree`.
-    @usableFromInline let denseWeights: [Double]
-    @usableFromInline let denseDegree: Int
+    /// The predictor and the dense output's tables.
+    @usableFromInline let tables: SDIRKStageTables
+    /// The stage sums' terms (``SDIRKStageTerms``); never written after `init`.
+    @usableFromInline let terms: SDIRKStageTerms
     @usableFromInline let newton: SDIRKNewtonOptions
     @usableFromInline let fixedStep: Bool
 
-    /// Stage derivative `k_j` at `j*n ..< (j+1)*n`.
-    @usableFromInline var k: [Scalar]
-    @usableFromInline var base: [Scalar]
-    @usableFromInline var z: [Scalar]
-    @usableFromInline var arg: [Scalar]
-    @usableFromInline var fvalue: [Scalar]
-    @usableFromInline var delta: [Scalar]
-    @usableFromInline var J: [Scalar]
-    @usableFromInline var W: IterationMatrix<Scalar>
-    @usableFromInline var jacobianEvaluator: JacobianEvaluator<Function>
-    /// `f`'s declared Jacobian structure (validated in ``validateSettings()``).
-    @usableFromInline let structure: JacobianStructure
-    @usableFromInline var thetaWeights: [Double]
+    /// `J`, `W = I − γhJ` and the solves with it.
+    public var linearSystem: Linear
+    /// Stage derivative `k_j` at `j · stride` (`stride` the state's ``DiffEqState/stageStride``);
+    /// after an accepted step, those of that step (the dense output reads them). Slot `s` is
+    /// where each residual and the error estimate are solved in place.
+    @usableFromInline var stages: StageStorage<State.StageElement>
+    /// The terms' weights times `h`, filled per attempt where a state uses a product more than
+    /// once (``SDIRKStageTerms``).
+    @usableFromInline var scaledWeights: StageStorage<Double>
+    /// A stage's `ũ_i`, `z` and `f`'s argument `ũ_i + z` (scratch: an array's buffers change
+    /// hands for the attempt, ``DiffEqState/takeScratch(_:)``).
+    @usableFromInline var base: State
+    @usableFromInline var z: State
+    @usableFromInline var arg: State
+    /// `f`'s last value: at a Newton iterate, or `f(t_n, u_n)` when evaluated afresh (for the
+    /// first stage, or for a difference Jacobian). It is the `fu` of every Jacobian evaluation
+    /// (read by differences, which evaluate it afresh, and by a Jacobian-free GMRES's
+    /// linearization point, which has always taken the last value as it is).
+    @usableFromInline var fz: State
+    /// A zero state (the error estimate's sum starts from it).
+    @usableFromInline let zeros: State
+    /// The absolute tolerances as a state (``configure(tolerance:)``).
+    @usableFromInline var abstol: State
 
     /// Where the first stage is, the reuse of `J` and `W`, the failure record.
     @usableFromInline var control = SDIRKStepControl()
 
-    /// A stepper for `n` components. `fixedStep` is `true` for `adaptive: false` solves, where a
+    /// A stepper for `tableau` on states shaped like `prototype`, with `linearSystem` built for
+    /// the same `f` (no mass matrix). `fixedStep` is `true` for `adaptive: false` solves, where a
     /// failed stage solve must stop the integration rather than ask for a smaller step.
+    @inlinable
     public init(
-        tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource = .automatic,
-        newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false, linearSolver: LinearSolver = .automatic
+        tableau: SDIRKTableau, linearSystem: Linear, prototype: State, newton: SDIRKNewtonOptions = .init(),
+        fixedStep: Bool = false
     ) {
         self.tableau = tableau
-        let s = tableau.stages
-        self.s = s
-        self.n = n
-        c = tableau.c
-        aFlat = tableau.a.flatMap { $0 }
-        b = tableau.b
-        btilde = tableau.btilde
+        s = tableau.stages
+        n = prototype.count
         gamma = tableau.gamma
         firstImplicit = tableau.hasExplicitFirstStage ? 1 : 0
         fsal = tableau.hasExplicitFirstStage && tableau.isStifflyAccurate
-        let tables = SDIRKStageTables(tableau)
-        predictor = tables.predictor
-        denseStages = tables.denseStages
-        denseCoefficients = tables.denseCoefficients
-        denseWeights = tables.denseWeights
-        denseDegree = tables.denseDegree
+        tables = SDIRKStageTables(tableau)
+        terms = SDIRKStageTerms(tableau, predictor: tables.predictor, stride: prototype.stageStride)
         self.newton = newton
         self.fixedStep = fixedStep
-        k = [Scalar](repeating: .zero, count: s * n)
-        base = [Scalar](repeating: .zero, count: n)
-        z = base
-        arg = base
-        fvalue = base
-        delta = base
-        structure = f.jacobianStructure
-        let resolved = structure.resolved(count: n, hasMass: false, solver: linearSolver)
-        jacobianEvaluator = JacobianEvaluator(f, count: n, source: jacobian, structure: resolved, solver: linearSolver)
-        J = [Scalar](repeating: .zero, count: jacobianEvaluator.storageCount)
-        W = IterationMatrix(
-            count: n, structure: resolved, solver: linearSolver, hasMass: false, linearization: jacobianEvaluator.linearization)
-        thetaWeights = [Double](repeating: 0, count: tables.denseStages.count)
+        self.linearSystem = linearSystem
+        stages = StageStorage(repeating: prototype.stageElementZero, count: (tableau.stages + 1) * prototype.stageStride)
+        // Products formed per attempt for arrays (and `b` for a method that is not FSAL).
+        let formsScaleInline = prototype.stageStride == 1
+        scaledWeights = StageStorage(repeating: 0, count: formsScaleInline && fsal ? 1 : Swift.max(1, terms.errorTerm))
+        base = prototype.zeroed()
+        z = prototype.zeroed()
+        arg = prototype.zeroed()
+        fz = prototype.zeroed()
+        zeros = prototype.zeroed()
+        abstol = prototype.zeroed()
+    }
+
+    /// The Newton options and the linear system's settings, checked before any work
+    /// (``ODEStepper/validateSettings()``).
+    public func validateSettings() throws(DiffEqError) {
+        try newton.validate(method: name)
+        try linearSystem.validate()
     }
 
     /// Repeated stage-solve failures as the reason the step size collapsed.
     public func explainFailure(_ code: ReturnCode) -> (code: ReturnCode, message: String)? {
         // An iterative linear solver that kept failing is the reason the Newton iteration did.
-        if let linear = W.failureMessage { return (.convergenceFailure, "\(name): \(linear)") }
+        if let linear = linearSystem.failureMessage { return (.convergenceFailure, "\(name): \(linear)") }
         return control.explanation(method: name)
     }
 
@@ -229,9 +242,21 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     public var controller: PIController { tableau.controller }
     public var controllerOrder: Int { Swift.min(tableau.order, tableau.embeddedOrder) + 1 }
 
-    public mutating func start(t: Double, u: [Scalar], du: [Scalar]) {
+    @inlinable
+    public mutating func configure(tolerance: ErrorScale) {
+        abstol = abstol.assigning(primal: tolerance.abstol)
+    }
+
+    @inlinable @inline(__always)
+    mutating func makeStagesUnique() {
+        if !isKnownUniquelyReferenced(&stages) { stages = stages.copy() }
+    }
+
+    @inlinable
+    public mutating func start(t: Double, u: State, du: State) {
         if firstImplicit == 1 {
-            for m in 0..<n { k[m] = du[m] }
+            makeStagesUnique()
+            du.store(into: stages.base, stage: 0)
             control.firstStage = .current
         }
         // A new state (the start, or a change from outside): evaluate J there.
@@ -241,20 +266,21 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     /// Puts `f(t_n, u_n)` into stage slot 0: the previous step's last stage derivative (FSAL), or
     /// a fresh evaluation.
     @inlinable
-    mutating func prepareFirstStage(_ f: Function, _ p: [Scalar], t: Double, u: [Scalar], stats: inout SolverStats) {
+    mutating func prepareFirstStage(_ f: Function, _ p: Parameters, t: Double, u: State, stats: inout SolverStats) {
         guard firstImplicit == 1 else { return }
         switch control.firstStage {
         case .current:
             break
         case .inLast:
-            let last = (s - 1) * n
-            for m in 0..<n { k[m] = k[last + m] }
+            let U = stages.base
+            let stride = u.stageStride
+            let last = U + (s &- 1) &* stride
+            for o in 0..<stride { U[o] = last[o] }
         case .missing:
-            var fu: [Scalar] = []
-            swap(&fu, &fvalue)
-            f(&fu, u, p, Scalar(t))
-            for m in 0..<n { k[m] = fu[m] }
-            swap(&fu, &fvalue)
+            var fu = State.takeScratch(&fz)
+            f.evaluate(into: &fu, u, p, t)
+            fu.store(into: stages.base, stage: 0)
+            State.returnScratch(&fu, to: &fz)
             stats.nf += 1
         }
         control.firstStage = .current
@@ -266,47 +292,52 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     /// their increments follow the solve's error weights (``DifferenceIncrements``).
     @inlinable
     mutating func computeJacobian(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], tolerance: ErrorScale, stats: inout SolverStats
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, tolerance: ErrorScale,
+        stats: inout SolverStats
     ) {
-        if jacobianEvaluator.differencesF {
-            f(&fvalue, u, p, Scalar(t))
+        if linearSystem.jacobianDifferencesF {
+            f.evaluate(into: &fz, u, p, t)
             stats.nf += 1
             if firstImplicit == 1 {
-                for m in 0..<n { k[m] = fvalue[m] }
+                fz.store(into: stages.base, stage: 0)
                 control.firstStage = .current
             }
         }
-        jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: fvalue, h: dt, tolerance: tolerance, into: &J, stats: &stats)
+        linearSystem.evaluateJacobian(f, p, t: t, u: u, fu: fz, h: dt, tolerance: tolerance, stats: &stats)
         control.jacobianEvaluated()
     }
 
-    /// Factors `W = I − γhJ` unless the current factors may be reused. Returns `false` when `W`
-    /// is singular.
-    @inlinable
+    /// Factors `W = I − γhJ` unless the current factors may be reused
+    /// (``SDIRKStepControl/mayReuseFactors(gh:threshold:)``). Returns `false` when `W` is
+    /// singular.
+    @inlinable @inline(__always)
     mutating func prepareIterationMatrix(dt: Double, stats: inout SolverStats) -> Bool {
         let gh = gamma * dt
         if control.mayReuseFactors(gh: gh, threshold: newton.refactorThreshold) { return true }
-        control.wIsCurrent = W.factor(alpha: 1, beta: -gh, J: J, mass: nil, stats: &stats)
+        control.wIsCurrent = linearSystem.factor(alpha: 1, beta: -gh, stats: &stats)
         return control.wIsCurrent
     }
 
     @inlinable
     public mutating func attempt(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], uNew: inout [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, uNew: inout State,
         tolerance: ErrorScale, stats: inout SolverStats
     ) -> Double {
+        makeStagesUnique()
         prepareFirstStage(f, p, t: t, u: u, stats: &stats)
         control.stepMaxRate = 0
         var retried = false
         while true {
             if control.needsJacobian { computeJacobian(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats) }
-            var failure: SDIRKFailure?
-            if prepareIterationMatrix(dt: dt, stats: &stats) {
-                failure = solveStages(f, p, t: t, dt: dt, u: u, tolerance: tolerance, stats: &stats)
-            } else {
-                failure = .singularIterationMatrix
+            var err = 0.0
+            let failure: SDIRKFailure? =
+                prepareIterationMatrix(dt: dt, stats: &stats)
+                ? stagesAndError(f, p, t: t, dt: dt, u: u, uNew: &uNew, err: &err, tolerance: tolerance, stats: &stats)
+                : .singularIterationMatrix
+            guard let why = failure else {
+                control.succeeded()
+                return err
             }
-            guard let why = failure else { break }
             stats.nnonlinconvfail += 1
             // With a Jacobian from an earlier step, retry this step once with a fresh one.
             if control.retriesWithFreshJacobian(after: why, retried: retried) {
@@ -315,72 +346,90 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
             }
             return control.reject(why, t: t, dt: dt, fixedStep: fixedStep, controller: tableau.controller)
         }
-        control.succeeded()
-        return finishStep(dt: dt, u: u, uNew: &uNew, tolerance: tolerance, stats: &stats)
     }
 
-    /// Solves the implicit stages in turn. Returns `nil` when every stage converged.
-    @inlinable
-    mutating func solveStages(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, u: [Scalar], tolerance: ErrorScale,
-        stats: inout SolverStats
+    /// Solves the implicit stages in turn; when every stage converged, forms `uNew` and puts the
+    /// scaled norm of the filtered error estimate `W⁻¹ h Σ (b_i − b̂_i) k_i` in `err` and returns
+    /// `nil`. Multiplying by `(I − γhJ)⁻¹` keeps the estimate bounded for stiff components, where
+    /// the raw difference overestimates the error (Hairer & Wanner II, §IV.8, "error
+    /// estimation"; the same filter Hosea & Shampine apply to TR-BDF2).
+    ///
+    /// The block, the term table and the scratch states are reached through pointers and locals
+    /// taken once per attempt, as in ``RosenbrockStepper``'s `computeStages`; each residual is
+    /// formed in the block's spare slot and solved there in place.
+    @inlinable @inline(__always)
+    mutating func stagesAndError(
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, u: State, uNew: inout State, err: inout Double,
+        tolerance: ErrorScale, stats: inout SolverStats
     ) -> SDIRKFailure? {
-        let n = self.n
         let gh = gamma * dt
         let invGH = 1 / gh
         let kmax = newton.maxIterations
-        var base: [Scalar] = []
-        var z: [Scalar] = []
-        var arg: [Scalar] = []
-        var fz: [Scalar] = []
-        var delta: [Scalar] = []
-        var k: [Scalar] = []
-        swap(&base, &self.base)
-        swap(&z, &self.z)
-        swap(&arg, &self.arg)
-        swap(&fz, &self.fvalue)
-        swap(&delta, &self.delta)
-        swap(&k, &self.k)
-        defer {
-            swap(&base, &self.base)
-            swap(&z, &self.z)
-            swap(&arg, &self.arg)
-            swap(&fz, &self.fvalue)
-            swap(&delta, &self.delta)
-            swap(&k, &self.k)
+        let norm = 1 / Double(n &* Scalar.componentCount)
+        let U = stages.base
+        // `u.stageStride` rather than a stored stride: a constant 1 for a value state once
+        // specialized.
+        let stride = u.stageStride
+        let slot = U + s &* stride
+        let offsets = UnsafePointer(terms.offsets.base)
+        let predictors = offsets + terms.predictorOffset
+        let nodes = UnsafePointer(terms.weights.base + terms.nodeOffset)
+        // A value state uses each product `h·w_k` once and forms it where it is used; an array
+        // uses it once per component, so it gets the products formed once per attempt (with
+        // `scale: 1`, which folds away). The same products either way.
+        let formsScaleInline = stride == 1
+        var weights = UnsafePointer(terms.weights.base)
+        if !formsScaleInline || !fsal {
+            if !isKnownUniquelyReferenced(&scaledWeights) { scaledWeights = scaledWeights.copy() }
+            let scaled = scaledWeights.base
+            let first = formsScaleInline ? terms.bFirst : 0
+            for k in first..<terms.errorTerm { scaled[k] = weights[k] * dt }
+            if !formsScaleInline { weights = UnsafePointer(scaled) }
         }
-        let norm = 1 / Double(n * Scalar.componentCount)
+        var base = State.takeScratch(&self.base)
+        var z = State.takeScratch(&self.z)
+        var arg = State.takeScratch(&self.arg)
+        var fz = State.takeScratch(&self.fz)
+        var solves = 0
+        defer {
+            State.returnScratch(&base, to: &self.base)
+            State.returnScratch(&z, to: &self.z)
+            State.returnScratch(&arg, to: &self.arg)
+            State.returnScratch(&fz, to: &self.fz)
+            linearSystem.countSolves(solves, stats: &stats)
+        }
         for i in firstImplicit..<s {
-            let row = i * (i + 1) / 2
-            let ti = Scalar(t + c[i] * dt)
-            // ũ_i = u + h Σ_{j<i} a_ij k_j, and the predictor z = γh k_src.
-            let src = predictor[i]
-            for m in 0..<n {
-                var acc = u[m]
-                for j in 0..<i { acc += k[j * n + m].scaled(by: dt * aFlat[row + j]) }
-                base[m] = acc
-                z[m] = src >= 0 ? k[src * n + m].scaled(by: gh) : .zero
+            let row = i &* (i &+ 1) / 2
+            // ũ_i = u + h Σ_{j<i} a_ij k_j, the predictor z = γh k_src and f's argument ũ_i + z.
+            if formsScaleInline {
+                base.startImplicitStage(
+                    z: &z, argument: &arg, base: u, stages: U, offsets: offsets, coefficients: weights, scale: dt,
+                    terms: row, to: row &+ i, predictor: predictors[i], predictorScale: gh)
+            } else {
+                base.startImplicitStage(
+                    z: &z, argument: &arg, base: u, stages: U, offsets: offsets, coefficients: weights, scale: 1,
+                    terms: row, to: row &+ i, predictor: predictors[i], predictorScale: gh)
             }
+            let ti = t + nodes[i] * dt
             var monitor = SDIRKNewtonMonitor(newton, etaOld: control.etaOld)
             var converged = false
             // With a J from an earlier step the first stage measures its rate (see "Stale
             // Jacobian" above).
             let mayStopAfterOneIteration = control.jacobianIsCurrent || i > firstImplicit
             for iteration in 0..<kmax {
-                for m in 0..<n { arg[m] = base[m] + z[m] }
-                f(&fz, arg, p, ti)
+                f.evaluate(into: &fz, arg, p, ti)
                 stats.nf += 1
                 stats.nnonliniter += 1
-                for m in 0..<n { delta[m] = fz[m].scaled(by: gh) - z[m] }
-                W.solve(&delta, stats: &stats)
-                var sum = 0.0
-                for m in 0..<n {
-                    z[m] += delta[m]
-                    let sc = tolerance.scale(m, u[m].primal, (base[m] + z[m]).primal)
-                    sum += delta[m].sumOfSquaredComponents / (sc * sc)
-                }
+                State.storeNewtonResidual(into: slot, fz, scaledBy: gh, minus: z)
+                linearSystem.solve(slot, stats: &stats)
+                solves &+= 1
+                let sum = z.addNewtonCorrection(
+                    slot, base: base, argument: &arg, from: u, abstol: abstol, tolerance: tolerance)
                 let size = (sum * norm).squareRoot()
-                switch monitor.judge(size: size, iteration: iteration, mayStopAfterOneIteration: mayStopAfterOneIteration, maxRate: &control.stepMaxRate) {
+                switch monitor.judge(
+                    size: size, iteration: iteration, mayStopAfterOneIteration: mayStopAfterOneIteration,
+                    maxRate: &control.stepMaxRate)
+                {
                 case .converged: converged = true
                 case .iterate: continue
                 case .failed(let why): return why
@@ -389,66 +438,74 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
             }
             guard converged else { return .newtonTooSlow(rate: control.stepMaxRate) }
             control.etaOld = monitor.eta
-            let slot = i * n
-            for m in 0..<n { k[slot + m] = z[m].scaled(by: invGH) }
+            // k_i = z/(γh), through `base`, free once `arg` holds ũ_i + z (`fz` keeps f's value).
+            base.assignScaled(z, invGH)
+            base.store(into: U, stage: i)
         }
+        if fsal {
+            // Stiffly accurate: the result is the last stage's value ũ_s + z_s itself.
+            uNew.copyComponents(from: arg)
+        } else {
+            uNew.gatheredCombination(
+                base: u, stages: U, offsets: offsets, coefficients: UnsafePointer(scaledWeights.base),
+                terms: terms.bFirst, to: terms.bLast)
+        }
+        // The estimate h Σ (b_i − b̂_i) k_i, summed from zero, solved in the spare slot.
+        if formsScaleInline {
+            State.storeGatheredSum(
+                into: slot, zeros, plus: zeros, scaledBy: 0, addingB: false, stages: U, offsets: offsets,
+                coefficients: weights, scale: dt, terms: terms.bLast, to: terms.errorTerm)
+        } else {
+            State.storeGatheredSum(
+                into: slot, zeros, plus: zeros, scaledBy: 0, addingB: false, stages: U, offsets: offsets,
+                coefficients: weights, scale: 1, terms: terms.bLast, to: terms.errorTerm)
+        }
+        linearSystem.solve(slot, stats: &stats)
+        solves &+= 1
+        let sum = State.gatheredWeightedSumOfSquares(
+            stages: U, offsets: offsets, coefficients: terms.weights.base, terms: terms.errorTerm,
+            to: terms.errorTerm &+ 1, from: u, to: uNew, abstol: abstol, tolerance: tolerance)
+        // Over values and partials (DESIGN.md §4).
+        err = ErrorScale.finish(sum, count: n, as: Scalar.self)
         return nil
     }
 
-    /// Forms the new state and returns the scaled norm of the filtered error estimate
-    /// `W⁻¹ h Σ (b_i − b̂_i) k_i`: multiplying by `(I − γhJ)⁻¹` keeps the estimate bounded for
-    /// stiff components, where the raw difference overestimates the error (Hairer & Wanner II,
-    /// §IV.8, "error estimation"; the same filter Hosea & Shampine apply to TR-BDF2).
     @inlinable
-    mutating func finishStep(
-        dt: Double, u: [Scalar], uNew: inout [Scalar], tolerance: ErrorScale, stats: inout SolverStats
-    ) -> Double {
-        let n = self.n
-        if fsal {
-            // Stiffly accurate: the result is the last stage itself.
-            for m in 0..<n { uNew[m] = base[m] + z[m] }
-        } else {
-            for m in 0..<n {
-                var acc = u[m]
-                for j in 0..<s where b[j] != 0 { acc += k[j * n + m].scaled(by: dt * b[j]) }
-                uNew[m] = acc
-            }
-        }
-        var e: [Scalar] = []
-        swap(&e, &delta)
-        for m in 0..<n {
-            var acc = Scalar.zero
-            for j in 0..<s where btilde[j] != 0 { acc += k[j * n + m].scaled(by: dt * btilde[j]) }
-            e[m] = acc
-        }
-        W.solve(&e, stats: &stats)
-        var sum = 0.0
-        for m in 0..<n {
-            let sc = tolerance.scale(m, u[m].primal, uNew[m].primal)
-            sum += e[m].sumOfSquaredComponents / (sc * sc)
-        }
-        swap(&e, &delta)
-        return ErrorScale.finish(sum, count: n, as: Scalar.self)
-    }
-
     public mutating func accept() {
         // The stages stay in place for the dense output of this step; the FSAL copy into slot 0
         // happens when the next step starts.
         control.accept(fsal: fsal, slowRate: newton.slowConvergenceRate)
     }
 
+    /// The tableau's interpolant at `t + θh`, `u + h Σ_j b_j(θ) k_j` over the stages with a
+    /// nonzero weight `b_j(θ)` (each by Horner's rule, as ``evaluateWeights(_:theta:into:)``).
     @inlinable
     public mutating func interpolate(
-        _ f: Function, _ p: [Scalar], theta: Double, t: Double, dt: Double, u: [Scalar],
-        uNew: [Scalar], into out: inout [Scalar], stats: inout SolverStats
+        _ f: Function, _ p: Parameters, theta: Double, t: Double, dt: Double, u: State, uNew: State,
+        into out: inout State, stats: inout SolverStats
     ) {
-        evaluateWeights(denseCoefficients, theta: theta, into: &thetaWeights)
-        for m in 0..<n {
-            var acc = u[m]
-            for (q, j) in denseStages.enumerated() where thetaWeights[q] != 0 {
-                acc += k[j * n + m].scaled(by: dt * thetaWeights[q])
+        let U = UnsafePointer(stages.base)
+        let stride = u.stageStride
+        let used = tables.denseStages
+        let capacity = Swift.max(1, used.count)
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: capacity) { w in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: capacity) { o in
+                var count = 0
+                for (q, j) in used.enumerated() {
+                    let poly = tables.denseCoefficients[q]
+                    var acc = 0.0
+                    for r in poly.indices.reversed() { acc = acc * theta + poly[r] }
+                    let weight = acc * theta
+                    if weight != 0 {
+                        w[count] = dt * weight
+                        o[count] = j &* stride
+                        count &+= 1
+                    }
+                }
+                out.gatheredCombination(
+                    base: u, stages: U, offsets: UnsafePointer(o.baseAddress!),
+                    coefficients: UnsafePointer(w.baseAddress!), terms: 0, to: count)
             }
-            out[m] = acc
         }
     }
 
@@ -456,17 +513,71 @@ public struct SDIRKStepper<Function: ODEFunction>: ODEStepper {
     /// methods' continuous extensions) to the dense output.
     @inlinable
     public mutating func appendDenseStep(
-        _ f: Function, _ p: [Scalar], t: Double, dt: Double, end: Double, u: [Scalar], uNew: [Scalar],
+        _ f: Function, _ p: Parameters, t: Double, dt: Double, end: Double, u: State, uNew: State,
         to dense: inout PiecewisePolynomial<Scalar>, stats: inout SolverStats
     ) {
-        let (s, degree, order) = (self.s, denseDegree, tableau.interpolant.order)
-        k.withUnsafeBufferPointer { stages in
-            denseWeights.withUnsafeBufferPointer { w in
-                dense.appendStageWeighted(
-                    from: t, to: end, step: dt, u0: u, u1: uNew, stages: stages.baseAddress!, stageCount: s,
-                    weights: w.baseAddress!, degree: degree, order: order)
-            }
+        let (s, degree, order, stride) = (self.s, tables.denseDegree, tableau.interpolant.order, u.stageStride)
+        let U = UnsafePointer(stages.base)
+        tables.denseWeights.withUnsafeBufferPointer { w in
+            dense.appendStageWeighted(
+                from: t, to: end, step: dt, u0: u, u1: uNew, stageCount: s, weights: w.baseAddress!, degree: degree,
+                order: order
+            ) { j, m in State.component(m, ofStage: j, in: U, stride: stride) }
         }
+    }
+
+    // Performance: KenCarp4 at 1e-6, instructions per step attempt (callgrind, stripped release,
+    // rosen-step-bench S, SOLVES=11 − SOLVES=1), base 43ecf29's two steppers → this: VDPOL
+    // `[Double]` 11,642 → 9,632, fixed-size 3,953 → 4,052; HIRES `[Double]` 27,994 → 24,229,
+    // fixed-size 10,443 → 10,657. A first draft was at 4,094 and 10,965 fixed-size: HIRES has 64
+    // attempts per solve, so per-solve costs count; the init is inlinable (unspecialized it looked
+    // up conformances per solve), the term tables are two blocks built without regrowth, and the
+    // linear system skips `max|J_ij|` (`refinesStages: false`); `stagesAndError` is inlined
+    // into `attempt`.
+}
+
+/// The SDIRK stepper of array states (``ODEProblem``): any scalar, `J` and `W` by
+/// ``JacobianEvaluator`` and ``IterationMatrix`` (dense, banded, sparse, KLU, GMRES).
+public typealias ArraySDIRKStepper<F: ODEFunction> = SDIRKStepper<F, ArrayStiffLinearSystem<F>>
+
+/// The SDIRK stepper of fixed-size states (``StaticODEProblem``): `Double` states
+/// (``StaticVector``, `SIMD`) and first-order dual states (`FixedVector<N, Dual<K, Double>>`,
+/// forward-mode gradients). `J` is chosen as for the fixed-size Rosenbrock methods: under
+/// ``JacobianSource/automatic`` the analytic Jacobian when the function has one, else
+/// forward-mode AD for the generic form (``StaticModelRHS``), else differences; the algorithm's
+/// ``SDIRKAlgorithm/linearSolver`` does not apply (the fixed-size form is dense).
+public typealias StaticSDIRKStepper<F: StaticODEFunction> = SDIRKStepper<F, StaticStiffLinearSystem<F>>
+where F.State.Scalar: StaticRosenbrockScalar
+
+extension SDIRKStepper where Function: ODEFunction, Linear == ArrayStiffLinearSystem<Function> {
+    /// A stepper for `n` components. `fixedStep` is `true` for `adaptive: false` solves, where a
+    /// failed stage solve must stop the integration rather than ask for a smaller step.
+    @inlinable
+    public init(
+        tableau: SDIRKTableau, function f: Function, count n: Int, jacobian: JacobianSource = .automatic,
+        newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false, linearSolver: LinearSolver = .automatic
+    ) {
+        self.init(
+            tableau: tableau,
+            linearSystem: ArrayStiffLinearSystem(
+                function: f, count: n, massMatrix: nil, jacobian: jacobian, linearSolver: linearSolver,
+                refinesStages: false),
+            prototype: [Function.Scalar](repeating: .zero, count: n), newton: newton, fixedStep: fixedStep)
     }
 }
 
+extension SDIRKStepper
+where Function: StaticODEFunction, Function.State.Scalar: StaticRosenbrockScalar,
+    Linear == StaticStiffLinearSystem<Function> {
+    /// A stepper for `tableau` on `f`'s states. `fixedStep` is `true` for `adaptive: false`
+    /// solves, where a failed stage solve must stop the integration.
+    @inlinable
+    public init(
+        tableau: SDIRKTableau, function f: Function, jacobian: JacobianSource = .automatic,
+        newton: SDIRKNewtonOptions = .init(), fixedStep: Bool = false
+    ) {
+        self.init(
+            tableau: tableau, linearSystem: StaticStiffLinearSystem(function: f, jacobian: jacobian, refinesStages: false),
+            prototype: Function.State(), newton: newton, fixedStep: fixedStep)
+    }
+}

@@ -18,13 +18,18 @@ public struct ArrayStiffLinearSystem<Function: ODEFunction>: StiffLinearSystem {
     /// `max_ij |J_ij|` of the current `J` (`Double` states with the identity mass matrix only:
     /// the refinement rule's).
     @usableFromInline var jacobianMaxAbs = 0.0
+    /// Whether the stepper may refine its stage solves (a Rosenbrock method; not an SDIRK
+    /// method, whose Newton iteration corrects them): without, ``jacobianMaxAbs`` is not formed.
+    @usableFromInline let refinesStages: Bool
 
-    /// The system of `f` for states of `n` components; `massMatrix` column-major (`nil`: `I`).
+    /// The system of `f` for states of `n` components; `massMatrix` column-major (`nil`: `I`);
+    /// `refinesStages: false` for a stepper that never asks ``refinesSolves(gammaStep:)``.
     public init(
         function f: Function, count n: Int, massMatrix: [Double]?, jacobian source: JacobianSource,
-        linearSolver: LinearSolver
+        linearSolver: LinearSolver, refinesStages: Bool = true
     ) {
         self.n = n
+        self.refinesStages = refinesStages
         self.massMatrix = massMatrix
         let structure = f.jacobianStructure.resolved(count: n, hasMass: massMatrix != nil, solver: linearSolver)
         jacobianEvaluator = JacobianEvaluator(f, count: n, source: source, structure: structure, solver: linearSolver)
@@ -55,10 +60,12 @@ public struct ArrayStiffLinearSystem<Function: ODEFunction>: StiffLinearSystem {
     ) {
         jacobianEvaluator.evaluate(f, p, t: t, u: u, fu: fu, h: h, tolerance: tolerance, into: &J, stats: &stats)
         // Read only by the refinement rule, which needs Double states and M = I.
-        if Scalar.self == Double.self && massMatrix == nil {
+        if Scalar.self == Double.self && massMatrix == nil && refinesStages {
             jacobianMaxAbs = J.withUnsafeBytes { StageRefinement.largestMagnitude($0) }
         }
     }
+
+    @inlinable public var jacobianDifferencesF: Bool { jacobianEvaluator.differencesF }
 
     public var jacobianIsFinite: Bool {
         J.withUnsafeBufferPointer { j in
@@ -83,7 +90,7 @@ public struct ArrayStiffLinearSystem<Function: ODEFunction>: StiffLinearSystem {
 
     @inlinable @inline(__always)
     public func refinesSolves(gammaStep: Double) -> Bool {
-        Scalar.self == Double.self && massMatrix == nil && W.isDense
+        Scalar.self == Double.self && refinesStages && massMatrix == nil && W.isDense
             && gammaStep * jacobianMaxAbs > StageRefinement.threshold
     }
 

@@ -20,6 +20,8 @@ where Function.State.Scalar: StaticRosenbrockScalar {
     @usableFromInline var J = Matrix()
     /// `max_ij |J_ij|`, for the refinement rule of ``StageRefinement``.
     @usableFromInline var jacobianMaxAbs = 0.0
+    /// Whether the stepper may refine its stage solves (as ``ArrayStiffLinearSystem``'s).
+    @usableFromInline let refinesStages: Bool
     /// The mass matrix (`nil`: the identity), and its columns for the dual factorization.
     @usableFromInline let mass: Matrix?
     @usableFromInline let massColumns: [Double]?
@@ -31,9 +33,14 @@ where Function.State.Scalar: StaticRosenbrockScalar {
     @usableFromInline var dualFactors: StaticDualIterationMatrix<Function.State>?
 
     /// The system of `f` with `J` from `jacobian`; `massMatrix` is the problem's (`nil`, or an
-    /// identity given explicitly: no mass matrix, as `SolveSetup` does for arrays).
-    public init(function f: Function, jacobian: JacobianSource = .automatic, massMatrix: Matrix? = nil) {
+    /// identity given explicitly: no mass matrix, as `SolveSetup` does for arrays);
+    /// `refinesStages: false` for a stepper that never asks ``refinesSolves(gammaStep:)``.
+    public init(
+        function f: Function, jacobian: JacobianSource = .automatic, massMatrix: Matrix? = nil,
+        refinesStages: Bool = true
+    ) {
         source = StaticJacobian(jacobian, for: f)
+        self.refinesStages = refinesStages
         let n = Function.State().scalarCount
         let columns = massMatrix.map { m in (0..<(n * n)).map { k in m[k % n, k / n].primal } }
         if let M = columns, !(0..<n).allSatisfy({ j in (0..<n).allSatisfy { i in M[i + j * n] == (i == j ? 1 : 0) } }) {
@@ -74,11 +81,14 @@ where Function.State.Scalar: StaticRosenbrockScalar {
         tolerance: ErrorScale, stats: inout SolverStats
     ) {
         J = source.evaluate(f, p, t: t, u: u, fu: fu, h: h, tolerance: tolerance, stats: &stats)
+        guard refinesStages else { return }
         let n = Function.State().scalarCount
         var largest = 0.0
         for j in 0..<n { for i in 0..<n { largest = Swift.max(largest, Swift.abs(J[i, j].primal)) } }
         jacobianMaxAbs = largest
     }
+
+    @inlinable public var jacobianDifferencesF: Bool { source.usesDifferences }
 
     @inlinable
     public var jacobianIsFinite: Bool {
@@ -103,7 +113,7 @@ where Function.State.Scalar: StaticRosenbrockScalar {
 
     @inlinable @inline(__always)
     public func refinesSolves(gammaStep: Double) -> Bool {
-        Function.State.Scalar.firstOrderPartialCount == nil && mass == nil
+        Function.State.Scalar.firstOrderPartialCount == nil && refinesStages && mass == nil
             && gammaStep * jacobianMaxAbs > StageRefinement.threshold
     }
 
@@ -191,14 +201,6 @@ public protocol StaticRosenbrockScalar: DiffEqScalar {
     static func _refine<F: StaticODEFunction>(
         _ system: inout StaticStiffLinearSystem<F>, _ x: UnsafeMutablePointer<F.State>, rhs b: UnsafePointer<F.State>,
         alpha: Double) where F.State.Scalar == Self
-
-    /// Factors `W = I − γh J` of `stepper`'s current `J` for a step of size `dt` (unless its
-    /// factors may be reused) and solves the stages; returns the failure, or `nil` with the
-    /// attempt's scaled error in `err` (``StaticSDIRKStepper``, `StaticSDIRKStepper.swift`).
-    static func _factorAndSolveSDIRKStages<F: StaticODEFunction>(
-        _ stepper: inout StaticSDIRKStepper<F>, _ f: F, _ p: F.Parameters, t: Double, dt: Double, u: F.State,
-        uNew: inout F.State, err: inout Double, stats: inout SolverStats
-    ) -> SDIRKFailure? where F.State.Scalar == Self
 }
 
 extension StaticRosenbrockScalar {

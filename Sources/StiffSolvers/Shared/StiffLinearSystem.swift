@@ -30,6 +30,10 @@ public protocol StiffLinearSystem {
     mutating func evaluateJacobian(
         _ f: Function, _ p: Function.Parameters, t: Double, u: State, fu: State, h: Double, tolerance: ErrorScale,
         stats: inout SolverStats)
+    /// Whether ``evaluateJacobian(_:_:t:u:fu:h:tolerance:stats:)`` differences `f` and so reads
+    /// `fu`, which must then be `f(t, u)` itself (a Rosenbrock step has it; an SDIRK step, whose
+    /// first stage is only within the Newton tolerance of it, evaluates it afresh).
+    var jacobianDifferencesF: Bool { get }
     /// Whether every entry of the current `J` is finite (a singular `W` with a non-finite `J` is
     /// `f`'s failure, not the matrix's).
     var jacobianIsFinite: Bool { get }
