@@ -68,6 +68,24 @@ extension DiffEqState where StageElement == Self {
 // An array's block is flat scalars; each component's sum is kept in a register across the terms.
 // As for the other fused operations, the states passed in have this state's length.
 extension Array where Element: DiffEqScalar {
+    /// `start + Σ_k U[o[k] + m]·(w[k]·scale)` over the terms `first ..< last`, added in term order:
+    /// component `m` of a gathered sum, the one inner loop of every array operation here and in
+    /// NewtonStageOperations.swift. `scale: 1` gives the unscaled sums' bits exactly (`w·1 = w` in
+    /// IEEE arithmetic, and the optimizer drops the multiplication).
+    @inlinable @inline(__always)
+    static func termSum(
+        _ start: Element, component m: Int, stages U: UnsafePointer<Element>, offsets o: UnsafePointer<Int>,
+        coefficients w: UnsafePointer<Double>, scale: Double, terms first: Int, to last: Int
+    ) -> Element {
+        var acc = start
+        var k = first
+        while k < last {
+            acc += U[o[k] &+ m].scaled(by: w[k] * scale)
+            k &+= 1
+        }
+        return acc
+    }
+
     @inlinable @inline(__always)
     public mutating func gatheredCombination(
         base: [Element], stages U: UnsafePointer<Element>, offsets o: UnsafePointer<Int>,
@@ -76,13 +94,7 @@ extension Array where Element: DiffEqScalar {
         base.withUnsafeBufferPointer { up in
             withUnsafeMutableBufferPointer { out in
                 for m in 0..<out.count {
-                    var acc = up[m]
-                    var k = first
-                    while k < last {
-                        acc += U[o[k] &+ m].scaled(by: w[k])
-                        k &+= 1
-                    }
-                    out[m] = acc
+                    out[m] = Self.termSum(up[m], component: m, stages: U, offsets: o, coefficients: w, scale: 1, terms: first, to: last)
                 }
             }
         }
@@ -97,12 +109,7 @@ extension Array where Element: DiffEqScalar {
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 for m in 0..<ap.count {
-                    var x = Element.zero
-                    var k = first
-                    while k < last {
-                        x += U[o[k] &+ m].scaled(by: w[k] * scale)
-                        k &+= 1
-                    }
+                    let x = Self.termSum(.zero, component: m, stages: U, offsets: o, coefficients: w, scale: scale, terms: first, to: last)
                     var r = ap[m]
                     if addingB { r += bp[m].scaled(by: c) }
                     slot[m] = r + x
@@ -124,12 +131,7 @@ extension Array where Element: DiffEqScalar {
             b.withUnsafeBufferPointer { un in
                 tolerance.abstol.withUnsafeBufferPointer { tol in
                     for m in 0..<n {
-                        var e = Element.zero
-                        var k = first
-                        while k < last {
-                            e += U[o[k] &+ m].scaled(by: w[k])
-                            k &+= 1
-                        }
+                        let e = Self.termSum(.zero, component: m, stages: U, offsets: o, coefficients: w, scale: 1, terms: first, to: last)
                         let sc = errorWeight(abstol: tol[m], reltol: reltol, up[m].primal, un[m].primal)
                         sum += e.sumOfSquaredComponents / (sc * sc)
                     }

@@ -66,12 +66,8 @@ extension Array where Element: DiffEqScalar {
                 argument.withUnsafeMutableBufferPointer { ap in
                     withUnsafeMutableBufferPointer { out in
                         for m in 0..<out.count {
-                            var acc = up[m]
-                            var k = first
-                            while k < last {
-                                acc += U[o[k] &+ m].scaled(by: w[k] * scale)
-                                k &+= 1
-                            }
+                            let acc = Self.termSum(
+                                up[m], component: m, stages: U, offsets: o, coefficients: w, scale: scale, terms: first, to: last)
                             let zm = p >= 0 ? U[p &+ m].scaled(by: c) : Element.zero
                             out[m] = acc
                             zp[m] = zm
